@@ -1,0 +1,75 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+  name: "Strata",
+  platforms: [.macOS(.v15)],
+  products: [
+    .library(name: "Strata", targets: ["Strata"]),
+    .library(name: "StrataCore", targets: ["StrataCore"]),
+    .library(name: "StrataTesting", targets: ["StrataTesting"]),
+    .library(name: "StrataData", targets: ["StrataData"]),
+    .executable(name: "strata", targets: ["strata"]),
+    .executable(name: "bench", targets: ["bench"]),
+  ],
+  dependencies: [
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+  ],
+  targets: [
+    // MARK: Core
+    .target(name: "CStrataHook", path: "Sources/CStrataHook"),
+    .target(name: "StrataCore", dependencies: ["CStrataHook"]),
+    .target(name: "StrataAutoload", path: "Sources/StrataAutoload"),
+    .target(
+      name: "Strata",
+      dependencies: [
+        "StrataCore", "StrataAutoload", "StrataSIMD", "StrataBLAS", "StrataActivations",
+        "StrataInitializers", "StrataLayers",
+      ]),
+    .target(name: "StrataData", dependencies: ["StrataCore"]),
+    .target(name: "StrataTesting", dependencies: ["StrataCore"]),
+    .executableTarget(
+      name: "strata",
+      dependencies: [
+        "Strata", "StrataData",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ]),
+
+    // MARK: C libraries
+    .systemLibrary(
+      name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
+      providers: [.apt(["libopenblas-dev"]), .brew(["openblas"])]),
+    .systemLibrary(
+      name: "CDNNL", path: "Sources/CDNNL",
+      providers: [.apt(["libdnnl-dev"]), .brew(["onednn"])]),
+
+    // MARK: Plugins
+    .target(name: "StrataSIMD", dependencies: ["StrataCore"], path: "Plugins/StrataSIMD"),
+    .target(name: "StrataBLAS", dependencies: ["StrataCore", "CBLAS"], path: "Plugins/StrataBLAS"),
+    .target(
+      name: "StrataActivations", dependencies: ["StrataCore"], path: "Plugins/StrataActivations"),
+    .target(
+      name: "StrataInitializers", dependencies: ["StrataCore"], path: "Plugins/StrataInitializers"),
+    .target(name: "StrataLayers", dependencies: ["StrataCore"], path: "Plugins/StrataLayers"),
+
+    // MARK: Tests
+    .testTarget(
+      name: "StrataCoreTests", dependencies: ["StrataCore", "Strata", "StrataTesting"]),
+    .testTarget(
+      name: "StrataActivationsTests", dependencies: ["Strata", "StrataTesting"],
+      resources: [.copy("Fixtures")]),
+    .testTarget(
+      name: "StrataLayersTests", dependencies: ["Strata", "StrataTesting"],
+      resources: [.copy("Fixtures")]),
+    .testTarget(
+      name: "StrataKernelsTests", dependencies: ["Strata", "StrataSIMD", "StrataBLAS"]),
+    .testTarget(
+      name: "StrataTests", dependencies: ["Strata", "StrataTesting"],
+      resources: [.copy("Fixtures")]),
+
+    // MARK: Benchmarks
+    .executableTarget(
+      name: "bench", dependencies: ["Strata", "StrataSIMD", "StrataBLAS", "CBLAS"],
+      path: "Benchmarks/bench"),
+  ]
+)

@@ -1,0 +1,117 @@
+import StrataCore
+
+typealias V = SIMD16<Float>
+
+/// `max(x, 0)`. Keras: `"relu"`. The derivative at 0 is taken as 0, as in TensorFlow.
+public struct ReLU: Activation {
+  public static let identifier = "relu"
+  public init(config: NoConfig = NoConfig()) {}
+  public func forward(_ x: UnsafeBufferPointer<Float>, into y: UnsafeMutableBufferPointer<Float>, rowLength: Int) {
+    simdMap(x, into: y) { $0.replacing(with: 0, where: $0 .<= 0) }
+  }
+  public func backward(
+    input x: UnsafeBufferPointer<Float>, output y: UnsafeBufferPointer<Float>,
+    outputGradient dy: UnsafeBufferPointer<Float>, into dx: UnsafeMutableBufferPointer<Float>, rowLength: Int
+  ) {
+    simdZip(x, dy, into: dx) { x, dy in dy.replacing(with: 0, where: x .<= 0) }
+  }
+}
+
+/// `min(max(x, 0), 6)`. Keras: `"relu6"`.
+public struct ReLU6: Activation {
+  public static let identifier = "relu6"
+  public init(config: NoConfig = NoConfig()) {}
+  public func forward(_ x: UnsafeBufferPointer<Float>, into y: UnsafeMutableBufferPointer<Float>, rowLength: Int) {
+    simdMap(x, into: y) { $0.clamped(lowerBound: V(repeating: 0), upperBound: V(repeating: 6)) }
+  }
+  public func backward(
+    input x: UnsafeBufferPointer<Float>, output y: UnsafeBufferPointer<Float>,
+    outputGradient dy: UnsafeBufferPointer<Float>, into dx: UnsafeMutableBufferPointer<Float>, rowLength: Int
+  ) {
+    simdZip(x, dy, into: dx) { x, dy in dy.replacing(with: 0, where: (x .<= 0) .| (x .>= 6)) }
+  }
+}
+
+/// `x` for `x > 0`, `negativeSlope · x` otherwise. Keras: `"leaky_relu"` (the function; default slope 0.2).
+public struct LeakyReLUActivation: Activation {
+  public struct Config: Codable, Sendable, Equatable {
+    public var negativeSlope: Float
+    public init(negativeSlope: Float = 0.2) { self.negativeSlope = negativeSlope }
+    public init(from decoder: Decoder) throws {
+      let c = try decoder.container(keyedBy: CodingKeys.self)
+      negativeSlope = try c.decode(.negativeSlope, default: 0.2)
+    }
+  }
+  public static let identifier = "leaky_relu"
+  public let config: Config
+  public init(config: Config = Config()) throws {
+    guard config.negativeSlope.isFinite else {
+      throw StrataError.invalidArgument(
+        owner: "leaky_relu", argument: "negative_slope", value: "\(config.negativeSlope)", expected: "a finite number")
+    }
+    self.config = config
+  }
+  public func forward(_ x: UnsafeBufferPointer<Float>, into y: UnsafeMutableBufferPointer<Float>, rowLength: Int) {
+    let slope = config.negativeSlope
+    simdMap(x, into: y) { $0.replacing(with: $0 * slope, where: $0 .<= 0) }
+  }
+  public func backward(
+    input x: UnsafeBufferPointer<Float>, output y: UnsafeBufferPointer<Float>,
+    outputGradient dy: UnsafeBufferPointer<Float>, into dx: UnsafeMutableBufferPointer<Float>, rowLength: Int
+  ) {
+    let slope = config.negativeSlope
+    simdZip(x, dy, into: dx) { x, dy in dy.replacing(with: dy * slope, where: x .<= 0) }
+  }
+}
+
+/// `x` for `x > 0`, `e^x - 1` otherwise. Keras: `"elu"` (alpha 1).
+public struct ELU: Activation {
+  public static let identifier = "elu"
+  public init(config: NoConfig = NoConfig()) {}
+  public func forward(_ x: UnsafeBufferPointer<Float>, into y: UnsafeMutableBufferPointer<Float>, rowLength: Int) {
+    simdMap(x, into: y) { x in x.replacing(with: SIMDMath.exp(x) - 1, where: x .<= 0) }
+  }
+  public func backward(
+    input x: UnsafeBufferPointer<Float>, output y: UnsafeBufferPointer<Float>,
+    outputGradient dy: UnsafeBufferPointer<Float>, into dx: UnsafeMutableBufferPointer<Float>, rowLength: Int
+  ) {
+    simdZip(x, dy, into: dx) { x, dy in dy.replacing(with: dy * SIMDMath.exp(x), where: x .<= 0) }
+  }
+}
+
+/// `scale · elu_alpha(x)` with Keras' constants `alpha = 1.67326324`, `scale = 1.05070098`. Keras: `"selu"`.
+public struct SELU: Activation {
+  public static let identifier = "selu"
+  static let alpha: Float = 1.673_263_2
+  static let scale: Float = 1.050_701
+  public init(config: NoConfig = NoConfig()) {}
+  public func forward(_ x: UnsafeBufferPointer<Float>, into y: UnsafeMutableBufferPointer<Float>, rowLength: Int) {
+    simdMap(x, into: y) { x in
+      SELU.scale * x.replacing(with: SELU.alpha * (SIMDMath.exp(x) - 1), where: x .<= 0)
+    }
+  }
+  public func backward(
+    input x: UnsafeBufferPointer<Float>, output y: UnsafeBufferPointer<Float>,
+    outputGradient dy: UnsafeBufferPointer<Float>, into dx: UnsafeMutableBufferPointer<Float>, rowLength: Int
+  ) {
+    simdZip(x, dy, into: dx) { x, dy in
+      SELU.scale * dy.replacing(with: dy * SELU.alpha * SIMDMath.exp(x), where: x .<= 0)
+    }
+  }
+}
+
+/// `x`. Keras: `"linear"` (also what `activation=None` means).
+public struct Linear: Activation {
+  public static let identifier = "linear"
+  public init(config: NoConfig = NoConfig()) {}
+  public var isIdentity: Bool { true }
+  public func forward(_ x: UnsafeBufferPointer<Float>, into y: UnsafeMutableBufferPointer<Float>, rowLength: Int) {
+    if x.baseAddress != UnsafeBufferPointer(y).baseAddress { _ = y.initialize(from: x) }
+  }
+  public func backward(
+    input x: UnsafeBufferPointer<Float>, output y: UnsafeBufferPointer<Float>,
+    outputGradient dy: UnsafeBufferPointer<Float>, into dx: UnsafeMutableBufferPointer<Float>, rowLength: Int
+  ) {
+    if dy.baseAddress != UnsafeBufferPointer(dx).baseAddress { _ = dx.initialize(from: dy) }
+  }
+}

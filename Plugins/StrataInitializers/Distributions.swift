@@ -1,0 +1,187 @@
+import Foundation
+import StrataCore
+
+/// Normal with `mean` and `stddev`. Keras: `"random_normal"` (`RandomNormal(mean=0.0, stddev=0.05)`).
+public struct RandomNormal: Initializer {
+  public struct Config: Codable, Sendable, Equatable {
+    public var mean: Double
+    public var stddev: Double
+    public var seed: UInt64?
+    public init(mean: Double = 0, stddev: Double = 0.05, seed: UInt64? = nil) {
+      self.mean = mean
+      self.stddev = stddev
+      self.seed = seed
+    }
+    public init(from decoder: Decoder) throws {
+      let c = try decoder.container(keyedBy: CodingKeys.self)
+      self.init(
+        mean: try c.decode(.mean, default: 0), stddev: try c.decode(.stddev, default: 0.05),
+        seed: try c.decodeIfPresent(UInt64.self, forKey: .seed))
+    }
+  }
+  public static let identifier = "random_normal"
+  public let config: Config
+  public init(config: Config = Config()) throws {
+    try checkDeviation(config.stddev, owner: "RandomNormal")
+    self.config = config
+  }
+  public func fill(_ values: UnsafeMutableBufferPointer<Float>, shape: [Int], generator: inout SeededGenerator) {
+    withGenerator(seed: config.seed, fallback: &generator) { g in
+      for i in values.indices { values[i] = Float(config.mean + config.stddev * g.nextNormal()) }
+    }
+  }
+}
+
+/// Normal with `mean` and `stddev`, values beyond two deviations redrawn. Keras: `"truncated_normal"`.
+public struct TruncatedNormal: Initializer {
+  public typealias Config = RandomNormal.Config
+  public static let identifier = "truncated_normal"
+  public let config: Config
+  public init(config: Config = Config()) throws {
+    try checkDeviation(config.stddev, owner: "TruncatedNormal")
+    self.config = config
+  }
+  public func fill(_ values: UnsafeMutableBufferPointer<Float>, shape: [Int], generator: inout SeededGenerator) {
+    withGenerator(seed: config.seed, fallback: &generator) { g in
+      for i in values.indices { values[i] = Float(config.mean + config.stddev * truncatedNormal(&g)) }
+    }
+  }
+}
+
+/// Uniform in `[minval, maxval)`. Keras: `"random_uniform"` (`RandomUniform(minval=-0.05, maxval=0.05)`).
+public struct RandomUniform: Initializer {
+  public struct Config: Codable, Sendable, Equatable {
+    public var minval: Double
+    public var maxval: Double
+    public var seed: UInt64?
+    public init(minval: Double = -0.05, maxval: Double = 0.05, seed: UInt64? = nil) {
+      self.minval = minval
+      self.maxval = maxval
+      self.seed = seed
+    }
+    public init(from decoder: Decoder) throws {
+      let c = try decoder.container(keyedBy: CodingKeys.self)
+      self.init(
+        minval: try c.decode(.minval, default: -0.05), maxval: try c.decode(.maxval, default: 0.05),
+        seed: try c.decodeIfPresent(UInt64.self, forKey: .seed))
+    }
+  }
+  public static let identifier = "random_uniform"
+  public let config: Config
+  public init(config: Config = Config()) throws {
+    guard config.minval <= config.maxval else {
+      throw StrataError.invalidArgument(
+        owner: "RandomUniform", argument: "maxval", value: "\(config.maxval)",
+        expected: "at least minval (\(config.minval))")
+    }
+    self.config = config
+  }
+  public func fill(_ values: UnsafeMutableBufferPointer<Float>, shape: [Int], generator: inout SeededGenerator) {
+    withGenerator(seed: config.seed, fallback: &generator) { g in
+      let width = config.maxval - config.minval
+      for i in values.indices { values[i] = Float(config.minval + width * Double(g.nextUniform())) }
+    }
+  }
+}
+
+/// All zeros. Keras: `"zeros"`, the default for biases.
+public struct Zeros: Initializer {
+  public static let identifier = "zeros"
+  public init(config: NoConfig = NoConfig()) {}
+  public func fill(_ values: UnsafeMutableBufferPointer<Float>, shape: [Int], generator: inout SeededGenerator) {
+    values.update(repeating: 0)
+  }
+}
+
+/// All ones. Keras: `"ones"`.
+public struct Ones: Initializer {
+  public static let identifier = "ones"
+  public init(config: NoConfig = NoConfig()) {}
+  public func fill(_ values: UnsafeMutableBufferPointer<Float>, shape: [Int], generator: inout SeededGenerator) {
+    values.update(repeating: 1)
+  }
+}
+
+/// Every value `value`. Keras: `"constant"` (`Constant(value=0.0)`).
+public struct Constant: Initializer {
+  public struct Config: Codable, Sendable, Equatable {
+    public var value: Float
+    public init(value: Float = 0) { self.value = value }
+    public init(from decoder: Decoder) throws {
+      let c = try decoder.container(keyedBy: CodingKeys.self)
+      value = try c.decode(.value, default: 0)
+    }
+  }
+  public static let identifier = "constant"
+  public let config: Config
+  public init(config: Config = Config()) { self.config = config }
+  public func fill(_ values: UnsafeMutableBufferPointer<Float>, shape: [Int], generator: inout SeededGenerator) {
+    values.update(repeating: config.value)
+  }
+}
+
+/// A (semi-)orthogonal matrix times `gain`: the Q of a QR decomposition of a normal matrix, signs fixed
+/// by R's diagonal, as Keras does. Shapes of rank > 2 are flattened to `[Π shape[..<last], last]`.
+/// Keras: `"orthogonal"` (`Orthogonal(gain=1.0)`).
+public struct Orthogonal: Initializer {
+  public struct Config: Codable, Sendable, Equatable {
+    public var gain: Double
+    public var seed: UInt64?
+    public init(gain: Double = 1, seed: UInt64? = nil) {
+      self.gain = gain
+      self.seed = seed
+    }
+    public init(from decoder: Decoder) throws {
+      let c = try decoder.container(keyedBy: CodingKeys.self)
+      self.init(gain: try c.decode(.gain, default: 1), seed: try c.decodeIfPresent(UInt64.self, forKey: .seed))
+    }
+  }
+  public static let identifier = "orthogonal"
+  public let config: Config
+  public init(config: Config = Config()) { self.config = config }
+
+  public func fill(_ values: UnsafeMutableBufferPointer<Float>, shape: [Int], generator: inout SeededGenerator) {
+    let columns = shape.last ?? 1
+    let rows = max(1, values.count / max(1, columns))
+    // Orthonormalize the columns of a tall matrix (the rows of a wide one) by modified Gram–Schmidt.
+    let tall = rows >= columns
+    let (n, m) = tall ? (rows, columns) : (columns, rows)  // m orthonormal vectors of length n
+    var vectors = [[Double]](repeating: [Double](repeating: 0, count: n), count: m)
+    withGenerator(seed: config.seed, fallback: &generator) { g in
+      for j in 0..<m { for i in 0..<n { vectors[j][i] = g.nextNormal() } }
+    }
+    for j in 0..<m {
+      for p in 0..<j {
+        var dot = 0.0
+        for i in 0..<n { dot += vectors[j][i] * vectors[p][i] }
+        for i in 0..<n { vectors[j][i] -= dot * vectors[p][i] }
+      }
+      var norm = 0.0
+      for i in 0..<n { norm += vectors[j][i] * vectors[j][i] }
+      norm = norm.squareRoot()
+      for i in 0..<n { vectors[j][i] /= norm > 0 ? norm : 1 }
+    }
+    for r in 0..<rows {
+      for c in 0..<columns {
+        let v = tall ? vectors[c][r] : vectors[r][c]
+        values[r * columns + c] = Float(config.gain * v)
+      }
+    }
+  }
+}
+
+func checkDeviation(_ stddev: Double, owner: String) throws {
+  guard stddev >= 0, stddev.isFinite else {
+    throw StrataError.invalidArgument(owner: owner, argument: "stddev", value: "\(stddev)", expected: "a non-negative number")
+  }
+}
+
+/// Runs `body` with a generator seeded by `seed`, or with `fallback` when there is no seed.
+func withGenerator(seed: UInt64?, fallback: inout SeededGenerator, _ body: (inout SeededGenerator) -> Void) {
+  if let seed {
+    var own = SeededGenerator(seed: seed)
+    body(&own)
+  } else {
+    body(&fallback)
+  }
+}

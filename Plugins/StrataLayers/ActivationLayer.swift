@@ -1,0 +1,66 @@
+import StrataCore
+
+/// Applies an activation function as a layer of its own.
+///
+/// Keras: `Activation("relu")` (registered as `"Activation"`; the Swift type has another name because
+/// ``StrataCore/Activation`` is the protocol).
+public final class ActivationLayer: Layer {
+  public struct Config: Codable, Sendable, Equatable {
+    public var activation: Spec
+    public init(activation: Spec) { self.activation = activation }
+  }
+  public static let identifier = "Activation"
+  public let config: Config
+  public let declaredInputShape: [Int]?
+  public let activation: any Activation
+  private var inputShape: [Int] = []
+  private var input: Tensor?
+  private var output = Tensor(shape: [0])
+  private var inputGradient = Tensor(shape: [0])
+
+  public init(config: Config) throws {
+    self.config = config
+    activation = try Registries.shared.activation(config.activation)
+    declaredInputShape = nil
+  }
+
+  /// `ActivationLayer("relu")`, Keras' `Activation("relu")`.
+  public init(_ activation: Spec, inputShape: [Int]? = nil) throws {
+    config = Config(activation: activation)
+    self.activation = try Registries.shared.activation(activation)
+    declaredInputShape = inputShape
+  }
+
+  public func build(inputShape: [Int], generator: inout SeededGenerator) throws -> [Int] {
+    self.inputShape = inputShape
+    return inputShape
+  }
+
+  public func forward(_ x: Tensor, in context: Context) throws -> Tensor {
+    try checkInput(x, layer: "Activation", expected: inputShape)
+    input = context.isTraining ? x : nil
+    output.reuse(shape: x.shape)
+    let row = x.shape.last ?? 1
+    x.withUnsafeBufferPointer { xs in
+      output.withUnsafeMutableBufferPointer { activation.forward(xs, into: $0, rowLength: row) }
+    }
+    return output
+  }
+
+  public func backward(_ outputGradient: Tensor, in context: Context) throws -> Tensor {
+    guard let x = input else { throw missingForward("Activation") }
+    input = nil
+    inputGradient.reuse(shape: x.shape)
+    let row = x.shape.last ?? 1
+    x.withUnsafeBufferPointer { xs in
+      output.withUnsafeBufferPointer { y in
+        outputGradient.withUnsafeBufferPointer { dy in
+          inputGradient.withUnsafeMutableBufferPointer {
+            activation.backward(input: xs, output: y, outputGradient: dy, into: $0, rowLength: row)
+          }
+        }
+      }
+    }
+    return inputGradient
+  }
+}

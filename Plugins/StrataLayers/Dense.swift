@@ -1,0 +1,178 @@
+import StrataCore
+
+/// A fully connected layer on the last axis: `y = activation(x · kernel + bias)`.
+///
+/// Keras: `Dense(units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
+/// bias_initializer="zeros")`. The kernel is `[inputFeatures, units]`, as in Keras. An input of rank
+/// above 2 is treated as rows of its last axis. The products run on the context's GEMM.
+public final class Dense: Layer {
+  public struct Config: Codable, Sendable, Equatable {
+    public var units: Int
+    public var activation: Spec
+    public var useBias: Bool
+    public var kernelInitializer: Spec
+    public var biasInitializer: Spec
+
+    public init(
+      units: Int, activation: Spec = "linear", useBias: Bool = true,
+      kernelInitializer: Spec = "glorot_uniform", biasInitializer: Spec = "zeros"
+    ) {
+      self.units = units
+      self.activation = activation
+      self.useBias = useBias
+      self.kernelInitializer = kernelInitializer
+      self.biasInitializer = biasInitializer
+    }
+
+    public init(from decoder: Decoder) throws {
+      let c = try decoder.container(keyedBy: CodingKeys.self)
+      self.init(
+        units: try c.decode(Int.self, forKey: .units),
+        activation: try c.decode(.activation, default: "linear"),
+        useBias: try c.decode(.useBias, default: true),
+        kernelInitializer: try c.decode(.kernelInitializer, default: "glorot_uniform"),
+        biasInitializer: try c.decode(.biasInitializer, default: "zeros"))
+    }
+  }
+
+  public static let identifier = "Dense"
+  public let config: Config
+  public let declaredInputShape: [Int]?
+  /// The resolved activation.
+  public let activation: any Activation
+  let kernelInitializer: any Initializer
+  let biasInitializer: any Initializer
+
+  /// `[inputFeatures, units]`; `nil` until built.
+  public private(set) var kernel: Parameter?
+  /// `[units]`; `nil` until built or without a bias.
+  public private(set) var bias: Parameter?
+  private var inputFeatures = 0
+
+  // Kept between steps so that a training step allocates nothing.
+  private var input: Tensor?
+  private var preactivation = Tensor(shape: [0])
+  private var output = Tensor(shape: [0])
+  private var preactivationGradient = Tensor(shape: [0])
+  private var inputGradient = Tensor(shape: [0])
+
+  public convenience init(config: Config) throws {
+    try self.init(config: config, inputShape: nil)
+  }
+
+  /// `Dense(128, activation: "relu")`, as in Keras.
+  public convenience init(
+    _ units: Int, activation: Spec = "linear", useBias: Bool = true,
+    kernelInitializer: Spec = "glorot_uniform", biasInitializer: Spec = "zeros", inputShape: [Int]? = nil
+  ) throws {
+    try self.init(
+      config: Config(
+        units: units, activation: activation, useBias: useBias, kernelInitializer: kernelInitializer,
+        biasInitializer: biasInitializer),
+      inputShape: inputShape)
+  }
+
+  /// A layer from a config, with Keras' `input_shape`.
+  public init(config: Config, inputShape: [Int]?) throws {
+    guard config.units > 0 else {
+      throw StrataError.invalidArgument(
+        owner: "Dense", argument: "units", value: "\(config.units)", expected: "a positive integer")
+    }
+    self.config = config
+    self.declaredInputShape = inputShape
+    activation = try Registries.shared.activation(config.activation)
+    kernelInitializer = try Registries.shared.initializer(config.kernelInitializer)
+    biasInitializer = try Registries.shared.initializer(config.biasInitializer)
+  }
+
+  public var parameters: [Parameter] { [kernel, bias].compactMap { $0 } }
+
+  public func build(inputShape: [Int], generator: inout SeededGenerator) throws -> [Int] {
+    guard let features = inputShape.last, features > 0 else {
+      throw StrataError.shapeMismatch(
+        layer: "Dense", received: kerasShape(inputShape), expected: "an input with a last axis, like (None, 784)")
+    }
+    inputFeatures = features
+    kernel = Parameter(name: "kernel", value: kernelInitializer.make(shape: [features, config.units], generator: &generator))
+    bias = config.useBias ? Parameter(name: "bias", value: biasInitializer.make(shape: [config.units], generator: &generator)) : nil
+    return Array(inputShape.dropLast()) + [config.units]
+  }
+
+  public func forward(_ x: Tensor, in context: Context) throws -> Tensor {
+    guard let kernel else { throw StrataError.invalidState("Dense: forward was called before build.") }
+    guard x.rank >= 2, x.shape.last == inputFeatures else {
+      throw StrataError.shapeMismatch(
+        layer: "Dense", received: kerasShape(Array(x.shape.dropFirst())),
+        expected: "a last axis of \(inputFeatures), like (None, \(inputFeatures))")
+    }
+    let rows = x.count / inputFeatures, units = config.units
+    let outputShape = Array(x.shape.dropLast()) + [units]
+    preactivation.reuse(shape: outputShape)
+    x.withUnsafeBufferPointer { xs in
+      kernel.value.withUnsafeBufferPointer { w in
+        preactivation.withUnsafeMutableBufferPointer { z in
+          context.kernels.gemm(
+            transposeA: false, transposeB: false, m: rows, n: units, k: inputFeatures, alpha: 1, a: xs, b: w,
+            beta: 0, c: z)
+          if let bias { bias.value.withUnsafeBufferPointer { context.kernels.addBias($0, to: z) } }
+        }
+      }
+    }
+    input = context.isTraining ? x : nil
+    if activation.isIdentity { return preactivation }
+    output.reuse(shape: outputShape)
+    preactivation.withUnsafeBufferPointer { z in
+      output.withUnsafeMutableBufferPointer { activation.forward(z, into: $0, rowLength: units) }
+    }
+    return output
+  }
+
+  public func backward(_ outputGradient: Tensor, in context: Context) throws -> Tensor {
+    guard let x = input, let kernel else { throw missingForward("Dense") }
+    guard outputGradient.shape == preactivation.shape else {
+      throw StrataError.shapeMismatch(
+        layer: "Dense (backward)", received: kerasShape(outputGradient.shape, batch: false),
+        expected: kerasShape(preactivation.shape, batch: false))
+    }
+    input = nil
+    let rows = x.count / inputFeatures, units = config.units
+    let dz: Tensor
+    if activation.isIdentity {
+      dz = outputGradient
+    } else {
+      preactivationGradient.reuse(shape: outputGradient.shape)
+      preactivation.withUnsafeBufferPointer { z in
+        output.withUnsafeBufferPointer { y in
+          outputGradient.withUnsafeBufferPointer { dy in
+            preactivationGradient.withUnsafeMutableBufferPointer {
+              activation.backward(input: z, output: y, outputGradient: dy, into: $0, rowLength: units)
+            }
+          }
+        }
+      }
+      dz = preactivationGradient
+    }
+    dz.withUnsafeBufferPointer { dzs in
+      x.withUnsafeBufferPointer { xs in
+        kernel.gradient.withUnsafeMutableBufferPointer { dw in
+          context.kernels.gemm(
+            transposeA: true, transposeB: false, m: inputFeatures, n: units, k: rows, alpha: 1, a: xs, b: dzs,
+            beta: 0, c: dw)
+        }
+      }
+      if let bias { bias.gradient.withUnsafeMutableBufferPointer { context.kernels.sumRows(dzs, into: $0) } }
+    }
+    guard context.needsInputGradient else { return Tensor(shape: [0]) }
+    inputGradient.reuse(shape: x.shape)
+    dz.withUnsafeBufferPointer { dzs in
+      kernel.value.withUnsafeBufferPointer { w in
+        inputGradient.withUnsafeMutableBufferPointer { dx in
+          context.kernels.gemm(
+            transposeA: false, transposeB: true, m: rows, n: inputFeatures, k: units, alpha: 1, a: dzs, b: w,
+            beta: 0, c: dx)
+        }
+      }
+    }
+    return inputGradient
+  }
+}

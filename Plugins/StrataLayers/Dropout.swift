@@ -1,0 +1,90 @@
+import StrataCore
+
+/// Sets a fraction `rate` of its inputs to 0 in training and scales the rest by `1 / (1 - rate)`
+/// (inverted dropout); the identity at inference.
+///
+/// Keras: `Dropout(rate, seed=None)`. Without a seed, the mask stream is drawn from the model's seeded
+/// generator when the layer is built, so a seeded model drops the same units every run.
+public final class Dropout: Layer {
+  public struct Config: Codable, Sendable, Equatable {
+    public var rate: Float
+    public var seed: UInt64?
+    public init(rate: Float, seed: UInt64? = nil) {
+      self.rate = rate
+      self.seed = seed
+    }
+  }
+  public static let identifier = "Dropout"
+  public let config: Config
+  public let declaredInputShape: [Int]?
+  private var generator = SeededGenerator(seed: 0)
+  private var inputShape: [Int] = []
+  private var mask = Tensor(shape: [0])
+  private var output = Tensor(shape: [0])
+  private var inputGradient = Tensor(shape: [0])
+  private var hasMask = false
+
+  public convenience init(config: Config) throws {
+    try self.init(config: config, inputShape: nil)
+  }
+
+  /// `Dropout(0.2)`, as in Keras.
+  public convenience init(_ rate: Float, seed: UInt64? = nil, inputShape: [Int]? = nil) throws {
+    try self.init(config: Config(rate: rate, seed: seed), inputShape: inputShape)
+  }
+
+  /// A layer from a config, with Keras' `input_shape`.
+  public init(config: Config, inputShape: [Int]?) throws {
+    guard config.rate >= 0, config.rate < 1 else {
+      throw StrataError.invalidArgument(
+        owner: "Dropout", argument: "rate", value: "\(config.rate)", expected: "a number in [0, 1)")
+    }
+    self.config = config
+    declaredInputShape = inputShape
+    if let seed = config.seed { generator = SeededGenerator(seed: seed) }
+  }
+
+  public func build(inputShape: [Int], generator: inout SeededGenerator) throws -> [Int] {
+    let stream = generator.split()
+    if config.seed == nil { self.generator = stream }
+    self.inputShape = inputShape
+    return inputShape
+  }
+
+  public func forward(_ x: Tensor, in context: Context) throws -> Tensor {
+    try checkInput(x, layer: "Dropout", expected: inputShape)
+    guard context.isTraining, config.rate > 0 else {
+      hasMask = false
+      return x
+    }
+    let rate = config.rate, scale = 1 / (1 - config.rate)
+    mask.reuse(shape: x.shape)
+    mask.withUnsafeMutableBufferPointer { m in
+      for i in m.indices { m[i] = generator.nextUniform() >= rate ? scale : 0 }
+    }
+    output.reuse(shape: x.shape)
+    x.withUnsafeBufferPointer { xs in
+      mask.withUnsafeBufferPointer { m in
+        output.withUnsafeMutableBufferPointer { context.kernels.multiply(xs, m, into: $0) }
+      }
+    }
+    hasMask = true
+    return output
+  }
+
+  public func backward(_ outputGradient: Tensor, in context: Context) throws -> Tensor {
+    guard hasMask else { return outputGradient }
+    guard outputGradient.shape == mask.shape else {
+      throw StrataError.shapeMismatch(
+        layer: "Dropout (backward)", received: kerasShape(outputGradient.shape, batch: false),
+        expected: kerasShape(mask.shape, batch: false))
+    }
+    inputGradient.reuse(shape: outputGradient.shape)
+    outputGradient.withUnsafeBufferPointer { dy in
+      mask.withUnsafeBufferPointer { m in
+        inputGradient.withUnsafeMutableBufferPointer { context.kernels.multiply(dy, m, into: $0) }
+      }
+    }
+    return inputGradient
+  }
+}

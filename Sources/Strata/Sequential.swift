@@ -1,0 +1,283 @@
+import Foundation
+import StrataCore
+import StrataLayers
+
+/// A linear stack of layers: Keras' `Sequential`.
+///
+/// ```swift
+/// let model = try Sequential([
+///   Flatten(inputShape: [28, 28]),
+///   Dense(128, activation: "relu"),
+///   Dropout(0.2),
+///   Dense(10, activation: "softmax"),
+/// ])
+/// print(model.summary())
+/// ```
+///
+/// Layers can also be given by identifier and config (`try model.add("Dense", ["units": 128])`) or as a
+/// whole Keras-shaped JSON config. Shapes are inferred as soon as the input shape is known (from an
+/// `Input`, an `inputShape:` on the first layer, ``build(inputShape:)`` or the first batch), and a layer
+/// that cannot take the shape it gets throws an error naming it.
+public final class Sequential {
+  /// The model's name, `"sequential"` unless given.
+  public let name: String
+  /// The layers, without the input layer.
+  public private(set) var layers: [any Layer] = []
+  /// Each layer's name: given, or Keras' automatic one (`dense`, `dense_1`, …).
+  public private(set) var layerNames: [String] = []
+  /// The input shape without the batch axis, once known.
+  public private(set) var inputShape: [Int]?
+  /// Each built layer's output shape without the batch axis.
+  public private(set) var outputShapes: [[Int]] = []
+  /// The backend the model's layers run on; `"cpu"` (OpenBLAS and SIMD) by default.
+  public var kernels: any Kernels = DefaultKernels()
+  /// The generator initial weights and dropout masks are drawn from.
+  var generator: SeededGenerator
+  /// The seed the model was created with.
+  public let seed: UInt64
+
+  /// A model of `layers`.
+  /// - Parameter seed: fixes initial weights, dropout masks and shuffling; random when `nil`.
+  public init(_ layers: [any Layer] = [], name: String = "sequential", seed: UInt64? = nil) throws {
+    self.name = name
+    self.seed = seed ?? UInt64.random(in: 0...UInt64.max)
+    generator = SeededGenerator(seed: self.seed)
+    for layer in layers { try add(layer) }
+  }
+
+  /// A model from a Keras-shaped config: a list of `{"class_name": …, "config": {…}}` records, or
+  /// Keras' `{"class_name": "Sequential", "config": {"name": …, "layers": [...]}}`.
+  public convenience init(config: ConfigValue, seed: UInt64? = nil) throws {
+    var records = config.arrayValue
+    var name = "sequential"
+    if let object = config.objectValue {
+      let inner = object["config"]?.objectValue ?? object
+      records = inner["layers"]?.arrayValue
+      name = inner["name"]?.stringValue ?? name
+    }
+    guard let records else {
+      throw StrataError.invalidArgument(
+        owner: "Sequential", argument: "config", value: String(config.description.prefix(80)),
+        expected: "a list of {\"class_name\": …, \"config\": {…}} records")
+    }
+    try self.init(name: name, seed: seed)
+    for (index, record) in records.enumerated() {
+      guard let object = record.objectValue, let identifier = object["class_name"]?.stringValue else {
+        throw StrataError.invalidArgument(
+          owner: "Sequential", argument: "layers[\(index)]", value: String(record.description.prefix(80)),
+          expected: "{\"class_name\": …, \"config\": {…}}")
+      }
+      try add(identifier, object["config"]?.objectValue ?? [:])
+    }
+  }
+
+  /// A model from Keras-shaped JSON (see ``init(config:seed:)``).
+  public convenience init(json: Data, seed: UInt64? = nil) throws {
+    let config: ConfigValue
+    do {
+      config = try JSONDecoder().decode(ConfigValue.self, from: json)
+    } catch {
+      throw StrataError.invalidArgument(
+        owner: "Sequential", argument: "json", value: "that is not valid JSON", expected: "a Keras model config")
+    }
+    try self.init(config: config, seed: seed)
+  }
+
+  /// Appends `layer`, building it at once when the input shape is known.
+  /// - Parameter name: the layer's name; Keras' automatic name when `nil`.
+  public func add(_ layer: any Layer, name: String? = nil) throws {
+    if let input = layer as? InputLayer {
+      guard layers.isEmpty, inputShape == nil else {
+        throw StrataError.invalidState("Sequential: an InputLayer can only come first.")
+      }
+      inputShape = input.shape
+      return
+    }
+    let layerName = try uniqueName(name, for: layer)
+    if layers.isEmpty, let declared = layer.declaredInputShape {
+      if let inputShape, inputShape != declared {
+        throw StrataError.shapeMismatch(
+          layer: "\(layerName) (\(layer.identifier))", received: kerasShape(inputShape), expected: kerasShape(declared))
+      }
+      inputShape = declared
+    }
+    layers.append(layer)
+    layerNames.append(layerName)
+    if let inputShape, outputShapes.count == layers.count - 1 {
+      do {
+        try buildLayer(at: layers.count - 1, inputShape: outputShapes.last ?? inputShape)
+      } catch {
+        layers.removeLast()
+        layerNames.removeLast()
+        throw error
+      }
+    }
+  }
+
+  /// Appends the layer registered as `identifier`, made from a Keras-style config
+  /// (`["units": 128, "activation": "relu"]`). `name` and `input_shape` are read as Keras does.
+  public func add(_ identifier: String, _ config: ConfigDictionary = [:]) throws {
+    let layer = try Registries.shared.layers.make(identifier, config: config)
+    if let shape = declaredShape(in: config) {
+      if layers.isEmpty && inputShape == nil {
+        inputShape = shape
+      } else if layers.isEmpty, let inputShape, inputShape != shape {
+        throw StrataError.shapeMismatch(
+          layer: identifier, received: kerasShape(inputShape), expected: kerasShape(shape))
+      }
+    }
+    if layer is InputLayer {
+      try add(layer)
+      return
+    }
+    try add(layer, name: config["name"]?.stringValue)
+  }
+
+  /// Builds every layer for inputs of `inputShape` (without the batch axis).
+  public func build(inputShape: [Int]) throws {
+    if let known = self.inputShape, known != inputShape {
+      throw StrataError.shapeMismatch(
+        layer: layerNames.first.map { "\($0) (\(layers[0].identifier))" } ?? name,
+        received: kerasShape(inputShape), expected: kerasShape(known))
+    }
+    self.inputShape = inputShape
+    while outputShapes.count < layers.count {
+      try buildLayer(at: outputShapes.count, inputShape: outputShapes.last ?? inputShape)
+    }
+  }
+
+  /// Whether every layer has its weights.
+  public var isBuilt: Bool { inputShape != nil && outputShapes.count == layers.count }
+
+  /// The output shape without the batch axis, once built.
+  public var outputShape: [Int]? { isBuilt ? (outputShapes.last ?? inputShape) : nil }
+
+  /// Every parameter of every layer, in layer order.
+  public var parameters: [Parameter] { layers.flatMap(\.parameters) }
+
+  /// The layer called `name`.
+  public func layer(named name: String) -> (any Layer)? {
+    layerNames.firstIndex(of: name).map { layers[$0] }
+  }
+
+  private func buildLayer(at index: Int, inputShape: [Int]) throws {
+    let layer = layers[index]
+    do {
+      outputShapes.append(try layer.build(inputShape: inputShape, generator: &generator))
+    } catch let error as StrataError {
+      throw naming(error, layerAt: index)
+    }
+  }
+
+  /// Puts the model's name of the layer into a shape error a layer threw about itself.
+  func naming(_ error: Error, layerAt index: Int) -> Error {
+    guard case .shapeMismatch(_, let received, let expected) = error as? StrataError else { return error }
+    return StrataError.shapeMismatch(
+      layer: "\(layerNames[index]) (\(layers[index].identifier))", received: received, expected: expected)
+  }
+
+  private func uniqueName(_ requested: String?, for layer: any Layer) throws -> String {
+    if let requested {
+      guard !requested.isEmpty, !layerNames.contains(requested) else {
+        throw StrataError.invalidArgument(
+          owner: "Sequential", argument: "name", value: "'\(requested)'", expected: "a unique, non-empty layer name")
+      }
+      return requested
+    }
+    let base = kerasLayerName(for: layer.identifier)
+    var candidate = base
+    var suffix = 0
+    while layerNames.contains(candidate) {
+      suffix += 1
+      candidate = "\(base)_\(suffix)"
+    }
+    return candidate
+  }
+
+  private func declaredShape(in config: ConfigDictionary) -> [Int]? {
+    if let shape = config["input_shape"]?.arrayValue {
+      return shape.compactMap(\.intValue)
+    }
+    for key in ["batch_input_shape", "batch_shape"] {
+      if let shape = config[key]?.arrayValue, shape.count >= 2 { return shape.dropFirst().compactMap(\.intValue) }
+    }
+    return config["input_dim"]?.intValue.map { [$0] }
+  }
+
+  // MARK: Inference
+
+  /// Runs one batch through every layer.
+  func forward(_ x: Tensor, context: Context) throws -> Tensor {
+    var output = x
+    for index in layers.indices {
+      do {
+        output = try layers[index].forward(output, in: context)
+      } catch {
+        throw naming(error, layerAt: index)
+      }
+    }
+    return output
+  }
+
+  /// Checks that `x` is a batch of the model's input shape, building the model from it if needed.
+  func prepare(for x: Tensor, argument: String = "x") throws {
+    guard x.rank >= 1 else {
+      throw StrataError.invalidArgument(
+        owner: name, argument: argument, value: "of shape \(x.shape)", expected: "a batch axis first")
+    }
+    let sample = Array(x.shape.dropFirst())
+    if !isBuilt { try build(inputShape: inputShape ?? sample) }
+    guard sample == inputShape else {
+      throw StrataError.shapeMismatch(
+        layer: layerNames.first.map { "\($0) (\(layers[0].identifier))" } ?? name,
+        received: kerasShape(sample), expected: kerasShape(inputShape ?? []))
+    }
+  }
+
+  /// The model's outputs for `x`, computed `batchSize` samples at a time in inference mode.
+  public func predict(_ x: Tensor, batchSize: Int = 32) throws -> Tensor {
+    guard batchSize > 0 else {
+      throw StrataError.invalidArgument(owner: "predict", argument: "batchSize", value: "\(batchSize)", expected: "a positive integer")
+    }
+    try prepare(for: x)
+    let count = x.shape[0]
+    let outputShape = self.outputShape ?? []
+    var result = Tensor(shape: [count] + outputShape)
+    let context = Context(kernels: kernels, isTraining: false)
+    let rowSize = outputShape.reduce(1, *)
+    var start = 0
+    while start < count {
+      let end = min(start + batchSize, count)
+      let batch = start == 0 && end == count ? x : x.slice(rows: start..<end)
+      let output = try forward(batch, context: context)
+      result.withUnsafeMutableBufferPointer { r in
+        output.withUnsafeBufferPointer { o in
+          (r.baseAddress! + start * rowSize).update(from: o.baseAddress!, count: o.count)
+        }
+      }
+      start = end
+    }
+    return result
+  }
+
+  // MARK: Config
+
+  /// Keras' model config: `{"class_name": "Sequential", "config": {"name": …, "layers": [...]}}`,
+  /// the input layer first, each layer's `name` in its config.
+  public var config: ConfigValue {
+    var records: [ConfigValue] = []
+    if let inputShape {
+      records.append([
+        "class_name": "InputLayer",
+        "config": ["batch_shape": .array([.null] + inputShape.map { .int($0) }), "name": "input_layer"],
+      ])
+    }
+    for (layer, layerName) in zip(layers, layerNames) {
+      var config = layer.configDictionary
+      config["name"] = .string(layerName)
+      let identifier = (try? Registries.shared.layers.canonicalName(of: layer.identifier)) ?? layer.identifier
+      records.append(["class_name": .string(identifier), "config": .object(config)])
+    }
+    return ["class_name": "Sequential", "config": ["name": .string(name), "layers": .array(records)]]
+  }
+}

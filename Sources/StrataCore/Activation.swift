@@ -1,0 +1,84 @@
+/// An activation function, applied to whole buffers so built-ins can run SIMD loops.
+///
+/// Element-wise activations treat the buffer as flat; row-wise ones (softmax, log_softmax) use
+/// `rowLength`, the size of the last axis. `x` is the input, `y` the output, `dy` the upstream gradient.
+public protocol Activation: Sendable {
+  associatedtype Config: Codable & Sendable = NoConfig
+  /// The registry key: Keras' name (`"relu"`).
+  static var identifier: String { get }
+  init(config: Config) throws
+  var config: Config { get }
+  /// `y = f(x)`.
+  func forward(_ x: UnsafeBufferPointer<Float>, into y: UnsafeMutableBufferPointer<Float>, rowLength: Int)
+  /// `dx = dy · f'(x)` (or the row-wise Jacobian-vector product).
+  func backward(
+    input x: UnsafeBufferPointer<Float>, output y: UnsafeBufferPointer<Float>,
+    outputGradient dy: UnsafeBufferPointer<Float>, into dx: UnsafeMutableBufferPointer<Float>,
+    rowLength: Int)
+  /// `true` for the identity, so layers can skip the activation pass and its buffers.
+  var isIdentity: Bool { get }
+}
+
+extension Activation {
+  public var isIdentity: Bool { false }
+  public var identifier: String { Self.identifier }
+}
+
+extension Activation where Config == NoConfig {
+  public var config: NoConfig { NoConfig() }
+}
+
+/// The config of something that takes no arguments.
+public struct NoConfig: Codable, Sendable, Equatable {
+  public init() {}
+}
+
+/// An activation defined by a scalar function and its derivative: the simplest way for a plugin to add
+/// one. The loops are generic; built-ins override them with SIMD versions.
+public protocol ElementwiseActivation: Activation {
+  /// `f(x)`.
+  func callAsFunction(_ x: Float) -> Float
+  /// `f'(x)`.
+  func derivative(_ x: Float) -> Float
+}
+
+extension ElementwiseActivation {
+  public func forward(_ x: UnsafeBufferPointer<Float>, into y: UnsafeMutableBufferPointer<Float>, rowLength: Int) {
+    for i in 0..<x.count { y[i] = self(x[i]) }
+  }
+
+  public func backward(
+    input x: UnsafeBufferPointer<Float>, output y: UnsafeBufferPointer<Float>,
+    outputGradient dy: UnsafeBufferPointer<Float>, into dx: UnsafeMutableBufferPointer<Float>,
+    rowLength: Int
+  ) {
+    for i in 0..<x.count { dx[i] = dy[i] * derivative(x[i]) }
+  }
+}
+
+extension Activation {
+  /// Applies the activation to a tensor (a convenience for tests and one-off use).
+  public func callAsFunction(_ x: Tensor) -> Tensor {
+    var y = Tensor(shape: x.shape)
+    let row = x.shape.last ?? 1
+    x.withUnsafeBufferPointer { xs in y.withUnsafeMutableBufferPointer { forward(xs, into: $0, rowLength: row) } }
+    return y
+  }
+
+  /// The gradient with respect to `x` of `sum(f(x) * upstream)`.
+  public func gradient(at x: Tensor, upstream: Tensor) -> Tensor {
+    let y = self(x)
+    var dx = Tensor(shape: x.shape)
+    let row = x.shape.last ?? 1
+    x.withUnsafeBufferPointer { xs in
+      y.withUnsafeBufferPointer { ys in
+        upstream.withUnsafeBufferPointer { dys in
+          dx.withUnsafeMutableBufferPointer {
+            backward(input: xs, output: ys, outputGradient: dys, into: $0, rowLength: row)
+          }
+        }
+      }
+    }
+    return dx
+  }
+}

@@ -1,0 +1,175 @@
+import Foundation
+
+/// A JSON-like value: what a Keras config holds (`{"units": 128, "activation": "relu"}`).
+///
+/// Written as literals, so `model.add("Dense", ["units": 128, "activation": "relu"])` reads like Keras.
+public enum ConfigValue: Sendable, Hashable, Codable, CustomStringConvertible {
+  case null
+  case bool(Bool)
+  case int(Int)
+  case double(Double)
+  case string(String)
+  case array([ConfigValue])
+  case object([String: ConfigValue])
+
+  public init(from decoder: Decoder) throws {
+    let container = try decoder.singleValueContainer()
+    if container.decodeNil() {
+      self = .null
+    } else if let value = try? container.decode(Bool.self) {
+      self = .bool(value)
+    } else if let value = try? container.decode(Int.self) {
+      self = .int(value)
+    } else if let value = try? container.decode(Double.self) {
+      self = .double(value)
+    } else if let value = try? container.decode(String.self) {
+      self = .string(value)
+    } else if let value = try? container.decode([ConfigValue].self) {
+      self = .array(value)
+    } else {
+      self = .object(try container.decode([String: ConfigValue].self))
+    }
+  }
+
+  public func encode(to encoder: Encoder) throws {
+    var container = encoder.singleValueContainer()
+    switch self {
+    case .null: try container.encodeNil()
+    case .bool(let value): try container.encode(value)
+    case .int(let value): try container.encode(value)
+    case .double(let value): try container.encode(value)
+    case .string(let value): try container.encode(value)
+    case .array(let value): try container.encode(value)
+    case .object(let value): try container.encode(value)
+    }
+  }
+
+  /// The value as JSON text, keys sorted, for messages and files.
+  public var description: String {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    guard let data = try? encoder.encode(self) else { return "?" }
+    return String(decoding: data, as: UTF8.self)
+  }
+
+  public var stringValue: String? { if case .string(let s) = self { s } else { nil } }
+  public var intValue: Int? {
+    switch self {
+    case .int(let i): i
+    case .double(let d) where d == d.rounded(): Int(exactly: d)
+    default: nil
+    }
+  }
+  public var doubleValue: Double? {
+    switch self {
+    case .int(let i): Double(i)
+    case .double(let d): d
+    default: nil
+    }
+  }
+  public var arrayValue: [ConfigValue]? { if case .array(let a) = self { a } else { nil } }
+  public var objectValue: [String: ConfigValue]? { if case .object(let o) = self { o } else { nil } }
+  public var isNull: Bool { self == .null }
+}
+
+extension ConfigValue: ExpressibleByNilLiteral, ExpressibleByBooleanLiteral, ExpressibleByIntegerLiteral,
+  ExpressibleByFloatLiteral, ExpressibleByStringLiteral, ExpressibleByArrayLiteral,
+  ExpressibleByDictionaryLiteral
+{
+  public init(nilLiteral: ()) { self = .null }
+  public init(booleanLiteral value: Bool) { self = .bool(value) }
+  public init(integerLiteral value: Int) { self = .int(value) }
+  public init(floatLiteral value: Double) { self = .double(value) }
+  public init(stringLiteral value: String) { self = .string(value) }
+  public init(arrayLiteral elements: ConfigValue...) { self = .array(elements) }
+  public init(dictionaryLiteral elements: (String, ConfigValue)...) {
+    self = .object(Dictionary(elements, uniquingKeysWith: { _, last in last }))
+  }
+}
+
+/// A config as a dictionary of Keras argument names (snake_case) to values.
+public typealias ConfigDictionary = [String: ConfigValue]
+
+/// Arguments every Keras layer config may carry that the layer itself does not interpret.
+let genericKerasArguments: Set<String> = [
+  "name", "trainable", "dtype", "input_shape", "batch_input_shape", "batch_shape", "batch_size",
+  "data_format", "autocast", "input_dim", "module", "registered_name", "sparse", "ragged",
+  "quantization_config", "synchronized",
+]
+
+public enum ConfigCoding {
+  /// Decodes `Config` from a Keras-style dictionary (snake_case keys, extra Keras keys ignored) and
+  /// rejects arguments `Config` does not have, suggesting the closest ones.
+  public static func decode<Config: Codable>(
+    _ type: Config.Type, from dictionary: ConfigDictionary, owner: String
+  ) throws -> Config {
+    let given = dictionary.filter { !$0.value.isNull && !genericKerasArguments.contains($0.key) }
+    let decoder = JSONDecoder()
+    decoder.keyDecodingStrategy = .convertFromSnakeCase
+    let config: Config
+    do {
+      config = try decoder.decode(Config.self, from: JSONEncoder().encode(ConfigValue.object(given)))
+    } catch let error as StrataError {
+      throw error
+    } catch let DecodingError.keyNotFound(key, _) {
+      throw StrataError.missingArgument(owner: owner, argument: snakeCase(key.stringValue))
+    } catch let DecodingError.typeMismatch(type, context) {
+      throw mismatch(owner: owner, type: type, context: context, given: given)
+    } catch let DecodingError.valueNotFound(type, context) {
+      throw mismatch(owner: owner, type: type, context: context, given: given)
+    } catch let DecodingError.dataCorrupted(context) {
+      throw mismatch(owner: owner, type: Any.self, context: context, given: given)
+    }
+    let known = Set(try encode(config).keys)
+    for key in given.keys.sorted() where !known.contains(key) && !known.contains(snakeCase(key)) {
+      throw StrataError.unknownArgument(
+        owner: owner, argument: key, suggestions: closestNames(to: key, in: Array(known)))
+    }
+    return config
+  }
+
+  /// Encodes a config as a Keras-style dictionary with snake_case keys.
+  public static func encode<Config: Encodable>(_ config: Config) throws -> ConfigDictionary {
+    let encoder = JSONEncoder()
+    encoder.keyEncodingStrategy = .convertToSnakeCase
+    let data = try encoder.encode(config)
+    return try JSONDecoder().decode(ConfigValue.self, from: data).objectValue ?? [:]
+  }
+
+  /// `negativeSlope` → `negative_slope`, as Keras spells arguments.
+  public static func snakeCase(_ name: String) -> String {
+    var result = ""
+    for character in name {
+      if character.isUppercase {
+        if !result.isEmpty { result.append("_") }
+        result.append(contentsOf: character.lowercased())
+      } else {
+        result.append(character)
+      }
+    }
+    return result
+  }
+
+  private static func mismatch(
+    owner: String, type: Any.Type, context: DecodingError.Context, given: ConfigDictionary
+  ) -> StrataError {
+    let key = context.codingPath.first.map { snakeCase($0.stringValue) } ?? "config"
+    let value = given[key]?.description ?? "the given value"
+    let expected: String
+    switch type {
+    case is Int.Type: expected = "an integer"
+    case is Float.Type, is Double.Type: expected = "a number"
+    case is Bool.Type: expected = "true or false"
+    case is String.Type: expected = "a string"
+    default: expected = context.debugDescription.isEmpty ? "a value of type \(type)" : context.debugDescription
+    }
+    return .invalidArgument(owner: owner, argument: key, value: value, expected: expected)
+  }
+}
+
+extension KeyedDecodingContainer {
+  /// Decodes `key` if present, else returns `defaultValue`: Keras' optional arguments.
+  public func decode<T: Decodable>(_ key: Key, default defaultValue: T) throws -> T {
+    try decodeIfPresent(T.self, forKey: key) ?? defaultValue
+  }
+}

@@ -1,0 +1,38 @@
+/// Fills a new weight: `glorot_uniform`, `zeros`, `he_normal`, …
+///
+/// Fans follow Keras: for a kernel `[in, out]`, `fanIn = in`, `fanOut = out`; for a convolution kernel
+/// `[kh, kw, in, out]` both are multiplied by `kh · kw`.
+public protocol Initializer: Sendable {
+  associatedtype Config: Codable & Sendable = NoConfig
+  /// The registry key: Keras' name (`"glorot_uniform"`).
+  static var identifier: String { get }
+  init(config: Config) throws
+  var config: Config { get }
+  /// Fills `values`, a weight of `shape`, drawing from `generator`.
+  func fill(_ values: UnsafeMutableBufferPointer<Float>, shape: [Int], generator: inout SeededGenerator)
+}
+
+extension Initializer where Config == NoConfig {
+  public var config: NoConfig { NoConfig() }
+}
+
+extension Initializer {
+  /// A new tensor of `shape` filled by this initializer.
+  public func make(shape: [Int], generator: inout SeededGenerator) -> Tensor {
+    var tensor = Tensor(shape: shape)
+    tensor.withUnsafeMutableBufferPointer { fill($0, shape: shape, generator: &generator) }
+    return tensor
+  }
+}
+
+/// `(fanIn, fanOut)` of a weight of `shape`, as Keras computes them.
+public func fans(of shape: [Int]) -> (fanIn: Double, fanOut: Double) {
+  switch shape.count {
+  case 0: return (1, 1)
+  case 1: return (Double(shape[0]), Double(shape[0]))
+  case 2: return (Double(shape[0]), Double(shape[1]))
+  default:
+    let receptive = Double(shape.dropLast(2).reduce(1, *))
+    return (Double(shape[shape.count - 2]) * receptive, Double(shape[shape.count - 1]) * receptive)
+  }
+}

@@ -1,0 +1,76 @@
+/// The heavy operations layers call, on row-major buffers.
+///
+/// Every requirement has a plain-loop default: together the defaults are ``ReferenceKernels``, the
+/// oracle the tests compare other backends with. A backend overrides only what it accelerates (BLAS
+/// `gemm`, SIMD element-wise work). Size heuristics belong inside a backend, never in layers.
+public protocol Kernels: Sendable {
+  /// `c = alpha · op(a) · op(b) + beta · c`, where `op(a)` is `m×k` and `op(b)` is `k×n`.
+  /// `a` is stored `m×k` (or `k×m` when `transposeA`), `b` is `k×n` (or `n×k` when `transposeB`).
+  func gemm(
+    transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+    a: UnsafeBufferPointer<Float>, b: UnsafeBufferPointer<Float>, beta: Float,
+    c: UnsafeMutableBufferPointer<Float>)
+  /// `c[i, j] += bias[j]` for a `rows × bias.count` matrix.
+  func addBias(_ bias: UnsafeBufferPointer<Float>, to c: UnsafeMutableBufferPointer<Float>)
+  /// `y[j] = Σ_i x[i, j]` for a `rows × y.count` matrix `x`: a bias gradient.
+  func sumRows(_ x: UnsafeBufferPointer<Float>, into y: UnsafeMutableBufferPointer<Float>)
+  /// `z = x ⊙ y`, element-wise.
+  func multiply(_ x: UnsafeBufferPointer<Float>, _ y: UnsafeBufferPointer<Float>, into z: UnsafeMutableBufferPointer<Float>)
+  /// `y += alpha · x`.
+  func axpy(alpha: Float, x: UnsafeBufferPointer<Float>, y: UnsafeMutableBufferPointer<Float>)
+}
+
+extension Kernels {
+  public func gemm(
+    transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+    a: UnsafeBufferPointer<Float>, b: UnsafeBufferPointer<Float>, beta: Float,
+    c: UnsafeMutableBufferPointer<Float>
+  ) {
+    precondition(a.count >= m * k && b.count >= k * n && c.count >= m * n, "gemm: buffers too small")
+    for i in 0..<m {
+      for j in 0..<n {
+        var sum: Double = 0
+        for p in 0..<k {
+          let av = transposeA ? a[p * m + i] : a[i * k + p]
+          let bv = transposeB ? b[j * k + p] : b[p * n + j]
+          sum += Double(av) * Double(bv)
+        }
+        let previous = beta == 0 ? 0 : beta * c[i * n + j]  // beta 0 ignores NaN in c, as BLAS does
+        c[i * n + j] = alpha * Float(sum) + previous
+      }
+    }
+  }
+
+  public func addBias(_ bias: UnsafeBufferPointer<Float>, to c: UnsafeMutableBufferPointer<Float>) {
+    let n = bias.count
+    guard n > 0 else { return }
+    for i in 0..<(c.count / n) {
+      for j in 0..<n { c[i * n + j] += bias[j] }
+    }
+  }
+
+  public func sumRows(_ x: UnsafeBufferPointer<Float>, into y: UnsafeMutableBufferPointer<Float>) {
+    let n = y.count
+    guard n > 0 else { return }
+    for j in 0..<n {
+      var sum: Double = 0
+      for i in 0..<(x.count / n) { sum += Double(x[i * n + j]) }
+      y[j] = Float(sum)
+    }
+  }
+
+  public func multiply(
+    _ x: UnsafeBufferPointer<Float>, _ y: UnsafeBufferPointer<Float>, into z: UnsafeMutableBufferPointer<Float>
+  ) {
+    for i in 0..<z.count { z[i] = x[i] * y[i] }
+  }
+
+  public func axpy(alpha: Float, x: UnsafeBufferPointer<Float>, y: UnsafeMutableBufferPointer<Float>) {
+    for i in 0..<y.count { y[i] += alpha * x[i] }
+  }
+}
+
+/// The plain-loop backend: every ``Kernels`` default, accumulating in Double. The tests' oracle.
+public struct ReferenceKernels: Kernels {
+  public init() {}
+}

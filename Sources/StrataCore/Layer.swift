@@ -1,0 +1,88 @@
+/// Where a layer runs: the kernels backend and whether this is a training step.
+public struct Context: Sendable {
+  /// The backend for GEMM, convolution and the other heavy operations.
+  public var kernels: any Kernels
+  /// `true` in `fit`: dropout drops, batch normalization uses batch statistics, layers keep what
+  /// `backward` needs. `false` in `predict` and `evaluate`.
+  public var isTraining: Bool
+  /// `false` when nobody needs `d(loss)/d(input)` (the first layer of a model): a layer may then skip
+  /// computing it in `backward` and return an empty tensor.
+  public var needsInputGradient: Bool
+
+  public init(kernels: any Kernels = ReferenceKernels(), isTraining: Bool = false, needsInputGradient: Bool = true) {
+    self.kernels = kernels
+    self.isTraining = isTraining
+    self.needsInputGradient = needsInputGradient
+  }
+}
+
+/// A layer of a network: a config, parameters, and a forward and backward pass.
+///
+/// Config is kept apart from state, as in Keras: `init(config:)` plus `config` are all of serialization,
+/// and the registry makes a layer from an identifier and a config dictionary. Layers are classes
+/// because they own parameters and cache what `backward` needs between the two passes.
+///
+/// Shapes passed to ``build(inputShape:generator:)`` leave out the batch axis (Keras' `None`);
+/// tensors passed to ``forward(_:in:)`` have it first.
+public protocol Layer: AnyObject {
+  associatedtype Config: Codable & Sendable
+  /// The registry key. Built-ins use the Keras class name (`"Dense"`).
+  static var identifier: String { get }
+  init(config: Config) throws
+  var config: Config { get }
+  /// Every weight, trainable ones first in Keras order (`kernel`, then `bias`). Empty before `build`.
+  var parameters: [Parameter] { get }
+  /// The input shape given on the layer (Keras' `input_shape=`), without the batch axis.
+  var declaredInputShape: [Int]? { get }
+  /// Creates the weights for `inputShape` and returns the output shape, both without the batch axis.
+  /// - Throws: ``StrataError/shapeMismatch(layer:received:expected:)`` for a shape the layer cannot take.
+  func build(inputShape: [Int], generator: inout SeededGenerator) throws -> [Int]
+  /// Computes the output for a batch.
+  func forward(_ input: Tensor, in context: Context) throws -> Tensor
+  /// Given `d(loss)/d(output)` for the last `forward` in training mode, writes every parameter's
+  /// `gradient` and returns `d(loss)/d(input)`.
+  func backward(_ outputGradient: Tensor, in context: Context) throws -> Tensor
+}
+
+extension Layer {
+  public var parameters: [Parameter] { [] }
+  public var declaredInputShape: [Int]? { nil }
+
+  /// The config as a Keras-style dictionary (snake_case keys).
+  public var configDictionary: ConfigDictionary {
+    (try? ConfigCoding.encode(config)) ?? [:]
+  }
+
+  /// The identifier the layer is registered under (Keras' `class_name`).
+  public var identifier: String { Self.identifier }
+
+  /// The number of scalars in the parameters.
+  public var parameterCount: Int { parameters.reduce(0) { $0 + $1.count } }
+}
+
+/// An error for a layer that got `backward` without a training `forward` before it.
+public func missingForward(_ layer: String) -> StrataError {
+  .invalidState("\(layer): backward was called without a forward pass in training mode before it.")
+}
+
+/// Checks that a batch has the shape a layer was built for (everything but the batch axis).
+public func checkInput(
+  _ input: Tensor, layer: String, expected: [Int]
+) throws {
+  guard input.rank == expected.count + 1, Array(input.shape.dropFirst()) == expected else {
+    throw StrataError.shapeMismatch(
+      layer: layer, received: kerasShape(input.shape, batch: false), expected: kerasShape(expected))
+  }
+}
+
+extension Registries {
+  /// Makes the activation a spec names (`"relu"`, or a name and config).
+  public func activation(_ spec: Spec) throws -> any Activation {
+    try activations.make(spec.identifier, config: spec.config)
+  }
+
+  /// Makes the initializer a spec names (`"glorot_uniform"`, or a name and config).
+  public func initializer(_ spec: Spec) throws -> any Initializer {
+    try initializers.make(spec.identifier, config: spec.config)
+  }
+}

@@ -1,0 +1,94 @@
+/// A loss: a function of `(y_true, y_pred)` reduced by the batch mean, as Keras does by default.
+///
+/// Buffers are row-major with the batch axis first. `prediction` holds `batchSize` rows; `target`
+/// holds as many rows, of the prediction's width or (sparse losses) one label each.
+public protocol Loss: Sendable {
+  associatedtype Config: Codable & Sendable = NoConfig
+  /// The registry key: Keras' name (`"mean_squared_error"`), with its aliases registered beside it.
+  static var identifier: String { get }
+  init(config: Config) throws
+  var config: Config { get }
+  /// Throws a clear error when targets of `targetShape` cannot be compared with predictions of
+  /// `predictionShape` (both with the batch axis).
+  func validate(predictionShape: [Int], targetShape: [Int]) throws
+  /// The batch-mean loss. When `gradient` is given, also writes `d(loss)/d(prediction)` into it.
+  /// - Throws: for targets this loss cannot take, such as a class label out of range.
+  func compute(
+    prediction: UnsafeBufferPointer<Float>, target: UnsafeBufferPointer<Float>, batchSize: Int,
+    gradient: UnsafeMutableBufferPointer<Float>?
+  ) throws -> Float
+}
+
+extension Loss where Config == NoConfig {
+  public var config: NoConfig { NoConfig() }
+}
+
+extension Loss {
+  public var identifier: String { Self.identifier }
+
+  /// The batch-mean loss of two tensors (a convenience; training calls ``compute(prediction:target:batchSize:gradient:)``).
+  public func callAsFunction(_ target: Tensor, _ prediction: Tensor) throws -> Float {
+    try validate(predictionShape: prediction.shape, targetShape: target.shape)
+    return try prediction.withUnsafeBufferPointer { p in
+      try target.withUnsafeBufferPointer { t in
+        try compute(prediction: p, target: t, batchSize: prediction.shape.first ?? 1, gradient: nil)
+      }
+    }
+  }
+
+  /// `d(loss)/d(prediction)`.
+  public func gradient(_ target: Tensor, _ prediction: Tensor) throws -> Tensor {
+    try validate(predictionShape: prediction.shape, targetShape: target.shape)
+    var gradient = Tensor(shape: prediction.shape)
+    try prediction.withUnsafeBufferPointer { p in
+      try target.withUnsafeBufferPointer { t in
+        try gradient.withUnsafeMutableBufferPointer {
+          _ = try compute(prediction: p, target: t, batchSize: prediction.shape.first ?? 1, gradient: $0)
+        }
+      }
+    }
+    return gradient
+  }
+}
+
+/// An optimizer: keeps its state (moments, step count) and updates parameters from their gradients.
+public protocol Optimizer: AnyObject {
+  associatedtype Config: Codable & Sendable
+  /// The registry key: Keras' name, matched in any case (`"adam"`, `"Adam"`).
+  static var identifier: String { get }
+  init(config: Config) throws
+  var config: Config { get }
+  /// The current learning rate; callbacks such as `ReduceLROnPlateau` change it.
+  var learningRate: Float { get set }
+  /// The number of updates applied so far (Keras' `iterations`).
+  var iterations: Int { get }
+  /// Applies one update to every trainable parameter from its `gradient`.
+  func apply(to parameters: [Parameter])
+  /// The optimizer's state per parameter (moments and the like) in a fixed order, for saving.
+  var state: [Tensor] { get }
+  /// Restores what ``state`` returned, with ``iterations``.
+  func restore(state: [Tensor], iterations: Int, parameters: [Parameter]) throws
+}
+
+extension Optimizer {
+  public var identifier: String { Self.identifier }
+}
+
+/// A metric: a value accumulated over the batches of an epoch (`accuracy`, `mae`).
+public protocol Metric: AnyObject {
+  associatedtype Config: Codable & Sendable = NoConfig
+  /// The registry key: Keras' name (`"categorical_accuracy"`).
+  static var identifier: String { get }
+  init(config: Config) throws
+  var config: Config { get }
+  /// Forgets every batch seen: called at the start of each epoch.
+  func reset()
+  /// Adds a batch.
+  func update(prediction: Tensor, target: Tensor) throws
+  /// The value over the batches since ``reset()``.
+  var result: Float { get }
+}
+
+extension Metric where Config == NoConfig {
+  public var config: NoConfig { NoConfig() }
+}

@@ -1,0 +1,134 @@
+/// Vector math on `SIMD16<Float>` for element-wise kernels, and loops that apply it to buffers.
+///
+/// `exp` is Cephes' single-precision algorithm (range reduction by ln 2, a degree-6 polynomial,
+/// scaling by 2^n through the exponent bits): within 2 ulp of `expf` over its range.
+public enum SIMDMath {
+  public typealias Vector = SIMD16<Float>
+
+  /// `e^x`, element-wise; inputs are clamped to `[-87.3, 88.7]` (the Float range of the result).
+  @inlinable @inline(__always)
+  public static func exp(_ input: Vector) -> Vector {
+    var x = input.clamped(lowerBound: Vector(repeating: -87.336_54), upperBound: Vector(repeating: 88.722_83))
+    let n = (x * 1.442_695_04 + 0.5).rounded(.down)
+    x = x - n * 0.693_359_375 + n * 2.121_944_4e-4
+    var p = Vector(repeating: 1.987_569_15e-4)
+    p = p * x + 1.398_199_95e-3
+    p = p * x + 8.333_451_9e-3
+    p = p * x + 4.166_579_59e-2
+    p = p * x + 1.666_666_55e-1
+    p = p * x + 5.000_000_12e-1
+    p = p * x * x + x + 1
+    // n + 127 lands in the low mantissa bits of 1.5·2^23 + n + 127; shifting them into the exponent field gives 2^n.
+    let exponent = unsafeBitCast(n + 12_583_039, to: SIMD16<Int32>.self) &<< 23
+    return p * unsafeBitCast(exponent, to: Vector.self)
+  }
+
+  /// `|x|`, element-wise (clears the sign bit).
+  @inlinable @inline(__always)
+  public static func abs(_ x: Vector) -> Vector {
+    unsafeBitCast(unsafeBitCast(x, to: SIMD16<UInt32>.self) & 0x7FFF_FFFF, to: Vector.self)
+  }
+
+  /// `1 / (1 + e^-x)`.
+  @inlinable @inline(__always)
+  public static func sigmoid(_ x: Vector) -> Vector { 1 / (1 + exp(-x)) }
+
+  /// `tanh(x)` as `sign(x) · (1 - e^-2|x|) / (1 + e^-2|x|)`, which never overflows.
+  @inlinable @inline(__always)
+  public static func tanh(_ x: Vector) -> Vector {
+    let magnitude = abs(x)
+    let t = exp(-2 * magnitude)
+    let result = (1 - t) / (1 + t)
+    return result.replacing(with: -result, where: x .< 0)
+  }
+
+  /// `log(1 + e^x)` as `max(x, 0) + log1p(e^-|x|)`, stable for large `|x|`.
+  @inlinable @inline(__always)
+  public static func softplus(_ x: Vector) -> Vector {
+    let t = exp(-abs(x))
+    return x.clamped(lowerBound: Vector(repeating: 0), upperBound: Vector(repeating: .infinity)) + log1p(t)
+  }
+
+  /// `log(1 + t)` for `t` in `[0, 1]`, element-wise (scalar loop: rare outside softplus).
+  @inlinable @inline(__always)
+  public static func log1p(_ t: Vector) -> Vector {
+    var result = Vector()
+    for i in 0..<16 { result[i] = Foundation.log1p(t[i]) }
+    return result
+  }
+}
+
+/// Applies `body` to `x` sixteen floats at a time and writes `y`; the tail is padded with zeros.
+@inlinable @inline(__always)
+public func simdMap(
+  _ x: UnsafeBufferPointer<Float>, into y: UnsafeMutableBufferPointer<Float>,
+  _ body: (SIMD16<Float>) -> SIMD16<Float>
+) {
+  let n = min(x.count, y.count)
+  guard n > 0 else { return }
+  let xs = x.baseAddress!, ys = y.baseAddress!
+  var i = 0
+  while i + 16 <= n {
+    UnsafeMutableRawPointer(ys + i).storeBytes(
+      of: body(UnsafeRawPointer(xs + i).loadUnaligned(as: SIMD16<Float>.self)), as: SIMD16<Float>.self)
+    i += 16
+  }
+  if i < n {
+    var v = SIMD16<Float>()
+    for j in 0..<(n - i) { v[j] = xs[i + j] }
+    let r = body(v)
+    for j in 0..<(n - i) { ys[i + j] = r[j] }
+  }
+}
+
+/// Applies `body` to `a` and `b` sixteen floats at a time and writes `c`.
+@inlinable @inline(__always)
+public func simdZip(
+  _ a: UnsafeBufferPointer<Float>, _ b: UnsafeBufferPointer<Float>, into c: UnsafeMutableBufferPointer<Float>,
+  _ body: (SIMD16<Float>, SIMD16<Float>) -> SIMD16<Float>
+) {
+  let n = min(a.count, b.count, c.count)
+  guard n > 0 else { return }
+  let ap = a.baseAddress!, bp = b.baseAddress!, cp = c.baseAddress!
+  var i = 0
+  while i + 16 <= n {
+    let va = UnsafeRawPointer(ap + i).loadUnaligned(as: SIMD16<Float>.self)
+    let vb = UnsafeRawPointer(bp + i).loadUnaligned(as: SIMD16<Float>.self)
+    UnsafeMutableRawPointer(cp + i).storeBytes(of: body(va, vb), as: SIMD16<Float>.self)
+    i += 16
+  }
+  if i < n {
+    var va = SIMD16<Float>(), vb = SIMD16<Float>()
+    for j in 0..<(n - i) { va[j] = ap[i + j]; vb[j] = bp[i + j] }
+    let r = body(va, vb)
+    for j in 0..<(n - i) { cp[i + j] = r[j] }
+  }
+}
+
+/// Applies `body` to `a`, `b` and `c` sixteen floats at a time and writes `d`.
+@inlinable @inline(__always)
+public func simdZip3(
+  _ a: UnsafeBufferPointer<Float>, _ b: UnsafeBufferPointer<Float>, _ c: UnsafeBufferPointer<Float>,
+  into d: UnsafeMutableBufferPointer<Float>,
+  _ body: (SIMD16<Float>, SIMD16<Float>, SIMD16<Float>) -> SIMD16<Float>
+) {
+  let n = min(a.count, b.count, c.count, d.count)
+  guard n > 0 else { return }
+  let ap = a.baseAddress!, bp = b.baseAddress!, cp = c.baseAddress!, dp = d.baseAddress!
+  var i = 0
+  while i + 16 <= n {
+    let va = UnsafeRawPointer(ap + i).loadUnaligned(as: SIMD16<Float>.self)
+    let vb = UnsafeRawPointer(bp + i).loadUnaligned(as: SIMD16<Float>.self)
+    let vc = UnsafeRawPointer(cp + i).loadUnaligned(as: SIMD16<Float>.self)
+    UnsafeMutableRawPointer(dp + i).storeBytes(of: body(va, vb, vc), as: SIMD16<Float>.self)
+    i += 16
+  }
+  if i < n {
+    var va = SIMD16<Float>(), vb = SIMD16<Float>(), vc = SIMD16<Float>()
+    for j in 0..<(n - i) { va[j] = ap[i + j]; vb[j] = bp[i + j]; vc[j] = cp[i + j] }
+    let r = body(va, vb, vc)
+    for j in 0..<(n - i) { dp[i + j] = r[j] }
+  }
+}
+
+import Foundation

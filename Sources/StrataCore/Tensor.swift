@@ -1,0 +1,166 @@
+/// Aligned Float32 memory owned by one or more ``Tensor`` values (copy-on-write).
+public final class TensorStorage: @unchecked Sendable {
+  /// How many floats fit; a tensor may use fewer (a ragged last batch reuses a larger buffer).
+  public let capacity: Int
+  public let base: UnsafeMutablePointer<Float>
+
+  /// Allocates `capacity` floats, zeroed, aligned to 64 bytes (a cache line, an AVX-512 vector).
+  public init(capacity: Int) {
+    self.capacity = capacity
+    let raw = UnsafeMutableRawPointer.allocate(
+      byteCount: max(1, capacity) * MemoryLayout<Float>.stride, alignment: 64)
+    base = raw.bindMemory(to: Float.self, capacity: max(1, capacity))
+    base.initialize(repeating: 0, count: max(1, capacity))
+  }
+
+  deinit { UnsafeMutableRawPointer(base).deallocate() }
+}
+
+/// An n-dimensional array of Float32: a shape and contiguous, row-major, 64-byte-aligned storage.
+///
+/// `Tensor` is a value type with copy-on-write storage, like Swift's `Array`. Images are channels-last
+/// (`[batch, height, width, channels]`), as in Keras. Layers keep their output buffers between steps and
+/// write into them again when nobody else holds them, so a training step allocates nothing.
+public struct Tensor: Sendable, Equatable, CustomStringConvertible {
+  /// The size of each axis; the first is the batch axis where there is one.
+  public private(set) var shape: [Int]
+  public private(set) var storage: TensorStorage
+  /// The number of elements: the product of ``shape``.
+  public private(set) var count: Int
+
+  /// A tensor of `shape` with every element set to `value`.
+  public init(shape: [Int], repeating value: Float = 0) {
+    precondition(shape.allSatisfy { $0 >= 0 }, "negative dimension in \(shape)")
+    self.shape = shape
+    count = shape.reduce(1, *)
+    storage = TensorStorage(capacity: count)
+    if value != 0 { storage.base.update(repeating: value, count: count) }
+  }
+
+  /// A tensor of `shape` holding `scalars` in row-major order.
+  /// - Throws: ``StrataError/invalidArgument(owner:argument:value:expected:)`` when the counts differ.
+  public init(shape: [Int], scalars: [Float]) throws {
+    guard shape.allSatisfy({ $0 >= 0 }) else {
+      throw StrataError.invalidArgument(
+        owner: "Tensor", argument: "shape", value: "\(shape)", expected: "no negative dimension")
+    }
+    let count = shape.reduce(1, *)
+    guard count == scalars.count else {
+      throw StrataError.invalidArgument(
+        owner: "Tensor", argument: "scalars", value: "of count \(scalars.count)",
+        expected: "\(count) values for shape \(shape)")
+    }
+    self.init(shape: shape)
+    scalars.withUnsafeBufferPointer { storage.base.update(from: $0.baseAddress!, count: count) }
+  }
+
+  /// A 1-D tensor of `scalars`.
+  public init(_ scalars: [Float]) {
+    self.init(shape: [scalars.count])
+    scalars.withUnsafeBufferPointer { storage.base.update(from: $0.baseAddress!, count: count) }
+  }
+
+  /// A 2-D tensor from rows of equal length.
+  public init(_ rows: [[Float]]) throws {
+    let columns = rows.first?.count ?? 0
+    guard rows.allSatisfy({ $0.count == columns }) else {
+      throw StrataError.invalidArgument(
+        owner: "Tensor", argument: "rows", value: "of lengths \(rows.map(\.count))",
+        expected: "rows of equal length")
+    }
+    try self.init(shape: [rows.count, columns], scalars: rows.flatMap { $0 })
+  }
+
+  public var rank: Int { shape.count }
+
+  /// The elements in row-major order (a copy).
+  public var scalars: [Float] { Array(UnsafeBufferPointer(start: storage.base, count: count)) }
+
+  /// The element at a multi-dimensional index.
+  public subscript(_ indices: Int...) -> Float {
+    get { storage.base[flatIndex(indices)] }
+    set {
+      let index = flatIndex(indices)
+      makeUnique()
+      storage.base[index] = newValue
+    }
+  }
+
+  private func flatIndex(_ indices: [Int]) -> Int {
+    precondition(indices.count == shape.count, "index \(indices) for shape \(shape)")
+    var index = 0
+    for (i, dimension) in zip(indices, shape) {
+      precondition(i >= 0 && i < dimension, "index \(indices) out of range for shape \(shape)")
+      index = index * dimension + i
+    }
+    return index
+  }
+
+  /// Reads the elements in place.
+  @inlinable
+  public func withUnsafeBufferPointer<R>(_ body: (UnsafeBufferPointer<Float>) throws -> R) rethrows -> R {
+    try body(UnsafeBufferPointer(start: storage.base, count: count))
+  }
+
+  /// Writes the elements in place, copying the storage first if another tensor shares it.
+  @inlinable
+  public mutating func withUnsafeMutableBufferPointer<R>(
+    _ body: (UnsafeMutableBufferPointer<Float>) throws -> R
+  ) rethrows -> R {
+    makeUnique()
+    return try body(UnsafeMutableBufferPointer(start: storage.base, count: count))
+  }
+
+  @usableFromInline
+  mutating func makeUnique() {
+    if !isKnownUniquelyReferenced(&storage) {
+      let copy = TensorStorage(capacity: count)
+      copy.base.update(from: storage.base, count: count)
+      storage = copy
+    }
+  }
+
+  /// Gives this tensor `shape` with unspecified contents, reusing its storage when it is not shared
+  /// and large enough. This is how layers keep their buffers across steps without allocating.
+  public mutating func reuse(shape newShape: [Int]) {
+    let newCount = newShape.reduce(1, *)
+    if newShape != shape { shape = newShape }
+    count = newCount
+    if newCount > storage.capacity || !isKnownUniquelyReferenced(&storage) {
+      storage = TensorStorage(capacity: newCount)
+    }
+  }
+
+  /// The same elements with another shape of the same count, sharing storage until one is written.
+  /// - Throws: ``StrataError/invalidArgument(owner:argument:value:expected:)`` when the counts differ.
+  public func reshaped(to newShape: [Int]) throws -> Tensor {
+    var result = self
+    guard newShape.allSatisfy({ $0 >= 0 }), newShape.reduce(1, *) == count else {
+      throw StrataError.invalidArgument(
+        owner: "Tensor", argument: "shape", value: "\(newShape)",
+        expected: "a shape of \(count) elements, like \(shape)")
+    }
+    result.shape = newShape
+    return result
+  }
+
+  /// Rows `range` of the first axis, copied into a new tensor.
+  public func slice(rows range: Range<Int>) -> Tensor {
+    precondition(range.lowerBound >= 0 && range.upperBound <= (shape.first ?? 0))
+    var result = Tensor(shape: [range.count] + shape.dropFirst())
+    let rowSize = shape.dropFirst().reduce(1, *)
+    result.storage.base.update(from: storage.base + range.lowerBound * rowSize, count: range.count * rowSize)
+    return result
+  }
+
+  public static func == (lhs: Tensor, rhs: Tensor) -> Bool {
+    lhs.shape == rhs.shape && lhs.withUnsafeBufferPointer { a in rhs.withUnsafeBufferPointer { b in a.elementsEqual(b) } }
+  }
+
+  public var description: String {
+    let shown = scalars.prefix(8).map { String(format: "%.4g", $0) }.joined(separator: ", ")
+    return "Tensor(shape: \(shape), [\(shown)\(count > 8 ? ", …" : "")])"
+  }
+}
+
+import Foundation
