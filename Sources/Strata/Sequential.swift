@@ -118,6 +118,10 @@ public final class Sequential {
   /// (`["units": 128, "activation": "relu"]`). `name` and `input_shape` are read as Keras does.
   public func add(_ identifier: String, _ config: ConfigDictionary = [:]) throws {
     let layer = try Registries.shared.layers.make(identifier, config: config)
+    if layer is InputLayer {
+      try add(layer)
+      return
+    }
     if let shape = declaredShape(in: config) {
       if layers.isEmpty && inputShape == nil {
         inputShape = shape
@@ -125,10 +129,6 @@ public final class Sequential {
         throw StrataError.shapeMismatch(
           layer: identifier, received: kerasShape(inputShape), expected: kerasShape(shape))
       }
-    }
-    if layer is InputLayer {
-      try add(layer)
-      return
     }
     try add(layer, name: config["name"]?.stringValue)
   }
@@ -154,6 +154,9 @@ public final class Sequential {
 
   /// Every parameter of every layer, in layer order.
   public var parameters: [Parameter] { layers.flatMap(\.parameters) }
+
+  /// The number of scalars in every parameter, trainable or not.
+  public var parameterCount: Int { parameters.reduce(0) { $0 + $1.count } }
 
   /// The layer called `name`.
   public func layer(named name: String) -> (any Layer)? {

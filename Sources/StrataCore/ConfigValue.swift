@@ -103,7 +103,8 @@ public enum ConfigCoding {
   public static func decode<Config: Codable>(
     _ type: Config.Type, from dictionary: ConfigDictionary, owner: String
   ) throws -> Config {
-    let given = dictionary.filter { !$0.value.isNull && !genericKerasArguments.contains($0.key) }
+    // Keras writes `null` for every unset argument; a Config's own defaults stand for those.
+    let given = dictionary.filter { !$0.value.isNull }
     let decoder = JSONDecoder()
     decoder.keyDecodingStrategy = .convertFromSnakeCase
     let config: Config
@@ -112,7 +113,12 @@ public enum ConfigCoding {
     } catch let error as StrataError {
       throw error
     } catch let DecodingError.keyNotFound(key, _) {
-      throw StrataError.missingArgument(owner: owner, argument: snakeCase(key.stringValue))
+      let missing = snakeCase(key.stringValue)
+      // A misspelt required argument ("unit" for "units") is reported as the misspelling.
+      for argument in given.keys.sorted() where closestNames(to: argument, in: [missing]) == [missing] {
+        throw StrataError.unknownArgument(owner: owner, argument: argument, suggestions: [missing])
+      }
+      throw StrataError.missingArgument(owner: owner, argument: missing)
     } catch let DecodingError.typeMismatch(type, context) {
       throw mismatch(owner: owner, type: type, context: context, given: given)
     } catch let DecodingError.valueNotFound(type, context) {
@@ -121,7 +127,8 @@ public enum ConfigCoding {
       throw mismatch(owner: owner, type: Any.self, context: context, given: given)
     }
     let known = Set(try encode(config).keys)
-    for key in given.keys.sorted() where !known.contains(key) && !known.contains(snakeCase(key)) {
+    for key in given.keys.sorted()
+    where !known.contains(key) && !known.contains(snakeCase(key)) && !genericKerasArguments.contains(key) {
       throw StrataError.unknownArgument(
         owner: owner, argument: key, suggestions: closestNames(to: key, in: Array(known)))
     }

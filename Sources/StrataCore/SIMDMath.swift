@@ -18,9 +18,10 @@ public enum SIMDMath {
     p = p * x + 1.666_666_55e-1
     p = p * x + 5.000_000_12e-1
     p = p * x * x + x + 1
-    // n + 127 lands in the low mantissa bits of 1.5·2^23 + n + 127; shifting them into the exponent field gives 2^n.
-    let exponent = unsafeBitCast(n + 12_583_039, to: SIMD16<Int32>.self) &<< 23
-    return p * unsafeBitCast(exponent, to: Vector.self)
+    // n + 126 lands in the low mantissa bits of 1.5·2^23 + n + 126; shifted into the exponent field it is
+    // 2^(n-1). Scaling by 2^(n-1) and then 2 keeps n = 128 (x near 88.7) finite.
+    let exponent = unsafeBitCast(n + 12_583_038, to: SIMD16<Int32>.self) &<< 23
+    return p * unsafeBitCast(exponent, to: Vector.self) * 2
   }
 
   /// `|x|`, element-wise (clears the sign bit).

@@ -55,14 +55,18 @@ public func kerasShape(_ shape: [Int], batch: Bool = true) -> String {
 /// Used by every "unknown identifier" and "unknown argument" error.
 public func closestNames(to name: String, in candidates: [String], limit: Int = 3) -> [String] {
   let target = Array(name.lowercased())
-  let scored = candidates.map { candidate -> (String, Int) in
+  let scored = candidates.map { candidate -> (String, Double) in
     let c = Array(candidate.lowercased())
-    var score = editDistance(target, c)
-    if c.starts(with: target) || target.starts(with: c) { score = min(score, 1) }
+    var score = Double(editDistance(target, c))
+    // One name extending the other ("relu" and "relu6") is the likeliest slip of all.
+    if !target.isEmpty && (c.starts(with: target) || target.starts(with: c)) { score = min(score, 0.5) }
     return (candidate, score)
   }
-  let threshold = max(2, target.count / 2)
-  return scored.filter { $0.1 <= threshold }
+  let threshold = Double(max(2, target.count / 2))
+  guard let best = scored.map(\.1).min(), best <= threshold else { return [] }
+  // Only the names as close as the closest one (and within one edit of it for short names).
+  let cutoff = best < 1 ? 1.0 : best
+  return scored.filter { $0.1 <= cutoff }
     .sorted { $0.1 != $1.1 ? $0.1 < $1.1 : $0.0 < $1.0 }
     .prefix(limit).map(\.0)
 }

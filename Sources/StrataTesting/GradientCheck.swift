@@ -1,0 +1,114 @@
+import StrataCore
+
+/// Compares a layer's `backward` with central finite differences, computed in Double.
+///
+/// The loss is `L = Σ w ⊙ layer(x)` with a random `w`. Inputs are drawn from ±[0.1, 1] so that kinks
+/// (ReLU at 0) are not straddled. Every input and every trainable parameter is perturbed by ±`epsilon`.
+/// The error of one derivative is `|analytic - numeric| / max(1, |analytic|, |numeric|)`: relative
+/// for large derivatives, absolute for small ones.
+///
+/// - Parameters:
+///   - layer: the layer, built or not (it is built for `inputShape` when it has no parameters yet and
+///     needs them).
+///   - inputShape: the input shape with the batch axis.
+///   - input: an input to use instead of a random one.
+/// - Returns: the largest error over all inputs and parameters.
+public func maxGradientError(
+  of layer: any Layer, inputShape: [Int], input: Tensor? = nil, epsilon: Float = 1e-2, seed: UInt64 = 7,
+  kernels: any Kernels = ReferenceKernels(), build: Bool = true
+) throws -> Double {
+  var generator = SeededGenerator(seed: seed)
+  if build { _ = try layer.build(inputShape: Array(inputShape.dropFirst()), generator: &generator) }
+  var x = input ?? Tensor(shape: inputShape)
+  if input == nil {
+    x.withUnsafeMutableBufferPointer { values in
+      for i in values.indices {
+        let magnitude = 0.1 + 0.9 * generator.nextUniform()
+        values[i] = generator.nextUniform() < 0.5 ? -magnitude : magnitude
+      }
+    }
+  }
+  let context = Context(kernels: kernels, isTraining: true)
+  let firstOutput = try layer.forward(x, in: context)
+  var w = Tensor(shape: firstOutput.shape)
+  w.withUnsafeMutableBufferPointer { values in
+    for i in values.indices { values[i] = Float(generator.nextNormal()) }
+  }
+  let dx = try layer.backward(w, in: context)
+  let trainable = layer.parameters.filter(\.isTrainable)
+  let analyticParameters = trainable.map(\.gradient)
+
+  func loss(_ input: Tensor) throws -> Double {
+    let y = try layer.forward(input, in: context)
+    var sum = 0.0
+    y.withUnsafeBufferPointer { ys in w.withUnsafeBufferPointer { ws in for i in ys.indices { sum += Double(ys[i]) * Double(ws[i]) } } }
+    return sum
+  }
+  func error(_ analytic: Float, _ numeric: Double) -> Double {
+    abs(Double(analytic) - numeric) / max(1, abs(Double(analytic)), abs(numeric))
+  }
+
+  var worst = 0.0
+  for i in 0..<x.count {
+    let original = x.withUnsafeBufferPointer { $0[i] }
+    x.withUnsafeMutableBufferPointer { $0[i] = original + epsilon }
+    let plus = try loss(x)
+    x.withUnsafeMutableBufferPointer { $0[i] = original - epsilon }
+    let minus = try loss(x)
+    x.withUnsafeMutableBufferPointer { $0[i] = original }
+    let numeric = (plus - minus) / (2 * Double(epsilon))
+    worst = max(worst, error(dx.withUnsafeBufferPointer { $0[i] }, numeric))
+  }
+  for (parameter, analytic) in zip(trainable, analyticParameters) {
+    for i in 0..<parameter.count {
+      let original = parameter.value.withUnsafeBufferPointer { $0[i] }
+      parameter.value.withUnsafeMutableBufferPointer { $0[i] = original + epsilon }
+      let plus = try loss(x)
+      parameter.value.withUnsafeMutableBufferPointer { $0[i] = original - epsilon }
+      let minus = try loss(x)
+      parameter.value.withUnsafeMutableBufferPointer { $0[i] = original }
+      let numeric = (plus - minus) / (2 * Double(epsilon))
+      worst = max(worst, error(analytic.withUnsafeBufferPointer { $0[i] }, numeric))
+    }
+  }
+  return worst
+}
+
+/// Compares an activation's `backward` with central finite differences of `Σ w ⊙ f(x)`, in Double.
+/// Inputs are drawn from ±[0.1, 1] (or given). Returns the largest error as ``maxGradientError(of:inputShape:input:epsilon:seed:kernels:build:)`` defines it.
+public func maxGradientError(
+  of activation: any Activation, shape: [Int], input: Tensor? = nil, epsilon: Float = 1e-2, seed: UInt64 = 7
+) -> Double {
+  var generator = SeededGenerator(seed: seed)
+  var x = input ?? Tensor(shape: shape)
+  if input == nil {
+    x.withUnsafeMutableBufferPointer { values in
+      for i in values.indices {
+        let magnitude = 0.1 + 0.9 * generator.nextUniform()
+        values[i] = generator.nextUniform() < 0.5 ? -magnitude : magnitude
+      }
+    }
+  }
+  var w = Tensor(shape: x.shape)
+  w.withUnsafeMutableBufferPointer { values in for i in values.indices { values[i] = Float(generator.nextNormal()) } }
+  let dx = activation.gradient(at: x, upstream: w)
+  func loss(_ input: Tensor) -> Double {
+    let y = activation(input)
+    var sum = 0.0
+    y.withUnsafeBufferPointer { ys in w.withUnsafeBufferPointer { ws in for i in ys.indices { sum += Double(ys[i]) * Double(ws[i]) } } }
+    return sum
+  }
+  var worst = 0.0
+  for i in 0..<x.count {
+    let original = x.withUnsafeBufferPointer { $0[i] }
+    x.withUnsafeMutableBufferPointer { $0[i] = original + epsilon }
+    let plus = loss(x)
+    x.withUnsafeMutableBufferPointer { $0[i] = original - epsilon }
+    let minus = loss(x)
+    x.withUnsafeMutableBufferPointer { $0[i] = original }
+    let numeric = (plus - minus) / (2 * Double(epsilon))
+    let analytic = Double(dx.withUnsafeBufferPointer { $0[i] })
+    worst = max(worst, abs(analytic - numeric) / max(1, abs(analytic), abs(numeric)))
+  }
+  return worst
+}

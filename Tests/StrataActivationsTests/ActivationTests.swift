@@ -1,0 +1,84 @@
+import Foundation
+import Strata
+import StrataTesting
+import Testing
+
+let activationFixture = try! KerasFixture(
+  contentsOf: Bundle.module.url(forResource: "activations", withExtension: "json", subdirectory: "Fixtures")!)
+
+@Test(arguments: activationFixture.cases)
+func activationMatchesKeras(_ fixture: KerasCase) throws {
+  let name = try #require(fixture["activation"]?.stringValue)
+  let activation = try Registries.shared.activations.make(name)
+  let x = try fixture.tensor("x")
+  let y = activation(x)
+  let expectedY = try fixture.tensor("y"), expectedDx = try fixture.tensor("dx")
+  #expect(isClose(y, expectedY), "\(name) forward: \(closeness(y, expectedY))")
+  let dx = activation.gradient(at: x, upstream: try fixture.tensor("upstream"))
+  #expect(isClose(dx, expectedDx), "\(name) gradient: \(closeness(dx, expectedDx))")
+}
+
+@Test func everySeedActivationIsCovered() {
+  let fromFixture = Set(activationFixture.cases.compactMap { $0["activation"]?.stringValue })
+  for name in ["softmax", "elu", "selu", "softplus", "softsign", "relu", "tanh", "sigmoid", "hard_sigmoid", "linear",
+    "exponential", "swish", "gelu", "relu6", "mish", "log_softmax", "hard_swish"]
+  {
+    #expect(fromFixture.contains(name), "no Keras reference for \(name)")
+    #expect(Registries.shared.activations.contains(name))
+  }
+  #expect(Registries.shared.activations.contains("silu"))
+  #expect(Registries.shared.activations.contains("hard_silu"))
+}
+
+@Test(arguments: Registries.shared.activations.identifiers)
+func activationGradientCheck(_ name: String) throws {
+  let activation = try Registries.shared.activations.make(name)
+  // Odd widths exercise the SIMD tail; rows exercise row-wise activations.
+  for shape in [[1, 1], [3, 7], [2, 33]] {
+    let error = maxGradientError(of: activation, shape: shape)
+    #expect(error < 1e-3, "\(name) \(shape): \(error)")
+  }
+}
+
+/// SIMD loops against `Foundation` on a wide range, including the padded tail of a vector.
+@Test func simdMathMatchesScalar() {
+  var x = [Float]()
+  var value: Float = -90
+  while value < 90 { x.append(value); value += 0.37 }
+  x.append(contentsOf: [0, -0, 1e-6, -1e-6, 88.7, -87.3])
+  var exp = [Float](repeating: 0, count: x.count), tanh = exp
+  x.withUnsafeBufferPointer { xs in
+    exp.withUnsafeMutableBufferPointer { simdMap(xs, into: $0) { SIMDMath.exp($0) } }
+    tanh.withUnsafeMutableBufferPointer { simdMap(xs, into: $0) { SIMDMath.tanh($0) } }
+  }
+  for i in x.indices {
+    let expected = Foundation.exp(x[i])
+    if expected.isFinite && expected > 1e-37 {
+      #expect(abs(exp[i] - expected) <= 3e-7 * expected, "exp(\(x[i])) = \(exp[i]), expected \(expected)")
+    }
+    #expect(abs(tanh[i] - Foundation.tanh(x[i])) <= 2e-7, "tanh(\(x[i]))")
+  }
+}
+
+@Test func softmaxIsStableForHugeLogits() {
+  let softmax = Softmax()
+  let y = softmax(try! Tensor([[1000, 1001, 1002], [-1000, -1000, -1000]]))
+  #expect(y.scalars.allSatisfy { $0.isFinite })
+  #expect(abs(y[0, 2] - 0.665_240_9) < 1e-6)
+  #expect(abs(y[1, 0] - 1.0 / 3) < 1e-6)
+  let logSoftmax = LogSoftmax()(try! Tensor([[1000, 0]]))
+  #expect(abs(logSoftmax[0, 1] + 1000) < 1e-3 && logSoftmax[0, 0] == 0)
+}
+
+@Test func activationConfigsAndErrors() throws {
+  let leaky = try Registries.shared.activations.make("leaky_relu", config: ["negative_slope": 0.1])
+  #expect(leaky(Tensor([-2, 3])).scalars == [-0.2, 3])
+  #expect(throws: StrataError.self) { try Registries.shared.activations.make("leaky_relu", config: ["slope": 0.1]) }
+  do {
+    _ = try Registries.shared.activations.make("sigmoide")
+    Issue.record("an unknown activation was accepted")
+  } catch let error as StrataError {
+    guard case .unknownIdentifier(_, _, let suggestions) = error else { Issue.record("\(error)"); return }
+    #expect(suggestions.first == "sigmoid")
+  }
+}

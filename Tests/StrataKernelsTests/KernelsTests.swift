@@ -1,0 +1,76 @@
+import Strata
+import Testing
+
+let backends: [(String, any Kernels)] = [
+  ("simd", SIMDKernels()), ("blas", BLASKernels()), ("cpu", DefaultKernels()),
+]
+
+func randomArray(_ count: Int, _ generator: inout SeededGenerator) -> [Float] {
+  (0..<count).map { _ in Float(generator.nextNormal()) }
+}
+
+func maxDifference(_ a: [Float], _ b: [Float]) -> Float {
+  zip(a, b).map { abs($0 - $1) / max(1, abs($1)) }.max() ?? 0
+}
+
+@Test(arguments: backends.map(\.0), [1, 7, 33])
+func gemmMatchesReference(_ backendName: String, size: Int) {
+  let kernels = backends.first { $0.0 == backendName }!.1
+  var generator = SeededGenerator(seed: UInt64(size))
+  for (m, n, k) in [(size, size, size), (size, 5, 3), (2, size, 9), (size, 1, size + 2)] {
+    for transposeA in [false, true] {
+      for transposeB in [false, true] {
+        for beta: Float in [0, 1] {
+          let a = randomArray(m * k, &generator), b = randomArray(k * n, &generator)
+          let c0 = randomArray(m * n, &generator)
+          var expected = c0, actual = c0
+          a.withUnsafeBufferPointer { a in
+            b.withUnsafeBufferPointer { b in
+              expected.withUnsafeMutableBufferPointer {
+                ReferenceKernels().gemm(
+                  transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: 0.5, a: a, b: b, beta: beta, c: $0)
+              }
+              actual.withUnsafeMutableBufferPointer {
+                kernels.gemm(
+                  transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: 0.5, a: a, b: b, beta: beta, c: $0)
+              }
+            }
+          }
+          #expect(maxDifference(actual, expected) < 1e-5, "\(backendName) gemm \(m)x\(n)x\(k) tA \(transposeA) tB \(transposeB)")
+        }
+      }
+    }
+  }
+}
+
+@Test(arguments: backends.map(\.0), [1, 7, 33])
+func elementwiseMatchesReference(_ backendName: String, size: Int) {
+  let kernels = backends.first { $0.0 == backendName }!.1
+  let reference = ReferenceKernels()
+  var generator = SeededGenerator(seed: 99 + UInt64(size))
+  let rows = 3
+  let x = randomArray(rows * size, &generator), y = randomArray(rows * size, &generator)
+  let bias = randomArray(size, &generator)
+  func run(_ k: any Kernels) -> [[Float]] {
+    var withBias = x, sums = [Float](repeating: 0, count: size), product = x, axpy = y
+    x.withUnsafeBufferPointer { xs in
+      y.withUnsafeBufferPointer { ys in
+        bias.withUnsafeBufferPointer { b in withBias.withUnsafeMutableBufferPointer { k.addBias(b, to: $0) } }
+        sums.withUnsafeMutableBufferPointer { k.sumRows(xs, into: $0) }
+        product.withUnsafeMutableBufferPointer { k.multiply(xs, ys, into: $0) }
+        axpy.withUnsafeMutableBufferPointer { k.axpy(alpha: -1.5, x: xs, y: $0) }
+      }
+    }
+    return [withBias, sums, product, axpy]
+  }
+  for (actual, expected) in zip(run(kernels), run(reference)) {
+    #expect(maxDifference(actual, expected) < 1e-5, "\(backendName) size \(size)")
+  }
+}
+
+@Test func backendsAreRegistered() throws {
+  for name in ["reference", "simd", "blas", "cpu"] {
+    #expect(Registries.shared.kernels.contains(name))
+  }
+  #expect(throws: StrataError.self) { try Registries.shared.kernels.make("cuda") }
+}

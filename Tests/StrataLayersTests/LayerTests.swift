@@ -1,0 +1,101 @@
+import Strata
+import StrataTesting
+import Testing
+
+@Test(arguments: ["linear", "tanh", "sigmoid", "softmax", "elu"], [false, true])
+func denseGradientCheck(activation: String, useBias: Bool) throws {
+  let layer = try Dense(5, activation: Spec(activation), useBias: useBias)
+  #expect(try maxGradientError(of: layer, inputShape: [3, 7]) < 1e-3)
+  let rank3 = try Dense(4, activation: Spec(activation), useBias: useBias)
+  #expect(try maxGradientError(of: rank3, inputShape: [2, 3, 6]) < 1e-3)
+}
+
+@Test func denseGradientCheckOnTheCPUBackend() throws {
+  let layer = try Dense(6, activation: "tanh")
+  #expect(try maxGradientError(of: layer, inputShape: [4, 9], kernels: DefaultKernels()) < 1e-3)
+}
+
+@Test func shapeLayersGradientCheck() throws {
+  #expect(try maxGradientError(of: Flatten(), inputShape: [2, 3, 4, 2]) < 1e-3)
+  #expect(try maxGradientError(of: Reshape([-1, 2]), inputShape: [2, 3, 4]) < 1e-3)
+  #expect(try maxGradientError(of: ActivationLayer("softplus"), inputShape: [2, 5]) < 1e-3)
+  #expect(try maxGradientError(of: ActivationLayer("softmax"), inputShape: [3, 4]) < 1e-3)
+}
+
+/// Dropout is `y = m ⊙ x` for a mask `m` fixed within a step, so its input gradient must be `m ⊙ dy`,
+/// with `m` read off the forward pass as `y / x`.
+@Test func dropoutTrainingAndInference() throws {
+  let layer = try Dropout(0.25, seed: 3)
+  var generator = SeededGenerator(seed: 0)
+  _ = try layer.build(inputShape: [1000], generator: &generator)
+  let x = Tensor(shape: [4, 1000], repeating: 2)
+  #expect(try layer.forward(x, in: Context(isTraining: false)) == x)
+  let training = Context(isTraining: true)
+  let y = try layer.forward(x, in: training)
+  let kept = y.scalars.filter { $0 != 0 }
+  #expect(kept.allSatisfy { abs($0 - 2 / 0.75) < 1e-6 })
+  let keptFraction = Double(kept.count) / 4000
+  #expect(abs(keptFraction - 0.75) < 0.03, "kept \(keptFraction)")
+  let dy = Tensor(shape: [4, 1000], repeating: 3)
+  let dx = try layer.backward(dy, in: training)
+  #expect(dx.scalars == y.scalars.map { $0 / 2 * 3 })
+  // The same seed drops the same units.
+  let again = try Dropout(0.25, seed: 3)
+  _ = try again.build(inputShape: [1000], generator: &generator)
+  #expect(try again.forward(x, in: training) == y)
+}
+
+@Test func layersConform() throws {
+  let cases: [(any Layer, [Int], Int, [Int])] = [
+    (try Dense(4, activation: "relu"), [6], 28, [4]),
+    (try Dense(3, useBias: false), [2, 5], 15, [2, 3]),
+    (Flatten(), [3, 4, 2], 0, [24]),
+    (try Reshape([4, -1]), [2, 6], 0, [4, 3]),
+    (try Dropout(0.5), [7], 0, [7]),
+    (try ActivationLayer("tanh"), [5], 0, [5]),
+    (try Input(shape: [3, 2]), [3, 2], 0, [3, 2]),
+  ]
+  for (layer, inputShape, count, outputShape) in cases {
+    let report = checkLayer(layer, inputShape: inputShape, parameterCount: count, outputShape: outputShape)
+    #expect(report.passed, "\(report)")
+  }
+}
+
+@Test func invalidArgumentsThrowClearErrors() {
+  #expect(throws: StrataError.invalidArgument(owner: "Dense", argument: "units", value: "-3", expected: "a positive integer")) {
+    try Dense(-3)
+  }
+  #expect(throws: StrataError.invalidArgument(owner: "Dense", argument: "units", value: "0", expected: "a positive integer")) {
+    try Registries.shared.layers.make("Dense", config: ["units": 0])
+  }
+  #expect(throws: StrataError.invalidArgument(owner: "Dropout", argument: "rate", value: "1.0", expected: "a number in [0, 1)")) {
+    try Dropout(1)
+  }
+  #expect(throws: StrataError.invalidArgument(owner: "Dropout", argument: "rate", value: "-0.1", expected: "a number in [0, 1)")) {
+    try Dropout(-0.1)
+  }
+  #expect(throws: StrataError.missingArgument(owner: "Dense", argument: "units")) {
+    try Registries.shared.layers.make("Dense", config: ["activation": "relu"])
+  }
+  #expect(throws: StrataError.unknownArgument(owner: "Dense", argument: "unit", suggestions: ["units"])) {
+    try Registries.shared.layers.make("Dense", config: ["unit": 3])
+  }
+  #expect(throws: StrataError.invalidArgument(owner: "Dense", argument: "units", value: "\"many\"", expected: "an integer")) {
+    try Registries.shared.layers.make("Dense", config: ["units": "many"])
+  }
+  #expect(throws: StrataError.self) { try Reshape([0, 2]) }
+  #expect(throws: StrataError.self) { try Dense(3, activation: "relu7") }
+  #expect(throws: StrataError.self) { try Dense(3, kernelInitializer: "glorot") }
+}
+
+@Test func wrongInputShapesThrow() throws {
+  let dense = try Dense(3)
+  var generator = SeededGenerator(seed: 1)
+  _ = try dense.build(inputShape: [4], generator: &generator)
+  #expect(throws: StrataError.shapeMismatch(layer: "Dense", received: "(None, 5)", expected: "a last axis of 4, like (None, 4)")) {
+    try dense.forward(Tensor(shape: [2, 5]), in: Context())
+  }
+  #expect(throws: StrataError.self) { try dense.backward(Tensor(shape: [2, 3]), in: Context()) }
+  let reshape = try Reshape([5])
+  #expect(throws: StrataError.self) { try reshape.build(inputShape: [2, 3], generator: &generator) }
+}

@@ -1,0 +1,125 @@
+import Foundation
+import Strata
+import StrataTesting
+import Testing
+
+let summaries = try! KerasFixture(
+  contentsOf: Bundle.module.url(forResource: "summaries", withExtension: "json", subdirectory: "Fixtures")!)
+
+func beginnerModel() throws -> Sequential {
+  let model = try Sequential(seed: 1)
+  try model.add("Flatten", ["input_shape": [28, 28]])
+  try model.add("Dense", ["units": 128, "activation": "relu"])
+  try model.add("Dropout", ["rate": 0.2])
+  try model.add("Dense", ["units": 10, "activation": "softmax"])
+  return model
+}
+
+@Test func beginnerMLPMatchesKerasSummary() throws {
+  let reference = try #require(summaries.cases(where: "model", is: "mlp").first)
+  for model in [
+    try beginnerModel(),
+    try Sequential([Flatten(inputShape: [28, 28]), Dense(128, activation: "relu"), Dropout(0.2), Dense(10, activation: "softmax")]),
+  ] {
+    let layers = try #require(reference["layers"]?.arrayValue)
+    #expect(model.layers.count == layers.count)
+    for (index, expected) in layers.enumerated() {
+      let object = try #require(expected.objectValue)
+      #expect(model.layerNames[index] == object["name"]?.stringValue)
+      #expect(model.layers[index].identifier == object["type"]?.stringValue)
+      #expect(model.layers[index].parameterCount == object["params"]?.intValue)
+      let shape = try #require(object["output_shape"]?.arrayValue).dropFirst().compactMap(\.intValue)
+      #expect(model.outputShapes[index] == shape)
+    }
+    #expect(model.parameterCount == reference["total_params"]?.intValue)
+    let summary = model.summary()
+    #expect(summary.contains("dense (Dense)                (None, 128)               100480"))
+    #expect(summary.contains("Total params: 101,770"))
+    #expect(summary.contains("Trainable params: 101,770"))
+    #expect(summary.contains("Non-trainable params: 0"))
+  }
+}
+
+@Test func predictComputesTheLayersInOrder() throws {
+  let model = try beginnerModel()
+  var generator = SeededGenerator(seed: 3)
+  var x = Tensor(shape: [37, 28, 28])
+  x.withUnsafeMutableBufferPointer { for i in $0.indices { $0[i] = generator.nextUniform() } }
+  let y = try model.predict(x, batchSize: 16)
+  #expect(y.shape == [37, 10])
+  // The same network by hand, in Double: relu(x·W1 + b1)·W2 + b2, then softmax.
+  let p = model.parameters.map(\.value.scalars)
+  let xs = x.scalars
+  for row in [0, 17, 36] {
+    var hidden = [Double](repeating: 0, count: 128)
+    for j in 0..<128 {
+      var sum = Double(p[1][j])
+      for i in 0..<784 { sum += Double(xs[row * 784 + i]) * Double(p[0][i * 128 + j]) }
+      hidden[j] = max(0, sum)
+    }
+    var logits = [Double](repeating: 0, count: 10)
+    for j in 0..<10 {
+      logits[j] = Double(p[3][j]) + (0..<128).reduce(0) { $0 + hidden[$1] * Double(p[2][$1 * 10 + j]) }
+    }
+    let top = logits.max()!
+    let total = logits.map { Foundation.exp($0 - top) }.reduce(0, +)
+    for j in 0..<10 {
+      #expect(abs(Double(y[row, j]) - Foundation.exp(logits[j] - top) / total) < 1e-5)
+    }
+  }
+  #expect(abs(y.scalars.reduce(0, +) - 37) < 1e-3)
+}
+
+@Test func modelsFromJSONConfigs() throws {
+  let json = """
+    [{"class_name": "InputLayer", "config": {"batch_shape": [null, 4, 5]}},
+     {"class_name": "Flatten", "config": {}},
+     {"class_name": "Dense", "config": {"units": 6, "activation": "tanh", "name": "hidden",
+       "kernel_initializer": {"module": "keras.initializers", "class_name": "GlorotNormal", "config": {"seed": null}},
+       "kernel_regularizer": null, "trainable": true, "dtype": "float32"}},
+     {"class_name": "Dense", "config": {"units": 2}}]
+    """
+  let model = try Sequential(json: Data(json.utf8), seed: 4)
+  #expect(model.layerNames == ["flatten", "hidden", "dense"])
+  #expect(model.outputShape == [2])
+  // The config a model gives back builds the same model.
+  let encoded = try JSONEncoder().encode(model.config)
+  let copy = try Sequential(json: encoded, seed: 4)
+  #expect(copy.layerNames == model.layerNames)
+  #expect(copy.outputShapes == model.outputShapes)
+  #expect(copy.config == model.config)
+  let x = Tensor(shape: [2, 4, 5], repeating: 0.3)
+  #expect(try copy.predict(x) == model.predict(x))
+}
+
+@Test func shapeErrorsNameTheLayer() throws {
+  let model = try Sequential([Input(shape: [8]), Dense(4)])
+  #expect(throws: StrataError.shapeMismatch(layer: "reshape (Reshape)", received: "(None, 4)", expected: "an input of the same size as the target shape (3, 3)")) {
+    try model.add(Reshape([3, 3]))
+  }
+  #expect(model.layers.count == 1)
+  #expect(throws: StrataError.shapeMismatch(layer: "dense (Dense)", received: "(None, 9)", expected: "(None, 8)")) {
+    try model.predict(Tensor(shape: [2, 9]))
+  }
+  #expect(throws: StrataError.self) { try model.predict(Tensor(shape: [2, 8]), batchSize: 0) }
+  #expect(throws: StrataError.self) { try model.add(Dense(2), name: "dense") }
+  #expect(throws: StrataError.self) { try Sequential(json: Data("[{\"units\": 3}]".utf8)) }
+  #expect(throws: StrataError.self) { try Sequential(json: Data("not json".utf8)) }
+}
+
+@Test func shapesAreInferredFromTheFirstBatch() throws {
+  let model = try Sequential([Dense(3, activation: "relu"), Dense(2)])
+  #expect(!model.isBuilt)
+  #expect(model.summary().contains("?"))
+  let y = try model.predict(Tensor(shape: [5, 7], repeating: 1))
+  #expect(y.shape == [5, 2])
+  #expect(model.outputShapes == [[3], [2]])
+  #expect(model.parameterCount == 32)
+}
+
+@Test func theSameSeedGivesTheSameWeights() throws {
+  let a = try beginnerModel(), b = try beginnerModel()
+  #expect(a.parameters.map(\.value) == b.parameters.map(\.value))
+  let c = try Sequential([Flatten(inputShape: [28, 28]), Dense(128)], seed: 2)
+  #expect(c.parameters[0].value != a.parameters[0].value)
+}
