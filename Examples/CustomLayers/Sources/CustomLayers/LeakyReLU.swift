@@ -1,0 +1,65 @@
+import StrataCore
+
+/// Leaky rectified linear unit as a layer: `x` for `x > 0`, `negativeSlope · x` otherwise.
+///
+/// Keras: `keras.layers.LeakyReLU(negative_slope=0.3)`.
+public final class LeakyReLU: Layer {
+  public struct Config: Codable, Sendable, Equatable {
+    public var negativeSlope: Float
+    public init(negativeSlope: Float = 0.3) { self.negativeSlope = negativeSlope }  // Keras' default
+    public init(from decoder: Decoder) throws {
+      let container = try decoder.container(keyedBy: CodingKeys.self)
+      negativeSlope = try container.decode(.negativeSlope, default: 0.3)
+    }
+  }
+
+  public static let identifier = "LeakyReLU"
+  public let config: Config
+  private var inputShape: [Int] = []
+  private var input: Tensor?
+
+  public init(config: Config = Config()) throws {
+    guard config.negativeSlope >= 0, config.negativeSlope.isFinite else {
+      throw StrataError.invalidArgument(
+        owner: "LeakyReLU", argument: "negative_slope", value: "\(config.negativeSlope)",
+        expected: "a finite number ≥ 0")
+    }
+    self.config = config
+  }
+
+  /// `LeakyReLU(negativeSlope: 0.1)`.
+  public convenience init(negativeSlope: Float) throws {
+    try self.init(config: Config(negativeSlope: negativeSlope))
+  }
+
+  public func build(inputShape: [Int], generator: inout SeededGenerator) throws -> [Int] {
+    self.inputShape = inputShape
+    return inputShape
+  }
+
+  public func forward(_ x: Tensor, in context: Context) throws -> Tensor {
+    try checkInput(x, layer: "LeakyReLU", expected: inputShape)
+    input = context.isTraining ? x : nil
+    let slope = config.negativeSlope
+    var y = Tensor(shape: x.shape)
+    x.withUnsafeBufferPointer { xs in
+      y.withUnsafeMutableBufferPointer { simdMap(xs, into: $0) { $0.replacing(with: $0 * slope, where: $0 .<= 0) } }
+    }
+    return y
+  }
+
+  public func backward(_ outputGradient: Tensor, in context: Context) throws -> Tensor {
+    guard let x = input else { throw missingForward("LeakyReLU") }
+    input = nil
+    let slope = config.negativeSlope
+    var dx = Tensor(shape: x.shape)
+    x.withUnsafeBufferPointer { xs in
+      outputGradient.withUnsafeBufferPointer { dy in
+        dx.withUnsafeMutableBufferPointer {
+          simdZip(xs, dy, into: $0) { x, dy in dy.replacing(with: dy * slope, where: x .<= 0) }
+        }
+      }
+    }
+    return dx
+  }
+}

@@ -1,0 +1,93 @@
+import CustomLayers
+import Foundation
+import Strata
+import StrataTesting
+import Testing
+
+let fixture = try! KerasFixture(
+  contentsOf: Bundle.module.url(forResource: "layers", withExtension: "json", subdirectory: "Fixtures")!)
+
+/// The one call an application makes; repeating it is harmless.
+func registerPlugin() throws { try register(CustomLayersPlugin.self) }
+
+@Test func layersBuildFromStrings() throws {
+  try registerPlugin()
+  let model = try Sequential(seed: 3)
+  try model.add("Dense", ["units": 6, "input_shape": [4], "activation": "LeakyReLU"])
+  try model.add("PReLU")
+  try model.add("LeakyReLU", ["negative_slope": 0.1])
+  try model.add("CustomLayers>PReLU", ["alpha_initializer": "ones"])
+  try model.add("Dense", ["units": 2])
+  #expect(model.layerNames == ["dense", "p_re_lu", "leaky_re_lu", "p_re_lu_1", "dense_1"])
+  #expect(model.outputShapes == [[6], [6], [6], [6], [2]])
+  #expect(model.parameterCount == 4 * 6 + 6 + 6 + 6 + 6 * 2 + 2)
+  #expect(model.summary().contains("p_re_lu (PReLU)"))
+  let y = try model.predict(Tensor(shape: [3, 4], repeating: -0.5))
+  #expect(y.shape == [3, 2])
+  // The model's config names the plugin's layers, and builds the same model again.
+  let copy = try Sequential(config: model.config, seed: 3)
+  #expect(try copy.predict(Tensor(shape: [3, 4], repeating: -0.5)) == y)
+}
+
+@Test(arguments: fixture.cases)
+func matchesKeras(_ reference: KerasCase) throws {
+  try registerPlugin()
+  let identifier = try #require(reference["layer"]?.stringValue)
+  let layer = try Registries.shared.layers.make(identifier, config: try #require(reference["config"]?.objectValue))
+  let x = try reference.tensor("x")
+  var generator = SeededGenerator(seed: 1)
+  _ = try layer.build(inputShape: Array(x.shape.dropFirst()), generator: &generator)
+  for (parameter, value) in zip(layer.parameters, try reference.tensors("weights")) { parameter.value = value }
+  let y = try layer.forward(x, in: Context())
+  let expectedY = try reference.tensor("y"), expectedDx = try reference.tensor("dx")
+  #expect(isClose(y, expectedY), "\(identifier) y")
+  let training = Context(isTraining: true)
+  _ = try layer.forward(x, in: training)
+  let dx = try layer.backward(try reference.tensor("upstream"), in: training)
+  #expect(isClose(dx, expectedDx), "\(identifier) dx")
+  for (parameter, expected) in zip(layer.parameters, try reference.tensors("d_weights")) {
+    #expect(isClose(parameter.gradient, expected), "\(identifier) d\(parameter.name)")
+  }
+}
+
+@Test func defaultsFollowKeras() throws {
+  try registerPlugin()
+  let leaky = try #require(try Registries.shared.layers.make("LeakyReLU") as? LeakyReLU)
+  #expect(leaky.config.negativeSlope == 0.3)
+  let prelu = try #require(try Registries.shared.layers.make("PReLU") as? PReLU)
+  var generator = SeededGenerator(seed: 1)
+  _ = try prelu.build(inputShape: [2, 3], generator: &generator)
+  #expect(prelu.alpha?.value == Tensor(shape: [2, 3]))
+}
+
+@Test(arguments: [[2, 5], [3, 2, 4]])
+func gradientsPassTheCheck(shape: [Int]) throws {
+  try registerPlugin()
+  #expect(try maxGradientError(of: LeakyReLU(negativeSlope: 0.2), inputShape: shape) < 1e-3)
+  let prelu = try PReLU(config: .init(alphaInitializer: Spec("random_uniform", config: ["minval": 0.1, "maxval": 0.5])))
+  #expect(try maxGradientError(of: prelu, inputShape: shape) < 1e-3)
+  let shared = try PReLU(config: .init(alphaInitializer: "ones", sharedAxes: [1]))
+  #expect(try maxGradientError(of: shared, inputShape: shape) < 1e-3)
+  let function = try Registries.shared.activations.make("LeakyReLU", config: ["negative_slope": 0.2])
+  #expect(maxGradientError(of: function, shape: shape) < 1e-3)
+}
+
+@Test func layersConform() throws {
+  try registerPlugin()
+  #expect(checkLayer(try LeakyReLU(), inputShape: [5], parameterCount: 0, outputShape: [5]).passed)
+  #expect(checkLayer(try PReLU(), inputShape: [3, 4], parameterCount: 12, outputShape: [3, 4]).passed)
+  #expect(checkLayer(try PReLU(config: .init(sharedAxes: [1])), inputShape: [3, 4], parameterCount: 4).passed)
+}
+
+@Test func badInputGetsClearErrors() throws {
+  try registerPlugin()
+  #expect(throws: StrataError.invalidArgument(owner: "LeakyReLU", argument: "negative_slope", value: "-1.0", expected: "a finite number ≥ 0")) {
+    try Registries.shared.layers.make("LeakyReLU", config: ["negative_slope": -1])
+  }
+  #expect(throws: StrataError.unknownIdentifier(kind: "layer", identifier: "PRelu", suggestions: ["PReLU"])) {
+    try Registries.shared.layers.make("PRelu")
+  }
+  let prelu = try PReLU(config: .init(sharedAxes: [3]))
+  var generator = SeededGenerator(seed: 1)
+  #expect(throws: StrataError.self) { try prelu.build(inputShape: [4], generator: &generator) }
+}
