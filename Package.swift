@@ -24,9 +24,9 @@ let package = Package(
       name: "Strata",
       dependencies: [
         "StrataCore", "StrataAutoload", "StrataSIMD", "StrataBLAS", "StrataActivations",
-        "StrataInitializers", "StrataLayers",
+        "StrataInitializers", "StrataLayers", "StrataLosses", "StrataOptimizers", "StrataMetrics",
       ]),
-    .target(name: "StrataData", dependencies: ["StrataCore"]),
+    .target(name: "StrataData", dependencies: ["StrataCore", "CZlib"]),
     .target(name: "StrataTesting", dependencies: ["StrataCore"]),
     .executableTarget(
       name: "strata",
@@ -40,6 +40,9 @@ let package = Package(
       name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
       providers: [.apt(["libopenblas-dev"]), .brew(["openblas"])]),
     .systemLibrary(
+      name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
+      providers: [.apt(["zlib1g-dev"]), .brew(["zlib"])]),
+    .systemLibrary(
       name: "CDNNL", path: "Sources/CDNNL",
       providers: [.apt(["libdnnl-dev"]), .brew(["onednn"])]),
 
@@ -51,6 +54,9 @@ let package = Package(
     .target(
       name: "StrataInitializers", dependencies: ["StrataCore"], path: "Plugins/StrataInitializers"),
     .target(name: "StrataLayers", dependencies: ["StrataCore"], path: "Plugins/StrataLayers"),
+    .target(name: "StrataLosses", dependencies: ["StrataCore"], path: "Plugins/StrataLosses"),
+    .target(name: "StrataOptimizers", dependencies: ["StrataCore"], path: "Plugins/StrataOptimizers"),
+    .target(name: "StrataMetrics", dependencies: ["StrataCore"], path: "Plugins/StrataMetrics"),
 
     // MARK: Tests
     .testTarget(
@@ -64,8 +70,13 @@ let package = Package(
     .testTarget(
       name: "StrataKernelsTests", dependencies: ["Strata", "StrataSIMD", "StrataBLAS"]),
     .testTarget(
-      name: "StrataTests", dependencies: ["Strata", "StrataTesting"],
+      name: "StrataTests", dependencies: ["Strata", "StrataTesting", "StrataData"],
       resources: [.copy("Fixtures")]),
+    .testTarget(name: "StrataDataTests", dependencies: ["StrataData"]),
+    .testTarget(
+      name: "StrataLossesTests", dependencies: ["Strata", "StrataTesting"], resources: [.copy("Fixtures")]),
+    .testTarget(
+      name: "StrataOptimizersTests", dependencies: ["Strata", "StrataTesting"], resources: [.copy("Fixtures")]),
 
     // MARK: Benchmarks
     .executableTarget(

@@ -4,7 +4,7 @@ import StrataCore
 ///
 /// Keras: `Activation("relu")` (registered as `"Activation"`; the Swift type has another name because
 /// ``StrataCore/Activation`` is the protocol).
-public final class ActivationLayer: Layer {
+public final class ActivationLayer: SoftmaxHead {
   public struct Config: Codable, Sendable, Equatable {
     public var activation: Spec
     public init(activation: Spec) { self.activation = activation }
@@ -45,6 +45,15 @@ public final class ActivationLayer: Layer {
       output.withUnsafeMutableBufferPointer { activation.forward(xs, into: $0, rowLength: row) }
     }
     return output
+  }
+
+  public var endsWithSoftmax: Bool { activation.identifier == "softmax" }
+  public var logits: Tensor { input ?? Tensor(shape: [0]) }
+
+  public func backward(logitsGradient: Tensor, in context: Context) throws -> Tensor {
+    guard input != nil else { throw missingForward("Activation") }
+    input = nil
+    return logitsGradient
   }
 
   public func backward(_ outputGradient: Tensor, in context: Context) throws -> Tensor {

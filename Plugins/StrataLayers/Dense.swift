@@ -5,7 +5,7 @@ import StrataCore
 /// Keras: `Dense(units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
 /// bias_initializer="zeros")`. The kernel is `[inputFeatures, units]`, as in Keras. An input of rank
 /// above 2 is treated as rows of its last axis. The products run on the context's GEMM.
-public final class Dense: Layer {
+public final class Dense: SoftmaxHead {
   public struct Config: Codable, Sendable, Equatable {
     public var units: Int
     public var activation: Spec
@@ -127,31 +127,35 @@ public final class Dense: Layer {
     return output
   }
 
+  public var endsWithSoftmax: Bool { activation.identifier == "softmax" }
+  public var logits: Tensor { preactivation }
+
   public func backward(_ outputGradient: Tensor, in context: Context) throws -> Tensor {
-    guard let x = input, let kernel else { throw missingForward("Dense") }
     guard outputGradient.shape == preactivation.shape else {
       throw StrataError.shapeMismatch(
         layer: "Dense (backward)", received: kerasShape(outputGradient.shape, batch: false),
         expected: kerasShape(preactivation.shape, batch: false))
     }
-    input = nil
-    let rows = x.count / inputFeatures, units = config.units
-    let dz: Tensor
-    if activation.isIdentity {
-      dz = outputGradient
-    } else {
-      preactivationGradient.reuse(shape: outputGradient.shape)
-      preactivation.withUnsafeBufferPointer { z in
-        output.withUnsafeBufferPointer { y in
-          outputGradient.withUnsafeBufferPointer { dy in
-            preactivationGradient.withUnsafeMutableBufferPointer {
-              activation.backward(input: z, output: y, outputGradient: dy, into: $0, rowLength: units)
-            }
+    if activation.isIdentity { return try backward(logitsGradient: outputGradient, in: context) }
+    guard input != nil else { throw missingForward("Dense") }
+    let units = config.units
+    preactivationGradient.reuse(shape: outputGradient.shape)
+    preactivation.withUnsafeBufferPointer { z in
+      output.withUnsafeBufferPointer { y in
+        outputGradient.withUnsafeBufferPointer { dy in
+          preactivationGradient.withUnsafeMutableBufferPointer {
+            activation.backward(input: z, output: y, outputGradient: dy, into: $0, rowLength: units)
           }
         }
       }
-      dz = preactivationGradient
     }
+    return try backward(logitsGradient: preactivationGradient, in: context)
+  }
+
+  public func backward(logitsGradient dz: Tensor, in context: Context) throws -> Tensor {
+    guard let x = input, let kernel else { throw missingForward("Dense") }
+    input = nil
+    let rows = x.count / inputFeatures, units = config.units
     dz.withUnsafeBufferPointer { dzs in
       x.withUnsafeBufferPointer { xs in
         kernel.gradient.withUnsafeMutableBufferPointer { dw in

@@ -4,4 +4,7 @@
 @_exported import StrataCore
 @_exported import StrataInitializers
 @_exported import StrataLayers
+@_exported import StrataLosses
+@_exported import StrataMetrics
+@_exported import StrataOptimizers
 @_exported import StrataSIMD

@@ -35,6 +35,12 @@ public final class Sequential {
   var generator: SeededGenerator
   /// The seed the model was created with.
   public let seed: UInt64
+  /// The generator `fit` shuffles with, seeded from ``seed``.
+  var shuffleGenerator: SeededGenerator
+  /// What `compile` set up.
+  var compiled: Compiled?
+  /// Set to `true` (from a callback) to end `fit` after the current batch. Keras' `model.stop_training`.
+  public var stopTraining = false
 
   /// A model of `layers`.
   /// - Parameter seed: fixes initial weights, dropout masks and shuffling; random when `nil`.
@@ -42,6 +48,7 @@ public final class Sequential {
     self.name = name
     self.seed = seed ?? UInt64.random(in: 0...UInt64.max)
     generator = SeededGenerator(seed: self.seed)
+    shuffleGenerator = SeededGenerator(seed: self.seed ^ 0x5348_5546_464C_45)  // "SHUFFLE"
     for layer in layers { try add(layer) }
   }
 

@@ -1,8 +1,8 @@
 /// A loss: a function of `(y_true, y_pred)` reduced by the batch mean, as Keras does by default.
 ///
-/// Buffers are row-major with the batch axis first. `prediction` holds `batchSize` rows; `target`
-/// holds as many rows, of the prediction's width or (sparse losses) one label each.
-public protocol Loss: Sendable {
+/// Buffers are row-major with the batch axis first; `shape` is the prediction's shape. `target` holds
+/// the same shape, or (sparse losses) one label per row of the last axis.
+public protocol Loss: Sendable, LossConvertible {
   associatedtype Config: Codable & Sendable = NoConfig
   /// The registry key: Keras' name (`"mean_squared_error"`), with its aliases registered beside it.
   static var identifier: String { get }
@@ -11,10 +11,11 @@ public protocol Loss: Sendable {
   /// Throws a clear error when targets of `targetShape` cannot be compared with predictions of
   /// `predictionShape` (both with the batch axis).
   func validate(predictionShape: [Int], targetShape: [Int]) throws
-  /// The batch-mean loss. When `gradient` is given, also writes `d(loss)/d(prediction)` into it.
+  /// The batch-mean loss of predictions of `shape`. When `gradient` is given, also writes
+  /// `d(loss)/d(prediction)` into it.
   /// - Throws: for targets this loss cannot take, such as a class label out of range.
   func compute(
-    prediction: UnsafeBufferPointer<Float>, target: UnsafeBufferPointer<Float>, batchSize: Int,
+    prediction: UnsafeBufferPointer<Float>, target: UnsafeBufferPointer<Float>, shape: [Int],
     gradient: UnsafeMutableBufferPointer<Float>?
   ) throws -> Float
 }
@@ -31,7 +32,7 @@ extension Loss {
     try validate(predictionShape: prediction.shape, targetShape: target.shape)
     return try prediction.withUnsafeBufferPointer { p in
       try target.withUnsafeBufferPointer { t in
-        try compute(prediction: p, target: t, batchSize: prediction.shape.first ?? 1, gradient: nil)
+        try compute(prediction: p, target: t, shape: prediction.shape, gradient: nil)
       }
     }
   }
@@ -43,7 +44,7 @@ extension Loss {
     try prediction.withUnsafeBufferPointer { p in
       try target.withUnsafeBufferPointer { t in
         try gradient.withUnsafeMutableBufferPointer {
-          _ = try compute(prediction: p, target: t, batchSize: prediction.shape.first ?? 1, gradient: $0)
+          _ = try compute(prediction: p, target: t, shape: prediction.shape, gradient: $0)
         }
       }
     }
@@ -52,7 +53,7 @@ extension Loss {
 }
 
 /// An optimizer: keeps its state (moments, step count) and updates parameters from their gradients.
-public protocol Optimizer: AnyObject {
+public protocol Optimizer: AnyObject, OptimizerConvertible {
   associatedtype Config: Codable & Sendable
   /// The registry key: Keras' name, matched in any case (`"adam"`, `"Adam"`).
   static var identifier: String { get }
@@ -75,7 +76,7 @@ extension Optimizer {
 }
 
 /// A metric: a value accumulated over the batches of an epoch (`accuracy`, `mae`).
-public protocol Metric: AnyObject {
+public protocol Metric: AnyObject, MetricConvertible {
   associatedtype Config: Codable & Sendable = NoConfig
   /// The registry key: Keras' name (`"categorical_accuracy"`).
   static var identifier: String { get }
@@ -91,4 +92,16 @@ public protocol Metric: AnyObject {
 
 extension Metric where Config == NoConfig {
   public var config: NoConfig { NoConfig() }
+}
+
+/// A cross-entropy that can take the softmax's logits directly, so that a model ending in softmax
+/// computes `d(loss)/d(logits) = (p - y) / batch` instead of dividing by small probabilities.
+public protocol SoftmaxCrossentropy: Loss {
+  /// Whether predictions are already logits (then no softmax precedes the loss).
+  var fromLogits: Bool { get }
+  /// The batch-mean loss of `probabilities = softmax(logits)`, writing `d(loss)/d(logits)`.
+  func computeFromSoftmax(
+    logits: UnsafeBufferPointer<Float>, probabilities: UnsafeBufferPointer<Float>, target: UnsafeBufferPointer<Float>,
+    shape: [Int], logitsGradient: UnsafeMutableBufferPointer<Float>
+  ) throws -> Float
 }

@@ -1,0 +1,234 @@
+import Foundation
+import StrataCore
+
+/// The config of the cross-entropies.
+public struct CrossentropyConfig: Codable, Sendable, Equatable {
+  /// `true` when predictions are logits rather than probabilities.
+  public var fromLogits: Bool
+  public init(fromLogits: Bool = false) { self.fromLogits = fromLogits }
+  public init(from decoder: Decoder) throws {
+    fromLogits = try decoder.container(keyedBy: CodingKeys.self).decode(.fromLogits, default: false)
+  }
+}
+
+/// Row-wise softmax cross-entropy from logits, stable: `logsumexp(z) - Σ y · z`, gradient `softmax(z)·Σy - y`.
+/// `label` gives a sparse target; otherwise `targetRow` is the distribution.
+@inline(__always)
+func crossentropyFromLogits(
+  _ z: UnsafeBufferPointer<Float>, targetRow: UnsafeBufferPointer<Float>?, label: Int?, scale: Float,
+  gradient: UnsafeMutableBufferPointer<Float>?
+) -> Double {
+  let maximum = z.max() ?? 0
+  var sum: Double = 0
+  for v in z { sum += Double(exp(v - maximum)) }
+  let logSum = Double(maximum) + log(sum)
+  var loss: Double = 0, targetMass: Float = 1
+  if let label {
+    loss = logSum - Double(z[label])
+  } else if let targetRow {
+    targetMass = 0
+    for j in z.indices {
+      loss += Double(targetRow[j]) * (logSum - Double(z[j]))
+      targetMass += targetRow[j]
+    }
+  }
+  if let gradient {
+    for j in z.indices {
+      let p = Float(exp(Double(z[j]) - logSum))
+      let y = label.map { $0 == j ? Float(1) : 0 } ?? targetRow![j]
+      gradient[j] = (p * targetMass - y) * scale
+    }
+  }
+  return loss
+}
+
+/// Row-wise cross-entropy from probabilities as Keras 3 computes it: each row normalized to sum 1,
+/// clipped to `[ε, 1 - ε]`, then `-Σ y · log p`.
+@inline(__always)
+func crossentropyFromProbabilities(
+  _ p: UnsafeBufferPointer<Float>, targetRow: UnsafeBufferPointer<Float>?, label: Int?, scale: Float,
+  gradient: UnsafeMutableBufferPointer<Float>?
+) -> Double {
+  var total: Float = 0
+  for v in p { total += v }
+  let inverse = 1 / total
+  var loss: Double = 0, targetMass: Float = 0
+  for j in p.indices {
+    let y = label.map { $0 == j ? Float(1) : 0 } ?? targetRow![j]
+    targetMass += y
+    let q = p[j] * inverse
+    let clipped = min(max(q, epsilon), 1 - epsilon)
+    if y != 0 { loss -= Double(y) * log(Double(clipped)) }
+    // d/dp_j of -Σ y_k log(p_k / Σp) = -y_j / p_j + Σy / Σp, with clipped entries passing no gradient.
+    gradient?[j] = ((q > epsilon && q < 1 - epsilon) ? -y / p[j] : 0) * scale
+  }
+  if let gradient { for j in p.indices { gradient[j] += targetMass * inverse * scale } }
+  return loss
+}
+
+/// `-Σ y · log p` per sample, batch mean; `y` one-hot (or any distribution). Keras:
+/// `"categorical_crossentropy"` (`CategoricalCrossentropy(from_logits=False)`).
+public struct CategoricalCrossentropy: Loss, SoftmaxCrossentropy {
+  public static let identifier = "categorical_crossentropy"
+  public let config: CrossentropyConfig
+  public init(config: CrossentropyConfig = CrossentropyConfig()) { self.config = config }
+  /// `CategoricalCrossentropy(fromLogits: true)`.
+  public init(fromLogits: Bool) { config = CrossentropyConfig(fromLogits: fromLogits) }
+  public var fromLogits: Bool { config.fromLogits }
+
+  public func validate(predictionShape: [Int], targetShape: [Int]) throws {
+    guard predictionShape == targetShape, (predictionShape.last ?? 0) > 1 else {
+      throw StrataError.invalidArgument(
+        owner: Self.identifier, argument: "y", value: "of shape \(kerasShape(Array(targetShape.dropFirst())))",
+        expected: "one-hot targets of the model's output shape \(kerasShape(Array(predictionShape.dropFirst())))"
+          + (predictionShape.count == targetShape.count + 1 ? " (for class indices use sparse_categorical_crossentropy)" : ""))
+    }
+  }
+
+  public func compute(
+    prediction: UnsafeBufferPointer<Float>, target: UnsafeBufferPointer<Float>, shape: [Int],
+    gradient: UnsafeMutableBufferPointer<Float>?
+  ) throws -> Float {
+    let width = max(shape.last ?? 1, 1), samples = prediction.count / width
+    let scale = 1 / Float(samples)
+    var sum: Double = 0
+    for r in 0..<samples {
+      let range = (r * width)..<((r + 1) * width)
+      let row = UnsafeBufferPointer(rebasing: prediction[range])
+      let targetRow = UnsafeBufferPointer(rebasing: target[range])
+      let g = gradient.map { UnsafeMutableBufferPointer(rebasing: $0[range]) }
+      sum += fromLogits
+        ? crossentropyFromLogits(row, targetRow: targetRow, label: nil, scale: scale, gradient: g)
+        : crossentropyFromProbabilities(row, targetRow: targetRow, label: nil, scale: scale, gradient: g)
+    }
+    return Float(sum / Double(samples))
+  }
+
+  public func computeFromSoftmax(
+    logits: UnsafeBufferPointer<Float>, probabilities: UnsafeBufferPointer<Float>, target: UnsafeBufferPointer<Float>,
+    shape: [Int], logitsGradient: UnsafeMutableBufferPointer<Float>
+  ) throws -> Float {
+    let width = max(shape.last ?? 1, 1)
+    return fusedSoftmax(
+      probabilities: probabilities, width: width, gradient: logitsGradient,
+      target: { r in (UnsafeBufferPointer(rebasing: target[(r * width)..<((r + 1) * width)]), nil) })
+  }
+}
+
+/// `-log p[label]` per sample, batch mean; targets are class indices. Keras:
+/// `"sparse_categorical_crossentropy"` (`SparseCategoricalCrossentropy(from_logits=False)`).
+public struct SparseCategoricalCrossentropy: Loss, SoftmaxCrossentropy {
+  public static let identifier = "sparse_categorical_crossentropy"
+  public let config: CrossentropyConfig
+  public init(config: CrossentropyConfig = CrossentropyConfig()) { self.config = config }
+  /// `SparseCategoricalCrossentropy(fromLogits: true)`.
+  public init(fromLogits: Bool) { config = CrossentropyConfig(fromLogits: fromLogits) }
+  public var fromLogits: Bool { config.fromLogits }
+
+  public func validate(predictionShape: [Int], targetShape: [Int]) throws {
+    let labels = targetShape.last == 1 && targetShape.count == predictionShape.count ? Array(targetShape.dropLast()) : targetShape
+    guard labels == Array(predictionShape.dropLast()), (predictionShape.last ?? 0) > 1 else {
+      throw StrataError.invalidArgument(
+        owner: Self.identifier, argument: "y", value: "of shape \(kerasShape(Array(targetShape.dropFirst())))",
+        expected: "one class index per sample for outputs of shape \(kerasShape(Array(predictionShape.dropFirst())))"
+          + (targetShape == predictionShape ? " (for one-hot targets use categorical_crossentropy)" : ""))
+    }
+  }
+
+  func label(_ value: Float, classes: Int) throws -> Int {
+    guard value >= 0, value < Float(classes), value == value.rounded() else {
+      throw StrataError.invalidArgument(
+        owner: Self.identifier, argument: "label", value: "\(value)", expected: "a class index in 0..<\(classes)")
+    }
+    return Int(value)
+  }
+
+  public func compute(
+    prediction: UnsafeBufferPointer<Float>, target: UnsafeBufferPointer<Float>, shape: [Int],
+    gradient: UnsafeMutableBufferPointer<Float>?
+  ) throws -> Float {
+    let width = max(shape.last ?? 1, 1), samples = prediction.count / width
+    let scale = 1 / Float(samples)
+    var sum: Double = 0
+    for r in 0..<samples {
+      let range = (r * width)..<((r + 1) * width)
+      let row = UnsafeBufferPointer(rebasing: prediction[range])
+      let g = gradient.map { UnsafeMutableBufferPointer(rebasing: $0[range]) }
+      let index = try label(target[r], classes: width)
+      sum += fromLogits
+        ? crossentropyFromLogits(row, targetRow: nil, label: index, scale: scale, gradient: g)
+        : crossentropyFromProbabilities(row, targetRow: nil, label: index, scale: scale, gradient: g)
+    }
+    return Float(sum / Double(samples))
+  }
+
+  public func computeFromSoftmax(
+    logits: UnsafeBufferPointer<Float>, probabilities: UnsafeBufferPointer<Float>, target: UnsafeBufferPointer<Float>,
+    shape: [Int], logitsGradient: UnsafeMutableBufferPointer<Float>
+  ) throws -> Float {
+    let width = max(shape.last ?? 1, 1)
+    for r in 0..<(probabilities.count / width) { _ = try label(target[r], classes: width) }
+    return fusedSoftmax(
+      probabilities: probabilities, width: width, gradient: logitsGradient, target: { r in (nil, Int(target[r])) })
+  }
+}
+
+/// Softmax followed by cross-entropy, fused: the loss is Keras' (clipped probabilities) and the gradient
+/// with respect to the logits is `(p - y) / batch`, which never divides by a small probability.
+func fusedSoftmax(
+  probabilities p: UnsafeBufferPointer<Float>, width: Int, gradient: UnsafeMutableBufferPointer<Float>,
+  target: (Int) -> (UnsafeBufferPointer<Float>?, Int?)
+) -> Float {
+  let samples = p.count / max(width, 1)
+  let scale = 1 / Float(samples)
+  var sum: Double = 0
+  for r in 0..<samples {
+    let base = r * width
+    let (row, label) = target(r)
+    var mass: Float = 0
+    for j in 0..<width {
+      let y = label.map { $0 == j ? Float(1) : 0 } ?? row![j]
+      mass += y
+      if y != 0 { sum -= Double(y) * log(Double(min(max(p[base + j], epsilon), 1 - epsilon))) }
+      gradient[base + j] = -y * scale
+    }
+    for j in 0..<width { gradient[base + j] += p[base + j] * mass * scale }
+  }
+  return Float(sum / Double(samples))
+}
+
+/// `-mean(y · log(p + ε) + (1 - y) · log(1 - p + ε))` with `p` clipped to `[ε, 1 - ε]`; from logits,
+/// the stable `max(z, 0) - z · y + log(1 + e^-|z|)`. Keras: `"binary_crossentropy"`.
+public struct BinaryCrossentropy: Loss {
+  public static let identifier = "binary_crossentropy"
+  public let config: CrossentropyConfig
+  public init(config: CrossentropyConfig = CrossentropyConfig()) { self.config = config }
+  /// `BinaryCrossentropy(fromLogits: true)`.
+  public init(fromLogits: Bool) { config = CrossentropyConfig(fromLogits: fromLogits) }
+
+  public func validate(predictionShape: [Int], targetShape: [Int]) throws {
+    try requireSameShape(Self.identifier, predictionShape, targetShape)
+  }
+
+  public func compute(
+    prediction: UnsafeBufferPointer<Float>, target: UnsafeBufferPointer<Float>, shape: [Int],
+    gradient: UnsafeMutableBufferPointer<Float>?
+  ) throws -> Float {
+    let n = prediction.count
+    let scale = 1 / Float(max(n, 1))
+    var sum: Double = 0
+    for i in 0..<n {
+      let y = target[i], z = prediction[i]
+      if config.fromLogits {
+        sum += Double(max(z, 0) - z * y + log1p(exp(-abs(z))))
+        gradient?[i] = (1 / (1 + exp(-z)) - y) * scale
+      } else {
+        let p = min(max(z, epsilon), 1 - epsilon)
+        sum -= Double(y * log(p + epsilon) + (1 - y) * log(1 - p + epsilon))
+        let inside = z > epsilon && z < 1 - epsilon
+        gradient?[i] = inside ? -(y / (p + epsilon) - (1 - y) / (1 - p + epsilon)) * scale : 0
+      }
+    }
+    return Float(sum / Double(max(n, 1)))
+  }
+}

@@ -1,0 +1,201 @@
+import StrataCore
+
+/// A metric that is the mean of a per-sample value over every sample seen since ``reset()``.
+open class MeanOverSamples {
+  var total: Double = 0
+  var count: Double = 0
+  public init() {}
+  public func reset() { total = 0; count = 0 }
+  public var result: Float { count == 0 ? 0 : Float(total / count) }
+  func add(_ value: Double, samples: Int) {
+    total += value
+    count += Double(samples)
+  }
+}
+
+/// The row of the maximum of `values[range]` (the first on ties, as `argmax` does).
+@inline(__always)
+func argmax(_ values: UnsafeBufferPointer<Float>, _ start: Int, _ width: Int) -> Int {
+  var best = 0
+  var bestValue = values[start]
+  for j in 1..<max(width, 1) where values[start + j] > bestValue {
+    best = j
+    bestValue = values[start + j]
+  }
+  return best
+}
+
+func checkShapes(_ metric: String, prediction: Tensor, target: Tensor, sparse: Bool) throws {
+  let expected = sparse ? Array(prediction.shape.dropLast()) : prediction.shape
+  let labels = sparse && target.shape.last == 1 && target.rank == prediction.rank ? Array(target.shape.dropLast()) : target.shape
+  guard labels == expected else {
+    throw StrataError.invalidArgument(
+      owner: metric, argument: "y", value: "of shape \(target.shape)",
+      expected: sparse ? "one class index per prediction row, shape \(expected)" : "the prediction's shape \(expected)")
+  }
+}
+
+/// The fraction of rows whose largest prediction is the class given by index. Keras:
+/// `"sparse_categorical_accuracy"`.
+public final class SparseCategoricalAccuracy: MeanOverSamples, Metric {
+  public static let identifier = "sparse_categorical_accuracy"
+  public init(config: NoConfig = NoConfig()) {}
+  public func update(prediction: Tensor, target: Tensor) throws {
+    try checkShapes(Self.identifier, prediction: prediction, target: target, sparse: true)
+    let width = prediction.shape.last ?? 1, rows = prediction.count / max(width, 1)
+    var correct = 0
+    prediction.withUnsafeBufferPointer { p in
+      target.withUnsafeBufferPointer { t in
+        for r in 0..<rows where Float(argmax(p, r * width, width)) == t[r] { correct += 1 }
+      }
+    }
+    add(Double(correct), samples: rows)
+  }
+}
+
+/// The fraction of rows whose largest prediction is where the one-hot target is largest. Keras:
+/// `"categorical_accuracy"`.
+public final class CategoricalAccuracy: MeanOverSamples, Metric {
+  public static let identifier = "categorical_accuracy"
+  public init(config: NoConfig = NoConfig()) {}
+  public func update(prediction: Tensor, target: Tensor) throws {
+    try checkShapes(Self.identifier, prediction: prediction, target: target, sparse: false)
+    let width = prediction.shape.last ?? 1, rows = prediction.count / max(width, 1)
+    var correct = 0
+    prediction.withUnsafeBufferPointer { p in
+      target.withUnsafeBufferPointer { t in
+        for r in 0..<rows where argmax(p, r * width, width) == argmax(t, r * width, width) { correct += 1 }
+      }
+    }
+    add(Double(correct), samples: rows)
+  }
+}
+
+/// The mean over samples of the fraction of outputs on the right side of `threshold`. Keras:
+/// `"binary_accuracy"` (`BinaryAccuracy(threshold=0.5)`).
+public final class BinaryAccuracy: MeanOverSamples, Metric {
+  public struct Config: Codable, Sendable, Equatable {
+    public var threshold: Float
+    public init(threshold: Float = 0.5) { self.threshold = threshold }
+    public init(from decoder: Decoder) throws {
+      threshold = try decoder.container(keyedBy: CodingKeys.self).decode(.threshold, default: 0.5)
+    }
+  }
+  public static let identifier = "binary_accuracy"
+  public let config: Config
+  public init(config: Config = Config()) { self.config = config }
+  public func update(prediction: Tensor, target: Tensor) throws {
+    try checkShapes(Self.identifier, prediction: prediction, target: target.count == prediction.count ? try target.reshaped(to: prediction.shape) : target, sparse: false)
+    let width = prediction.shape.last ?? 1, rows = prediction.count / max(width, 1)
+    var sum: Double = 0
+    prediction.withUnsafeBufferPointer { p in
+      target.withUnsafeBufferPointer { t in
+        for i in 0..<p.count where (p[i] > config.threshold ? Float(1) : 0) == t[i] { sum += 1 }
+      }
+    }
+    add(sum / Double(max(width, 1)), samples: rows)
+  }
+}
+
+/// The fraction of rows whose target class (one-hot) is among the `k` largest predictions. Keras:
+/// `"top_k_categorical_accuracy"` (`k=5`); `"sparse_top_k_categorical_accuracy"` takes class indices.
+public final class TopKCategoricalAccuracy: MeanOverSamples, Metric {
+  public struct Config: Codable, Sendable, Equatable {
+    public var k: Int
+    public init(k: Int = 5) { self.k = k }
+    public init(from decoder: Decoder) throws { k = try decoder.container(keyedBy: CodingKeys.self).decode(.k, default: 5) }
+  }
+  public static let identifier = "top_k_categorical_accuracy"
+  public let config: Config
+  let sparse: Bool
+  public convenience init(config: Config = Config()) throws { try self.init(config: config, sparse: false) }
+  init(config: Config, sparse: Bool) throws {
+    guard config.k > 0 else {
+      throw StrataError.invalidArgument(owner: Self.identifier, argument: "k", value: "\(config.k)", expected: "a positive integer")
+    }
+    self.config = config
+    self.sparse = sparse
+  }
+  public func update(prediction: Tensor, target: Tensor) throws {
+    try checkShapes(Self.identifier, prediction: prediction, target: target, sparse: sparse)
+    let width = prediction.shape.last ?? 1, rows = prediction.count / max(width, 1)
+    var correct = 0
+    prediction.withUnsafeBufferPointer { p in
+      target.withUnsafeBufferPointer { t in
+        for r in 0..<rows {
+          let label = sparse ? Int(t[r]) : argmax(t, r * width, width)
+          guard label >= 0 && label < width else { continue }
+          let value = p[r * width + label]
+          var above = 0
+          for j in 0..<width where p[r * width + j] > value { above += 1 }
+          if above < config.k { correct += 1 }
+        }
+      }
+    }
+    add(Double(correct), samples: rows)
+  }
+}
+
+/// ``TopKCategoricalAccuracy`` for class-index targets. Keras: `"sparse_top_k_categorical_accuracy"`.
+public final class SparseTopKCategoricalAccuracy: MeanOverSamples, Metric {
+  public typealias Config = TopKCategoricalAccuracy.Config
+  public static let identifier = "sparse_top_k_categorical_accuracy"
+  public let config: Config
+  private let inner: TopKCategoricalAccuracy
+  public init(config: Config = Config()) throws {
+    self.config = config
+    inner = try TopKCategoricalAccuracy(config: config, sparse: true)
+  }
+  public override func reset() { inner.reset() }
+  public override var result: Float { inner.result }
+  public func update(prediction: Tensor, target: Tensor) throws { try inner.update(prediction: prediction, target: target) }
+}
+
+/// A loss used as a metric: its batch values averaged over every sample seen (`"mae"`, `"mse"`, or any
+/// loss name in `metrics:`).
+public final class LossMetric: MeanOverSamples, Metric {
+  public struct Config: Codable, Sendable, Equatable {
+    public var loss: Spec
+    public init(loss: Spec) { self.loss = loss }
+  }
+  public static let identifier = "loss_metric"
+  public let config: Config
+  public let loss: any Loss
+  public init(config: Config) throws {
+    self.config = config
+    loss = try Registries.shared.losses.make(config.loss.identifier, config: config.loss.config)
+  }
+  public init(_ loss: any Loss) {
+    config = Config(loss: Spec(loss.identifier))
+    self.loss = loss
+  }
+  public func update(prediction: Tensor, target: Tensor) throws {
+    let value = try loss(target, prediction)
+    let rows = prediction.shape.first ?? 1
+    add(Double(value) * Double(rows), samples: rows)
+  }
+}
+
+/// `mean((y - p)²)` as a metric. Keras: `"mean_squared_error"`, `"mse"`.
+public final class MeanSquaredErrorMetric: MeanOverSamples, Metric {
+  public static let identifier = "mean_squared_error"
+  private var inner: LossMetric
+  public init(config: NoConfig = NoConfig()) throws {
+    inner = try LossMetric(config: .init(loss: "mean_squared_error"))
+  }
+  public override func reset() { inner.reset() }
+  public override var result: Float { inner.result }
+  public func update(prediction: Tensor, target: Tensor) throws { try inner.update(prediction: prediction, target: target) }
+}
+
+/// `mean(|y - p|)` as a metric. Keras: `"mean_absolute_error"`, `"mae"`.
+public final class MeanAbsoluteErrorMetric: MeanOverSamples, Metric {
+  public static let identifier = "mean_absolute_error"
+  private var inner: LossMetric
+  public init(config: NoConfig = NoConfig()) throws {
+    inner = try LossMetric(config: .init(loss: "mean_absolute_error"))
+  }
+  public override func reset() { inner.reset() }
+  public override var result: Float { inner.result }
+  public func update(prediction: Tensor, target: Tensor) throws { try inner.update(prediction: prediction, target: target) }
+}

@@ -1,0 +1,17 @@
+import StrataCore
+
+/// Registers the built-in metrics. `"accuracy"` / `"acc"` are resolved by the model from the loss and
+/// the shapes, as Keras does; any loss name also works as a metric.
+public enum MetricsPlugin: Plugin {
+  public static let package = Registrar.builtInPackage
+  public static func register(in registrar: Registrar) throws {
+    try registrar.register(SparseCategoricalAccuracy.self, aliases: ["SparseCategoricalAccuracy"])
+    try registrar.register(CategoricalAccuracy.self, aliases: ["CategoricalAccuracy"])
+    try registrar.register(BinaryAccuracy.self, aliases: ["BinaryAccuracy"])
+    try registrar.register(TopKCategoricalAccuracy.self, aliases: ["TopKCategoricalAccuracy"])
+    try registrar.register(SparseTopKCategoricalAccuracy.self, aliases: ["SparseTopKCategoricalAccuracy"])
+    try registrar.register(MeanSquaredErrorMetric.self, aliases: ["mse", "MeanSquaredError"])
+    try registrar.register(MeanAbsoluteErrorMetric.self, aliases: ["mae", "MeanAbsoluteError"])
+    try registrar.register(LossMetric.self)
+  }
+}

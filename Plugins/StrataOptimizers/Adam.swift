@@ -1,0 +1,206 @@
+import Foundation
+import StrataCore
+
+/// The arguments of Adam and its relatives.
+public struct AdamArguments: Codable, Sendable, Equatable {
+  public var beta1: Float
+  public var beta2: Float
+  public var epsilon: Float
+  public var amsgrad: Bool
+  public init(beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-7, amsgrad: Bool = false) {
+    self.beta1 = beta1
+    self.beta2 = beta2
+    self.epsilon = epsilon
+    self.amsgrad = amsgrad
+  }
+  // Keras spells them `beta_1` and `beta_2`.
+  enum CodingKeys: String, CodingKey { case beta1 = "beta_1", beta2 = "beta_2", epsilon, amsgrad }
+  public init(from decoder: Decoder) throws {
+    let c = try decoder.container(keyedBy: AnyKey.self)
+    func value<T: Decodable>(_ names: [String], _ fallback: T) throws -> T {
+      for name in names { if let v = try c.decodeIfPresent(T.self, forKey: AnyKey(name)) { return v } }
+      return fallback
+    }
+    // A snake_case key strategy turns `beta_1` into `beta1`; accept both spellings.
+    self.init(
+      beta1: try value(["beta_1", "beta1"], 0.9), beta2: try value(["beta_2", "beta2"], 0.999),
+      epsilon: try value(["epsilon"], 1e-7), amsgrad: try value(["amsgrad"], false))
+  }
+  func validate(_ owner: String) throws {
+    try fraction(owner, "beta_1", beta1)
+    try fraction(owner, "beta_2", beta2)
+    try positive(owner, "epsilon", epsilon)
+  }
+}
+
+struct AnyKey: CodingKey {
+  var stringValue: String
+  var intValue: Int? { nil }
+  init(_ string: String) { stringValue = string }
+  init?(stringValue: String) { self.stringValue = stringValue }
+  init?(intValue: Int) { nil }
+}
+
+/// The config shared by the Adam family: common arguments and Adam's.
+public struct AdamConfig: Codable, Sendable, Equatable {
+  public var common: OptimizerArguments
+  public var adam: AdamArguments
+  public init(common: OptimizerArguments, adam: AdamArguments = AdamArguments()) {
+    self.common = common
+    self.adam = adam
+  }
+  init(from decoder: Decoder, defaultWeightDecay: Float?) throws {
+    self.init(
+      common: try OptimizerArguments(from: decoder, defaultLearningRate: 0.001, defaultWeightDecay: defaultWeightDecay),
+      adam: try AdamArguments(from: decoder))
+  }
+  public init(from decoder: Decoder) throws { try self.init(from: decoder, defaultWeightDecay: nil) }
+  public func encode(to encoder: Encoder) throws {
+    try common.encode(to: encoder)
+    try adam.encode(to: encoder)
+  }
+}
+
+/// Adaptive moment estimation. Keras: `Adam(learning_rate=0.001, beta_1=0.9, beta_2=0.999,
+/// epsilon=1e-07, amsgrad=False)`: `w -= lr · √(1-β₂ᵗ)/(1-β₁ᵗ) · m / (√v + ε)`.
+public class Adam: BaseOptimizer, Optimizer {
+  public typealias Config = AdamConfig
+  public class var identifier: String { "Adam" }
+  public let config: Config
+
+  public required init(config: Config) throws {
+    try config.common.validate(Self.identifier)
+    try config.adam.validate(Self.identifier)
+    self.config = config
+    super.init(arguments: config.common)
+  }
+
+  /// `Adam(learningRate: 1e-4)`.
+  public convenience init(
+    learningRate: Float = 0.001, beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-7, amsgrad: Bool = false
+  ) throws {
+    try self.init(
+      config: Config(
+        common: .init(learningRate: learningRate), adam: .init(beta1: beta1, beta2: beta2, epsilon: epsilon, amsgrad: amsgrad)))
+  }
+
+  // m, v, v̂ (amsgrad)
+  override var slotCount: Int { config.adam.amsgrad ? 3 : 2 }
+
+  override func update(value w: UnsafeMutableBufferPointer<Float>, gradient g: UnsafeBufferPointer<Float>, slots: inout [Tensor], step: Int) {
+    let b1 = config.adam.beta1, b2 = config.adam.beta2, eps = config.adam.epsilon
+    let t = Float(step)
+    let alpha = learningRate * (1 - pow(b2, t)).squareRoot() / (1 - pow(b1, t))
+    if config.adam.amsgrad {
+      simdLoop(w, g, &slots) { w, g, m, v, vHat in
+        m += (g - m) * (1 - b1)
+        v += (g * g - v) * (1 - b2)
+        vHat = vHat.replacing(with: v, where: v .> vHat)
+        w -= m * alpha / (sqrt(vHat) + eps)
+      }
+    } else {
+      simdLoop(w, g, &slots) { w, g, m, v, _ in
+        m += (g - m) * (1 - b1)
+        v += (g * g - v) * (1 - b2)
+        w -= m * alpha / (sqrt(v) + eps)
+      }
+    }
+  }
+}
+
+/// Adam with decoupled weight decay (default 0.004): `w -= lr · weightDecay · w` before each step.
+/// Keras: `AdamW(learning_rate=0.001, weight_decay=0.004, …)`.
+public final class AdamW: Adam {
+  public override class var identifier: String { "AdamW" }
+
+  public required init(config: Config) throws {
+    var config = config
+    if config.common.weightDecay == nil { config.common.weightDecay = 0.004 }
+    try super.init(config: config)
+  }
+
+  /// `AdamW(learningRate: 0.001, weightDecay: 0.004)`.
+  public convenience init(learningRate: Float = 0.001, weightDecay: Float = 0.004) throws {
+    try self.init(config: Config(common: .init(learningRate: learningRate, weightDecay: weightDecay)))
+  }
+}
+
+/// Adam with the infinity norm. Keras: `Adamax(learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-07)`:
+/// `u = max(β₂ · u, |g|)`, `w -= lr · m / ((1 - β₁ᵗ)(u + ε))`.
+public final class Adamax: BaseOptimizer, Optimizer {
+  public typealias Config = AdamConfig
+  public static let identifier = "Adamax"
+  public let config: Config
+
+  public init(config: Config) throws {
+    try config.common.validate("Adamax")
+    try config.adam.validate("Adamax")
+    self.config = config
+    super.init(arguments: config.common)
+  }
+
+  /// `Adamax(learningRate: 0.002)`.
+  public convenience init(learningRate: Float = 0.001, beta1: Float = 0.9, beta2: Float = 0.999) throws {
+    try self.init(config: Config(common: .init(learningRate: learningRate), adam: .init(beta1: beta1, beta2: beta2)))
+  }
+
+  override var slotCount: Int { 2 }
+
+  override func update(value w: UnsafeMutableBufferPointer<Float>, gradient g: UnsafeBufferPointer<Float>, slots: inout [Tensor], step: Int) {
+    let b1 = config.adam.beta1, b2 = config.adam.beta2, eps = config.adam.epsilon
+    let scale = learningRate / (1 - pow(b1, Float(step)))
+    simdLoop(w, g, &slots) { w, g, m, u, _ in
+      m += (g - m) * (1 - b1)
+      let magnitude = g.replacing(with: -g, where: g .< 0)
+      u = (b2 * u).replacing(with: magnitude, where: magnitude .> b2 * u)
+      w -= scale * m / (u + eps)
+    }
+  }
+}
+
+/// Adam with Nesterov momentum and Keras' momentum schedule `μₜ = β₁(1 - 0.5 · 0.96ᵗ)`.
+/// Keras: `Nadam(learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-07)`.
+public final class Nadam: BaseOptimizer, Optimizer {
+  public typealias Config = AdamConfig
+  public static let identifier = "Nadam"
+  public let config: Config
+  /// `Π μᵢ` over the steps so far.
+  private var momentumProduct: Float = 1
+
+  public init(config: Config) throws {
+    try config.common.validate("Nadam")
+    try config.adam.validate("Nadam")
+    self.config = config
+    super.init(arguments: config.common)
+  }
+
+  /// `Nadam(learningRate: 0.002)`.
+  public convenience init(learningRate: Float = 0.001, beta1: Float = 0.9, beta2: Float = 0.999) throws {
+    try self.init(config: Config(common: .init(learningRate: learningRate), adam: .init(beta1: beta1, beta2: beta2)))
+  }
+
+  override var slotCount: Int { 2 }
+
+  private func mu(_ step: Int) -> Float { config.adam.beta1 * (1 - 0.5 * pow(0.96, Float(step))) }
+
+  override func prepareStep() { momentumProduct *= mu(iterations + 1) }
+
+  override func prepareRestore() {
+    momentumProduct = 1
+    if iterations > 0 { for step in 1...iterations { momentumProduct *= mu(step) } }
+  }
+
+  override func update(value w: UnsafeMutableBufferPointer<Float>, gradient g: UnsafeBufferPointer<Float>, slots: inout [Tensor], step: Int) {
+    let b1 = config.adam.beta1, b2 = config.adam.beta2, eps = config.adam.epsilon, lr = learningRate
+    let muT = mu(step), muNext = mu(step + 1)
+    let productT = momentumProduct, productNext = momentumProduct * muNext
+    let b2Power = pow(b2, Float(step))
+    simdLoop(w, g, &slots) { w, g, m, v, _ in
+      m += (g - m) * (1 - b1)
+      v += (g * g - v) * (1 - b2)
+      let mHat = muNext * m / (1 - productNext) + (1 - muT) * g / (1 - productT)
+      let vHat = v / (1 - b2Power)
+      w -= mHat * lr / (sqrt(vHat) + eps)
+    }
+  }
+}

@@ -1,0 +1,213 @@
+import Foundation
+import StrataCore
+
+/// The arguments every Keras optimizer takes.
+public struct OptimizerArguments: Codable, Sendable, Equatable {
+  public var learningRate: Float
+  /// Decoupled weight decay: `w -= learningRate · weightDecay · w` before each update.
+  public var weightDecay: Float?
+  /// Each gradient is rescaled so that its L2 norm is at most this.
+  public var clipnorm: Float?
+  /// Each gradient element is clipped to `[-clipvalue, clipvalue]`.
+  public var clipvalue: Float?
+  /// All gradients together are rescaled so that their joint L2 norm is at most this.
+  public var globalClipnorm: Float?
+
+  public init(
+    learningRate: Float, weightDecay: Float? = nil, clipnorm: Float? = nil, clipvalue: Float? = nil,
+    globalClipnorm: Float? = nil
+  ) {
+    self.learningRate = learningRate
+    self.weightDecay = weightDecay
+    self.clipnorm = clipnorm
+    self.clipvalue = clipvalue
+    self.globalClipnorm = globalClipnorm
+  }
+
+  /// Decodes the common arguments with `defaultLearningRate` when none is given.
+  public init(from decoder: Decoder, defaultLearningRate: Float, defaultWeightDecay: Float? = nil) throws {
+    let c = try decoder.container(keyedBy: CodingKeys.self)
+    self.init(
+      learningRate: try c.decode(.learningRate, default: defaultLearningRate),
+      weightDecay: try c.decodeIfPresent(Float.self, forKey: .weightDecay) ?? defaultWeightDecay,
+      clipnorm: try c.decodeIfPresent(Float.self, forKey: .clipnorm),
+      clipvalue: try c.decodeIfPresent(Float.self, forKey: .clipvalue),
+      globalClipnorm: try c.decodeIfPresent(Float.self, forKey: .globalClipnorm))
+  }
+
+  func validate(_ owner: String) throws {
+    try positive(owner, "learning_rate", learningRate, allowZero: true)
+    for (name, value) in [("clipnorm", clipnorm), ("clipvalue", clipvalue), ("global_clipnorm", globalClipnorm)] {
+      if let value { try positive(owner, name, value) }
+    }
+    if let weightDecay { try positive(owner, "weight_decay", weightDecay, allowZero: true) }
+  }
+}
+
+func positive(_ owner: String, _ argument: String, _ value: Float, allowZero: Bool = false) throws {
+  guard value.isFinite, value > 0 || (allowZero && value == 0) else {
+    throw StrataError.invalidArgument(
+      owner: owner, argument: argument, value: "\(value)", expected: allowZero ? "a number ≥ 0" : "a positive number")
+  }
+}
+
+func fraction(_ owner: String, _ argument: String, _ value: Float) throws {
+  guard value >= 0, value < 1 else {
+    throw StrataError.invalidArgument(owner: owner, argument: argument, value: "\(value)", expected: "a number in [0, 1)")
+  }
+}
+
+/// What every built-in optimizer shares: the learning rate, the step count, gradient clipping, weight
+/// decay, and per-parameter slots (moments, accumulators) created on the first step.
+open class BaseOptimizer {
+  public var learningRate: Float
+  public private(set) var iterations = 0
+  let arguments: OptimizerArguments
+  private var slotIndex: [ObjectIdentifier: Int] = [:]
+  var slots: [[Tensor]] = []
+
+  init(arguments: OptimizerArguments) {
+    self.arguments = arguments
+    learningRate = arguments.learningRate
+  }
+
+  /// How many slots each parameter needs, and the value they start at.
+  var slotCount: Int { 0 }
+  func initialSlotValue(_ slot: Int) -> Float { 0 }
+  /// Called once per step before the parameters are updated (Nadam's running product).
+  func prepareStep() {}
+  /// Updates one parameter; `step` is the 1-based step number.
+  func update(value: UnsafeMutableBufferPointer<Float>, gradient: UnsafeBufferPointer<Float>, slots: inout [Tensor], step: Int) {}
+
+  public func apply(to parameters: [Parameter]) {
+    let trainable = parameters.filter(\.isTrainable)
+    if let limit = arguments.globalClipnorm {
+      var total: Double = 0
+      for p in trainable { p.gradient.withUnsafeBufferPointer { for g in $0 { total += Double(g * g) } } }
+      let norm = Float(total.squareRoot())
+      if norm > limit {
+        let scale = limit / norm
+        for p in trainable { p.gradient.withUnsafeMutableBufferPointer { g in simdMap(UnsafeBufferPointer(g), into: g) { $0 * scale } } }
+      }
+    }
+    prepareStep()
+    let step = iterations + 1
+    for p in trainable {
+      p.gradient.withUnsafeMutableBufferPointer { g in
+        if let limit = arguments.clipnorm {
+          var total: Double = 0
+          for v in g { total += Double(v * v) }
+          let norm = Float(total.squareRoot())
+          if norm > limit { simdMap(UnsafeBufferPointer(g), into: g) { $0 * (limit / norm) } }
+        }
+        if let limit = arguments.clipvalue {
+          simdMap(UnsafeBufferPointer(g), into: g) {
+            $0.clamped(lowerBound: SIMD16(repeating: -limit), upperBound: SIMD16(repeating: limit))
+          }
+        }
+      }
+      let index = slotIndex(for: p)
+      let decay = (arguments.weightDecay ?? 0) * learningRate
+      p.value.withUnsafeMutableBufferPointer { w in
+        if decay != 0 { simdMap(UnsafeBufferPointer(w), into: w) { $0 - $0 * decay } }
+        p.gradient.withUnsafeBufferPointer { g in update(value: w, gradient: g, slots: &slots[index], step: step) }
+      }
+    }
+    iterations += 1
+  }
+
+  private func slotIndex(for parameter: Parameter) -> Int {
+    let id = ObjectIdentifier(parameter)
+    if let index = slotIndex[id], slots[index].first?.shape ?? parameter.shape == parameter.shape { return index }
+    let index = slotIndex[id] ?? slots.count
+    let fresh = (0..<slotCount).map { Tensor(shape: parameter.shape, repeating: initialSlotValue($0)) }
+    if index == slots.count { slots.append(fresh) } else { slots[index] = fresh }
+    slotIndex[id] = index
+    return index
+  }
+
+  /// The slots in parameter order, flattened: what a saved model stores.
+  public var state: [Tensor] { slots.flatMap { $0 } }
+
+  /// Restores slots saved by ``state`` for `parameters` (in the same order) and the step count.
+  public func restore(state: [Tensor], iterations: Int, parameters: [Parameter]) throws {
+    let trainable = parameters.filter(\.isTrainable)
+    guard state.count == trainable.count * slotCount else {
+      throw StrataError.invalidArgument(
+        owner: "\(type(of: self))", argument: "state", value: "of \(state.count) tensors",
+        expected: "\(trainable.count * slotCount) (\(slotCount) per trainable parameter)")
+    }
+    slotIndex = [:]
+    slots = []
+    for (i, p) in trainable.enumerated() {
+      let saved = Array(state[(i * slotCount)..<((i + 1) * slotCount)])
+      guard saved.allSatisfy({ $0.shape == p.shape }) else {
+        throw StrataError.invalidArgument(
+          owner: "\(type(of: self))", argument: "state", value: "of shapes \(saved.map(\.shape))",
+          expected: "the shape of parameter '\(p.name)', \(p.shape)")
+      }
+      slotIndex[ObjectIdentifier(p)] = i
+      slots.append(saved)
+    }
+    self.iterations = iterations
+    prepareRestore()
+  }
+
+  /// Recomputes derived state after a restore (Nadam's running product).
+  func prepareRestore() {}
+}
+
+typealias V = SIMD16<Float>
+
+/// Runs `body` over the elements of `w`, `g` and the slots sixteen at a time (the tail padded).
+@inline(__always)
+func simdLoop(
+  _ w: UnsafeMutableBufferPointer<Float>, _ g: UnsafeBufferPointer<Float>, _ slots: inout [Tensor],
+  _ body: (inout V, V, inout V, inout V, inout V) -> Void
+) {
+  let n = w.count
+  // The slots are owned by the optimizer alone; their storage stays put for the whole loop.
+  var a: UnsafeMutablePointer<Float>?, b: UnsafeMutablePointer<Float>?, c: UnsafeMutablePointer<Float>?
+  if slots.count > 0 { a = slots[0].withUnsafeMutableBufferPointer { $0.baseAddress } }
+  if slots.count > 1 { b = slots[1].withUnsafeMutableBufferPointer { $0.baseAddress } }
+  if slots.count > 2 { c = slots[2].withUnsafeMutableBufferPointer { $0.baseAddress } }
+  let wp = w.baseAddress!, gp = g.baseAddress!
+  var i = 0
+  while i < n {
+    let lanes = min(16, n - i)
+    var vw = V(), vg = V(), va = V(), vb = V(), vc = V()
+    if lanes == 16 {
+      vw = UnsafeRawPointer(wp + i).loadUnaligned(as: V.self)
+      vg = UnsafeRawPointer(gp + i).loadUnaligned(as: V.self)
+      if let a { va = UnsafeRawPointer(a + i).loadUnaligned(as: V.self) }
+      if let b { vb = UnsafeRawPointer(b + i).loadUnaligned(as: V.self) }
+      if let c { vc = UnsafeRawPointer(c + i).loadUnaligned(as: V.self) }
+    } else {
+      for j in 0..<lanes {
+        vw[j] = wp[i + j]
+        vg[j] = gp[i + j]
+        if let a { va[j] = a[i + j] }
+        if let b { vb[j] = b[i + j] }
+        if let c { vc[j] = c[i + j] }
+      }
+    }
+    body(&vw, vg, &va, &vb, &vc)
+    if lanes == 16 {
+      UnsafeMutableRawPointer(wp + i).storeBytes(of: vw, as: V.self)
+      if let a { UnsafeMutableRawPointer(a + i).storeBytes(of: va, as: V.self) }
+      if let b { UnsafeMutableRawPointer(b + i).storeBytes(of: vb, as: V.self) }
+      if let c { UnsafeMutableRawPointer(c + i).storeBytes(of: vc, as: V.self) }
+    } else {
+      for j in 0..<lanes {
+        wp[i + j] = vw[j]
+        if let a { a[i + j] = va[j] }
+        if let b { b[i + j] = vb[j] }
+        if let c { c[i + j] = vc[j] }
+      }
+    }
+    i += 16
+  }
+}
+
+/// `sqrt`, element-wise.
+@inline(__always) func sqrt(_ x: V) -> V { x.squareRoot() }

@@ -1,0 +1,279 @@
+import Foundation
+import StrataCore
+
+/// What a callback receives: Keras' `logs`, metric names to values (`"loss"`, `"val_accuracy"`).
+public typealias Logs = [String: Float]
+
+/// Hooks into `fit`, as Keras' `keras.callbacks.Callback`. Every method has an empty default, so a
+/// callback implements only what it needs. Set `model.stopTraining = true` to end training after the
+/// current batch (or epoch).
+///
+/// ```swift
+/// final class StopAt99: Callback {
+///   func onEpochEnd(_ epoch: Int, logs: Logs, model: Sequential) {
+///     if logs["accuracy", default: 0] > 0.99 { model.stopTraining = true }
+///   }
+/// }
+/// ```
+public protocol Callback: AnyObject {
+  func onTrainBegin(logs: Logs, model: Sequential)
+  func onTrainEnd(logs: Logs, model: Sequential)
+  /// `epoch` counts from 0, as in Keras.
+  func onEpochBegin(_ epoch: Int, logs: Logs, model: Sequential)
+  /// `logs` holds the epoch's training metrics and, with validation data, the `val_` ones.
+  func onEpochEnd(_ epoch: Int, logs: Logs, model: Sequential)
+  func onTrainBatchBegin(_ batch: Int, logs: Logs, model: Sequential)
+  /// `logs` holds the running means of the epoch so far, as Keras' progress bar shows them.
+  func onTrainBatchEnd(_ batch: Int, logs: Logs, model: Sequential)
+}
+
+extension Callback {
+  public func onTrainBegin(logs: Logs, model: Sequential) {}
+  public func onTrainEnd(logs: Logs, model: Sequential) {}
+  public func onEpochBegin(_ epoch: Int, logs: Logs, model: Sequential) {}
+  public func onEpochEnd(_ epoch: Int, logs: Logs, model: Sequential) {}
+  public func onTrainBatchBegin(_ batch: Int, logs: Logs, model: Sequential) {}
+  public func onTrainBatchEnd(_ batch: Int, logs: Logs, model: Sequential) {}
+}
+
+/// A callback made of closures. Keras: `LambdaCallback(on_epoch_end=…)`.
+public final class LambdaCallback: Callback {
+  public typealias EpochHook = (_ epoch: Int, _ logs: Logs, _ model: Sequential) -> Void
+  public typealias TrainHook = (_ logs: Logs, _ model: Sequential) -> Void
+  let epochBegin, epochEnd, batchBegin, batchEnd: EpochHook?
+  let trainBegin, trainEnd: TrainHook?
+
+  public init(
+    onEpochBegin: EpochHook? = nil, onEpochEnd: EpochHook? = nil, onBatchBegin: EpochHook? = nil,
+    onBatchEnd: EpochHook? = nil, onTrainBegin: TrainHook? = nil, onTrainEnd: TrainHook? = nil
+  ) {
+    epochBegin = onEpochBegin
+    epochEnd = onEpochEnd
+    batchBegin = onBatchBegin
+    batchEnd = onBatchEnd
+    trainBegin = onTrainBegin
+    trainEnd = onTrainEnd
+  }
+
+  public func onTrainBegin(logs: Logs, model: Sequential) { trainBegin?(logs, model) }
+  public func onTrainEnd(logs: Logs, model: Sequential) { trainEnd?(logs, model) }
+  public func onEpochBegin(_ epoch: Int, logs: Logs, model: Sequential) { epochBegin?(epoch, logs, model) }
+  public func onEpochEnd(_ epoch: Int, logs: Logs, model: Sequential) { epochEnd?(epoch, logs, model) }
+  public func onTrainBatchBegin(_ batch: Int, logs: Logs, model: Sequential) { batchBegin?(batch, logs, model) }
+  public func onTrainBatchEnd(_ batch: Int, logs: Logs, model: Sequential) { batchEnd?(batch, logs, model) }
+}
+
+/// Whether a monitored quantity improves by going down or up.
+public enum MonitorMode: String, Sendable {
+  case auto, min, max
+
+  /// Keras' `auto`: up for accuracies and AUC-like names, down for everything else.
+  func resolved(for monitor: String) -> MonitorMode {
+    guard self == .auto else { return self }
+    let name = monitor.hasPrefix("val_") ? String(monitor.dropFirst(4)) : monitor
+    return name.contains("acc") || name.hasPrefix("auc") || name.hasSuffix("accuracy") ? .max : .min
+  }
+}
+
+func missingMonitor(_ owner: String, _ monitor: String, _ logs: Logs) -> String {
+  "\(owner): the metric '\(monitor)' is not in the logs; available: \(logs.keys.sorted().joined(separator: ", "))"
+}
+
+/// Stops training when `monitor` has stopped improving for `patience` epochs. Keras:
+/// `EarlyStopping(monitor="val_loss", min_delta=0, patience=0, mode="auto", baseline=None,
+/// restore_best_weights=False, start_from_epoch=0)`.
+public final class EarlyStopping: Callback {
+  public let monitor: String
+  public let minDelta: Float
+  public let patience: Int
+  public let mode: MonitorMode
+  public let baseline: Float?
+  public let restoreBestWeights: Bool
+  public let startFromEpoch: Int
+  public let verbose: Int
+  /// The epoch after which training stopped, 0 if it did not stop early.
+  public private(set) var stoppedEpoch = 0
+  /// The epoch of the best value seen.
+  public private(set) var bestEpoch = 0
+  public private(set) var best: Float = .nan
+  private var wait = 0
+  private var bestWeights: [Tensor]?
+
+  public init(
+    monitor: String = "val_loss", minDelta: Float = 0, patience: Int = 0, mode: MonitorMode = .auto,
+    baseline: Float? = nil, restoreBestWeights: Bool = false, startFromEpoch: Int = 0, verbose: Int = 0
+  ) throws {
+    guard patience >= 0 else {
+      throw StrataError.invalidArgument(owner: "EarlyStopping", argument: "patience", value: "\(patience)", expected: "a number ≥ 0")
+    }
+    self.monitor = monitor
+    self.minDelta = abs(minDelta)
+    self.patience = patience
+    self.mode = mode.resolved(for: monitor)
+    self.baseline = baseline
+    self.restoreBestWeights = restoreBestWeights
+    self.startFromEpoch = startFromEpoch
+    self.verbose = verbose
+  }
+
+  private func improves(_ value: Float, over reference: Float) -> Bool {
+    if reference.isNaN { return true }
+    return mode == .max ? value - minDelta > reference : value + minDelta < reference
+  }
+
+  public func onTrainBegin(logs: Logs, model: Sequential) {
+    wait = 0
+    stoppedEpoch = 0
+    best = .nan
+    bestWeights = nil
+    bestEpoch = 0
+  }
+
+  public func onEpochEnd(_ epoch: Int, logs: Logs, model: Sequential) {
+    guard let current = logs[monitor] else {
+      model.warn(missingMonitor("EarlyStopping", monitor, logs))
+      return
+    }
+    guard epoch >= startFromEpoch else { return }
+    if restoreBestWeights && bestWeights == nil { bestWeights = model.weights }
+    wait += 1
+    if improves(current, over: best) {
+      best = current
+      bestEpoch = epoch
+      if restoreBestWeights { bestWeights = model.weights }
+      if baseline == nil || improves(current, over: baseline!) { wait = 0 }
+      return
+    }
+    if wait >= patience && epoch > 0 {
+      stoppedEpoch = epoch
+      model.stopTraining = true
+    }
+  }
+
+  public func onTrainEnd(logs: Logs, model: Sequential) {
+    if stoppedEpoch > 0 && verbose > 0 { print("Epoch \(stoppedEpoch + 1): early stopping") }
+    if restoreBestWeights, let bestWeights {
+      if verbose > 0 { print("Restoring model weights from the end of the best epoch: \(bestEpoch + 1).") }
+      try? model.setWeights(bestWeights)
+    }
+  }
+}
+
+/// Stops training as soon as a batch's loss is NaN or infinite. Keras: `TerminateOnNaN()`.
+public final class TerminateOnNaN: Callback {
+  public private(set) var terminatedAtBatch: Int?
+  public init() {}
+  public func onTrainBatchEnd(_ batch: Int, logs: Logs, model: Sequential) {
+    if let loss = logs["loss"], !loss.isFinite {
+      print("Batch \(batch): Invalid loss, terminating training")
+      terminatedAtBatch = batch
+      model.stopTraining = true
+    }
+  }
+}
+
+/// Multiplies the learning rate by `factor` when `monitor` has stopped improving for `patience` epochs.
+/// Keras: `ReduceLROnPlateau(monitor="val_loss", factor=0.1, patience=10, mode="auto", min_delta=1e-4,
+/// cooldown=0, min_lr=0.0)`.
+public final class ReduceLROnPlateau: Callback {
+  public let monitor: String
+  public let factor: Float
+  public let patience: Int
+  public let mode: MonitorMode
+  public let minDelta: Float
+  public let cooldown: Int
+  public let minLearningRate: Float
+  public let verbose: Int
+  private var best: Float = .nan
+  private var wait = 0
+  private var cooldownCounter = 0
+
+  public init(
+    monitor: String = "val_loss", factor: Float = 0.1, patience: Int = 10, mode: MonitorMode = .auto,
+    minDelta: Float = 1e-4, cooldown: Int = 0, minLearningRate: Float = 0, verbose: Int = 0
+  ) throws {
+    guard factor < 1, factor > 0 else {
+      throw StrataError.invalidArgument(owner: "ReduceLROnPlateau", argument: "factor", value: "\(factor)", expected: "a number in (0, 1)")
+    }
+    self.monitor = monitor
+    self.factor = factor
+    self.patience = patience
+    self.mode = mode.resolved(for: monitor)
+    self.minDelta = minDelta
+    self.cooldown = cooldown
+    self.minLearningRate = minLearningRate
+    self.verbose = verbose
+  }
+
+  public func onTrainBegin(logs: Logs, model: Sequential) {
+    best = .nan
+    wait = 0
+    cooldownCounter = 0
+  }
+
+  public func onEpochEnd(_ epoch: Int, logs: Logs, model: Sequential) {
+    guard let current = logs[monitor] else {
+      model.warn(missingMonitor("ReduceLROnPlateau", monitor, logs))
+      return
+    }
+    if cooldownCounter > 0 { cooldownCounter -= 1; wait = 0 }
+    let better = best.isNaN || (mode == .max ? current > best + minDelta : current < best - minDelta)
+    if better {
+      best = current
+      wait = 0
+    } else if cooldownCounter <= 0 {
+      wait += 1
+      if wait >= patience, let optimizer = model.optimizer, optimizer.learningRate > minLearningRate {
+        let reduced = max(optimizer.learningRate * factor, minLearningRate)
+        optimizer.learningRate = reduced
+        if verbose > 0 { print("Epoch \(epoch + 1): ReduceLROnPlateau reducing learning rate to \(reduced).") }
+        cooldownCounter = cooldown
+        wait = 0
+      }
+    }
+  }
+}
+
+/// Writes each epoch's logs as a CSV row, header first. Keras: `CSVLogger(filename, separator=",",
+/// append=False)`. Each row is flushed as soon as the epoch ends.
+public final class CSVLogger: Callback {
+  public let url: URL
+  public let separator: String
+  public let append: Bool
+  private var handle: FileHandle?
+  private var keys: [String]?
+
+  public init(_ path: String, separator: String = ",", append: Bool = false) {
+    url = URL(fileURLWithPath: path)
+    self.separator = separator
+    self.append = append
+  }
+
+  public func onTrainBegin(logs: Logs, model: Sequential) {
+    let exists = FileManager.default.fileExists(atPath: url.path)
+    if !append || !exists { FileManager.default.createFile(atPath: url.path, contents: nil) }
+    handle = try? FileHandle(forWritingTo: url)
+    _ = try? handle?.seekToEnd()
+    keys = nil
+    if append && exists, let text = try? String(contentsOf: url, encoding: .utf8), let header = text.split(separator: "\n").first {
+      keys = Array(String(header).components(separatedBy: separator).dropFirst())
+    }
+    if handle == nil { model.warn("CSVLogger: cannot write \(url.path)") }
+  }
+
+  public func onEpochEnd(_ epoch: Int, logs: Logs, model: Sequential) {
+    guard let handle else { return }
+    if keys == nil {
+      keys = logs.keys.sorted()
+      handle.write(Data((["epoch"] + keys!).joined(separator: separator).appending("\n").utf8))
+    }
+    let row = ["\(epoch)"] + keys!.map { logs[$0].map { "\($0)" } ?? "" }
+    handle.write(Data(row.joined(separator: separator).appending("\n").utf8))
+    try? handle.synchronize()
+  }
+
+  public func onTrainEnd(logs: Logs, model: Sequential) {
+    try? handle?.close()
+    handle = nil
+  }
+}

@@ -1,0 +1,97 @@
+import Foundation
+
+/// How much `fit` and `evaluate` print. An integer literal works too: `verbose: 0`.
+public enum Verbosity: Int, Sendable, ExpressibleByIntegerLiteral {
+  /// Nothing.
+  case silent = 0
+  /// Keras' progress bar, redrawn in place.
+  case progressBar = 1
+  /// One line per epoch.
+  case oneLinePerEpoch = 2
+  /// The progress bar on a terminal, one line per epoch otherwise (Keras' `"auto"`).
+  case auto = -1
+
+  public init(integerLiteral value: Int) { self = Verbosity(rawValue: value) ?? .auto }
+
+  var resolved: Verbosity {
+    guard self == .auto else { return self }
+    return isatty(STDOUT_FILENO) == 1 ? .progressBar : .oneLinePerEpoch
+  }
+}
+
+/// Keras' progress bar: `1875/1875 [==============================] - 2s 1ms/step - loss: 0.4958`.
+struct ProgressBar {
+  let target: Int
+  let verbosity: Verbosity
+  let width = 30
+  let start = ContinuousClock.now
+  private var lastDraw = ContinuousClock.now
+  private var drawnLength = 0
+
+  init(target: Int, verbosity: Verbosity) {
+    self.target = target
+    self.verbosity = verbosity
+  }
+
+  static func format(_ value: Float) -> String {
+    abs(value) > 1e-3 || value == 0 ? String(format: "%.4f", value) : String(format: "%.4e", value)
+  }
+
+  static func values(_ entries: [(String, Float)]) -> String {
+    entries.map { " - \($0.0): \(format($0.1))" }.joined()
+  }
+
+  private static func seconds(_ duration: Duration) -> Double {
+    Double(duration.components.seconds) + Double(duration.components.attoseconds) * 1e-18
+  }
+
+  private static func perStep(_ seconds: Double) -> String {
+    if seconds >= 1 { return String(format: "%.0fs/step", seconds) }
+    if seconds >= 1e-3 { return String(format: "%.0fms/step", seconds * 1e3) }
+    return String(format: "%.0fus/step", seconds * 1e6)
+  }
+
+  private static func eta(_ seconds: Double) -> String {
+    let s = Int(seconds.rounded())
+    if s >= 3600 { return String(format: "%d:%02d:%02d", s / 3600, (s % 3600) / 60, s % 60) }
+    if s >= 60 { return String(format: "%d:%02d", s / 60, s % 60) }
+    return "\(s)s"
+  }
+
+  private func counter(_ current: Int) -> String {
+    let digits = String(target).count
+    return String(repeating: " ", count: max(0, digits - String(current).count)) + "\(current)/\(target)"
+  }
+
+  /// Redraws the bar after `current` steps; the last call (`final`) ends the line.
+  mutating func update(_ current: Int, values: [(String, Float)], final: Bool = false) {
+    let now = ContinuousClock.now
+    let elapsed = ProgressBar.seconds(now - start)
+    switch verbosity {
+    case .progressBar:
+      // Redrawing costs more than a small training step: at most 20 times a second.
+      guard final || current == 1 || ProgressBar.seconds(now - lastDraw) >= 0.05 else { return }
+      lastDraw = now
+      let filled = Int(Double(width) * Double(current) / Double(max(target, 1)))
+      var bar = counter(current) + " ["
+      if filled > 0 { bar += String(repeating: "=", count: filled - 1) + (current < target ? ">" : "=") }
+      bar += String(repeating: ".", count: width - filled) + "]"
+      let perStep = elapsed / Double(max(current, 1))
+      if final {
+        bar += " - \(Int(elapsed.rounded()))s \(ProgressBar.perStep(perStep))"
+      } else {
+        bar += " - ETA: \(ProgressBar.eta(perStep * Double(target - current)))"
+      }
+      bar += ProgressBar.values(values)
+      let padding = String(repeating: " ", count: max(0, drawnLength - bar.count))
+      drawnLength = bar.count
+      FileHandle.standardOutput.write(Data(("\r" + bar + padding + (final ? "\n" : "")).utf8))
+    case .oneLinePerEpoch:
+      guard final else { return }
+      let perStep = elapsed / Double(max(current, 1))
+      print("\(counter(current)) - \(Int(elapsed.rounded()))s - \(ProgressBar.perStep(perStep))" + ProgressBar.values(values))
+    default:
+      return
+    }
+  }
+}

@@ -1,0 +1,97 @@
+import CZlib
+import Foundation
+import StrataCore
+
+/// An array read from an IDX file, the format of MNIST and Fashion-MNIST: unsigned bytes and a shape.
+///
+/// The format: two zero bytes, a type byte (`0x08` for unsigned bytes, the only type these data sets
+/// use), the number of dimensions, each dimension as a big-endian 32-bit integer, then the data.
+public struct IDXArray: Sendable, Equatable {
+  public let shape: [Int]
+  public let bytes: [UInt8]
+
+  public init(shape: [Int], bytes: [UInt8]) {
+    self.shape = shape
+    self.bytes = bytes
+  }
+
+  /// Reads an IDX file, raw or gzipped (recognized by its first bytes, whatever its name).
+  /// - Throws: ``StrataError/file(path:reason:)`` for a missing file, a bad magic number, a type other
+  ///   than unsigned bytes, or a length that does not match the dimensions.
+  public init(contentsOf url: URL) throws {
+    let path = url.path
+    guard FileManager.default.fileExists(atPath: path) else {
+      throw StrataError.file(path: path, reason: "no such file")
+    }
+    var data: [UInt8]
+    do { data = [UInt8](try Data(contentsOf: url)) } catch {
+      throw StrataError.file(path: path, reason: "cannot be read (\(error.localizedDescription))")
+    }
+    if data.count >= 2 && data[0] == 0x1F && data[1] == 0x8B { data = try gunzip(data, path: path) }
+    try self.init(idx: data, path: path)
+  }
+
+  /// Parses IDX bytes; `path` names the source in errors.
+  public init(idx data: [UInt8], path: String = "IDX data") throws {
+    guard data.count >= 4, data[0] == 0, data[1] == 0 else {
+      throw StrataError.file(path: path, reason: "is not an IDX file (bad magic number)")
+    }
+    guard data[2] == 0x08 else {
+      throw StrataError.file(
+        path: path, reason: "has IDX type 0x\(String(data[2], radix: 16)); only unsigned bytes (0x08) are supported")
+    }
+    let rank = Int(data[3])
+    guard rank >= 1, data.count >= 4 + 4 * rank else {
+      throw StrataError.file(path: path, reason: "is truncated in its header (\(rank) dimensions)")
+    }
+    var shape: [Int] = []
+    for axis in 0..<rank {
+      let offset = 4 + 4 * axis
+      shape.append(data[offset..<(offset + 4)].reduce(0) { $0 << 8 | Int($1) })
+    }
+    let expected = shape.reduce(1, *)
+    let actual = data.count - 4 - 4 * rank
+    guard actual == expected else {
+      throw StrataError.file(
+        path: path, reason: "holds \(actual) bytes of data, but its dimensions \(shape) need \(expected)")
+    }
+    self.shape = shape
+    bytes = Array(data[(4 + 4 * rank)...])
+  }
+}
+
+/// Inflates gzip data with zlib.
+func gunzip(_ input: [UInt8], path: String, limit: Int = 1 << 31) throws -> [UInt8] {
+  var stream = z_stream()
+  // 15 + 32: a window of 2^15 and automatic gzip/zlib header detection.
+  guard inflateInit2_(&stream, 15 + 32, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
+    throw StrataError.file(path: path, reason: "cannot be decompressed (zlib failed to start)")
+  }
+  defer { inflateEnd(&stream) }
+  var output = [UInt8]()
+  output.reserveCapacity(input.count * 4)
+  var chunk = [UInt8](repeating: 0, count: 1 << 20)
+  var status: Int32 = Z_OK
+  try input.withUnsafeBufferPointer { source in
+    stream.next_in = UnsafeMutablePointer(mutating: source.baseAddress)
+    stream.avail_in = UInt32(source.count)
+    repeat {
+      try chunk.withUnsafeMutableBufferPointer { buffer in
+        stream.next_out = buffer.baseAddress
+        stream.avail_out = UInt32(buffer.count)
+        status = inflate(&stream, Z_NO_FLUSH)
+        guard status == Z_OK || status == Z_STREAM_END else {
+          throw StrataError.file(path: path, reason: "is a corrupt gzip file (zlib error \(status))")
+        }
+        output.append(contentsOf: buffer[0..<(buffer.count - Int(stream.avail_out))])
+      }
+      guard output.count <= limit else {
+        throw StrataError.file(path: path, reason: "decompresses to more than \(limit) bytes")
+      }
+      if status != Z_STREAM_END && stream.avail_in == 0 && stream.avail_out != 0 {
+        throw StrataError.file(path: path, reason: "is a truncated gzip file")
+      }
+    } while status != Z_STREAM_END
+  }
+  return output
+}

@@ -1,0 +1,212 @@
+import Foundation
+@testable import Strata
+import StrataData
+import StrataTesting
+import Testing
+
+let trainingFixture = try! KerasFixture(
+  contentsOf: Bundle.module.url(forResource: "training", withExtension: "json", subdirectory: "Fixtures")!)
+
+/// Records Keras' progress-bar loss after every batch.
+final class LossRecorder: Callback {
+  var losses: [Float] = []
+  var batchEnds = 0, epochEnds = 0, trainBegins = 0, trainEnds = 0
+  func onTrainBegin(logs: Logs, model: Sequential) { trainBegins += 1 }
+  func onTrainEnd(logs: Logs, model: Sequential) { trainEnds += 1 }
+  func onEpochEnd(_ epoch: Int, logs: Logs, model: Sequential) { epochEnds += 1 }
+  func onTrainBatchEnd(_ batch: Int, logs: Logs, model: Sequential) {
+    batchEnds += 1
+    losses.append(logs["loss"]!)
+  }
+}
+
+/// Keras' deterministic run: the same initial weights, 256 Fashion-MNIST images, batch 32, no shuffling.
+/// The loss after every step and the final weights must agree within 1e-4 relative.
+@Test(arguments: trainingFixture.cases)
+func trainingMatchesKeras(_ fixture: KerasCase) throws {
+  let (train, _) = try FashionMNIST.load()
+  let data = train.prefix(256)
+  let model = try Sequential([Flatten(inputShape: [28, 28]), Dense(32, activation: "relu"), Dense(10, activation: "softmax")])
+  try model.setWeights(try fixture.tensors("initial_weights"))
+  let optimizer = try #require(fixture["optimizer"]?.stringValue)
+  try model.compile(optimizer: optimizer, loss: "sparse_categorical_crossentropy", metrics: ["accuracy"])
+  let recorder = LossRecorder()
+  let history = try model.fit(
+    data.normalizedImages(), data.labelTensor(), batchSize: 32, epochs: 2, verbose: 0, shuffle: false, callbacks: [recorder])
+  let expectedLosses = try #require(fixture["running_mean_loss_after_each_step"]?.arrayValue).map { Float($0.doubleValue!) }
+  #expect(recorder.losses.count == expectedLosses.count)
+  for (step, (actual, expected)) in zip(recorder.losses, expectedLosses).enumerated() {
+    #expect(abs(actual - expected) <= 1e-4 * abs(expected), "\(optimizer) step \(step + 1): \(actual) vs \(expected)")
+  }
+  let expectedHistory = try #require(fixture["history"]?.objectValue)
+  for key in ["loss", "accuracy"] {
+    let expected = expectedHistory[key]!.arrayValue!.map { Float($0.doubleValue!) }
+    let actual = try #require(history[key])
+    for (a, e) in zip(actual, expected) { #expect(abs(a - e) <= 1e-4 * abs(e), "\(optimizer) \(key): \(actual) vs \(expected)") }
+  }
+  #expect(history.epochs == [0, 1])
+  #expect(Set(history.history.keys) == ["loss", "accuracy"])
+  for (actual, expected) in zip(model.weights, try fixture.tensors("final_weights")) {
+    #expect(isClose(actual, expected, rtol: 1e-4, atol: 1e-5), "\(optimizer) final weights: \(closeness(actual, expected, rtol: 1e-4, atol: 1e-5))")
+  }
+  #expect(recorder.trainBegins == 1 && recorder.trainEnds == 1 && recorder.epochEnds == 2 && recorder.batchEnds == 16)
+}
+
+func tinyData(_ count: Int, classes: Int = 3, seed: UInt64 = 1) -> (Tensor, Tensor) {
+  var generator = SeededGenerator(seed: seed)
+  var x = Tensor(shape: [count, 4])
+  var y = Tensor(shape: [count])
+  for i in 0..<count {
+    let label = Int(generator.next() % UInt64(classes))
+    y[i] = Float(label)
+    for j in 0..<4 { x[i, j] = Float(generator.nextNormal()) * 0.3 + (j == label ? 1 : 0) }
+  }
+  return (x, y)
+}
+
+@Test func accuracyIsResolvedFromShapesAsKerasDoes() throws {
+  func resolved(outputUnits: Int, targetShape: [Int], loss: String) throws -> String {
+    let model = try Sequential([Input(shape: [4]), Dense(outputUnits)])
+    try model.compile(optimizer: "sgd", loss: loss, metrics: ["acc"])
+    return try model.makeMetric("acc", predictionShape: [8, outputUnits], targetShape: targetShape, loss: model.loss!).metricName
+  }
+  #expect(try resolved(outputUnits: 1, targetShape: [8, 1], loss: "binary_crossentropy") == "binary_accuracy")
+  #expect(try resolved(outputUnits: 3, targetShape: [8], loss: "sparse_categorical_crossentropy") == "sparse_categorical_accuracy")
+  #expect(try resolved(outputUnits: 3, targetShape: [8, 1], loss: "sparse_categorical_crossentropy") == "sparse_categorical_accuracy")
+  #expect(try resolved(outputUnits: 3, targetShape: [8, 3], loss: "categorical_crossentropy") == "categorical_accuracy")
+}
+
+@Test func fitHistoryHoldsTrainingAndValidationMetricsUnderTheirGivenNames() throws {
+  let (x, y) = tinyData(120)
+  let model = try Sequential([Input(shape: [4]), Dense(8, activation: "tanh"), Dense(3, activation: "softmax")], seed: 5)
+  try model.compile(optimizer: "adam", loss: "sparse_categorical_crossentropy", metrics: ["acc", "sparse_top_k_categorical_accuracy"])
+  let history = try model.fit(x, y, batchSize: 16, epochs: 3, verbose: 0, validationSplit: 0.25)
+  #expect(Set(history.history.keys) == [
+    "loss", "acc", "sparse_top_k_categorical_accuracy", "val_loss", "val_acc", "val_sparse_top_k_categorical_accuracy",
+  ])
+  #expect(history["loss"]!.count == 3)
+  #expect(history["sparse_top_k_categorical_accuracy"]!.allSatisfy { $0 == 1 })  // 3 classes, k = 5
+  // The validation numbers are evaluate's on the held-out quarter (the last 30 samples).
+  let evaluation = try model.evaluate(x.slice(rows: 90..<120), y.slice(rows: 90..<120), verbose: 0)
+  #expect(abs(evaluation["loss"]! - history["val_loss"]!.last!) < 1e-6)
+  #expect(abs(evaluation["acc"]! - history["val_acc"]!.last!) < 1e-6)
+}
+
+@Test func theSameSeedGivesTheSameHistory() throws {
+  let (x, y) = tinyData(200)
+  func run(_ seed: UInt64) throws -> History {
+    let model = try Sequential([Input(shape: [4]), Dense(16, activation: "relu"), Dropout(0.3), Dense(3, activation: "softmax")], seed: seed)
+    try model.compile(optimizer: "adam", loss: "sparse_categorical_crossentropy", metrics: ["accuracy"])
+    return try model.fit(x, y, batchSize: 10, epochs: 4, verbose: 0)
+  }
+  let a = try run(3), b = try run(3), c = try run(4)
+  #expect(a == b)
+  #expect(a != c)
+  #expect(a["loss"]!.last! < a["loss"]!.first!)
+}
+
+@Test func callbacksCanStopTraining() throws {
+  let (x, y) = tinyData(300)
+  let model = try Sequential([Input(shape: [4]), Dense(16, activation: "relu"), Dense(3, activation: "softmax")], seed: 2)
+  try model.compile(optimizer: "adam", loss: "sparse_categorical_crossentropy", metrics: ["accuracy"])
+  // The tutorial's "stop once accuracy passes a threshold", as a LambdaCallback.
+  let stopAt = LambdaCallback(onEpochEnd: { _, logs, model in
+    if logs["accuracy", default: 0] > 0.9 { model.stopTraining = true }
+  })
+  let history = try model.fit(x, y, batchSize: 16, epochs: 50, verbose: 0, callbacks: [stopAt])
+  #expect(history.epochs.count < 50)
+  #expect(history["accuracy"]!.last! > 0.9)
+  #expect(history["accuracy"]!.dropLast().allSatisfy { $0 <= 0.9 })
+}
+
+@Test func earlyStoppingWaitsForPatienceAndRestoresTheBestWeights() throws {
+  let (x, y) = tinyData(100)
+  let model = try Sequential([Input(shape: [4]), Dense(3, activation: "softmax")], seed: 2)
+  try model.compile(optimizer: try SGD(learningRate: 0), loss: "sparse_categorical_crossentropy")
+  // With a learning rate of 0 nothing improves: training stops after `patience` more epochs.
+  let stopping = try EarlyStopping(monitor: "loss", patience: 2, restoreBestWeights: true)
+  let history = try model.fit(x, y, epochs: 20, verbose: 0, callbacks: [stopping])
+  #expect(history.epochs == [0, 1, 2])
+  #expect(stopping.stoppedEpoch == 2)
+  // A falling loss never stops it.
+  try model.compile(optimizer: try SGD(learningRate: 0.1), loss: "sparse_categorical_crossentropy")
+  let patient = try EarlyStopping(monitor: "loss", patience: 1)
+  #expect(try model.fit(x, y, epochs: 5, verbose: 0, callbacks: [patient]).epochs.count == 5)
+  #expect(throws: StrataError.self) { try EarlyStopping(patience: -1) }
+}
+
+@Test func reduceLROnPlateauAndTerminateOnNaN() throws {
+  let (x, y) = tinyData(64)
+  let model = try Sequential([Input(shape: [4]), Dense(3, activation: "softmax")], seed: 2)
+  try model.compile(optimizer: try SGD(learningRate: 0), loss: "sparse_categorical_crossentropy")
+  let reduce = try ReduceLROnPlateau(monitor: "loss", factor: 0.5, patience: 1)
+  try model.fit(x, y, epochs: 4, verbose: 0, callbacks: [reduce])
+  #expect(model.optimizer!.learningRate == 0)
+  try model.compile(optimizer: try SGD(learningRate: 0.1), loss: "sparse_categorical_crossentropy")
+  let plateau = try ReduceLROnPlateau(monitor: "loss", factor: 0.5, patience: 1, minDelta: 10)
+  try model.fit(x, y, epochs: 3, verbose: 0, callbacks: [plateau])
+  #expect(abs(model.optimizer!.learningRate - 0.025) < 1e-7)
+
+  var bad = x
+  bad[3, 1] = .nan
+  try model.compile(optimizer: "sgd", loss: "mse")
+  let nanModel = try Sequential([Input(shape: [4]), Dense(1)], seed: 1)
+  try nanModel.compile(optimizer: "sgd", loss: "mse")
+  let terminate = TerminateOnNaN()
+  let history = try nanModel.fit(bad, y, batchSize: 8, epochs: 3, verbose: 0, shuffle: false, callbacks: [terminate])
+  #expect(terminate.terminatedAtBatch == 0)
+  #expect(history.epochs == [0])
+}
+
+@Test func csvLoggerWritesOneRowPerEpoch() throws {
+  let (x, y) = tinyData(40)
+  let model = try Sequential([Input(shape: [4]), Dense(3, activation: "softmax")], seed: 2)
+  try model.compile(optimizer: "adam", loss: "sparse_categorical_crossentropy", metrics: ["accuracy"])
+  let path = FileManager.default.temporaryDirectory.appendingPathComponent("strata-\(UUID().uuidString).csv").path
+  let history = try model.fit(x, y, epochs: 3, verbose: 0, callbacks: [CSVLogger(path)])
+  let lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n")
+  #expect(lines.first == "epoch,accuracy,loss")
+  #expect(lines.count == 4)
+  #expect(lines[2].hasPrefix("1,\(history["accuracy"]![1]),\(history["loss"]![1])"))
+}
+
+@Test func badTrainingInputGetsClearErrors() throws {
+  let (x, y) = tinyData(20)
+  let model = try Sequential([Input(shape: [4]), Dense(3, activation: "softmax")])
+  #expect(throws: StrataError.invalidState("sequential: call compile(optimizer:loss:metrics:) before fit.")) {
+    try model.fit(x, y, verbose: 0)
+  }
+  try model.compile(optimizer: "adam", loss: "sparse_categorical_crossentropy", metrics: ["accuracy"])
+  #expect(throws: StrataError.invalidArgument(owner: "sequential", argument: "y", value: "with 10 samples", expected: "as many samples as x (20)")) {
+    try model.fit(x, y.slice(rows: 0..<10), verbose: 0)
+  }
+  var outOfRange = y
+  outOfRange[5] = 7
+  #expect(throws: StrataError.invalidArgument(owner: "sparse_categorical_crossentropy", argument: "label", value: "7.0", expected: "a class index in 0..<3")) {
+    try model.fit(x, outOfRange, verbose: 0)
+  }
+  #expect(throws: StrataError.self) { try model.fit(x, Tensor(shape: [20, 5]), verbose: 0) }
+  #expect(throws: StrataError.self) { try model.fit(Tensor(shape: [20, 5]), y, verbose: 0) }
+  #expect(throws: StrataError.self) { try model.fit(x, y, batchSize: 0, verbose: 0) }
+  #expect(throws: StrataError.self) { try model.fit(x, y, verbose: 0, validationSplit: 1) }
+  #expect(throws: StrataError.self) { try model.compile(optimizer: "adamm", loss: "mse") }
+  #expect(throws: StrataError.self) { try model.compile(optimizer: "adam", loss: "mse", metrics: ["accuracyy"]) }
+  try model.compile(optimizer: "adam", loss: "mse")
+  #expect(throws: StrataError.self) { try model.fit(x, y, verbose: 0) }  // mse needs targets of shape (3,)
+}
+
+@Test func regressionWithLossNamesAsMetrics() throws {
+  var generator = SeededGenerator(seed: 9)
+  var x = Tensor(shape: [64, 3]), y = Tensor(shape: [64, 1])
+  for i in 0..<64 {
+    for j in 0..<3 { x[i, j] = Float(generator.nextNormal()) }
+    y[i, 0] = 2 * x[i, 0] - x[i, 1] + 0.5
+  }
+  let model = try Sequential([Input(shape: [3]), Dense(1)], seed: 1)
+  try model.compile(optimizer: try Adam(learningRate: 0.05), loss: "mse", metrics: ["mae", "mean_squared_error", "huber"])
+  let history = try model.fit(x, y, batchSize: 8, epochs: 30, verbose: 0)
+  #expect(history["loss"]!.last! < 0.01)
+  #expect(history["mae"]!.last! < 0.1)
+  let logs = try model.evaluate(x, y, verbose: 0)
+  #expect(abs(logs["loss"]! - logs["mean_squared_error"]!) < 1e-6)
+}
