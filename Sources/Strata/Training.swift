@@ -267,6 +267,8 @@ final class Trainer {
   var batchX: Tensor, batchY: Tensor
   var lossGradient = Tensor(shape: [0])
   var order: [Int]
+  /// Whether `order` is no longer `0..<count`.
+  var isShuffled = false
   var progress: ProgressBar?
   let sampleSize: Int, targetSize: Int
 
@@ -299,7 +301,8 @@ final class Trainer {
     batchX.reuse(shape: [rows] + x.shape.dropFirst())
     batchY.reuse(shape: [rows] + y.shape.dropFirst())
     let sampleSize = self.sampleSize, targetSize = self.targetSize
-    let contiguous = order[range.lowerBound] + rows - 1 == order[range.upperBound - 1]
+    // Without shuffling a batch is one block of rows: one copy.
+    let contiguous = !isShuffled
     x.withUnsafeBufferPointer { source in
       batchX.withUnsafeMutableBufferPointer { target in
         if contiguous {
@@ -381,6 +384,7 @@ final class Trainer {
       for i in stride(from: count - 1, to: 0, by: -1) {
         order.swapAt(i, Int(generator.next() % UInt64(i + 1)))
       }
+      isShuffled = true
     }
     for metric in metrics { metric.metric.reset() }
     let steps = (count + batchSize - 1) / batchSize
