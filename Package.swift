@@ -18,6 +18,7 @@ let package = Package(
   targets: [
     // MARK: Core
     .target(name: "CStrataHook", path: "Sources/CStrataHook"),
+    .target(name: "CStrataKernels", path: "Sources/CStrataKernels"),
     .target(name: "StrataCore", dependencies: ["CStrataHook"]),
     .target(name: "StrataAutoload", path: "Sources/StrataAutoload"),
     .target(
@@ -55,7 +56,8 @@ let package = Package(
       name: "StrataInitializers", dependencies: ["StrataCore"], path: "Plugins/StrataInitializers"),
     .target(name: "StrataLayers", dependencies: ["StrataCore"], path: "Plugins/StrataLayers"),
     .target(name: "StrataLosses", dependencies: ["StrataCore"], path: "Plugins/StrataLosses"),
-    .target(name: "StrataOptimizers", dependencies: ["StrataCore"], path: "Plugins/StrataOptimizers"),
+    .target(
+      name: "StrataOptimizers", dependencies: ["StrataCore", "CStrataKernels"], path: "Plugins/StrataOptimizers"),
     .target(name: "StrataMetrics", dependencies: ["StrataCore"], path: "Plugins/StrataMetrics"),
 
     // MARK: Tests

@@ -1,3 +1,4 @@
+import CStrataKernels
 import Foundation
 import StrataCore
 
@@ -91,20 +92,9 @@ public class Adam: BaseOptimizer, Optimizer {
     let b1 = config.adam.beta1, b2 = config.adam.beta2, eps = config.adam.epsilon
     let t = Float(step)
     let alpha = learningRate * (1 - pow(b2, t)).squareRoot() / (1 - pow(b1, t))
-    if config.adam.amsgrad {
-      simdLoop(w, g, &slots) { w, g, m, v, vHat in
-        m += (g - m) * (1 - b1)
-        v += (g * g - v) * (1 - b2)
-        vHat = vHat.replacing(with: v, where: v .> vHat)
-        w -= m * alpha / (sqrt(vHat) + eps)
-      }
-    } else {
-      simdLoop(w, g, &slots) { w, g, m, v, _ in
-        m += (g - m) * (1 - b1)
-        v += (g * g - v) * (1 - b2)
-        w -= m * alpha / (sqrt(v) + eps)
-      }
-    }
+    let m = slots[0].mutablePointer, v = slots[1].mutablePointer
+    let vHat = config.adam.amsgrad ? slots[2].mutablePointer : nil
+    strata_adam(w.baseAddress, g.baseAddress, m, v, vHat, w.count, alpha, b1, b2, eps)
   }
 }
 
@@ -149,10 +139,9 @@ public final class Adamax: BaseOptimizer, Optimizer {
   override func update(value w: UnsafeMutableBufferPointer<Float>, gradient g: UnsafeBufferPointer<Float>, slots: inout [Tensor], step: Int) {
     let b1 = config.adam.beta1, b2 = config.adam.beta2, eps = config.adam.epsilon
     let scale = learningRate / (1 - pow(b1, Float(step)))
-    simdLoop(w, g, &slots) { w, g, m, u, _ in
+    elementLoop(w, g, &slots) { w, g, m, u, _ in
       m += (g - m) * (1 - b1)
-      let magnitude = g.replacing(with: -g, where: g .< 0)
-      u = (b2 * u).replacing(with: magnitude, where: magnitude .> b2 * u)
+      u = max(b2 * u, abs(g))
       w -= scale * m / (u + eps)
     }
   }
@@ -195,12 +184,8 @@ public final class Nadam: BaseOptimizer, Optimizer {
     let muT = mu(step), muNext = mu(step + 1)
     let productT = momentumProduct, productNext = momentumProduct * muNext
     let b2Power = pow(b2, Float(step))
-    simdLoop(w, g, &slots) { w, g, m, v, _ in
-      m += (g - m) * (1 - b1)
-      v += (g * g - v) * (1 - b2)
-      let mHat = muNext * m / (1 - productNext) + (1 - muT) * g / (1 - productT)
-      let vHat = v / (1 - b2Power)
-      w -= mHat * lr / (sqrt(vHat) + eps)
-    }
+    strata_nadam(
+      w.baseAddress, g.baseAddress, slots[0].mutablePointer, slots[1].mutablePointer, w.count, lr, b1, b2, eps, muT, muNext,
+      productT, productNext, b2Power)
   }
 }

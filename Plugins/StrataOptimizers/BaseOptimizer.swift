@@ -157,57 +157,31 @@ open class BaseOptimizer {
   func prepareRestore() {}
 }
 
-typealias V = SIMD16<Float>
-
-/// Runs `body` over the elements of `w`, `g` and the slots sixteen at a time (the tail padded).
+/// Runs `body` on each element of `w`, `g` and up to three slots. The loop is written per element so
+/// that LLVM vectorizes it for whatever the build targets; `SIMD16.squareRoot()` would call `sqrtf` once
+/// per lane on the baseline x86-64 target.
 @inline(__always)
-func simdLoop(
+func elementLoop(
   _ w: UnsafeMutableBufferPointer<Float>, _ g: UnsafeBufferPointer<Float>, _ slots: inout [Tensor],
-  _ body: (inout V, V, inout V, inout V, inout V) -> Void
+  _ body: (inout Float, Float, inout Float, inout Float, inout Float) -> Void
 ) {
   let n = w.count
   // The slots are owned by the optimizer alone; their storage stays put for the whole loop.
-  var a: UnsafeMutablePointer<Float>?, b: UnsafeMutablePointer<Float>?, c: UnsafeMutablePointer<Float>?
-  if slots.count > 0 { a = slots[0].withUnsafeMutableBufferPointer { $0.baseAddress } }
-  if slots.count > 1 { b = slots[1].withUnsafeMutableBufferPointer { $0.baseAddress } }
-  if slots.count > 2 { c = slots[2].withUnsafeMutableBufferPointer { $0.baseAddress } }
+  var scratch: Float = 0
+  let a = slots.count > 0 ? slots[0].withUnsafeMutableBufferPointer { $0.baseAddress! } : nil
+  let b = slots.count > 1 ? slots[1].withUnsafeMutableBufferPointer { $0.baseAddress! } : nil
+  let c = slots.count > 2 ? slots[2].withUnsafeMutableBufferPointer { $0.baseAddress! } : nil
   let wp = w.baseAddress!, gp = g.baseAddress!
-  var i = 0
-  while i < n {
-    let lanes = min(16, n - i)
-    var vw = V(), vg = V(), va = V(), vb = V(), vc = V()
-    if lanes == 16 {
-      vw = UnsafeRawPointer(wp + i).loadUnaligned(as: V.self)
-      vg = UnsafeRawPointer(gp + i).loadUnaligned(as: V.self)
-      if let a { va = UnsafeRawPointer(a + i).loadUnaligned(as: V.self) }
-      if let b { vb = UnsafeRawPointer(b + i).loadUnaligned(as: V.self) }
-      if let c { vc = UnsafeRawPointer(c + i).loadUnaligned(as: V.self) }
-    } else {
-      for j in 0..<lanes {
-        vw[j] = wp[i + j]
-        vg[j] = gp[i + j]
-        if let a { va[j] = a[i + j] }
-        if let b { vb[j] = b[i + j] }
-        if let c { vc[j] = c[i + j] }
-      }
-    }
-    body(&vw, vg, &va, &vb, &vc)
-    if lanes == 16 {
-      UnsafeMutableRawPointer(wp + i).storeBytes(of: vw, as: V.self)
-      if let a { UnsafeMutableRawPointer(a + i).storeBytes(of: va, as: V.self) }
-      if let b { UnsafeMutableRawPointer(b + i).storeBytes(of: vb, as: V.self) }
-      if let c { UnsafeMutableRawPointer(c + i).storeBytes(of: vc, as: V.self) }
-    } else {
-      for j in 0..<lanes {
-        wp[i + j] = vw[j]
-        if let a { a[i + j] = va[j] }
-        if let b { b[i + j] = vb[j] }
-        if let c { c[i + j] = vc[j] }
-      }
-    }
-    i += 16
+  switch (a, b, c) {
+  case (let a?, let b?, let c?):
+    for i in 0..<n { body(&wp[i], gp[i], &a[i], &b[i], &c[i]) }
+  case (let a?, let b?, nil):
+    for i in 0..<n { body(&wp[i], gp[i], &a[i], &b[i], &scratch) }
+  case (let a?, nil, nil):
+    var scratch2: Float = 0
+    for i in 0..<n { body(&wp[i], gp[i], &a[i], &scratch, &scratch2) }
+  default:
+    var scratch2: Float = 0, scratch3: Float = 0
+    for i in 0..<n { body(&wp[i], gp[i], &scratch, &scratch2, &scratch3) }
   }
 }
-
-/// `sqrt`, element-wise.
-@inline(__always) func sqrt(_ x: V) -> V { x.squareRoot() }

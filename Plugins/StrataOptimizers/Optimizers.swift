@@ -1,3 +1,4 @@
+import CStrataKernels
 import Foundation
 import StrataCore
 
@@ -50,9 +51,9 @@ public final class SGD: BaseOptimizer, Optimizer {
   override func update(value w: UnsafeMutableBufferPointer<Float>, gradient g: UnsafeBufferPointer<Float>, slots: inout [Tensor], step: Int) {
     let lr = learningRate, momentum = config.momentum, nesterov = config.nesterov
     if momentum == 0 {
-      simdLoop(w, g, &slots) { w, g, _, _, _ in w -= lr * g }
+      elementLoop(w, g, &slots) { w, g, _, _, _ in w -= lr * g }
     } else {
-      simdLoop(w, g, &slots) { w, g, m, _, _ in
+      elementLoop(w, g, &slots) { w, g, m, _, _ in
         m = momentum * m - lr * g
         w += nesterov ? momentum * m - lr * g : m
       }
@@ -120,21 +121,9 @@ public final class RMSprop: BaseOptimizer, Optimizer {
 
   override func update(value w: UnsafeMutableBufferPointer<Float>, gradient g: UnsafeBufferPointer<Float>, slots: inout [Tensor], step: Int) {
     let lr = learningRate, rho = config.rho, momentum = config.momentum, eps = config.epsilon, centered = config.centered
-    simdLoop(w, g, &slots) { w, g, v, m, mg in
-      v = rho * v + (1 - rho) * g * g
-      var denominator = v + eps
-      if centered {
-        mg = rho * mg + (1 - rho) * g
-        denominator = v - mg * mg + eps
-      }
-      let increment = lr * g / sqrt(denominator)
-      if momentum > 0 {
-        m = momentum * m + increment
-        w -= m
-      } else {
-        w -= increment
-      }
-    }
+    strata_rmsprop(
+      w.baseAddress, g.baseAddress, slots[0].mutablePointer, slots[1].mutablePointer, slots[2].mutablePointer, w.count, lr,
+      rho, momentum, eps, centered ? 1 : 0)
   }
 }
 
@@ -187,10 +176,7 @@ public final class Adagrad: BaseOptimizer, Optimizer {
 
   override func update(value w: UnsafeMutableBufferPointer<Float>, gradient g: UnsafeBufferPointer<Float>, slots: inout [Tensor], step: Int) {
     let lr = learningRate, eps = config.epsilon
-    simdLoop(w, g, &slots) { w, g, acc, _, _ in
-      acc += g * g
-      w -= lr * g / sqrt(acc + eps)
-    }
+    strata_adagrad(w.baseAddress, g.baseAddress, slots[0].mutablePointer, w.count, lr, eps)
   }
 }
 
@@ -243,11 +229,6 @@ public final class Adadelta: BaseOptimizer, Optimizer {
 
   override func update(value w: UnsafeMutableBufferPointer<Float>, gradient g: UnsafeBufferPointer<Float>, slots: inout [Tensor], step: Int) {
     let lr = learningRate, rho = config.rho, eps = config.epsilon
-    simdLoop(w, g, &slots) { w, g, accumulatedGradient, accumulatedDelta, _ in
-      accumulatedGradient = rho * accumulatedGradient + (1 - rho) * g * g
-      let delta = -sqrt(accumulatedDelta + eps) * g / sqrt(accumulatedGradient + eps)
-      accumulatedDelta = rho * accumulatedDelta + (1 - rho) * delta * delta
-      w += lr * delta
-    }
+    strata_adadelta(w.baseAddress, g.baseAddress, slots[0].mutablePointer, slots[1].mutablePointer, w.count, lr, rho, eps)
   }
 }

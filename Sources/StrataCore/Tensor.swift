@@ -120,6 +120,16 @@ public struct Tensor: Sendable, Equatable, CustomStringConvertible {
     }
   }
 
+  /// The address of the elements for writing, after making the storage unique. For kernels that
+  /// own the tensor (optimizer slots, layer buffers): the pointer is valid while the tensor is neither
+  /// copied-and-written nor reassigned.
+  public var mutablePointer: UnsafeMutablePointer<Float> {
+    mutating get {
+      makeUnique()
+      return storage.base
+    }
+  }
+
   /// Gives this tensor `shape` with unspecified contents, reusing its storage when it is not shared
   /// and large enough. This is how layers keep their buffers across steps without allocating.
   public mutating func reuse(shape newShape: [Int]) {

@@ -1,0 +1,27 @@
+#ifndef CSTRATAKERNELS_H
+#define CSTRATAKERNELS_H
+#include <stddef.h>
+
+// Optimizer updates whose square roots Swift cannot vectorize: Swift's Float.squareRoot() goes through
+// libm's sqrtf (with its errno branch), which keeps LLVM from vectorizing the loop. These use clang's
+// element-wise vector sqrt, which has no such branch. Each follows Keras 3's update rule exactly.
+
+/// Adam: m += (g - m)(1 - b1); v += (g² - v)(1 - b2); [vhat = max(vhat, v)]; w -= alpha m / (sqrt(v|vhat) + eps).
+void strata_adam(float *w, const float *g, float *m, float *v, float *vhat, size_t n, float alpha, float beta1,
+                 float beta2, float epsilon);
+
+/// RMSprop: v = rho v + (1-rho) g²; [mg = rho mg + (1-rho) g]; inc = lr g / sqrt(v [- mg²] + eps);
+/// [mom = momentum mom + inc; w -= mom] or w -= inc.
+void strata_rmsprop(float *w, const float *g, float *v, float *mom, float *mg, size_t n, float lr, float rho,
+                    float momentum, float epsilon, int centered);
+
+/// Adagrad: acc += g²; w -= lr g / sqrt(acc + eps).
+void strata_adagrad(float *w, const float *g, float *acc, size_t n, float lr, float epsilon);
+
+/// Adadelta: ag = rho ag + (1-rho) g²; d = -sqrt(ad + eps) g / sqrt(ag + eps); ad = rho ad + (1-rho) d²; w += lr d.
+void strata_adadelta(float *w, const float *g, float *ag, float *ad, size_t n, float lr, float rho, float epsilon);
+
+/// Nadam: m, v as Adam; w -= lr (muNext m / (1 - prodNext) + (1 - muT) g / (1 - prodT)) / (sqrt(v / (1 - b2pow)) + eps).
+void strata_nadam(float *w, const float *g, float *m, float *v, size_t n, float lr, float beta1, float beta2,
+                  float epsilon, float muT, float muNext, float prodT, float prodNext, float beta2Power);
+#endif
