@@ -25,7 +25,7 @@ let package = Package(
       name: "Strata",
       dependencies: [
         "StrataCore", "StrataAutoload", "StrataSIMD", "StrataBLAS", "StrataActivations",
-        "StrataInitializers", "StrataLayers", "StrataLosses", "StrataOptimizers", "StrataMetrics",
+        "StrataInitializers", "StrataLayers", "StrataLosses", "StrataOptimizers", "StrataMetrics", "CStrataKernels",
       ]),
     .target(name: "StrataData", dependencies: ["StrataCore", "CZlib"]),
     .target(name: "StrataTesting", dependencies: ["StrataCore"]),

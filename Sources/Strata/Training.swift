@@ -1,3 +1,4 @@
+import CStrataKernels
 import Foundation
 import StrataCore
 
@@ -158,6 +159,9 @@ extension Sequential {
     }
 
     let trainer = Trainer(model: self, compiled: compiled, x: trainX, y: trainY, batchSize: batchSize)
+    // As TensorFlow does while training: denormals are slow and meaningless in a gradient step.
+    let floatMode = strata_flush_denormals()
+    defer { strata_restore_float_mode(floatMode) }
     var history = History()
     let verbosity = verbose.resolved
     stopTraining = false
@@ -219,15 +223,11 @@ extension Sequential {
         name: $0.metricName,
         metric: try makeMetric($0, predictionShape: [1] + outputShape, targetShape: [1] + y.shape.dropFirst(), loss: compiled.loss))
     }
-    let start = ContinuousClock.now
-    let logs = try evaluateLogs(x, y, batchSize: batchSize, loss: compiled.loss, metrics: metrics)
     let verbosity = verbose.resolved
-    if verbosity != .silent {
-      let steps = (x.shape[0] + batchSize - 1) / batchSize
-      var bar = ProgressBar(target: steps, verbosity: verbosity == .progressBar ? .progressBar : .oneLinePerEpoch)
-      _ = start
-      bar.update(steps, values: [("loss", logs["loss"] ?? .nan)] + metrics.map { ($0.name, logs[$0.name] ?? .nan) }, final: true)
-    }
+    let steps = (x.shape[0] + batchSize - 1) / batchSize
+    var bar = ProgressBar(target: steps, verbosity: verbosity)
+    let logs = try evaluateLogs(x, y, batchSize: batchSize, loss: compiled.loss, metrics: metrics)
+    bar.update(steps, values: [("loss", logs["loss"] ?? .nan)] + metrics.map { ($0.name, logs[$0.name] ?? .nan) }, final: true)
     return logs
   }
 

@@ -25,3 +25,12 @@ void strata_adadelta(float *w, const float *g, float *ag, float *ad, size_t n, f
 void strata_nadam(float *w, const float *g, float *m, float *v, size_t n, float lr, float beta1, float beta2,
                   float epsilon, float muT, float muNext, float prodT, float prodNext, float beta2Power);
 #endif
+
+#ifndef CSTRATAKERNELS_DENORMALS
+#define CSTRATAKERNELS_DENORMALS
+/// Makes the calling thread flush denormal floats to zero (x86: MXCSR FTZ and DAZ; ARM64: FPCR FZ), as
+/// TensorFlow does while training: denormals are thousands of times slower and carry no useful
+/// information in a gradient step. Returns the previous state for strata_restore_float_mode.
+unsigned long strata_flush_denormals(void);
+void strata_restore_float_mode(unsigned long previous);
+#endif
