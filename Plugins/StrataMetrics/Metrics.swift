@@ -35,6 +35,23 @@ func checkShapes(_ metric: String, prediction: Tensor, target: Tensor, sparse: B
   }
 }
 
+/// The fraction of predictions exactly equal to their targets. Keras: `keras.metrics.Accuracy`, what
+/// `"accuracy"` names outside `compile` (inside it, the model picks binary, sparse or categorical
+/// accuracy from the shapes, as Keras does).
+public final class Accuracy: MeanOverSamples, Metric {
+  public static let identifier = "accuracy"
+  public init(config: NoConfig = NoConfig()) {}
+  public func update(prediction: Tensor, target: Tensor) throws {
+    guard prediction.count == target.count else {
+      throw StrataError.invalidArgument(
+        owner: Self.identifier, argument: "y", value: "of shape \(target.shape)", expected: "the prediction's shape \(prediction.shape)")
+    }
+    var equal = 0
+    prediction.withUnsafeBufferPointer { p in target.withUnsafeBufferPointer { t in for i in p.indices where p[i] == t[i] { equal += 1 } } }
+    add(Double(equal), samples: prediction.count)
+  }
+}
+
 /// The fraction of rows whose largest prediction is the class given by index. Keras:
 /// `"sparse_categorical_accuracy"`.
 public final class SparseCategoricalAccuracy: MeanOverSamples, Metric {

@@ -5,6 +5,7 @@ import StrataCore
 public enum MetricsPlugin: Plugin {
   public static let package = Registrar.builtInPackage
   public static func register(in registrar: Registrar) throws {
+    try registrar.register(Accuracy.self, aliases: ["acc", "Accuracy"])
     try registrar.register(SparseCategoricalAccuracy.self, aliases: ["SparseCategoricalAccuracy"])
     try registrar.register(CategoricalAccuracy.self, aliases: ["CategoricalAccuracy"])
     try registrar.register(BinaryAccuracy.self, aliases: ["BinaryAccuracy"])

@@ -1,7 +1,7 @@
 #include "CStrataKernels.h"
 #include <string.h>
 
-typedef float v8 __attribute__((ext_vector_type(8)));
+typedef float v8 __attribute__((ext_vector_type(4)));  // SSE and NEON width: no ABI change on the baseline target
 
 static inline v8 load(const float *p) { v8 x; memcpy(&x, p, sizeof x); return x; }
 static inline void store(float *p, v8 x) { memcpy(p, &x, sizeof x); }
@@ -9,15 +9,15 @@ static inline v8 splat(float x) { return (v8)x; }
 static inline v8 vsqrt(v8 x) { return __builtin_elementwise_sqrt(x); }
 static inline v8 vmax(v8 a, v8 b) { return __builtin_elementwise_max(a, b); }
 
-/// Runs BODY on 8 lanes at a time, then on a zero-padded copy of the tail: one code path, same rounding.
+/// Runs BODY on 4 lanes at a time, then on a zero-padded copy of the tail: one code path, same rounding.
 #define FOR_LANES(n, BODY)                                                                                       \
-  for (size_t i = 0; i < (n); i += 8) {                                                                          \
-    size_t lanes = (n) - i < 8 ? (n) - i : 8;                                                                    \
+  for (size_t i = 0; i < (n); i += 4) {                                                                          \
+    size_t lanes = (n) - i < 4 ? (n) - i : 4;                                                                    \
     BODY                                                                                                         \
   }
 
-#define LOAD(x, p) v8 x; if (lanes == 8) x = load((p) + i); else { float t[8] = {0}; memcpy(t, (p) + i, lanes * sizeof(float)); x = load(t); }
-#define STORE(p, x) if (lanes == 8) store((p) + i, x); else { float t[8]; store(t, x); memcpy((p) + i, t, lanes * sizeof(float)); }
+#define LOAD(x, p) v8 x; if (lanes == 4) x = load((p) + i); else { float t[4] = {0}; memcpy(t, (p) + i, lanes * sizeof(float)); x = load(t); }
+#define STORE(p, x) if (lanes == 4) store((p) + i, x); else { float t[4]; store(t, x); memcpy((p) + i, t, lanes * sizeof(float)); }
 
 void strata_adam(float *w, const float *g, float *m, float *v, float *vhat, size_t n, float alpha, float beta1,
                  float beta2, float epsilon) {

@@ -3,10 +3,12 @@ import StrataCore
 /// Strata's built-in plugins, registered the first time any registry is used.
 public enum BuiltIns {
   /// Every built-in plugin, in registration order.
-  public static let plugins: [any Plugin.Type] = [
+  public static var plugins: [any Plugin.Type] {
+    [
     SIMDPlugin.self, BLASPlugin.self, DefaultKernelsPlugin.self, ActivationsPlugin.self,
     InitializersPlugin.self, LayersPlugin.self, LossesPlugin.self, OptimizersPlugin.self, MetricsPlugin.self,
-  ]
+    ]
+  }
 }
 
 /// Called once by the core on its first registry look-up (see `Sources/StrataAutoload`).

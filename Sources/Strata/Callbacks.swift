@@ -251,7 +251,7 @@ public final class CSVLogger: Callback {
 
   public func onTrainBegin(logs: Logs, model: Sequential) {
     let exists = FileManager.default.fileExists(atPath: url.path)
-    if !append || !exists { FileManager.default.createFile(atPath: url.path, contents: nil) }
+    if !append || !exists { _ = FileManager.default.createFile(atPath: url.path, contents: nil) }
     handle = try? FileHandle(forWritingTo: url)
     _ = try? handle?.seekToEnd()
     keys = nil

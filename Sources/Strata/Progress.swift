@@ -63,6 +63,25 @@ struct ProgressBar {
     return String(repeating: " ", count: max(0, digits - String(current).count)) + "\(current)/\(target)"
   }
 
+  /// The bar after `current` steps, `elapsed` seconds in: with an ETA while running, with the time taken
+  /// and the time per step once `final`.
+  func render(_ current: Int, values: [(String, Float)], elapsed: Double, final: Bool) -> String {
+    let perStep = elapsed / Double(max(current, 1))
+    if verbosity == .oneLinePerEpoch {
+      return "\(counter(current)) - \(Int(elapsed.rounded()))s - \(ProgressBar.perStep(perStep))" + ProgressBar.values(values)
+    }
+    let filled = Int(Double(width) * Double(current) / Double(max(target, 1)))
+    var bar = counter(current) + " ["
+    if filled > 0 { bar += String(repeating: "=", count: filled - 1) + (current < target ? ">" : "=") }
+    bar += String(repeating: ".", count: width - filled) + "]"
+    if final {
+      bar += " - \(Int(elapsed.rounded()))s \(ProgressBar.perStep(perStep))"
+    } else {
+      bar += " - ETA: \(ProgressBar.eta(perStep * Double(target - current)))"
+    }
+    return bar + ProgressBar.values(values)
+  }
+
   /// Redraws the bar after `current` steps; the last call (`final`) ends the line.
   mutating func update(_ current: Int, values: [(String, Float)], final: Bool = false) {
     let now = ContinuousClock.now
@@ -72,24 +91,13 @@ struct ProgressBar {
       // Redrawing costs more than a small training step: at most 20 times a second.
       guard final || current == 1 || ProgressBar.seconds(now - lastDraw) >= 0.05 else { return }
       lastDraw = now
-      let filled = Int(Double(width) * Double(current) / Double(max(target, 1)))
-      var bar = counter(current) + " ["
-      if filled > 0 { bar += String(repeating: "=", count: filled - 1) + (current < target ? ">" : "=") }
-      bar += String(repeating: ".", count: width - filled) + "]"
-      let perStep = elapsed / Double(max(current, 1))
-      if final {
-        bar += " - \(Int(elapsed.rounded()))s \(ProgressBar.perStep(perStep))"
-      } else {
-        bar += " - ETA: \(ProgressBar.eta(perStep * Double(target - current)))"
-      }
-      bar += ProgressBar.values(values)
+      let bar = render(current, values: values, elapsed: elapsed, final: final)
       let padding = String(repeating: " ", count: max(0, drawnLength - bar.count))
       drawnLength = bar.count
       FileHandle.standardOutput.write(Data(("\r" + bar + padding + (final ? "\n" : "")).utf8))
     case .oneLinePerEpoch:
       guard final else { return }
-      let perStep = elapsed / Double(max(current, 1))
-      print("\(counter(current)) - \(Int(elapsed.rounded()))s - \(ProgressBar.perStep(perStep))" + ProgressBar.values(values))
+      print(render(current, values: values, elapsed: elapsed, final: true))
     default:
       return
     }

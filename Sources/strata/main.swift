@@ -62,6 +62,9 @@ struct Train: ParsableCommand {
   @Option(help: "0: silent, 1: progress bar, 2: one line per epoch (default: a bar on a terminal).")
   var verbose: Int?
 
+  @Flag(name: .customLong("no-validation"), help: "Do not evaluate on the test set after each epoch.")
+  var noValidation = false
+
   func makeModel() throws -> Sequential {
     if let builtIn = BuiltInModel(rawValue: model) { return try builtIn.make(seed: seed) }
     let url = URL(fileURLWithPath: model)
@@ -97,15 +100,24 @@ struct Train: ParsableCommand {
       optimizer: try Registries.shared.optimizers.make(optimizer, config: optimizerConfig), loss: loss, metrics: ["accuracy"])
     let verbosity = verbose.map { Verbosity(integerLiteral: $0) } ?? .auto
     let start = ContinuousClock.now
-    try network.fit(x, y, batchSize: batchSize, epochs: epochs, verbose: verbosity, validationData: (testX, testY))
+    try network.fit(
+      x, y, batchSize: batchSize, epochs: epochs, verbose: verbosity, validationData: noValidation ? nil : (testX, testY))
     let elapsed = ContinuousClock.now - start
     let logs = try network.evaluate(testX, testY, verbose: verbosity)
     let steps = epochs * ((x.shape[0] + batchSize - 1) / batchSize)
     let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
     print(String(format: "Test accuracy: %.4f  Test loss: %.4f", logs["accuracy"] ?? 0, logs["loss"] ?? 0))
+    let sample = testSet.prefix(5)
+    let predictions = try network.predict(sample.normalizedImages())
+    for (i, label) in sample.labels.enumerated() {
+      let row = (0..<10).map { predictions[i, $0] }
+      let guess = row.indices.max { row[$0] < row[$1] } ?? 0
+      print("Test image \(i): predicted \(FashionMNIST.classNames[guess]) (\(String(format: "%.2f", row[guess]))), actually \(FashionMNIST.classNames[Int(label)])")
+    }
     print(
       String(
-        format: "Training: %.1f s for %d epochs, %.1f s/epoch, %.3f ms/step (validation included)", seconds, epochs,
-        seconds / Double(max(epochs, 1)), seconds * 1000 / Double(max(steps, 1))))
+        format: "Training: %.1f s for %d epochs, %.2f s/epoch, %.3f ms/step", seconds, epochs,
+        seconds / Double(max(epochs, 1)), seconds * 1000 / Double(max(steps, 1)))
+        + (noValidation ? "" : " (validation included)"))
   }
 }

@@ -210,3 +210,23 @@ func tinyData(_ count: Int, classes: Int = 3, seed: UInt64 = 1) -> (Tensor, Tens
   let logs = try model.evaluate(x, y, verbose: 0)
   #expect(abs(logs["loss"]! - logs["mean_squared_error"]!) < 1e-6)
 }
+
+@Test func progressBarLooksLikeKeras() {
+  let bar = ProgressBar(target: 1875, verbosity: .progressBar)
+  #expect(
+    bar.render(1875, values: [("loss", 0.4958), ("accuracy", 0.8248)], elapsed: 2.2, final: true)
+      == "1875/1875 [==============================] - 2s 1ms/step - loss: 0.4958 - accuracy: 0.8248")
+  #expect(
+    bar.render(32, values: [("loss", 1.25)], elapsed: 4, final: false)
+      == "  32/1875 [..............................] - ETA: 3:50 - loss: 1.2500")
+  #expect(bar.render(938, values: [], elapsed: 1, final: false).hasPrefix(" 938/1875 [==============>...............] - ETA: 1s"))
+  let line = ProgressBar(target: 313, verbosity: .oneLinePerEpoch)
+  #expect(line.render(313, values: [("loss", 0.00012)], elapsed: 0.03, final: true) == "313/313 - 0s - 96us/step - loss: 1.2000e-04")
+  #expect(Verbosity(integerLiteral: 0) == .silent && Verbosity(integerLiteral: 2) == .oneLinePerEpoch)
+}
+
+@Test func accuracyByNameOutsideCompileIsExactMatch() throws {
+  let metric = try Registries.shared.metrics.make("acc")
+  try metric.update(prediction: Tensor([1, 2, 3, 4]), target: Tensor([1, 0, 3, 0]))
+  #expect(metric.result == 0.5)
+}
