@@ -10,5 +10,13 @@ public enum LayersPlugin: Plugin {
     try registrar.register(Reshape.self)
     try registrar.register(Dropout.self)
     try registrar.register(ActivationLayer.self)
+    try registrar.register(Conv2D.self, aliases: ["Convolution2D"])
+    try registrar.register(MaxPooling2D.self, aliases: ["MaxPool2D"])
+    try registrar.register(AveragePooling2D.self, aliases: ["AvgPool2D"])
+    try registrar.register(GlobalAveragePooling2D.self, aliases: ["GlobalAvgPool2D"])
+    try registrar.register(GlobalMaxPooling2D.self, aliases: ["GlobalMaxPool2D"])
+    try registrar.register(BatchNormalization.self)
+    try registrar.register(ZeroPadding2D.self)
+    try registrar.register(Rescaling.self)
   }
 }

@@ -18,6 +18,34 @@ public protocol Kernels: Sendable {
   func multiply(_ x: UnsafeBufferPointer<Float>, _ y: UnsafeBufferPointer<Float>, into z: UnsafeMutableBufferPointer<Float>)
   /// `y += alpha · x`.
   func axpy(alpha: Float, x: UnsafeBufferPointer<Float>, y: UnsafeMutableBufferPointer<Float>)
+
+  /// A 2-D convolution (cross-correlation, as Keras): NHWC input, `[kh, kw, in, out]` kernel, NHWC output.
+  func convolution(
+    _ g: ConvolutionGeometry, input: UnsafeBufferPointer<Float>, kernel: UnsafeBufferPointer<Float>,
+    bias: UnsafeBufferPointer<Float>?, output: UnsafeMutableBufferPointer<Float>)
+  /// `d(loss)/d(input)` of ``convolution(_:input:kernel:bias:output:)``.
+  func convolutionBackwardData(
+    _ g: ConvolutionGeometry, outputGradient: UnsafeBufferPointer<Float>, kernel: UnsafeBufferPointer<Float>,
+    inputGradient: UnsafeMutableBufferPointer<Float>)
+  /// `d(loss)/d(kernel)` and `d(loss)/d(bias)` of ``convolution(_:input:kernel:bias:output:)``.
+  func convolutionBackwardWeights(
+    _ g: ConvolutionGeometry, input: UnsafeBufferPointer<Float>, outputGradient: UnsafeBufferPointer<Float>,
+    kernelGradient: UnsafeMutableBufferPointer<Float>, biasGradient: UnsafeMutableBufferPointer<Float>?)
+  /// The bytes of state max pooling keeps from forward to backward (oneDNN's workspace); 0 for the reference.
+  func maxPoolingWorkspaceBytes(_ g: PoolingGeometry) -> Int
+  /// Max pooling over NHWC windows; `workspace` holds ``maxPoolingWorkspaceBytes(_:)`` bytes.
+  func maxPooling(
+    _ g: PoolingGeometry, input: UnsafeBufferPointer<Float>, output: UnsafeMutableBufferPointer<Float>,
+    workspace: UnsafeMutableRawBufferPointer)
+  /// `d(loss)/d(input)` of max pooling, with the workspace its forward pass filled.
+  func maxPoolingBackward(
+    _ g: PoolingGeometry, input: UnsafeBufferPointer<Float>, outputGradient: UnsafeBufferPointer<Float>,
+    inputGradient: UnsafeMutableBufferPointer<Float>, workspace: UnsafeRawBufferPointer)
+  /// Average pooling over NHWC windows, padding excluded.
+  func averagePooling(_ g: PoolingGeometry, input: UnsafeBufferPointer<Float>, output: UnsafeMutableBufferPointer<Float>)
+  /// `d(loss)/d(input)` of average pooling.
+  func averagePoolingBackward(
+    _ g: PoolingGeometry, outputGradient: UnsafeBufferPointer<Float>, inputGradient: UnsafeMutableBufferPointer<Float>)
 }
 
 extension Kernels {

@@ -10,7 +10,7 @@ public final class Parameter: @unchecked Sendable {
   public var gradient: Tensor
   /// Non-trainable parameters (batch normalization's moving statistics) are saved and counted but never
   /// updated by an optimizer.
-  public let isTrainable: Bool
+  public var isTrainable: Bool
 
   public init(name: String, value: Tensor, isTrainable: Bool = true) {
     self.name = name

@@ -1,0 +1,216 @@
+import StrataCore
+
+/// Normalizes each channel (the last axis) to zero mean and unit variance, then scales and shifts it.
+///
+/// Keras: `BatchNormalization(axis=-1, momentum=0.99, epsilon=0.001, center=True, scale=True)`.
+/// In training the batch statistics are used (biased variance, as `ops.moments`) and the moving ones
+/// updated: `moving = moving · momentum + batch · (1 - momentum)`; at inference the moving statistics
+/// are used. The moving statistics are non-trainable parameters. A frozen layer (``isFrozen``, Keras'
+/// `trainable = False`) always uses the moving statistics and updates nothing.
+public final class BatchNormalization: Layer {
+  public struct Config: Codable, Sendable, Equatable {
+    public var axis: Int
+    public var momentum: Float
+    public var epsilon: Float
+    public var center: Bool
+    public var scale: Bool
+    public var betaInitializer: Spec
+    public var gammaInitializer: Spec
+    public var movingMeanInitializer: Spec
+    public var movingVarianceInitializer: Spec
+
+    public init(
+      axis: Int = -1, momentum: Float = 0.99, epsilon: Float = 1e-3, center: Bool = true, scale: Bool = true,
+      betaInitializer: Spec = "zeros", gammaInitializer: Spec = "ones", movingMeanInitializer: Spec = "zeros",
+      movingVarianceInitializer: Spec = "ones"
+    ) {
+      self.axis = axis
+      self.momentum = momentum
+      self.epsilon = epsilon
+      self.center = center
+      self.scale = scale
+      self.betaInitializer = betaInitializer
+      self.gammaInitializer = gammaInitializer
+      self.movingMeanInitializer = movingMeanInitializer
+      self.movingVarianceInitializer = movingVarianceInitializer
+    }
+
+    public init(from decoder: Decoder) throws {
+      let c = try decoder.container(keyedBy: CodingKeys.self)
+      self.init(
+        axis: try c.decode(.axis, default: -1), momentum: try c.decode(.momentum, default: 0.99),
+        epsilon: try c.decode(.epsilon, default: 1e-3), center: try c.decode(.center, default: true),
+        scale: try c.decode(.scale, default: true), betaInitializer: try c.decode(.betaInitializer, default: "zeros"),
+        gammaInitializer: try c.decode(.gammaInitializer, default: "ones"),
+        movingMeanInitializer: try c.decode(.movingMeanInitializer, default: "zeros"),
+        movingVarianceInitializer: try c.decode(.movingVarianceInitializer, default: "ones"))
+    }
+  }
+
+  public static let identifier = "BatchNormalization"
+  public let config: Config
+  public let declaredInputShape: [Int]?
+  private let initializers: [any Initializer]
+
+  public private(set) var gamma: Parameter?
+  public private(set) var beta: Parameter?
+  public private(set) var movingMean: Parameter?
+  public private(set) var movingVariance: Parameter?
+  /// Keras' `trainable = False`: moving statistics in training too, and no parameter changes.
+  public var isFrozen = false {
+    didSet {
+      gamma?.isTrainable = !isFrozen
+      beta?.isTrainable = !isFrozen
+    }
+  }
+
+  private var inputShape: [Int] = []
+  private var input: Tensor?
+  private var usedBatchStatistics = false
+  private var normalized = Tensor(shape: [0])  // x̂
+  private var inverseDeviation: [Float] = []  // 1 / sqrt(var + ε), per channel
+  private var mean: [Float] = []
+  private var output = Tensor(shape: [0])
+  private var inputGradient = Tensor(shape: [0])
+
+  public convenience init(config: Config) throws { try self.init(config: config, inputShape: nil) }
+
+  /// `BatchNormalization()` with Keras' defaults.
+  public convenience init(momentum: Float = 0.99, epsilon: Float = 1e-3, center: Bool = true, scale: Bool = true) throws {
+    try self.init(config: Config(momentum: momentum, epsilon: epsilon, center: center, scale: scale), inputShape: nil)
+  }
+
+  public init(config: Config, inputShape: [Int]?) throws {
+    guard config.momentum >= 0, config.momentum < 1 else {
+      throw StrataError.invalidArgument(
+        owner: "BatchNormalization", argument: "momentum", value: "\(config.momentum)", expected: "a number in [0, 1)")
+    }
+    guard config.epsilon > 0 else {
+      throw StrataError.invalidArgument(
+        owner: "BatchNormalization", argument: "epsilon", value: "\(config.epsilon)", expected: "a positive number")
+    }
+    self.config = config
+    declaredInputShape = inputShape
+    initializers = try [config.gammaInitializer, config.betaInitializer, config.movingMeanInitializer, config.movingVarianceInitializer]
+      .map { try Registries.shared.initializer($0) }
+  }
+
+  public var parameters: [Parameter] { [gamma, beta, movingMean, movingVariance].compactMap { $0 } }
+
+  public func build(inputShape: [Int], generator: inout SeededGenerator) throws -> [Int] {
+    guard let channels = inputShape.last, channels > 0 else {
+      throw StrataError.shapeMismatch(layer: "BatchNormalization", received: kerasShape(inputShape), expected: "an input with a last axis")
+    }
+    guard config.axis == -1 || config.axis == inputShape.count else {
+      throw StrataError.invalidArgument(
+        owner: "BatchNormalization", argument: "axis", value: "\(config.axis)",
+        expected: "-1 (the channels of channels-last data), or \(inputShape.count) for this input")
+    }
+    self.inputShape = inputShape
+    let shape = [channels]
+    gamma = config.scale ? Parameter(name: "gamma", value: initializers[0].make(shape: shape, generator: &generator), isTrainable: !isFrozen) : nil
+    beta = config.center ? Parameter(name: "beta", value: initializers[1].make(shape: shape, generator: &generator), isTrainable: !isFrozen) : nil
+    movingMean = Parameter(name: "moving_mean", value: initializers[2].make(shape: shape, generator: &generator), isTrainable: false)
+    movingVariance = Parameter(name: "moving_variance", value: initializers[3].make(shape: shape, generator: &generator), isTrainable: false)
+    return inputShape
+  }
+
+  public func forward(_ x: Tensor, in context: Context) throws -> Tensor {
+    guard let movingMean, let movingVariance else { throw StrataError.invalidState("BatchNormalization: forward was called before build.") }
+    try checkInput(x, layer: "BatchNormalization", expected: inputShape)
+    let channels = inputShape[inputShape.count - 1], rows = x.count / channels
+    let batchStatistics = context.isTraining && !isFrozen
+    if mean.count != channels {
+      mean = [Float](repeating: 0, count: channels)
+      inverseDeviation = mean
+    }
+    if batchStatistics {
+      var sums = [Double](repeating: 0, count: channels), squares = sums
+      x.withUnsafeBufferPointer { xs in
+        for r in 0..<rows { for c in 0..<channels { let v = Double(xs[r * channels + c]); sums[c] += v; squares[c] += v * v } }
+      }
+      let momentum = config.momentum
+      movingMean.value.withUnsafeMutableBufferPointer { mm in
+        movingVariance.value.withUnsafeMutableBufferPointer { mv in
+          for c in 0..<channels {
+            let m = sums[c] / Double(rows)
+            let variance = max(0, squares[c] / Double(rows) - m * m)
+            mean[c] = Float(m)
+            inverseDeviation[c] = Float(1 / (variance + Double(config.epsilon)).squareRoot())
+            mm[c] = mm[c] * momentum + Float(m) * (1 - momentum)
+            mv[c] = mv[c] * momentum + Float(variance) * (1 - momentum)
+          }
+        }
+      }
+    } else {
+      movingMean.value.withUnsafeBufferPointer { mm in
+        movingVariance.value.withUnsafeBufferPointer { mv in
+          for c in 0..<channels {
+            mean[c] = mm[c]
+            inverseDeviation[c] = 1 / (mv[c] + config.epsilon).squareRoot()
+          }
+        }
+      }
+    }
+    normalized.reuse(shape: x.shape)
+    output.reuse(shape: x.shape)
+    let g = gamma?.value.scalars, b = beta?.value.scalars
+    x.withUnsafeBufferPointer { xs in
+      normalized.withUnsafeMutableBufferPointer { xh in
+        output.withUnsafeMutableBufferPointer { y in
+          for r in 0..<rows {
+            for c in 0..<channels {
+              let i = r * channels + c
+              xh[i] = (xs[i] - mean[c]) * inverseDeviation[c]
+              y[i] = xh[i] * (g?[c] ?? 1) + (b?[c] ?? 0)
+            }
+          }
+        }
+      }
+    }
+    input = context.isTraining ? x : nil
+    usedBatchStatistics = batchStatistics
+    return output
+  }
+
+  public func backward(_ outputGradient: Tensor, in context: Context) throws -> Tensor {
+    guard let x = input else { throw missingForward("BatchNormalization") }
+    input = nil
+    let channels = inputShape[inputShape.count - 1], rows = x.count / channels
+    var sumGradient = [Double](repeating: 0, count: channels), sumProduct = sumGradient
+    outputGradient.withUnsafeBufferPointer { dy in
+      normalized.withUnsafeBufferPointer { xh in
+        for r in 0..<rows {
+          for c in 0..<channels {
+            sumGradient[c] += Double(dy[r * channels + c])
+            sumProduct[c] += Double(dy[r * channels + c] * xh[r * channels + c])
+          }
+        }
+      }
+    }
+    if let gamma { gamma.gradient.withUnsafeMutableBufferPointer { for c in 0..<channels { $0[c] = Float(sumProduct[c]) } } }
+    if let beta { beta.gradient.withUnsafeMutableBufferPointer { for c in 0..<channels { $0[c] = Float(sumGradient[c]) } } }
+    let g = gamma?.value.scalars
+    inputGradient.reuse(shape: x.shape)
+    outputGradient.withUnsafeBufferPointer { dy in
+      normalized.withUnsafeBufferPointer { xh in
+        inputGradient.withUnsafeMutableBufferPointer { dx in
+          for r in 0..<rows {
+            for c in 0..<channels {
+              let i = r * channels + c
+              let scale = (g?[c] ?? 1) * inverseDeviation[c]
+              if usedBatchStatistics {
+                // The batch mean and variance depend on x too.
+                let n = Double(rows)
+                dx[i] = scale * Float(Double(dy[i]) - sumGradient[c] / n - Double(xh[i]) * sumProduct[c] / n)
+              } else {
+                dx[i] = scale * dy[i]
+              }
+            }
+          }
+        }
+      }
+    }
+    return inputGradient
+  }
+}

@@ -1,0 +1,212 @@
+import StrataCore
+
+/// A 2-D convolution over channels-last images: `y = activation(conv(x, kernel) + bias)`.
+///
+/// Keras: `Conv2D(filters, kernel_size, strides=(1, 1), padding="valid", dilation_rate=(1, 1),
+/// activation=None, use_bias=True, kernel_initializer="glorot_uniform", bias_initializer="zeros")`.
+/// The kernel is `[kh, kw, in, out]`, as in Keras. `"same"` padding follows TensorFlow: the output is
+/// `ceil(input / stride)` and an odd total padding puts the extra pixel at the bottom and right.
+public final class Conv2D: Layer {
+  public struct Config: Codable, Sendable, Equatable {
+    public var filters: Int
+    public var kernelSize: IntPair
+    public var strides: IntPair
+    public var padding: String
+    public var dilationRate: IntPair
+    public var activation: Spec
+    public var useBias: Bool
+    public var kernelInitializer: Spec
+    public var biasInitializer: Spec
+    /// Grouped convolutions are not supported: only Keras' default of 1 is accepted.
+    public var groups: Int = 1
+
+    public init(
+      filters: Int, kernelSize: IntPair, strides: IntPair = 1, padding: String = "valid", dilationRate: IntPair = 1,
+      activation: Spec = "linear", useBias: Bool = true, kernelInitializer: Spec = "glorot_uniform",
+      biasInitializer: Spec = "zeros"
+    ) {
+      self.filters = filters
+      self.kernelSize = kernelSize
+      self.strides = strides
+      self.padding = padding
+      self.dilationRate = dilationRate
+      self.activation = activation
+      self.useBias = useBias
+      self.kernelInitializer = kernelInitializer
+      self.biasInitializer = biasInitializer
+    }
+
+    public init(from decoder: Decoder) throws {
+      let c = try decoder.container(keyedBy: CodingKeys.self)
+      self.init(
+        filters: try c.decode(Int.self, forKey: .filters), kernelSize: try c.decode(IntPair.self, forKey: .kernelSize),
+        strides: try c.decode(.strides, default: 1), padding: try c.decode(.padding, default: "valid"),
+        dilationRate: try c.decode(.dilationRate, default: 1), activation: try c.decode(.activation, default: "linear"),
+        useBias: try c.decode(.useBias, default: true),
+        kernelInitializer: try c.decode(.kernelInitializer, default: "glorot_uniform"),
+        biasInitializer: try c.decode(.biasInitializer, default: "zeros"))
+      groups = try c.decode(.groups, default: 1)
+    }
+  }
+
+  public static let identifier = "Conv2D"
+  public let config: Config
+  public let declaredInputShape: [Int]?
+  public let activation: any Activation
+  let kernelInitializer: any Initializer
+  let biasInitializer: any Initializer
+  let same: Bool
+
+  /// `[kh, kw, in, out]`; `nil` until built.
+  public private(set) var kernel: Parameter?
+  /// `[out]`; `nil` until built or without a bias.
+  public private(set) var bias: Parameter?
+  private var inputShape: [Int] = []
+  private var geometry: ConvolutionGeometry?
+  private var input: Tensor?
+  private var preactivation = Tensor(shape: [0])
+  private var output = Tensor(shape: [0])
+  private var preactivationGradient = Tensor(shape: [0])
+  private var inputGradient = Tensor(shape: [0])
+
+  public convenience init(config: Config) throws { try self.init(config: config, inputShape: nil) }
+
+  /// `Conv2D(32, kernelSize: 3, activation: "relu")`, as Keras' `Conv2D(32, 3, activation="relu")`.
+  public convenience init(
+    _ filters: Int, kernelSize: IntPair, strides: IntPair = 1, padding: String = "valid", dilationRate: IntPair = 1,
+    activation: Spec = "linear", useBias: Bool = true, kernelInitializer: Spec = "glorot_uniform",
+    biasInitializer: Spec = "zeros", inputShape: [Int]? = nil
+  ) throws {
+    try self.init(
+      config: Config(
+        filters: filters, kernelSize: kernelSize, strides: strides, padding: padding, dilationRate: dilationRate,
+        activation: activation, useBias: useBias, kernelInitializer: kernelInitializer, biasInitializer: biasInitializer),
+      inputShape: inputShape)
+  }
+
+  /// A layer from a config, with Keras' `input_shape`.
+  public init(config: Config, inputShape: [Int]?) throws {
+    guard config.filters > 0 else {
+      throw StrataError.invalidArgument(owner: "Conv2D", argument: "filters", value: "\(config.filters)", expected: "a positive integer")
+    }
+    guard config.groups == 1 else {
+      throw StrataError.invalidArgument(owner: "Conv2D", argument: "groups", value: "\(config.groups)", expected: "1 (grouped convolutions are not supported)")
+    }
+    try requirePositive(config.kernelSize, owner: "Conv2D", argument: "kernel_size")
+    try requirePositive(config.strides, owner: "Conv2D", argument: "strides")
+    try requirePositive(config.dilationRate, owner: "Conv2D", argument: "dilation_rate")
+    if config.dilationRate != 1 && config.strides != 1 {
+      throw StrataError.invalidArgument(
+        owner: "Conv2D", argument: "strides", value: "\(config.strides) with dilation_rate \(config.dilationRate)",
+        expected: "strides of 1 when dilation_rate is above 1, as in Keras")
+    }
+    same = try requirePadding(config.padding, owner: "Conv2D")
+    self.config = config
+    declaredInputShape = inputShape
+    activation = try Registries.shared.activation(config.activation)
+    kernelInitializer = try Registries.shared.initializer(config.kernelInitializer)
+    biasInitializer = try Registries.shared.initializer(config.biasInitializer)
+  }
+
+  public var parameters: [Parameter] { [kernel, bias].compactMap { $0 } }
+
+  func geometry(batch: Int) -> ConvolutionGeometry {
+    ConvolutionGeometry(
+      batch: batch, height: inputShape[0], width: inputShape[1], channels: inputShape[2], filters: config.filters,
+      kernel: config.kernelSize.tuple, strides: config.strides.tuple, dilation: config.dilationRate.tuple, same: same)
+  }
+
+  public func build(inputShape: [Int], generator: inout SeededGenerator) throws -> [Int] {
+    try requireImages(inputShape, layer: "Conv2D")
+    self.inputShape = inputShape
+    let g = geometry(batch: 1)
+    guard g.outputHeight > 0, g.outputWidth > 0 else {
+      let extent = IntPair(
+        (config.kernelSize.height - 1) * config.dilationRate.height + 1, (config.kernelSize.width - 1) * config.dilationRate.width + 1)
+      throw StrataError.shapeMismatch(
+        layer: "Conv2D", received: kerasShape(inputShape),
+        expected: "images of at least \(extent.height)x\(extent.width) for a kernel of \(config.kernelSize) with padding '\(config.padding)'")
+    }
+    kernel = Parameter(
+      name: "kernel",
+      value: kernelInitializer.make(
+        shape: [config.kernelSize.height, config.kernelSize.width, inputShape[2], config.filters], generator: &generator))
+    bias = config.useBias ? Parameter(name: "bias", value: biasInitializer.make(shape: [config.filters], generator: &generator)) : nil
+    return [g.outputHeight, g.outputWidth, config.filters]
+  }
+
+  public func forward(_ x: Tensor, in context: Context) throws -> Tensor {
+    guard let kernel else { throw StrataError.invalidState("Conv2D: forward was called before build.") }
+    try checkInput(x, layer: "Conv2D", expected: inputShape)
+    let g: ConvolutionGeometry
+    if let cached = geometry, cached.batch == x.shape[0] { g = cached } else { g = geometry(batch: x.shape[0]) }
+    geometry = g
+    let shape = [g.batch, g.outputHeight, g.outputWidth, g.filters]
+    preactivation.reuse(shape: shape)
+    x.withUnsafeBufferPointer { xs in
+      kernel.value.withUnsafeBufferPointer { k in
+        preactivation.withUnsafeMutableBufferPointer { z in
+          if let bias {
+            bias.value.withUnsafeBufferPointer { b in context.kernels.convolution(g, input: xs, kernel: k, bias: b, output: z) }
+          } else {
+            context.kernels.convolution(g, input: xs, kernel: k, bias: nil, output: z)
+          }
+        }
+      }
+    }
+    input = context.isTraining ? x : nil
+    if activation.isIdentity { return preactivation }
+    output.reuse(shape: shape)
+    preactivation.withUnsafeBufferPointer { z in
+      output.withUnsafeMutableBufferPointer { activation.forward(z, into: $0, rowLength: g.filters) }
+    }
+    return output
+  }
+
+  public func backward(_ outputGradient: Tensor, in context: Context) throws -> Tensor {
+    guard let x = input, let kernel, let g = geometry else { throw missingForward("Conv2D") }
+    guard outputGradient.shape == preactivation.shape else {
+      throw StrataError.shapeMismatch(
+        layer: "Conv2D (backward)", received: kerasShape(outputGradient.shape, batch: false),
+        expected: kerasShape(preactivation.shape, batch: false))
+    }
+    input = nil
+    var dz = outputGradient
+    if !activation.isIdentity {
+      preactivationGradient.reuse(shape: outputGradient.shape)
+      preactivation.withUnsafeBufferPointer { z in
+        output.withUnsafeBufferPointer { y in
+          outputGradient.withUnsafeBufferPointer { dy in
+            preactivationGradient.withUnsafeMutableBufferPointer {
+              activation.backward(input: z, output: y, outputGradient: dy, into: $0, rowLength: g.filters)
+            }
+          }
+        }
+      }
+      dz = preactivationGradient
+    }
+    dz.withUnsafeBufferPointer { dzs in
+      x.withUnsafeBufferPointer { xs in
+        kernel.gradient.withUnsafeMutableBufferPointer { dk in
+          if let bias {
+            bias.gradient.withUnsafeMutableBufferPointer { db in
+              context.kernels.convolutionBackwardWeights(g, input: xs, outputGradient: dzs, kernelGradient: dk, biasGradient: db)
+            }
+          } else {
+            context.kernels.convolutionBackwardWeights(g, input: xs, outputGradient: dzs, kernelGradient: dk, biasGradient: nil)
+          }
+        }
+      }
+    }
+    guard context.needsInputGradient else { return Tensor(shape: [0]) }
+    inputGradient.reuse(shape: x.shape)
+    dz.withUnsafeBufferPointer { dzs in
+      kernel.value.withUnsafeBufferPointer { k in
+        inputGradient.withUnsafeMutableBufferPointer {
+          context.kernels.convolutionBackwardData(g, outputGradient: dzs, kernel: k, inputGradient: $0)
+        }
+      }
+    }
+    return inputGradient
+  }
+}

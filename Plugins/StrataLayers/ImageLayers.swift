@@ -1,0 +1,151 @@
+import StrataCore
+
+/// Adds rows and columns of zeros around images. Keras: `ZeroPadding2D(padding=(1, 1))`, where
+/// `padding` is an integer, a pair (symmetric height and width padding) or `((top, bottom), (left, right))`.
+public final class ZeroPadding2D: Layer {
+  public struct Config: Codable, Sendable, Equatable {
+    public var top: Int, bottom: Int, left: Int, right: Int
+    public init(top: Int, bottom: Int, left: Int, right: Int) {
+      self.top = top
+      self.bottom = bottom
+      self.left = left
+      self.right = right
+    }
+    public init(_ padding: Int = 1) { self.init(top: padding, bottom: padding, left: padding, right: padding) }
+    private enum CodingKeys: String, CodingKey { case padding }
+    public init(from decoder: Decoder) throws {
+      let c = try decoder.container(keyedBy: CodingKeys.self)
+      let value = try c.decodeIfPresent(ConfigValue.self, forKey: .padding) ?? .int(1)
+      func ints(_ v: ConfigValue) -> [Int]? { v.intValue.map { [$0, $0] } ?? v.arrayValue.map { $0.compactMap(\.intValue) } }
+      if let n = value.intValue {
+        self.init(n)
+      } else if let pair = value.arrayValue, pair.count == 2, let vertical = ints(pair[0]), let horizontal = ints(pair[1]),
+        vertical.count == 2, horizontal.count == 2
+      {
+        self.init(top: vertical[0], bottom: vertical[1], left: horizontal[0], right: horizontal[1])
+      } else {
+        throw DecodingError.dataCorruptedError(
+          forKey: .padding, in: c, debugDescription: "an integer, (height, width) or ((top, bottom), (left, right)); received \(value)")
+      }
+    }
+    public func encode(to encoder: Encoder) throws {
+      var c = encoder.container(keyedBy: CodingKeys.self)
+      try c.encode([[top, bottom], [left, right]], forKey: .padding)
+    }
+  }
+  public static let identifier = "ZeroPadding2D"
+  public let config: Config
+  private var inputShape: [Int] = []
+  private var output = Tensor(shape: [0])
+  private var inputGradient = Tensor(shape: [0])
+
+  public init(config: Config) throws {
+    guard [config.top, config.bottom, config.left, config.right].allSatisfy({ $0 >= 0 }) else {
+      throw StrataError.invalidArgument(
+        owner: "ZeroPadding2D", argument: "padding", value: "((\(config.top), \(config.bottom)), (\(config.left), \(config.right)))",
+        expected: "sizes ≥ 0")
+    }
+    self.config = config
+  }
+
+  /// `ZeroPadding2D(padding: 1)`.
+  public convenience init(padding: Int) throws { try self.init(config: Config(padding)) }
+
+  public func build(inputShape: [Int], generator: inout SeededGenerator) throws -> [Int] {
+    try requireImages(inputShape, layer: "ZeroPadding2D")
+    self.inputShape = inputShape
+    return [inputShape[0] + config.top + config.bottom, inputShape[1] + config.left + config.right, inputShape[2]]
+  }
+
+  /// Copies rows between an image and its padded version.
+  private func copy(batch: Int, from source: UnsafeBufferPointer<Float>, to target: UnsafeMutableBufferPointer<Float>, padding: Bool) {
+    let (h, w, c) = (inputShape[0], inputShape[1], inputShape[2])
+    let paddedWidth = w + config.left + config.right, paddedHeight = h + config.top + config.bottom
+    for n in 0..<batch {
+      for y in 0..<h {
+        let small = (n * h + y) * w * c
+        let large = ((n * paddedHeight + y + config.top) * paddedWidth + config.left) * c
+        for i in 0..<(w * c) {
+          if padding { target[large + i] = source[small + i] } else { target[small + i] = source[large + i] }
+        }
+      }
+    }
+  }
+
+  public func forward(_ x: Tensor, in context: Context) throws -> Tensor {
+    try checkInput(x, layer: "ZeroPadding2D", expected: inputShape)
+    output.reuse(shape: [x.shape[0], inputShape[0] + config.top + config.bottom, inputShape[1] + config.left + config.right, inputShape[2]])
+    x.withUnsafeBufferPointer { xs in
+      output.withUnsafeMutableBufferPointer { y in
+        y.update(repeating: 0)
+        copy(batch: x.shape[0], from: xs, to: y, padding: true)
+      }
+    }
+    return output
+  }
+
+  public func backward(_ outputGradient: Tensor, in context: Context) throws -> Tensor {
+    inputGradient.reuse(shape: [outputGradient.shape[0]] + inputShape)
+    outputGradient.withUnsafeBufferPointer { dy in
+      inputGradient.withUnsafeMutableBufferPointer { copy(batch: outputGradient.shape[0], from: dy, to: $0, padding: false) }
+    }
+    return inputGradient
+  }
+}
+
+/// `y = x · scale + offset`, e.g. pixels to [0, 1]. Keras: `Rescaling(scale, offset=0.0)`.
+public final class Rescaling: Layer {
+  public struct Config: Codable, Sendable, Equatable {
+    public var scale: Float
+    public var offset: Float
+    public init(scale: Float, offset: Float = 0) {
+      self.scale = scale
+      self.offset = offset
+    }
+    public init(from decoder: Decoder) throws {
+      let c = try decoder.container(keyedBy: CodingKeys.self)
+      self.init(scale: try c.decode(Float.self, forKey: .scale), offset: try c.decode(.offset, default: 0))
+    }
+  }
+  public static let identifier = "Rescaling"
+  public let config: Config
+  public let declaredInputShape: [Int]?
+  private var inputShape: [Int] = []
+  private var output = Tensor(shape: [0])
+  private var inputGradient = Tensor(shape: [0])
+
+  public convenience init(config: Config) throws { try self.init(config: config, inputShape: nil) }
+
+  /// `Rescaling(1 / 255)`.
+  public convenience init(_ scale: Float, offset: Float = 0, inputShape: [Int]? = nil) throws {
+    try self.init(config: Config(scale: scale, offset: offset), inputShape: inputShape)
+  }
+
+  public init(config: Config, inputShape: [Int]?) throws {
+    guard config.scale.isFinite, config.offset.isFinite else {
+      throw StrataError.invalidArgument(owner: "Rescaling", argument: "scale", value: "\(config.scale)", expected: "a finite number")
+    }
+    self.config = config
+    declaredInputShape = inputShape
+  }
+
+  public func build(inputShape: [Int], generator: inout SeededGenerator) throws -> [Int] {
+    self.inputShape = inputShape
+    return inputShape
+  }
+
+  public func forward(_ x: Tensor, in context: Context) throws -> Tensor {
+    try checkInput(x, layer: "Rescaling", expected: inputShape)
+    output.reuse(shape: x.shape)
+    let scale = config.scale, offset = config.offset
+    x.withUnsafeBufferPointer { xs in output.withUnsafeMutableBufferPointer { simdMap(xs, into: $0) { $0 * scale + offset } } }
+    return output
+  }
+
+  public func backward(_ outputGradient: Tensor, in context: Context) throws -> Tensor {
+    inputGradient.reuse(shape: outputGradient.shape)
+    let scale = config.scale
+    outputGradient.withUnsafeBufferPointer { dy in inputGradient.withUnsafeMutableBufferPointer { simdMap(dy, into: $0) { $0 * scale } } }
+    return inputGradient
+  }
+}

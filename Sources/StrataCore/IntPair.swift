@@ -1,0 +1,69 @@
+/// A pair of sizes (height, width) that Keras lets you give as one integer or as two:
+/// `kernel_size=3` or `kernel_size=(3, 5)`. Encodes as a two-element list, as Keras saves it.
+public struct IntPair: Codable, Sendable, Hashable, ExpressibleByIntegerLiteral, ExpressibleByArrayLiteral,
+  CustomStringConvertible
+{
+  public var height: Int
+  public var width: Int
+
+  public init(_ height: Int, _ width: Int) {
+    self.height = height
+    self.width = width
+  }
+
+  public init(integerLiteral value: Int) { self.init(value, value) }
+
+  public init(arrayLiteral elements: Int...) {
+    self.init(elements.first ?? 0, elements.count > 1 ? elements[1] : elements.first ?? 0)
+  }
+
+  public init(from decoder: Decoder) throws {
+    let container = try decoder.singleValueContainer()
+    if let value = try? container.decode(Int.self) {
+      self.init(value, value)
+      return
+    }
+    let values = try container.decode([Int].self)
+    guard values.count == 2 || values.count == 1 else {
+      throw DecodingError.dataCorruptedError(
+        in: container, debugDescription: "one integer or a pair of integers, received \(values.count) values")
+    }
+    self.init(values[0], values.count == 2 ? values[1] : values[0])
+  }
+
+  public func encode(to encoder: Encoder) throws {
+    var container = encoder.singleValueContainer()
+    try container.encode([height, width])
+  }
+
+  public var tuple: (Int, Int) { (height, width) }
+  public var description: String { "(\(height), \(width))" }
+  var isPositive: Bool { height > 0 && width > 0 }
+}
+
+/// Checks that `pair` is made of positive integers.
+public func requirePositive(_ pair: IntPair, owner: String, argument: String) throws {
+  guard pair.height > 0, pair.width > 0 else {
+    throw StrataError.invalidArgument(
+      owner: owner, argument: argument, value: "\(pair)", expected: "positive integers")
+  }
+}
+
+/// Checks Keras' `padding` argument.
+public func requirePadding(_ padding: String, owner: String) throws -> Bool {
+  switch padding.lowercased() {
+  case "valid": return false
+  case "same": return true
+  default:
+    throw StrataError.invalidArgument(owner: owner, argument: "padding", value: "'\(padding)'", expected: "'valid' or 'same'")
+  }
+}
+
+/// Checks that a layer gets images: `(None, height, width, channels)`.
+public func requireImages(_ inputShape: [Int], layer: String) throws {
+  guard inputShape.count == 3, inputShape.allSatisfy({ $0 > 0 }) else {
+    throw StrataError.shapeMismatch(
+      layer: layer, received: kerasShape(inputShape),
+      expected: "a 4-D input (None, height, width, channels); add a channel axis to gray images, e.g. Reshape([28, 28, 1])")
+  }
+}
