@@ -18,6 +18,10 @@ public final class BatchNormalization: Layer {
     public var gammaInitializer: Spec
     public var movingMeanInitializer: Spec
     public var movingVarianceInitializer: Spec
+    /// Batch renormalization is not supported: only Keras' default, `false`, is accepted.
+    public var renorm = false
+    /// Read for Keras configs; unused without `renorm`.
+    public var renormMomentum: Float = 0.99
 
     public init(
       axis: Int = -1, momentum: Float = 0.99, epsilon: Float = 1e-3, center: Bool = true, scale: Bool = true,
@@ -44,6 +48,8 @@ public final class BatchNormalization: Layer {
         gammaInitializer: try c.decode(.gammaInitializer, default: "ones"),
         movingMeanInitializer: try c.decode(.movingMeanInitializer, default: "zeros"),
         movingVarianceInitializer: try c.decode(.movingVarianceInitializer, default: "ones"))
+      renorm = try c.decode(.renorm, default: false)
+      renormMomentum = try c.decode(.renormMomentum, default: 0.99)
     }
   }
 
@@ -84,6 +90,10 @@ public final class BatchNormalization: Layer {
     guard config.momentum >= 0, config.momentum < 1 else {
       throw StrataError.invalidArgument(
         owner: "BatchNormalization", argument: "momentum", value: "\(config.momentum)", expected: "a number in [0, 1)")
+    }
+    guard !config.renorm else {
+      throw StrataError.invalidArgument(
+        owner: "BatchNormalization", argument: "renorm", value: "true", expected: "false (batch renormalization is not supported)")
     }
     guard config.epsilon > 0 else {
       throw StrataError.invalidArgument(

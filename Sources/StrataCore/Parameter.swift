@@ -15,7 +15,7 @@ public final class Parameter: @unchecked Sendable {
   public init(name: String, value: Tensor, isTrainable: Bool = true) {
     self.name = name
     self.value = value
-    self.gradient = Tensor(shape: isTrainable ? value.shape : [0])
+    self.gradient = Tensor(shape: value.shape)
     self.isTrainable = isTrainable
   }
 
