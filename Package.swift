@@ -24,7 +24,7 @@ let package = Package(
     .target(
       name: "Strata",
       dependencies: [
-        "StrataCore", "StrataAutoload", "StrataSIMD", "StrataBLAS", "StrataActivations",
+        "StrataCore", "StrataAutoload", "StrataSIMD", "StrataBLAS", "StrataDNNL", "StrataActivations",
         "StrataInitializers", "StrataLayers", "StrataLosses", "StrataOptimizers", "StrataMetrics", "CStrataKernels",
       ]),
     .target(name: "StrataData", dependencies: ["StrataCore", "CZlib"]),
@@ -50,6 +50,7 @@ let package = Package(
     // MARK: Plugins
     .target(name: "StrataSIMD", dependencies: ["StrataCore"], path: "Plugins/StrataSIMD"),
     .target(name: "StrataBLAS", dependencies: ["StrataCore", "CBLAS"], path: "Plugins/StrataBLAS"),
+    .target(name: "StrataDNNL", dependencies: ["StrataCore", "CDNNL"], path: "Plugins/StrataDNNL"),
     .target(
       name: "StrataActivations", dependencies: ["StrataCore"], path: "Plugins/StrataActivations"),
     .target(
@@ -70,7 +71,7 @@ let package = Package(
       name: "StrataLayersTests", dependencies: ["Strata", "StrataTesting"],
       resources: [.copy("Fixtures")]),
     .testTarget(
-      name: "StrataKernelsTests", dependencies: ["Strata", "StrataSIMD", "StrataBLAS"]),
+      name: "StrataKernelsTests", dependencies: ["Strata", "StrataSIMD", "StrataBLAS", "StrataDNNL"]),
     .testTarget(
       name: "StrataTests", dependencies: ["Strata", "StrataTesting", "StrataData"],
       resources: [.copy("Fixtures")]),

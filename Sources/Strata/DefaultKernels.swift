@@ -1,13 +1,16 @@
 import StrataBLAS
 import StrataCore
+import StrataDNNL
 import StrataSIMD
 
-/// The backend models use unless told otherwise: OpenBLAS for GEMM, SIMD loops for element-wise work.
+/// The backend models use unless told otherwise: OpenBLAS for GEMM, oneDNN for convolution and
+/// pooling, SIMD loops for element-wise work.
 ///
 /// Registered as `"cpu"`.
 public struct DefaultKernels: Kernels {
   let blas = BLASKernels()
   let simd = SIMDKernels()
+  let dnnl = DNNLKernels()
 
   public init() {}
 
@@ -35,6 +38,54 @@ public struct DefaultKernels: Kernels {
 
   public func axpy(alpha: Float, x: UnsafeBufferPointer<Float>, y: UnsafeMutableBufferPointer<Float>) {
     simd.axpy(alpha: alpha, x: x, y: y)
+  }
+
+  public func convolution(
+    _ g: ConvolutionGeometry, input: UnsafeBufferPointer<Float>, kernel: UnsafeBufferPointer<Float>,
+    bias: UnsafeBufferPointer<Float>?, output: UnsafeMutableBufferPointer<Float>
+  ) {
+    dnnl.convolution(g, input: input, kernel: kernel, bias: bias, output: output)
+  }
+
+  public func convolutionBackwardData(
+    _ g: ConvolutionGeometry, outputGradient: UnsafeBufferPointer<Float>, kernel: UnsafeBufferPointer<Float>,
+    inputGradient: UnsafeMutableBufferPointer<Float>
+  ) {
+    dnnl.convolutionBackwardData(g, outputGradient: outputGradient, kernel: kernel, inputGradient: inputGradient)
+  }
+
+  public func convolutionBackwardWeights(
+    _ g: ConvolutionGeometry, input: UnsafeBufferPointer<Float>, outputGradient: UnsafeBufferPointer<Float>,
+    kernelGradient: UnsafeMutableBufferPointer<Float>, biasGradient: UnsafeMutableBufferPointer<Float>?
+  ) {
+    dnnl.convolutionBackwardWeights(
+      g, input: input, outputGradient: outputGradient, kernelGradient: kernelGradient, biasGradient: biasGradient)
+  }
+
+  public func maxPoolingWorkspaceBytes(_ g: PoolingGeometry) -> Int { dnnl.maxPoolingWorkspaceBytes(g) }
+
+  public func maxPooling(
+    _ g: PoolingGeometry, input: UnsafeBufferPointer<Float>, output: UnsafeMutableBufferPointer<Float>,
+    workspace: UnsafeMutableRawBufferPointer
+  ) {
+    dnnl.maxPooling(g, input: input, output: output, workspace: workspace)
+  }
+
+  public func maxPoolingBackward(
+    _ g: PoolingGeometry, input: UnsafeBufferPointer<Float>, outputGradient: UnsafeBufferPointer<Float>,
+    inputGradient: UnsafeMutableBufferPointer<Float>, workspace: UnsafeRawBufferPointer
+  ) {
+    dnnl.maxPoolingBackward(g, input: input, outputGradient: outputGradient, inputGradient: inputGradient, workspace: workspace)
+  }
+
+  public func averagePooling(_ g: PoolingGeometry, input: UnsafeBufferPointer<Float>, output: UnsafeMutableBufferPointer<Float>) {
+    dnnl.averagePooling(g, input: input, output: output)
+  }
+
+  public func averagePoolingBackward(
+    _ g: PoolingGeometry, outputGradient: UnsafeBufferPointer<Float>, inputGradient: UnsafeMutableBufferPointer<Float>
+  ) {
+    dnnl.averagePoolingBackward(g, outputGradient: outputGradient, inputGradient: inputGradient)
   }
 }
 

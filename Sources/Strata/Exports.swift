@@ -2,6 +2,7 @@
 @_exported import StrataActivations
 @_exported import StrataBLAS
 @_exported import StrataCore
+@_exported import StrataDNNL
 @_exported import StrataInitializers
 @_exported import StrataLayers
 @_exported import StrataLosses

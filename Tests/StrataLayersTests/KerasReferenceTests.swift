@@ -4,7 +4,7 @@ import StrataTesting
 import Testing
 
 /// The backends convolution and pooling are checked on.
-let convolutionBackends = ["reference", "cpu"]
+let convolutionBackends = ["reference", "dnnl", "cpu"]
 
 let layerFixture = try! KerasFixture(
   contentsOf: Bundle.module.url(forResource: "layers", withExtension: "json", subdirectory: "Fixtures")!)

@@ -1,0 +1,143 @@
+import CDNNL
+import Foundation
+import StrataCore
+import Synchronization
+
+/// Every primitive made so far, by geometry: made once, reused for every batch of that shape.
+final class PrimitiveCache: Sendable {
+  private struct Key: Hashable {
+    let convolution: ConvolutionGeometry?
+    let pooling: PoolingGeometry?
+    let flag: Bool
+  }
+  private let convolutions = Mutex<[Key: ConvolutionPrimitives]>([:])
+  private let poolings = Mutex<[Key: PoolingPrimitives]>([:])
+
+  func convolution(_ g: ConvolutionGeometry, hasBias: Bool, runtime: DNNLRuntime) -> ConvolutionPrimitives {
+    let key = Key(convolution: g, pooling: nil, flag: hasBias)
+    return convolutions.withLock { cache in
+      if let found = cache[key] { return found }
+      let made = ConvolutionPrimitives(g, hasBias: hasBias, runtime: runtime)
+      cache[key] = made
+      return made
+    }
+  }
+
+  func pooling(_ g: PoolingGeometry, maximum: Bool, runtime: DNNLRuntime) -> PoolingPrimitives {
+    let key = Key(convolution: nil, pooling: g, flag: maximum)
+    return poolings.withLock { cache in
+      if let found = cache[key] { return found }
+      let made = PoolingPrimitives(g, maximum: maximum, runtime: runtime)
+      cache[key] = made
+      return made
+    }
+  }
+
+  var count: Int { convolutions.withLock { $0.count } + poolings.withLock { $0.count } }
+}
+
+/// Convolution and pooling on oneDNN primitives (Debian's `libdnnl-dev`); everything else as the reference.
+///
+/// Registered as `"dnnl"`. Activations stay NHWC, so no reorder is needed between layers; weights are
+/// reordered from Keras' `[kh, kw, in, out]` into the layout oneDNN picks (`format_tag_any`), since
+/// oneDNN 2.6 falls back to its slow reference code for fixed weight layouts. If oneDNN cannot start,
+/// the reference loops compute instead.
+public struct DNNLKernels: Kernels {
+  let cache = PrimitiveCache()
+  public init() {}
+
+  /// How many primitive sets have been made (one per geometry and kind): for tests and benchmarks.
+  public var primitiveSets: Int { cache.count }
+
+  public func convolution(
+    _ g: ConvolutionGeometry, input: UnsafeBufferPointer<Float>, kernel: UnsafeBufferPointer<Float>,
+    bias: UnsafeBufferPointer<Float>?, output: UnsafeMutableBufferPointer<Float>
+  ) {
+    guard let runtime = DNNLRuntime.shared else {
+      return ReferenceKernels().convolution(g, input: input, kernel: kernel, bias: bias, output: output)
+    }
+    cache.convolution(g, hasBias: bias != nil, runtime: runtime).run(
+      input: UnsafeRawPointer(input.baseAddress!), kernel: UnsafeRawPointer(kernel.baseAddress!),
+      bias: bias.map { UnsafeRawPointer($0.baseAddress!) }, output: UnsafeMutableRawPointer(output.baseAddress!))
+  }
+
+  public func convolutionBackwardData(
+    _ g: ConvolutionGeometry, outputGradient: UnsafeBufferPointer<Float>, kernel: UnsafeBufferPointer<Float>,
+    inputGradient: UnsafeMutableBufferPointer<Float>
+  ) {
+    guard let runtime = DNNLRuntime.shared else {
+      return ReferenceKernels().convolutionBackwardData(g, outputGradient: outputGradient, kernel: kernel, inputGradient: inputGradient)
+    }
+    cache.convolution(g, hasBias: true, runtime: runtime).runBackwardData(
+      outputGradient: UnsafeRawPointer(outputGradient.baseAddress!), kernel: UnsafeRawPointer(kernel.baseAddress!),
+      inputGradient: UnsafeMutableRawPointer(inputGradient.baseAddress!))
+  }
+
+  public func convolutionBackwardWeights(
+    _ g: ConvolutionGeometry, input: UnsafeBufferPointer<Float>, outputGradient: UnsafeBufferPointer<Float>,
+    kernelGradient: UnsafeMutableBufferPointer<Float>, biasGradient: UnsafeMutableBufferPointer<Float>?
+  ) {
+    guard let runtime = DNNLRuntime.shared else {
+      return ReferenceKernels().convolutionBackwardWeights(
+        g, input: input, outputGradient: outputGradient, kernelGradient: kernelGradient, biasGradient: biasGradient)
+    }
+    cache.convolution(g, hasBias: biasGradient != nil, runtime: runtime).runBackwardWeights(
+      input: UnsafeRawPointer(input.baseAddress!), outputGradient: UnsafeRawPointer(outputGradient.baseAddress!),
+      kernelGradient: UnsafeMutableRawPointer(kernelGradient.baseAddress!),
+      biasGradient: biasGradient.map { UnsafeMutableRawPointer($0.baseAddress!) })
+  }
+
+  public func maxPoolingWorkspaceBytes(_ g: PoolingGeometry) -> Int {
+    guard let runtime = DNNLRuntime.shared else { return 0 }
+    return cache.pooling(g, maximum: true, runtime: runtime).workspaceBytes
+  }
+
+  public func maxPooling(
+    _ g: PoolingGeometry, input: UnsafeBufferPointer<Float>, output: UnsafeMutableBufferPointer<Float>,
+    workspace: UnsafeMutableRawBufferPointer
+  ) {
+    guard let runtime = DNNLRuntime.shared else {
+      return ReferenceKernels().maxPooling(g, input: input, output: output, workspace: workspace)
+    }
+    cache.pooling(g, maximum: true, runtime: runtime).run(
+      input: UnsafeRawPointer(input.baseAddress!), output: UnsafeMutableRawPointer(output.baseAddress!), workspace: workspace.baseAddress)
+  }
+
+  public func maxPoolingBackward(
+    _ g: PoolingGeometry, input: UnsafeBufferPointer<Float>, outputGradient: UnsafeBufferPointer<Float>,
+    inputGradient: UnsafeMutableBufferPointer<Float>, workspace: UnsafeRawBufferPointer
+  ) {
+    guard let runtime = DNNLRuntime.shared else {
+      return ReferenceKernels().maxPoolingBackward(
+        g, input: input, outputGradient: outputGradient, inputGradient: inputGradient, workspace: workspace)
+    }
+    cache.pooling(g, maximum: true, runtime: runtime).runBackward(
+      outputGradient: UnsafeRawPointer(outputGradient.baseAddress!), inputGradient: UnsafeMutableRawPointer(inputGradient.baseAddress!),
+      workspace: workspace.baseAddress)
+  }
+
+  public func averagePooling(_ g: PoolingGeometry, input: UnsafeBufferPointer<Float>, output: UnsafeMutableBufferPointer<Float>) {
+    guard let runtime = DNNLRuntime.shared else { return ReferenceKernels().averagePooling(g, input: input, output: output) }
+    cache.pooling(g, maximum: false, runtime: runtime).run(
+      input: UnsafeRawPointer(input.baseAddress!), output: UnsafeMutableRawPointer(output.baseAddress!), workspace: nil)
+  }
+
+  public func averagePoolingBackward(
+    _ g: PoolingGeometry, outputGradient: UnsafeBufferPointer<Float>, inputGradient: UnsafeMutableBufferPointer<Float>
+  ) {
+    guard let runtime = DNNLRuntime.shared else {
+      return ReferenceKernels().averagePoolingBackward(g, outputGradient: outputGradient, inputGradient: inputGradient)
+    }
+    cache.pooling(g, maximum: false, runtime: runtime).runBackward(
+      outputGradient: UnsafeRawPointer(outputGradient.baseAddress!), inputGradient: UnsafeMutableRawPointer(inputGradient.baseAddress!),
+      workspace: nil)
+  }
+}
+
+/// Registers the `"dnnl"` backend.
+public enum DNNLPlugin: Plugin {
+  public static let package = Registrar.builtInPackage
+  public static func register(in registrar: Registrar) throws {
+    try registrar.register(kernels: DNNLKernels(), as: "dnnl")
+  }
+}
