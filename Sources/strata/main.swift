@@ -15,16 +15,50 @@ struct StrataCommand: ParsableCommand {
 
 /// The models `--model` knows by name.
 enum BuiltInModel: String, CaseIterable, ExpressibleByArgument {
-  case mlp
+  case mlp, cnn
+  case deepMNIST = "deep-mnist"
 
-  /// The beginner tutorial: `Flatten - Dense(128, relu) - Dropout(0.2) - Dense(10, softmax)`.
+  /// The model, built from string identifiers as a Keras config would give them.
   func make(seed: UInt64) throws -> Sequential {
     let model = try Sequential(seed: seed)
-    try model.add("Flatten", ["input_shape": [28, 28]])
-    try model.add("Dense", ["units": 128, "activation": "relu"])
-    try model.add("Dropout", ["rate": 0.2])
-    try model.add("Dense", ["units": 10, "activation": "softmax"])
+    switch self {
+    case .mlp:
+      // The beginner tutorial: Flatten - Dense(128, relu) - Dropout(0.2) - Dense(10, softmax).
+      try model.add("Flatten", ["input_shape": [28, 28]])
+      try model.add("Dense", ["units": 128, "activation": "relu"])
+      try model.add("Dropout", ["rate": 0.2])
+      try model.add("Dense", ["units": 10, "activation": "softmax"])
+    case .cnn:
+      // The tutorial CNN; its last layer gives logits (the loss has from_logits).
+      try model.add("Conv2D", ["filters": 32, "kernel_size": 3, "activation": "relu", "input_shape": [28, 28, 1]])
+      try model.add("MaxPooling2D", ["pool_size": 2])
+      try model.add("Conv2D", ["filters": 64, "kernel_size": 3, "activation": "relu"])
+      try model.add("MaxPooling2D", ["pool_size": 2])
+      try model.add("Conv2D", ["filters": 64, "kernel_size": 3, "activation": "relu"])
+      try model.add("Flatten")
+      try model.add("Dense", ["units": 64, "activation": "relu"])
+      try model.add("Dense", ["units": 10])
+    case .deepMNIST:
+      // "Deep MNIST for experts".
+      try model.add("Conv2D", ["filters": 32, "kernel_size": 5, "padding": "same", "activation": "relu", "input_shape": [28, 28, 1]])
+      try model.add("MaxPooling2D", ["pool_size": 2, "padding": "same"])
+      try model.add("Conv2D", ["filters": 64, "kernel_size": 5, "padding": "same", "activation": "relu"])
+      try model.add("MaxPooling2D", ["pool_size": 2, "padding": "same"])
+      try model.add("Flatten")
+      try model.add("Dense", ["units": 1024, "activation": "relu"])
+      try model.add("Dropout", ["rate": 0.5])
+      try model.add("Dense", ["units": 10, "activation": "softmax"])
+    }
     return model
+  }
+
+  /// The tutorial's training set-up: epochs, batch size, optimizer and loss.
+  var defaults: (epochs: Int, batchSize: Int, optimizer: String, learningRate: Float?, loss: any LossConvertible) {
+    switch self {
+    case .mlp: (5, 32, "adam", nil, "sparse_categorical_crossentropy")
+    case .cnn: (2, 32, "adam", nil, SparseCategoricalCrossentropy(fromLogits: true))
+    case .deepMNIST: (1, 50, "adam", 1e-4, "sparse_categorical_crossentropy")
+    }
   }
 }
 
@@ -35,20 +69,23 @@ struct Train: ParsableCommand {
   @Option(help: "A built-in model (\(BuiltInModel.allCases.map(\.rawValue).joined(separator: ", "))) or a JSON file of Keras layer records.")
   var model = "mlp"
 
-  @Option(help: "Epochs to train.")
-  var epochs = 5
+  @Option(help: "Epochs to train (mlp: 5, cnn: 2, deep-mnist: 1).")
+  var epochs: Int?
 
-  @Option(name: .customLong("batch-size"), help: "Samples per training step.")
-  var batchSize = 32
+  @Option(name: .customLong("batch-size"), help: "Samples per training step (mlp and cnn: 32, deep-mnist: 50).")
+  var batchSize: Int?
 
   @Option(help: "An optimizer identifier (adam, sgd, rmsprop, …).")
-  var optimizer = "adam"
+  var optimizer: String?
 
-  @Option(name: .customLong("learning-rate"), help: "The optimizer's learning rate (its Keras default when not given).")
+  @Option(name: .customLong("learning-rate"), help: "The optimizer's learning rate (deep-mnist: 1e-4, else its Keras default).")
   var learningRate: Float?
 
-  @Option(help: "The loss identifier.")
-  var loss = "sparse_categorical_crossentropy"
+  @Option(help: "The loss identifier (the tutorial's when not given).")
+  var loss: String?
+
+  @Option(help: "The compute backend: cpu (OpenBLAS, oneDNN and SIMD), reference, simd, blas or dnnl.")
+  var backend = "cpu"
 
   @Option(help: "Seed for initial weights, dropout and shuffling.")
   var seed: UInt64 = 42
@@ -88,16 +125,26 @@ struct Train: ParsableCommand {
   func train() throws {
     let (trainSet, testSet) = try FashionMNIST.load(from: URL(fileURLWithPath: data))
     let training = limit.map { trainSet.prefix($0) } ?? trainSet
-    let x = training.normalizedImages(), y = training.labelTensor()
-    let testX = testSet.normalizedImages(), testY = testSet.labelTensor()
+    var x = training.normalizedImages()
+    let y = training.labelTensor()
+    var testX = testSet.normalizedImages(), testY = testSet.labelTensor()
 
     let network = try makeModel()
+    network.kernels = try Registries.shared.kernels.make(backend)
+    // Gray images get the channel axis a CNN expects, as the tutorials' `x[..., None]`.
+    if let inputShape = network.inputShape, inputShape == [28, 28, 1] {
+      x = try x.reshaped(to: [x.shape[0], 28, 28, 1])
+      testX = try testX.reshaped(to: [testX.shape[0], 28, 28, 1])
+    }
     try network.build(inputShape: Array(x.shape.dropFirst()))
     print(network.summary())
+    let defaults = (BuiltInModel(rawValue: model) ?? .mlp).defaults
+    let epochs = self.epochs ?? defaults.epochs, batchSize = self.batchSize ?? defaults.batchSize
     var optimizerConfig: ConfigDictionary = [:]
-    if let learningRate { optimizerConfig["learning_rate"] = .double(Double(learningRate)) }
+    if let rate = learningRate ?? defaults.learningRate { optimizerConfig["learning_rate"] = .double(Double(rate)) }
     try network.compile(
-      optimizer: try Registries.shared.optimizers.make(optimizer, config: optimizerConfig), loss: loss, metrics: ["accuracy"])
+      optimizer: try Registries.shared.optimizers.make(optimizer ?? defaults.optimizer, config: optimizerConfig),
+      loss: loss ?? defaults.loss, metrics: ["accuracy"])
     let verbosity = verbose.map { Verbosity(integerLiteral: $0) } ?? .auto
     let start = ContinuousClock.now
     try network.fit(
@@ -107,12 +154,12 @@ struct Train: ParsableCommand {
     let steps = epochs * ((x.shape[0] + batchSize - 1) / batchSize)
     let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
     print(String(format: "Test accuracy: %.4f  Test loss: %.4f", logs["accuracy"] ?? 0, logs["loss"] ?? 0))
+    let predictions = try network.predict(testX.slice(rows: 0..<5))
     let sample = testSet.prefix(5)
-    let predictions = try network.predict(sample.normalizedImages())
     for (i, label) in sample.labels.enumerated() {
       let row = (0..<10).map { predictions[i, $0] }
       let guess = row.indices.max { row[$0] < row[$1] } ?? 0
-      print("Test image \(i): predicted \(FashionMNIST.classNames[guess]) (\(String(format: "%.2f", row[guess]))), actually \(FashionMNIST.classNames[Int(label)])")
+      print("Test image \(i): predicted \(FashionMNIST.classNames[guess]), actually \(FashionMNIST.classNames[Int(label)])")
     }
     print(
       String(
