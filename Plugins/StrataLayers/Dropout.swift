@@ -5,7 +5,7 @@ import StrataCore
 ///
 /// Keras: `Dropout(rate, seed=None)`. Without a seed, the mask stream is drawn from the model's seeded
 /// generator when the layer is built, so a seeded model drops the same units every run.
-public final class Dropout: Layer {
+public final class Dropout: RandomizedLayer {
   public struct Config: Codable, Sendable, Equatable {
     public var rate: Float
     public var seed: UInt64?
@@ -42,6 +42,12 @@ public final class Dropout: Layer {
     self.config = config
     declaredInputShape = inputShape
     if let seed = config.seed { generator = SeededGenerator(seed: seed) }
+  }
+
+  /// The state of the mask generator (saved with the model).
+  public var generatorState: [UInt64] {
+    get { generator.state }
+    set { generator.state = newValue }
   }
 
   public func build(inputShape: [Int], generator: inout SeededGenerator) throws -> [Int] {

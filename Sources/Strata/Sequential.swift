@@ -41,6 +41,10 @@ public final class Sequential {
   var compiled: Compiled?
   /// Set to `true` (from a callback) to end `fit` after the current batch. Keras' `model.stop_training`.
   public var stopTraining = false
+  /// Set by a callback's `onTrainBegin` that restored a run: the epoch `fit` goes on from.
+  public var resumeEpoch: Int?
+  /// Whether the last `fit` ran all its epochs (not stopped by a callback).
+  public internal(set) var completedTraining = false
 
   /// A model of `layers`.
   /// - Parameter seed: fixes initial weights, dropout masks and shuffling; random when `nil`.

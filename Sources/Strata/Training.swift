@@ -165,8 +165,10 @@ extension Sequential {
     var history = History()
     let verbosity = verbose.resolved
     stopTraining = false
+    resumeEpoch = nil
     for callback in callbacks { callback.onTrainBegin(logs: [:], model: self) }
-    var epoch = initialEpoch
+    // A callback that restored a backup (BackupAndRestore) says where to go on from.
+    var epoch = max(initialEpoch, resumeEpoch ?? 0)
     while epoch < epochs && !stopTraining {
       for callback in callbacks { callback.onEpochBegin(epoch, logs: [:], model: self) }
       if verbosity != .silent { print("Epoch \(epoch + 1)/\(epochs)") }
@@ -183,6 +185,7 @@ extension Sequential {
       epoch += 1
     }
     let lastLogs = history.history.mapValues { $0.last ?? .nan }
+    completedTraining = epoch >= epochs
     for callback in callbacks { callback.onTrainEnd(logs: lastLogs, model: self) }
     return history
   }
@@ -381,6 +384,8 @@ final class Trainer {
   ) throws -> Logs {
     let count = x.shape[0]
     if shuffle {
+      // A fresh permutation each epoch, so that resuming a run needs only the generator's state.
+      for i in order.indices { order[i] = i }
       for i in stride(from: count - 1, to: 0, by: -1) {
         order.swapAt(i, Int(generator.next() % UInt64(i + 1)))
       }

@@ -60,6 +60,12 @@ extension Layer {
   public var parameterCount: Int { parameters.reduce(0) { $0 + $1.count } }
 }
 
+/// A layer that draws random numbers while training (dropout): its generator state is saved with a
+/// model so that a resumed run draws the same numbers as an uninterrupted one.
+public protocol RandomizedLayer: Layer {
+  var generatorState: [UInt64] { get set }
+}
+
 /// An error for a layer that got `backward` without a training `forward` before it.
 public func missingForward(_ layer: String) -> StrataError {
   .invalidState("\(layer): backward was called without a forward pass in training mode before it.")

@@ -105,3 +105,13 @@ public protocol SoftmaxCrossentropy: Loss {
     shape: [Int], logitsGradient: UnsafeMutableBufferPointer<Float>
   ) throws -> Float
 }
+
+extension Loss {
+  /// The config as a Keras-style dictionary.
+  public var configDictionary: ConfigDictionary { (try? ConfigCoding.encode(config)) ?? [:] }
+}
+
+extension Optimizer {
+  /// The config as a Keras-style dictionary.
+  public var configDictionary: ConfigDictionary { (try? ConfigCoding.encode(config)) ?? [:] }
+}

@@ -43,6 +43,15 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable {
 
   /// A new generator whose stream is independent of this one's: for giving each layer its own.
   public mutating func split() -> SeededGenerator { SeededGenerator(seed: next()) }
+
+  /// The generator's whole state, for saving a training run and resuming it exactly.
+  public var state: [UInt64] {
+    get { [s0, s1, s2, s3] }
+    set {
+      guard newValue.count == 4 else { return }
+      (s0, s1, s2, s3) = (newValue[0], newValue[1], newValue[2], newValue[3])
+    }
+  }
 }
 
 @usableFromInline func _log(_ x: Double) -> Double { Foundation.log(x) }

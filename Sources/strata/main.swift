@@ -9,7 +9,7 @@ struct StrataCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "strata",
     abstract: "Train Keras-style models on Fashion-MNIST with Strata.",
-    subcommands: [Train.self],
+    subcommands: [Train.self, Evaluate.self, Predict.self],
     defaultSubcommand: Train.self)
 }
 
@@ -102,6 +102,20 @@ struct Train: ParsableCommand {
   @Flag(name: .customLong("no-validation"), help: "Do not evaluate on the test set after each epoch.")
   var noValidation = false
 
+  @Option(help: "Save the trained model to this file (architecture, weights, optimizer state).")
+  var save: String?
+
+  @Option(
+    name: .customLong("checkpoint-dir"),
+    help: "Back up the run after every epoch and save epoch-NN.strata checkpoints here; a run started again with the same command resumes after the last finished epoch.")
+  var checkpointDir: String?
+
+  @Option(help: "Go on training a model saved with --save (its optimizer state included), instead of a new one.")
+  var resume: String?
+
+  @Option(help: "Draw the learning curves to this SVG file (and write them as CSV beside it).")
+  var plot: String?
+
   func makeModel() throws -> Sequential {
     if let builtIn = BuiltInModel(rawValue: model) { return try builtIn.make(seed: seed) }
     let url = URL(fileURLWithPath: model)
@@ -129,7 +143,7 @@ struct Train: ParsableCommand {
     let y = training.labelTensor()
     var testX = testSet.normalizedImages(), testY = testSet.labelTensor()
 
-    let network = try makeModel()
+    let network = try resume.map { try Sequential.load(from: URL(fileURLWithPath: $0)) } ?? makeModel()
     network.kernels = try Registries.shared.kernels.make(backend)
     // Gray images get the channel axis a CNN expects, as the tutorials' `x[..., None]`.
     if let inputShape = network.inputShape, inputShape == [28, 28, 1] {
@@ -140,20 +154,41 @@ struct Train: ParsableCommand {
     print(network.summary())
     let defaults = (BuiltInModel(rawValue: model) ?? .mlp).defaults
     let epochs = self.epochs ?? defaults.epochs, batchSize = self.batchSize ?? defaults.batchSize
-    var optimizerConfig: ConfigDictionary = [:]
-    if let rate = learningRate ?? defaults.learningRate { optimizerConfig["learning_rate"] = .double(Double(rate)) }
-    try network.compile(
-      optimizer: try Registries.shared.optimizers.make(optimizer ?? defaults.optimizer, config: optimizerConfig),
-      loss: loss ?? defaults.loss, metrics: ["accuracy"])
+    if resume == nil || network.optimizer == nil {
+      var optimizerConfig: ConfigDictionary = [:]
+      if let rate = learningRate ?? defaults.learningRate { optimizerConfig["learning_rate"] = .double(Double(rate)) }
+      try network.compile(
+        optimizer: try Registries.shared.optimizers.make(optimizer ?? defaults.optimizer, config: optimizerConfig),
+        loss: loss ?? defaults.loss, metrics: ["accuracy"])
+    }
+    var callbacks: [any Callback] = []
+    if let checkpointDir {
+      let backup = BackupAndRestore(URL(fileURLWithPath: checkpointDir).appendingPathComponent("backup").path)
+      callbacks += [backup, ModelCheckpoint(URL(fileURLWithPath: checkpointDir).appendingPathComponent("epoch-{epoch:02d}.strata").path)]
+    }
     let verbosity = verbose.map { Verbosity(integerLiteral: $0) } ?? .auto
     let start = ContinuousClock.now
-    try network.fit(
-      x, y, batchSize: batchSize, epochs: epochs, verbose: verbosity, validationData: noValidation ? nil : (testX, testY))
+    let history = try network.fit(
+      x, y, batchSize: batchSize, epochs: epochs, verbose: verbosity, validationData: noValidation ? nil : (testX, testY),
+      callbacks: callbacks)
+    if let backup = callbacks.first as? BackupAndRestore, let epoch = backup.restoredEpoch {
+      print("Resumed from the backup in \(backup.directory.path) at epoch \(epoch + 1)")
+    }
     let elapsed = ContinuousClock.now - start
     let logs = try network.evaluate(testX, testY, verbose: verbosity)
     let steps = epochs * ((x.shape[0] + batchSize - 1) / batchSize)
     let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
     print(String(format: "Test accuracy: %.4f  Test loss: %.4f", logs["accuracy"] ?? 0, logs["loss"] ?? 0))
+    if let save {
+      try network.save(to: URL(fileURLWithPath: save))
+      print("Saved the model to \(save)")
+    }
+    if let plot {
+      let url = URL(fileURLWithPath: plot)
+      try history.writeSVG(to: url, title: "\(model) on Fashion-MNIST")
+      try history.writeCSV(to: url.deletingPathExtension().appendingPathExtension("csv"))
+      print("Wrote the learning curves to \(plot) and \(url.deletingPathExtension().appendingPathExtension("csv").path)")
+    }
     let predictions = try network.predict(testX.slice(rows: 0..<5))
     let sample = testSet.prefix(5)
     for (i, label) in sample.labels.enumerated() {
@@ -166,5 +201,75 @@ struct Train: ParsableCommand {
         format: "Training: %.1f s for %d epochs, %.2f s/epoch, %.3f ms/step", seconds, epochs,
         seconds / Double(max(epochs, 1)), seconds * 1000 / Double(max(steps, 1)))
         + (noValidation ? "" : " (validation included)"))
+  }
+}
+
+/// Loads the Fashion-MNIST test set shaped for `model` (a channel axis for CNNs).
+func testSet(for model: Sequential, directory: String) throws -> (x: Tensor, y: Tensor, labels: [UInt8]) {
+  let (_, test) = try FashionMNIST.load(from: URL(fileURLWithPath: directory))
+  var x = test.normalizedImages()
+  if let shape = model.inputShape, shape.reduce(1, *) == 784, shape != [28, 28] {
+    x = try x.reshaped(to: [x.shape[0]] + shape)
+  }
+  return (x, test.labelTensor(), test.labels)
+}
+
+/// Runs `body`, printing a Strata error as one line and exiting with a failure.
+func reportingErrors(_ body: () throws -> Void) throws {
+  do {
+    try body()
+  } catch let error as StrataError {
+    FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+    throw ExitCode.failure
+  }
+}
+
+struct Evaluate: ParsableCommand {
+  static let configuration = CommandConfiguration(abstract: "Evaluate a saved model on the Fashion-MNIST test set.")
+
+  @Argument(help: "A model file written by `strata train --save`.")
+  var modelFile: String
+
+  @Option(help: "The directory holding the Fashion-MNIST IDX files.")
+  var data = FashionMNIST.defaultDirectory.path
+
+  func run() throws {
+    try reportingErrors {
+      let model = try Sequential.load(from: URL(fileURLWithPath: modelFile))
+      if model.loss == nil { try model.compile(optimizer: "adam", loss: "sparse_categorical_crossentropy", metrics: ["accuracy"]) }
+      let (x, y, _) = try testSet(for: model, directory: data)
+      let logs = try model.evaluate(x, y, verbose: 2)
+      print(logs.keys.sorted().map { "\($0): \(String(format: "%.4f", logs[$0]!))" }.joined(separator: "  "))
+    }
+  }
+}
+
+struct Predict: ParsableCommand {
+  static let configuration = CommandConfiguration(abstract: "Classify Fashion-MNIST test images with a saved model.")
+
+  @Argument(help: "A model file written by `strata train --save`.")
+  var modelFile: String
+
+  @Option(help: "How many test images to classify, from the first.")
+  var count = 10
+
+  @Option(help: "The directory holding the Fashion-MNIST IDX files.")
+  var data = FashionMNIST.defaultDirectory.path
+
+  func run() throws {
+    try reportingErrors {
+      let model = try Sequential.load(from: URL(fileURLWithPath: modelFile))
+      let (x, _, labels) = try testSet(for: model, directory: data)
+      let n = max(1, min(count, x.shape[0]))
+      let predictions = try model.predict(x.slice(rows: 0..<n))
+      var correct = 0
+      for i in 0..<n {
+        let row = (0..<10).map { predictions[i, $0] }
+        let guess = row.indices.max { row[$0] < row[$1] } ?? 0
+        if guess == Int(labels[i]) { correct += 1 }
+        print("\(i): \(FashionMNIST.classNames[guess]) (actually \(FashionMNIST.classNames[Int(labels[i])]))")
+      }
+      print("\(correct)/\(n) correct")
+    }
   }
 }

@@ -91,3 +91,26 @@ func gradientsPassTheCheck(shape: [Int]) throws {
   var generator = SeededGenerator(seed: 1)
   #expect(throws: StrataError.self) { try prelu.build(inputShape: [4], generator: &generator) }
 }
+
+/// A model with the plugin's layers and activation saves and loads like one of built-ins.
+@Test func pluginLayersSurviveSaveAndLoad() throws {
+  try registerPlugin()
+  let model = try Sequential(seed: 4)
+  try model.add("Dense", ["units": 6, "input_shape": [4], "activation": "LeakyReLU"])
+  try model.add("PReLU", ["alpha_initializer": "ones"])
+  try model.add("LeakyReLU", ["negative_slope": 0.1])
+  try model.add("Dense", ["units": 3, "activation": "softmax"])
+  try model.compile(optimizer: "adam", loss: "sparse_categorical_crossentropy")
+  var x = Tensor(shape: [16, 4])
+  var y = Tensor(shape: [16])
+  for i in 0..<16 {
+    y[i] = Float(i % 3)
+    for j in 0..<4 { x[i, j] = Float((i * 7 + j * 3) % 11) / 5 - 1 }
+  }
+  try model.fit(x, y, batchSize: 4, epochs: 2, verbose: 0)
+  let url = FileManager.default.temporaryDirectory.appendingPathComponent("plugin-\(UUID().uuidString).strata")
+  try model.save(to: url)
+  let loaded = try Sequential.load(from: url)
+  #expect(try loaded.predict(x) == model.predict(x))
+  #expect(loaded.layers[1] is PReLU)
+}

@@ -1,0 +1,286 @@
+import Foundation
+import StrataCore
+
+/// Strata's model file: one file holding the architecture (Keras-shaped records of string identifiers),
+/// the compile settings, the optimizer's state, the random generators' states and the weights.
+///
+/// Layout (all integers little-endian; `Docs/SavingAndLoading.md` describes it for other tools):
+///
+/// | bytes | content |
+/// |---|---|
+/// | 8 | magic `STRATA` `0x00` `0x01` |
+/// | 4 | header length `H` (UInt32) |
+/// | H | header: UTF-8 JSON |
+/// | D | tensor data: Float32, in the order and at the offsets the header lists |
+/// | 4 | CRC-32 (IEEE) of every byte before it |
+enum ModelFile {
+  static let magic: [UInt8] = Array("STRATA".utf8) + [0, 1]
+  static let version = 1
+
+  /// One tensor's place in the data block.
+  struct Entry: Codable {
+    var name: String
+    var shape: [Int]
+    var offset: Int
+  }
+
+  /// Serializes `header` (with `tensors` filled in) and the tensors.
+  static func encode(header: [String: ConfigValue], tensors: [(String, Tensor)]) throws -> Data {
+    var entries: [ConfigValue] = []
+    var offset = 0
+    for (name, tensor) in tensors {
+      entries.append(["name": .string(name), "shape": .array(tensor.shape.map { .int($0) }), "offset": .int(offset)])
+      offset += tensor.count * 4
+    }
+    var header = header
+    header["tensors"] = .array(entries)
+    header["data_bytes"] = .int(offset)
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys]
+    let json = try encoder.encode(ConfigValue.object(header))
+    var data = Data(magic)
+    withUnsafeBytes(of: UInt32(json.count).littleEndian) { data.append(contentsOf: $0) }
+    data.append(json)
+    data.reserveCapacity(data.count + offset + 4)
+    for (_, tensor) in tensors {
+      tensor.withUnsafeBufferPointer { values in
+        #if _endian(little)
+          data.append(UnsafeBufferPointer(start: UnsafeRawPointer(values.baseAddress!).assumingMemoryBound(to: UInt8.self), count: values.count * 4))
+        #else
+          for value in values { withUnsafeBytes(of: value.bitPattern.littleEndian) { data.append(contentsOf: $0) } }
+        #endif
+      }
+    }
+    let checksum = data.withUnsafeBytes { crc32($0) }
+    withUnsafeBytes(of: checksum.littleEndian) { data.append(contentsOf: $0) }
+    return data
+  }
+
+  /// Checks the magic, the lengths and the checksum, and returns the header and the tensors by name.
+  static func decode(_ data: Data, path: String) throws -> (header: [String: ConfigValue], tensors: [String: Tensor]) {
+    func corrupt(_ reason: String) -> StrataError { .file(path: path, reason: reason) }
+    guard data.count >= magic.count + 8 else { throw corrupt("is too short to be a Strata model file (\(data.count) bytes)") }
+    guard Array(data.prefix(magic.count)) == magic else {
+      throw corrupt("is not a Strata model file (bad magic number)")
+    }
+    let stored = data.suffix(4).withUnsafeBytes { UInt32(littleEndian: $0.loadUnaligned(as: UInt32.self)) }
+    let computed = data.withUnsafeBytes { crc32(UnsafeRawBufferPointer(rebasing: $0[0..<(data.count - 4)])) }
+    guard stored == computed else { throw corrupt("is corrupted or truncated (checksum mismatch)") }
+    let headerLength = data.withUnsafeBytes {
+      Int(UInt32(littleEndian: $0.loadUnaligned(fromByteOffset: magic.count, as: UInt32.self)))
+    }
+    let dataStart = magic.count + 4 + headerLength
+    guard headerLength > 0, dataStart <= data.count - 4 else { throw corrupt("has a header length past its end") }
+    let headerBytes = data.subdata(in: (magic.count + 4)..<dataStart)
+    guard let header = (try? JSONDecoder().decode(ConfigValue.self, from: headerBytes))?.objectValue else {
+      throw corrupt("has a header that is not valid JSON")
+    }
+    guard header["version"]?.intValue == version else {
+      throw corrupt("has format version \(header["version"]?.description ?? "none"); this Strata reads version \(version)")
+    }
+    let dataBytes = data.count - 4 - dataStart
+    guard header["data_bytes"]?.intValue == dataBytes else {
+      throw corrupt("holds \(dataBytes) bytes of weights, but its header says \(header["data_bytes"]?.description ?? "nothing")")
+    }
+    var tensors: [String: Tensor] = [:]
+    for entry in header["tensors"]?.arrayValue ?? [] {
+      guard let object = entry.objectValue, let name = object["name"]?.stringValue,
+        let shape = object["shape"]?.arrayValue?.compactMap(\.intValue), let offset = object["offset"]?.intValue,
+        shape.allSatisfy({ $0 >= 0 }), offset >= 0
+      else { throw corrupt("has a malformed tensor entry \(entry)") }
+      let count = shape.reduce(1, *)
+      guard offset + count * 4 <= dataBytes else { throw corrupt("has tensor '\(name)' past the end of its data") }
+      var tensor = Tensor(shape: shape)
+      tensor.withUnsafeMutableBufferPointer { values in
+        data.withUnsafeBytes { raw in
+          let base = raw.baseAddress! + dataStart + offset
+          for i in 0..<count {
+            values[i] = Float(bitPattern: UInt32(littleEndian: base.loadUnaligned(fromByteOffset: i * 4, as: UInt32.self)))
+          }
+        }
+      }
+      tensors[name] = tensor
+    }
+    return (header, tensors)
+  }
+
+  static func read(_ url: URL) throws -> (header: [String: ConfigValue], tensors: [String: Tensor]) {
+    guard FileManager.default.fileExists(atPath: url.path) else { throw StrataError.file(path: url.path, reason: "no such file") }
+    let data: Data
+    do { data = try Data(contentsOf: url) } catch {
+      throw StrataError.file(path: url.path, reason: "cannot be read (\(error.localizedDescription))")
+    }
+    return try decode(data, path: url.path)
+  }
+}
+
+/// `UInt64`s as hexadecimal strings: JSON numbers lose precision above 2^53.
+func hexStrings(_ values: [UInt64]) -> ConfigValue { .array(values.map { .string(String($0, radix: 16)) }) }
+func unhex(_ value: ConfigValue?) -> [UInt64]? { value?.arrayValue?.compactMap { $0.stringValue.flatMap { UInt64($0, radix: 16) } } }
+
+extension Sequential {
+  /// The tensors a file holds for this model: each weight as `layer/parameter` (Keras' naming), then
+  /// the optimizer's slots.
+  func namedWeights() -> [(String, Tensor)] {
+    zip(layers, layerNames).flatMap { layer, name in layer.parameters.map { ("\(name)/\($0.name)", $0.value) } }
+  }
+
+  /// The packages of any plugin identifiers the model uses, so that loading can say which plugin is missing.
+  func pluginPackages() -> ConfigValue {
+    var packages: [String: ConfigValue] = [:]
+    func scan(_ value: ConfigValue) {
+      switch value {
+      case .string(let name):
+        for registry in [Registries.shared.activations.package(of:), Registries.shared.initializers.package(of:)] {
+          if let package = try? registry(name) { packages[name] = .string(package) }
+        }
+      case .array(let values): values.forEach(scan)
+      case .object(let object): object.values.forEach(scan)
+      default: break
+      }
+    }
+    for layer in layers {
+      if let package = try? Registries.shared.layers.package(of: layer.identifier) { packages[layer.identifier] = .string(package) }
+      scan(.object(layer.configDictionary))
+    }
+    return .object(packages)
+  }
+
+  /// The header and tensors of a full save: architecture, compile settings, optimizer and generator states.
+  func fileContents(weightsOnly: Bool, extra: [String: ConfigValue] = [:]) -> ([String: ConfigValue], [(String, Tensor)]) {
+    var header: [String: ConfigValue] = [
+      "format": "strata-model", "version": .int(ModelFile.version), "kind": .string(weightsOnly ? "weights" : "model"),
+      "model": config, "packages": pluginPackages(),
+    ]
+    var tensors = namedWeights()
+    if !weightsOnly {
+      var generators: [String: ConfigValue] = ["shuffle": hexStrings(shuffleGenerator.state)]
+      for (layer, name) in zip(layers, layerNames) {
+        if let random = layer as? any RandomizedLayer { generators[name] = hexStrings(random.generatorState) }
+      }
+      header["training"] = ["seed": .string(String(seed, radix: 16)), "generators": .object(generators)]
+      if let compiled {
+        let metrics = compiled.metrics.map { ConfigValue.string($0.metricName) }
+        header["compile"] = [
+          "optimizer": ["class_name": .string(compiled.optimizer.identifier), "config": .object(compiled.optimizer.configDictionary)],
+          "loss": ["class_name": .string(compiled.loss.identifier), "config": .object(compiled.loss.configDictionary)],
+          "metrics": .array(metrics),
+          "optimizer_state": ["iterations": .int(compiled.optimizer.iterations), "learning_rate": .double(Double(compiled.optimizer.learningRate))],
+        ]
+        tensors += compiled.optimizer.state.enumerated().map { ("optimizer/\($0.offset)", $0.element) }
+      }
+    }
+    for (key, value) in extra { header[key] = value }
+    return (header, tensors)
+  }
+
+  /// Saves the whole model: architecture, weights, compile settings, optimizer state and the random
+  /// generators' states, so that ``load(from:)`` gives a model that predicts identically and trains on
+  /// exactly as this one would. The file is written atomically.
+  /// - Throws: ``StrataError/invalidState(_:)`` for a model that is not built yet, or a file error.
+  public func save(to url: URL) throws {
+    guard isBuilt else { throw StrataError.invalidState("\(name): build the model (or fit it) before saving it.") }
+    let (header, tensors) = fileContents(weightsOnly: false)
+    try AtomicFile.write(try ModelFile.encode(header: header, tensors: tensors), to: url)
+  }
+
+  /// Saves only the weights (with the architecture, to check them against on loading). Keras' `save_weights`.
+  public func saveWeights(to url: URL) throws {
+    guard isBuilt else { throw StrataError.invalidState("\(name): build the model (or fit it) before saving its weights.") }
+    let (header, tensors) = fileContents(weightsOnly: true)
+    try AtomicFile.write(try ModelFile.encode(header: header, tensors: tensors), to: url)
+  }
+
+  /// Loads a model saved by ``save(to:)``.
+  /// - Throws: ``StrataError/file(path:reason:)`` for a missing, truncated or corrupted file, weights of
+  ///   the wrong shape, or an identifier nobody registered (naming the plugin package when recorded).
+  public static func load(from url: URL) throws -> Sequential {
+    let (header, tensors) = try ModelFile.read(url)
+    let path = url.path
+    guard let config = header["model"] else { throw StrataError.file(path: path, reason: "holds no model architecture") }
+    let seed = header["training"]?.objectValue?["seed"]?.stringValue.flatMap { UInt64($0, radix: 16) }
+    let model: Sequential
+    do {
+      model = try Sequential(config: config, seed: seed)
+    } catch StrataError.unknownIdentifier(let kind, let identifier, let suggestions) {
+      let package = header["packages"]?.objectValue?[identifier]?.stringValue
+      let hint = package.map { " It comes from the plugin package '\($0)': call `try register(…Plugin.self)` from that package before loading." }
+        ?? (suggestions.isEmpty ? "" : " Did you mean \(suggestions.map { "'\($0)'" }.joined(separator: ", "))?")
+      throw StrataError.file(path: path, reason: "names the \(kind) '\(identifier)', which is not registered.\(hint)")
+    }
+    guard let inputShape = model.inputShape else { throw StrataError.file(path: path, reason: "holds a model without an input shape") }
+    try model.build(inputShape: inputShape)
+    try model.restoreWeights(tensors, path: path)
+    try model.restoreCompile(header: header, path: path)
+    try model.restoreState(header: header, tensors: tensors, path: path)
+    return model
+  }
+
+  /// Loads weights saved by ``saveWeights(to:)`` or ``save(to:)`` into this model, matching them by
+  /// layer name and weight name. Keras' `load_weights`.
+  public func loadWeights(from url: URL) throws {
+    let (_, tensors) = try ModelFile.read(url)
+    if !isBuilt, let inputShape { try build(inputShape: inputShape) }
+    try restoreWeights(tensors, path: url.path)
+  }
+
+  func restoreWeights(_ tensors: [String: Tensor], path: String) throws {
+    var values: [Tensor] = []
+    for (name, value) in namedWeights() {
+      guard let saved = tensors[name] else { throw StrataError.file(path: path, reason: "holds no weight '\(name)'") }
+      guard saved.shape == value.shape else {
+        throw StrataError.file(path: path, reason: "holds weight '\(name)' of shape \(saved.shape), but the model's is \(value.shape)")
+      }
+      values.append(saved)
+    }
+    try setWeights(values)
+  }
+
+  /// Compiles the model as the file records, if it records a compile.
+  func restoreCompile(header: [String: ConfigValue], path: String) throws {
+    guard let compile = header["compile"]?.objectValue else { return }
+    func spec(_ key: String) throws -> (String, ConfigDictionary) {
+      guard let object = compile[key]?.objectValue, let name = object["class_name"]?.stringValue else {
+        throw StrataError.file(path: path, reason: "has compile settings without a \(key)")
+      }
+      return (name, object["config"]?.objectValue ?? [:])
+    }
+    do {
+      let (optimizerName, optimizerConfig) = try spec("optimizer")
+      let (lossName, lossConfig) = try spec("loss")
+      let optimizer = try Registries.shared.optimizers.make(optimizerName, config: optimizerConfig)
+      let loss = try Registries.shared.losses.make(lossName, config: lossConfig)
+      let metrics: [any MetricConvertible] = (compile["metrics"]?.arrayValue ?? []).compactMap(\.stringValue)
+      try self.compile(optimizer: optimizer, loss: loss, metrics: metrics)
+    } catch let error as StrataError {
+      if case .file = error { throw error }
+      throw StrataError.file(path: path, reason: "has compile settings Strata cannot restore: \(error)")
+    }
+  }
+
+  /// Restores the optimizer's state (into the compiled optimizer) and the random generators' states.
+  func restoreState(header: [String: ConfigValue], tensors: [String: Tensor], path: String) throws {
+    if let generators = header["training"]?.objectValue?["generators"]?.objectValue {
+      if let state = unhex(generators["shuffle"]), state.count == 4 { shuffleGenerator.state = state }
+      for (layer, name) in zip(layers, layerNames) {
+        if var random = layer as? any RandomizedLayer, let state = unhex(generators[name]), state.count == 4 {
+          random.generatorState = state
+        }
+      }
+    }
+    guard let optimizer = compiled?.optimizer, let state = header["compile"]?.objectValue?["optimizer_state"]?.objectValue else {
+      return
+    }
+    let slots = tensors.keys.filter { $0.hasPrefix("optimizer/") }.compactMap { Int($0.dropFirst("optimizer/".count)) }.sorted()
+    let saved = slots.compactMap { tensors["optimizer/\($0)"] }
+    if let rate = state["learning_rate"]?.doubleValue { optimizer.learningRate = Float(rate) }
+    let iterations = state["iterations"]?.intValue ?? 0
+    if !saved.isEmpty || iterations > 0 {
+      do {
+        try optimizer.restore(state: saved, iterations: iterations, parameters: parameters)
+      } catch {
+        throw StrataError.file(path: path, reason: "holds an optimizer state that does not fit the model: \(error)")
+      }
+    }
+  }
+}
