@@ -82,8 +82,9 @@ let package = Package(
       name: "StrataOptimizersTests", dependencies: ["Strata", "StrataTesting"], resources: [.copy("Fixtures")]),
 
     // MARK: Benchmarks
+    .target(name: "CBenchPeak", path: "Benchmarks/CBenchPeak"),
     .executableTarget(
-      name: "bench", dependencies: ["Strata", "StrataSIMD", "StrataBLAS", "CBLAS"],
+      name: "bench", dependencies: ["Strata", "StrataData", "CBLAS", "CDNNL", "CBenchPeak", "CStrataKernels"],
       path: "Benchmarks/bench"),
   ]
 )

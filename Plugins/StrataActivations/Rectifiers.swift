@@ -22,7 +22,7 @@ public struct ReLU6: Activation {
   public static let identifier = "relu6"
   public init(config: NoConfig = NoConfig()) {}
   public func forward(_ x: UnsafeBufferPointer<Float>, into y: UnsafeMutableBufferPointer<Float>, rowLength: Int) {
-    simdMap(x, into: y) { $0.clamped(lowerBound: V(repeating: 0), upperBound: V(repeating: 6)) }
+    simdMap(x, into: y) { SIMDMath.clamp($0, 0, 6) }
   }
   public func backward(
     input x: UnsafeBufferPointer<Float>, output y: UnsafeBufferPointer<Float>,

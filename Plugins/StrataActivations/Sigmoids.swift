@@ -35,7 +35,7 @@ public struct HardSigmoid: Activation {
   public static let identifier = "hard_sigmoid"
   public init(config: NoConfig = NoConfig()) {}
   public func forward(_ x: UnsafeBufferPointer<Float>, into y: UnsafeMutableBufferPointer<Float>, rowLength: Int) {
-    simdMap(x, into: y) { ($0 + 3).clamped(lowerBound: V(repeating: 0), upperBound: V(repeating: 6)) / 6 }
+    simdMap(x, into: y) { SIMDMath.clamp($0 + 3, 0, 6) / 6 }
   }
   public func backward(
     input x: UnsafeBufferPointer<Float>, output y: UnsafeBufferPointer<Float>,
@@ -50,7 +50,7 @@ public struct HardSwish: Activation {
   public static let identifier = "hard_swish"
   public init(config: NoConfig = NoConfig()) {}
   public func forward(_ x: UnsafeBufferPointer<Float>, into y: UnsafeMutableBufferPointer<Float>, rowLength: Int) {
-    simdMap(x, into: y) { $0 * ($0 + 3).clamped(lowerBound: V(repeating: 0), upperBound: V(repeating: 6)) / 6 }
+    simdMap(x, into: y) { $0 * SIMDMath.clamp($0 + 3, 0, 6) / 6 }
   }
   public func backward(
     input x: UnsafeBufferPointer<Float>, output y: UnsafeBufferPointer<Float>,

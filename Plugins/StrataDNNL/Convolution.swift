@@ -10,7 +10,7 @@ final class ConvolutionPrimitives: @unchecked Sendable {
   private let runtime: DNNLRuntime
   private let lock = NSLock()
   private let source, destination, userWeights, bias: dnnl_memory_desc_t
-  private var strides, dilates, paddingLeft, paddingRight: dnnl_dims_t
+  private let strides, dilates, paddingLeft, paddingRight: [Int64]
 
   private var forward: (dnnl_primitive_desc_t, dnnl_primitive_t, WeightReorder, [dnnl_memory_t])?
   private var backwardData: (dnnl_primitive_t, WeightReorder, [dnnl_memory_t])?
@@ -41,7 +41,7 @@ final class ConvolutionPrimitives: @unchecked Sendable {
     let status = withUnsafePointer(to: &b) { biasPointer in
       dnnl_dilated_convolution_forward_desc_init(
         &descriptor, dnnl_forward_training, dnnl_convolution_direct, &src, &weights, hasBias ? biasPointer : nil, &dst,
-        &strides.0, &dilates.0, &paddingLeft.0, &paddingRight.0)
+        strides, dilates, paddingLeft, paddingRight)
     }
     check(status, "convolution forward \(g)")
     let (pd, primitive) = runtime.primitive(&descriptor, what: "convolution forward")
@@ -56,7 +56,7 @@ final class ConvolutionPrimitives: @unchecked Sendable {
     lock.lock()
     defer { lock.unlock() }
     let (_, primitive, reorder, memories) = makeForward()
-    let weights = reorder.toChosen(runtime, kernel)
+    let weights = reorder.toChosen(runtime, kernel, bytes: g.kernelCount * 4)
     var arguments = [(DNNL_ARG_SRC, memories[0], input), (DNNL_ARG_WEIGHTS, reorder.chosen, weights)]
     if let biasData { arguments.append((DNNL_ARG_BIAS, memories[1], biasData)) }
     arguments.append((DNNL_ARG_DST, memories[2], UnsafeRawPointer(output)))
@@ -72,7 +72,7 @@ final class ConvolutionPrimitives: @unchecked Sendable {
       var (src, dst, weights) = (source, destination, anyWeights)
       check(
         dnnl_dilated_convolution_backward_data_desc_init(
-          &descriptor, dnnl_convolution_direct, &src, &weights, &dst, &strides.0, &dilates.0, &paddingLeft.0, &paddingRight.0),
+          &descriptor, dnnl_convolution_direct, &src, &weights, &dst, strides, dilates, paddingLeft, paddingRight),
         "convolution backward data \(g)")
       let (pd, primitive) = runtime.primitive(&descriptor, hint: hint, what: "convolution backward data")
       let chosen = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0)!.pointee
@@ -80,7 +80,7 @@ final class ConvolutionPrimitives: @unchecked Sendable {
       backwardData = (primitive, reorder, [runtime.memory(destination), runtime.memory(source)])
     }
     let (primitive, reorder, memories) = backwardData!
-    let weights = reorder.toChosen(runtime, kernel)
+    let weights = reorder.toChosen(runtime, kernel, bytes: g.kernelCount * 4)
     runtime.execute(
       primitive,
       [
@@ -101,8 +101,8 @@ final class ConvolutionPrimitives: @unchecked Sendable {
       var (src, dst, weights, b) = (source, destination, anyWeights, bias)
       let status = withUnsafePointer(to: &b) { biasPointer in
         dnnl_dilated_convolution_backward_weights_desc_init(
-          &descriptor, dnnl_convolution_direct, &src, &weights, hasBias ? biasPointer : nil, &dst, &strides.0, &dilates.0,
-          &paddingLeft.0, &paddingRight.0)
+          &descriptor, dnnl_convolution_direct, &src, &weights, hasBias ? biasPointer : nil, &dst, strides, dilates,
+          paddingLeft, paddingRight)
       }
       check(status, "convolution backward weights \(g)")
       let (pd, primitive) = runtime.primitive(&descriptor, hint: hint, what: "convolution backward weights")
@@ -137,7 +137,7 @@ final class PoolingPrimitives: @unchecked Sendable {
   let workspaceBytes: Int
   private var backward: dnnl_primitive_t?
   private let sourceDescriptor, destinationDescriptor: dnnl_memory_desc_t
-  private var strides, kernel, dilation, paddingLeft, paddingRight: dnnl_dims_t
+  private let strides, kernel, dilation, paddingLeft, paddingRight: [Int64]
 
   init(_ g: PoolingGeometry, maximum: Bool, runtime: DNNLRuntime) {
     self.g = g
@@ -154,7 +154,7 @@ final class PoolingPrimitives: @unchecked Sendable {
     check(
       dnnl_pooling_v2_forward_desc_init(
         &descriptor, dnnl_forward_training, maximum ? dnnl_pooling_max : dnnl_pooling_avg_exclude_padding, &src, &dst,
-        &strides.0, &kernel.0, &dilation.0, &paddingLeft.0, &paddingRight.0), "pooling forward")
+        strides, kernel, dilation, paddingLeft, paddingRight), "pooling forward")
     (forwardDescriptor, forward) = runtime.primitive(&descriptor, what: "pooling forward")
     source = runtime.memory(sourceDescriptor)
     destination = runtime.memory(destinationDescriptor)
@@ -184,8 +184,8 @@ final class PoolingPrimitives: @unchecked Sendable {
       var (src, dst) = (sourceDescriptor, destinationDescriptor)
       check(
         dnnl_pooling_v2_backward_desc_init(
-          &backwardDescriptor, maximum ? dnnl_pooling_max : dnnl_pooling_avg_exclude_padding, &src, &dst, &strides.0,
-          &kernel.0, &dilation.0, &paddingLeft.0, &paddingRight.0), "pooling backward")
+          &backwardDescriptor, maximum ? dnnl_pooling_max : dnnl_pooling_avg_exclude_padding, &src, &dst, strides,
+          kernel, dilation, paddingLeft, paddingRight), "pooling backward")
       backward = runtime.primitive(&backwardDescriptor, hint: forwardDescriptor, what: "pooling backward").1
     }
     var arguments = [(DNNL_ARG_DIFF_DST, destination, outputGradient), (DNNL_ARG_DIFF_SRC, source, UnsafeRawPointer(inputGradient))]

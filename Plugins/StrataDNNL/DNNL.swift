@@ -9,21 +9,14 @@ func check(_ status: dnnl_status_t, _ what: @autoclosure () -> String) {
   guard status == dnnl_success else { fatalError("oneDNN: \(what()) failed with status \(status.rawValue)") }
 }
 
-/// `dnnl_dims_t` (a C array) from Swift integers.
-func dims(_ values: [Int]) -> dnnl_dims_t {
-  var result: dnnl_dims_t = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-  withUnsafeMutableBytes(of: &result) { raw in
-    let slots = raw.bindMemory(to: Int64.self)
-    for (i, value) in values.enumerated() { slots[i] = Int64(value) }
-  }
-  return result
-}
+/// A `dnnl_dims_t` argument: oneDNN reads as many entries as the operation has dimensions. A Swift array
+/// passes C a pointer to contiguous storage (`&tuple.0` may pass a temporary holding one element).
+func dims(_ values: [Int]) -> [Int64] { values.map(Int64.init) + [Int64](repeating: 0, count: 12 - values.count) }
 
 /// A memory descriptor of f32 data with logical `dimensions` (oneDNN order: N, C, H, W) stored as `tag`.
 func memoryDescriptor(_ dimensions: [Int], _ tag: dnnl_format_tag_t) -> dnnl_memory_desc_t {
   var descriptor = dnnl_memory_desc_t()
-  var d = dims(dimensions)
-  check(dnnl_memory_desc_init_by_tag(&descriptor, Int32(dimensions.count), &d.0, dnnl_f32, tag), "memory descriptor \(dimensions)")
+  check(dnnl_memory_desc_init_by_tag(&descriptor, Int32(dimensions.count), dims(dimensions), dnnl_f32, tag), "memory descriptor \(dimensions)")
   return descriptor
 }
 
@@ -107,10 +100,19 @@ final class WeightReorder {
     }
   }
 
-  /// From Keras' weights at `user` to oneDNN's layout; returns the pointer to hand the primitive.
-  func toChosen(_ runtime: DNNLRuntime, _ user: UnsafeRawPointer) -> UnsafeRawPointer {
+  /// The Keras weights last reordered, to skip the reorder when they have not changed (inference,
+  /// evaluation): comparing a few kilobytes costs less than a primitive's launch.
+  private var lastReordered: [UInt8] = []
+
+  /// From Keras' weights at `user` (`bytes` long) to oneDNN's layout; returns the pointer to hand the primitive.
+  func toChosen(_ runtime: DNNLRuntime, _ user: UnsafeRawPointer, bytes: Int) -> UnsafeRawPointer {
     guard let primitive, let buffer else { return user }
-    runtime.execute(primitive, [(DNNL_ARG_FROM, from, user), (DNNL_ARG_TO, to, UnsafeRawPointer(buffer))])
+    let unchanged = lastReordered.count == bytes && lastReordered.withUnsafeBytes { memcmp($0.baseAddress!, user, bytes) == 0 }
+    if !unchanged {
+      runtime.execute(primitive, [(DNNL_ARG_FROM, from, user), (DNNL_ARG_TO, to, UnsafeRawPointer(buffer))])
+      if lastReordered.count != bytes { lastReordered = [UInt8](repeating: 0, count: bytes) }
+      lastReordered.withUnsafeMutableBytes { $0.baseAddress!.copyMemory(from: user, byteCount: bytes) }
+    }
     return UnsafeRawPointer(buffer)
   }
 

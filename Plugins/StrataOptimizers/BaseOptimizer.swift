@@ -102,7 +102,7 @@ open class BaseOptimizer {
         }
         if let limit = arguments.clipvalue {
           simdMap(UnsafeBufferPointer(g), into: g) {
-            $0.clamped(lowerBound: SIMD16(repeating: -limit), upperBound: SIMD16(repeating: limit))
+            SIMDMath.clamp($0, -limit, limit)
           }
         }
       }

@@ -1,0 +1,113 @@
+import Foundation
+import Strata
+import StrataData
+
+/// The seed models, as the `strata` command builds them.
+func seedModel(_ name: String) throws -> Sequential {
+  let model = try Sequential(seed: 1)
+  switch name {
+  case "mlp":
+    try model.add("Flatten", ["input_shape": [28, 28]])
+    try model.add("Dense", ["units": 128, "activation": "relu"])
+    try model.add("Dropout", ["rate": 0.2])
+    try model.add("Dense", ["units": 10, "activation": "softmax"])
+  case "cnn":
+    try model.add("Conv2D", ["filters": 32, "kernel_size": 3, "activation": "relu", "input_shape": [28, 28, 1]])
+    try model.add("MaxPooling2D", ["pool_size": 2])
+    try model.add("Conv2D", ["filters": 64, "kernel_size": 3, "activation": "relu"])
+    try model.add("MaxPooling2D", ["pool_size": 2])
+    try model.add("Conv2D", ["filters": 64, "kernel_size": 3, "activation": "relu"])
+    try model.add("Flatten")
+    try model.add("Dense", ["units": 64, "activation": "relu"])
+    try model.add("Dense", ["units": 10])
+  default:
+    try model.add("Conv2D", ["filters": 32, "kernel_size": 5, "padding": "same", "activation": "relu", "input_shape": [28, 28, 1]])
+    try model.add("MaxPooling2D", ["pool_size": 2, "padding": "same"])
+    try model.add("Conv2D", ["filters": 64, "kernel_size": 5, "padding": "same", "activation": "relu"])
+    try model.add("MaxPooling2D", ["pool_size": 2, "padding": "same"])
+    try model.add("Flatten")
+    try model.add("Dense", ["units": 1024, "activation": "relu"])
+    try model.add("Dropout", ["rate": 0.5])
+    try model.add("Dense", ["units": 10, "activation": "softmax"])
+  }
+  return model
+}
+
+func compileSeed(_ model: Sequential, _ name: String) throws {
+  switch name {
+  case "cnn": try model.compile(optimizer: "adam", loss: SparseCategoricalCrossentropy(fromLogits: true), metrics: ["accuracy"])
+  case "deep-mnist": try model.compile(optimizer: try Adam(learningRate: 1e-4), loss: "sparse_categorical_crossentropy", metrics: ["accuracy"])
+  default: try model.compile(optimizer: "adam", loss: "sparse_categorical_crossentropy", metrics: ["accuracy"])
+  }
+}
+
+func modelRows(_ options: Options, runs: Int) throws -> [Row] {
+  var rows: [Row] = []
+  let (train, _) = try FashionMNIST.load()
+  let data = train.prefix(options.quick ? 3_200 : 12_800)
+  let images = data.normalizedImages(), labels = data.labelTensor()
+  for (name, batch) in [("mlp", 32), ("cnn", 32), ("deep-mnist", 50)] {
+    let model = try seedModel(name)
+    let x = name == "mlp" ? images : try images.reshaped(to: [images.shape[0], 28, 28, 1])
+    if options.wants("train \(name) b\(batch)", backend: "all") || options.backend == "all" && options.wants("train \(name) b\(batch)", backend: "all") {
+      try compileSeed(model, name)
+      let steps = options.quick ? (name == "deep-mnist" ? 20 : 50) : (name == "deep-mnist" ? 120 : name == "cnn" ? 300 : 400)
+      let sx = x.slice(rows: 0..<(steps * batch)), sy = labels.slice(rows: 0..<(steps * batch))
+      let seconds = try measure(runs: options.quick ? 1 : 3) {
+        try model.fit(sx, sy, batchSize: batch, epochs: 1, verbose: 0, shuffle: false)
+      } / Double(steps)
+      rows.append(
+        Row(
+          name: "train \(name) b\(batch)", backend: "cpu", shape: "\(steps) steps", milliseconds: seconds * 1e3, rate: Double(batch) / seconds,
+          unit: "samples/s", ofPeak: nil, overDirect: nil, validated: nil, note: String(format: "%.0f steps/s", 1 / seconds)))
+    }
+    for inferenceBatch in [1, 32, 1024] where options.wants("predict \(name) b\(inferenceBatch)", backend: "all") && (options.backend == "all") {
+      let count = inferenceBatch == 1 ? (options.quick ? 100 : 1000) : (options.quick ? 1024 : 4096)
+      let sample = x.slice(rows: 0..<count)
+      let seconds = try measure(runs: runs) { _ = try model.predict(sample, batchSize: inferenceBatch) }
+      rows.append(
+        Row(
+          name: "predict \(name) b\(inferenceBatch)", backend: "cpu", shape: "\(count) samples", milliseconds: seconds * 1e3 / Double(count) * Double(inferenceBatch),
+          rate: Double(count) / seconds, unit: "samples/s", ofPeak: nil, overDirect: nil, validated: nil, note: "ms per batch"))
+    }
+  }
+  return rows
+}
+
+/// Seconds since this process started, from the kernel's record of its start time.
+func secondsSinceProcessStart() -> Double? {
+  guard let stat = try? String(contentsOfFile: "/proc/self/stat", encoding: .utf8),
+    let uptimeText = try? String(contentsOfFile: "/proc/uptime", encoding: .utf8),
+    let uptime = Double(uptimeText.split(separator: " ").first ?? "")
+  else { return nil }
+  // Field 22 (after the command name in parentheses) is the start time in clock ticks since boot.
+  let fields = stat[stat.index(after: stat.lastIndex(of: ")")!)...].split(separator: " ")
+  guard fields.count > 19, let ticks = Double(fields[19]) else { return nil }
+  return uptime - ticks / Double(sysconf(Int32(_SC_CLK_TCK)))
+}
+
+/// `bench --first-step`: load the data, build the MLP, run one training step, print the seconds since start.
+func firstStep() throws {
+  let (train, _) = try FashionMNIST.load()
+  let data = train.prefix(32)
+  let model = try seedModel("mlp")
+  try compileSeed(model, "mlp")
+  try model.fit(data.normalizedImages(), data.labelTensor(), batchSize: 32, epochs: 1, verbose: 0)
+  print(secondsSinceProcessStart() ?? -1)
+}
+
+/// Runs `bench --first-step` in a child process: the time from process start to a finished step.
+func firstStepRow() -> Row? {
+  let process = Process()
+  process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0])
+  process.arguments = ["--first-step"]
+  let pipe = Pipe()
+  process.standardOutput = pipe
+  guard (try? process.run()) != nil else { return nil }
+  process.waitUntilExit()
+  let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+  guard let seconds = Double(text.trimmingCharacters(in: .whitespacesAndNewlines)), seconds > 0 else { return nil }
+  return Row(
+    name: "first training step mlp", backend: "cpu", shape: "process start", milliseconds: seconds * 1e3, rate: seconds, unit: "s",
+    ofPeak: nil, overDirect: nil, validated: nil, note: "loads Fashion-MNIST (60k gzipped images) first")
+}

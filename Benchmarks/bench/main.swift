@@ -1,0 +1,87 @@
+import CBLAS
+import CBenchPeak
+import Foundation
+import Strata
+
+/// `swift run -c release bench`: kernel and model throughput against the machine's measured limits.
+func main() throws {
+  let options: Options
+  do {
+    options = try Options(Array(CommandLine.arguments.dropFirst()))
+  } catch BenchError.usage(let message) {
+    if let message { FileHandle.standardError.write(Data("error: \(message)\n".utf8)) }
+    print(Options.usage)
+    exit(message == nil ? 0 : 2)
+  }
+  if options.firstStep { return try firstStep() }
+  #if DEBUG
+    FileHandle.standardError.write(Data("warning: this is a debug build; its figures mean nothing. Use: swift run -c release bench\n".utf8))
+  #endif
+  if let threads = options.threads { BLASKernels.setThreads(threads) }
+  let runs = options.quick ? 3 : 7
+  let machine = Machine(
+    isa: String(cString: bench_vector_isa()), coreGFLOPS: bench_peak_gflops(options.quick ? 200 : 600),
+    bandwidthGBs: bench_copy_bandwidth(256 << 20, options.quick ? 3 : 6), cores: ProcessInfo.processInfo.activeProcessorCount)
+  if !options.json {
+    print(
+      String(
+        format: "Machine: %d cores, %@ FMA peak %.1f GFLOP/s per core, memory bandwidth %.1f GB/s (one core copying)",
+        machine.cores, machine.isa, machine.coreGFLOPS, machine.bandwidthGBs))
+    print("Peak is per core times the threads a row uses; 'vs direct' is Strata's time over calling the library itself.\n")
+  }
+  var rows: [Row] = []
+  rows += gemmRows(options, machine, runs: runs)
+  // From here on oneDNN's OpenMP threads run: OpenBLAS' own would fight them for the cores (the cpu
+  // backend does the same when a model has convolutions).
+  if options.threads == nil {
+    BLASKernels.setThreads(1)
+    openblas_set_num_threads(1)
+    usleep(200_000)  // let OpenBLAS' workers stop spinning
+  }
+  rows += convolutionRows(options, machine, runs: runs)
+  rows += try elementwiseRows(options, machine, runs: runs)
+  rows += try modelRows(options, runs: runs)
+  if options.wants("first training step mlp", backend: "all"), let row = firstStepRow() { rows.append(row) }
+  if options.json {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys]
+    var machineRecord = ["machine": ["isa": machine.isa, "core_gflops": String(machine.coreGFLOPS), "bandwidth_gbs": String(machine.bandwidthGBs), "cores": String(machine.cores)]]
+    print(String(decoding: try encoder.encode(machineRecord), as: UTF8.self))
+    machineRecord = [:]
+    for row in rows { print(String(decoding: try encoder.encode(row), as: UTF8.self)) }
+  } else {
+    printTable(rows)
+  }
+  let failed = rows.filter { $0.validated == false }
+  if !failed.isEmpty {
+    FileHandle.standardError.write(Data("error: \(failed.count) rows did not match the reference: \(failed.map(\.name))\n".utf8))
+    exit(1)
+  }
+}
+
+func printTable(_ rows: [Row]) {
+  let header = ["kernel", "backend", "shape", "ms", "rate", "unit", "% peak", "vs direct", "check", "note"]
+  let cells = rows.map { row -> [String] in
+    [
+      row.name, row.backend, row.shape, String(format: row.milliseconds < 0.1 ? "%.4f" : "%.3f", row.milliseconds),
+      String(format: row.rate >= 100 ? "%.0f" : "%.2f", row.rate), row.unit, row.ofPeak.map { String(format: "%.0f%%", $0 * 100) } ?? "",
+      row.overDirect.map { String(format: "%.2f", $0) } ?? "", row.validated.map { $0 ? "ok" : "MISMATCH" } ?? "", row.note ?? "",
+    ]
+  }
+  let widths = header.indices.map { column in ([header[column]] + cells.map { $0[column] }).map(\.count).max() ?? 0 }
+  func line(_ fields: [String]) -> String {
+    fields.enumerated().map { index, field in
+      index >= 3 && index <= 4 ? String(repeating: " ", count: widths[index] - field.count) + field : field.padding(toLength: widths[index], withPad: " ", startingAt: 0)
+    }.joined(separator: "  ")
+  }
+  print(line(header))
+  print(widths.map { String(repeating: "-", count: $0) }.joined(separator: "  "))
+  for row in cells { print(line(row)) }
+}
+
+do {
+  try main()
+} catch {
+  FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+  exit(1)
+}
