@@ -4,6 +4,7 @@
 #
 #   ./setup.sh run [strata options]   train the tutorial model on Fashion-MNIST (release build)
 #   ./setup.sh test                   every test: this package, Examples/CustomLayers, bench's quick mode
+#   ./setup.sh bench [bench options]  kernel and model throughput (release build)
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -35,9 +36,14 @@ case "$command" in
     swift build --build-tests
     swift test
     swift test --package-path Examples/CustomLayers
+    # The benchmark's quick mode: every kernel row is checked against the reference backend.
+    swift run -c release bench --quick
+    ;;
+  bench)
+    swift run -c release bench "$@"
     ;;
   *)
-    echo "usage: ./setup.sh run [strata options] | ./setup.sh test" >&2
+    echo "usage: ./setup.sh run [strata options] | ./setup.sh test | ./setup.sh bench [bench options]" >&2
     exit 2
     ;;
 esac
