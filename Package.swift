@@ -28,11 +28,12 @@ let package = Package(
         "StrataInitializers", "StrataLayers", "StrataLosses", "StrataOptimizers", "StrataMetrics", "CStrataKernels",
       ]),
     .target(name: "StrataData", dependencies: ["StrataCore", "CZlib"]),
+    .target(name: "StrataSeedModels", dependencies: ["Strata"]),
     .target(name: "StrataTesting", dependencies: ["StrataCore"]),
     .executableTarget(
       name: "strata",
       dependencies: [
-        "Strata", "StrataData",
+        "Strata", "StrataData", "StrataSeedModels",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
 
@@ -73,7 +74,7 @@ let package = Package(
     .testTarget(
       name: "StrataKernelsTests", dependencies: ["Strata", "StrataSIMD", "StrataBLAS", "StrataDNNL"]),
     .testTarget(
-      name: "StrataTests", dependencies: ["Strata", "StrataTesting", "StrataData"],
+      name: "StrataTests", dependencies: ["Strata", "StrataTesting", "StrataData", "StrataSeedModels"],
       resources: [.copy("Fixtures")]),
     .testTarget(name: "StrataDataTests", dependencies: ["StrataData"]),
     .testTarget(
@@ -84,7 +85,7 @@ let package = Package(
     // MARK: Benchmarks
     .target(name: "CBenchPeak", path: "Benchmarks/CBenchPeak"),
     .executableTarget(
-      name: "bench", dependencies: ["Strata", "StrataData", "CBLAS", "CDNNL", "CBenchPeak", "CStrataKernels"],
+      name: "bench", dependencies: ["Strata", "StrataData", "StrataSeedModels", "CBLAS", "CDNNL", "CBenchPeak", "CStrataKernels"],
       path: "Benchmarks/bench"),
   ]
 )

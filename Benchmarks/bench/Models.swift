@@ -1,45 +1,11 @@
 import Foundation
 import Strata
 import StrataData
+import StrataSeedModels
 
-/// The seed models, as the `strata` command builds them.
-func seedModel(_ name: String) throws -> Sequential {
-  let model = try Sequential(seed: 1)
-  switch name {
-  case "mlp":
-    try model.add("Flatten", ["input_shape": [28, 28]])
-    try model.add("Dense", ["units": 128, "activation": "relu"])
-    try model.add("Dropout", ["rate": 0.2])
-    try model.add("Dense", ["units": 10, "activation": "softmax"])
-  case "cnn":
-    try model.add("Conv2D", ["filters": 32, "kernel_size": 3, "activation": "relu", "input_shape": [28, 28, 1]])
-    try model.add("MaxPooling2D", ["pool_size": 2])
-    try model.add("Conv2D", ["filters": 64, "kernel_size": 3, "activation": "relu"])
-    try model.add("MaxPooling2D", ["pool_size": 2])
-    try model.add("Conv2D", ["filters": 64, "kernel_size": 3, "activation": "relu"])
-    try model.add("Flatten")
-    try model.add("Dense", ["units": 64, "activation": "relu"])
-    try model.add("Dense", ["units": 10])
-  default:
-    try model.add("Conv2D", ["filters": 32, "kernel_size": 5, "padding": "same", "activation": "relu", "input_shape": [28, 28, 1]])
-    try model.add("MaxPooling2D", ["pool_size": 2, "padding": "same"])
-    try model.add("Conv2D", ["filters": 64, "kernel_size": 5, "padding": "same", "activation": "relu"])
-    try model.add("MaxPooling2D", ["pool_size": 2, "padding": "same"])
-    try model.add("Flatten")
-    try model.add("Dense", ["units": 1024, "activation": "relu"])
-    try model.add("Dropout", ["rate": 0.5])
-    try model.add("Dense", ["units": 10, "activation": "softmax"])
-  }
-  return model
-}
+func seedModel(_ name: String) throws -> Sequential { try SeedModel(rawValue: name)!.make(seed: 1) }
 
-func compileSeed(_ model: Sequential, _ name: String) throws {
-  switch name {
-  case "cnn": try model.compile(optimizer: "adam", loss: SparseCategoricalCrossentropy(fromLogits: true), metrics: ["accuracy"])
-  case "deep-mnist": try model.compile(optimizer: try Adam(learningRate: 1e-4), loss: "sparse_categorical_crossentropy", metrics: ["accuracy"])
-  default: try model.compile(optimizer: "adam", loss: "sparse_categorical_crossentropy", metrics: ["accuracy"])
-  }
-}
+func compileSeed(_ model: Sequential, _ name: String) throws { try SeedModel(rawValue: name)!.compile(model) }
 
 func modelRows(_ options: Options, runs: Int) throws -> [Row] {
   var rows: [Row] = []

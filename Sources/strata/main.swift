@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Strata
 import StrataData
+import StrataSeedModels
 
 /// The command-line tool: trains the tutorial models on Fashion-MNIST.
 @main
@@ -13,60 +14,13 @@ struct StrataCommand: ParsableCommand {
     defaultSubcommand: Train.self)
 }
 
-/// The models `--model` knows by name.
-enum BuiltInModel: String, CaseIterable, ExpressibleByArgument {
-  case mlp, cnn
-  case deepMNIST = "deep-mnist"
-
-  /// The model, built from string identifiers as a Keras config would give them.
-  func make(seed: UInt64) throws -> Sequential {
-    let model = try Sequential(seed: seed)
-    switch self {
-    case .mlp:
-      // The beginner tutorial: Flatten - Dense(128, relu) - Dropout(0.2) - Dense(10, softmax).
-      try model.add("Flatten", ["input_shape": [28, 28]])
-      try model.add("Dense", ["units": 128, "activation": "relu"])
-      try model.add("Dropout", ["rate": 0.2])
-      try model.add("Dense", ["units": 10, "activation": "softmax"])
-    case .cnn:
-      // The tutorial CNN; its last layer gives logits (the loss has from_logits).
-      try model.add("Conv2D", ["filters": 32, "kernel_size": 3, "activation": "relu", "input_shape": [28, 28, 1]])
-      try model.add("MaxPooling2D", ["pool_size": 2])
-      try model.add("Conv2D", ["filters": 64, "kernel_size": 3, "activation": "relu"])
-      try model.add("MaxPooling2D", ["pool_size": 2])
-      try model.add("Conv2D", ["filters": 64, "kernel_size": 3, "activation": "relu"])
-      try model.add("Flatten")
-      try model.add("Dense", ["units": 64, "activation": "relu"])
-      try model.add("Dense", ["units": 10])
-    case .deepMNIST:
-      // "Deep MNIST for experts".
-      try model.add("Conv2D", ["filters": 32, "kernel_size": 5, "padding": "same", "activation": "relu", "input_shape": [28, 28, 1]])
-      try model.add("MaxPooling2D", ["pool_size": 2, "padding": "same"])
-      try model.add("Conv2D", ["filters": 64, "kernel_size": 5, "padding": "same", "activation": "relu"])
-      try model.add("MaxPooling2D", ["pool_size": 2, "padding": "same"])
-      try model.add("Flatten")
-      try model.add("Dense", ["units": 1024, "activation": "relu"])
-      try model.add("Dropout", ["rate": 0.5])
-      try model.add("Dense", ["units": 10, "activation": "softmax"])
-    }
-    return model
-  }
-
-  /// The tutorial's training set-up: epochs, batch size, optimizer and loss.
-  var defaults: (epochs: Int, batchSize: Int, optimizer: String, learningRate: Float?, loss: any LossConvertible) {
-    switch self {
-    case .mlp: (5, 32, "adam", nil, "sparse_categorical_crossentropy")
-    case .cnn: (2, 32, "adam", nil, SparseCategoricalCrossentropy(fromLogits: true))
-    case .deepMNIST: (1, 50, "adam", 1e-4, "sparse_categorical_crossentropy")
-    }
-  }
-}
+extension SeedModel: ExpressibleByArgument {}
 
 struct Train: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Build a model from string identifiers, train it, and evaluate it on the test set.")
 
-  @Option(help: "A built-in model (\(BuiltInModel.allCases.map(\.rawValue).joined(separator: ", "))) or a JSON file of Keras layer records.")
+  @Option(help: "A tutorial model (mlp, cnn, deep-mnist) or a JSON file of Keras layer records.")
   var model = "mlp"
 
   @Option(help: "Epochs to train (mlp: 5, cnn: 2, deep-mnist: 1).")
@@ -117,12 +71,12 @@ struct Train: ParsableCommand {
   var plot: String?
 
   func makeModel() throws -> Sequential {
-    if let builtIn = BuiltInModel(rawValue: model) { return try builtIn.make(seed: seed) }
+    if let seedModel = SeedModel(rawValue: model), seedModel != .horsesOrHumans { return try seedModel.make(seed: seed) }
     let url = URL(fileURLWithPath: model)
     guard FileManager.default.fileExists(atPath: url.path) else {
       throw StrataError.invalidArgument(
         owner: "strata", argument: "--model", value: "'\(model)'",
-        expected: "one of \(BuiltInModel.allCases.map(\.rawValue)) or an existing JSON file")
+        expected: "mlp, cnn, deep-mnist or an existing JSON file")
     }
     return try Sequential(json: Data(contentsOf: url), seed: seed)
   }
@@ -152,14 +106,10 @@ struct Train: ParsableCommand {
     }
     try network.build(inputShape: Array(x.shape.dropFirst()))
     print(network.summary())
-    let defaults = (BuiltInModel(rawValue: model) ?? .mlp).defaults
-    let epochs = self.epochs ?? defaults.epochs, batchSize = self.batchSize ?? defaults.batchSize
+    let tutorial = SeedModel(rawValue: model) ?? .mlp
+    let epochs = self.epochs ?? tutorial.epochs, batchSize = self.batchSize ?? tutorial.batchSize
     if resume == nil || network.optimizer == nil {
-      var optimizerConfig: ConfigDictionary = [:]
-      if let rate = learningRate ?? defaults.learningRate { optimizerConfig["learning_rate"] = .double(Double(rate)) }
-      try network.compile(
-        optimizer: try Registries.shared.optimizers.make(optimizer ?? defaults.optimizer, config: optimizerConfig),
-        loss: loss ?? defaults.loss, metrics: ["accuracy"])
+      try tutorial.compile(network, optimizer: optimizer ?? "adam", learningRate: learningRate, loss: loss)
     }
     var callbacks: [any Callback] = []
     if let checkpointDir {

@@ -1,52 +1,16 @@
 import Foundation
 import Strata
 import StrataData
+import StrataSeedModels
 import StrataTesting
 import Testing
 
-/// The tutorial CNN: Conv2D(32,3) - MaxPooling2D(2) - Conv2D(64,3) - MaxPooling2D(2) - Conv2D(64,3) - Flatten - Dense(64) - Dense(10).
-func tutorialCNN() throws -> Sequential {
-  let model = try Sequential(seed: 1)
-  try model.add("Conv2D", ["filters": 32, "kernel_size": [3, 3], "activation": "relu", "input_shape": [28, 28, 1]])
-  try model.add("MaxPooling2D", ["pool_size": [2, 2]])
-  try model.add("Conv2D", ["filters": 64, "kernel_size": [3, 3], "activation": "relu"])
-  try model.add("MaxPooling2D", ["pool_size": [2, 2]])
-  try model.add("Conv2D", ["filters": 64, "kernel_size": [3, 3], "activation": "relu"])
-  try model.add("Flatten")
-  try model.add("Dense", ["units": 64, "activation": "relu"])
-  try model.add("Dense", ["units": 10])
-  return model
-}
-
-/// "Deep MNIST for experts": two 5x5 "same" convolutions, "same" pooling, Dense(1024), Dropout(0.5).
-func deepMNIST() throws -> Sequential {
-  try Sequential([
-    Conv2D(32, kernelSize: 5, padding: "same", activation: "relu", inputShape: [28, 28, 1]),
-    MaxPooling2D(poolSize: 2, padding: "same"),
-    Conv2D(64, kernelSize: 5, padding: "same", activation: "relu"),
-    MaxPooling2D(poolSize: 2, padding: "same"),
-    Flatten(),
-    Dense(1024, activation: "relu"),
-    Dropout(0.5),
-    Dense(10, activation: "softmax"),
-  ], seed: 1)
-}
-
-/// The horses-or-humans CNN on 300x300 colour images (built and summarized only).
-func horsesOrHumans() throws -> Sequential {
-  try Sequential([
-    Input(shape: [300, 300, 3]),
-    Conv2D(16, kernelSize: 3, activation: "relu"), MaxPooling2D(poolSize: 2),
-    Conv2D(32, kernelSize: 3, activation: "relu"), MaxPooling2D(poolSize: 2),
-    Conv2D(64, kernelSize: 3, activation: "relu"), MaxPooling2D(poolSize: 2),
-    Flatten(), Dense(512, activation: "relu"), Dense(1, activation: "sigmoid"),
-  ], seed: 1)
-}
+func tutorialCNN() throws -> Sequential { try SeedModel.cnn.make(seed: 1) }
 
 @Test(arguments: ["cnn", "deep_mnist", "horses_vs_humans"])
 func seedCNNsMatchKerasSummaries(name: String) throws {
   let reference = try #require(summaries.cases(where: "model", is: name).first)
-  let model = try name == "cnn" ? tutorialCNN() : name == "deep_mnist" ? deepMNIST() : horsesOrHumans()
+  let model = try (name == "cnn" ? SeedModel.cnn : name == "deep_mnist" ? .deepMNIST : .horsesOrHumans).make(seed: 1)
   let layers = try #require(reference["layers"]?.arrayValue)
   #expect(model.layers.count == layers.count)
   for (index, expected) in layers.enumerated() {
