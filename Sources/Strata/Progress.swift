@@ -98,6 +98,7 @@ struct ProgressBar {
     case .oneLinePerEpoch:
       guard final else { return }
       print(render(current, values: values, elapsed: elapsed, final: true))
+      fflush(nil)  // a log file or a pipe sees each epoch as it ends
     default:
       return
     }

@@ -171,7 +171,10 @@ extension Sequential {
     var epoch = max(initialEpoch, resumeEpoch ?? 0)
     while epoch < epochs && !stopTraining {
       for callback in callbacks { callback.onEpochBegin(epoch, logs: [:], model: self) }
-      if verbosity != .silent { print("Epoch \(epoch + 1)/\(epochs)") }
+      if verbosity != .silent {
+        print("Epoch \(epoch + 1)/\(epochs)")
+        fflush(nil)
+      }
       var logs = try trainer.runEpoch(
         shuffle: shuffle, generator: &shuffleGenerator, metrics: metrics, verbosity: verbosity, callbacks: callbacks,
         finalizeProgress: validation == nil)

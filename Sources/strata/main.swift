@@ -126,7 +126,8 @@ struct Train: ParsableCommand {
     }
     let elapsed = ContinuousClock.now - start
     let logs = try network.evaluate(testX, testY, verbose: verbosity)
-    let steps = epochs * ((x.shape[0] + batchSize - 1) / batchSize)
+    let trainedEpochs = max(history.epochs.count, 1)
+    let steps = trainedEpochs * ((x.shape[0] + batchSize - 1) / batchSize)
     let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
     print(String(format: "Test accuracy: %.4f  Test loss: %.4f", logs["accuracy"] ?? 0, logs["loss"] ?? 0))
     if let save {
@@ -148,8 +149,8 @@ struct Train: ParsableCommand {
     }
     print(
       String(
-        format: "Training: %.1f s for %d epochs, %.2f s/epoch, %.3f ms/step", seconds, epochs,
-        seconds / Double(max(epochs, 1)), seconds * 1000 / Double(max(steps, 1)))
+        format: "Training: %.1f s for %d epochs, %.2f s/epoch, %.3f ms/step", seconds, trainedEpochs,
+        seconds / Double(trainedEpochs), seconds * 1000 / Double(max(steps, 1)))
         + (noValidation ? "" : " (validation included)"))
   }
 }
