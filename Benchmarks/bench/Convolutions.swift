@@ -54,7 +54,7 @@ final class DirectConvolution {
     func memory(_ query: dnnl_query_t, _ argument: Int32) {
       var md = dnnl_primitive_desc_query_md(pd, query, 0)!.pointee
       let buffer = UnsafeMutableRawPointer.allocate(byteCount: max(64, dnnl_memory_desc_get_size(&md)), alignment: 64)
-      buffer.initializeMemory(as: UInt8.self, repeating: 1, count: dnnl_memory_desc_get_size(&md))
+      buffer.initializeMemory(as: UInt8.self, repeating: 0x3F, count: dnnl_memory_desc_get_size(&md))  // floats of 0.747
       buffers.append(buffer)
       var mem: dnnl_memory_t?
       ok(dnnl_memory_create(&mem, &md, self.engine, buffer))
@@ -105,10 +105,19 @@ func convolutionGeometries(quick: Bool) -> [(String, ConvolutionGeometry)] {
   return list
 }
 
-/// Runs one direction of a convolution on `kernels` and returns what it wrote.
-func runConvolution(_ g: ConvolutionGeometry, _ direction: String, _ kernels: any Kernels, x: [Float], k: [Float], b: [Float], dy: [Float]) -> [Float] {
-  var out = [Float](repeating: 0, count: direction == "forward" ? g.outputCount : direction == "backward-data" ? g.inputCount : g.kernelCount)
-  var db = [Float](repeating: 0, count: g.filters)
+/// Runs one direction of a convolution on `kernels` and returns what it wrote. The buffers are `Tensor`s,
+/// 64-byte aligned as every layer's are (a Swift array is only 16-byte aligned, which slows oneDNN's
+/// single-channel kernels down).
+func runConvolution(
+  _ g: ConvolutionGeometry, _ direction: String, _ kernels: any Kernels, x: Tensor, k: Tensor, b: Tensor, dy: Tensor,
+  into reused: inout Tensor, biasGradient db: inout Tensor
+) -> Tensor {
+  // Outputs are reused across calls, as layers keep theirs: a fresh multi-megabyte buffer per call would
+  // time page faults instead of the convolution.
+  reused.reuse(shape: [direction == "forward" ? g.outputCount : direction == "backward-data" ? g.inputCount : g.kernelCount])
+  db.reuse(shape: [g.filters])
+  var out = reused
+  reused = Tensor(shape: [0])
   x.withUnsafeBufferPointer { xs in
     k.withUnsafeBufferPointer { ks in
       dy.withUnsafeBufferPointer { dys in
@@ -122,6 +131,7 @@ func runConvolution(_ g: ConvolutionGeometry, _ direction: String, _ kernels: an
       }
     }
   }
+  reused = out
   return out
 }
 
@@ -132,23 +142,28 @@ func convolutionRows(_ options: Options, _ machine: Machine, runs: Int) -> [Row]
     // Validation on the same layer with a batch of 2, where the reference loops are quick.
     var small = g
     small.batch = 2
-    let sx = randomArray(small.inputCount, seed: 21), sk = randomArray(small.kernelCount, seed: 22), sb = randomArray(g.filters, seed: 23)
-    let sdy = randomArray(small.outputCount, seed: 24)
-    let x = randomArray(g.inputCount, seed: 11), k = randomArray(g.kernelCount, seed: 12), b = randomArray(g.filters, seed: 13)
-    let dy = randomArray(g.outputCount, seed: 14)
+    let sx = Tensor(randomArray(small.inputCount, seed: 21)), sk = Tensor(randomArray(small.kernelCount, seed: 22))
+    let sb = Tensor(randomArray(g.filters, seed: 23)), sdy = Tensor(randomArray(small.outputCount, seed: 24))
+    let x = Tensor(randomArray(g.inputCount, seed: 11)), k = Tensor(randomArray(g.kernelCount, seed: 12))
+    let b = Tensor(randomArray(g.filters, seed: 13)), dy = Tensor(randomArray(g.outputCount, seed: 14))
     for backend in ["onednn", "reference"] {
       for direction in ["forward", "backward-data", "backward-weights"] {
         let name = "conv \(label) b\(g.batch) \(direction)"
         guard options.wants(name, backend: backend) else { continue }
         if backend == "reference" && options.backend != "reference" && (options.quick || flops > 2e9) { continue }
         let kernels = kernels(backend)
-        let seconds = measure(runs: backend == "reference" ? 1 : runs) { _ = runConvolution(g, direction, kernels, x: x, k: k, b: b, dy: dy) }
+        var output = Tensor(shape: [0]), biasGradient = Tensor(shape: [0])
+        let seconds = measure(runs: backend == "reference" ? 1 : runs) {
+          _ = runConvolution(g, direction, kernels, x: x, k: k, b: b, dy: dy, into: &output, biasGradient: &biasGradient)
+        }
         var validated: Bool?
         var direct: Double?
         if backend == "onednn" {
-          let fast = runConvolution(small, direction, kernels, x: sx, k: sk, b: sb, dy: sdy)
-          let slow = runConvolution(small, direction, ReferenceKernels(), x: sx, k: sk, b: sb, dy: sdy)
-          validated = zip(fast, slow).allSatisfy { abs($0 - $1) <= 1e-3 * max(1, abs($1)) }
+          var scratch = Tensor(shape: [0]), scratchBias = Tensor(shape: [0])
+          let fast = runConvolution(small, direction, kernels, x: sx, k: sk, b: sb, dy: sdy, into: &scratch, biasGradient: &scratchBias)
+          var scratch2 = Tensor(shape: [0])
+          let slow = runConvolution(small, direction, ReferenceKernels(), x: sx, k: sk, b: sb, dy: sdy, into: &scratch2, biasGradient: &scratchBias)
+          validated = zip(fast.scalars, slow.scalars).allSatisfy { abs($0 - $1) <= 1e-3 * max(1, abs($1)) }
           let harness = DirectConvolution(g, direction: direction)
           direct = seconds / measure(runs: runs) { harness.run() }
         }

@@ -61,7 +61,12 @@ final class DNNLRuntime: @unchecked Sendable {
   /// Runs `primitive` with `arguments` (argument kind, memory, data pointer) and waits for it.
   func execute(_ primitive: dnnl_primitive_t, _ arguments: [(Int32, dnnl_memory_t, UnsafeRawPointer)]) {
     var list = arguments.map { argument, memory, pointer -> dnnl_exec_arg_t in
-      check(dnnl_memory_set_data_handle(memory, UnsafeMutableRawPointer(mutating: pointer)), "set data handle")
+      // Setting a handle zero-pads a blocked layout (a kernel with one input channel is padded to a
+      // block): do it only when the buffer really changed, which in training is rarely.
+      var current: UnsafeMutableRawPointer?
+      if dnnl_memory_get_data_handle(memory, &current) != dnnl_success || current != UnsafeMutableRawPointer(mutating: pointer) {
+        check(dnnl_memory_set_data_handle(memory, UnsafeMutableRawPointer(mutating: pointer)), "set data handle")
+      }
       return dnnl_exec_arg_t(arg: argument, memory: memory)
     }
     check(dnnl_primitive_execute(primitive, stream, Int32(list.count), &list), "execute")
