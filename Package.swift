@@ -53,7 +53,7 @@ let package = Package(
     .target(name: "StrataBLAS", dependencies: ["StrataCore", "CBLAS"], path: "Plugins/StrataBLAS"),
     .target(name: "StrataDNNL", dependencies: ["StrataCore", "CDNNL"], path: "Plugins/StrataDNNL"),
     .target(
-      name: "StrataActivations", dependencies: ["StrataCore"], path: "Plugins/StrataActivations"),
+      name: "StrataActivations", dependencies: ["StrataCore", "CStrataKernels"], path: "Plugins/StrataActivations"),
     .target(
       name: "StrataInitializers", dependencies: ["StrataCore"], path: "Plugins/StrataInitializers"),
     .target(name: "StrataLayers", dependencies: ["StrataCore"], path: "Plugins/StrataLayers"),

@@ -34,3 +34,11 @@ void strata_nadam(float *w, const float *g, float *m, float *v, size_t n, float 
 unsigned long strata_flush_denormals(void);
 void strata_restore_float_mode(unsigned long previous);
 #endif
+
+#ifndef CSTRATAKERNELS_RELU
+#define CSTRATAKERNELS_RELU
+/// ReLU forward (`y = max(x, 0)`, 0 at x = 0) and backward (`dx = x > 0 ? dy : 0`). Built for AVX-512,
+/// AVX2 and the baseline at once (`target_clones`); the loader picks the widest this CPU has.
+void strata_relu_forward(const float *x, float *y, size_t n);
+void strata_relu_backward(const float *x, const float *dy, float *dx, size_t n);
+#endif

@@ -1,0 +1,15 @@
+#include "CStrataKernels.h"
+
+#if defined(__x86_64__) && defined(__linux__)
+#define STRATA_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define STRATA_CLONES
+#endif
+
+STRATA_CLONES void strata_relu_forward(const float *restrict x, float *restrict y, size_t n) {
+  for (size_t i = 0; i < n; i++) y[i] = x[i] > 0 ? x[i] : 0;
+}
+
+STRATA_CLONES void strata_relu_backward(const float *restrict x, const float *restrict dy, float *restrict dx, size_t n) {
+  for (size_t i = 0; i < n; i++) dx[i] = x[i] > 0 ? dy[i] : 0;
+}
