@@ -5,8 +5,8 @@ typealias V = SIMD16<Float>
 
 /// `max(x, 0)`. Keras: `"relu"`. The derivative at 0 is taken as 0, as in TensorFlow.
 ///
-/// The most used activation runs in C built for AVX-512, AVX2 and the baseline at once, the loader
-/// picking the widest the CPU has (Swift itself compiles for 4-lane SSE unless told otherwise).
+/// The most used activation runs in C built for AVX2 and the baseline at once, the loader picking the
+/// one the CPU runs (Swift itself compiles for 4-lane SSE unless told otherwise).
 public struct ReLU: Activation {
   public static let identifier = "relu"
   public init(config: NoConfig = NoConfig()) {}

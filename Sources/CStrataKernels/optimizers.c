@@ -1,96 +1,94 @@
 #include "CStrataKernels.h"
-#include <string.h>
 
-typedef float v8 __attribute__((ext_vector_type(4)));  // SSE and NEON width: no ABI change on the baseline target
+// Plain loops over floats: clang vectorizes them at the width of each clone (AVX2 or the baseline's
+// SSE), the loader picking the widest the CPU has. __builtin_elementwise_sqrt has no errno
+// side effect, unlike sqrtf, so it does not stop vectorization.
+// AVX2 and the baseline, not AVX-512: on Skylake-SP, AVX-512 lowers the core's clock for what runs after
+// it, and the MLP's training step measured 0.27 ms with AVX2 clones against 0.28-0.32 ms with AVX-512 ones.
+#if defined(__x86_64__) && defined(__linux__)
+#define STRATA_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define STRATA_CLONES
+#endif
 
-static inline v8 load(const float *p) { v8 x; memcpy(&x, p, sizeof x); return x; }
-static inline void store(float *p, v8 x) { memcpy(p, &x, sizeof x); }
-static inline v8 splat(float x) { return (v8)x; }
-static inline v8 vsqrt(v8 x) { return __builtin_elementwise_sqrt(x); }
-static inline v8 vmax(v8 a, v8 b) { return __builtin_elementwise_max(a, b); }
+static inline float root(float x) { return __builtin_elementwise_sqrt(x); }
 
-/// Runs BODY on 4 lanes at a time, then on a zero-padded copy of the tail: one code path, same rounding.
-#define FOR_LANES(n, BODY)                                                                                       \
-  for (size_t i = 0; i < (n); i += 4) {                                                                          \
-    size_t lanes = (n) - i < 4 ? (n) - i : 4;                                                                    \
-    BODY                                                                                                         \
+STRATA_CLONES void strata_adam(float *restrict w, const float *restrict g, float *restrict m, float *restrict v,
+                               float *restrict vhat, size_t n, float alpha, float beta1, float beta2, float epsilon) {
+  if (vhat) {
+    for (size_t i = 0; i < n; i++) {
+      float mi = m[i] + (g[i] - m[i]) * (1 - beta1);
+      float vi = v[i] + (g[i] * g[i] - v[i]) * (1 - beta2);
+      float hi = vhat[i] > vi ? vhat[i] : vi;
+      m[i] = mi;
+      v[i] = vi;
+      vhat[i] = hi;
+      w[i] -= mi * alpha / (root(hi) + epsilon);
+    }
+  } else {
+    for (size_t i = 0; i < n; i++) {
+      float mi = m[i] + (g[i] - m[i]) * (1 - beta1);
+      float vi = v[i] + (g[i] * g[i] - v[i]) * (1 - beta2);
+      m[i] = mi;
+      v[i] = vi;
+      w[i] -= mi * alpha / (root(vi) + epsilon);
+    }
   }
-
-#define LOAD(x, p) v8 x; if (lanes == 4) x = load((p) + i); else { float t[4] = {0}; memcpy(t, (p) + i, lanes * sizeof(float)); x = load(t); }
-#define STORE(p, x) if (lanes == 4) store((p) + i, x); else { float t[4]; store(t, x); memcpy((p) + i, t, lanes * sizeof(float)); }
-
-void strata_adam(float *w, const float *g, float *m, float *v, float *vhat, size_t n, float alpha, float beta1,
-                 float beta2, float epsilon) {
-  FOR_LANES(n, {
-    LOAD(vw, w) LOAD(vg, g) LOAD(vm, m) LOAD(vv, v)
-    vm += (vg - vm) * (1 - beta1);
-    vv += (vg * vg - vv) * (1 - beta2);
-    v8 denominator = vv;
-    if (vhat) {
-      LOAD(vh, vhat)
-      vh = vmax(vh, vv);
-      STORE(vhat, vh)
-      denominator = vh;
-    }
-    vw -= vm * alpha / (vsqrt(denominator) + epsilon);
-    STORE(w, vw) STORE(m, vm) STORE(v, vv)
-  })
 }
 
-void strata_rmsprop(float *w, const float *g, float *v, float *mom, float *mg, size_t n, float lr, float rho,
-                    float momentum, float epsilon, int centered) {
-  FOR_LANES(n, {
-    LOAD(vw, w) LOAD(vg, g) LOAD(vv, v)
-    vv = rho * vv + (1 - rho) * vg * vg;
-    v8 denominator = vv + epsilon;
+STRATA_CLONES void strata_rmsprop(float *restrict w, const float *restrict g, float *restrict v, float *restrict mom,
+                                  float *restrict mg, size_t n, float lr, float rho, float momentum, float epsilon,
+                                  int centered) {
+  for (size_t i = 0; i < n; i++) {
+    float vi = rho * v[i] + (1 - rho) * g[i] * g[i];
+    float denominator = vi + epsilon;
     if (centered) {
-      LOAD(vmg, mg)
-      vmg = rho * vmg + (1 - rho) * vg;
-      denominator = vv - vmg * vmg + epsilon;
-      STORE(mg, vmg)
+      float mgi = rho * mg[i] + (1 - rho) * g[i];
+      mg[i] = mgi;
+      denominator = vi - mgi * mgi + epsilon;
     }
-    v8 increment = lr * vg / vsqrt(denominator);
+    v[i] = vi;
+    float increment = lr * g[i] / root(denominator);
     if (momentum > 0) {
-      LOAD(vmom, mom)
-      vmom = momentum * vmom + increment;
-      vw -= vmom;
-      STORE(mom, vmom)
+      float mi = momentum * mom[i] + increment;
+      mom[i] = mi;
+      w[i] -= mi;
     } else {
-      vw -= increment;
+      w[i] -= increment;
     }
-    STORE(w, vw) STORE(v, vv)
-  })
+  }
 }
 
-void strata_adagrad(float *w, const float *g, float *acc, size_t n, float lr, float epsilon) {
-  FOR_LANES(n, {
-    LOAD(vw, w) LOAD(vg, g) LOAD(va, acc)
-    va += vg * vg;
-    vw -= lr * vg / vsqrt(va + epsilon);
-    STORE(w, vw) STORE(acc, va)
-  })
+STRATA_CLONES void strata_adagrad(float *restrict w, const float *restrict g, float *restrict acc, size_t n, float lr,
+                                  float epsilon) {
+  for (size_t i = 0; i < n; i++) {
+    float a = acc[i] + g[i] * g[i];
+    acc[i] = a;
+    w[i] -= lr * g[i] / root(a + epsilon);
+  }
 }
 
-void strata_adadelta(float *w, const float *g, float *ag, float *ad, size_t n, float lr, float rho, float epsilon) {
-  FOR_LANES(n, {
-    LOAD(vw, w) LOAD(vg, g) LOAD(vag, ag) LOAD(vad, ad)
-    vag = rho * vag + (1 - rho) * vg * vg;
-    v8 delta = -vsqrt(vad + epsilon) * vg / vsqrt(vag + epsilon);
-    vad = rho * vad + (1 - rho) * delta * delta;
-    vw += lr * delta;
-    STORE(w, vw) STORE(ag, vag) STORE(ad, vad)
-  })
+STRATA_CLONES void strata_adadelta(float *restrict w, const float *restrict g, float *restrict ag, float *restrict ad,
+                                   size_t n, float lr, float rho, float epsilon) {
+  for (size_t i = 0; i < n; i++) {
+    float agi = rho * ag[i] + (1 - rho) * g[i] * g[i];
+    float delta = -root(ad[i] + epsilon) * g[i] / root(agi + epsilon);
+    ag[i] = agi;
+    ad[i] = rho * ad[i] + (1 - rho) * delta * delta;
+    w[i] += lr * delta;
+  }
 }
 
-void strata_nadam(float *w, const float *g, float *m, float *v, size_t n, float lr, float beta1, float beta2,
-                  float epsilon, float muT, float muNext, float prodT, float prodNext, float beta2Power) {
-  FOR_LANES(n, {
-    LOAD(vw, w) LOAD(vg, g) LOAD(vm, m) LOAD(vv, v)
-    vm += (vg - vm) * (1 - beta1);
-    vv += (vg * vg - vv) * (1 - beta2);
-    v8 mHat = muNext * vm / (1 - prodNext) + (1 - muT) * vg / (1 - prodT);
-    v8 vHat = vv / (1 - beta2Power);
-    vw -= mHat * lr / (vsqrt(vHat) + epsilon);
-    STORE(w, vw) STORE(m, vm) STORE(v, vv)
-  })
+STRATA_CLONES void strata_nadam(float *restrict w, const float *restrict g, float *restrict m, float *restrict v, size_t n,
+                                float lr, float beta1, float beta2, float epsilon, float muT, float muNext, float prodT,
+                                float prodNext, float beta2Power) {
+  for (size_t i = 0; i < n; i++) {
+    float mi = m[i] + (g[i] - m[i]) * (1 - beta1);
+    float vi = v[i] + (g[i] * g[i] - v[i]) * (1 - beta2);
+    m[i] = mi;
+    v[i] = vi;
+    float mHat = muNext * mi / (1 - prodNext) + (1 - muT) * g[i] / (1 - prodT);
+    float vHat = vi / (1 - beta2Power);
+    w[i] -= mHat * lr / (root(vHat) + epsilon);
+  }
 }

@@ -4,7 +4,8 @@
 
 // Optimizer updates whose square roots Swift cannot vectorize: Swift's Float.squareRoot() goes through
 // libm's sqrtf (with its errno branch), which keeps LLVM from vectorizing the loop. These use clang's
-// element-wise vector sqrt, which has no such branch. Each follows Keras 3's update rule exactly.
+// element-wise sqrt, which has no such branch, and are built for AVX2 and the baseline at once. Each
+// follows Keras 3's update rule exactly.
 
 /// Adam: m += (g - m)(1 - b1); v += (g² - v)(1 - b2); [vhat = max(vhat, v)]; w -= alpha m / (sqrt(v|vhat) + eps).
 void strata_adam(float *w, const float *g, float *m, float *v, float *vhat, size_t n, float alpha, float beta1,
@@ -37,8 +38,8 @@ void strata_restore_float_mode(unsigned long previous);
 
 #ifndef CSTRATAKERNELS_RELU
 #define CSTRATAKERNELS_RELU
-/// ReLU forward (`y = max(x, 0)`, 0 at x = 0) and backward (`dx = x > 0 ? dy : 0`). Built for AVX-512,
-/// AVX2 and the baseline at once (`target_clones`); the loader picks the widest this CPU has.
+/// ReLU forward (`y = max(x, 0)`, 0 at x = 0) and backward (`dx = x > 0 ? dy : 0`). Built for AVX2 and
+/// the baseline at once (`target_clones`); the loader picks the one this CPU runs.
 void strata_relu_forward(const float *x, float *y, size_t n);
 void strata_relu_backward(const float *x, const float *dy, float *dx, size_t n);
 #endif
