@@ -27,7 +27,10 @@ let package = Package(
         "StrataCore", "StrataAutoload", "StrataSIMD", "StrataBLAS", "StrataDNNL", "StrataActivations",
         "StrataInitializers", "StrataLayers", "StrataLosses", "StrataOptimizers", "StrataMetrics", "CStrataKernels",
       ]),
-    .target(name: "StrataData", dependencies: ["StrataCore", "CZlib"]),
+    .target(name: "StrataData", dependencies: ["StrataCore", "CZlib", "CStrataImages"]),
+    .target(
+      name: "CStrataImages", path: "Sources/CStrataImages",
+      linkerSettings: [.linkedLibrary("png"), .linkedLibrary("jpeg")]),
     .target(name: "StrataSeedModels", dependencies: ["Strata"]),
     .target(name: "StrataTesting", dependencies: ["StrataCore"]),
     .executableTarget(
@@ -76,7 +79,7 @@ let package = Package(
     .testTarget(
       name: "StrataTests", dependencies: ["Strata", "StrataTesting", "StrataData", "StrataSeedModels"],
       resources: [.copy("Fixtures")]),
-    .testTarget(name: "StrataDataTests", dependencies: ["StrataData"]),
+    .testTarget(name: "StrataDataTests", dependencies: ["StrataData", "Strata"], resources: [.copy("Fixtures")]),
     .testTarget(
       name: "StrataLossesTests", dependencies: ["Strata", "StrataTesting"], resources: [.copy("Fixtures")]),
     .testTarget(

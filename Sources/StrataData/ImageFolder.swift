@@ -1,0 +1,191 @@
+import CStrataImages
+import Foundation
+import StrataCore
+
+/// Images loaded from a directory with one subdirectory per class, labelled by the subdirectory's name.
+public struct ImageDataset: Sendable {
+  /// `[count, height, width, channels]`, pixels from 0 to 255 times the `rescale` asked for.
+  public let images: Tensor
+  /// Class indices (`[count]`), one-hot rows (`[count, classes]`) or 0/1 (`[count, 1]`), per the label mode.
+  public let labels: Tensor
+  /// The class names in label order: the subdirectories, sorted.
+  public let classNames: [String]
+  /// Each image's file, in the order of `images`.
+  public let files: [URL]
+
+  public var count: Int { files.count }
+}
+
+/// Loads images from class folders, as Keras' `image_dataset_from_directory` (and the tutorials'
+/// `ImageDataGenerator.flow_from_directory`) do:
+///
+/// ```
+/// horse-or-human/
+///   horses/  horse01-0.png  horse01-1.png  …
+///   humans/  human01-00.png …
+/// ```
+///
+/// ```swift
+/// let data = try ImageFolder.load(from: URL(fileURLWithPath: "horse-or-human"), imageSize: (300, 300),
+///                                 labelMode: .binary, rescale: 1 / 255)
+/// try model.fit(data.images, data.labels, epochs: 15)
+/// ```
+///
+/// PNG and JPEG files are read (through Debian's libpng and libjpeg), converted to RGB or gray, and
+/// resized bilinearly to `imageSize` with TensorFlow's pixel-centre rule. Everything is loaded into memory.
+public enum ImageFolder {
+  /// How labels are given. Keras: `label_mode` (`class_mode` in `flow_from_directory`).
+  public enum LabelMode: String, Sendable {
+    /// Class indices, for `sparse_categorical_crossentropy` (Keras' default, `"int"`).
+    case int
+    /// One-hot rows, for `categorical_crossentropy`.
+    case categorical
+    /// 0 or 1 for exactly two classes, for `binary_crossentropy` and a sigmoid output.
+    case binary
+  }
+
+  /// Keras' `color_mode`.
+  public enum ColorMode: Int, Sendable {
+    case grayscale = 1
+    case rgb = 3
+  }
+
+  /// Which part of a split to load. Keras' `subset` with `validation_split`.
+  public enum Subset: Sendable {
+    case training, validation
+  }
+
+  /// The file extensions read, in any case.
+  public static let extensions: Set<String> = ["png", "jpg", "jpeg"]
+
+  /// Loads every PNG and JPEG below each class subdirectory of `directory`.
+  /// - Parameters:
+  ///   - imageSize: `(height, width)` every image is resized to. Keras' default is 256x256.
+  ///   - rescale: multiplies the pixels (Keras' `ImageDataGenerator(rescale=1/255)`).
+  ///   - shuffle: shuffles the images with `seed` (after sorting, so the order is reproducible).
+  ///   - validationSplit: with `subset`, the fraction held out for validation (taken after shuffling,
+  ///     so the two subsets of the same seed never overlap).
+  /// - Throws: ``StrataError/file(path:reason:)`` for a missing directory, no class subdirectories or
+  ///   images, or an unreadable image (named); ``StrataError/invalidArgument(owner:argument:value:expected:)``
+  ///   for bad arguments, such as `.binary` labels for other than two classes.
+  public static func load(
+    from directory: URL, imageSize: (height: Int, width: Int) = (256, 256), colorMode: ColorMode = .rgb,
+    labelMode: LabelMode = .int, rescale: Float = 1, shuffle: Bool = true, seed: UInt64 = 0,
+    validationSplit: Float? = nil, subset: Subset? = nil
+  ) throws -> ImageDataset {
+    guard imageSize.height > 0, imageSize.width > 0 else {
+      throw StrataError.invalidArgument(
+        owner: "ImageFolder", argument: "imageSize", value: "(\(imageSize.height), \(imageSize.width))", expected: "positive sizes")
+    }
+    if let validationSplit, !(validationSplit > 0 && validationSplit < 1) {
+      throw StrataError.invalidArgument(
+        owner: "ImageFolder", argument: "validationSplit", value: "\(validationSplit)", expected: "a fraction in (0, 1)")
+    }
+    if (validationSplit == nil) != (subset == nil) {
+      throw StrataError.invalidArgument(
+        owner: "ImageFolder", argument: "subset", value: subset == nil ? "nil" : "\(subset!)",
+        expected: "both validationSplit and subset, or neither")
+    }
+    let manager = FileManager.default
+    var isDirectory: ObjCBool = false
+    guard manager.fileExists(atPath: directory.path, isDirectory: &isDirectory), isDirectory.boolValue else {
+      throw StrataError.file(path: directory.path, reason: "is not a directory")
+    }
+    let classNames = try manager.contentsOfDirectory(atPath: directory.path).filter { name in
+      var isClass: ObjCBool = false
+      return !name.hasPrefix(".") && manager.fileExists(atPath: directory.appendingPathComponent(name).path, isDirectory: &isClass)
+        && isClass.boolValue
+    }.sorted()
+    var files: [(URL, Int)] = []
+    for (label, name) in classNames.enumerated() {
+      let classDirectory = directory.appendingPathComponent(name)
+      let found = (manager.enumerator(at: classDirectory, includingPropertiesForKeys: nil)?.allObjects as? [URL] ?? [])
+        .filter { extensions.contains($0.pathExtension.lowercased()) }
+        .sorted { $0.path < $1.path }
+      files += found.map { ($0, label) }
+    }
+    guard !classNames.isEmpty, !files.isEmpty else {
+      throw StrataError.file(
+        path: directory.path, reason: "holds no class subdirectories with .png or .jpg images (one subdirectory per class)")
+    }
+    if labelMode == .binary && classNames.count != 2 {
+      throw StrataError.invalidArgument(
+        owner: "ImageFolder", argument: "labelMode", value: ".binary with \(classNames.count) classes \(classNames)",
+        expected: "exactly two classes, or .int / .categorical")
+    }
+    if shuffle {
+      var generator = SeededGenerator(seed: seed)
+      files.shuffle(using: &generator)
+    }
+    if let validationSplit, let subset {
+      let validationCount = Int(Float(files.count) * validationSplit)
+      files = subset == .validation ? Array(files.suffix(validationCount)) : Array(files.dropLast(validationCount))
+    }
+    let channels = colorMode.rawValue
+    let (height, width) = imageSize
+    var images = Tensor(shape: [files.count, height, width, channels])
+    var labels: Tensor
+    switch labelMode {
+    case .int: labels = Tensor(shape: [files.count])
+    case .categorical: labels = Tensor(shape: [files.count, classNames.count])
+    case .binary: labels = Tensor(shape: [files.count, 1])
+    }
+    let sample = height * width * channels
+    try images.withUnsafeMutableBufferPointer { pixels in
+      for (index, (url, _)) in files.enumerated() {
+        let target = UnsafeMutableBufferPointer(rebasing: pixels[(index * sample)..<((index + 1) * sample)])
+        try decode(url, channels: channels, into: target, height: height, width: width, scale: rescale)
+      }
+    }
+    labels.withUnsafeMutableBufferPointer { values in
+      for (index, (_, label)) in files.enumerated() {
+        switch labelMode {
+        case .int, .binary: values[index] = Float(label)
+        case .categorical: values[index * classNames.count + label] = 1
+        }
+      }
+    }
+    return ImageDataset(images: images, labels: labels, classNames: classNames, files: files.map(\.0))
+  }
+
+  /// Decodes one file and resizes it into `target` (`height x width x channels` floats).
+  static func decode(
+    _ url: URL, channels: Int, into target: UnsafeMutableBufferPointer<Float>, height: Int, width: Int, scale: Float
+  ) throws {
+    var image = strata_image()
+    var message = [CChar](repeating: 0, count: 256)
+    guard strata_decode_image(url.path, Int32(channels), &image, &message, message.count) == 0, let pixels = image.pixels else {
+      throw StrataError.file(path: url.path, reason: String(cString: message))
+    }
+    defer { strata_free_image(&image) }
+    resizeBilinear(
+      UnsafeBufferPointer(start: pixels, count: Int(image.width * image.height) * channels), height: Int(image.height),
+      width: Int(image.width), channels: channels, into: target, newHeight: height, newWidth: width, scale: scale)
+  }
+
+  /// Bilinear resize with TensorFlow's rule (`tf.image.resize`, half-pixel centres): output pixel `i`
+  /// samples the input at `(i + 0.5) · in/out - 0.5`.
+  static func resizeBilinear(
+    _ source: UnsafeBufferPointer<UInt8>, height: Int, width: Int, channels: Int, into target: UnsafeMutableBufferPointer<Float>,
+    newHeight: Int, newWidth: Int, scale: Float
+  ) {
+    func weights(_ i: Int, _ inSize: Int, _ outSize: Int) -> (Int, Int, Float) {
+      let position = (Float(i) + 0.5) * Float(inSize) / Float(outSize) - 0.5
+      let floor = position.rounded(.down)
+      return (max(Int(floor), 0), min(Int(position.rounded(.up)), inSize - 1), position - floor)
+    }
+    let columns = (0..<newWidth).map { weights($0, width, newWidth) }
+    for y in 0..<newHeight {
+      let (top, bottom, dy) = weights(y, height, newHeight)
+      for x in 0..<newWidth {
+        let (left, right, dx) = columns[x]
+        for c in 0..<channels {
+          func at(_ row: Int, _ column: Int) -> Float { Float(source[(row * width + column) * channels + c]) }
+          let upper = at(top, left) + (at(top, right) - at(top, left)) * dx
+          let lower = at(bottom, left) + (at(bottom, right) - at(bottom, left)) * dx
+          target[(y * newWidth + x) * channels + c] = (upper + (lower - upper) * dy) * scale
+        }
+      }
+    }
+  }
+}
