@@ -20,7 +20,7 @@ struct Train: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Build a model from string identifiers, train it, and evaluate it on the test set.")
 
-  @Option(help: "A tutorial model (mlp, cnn, deep-mnist) or a JSON file of Keras layer records.")
+  @Option(help: "A tutorial model (mlp, cnn, deep-mnist, horses-or-humans) or a JSON file of Keras layer records.")
   var model = "mlp"
 
   @Option(help: "Epochs to train (mlp: 5, cnn: 2, deep-mnist: 1).")
@@ -47,6 +47,10 @@ struct Train: ParsableCommand {
   @Option(help: "The directory holding the Fashion-MNIST IDX files.")
   var data = FashionMNIST.defaultDirectory.path
 
+  @Option(
+    help: "Train on images from class folders (one subdirectory per class, PNG or JPEG) instead of Fashion-MNIST; 20% are held out for validation.")
+  var images: String?
+
   @Option(help: "Train on the first N training images only (all when not given).")
   var limit: Int?
 
@@ -71,12 +75,12 @@ struct Train: ParsableCommand {
   var plot: String?
 
   func makeModel() throws -> Sequential {
-    if let seedModel = SeedModel(rawValue: model), seedModel != .horsesOrHumans { return try seedModel.make(seed: seed) }
+    if let seedModel = SeedModel(rawValue: model) { return try seedModel.make(seed: seed) }
     let url = URL(fileURLWithPath: model)
     guard FileManager.default.fileExists(atPath: url.path) else {
       throw StrataError.invalidArgument(
         owner: "strata", argument: "--model", value: "'\(model)'",
-        expected: "mlp, cnn, deep-mnist or an existing JSON file")
+        expected: "mlp, cnn, deep-mnist, horses-or-humans or an existing JSON file")
     }
     return try Sequential(json: Data(contentsOf: url), seed: seed)
   }
@@ -90,7 +94,42 @@ struct Train: ParsableCommand {
     }
   }
 
+  /// Trains on an image folder: sizes from the model's input, binary labels for one output unit.
+  func trainOnImages(_ directory: String) throws {
+    let network = try resume.map { try Sequential.load(from: URL(fileURLWithPath: $0)) } ?? makeModel()
+    network.kernels = try Registries.shared.kernels.make(backend)
+    guard let shape = network.inputShape, shape.count == 3 else {
+      throw StrataError.invalidArgument(
+        owner: "strata", argument: "--images", value: "with a model taking \(network.inputShape.map { kerasShape($0) } ?? "no fixed shape")",
+        expected: "a model whose input is images (height, width, channels)")
+    }
+    try network.build(inputShape: shape)
+    let binary = network.outputShape == [1]
+    let url = URL(fileURLWithPath: directory)
+    let color: ImageFolder.ColorMode = shape[2] == 1 ? .grayscale : .rgb
+    let train = try ImageFolder.load(
+      from: url, imageSize: (shape[0], shape[1]), colorMode: color, labelMode: binary ? .binary : .int, rescale: 1.0 / 255,
+      seed: seed, validationSplit: 0.2, subset: .training)
+    let validation = try ImageFolder.load(
+      from: url, imageSize: (shape[0], shape[1]), colorMode: color, labelMode: binary ? .binary : .int, rescale: 1.0 / 255,
+      seed: seed, validationSplit: 0.2, subset: .validation)
+    print("Found \(train.count + validation.count) images of \(train.classNames.count) classes \(train.classNames): \(train.count) for training, \(validation.count) for validation")
+    print(network.summary())
+    if resume == nil || network.optimizer == nil {
+      try network.compile(
+        optimizer: try Registries.shared.optimizers.make(optimizer ?? (binary ? "rmsprop" : "adam"), config: learningRate.map { ["learning_rate": .double(Double($0))] } ?? [:]),
+        loss: loss ?? (binary ? "binary_crossentropy" : "sparse_categorical_crossentropy"), metrics: ["accuracy"])
+    }
+    let verbosity = verbose.map { Verbosity(integerLiteral: $0) } ?? .auto
+    let history = try network.fit(
+      train.images, train.labels, batchSize: batchSize ?? 32, epochs: epochs ?? 15, verbose: verbosity,
+      validationData: validation.count > 0 ? (validation.images, validation.labels) : nil)
+    if let save { try network.save(to: URL(fileURLWithPath: save)) }
+    if let plot { try history.writeSVG(to: URL(fileURLWithPath: plot), title: "\(model) on \(url.lastPathComponent)") }
+  }
+
   func train() throws {
+    if let images { return try trainOnImages(images) }
     let (trainSet, testSet) = try FashionMNIST.load(from: URL(fileURLWithPath: data))
     let training = limit.map { trainSet.prefix($0) } ?? trainSet
     var x = training.normalizedImages()
