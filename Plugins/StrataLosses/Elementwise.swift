@@ -127,53 +127,47 @@ public struct Poisson: ElementwiseLoss {
   }
 }
 
-/// Keras converts {0, 1} hinge targets to {-1, 1} when every target of the batch is 0 or 1.
-func hingeTargets(_ target: UnsafeBufferPointer<Float>) -> Bool {
-  target.allSatisfy { $0 == 0 || $0 == 1 }
+/// A hinge loss: the mean of a function of the margin `1 - y · p`. Keras converts {0, 1} targets to
+/// {-1, 1} when every target of the batch is 0 or 1.
+public protocol HingeLoss: Loss where Config == NoConfig {
+  /// The loss of one margin and its derivative with respect to the margin.
+  func term(margin: Float) -> (value: Float, derivative: Float)
+}
+
+extension HingeLoss {
+  public func validate(predictionShape: [Int], targetShape: [Int]) throws {
+    try requireSameShape(Self.identifier, predictionShape, targetShape)
+  }
+
+  public func compute(
+    prediction: UnsafeBufferPointer<Float>, target: UnsafeBufferPointer<Float>, shape: [Int],
+    gradient: UnsafeMutableBufferPointer<Float>?
+  ) throws -> Float {
+    let convert = target.allSatisfy { $0 == 0 || $0 == 1 }, n = prediction.count
+    var sum: Double = 0
+    for i in 0..<n {
+      let y = convert ? 2 * target[i] - 1 : target[i]
+      let (value, derivative) = term(margin: 1 - y * prediction[i])
+      sum += Double(value)
+      gradient?[i] = -y * derivative / Float(n)  // d(margin)/dp = -y
+    }
+    return Float(sum / Double(max(n, 1)))
+  }
 }
 
 /// `mean(max(1 - y · p, 0))`, targets in {-1, 1} (or {0, 1}, converted). Keras: `"hinge"`.
-public struct Hinge: Loss {
+public struct Hinge: HingeLoss {
   public static let identifier = "hinge"
   public init(config: NoConfig = NoConfig()) {}
-  public func validate(predictionShape: [Int], targetShape: [Int]) throws {
-    try requireSameShape(Self.identifier, predictionShape, targetShape)
-  }
-  public func compute(
-    prediction: UnsafeBufferPointer<Float>, target: UnsafeBufferPointer<Float>, shape: [Int],
-    gradient: UnsafeMutableBufferPointer<Float>?
-  ) throws -> Float {
-    let convert = hingeTargets(target), n = prediction.count
-    var sum: Double = 0
-    for i in 0..<n {
-      let y = convert ? 2 * target[i] - 1 : target[i]
-      let margin = 1 - y * prediction[i]
-      sum += Double(max(margin, 0))
-      gradient?[i] = margin > 0 ? -y / Float(n) : 0
-    }
-    return Float(sum / Double(max(n, 1)))
-  }
+  public func term(margin: Float) -> (value: Float, derivative: Float) { (max(margin, 0), margin > 0 ? 1 : 0) }
 }
 
 /// `mean(max(1 - y · p, 0)²)`. Keras: `"squared_hinge"`.
-public struct SquaredHinge: Loss {
+public struct SquaredHinge: HingeLoss {
   public static let identifier = "squared_hinge"
   public init(config: NoConfig = NoConfig()) {}
-  public func validate(predictionShape: [Int], targetShape: [Int]) throws {
-    try requireSameShape(Self.identifier, predictionShape, targetShape)
-  }
-  public func compute(
-    prediction: UnsafeBufferPointer<Float>, target: UnsafeBufferPointer<Float>, shape: [Int],
-    gradient: UnsafeMutableBufferPointer<Float>?
-  ) throws -> Float {
-    let convert = hingeTargets(target), n = prediction.count
-    var sum: Double = 0
-    for i in 0..<n {
-      let y = convert ? 2 * target[i] - 1 : target[i]
-      let margin = max(1 - y * prediction[i], 0)
-      sum += Double(margin * margin)
-      gradient?[i] = -2 * margin * y / Float(n)
-    }
-    return Float(sum / Double(max(n, 1)))
+  public func term(margin: Float) -> (value: Float, derivative: Float) {
+    let positive = max(margin, 0)
+    return (positive * positive, 2 * positive)
   }
 }
