@@ -118,10 +118,10 @@ public final class BatchNormalization: Layer {
     }
     self.inputShape = inputShape
     let shape = [channels]
-    gamma = config.scale ? Parameter(name: "gamma", value: initializers[0].make(shape: shape, generator: &generator), isTrainable: !isFrozen) : nil
-    beta = config.center ? Parameter(name: "beta", value: initializers[1].make(shape: shape, generator: &generator), isTrainable: !isFrozen) : nil
-    movingMean = Parameter(name: "moving_mean", value: initializers[2].make(shape: shape, generator: &generator), isTrainable: false)
-    movingVariance = Parameter(name: "moving_variance", value: initializers[3].make(shape: shape, generator: &generator), isTrainable: false)
+    gamma = config.scale ? Parameter(name: "gamma", value: try initializers[0].make(shape: shape, generator: &generator), isTrainable: !isFrozen) : nil
+    beta = config.center ? Parameter(name: "beta", value: try initializers[1].make(shape: shape, generator: &generator), isTrainable: !isFrozen) : nil
+    movingMean = Parameter(name: "moving_mean", value: try initializers[2].make(shape: shape, generator: &generator), isTrainable: false)
+    movingVariance = Parameter(name: "moving_variance", value: try initializers[3].make(shape: shape, generator: &generator), isTrainable: false)
     return inputShape
   }
 

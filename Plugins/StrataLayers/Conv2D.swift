@@ -129,9 +129,9 @@ public final class Conv2D: Layer {
     }
     kernel = Parameter(
       name: "kernel",
-      value: kernelInitializer.make(
+      value: try kernelInitializer.make(
         shape: [config.kernelSize.height, config.kernelSize.width, inputShape[2], config.filters], generator: &generator))
-    bias = config.useBias ? Parameter(name: "bias", value: biasInitializer.make(shape: [config.filters], generator: &generator)) : nil
+    bias = config.useBias ? Parameter(name: "bias", value: try biasInitializer.make(shape: [config.filters], generator: &generator)) : nil
     return [g.outputHeight, g.outputWidth, config.filters]
   }
 

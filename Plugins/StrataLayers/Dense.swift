@@ -93,8 +93,8 @@ public final class Dense: SoftmaxHead {
         layer: "Dense", received: kerasShape(inputShape), expected: "an input with a last axis, like (None, 784)")
     }
     inputFeatures = features
-    kernel = Parameter(name: "kernel", value: kernelInitializer.make(shape: [features, config.units], generator: &generator))
-    bias = config.useBias ? Parameter(name: "bias", value: biasInitializer.make(shape: [config.units], generator: &generator)) : nil
+    kernel = Parameter(name: "kernel", value: try kernelInitializer.make(shape: [features, config.units], generator: &generator))
+    bias = config.useBias ? Parameter(name: "bias", value: try biasInitializer.make(shape: [config.units], generator: &generator)) : nil
     return Array(inputShape.dropLast()) + [config.units]
   }
 

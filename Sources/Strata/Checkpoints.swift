@@ -2,39 +2,70 @@ import Foundation
 import StrataCore
 
 /// Formats a Keras checkpoint path: `{epoch}` or `{epoch:02d}` (1-based), `{val_loss:.2f}` and any other
-/// value of the logs, with Python's format specifiers for integers (`d`) and floats (`f`, `e`).
+/// value of the logs, with Python's format specifications `[0][width][.precision][type]` for the types
+/// `d` (integers), `f`, `e` and `g` (floats). The specification is parsed here, never handed to a
+/// C formatter, and widths and precisions are bounded.
 func formatCheckpointPath(_ pattern: String, epoch: Int, logs: Logs) throws -> String {
+  func refuse(_ expected: String) -> StrataError {
+    .invalidArgument(owner: "ModelCheckpoint", argument: "filepath", value: "'\(pattern.prefix(200))'", expected: expected)
+  }
   var result = ""
   var rest = Substring(pattern)
   while let open = rest.firstIndex(of: "{") {
     result += rest[..<open]
-    guard let close = rest[open...].firstIndex(of: "}") else {
-      throw StrataError.invalidArgument(owner: "ModelCheckpoint", argument: "filepath", value: "'\(pattern)'", expected: "balanced { }")
-    }
+    guard let close = rest[open...].firstIndex(of: "}") else { throw refuse("balanced { }") }
     let field = rest[rest.index(after: open)..<close]
-    let parts = field.split(separator: ":", maxSplits: 1).map(String.init)
+    let parts = field.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
     let name = parts.first ?? ""
-    let spec = parts.count > 1 ? parts[1] : ""
     let value: Double
     if name == "epoch" {
       value = Double(epoch + 1)
     } else if let logged = logs[name] {
       value = Double(logged)
     } else {
-      throw StrataError.invalidArgument(
-        owner: "ModelCheckpoint", argument: "filepath", value: "'\(pattern)'",
-        expected: "fields among epoch, \(logs.keys.sorted().joined(separator: ", "))")
+      throw refuse("fields among epoch, \(logs.keys.sorted().joined(separator: ", "))")
     }
-    if spec.isEmpty {
-      result += name == "epoch" ? String(Int(value)) : String(value)
-    } else if spec.hasSuffix("d") {
-      result += String(format: "%\(spec.dropLast())d", Int(value))
-    } else {
-      result += String(format: "%\(spec)", value)
-    }
+    result += try formatField(value, spec: parts.count > 1 ? parts[1] : nil, isEpoch: name == "epoch", refuse: refuse)
     rest = rest[rest.index(after: close)...]
   }
   return result + rest
+}
+
+/// One `{name:spec}` field, Python's way, for the subset checkpoint names use.
+private func formatField(_ value: Double, spec: String?, isEpoch: Bool, refuse: (String) -> StrataError) throws -> String {
+  guard let spec, !spec.isEmpty else { return isEpoch ? String(Int(value)) : String(value) }
+  var characters = Substring(spec)
+  let type = characters.last.flatMap { "dfeg".contains($0) ? $0 : nil }
+  if type != nil { characters = characters.dropLast() }
+  let zeroPad = characters.first == "0"
+  if zeroPad { characters = characters.dropFirst() }
+  let widthAndPrecision = characters.split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false)
+  let expected = "format specifications like {epoch:02d} or {val_loss:.2f} ([0][width][.precision] then d, f, e or g; width and precision at most 64)"
+  guard widthAndPrecision.count <= 2 else { throw refuse(expected) }
+  let widthText = widthAndPrecision.first ?? ""
+  let width = widthText.isEmpty ? 0 : Int(widthText)
+  let precisionText: Substring? = widthAndPrecision.count == 2 ? widthAndPrecision[1] : nil
+  let precision = precisionText.map { Int($0) }
+  guard let width, (0...64).contains(width), precision.map({ $0.map { (0...64).contains($0) } ?? false }) ?? true else {
+    throw refuse(expected)
+  }
+  let body: String
+  switch type {
+  case "d":
+    guard precision == nil, value.isFinite, abs(value) < 1e18 else { throw refuse(expected) }
+    body = String(Int(value))
+  case "e":
+    body = String(format: "%.\(precision.flatMap { $0 } ?? 6)e", value)
+  case "f":
+    body = String(format: "%.\(precision.flatMap { $0 } ?? 6)f", value)
+  default:  // "g", or no type: Python's "{:.2}" is its general format
+    guard type == "g" || precision != nil else { throw refuse(expected) }
+    body = String(format: "%.\(precision.flatMap { $0 } ?? 6)g", value)
+  }
+  guard body.count < width else { return body }
+  let padding = String(repeating: zeroPad ? "0" : " ", count: width - body.count)
+  if zeroPad, body.hasPrefix("-") { return "-" + padding + body.dropFirst() }
+  return padding + body
 }
 
 /// Saves the model (or its weights) at the end of epochs. Keras: `ModelCheckpoint(filepath,
@@ -112,6 +143,7 @@ public final class BackupAndRestore: Callback {
 
   public func onTrainBegin(logs: Logs, model: Sequential) {
     restoredEpoch = nil
+    AtomicFile.removeStaleTemporaries(of: file)
     guard FileManager.default.fileExists(atPath: file.path) else { return }
     do {
       let (header, tensors) = try ModelFile.read(file)
@@ -137,6 +169,25 @@ public final class BackupAndRestore: Callback {
   }
 
   public func onTrainEnd(logs: Logs, model: Sequential) {
-    if deleteCheckpoint && model.completedTraining { try? FileManager.default.removeItem(at: file) }
+    if deleteCheckpoint && model.completedTraining { try? deleteBackup() }
+  }
+
+  /// Deletes the backup. A program that writes outputs after `fit` (a final model, a plot) creates
+  /// this callback with `deleteCheckpoint: false` and calls this once they are written, so that a run
+  /// killed before then resumes from the backup instead of training again from the first epoch.
+  public func deleteBackup() throws {
+    guard FileManager.default.fileExists(atPath: file.path) else { return }
+    do { try FileManager.default.removeItem(at: file) } catch {
+      throw StrataError.file(path: file.path, reason: "cannot be deleted (\(error.localizedDescription))")
+    }
+  }
+
+  /// Refuses a backup directory that cannot hold the backup: a path that exists and is no directory.
+  /// - Throws: ``StrataError/file(path:reason:)``.
+  public func checkDirectory() throws {
+    var isDirectory: ObjCBool = false
+    if FileManager.default.fileExists(atPath: directory.path, isDirectory: &isDirectory), !isDirectory.boolValue {
+      throw StrataError.file(path: directory.path, reason: "is a file; the backup needs a directory")
+    }
   }
 }

@@ -1,5 +1,8 @@
 import Foundation
 import StrataCore
+#if canImport(Glibc)
+  import Glibc
+#endif
 
 /// Strata's model file: one file holding the architecture (Keras-shaped records of string identifiers),
 /// the compile settings, the optimizer's state, the random generators' states and the weights.
@@ -57,6 +60,10 @@ enum ModelFile {
   }
 
   /// Checks the magic, the lengths and the checksum, and returns the header and the tensors by name.
+  ///
+  /// The file may be hostile: every length, offset and shape is checked with overflow-checked
+  /// arithmetic against the bytes actually present, and the tensors together may not claim more bytes
+  /// than the data block holds, so decoding never allocates more than the file's own size.
   static func decode(_ data: Data, path: String) throws -> (header: [String: ConfigValue], tensors: [String: Tensor]) {
     func corrupt(_ reason: String) -> StrataError { .file(path: path, reason: reason) }
     guard data.count >= magic.count + 8 else { throw corrupt("is too short to be a Strata model file (\(data.count) bytes)") }
@@ -69,7 +76,7 @@ enum ModelFile {
     let headerLength = data.withUnsafeBytes {
       Int(UInt32(littleEndian: $0.loadUnaligned(fromByteOffset: magic.count, as: UInt32.self)))
     }
-    let dataStart = magic.count + 4 + headerLength
+    let dataStart = magic.count + 4 + headerLength  // at most 12 + 2^32: no overflow
     guard headerLength > 0, dataStart <= data.count - 4 else { throw corrupt("has a header length past its end") }
     let headerBytes = data.subdata(in: (magic.count + 4)..<dataStart)
     guard let header = (try? JSONDecoder().decode(ConfigValue.self, from: headerBytes))?.objectValue else {
@@ -82,14 +89,35 @@ enum ModelFile {
     guard header["data_bytes"]?.intValue == dataBytes else {
       throw corrupt("holds \(dataBytes) bytes of weights, but its header says \(header["data_bytes"]?.description ?? "nothing")")
     }
-    var tensors: [String: Tensor] = [:]
-    for entry in header["tensors"]?.arrayValue ?? [] {
+    guard let entries = header["tensors"]?.arrayValue else { throw corrupt("has no tensor table") }
+    // First the whole table, checked; then the allocations, which together fit in the data block.
+    var table: [(name: String, shape: [Int], offset: Int, count: Int)] = []
+    var claimed = 0
+    var names = Set<String>()
+    for entry in entries {
       guard let object = entry.objectValue, let name = object["name"]?.stringValue,
-        let shape = object["shape"]?.arrayValue?.compactMap(\.intValue), let offset = object["offset"]?.intValue,
-        shape.allSatisfy({ $0 >= 0 }), offset >= 0
-      else { throw corrupt("has a malformed tensor entry \(entry)") }
-      let count = shape.reduce(1, *)
-      guard offset + count * 4 <= dataBytes else { throw corrupt("has tensor '\(name)' past the end of its data") }
+        let shapeValues = object["shape"]?.arrayValue, let offset = object["offset"]?.intValue
+      else { throw corrupt("has a malformed tensor entry \(entry.description.prefix(200))") }
+      let shape = shapeValues.compactMap(\.intValue)
+      guard shape.count == shapeValues.count, shape.count <= 8 else {
+        throw corrupt("has tensor '\(name.prefix(100))' with a shape that is not a list of at most 8 integers")
+      }
+      guard names.insert(name).inserted else { throw corrupt("lists tensor '\(name.prefix(100))' twice") }
+      let count: Int
+      do { count = try elementCount(of: shape, owner: "tensor '\(name.prefix(100))'") } catch {
+        throw corrupt("has tensor '\(name.prefix(100))' of impossible shape \(shape)")
+      }
+      let bytes = count * 4  // count ≤ 2^31: no overflow
+      let (end, overflow) = offset.addingReportingOverflow(bytes)
+      guard offset >= 0, !overflow, end <= dataBytes else {
+        throw corrupt("has tensor '\(name.prefix(100))' past the end of its data")
+      }
+      claimed += bytes  // each ≤ dataBytes, and the sum is checked at every step
+      guard claimed <= dataBytes else { throw corrupt("has tensors that claim more bytes than its data holds") }
+      table.append((name, shape, offset, count))
+    }
+    var tensors: [String: Tensor] = [:]
+    for (name, shape, offset, count) in table {
       var tensor = Tensor(shape: shape)
       tensor.withUnsafeMutableBufferPointer { values in
         data.withUnsafeBytes { raw in
@@ -99,18 +127,57 @@ enum ModelFile {
           }
         }
       }
+      guard tensor.withUnsafeBufferPointer({ $0.allSatisfy(\.isFinite) }) else {
+        throw corrupt("has tensor '\(name.prefix(100))' holding NaN or infinite values")
+      }
       tensors[name] = tensor
     }
     return (header, tensors)
   }
 
+  /// Reads a model file: refuses anything but a regular file, checks the magic number and the size
+  /// before reading the rest.
   static func read(_ url: URL) throws -> (header: [String: ConfigValue], tensors: [String: Tensor]) {
-    guard FileManager.default.fileExists(atPath: url.path) else { throw StrataError.file(path: url.path, reason: "no such file") }
-    let data: Data
-    do { data = try Data(contentsOf: url) } catch {
-      throw StrataError.file(path: url.path, reason: "cannot be read (\(error.localizedDescription))")
+    try decode(try readUntrusted(url, magic: magic, kind: "a Strata model file"), path: url.path)
+  }
+}
+
+/// Reads a file that may be hostile: it must be a regular file (a FIFO would block, a directory is no
+/// file) of at most ``Limits/maximumFileBytes`` bytes, and when `magic` is given, start with it;
+/// only then is it read whole.
+/// - Throws: ``StrataError/file(path:reason:)`` naming the file and what is wrong.
+func readUntrusted(_ url: URL, magic: [UInt8]? = nil, kind: String) throws -> Data {
+  let path = url.path
+  var status = stat()
+  guard stat(path, &status) == 0 else {
+    throw StrataError.file(path: path, reason: errno == ENOENT ? "no such file" : "cannot be read (\(String(cString: strerror(errno))))")
+  }
+  guard (status.st_mode & S_IFMT) == S_IFREG else {
+    let what = (status.st_mode & S_IFMT) == S_IFDIR ? "a directory" : "not a regular file"
+    throw StrataError.file(path: path, reason: "is \(what), not \(kind)")
+  }
+  guard Int(status.st_size) <= Limits.maximumFileBytes else {
+    throw StrataError.file(path: path, reason: "is \(status.st_size) bytes, more than the \(Limits.maximumFileBytes) Strata reads")
+  }
+  let handle: FileHandle
+  do { handle = try FileHandle(forReadingFrom: url) } catch {
+    throw StrataError.file(path: path, reason: "cannot be read (\(String(cString: strerror(errno))))")
+  }
+  defer { try? handle.close() }
+  do {
+    if let magic {
+      let start = try handle.read(upToCount: magic.count) ?? Data()
+      guard Array(start) == magic else {
+        throw StrataError.file(path: path, reason: start.count < magic.count
+          ? "is too short to be \(kind) (\(start.count) bytes)" : "is not \(kind) (bad magic number)")
+      }
+      return start + (try handle.readToEnd() ?? Data())
     }
-    return try decode(data, path: url.path)
+    return try handle.readToEnd() ?? Data()
+  } catch let error as StrataError {
+    throw error
+  } catch {
+    throw StrataError.file(path: path, reason: "cannot be read (\(error.localizedDescription))")
   }
 }
 
@@ -209,7 +276,14 @@ extension Sequential {
       throw StrataError.file(path: path, reason: "names the \(kind) '\(identifier)', which is not registered.\(hint)")
     }
     guard let inputShape = model.inputShape else { throw StrataError.file(path: path, reason: "holds a model without an input shape") }
-    try model.build(inputShape: inputShape)
+    // The architecture may not make weights the file does not hold: build under a budget of the
+    // file's own tensors, so a header that claims a huge layer is refused before it is allocated.
+    let budget = AllocationBudget(elements: tensors.values.reduce(0) { $0 + $1.count }, purpose: "the weights the file holds")
+    do {
+      try AllocationBudget.$current.withValue(budget) { try model.build(inputShape: inputShape) }
+    } catch let error as StrataError {
+      throw StrataError.file(path: path, reason: "describes a model that does not fit its weights: \(error)")
+    }
     try model.restoreWeights(tensors, path: path)
     try model.restoreCompile(header: header, path: path)
     try model.restoreState(header: header, tensors: tensors, path: path)
@@ -220,7 +294,10 @@ extension Sequential {
   /// layer name and weight name. Keras' `load_weights`.
   public func loadWeights(from url: URL) throws {
     let (_, tensors) = try ModelFile.read(url)
-    if !isBuilt, let inputShape { try build(inputShape: inputShape) }
+    if !isBuilt, let inputShape {
+      let budget = AllocationBudget(elements: tensors.values.reduce(0) { $0 + $1.count }, purpose: "the weights the file holds")
+      try AllocationBudget.$current.withValue(budget) { try build(inputShape: inputShape) }
+    }
     try restoreWeights(tensors, path: url.path)
   }
 
@@ -238,7 +315,10 @@ extension Sequential {
 
   /// Compiles the model as the file records, if it records a compile.
   func restoreCompile(header: [String: ConfigValue], path: String) throws {
-    guard let compile = header["compile"]?.objectValue else { return }
+    guard let section = header["compile"] else { return }
+    guard let compile = section.objectValue else {
+      throw StrataError.file(path: path, reason: "has compile settings that are not an object")
+    }
     func spec(_ key: String) throws -> (String, ConfigDictionary) {
       guard let object = compile[key]?.objectValue, let name = object["class_name"]?.stringValue else {
         throw StrataError.file(path: path, reason: "has compile settings without a \(key)")
@@ -250,7 +330,11 @@ extension Sequential {
       let (lossName, lossConfig) = try spec("loss")
       let optimizer = try Registries.shared.optimizers.make(optimizerName, config: optimizerConfig)
       let loss = try Registries.shared.losses.make(lossName, config: lossConfig)
-      let metrics: [any MetricConvertible] = (compile["metrics"]?.arrayValue ?? []).compactMap(\.stringValue)
+      let names = compile["metrics"]?.arrayValue ?? []
+      let metrics: [any MetricConvertible] = names.compactMap(\.stringValue)
+      guard metrics.count == names.count else {
+        throw StrataError.file(path: path, reason: "has metrics that are not identifiers: \(ConfigValue.array(names).description.prefix(200))")
+      }
       try self.compile(optimizer: optimizer, loss: loss, metrics: metrics)
     } catch let error as StrataError {
       if case .file = error { throw error }
@@ -260,21 +344,47 @@ extension Sequential {
 
   /// Restores the optimizer's state (into the compiled optimizer) and the random generators' states.
   func restoreState(header: [String: ConfigValue], tensors: [String: Tensor], path: String) throws {
-    if let generators = header["training"]?.objectValue?["generators"]?.objectValue {
-      if let state = unhex(generators["shuffle"]), state.count == 4 { shuffleGenerator.state = state }
-      for (layer, name) in zip(layers, layerNames) {
-        if var random = layer as? any RandomizedLayer, let state = unhex(generators[name]), state.count == 4 {
-          random.generatorState = state
+    func corrupt(_ reason: String) -> StrataError { .file(path: path, reason: reason) }
+    if let training = header["training"] {
+      guard let generators = training.objectValue?["generators"]?.objectValue else {
+        throw corrupt("has a training section without generator states")
+      }
+      func state(_ key: String) throws -> [UInt64] {
+        guard let values = generators[key]?.arrayValue, values.count == 4 else {
+          throw corrupt("has no valid state for the random generator '\(key.prefix(100))' (4 hexadecimal words)")
         }
+        let words = values.compactMap { $0.stringValue.flatMap { UInt64($0, radix: 16) } }
+        guard words.count == 4, words.contains(where: { $0 != 0 }) else {
+          throw corrupt("has a malformed state for the random generator '\(key.prefix(100))'")
+        }
+        return words
+      }
+      shuffleGenerator.state = try state("shuffle")
+      for (layer, name) in zip(layers, layerNames) {
+        if var random = layer as? any RandomizedLayer { random.generatorState = try state(name) }
       }
     }
     guard let optimizer = compiled?.optimizer, let state = header["compile"]?.objectValue?["optimizer_state"]?.objectValue else {
       return
     }
-    let slots = tensors.keys.filter { $0.hasPrefix("optimizer/") }.compactMap { Int($0.dropFirst("optimizer/".count)) }.sorted()
-    let saved = slots.compactMap { tensors["optimizer/\($0)"] }
-    if let rate = state["learning_rate"]?.doubleValue { optimizer.learningRate = Float(rate) }
+    let slotCount = tensors.keys.filter { $0.hasPrefix("optimizer/") }.count
+    let saved = try (0..<slotCount).map { index in
+      guard let slot = tensors["optimizer/\(index)"] else {
+        throw corrupt("has optimizer slots that are not numbered 0 to \(slotCount - 1)")
+      }
+      return slot
+    }
+    if let value = state["learning_rate"] {
+      guard let rate = value.doubleValue, rate.isFinite, rate >= 0, Float(rate).isFinite else {
+        throw corrupt("has an invalid learning rate \(value.description.prefix(100)); expected a finite number ≥ 0")
+      }
+      optimizer.learningRate = Float(rate)
+    }
+    // Iterations count steps: at most 2^53, where a Double still counts them exactly.
     let iterations = state["iterations"]?.intValue ?? 0
+    guard (0...(1 << 53)).contains(iterations), state["iterations"] == nil || state["iterations"]?.intValue != nil else {
+      throw corrupt("has an invalid iteration count \(state["iterations"]?.description.prefix(100) ?? ""); expected an integer from 0 to 2^53")
+    }
     if !saved.isEmpty || iterations > 0 {
       do {
         try optimizer.restore(state: saved, iterations: iterations, parameters: parameters)

@@ -176,18 +176,39 @@ public final class Sequential {
 
   private func buildLayer(at index: Int, inputShape: [Int]) throws {
     let layer = layers[index]
+    let label = "\(layerNames[index]) (\(layer.identifier))"
+    // Shapes from a config or a file are checked before a layer sizes its weights by them.
+    try Self.checkShape(inputShape, owner: label, argument: index == 0 ? "input_shape" : "input shape")
     do {
-      outputShapes.append(try layer.build(inputShape: inputShape, generator: &generator))
+      let outputShape = try layer.build(inputShape: inputShape, generator: &generator)
+      try Self.checkShape(outputShape, owner: label, argument: "output shape")
+      outputShapes.append(outputShape)
     } catch let error as StrataError {
       throw naming(error, layerAt: index)
     }
   }
 
-  /// Puts the model's name of the layer into a shape error a layer threw about itself.
+  /// Refuses a shape with a dimension below 1 or more elements than one tensor may hold.
+  static func checkShape(_ shape: [Int], owner: String, argument: String) throws {
+    guard shape.allSatisfy({ $0 > 0 }) else {
+      throw StrataError.invalidArgument(
+        owner: owner, argument: argument, value: kerasShape(shape), expected: "every dimension at least 1")
+    }
+    _ = try elementCount(of: shape, owner: owner, argument: argument)
+  }
+
+  /// Puts the model's name of the layer into a shape error a layer threw about itself, and into an
+  /// error about one of its weights.
   func naming(_ error: Error, layerAt index: Int) -> Error {
-    guard case .shapeMismatch(_, let received, let expected) = error as? StrataError else { return error }
-    return StrataError.shapeMismatch(
-      layer: "\(layerNames[index]) (\(layers[index].identifier))", received: received, expected: expected)
+    let label = "\(layerNames[index]) (\(layers[index].identifier))"
+    switch error as? StrataError {
+    case .shapeMismatch(_, let received, let expected)?:
+      return StrataError.shapeMismatch(layer: label, received: received, expected: expected)
+    case .invalidArgument("weight", let argument, let value, let expected)?:
+      return StrataError.invalidArgument(owner: "\(label) weight", argument: argument, value: value, expected: expected)
+    default:
+      return error
+    }
   }
 
   private func uniqueName(_ requested: String?, for layer: any Layer) throws -> String {

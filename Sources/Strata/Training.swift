@@ -184,7 +184,10 @@ extension Sequential {
         trainer.finishProgress(logs: logs, metrics: metrics)
       }
       history.append(epoch: epoch, logs: logs)
-      for callback in callbacks { callback.onEpochEnd(epoch, logs: logs, model: self) }
+      // A backup marks the epoch done, so it is written last: every other callback (a checkpoint) has
+      // its file on disk by then, and a run killed in between trains the epoch again.
+      for callback in callbacks where !(callback is BackupAndRestore) { callback.onEpochEnd(epoch, logs: logs, model: self) }
+      for callback in callbacks where callback is BackupAndRestore { callback.onEpochEnd(epoch, logs: logs, model: self) }
       epoch += 1
     }
     let lastLogs = history.history.mapValues { $0.last ?? .nan }

@@ -16,37 +16,46 @@ public enum AtomicFile {
   public static let pauseEnvironmentKey = "STRATA_TEST_PAUSE_MID_WRITE_MS"
 
   /// Writes `data` to `url` atomically.
+  ///
+  /// A target that is a symbolic link is written through (its destination is replaced, the link
+  /// stays); a target that exists keeps its permission bits; temporary files left by writers that were
+  /// killed (their process is gone) are removed first.
   /// - Throws: ``StrataError/file(path:reason:)`` naming the file and the system's reason.
   public static func write(_ data: Data, to url: URL) throws {
+    let url = url.resolvingSymlinksInPath()
     let directory = url.deletingLastPathComponent()
+    removeStaleTemporaries(of: url)
     let temporary = directory.appendingPathComponent(".\(url.lastPathComponent).\(getpid()).\(UInt32.random(in: 0...UInt32.max)).tmp")
     let path = url.path
     func failure(_ what: String) -> StrataError {
       .file(path: path, reason: "cannot be written: \(what) (\(String(cString: strerror(errno))))")
     }
-    let fd = open(temporary.path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+    var existing = stat()
+    let mode: mode_t = stat(path, &existing) == 0 ? existing.st_mode & 0o7777 : 0o644
+    let fd = open(temporary.path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
     guard fd >= 0 else { throw failure("creating \(temporary.lastPathComponent)") }
     var closed = false
     defer {
       if !closed { close(fd) }
     }
     do {
+      // open() applies the umask; an existing file's own mode is what it keeps.
+      if existing.st_mode != 0 { fchmod(fd, mode) }
       let pause = ProcessInfo.processInfo.environment[pauseEnvironmentKey].flatMap(Int.init)
       try data.withUnsafeBytes { (bytes: UnsafeRawBufferPointer) in
         var offset = 0
         while offset < bytes.count {
-          if let pause, offset == 0, bytes.count > 1 {
-            // Write the first half, then pause (testing aid only).
-            let half = bytes.count / 2
-            guard Glibc.write(fd, bytes.baseAddress!, half) == half else { throw failure("writing") }
-            fsync(fd)
-            usleep(useconds_t(pause * 1000))
-            offset = half
-            continue
-          }
-          let written = Glibc.write(fd, bytes.baseAddress! + offset, bytes.count - offset)
+          var chunk = bytes.count - offset
+          if let pause, offset == 0, bytes.count > 1 { chunk = bytes.count / 2 }
+          let written = Glibc.write(fd, bytes.baseAddress! + offset, chunk)
+          if written < 0 && errno == EINTR { continue }
           guard written > 0 else { throw failure("writing") }
           offset += written
+          if let pause, offset == bytes.count / 2 {
+            // Testing aid only: half the file is written, then the writer waits to be killed.
+            fsync(fd)
+            usleep(useconds_t(max(0, min(pause, 60_000)) * 1000))
+          }
         }
       }
       guard fsync(fd) == 0 else { throw failure("flushing") }
@@ -62,6 +71,24 @@ public enum AtomicFile {
       fsync(directoryDescriptor)
       close(directoryDescriptor)
     }
+  }
+
+  /// Removes the temporary files (`.NAME.PID.RANDOM.tmp`) that writers of `url` left when they were
+  /// killed: those whose process no longer runs. Returns how many were removed.
+  @discardableResult
+  public static func removeStaleTemporaries(of url: URL) -> Int {
+    let directory = url.deletingLastPathComponent()
+    let prefix = ".\(url.lastPathComponent)."
+    guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory.path) else { return 0 }
+    var removed = 0
+    for name in names where name.hasPrefix(prefix) && name.hasSuffix(".tmp") {
+      let parts = name.dropFirst(prefix.count).dropLast(4).split(separator: ".")
+      guard parts.count == 2, let pid = Int32(parts[0]), UInt32(parts[1]) != nil else { continue }
+      // kill(pid, 0) fails with ESRCH when no such process exists; the writer is gone.
+      guard pid != getpid(), kill(pid, 0) != 0, errno == ESRCH else { continue }
+      if unlink(directory.appendingPathComponent(name).path) == 0 { removed += 1 }
+    }
+    return removed
   }
 }
 

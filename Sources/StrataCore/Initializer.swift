@@ -18,7 +18,13 @@ extension Initializer where Config == NoConfig {
 
 extension Initializer {
   /// A new tensor of `shape` filled by this initializer.
-  public func make(shape: [Int], generator: inout SeededGenerator) -> Tensor {
+  ///
+  /// The shape is checked before anything is allocated (``elementCount(of:owner:argument:)``) and
+  /// charged to the ``AllocationBudget`` in force, so a layer built from a hostile config gets an error.
+  /// - Throws: ``StrataError/invalidArgument(owner:argument:value:expected:)`` for a shape too large.
+  public func make(shape: [Int], generator: inout SeededGenerator) throws -> Tensor {
+    let count = try elementCount(of: shape, owner: "weight")
+    try AllocationBudget.current?.charge(count, owner: "weight", shape: shape)
     var tensor = Tensor(shape: shape)
     tensor.withUnsafeMutableBufferPointer { fill($0, shape: shape, generator: &generator) }
     return tensor

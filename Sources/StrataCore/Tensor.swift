@@ -29,6 +29,9 @@ public struct Tensor: Sendable, Equatable, CustomStringConvertible {
   public private(set) var count: Int
 
   /// A tensor of `shape` with every element set to `value`.
+  ///
+  /// Programmer precondition: no negative dimension and an element count the machine can hold. For a
+  /// shape that comes from a user or a file, use ``init(checkedShape:repeating:owner:)``, which throws.
   public init(shape: [Int], repeating value: Float = 0) {
     precondition(shape.allSatisfy { $0 >= 0 }, "negative dimension in \(shape)")
     self.shape = shape
@@ -40,11 +43,7 @@ public struct Tensor: Sendable, Equatable, CustomStringConvertible {
   /// A tensor of `shape` holding `scalars` in row-major order.
   /// - Throws: ``StrataError/invalidArgument(owner:argument:value:expected:)`` when the counts differ.
   public init(shape: [Int], scalars: [Float]) throws {
-    guard shape.allSatisfy({ $0 >= 0 }) else {
-      throw StrataError.invalidArgument(
-        owner: "Tensor", argument: "shape", value: "\(shape)", expected: "no negative dimension")
-    }
-    let count = shape.reduce(1, *)
+    let count = try elementCount(of: shape, owner: "Tensor")
     guard count == scalars.count else {
       throw StrataError.invalidArgument(
         owner: "Tensor", argument: "scalars", value: "of count \(scalars.count)",
@@ -145,7 +144,7 @@ public struct Tensor: Sendable, Equatable, CustomStringConvertible {
   /// - Throws: ``StrataError/invalidArgument(owner:argument:value:expected:)`` when the counts differ.
   public func reshaped(to newShape: [Int]) throws -> Tensor {
     var result = self
-    guard newShape.allSatisfy({ $0 >= 0 }), newShape.reduce(1, *) == count else {
+    guard (try? elementCount(of: newShape, owner: "Tensor")) == count else {
       throw StrataError.invalidArgument(
         owner: "Tensor", argument: "shape", value: "\(newShape)",
         expected: "a shape of \(count) elements, like \(shape)")

@@ -82,3 +82,17 @@ func activationGradientCheck(_ name: String) throws {
     #expect(suggestions.first == "sigmoid")
   }
 }
+
+/// NaN propagates through every activation, as in Keras 3 (TensorFlow's and JAX's relu of NaN is NaN):
+/// a NaN input must never come out as a finite number that hides it.
+@Test(arguments: Registries.shared.activations.identifiers)
+func activationsPropagateNaN(_ name: String) throws {
+  let activation = try Registries.shared.activations.make(name)
+  let x = try Tensor([[.nan, 1, -1]])
+  let y = activation(x)
+  #expect(y[0, 0].isNaN, "\(name)(NaN) = \(y[0, 0])")
+  if !["softmax", "log_softmax"].contains(name) {
+    // Element-wise: the other elements stay finite.
+    #expect(y[0, 1].isFinite && y[0, 2].isFinite, "\(name) of finite values \(y.scalars)")
+  }
+}

@@ -47,7 +47,7 @@ public final class PReLU: Layer {
       shape[axis - 1] = 1
     }
     self.inputShape = inputShape
-    alpha = Parameter(name: "alpha", value: initializer.make(shape: shape, generator: &generator))
+    alpha = Parameter(name: "alpha", value: try initializer.make(shape: shape, generator: &generator))
     return inputShape
   }
 
