@@ -40,10 +40,10 @@ public final class ZeroPadding2D: Layer {
   private var inputGradient = Tensor(shape: [0])
 
   public init(config: Config) throws {
-    guard [config.top, config.bottom, config.left, config.right].allSatisfy({ $0 >= 0 }) else {
+    guard [config.top, config.bottom, config.left, config.right].allSatisfy({ (0...maximumWindowExtent).contains($0) }) else {
       throw StrataError.invalidArgument(
         owner: "ZeroPadding2D", argument: "padding", value: "((\(config.top), \(config.bottom)), (\(config.left), \(config.right)))",
-        expected: "sizes ≥ 0")
+        expected: "sizes from 0 to \(maximumWindowExtent)")
     }
     self.config = config
   }

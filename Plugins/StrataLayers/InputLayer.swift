@@ -5,12 +5,23 @@ import StrataCore
 /// Keras: `Input(shape=(28, 28))` / `InputLayer(batch_shape=(None, 28, 28))`. A `Sequential` model
 /// takes its input shape from it and does not list it in `summary()`, as Keras does.
 public final class InputLayer: Layer {
-  public struct Config: Codable, Sendable, Equatable {
+  public struct Config: Codable, Sendable, Equatable, ConfigReadsMoreKeys {
+    /// Keras 3 writes `batch_shape`; `shape` (without the batch axis) and `optional` are read too.
+    public static let readOnlyKeys: Set<String> = ["shape", "optional"]
     /// The batch axis first (`nil`: any size), as Keras 3 saves it.
     public var batchShape: [Int?]
     public init(shape: [Int]) { batchShape = [nil] + shape.map { Optional($0) } }
     public init(from decoder: Decoder) throws {
       let c = try decoder.container(keyedBy: CodingKeys.self)
+      // Keras 3.15 writes `optional: false`; an optional input (one that may be None) is not supported.
+      if try c.decodeIfPresent(Bool.self, forKey: .optional) == true {
+        throw StrataError.invalidArgument(
+          owner: "InputLayer", argument: "optional", value: "true", expected: "false (every input is required)")
+      }
+      if try c.decodeIfPresent([Int?].self, forKey: .batchShape) != nil, try c.decodeIfPresent([Int].self, forKey: .shape) != nil {
+        throw StrataError.invalidArgument(
+          owner: "InputLayer", argument: "shape", value: "and batch_shape both", expected: "one of shape and batch_shape")
+      }
       if let batchShape = try c.decodeIfPresent([Int?].self, forKey: .batchShape) {
         self.batchShape = batchShape
       } else if let shape = try c.decodeIfPresent([Int].self, forKey: .shape) {
@@ -23,7 +34,7 @@ public final class InputLayer: Layer {
       var c = encoder.container(keyedBy: CodingKeys.self)
       try c.encode(batchShape, forKey: .batchShape)
     }
-    private enum CodingKeys: String, CodingKey { case batchShape, shape }
+    private enum CodingKeys: String, CodingKey { case batchShape, shape, optional }
   }
   public static let identifier = "InputLayer"
   public let config: Config

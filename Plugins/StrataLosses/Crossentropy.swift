@@ -52,17 +52,20 @@ func crossentropyFromProbabilities(
   var total: Float = 0
   for v in p { total += v }
   let inverse = 1 / total
-  var loss: Double = 0, targetMass: Float = 0
+  // The target mass of the entries inside the clipping range: a clipped entry passes no gradient,
+  // neither directly nor through the normalization, as in Keras (the gradient of `clip`).
+  var loss: Double = 0, insideMass: Float = 0
   for j in p.indices {
     let y = label.map { $0 == j ? Float(1) : 0 } ?? targetRow![j]
-    targetMass += y
     let q = p[j] * inverse
     let clipped = min(max(q, epsilon), 1 - epsilon)
     if y != 0 { loss -= Double(y) * log(Double(clipped)) }
-    // d/dp_j of -Σ y_k log(p_k / Σp) = -y_j / p_j + Σy / Σp, with clipped entries passing no gradient.
-    gradient?[j] = ((q > epsilon && q < 1 - epsilon) ? -y / p[j] : 0) * scale
+    // d/dp_j of -Σ_k y_k log(clip(p_k / Σp)) = -y_j / p_j [j inside] + Σ_{k inside} y_k / Σp.
+    let inside = q > epsilon && q < 1 - epsilon
+    if inside { insideMass += y }
+    gradient?[j] = (inside ? -y / p[j] : 0) * scale
   }
-  if let gradient { for j in p.indices { gradient[j] += targetMass * inverse * scale } }
+  if let gradient { for j in p.indices { gradient[j] += insideMass * inverse * scale } }
   return loss
 }
 
@@ -174,7 +177,10 @@ public struct SparseCategoricalCrossentropy: Loss, SoftmaxCrossentropy {
 }
 
 /// Softmax followed by cross-entropy, fused: the loss is Keras' (clipped probabilities) and the gradient
-/// with respect to the logits is `(p - y) / batch`, which never divides by a small probability.
+/// with respect to the logits is `(p - y) / batch`, which never divides by a small probability. This is
+/// the gradient Keras 3 on TensorFlow trains with (its softmax output carries the logits, and the loss
+/// uses them), so a true class whose probability underflows still gets pushed up; the loss on its own
+/// (``crossentropyFromProbabilities``) passes no gradient through a clipped probability.
 func fusedSoftmax(
   probabilities p: UnsafeBufferPointer<Float>, width: Int, gradient: UnsafeMutableBufferPointer<Float>,
   target: (Int) -> (UnsafeBufferPointer<Float>?, Int?)
@@ -197,7 +203,7 @@ func fusedSoftmax(
   return Float(sum / Double(samples))
 }
 
-/// `-mean(y · log(p + ε) + (1 - y) · log(1 - p + ε))` with `p` clipped to `[ε, 1 - ε]`; from logits,
+/// `-mean(y · log(p) + (1 - y) · log(1 - p))` with `p` clipped to `[ε, 1 - ε]` (Keras 3's form); from logits,
 /// the stable `max(z, 0) - z · y + log(1 + e^-|z|)`. Keras: `"binary_crossentropy"`.
 public struct BinaryCrossentropy: Loss {
   public static let identifier = "binary_crossentropy"
@@ -224,9 +230,9 @@ public struct BinaryCrossentropy: Loss {
         gradient?[i] = (1 / (1 + exp(-z)) - y) * scale
       } else {
         let p = min(max(z, epsilon), 1 - epsilon)
-        sum -= Double(y * log(p + epsilon) + (1 - y) * log(1 - p + epsilon))
+        sum -= Double(y) * log(Double(p)) + Double(1 - y) * log(Double(1 - p))
         let inside = z > epsilon && z < 1 - epsilon
-        gradient?[i] = inside ? -(y / (p + epsilon) - (1 - y) / (1 - p + epsilon)) * scale : 0
+        gradient?[i] = inside ? -(y / p - (1 - y) / (1 - p)) * scale : 0
       }
     }
     return Float(sum / Double(max(n, 1)))

@@ -1,8 +1,5 @@
 import Foundation
 import StrataCore
-#if canImport(Glibc)
-  import Glibc
-#endif
 
 /// Strata's model file: one file holding the architecture (Keras-shaped records of string identifiers),
 /// the compile settings, the optimizer's state, the random generators' states and the weights.
@@ -138,46 +135,7 @@ enum ModelFile {
   /// Reads a model file: refuses anything but a regular file, checks the magic number and the size
   /// before reading the rest.
   static func read(_ url: URL) throws -> (header: [String: ConfigValue], tensors: [String: Tensor]) {
-    try decode(try readUntrusted(url, magic: magic, kind: "a Strata model file"), path: url.path)
-  }
-}
-
-/// Reads a file that may be hostile: it must be a regular file (a FIFO would block, a directory is no
-/// file) of at most ``Limits/maximumFileBytes`` bytes, and when `magic` is given, start with it;
-/// only then is it read whole.
-/// - Throws: ``StrataError/file(path:reason:)`` naming the file and what is wrong.
-func readUntrusted(_ url: URL, magic: [UInt8]? = nil, kind: String) throws -> Data {
-  let path = url.path
-  var status = stat()
-  guard stat(path, &status) == 0 else {
-    throw StrataError.file(path: path, reason: errno == ENOENT ? "no such file" : "cannot be read (\(String(cString: strerror(errno))))")
-  }
-  guard (status.st_mode & S_IFMT) == S_IFREG else {
-    let what = (status.st_mode & S_IFMT) == S_IFDIR ? "a directory" : "not a regular file"
-    throw StrataError.file(path: path, reason: "is \(what), not \(kind)")
-  }
-  guard Int(status.st_size) <= Limits.maximumFileBytes else {
-    throw StrataError.file(path: path, reason: "is \(status.st_size) bytes, more than the \(Limits.maximumFileBytes) Strata reads")
-  }
-  let handle: FileHandle
-  do { handle = try FileHandle(forReadingFrom: url) } catch {
-    throw StrataError.file(path: path, reason: "cannot be read (\(String(cString: strerror(errno))))")
-  }
-  defer { try? handle.close() }
-  do {
-    if let magic {
-      let start = try handle.read(upToCount: magic.count) ?? Data()
-      guard Array(start) == magic else {
-        throw StrataError.file(path: path, reason: start.count < magic.count
-          ? "is too short to be \(kind) (\(start.count) bytes)" : "is not \(kind) (bad magic number)")
-      }
-      return start + (try handle.readToEnd() ?? Data())
-    }
-    return try handle.readToEnd() ?? Data()
-  } catch let error as StrataError {
-    throw error
-  } catch {
-    throw StrataError.file(path: path, reason: "cannot be read (\(error.localizedDescription))")
+    try decode(try readUntrustedFile(url, magic: magic, kind: "a Strata model file"), path: url.path)
   }
 }
 
@@ -263,7 +221,11 @@ extension Sequential {
   ///   the wrong shape, or an identifier nobody registered (naming the plugin package when recorded).
   public static func load(from url: URL) throws -> Sequential {
     let (header, tensors) = try ModelFile.read(url)
-    let path = url.path
+    return try load(header: header, tensors: tensors, path: url.path)
+  }
+
+  /// Builds a model from a decoded file (the header checked against its tensors).
+  static func load(header: [String: ConfigValue], tensors: [String: Tensor], path: String) throws -> Sequential {
     guard let config = header["model"] else { throw StrataError.file(path: path, reason: "holds no model architecture") }
     let seed = header["training"]?.objectValue?["seed"]?.stringValue.flatMap { UInt64($0, radix: 16) }
     let model: Sequential
@@ -274,6 +236,8 @@ extension Sequential {
       let hint = package.map { " It comes from the plugin package '\($0)': call `try register(…Plugin.self)` from that package before loading." }
         ?? (suggestions.isEmpty ? "" : " Did you mean \(suggestions.map { "'\($0)'" }.joined(separator: ", "))?")
       throw StrataError.file(path: path, reason: "names the \(kind) '\(identifier)', which is not registered.\(hint)")
+    } catch let error as StrataError {
+      throw StrataError.file(path: path, reason: "holds an architecture Strata cannot build: \(error.description.prefix(500))")
     }
     guard let inputShape = model.inputShape else { throw StrataError.file(path: path, reason: "holds a model without an input shape") }
     // The architecture may not make weights the file does not hold: build under a budget of the

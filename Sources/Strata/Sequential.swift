@@ -133,7 +133,7 @@ public final class Sequential {
       try add(layer)
       return
     }
-    if let shape = declaredShape(in: config) {
+    if let shape = try declaredShape(in: config, owner: identifier) {
       if layers.isEmpty && inputShape == nil {
         inputShape = shape
       } else if layers.isEmpty, let inputShape, inputShape != shape {
@@ -229,14 +229,40 @@ public final class Sequential {
     return candidate
   }
 
-  private func declaredShape(in config: ConfigDictionary) -> [Int]? {
-    if let shape = config["input_shape"]?.arrayValue {
-      return shape.compactMap(\.intValue)
+  /// The input shape a layer's config declares (`input_shape`, `batch_input_shape`, `batch_shape`,
+  /// `input_dim`), every entry an integer.
+  private func declaredShape(in config: ConfigDictionary, owner: String) throws -> [Int]? {
+    func integers(_ values: [ConfigValue], key: String) throws -> [Int] {
+      let shape = values.compactMap(\.intValue)
+      guard shape.count == values.count else {
+        throw StrataError.invalidArgument(
+          owner: owner, argument: key, value: ConfigValue.array(values).description.prefix(200).description,
+          expected: "a size for every axis after the batch axis")
+      }
+      return shape
+    }
+    if let value = config["input_shape"], !value.isNull {
+      guard let shape = value.arrayValue else {
+        throw StrataError.invalidArgument(owner: owner, argument: "input_shape", value: value.description, expected: "a list of sizes")
+      }
+      return try integers(shape, key: "input_shape")
     }
     for key in ["batch_input_shape", "batch_shape"] {
-      if let shape = config[key]?.arrayValue, shape.count >= 2 { return shape.dropFirst().compactMap(\.intValue) }
+      if let value = config[key], !value.isNull {
+        guard let shape = value.arrayValue, shape.count >= 2 else {
+          throw StrataError.invalidArgument(
+            owner: owner, argument: key, value: value.description.prefix(200).description, expected: "a batch axis, then a size for every axis")
+        }
+        return try integers(Array(shape.dropFirst()), key: key)
+      }
     }
-    return config["input_dim"]?.intValue.map { [$0] }
+    if let value = config["input_dim"], !value.isNull {
+      guard let dimension = value.intValue else {
+        throw StrataError.invalidArgument(owner: owner, argument: "input_dim", value: value.description, expected: "an integer")
+      }
+      return [dimension]
+    }
+    return nil
   }
 
   // MARK: Inference

@@ -97,7 +97,33 @@ let genericKerasArguments: Set<String> = [
   "quantization_config", "synchronized",
 ]
 
+/// A config that reads keys it does not write back: Keras' other spellings of an argument
+/// (`InputLayer` reads `shape` and writes `batch_shape`). Such keys are not "unknown arguments".
+public protocol ConfigReadsMoreKeys {
+  static var readOnlyKeys: Set<String> { get }
+}
+
 public enum ConfigCoding {
+  /// Refuses generic Keras arguments whose value Strata cannot honour (`data_format:
+  /// "channels_first"`, a `dtype` other than float32, sparse or ragged inputs), naming them.
+  static func checkGenericArguments(_ given: ConfigDictionary, owner: String) throws {
+    if let format = given["data_format"], format != .string("channels_last") {
+      throw StrataError.invalidArgument(
+        owner: owner, argument: "data_format", value: format.description,
+        expected: "\"channels_last\" (images as (height, width, channels); Strata has no channels_first)")
+    }
+    if let dtype = given["dtype"] {
+      let name = dtype.stringValue ?? dtype.objectValue?["config"]?.objectValue?["name"]?.stringValue
+      guard name == "float32" else {
+        throw StrataError.invalidArgument(
+          owner: owner, argument: "dtype", value: dtype.description.prefix(200).description, expected: "\"float32\"")
+      }
+    }
+    for key in ["sparse", "ragged"] where given[key] == .bool(true) {
+      throw StrataError.invalidArgument(owner: owner, argument: key, value: "true", expected: "false (dense tensors only)")
+    }
+  }
+
   /// Decodes `Config` from a Keras-style dictionary (snake_case keys, extra Keras keys ignored) and
   /// rejects arguments `Config` does not have, suggesting the closest ones.
   public static func decode<Config: Codable>(
@@ -105,11 +131,18 @@ public enum ConfigCoding {
   ) throws -> Config {
     // Keras writes `null` for every unset argument; a Config's own defaults stand for those.
     let given = dictionary.filter { !$0.value.isNull }
+    try checkGenericArguments(given, owner: owner)
     let decoder = JSONDecoder()
     decoder.keyDecodingStrategy = .convertFromSnakeCase
+    // NaN and infinities pass through to the Config, whose own checks name the argument.
+    decoder.nonConformingFloatDecodingStrategy = .convertFromString(
+      positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
+    let encoder = JSONEncoder()
+    encoder.nonConformingFloatEncodingStrategy = .convertToString(
+      positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
     let config: Config
     do {
-      config = try decoder.decode(Config.self, from: JSONEncoder().encode(ConfigValue.object(given)))
+      config = try decoder.decode(Config.self, from: encoder.encode(ConfigValue.object(given)))
     } catch let error as StrataError {
       throw error
     } catch let DecodingError.keyNotFound(key, _) {
@@ -126,7 +159,7 @@ public enum ConfigCoding {
     } catch let DecodingError.dataCorrupted(context) {
       throw mismatch(owner: owner, type: Any.self, context: context, given: given)
     }
-    let known = Set(try encode(config).keys)
+    let known = Set(try encode(config).keys).union((Config.self as? any ConfigReadsMoreKeys.Type)?.readOnlyKeys ?? [])
     for key in given.keys.sorted()
     where !known.contains(key) && !known.contains(snakeCase(key)) && !genericKerasArguments.contains(key) {
       throw StrataError.unknownArgument(
@@ -160,7 +193,12 @@ public enum ConfigCoding {
   private static func mismatch(
     owner: String, type: Any.Type, context: DecodingError.Context, given: ConfigDictionary
   ) -> StrataError {
-    let key = context.codingPath.first.map { snakeCase($0.stringValue) } ?? "config"
+    // A number that does not fit the type (1.5 for an Int) comes with no coding path: find the
+    // argument by the value's type instead.
+    let key = context.codingPath.first.map { snakeCase($0.stringValue) }
+      ?? (type == Int.self || type == Any.self
+        ? given.keys.sorted().first { given[$0]?.intValue == nil && given[$0]?.doubleValue != nil } : nil)
+      ?? "config"
     let value = given[key]?.description ?? "the given value"
     let expected: String
     switch type {

@@ -41,11 +41,15 @@ public struct IntPair: Codable, Sendable, Hashable, ExpressibleByIntegerLiteral,
   var isPositive: Bool { height > 0 && width > 0 }
 }
 
-/// Checks that `pair` is made of positive integers.
+/// The largest kernel size, stride, dilation or padding a layer takes: 2^20. Far beyond any image a
+/// CPU trains on, and small enough that geometry arithmetic on such values cannot overflow.
+public let maximumWindowExtent = 1 << 20
+
+/// Checks that `pair` is made of positive integers of at most ``maximumWindowExtent``.
 public func requirePositive(_ pair: IntPair, owner: String, argument: String) throws {
-  guard pair.height > 0, pair.width > 0 else {
+  guard pair.height > 0, pair.width > 0, pair.height <= maximumWindowExtent, pair.width <= maximumWindowExtent else {
     throw StrataError.invalidArgument(
-      owner: owner, argument: argument, value: "\(pair)", expected: "positive integers")
+      owner: owner, argument: argument, value: "\(pair)", expected: "positive integers up to \(maximumWindowExtent)")
   }
 }
 

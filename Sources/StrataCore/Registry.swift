@@ -121,7 +121,7 @@ public final class Registry<Product>: Sendable {
       let k = key(identifier)
       if let entry = state.entries[k] { return entry }
       if let candidates = state.ambiguous[k] {
-        throw StrataError.unknownIdentifier(kind: kind, identifier: identifier, suggestions: candidates)
+        throw StrataError.ambiguousIdentifier(kind: kind, identifier: identifier, candidates: candidates.sorted())
       }
       let known = Array(Set(state.entries.values.map(\.canonical) + state.entries.keys))
       throw StrataError.unknownIdentifier(

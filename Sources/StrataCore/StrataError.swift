@@ -1,3 +1,5 @@
+import Foundation
+
 /// Every error Strata throws for something a user passed in: an identifier, an argument, a shape or a file.
 ///
 /// Each message names the layer, argument or file involved and the value that was received, so a
@@ -5,6 +7,9 @@
 public enum StrataError: Error, Equatable, CustomStringConvertible, Sendable {
   /// No `kind` (layer, activation, …) is registered under `identifier`; `suggestions` are the closest names.
   case unknownIdentifier(kind: String, identifier: String, suggestions: [String])
+  /// Several plugin packages register `identifier`; only the qualified names in `candidates`
+  /// (`"Acme>LeakyReLU"`) tell them apart.
+  case ambiguousIdentifier(kind: String, identifier: String, candidates: [String])
   /// `identifier` is registered already; registering twice is refused, never a silent override.
   case duplicateIdentifier(kind: String, identifier: String)
   /// An argument of `owner` (a layer, activation, … or function) has a value it cannot take.
@@ -25,6 +30,9 @@ public enum StrataError: Error, Equatable, CustomStringConvertible, Sendable {
     case .unknownIdentifier(let kind, let identifier, let suggestions):
       let hint = suggestions.isEmpty ? "" : " Did you mean \(suggestions.map { "'\($0)'" }.joined(separator: ", "))?"
       return "Unknown \(kind) identifier '\(identifier)'.\(hint)"
+    case .ambiguousIdentifier(let kind, let identifier, let candidates):
+      return "The \(kind) identifier '\(identifier)' is ambiguous: several plugins register it. "
+        + "Use a qualified name: \(candidates.map { "'\($0)'" }.joined(separator: ", "))."
     case .duplicateIdentifier(let kind, let identifier):
       return "The \(kind) identifier '\(identifier)' is registered already."
     case .invalidArgument(let owner, let argument, let value, let expected):
@@ -44,6 +52,11 @@ public enum StrataError: Error, Equatable, CustomStringConvertible, Sendable {
   }
 }
 
+extension StrataError: LocalizedError {
+  /// The same text as ``description``, so `error.localizedDescription` reads well too.
+  public var errorDescription: String? { description }
+}
+
 /// Formats a shape the way Keras prints it: the batch axis as `None`, `(None, 28, 28)`.
 public func kerasShape(_ shape: [Int], batch: Bool = true) -> String {
   let parts = (batch ? ["None"] : []) + shape.map(String.init)
@@ -55,7 +68,8 @@ public func kerasShape(_ shape: [Int], batch: Bool = true) -> String {
 /// Used by every "unknown identifier" and "unknown argument" error.
 public func closestNames(to name: String, in candidates: [String], limit: Int = 3) -> [String] {
   let target = Array(name.lowercased())
-  let scored = candidates.map { candidate -> (String, Double) in
+  var seen = Set<String>()
+  let scored = candidates.filter { seen.insert($0).inserted }.map { candidate -> (String, Double) in
     let c = Array(candidate.lowercased())
     var score = Double(editDistance(target, c))
     // One name extending the other ("relu" and "relu6") is the likeliest slip of all.

@@ -43,7 +43,7 @@ public struct LabeledImages: Sendable {
 
   /// The first `count` examples (or all of them): a small slice for tests and quick runs.
   public func prefix(_ count: Int) -> LabeledImages {
-    let n = min(count, self.count)
+    let n = max(0, min(count, self.count))
     let size = images.shape.dropFirst().reduce(1, *)
     // The shapes agree by construction.
     return try! LabeledImages(

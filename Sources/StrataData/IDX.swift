@@ -20,13 +20,7 @@ public struct IDXArray: Sendable, Equatable {
   ///   than unsigned bytes, or a length that does not match the dimensions.
   public init(contentsOf url: URL) throws {
     let path = url.path
-    guard FileManager.default.fileExists(atPath: path) else {
-      throw StrataError.file(path: path, reason: "no such file")
-    }
-    var data: [UInt8]
-    do { data = [UInt8](try Data(contentsOf: url)) } catch {
-      throw StrataError.file(path: path, reason: "cannot be read (\(error.localizedDescription))")
-    }
+    var data = [UInt8](try readUntrustedFile(url, kind: "an IDX file"))
     if data.count >= 2 && data[0] == 0x1F && data[1] == 0x8B { data = try gunzip(data, path: path) }
     try self.init(idx: data, path: path)
   }
@@ -49,7 +43,10 @@ public struct IDXArray: Sendable, Equatable {
       let offset = 4 + 4 * axis
       shape.append(data[offset..<(offset + 4)].reduce(0) { $0 << 8 | Int($1) })
     }
-    let expected = shape.reduce(1, *)
+    let expected: Int
+    do { expected = try elementCount(of: shape, owner: "IDX") } catch {
+      throw StrataError.file(path: path, reason: "has impossible dimensions \(shape)")
+    }
     let actual = data.count - 4 - 4 * rank
     guard actual == expected else {
       throw StrataError.file(

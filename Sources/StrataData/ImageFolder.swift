@@ -55,8 +55,13 @@ public enum ImageFolder {
     case training, validation
   }
 
-  /// The file extensions read, in any case.
-  public static let extensions: Set<String> = ["png", "jpg", "jpeg"]
+  /// The file extensions read, in any case: Keras' list. BMP and GIF files are reported as errors
+  /// (Strata decodes PNG and JPEG only), never silently skipped.
+  public static let extensions: Set<String> = ["png", "jpg", "jpeg", "bmp", "gif"]
+
+  /// The most pixels one image may have: 2^26 (8192 x 8192). A larger one (a decompression bomb: a
+  /// 291-byte JPEG can claim 30000 x 30000) is refused before it is decoded.
+  public static let defaultMaximumPixels = 1 << 26
 
   /// Loads every PNG and JPEG below each class subdirectory of `directory`.
   /// - Parameters:
@@ -71,7 +76,7 @@ public enum ImageFolder {
   public static func load(
     from directory: URL, imageSize: (height: Int, width: Int) = (256, 256), colorMode: ColorMode = .rgb,
     labelMode: LabelMode = .int, rescale: Float = 1, shuffle: Bool = true, seed: UInt64 = 0,
-    validationSplit: Float? = nil, subset: Subset? = nil
+    validationSplit: Float? = nil, subset: Subset? = nil, maximumPixels: Int = defaultMaximumPixels
   ) throws -> ImageDataset {
     guard imageSize.height > 0, imageSize.width > 0 else {
       throw StrataError.invalidArgument(
@@ -100,7 +105,7 @@ public enum ImageFolder {
     for (label, name) in classNames.enumerated() {
       let classDirectory = directory.appendingPathComponent(name)
       let found = (manager.enumerator(at: classDirectory, includingPropertiesForKeys: nil)?.allObjects as? [URL] ?? [])
-        .filter { extensions.contains($0.pathExtension.lowercased()) }
+        .filter { extensions.contains($0.pathExtension.lowercased()) && isRegularFile($0) }
         .sorted { $0.path < $1.path }
       files += found.map { ($0, label) }
     }
@@ -123,7 +128,7 @@ public enum ImageFolder {
     }
     let channels = colorMode.rawValue
     let (height, width) = imageSize
-    var images = Tensor(shape: [files.count, height, width, channels])
+    var images = try Tensor(checkedShape: [files.count, height, width, channels], owner: "ImageFolder")
     var labels: Tensor
     switch labelMode {
     case .int: labels = Tensor(shape: [files.count])
@@ -134,7 +139,7 @@ public enum ImageFolder {
     try images.withUnsafeMutableBufferPointer { pixels in
       for (index, (url, _)) in files.enumerated() {
         let target = UnsafeMutableBufferPointer(rebasing: pixels[(index * sample)..<((index + 1) * sample)])
-        try decode(url, channels: channels, into: target, height: height, width: width, scale: rescale)
+        try decode(url, channels: channels, into: target, height: height, width: width, scale: rescale, maximumPixels: maximumPixels)
       }
     }
     labels.withUnsafeMutableBufferPointer { values in
@@ -150,17 +155,31 @@ public enum ImageFolder {
 
   /// Decodes one file and resizes it into `target` (`height x width x channels` floats).
   static func decode(
-    _ url: URL, channels: Int, into target: UnsafeMutableBufferPointer<Float>, height: Int, width: Int, scale: Float
+    _ url: URL, channels: Int, into target: UnsafeMutableBufferPointer<Float>, height: Int, width: Int, scale: Float,
+    maximumPixels: Int = defaultMaximumPixels
   ) throws {
     var image = strata_image()
     var message = [CChar](repeating: 0, count: 256)
-    guard strata_decode_image(url.path, Int32(channels), &image, &message, message.count) == 0, let pixels = image.pixels else {
+    let status = strata_decode_image(url.path, Int32(channels), max(0, maximumPixels), &image, &message, message.count)
+    guard status == 0, let pixels = image.pixels else {
       throw StrataError.file(path: url.path, reason: String(cString: message))
     }
     defer { strata_free_image(&image) }
     resizeBilinear(
-      UnsafeBufferPointer(start: pixels, count: Int(image.width * image.height) * channels), height: Int(image.height),
+      UnsafeBufferPointer(start: pixels, count: Int(image.width) * Int(image.height) * channels), height: Int(image.height),
       width: Int(image.width), channels: channels, into: target, newHeight: height, newWidth: width, scale: scale)
+  }
+
+  /// Whether `url` is a regular file (after symbolic links). Anything else (a FIFO, a socket, a
+  /// device) is skipped with a message on standard error: opening a FIFO would block for ever.
+  static func isRegularFile(_ url: URL) -> Bool {
+    var status = stat()
+    guard stat(url.path, &status) == 0 else { return true }  // decoding reports the error, naming the file
+    if (status.st_mode & S_IFMT) == S_IFREG { return true }
+    if (status.st_mode & S_IFMT) != S_IFDIR {
+      FileHandle.standardError.write(Data("ImageFolder: skipping \(url.path): not a regular file\n".utf8))
+    }
+    return false
   }
 
   /// Bilinear resize with TensorFlow's rule (`tf.image.resize`, half-pixel centres): output pixel `i`

@@ -74,6 +74,18 @@ struct Train: ParsableCommand {
   @Option(help: "Draw the learning curves to this SVG file (and write them as CSV beside it).")
   var plot: String?
 
+  func validate() throws {
+    try requireAtLeastOne(epochs, "--epochs")
+    try requireAtLeastOne(batchSize, "--batch-size")
+    try requireAtLeastOne(limit, "--limit")
+    if let verbose, !(0...2).contains(verbose) {
+      throw ValidationError("--verbose must be 0 (silent), 1 (progress bar) or 2 (one line per epoch), not \(verbose).")
+    }
+    if let learningRate, !(learningRate.isFinite && learningRate > 0) {
+      throw ValidationError("--learning-rate must be a finite number above 0, not \(learningRate).")
+    }
+  }
+
   func makeModel() throws -> Sequential {
     if let seedModel = SeedModel(rawValue: model) { return try seedModel.make(seed: seed) }
     let url = URL(fileURLWithPath: model)
@@ -82,16 +94,11 @@ struct Train: ParsableCommand {
         owner: "strata", argument: "--model", value: "'\(model)'",
         expected: "mlp, cnn, deep-mnist, horses-or-humans or an existing JSON file")
     }
-    return try Sequential(json: Data(contentsOf: url), seed: seed)
+    return try Sequential(json: readUntrustedFile(url, kind: "a JSON model file"), seed: seed)
   }
 
   func run() throws {
-    do {
-      try train()
-    } catch let error as StrataError {
-      FileHandle.standardError.write(Data("error: \(error)\n".utf8))
-      throw ExitCode.failure
-    }
+    try reportingErrors { try train() }
   }
 
   /// Trains on an image folder: sizes from the model's input, binary labels for one output unit.
@@ -151,21 +158,33 @@ struct Train: ParsableCommand {
       try tutorial.compile(network, optimizer: optimizer ?? "adam", learningRate: learningRate, loss: loss)
     }
     var callbacks: [any Callback] = []
+    var backup: BackupAndRestore?
     if let checkpointDir {
-      let backup = BackupAndRestore(URL(fileURLWithPath: checkpointDir).appendingPathComponent("backup").path)
-      callbacks += [backup, ModelCheckpoint(URL(fileURLWithPath: checkpointDir).appendingPathComponent("epoch-{epoch:02d}.strata").path)]
+      // The backup outlives fit: it is deleted once the final model and plots are written, so a run
+      // killed before then resumes instead of training again from the first epoch.
+      let directory = URL(fileURLWithPath: checkpointDir)
+      var isDirectory: ObjCBool = false
+      if FileManager.default.fileExists(atPath: directory.path, isDirectory: &isDirectory), !isDirectory.boolValue {
+        throw StrataError.file(path: directory.path, reason: "is a file; --checkpoint-dir needs a directory")
+      }
+      let backupCallback = BackupAndRestore(directory.appendingPathComponent("backup").path, deleteCheckpoint: false)
+      try backupCallback.checkDirectory()
+      backup = backupCallback
+      callbacks += [ModelCheckpoint(directory.appendingPathComponent("epoch-{epoch:02d}.strata").path), backupCallback]
     }
     let verbosity = verbose.map { Verbosity(integerLiteral: $0) } ?? .auto
     let start = ContinuousClock.now
     let history = try network.fit(
       x, y, batchSize: batchSize, epochs: epochs, verbose: verbosity, validationData: noValidation ? nil : (testX, testY),
       callbacks: callbacks)
-    if let backup = callbacks.first as? BackupAndRestore, let epoch = backup.restoredEpoch {
-      print("Resumed from the backup in \(backup.directory.path) at epoch \(epoch + 1)")
+    if let backup, let epoch = backup.restoredEpoch {
+      print(epoch < epochs
+        ? "Resumed from the backup in \(backup.directory.path) at epoch \(epoch + 1)"
+        : "Restored the backup in \(backup.directory.path): all \(epochs) epochs had finished")
     }
     let elapsed = ContinuousClock.now - start
     let logs = try network.evaluate(testX, testY, verbose: verbosity)
-    let trainedEpochs = max(history.epochs.count, 1)
+    let trainedEpochs = history.epochs.count
     let steps = trainedEpochs * ((x.shape[0] + batchSize - 1) / batchSize)
     let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
     print(String(format: "Test accuracy: %.4f  Test loss: %.4f", logs["accuracy"] ?? 0, logs["loss"] ?? 0))
@@ -179,18 +198,20 @@ struct Train: ParsableCommand {
       try history.writeCSV(to: url.deletingPathExtension().appendingPathExtension("csv"))
       print("Wrote the learning curves to \(plot) and \(url.deletingPathExtension().appendingPathExtension("csv").path)")
     }
-    let predictions = try network.predict(testX.slice(rows: 0..<5))
-    let sample = testSet.prefix(5)
-    for (i, label) in sample.labels.enumerated() {
-      let row = (0..<10).map { predictions[i, $0] }
-      let guess = row.indices.max { row[$0] < row[$1] } ?? 0
-      print("Test image \(i): predicted \(FashionMNIST.classNames[guess]), actually \(FashionMNIST.classNames[Int(label)])")
+    try backup?.deleteBackup()
+    let sample = min(5, testX.shape[0])
+    let predictions = try network.predict(testX.slice(rows: 0..<sample))
+    for i in 0..<sample {
+      let guess = predictedClass(predictions, row: i)
+      print("Test image \(i): predicted \(className(guess)), actually \(className(Int(testSet.labels[i])))")
     }
-    print(
-      String(
-        format: "Training: %.1f s for %d epochs, %.2f s/epoch, %.3f ms/step", seconds, trainedEpochs,
-        seconds / Double(trainedEpochs), seconds * 1000 / Double(max(steps, 1)))
-        + (noValidation ? "" : " (validation included)"))
+    if trainedEpochs > 0 {
+      print(
+        String(
+          format: "Training: %.1f s for %d epochs, %.2f s/epoch, %.3f ms/step", seconds, trainedEpochs,
+          seconds / Double(trainedEpochs), seconds * 1000 / Double(max(steps, 1)))
+          + (noValidation ? "" : " (validation included)"))
+    }
   }
 }
 
@@ -198,18 +219,43 @@ struct Train: ParsableCommand {
 func testSet(for model: Sequential, directory: String) throws -> (x: Tensor, y: Tensor, labels: [UInt8]) {
   let (_, test) = try FashionMNIST.load(from: URL(fileURLWithPath: directory))
   var x = test.normalizedImages()
-  if let shape = model.inputShape, shape.reduce(1, *) == 784, shape != [28, 28] {
+  if let shape = model.inputShape, shape != [28, 28] {
+    guard shape.reduce(1, *) == 784 else {
+      throw StrataError.invalidArgument(
+        owner: "strata", argument: "model", value: "with input \(kerasShape(shape))",
+        expected: "a model for 28x28 Fashion-MNIST images, like (None, 28, 28) or (None, 28, 28, 1)")
+    }
     x = try x.reshaped(to: [x.shape[0]] + shape)
   }
   return (x, test.labelTensor(), test.labels)
 }
 
-/// Runs `body`, printing a Strata error as one line and exiting with a failure.
+/// The class a row of predictions picks: the largest output, or for one sigmoid output, 1 above 0.5.
+func predictedClass(_ predictions: Tensor, row: Int) -> Int {
+  let width = predictions.count / max(1, predictions.shape[0])
+  let values = predictions.scalars[(row * width)..<((row + 1) * width)]
+  if width == 1 { return values.first! > 0.5 ? 1 : 0 }
+  return values.indices.max { values[$0] < values[$1] }.map { $0 - row * width } ?? 0
+}
+
+/// Fashion-MNIST's name of a class, or its number for a class it does not have.
+func className(_ index: Int) -> String {
+  FashionMNIST.classNames.indices.contains(index) ? FashionMNIST.classNames[index] : "class \(index)"
+}
+
+/// Refuses an option below 1.
+func requireAtLeastOne(_ value: Int?, _ option: String) throws {
+  if let value, value < 1 { throw ValidationError("\(option) must be at least 1, not \(value).") }
+}
+
+/// Runs `body`, printing any error as one line (no backtrace) and exiting with a failure.
 func reportingErrors(_ body: () throws -> Void) throws {
   do {
     try body()
-  } catch let error as StrataError {
-    FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+  } catch let error as ExitCode {
+    throw error
+  } catch {
+    FileHandle.standardError.write(Data("error: \(error.localizedDescription)\n".utf8))
     throw ExitCode.failure
   }
 }
@@ -243,6 +289,8 @@ struct Predict: ParsableCommand {
   @Option(help: "How many test images to classify, from the first.")
   var count = 10
 
+  func validate() throws { try requireAtLeastOne(count, "--count") }
+
   @Option(help: "The directory holding the Fashion-MNIST IDX files.")
   var data = FashionMNIST.defaultDirectory.path
 
@@ -250,14 +298,13 @@ struct Predict: ParsableCommand {
     try reportingErrors {
       let model = try Sequential.load(from: URL(fileURLWithPath: modelFile))
       let (x, _, labels) = try testSet(for: model, directory: data)
-      let n = max(1, min(count, x.shape[0]))
+      let n = min(count, x.shape[0])
       let predictions = try model.predict(x.slice(rows: 0..<n))
       var correct = 0
       for i in 0..<n {
-        let row = (0..<10).map { predictions[i, $0] }
-        let guess = row.indices.max { row[$0] < row[$1] } ?? 0
+        let guess = predictedClass(predictions, row: i)
         if guess == Int(labels[i]) { correct += 1 }
-        print("\(i): \(FashionMNIST.classNames[guess]) (actually \(FashionMNIST.classNames[Int(labels[i])]))")
+        print("\(i): \(className(guess)) (actually \(className(Int(labels[i]))))")
       }
       print("\(correct)/\(n) correct")
     }

@@ -49,7 +49,7 @@ final class Passthrough: Layer {
   #expect(try registry.package(of: "Widget") == "Acme")
   try registry.register("Widget", package: "Globex") { _ in "globex" }
   #expect(try registry.make("Globex>Widget") == "globex")
-  #expect(throws: StrataError.unknownIdentifier(kind: "thing", identifier: "Widget", suggestions: ["Acme>Widget", "Globex>Widget"])) {
+  #expect(throws: StrataError.ambiguousIdentifier(kind: "thing", identifier: "Widget", candidates: ["Acme>Widget", "Globex>Widget"])) {
     try registry.make("Widget")
   }
 }

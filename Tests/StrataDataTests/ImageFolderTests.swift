@@ -4,7 +4,7 @@ import StrataData
 import Strata
 import Testing
 
-/// A minimal PNG encoder for tests: 8-bit gray or RGB, DEFLATE "stored" blocks (no compression needed).
+/// A minimal PNG encoder for tests: 8-bit gray, gray and alpha, RGB or RGBA (1 to 4 channels), DEFLATE "stored" blocks (no compression needed).
 func pngData(width: Int, height: Int, channels: Int, pixel: (Int, Int) -> [UInt8]) -> Data {
   func chunk(_ type: String, _ body: [UInt8]) -> [UInt8] {
     let typed = Array(type.utf8) + body
@@ -29,7 +29,8 @@ func pngData(width: Int, height: Int, channels: Int, pixel: (Int, Int) -> [UInt8
   var a: UInt32 = 1, b: UInt32 = 0
   for byte in raw { a = (a + UInt32(byte)) % 65_521; b = (b + a) % 65_521 }
   zlib += bigEndian(b << 16 | a)
-  let header = bigEndian(UInt32(width)) + bigEndian(UInt32(height)) + [8, channels == 1 ? 0 : 2, 0, 0, 0]
+  let colourType: UInt8 = [1: 0, 2: 4, 3: 2, 4: 6][channels]!  // gray, gray+alpha, RGB, RGBA
+  let header = bigEndian(UInt32(width)) + bigEndian(UInt32(height)) + [8, colourType, 0, 0, 0]
   return Data([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A] + chunk("IHDR", header) + chunk("IDAT", zlib) + chunk("IEND", []))
 }
 

@@ -8,10 +8,13 @@ typedef struct {
   unsigned char *pixels;  // free with strata_free_image
 } strata_image;
 
-/// Decodes a PNG or JPEG file (recognized by its first bytes) into `channels` (1 or 3) samples a pixel.
-/// Returns 0 on success; otherwise writes a message to `error` and returns non-zero. A corrupt file is an
-/// error, never an exit: libjpeg's error handler returns here through setjmp.
-int strata_decode_image(const char *path, int channels, strata_image *image, char *error, size_t error_size);
+/// Decodes a PNG or JPEG file (recognized by its first bytes) into `channels` (1 or 3) samples a pixel,
+/// as TensorFlow's decoders do. An image of more than `max_pixels` pixels is refused before it is
+/// decoded; a file that is not regular is never read. Returns 0 on success; otherwise writes a message
+/// to `error` and returns non-zero. A corrupt or truncated file is an error, never an exit or a warning:
+/// libjpeg's handlers return here through setjmp.
+int strata_decode_image(const char *path, int channels, size_t max_pixels, strata_image *image, char *error,
+                        size_t error_size);
 
 void strata_free_image(strata_image *image);
 #endif
