@@ -228,9 +228,13 @@ extension Sequential {
   static func load(header: [String: ConfigValue], tensors: [String: Tensor], path: String) throws -> Sequential {
     guard let config = header["model"] else { throw StrataError.file(path: path, reason: "holds no model architecture") }
     let seed = header["training"]?.objectValue?["seed"]?.stringValue.flatMap { UInt64($0, radix: 16) }
+    // The architecture may not make weights the file does not hold: layers are built (as soon as the
+    // input shape is known) under a budget of the file's own tensors, so a header that claims a huge
+    // layer is refused before that layer's weights are allocated.
+    let budget = AllocationBudget(elements: tensors.values.reduce(0) { $0 + $1.count }, purpose: "the weights the file holds")
     let model: Sequential
     do {
-      model = try Sequential(config: config, seed: seed)
+      model = try AllocationBudget.$current.withValue(budget) { try Sequential(config: config, seed: seed) }
     } catch StrataError.unknownIdentifier(let kind, let identifier, let suggestions) {
       let package = header["packages"]?.objectValue?[identifier]?.stringValue
       let hint = package.map { " It comes from the plugin package '\($0)': call `try register(…Plugin.self)` from that package before loading." }
@@ -240,9 +244,6 @@ extension Sequential {
       throw StrataError.file(path: path, reason: "holds an architecture Strata cannot build: \(error.description.prefix(500))")
     }
     guard let inputShape = model.inputShape else { throw StrataError.file(path: path, reason: "holds a model without an input shape") }
-    // The architecture may not make weights the file does not hold: build under a budget of the
-    // file's own tensors, so a header that claims a huge layer is refused before it is allocated.
-    let budget = AllocationBudget(elements: tensors.values.reduce(0) { $0 + $1.count }, purpose: "the weights the file holds")
     do {
       try AllocationBudget.$current.withValue(budget) { try model.build(inputShape: inputShape) }
     } catch let error as StrataError {

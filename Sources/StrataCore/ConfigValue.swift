@@ -172,6 +172,8 @@ public enum ConfigCoding {
   public static func encode<Config: Encodable>(_ config: Config) throws -> ConfigDictionary {
     let encoder = JSONEncoder()
     encoder.keyEncodingStrategy = .convertToSnakeCase
+    encoder.nonConformingFloatEncodingStrategy = .convertToString(
+      positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
     let data = try encoder.encode(config)
     return try JSONDecoder().decode(ConfigValue.self, from: data).objectValue ?? [:]
   }
@@ -203,6 +205,7 @@ public enum ConfigCoding {
     let expected: String
     switch type {
     case is Int.Type: expected = "an integer"
+    case _ where given[key]?.doubleValue != nil && given[key]?.intValue == nil: expected = "an integer"
     case is Float.Type, is Double.Type: expected = "a number"
     case is Bool.Type: expected = "true or false"
     case is String.Type: expected = "a string"

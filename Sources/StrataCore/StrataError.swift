@@ -68,8 +68,14 @@ public func kerasShape(_ shape: [Int], batch: Bool = true) -> String {
 /// Used by every "unknown identifier" and "unknown argument" error.
 public func closestNames(to name: String, in candidates: [String], limit: Int = 3) -> [String] {
   let target = Array(name.lowercased())
-  var seen = Set<String>()
-  let scored = candidates.filter { seen.insert($0).inserted }.map { candidate -> (String, Double) in
+  // One candidate per spelling that differs only in case ("Accuracy", "accuracy"): the closest in case.
+  var byFolded: [String: String] = [:]
+  for candidate in candidates {
+    let folded = candidate.lowercased()
+    if let kept = byFolded[folded], editDistance(Array(name), Array(kept)) <= editDistance(Array(name), Array(candidate)) { continue }
+    byFolded[folded] = candidate
+  }
+  let scored = byFolded.values.map { candidate -> (String, Double) in
     let c = Array(candidate.lowercased())
     var score = Double(editDistance(target, c))
     // One name extending the other ("relu" and "relu6") is the likeliest slip of all.
