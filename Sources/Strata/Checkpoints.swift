@@ -177,6 +177,7 @@ public final class BackupAndRestore: Callback {
   /// killed before then resumes from the backup instead of training again from the first epoch.
   public func deleteBackup() throws {
     guard FileManager.default.fileExists(atPath: file.path) else { return }
+    CrashTestHook.point("deleting \(file.lastPathComponent)")
     do { try FileManager.default.removeItem(at: file) } catch {
       throw StrataError.file(path: file.path, reason: "cannot be deleted (\(error.localizedDescription))")
     }

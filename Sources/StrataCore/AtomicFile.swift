@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 #if canImport(Glibc)
   import Glibc
@@ -11,10 +12,6 @@ import Foundation
 /// temporary file is renamed over the target (atomic on POSIX file systems); the directory is then
 /// flushed so the rename itself survives a power cut.
 public enum AtomicFile {
-  /// Testing aid: when set, the writer pauses this many milliseconds halfway through the temporary
-  /// file, so a crash test can kill a process in the middle of a write. Never set it otherwise.
-  public static let pauseEnvironmentKey = "STRATA_TEST_PAUSE_MID_WRITE_MS"
-
   /// Writes `data` to `url` atomically.
   ///
   /// A target that is a symbolic link is written through (its destination is replaced, the link
@@ -41,20 +38,20 @@ public enum AtomicFile {
     do {
       // open() applies the umask; an existing file's own mode is what it keeps.
       if existing.st_mode != 0 { fchmod(fd, mode) }
-      let pause = ProcessInfo.processInfo.environment[pauseEnvironmentKey].flatMap(Int.init)
+      let pausing = CrashTestHook.isArmed
       try data.withUnsafeBytes { (bytes: UnsafeRawBufferPointer) in
         var offset = 0
         while offset < bytes.count {
           var chunk = bytes.count - offset
-          if let pause, offset == 0, bytes.count > 1 { chunk = bytes.count / 2 }
+          if pausing, offset == 0, bytes.count > 1 { chunk = bytes.count / 2 }
           let written = Glibc.write(fd, bytes.baseAddress! + offset, chunk)
           if written < 0 && errno == EINTR { continue }
           guard written > 0 else { throw failure("writing") }
           offset += written
-          if let pause, offset == bytes.count / 2 {
-            // Testing aid only: half the file is written, then the writer waits to be killed.
+          if pausing, offset == bytes.count / 2 {
+            // Half the temporary file is on disk: a crash test may kill the process here.
             fsync(fd)
-            usleep(useconds_t(max(0, min(pause, 60_000)) * 1000))
+            CrashTestHook.point("writing \(url.lastPathComponent)")
           }
         }
       }
@@ -89,6 +86,34 @@ public enum AtomicFile {
       if unlink(directory.appendingPathComponent(name).path) == 0 { removed += 1 }
     }
     return removed
+  }
+}
+
+/// Testing aid for crash tests: numbered points where a process can be made to wait to be killed.
+///
+/// Every atomic write (halfway through its temporary file) and every deletion of a backup is a point.
+/// With `STRATA_TEST_PAUSE_AT=N` and `STRATA_TEST_PAUSE_MARKER=PATH` in the environment, the process
+/// writes PATH at the N-th point (counted from 1) and then sleeps until it is killed, so a test can
+/// kill it at exactly that moment without guessing at timings. Without both variables, nothing happens.
+public enum CrashTestHook {
+  public static let pauseAtKey = "STRATA_TEST_PAUSE_AT"
+  public static let markerKey = "STRATA_TEST_PAUSE_MARKER"
+  private static let counter = Mutex(0)
+
+  /// Whether a pause is asked for in this process.
+  public static var isArmed: Bool { getenv(pauseAtKey) != nil && getenv(markerKey) != nil }
+
+  /// Counts a point; at the chosen one, writes the marker (naming `what`) and waits to be killed.
+  public static func point(_ what: String) {
+    guard isArmed, let target = Int(String(cString: getenv(pauseAtKey))) else { return }
+    let reached = counter.withLock { count -> Bool in
+      count += 1
+      return count == target
+    }
+    guard reached else { return }
+    let marker = String(cString: getenv(markerKey))
+    FileManager.default.createFile(atPath: marker, contents: Data(what.utf8))
+    sleep(600)
   }
 }
 
