@@ -18,7 +18,7 @@ func launch(_ arguments: [String], environment: [String: String] = [:], output: 
   process.arguments = arguments
   process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
   if let output {
-    FileManager.default.createFile(atPath: output.path, contents: nil)
+    _ = FileManager.default.createFile(atPath: output.path, contents: nil)
     process.standardOutput = try FileHandle(forWritingTo: output)
   } else {
     process.standardOutput = FileHandle.nullDevice
