@@ -185,7 +185,11 @@ extension Sequential {
       }
       header["training"] = ["seed": .string(String(seed, radix: 16)), "generators": .object(generators)]
       if let compiled {
-        let metrics = compiled.metrics.map { ConfigValue.string($0.metricName) }
+        // Names as given; a metric object with its config, as Keras saves it.
+        let metrics = compiled.metrics.map { spec -> ConfigValue in
+          guard let metric = spec as? any Metric else { return .string(spec.metricName) }
+          return ["class_name": .string(type(of: metric).identifier), "config": .object(metric.configDictionary)]
+        }
         header["compile"] = [
           "optimizer": ["class_name": .string(compiled.optimizer.identifier), "config": .object(compiled.optimizer.configDictionary)],
           "loss": ["class_name": .string(compiled.loss.identifier), "config": .object(compiled.loss.configDictionary)],
@@ -295,10 +299,13 @@ extension Sequential {
       let (lossName, lossConfig) = try spec("loss")
       let optimizer = try Registries.shared.optimizers.make(optimizerName, config: optimizerConfig)
       let loss = try Registries.shared.losses.make(lossName, config: lossConfig)
-      let names = compile["metrics"]?.arrayValue ?? []
-      let metrics: [any MetricConvertible] = names.compactMap(\.stringValue)
-      guard metrics.count == names.count else {
-        throw StrataError.file(path: path, reason: "has metrics that are not identifiers: \(ConfigValue.array(names).description.prefix(200))")
+      let specs = compile["metrics"]?.arrayValue ?? []
+      let metrics: [any MetricConvertible] = try specs.map { spec in
+        if let name = spec.stringValue { return name }
+        guard let name = spec.objectValue?["class_name"]?.stringValue else {
+          throw StrataError.file(path: path, reason: "has metrics that are not identifiers: \(ConfigValue.array(specs).description.prefix(200))")
+        }
+        return try Registries.shared.metrics.make(name, config: spec.objectValue?["config"]?.objectValue ?? [:])
       }
       try self.compile(optimizer: optimizer, loss: loss, metrics: metrics)
     } catch let error as StrataError {

@@ -117,6 +117,7 @@ extension Sequential {
     guard let compiled else {
       throw StrataError.invalidState("\(name): call compile(optimizer:loss:metrics:) before fit.")
     }
+    guard !layers.isEmpty else { throw StrataError.invalidState("\(name) has no layers: add layers before fit.") }
     guard batchSize > 0 else {
       throw StrataError.invalidArgument(owner: "fit", argument: "batchSize", value: "\(batchSize)", expected: "a positive integer")
     }
@@ -153,9 +154,9 @@ extension Sequential {
     let validationMetrics = try compiled.metrics.map {
       RunningMetric(
         name: $0.metricName,
-        metric: try makeMetric(
-          $0 is any Metric ? $0.metricName : $0, predictionShape: [1] + outputShape, targetShape: [1] + trainY.shape.dropFirst(),
-          loss: compiled.loss))
+        // A metric object is copied with its config (a top-k metric keeps its k), never shared.
+        metric: try ($0 as? any Metric)?.makeFresh() ?? makeMetric(
+          $0, predictionShape: [1] + outputShape, targetShape: [1] + trainY.shape.dropFirst(), loss: compiled.loss))
     }
 
     let trainer = Trainer(model: self, compiled: compiled, x: trainX, y: trainY, batchSize: batchSize)

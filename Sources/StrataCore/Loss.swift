@@ -111,6 +111,13 @@ extension Loss {
   public var configDictionary: ConfigDictionary { (try? ConfigCoding.encode(config)) ?? [:] }
 }
 
+extension Metric {
+  /// The config as a Keras-style dictionary.
+  public var configDictionary: ConfigDictionary { (try? ConfigCoding.encode(config)) ?? [:] }
+  /// A new metric of the same type and config, with nothing accumulated: validation keeps its own.
+  public func makeFresh() throws -> any Metric { try Self(config: config) }
+}
+
 extension Optimizer {
   /// The config as a Keras-style dictionary.
   public var configDictionary: ConfigDictionary { (try? ConfigCoding.encode(config)) ?? [:] }

@@ -259,3 +259,9 @@ func fileReason(_ body: () throws -> Void) -> String {
   else { return }
   #expect(suggestions == ["accuracy"])
 }
+
+@Test func emptyModelsSayWhatIsMissing() throws {
+  let model = try Sequential(json: Data("[]".utf8))
+  try model.compile(optimizer: "adam", loss: "mse")
+  #expect(thrownError { _ = try model.fit(Tensor([1, 2]), Tensor([1, 2]), verbose: 0) } == .invalidState("sequential has no layers: add layers before fit."))
+}

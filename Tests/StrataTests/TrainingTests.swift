@@ -79,17 +79,30 @@ func tinyData(_ count: Int, classes: Int = 3, seed: UInt64 = 1) -> (Tensor, Tens
 @Test func fitHistoryHoldsTrainingAndValidationMetricsUnderTheirGivenNames() throws {
   let (x, y) = tinyData(120)
   let model = try Sequential([Input(shape: [4]), Dense(8, activation: "tanh"), Dense(3, activation: "softmax")], seed: 5)
-  try model.compile(optimizer: "adam", loss: "sparse_categorical_crossentropy", metrics: ["acc", "sparse_top_k_categorical_accuracy"])
+  let topTwo = try Registries.shared.metrics.make("sparse_top_k_categorical_accuracy", config: ["k": 2])
+  try model.compile(optimizer: "adam", loss: "sparse_categorical_crossentropy", metrics: ["acc", topTwo])
   let history = try model.fit(x, y, batchSize: 16, epochs: 3, verbose: 0, validationSplit: 0.25)
   #expect(Set(history.history.keys) == [
     "loss", "acc", "sparse_top_k_categorical_accuracy", "val_loss", "val_acc", "val_sparse_top_k_categorical_accuracy",
   ])
   #expect(history["loss"]!.count == 3)
-  #expect(history["sparse_top_k_categorical_accuracy"]!.allSatisfy { $0 == 1 })  // 3 classes, k = 5
-  // The validation numbers are evaluate's on the held-out quarter (the last 30 samples).
-  let evaluation = try model.evaluate(x.slice(rows: 90..<120), y.slice(rows: 90..<120), verbose: 0)
+  // The validation numbers are evaluate's on the held-out quarter (the last 30 samples)…
+  let heldOut = x.slice(rows: 90..<120), heldOutLabels = y.slice(rows: 90..<120)
+  let evaluation = try model.evaluate(heldOut, heldOutLabels, verbose: 0)
   #expect(abs(evaluation["loss"]! - history["val_loss"]!.last!) < 1e-6)
   #expect(abs(evaluation["acc"]! - history["val_acc"]!.last!) < 1e-6)
+  // … and agree with accuracies counted by hand from the predictions: top-1 and top-2 of 3 classes.
+  let predictions = try model.predict(heldOut)
+  var top1 = 0, top2 = 0
+  for r in 0..<30 {
+    let row = (0..<3).map { predictions[r, $0] }, label = Int(heldOutLabels[r])
+    let above = row.filter { $0 > row[label] }.count
+    if above == 0 { top1 += 1 }
+    if above < 2 { top2 += 1 }
+  }
+  #expect(abs(history["val_acc"]!.last! - Float(top1) / 30) < 1e-6)
+  #expect(abs(history["val_sparse_top_k_categorical_accuracy"]!.last! - Float(top2) / 30) < 1e-6)
+  #expect(top2 < 30 || top1 < top2, "the top-2 check must be able to differ from top-1 and from 1")
 }
 
 @Test func theSameSeedGivesTheSameHistory() throws {
@@ -124,10 +137,22 @@ func tinyData(_ count: Int, classes: Int = 3, seed: UInt64 = 1) -> (Tensor, Tens
   let model = try Sequential([Input(shape: [4]), Dense(3, activation: "softmax")], seed: 2)
   try model.compile(optimizer: try SGD(learningRate: 0), loss: "sparse_categorical_crossentropy")
   // With a learning rate of 0 nothing improves: training stops after `patience` more epochs.
-  let stopping = try EarlyStopping(monitor: "loss", patience: 2, restoreBestWeights: true)
+  let stopping = try EarlyStopping(monitor: "loss", patience: 2)
   let history = try model.fit(x, y, epochs: 20, verbose: 0, callbacks: [stopping])
   #expect(history.epochs == [0, 1, 2])
   #expect(stopping.stoppedEpoch == 2)
+  // A learning rate far too large: the loss gets worse after its best epoch, and the weights of that
+  // epoch (recorded by a callback that runs first) are the ones the model ends with.
+  let diverging = try Sequential([Input(shape: [4]), Dense(3, activation: "softmax")], seed: 2)
+  try diverging.compile(optimizer: try SGD(learningRate: 40), loss: "sparse_categorical_crossentropy")
+  var weightsAfterEpoch: [[Tensor]] = []
+  let recorder = LambdaCallback(onEpochEnd: { _, _, model in weightsAfterEpoch.append(model.weights) })
+  let restoring = try EarlyStopping(monitor: "loss", patience: 2, restoreBestWeights: true)
+  let losses = try diverging.fit(x, y, batchSize: 10, epochs: 30, verbose: 0, shuffle: false, callbacks: [recorder, restoring])["loss"]!
+  let bestEpoch = losses.indices.min { losses[$0] < losses[$1] }!
+  #expect(losses.count == bestEpoch + 3, "stopped \(losses.count - bestEpoch - 1) epochs after the best, \(losses)")
+  #expect(diverging.weights == weightsAfterEpoch[bestEpoch])
+  #expect(diverging.weights != weightsAfterEpoch.last!)
   // A falling loss never stops it.
   try model.compile(optimizer: try SGD(learningRate: 0.1), loss: "sparse_categorical_crossentropy")
   let patient = try EarlyStopping(monitor: "loss", patience: 1)
@@ -138,10 +163,14 @@ func tinyData(_ count: Int, classes: Int = 3, seed: UInt64 = 1) -> (Tensor, Tens
 @Test func reduceLROnPlateauAndTerminateOnNaN() throws {
   let (x, y) = tinyData(64)
   let model = try Sequential([Input(shape: [4]), Dense(3, activation: "softmax")], seed: 2)
-  try model.compile(optimizer: try SGD(learningRate: 0), loss: "sparse_categorical_crossentropy")
-  let reduce = try ReduceLROnPlateau(monitor: "loss", factor: 0.5, patience: 1)
-  try model.fit(x, y, epochs: 4, verbose: 0, callbacks: [reduce])
-  #expect(model.optimizer!.learningRate == 0)
+  // No epoch improves by 10: after each epoch past the first the rate halves, down to min_lr:
+  // 0.1 → 0.05 → 0.04 (clamped) → 0.04.
+  try model.compile(optimizer: try SGD(learningRate: 0.1), loss: "sparse_categorical_crossentropy")
+  let reduce = try ReduceLROnPlateau(monitor: "loss", factor: 0.5, patience: 1, minDelta: 10, minLearningRate: 0.04)
+  var rates: [Float] = []
+  let recorder = LambdaCallback(onEpochEnd: { _, _, model in rates.append(model.optimizer!.learningRate) })
+  try model.fit(x, y, epochs: 4, verbose: 0, callbacks: [reduce, recorder])
+  #expect(rates == [0.1, 0.05, 0.04, 0.04])
   try model.compile(optimizer: try SGD(learningRate: 0.1), loss: "sparse_categorical_crossentropy")
   let plateau = try ReduceLROnPlateau(monitor: "loss", factor: 0.5, patience: 1, minDelta: 10)
   try model.fit(x, y, epochs: 3, verbose: 0, callbacks: [plateau])
@@ -149,7 +178,6 @@ func tinyData(_ count: Int, classes: Int = 3, seed: UInt64 = 1) -> (Tensor, Tens
 
   var bad = x
   bad[3, 1] = .nan
-  try model.compile(optimizer: "sgd", loss: "mse")
   let nanModel = try Sequential([Input(shape: [4]), Dense(1)], seed: 1)
   try nanModel.compile(optimizer: "sgd", loss: "mse")
   let terminate = TerminateOnNaN()
