@@ -72,7 +72,7 @@ let package = Package(
       name: "StrataActivationsTests", dependencies: ["Strata", "StrataTesting"],
       resources: [.copy("Fixtures")]),
     .testTarget(
-      name: "StrataLayersTests", dependencies: ["Strata", "StrataTesting"],
+      name: "StrataLayersTests", dependencies: ["Strata", "StrataTesting", "StrataDNNL"],
       resources: [.copy("Fixtures")]),
     .testTarget(
       name: "StrataKernelsTests", dependencies: ["Strata", "StrataSIMD", "StrataBLAS", "StrataDNNL"]),

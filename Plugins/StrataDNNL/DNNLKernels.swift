@@ -43,6 +43,11 @@ final class PrimitiveCache: Sendable {
 /// oneDNN 2.6 falls back to its slow reference code for fixed weight layouts. If oneDNN cannot start,
 /// the reference loops compute instead.
 public struct DNNLKernels: Kernels {
+  /// Whether oneDNN started on this machine. When it did not, every operation falls back to the
+  /// reference loops (correct, slow); tests check this so a comparison never pits the reference
+  /// against itself.
+  public static var isAvailable: Bool { DNNLRuntime.shared != nil }
+
   let cache = PrimitiveCache()
   public init() {}
 

@@ -62,12 +62,19 @@ func makeImageFolder(_ classes: [String: [UInt8]], perClass: Int = 3, size: (Int
   #expect(categorical.images.shape == [6, 4, 4, 1])
   #expect(categorical.labels.shape == [6, 2])
   for i in 0..<6 {
-    // Gray from RGB (libpng's weights); horses (200, 100, 0) are brighter than humans (10, 200, 30).
+    // Gray from RGB with libpng's weights as TensorFlow sets them: horses (200, 100, 0) give
+    // round(0.299·200 + 0.587·100) = 119, humans (10, 200, 30) give round(2.99 + 117.4 + 3.42) = 124.
     let isHorse = categorical.files[i].path.contains("/horses/")
     #expect(categorical.labels[i, 0] == (isHorse ? 1 : 0))
+    #expect(categorical.labels[i, 1] == (isHorse ? 0 : 1))
+    #expect(categorical.images[i, 2, 1, 0] == (isHorse ? 119 : 124), "\(categorical.files[i].lastPathComponent)")
   }
   let sparse = try ImageFolder.load(from: root, imageSize: (4, 4), seed: 3)
-  #expect(Set(sparse.labels.scalars) == [0, 1])
+  // Class indices follow the sorted folder names, whatever the shuffle.
+  for i in 0..<6 {
+    #expect(sparse.labels[i] == (sparse.files[i].path.contains("/horses/") ? 0 : 1))
+  }
+  #expect(sparse.labels.scalars.filter { $0 == 0 }.count == 3)
   // The same seed shuffles the same way.
   #expect(try ImageFolder.load(from: root, imageSize: (4, 4), seed: 3).files == sparse.files)
 }

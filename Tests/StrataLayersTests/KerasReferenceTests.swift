@@ -1,10 +1,17 @@
 import Foundation
 import Strata
+import StrataDNNL
 import StrataTesting
 import Testing
 
 /// The backends convolution and pooling are checked on.
 let convolutionBackends = ["reference", "dnnl", "cpu"]
+
+/// The "dnnl" and "cpu" cases above compare oneDNN with Keras only if oneDNN runs here; if it did not
+/// start, they would silently test the reference loops twice.
+@Test func oneDNNRunsForTheConvolutionCases() {
+  #expect(DNNLKernels.isAvailable, "oneDNN did not start on this machine")
+}
 
 let layerFixture = try! KerasFixture(
   contentsOf: Bundle.module.url(forResource: "layers", withExtension: "json", subdirectory: "Fixtures")!)

@@ -26,6 +26,21 @@ func optimizerMatchesKeras(_ fixture: KerasCase) throws {
     let optimizer = try Registries.shared.optimizers.make(name, config: fixture["config"]?.objectValue ?? [:])
     let defaults = try #require(fixture["resolved_defaults"]?.objectValue)
     #expect(abs(Double(optimizer.learningRate) - defaults["learning_rate"]!.doubleValue!) < 1e-9)
+    // Every other resolved default Keras records (beta_1, rho, epsilon, momentum, nesterov, …) is the
+    // config's; Keras' moving-average (EMA) options are not implemented and must be at their off default.
+    let config = optimizer.configDictionary
+    for (key, expected) in defaults where key != "learning_rate" {
+      if key == "use_ema" || key == "ema_momentum" {
+        #expect(config[key] == nil || config[key] == expected, "\(name) \(key)")
+        continue
+      }
+      let actual = try #require(config[key], "\(name) has no \(key) in its config \(config)")
+      if let number = expected.doubleValue {
+        #expect(abs((actual.doubleValue ?? .nan) - number) <= 1e-7 * max(1, abs(number)), "\(name) \(key): \(actual) vs \(expected)")
+      } else {
+        #expect(actual == expected, "\(name) \(key): \(actual) vs \(expected)")
+      }
+    }
   }
   #expect(try Registries.shared.optimizers.make("adam").identifier == "Adam")
   #expect(try Registries.shared.optimizers.make("ADAMW").identifier == "AdamW")
@@ -33,38 +48,38 @@ func optimizerMatchesKeras(_ fixture: KerasCase) throws {
   #expect(try Registries.shared.optimizers.make("sgd").identifier == "SGD")
 }
 
-/// Every optimizer fed the gradient of `f(w) = Σ aᵢ (wᵢ - cᵢ)²` drives `f` down, and feeding it
-/// central-difference gradients instead gives (nearly) the same trajectory.
+/// Every optimizer, fed finite-difference gradients of `f(w) = Σ aᵢ (wᵢ - cᵢ)²`, moves against the
+/// gradient on its first step (each coordinate, from zero state) and ends near the minimizer `c`, which
+/// the test knows independently of any optimizer. (The exact update rules are pinned by the Keras
+/// trajectories in `optimizerMatchesKeras`.)
 @Test(arguments: ["SGD", "RMSprop", "Adagrad", "Adadelta", "Adam", "AdamW", "Adamax", "Nadam"])
 func optimizerGradientCheck(_ name: String) throws {
-  let a: [Float] = [1, 2, 0.5, 3, 1.5], c: [Float] = [0.3, -0.7, 1.2, 0.1, -0.4]
-  func f(_ w: [Float]) -> Double { zip(zip(w, a), c).reduce(0) { $0 + Double($1.0.1) * Double(($1.0.0 - $1.1) * ($1.0.0 - $1.1)) } }
-  let learningRate: Float = name == "Adadelta" ? 1 : name == "SGD" ? 0.05 : 0.05
-  func run(numeric: Bool) throws -> (start: Double, end: Double, weights: [Float]) {
-    let optimizer = try Registries.shared.optimizers.make(name, config: ["learning_rate": .double(Double(learningRate))])
-    let parameter = Parameter(name: "w", value: Tensor([0, 0, 0, 0, 0]))
-    let start = f(parameter.value.scalars)
-    for _ in 0..<200 {
-      let w = parameter.value.scalars
-      var g = [Float](repeating: 0, count: 5)
-      for i in 0..<5 {
-        if numeric {
-          var plus = w, minus = w
-          plus[i] += 1e-2
-          minus[i] -= 1e-2
-          g[i] = Float((f(plus) - f(minus)) / 2e-2)
-        } else {
-          g[i] = 2 * a[i] * (w[i] - c[i])
-        }
-      }
-      parameter.gradient = Tensor(g)
-      optimizer.apply(to: [parameter])
-    }
-    return (start, f(parameter.value.scalars), parameter.value.scalars)
+  let a: [Double] = [1, 2, 0.5, 3, 1.5], c: [Double] = [0.3, -0.7, 1.2, 0.1, -0.4]
+  func f(_ w: [Double]) -> Double {
+    var sum = 0.0
+    for i in 0..<5 { sum += a[i] * (w[i] - c[i]) * (w[i] - c[i]) }
+    return sum
   }
-  let analytic = try run(numeric: false), numeric = try run(numeric: true)
-  #expect(analytic.end < 0.5 * analytic.start, "\(name): \(analytic.start) → \(analytic.end)")
-  for (x, y) in zip(analytic.weights, numeric.weights) { #expect(abs(x - y) < 1e-3, "\(name)") }
+  let learningRate = name == "Adadelta" ? 1.0 : name == "SGD" ? 0.1 : 0.02
+  let optimizer = try Registries.shared.optimizers.make(name, config: ["learning_rate": .double(learningRate)])
+  let parameter = Parameter(name: "w", value: Tensor([0, 0, 0, 0, 0]))
+  let steps = name == "Adadelta" ? 3000 : name == "Adagrad" ? 3000 : 1500
+  for step in 0..<steps {
+    let w = parameter.value.scalars.map(Double.init)
+    let g = (0..<5).map { i -> Float in
+      var plus = w, minus = w
+      plus[i] += 1e-3
+      minus[i] -= 1e-3
+      return Float((f(plus) - f(minus)) / 2e-3)
+    }
+    parameter.gradient = Tensor(g)
+    optimizer.apply(to: [parameter])
+    if step == 0 {
+      for i in 0..<5 { #expect(parameter.value[i] * g[i] < 0, "\(name): the first step of w\(i) follows the gradient") }
+    }
+  }
+  let distance = zip(parameter.value.scalars, c).map { abs(Double($0) - $1) }.max()!
+  #expect(distance < 0.05, "\(name) ends at \(parameter.value.scalars), minimizer \(c)")
 }
 
 @Test func clippingAndInvalidArguments() throws {

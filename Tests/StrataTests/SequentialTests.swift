@@ -110,8 +110,13 @@ func beginnerModel() throws -> Sequential {
 @Test func shapesAreInferredFromTheFirstBatch() throws {
   let model = try Sequential([Dense(3, activation: "relu"), Dense(2)])
   #expect(!model.isBuilt)
-  #expect(model.summary().contains("?"))
+  // Unbuilt layers show "?" for their shape and 0 parameters, row by row.
+  func rows(_ summary: String) -> [[Substring]] {
+    summary.split(separator: "\n").filter { $0.hasPrefix("dense") }.map { $0.split(separator: " ") }
+  }
+  #expect(rows(model.summary()) == [["dense", "(Dense)", "?", "0"], ["dense_1", "(Dense)", "?", "0"]])
   let y = try model.predict(Tensor(shape: [5, 7], repeating: 1))
+  #expect(rows(model.summary()) == [["dense", "(Dense)", "(None,", "3)", "24"], ["dense_1", "(Dense)", "(None,", "2)", "8"]])
   #expect(y.shape == [5, 2])
   #expect(model.outputShapes == [[3], [2]])
   #expect(model.parameterCount == 32)
