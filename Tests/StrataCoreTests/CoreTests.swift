@@ -9,9 +9,9 @@ import Testing
   #expect(b.scalars == [1, 9, 3, 4])
   let reshaped = try a.reshaped(to: [4])
   #expect(reshaped.storage === a.storage)
-  #expect(throws: StrataError.self) { try a.reshaped(to: [3]) }
-  #expect(throws: StrataError.self) { try Tensor(shape: [2, 2], scalars: [1]) }
-  #expect(throws: StrataError.self) { try Tensor([[1, 2], [3]]) }
+  #expect(throws: StrataError.invalidArgument(owner: "Tensor", argument: "shape", value: "[3]", expected: "a shape of 4 elements, like [2, 2]")) { try a.reshaped(to: [3]) }
+  #expect(throws: StrataError.invalidArgument(owner: "Tensor", argument: "scalars", value: "of count 1", expected: "4 values for shape [2, 2]")) { try Tensor(shape: [2, 2], scalars: [1]) }
+  #expect(throws: StrataError.invalidArgument(owner: "Tensor", argument: "rows", value: "of lengths [2, 1]", expected: "rows of equal length")) { try Tensor([[1, 2], [3]]) }
   #expect(a.slice(rows: 1..<2).scalars == [3, 4])
 }
 

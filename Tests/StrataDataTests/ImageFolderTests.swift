@@ -120,11 +120,13 @@ func makeImageFolder(_ classes: [String: [UInt8]], perClass: Int = 3, size: (Int
   }
   let empty = FileManager.default.temporaryDirectory.appendingPathComponent("empty-\(UUID().uuidString)")
   try FileManager.default.createDirectory(at: empty.appendingPathComponent("nothing-here"), withIntermediateDirectories: true)
-  #expect(throws: StrataError.self) { try ImageFolder.load(from: empty) }
+  #expect(throws: StrataError.file(path: empty.path, reason: "holds no class subdirectories with .png or .jpg images (one subdirectory per class)")) {
+    try ImageFolder.load(from: empty)
+  }
   let three = try makeImageFolder(["a": [1, 1, 1], "b": [2, 2, 2], "c": [3, 3, 3]], perClass: 1)
-  #expect(throws: StrataError.self) { try ImageFolder.load(from: three, labelMode: .binary) }
-  #expect(throws: StrataError.self) { try ImageFolder.load(from: three, imageSize: (0, 4)) }
-  #expect(throws: StrataError.self) { try ImageFolder.load(from: three, validationSplit: 0.5) }
+  #expect(throws: StrataError.invalidArgument(owner: "ImageFolder", argument: "labelMode", value: ".binary with 3 classes [\"a\", \"b\", \"c\"]", expected: "exactly two classes, or .int / .categorical")) { try ImageFolder.load(from: three, labelMode: .binary) }
+  #expect(throws: StrataError.invalidArgument(owner: "ImageFolder", argument: "imageSize", value: "(0, 4)", expected: "positive sizes")) { try ImageFolder.load(from: three, imageSize: (0, 4)) }
+  #expect(throws: StrataError.invalidArgument(owner: "ImageFolder", argument: "subset", value: "nil", expected: "both validationSplit and subset, or neither")) { try ImageFolder.load(from: three, validationSplit: 0.5) }
   // A corrupt PNG and a truncated JPEG: errors naming the file, never a crash.
   let broken = try makeImageFolder(["x": [9, 9, 9]], perClass: 1)
   let png = broken.appendingPathComponent("x/0.png")

@@ -72,5 +72,5 @@ func elementwiseMatchesReference(_ backendName: String, size: Int) {
   for name in ["reference", "simd", "blas", "cpu"] {
     #expect(Registries.shared.kernels.contains(name))
   }
-  #expect(throws: StrataError.self) { try Registries.shared.kernels.make("cuda") }
+  #expect(throws: StrataError.unknownIdentifier(kind: "kernels backend", identifier: "cuda", suggestions: [])) { try Registries.shared.kernels.make("cuda") }
 }

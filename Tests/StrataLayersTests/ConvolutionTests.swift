@@ -97,9 +97,9 @@ func poolingGradientCheck(backend: String) throws {
   #expect(throws: StrataError.invalidArgument(owner: "Conv2D", argument: "filters", value: "0", expected: "a positive integer")) {
     try Conv2D(0, kernelSize: 3)
   }
-  #expect(throws: StrataError.self) { try Conv2D(4, kernelSize: 0) }
-  #expect(throws: StrataError.self) { try Conv2D(4, kernelSize: 3, padding: "full") }
-  #expect(throws: StrataError.self) { try Conv2D(4, kernelSize: 3, strides: 2, dilationRate: 2) }
+  #expect(throws: StrataError.invalidArgument(owner: "Conv2D", argument: "kernel_size", value: "(0, 0)", expected: "positive integers up to 1048576")) { try Conv2D(4, kernelSize: 0) }
+  #expect(throws: StrataError.invalidArgument(owner: "Conv2D", argument: "padding", value: "\'full\'", expected: "\'valid\' or \'same\'")) { try Conv2D(4, kernelSize: 3, padding: "full") }
+  #expect(throws: StrataError.invalidArgument(owner: "Conv2D", argument: "strides", value: "(2, 2) with dilation_rate (2, 2)", expected: "strides of 1 when dilation_rate is above 1, as in Keras")) { try Conv2D(4, kernelSize: 3, strides: 2, dilationRate: 2) }
   var generator = SeededGenerator(seed: 1)
   // A kernel larger than the (unpadded) input.
   #expect(throws: StrataError.shapeMismatch(layer: "Conv2D", received: "(None, 2, 2, 1)", expected: "images of at least 3x3 for a kernel of (3, 3) with padding 'valid'")) {
@@ -112,7 +112,7 @@ func poolingGradientCheck(backend: String) throws {
   } catch let error as StrataError {
     #expect("\(error)".contains("conv2d (Conv2D)") && "\(error)".contains("4-D input"))
   }
-  #expect(throws: StrataError.self) { try MaxPooling2D().build(inputShape: [1, 1, 3], generator: &generator) }
-  #expect(throws: StrataError.self) { try Registries.shared.layers.make("ZeroPadding2D", config: ["padding": [1, 2, 3]]) }
-  #expect(throws: StrataError.self) { try Registries.shared.layers.make("BatchNormalization", config: ["axis": 1]).build(inputShape: [3, 3, 2], generator: &generator) }
+  #expect(throws: StrataError.shapeMismatch(layer: "MaxPooling2D", received: "(None, 1, 1, 3)", expected: "images of at least 2x2 for padding \'valid\'")) { try MaxPooling2D().build(inputShape: [1, 1, 3], generator: &generator) }
+  #expect(throws: StrataError.invalidArgument(owner: "ZeroPadding2D", argument: "padding", value: "[1,2,3]", expected: "an integer, (height, width) or ((top, bottom), (left, right)); received [1,2,3]")) { try Registries.shared.layers.make("ZeroPadding2D", config: ["padding": [1, 2, 3]]) }
+  #expect(throws: StrataError.invalidArgument(owner: "BatchNormalization", argument: "axis", value: "1", expected: "-1 (the channels of channels-last data), or 3 for this input")) { try Registries.shared.layers.make("BatchNormalization", config: ["axis": 1]).build(inputShape: [3, 3, 2], generator: &generator) }
 }

@@ -52,7 +52,7 @@ func initializerStatistics(name: String, std: Double, bound: Double) throws {
   let seeded = try Registries.shared.initializers.make("GlorotUniform", config: ["seed": 42])
   var g1 = SeededGenerator(seed: 1), g2 = SeededGenerator(seed: 2)
   #expect(try seeded.make(shape: [4, 4], generator: &g1) == (try seeded.make(shape: [4, 4], generator: &g2)))
-  #expect(throws: StrataError.self) { try Registries.shared.initializers.make("random_normal", config: ["stddev": -1]) }
+  #expect(throws: StrataError.invalidArgument(owner: "RandomNormal", argument: "stddev", value: "-1.0", expected: "a non-negative number")) { try Registries.shared.initializers.make("random_normal", config: ["stddev": -1]) }
 }
 
 @Test(arguments: [[6, 4], [4, 6], [3, 3, 2, 5]])

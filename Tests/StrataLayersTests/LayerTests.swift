@@ -83,9 +83,9 @@ func denseGradientCheck(activation: String, useBias: Bool) throws {
   #expect(throws: StrataError.invalidArgument(owner: "Dense", argument: "units", value: "\"many\"", expected: "an integer")) {
     try Registries.shared.layers.make("Dense", config: ["units": "many"])
   }
-  #expect(throws: StrataError.self) { try Reshape([0, 2]) }
-  #expect(throws: StrataError.self) { try Dense(3, activation: "relu7") }
-  #expect(throws: StrataError.self) { try Dense(3, kernelInitializer: "glorot") }
+  #expect(throws: StrataError.invalidArgument(owner: "Reshape", argument: "target_shape", value: "[0, 2]", expected: "positive sizes and at most one -1")) { try Reshape([0, 2]) }
+  #expect(throws: StrataError.unknownIdentifier(kind: "activation", identifier: "relu7", suggestions: ["relu", "relu6"])) { try Dense(3, activation: "relu7") }
+  #expect(throws: StrataError.unknownIdentifier(kind: "initializer", identifier: "glorot", suggestions: ["GlorotNormal", "GlorotUniform", "glorot_normal"])) { try Dense(3, kernelInitializer: "glorot") }
 }
 
 @Test func wrongInputShapesThrow() throws {
@@ -95,7 +95,7 @@ func denseGradientCheck(activation: String, useBias: Bool) throws {
   #expect(throws: StrataError.shapeMismatch(layer: "Dense", received: "(None, 5)", expected: "a last axis of 4, like (None, 4)")) {
     try dense.forward(Tensor(shape: [2, 5]), in: Context())
   }
-  #expect(throws: StrataError.self) { try dense.backward(Tensor(shape: [2, 3]), in: Context()) }
+  #expect(throws: StrataError.shapeMismatch(layer: "Dense (backward)", received: "(2, 3)", expected: "(0,)")) { try dense.backward(Tensor(shape: [2, 3]), in: Context()) }
   let reshape = try Reshape([5])
-  #expect(throws: StrataError.self) { try reshape.build(inputShape: [2, 3], generator: &generator) }
+  #expect(throws: StrataError.shapeMismatch(layer: "Reshape", received: "(None, 2, 3)", expected: "an input of the same size as the target shape (5,)")) { try reshape.build(inputShape: [2, 3], generator: &generator) }
 }

@@ -87,10 +87,10 @@ func lossGradientCheck(_ fixture: KerasCase) throws {
 }
 
 @Test func lossesRejectTargetsThatDoNotFit() throws {
-  #expect(throws: StrataError.self) { try SparseCategoricalCrossentropy()(Tensor([3, 0]), try Tensor([[0.2, 0.8], [0.5, 0.5]])) }
-  #expect(throws: StrataError.self) { try SparseCategoricalCrossentropy()(Tensor([-1, 0]), try Tensor([[0.2, 0.8], [0.5, 0.5]])) }
-  #expect(throws: StrataError.self) { try SparseCategoricalCrossentropy()(Tensor([0.5, 0]), try Tensor([[0.2, 0.8], [0.5, 0.5]])) }
-  #expect(throws: StrataError.self) { try CategoricalCrossentropy()(Tensor([1, 0]), try Tensor([[0.2, 0.8], [0.5, 0.5]])) }
-  #expect(throws: StrataError.self) { try MeanSquaredError()(try Tensor([[1, 0, 2]]), try Tensor([[0.2, 0.8]])) }
-  #expect(throws: StrataError.self) { try Registries.shared.losses.make("huber", config: ["delta": -1]) }
+  #expect(throws: StrataError.invalidArgument(owner: "sparse_categorical_crossentropy", argument: "label", value: "3.0", expected: "a class index in 0..<2")) { try SparseCategoricalCrossentropy()(Tensor([3, 0]), try Tensor([[0.2, 0.8], [0.5, 0.5]])) }
+  #expect(throws: StrataError.invalidArgument(owner: "sparse_categorical_crossentropy", argument: "label", value: "-1.0", expected: "a class index in 0..<2")) { try SparseCategoricalCrossentropy()(Tensor([-1, 0]), try Tensor([[0.2, 0.8], [0.5, 0.5]])) }
+  #expect(throws: StrataError.invalidArgument(owner: "sparse_categorical_crossentropy", argument: "label", value: "0.5", expected: "a class index in 0..<2")) { try SparseCategoricalCrossentropy()(Tensor([0.5, 0]), try Tensor([[0.2, 0.8], [0.5, 0.5]])) }
+  #expect(throws: StrataError.invalidArgument(owner: "categorical_crossentropy", argument: "y", value: "of shape (None,)", expected: "one-hot targets of the model\'s output shape (None, 2) (for class indices use sparse_categorical_crossentropy)")) { try CategoricalCrossentropy()(Tensor([1, 0]), try Tensor([[0.2, 0.8], [0.5, 0.5]])) }
+  #expect(throws: StrataError.invalidArgument(owner: "mean_squared_error", argument: "y", value: "of shape (None, 3)", expected: "targets of the model\'s output shape (None, 2)")) { try MeanSquaredError()(try Tensor([[1, 0, 2]]), try Tensor([[0.2, 0.8]])) }
+  #expect(throws: StrataError.invalidArgument(owner: "huber", argument: "delta", value: "-1.0", expected: "a positive number")) { try Registries.shared.losses.make("huber", config: ["delta": -1]) }
 }

@@ -92,8 +92,8 @@ func optimizerGradientCheck(_ name: String) throws {
   parameter.gradient = Tensor([3, -0.25])
   clipped.apply(to: [parameter])
   #expect(parameter.value.scalars.map { ($0 * 1e5).rounded() / 1e5 } == [-1.1, -0.55])
-  #expect(throws: StrataError.self) { try Registries.shared.optimizers.make("adam", config: ["learning_rate": -1]) }
-  #expect(throws: StrataError.self) { try Registries.shared.optimizers.make("sgd", config: ["momentum": 1.5]) }
+  #expect(throws: StrataError.invalidArgument(owner: "Adam", argument: "learning_rate", value: "-1.0", expected: "a number ≥ 0")) { try Registries.shared.optimizers.make("adam", config: ["learning_rate": -1]) }
+  #expect(throws: StrataError.invalidArgument(owner: "SGD", argument: "momentum", value: "1.5", expected: "a number in [0, 1)")) { try Registries.shared.optimizers.make("sgd", config: ["momentum": 1.5]) }
   #expect(throws: StrataError.unknownArgument(owner: "Adam", argument: "beta1x", suggestions: ["beta_1", "beta_2"])) {
     try Registries.shared.optimizers.make("adam", config: ["beta1x": 0.9])
   }

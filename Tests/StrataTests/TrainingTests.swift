@@ -157,7 +157,7 @@ func tinyData(_ count: Int, classes: Int = 3, seed: UInt64 = 1) -> (Tensor, Tens
   try model.compile(optimizer: try SGD(learningRate: 0.1), loss: "sparse_categorical_crossentropy")
   let patient = try EarlyStopping(monitor: "loss", patience: 1)
   #expect(try model.fit(x, y, epochs: 5, verbose: 0, callbacks: [patient]).epochs.count == 5)
-  #expect(throws: StrataError.self) { try EarlyStopping(patience: -1) }
+  #expect(throws: StrataError.invalidArgument(owner: "EarlyStopping", argument: "patience", value: "-1", expected: "a number ≥ 0")) { try EarlyStopping(patience: -1) }
 }
 
 @Test func reduceLROnPlateauAndTerminateOnNaN() throws {
@@ -213,14 +213,14 @@ func tinyData(_ count: Int, classes: Int = 3, seed: UInt64 = 1) -> (Tensor, Tens
   #expect(throws: StrataError.invalidArgument(owner: "sparse_categorical_crossentropy", argument: "label", value: "7.0", expected: "a class index in 0..<3")) {
     try model.fit(x, outOfRange, verbose: 0)
   }
-  #expect(throws: StrataError.self) { try model.fit(x, Tensor(shape: [20, 5]), verbose: 0) }
-  #expect(throws: StrataError.self) { try model.fit(Tensor(shape: [20, 5]), y, verbose: 0) }
-  #expect(throws: StrataError.self) { try model.fit(x, y, batchSize: 0, verbose: 0) }
-  #expect(throws: StrataError.self) { try model.fit(x, y, verbose: 0, validationSplit: 1) }
-  #expect(throws: StrataError.self) { try model.compile(optimizer: "adamm", loss: "mse") }
-  #expect(throws: StrataError.self) { try model.compile(optimizer: "adam", loss: "mse", metrics: ["accuracyy"]) }
+  #expect(throws: StrataError.invalidArgument(owner: "sparse_categorical_crossentropy", argument: "y", value: "of shape (None, 5)", expected: "one class index per sample for outputs of shape (None, 3)")) { try model.fit(x, Tensor(shape: [20, 5]), verbose: 0) }
+  #expect(throws: StrataError.shapeMismatch(layer: "dense (Dense)", received: "(None, 5)", expected: "(None, 4)")) { try model.fit(Tensor(shape: [20, 5]), y, verbose: 0) }
+  #expect(throws: StrataError.invalidArgument(owner: "fit", argument: "batchSize", value: "0", expected: "a positive integer")) { try model.fit(x, y, batchSize: 0, verbose: 0) }
+  #expect(throws: StrataError.invalidArgument(owner: "fit", argument: "validationSplit", value: "1.0", expected: "a number in [0, 1)")) { try model.fit(x, y, verbose: 0, validationSplit: 1) }
+  #expect(throws: StrataError.unknownIdentifier(kind: "optimizer", identifier: "adamm", suggestions: ["adam", "adamw"])) { try model.compile(optimizer: "adamm", loss: "mse") }
+  #expect(throws: StrataError.unknownIdentifier(kind: "metric", identifier: "accuracyy", suggestions: ["acc", "accuracy"])) { try model.compile(optimizer: "adam", loss: "mse", metrics: ["accuracyy"]) }
   try model.compile(optimizer: "adam", loss: "mse")
-  #expect(throws: StrataError.self) { try model.fit(x, y, verbose: 0) }  // mse needs targets of shape (3,)
+  #expect(throws: StrataError.invalidArgument(owner: "mean_squared_error", argument: "y", value: "of shape (None,)", expected: "targets of the model\'s output shape (None, 3)")) { try model.fit(x, y, verbose: 0) }  // mse needs targets of shape (3,)
 }
 
 @Test func regressionWithLossNamesAsMetrics() throws {

@@ -89,7 +89,7 @@ func gradientsPassTheCheck(shape: [Int]) throws {
   }
   let prelu = try PReLU(config: .init(sharedAxes: [3]))
   var generator = SeededGenerator(seed: 1)
-  #expect(throws: StrataError.self) { try prelu.build(inputShape: [4], generator: &generator) }
+  #expect(throws: StrataError.invalidArgument(owner: "PReLU", argument: "shared_axes", value: "[3]", expected: "axes between 1 and 1 for an input of shape (None, 4)")) { try prelu.build(inputShape: [4], generator: &generator) }
 }
 
 /// A model with the plugin's layers and activation saves and loads like one of built-ins.
