@@ -151,9 +151,9 @@ public final class EarlyStopping: Callback {
   }
 
   public func onTrainEnd(logs: Logs, model: Sequential) {
-    if stoppedEpoch > 0 && verbose > 0 { print("Epoch \(stoppedEpoch + 1): early stopping") }
+    if stoppedEpoch > 0 && verbose > 0 { Console.line("Epoch \(stoppedEpoch + 1): early stopping") }
     if restoreBestWeights, let bestWeights {
-      if verbose > 0 { print("Restoring model weights from the end of the best epoch: \(bestEpoch + 1).") }
+      if verbose > 0 { Console.line("Restoring model weights from the end of the best epoch: \(bestEpoch + 1).") }
       try? model.setWeights(bestWeights)
     }
   }
@@ -165,7 +165,7 @@ public final class TerminateOnNaN: Callback {
   public init() {}
   public func onTrainBatchEnd(_ batch: Int, logs: Logs, model: Sequential) {
     if let loss = logs["loss"], !loss.isFinite {
-      print("Batch \(batch): Invalid loss, terminating training")
+      Console.line("Batch \(batch): Invalid loss, terminating training")
       terminatedAtBatch = batch
       model.stopTraining = true
     }
@@ -226,7 +226,7 @@ public final class ReduceLROnPlateau: Callback {
       if wait >= patience, let optimizer = model.optimizer, optimizer.learningRate > minLearningRate {
         let reduced = max(optimizer.learningRate * factor, minLearningRate)
         optimizer.learningRate = reduced
-        if verbose > 0 { print("Epoch \(epoch + 1): ReduceLROnPlateau reducing learning rate to \(reduced).") }
+        if verbose > 0 { Console.line("Epoch \(epoch + 1): ReduceLROnPlateau reducing learning rate to \(reduced).") }
         cooldownCounter = cooldown
         wait = 0
       }

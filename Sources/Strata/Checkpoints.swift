@@ -105,7 +105,7 @@ public final class ModelCheckpoint: Callback {
       }
       let improved = best.isNaN || (mode == .max ? current > best : current < best)
       guard improved else { return }
-      if verbose > 0 { print("Epoch \(epoch + 1): \(monitor) improved from \(best) to \(current), saving model") }
+      if verbose > 0 { Console.line("Epoch \(epoch + 1): \(monitor) improved from \(best) to \(current), saving model") }
       best = current
     }
     do {

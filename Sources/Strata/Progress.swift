@@ -19,6 +19,27 @@ public enum Verbosity: Int, Sendable, ExpressibleByIntegerLiteral {
   }
 }
 
+/// Where `fit`, `evaluate` and the callbacks print: standard output, or a sink bound for the current
+/// task (tests read the progress bar through it).
+enum Console {
+  @TaskLocal static var sink: (@Sendable (String) -> Void)?
+
+  /// Writes `text` as it is (no newline added).
+  static func write(_ text: String) {
+    if let sink { sink(text) } else { FileHandle.standardOutput.write(Data(text.utf8)) }
+  }
+
+  /// Writes `line` and a newline, flushed: a log file or a pipe sees it at once.
+  static func line(_ line: String) {
+    if let sink {
+      sink(line + "\n")
+    } else {
+      print(line)
+      fflush(nil)
+    }
+  }
+}
+
 /// Keras' progress bar: `1875/1875 [==============================] - 2s 1ms/step - loss: 0.4958`.
 struct ProgressBar {
   let target: Int
@@ -94,11 +115,10 @@ struct ProgressBar {
       let bar = render(current, values: values, elapsed: elapsed, final: final)
       let padding = String(repeating: " ", count: max(0, drawnLength - bar.count))
       drawnLength = bar.count
-      FileHandle.standardOutput.write(Data(("\r" + bar + padding + (final ? "\n" : "")).utf8))
+      Console.write("\r" + bar + padding + (final ? "\n" : ""))
     case .oneLinePerEpoch:
       guard final else { return }
-      print(render(current, values: values, elapsed: elapsed, final: true))
-      fflush(nil)  // a log file or a pipe sees each epoch as it ends
+      Console.line(render(current, values: values, elapsed: elapsed, final: true))
     default:
       return
     }

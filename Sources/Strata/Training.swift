@@ -173,8 +173,7 @@ extension Sequential {
     while epoch < epochs && !stopTraining {
       for callback in callbacks { callback.onEpochBegin(epoch, logs: [:], model: self) }
       if verbosity != .silent {
-        print("Epoch \(epoch + 1)/\(epochs)")
-        fflush(nil)
+        Console.line("Epoch \(epoch + 1)/\(epochs)")
       }
       var logs = try trainer.runEpoch(
         shuffle: shuffle, generator: &shuffleGenerator, metrics: metrics, verbosity: verbosity, callbacks: callbacks,

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 @testable import Strata
 import StrataData
 import StrataTesting
@@ -20,19 +21,39 @@ final class LossRecorder: Callback {
   }
 }
 
+/// How the tutorial MLP's head and targets are written: Keras' fixture run uses class indices with a
+/// softmax Dense; one-hot targets with `categorical_crossentropy` are the same mathematics, so the same
+/// Keras numbers are the expected values for them, with the softmax in the Dense layer or in its own
+/// `Activation("softmax")` layer.
+enum TrainingHead: String, CaseIterable, Sendable {
+  case sparse, oneHot, oneHotActivationLayer
+}
+
 /// Keras' deterministic run: the same initial weights, 256 Fashion-MNIST images, batch 32, no shuffling.
 /// The loss after every step and the final weights must agree within 1e-4 relative.
-@Test(arguments: trainingFixture.cases)
-func trainingMatchesKeras(_ fixture: KerasCase) throws {
+@Test(arguments: trainingFixture.cases, TrainingHead.allCases)
+func trainingMatchesKeras(_ fixture: KerasCase, head: TrainingHead) throws {
   let (train, _) = try FashionMNIST.load()
   let data = train.prefix(256)
-  let model = try Sequential([Flatten(inputShape: [28, 28]), Dense(32, activation: "relu"), Dense(10, activation: "softmax")])
+  let layers: [any Layer] = try head == .oneHotActivationLayer
+    ? [Flatten(inputShape: [28, 28]), Dense(32, activation: "relu"), Dense(10), try ActivationLayer("softmax")]
+    : [Flatten(inputShape: [28, 28]), Dense(32, activation: "relu"), Dense(10, activation: "softmax")]
+  let model = try Sequential(layers)
   try model.setWeights(try fixture.tensors("initial_weights"))
   let optimizer = try #require(fixture["optimizer"]?.stringValue)
-  try model.compile(optimizer: optimizer, loss: "sparse_categorical_crossentropy", metrics: ["accuracy"])
+  var targets = data.labelTensor()
+  if head == .sparse {
+    try model.compile(optimizer: optimizer, loss: "sparse_categorical_crossentropy", metrics: ["accuracy"])
+  } else {
+    var oneHot = Tensor(shape: [256, 10])
+    for (i, label) in data.labels.enumerated() { oneHot[i, Int(label)] = 1 }
+    targets = oneHot
+    try model.compile(optimizer: optimizer, loss: "categorical_crossentropy", metrics: ["accuracy"])
+    #expect(try model.makeMetric("accuracy", predictionShape: [1, 10], targetShape: [1, 10], loss: model.loss!).metricName == "categorical_accuracy")
+  }
   let recorder = LossRecorder()
   let history = try model.fit(
-    data.normalizedImages(), data.labelTensor(), batchSize: 32, epochs: 2, verbose: 0, shuffle: false, callbacks: [recorder])
+    data.normalizedImages(), targets, batchSize: 32, epochs: 2, verbose: 0, shuffle: false, callbacks: [recorder])
   let expectedLosses = try #require(fixture["running_mean_loss_after_each_step"]?.arrayValue).map { Float($0.doubleValue!) }
   #expect(recorder.losses.count == expectedLosses.count)
   for (step, (actual, expected)) in zip(recorder.losses, expectedLosses).enumerated() {
@@ -257,4 +278,47 @@ func tinyData(_ count: Int, classes: Int = 3, seed: UInt64 = 1) -> (Tensor, Tens
   let metric = try Registries.shared.metrics.make("acc")
   try metric.update(prediction: Tensor([1, 2, 3, 4]), target: Tensor([1, 0, 3, 0]))
   #expect(metric.result == 0.5)
+}
+
+/// Collects what `fit` prints, for one test.
+final class PrintedText: Sendable {
+  private let text = Mutex("")
+  var value: String { text.withLock { $0 } }
+  func append(_ more: String) { text.withLock { $0 += more } }
+}
+
+/// What Keras users read: at verbose 2 one line per epoch, at verbose 1 the bar's last draw; both show
+/// the running mean of the batch losses (what the callbacks get), never the last batch's loss.
+@Test(arguments: [1, 2])
+func fitPrintsTheRunningLoss(verbose: Int) throws {
+  let (x, y) = tinyData(60)
+  let model = try Sequential([Input(shape: [4]), Dense(8, activation: "tanh"), Dense(3, activation: "softmax")], seed: 7)
+  try model.compile(optimizer: "adam", loss: "sparse_categorical_crossentropy", metrics: ["accuracy"])
+  let recorder = LossRecorder()
+  let printed = PrintedText()
+  let history = try Console.$sink.withValue({ printed.append($0) }) {
+    try model.fit(x, y, batchSize: 16, epochs: 2, verbose: Verbosity(integerLiteral: verbose), validationSplit: 0.2, callbacks: [recorder])
+  }
+  // 48 training samples in batches of 16: 3 steps an epoch.
+  let lastOfEpoch = [recorder.losses[2], recorder.losses[5]]
+  // The last batch's own loss (3 · mean₃ − 2 · mean₂) differs from the mean in the 4 printed digits,
+  // so a bar that showed it would fail below.
+  for epoch in 0..<2 {
+    let lastBatch = 3 * recorder.losses[3 * epoch + 2] - 2 * recorder.losses[3 * epoch + 1]
+    #expect(String(format: "%.4f", lastBatch) != String(format: "%.4f", lastOfEpoch[epoch]))
+  }
+  // Each epoch's final line: its loss, accuracy and validation values as the history holds them.
+  let finalLines = printed.value.split(separator: "\n").map { $0.split(separator: "\r").last.map(String.init) ?? "" }
+    .filter { $0.hasPrefix("3/3") }
+  #expect(finalLines.count == 2, "\(printed.value.debugDescription)")
+  for (epoch, line) in finalLines.enumerated() {
+    let expected = ["loss": lastOfEpoch[epoch], "accuracy": history["accuracy"]![epoch], "val_loss": history["val_loss"]![epoch],
+      "val_accuracy": history["val_accuracy"]![epoch]]
+    for (key, value) in expected {
+      #expect(line.contains(" - \(key): \(String(format: "%.4f", value))"), "epoch \(epoch + 1) line \(line) lacks \(key) \(value)")
+    }
+    #expect(verbose == 1 ? line.contains("[==============================]") : !line.contains("["), "\(line)")
+  }
+  #expect(printed.value.contains("Epoch 1/2\n") && printed.value.contains("Epoch 2/2\n"))
+  #expect(abs(history["loss"]![1] - lastOfEpoch[1]) < 1e-6)
 }
