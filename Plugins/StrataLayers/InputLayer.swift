@@ -46,7 +46,8 @@ public final class InputLayer: Layer {
     let shape = config.batchShape.dropFirst().compactMap { $0 }
     guard config.batchShape.count >= 2, shape.count == config.batchShape.count - 1, shape.allSatisfy({ $0 > 0 }) else {
       throw StrataError.invalidArgument(
-        owner: "InputLayer", argument: "shape", value: "\(config.batchShape.dropFirst().map { $0.map(String.init) ?? "None" })",
+        owner: "InputLayer", argument: "shape",
+        value: "(" + config.batchShape.dropFirst().map { $0.map(String.init) ?? "None" }.joined(separator: ", ") + ")",
         expected: "positive sizes for every axis after the batch axis")
     }
     self.config = config

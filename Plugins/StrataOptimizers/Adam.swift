@@ -176,7 +176,14 @@ public final class Nadam: BaseOptimizer, Optimizer {
 
   override func prepareRestore() {
     momentumProduct = 1
-    if iterations > 0 { for step in 1...iterations { momentumProduct *= mu(step) } }
+    // The product falls below the smallest Float within a few thousand steps and stays 0: stop there,
+    // so a restored count of billions of steps costs no more than that.
+    if iterations > 0 {
+      for step in 1...iterations {
+        momentumProduct *= mu(step)
+        if momentumProduct == 0 { break }
+      }
+    }
   }
 
   override func update(value w: UnsafeMutableBufferPointer<Float>, gradient g: UnsafeBufferPointer<Float>, slots: inout [Tensor], step: Int) {

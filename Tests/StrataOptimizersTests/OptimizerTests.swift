@@ -98,3 +98,20 @@ func optimizerGradientCheck(_ name: String) throws {
     try Registries.shared.optimizers.make("adam", config: ["beta1x": 0.9])
   }
 }
+
+/// `global_clipnorm` scales every gradient by `limit / ‖all gradients‖` when that norm is above the
+/// limit (Keras): gradients [3, 4] and [12] have the global norm 13.
+@Test func globalClipnormScalesAllGradientsTogether() throws {
+  let sgd = try Registries.shared.optimizers.make("sgd", config: ["learning_rate": 1, "global_clipnorm": 1])
+  let a = Parameter(name: "a", value: Tensor([0, 0])), b = Parameter(name: "b", value: Tensor([0]))
+  a.gradient = Tensor([3, 4])
+  b.gradient = Tensor([12])
+  sgd.apply(to: [a, b])
+  #expect(abs(a.value[0] + 3.0 / 13) < 1e-6 && abs(a.value[1] + 4.0 / 13) < 1e-6 && abs(b.value[0] + 12.0 / 13) < 1e-6)
+  // Below the limit, gradients pass unchanged.
+  let loose = try Registries.shared.optimizers.make("sgd", config: ["learning_rate": 1, "global_clipnorm": 100])
+  a.gradient = Tensor([3, 4])
+  b.gradient = Tensor([12])
+  loose.apply(to: [a, b])
+  #expect(abs(a.value[0] + 3.0 / 13 + 3) < 1e-5 && abs(b.value[0] + 12.0 / 13 + 12) < 1e-5)
+}
