@@ -33,12 +33,13 @@ let package = Package(
       linkerSettings: [.linkedLibrary("png"), .linkedLibrary("jpeg")]),
     .target(name: "StrataSeedModels", dependencies: ["Strata"]),
     .target(name: "StrataTesting", dependencies: ["StrataCore"]),
-    .executableTarget(
-      name: "strata",
+    .target(
+      name: "StrataCommandLine",
       dependencies: [
         "Strata", "StrataData", "StrataSeedModels",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
+    .executableTarget(name: "strata", dependencies: ["StrataCommandLine"]),
 
     // MARK: C libraries
     .systemLibrary(
@@ -77,7 +78,7 @@ let package = Package(
     .testTarget(
       name: "StrataKernelsTests", dependencies: ["Strata", "StrataSIMD", "StrataBLAS", "StrataDNNL"]),
     .testTarget(
-      name: "StrataTests", dependencies: ["Strata", "StrataTesting", "StrataData", "StrataSeedModels"],
+      name: "StrataTests", dependencies: ["Strata", "StrataTesting", "StrataData", "StrataSeedModels", "StrataCommandLine"],
       resources: [.copy("Fixtures")]),
     .testTarget(name: "StrataDataTests", dependencies: ["StrataData", "Strata"], resources: [.copy("Fixtures")]),
     .testTarget(

@@ -19,24 +19,37 @@ public enum Verbosity: Int, Sendable, ExpressibleByIntegerLiteral {
   }
 }
 
-/// Where `fit`, `evaluate` and the callbacks print: standard output, or a sink bound for the current
-/// task (tests read the progress bar through it).
-enum Console {
-  @TaskLocal static var sink: (@Sendable (String) -> Void)?
+/// Where Strata prints: `fit`'s progress bar and epoch lines, `evaluate`, the callbacks' messages and
+/// the `strata` command. Standard output (and standard error for errors), unless a sink is bound for
+/// the current task, as a test or an application with its own log does:
+///
+/// ```swift
+/// try Console.$sink.withValue({ text in log.append(text) }) { try model.fit(x, y, epochs: 5) }
+/// ```
+public enum Console {
+  /// Receives what would go to standard output, newlines included.
+  @TaskLocal public static var sink: (@Sendable (String) -> Void)?
+  /// Receives what would go to standard error, newlines included.
+  @TaskLocal public static var errorSink: (@Sendable (String) -> Void)?
 
   /// Writes `text` as it is (no newline added).
-  static func write(_ text: String) {
+  public static func write(_ text: String) {
     if let sink { sink(text) } else { FileHandle.standardOutput.write(Data(text.utf8)) }
   }
 
   /// Writes `line` and a newline, flushed: a log file or a pipe sees it at once.
-  static func line(_ line: String) {
+  public static func line(_ line: String) {
     if let sink {
       sink(line + "\n")
     } else {
       print(line)
       fflush(nil)
     }
+  }
+
+  /// Writes `line` and a newline to standard error.
+  public static func errorLine(_ line: String) {
+    if let errorSink { errorSink(line + "\n") } else { FileHandle.standardError.write(Data((line + "\n").utf8)) }
   }
 }
 

@@ -1,0 +1,317 @@
+import ArgumentParser
+import Foundation
+import Strata
+import StrataData
+import StrataSeedModels
+
+/// The command-line tool: trains the tutorial models on Fashion-MNIST (or on image folders), and
+/// evaluates and runs saved models. `Sources/strata/main.swift` calls ``main()``; tests call
+/// `parseAsRoot(_:)` and `run()` in-process, reading what it prints through ``Console/sink``.
+public struct StrataCommand: ParsableCommand {
+  public init() {}
+  public static let configuration = CommandConfiguration(
+    commandName: "strata",
+    abstract: "Train Keras-style models on Fashion-MNIST with Strata.",
+    subcommands: [Train.self, Evaluate.self, Predict.self],
+    defaultSubcommand: Train.self)
+}
+
+extension SeedModel: ExpressibleByArgument {}
+
+public struct Train: ParsableCommand {
+  public init() {}
+  public static let configuration = CommandConfiguration(
+    abstract: "Build a model from string identifiers, train it, and evaluate it on the test set.")
+
+  @Option(help: "A tutorial model (mlp, cnn, deep-mnist, horses-or-humans) or a JSON file of Keras layer records.")
+  var model = "mlp"
+
+  @Option(help: "Epochs to train (mlp: 5, cnn: 2, deep-mnist: 1).")
+  var epochs: Int?
+
+  @Option(name: .customLong("batch-size"), help: "Samples per training step (mlp and cnn: 32, deep-mnist: 50).")
+  var batchSize: Int?
+
+  @Option(help: "An optimizer identifier (adam, sgd, rmsprop, …).")
+  var optimizer: String?
+
+  @Option(name: .customLong("learning-rate"), help: "The optimizer's learning rate (deep-mnist: 1e-4, else its Keras default).")
+  var learningRate: Float?
+
+  @Option(help: "The loss identifier (the tutorial's when not given).")
+  var loss: String?
+
+  @Option(help: "The compute backend: cpu (OpenBLAS, oneDNN and SIMD), reference, simd, blas or dnnl.")
+  var backend = "cpu"
+
+  @Option(help: "Seed for initial weights, dropout and shuffling.")
+  var seed: UInt64 = 42
+
+  @Option(help: "The directory holding the Fashion-MNIST IDX files.")
+  var data = FashionMNIST.defaultDirectory.path
+
+  @Option(
+    help: "Train on images from class folders (one subdirectory per class, PNG or JPEG) instead of Fashion-MNIST; 20% are held out for validation.")
+  var images: String?
+
+  @Option(help: "Train on the first N training images only (all when not given).")
+  var limit: Int?
+
+  @Option(help: "0: silent, 1: progress bar, 2: one line per epoch (default: a bar on a terminal).")
+  var verbose: Int?
+
+  @Flag(name: .customLong("no-validation"), help: "Do not evaluate on the test set after each epoch.")
+  var noValidation = false
+
+  @Option(help: "Save the trained model to this file (architecture, weights, optimizer state).")
+  var save: String?
+
+  @Option(
+    name: .customLong("checkpoint-dir"),
+    help: "Back up the run after every epoch and save epoch-NN.strata checkpoints here; a run started again with the same command resumes after the last finished epoch.")
+  var checkpointDir: String?
+
+  @Option(help: "Go on training a model saved with --save (its optimizer state included), instead of a new one.")
+  var resume: String?
+
+  @Option(help: "Draw the learning curves to this SVG file (and write them as CSV beside it).")
+  var plot: String?
+
+  public func validate() throws {
+    try requireAtLeastOne(epochs, "--epochs")
+    try requireAtLeastOne(batchSize, "--batch-size")
+    try requireAtLeastOne(limit, "--limit")
+    if let verbose, !(0...2).contains(verbose) {
+      throw ValidationError("--verbose must be 0 (silent), 1 (progress bar) or 2 (one line per epoch), not \(verbose).")
+    }
+    if let learningRate, !(learningRate.isFinite && learningRate > 0) {
+      throw ValidationError("--learning-rate must be a finite number above 0, not \(learningRate).")
+    }
+  }
+
+  func makeModel() throws -> Sequential {
+    if let seedModel = SeedModel(rawValue: model) { return try seedModel.make(seed: seed) }
+    let url = URL(fileURLWithPath: model)
+    guard FileManager.default.fileExists(atPath: url.path) else {
+      throw StrataError.invalidArgument(
+        owner: "strata", argument: "--model", value: "'\(model)'",
+        expected: "mlp, cnn, deep-mnist, horses-or-humans or an existing JSON file")
+    }
+    return try Sequential(json: readUntrustedFile(url, kind: "a JSON model file"), seed: seed)
+  }
+
+  public func run() throws {
+    try reportingErrors { try train() }
+  }
+
+  /// Trains on an image folder: sizes from the model's input, binary labels for one output unit.
+  func trainOnImages(_ directory: String) throws {
+    let network = try resume.map { try Sequential.load(from: URL(fileURLWithPath: $0)) } ?? makeModel()
+    network.kernels = try Registries.shared.kernels.make(backend)
+    guard let shape = network.inputShape, shape.count == 3 else {
+      throw StrataError.invalidArgument(
+        owner: "strata", argument: "--images", value: "with a model taking \(network.inputShape.map { kerasShape($0) } ?? "no fixed shape")",
+        expected: "a model whose input is images (height, width, channels)")
+    }
+    try network.build(inputShape: shape)
+    let binary = network.outputShape == [1]
+    let url = URL(fileURLWithPath: directory)
+    let color: ImageFolder.ColorMode = shape[2] == 1 ? .grayscale : .rgb
+    let train = try ImageFolder.load(
+      from: url, imageSize: (shape[0], shape[1]), colorMode: color, labelMode: binary ? .binary : .int, rescale: 1.0 / 255,
+      seed: seed, validationSplit: 0.2, subset: .training)
+    let validation = try ImageFolder.load(
+      from: url, imageSize: (shape[0], shape[1]), colorMode: color, labelMode: binary ? .binary : .int, rescale: 1.0 / 255,
+      seed: seed, validationSplit: 0.2, subset: .validation)
+    Console.line("Found \(train.count + validation.count) images of \(train.classNames.count) classes \(train.classNames): \(train.count) for training, \(validation.count) for validation")
+    Console.line(network.summary())
+    if resume == nil || network.optimizer == nil {
+      try network.compile(
+        optimizer: try Registries.shared.optimizers.make(optimizer ?? (binary ? "rmsprop" : "adam"), config: learningRate.map { ["learning_rate": .double(Double($0))] } ?? [:]),
+        loss: loss ?? (binary ? "binary_crossentropy" : "sparse_categorical_crossentropy"), metrics: ["accuracy"])
+    }
+    let verbosity = verbose.map { Verbosity(integerLiteral: $0) } ?? .auto
+    let history = try network.fit(
+      train.images, train.labels, batchSize: batchSize ?? 32, epochs: epochs ?? 15, verbose: verbosity,
+      validationData: validation.count > 0 ? (validation.images, validation.labels) : nil)
+    if let save { try network.save(to: URL(fileURLWithPath: save)) }
+    if let plot { try history.writeSVG(to: URL(fileURLWithPath: plot), title: "\(model) on \(url.lastPathComponent)") }
+  }
+
+  func train() throws {
+    if let images { return try trainOnImages(images) }
+    let (trainSet, testSet) = try FashionMNIST.load(from: URL(fileURLWithPath: data))
+    let training = limit.map { trainSet.prefix($0) } ?? trainSet
+    var x = training.normalizedImages()
+    let y = training.labelTensor()
+    var testX = testSet.normalizedImages(), testY = testSet.labelTensor()
+
+    let network = try resume.map { try Sequential.load(from: URL(fileURLWithPath: $0)) } ?? makeModel()
+    network.kernels = try Registries.shared.kernels.make(backend)
+    // Gray images get the channel axis a CNN expects, as the tutorials' `x[..., None]`.
+    if let inputShape = network.inputShape, inputShape == [28, 28, 1] {
+      x = try x.reshaped(to: [x.shape[0], 28, 28, 1])
+      testX = try testX.reshaped(to: [testX.shape[0], 28, 28, 1])
+    }
+    try network.build(inputShape: Array(x.shape.dropFirst()))
+    Console.line(network.summary())
+    let tutorial = SeedModel(rawValue: model) ?? .mlp
+    let epochs = self.epochs ?? tutorial.epochs, batchSize = self.batchSize ?? tutorial.batchSize
+    if resume == nil || network.optimizer == nil {
+      try tutorial.compile(network, optimizer: optimizer ?? "adam", learningRate: learningRate, loss: loss)
+    }
+    var callbacks: [any Callback] = []
+    var backup: BackupAndRestore?
+    if let checkpointDir {
+      // The backup outlives fit: it is deleted once the final model and plots are written, so a run
+      // killed before then resumes instead of training again from the first epoch.
+      let directory = URL(fileURLWithPath: checkpointDir)
+      var isDirectory: ObjCBool = false
+      if FileManager.default.fileExists(atPath: directory.path, isDirectory: &isDirectory), !isDirectory.boolValue {
+        throw StrataError.file(path: directory.path, reason: "is a file; --checkpoint-dir needs a directory")
+      }
+      let backupCallback = BackupAndRestore(directory.appendingPathComponent("backup").path, deleteCheckpoint: false)
+      try backupCallback.checkDirectory()
+      backup = backupCallback
+      callbacks += [ModelCheckpoint(directory.appendingPathComponent("epoch-{epoch:02d}.strata").path), backupCallback]
+    }
+    let verbosity = verbose.map { Verbosity(integerLiteral: $0) } ?? .auto
+    let start = ContinuousClock.now
+    let history = try network.fit(
+      x, y, batchSize: batchSize, epochs: epochs, verbose: verbosity, validationData: noValidation ? nil : (testX, testY),
+      callbacks: callbacks)
+    if let backup, let epoch = backup.restoredEpoch {
+      Console.line(epoch < epochs
+        ? "Resumed from the backup in \(backup.directory.path) at epoch \(epoch + 1)"
+        : "Restored the backup in \(backup.directory.path): all \(epochs) epochs had finished")
+    }
+    let elapsed = ContinuousClock.now - start
+    let logs = try network.evaluate(testX, testY, verbose: verbosity)
+    let trainedEpochs = history.epochs.count
+    let steps = trainedEpochs * ((x.shape[0] + batchSize - 1) / batchSize)
+    let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+    Console.line(String(format: "Test accuracy: %.4f  Test loss: %.4f", logs["accuracy"] ?? 0, logs["loss"] ?? 0))
+    if let save {
+      try network.save(to: URL(fileURLWithPath: save))
+      Console.line("Saved the model to \(save)")
+    }
+    if let plot {
+      let url = URL(fileURLWithPath: plot)
+      try history.writeSVG(to: url, title: "\(model) on Fashion-MNIST")
+      try history.writeCSV(to: url.deletingPathExtension().appendingPathExtension("csv"))
+      Console.line("Wrote the learning curves to \(plot) and \(url.deletingPathExtension().appendingPathExtension("csv").path)")
+    }
+    try backup?.deleteBackup()
+    let sample = min(5, testX.shape[0])
+    let predictions = try network.predict(testX.slice(rows: 0..<sample))
+    for i in 0..<sample {
+      let guess = predictedClass(predictions, row: i)
+      Console.line("Test image \(i): predicted \(className(guess)), actually \(className(Int(testSet.labels[i])))")
+    }
+    if trainedEpochs > 0 {
+      Console.line(
+        String(
+          format: "Training: %.1f s for %d epochs, %.2f s/epoch, %.3f ms/step", seconds, trainedEpochs,
+          seconds / Double(trainedEpochs), seconds * 1000 / Double(max(steps, 1)))
+          + (noValidation ? "" : " (validation included)"))
+    }
+  }
+}
+
+/// Loads the Fashion-MNIST test set shaped for `model` (a channel axis for CNNs).
+func testSet(for model: Sequential, directory: String) throws -> (x: Tensor, y: Tensor, labels: [UInt8]) {
+  let (_, test) = try FashionMNIST.load(from: URL(fileURLWithPath: directory))
+  var x = test.normalizedImages()
+  if let shape = model.inputShape, shape != [28, 28] {
+    guard shape.reduce(1, *) == 784 else {
+      throw StrataError.invalidArgument(
+        owner: "strata", argument: "model", value: "with input \(kerasShape(shape))",
+        expected: "a model for 28x28 Fashion-MNIST images, like (None, 28, 28) or (None, 28, 28, 1)")
+    }
+    x = try x.reshaped(to: [x.shape[0]] + shape)
+  }
+  return (x, test.labelTensor(), test.labels)
+}
+
+/// The class a row of predictions picks: the largest output, or for one sigmoid output, 1 above 0.5.
+func predictedClass(_ predictions: Tensor, row: Int) -> Int {
+  let width = predictions.count / max(1, predictions.shape[0])
+  let values = predictions.scalars[(row * width)..<((row + 1) * width)]
+  if width == 1 { return values.first! > 0.5 ? 1 : 0 }
+  return values.indices.max { values[$0] < values[$1] }.map { $0 - row * width } ?? 0
+}
+
+/// Fashion-MNIST's name of a class, or its number for a class it does not have.
+func className(_ index: Int) -> String {
+  FashionMNIST.classNames.indices.contains(index) ? FashionMNIST.classNames[index] : "class \(index)"
+}
+
+/// Refuses an option below 1.
+func requireAtLeastOne(_ value: Int?, _ option: String) throws {
+  if let value, value < 1 { throw ValidationError("\(option) must be at least 1, not \(value).") }
+}
+
+/// Runs `body`, printing any error as one line (no backtrace) and exiting with a failure.
+func reportingErrors(_ body: () throws -> Void) throws {
+  do {
+    try body()
+  } catch let error as ExitCode {
+    throw error
+  } catch {
+    Console.errorLine("error: \(error.localizedDescription)")
+    throw ExitCode.failure
+  }
+}
+
+public struct Evaluate: ParsableCommand {
+  public init() {}
+  public static let configuration = CommandConfiguration(abstract: "Evaluate a saved model on the Fashion-MNIST test set.")
+
+  @Argument(help: "A model file written by `strata train --save`.")
+  var modelFile: String
+
+  @Option(help: "The directory holding the Fashion-MNIST IDX files.")
+  var data = FashionMNIST.defaultDirectory.path
+
+  public func run() throws {
+    try reportingErrors {
+      let model = try Sequential.load(from: URL(fileURLWithPath: modelFile))
+      if model.loss == nil { try model.compile(optimizer: "adam", loss: "sparse_categorical_crossentropy", metrics: ["accuracy"]) }
+      let (x, y, _) = try testSet(for: model, directory: data)
+      let logs = try model.evaluate(x, y, verbose: 2)
+      Console.line(logs.keys.sorted().map { "\($0): \(String(format: "%.4f", logs[$0]!))" }.joined(separator: "  "))
+    }
+  }
+}
+
+public struct Predict: ParsableCommand {
+  public init() {}
+  public static let configuration = CommandConfiguration(abstract: "Classify Fashion-MNIST test images with a saved model.")
+
+  @Argument(help: "A model file written by `strata train --save`.")
+  var modelFile: String
+
+  @Option(help: "How many test images to classify, from the first.")
+  var count = 10
+
+  public func validate() throws { try requireAtLeastOne(count, "--count") }
+
+  @Option(help: "The directory holding the Fashion-MNIST IDX files.")
+  var data = FashionMNIST.defaultDirectory.path
+
+  public func run() throws {
+    try reportingErrors {
+      let model = try Sequential.load(from: URL(fileURLWithPath: modelFile))
+      let (x, _, labels) = try testSet(for: model, directory: data)
+      let n = min(count, x.shape[0])
+      let predictions = try model.predict(x.slice(rows: 0..<n))
+      var correct = 0
+      for i in 0..<n {
+        let guess = predictedClass(predictions, row: i)
+        if guess == Int(labels[i]) { correct += 1 }
+        Console.line("\(i): \(className(guess)) (actually \(className(Int(labels[i]))))")
+      }
+      Console.line("\(correct)/\(n) correct")
+    }
+  }
+}
