@@ -3,7 +3,9 @@
 # every test.
 #
 #   ./setup.sh run [strata options]   train the tutorial model on Fashion-MNIST (release build)
-#   ./setup.sh test                   every test: this package, Examples/CustomLayers, bench's quick mode
+#   ./setup.sh test                   every test: this package (with coverage per target), Examples/CustomLayers,
+#                                     bench's quick mode
+#   ./setup.sh coverage [filters]     this package's tests with line coverage per target
 #   ./setup.sh bench [bench options]  kernel and model throughput (release build)
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -26,6 +28,22 @@ if ! command -v swift >/dev/null 2>&1; then
 fi
 command -v swift >/dev/null 2>&1 || { echo "Swift 6 is needed (https://swift.org/install)" >&2; exit 1; }
 
+# Coverage: Swift targets through SwiftPM, C targets through clang's own instrumentation.
+coverage_build() {
+  swift build --build-tests --enable-code-coverage -Xcc -fprofile-instr-generate -Xcc -fcoverage-mapping
+}
+# Merges the profiles of the test run and of the strata processes the tests start, then prints line
+# coverage per target.
+coverage_summary() {
+  local bin profiles llvm
+  bin="$(swift build --show-bin-path)"
+  llvm="$(dirname "$(command -v swift)")"
+  profiles=("$bin"/codecov/*.profraw)
+  "$llvm/llvm-profdata" merge -sparse "${profiles[@]}" -o "$bin/codecov/merged.profdata"
+  "$llvm/llvm-cov" export -summary-only -instr-profile "$bin/codecov/merged.profdata" \
+    "$bin/StrataPackageTests.xctest" -object "$bin/strata" | python3 .ci/coverage-report.py "$PWD"
+}
+
 command="${1:-run}"
 [ $# -gt 0 ] && shift
 case "$command" in
@@ -33,8 +51,10 @@ case "$command" in
     swift run -c release strata "$@"
     ;;
   test)
-    swift build --build-tests
-    swift test
+    # Every test once, with line coverage measured (the C targets included), then the summary per target.
+    coverage_build
+    swift test --skip-build --enable-code-coverage
+    coverage_summary
     swift test --package-path Examples/CustomLayers
     # The benchmark's quick mode: every kernel row is checked against the reference backend.
     swift run -c release bench --quick
@@ -42,8 +62,13 @@ case "$command" in
   bench)
     swift run -c release bench "$@"
     ;;
+  coverage)
+    coverage_build
+    swift test --skip-build --enable-code-coverage "$@"
+    coverage_summary
+    ;;
   *)
-    echo "usage: ./setup.sh run [strata options] | ./setup.sh test | ./setup.sh bench [bench options]" >&2
+    echo "usage: ./setup.sh run [strata options] | ./setup.sh test | ./setup.sh bench [bench options] | ./setup.sh coverage" >&2
     exit 2
     ;;
 esac
