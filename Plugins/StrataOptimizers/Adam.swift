@@ -176,12 +176,14 @@ public final class Nadam: BaseOptimizer, Optimizer {
 
   override func prepareRestore() {
     momentumProduct = 1
-    // The product falls below the smallest Float within a few thousand steps and stays 0: stop there,
-    // so a restored count of billions of steps costs no more than that.
+    // Within about a thousand steps the product reaches a fixed point (the smallest subnormal Float,
+    // where multiplying by μ ≈ β₁ rounds back to the same value, or 0): stop there, exactly as an
+    // uninterrupted run would stand, so a restored count of billions of steps costs no more than that.
     if iterations > 0 {
       for step in 1...iterations {
-        momentumProduct *= mu(step)
-        if momentumProduct == 0 { break }
+        let next = momentumProduct * mu(step)
+        if next == momentumProduct && step > 1 { break }
+        momentumProduct = next
       }
     }
   }

@@ -265,3 +265,18 @@ func fileReason(_ body: () throws -> Void) -> String {
   try model.compile(optimizer: "adam", loss: "mse")
   #expect(thrownError { _ = try model.fit(Tensor([1, 2]), Tensor([1, 2]), verbose: 0) } == .invalidState("sequential has no layers: add layers before fit."))
 }
+
+/// A Nadam state restored with a huge (but valid) step count: its momentum product is rebuilt step by
+/// step only until it underflows, so loading takes no time instead of 2^53 iterations.
+@Test(.timeLimit(.minutes(1)))
+func hugeStepCountsRestoreQuickly() throws {
+  let model = try Sequential([Dense(2, inputShape: [3])], seed: 1)
+  try model.compile(optimizer: "nadam", loss: "mse")
+  try model.fit(Tensor(shape: [4, 3], repeating: 1), Tensor(shape: [4, 2]), verbose: 0)
+  var (header, tensors) = model.fileContents(weightsOnly: false)
+  header = editing(.object(header), at: ["compile", "optimizer_state", "iterations"]) { _ in .int(1 << 53) }!.objectValue!
+  let loaded = try loadEdited(header, tensors)
+  #expect(loaded.optimizer?.iterations == 1 << 53)
+  try loaded.fit(Tensor(shape: [4, 3], repeating: 1), Tensor(shape: [4, 2]), verbose: 0)
+  #expect(loaded.weights.allSatisfy { $0.scalars.allSatisfy(\.isFinite) })
+}
