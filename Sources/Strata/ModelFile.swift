@@ -76,7 +76,7 @@ enum ModelFile {
     let dataStart = magic.count + 4 + headerLength  // at most 12 + 2^32: no overflow
     guard headerLength > 0, dataStart <= data.count - 4 else { throw corrupt("has a header length past its end") }
     let headerBytes = data.subdata(in: (magic.count + 4)..<dataStart)
-    guard let header = (try? JSONDecoder().decode(ConfigValue.self, from: headerBytes))?.objectValue else {
+    guard let header = (try? ConfigValue(json: headerBytes))?.objectValue else {
       throw corrupt("has a header that is not valid JSON")
     }
     guard header["version"]?.intValue == version else {

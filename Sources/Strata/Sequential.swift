@@ -86,10 +86,11 @@ public final class Sequential {
   public convenience init(json: Data, seed: UInt64? = nil) throws {
     let config: ConfigValue
     do {
-      config = try JSONDecoder().decode(ConfigValue.self, from: json)
-    } catch {
+      config = try ConfigValue(json: json)
+    } catch StrataError.invalidArgument(_, _, let found, let expected) {
       throw StrataError.invalidArgument(
-        owner: "Sequential", argument: "json", value: "that is not valid JSON", expected: "a Keras model config")
+        owner: "Sequential", argument: "json", value: "that is not valid JSON (\(found.dropFirst(5)): expected \(expected))",
+        expected: "a Keras model config")
     }
     try self.init(config: config, seed: seed)
   }

@@ -175,7 +175,7 @@ public enum ConfigCoding {
     encoder.nonConformingFloatEncodingStrategy = .convertToString(
       positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
     let data = try encoder.encode(config)
-    return try JSONDecoder().decode(ConfigValue.self, from: data).objectValue ?? [:]
+    return try ConfigValue(json: data).objectValue ?? [:]
   }
 
   /// `negativeSlope` → `negative_slope`, as Keras spells arguments.

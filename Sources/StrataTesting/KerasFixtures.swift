@@ -15,7 +15,7 @@ public struct KerasFixture: Sendable {
     do { data = try Data(contentsOf: url) } catch {
       throw StrataError.file(path: url.path, reason: "cannot be read (\(error.localizedDescription))")
     }
-    guard let root = try? JSONDecoder().decode(ConfigValue.self, from: data).objectValue,
+    guard let root = try? ConfigValue(json: data).objectValue,
       let cases = root["cases"]?.arrayValue
     else { throw StrataError.file(path: url.path, reason: "is not a Keras fixture ({\"cases\": [...]})") }
     generator = root["generator"]?.stringValue ?? ""

@@ -59,3 +59,46 @@ func layerNamesFollowKeras(identifier: String, name: String) {
 }
 
 import Foundation
+
+/// Strata's JSON parser agrees with Foundation's decoder on valid text, and refuses invalid or too
+/// deeply nested text with the byte offset.
+@Test func jsonParserAgreesWithFoundation() throws {
+  let documents = [
+    #"{"units": 128, "activation": "relu", "rate": 0.25, "use_bias": true, "name": null, "shape": [null, 28, 28]}"#,
+    #"[1, -2, 3.5, 0.5e1, 1e3, 2E-2, 9223372036854775807, 9223372036854775808, 12345678901234567890]"#,
+    #"{"escapes": "a\"b\\c\/d\b\f\n\r\t", "unicode": "\u00e9\u4e2d\ud83d\ude00", "raw": "é中😀", "empty": "", "nested": {"a": [{}, []]}}"#,
+    " \n\t{ } ", "0", "\"x\"", "false",
+  ]
+  for text in documents {
+    let ours = try ConfigValue(json: Data(text.utf8))
+    let foundation = try JSONDecoder().decode(ConfigValue.self, from: Data(text.utf8))
+    #expect(ours == foundation || ours.description == foundation.description, "\(text): \(ours) vs \(foundation)")
+  }
+  #expect(try ConfigValue(json: Data("[1, 1.0, 1e2]".utf8)) == [.int(1), .double(1), .double(100)])
+  for (text, message) in [
+    ("", "with the end at byte 0"), ("[1, 2", "with the end at byte 5"), ("{\"a\" 1}", "with '1' at byte 5"), ("01", "with '0' at byte 0"),
+    ("[1,]", "with ']' at byte 3"), ("\"\\x\"", "with 'x' at byte 2"), ("\"\\ud800\"", "with '\"' at byte 7"), ("tru", "with the end at byte 3"),
+    ("[] []", "with '[' at byte 3"), ("\"a\u{01}\"", "with '\u{01}' at byte 2"),
+  ] {
+    guard case .invalidArgument("JSON", "text", let value, _)? = thrownCoreError({ _ = try ConfigValue(json: Data(text.utf8)) }) else { continue }
+    #expect(value == message, "\(text.debugDescription): \(value)")
+  }
+  // Deep nesting is refused at the limit, not a stack overflow.
+  let deep = String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000)
+  guard case .invalidArgument(_, _, _, let expected)? = thrownCoreError({ _ = try ConfigValue(json: Data(deep.utf8)) }) else { return }
+  #expect(expected == "at most 512 nested arrays and objects")
+  let allowed = String(repeating: "[", count: 512) + String(repeating: "]", count: 512)
+  _ = try ConfigValue(json: Data(allowed.utf8))
+}
+
+func thrownCoreError(_ body: () throws -> Void) -> StrataError? {
+  do {
+    try body()
+    Issue.record("no error was thrown")
+  } catch let error as StrataError {
+    return error
+  } catch {
+    Issue.record("not a StrataError: \(error)")
+  }
+  return nil
+}

@@ -104,7 +104,7 @@ func beginnerModel() throws -> Sequential {
   #expect(throws: StrataError.invalidArgument(owner: "predict", argument: "batchSize", value: "0", expected: "a positive integer")) { try model.predict(Tensor(shape: [2, 8]), batchSize: 0) }
   #expect(throws: StrataError.invalidArgument(owner: "Sequential", argument: "name", value: "\'dense\'", expected: "a unique, non-empty layer name")) { try model.add(Dense(2), name: "dense") }
   #expect(throws: StrataError.invalidArgument(owner: "Sequential", argument: "layers[0]", value: "{\"units\":3}", expected: "{\"class_name\": …, \"config\": {…}}")) { try Sequential(json: Data("[{\"units\": 3}]".utf8)) }
-  #expect(throws: StrataError.invalidArgument(owner: "Sequential", argument: "json", value: "that is not valid JSON", expected: "a Keras model config")) { try Sequential(json: Data("not json".utf8)) }
+  #expect(throws: StrataError.invalidArgument(owner: "Sequential", argument: "json", value: "that is not valid JSON ('o' at byte 1: expected 'null')", expected: "a Keras model config")) { try Sequential(json: Data("not json".utf8)) }
 }
 
 @Test func shapesAreInferredFromTheFirstBatch() throws {
