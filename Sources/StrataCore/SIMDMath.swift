@@ -118,30 +118,4 @@ public func simdZip(
   }
 }
 
-/// Applies `body` to `a`, `b` and `c` sixteen floats at a time and writes `d`.
-@inlinable @inline(__always)
-public func simdZip3(
-  _ a: UnsafeBufferPointer<Float>, _ b: UnsafeBufferPointer<Float>, _ c: UnsafeBufferPointer<Float>,
-  into d: UnsafeMutableBufferPointer<Float>,
-  _ body: (SIMD16<Float>, SIMD16<Float>, SIMD16<Float>) -> SIMD16<Float>
-) {
-  let n = min(a.count, b.count, c.count, d.count)
-  guard n > 0 else { return }
-  let ap = a.baseAddress!, bp = b.baseAddress!, cp = c.baseAddress!, dp = d.baseAddress!
-  var i = 0
-  while i + 16 <= n {
-    let va = UnsafeRawPointer(ap + i).loadUnaligned(as: SIMD16<Float>.self)
-    let vb = UnsafeRawPointer(bp + i).loadUnaligned(as: SIMD16<Float>.self)
-    let vc = UnsafeRawPointer(cp + i).loadUnaligned(as: SIMD16<Float>.self)
-    UnsafeMutableRawPointer(dp + i).storeBytes(of: body(va, vb, vc), as: SIMD16<Float>.self)
-    i += 16
-  }
-  if i < n {
-    var va = SIMD16<Float>(), vb = SIMD16<Float>(), vc = SIMD16<Float>()
-    for j in 0..<(n - i) { va[j] = ap[i + j]; vb[j] = bp[i + j]; vc[j] = cp[i + j] }
-    let r = body(va, vb, vc)
-    for j in 0..<(n - i) { dp[i + j] = r[j] }
-  }
-}
-
 import Foundation

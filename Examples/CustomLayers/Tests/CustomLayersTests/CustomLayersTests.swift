@@ -24,6 +24,26 @@ func registerPlugin() throws { try register(CustomLayersPlugin.self) }
   #expect(model.summary().contains("p_re_lu (PReLU)"))
   let y = try model.predict(Tensor(shape: [3, 4], repeating: -0.5))
   #expect(y.shape == [3, 2])
+  // The same numbers by hand from the weights: Dense, the LeakyReLU activation (slope 0.3), PReLU
+  // (alpha 0), LeakyReLU (0.1), PReLU (alpha 1), Dense.
+  func weights(_ layer: String) -> [[Float]] { model.layer(named: layer)!.parameters.map(\.value.scalars) }
+  let (kernel, bias) = (weights("dense")[0], weights("dense")[1])
+  let (alpha0, alpha1) = (weights("p_re_lu")[0], weights("p_re_lu_1")[0])
+  let (kernel1, bias1) = (weights("dense_1")[0], weights("dense_1")[1])
+  var hidden = [Float](repeating: 0, count: 6)
+  for j in 0..<6 {
+    var z = bias[j]
+    for i in 0..<4 { z += -0.5 * kernel[i * 6 + j] }
+    z = z > 0 ? z : 0.3 * z
+    z = z > 0 ? z : alpha0[j] * z
+    z = z > 0 ? z : 0.1 * z
+    hidden[j] = z > 0 ? z : alpha1[j] * z
+  }
+  for k in 0..<2 {
+    var out = bias1[k]
+    for j in 0..<6 { out += hidden[j] * kernel1[j * 2 + k] }
+    for row in 0..<3 { #expect(abs(y[row, k] - out) < 1e-5, "output \(k): \(y[row, k]) vs \(out)") }
+  }
   // The model's config names the plugin's layers, and builds the same model again.
   let copy = try Sequential(config: model.config, seed: 3)
   #expect(try copy.predict(Tensor(shape: [3, 4], repeating: -0.5)) == y)
