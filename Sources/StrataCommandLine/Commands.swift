@@ -132,7 +132,7 @@ public struct Train: ParsableCommand {
     }
     let verbosity = verbose.map { Verbosity(integerLiteral: $0) } ?? .auto
     let history = try network.fit(
-      train.images, train.labels, batchSize: batchSize ?? 32, epochs: epochs ?? 15, verbose: verbosity,
+      train.images, train.labels, batchSize: batchSize ?? 32, epochs: epochs ?? SeedModel.horsesOrHumans.epochs, verbose: verbosity,
       validationData: validation.count > 0 ? (validation.images, validation.labels) : nil)
     if let save { try network.save(to: URL(fileURLWithPath: save)) }
     if let plot { try history.writeSVG(to: URL(fileURLWithPath: plot), title: "\(model) on \(url.lastPathComponent)") }

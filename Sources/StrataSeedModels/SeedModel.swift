@@ -54,7 +54,14 @@ public enum SeedModel: String, CaseIterable, Sendable {
   }
 
   /// The tutorial's epochs and batch size.
-  public var epochs: Int { self == .mlp ? 5 : self == .cnn ? 2 : 1 }
+  public var epochs: Int {
+    switch self {
+    case .mlp: 5
+    case .cnn: 2
+    case .deepMNIST: 1
+    case .horsesOrHumans: 15
+    }
+  }
   public var batchSize: Int { self == .deepMNIST ? 50 : 32 }
   /// The tutorial's learning rate, `nil` for the optimizer's Keras default.
   public var learningRate: Float? { self == .deepMNIST ? 1e-4 : nil }

@@ -1,0 +1,111 @@
+import Foundation
+import Strata
+import StrataData
+import StrataSeedModels
+import Testing
+
+/// The public conveniences no other test reached (coverage said which), each with a value to check.
+@Test func typedConstructorsMatchTheirIdentifiers() throws {
+  // Optimizers by type, with the arguments given.
+  func check(_ optimizer: any Optimizer, _ identifier: String, _ rate: Float) {
+    #expect(optimizer.identifier == identifier && optimizer.learningRate == rate)
+  }
+  let adamW = try AdamW(learningRate: 0.002)
+  check(adamW, "AdamW", 0.002)
+  check(try Adamax(learningRate: 0.003), "Adamax", 0.003)
+  check(try Nadam(learningRate: 0.004), "Nadam", 0.004)
+  let rmsprop = try RMSprop(learningRate: 0.005, centered: true)
+  check(rmsprop, "RMSprop", 0.005)
+  check(try Adagrad(learningRate: 0.006), "Adagrad", 0.006)
+  check(try Adadelta(learningRate: 0.007), "Adadelta", 0.007)
+  let weightDecay = adamW.configDictionary["weight_decay"]?.doubleValue ?? 0
+  #expect(abs(weightDecay - 0.004) < 1e-7)
+  #expect(rmsprop.configDictionary["centered"] == true)
+}
+
+@Test func lossesMetricsInitializersByType() throws {
+  // Losses from logits equal the same losses on the probabilities.
+  let logits = try Tensor([[2, -1, 0.5]]), target = try Tensor([[0, 1, 0]])
+  let softmax = Softmax()
+  let probabilities = softmax(logits)
+  let logitsLoss = CategoricalCrossentropy(fromLogits: true), probabilityLoss = CategoricalCrossentropy()
+  let fromLogits = try logitsLoss(target, logits)
+  let fromProbabilities = try probabilityLoss(target, probabilities)
+  #expect(abs(fromLogits - fromProbabilities) < 1e-5)
+  let binaryLogits = try Tensor([[0.3], [-2]]), binaryTarget = try Tensor([[1], [0]])
+  let sigmoidActivation = try Registries.shared.activations.make("sigmoid")
+  let sigmoid = sigmoidActivation(binaryLogits)
+  let binaryLogitsLoss = BinaryCrossentropy(fromLogits: true), binaryLoss = BinaryCrossentropy()
+  let binaryFromLogits = try binaryLogitsLoss(binaryTarget, binaryLogits)
+  let binaryFromProbabilities = try binaryLoss(binaryTarget, sigmoid)
+  #expect(abs(binaryFromLogits - binaryFromProbabilities) < 1e-5)
+  // Huber with delta 2 on errors 1 and 3: (0.5 · 1 + 2 · (3 − 1)) / 2 = 2.25.
+  let huberLoss = try Huber(config: .init(delta: 2))
+  let huber = try huberLoss(Tensor([[0, 0]]), Tensor([[1, 3]]))
+  #expect(abs(huber - 2.25) < 1e-6)
+}
+
+@Test func metricsInitializersByType() throws {
+  // Metrics' configs: top-2 of [0.1, 0.5, 0.4] with label 2 is a hit, top-1 a miss; 0.7 passes a 0.6 threshold.
+  let topTwo = try TopKCategoricalAccuracy(config: .init(k: 2)), topOne = try TopKCategoricalAccuracy(config: .init(k: 1))
+  for metric in [topTwo, topOne] { try metric.update(prediction: Tensor([[0.1, 0.5, 0.4]]), target: Tensor([[0, 0, 1]])) }
+  #expect(topTwo.result == 1 && topOne.result == 0)
+  let binary = try BinaryAccuracy(config: .init(threshold: 0.6))
+  try binary.update(prediction: Tensor([[0.7], [0.65], [0.2]]), target: Tensor([[1], [0], [0]]))
+  #expect(abs(binary.result - 2.0 / 3) < 1e-6)
+}
+
+@Test func initializersByType() throws {
+  // Initializers and activations by their configs.
+  var generator = SeededGenerator(seed: 1)
+  let constant = try Constant(config: .init(value: 2.5)).make(shape: [3], generator: &generator)
+  #expect(constant.scalars == [2.5, 2.5, 2.5])
+  let seeded = try HeNormal(config: SeedConfig(seed: 7))
+  #expect(seeded.config == SeedConfig(seed: 7))
+  let leaky = try LeakyReLUActivation(config: .init(negativeSlope: 0.25))(Tensor([-4, 2]))
+  #expect(leaky.scalars == [-1, 2])
+}
+
+/// A plugin written the simplest way: an element-wise activation (generic loops), registered by a
+/// plugin type in one call, usable by name in a layer.
+struct Cube: ElementwiseActivation {
+  static let identifier = "cube"
+  init(config: NoConfig = NoConfig()) {}
+  func callAsFunction(_ x: Float) -> Float { x * x * x }
+  func derivative(_ x: Float) -> Float { 3 * x * x }
+}
+
+enum CubePlugin: Plugin {
+  static let package = "PublicAPITests"
+  static func register(in registrar: Registrar) throws { try registrar.register(Cube.self) }
+}
+
+@Test func elementwiseActivationsFromAPluginWork() throws {
+  try register(CubePlugin.self)
+  try register(CubePlugin.self)  // a second call does nothing
+  let cube = try Registries.shared.activations.make("PublicAPITests>cube")
+  #expect(Cube().config == NoConfig())
+  let x = try Tensor([[-2, 0.5, 3]])
+  #expect(cube(x).scalars == [-8, 0.125, 27])
+  let gradient = cube.gradient(at: x, upstream: try Tensor([[1, 2, 1]]))
+  #expect(gradient.scalars == [12, 1.5, 27])
+  let dense = try Dense(2, activation: "cube", inputShape: [3])
+  #expect(dense.config.activation.description == "cube")
+}
+
+@Test func descriptionsAndSmallAccessors() throws {
+  #expect(Tensor([1, 2.5]).description == "Tensor(shape: [2], [1, 2.5])")
+  #expect(Tensor((0..<10).map(Float.init)).description.hasSuffix(", 7, …])"))
+  let spec: Spec = .init("RandomNormal", config: ["stddev": 0.1])
+  #expect(spec.description == #"RandomNormal{"stddev":0.1}"#)
+  let input = try Input(shape: [3, 2])
+  #expect(input.declaredInputShape == [3, 2])
+  #expect(try input.backward(Tensor([1, 2]), in: Context()) == Tensor([1, 2]))
+  #expect(try Dense(2).declaredInputShape == nil)
+  #expect(missingForward("Conv2D") == .invalidState("Conv2D: backward was called without a forward pass in training mode before it."))
+  #expect(SeedModel.allCases.map(\.epochs) == [5, 2, 1, 15])
+  let (train, _) = try FashionMNIST.load()
+  let raw = train.prefix(2).rawImages(), normalized = train.prefix(2).normalizedImages()
+  #expect(raw.shape == [2, 28, 28] && raw.scalars.map { $0 / 255 } == normalized.scalars)
+  #expect(raw.scalars.contains { $0 > 1 })
+}
