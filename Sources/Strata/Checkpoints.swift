@@ -186,9 +186,20 @@ public final class BackupAndRestore: Callback {
   /// Refuses a backup directory that cannot hold the backup: a path that exists and is no directory.
   /// - Throws: ``StrataError/file(path:reason:)``.
   public func checkDirectory() throws {
+    try Self.requireDirectoryOrNothing(directory, what: "the backup")
+  }
+
+  /// ``checkDirectory()`` for the backup directory's parent too (the `strata` command's
+  /// `--checkpoint-dir`, which holds the backup directory and the epoch checkpoints).
+  public func checkParent() throws {
+    try Self.requireDirectoryOrNothing(directory.deletingLastPathComponent(), what: "--checkpoint-dir")
+    try checkDirectory()
+  }
+
+  static func requireDirectoryOrNothing(_ url: URL, what: String) throws {
     var isDirectory: ObjCBool = false
-    if FileManager.default.fileExists(atPath: directory.path, isDirectory: &isDirectory), !isDirectory.boolValue {
-      throw StrataError.file(path: directory.path, reason: "is a file; the backup needs a directory")
+    if FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory), !isDirectory.boolValue {
+      throw StrataError.file(path: url.path, reason: "is a file; \(what) needs a directory")
     }
   }
 }

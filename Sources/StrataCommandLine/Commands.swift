@@ -140,14 +140,16 @@ public struct Train: ParsableCommand {
 
   func train() throws {
     if let images { return try trainOnImages(images) }
+    // The model and the options first: a bad one is reported before the data set is read.
+    let network = try resume.map { try Sequential.load(from: URL(fileURLWithPath: $0)) } ?? makeModel()
+    network.kernels = try Registries.shared.kernels.make(backend)
+    if let checkpointDir { try BackupAndRestore(URL(fileURLWithPath: checkpointDir).appendingPathComponent("backup").path).checkParent() }
     let (trainSet, testSet) = try FashionMNIST.load(from: URL(fileURLWithPath: data))
     let training = limit.map { trainSet.prefix($0) } ?? trainSet
     var x = training.normalizedImages()
     let y = training.labelTensor()
     var testX = testSet.normalizedImages(), testY = testSet.labelTensor()
 
-    let network = try resume.map { try Sequential.load(from: URL(fileURLWithPath: $0)) } ?? makeModel()
-    network.kernels = try Registries.shared.kernels.make(backend)
     // Gray images get the channel axis a CNN expects, as the tutorials' `x[..., None]`.
     if let inputShape = network.inputShape, inputShape == [28, 28, 1] {
       x = try x.reshaped(to: [x.shape[0], 28, 28, 1])
@@ -166,10 +168,6 @@ public struct Train: ParsableCommand {
       // The backup outlives fit: it is deleted once the final model and plots are written, so a run
       // killed before then resumes instead of training again from the first epoch.
       let directory = URL(fileURLWithPath: checkpointDir)
-      var isDirectory: ObjCBool = false
-      if FileManager.default.fileExists(atPath: directory.path, isDirectory: &isDirectory), !isDirectory.boolValue {
-        throw StrataError.file(path: directory.path, reason: "is a file; --checkpoint-dir needs a directory")
-      }
       let backupCallback = BackupAndRestore(directory.appendingPathComponent("backup").path, deleteCheckpoint: false)
       try backupCallback.checkDirectory()
       backup = backupCallback
