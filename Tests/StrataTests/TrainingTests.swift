@@ -289,15 +289,17 @@ final class PrintedText: Sendable {
 
 /// What Keras users read: at verbose 2 one line per epoch, at verbose 1 the bar's last draw; both show
 /// the running mean of the batch losses (what the callbacks get), never the last batch's loss.
-@Test(arguments: [1, 2])
-func fitPrintsTheRunningLoss(verbose: Int) throws {
+@Test(arguments: [1, 2], [true, false])
+func fitPrintsTheRunningLoss(verbose: Int, validate: Bool) throws {
   let (x, y) = tinyData(60)
   let model = try Sequential([Input(shape: [4]), Dense(8, activation: "tanh"), Dense(3, activation: "softmax")], seed: 7)
   try model.compile(optimizer: "adam", loss: "sparse_categorical_crossentropy", metrics: ["accuracy"])
   let recorder = LossRecorder()
   let printed = PrintedText()
   let history = try Console.$sink.withValue({ printed.append($0) }) {
-    try model.fit(x, y, batchSize: 16, epochs: 2, verbose: Verbosity(integerLiteral: verbose), validationSplit: 0.2, callbacks: [recorder])
+    try model.fit(
+      x.slice(rows: 0..<48), y.slice(rows: 0..<48), batchSize: 16, epochs: 2, verbose: Verbosity(integerLiteral: verbose),
+      validationData: validate ? (x.slice(rows: 48..<60), y.slice(rows: 48..<60)) : nil, callbacks: [recorder])
   }
   // 48 training samples in batches of 16: 3 steps an epoch.
   let lastOfEpoch = [recorder.losses[2], recorder.losses[5]]
@@ -312,8 +314,13 @@ func fitPrintsTheRunningLoss(verbose: Int) throws {
     .filter { $0.hasPrefix("3/3") }
   #expect(finalLines.count == 2, "\(printed.value.debugDescription)")
   for (epoch, line) in finalLines.enumerated() {
-    let expected = ["loss": lastOfEpoch[epoch], "accuracy": history["accuracy"]![epoch], "val_loss": history["val_loss"]![epoch],
-      "val_accuracy": history["val_accuracy"]![epoch]]
+    var expected = ["loss": lastOfEpoch[epoch], "accuracy": history["accuracy"]![epoch]]
+    if validate {
+      expected["val_loss"] = history["val_loss"]![epoch]
+      expected["val_accuracy"] = history["val_accuracy"]![epoch]
+    } else {
+      #expect(!line.contains("val_"))
+    }
     for (key, value) in expected {
       #expect(line.contains(" - \(key): \(String(format: "%.4f", value))"), "epoch \(epoch + 1) line \(line) lacks \(key) \(value)")
     }
