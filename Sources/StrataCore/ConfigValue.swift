@@ -119,6 +119,11 @@ public enum ConfigCoding {
           owner: owner, argument: "dtype", value: dtype.description.prefix(200).description, expected: "\"float32\"")
       }
     }
+    if let quantization = given["quantization_config"] {
+      throw StrataError.invalidArgument(
+        owner: owner, argument: "quantization_config", value: quantization.description.prefix(200).description,
+        expected: "null (quantized layers are not supported)")
+    }
     for key in ["sparse", "ragged"] where given[key] == .bool(true) {
       throw StrataError.invalidArgument(owner: owner, argument: key, value: "true", expected: "false (dense tensors only)")
     }

@@ -191,6 +191,9 @@ func fileReason(_ body: () throws -> Void) -> String {
   _ = try Registries.shared.layers.make("Dense", config: ["units": 2, "dtype": policy])
   #expect(thrownError { _ = try Registries.shared.layers.make("InputLayer", config: ["shape": [4], "sparse": true]) }
     == .invalidArgument(owner: "InputLayer", argument: "sparse", value: "true", expected: "false (dense tensors only)"))
+  #expect(thrownError { _ = try Registries.shared.layers.make("Dense", config: ["units": 2, "quantization_config": ["mode": "int8"]]) }
+    == .invalidArgument(owner: "Dense", argument: "quantization_config", value: #"{"mode":"int8"}"#, expected: "null (quantized layers are not supported)"))
+  _ = try Registries.shared.layers.make("Dense", config: ["units": 2, "quantization_config": nil])
   // A learning rate of NaN names the argument (it used to be a JSON encoding error).
   guard case .invalidArgument(_, let argument, _, _)? = thrownError({ _ = try Registries.shared.optimizers.make("adam", config: ["learning_rate": .double(.nan)]) })
   else { return }
