@@ -84,6 +84,17 @@ public final class Conv2D: Layer {
       inputShape: inputShape)
   }
 
+  /// `Conv2D(32, 3, activation: "relu")`: the kernel size without its label, as Keras users write it.
+  public convenience init(
+    _ filters: Int, _ kernelSize: IntPair, strides: IntPair = 1, padding: String = "valid", dilationRate: IntPair = 1,
+    activation: Spec = "linear", useBias: Bool = true, kernelInitializer: Spec = "glorot_uniform",
+    biasInitializer: Spec = "zeros", inputShape: [Int]? = nil
+  ) throws {
+    try self.init(
+      filters, kernelSize: kernelSize, strides: strides, padding: padding, dilationRate: dilationRate, activation: activation,
+      useBias: useBias, kernelInitializer: kernelInitializer, biasInitializer: biasInitializer, inputShape: inputShape)
+  }
+
   /// A layer from a config, with Keras' `input_shape`.
   public init(config: Config, inputShape: [Int]?) throws {
     guard config.filters > 0 else {

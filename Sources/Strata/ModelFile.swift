@@ -259,6 +259,18 @@ extension Sequential {
     return model
   }
 
+  /// ``save(to:)`` with a path, as Keras' `model.save("model.strata")`.
+  public func save(_ path: String) throws { try save(to: URL(fileURLWithPath: path)) }
+
+  /// ``saveWeights(to:)`` with a path.
+  public func saveWeights(_ path: String) throws { try saveWeights(to: URL(fileURLWithPath: path)) }
+
+  /// ``load(from:)`` with a path, as Keras' `keras.models.load_model("model.strata")`.
+  public static func load(_ path: String) throws -> Sequential { try load(from: URL(fileURLWithPath: path)) }
+
+  /// ``loadWeights(from:)`` with a path.
+  public func loadWeights(_ path: String) throws { try loadWeights(from: URL(fileURLWithPath: path)) }
+
   /// Loads weights saved by ``saveWeights(to:)`` or ``save(to:)`` into this model, matching them by
   /// layer name and weight name. Keras' `load_weights`.
   public func loadWeights(from url: URL) throws {

@@ -109,3 +109,20 @@ enum CubePlugin: Plugin {
   #expect(raw.shape == [2, 28, 28] && raw.scalars.map { $0 / 255 } == normalized.scalars)
   #expect(raw.scalars.contains { $0 > 1 })
 }
+
+/// Keras users' habits: `Conv2D(32, 3)` and paths as strings.
+@Test func kerasHabits() throws {
+  let conv = try Conv2D(8, 3, activation: "relu")
+  #expect(conv.config.kernelSize == IntPair(3, 3) && conv.config.filters == 8)
+  let model = try Sequential([Conv2D(2, 3, inputShape: [5, 5, 1]), Flatten(), Dense(2)], seed: 4)
+  try model.build(inputShape: [5, 5, 1])
+  let path = temporaryURL("habits.strata").path
+  try model.save(path)
+  let loaded = try Sequential.load(path)
+  #expect(loaded.weights == model.weights)
+  let weightsPath = temporaryURL("habits.weights.strata").path
+  try model.saveWeights(weightsPath)
+  let other = try Sequential([Conv2D(2, 3, inputShape: [5, 5, 1]), Flatten(), Dense(2)], seed: 5)
+  try other.loadWeights(weightsPath)
+  #expect(other.weights == model.weights)
+}
