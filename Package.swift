@@ -17,29 +17,29 @@ let package = Package(
   ],
   targets: [
     // MARK: Core
-    .target(name: "CStrataHook", path: "Sources/CStrataHook"),
-    .target(name: "CStrataKernels", path: "Sources/CStrataKernels"),
-    .target(name: "StrataCore", dependencies: ["CStrataHook"]),
-    .target(name: "StrataAutoload", path: "Sources/StrataAutoload"),
+    .target(name: "CStrataHook", path: "Sources/CStrataHook", exclude: ["README.md"]),
+    .target(name: "CStrataKernels", path: "Sources/CStrataKernels", exclude: ["README.md"]),
+    .target(name: "StrataCore", dependencies: ["CStrataHook"], exclude: ["README.md"]),
+    .target(name: "StrataAutoload", path: "Sources/StrataAutoload", exclude: ["README.md"]),
     .target(
       name: "Strata",
       dependencies: [
         "StrataCore", "StrataAutoload", "StrataSIMD", "StrataBLAS", "StrataDNNL", "StrataActivations",
         "StrataInitializers", "StrataLayers", "StrataLosses", "StrataOptimizers", "StrataMetrics", "CStrataKernels",
-      ]),
-    .target(name: "StrataData", dependencies: ["StrataCore", "CZlib", "CStrataImages"]),
+      ], exclude: ["README.md"]),
+    .target(name: "StrataData", dependencies: ["StrataCore", "CZlib", "CStrataImages"], exclude: ["README.md"]),
     .target(
-      name: "CStrataImages", path: "Sources/CStrataImages",
+      name: "CStrataImages", path: "Sources/CStrataImages", exclude: ["README.md"],
       linkerSettings: [.linkedLibrary("png"), .linkedLibrary("jpeg")]),
-    .target(name: "StrataSeedModels", dependencies: ["Strata"]),
-    .target(name: "StrataTesting", dependencies: ["StrataCore"]),
+    .target(name: "StrataSeedModels", dependencies: ["Strata"], exclude: ["README.md"]),
+    .target(name: "StrataTesting", dependencies: ["StrataCore"], exclude: ["README.md"]),
     .target(
       name: "StrataCommandLine",
       dependencies: [
         "Strata", "StrataData", "StrataSeedModels",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
-      ]),
-    .executableTarget(name: "strata", dependencies: ["StrataCommandLine"]),
+      ], exclude: ["README.md"]),
+    .executableTarget(name: "strata", dependencies: ["StrataCommandLine"], exclude: ["README.md"]),
 
     // MARK: C libraries
     .systemLibrary(
@@ -53,18 +53,18 @@ let package = Package(
       providers: [.apt(["libdnnl-dev"]), .brew(["onednn"])]),
 
     // MARK: Plugins
-    .target(name: "StrataSIMD", dependencies: ["StrataCore"], path: "Plugins/StrataSIMD"),
-    .target(name: "StrataBLAS", dependencies: ["StrataCore", "CBLAS"], path: "Plugins/StrataBLAS"),
-    .target(name: "StrataDNNL", dependencies: ["StrataCore", "CDNNL"], path: "Plugins/StrataDNNL"),
+    .target(name: "StrataSIMD", dependencies: ["StrataCore"], path: "Plugins/StrataSIMD", exclude: ["README.md"]),
+    .target(name: "StrataBLAS", dependencies: ["StrataCore", "CBLAS"], path: "Plugins/StrataBLAS", exclude: ["README.md"]),
+    .target(name: "StrataDNNL", dependencies: ["StrataCore", "CDNNL"], path: "Plugins/StrataDNNL", exclude: ["README.md"]),
     .target(
-      name: "StrataActivations", dependencies: ["StrataCore", "CStrataKernels"], path: "Plugins/StrataActivations"),
+      name: "StrataActivations", dependencies: ["StrataCore", "CStrataKernels"], path: "Plugins/StrataActivations", exclude: ["README.md"]),
     .target(
-      name: "StrataInitializers", dependencies: ["StrataCore"], path: "Plugins/StrataInitializers"),
-    .target(name: "StrataLayers", dependencies: ["StrataCore"], path: "Plugins/StrataLayers"),
-    .target(name: "StrataLosses", dependencies: ["StrataCore"], path: "Plugins/StrataLosses"),
+      name: "StrataInitializers", dependencies: ["StrataCore"], path: "Plugins/StrataInitializers", exclude: ["README.md"]),
+    .target(name: "StrataLayers", dependencies: ["StrataCore"], path: "Plugins/StrataLayers", exclude: ["README.md"]),
+    .target(name: "StrataLosses", dependencies: ["StrataCore"], path: "Plugins/StrataLosses", exclude: ["README.md"]),
     .target(
-      name: "StrataOptimizers", dependencies: ["StrataCore", "CStrataKernels"], path: "Plugins/StrataOptimizers"),
-    .target(name: "StrataMetrics", dependencies: ["StrataCore"], path: "Plugins/StrataMetrics"),
+      name: "StrataOptimizers", dependencies: ["StrataCore", "CStrataKernels"], path: "Plugins/StrataOptimizers", exclude: ["README.md"]),
+    .target(name: "StrataMetrics", dependencies: ["StrataCore"], path: "Plugins/StrataMetrics", exclude: ["README.md"]),
 
     // MARK: Tests
     .testTarget(
