@@ -76,6 +76,7 @@ final class ConvolutionPrimitives: @unchecked Sendable {
         "convolution backward data \(g)")
       let (pd, primitive) = runtime.primitive(&descriptor, hint: hint, what: "convolution backward data")
       let chosen = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0)!.pointee
+      dnnl_primitive_desc_destroy(pd)
       let reorder = WeightReorder(runtime: runtime, user: userWeights, chosen: chosen, toChosen: true)
       backwardData = (primitive, reorder, [runtime.memory(destination), runtime.memory(source)])
     }
@@ -107,6 +108,7 @@ final class ConvolutionPrimitives: @unchecked Sendable {
       check(status, "convolution backward weights \(g)")
       let (pd, primitive) = runtime.primitive(&descriptor, hint: hint, what: "convolution backward weights")
       let chosen = dnnl_primitive_desc_query_md(pd, dnnl_query_diff_weights_md, 0)!.pointee
+      dnnl_primitive_desc_destroy(pd)
       let reorder = WeightReorder(runtime: runtime, user: userWeights, chosen: chosen, toChosen: false)
       backwardWeights = (primitive, reorder, [runtime.memory(source), runtime.memory(destination), runtime.memory(bias)])
     }
@@ -119,6 +121,19 @@ final class ConvolutionPrimitives: @unchecked Sendable {
     if let biasGradient { arguments.append((DNNL_ARG_DIFF_BIAS, memories[2], UnsafeRawPointer(biasGradient))) }
     runtime.execute(primitive, arguments)
     reorder.toUser(runtime, kernelGradient)
+  }
+
+  // oneDNN objects are freed with the primitives of a geometry (a model's kernels going away).
+  deinit {
+    if let (pd, primitive, _, memories) = forward {
+      dnnl_primitive_destroy(primitive)
+      dnnl_primitive_desc_destroy(pd)
+      memories.forEach { dnnl_memory_destroy($0) }
+    }
+    for (primitive, _, memories) in [backwardData, backwardWeights].compactMap({ $0 }) {
+      dnnl_primitive_destroy(primitive)
+      memories.forEach { dnnl_memory_destroy($0) }
+    }
   }
 }
 
@@ -186,10 +201,21 @@ final class PoolingPrimitives: @unchecked Sendable {
         dnnl_pooling_v2_backward_desc_init(
           &backwardDescriptor, maximum ? dnnl_pooling_max : dnnl_pooling_avg_exclude_padding, &src, &dst, strides,
           kernel, dilation, paddingLeft, paddingRight), "pooling backward")
-      backward = runtime.primitive(&backwardDescriptor, hint: forwardDescriptor, what: "pooling backward").1
+      let (backwardPrimitiveDescriptor, primitive) = runtime.primitive(&backwardDescriptor, hint: forwardDescriptor, what: "pooling backward")
+      dnnl_primitive_desc_destroy(backwardPrimitiveDescriptor)
+      backward = primitive
     }
     var arguments = [(DNNL_ARG_DIFF_DST, destination, outputGradient), (DNNL_ARG_DIFF_SRC, source, UnsafeRawPointer(inputGradient))]
     if let workspace, let buffer { arguments.append((DNNL_ARG_WORKSPACE, workspace, buffer)) }
     runtime.execute(backward!, arguments)
+  }
+
+  deinit {
+    if let backward { dnnl_primitive_destroy(backward) }
+    dnnl_primitive_destroy(forward)
+    dnnl_primitive_desc_destroy(forwardDescriptor)
+    dnnl_memory_destroy(source)
+    dnnl_memory_destroy(destination)
+    if let workspace { dnnl_memory_destroy(workspace) }
   }
 }

@@ -100,9 +100,17 @@ final class WeightReorder {
       }
       var primitive: dnnl_primitive_t?
       check(dnnl_primitive_create(&primitive, descriptor), "reorder primitive")
+      dnnl_primitive_desc_destroy(descriptor)  // the primitive keeps what it needs
       self.primitive = primitive
       buffer = UnsafeMutableRawPointer.allocate(byteCount: max(64, dnnl_memory_desc_get_size(&chosenDescriptor)), alignment: 64)
     }
+  }
+
+  deinit {
+    if let primitive { dnnl_primitive_destroy(primitive) }
+    dnnl_memory_destroy(from)
+    dnnl_memory_destroy(to)
+    buffer?.deallocate()
   }
 
   /// The Keras weights last reordered, to skip the reorder when they have not changed (inference,
