@@ -39,7 +39,7 @@ void strata_restore_float_mode(unsigned long previous);
 #ifndef CSTRATAKERNELS_RELU
 #define CSTRATAKERNELS_RELU
 /// ReLU forward (`y = max(x, 0)`, 0 at x = 0) and backward (`dx = x > 0 ? dy : 0`). Built for AVX2 and
-/// the baseline at once (`target_clones`); the loader picks the one this CPU runs.
+/// the baseline at once (`target_clones`, see `clones.h`); the loader picks the one this CPU runs.
 void strata_relu_forward(const float *x, float *y, size_t n);
 void strata_relu_backward(const float *x, const float *dy, float *dx, size_t n);
 #endif
