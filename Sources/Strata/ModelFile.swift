@@ -345,7 +345,7 @@ extension Sequential {
       }
       shuffleGenerator.state = try state("shuffle")
       for (layer, name) in zip(layers, layerNames) {
-        if var random = layer as? any RandomizedLayer { random.generatorState = try state(name) }
+        if let random = layer as? any RandomizedLayer { random.generatorState = try state(name) }
       }
     }
     guard let optimizer = compiled?.optimizer, let state = header["compile"]?.objectValue?["optimizer_state"]?.objectValue else {

@@ -2,7 +2,7 @@
 ///
 /// Element-wise activations treat the buffer as flat; row-wise ones (softmax, log_softmax) use
 /// `rowLength`, the size of the last axis. `x` is the input, `y` the output, `dy` the upstream gradient.
-public protocol Activation: Sendable {
+public protocol Activation: Sendable, Registrable {
   associatedtype Config: Codable & Sendable = NoConfig
   /// The registry key: Keras' name (`"relu"`).
   static var identifier: String { get }

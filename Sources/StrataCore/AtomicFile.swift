@@ -112,7 +112,7 @@ public enum CrashTestHook {
     }
     guard reached else { return }
     let marker = String(cString: getenv(markerKey))
-    FileManager.default.createFile(atPath: marker, contents: Data(what.utf8))
+    _ = FileManager.default.createFile(atPath: marker, contents: Data(what.utf8))
     sleep(600)
   }
 }

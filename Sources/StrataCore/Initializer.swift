@@ -2,7 +2,7 @@
 ///
 /// Fans follow Keras: for a kernel `[in, out]`, `fanIn = in`, `fanOut = out`; for a convolution kernel
 /// `[kh, kw, in, out]` both are multiplied by `kh · kw`.
-public protocol Initializer: Sendable {
+public protocol Initializer: Sendable, Registrable {
   associatedtype Config: Codable & Sendable = NoConfig
   /// The registry key: Keras' name (`"glorot_uniform"`).
   static var identifier: String { get }

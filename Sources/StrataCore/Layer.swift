@@ -24,8 +24,7 @@ public struct Context: Sendable {
 ///
 /// Shapes passed to ``build(inputShape:generator:)`` leave out the batch axis (Keras' `None`);
 /// tensors passed to ``forward(_:in:)`` have it first.
-public protocol Layer: AnyObject {
-  associatedtype Config: Codable & Sendable
+public protocol Layer: AnyObject, Registrable {
   /// The registry key. Built-ins use the Keras class name (`"Dense"`).
   static var identifier: String { get }
   init(config: Config) throws

@@ -2,7 +2,7 @@
 ///
 /// Buffers are row-major with the batch axis first; `shape` is the prediction's shape. `target` holds
 /// the same shape, or (sparse losses) one label per row of the last axis.
-public protocol Loss: Sendable, LossConvertible {
+public protocol Loss: Sendable, LossConvertible, Registrable {
   associatedtype Config: Codable & Sendable = NoConfig
   /// The registry key: Keras' name (`"mean_squared_error"`), with its aliases registered beside it.
   static var identifier: String { get }
@@ -53,8 +53,7 @@ extension Loss {
 }
 
 /// An optimizer: keeps its state (moments, step count) and updates parameters from their gradients.
-public protocol Optimizer: AnyObject, OptimizerConvertible {
-  associatedtype Config: Codable & Sendable
+public protocol Optimizer: AnyObject, OptimizerConvertible, Registrable {
   /// The registry key: Keras' name, matched in any case (`"adam"`, `"Adam"`).
   static var identifier: String { get }
   init(config: Config) throws
@@ -76,7 +75,7 @@ extension Optimizer {
 }
 
 /// A metric: a value accumulated over the batches of an epoch (`accuracy`, `mae`).
-public protocol Metric: AnyObject, MetricConvertible {
+public protocol Metric: AnyObject, MetricConvertible, Registrable {
   associatedtype Config: Codable & Sendable = NoConfig
   /// The registry key: Keras' name (`"categorical_accuracy"`).
   static var identifier: String { get }

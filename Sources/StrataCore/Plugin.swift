@@ -24,45 +24,12 @@ public struct Registrar {
     self.registries = registries
   }
 
-  /// Registers a layer under its ``Layer/identifier``.
-  public func register<L: Layer>(_ type: L.Type, aliases: [String] = []) throws {
-    try registries.layers.register(L.identifier, aliases: aliases, package: package) { config in
-      try L(config: ConfigCoding.decode(L.Config.self, from: config, owner: L.identifier))
-    }
-  }
-
-  /// Registers an activation under its ``Activation/identifier``.
-  public func register<A: Activation>(_ type: A.Type, aliases: [String] = []) throws {
-    try registries.activations.register(A.identifier, aliases: aliases, package: package) { config in
-      try A(config: ConfigCoding.decode(A.Config.self, from: config, owner: A.identifier))
-    }
-  }
-
-  /// Registers an initializer under its ``Initializer/identifier``.
-  public func register<I: Initializer>(_ type: I.Type, aliases: [String] = []) throws {
-    try registries.initializers.register(I.identifier, aliases: aliases, package: package) { config in
-      try I(config: ConfigCoding.decode(I.Config.self, from: config, owner: I.identifier))
-    }
-  }
-
-  /// Registers a loss under its ``Loss/identifier``.
-  public func register<L: Loss>(_ type: L.Type, aliases: [String] = []) throws {
-    try registries.losses.register(L.identifier, aliases: aliases, package: package) { config in
-      try L(config: ConfigCoding.decode(L.Config.self, from: config, owner: L.identifier))
-    }
-  }
-
-  /// Registers an optimizer under its ``Optimizer/identifier``.
-  public func register<O: Optimizer>(_ type: O.Type, aliases: [String] = []) throws {
-    try registries.optimizers.register(O.identifier, aliases: aliases, package: package) { config in
-      try O(config: ConfigCoding.decode(O.Config.self, from: config, owner: O.identifier))
-    }
-  }
-
-  /// Registers a metric under its ``Metric/identifier``.
-  public func register<M: Metric>(_ type: M.Type, aliases: [String] = []) throws {
-    try registries.metrics.register(M.identifier, aliases: aliases, package: package) { config in
-      try M(config: ConfigCoding.decode(M.Config.self, from: config, owner: M.identifier))
+  /// Registers a layer, activation, initializer, loss, optimizer or metric type under its
+  /// `identifier` (and `aliases`), in the registry of its kind: one path for every kind. Its config is
+  /// decoded from Keras-style dictionaries by ``ConfigCoding``.
+  public func register<R: Registrable>(_ type: R.Type, aliases: [String] = []) throws {
+    try R.registry(in: registries).register(R.identifier, aliases: aliases, package: package) { config in
+      R.upcast(try R(config: ConfigCoding.decode(R.Config.self, from: config, owner: R.identifier)))
     }
   }
 
@@ -70,4 +37,51 @@ public struct Registrar {
   public func register(kernels: any Kernels, as identifier: String) throws {
     try registries.kernels.register(identifier, package: package) { _ in kernels }
   }
+}
+
+/// What a ``Registrar`` registers by type: a kind (layer, activation, …) with a Keras identifier and a
+/// config. Each of ``Layer``, ``Activation``, ``Initializer``, ``Loss``, ``Optimizer`` and ``Metric``
+/// refines it and says which registry holds its kind, so a conforming type needs nothing more.
+/// `SendableMetatype`: factories made from the type run on any thread.
+public protocol Registrable: SendableMetatype {
+  /// What the registry of this kind hands out: `any Layer`, `any Activation`, …
+  associatedtype Product
+  associatedtype Config: Codable & Sendable
+  /// The registry key: Keras' name.
+  static var identifier: String { get }
+  init(config: Config) throws
+  /// The registry of this kind among `registries`.
+  static func registry(in registries: Registries) -> Registry<Product>
+  /// The value as the registry's product.
+  static func upcast(_ value: Self) -> Product
+}
+
+extension Layer {
+  public static func registry(in registries: Registries) -> Registry<any Layer> { registries.layers }
+  public static func upcast(_ value: Self) -> any Layer { value }
+}
+
+extension Activation {
+  public static func registry(in registries: Registries) -> Registry<any Activation> { registries.activations }
+  public static func upcast(_ value: Self) -> any Activation { value }
+}
+
+extension Initializer {
+  public static func registry(in registries: Registries) -> Registry<any Initializer> { registries.initializers }
+  public static func upcast(_ value: Self) -> any Initializer { value }
+}
+
+extension Loss {
+  public static func registry(in registries: Registries) -> Registry<any Loss> { registries.losses }
+  public static func upcast(_ value: Self) -> any Loss { value }
+}
+
+extension Optimizer {
+  public static func registry(in registries: Registries) -> Registry<any Optimizer> { registries.optimizers }
+  public static func upcast(_ value: Self) -> any Optimizer { value }
+}
+
+extension Metric {
+  public static func registry(in registries: Registries) -> Registry<any Metric> { registries.metrics }
+  public static func upcast(_ value: Self) -> any Metric { value }
 }

@@ -154,9 +154,11 @@ public struct Tensor: Sendable, Equatable, CustomStringConvertible {
   }
 
   /// Rows `range` of the first axis, copied into a new tensor.
+  ///
+  /// Programmer precondition: `range` lies within the first axis.
   public func slice(rows range: Range<Int>) -> Tensor {
-    precondition(range.lowerBound >= 0 && range.upperBound <= (shape.first ?? 0))
-    var result = Tensor(shape: [range.count] + shape.dropFirst())
+    precondition(range.lowerBound >= 0 && range.upperBound <= (shape.first ?? 0), "rows \(range) of shape \(shape)")
+    let result = Tensor(shape: [range.count] + shape.dropFirst())
     let rowSize = shape.dropFirst().reduce(1, *)
     result.storage.base.update(from: storage.base + range.lowerBound * rowSize, count: range.count * rowSize)
     return result

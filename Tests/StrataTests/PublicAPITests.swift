@@ -50,7 +50,7 @@ import Testing
   let topTwo = try TopKCategoricalAccuracy(config: .init(k: 2)), topOne = try TopKCategoricalAccuracy(config: .init(k: 1))
   for metric in [topTwo, topOne] { try metric.update(prediction: Tensor([[0.1, 0.5, 0.4]]), target: Tensor([[0, 0, 1]])) }
   #expect(topTwo.result == 1 && topOne.result == 0)
-  let binary = try BinaryAccuracy(config: .init(threshold: 0.6))
+  let binary = BinaryAccuracy(config: .init(threshold: 0.6))
   try binary.update(prediction: Tensor([[0.7], [0.65], [0.2]]), target: Tensor([[1], [0], [0]]))
   #expect(abs(binary.result - 2.0 / 3) < 1e-6)
 }
@@ -60,7 +60,7 @@ import Testing
   var generator = SeededGenerator(seed: 1)
   let constant = try Constant(config: .init(value: 2.5)).make(shape: [3], generator: &generator)
   #expect(constant.scalars == [2.5, 2.5, 2.5])
-  let seeded = try HeNormal(config: SeedConfig(seed: 7))
+  let seeded = HeNormal(config: SeedConfig(seed: 7))
   #expect(seeded.config == SeedConfig(seed: 7))
   let leaky = try LeakyReLUActivation(config: .init(negativeSlope: 0.25))(Tensor([-4, 2]))
   #expect(leaky.scalars == [-1, 2])
