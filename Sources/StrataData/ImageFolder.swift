@@ -162,7 +162,8 @@ public enum ImageFolder {
     var message = [CChar](repeating: 0, count: 256)
     let status = strata_decode_image(url.path, Int32(channels), max(0, maximumPixels), &image, &message, message.count)
     guard status == 0, let pixels = image.pixels else {
-      throw StrataError.file(path: url.path, reason: String(cString: message))
+      let text = message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }
+      throw StrataError.file(path: url.path, reason: String(decoding: text, as: UTF8.self))
     }
     defer { strata_free_image(&image) }
     resizeBilinear(
