@@ -1,3 +1,5 @@
+import Synchronization
+
 /// A weight of a layer (a kernel, a bias, a moving mean) with its gradient.
 ///
 /// Layers and optimizers share a `Parameter` by reference: the layer writes `gradient` in `backward`,
@@ -17,8 +19,24 @@ public final class Parameter: @unchecked Sendable {
     self.value = value
     self.gradient = Tensor(shape: value.shape)
     self.isTrainable = isTrainable
+    ParameterTracker.current?.record(self)
   }
 
   public var shape: [Int] { value.shape }
   public var count: Int { value.count }
+}
+
+/// Records every ``Parameter`` made while it is in force (a task-local), so a conformance check can
+/// tell whether a layer lists in ``Layer/parameters`` every weight its `build` created: a weight it
+/// forgets would never be trained, saved or counted.
+public final class ParameterTracker: Sendable {
+  @TaskLocal public static var current: ParameterTracker?
+  private let made = Mutex<[Parameter]>([])
+
+  public init() {}
+
+  func record(_ parameter: Parameter) { made.withLock { $0.append(parameter) } }
+
+  /// The parameters made while this tracker was in force, in order.
+  public var parameters: [Parameter] { made.withLock { $0 } }
 }

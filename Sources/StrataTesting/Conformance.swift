@@ -9,6 +9,8 @@ public struct ConformanceReport: Sendable, CustomStringConvertible {
 
 /// Checks what every layer must do, in the spirit of Keras' `run_layer_test`:
 /// - `build` creates `parameterCount` scalars (when given) and returns `outputShape` (when given);
+/// - every ``Parameter`` `build` creates is listed in ``Layer/parameters`` (a weight left out would
+///   never be trained, saved or counted);
 /// - `forward` returns the shape `build` announced, for batches of 1 and 3;
 /// - the config survives a round trip through the registry: a layer made from
 ///   `identifier` and `configDictionary`, given the same weights, computes the same output.
@@ -21,7 +23,14 @@ public func checkLayer(
   let name = type(of: layer).identifier
   do {
     var generator = SeededGenerator(seed: seed)
-    let built = try layer.build(inputShape: inputShape, generator: &generator)
+    let tracker = ParameterTracker()
+    let built = try ParameterTracker.$current.withValue(tracker) { try layer.build(inputShape: inputShape, generator: &generator) }
+    let listed = Set(layer.parameters.map(ObjectIdentifier.init))
+    let forgotten = tracker.parameters.filter { !listed.contains(ObjectIdentifier($0)) }
+    if !forgotten.isEmpty {
+      report.problems.append(
+        "\(name): build created the weights \(forgotten.map(\.name)) but `parameters` does not list them; they would never be trained or saved")
+    }
     if let outputShape, built != outputShape {
       report.problems.append("\(name): build returned \(built), expected \(outputShape)")
     }

@@ -99,3 +99,25 @@ func denseGradientCheck(activation: String, useBias: Bool) throws {
   let reshape = try Reshape([5])
   #expect(throws: StrataError.shapeMismatch(layer: "Reshape", received: "(None, 2, 3)", expected: "an input of the same size as the target shape (5,)")) { try reshape.build(inputShape: [2, 3], generator: &generator) }
 }
+
+/// A layer that creates a weight in `build` and does not list it: the conformance check says so.
+final class ForgetfulScale: Layer {
+  typealias Config = NoConfig
+  static let identifier = "ForgetfulScale"
+  let config = NoConfig()
+  private var scale: Parameter?
+  init(config: NoConfig = NoConfig()) {}
+  func build(inputShape: [Int], generator: inout SeededGenerator) throws -> [Int] {
+    scale = Parameter(name: "scale", value: Tensor(shape: [inputShape.last ?? 1], repeating: 2))
+    return inputShape
+  }
+  func forward(_ x: Tensor, in context: Context) throws -> Tensor { x }
+  func backward(_ outputGradient: Tensor, in context: Context) throws -> Tensor { outputGradient }
+}
+
+@Test func conformanceCatchesAForgottenWeight() {
+  let report = checkLayer(ForgetfulScale(), inputShape: [4])
+  #expect(report.problems.first == "ForgetfulScale: build created the weights [\"scale\"] but `parameters` does not list them; they would never be trained or saved")
+  // A layer that lists its weights passes that check.
+  #expect(checkLayer(try! Dense(3), inputShape: [4], parameterCount: 15).passed)
+}
