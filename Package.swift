@@ -24,7 +24,7 @@ let package = Package(
     .target(
       name: "Strata",
       dependencies: [
-        "StrataCore", "StrataAutoload", "StrataSIMD", "StrataBLAS", "StrataDNNL", "StrataActivations",
+        "StrataCore", "StrataAutoload", "StrataSIMD", "StrataBLAS", "StrataDNNL", "StrataCPU", "StrataActivations",
         "StrataInitializers", "StrataLayers", "StrataLosses", "StrataOptimizers", "StrataMetrics", "CStrataKernels",
       ], exclude: ["README.md"]),
     .target(name: "StrataData", dependencies: ["StrataCore", "CZlib", "CStrataImages"], exclude: ["README.md"]),
@@ -56,6 +56,9 @@ let package = Package(
     .target(name: "StrataSIMD", dependencies: ["StrataCore"], path: "Plugins/StrataSIMD", exclude: ["README.md"]),
     .target(name: "StrataBLAS", dependencies: ["StrataCore", "CBLAS"], path: "Plugins/StrataBLAS", exclude: ["README.md"]),
     .target(name: "StrataDNNL", dependencies: ["StrataCore", "CDNNL"], path: "Plugins/StrataDNNL", exclude: ["README.md"]),
+    .target(
+      name: "StrataCPU", dependencies: ["StrataCore", "StrataSIMD", "StrataBLAS", "StrataDNNL"], path: "Plugins/StrataCPU",
+      exclude: ["README.md"]),
     .target(
       name: "StrataActivations", dependencies: ["StrataCore", "CStrataKernels"], path: "Plugins/StrataActivations", exclude: ["README.md"]),
     .target(
@@ -89,7 +92,11 @@ let package = Package(
     // MARK: Benchmarks
     .target(name: "CBenchPeak", path: "Benchmarks/CBenchPeak"),
     .executableTarget(
-      name: "bench", dependencies: ["Strata", "StrataData", "StrataSeedModels", "CBLAS", "CDNNL", "CBenchPeak", "CStrataKernels"],
+      name: "bench",
+      dependencies: [
+        "Strata", "StrataData", "StrataSeedModels", "CBLAS", "CDNNL", "CBenchPeak", "CStrataKernels",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ],
       path: "Benchmarks/bench"),
   ]
 )

@@ -146,7 +146,7 @@ func convolutionRows(_ options: Options, _ machine: Machine, runs: Int) -> [Row]
     let sb = Tensor(randomArray(g.filters, seed: 23)), sdy = Tensor(randomArray(small.outputCount, seed: 24))
     let x = Tensor(randomArray(g.inputCount, seed: 11)), k = Tensor(randomArray(g.kernelCount, seed: 12))
     let b = Tensor(randomArray(g.filters, seed: 13)), dy = Tensor(randomArray(g.outputCount, seed: 14))
-    for backend in ["onednn", "reference"] {
+    for backend in ["dnnl", "reference"] {
       for direction in ["forward", "backward-data", "backward-weights"] {
         let name = "conv \(label) b\(g.batch) \(direction)"
         guard options.wants(name, backend: backend) else { continue }
@@ -158,7 +158,7 @@ func convolutionRows(_ options: Options, _ machine: Machine, runs: Int) -> [Row]
         }
         var validated: Bool?
         var direct: Double?
-        if backend == "onednn" {
+        if backend == "dnnl" {
           var scratch = Tensor(shape: [0]), scratchBias = Tensor(shape: [0])
           let fast = runConvolution(small, direction, kernels, x: sx, k: sk, b: sb, dy: sdy, into: &scratch, biasGradient: &scratchBias)
           var scratch2 = Tensor(shape: [0])
@@ -170,7 +170,7 @@ func convolutionRows(_ options: Options, _ machine: Machine, runs: Int) -> [Row]
         rows.append(
           Row(
             name: name, backend: backend, shape: "\(g)", milliseconds: seconds * 1e3, rate: flops / seconds * 1e-9, unit: "GFLOP/s",
-            ofPeak: flops / seconds * 1e-9 / (machine.coreGFLOPS * Double(backend == "onednn" ? machine.cores : 1)), overDirect: direct,
+            ofPeak: flops / seconds * 1e-9 / (machine.coreGFLOPS * Double(backend == "dnnl" ? machine.cores : 1)), overDirect: direct,
             validated: validated, note: nil))
       }
     }
@@ -182,10 +182,10 @@ func convolutionRows(_ options: Options, _ machine: Machine, runs: Int) -> [Row]
   for (label, g) in pools {
     let x = randomArray(g.inputCount, seed: 15), dy = randomArray(g.outputCount, seed: 16)
     var outputs: [String: [Float]] = [:]
-    for backend in ["onednn", "reference"] {
+    for backend in ["dnnl", "reference"] {
       for direction in ["forward", "backward"] {
         let name = "maxpool \(label) b\(g.batch) \(direction)"
-        guard options.wants(name, backend: "onednn") || options.wants(name, backend: backend) else { continue }
+        guard options.wants(name, backend: "dnnl") || options.wants(name, backend: backend) else { continue }
         let kernels = kernels(backend)
         var workspace = [UInt8](repeating: 0, count: max(1, kernels.maxPoolingWorkspaceBytes(g)))
         var y = [Float](repeating: 0, count: g.outputCount), dx = [Float](repeating: 0, count: g.inputCount)
@@ -209,8 +209,8 @@ func convolutionRows(_ options: Options, _ machine: Machine, runs: Int) -> [Row]
         }
         outputs["\(backend) \(direction)"] = direction == "forward" ? y : dx
         guard options.wants(name, backend: backend) else { continue }
-        let validated = outputs["onednn \(direction)"].flatMap { fast in outputs["reference \(direction)"].map { zip(fast, $0).allSatisfy { abs($0 - $1) < 1e-5 } } }
-        if backend == "reference", let validated, let index = rows.lastIndex(where: { $0.name == name && $0.backend == "onednn" }) {
+        let validated = outputs["dnnl \(direction)"].flatMap { fast in outputs["reference \(direction)"].map { zip(fast, $0).allSatisfy { abs($0 - $1) < 1e-5 } } }
+        if backend == "reference", let validated, let index = rows.lastIndex(where: { $0.name == name && $0.backend == "dnnl" }) {
           rows[index].validated = validated
         }
         let bytes = Double(direction == "forward" ? g.inputCount + g.outputCount : g.inputCount + 2 * g.outputCount) * 4

@@ -16,7 +16,7 @@ func kernels(_ name: String) -> any Kernels {
   switch name {
   case "reference": ReferenceKernels()
   case "simd": SIMDKernels()
-  case "openblas": BLASKernels()
+  case "blas": BLASKernels()
   default: DNNLKernels()
   }
 }
@@ -53,7 +53,7 @@ func gemmRows(_ options: Options, _ machine: Machine, runs: Int) -> [Row] {
     let a = randomArray(shape.m * shape.k, seed: 1), b = randomArray(shape.k * shape.n, seed: 2)
     var c = [Float](repeating: 0, count: shape.m * shape.n)
     let flops = 2.0 * Double(shape.m * shape.n * shape.k)
-    for backend in ["openblas", "reference"] where options.wants(shape.name, backend: backend) {
+    for backend in ["blas", "reference"] where options.wants(shape.name, backend: backend) {
       if backend == "reference" && (flops > 2e8 || options.quick) { continue }
       let kernels = kernels(backend)
       func run() {
@@ -66,7 +66,7 @@ func gemmRows(_ options: Options, _ machine: Machine, runs: Int) -> [Row] {
         }
       }
       let seconds = measure(runs: runs, run)
-      let threads = backend == "openblas" ? Int(openblas_get_num_threads()) : 1
+      let threads = backend == "blas" ? Int(openblas_get_num_threads()) : 1
       // Validation: 32 sampled entries against a dot product in Double.
       var generator = SeededGenerator(seed: 3)
       var worst = 0.0
@@ -81,7 +81,7 @@ func gemmRows(_ options: Options, _ machine: Machine, runs: Int) -> [Row] {
         worst = max(worst, abs(Double(c[i * shape.n + j]) - sum) / max(1, abs(sum)))
       }
       var direct: Double?
-      if backend == "openblas" {
+      if backend == "blas" {
         // The same call straight to OpenBLAS, with the thread count the backend chose.
         let directSeconds = measure(runs: runs) {
           a.withUnsafeBufferPointer { a in

@@ -1,53 +1,42 @@
+import ArgumentParser
 import Foundation
+import Strata
 
-/// `bench [filter] [--backend B] [--threads N] [--json] [--quick]`.
-struct Options {
+/// `bench [filter] [--backend B] [--threads N] [--json] [--quick]`, parsed by swift-argument-parser.
+/// Backend names are the kernels registry's (`reference`, `simd`, `blas`, `dnnl`, `cpu`).
+struct Options: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "bench", abstract: "Kernel and model throughput against the machine's measured limits.")
+
+  @Argument(help: "Only rows whose name contains it (e.g. gemm, conv, relu, adam, train).")
   var filter: String?
+
+  @Option(help: ArgumentHelp("Only rows of that backend: one of the registered kernels backends, or all.", valueName: "backend"))
   var backend = "all"
+
+  @Option(help: "OpenBLAS threads for large products (oneDNN follows OMP_NUM_THREADS).")
   var threads: Int?
+
+  @Flag(help: "One JSON record per row instead of the table.")
   var json = false
+
+  @Flag(help: "Fewer shapes and repetitions (CI).")
   var quick = false
+
+  @Flag(name: .customLong("first-step"), help: "Time the first training step from process start, then stop.")
   var firstStep = false
 
-  static let usage = """
-    usage: swift run -c release bench [FILTER] [--backend reference|simd|openblas|onednn|all] [--threads N] [--json] [--quick]
-      FILTER      only rows whose name contains it (e.g. gemm, conv, relu, adam, train)
-      --backend   only rows of that backend (default: all)
-      --threads   OpenBLAS threads for large products (oneDNN follows OMP_NUM_THREADS)
-      --json      one JSON record per row instead of the table
-      --quick     fewer shapes and repetitions (CI)
-    """
-
-  init(_ arguments: [String]) throws {
-    var rest = arguments.makeIterator()
-    while let argument = rest.next() {
-      switch argument {
-      case "--backend":
-        guard let value = rest.next(), ["reference", "simd", "openblas", "onednn", "all"].contains(value) else {
-          throw BenchError.usage("--backend takes reference, simd, openblas, onednn or all")
-        }
-        backend = value
-      case "--threads":
-        guard let value = rest.next().flatMap(Int.init), value > 0 else { throw BenchError.usage("--threads takes a positive number") }
-        threads = value
-      case "--json": json = true
-      case "--quick": quick = true
-      case "--first-step": firstStep = true
-      case "-h", "--help": throw BenchError.usage(nil)
-      default:
-        guard !argument.hasPrefix("-"), filter == nil else { throw BenchError.usage("unknown argument \(argument)") }
-        filter = argument
-      }
+  func validate() throws {
+    let known = Registries.shared.kernels.identifiers
+    guard backend == "all" || known.contains(backend) else {
+      throw ValidationError("--backend takes \((known + ["all"]).joined(separator: ", ")), not \(backend).")
     }
+    if let threads, threads < 1 { throw ValidationError("--threads takes a positive number, not \(threads).") }
   }
 
   func wants(_ name: String, backend rowBackend: String) -> Bool {
     (filter.map { name.contains($0) } ?? true) && (backend == "all" || backend == rowBackend)
   }
-}
-
-enum BenchError: Error {
-  case usage(String?)
 }
 
 /// One line of the table (or one JSON record).

@@ -5,14 +5,7 @@ import Strata
 
 /// `swift run -c release bench`: kernel and model throughput against the machine's measured limits.
 func main() throws {
-  let options: Options
-  do {
-    options = try Options(Array(CommandLine.arguments.dropFirst()))
-  } catch BenchError.usage(let message) {
-    if let message { FileHandle.standardError.write(Data("error: \(message)\n".utf8)) }
-    print(Options.usage)
-    exit(message == nil ? 0 : 2)
-  }
+  let options = Options.parseOrExit()
   if options.firstStep { return try firstStep() }
   #if DEBUG
     FileHandle.standardError.write(Data("warning: this is a debug build; its figures mean nothing. Use: swift run -c release bench\n".utf8))

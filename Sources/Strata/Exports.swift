@@ -1,6 +1,7 @@
 // `import Strata` gives an application the core and every built-in plugin.
 @_exported import StrataActivations
 @_exported import StrataBLAS
+@_exported import StrataCPU
 @_exported import StrataCore
 @_exported import StrataDNNL
 @_exported import StrataInitializers

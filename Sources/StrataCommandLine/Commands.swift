@@ -41,7 +41,7 @@ public struct Train: ParsableCommand {
   @Option(help: "The loss identifier (the tutorial's when not given).")
   var loss: String?
 
-  @Option(help: "The compute backend: cpu (OpenBLAS, oneDNN and SIMD), reference, simd, blas or dnnl.")
+  @Option(help: "The compute backend, one of the registered kernels backends: \(Registries.shared.kernels.identifiers.joined(separator: ", ")) (cpu: OpenBLAS, oneDNN and SIMD).")
   var backend = "cpu"
 
   @Option(help: "Seed for initial weights, dropout and shuffling.")

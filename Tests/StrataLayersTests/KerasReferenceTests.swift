@@ -4,8 +4,8 @@ import StrataDNNL
 import StrataTesting
 import Testing
 
-/// The backends convolution and pooling are checked on.
-let convolutionBackends = ["reference", "dnnl", "cpu"]
+/// The backends convolution and pooling are checked on: every registered one.
+let convolutionBackends = Registries.shared.kernels.identifiers
 
 /// The "dnnl" and "cpu" cases above compare oneDNN with Keras only if oneDNN runs here; if it did not
 /// start, they would silently test the reference loops twice.

@@ -98,9 +98,9 @@ public struct DefaultKernels: Kernels {
 }
 
 /// Registers `"cpu"` (the default) and `"reference"`.
-enum DefaultKernelsPlugin: Plugin {
-  static let package = Registrar.builtInPackage
-  static func register(in registrar: Registrar) throws {
+public enum CPUPlugin: Plugin {
+  public static let package = Registrar.builtInPackage
+  public static func register(in registrar: Registrar) throws {
     try registrar.register(kernels: ReferenceKernels(), as: "reference")
     try registrar.register(kernels: DefaultKernels(), as: "cpu")
   }
