@@ -6,7 +6,7 @@ import StrataCore
 /// bias_initializer="zeros")`. The kernel is `[inputFeatures, units]`, as in Keras. An input of rank
 /// above 2 is treated as rows of its last axis. The products run on the context's GEMM.
 public final class Dense: SoftmaxHead {
-  public struct Config: Codable, Sendable, Equatable {
+  public struct Config: KerasConfig, Equatable {
     public var units: Int
     public var activation: Spec
     public var useBias: Bool
@@ -24,15 +24,8 @@ public final class Dense: SoftmaxHead {
       self.biasInitializer = biasInitializer
     }
 
-    public init(from decoder: Decoder) throws {
-      let c = try decoder.container(keyedBy: CodingKeys.self)
-      self.init(
-        units: try c.decode(Int.self, forKey: .units),
-        activation: try c.decode(.activation, default: "linear"),
-        useBias: try c.decode(.useBias, default: true),
-        kernelInitializer: try c.decode(.kernelInitializer, default: "glorot_uniform"),
-        biasInitializer: try c.decode(.biasInitializer, default: "zeros"))
-    }
+    public static let kerasDefaults = Config(units: 0)
+    public static let requiredArguments: Set<String> = ["units"]
   }
 
   public static let identifier = "Dense"

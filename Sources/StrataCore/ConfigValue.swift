@@ -103,6 +103,34 @@ public protocol ConfigReadsMoreKeys {
   static var readOnlyKeys: Set<String> { get }
 }
 
+/// A config whose Keras defaults are written once: in the memberwise `init` that ``kerasDefaults`` calls.
+///
+/// ``ConfigCoding/decode(_:from:owner:)`` lays the given Keras arguments over the defaults and decodes
+/// the result with the synthesized `Decodable`, so a config needs no hand-written `init(from:)`:
+///
+/// ```swift
+/// public struct Config: KerasConfig, Equatable {
+///   public var units: Int
+///   public var activation: Spec
+///   public init(units: Int, activation: Spec = "linear") { … }      // the defaults, once
+///   public static let kerasDefaults = Config(units: 0)
+///   public static let requiredArguments: Set<String> = ["units"]    // no Keras default
+/// }
+/// ```
+public protocol KerasConfig: Codable, Sendable {
+  /// The config with every Keras default; a required argument holds a placeholder.
+  static var kerasDefaults: Self { get }
+  /// The Keras arguments (snake_case) without a default: decoding fails when one is missing.
+  static var requiredArguments: Set<String> { get }
+}
+
+extension KerasConfig {
+  public static var requiredArguments: Set<String> { [] }
+
+  /// ``kerasDefaults`` as a Keras-style dictionary.
+  static func defaultArguments() throws -> ConfigDictionary { try ConfigCoding.encode(kerasDefaults) }
+}
+
 public enum ConfigCoding {
   /// Refuses generic Keras arguments whose value Strata cannot honour (`data_format:
   /// "channels_first"`, a `dtype` other than float32, sparse or ragged inputs), naming them.
@@ -145,9 +173,22 @@ public enum ConfigCoding {
     let encoder = JSONEncoder()
     encoder.nonConformingFloatEncodingStrategy = .convertToString(
       positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
+    var arguments = given
+    if let keras = Config.self as? any KerasConfig.Type {
+      for required in keras.requiredArguments.sorted() where given[required] == nil && given[camelCase(required)] == nil {
+        // A misspelt required argument ("unit" for "units") is reported as the misspelling.
+        for argument in given.keys.sorted() where closestNames(to: argument, in: [required]) == [required] {
+          throw StrataError.unknownArgument(owner: owner, argument: argument, suggestions: [required])
+        }
+        throw StrataError.missingArgument(owner: owner, argument: required)
+      }
+      // The given arguments over the defaults (keys as Keras spells them), decoded whole.
+      let normalized = Dictionary(given.map { (snakeCase($0.key), $0.value) }, uniquingKeysWith: { _, last in last })
+      arguments = try keras.defaultArguments().merging(normalized) { _, given in given }
+    }
     let config: Config
     do {
-      config = try decoder.decode(Config.self, from: encoder.encode(ConfigValue.object(given)))
+      config = try decoder.decode(Config.self, from: encoder.encode(ConfigValue.object(arguments)))
     } catch let error as StrataError {
       throw error
     } catch let DecodingError.keyNotFound(key, _) {
@@ -181,6 +222,12 @@ public enum ConfigCoding {
       positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
     let data = try encoder.encode(config)
     return try ConfigValue(json: data).objectValue ?? [:]
+  }
+
+  /// `negative_slope` → `negativeSlope`, as Swift spells properties.
+  static func camelCase(_ name: String) -> String {
+    let parts = name.split(separator: "_")
+    return (parts.first.map(String.init) ?? "") + parts.dropFirst().map { $0.prefix(1).uppercased() + $0.dropFirst() }.joined()
   }
 
   /// `negativeSlope` → `negative_slope`, as Keras spells arguments.
