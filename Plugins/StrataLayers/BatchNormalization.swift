@@ -8,7 +8,7 @@ import StrataCore
 /// are used. The moving statistics are non-trainable parameters. A frozen layer (``isFrozen``, Keras'
 /// `trainable = False`) always uses the moving statistics and updates nothing.
 public final class BatchNormalization: Layer {
-  public struct Config: Codable, Sendable, Equatable {
+  public struct Config: KerasConfig, Equatable {
     public var axis: Int
     public var momentum: Float
     public var epsilon: Float
@@ -39,18 +39,7 @@ public final class BatchNormalization: Layer {
       self.movingVarianceInitializer = movingVarianceInitializer
     }
 
-    public init(from decoder: Decoder) throws {
-      let c = try decoder.container(keyedBy: CodingKeys.self)
-      self.init(
-        axis: try c.decode(.axis, default: -1), momentum: try c.decode(.momentum, default: 0.99),
-        epsilon: try c.decode(.epsilon, default: 1e-3), center: try c.decode(.center, default: true),
-        scale: try c.decode(.scale, default: true), betaInitializer: try c.decode(.betaInitializer, default: "zeros"),
-        gammaInitializer: try c.decode(.gammaInitializer, default: "ones"),
-        movingMeanInitializer: try c.decode(.movingMeanInitializer, default: "zeros"),
-        movingVarianceInitializer: try c.decode(.movingVarianceInitializer, default: "ones"))
-      renorm = try c.decode(.renorm, default: false)
-      renormMomentum = try c.decode(.renormMomentum, default: 0.99)
-    }
+    public static let kerasDefaults = Config()
   }
 
   public static let identifier = "BatchNormalization"

@@ -7,7 +7,7 @@ import StrataCore
 /// The kernel is `[kh, kw, in, out]`, as in Keras. `"same"` padding follows TensorFlow: the output is
 /// `ceil(input / stride)` and an odd total padding puts the extra pixel at the bottom and right.
 public final class Conv2D: Layer {
-  public struct Config: Codable, Sendable, Equatable {
+  public struct Config: KerasConfig, Equatable {
     public var filters: Int
     public var kernelSize: IntPair
     public var strides: IntPair
@@ -36,17 +36,8 @@ public final class Conv2D: Layer {
       self.biasInitializer = biasInitializer
     }
 
-    public init(from decoder: Decoder) throws {
-      let c = try decoder.container(keyedBy: CodingKeys.self)
-      self.init(
-        filters: try c.decode(Int.self, forKey: .filters), kernelSize: try c.decode(IntPair.self, forKey: .kernelSize),
-        strides: try c.decode(.strides, default: 1), padding: try c.decode(.padding, default: "valid"),
-        dilationRate: try c.decode(.dilationRate, default: 1), activation: try c.decode(.activation, default: "linear"),
-        useBias: try c.decode(.useBias, default: true),
-        kernelInitializer: try c.decode(.kernelInitializer, default: "glorot_uniform"),
-        biasInitializer: try c.decode(.biasInitializer, default: "zeros"))
-      groups = try c.decode(.groups, default: 1)
-    }
+    public static let kerasDefaults = Config(filters: 0, kernelSize: 1)
+    public static let requiredArguments: Set<String> = ["filters", "kernel_size"]
   }
 
   public static let identifier = "Conv2D"

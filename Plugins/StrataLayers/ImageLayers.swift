@@ -95,17 +95,15 @@ public final class ZeroPadding2D: Layer {
 
 /// `y = x · scale + offset`, e.g. pixels to [0, 1]. Keras: `Rescaling(scale, offset=0.0)`.
 public final class Rescaling: Layer {
-  public struct Config: Codable, Sendable, Equatable {
+  public struct Config: KerasConfig, Equatable {
     public var scale: Float
     public var offset: Float
     public init(scale: Float, offset: Float = 0) {
       self.scale = scale
       self.offset = offset
     }
-    public init(from decoder: Decoder) throws {
-      let c = try decoder.container(keyedBy: CodingKeys.self)
-      self.init(scale: try c.decode(Float.self, forKey: .scale), offset: try c.decode(.offset, default: 0))
-    }
+    public static let kerasDefaults = Config(scale: 1)
+    public static let requiredArguments: Set<String> = ["scale"]
   }
   public static let identifier = "Rescaling"
   public let config: Config

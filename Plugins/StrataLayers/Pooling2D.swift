@@ -163,13 +163,11 @@ public final class AveragePooling2D: Pooling2D, Layer {
 }
 
 /// The config of the global pooling layers.
-public struct GlobalPoolingConfig: Codable, Sendable, Equatable {
+public struct GlobalPoolingConfig: KerasConfig, Equatable {
   /// Keep the spatial axes as 1s: `(None, 1, 1, channels)` instead of `(None, channels)`.
   public var keepdims: Bool
   public init(keepdims: Bool = false) { self.keepdims = keepdims }
-  public init(from decoder: Decoder) throws {
-    keepdims = try decoder.container(keyedBy: CodingKeys.self).decode(.keepdims, default: false)
-  }
+  public static let kerasDefaults = GlobalPoolingConfig()
 }
 
 /// Reduces each channel over the whole image, by mean or by maximum.
