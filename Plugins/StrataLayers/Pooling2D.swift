@@ -1,9 +1,9 @@
 import StrataCore
 
 /// The config of the 2-D pooling layers.
-public struct Pooling2DConfig: Codable, Sendable, Equatable {
+public struct Pooling2DConfig: KerasConfig, Equatable {
   public var poolSize: IntPair
-  /// `nil`: the pool size, as in Keras.
+  /// `nil`: the pool size, as in Keras (and then left out of the saved config, which Keras reads the same).
   public var strides: IntPair?
   public var padding: String
 
@@ -13,21 +13,7 @@ public struct Pooling2DConfig: Codable, Sendable, Equatable {
     self.padding = padding
   }
 
-  public init(from decoder: Decoder) throws {
-    let c = try decoder.container(keyedBy: CodingKeys.self)
-    self.init(
-      poolSize: try c.decode(.poolSize, default: 2), strides: try c.decodeIfPresent(IntPair.self, forKey: .strides),
-      padding: try c.decode(.padding, default: "valid"))
-  }
-
-  public func encode(to encoder: Encoder) throws {
-    var c = encoder.container(keyedBy: CodingKeys.self)
-    try c.encode(poolSize, forKey: .poolSize)
-    try c.encode(strides ?? poolSize, forKey: .strides)
-    try c.encode(padding, forKey: .padding)
-  }
-
-  private enum CodingKeys: String, CodingKey { case poolSize, strides, padding }
+  public static let kerasDefaults = Pooling2DConfig()
 }
 
 /// What max and average pooling share: the config, the geometry, the buffers.
