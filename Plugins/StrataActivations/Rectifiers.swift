@@ -38,13 +38,10 @@ public struct ReLU6: Activation {
 
 /// `x` for `x > 0`, `negativeSlope · x` otherwise. Keras: `"leaky_relu"` (the function; default slope 0.2).
 public struct LeakyReLUActivation: Activation {
-  public struct Config: Codable, Sendable, Equatable {
+  public struct Config: KerasConfig, Equatable {
     public var negativeSlope: Float
     public init(negativeSlope: Float = 0.2) { self.negativeSlope = negativeSlope }
-    public init(from decoder: Decoder) throws {
-      let c = try decoder.container(keyedBy: CodingKeys.self)
-      negativeSlope = try c.decode(.negativeSlope, default: 0.2)
-    }
+    public static let kerasDefaults = Config()
   }
   public static let identifier = "leaky_relu"
   public let config: Config

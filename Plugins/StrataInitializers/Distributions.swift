@@ -3,7 +3,7 @@ import StrataCore
 
 /// Normal with `mean` and `stddev`. Keras: `"random_normal"` (`RandomNormal(mean=0.0, stddev=0.05)`).
 public struct RandomNormal: Initializer {
-  public struct Config: Codable, Sendable, Equatable {
+  public struct Config: KerasConfig, Equatable {
     public var mean: Double
     public var stddev: Double
     public var seed: UInt64?
@@ -12,12 +12,7 @@ public struct RandomNormal: Initializer {
       self.stddev = stddev
       self.seed = seed
     }
-    public init(from decoder: Decoder) throws {
-      let c = try decoder.container(keyedBy: CodingKeys.self)
-      self.init(
-        mean: try c.decode(.mean, default: 0), stddev: try c.decode(.stddev, default: 0.05),
-        seed: try c.decodeIfPresent(UInt64.self, forKey: .seed))
-    }
+    public static let kerasDefaults = Config()
   }
   public static let identifier = "random_normal"
   public let config: Config
@@ -50,7 +45,7 @@ public struct TruncatedNormal: Initializer {
 
 /// Uniform in `[minval, maxval)`. Keras: `"random_uniform"` (`RandomUniform(minval=-0.05, maxval=0.05)`).
 public struct RandomUniform: Initializer {
-  public struct Config: Codable, Sendable, Equatable {
+  public struct Config: KerasConfig, Equatable {
     public var minval: Double
     public var maxval: Double
     public var seed: UInt64?
@@ -59,12 +54,7 @@ public struct RandomUniform: Initializer {
       self.maxval = maxval
       self.seed = seed
     }
-    public init(from decoder: Decoder) throws {
-      let c = try decoder.container(keyedBy: CodingKeys.self)
-      self.init(
-        minval: try c.decode(.minval, default: -0.05), maxval: try c.decode(.maxval, default: 0.05),
-        seed: try c.decodeIfPresent(UInt64.self, forKey: .seed))
-    }
+    public static let kerasDefaults = Config()
   }
   public static let identifier = "random_uniform"
   public let config: Config
@@ -104,13 +94,10 @@ public struct Ones: Initializer {
 
 /// Every value `value`. Keras: `"constant"` (`Constant(value=0.0)`).
 public struct Constant: Initializer {
-  public struct Config: Codable, Sendable, Equatable {
+  public struct Config: KerasConfig, Equatable {
     public var value: Float
     public init(value: Float = 0) { self.value = value }
-    public init(from decoder: Decoder) throws {
-      let c = try decoder.container(keyedBy: CodingKeys.self)
-      value = try c.decode(.value, default: 0)
-    }
+    public static let kerasDefaults = Config()
   }
   public static let identifier = "constant"
   public let config: Config
@@ -124,17 +111,14 @@ public struct Constant: Initializer {
 /// by R's diagonal, as Keras does. Shapes of rank > 2 are flattened to `[Π shape[..<last], last]`.
 /// Keras: `"orthogonal"` (`Orthogonal(gain=1.0)`).
 public struct Orthogonal: Initializer {
-  public struct Config: Codable, Sendable, Equatable {
+  public struct Config: KerasConfig, Equatable {
     public var gain: Double
     public var seed: UInt64?
     public init(gain: Double = 1, seed: UInt64? = nil) {
       self.gain = gain
       self.seed = seed
     }
-    public init(from decoder: Decoder) throws {
-      let c = try decoder.container(keyedBy: CodingKeys.self)
-      self.init(gain: try c.decode(.gain, default: 1), seed: try c.decodeIfPresent(UInt64.self, forKey: .seed))
-    }
+    public static let kerasDefaults = Config()
   }
   public static let identifier = "orthogonal"
   public let config: Config

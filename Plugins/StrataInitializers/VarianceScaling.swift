@@ -7,7 +7,7 @@ import StrataCore
 /// LeCun initializers are instances of it. A truncated normal is cut at two standard deviations and its
 /// standard deviation is divided by 0.8796…, the deviation of a unit normal cut there, as in Keras.
 public struct VarianceScaling: Initializer {
-  public struct Config: Codable, Sendable, Equatable {
+  public struct Config: KerasConfig, Equatable {
     public var scale: Double
     /// `"fan_in"`, `"fan_out"` or `"fan_avg"`.
     public var mode: String
@@ -21,13 +21,7 @@ public struct VarianceScaling: Initializer {
       self.distribution = distribution
       self.seed = seed
     }
-    public init(from decoder: Decoder) throws {
-      let c = try decoder.container(keyedBy: CodingKeys.self)
-      self.init(
-        scale: try c.decode(.scale, default: 1), mode: try c.decode(.mode, default: "fan_in"),
-        distribution: try c.decode(.distribution, default: "truncated_normal"),
-        seed: try c.decodeIfPresent(UInt64.self, forKey: .seed))
-    }
+    public static let kerasDefaults = Config()
   }
 
   public static let identifier = "variance_scaling"

@@ -2,13 +2,11 @@ import Foundation
 import StrataCore
 
 /// The config of the cross-entropies.
-public struct CrossentropyConfig: Codable, Sendable, Equatable {
+public struct CrossentropyConfig: KerasConfig, Equatable {
   /// `true` when predictions are logits rather than probabilities.
   public var fromLogits: Bool
   public init(fromLogits: Bool = false) { self.fromLogits = fromLogits }
-  public init(from decoder: Decoder) throws {
-    fromLogits = try decoder.container(keyedBy: CodingKeys.self).decode(.fromLogits, default: false)
-  }
+  public static let kerasDefaults = CrossentropyConfig()
 }
 
 /// Row-wise softmax cross-entropy from logits, stable: `logsumexp(z) - Σ y · z`, gradient `softmax(z)·Σy - y`.

@@ -96,12 +96,10 @@ public struct LogCosh: ElementwiseLoss {
 /// `mean(0.5 e²)` where `|e| ≤ delta`, `mean(delta · (|e| - 0.5 delta))` elsewhere. Keras: `"huber"`
 /// (`Huber(delta=1.0)`).
 public struct Huber: ElementwiseLoss {
-  public struct Config: Codable, Sendable, Equatable {
+  public struct Config: KerasConfig, Equatable {
     public var delta: Float
     public init(delta: Float = 1) { self.delta = delta }
-    public init(from decoder: Decoder) throws {
-      delta = try decoder.container(keyedBy: CodingKeys.self).decode(.delta, default: 1)
-    }
+    public static let kerasDefaults = Config()
   }
   public static let identifier = "huber"
   public let config: Config

@@ -91,12 +91,10 @@ public final class CategoricalAccuracy: MeanOverSamples, Metric {
 /// The mean over samples of the fraction of outputs on the right side of `threshold`. Keras:
 /// `"binary_accuracy"` (`BinaryAccuracy(threshold=0.5)`).
 public final class BinaryAccuracy: MeanOverSamples, Metric {
-  public struct Config: Codable, Sendable, Equatable {
+  public struct Config: KerasConfig, Equatable {
     public var threshold: Float
     public init(threshold: Float = 0.5) { self.threshold = threshold }
-    public init(from decoder: Decoder) throws {
-      threshold = try decoder.container(keyedBy: CodingKeys.self).decode(.threshold, default: 0.5)
-    }
+    public static let kerasDefaults = Config()
   }
   public static let identifier = "binary_accuracy"
   public let config: Config
@@ -117,10 +115,10 @@ public final class BinaryAccuracy: MeanOverSamples, Metric {
 /// The fraction of rows whose target class (one-hot) is among the `k` largest predictions. Keras:
 /// `"top_k_categorical_accuracy"` (`k=5`); `"sparse_top_k_categorical_accuracy"` takes class indices.
 public final class TopKCategoricalAccuracy: MeanOverSamples, Metric {
-  public struct Config: Codable, Sendable, Equatable {
+  public struct Config: KerasConfig, Equatable {
     public var k: Int
     public init(k: Int = 5) { self.k = k }
-    public init(from decoder: Decoder) throws { k = try decoder.container(keyedBy: CodingKeys.self).decode(.k, default: 5) }
+    public static let kerasDefaults = Config()
   }
   public static let identifier = "top_k_categorical_accuracy"
   public let config: Config
