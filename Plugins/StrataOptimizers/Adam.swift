@@ -18,14 +18,15 @@ public struct AdamArguments: Codable, Sendable, Equatable {
   enum CodingKeys: String, CodingKey { case beta1 = "beta_1", beta2 = "beta_2", epsilon, amsgrad }
   public init(from decoder: Decoder) throws {
     let c = try decoder.container(keyedBy: AnyKey.self)
-    func value<T: Decodable>(_ names: [String], _ fallback: T) throws -> T {
+    func value<T: Decodable>(_ names: [String]) throws -> T {
       for name in names { if let v = try c.decodeIfPresent(T.self, forKey: AnyKey(name)) { return v } }
-      return fallback
+      throw DecodingError.keyNotFound(AnyKey(names[0]), .init(codingPath: c.codingPath, debugDescription: ""))
     }
-    // A snake_case key strategy turns `beta_1` into `beta1`; accept both spellings.
+    // A snake_case key strategy turns `beta_1` into `beta1`; accept both spellings. (Defaults come
+    // from the config's `kerasDefaults`.)
     self.init(
-      beta1: try value(["beta_1", "beta1"], 0.9), beta2: try value(["beta_2", "beta2"], 0.999),
-      epsilon: try value(["epsilon"], 1e-7), amsgrad: try value(["amsgrad"], false))
+      beta1: try value(["beta_1", "beta1"]), beta2: try value(["beta_2", "beta2"]), epsilon: try value(["epsilon"]),
+      amsgrad: try value(["amsgrad"]))
   }
   func validate(_ owner: String) throws {
     try fraction(owner, "beta_1", beta1)
@@ -43,19 +44,18 @@ struct AnyKey: CodingKey {
 }
 
 /// The config shared by the Adam family: common arguments and Adam's.
-public struct AdamConfig: Codable, Sendable, Equatable {
+public struct AdamConfig: KerasConfig, Equatable {
+  /// AdamW's decay of 0.004 is set by AdamW when none is given.
+  public static let kerasDefaults = AdamConfig(common: .init(learningRate: 0.001))
   public var common: OptimizerArguments
   public var adam: AdamArguments
   public init(common: OptimizerArguments, adam: AdamArguments = AdamArguments()) {
     self.common = common
     self.adam = adam
   }
-  init(from decoder: Decoder, defaultWeightDecay: Float?) throws {
-    self.init(
-      common: try OptimizerArguments(from: decoder, defaultLearningRate: 0.001, defaultWeightDecay: defaultWeightDecay),
-      adam: try AdamArguments(from: decoder))
+  public init(from decoder: Decoder) throws {
+    self.init(common: try OptimizerArguments(from: decoder), adam: try AdamArguments(from: decoder))
   }
-  public init(from decoder: Decoder) throws { try self.init(from: decoder, defaultWeightDecay: nil) }
   public func encode(to encoder: Encoder) throws {
     try common.encode(to: encoder)
     try adam.encode(to: encoder)

@@ -24,17 +24,6 @@ public struct OptimizerArguments: Codable, Sendable, Equatable {
     self.globalClipnorm = globalClipnorm
   }
 
-  /// Decodes the common arguments with `defaultLearningRate` when none is given.
-  public init(from decoder: Decoder, defaultLearningRate: Float, defaultWeightDecay: Float? = nil) throws {
-    let c = try decoder.container(keyedBy: CodingKeys.self)
-    self.init(
-      learningRate: try c.decode(.learningRate, default: defaultLearningRate),
-      weightDecay: try c.decodeIfPresent(Float.self, forKey: .weightDecay) ?? defaultWeightDecay,
-      clipnorm: try c.decodeIfPresent(Float.self, forKey: .clipnorm),
-      clipvalue: try c.decodeIfPresent(Float.self, forKey: .clipvalue),
-      globalClipnorm: try c.decodeIfPresent(Float.self, forKey: .globalClipnorm))
-  }
-
   func validate(_ owner: String) throws {
     try positive(owner, "learning_rate", learningRate, allowZero: true)
     for (name, value) in [("clipnorm", clipnorm), ("clipvalue", clipvalue), ("global_clipnorm", globalClipnorm)] {

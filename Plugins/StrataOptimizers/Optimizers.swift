@@ -8,7 +8,8 @@ import StrataCore
 /// momentum=0.0, nesterov=False)`: `m = momentum · m - lr · g`, then `w += m` (or, Nesterov,
 /// `w += momentum · m - lr · g`).
 public final class SGD: BaseOptimizer, Optimizer {
-  public struct Config: Codable, Sendable, Equatable {
+  public struct Config: KerasConfig, Equatable {
+    public static let kerasDefaults = Config()
     public var common: OptimizerArguments
     public var momentum: Float
     public var nesterov: Bool
@@ -21,8 +22,8 @@ public final class SGD: BaseOptimizer, Optimizer {
     public init(from decoder: Decoder) throws {
       let c = try decoder.container(keyedBy: CodingKeys.self)
       self.init(
-        common: try OptimizerArguments(from: decoder, defaultLearningRate: 0.01),
-        momentum: try c.decode(.momentum, default: 0), nesterov: try c.decode(.nesterov, default: false))
+        common: try OptimizerArguments(from: decoder),
+        momentum: try c.decode(.momentum), nesterov: try c.decode(.nesterov))
     }
     public func encode(to encoder: Encoder) throws {
       try common.encode(to: encoder)
@@ -66,7 +67,8 @@ public final class SGD: BaseOptimizer, Optimizer {
 /// Divides the gradient by a running root mean square. Keras: `RMSprop(learning_rate=0.001, rho=0.9,
 /// momentum=0.0, epsilon=1e-07, centered=False)`; `ε` is added inside the square root, as Keras does.
 public final class RMSprop: BaseOptimizer, Optimizer {
-  public struct Config: Codable, Sendable, Equatable {
+  public struct Config: KerasConfig, Equatable {
+    public static let kerasDefaults = Config()
     public var common: OptimizerArguments
     public var rho: Float
     public var momentum: Float
@@ -86,9 +88,9 @@ public final class RMSprop: BaseOptimizer, Optimizer {
     public init(from decoder: Decoder) throws {
       let c = try decoder.container(keyedBy: CodingKeys.self)
       self.init(
-        common: try OptimizerArguments(from: decoder, defaultLearningRate: 0.001), rho: try c.decode(.rho, default: 0.9),
-        momentum: try c.decode(.momentum, default: 0), epsilon: try c.decode(.epsilon, default: 1e-7),
-        centered: try c.decode(.centered, default: false))
+        common: try OptimizerArguments(from: decoder), rho: try c.decode(.rho),
+        momentum: try c.decode(.momentum), epsilon: try c.decode(.epsilon),
+        centered: try c.decode(.centered))
     }
     public func encode(to encoder: Encoder) throws {
       try common.encode(to: encoder)
@@ -132,7 +134,8 @@ public final class RMSprop: BaseOptimizer, Optimizer {
 /// Divides by the root of the sum of squared gradients. Keras: `Adagrad(learning_rate=0.001,
 /// initial_accumulator_value=0.1, epsilon=1e-07)`.
 public final class Adagrad: BaseOptimizer, Optimizer {
-  public struct Config: Codable, Sendable, Equatable {
+  public struct Config: KerasConfig, Equatable {
+    public static let kerasDefaults = Config()
     public var common: OptimizerArguments
     public var initialAccumulatorValue: Float
     public var epsilon: Float
@@ -145,8 +148,8 @@ public final class Adagrad: BaseOptimizer, Optimizer {
     public init(from decoder: Decoder) throws {
       let c = try decoder.container(keyedBy: CodingKeys.self)
       self.init(
-        common: try OptimizerArguments(from: decoder, defaultLearningRate: 0.001),
-        initialAccumulatorValue: try c.decode(.initialAccumulatorValue, default: 0.1), epsilon: try c.decode(.epsilon, default: 1e-7))
+        common: try OptimizerArguments(from: decoder),
+        initialAccumulatorValue: try c.decode(.initialAccumulatorValue), epsilon: try c.decode(.epsilon))
     }
     public func encode(to encoder: Encoder) throws {
       try common.encode(to: encoder)
@@ -185,7 +188,8 @@ public final class Adagrad: BaseOptimizer, Optimizer {
 /// Scales steps by the ratio of running RMS of updates and of gradients. Keras: `Adadelta(learning_rate=0.001,
 /// rho=0.95, epsilon=1e-07)`.
 public final class Adadelta: BaseOptimizer, Optimizer {
-  public struct Config: Codable, Sendable, Equatable {
+  public struct Config: KerasConfig, Equatable {
+    public static let kerasDefaults = Config()
     public var common: OptimizerArguments
     public var rho: Float
     public var epsilon: Float
@@ -198,8 +202,8 @@ public final class Adadelta: BaseOptimizer, Optimizer {
     public init(from decoder: Decoder) throws {
       let c = try decoder.container(keyedBy: CodingKeys.self)
       self.init(
-        common: try OptimizerArguments(from: decoder, defaultLearningRate: 0.001), rho: try c.decode(.rho, default: 0.95),
-        epsilon: try c.decode(.epsilon, default: 1e-7))
+        common: try OptimizerArguments(from: decoder), rho: try c.decode(.rho),
+        epsilon: try c.decode(.epsilon))
     }
     public func encode(to encoder: Encoder) throws {
       try common.encode(to: encoder)
