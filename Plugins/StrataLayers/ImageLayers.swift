@@ -3,7 +3,8 @@ import StrataCore
 /// Adds rows and columns of zeros around images. Keras: `ZeroPadding2D(padding=(1, 1))`, where
 /// `padding` is an integer, a pair (symmetric height and width padding) or `((top, bottom), (left, right))`.
 public final class ZeroPadding2D: Layer {
-  public struct Config: Codable, Sendable, Equatable {
+  public struct Config: KerasConfig, Equatable {
+    public static let kerasDefaults = Config()
     public var top: Int, bottom: Int, left: Int, right: Int
     public init(top: Int, bottom: Int, left: Int, right: Int) {
       self.top = top
@@ -15,7 +16,7 @@ public final class ZeroPadding2D: Layer {
     private enum CodingKeys: String, CodingKey { case padding }
     public init(from decoder: Decoder) throws {
       let c = try decoder.container(keyedBy: CodingKeys.self)
-      let value = try c.decodeIfPresent(ConfigValue.self, forKey: .padding) ?? .int(1)
+      let value = try c.decode(ConfigValue.self, forKey: .padding)  // Keras' 1 comes from `kerasDefaults`
       func ints(_ v: ConfigValue) -> [Int]? { v.intValue.map { [$0, $0] } ?? v.arrayValue.map { $0.compactMap(\.intValue) } }
       if let n = value.intValue {
         self.init(n)

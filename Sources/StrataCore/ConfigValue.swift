@@ -271,9 +271,4 @@ extension KeyedDecodingContainer {
   /// Decodes `key` as the type the context asks for (a ``KerasConfig`` has every key, its defaults
   /// laid under the given arguments).
   public func decode<T: Decodable>(_ key: Key) throws -> T { try decode(T.self, forKey: key) }
-
-  /// Decodes `key` if present, else returns `defaultValue`: Keras' optional arguments.
-  public func decode<T: Decodable>(_ key: Key, default defaultValue: T) throws -> T {
-    try decodeIfPresent(T.self, forKey: key) ?? defaultValue
-  }
 }

@@ -102,3 +102,33 @@ func thrownCoreError(_ body: () throws -> Void) -> StrataError? {
   }
   return nil
 }
+
+/// A config's Keras defaults come from `kerasDefaults` alone: missing arguments take them, given ones
+/// (snake_case or camelCase) replace them, a required one is an error when missing or misspelt.
+struct WidgetConfig: KerasConfig, Equatable {
+  var units: Int
+  var dropRate: Float
+  var name: String?
+  init(units: Int, dropRate: Float = 0.25, name: String? = nil) {
+    self.units = units
+    self.dropRate = dropRate
+    self.name = name
+  }
+  static let kerasDefaults = WidgetConfig(units: 0)
+  static let requiredArguments: Set<String> = ["units"]
+}
+
+@Test func kerasConfigsDecodeOverTheirDefaults() throws {
+  #expect(try ConfigCoding.decode(WidgetConfig.self, from: ["units": 3], owner: "Widget") == WidgetConfig(units: 3))
+  #expect(try ConfigCoding.decode(WidgetConfig.self, from: ["units": 3, "drop_rate": 0.5], owner: "Widget") == WidgetConfig(units: 3, dropRate: 0.5))
+  #expect(try ConfigCoding.decode(WidgetConfig.self, from: ["units": 3, "dropRate": 0.75], owner: "Widget") == WidgetConfig(units: 3, dropRate: 0.75))
+  #expect(throws: StrataError.missingArgument(owner: "Widget", argument: "units")) {
+    try ConfigCoding.decode(WidgetConfig.self, from: ["drop_rate": 0.5], owner: "Widget")
+  }
+  #expect(throws: StrataError.unknownArgument(owner: "Widget", argument: "unit", suggestions: ["units"])) {
+    try ConfigCoding.decode(WidgetConfig.self, from: ["unit": 3], owner: "Widget")
+  }
+  #expect(throws: StrataError.unknownArgument(owner: "Widget", argument: "drop", suggestions: ["drop_rate"])) {
+    try ConfigCoding.decode(WidgetConfig.self, from: ["units": 3, "drop": 0.5], owner: "Widget")
+  }
+}

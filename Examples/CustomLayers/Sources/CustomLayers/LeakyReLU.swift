@@ -4,13 +4,10 @@ import StrataCore
 ///
 /// Keras: `keras.layers.LeakyReLU(negative_slope=0.3)`.
 public final class LeakyReLU: Layer {
-  public struct Config: Codable, Sendable, Equatable {
+  public struct Config: KerasConfig, Equatable {
     public var negativeSlope: Float
     public init(negativeSlope: Float = 0.3) { self.negativeSlope = negativeSlope }  // Keras' default
-    public init(from decoder: Decoder) throws {
-      let container = try decoder.container(keyedBy: CodingKeys.self)
-      negativeSlope = try container.decode(.negativeSlope, default: 0.3)
-    }
+    public static let kerasDefaults = Config()
   }
 
   public static let identifier = "LeakyReLU"

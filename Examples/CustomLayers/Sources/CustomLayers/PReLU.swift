@@ -6,19 +6,14 @@ import StrataCore
 /// shape without the batch axis, except along `shared_axes` (1-based, as in Keras), where it is 1 and
 /// shared.
 public final class PReLU: Layer {
-  public struct Config: Codable, Sendable, Equatable {
+  public struct Config: KerasConfig, Equatable {
     public var alphaInitializer: Spec
     public var sharedAxes: [Int]?
     public init(alphaInitializer: Spec = "zeros", sharedAxes: [Int]? = nil) {
       self.alphaInitializer = alphaInitializer
       self.sharedAxes = sharedAxes
     }
-    public init(from decoder: Decoder) throws {
-      let container = try decoder.container(keyedBy: CodingKeys.self)
-      self.init(
-        alphaInitializer: try container.decode(.alphaInitializer, default: "zeros"),
-        sharedAxes: try container.decodeIfPresent([Int].self, forKey: .sharedAxes))
-    }
+    public static let kerasDefaults = Config()
   }
 
   public static let identifier = "PReLU"
