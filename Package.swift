@@ -9,6 +9,7 @@ let package = Package(
     .library(name: "StrataCore", targets: ["StrataCore"]),
     .library(name: "StrataTesting", targets: ["StrataTesting"]),
     .library(name: "StrataData", targets: ["StrataData"]),
+    .library(name: "StrataSeedModels", targets: ["StrataSeedModels"]),
     .executable(name: "strata", targets: ["strata"]),
     .executable(name: "bench", targets: ["bench"]),
   ],

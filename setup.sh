@@ -56,6 +56,8 @@ case "$command" in
     swift test --skip-build --enable-code-coverage
     coverage_summary
     swift test --package-path Examples/CustomLayers
+    # Every Swift code block of README.md and Docs/ compiles (the docs cannot rot).
+    python3 .ci/check-docs.py
     # The benchmark's quick mode: every kernel row is checked against the reference backend.
     swift run -c release bench --quick
     ;;
