@@ -14,7 +14,7 @@ let package = Package(
     .executable(name: "bench", targets: ["bench"]),
   ],
   dependencies: [
-    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
   ],
   targets: [
     // MARK: Core
@@ -25,10 +25,14 @@ let package = Package(
     .target(
       name: "Strata",
       dependencies: [
-        "StrataCore", "StrataAutoload", "StrataSIMD", "StrataBLAS", "StrataDNNL", "StrataCPU", "StrataActivations",
-        "StrataInitializers", "StrataLayers", "StrataLosses", "StrataOptimizers", "StrataMetrics", "CStrataKernels",
+        "StrataCore", "StrataAutoload", "StrataSIMD", "StrataBLAS", "StrataDNNL", "StrataCPU",
+        "StrataActivations",
+        "StrataInitializers", "StrataLayers", "StrataLosses", "StrataOptimizers", "StrataMetrics",
+        "CStrataKernels",
       ], exclude: ["README.md"]),
-    .target(name: "StrataData", dependencies: ["StrataCore", "CZlib", "CStrataImages"], exclude: ["README.md"]),
+    .target(
+      name: "StrataData", dependencies: ["StrataCore", "CZlib", "CStrataImages"],
+      exclude: ["README.md"]),
     .target(
       name: "CStrataImages", path: "Sources/CStrataImages", exclude: ["README.md"],
       linkerSettings: [.linkedLibrary("png"), .linkedLibrary("jpeg")]),
@@ -54,21 +58,37 @@ let package = Package(
       providers: [.apt(["libdnnl-dev"]), .brew(["onednn"])]),
 
     // MARK: Plugins
-    .target(name: "StrataSIMD", dependencies: ["StrataCore"], path: "Plugins/StrataSIMD", exclude: ["README.md"]),
-    .target(name: "StrataBLAS", dependencies: ["StrataCore", "CBLAS"], path: "Plugins/StrataBLAS", exclude: ["README.md"]),
-    .target(name: "StrataDNNL", dependencies: ["StrataCore", "CDNNL"], path: "Plugins/StrataDNNL", exclude: ["README.md"]),
     .target(
-      name: "StrataCPU", dependencies: ["StrataCore", "StrataSIMD", "StrataBLAS", "StrataDNNL"], path: "Plugins/StrataCPU",
+      name: "StrataSIMD", dependencies: ["StrataCore"], path: "Plugins/StrataSIMD",
       exclude: ["README.md"]),
     .target(
-      name: "StrataActivations", dependencies: ["StrataCore", "CStrataKernels"], path: "Plugins/StrataActivations", exclude: ["README.md"]),
+      name: "StrataBLAS", dependencies: ["StrataCore", "CBLAS"], path: "Plugins/StrataBLAS",
+      exclude: ["README.md"]),
     .target(
-      name: "StrataInitializers", dependencies: ["StrataCore"], path: "Plugins/StrataInitializers", exclude: ["README.md"]),
-    .target(name: "StrataLayers", dependencies: ["StrataCore"], path: "Plugins/StrataLayers", exclude: ["README.md"]),
-    .target(name: "StrataLosses", dependencies: ["StrataCore"], path: "Plugins/StrataLosses", exclude: ["README.md"]),
+      name: "StrataDNNL", dependencies: ["StrataCore", "CDNNL"], path: "Plugins/StrataDNNL",
+      exclude: ["README.md"]),
     .target(
-      name: "StrataOptimizers", dependencies: ["StrataCore", "CStrataKernels"], path: "Plugins/StrataOptimizers", exclude: ["README.md"]),
-    .target(name: "StrataMetrics", dependencies: ["StrataCore"], path: "Plugins/StrataMetrics", exclude: ["README.md"]),
+      name: "StrataCPU", dependencies: ["StrataCore", "StrataSIMD", "StrataBLAS", "StrataDNNL"],
+      path: "Plugins/StrataCPU",
+      exclude: ["README.md"]),
+    .target(
+      name: "StrataActivations", dependencies: ["StrataCore", "CStrataKernels"],
+      path: "Plugins/StrataActivations", exclude: ["README.md"]),
+    .target(
+      name: "StrataInitializers", dependencies: ["StrataCore"], path: "Plugins/StrataInitializers",
+      exclude: ["README.md"]),
+    .target(
+      name: "StrataLayers", dependencies: ["StrataCore"], path: "Plugins/StrataLayers",
+      exclude: ["README.md"]),
+    .target(
+      name: "StrataLosses", dependencies: ["StrataCore"], path: "Plugins/StrataLosses",
+      exclude: ["README.md"]),
+    .target(
+      name: "StrataOptimizers", dependencies: ["StrataCore", "CStrataKernels"],
+      path: "Plugins/StrataOptimizers", exclude: ["README.md"]),
+    .target(
+      name: "StrataMetrics", dependencies: ["StrataCore"], path: "Plugins/StrataMetrics",
+      exclude: ["README.md"]),
 
     // MARK: Tests
     .testTarget(
@@ -80,22 +100,31 @@ let package = Package(
       name: "StrataLayersTests", dependencies: ["Strata", "StrataTesting", "StrataDNNL"],
       resources: [.copy("Fixtures")]),
     .testTarget(
-      name: "StrataKernelsTests", dependencies: ["Strata", "StrataSIMD", "StrataBLAS", "StrataDNNL"]),
+      name: "StrataKernelsTests",
+      dependencies: ["Strata", "StrataSIMD", "StrataBLAS", "StrataDNNL"]),
     .testTarget(
-      name: "StrataTests", dependencies: ["Strata", "StrataTesting", "StrataData", "StrataSeedModels", "StrataCommandLine"],
+      name: "StrataTests",
+      dependencies: [
+        "Strata", "StrataTesting", "StrataData", "StrataSeedModels", "StrataCommandLine",
+      ],
       resources: [.copy("Fixtures")]),
-    .testTarget(name: "StrataDataTests", dependencies: ["StrataData", "Strata"], resources: [.copy("Fixtures")]),
     .testTarget(
-      name: "StrataLossesTests", dependencies: ["Strata", "StrataTesting"], resources: [.copy("Fixtures")]),
+      name: "StrataDataTests", dependencies: ["StrataData", "Strata"],
+      resources: [.copy("Fixtures")]),
     .testTarget(
-      name: "StrataOptimizersTests", dependencies: ["Strata", "StrataTesting"], resources: [.copy("Fixtures")]),
+      name: "StrataLossesTests", dependencies: ["Strata", "StrataTesting"],
+      resources: [.copy("Fixtures")]),
+    .testTarget(
+      name: "StrataOptimizersTests", dependencies: ["Strata", "StrataTesting"],
+      resources: [.copy("Fixtures")]),
 
     // MARK: Benchmarks
     .target(name: "CBenchPeak", path: "Benchmarks/CBenchPeak"),
     .executableTarget(
       name: "bench",
       dependencies: [
-        "Strata", "StrataData", "StrataSeedModels", "CBLAS", "CDNNL", "CBenchPeak", "CStrataKernels",
+        "Strata", "StrataData", "StrataSeedModels", "CBLAS", "CDNNL", "CBenchPeak",
+        "CStrataKernels",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       path: "Benchmarks/bench"),

@@ -51,6 +51,9 @@ case "$command" in
     swift run -c release strata "$@"
     ;;
   test)
+    # The tree is formatted as .swift-format says (swift-format ships with the toolchain).
+    swift format lint --strict --recursive Package.swift Sources Plugins Tests Benchmarks \
+      Examples/CustomLayers/Package.swift Examples/CustomLayers/Sources Examples/CustomLayers/Tests
     # Every test once, with line coverage measured (the C targets included), then the summary per target.
     coverage_build
     swift test --skip-build --enable-code-coverage

@@ -33,17 +33,31 @@ struct GEMMShape {
 func gemmShapes(quick: Bool) -> [GEMMShape] {
   var shapes: [GEMMShape] = []
   let dense: [(String, Int, Int, [Int])] = [
-    ("784x128", 784, 128, quick ? [32] : [32, 256, 1024]), ("128x10", 128, 10, quick ? [32] : [32, 256, 1024]),
+    ("784x128", 784, 128, quick ? [32] : [32, 256, 1024]),
+    ("128x10", 128, 10, quick ? [32] : [32, 256, 1024]),
     ("3136x1024", 3136, 1024, [50]),
   ]
   for (label, inputs, outputs, batches) in dense {
     for batch in batches {
-      shapes.append(GEMMShape(name: "gemm \(label) b\(batch) forward", m: batch, n: outputs, k: inputs, transposeA: false, transposeB: false))
-      shapes.append(GEMMShape(name: "gemm \(label) b\(batch) weight-grad", m: inputs, n: outputs, k: batch, transposeA: true, transposeB: false))
-      shapes.append(GEMMShape(name: "gemm \(label) b\(batch) input-grad", m: batch, n: inputs, k: outputs, transposeA: false, transposeB: true))
+      shapes.append(
+        GEMMShape(
+          name: "gemm \(label) b\(batch) forward", m: batch, n: outputs, k: inputs,
+          transposeA: false, transposeB: false))
+      shapes.append(
+        GEMMShape(
+          name: "gemm \(label) b\(batch) weight-grad", m: inputs, n: outputs, k: batch,
+          transposeA: true, transposeB: false))
+      shapes.append(
+        GEMMShape(
+          name: "gemm \(label) b\(batch) input-grad", m: batch, n: inputs, k: outputs,
+          transposeA: false, transposeB: true))
     }
   }
-  if !quick { shapes.append(GEMMShape(name: "gemm 1024^3", m: 1024, n: 1024, k: 1024, transposeA: false, transposeB: false)) }
+  if !quick {
+    shapes.append(
+      GEMMShape(
+        name: "gemm 1024^3", m: 1024, n: 1024, k: 1024, transposeA: false, transposeB: false))
+  }
   return shapes
 }
 
@@ -60,7 +74,9 @@ func gemmRows(_ options: Options, _ machine: Machine, runs: Int) -> [Row] {
         a.withUnsafeBufferPointer { a in
           b.withUnsafeBufferPointer { b in
             c.withUnsafeMutableBufferPointer {
-              kernels.gemm(transposeA: shape.transposeA, transposeB: shape.transposeB, m: shape.m, n: shape.n, k: shape.k, alpha: 1, a: a, b: b, beta: 0, c: $0)
+              kernels.gemm(
+                transposeA: shape.transposeA, transposeB: shape.transposeB, m: shape.m, n: shape.n,
+                k: shape.k, alpha: 1, a: a, b: b, beta: 0, c: $0)
             }
           }
         }
@@ -88,9 +104,12 @@ func gemmRows(_ options: Options, _ machine: Machine, runs: Int) -> [Row] {
             b.withUnsafeBufferPointer { b in
               c.withUnsafeMutableBufferPointer { cc in
                 cblas_sgemm(
-                  CblasRowMajor, shape.transposeA ? CblasTrans : CblasNoTrans, shape.transposeB ? CblasTrans : CblasNoTrans,
-                  Int32(shape.m), Int32(shape.n), Int32(shape.k), 1, a.baseAddress, Int32(shape.transposeA ? shape.m : shape.k),
-                  b.baseAddress, Int32(shape.transposeB ? shape.k : shape.n), 0, cc.baseAddress, Int32(shape.n))
+                  CblasRowMajor, shape.transposeA ? CblasTrans : CblasNoTrans,
+                  shape.transposeB ? CblasTrans : CblasNoTrans,
+                  Int32(shape.m), Int32(shape.n), Int32(shape.k), 1, a.baseAddress,
+                  Int32(shape.transposeA ? shape.m : shape.k),
+                  b.baseAddress, Int32(shape.transposeB ? shape.k : shape.n), 0, cc.baseAddress,
+                  Int32(shape.n))
               }
             }
           }
@@ -99,9 +118,12 @@ func gemmRows(_ options: Options, _ machine: Machine, runs: Int) -> [Row] {
       }
       rows.append(
         Row(
-          name: shape.name, backend: backend, shape: "\(shape.m)x\(shape.n)x\(shape.k)", milliseconds: seconds * 1e3,
-          rate: flops / seconds * 1e-9, unit: "GFLOP/s", ofPeak: flops / seconds * 1e-9 / (machine.coreGFLOPS * Double(threads)),
-          overDirect: direct, validated: worst < 1e-3, note: "\(threads) thread\(threads == 1 ? "" : "s")"))
+          name: shape.name, backend: backend, shape: "\(shape.m)x\(shape.n)x\(shape.k)",
+          milliseconds: seconds * 1e3,
+          rate: flops / seconds * 1e-9, unit: "GFLOP/s",
+          ofPeak: flops / seconds * 1e-9 / (machine.coreGFLOPS * Double(threads)),
+          overDirect: direct, validated: worst < 1e-3,
+          note: "\(threads) thread\(threads == 1 ? "" : "s")"))
     }
   }
   return rows
@@ -113,8 +135,20 @@ func gemmRows(_ options: Options, _ machine: Machine, runs: Int) -> [Row] {
 func scalarActivation(_ name: String) -> ((Float) -> Float, (Float, Float) -> Float) {
   switch name {
   case "relu": ({ max($0, 0) }, { x, dy in x > 0 ? dy : 0 })
-  case "sigmoid": ({ 1 / (1 + exp(-$0)) }, { x, dy in let s = 1 / (1 + exp(-x)); return dy * s * (1 - s) })
-  default: ({ tanh($0) }, { x, dy in let t = tanh(x); return dy * (1 - t * t) })
+  case "sigmoid":
+    (
+      { 1 / (1 + exp(-$0)) },
+      { x, dy in
+        let s = 1 / (1 + exp(-x)); return dy * s * (1 - s)
+      }
+    )
+  default:
+    (
+      { tanh($0) },
+      { x, dy in
+        let t = tanh(x); return dy * (1 - t * t)
+      }
+    )
   }
 }
 
@@ -134,38 +168,47 @@ func elementwiseRows(_ options: Options, _ machine: Machine, runs: Int) throws -
           let rowName = "\(name) \(label) \(direction)"
           guard options.wants(rowName, backend: backend) else { continue }
           let (f, df) = scalarActivation(name)
-          let seconds = measure(runs: large ? runs : max(3, runs / 2)) {
-            x.withUnsafeBufferPointer { xs in
-              dy.withUnsafeBufferPointer { dys in
-                y.withUnsafeMutableBufferPointer { ys in
-                  dx.withUnsafeMutableBufferPointer { dxs in
-                    for _ in 0..<repeats {
-                      switch (backend, direction) {
-                      case ("simd", "forward"): activation.forward(xs, into: ys, rowLength: row)
-                      case ("simd", _): activation.backward(input: xs, output: UnsafeBufferPointer(ys), outputGradient: dys, into: dxs, rowLength: row)
-                      case (_, "forward"): for i in 0..<count { ys[i] = f(xs[i]) }
-                      default: for i in 0..<count { dxs[i] = df(xs[i], dys[i]) }
+          let seconds =
+            measure(runs: large ? runs : max(3, runs / 2)) {
+              x.withUnsafeBufferPointer { xs in
+                dy.withUnsafeBufferPointer { dys in
+                  y.withUnsafeMutableBufferPointer { ys in
+                    dx.withUnsafeMutableBufferPointer { dxs in
+                      for _ in 0..<repeats {
+                        switch (backend, direction) {
+                        case ("simd", "forward"): activation.forward(xs, into: ys, rowLength: row)
+                        case ("simd", _):
+                          activation.backward(
+                            input: xs, output: UnsafeBufferPointer(ys), outputGradient: dys,
+                            into: dxs, rowLength: row)
+                        case (_, "forward"): for i in 0..<count { ys[i] = f(xs[i]) }
+                        default: for i in 0..<count { dxs[i] = df(xs[i], dys[i]) }
+                        }
                       }
                     }
                   }
                 }
               }
-            }
-          } / Double(repeats)
+            } / Double(repeats)
           // Validation: the SIMD result against the scalar function.
           var validated: Bool?
           if backend == "simd" && name != "softmax" {
             let (f, df) = scalarActivation(name)
             validated = (0..<min(count, 4096)).allSatisfy { i in
-              direction == "forward" ? abs(y[i] - f(x[i])) <= 1e-5 * max(1, abs(f(x[i]))) : abs(dx[i] - df(x[i], dy[i])) <= 1e-5 * max(1, abs(df(x[i], dy[i])))
+              direction == "forward"
+                ? abs(y[i] - f(x[i])) <= 1e-5 * max(1, abs(f(x[i])))
+                : abs(dx[i] - df(x[i], dy[i])) <= 1e-5 * max(1, abs(df(x[i], dy[i])))
             }
           }
           let bytes = Double(count) * (direction == "forward" ? 8 : 12)
           rows.append(
             Row(
-              name: rowName, backend: backend, shape: shape.map(String.init).joined(separator: "x"), milliseconds: seconds * 1e3,
-              rate: large ? bytes / seconds * 1e-9 : Double(count) / seconds * 1e-9, unit: large ? "GB/s" : "Gelem/s",
-              ofPeak: large ? bytes / seconds * 1e-9 / machine.bandwidthGBs : nil, overDirect: nil, validated: validated,
+              name: rowName, backend: backend, shape: shape.map(String.init).joined(separator: "x"),
+              milliseconds: seconds * 1e3,
+              rate: large ? bytes / seconds * 1e-9 : Double(count) / seconds * 1e-9,
+              unit: large ? "GB/s" : "Gelem/s",
+              ofPeak: large ? bytes / seconds * 1e-9 / machine.bandwidthGBs : nil, overDirect: nil,
+              validated: validated,
               note: large ? nil : "cache-resident"))
         }
       }
@@ -179,23 +222,27 @@ func elementwiseRows(_ options: Options, _ machine: Machine, runs: Int) throws -
     let loss = SparseCategoricalCrossentropy()
     let softmax = Softmax()
     let repeats = 200
-    let seconds = try measure(runs: runs) {
-      for _ in 0..<repeats {
-        try logits.withUnsafeBufferPointer { z in
-          try probabilities.withUnsafeMutableBufferPointer { p in
-            softmax.forward(z, into: p, rowLength: 10)
-            try labels.withUnsafeBufferPointer { t in
-              try gradient.withUnsafeMutableBufferPointer {
-                _ = try loss.computeFromSoftmax(logits: z, probabilities: UnsafeBufferPointer(p), target: t, shape: [batch, 10], logitsGradient: $0)
+    let seconds =
+      try measure(runs: runs) {
+        for _ in 0..<repeats {
+          try logits.withUnsafeBufferPointer { z in
+            try probabilities.withUnsafeMutableBufferPointer { p in
+              softmax.forward(z, into: p, rowLength: 10)
+              try labels.withUnsafeBufferPointer { t in
+                try gradient.withUnsafeMutableBufferPointer {
+                  _ = try loss.computeFromSoftmax(
+                    logits: z, probabilities: UnsafeBufferPointer(p), target: t,
+                    shape: [batch, 10], logitsGradient: $0)
+                }
               }
             }
           }
         }
-      }
-    } / Double(repeats)
+      } / Double(repeats)
     rows.append(
       Row(
-        name: "softmax-crossentropy b\(batch)", backend: "simd", shape: "\(batch)x10", milliseconds: seconds * 1e3,
+        name: "softmax-crossentropy b\(batch)", backend: "simd", shape: "\(batch)x10",
+        milliseconds: seconds * 1e3,
         rate: Double(batch * 10) / seconds * 1e-9, unit: "Gelem/s", ofPeak: nil, overDirect: nil,
         validated: abs(gradient.reduce(0, +)) < 1e-4, note: "forward, loss and gradient"))
   }
@@ -210,7 +257,9 @@ func elementwiseRows(_ options: Options, _ machine: Machine, runs: Int) throws -
             v.withUnsafeMutableBufferPointer { vp in
               g.withUnsafeBufferPointer { gp in
                 if backend == "simd" {
-                  strata_adam(wp.baseAddress, gp.baseAddress, mp.baseAddress, vp.baseAddress, nil, count, 1e-3, 0.9, 0.999, 1e-7)
+                  strata_adam(
+                    wp.baseAddress, gp.baseAddress, mp.baseAddress, vp.baseAddress, nil, count,
+                    1e-3, 0.9, 0.999, 1e-7)
                 } else {
                   for i in 0..<count {
                     mp[i] += (gp[i] - mp[i]) * 0.1
@@ -226,8 +275,10 @@ func elementwiseRows(_ options: Options, _ machine: Machine, runs: Int) throws -
       let bytes = 28.0 * Double(count)
       rows.append(
         Row(
-          name: "adam \(count)", backend: backend, shape: "\(count)", milliseconds: seconds * 1e3, rate: bytes / seconds * 1e-9,
-          unit: "GB/s", ofPeak: bytes / seconds * 1e-9 / machine.bandwidthGBs, overDirect: nil, validated: w.allSatisfy(\.isFinite),
+          name: "adam \(count)", backend: backend, shape: "\(count)", milliseconds: seconds * 1e3,
+          rate: bytes / seconds * 1e-9,
+          unit: "GB/s", ofPeak: bytes / seconds * 1e-9 / machine.bandwidthGBs, overDirect: nil,
+          validated: w.allSatisfy(\.isFinite),
           note: count > 1_000_000 ? "memory-bound" : nil))
     }
   }

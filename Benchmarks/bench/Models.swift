@@ -5,7 +5,9 @@ import StrataSeedModels
 
 func seedModel(_ name: String) throws -> Sequential { try SeedModel(rawValue: name)!.make(seed: 1) }
 
-func compileSeed(_ model: Sequential, _ name: String) throws { try SeedModel(rawValue: name)!.compile(model) }
+func compileSeed(_ model: Sequential, _ name: String) throws {
+  try SeedModel(rawValue: name)!.compile(model)
+}
 
 func modelRows(_ options: Options, runs: Int) throws -> [Row] {
   var rows: [Row] = []
@@ -15,26 +17,41 @@ func modelRows(_ options: Options, runs: Int) throws -> [Row] {
   for (name, batch) in [("mlp", 32), ("cnn", 32), ("deep-mnist", 50)] {
     let model = try seedModel(name)
     let x = name == "mlp" ? images : try images.reshaped(to: [images.shape[0], 28, 28, 1])
-    if options.wants("train \(name) b\(batch)", backend: "all") || options.backend == "all" && options.wants("train \(name) b\(batch)", backend: "all") {
+    if options.wants("train \(name) b\(batch)", backend: "all")
+      || options.backend == "all" && options.wants("train \(name) b\(batch)", backend: "all")
+    {
       try compileSeed(model, name)
-      let steps = options.quick ? (name == "deep-mnist" ? 20 : 50) : (name == "deep-mnist" ? 120 : name == "cnn" ? 300 : 400)
+      let steps =
+        options.quick
+        ? (name == "deep-mnist" ? 20 : 50)
+        : (name == "deep-mnist" ? 120 : name == "cnn" ? 300 : 400)
       let sx = x.slice(rows: 0..<(steps * batch)), sy = labels.slice(rows: 0..<(steps * batch))
-      let seconds = try measure(runs: options.quick ? 1 : 3) {
-        try model.fit(sx, sy, batchSize: batch, epochs: 1, verbose: 0, shuffle: false)
-      } / Double(steps)
+      let seconds =
+        try measure(runs: options.quick ? 1 : 3) {
+          try model.fit(sx, sy, batchSize: batch, epochs: 1, verbose: 0, shuffle: false)
+        } / Double(steps)
       rows.append(
         Row(
-          name: "train \(name) b\(batch)", backend: "cpu", shape: "\(steps) steps", milliseconds: seconds * 1e3, rate: Double(batch) / seconds,
-          unit: "samples/s", ofPeak: nil, overDirect: nil, validated: nil, note: String(format: "%.0f steps/s", 1 / seconds)))
+          name: "train \(name) b\(batch)", backend: "cpu", shape: "\(steps) steps",
+          milliseconds: seconds * 1e3, rate: Double(batch) / seconds,
+          unit: "samples/s", ofPeak: nil, overDirect: nil, validated: nil,
+          note: String(format: "%.0f steps/s", 1 / seconds)))
     }
-    for inferenceBatch in [1, 32, 1024] where options.wants("predict \(name) b\(inferenceBatch)", backend: "all") && (options.backend == "all") {
+    for inferenceBatch in [1, 32, 1024]
+    where options.wants("predict \(name) b\(inferenceBatch)", backend: "all")
+      && (options.backend == "all")
+    {
       let count = inferenceBatch == 1 ? (options.quick ? 100 : 1000) : (options.quick ? 1024 : 4096)
       let sample = x.slice(rows: 0..<count)
-      let seconds = try measure(runs: runs) { _ = try model.predict(sample, batchSize: inferenceBatch) }
+      let seconds = try measure(runs: runs) {
+        _ = try model.predict(sample, batchSize: inferenceBatch)
+      }
       rows.append(
         Row(
-          name: "predict \(name) b\(inferenceBatch)", backend: "cpu", shape: "\(count) samples", milliseconds: seconds * 1e3 / Double(count) * Double(inferenceBatch),
-          rate: Double(count) / seconds, unit: "samples/s", ofPeak: nil, overDirect: nil, validated: nil, note: "ms per batch"))
+          name: "predict \(name) b\(inferenceBatch)", backend: "cpu", shape: "\(count) samples",
+          milliseconds: seconds * 1e3 / Double(count) * Double(inferenceBatch),
+          rate: Double(count) / seconds, unit: "samples/s", ofPeak: nil, overDirect: nil,
+          validated: nil, note: "ms per batch"))
     }
   }
   return rows
@@ -72,8 +89,11 @@ func firstStepRow() -> Row? {
   guard (try? process.run()) != nil else { return nil }
   process.waitUntilExit()
   let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-  guard let seconds = Double(text.trimmingCharacters(in: .whitespacesAndNewlines)), seconds > 0 else { return nil }
+  guard let seconds = Double(text.trimmingCharacters(in: .whitespacesAndNewlines)), seconds > 0
+  else { return nil }
   return Row(
-    name: "first training step mlp", backend: "cpu", shape: "process start", milliseconds: seconds * 1e3, rate: seconds, unit: "s",
-    ofPeak: nil, overDirect: nil, validated: nil, note: "loads Fashion-MNIST (60k gzipped images) first")
+    name: "first training step mlp", backend: "cpu", shape: "process start",
+    milliseconds: seconds * 1e3, rate: seconds, unit: "s",
+    ofPeak: nil, overDirect: nil, validated: nil,
+    note: "loads Fashion-MNIST (60k gzipped images) first")
 }

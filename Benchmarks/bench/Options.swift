@@ -6,12 +6,16 @@ import Strata
 /// Backend names are the kernels registry's (`reference`, `simd`, `blas`, `dnnl`, `cpu`).
 struct Options: ParsableCommand {
   static let configuration = CommandConfiguration(
-    commandName: "bench", abstract: "Kernel and model throughput against the machine's measured limits.")
+    commandName: "bench",
+    abstract: "Kernel and model throughput against the machine's measured limits.")
 
   @Argument(help: "Only rows whose name contains it (e.g. gemm, conv, relu, adam, train).")
   var filter: String?
 
-  @Option(help: ArgumentHelp("Only rows of that backend: one of the registered kernels backends, or all.", valueName: "backend"))
+  @Option(
+    help: ArgumentHelp(
+      "Only rows of that backend: one of the registered kernels backends, or all.",
+      valueName: "backend"))
   var backend = "all"
 
   @Option(help: "OpenBLAS threads for large products (oneDNN follows OMP_NUM_THREADS).")
@@ -23,15 +27,20 @@ struct Options: ParsableCommand {
   @Flag(help: "Fewer shapes and repetitions (CI).")
   var quick = false
 
-  @Flag(name: .customLong("first-step"), help: "Time the first training step from process start, then stop.")
+  @Flag(
+    name: .customLong("first-step"),
+    help: "Time the first training step from process start, then stop.")
   var firstStep = false
 
   func validate() throws {
     let known = Registries.shared.kernels.identifiers
     guard backend == "all" || known.contains(backend) else {
-      throw ValidationError("--backend takes \((known + ["all"]).joined(separator: ", ")), not \(backend).")
+      throw ValidationError(
+        "--backend takes \((known + ["all"]).joined(separator: ", ")), not \(backend).")
     }
-    if let threads, threads < 1 { throw ValidationError("--threads takes a positive number, not \(threads).") }
+    if let threads, threads < 1 {
+      throw ValidationError("--threads takes a positive number, not \(threads).")
+    }
   }
 
   func wants(_ name: String, backend rowBackend: String) -> Bool {
@@ -64,7 +73,8 @@ func measure(runs: Int, _ body: () throws -> Void) rethrows -> Double {
     let start = ContinuousClock.now
     try body()
     let elapsed = ContinuousClock.now - start
-    times.append(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18)
+    times.append(
+      Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18)
   }
   return times.sorted()[times.count / 2]
 }

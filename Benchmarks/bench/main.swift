@@ -8,19 +8,27 @@ func main() throws {
   let options = Options.parseOrExit()
   if options.firstStep { return try firstStep() }
   #if DEBUG
-    FileHandle.standardError.write(Data("warning: this is a debug build; its figures mean nothing. Use: swift run -c release bench\n".utf8))
+    FileHandle.standardError.write(
+      Data(
+        "warning: this is a debug build; its figures mean nothing. Use: swift run -c release bench\n"
+          .utf8))
   #endif
   if let threads = options.threads { BLASKernels.setThreads(threads) }
   let runs = options.quick ? 3 : 7
   let machine = Machine(
-    isa: String(cString: bench_vector_isa()), coreGFLOPS: bench_peak_gflops(options.quick ? 200 : 600),
-    bandwidthGBs: bench_copy_bandwidth(256 << 20, options.quick ? 3 : 6), cores: ProcessInfo.processInfo.activeProcessorCount)
+    isa: String(cString: bench_vector_isa()),
+    coreGFLOPS: bench_peak_gflops(options.quick ? 200 : 600),
+    bandwidthGBs: bench_copy_bandwidth(256 << 20, options.quick ? 3 : 6),
+    cores: ProcessInfo.processInfo.activeProcessorCount)
   if !options.json {
     print(
       String(
-        format: "Machine: %d cores, %@ FMA peak %.1f GFLOP/s per core, memory bandwidth %.1f GB/s (one core copying)",
+        format:
+          "Machine: %d cores, %@ FMA peak %.1f GFLOP/s per core, memory bandwidth %.1f GB/s (one core copying)",
         machine.cores, machine.isa, machine.coreGFLOPS, machine.bandwidthGBs))
-    print("Peak is per core times the threads a row uses; 'vs direct' is Strata's time over calling the library itself.\n")
+    print(
+      "Peak is per core times the threads a row uses; 'vs direct' is Strata's time over calling the library itself.\n"
+    )
   }
   var rows: [Row] = []
   rows += gemmRows(options, machine, runs: runs)
@@ -34,11 +42,18 @@ func main() throws {
   rows += convolutionRows(options, machine, runs: runs)
   rows += try elementwiseRows(options, machine, runs: runs)
   rows += try modelRows(options, runs: runs)
-  if options.wants("first training step mlp", backend: "all"), let row = firstStepRow() { rows.append(row) }
+  if options.wants("first training step mlp", backend: "all"), let row = firstStepRow() {
+    rows.append(row)
+  }
   if options.json {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.sortedKeys]
-    var machineRecord = ["machine": ["isa": machine.isa, "core_gflops": String(machine.coreGFLOPS), "bandwidth_gbs": String(machine.bandwidthGBs), "cores": String(machine.cores)]]
+    var machineRecord = [
+      "machine": [
+        "isa": machine.isa, "core_gflops": String(machine.coreGFLOPS),
+        "bandwidth_gbs": String(machine.bandwidthGBs), "cores": String(machine.cores),
+      ]
+    ]
     print(String(decoding: try encoder.encode(machineRecord), as: UTF8.self))
     machineRecord = [:]
     for row in rows { print(String(decoding: try encoder.encode(row), as: UTF8.self)) }
@@ -47,24 +62,34 @@ func main() throws {
   }
   let failed = rows.filter { $0.validated == false }
   if !failed.isEmpty {
-    FileHandle.standardError.write(Data("error: \(failed.count) rows did not match the reference: \(failed.map(\.name))\n".utf8))
+    FileHandle.standardError.write(
+      Data("error: \(failed.count) rows did not match the reference: \(failed.map(\.name))\n".utf8))
     exit(1)
   }
 }
 
 func printTable(_ rows: [Row]) {
-  let header = ["kernel", "backend", "shape", "ms", "rate", "unit", "% peak", "vs direct", "check", "note"]
+  let header = [
+    "kernel", "backend", "shape", "ms", "rate", "unit", "% peak", "vs direct", "check", "note",
+  ]
   let cells = rows.map { row -> [String] in
     [
-      row.name, row.backend, row.shape, String(format: row.milliseconds < 0.1 ? "%.4f" : "%.3f", row.milliseconds),
-      String(format: row.rate >= 100 ? "%.0f" : "%.2f", row.rate), row.unit, row.ofPeak.map { String(format: "%.0f%%", $0 * 100) } ?? "",
-      row.overDirect.map { String(format: "%.2f", $0) } ?? "", row.validated.map { $0 ? "ok" : "MISMATCH" } ?? "", row.note ?? "",
+      row.name, row.backend, row.shape,
+      String(format: row.milliseconds < 0.1 ? "%.4f" : "%.3f", row.milliseconds),
+      String(format: row.rate >= 100 ? "%.0f" : "%.2f", row.rate), row.unit,
+      row.ofPeak.map { String(format: "%.0f%%", $0 * 100) } ?? "",
+      row.overDirect.map { String(format: "%.2f", $0) } ?? "",
+      row.validated.map { $0 ? "ok" : "MISMATCH" } ?? "", row.note ?? "",
     ]
   }
-  let widths = header.indices.map { column in ([header[column]] + cells.map { $0[column] }).map(\.count).max() ?? 0 }
+  let widths = header.indices.map { column in
+    ([header[column]] + cells.map { $0[column] }).map(\.count).max() ?? 0
+  }
   func line(_ fields: [String]) -> String {
     fields.enumerated().map { index, field in
-      index >= 3 && index <= 4 ? String(repeating: " ", count: widths[index] - field.count) + field : field.padding(toLength: widths[index], withPad: " ", startingAt: 0)
+      index >= 3 && index <= 4
+        ? String(repeating: " ", count: widths[index] - field.count) + field
+        : field.padding(toLength: widths[index], withPad: " ", startingAt: 0)
     }.joined(separator: "  ")
   }
   print(line(header))

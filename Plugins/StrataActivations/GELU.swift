@@ -6,7 +6,9 @@ import StrataCore
 public struct GELU: Activation {
   public static let identifier = "gelu"
   public init(config: NoConfig = NoConfig()) {}
-  public func forward(_ x: UnsafeBufferPointer<Float>, into y: UnsafeMutableBufferPointer<Float>, rowLength: Int) {
+  public func forward(
+    _ x: UnsafeBufferPointer<Float>, into y: UnsafeMutableBufferPointer<Float>, rowLength: Int
+  ) {
     for i in 0..<x.count {
       let v = Double(x[i])
       y[i] = Float(0.5 * v * (1 + erf(v / 2.0.squareRoot())))
@@ -14,7 +16,8 @@ public struct GELU: Activation {
   }
   public func backward(
     input x: UnsafeBufferPointer<Float>, output y: UnsafeBufferPointer<Float>,
-    outputGradient dy: UnsafeBufferPointer<Float>, into dx: UnsafeMutableBufferPointer<Float>, rowLength: Int
+    outputGradient dy: UnsafeBufferPointer<Float>, into dx: UnsafeMutableBufferPointer<Float>,
+    rowLength: Int
   ) {
     for i in 0..<x.count {
       let v = Double(x[i])

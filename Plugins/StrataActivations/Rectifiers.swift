@@ -10,14 +10,18 @@ typealias V = SIMD16<Float>
 public struct ReLU: Activation {
   public static let identifier = "relu"
   public init(config: NoConfig = NoConfig()) {}
-  public func forward(_ x: UnsafeBufferPointer<Float>, into y: UnsafeMutableBufferPointer<Float>, rowLength: Int) {
+  public func forward(
+    _ x: UnsafeBufferPointer<Float>, into y: UnsafeMutableBufferPointer<Float>, rowLength: Int
+  ) {
     strata_relu_forward(x.baseAddress, y.baseAddress, min(x.count, y.count))
   }
   public func backward(
     input x: UnsafeBufferPointer<Float>, output y: UnsafeBufferPointer<Float>,
-    outputGradient dy: UnsafeBufferPointer<Float>, into dx: UnsafeMutableBufferPointer<Float>, rowLength: Int
+    outputGradient dy: UnsafeBufferPointer<Float>, into dx: UnsafeMutableBufferPointer<Float>,
+    rowLength: Int
   ) {
-    strata_relu_backward(x.baseAddress, dy.baseAddress, dx.baseAddress, min(x.count, dy.count, dx.count))
+    strata_relu_backward(
+      x.baseAddress, dy.baseAddress, dx.baseAddress, min(x.count, dy.count, dx.count))
   }
 }
 
@@ -25,12 +29,15 @@ public struct ReLU: Activation {
 public struct ReLU6: Activation {
   public static let identifier = "relu6"
   public init(config: NoConfig = NoConfig()) {}
-  public func forward(_ x: UnsafeBufferPointer<Float>, into y: UnsafeMutableBufferPointer<Float>, rowLength: Int) {
+  public func forward(
+    _ x: UnsafeBufferPointer<Float>, into y: UnsafeMutableBufferPointer<Float>, rowLength: Int
+  ) {
     simdMap(x, into: y) { SIMDMath.clamp($0, 0, 6) }
   }
   public func backward(
     input x: UnsafeBufferPointer<Float>, output y: UnsafeBufferPointer<Float>,
-    outputGradient dy: UnsafeBufferPointer<Float>, into dx: UnsafeMutableBufferPointer<Float>, rowLength: Int
+    outputGradient dy: UnsafeBufferPointer<Float>, into dx: UnsafeMutableBufferPointer<Float>,
+    rowLength: Int
   ) {
     simdZip(x, dy, into: dx) { x, dy in dy.replacing(with: 0, where: (x .<= 0) .| (x .>= 6)) }
   }
@@ -48,17 +55,21 @@ public struct LeakyReLUActivation: Activation {
   public init(config: Config = Config()) throws {
     guard config.negativeSlope.isFinite else {
       throw StrataError.invalidArgument(
-        owner: "leaky_relu", argument: "negative_slope", value: "\(config.negativeSlope)", expected: "a finite number")
+        owner: "leaky_relu", argument: "negative_slope", value: "\(config.negativeSlope)",
+        expected: "a finite number")
     }
     self.config = config
   }
-  public func forward(_ x: UnsafeBufferPointer<Float>, into y: UnsafeMutableBufferPointer<Float>, rowLength: Int) {
+  public func forward(
+    _ x: UnsafeBufferPointer<Float>, into y: UnsafeMutableBufferPointer<Float>, rowLength: Int
+  ) {
     let slope = config.negativeSlope
     simdMap(x, into: y) { $0.replacing(with: $0 * slope, where: $0 .<= 0) }
   }
   public func backward(
     input x: UnsafeBufferPointer<Float>, output y: UnsafeBufferPointer<Float>,
-    outputGradient dy: UnsafeBufferPointer<Float>, into dx: UnsafeMutableBufferPointer<Float>, rowLength: Int
+    outputGradient dy: UnsafeBufferPointer<Float>, into dx: UnsafeMutableBufferPointer<Float>,
+    rowLength: Int
   ) {
     let slope = config.negativeSlope
     simdZip(x, dy, into: dx) { x, dy in dy.replacing(with: dy * slope, where: x .<= 0) }
@@ -69,12 +80,15 @@ public struct LeakyReLUActivation: Activation {
 public struct ELU: Activation {
   public static let identifier = "elu"
   public init(config: NoConfig = NoConfig()) {}
-  public func forward(_ x: UnsafeBufferPointer<Float>, into y: UnsafeMutableBufferPointer<Float>, rowLength: Int) {
+  public func forward(
+    _ x: UnsafeBufferPointer<Float>, into y: UnsafeMutableBufferPointer<Float>, rowLength: Int
+  ) {
     simdMap(x, into: y) { x in x.replacing(with: SIMDMath.exp(x) - 1, where: x .<= 0) }
   }
   public func backward(
     input x: UnsafeBufferPointer<Float>, output y: UnsafeBufferPointer<Float>,
-    outputGradient dy: UnsafeBufferPointer<Float>, into dx: UnsafeMutableBufferPointer<Float>, rowLength: Int
+    outputGradient dy: UnsafeBufferPointer<Float>, into dx: UnsafeMutableBufferPointer<Float>,
+    rowLength: Int
   ) {
     simdZip(x, dy, into: dx) { x, dy in dy.replacing(with: dy * SIMDMath.exp(x), where: x .<= 0) }
   }
@@ -86,14 +100,17 @@ public struct SELU: Activation {
   static let alpha: Float = 1.673_263_2
   static let scale: Float = 1.050_701
   public init(config: NoConfig = NoConfig()) {}
-  public func forward(_ x: UnsafeBufferPointer<Float>, into y: UnsafeMutableBufferPointer<Float>, rowLength: Int) {
+  public func forward(
+    _ x: UnsafeBufferPointer<Float>, into y: UnsafeMutableBufferPointer<Float>, rowLength: Int
+  ) {
     simdMap(x, into: y) { x in
       SELU.scale * x.replacing(with: SELU.alpha * (SIMDMath.exp(x) - 1), where: x .<= 0)
     }
   }
   public func backward(
     input x: UnsafeBufferPointer<Float>, output y: UnsafeBufferPointer<Float>,
-    outputGradient dy: UnsafeBufferPointer<Float>, into dx: UnsafeMutableBufferPointer<Float>, rowLength: Int
+    outputGradient dy: UnsafeBufferPointer<Float>, into dx: UnsafeMutableBufferPointer<Float>,
+    rowLength: Int
   ) {
     simdZip(x, dy, into: dx) { x, dy in
       SELU.scale * dy.replacing(with: dy * SELU.alpha * SIMDMath.exp(x), where: x .<= 0)
@@ -106,12 +123,15 @@ public struct Linear: Activation {
   public static let identifier = "linear"
   public init(config: NoConfig = NoConfig()) {}
   public var isIdentity: Bool { true }
-  public func forward(_ x: UnsafeBufferPointer<Float>, into y: UnsafeMutableBufferPointer<Float>, rowLength: Int) {
+  public func forward(
+    _ x: UnsafeBufferPointer<Float>, into y: UnsafeMutableBufferPointer<Float>, rowLength: Int
+  ) {
     if x.baseAddress != UnsafeBufferPointer(y).baseAddress { _ = y.initialize(from: x) }
   }
   public func backward(
     input x: UnsafeBufferPointer<Float>, output y: UnsafeBufferPointer<Float>,
-    outputGradient dy: UnsafeBufferPointer<Float>, into dx: UnsafeMutableBufferPointer<Float>, rowLength: Int
+    outputGradient dy: UnsafeBufferPointer<Float>, into dx: UnsafeMutableBufferPointer<Float>,
+    rowLength: Int
   ) {
     if dy.baseAddress != UnsafeBufferPointer(dx).baseAddress { _ = dx.initialize(from: dy) }
   }

@@ -4,12 +4,15 @@ import StrataCore
 public struct Sigmoid: Activation {
   public static let identifier = "sigmoid"
   public init(config: NoConfig = NoConfig()) {}
-  public func forward(_ x: UnsafeBufferPointer<Float>, into y: UnsafeMutableBufferPointer<Float>, rowLength: Int) {
+  public func forward(
+    _ x: UnsafeBufferPointer<Float>, into y: UnsafeMutableBufferPointer<Float>, rowLength: Int
+  ) {
     simdMap(x, into: y) { SIMDMath.sigmoid($0) }
   }
   public func backward(
     input x: UnsafeBufferPointer<Float>, output y: UnsafeBufferPointer<Float>,
-    outputGradient dy: UnsafeBufferPointer<Float>, into dx: UnsafeMutableBufferPointer<Float>, rowLength: Int
+    outputGradient dy: UnsafeBufferPointer<Float>, into dx: UnsafeMutableBufferPointer<Float>,
+    rowLength: Int
   ) {
     simdZip(y, dy, into: dx) { y, dy in dy * y * (1 - y) }
   }
@@ -19,12 +22,15 @@ public struct Sigmoid: Activation {
 public struct Tanh: Activation {
   public static let identifier = "tanh"
   public init(config: NoConfig = NoConfig()) {}
-  public func forward(_ x: UnsafeBufferPointer<Float>, into y: UnsafeMutableBufferPointer<Float>, rowLength: Int) {
+  public func forward(
+    _ x: UnsafeBufferPointer<Float>, into y: UnsafeMutableBufferPointer<Float>, rowLength: Int
+  ) {
     simdMap(x, into: y) { SIMDMath.tanh($0) }
   }
   public func backward(
     input x: UnsafeBufferPointer<Float>, output y: UnsafeBufferPointer<Float>,
-    outputGradient dy: UnsafeBufferPointer<Float>, into dx: UnsafeMutableBufferPointer<Float>, rowLength: Int
+    outputGradient dy: UnsafeBufferPointer<Float>, into dx: UnsafeMutableBufferPointer<Float>,
+    rowLength: Int
   ) {
     simdZip(y, dy, into: dx) { y, dy in dy * (1 - y * y) }
   }
@@ -34,14 +40,18 @@ public struct Tanh: Activation {
 public struct HardSigmoid: Activation {
   public static let identifier = "hard_sigmoid"
   public init(config: NoConfig = NoConfig()) {}
-  public func forward(_ x: UnsafeBufferPointer<Float>, into y: UnsafeMutableBufferPointer<Float>, rowLength: Int) {
+  public func forward(
+    _ x: UnsafeBufferPointer<Float>, into y: UnsafeMutableBufferPointer<Float>, rowLength: Int
+  ) {
     simdMap(x, into: y) { SIMDMath.clamp($0 + 3, 0, 6) / 6 }
   }
   public func backward(
     input x: UnsafeBufferPointer<Float>, output y: UnsafeBufferPointer<Float>,
-    outputGradient dy: UnsafeBufferPointer<Float>, into dx: UnsafeMutableBufferPointer<Float>, rowLength: Int
+    outputGradient dy: UnsafeBufferPointer<Float>, into dx: UnsafeMutableBufferPointer<Float>,
+    rowLength: Int
   ) {
-    simdZip(x, dy, into: dx) { x, dy in (dy / 6).replacing(with: 0, where: (x .<= -3) .| (x .>= 3)) }
+    simdZip(x, dy, into: dx) { x, dy in (dy / 6).replacing(with: 0, where: (x .<= -3) .| (x .>= 3))
+    }
   }
 }
 
@@ -49,12 +59,15 @@ public struct HardSigmoid: Activation {
 public struct HardSwish: Activation {
   public static let identifier = "hard_swish"
   public init(config: NoConfig = NoConfig()) {}
-  public func forward(_ x: UnsafeBufferPointer<Float>, into y: UnsafeMutableBufferPointer<Float>, rowLength: Int) {
+  public func forward(
+    _ x: UnsafeBufferPointer<Float>, into y: UnsafeMutableBufferPointer<Float>, rowLength: Int
+  ) {
     simdMap(x, into: y) { $0 * SIMDMath.clamp($0 + 3, 0, 6) / 6 }
   }
   public func backward(
     input x: UnsafeBufferPointer<Float>, output y: UnsafeBufferPointer<Float>,
-    outputGradient dy: UnsafeBufferPointer<Float>, into dx: UnsafeMutableBufferPointer<Float>, rowLength: Int
+    outputGradient dy: UnsafeBufferPointer<Float>, into dx: UnsafeMutableBufferPointer<Float>,
+    rowLength: Int
   ) {
     simdZip(x, dy, into: dx) { x, dy in
       var d = (2 * x + 3) / 6
@@ -69,12 +82,15 @@ public struct HardSwish: Activation {
 public struct Swish: Activation {
   public static let identifier = "swish"
   public init(config: NoConfig = NoConfig()) {}
-  public func forward(_ x: UnsafeBufferPointer<Float>, into y: UnsafeMutableBufferPointer<Float>, rowLength: Int) {
+  public func forward(
+    _ x: UnsafeBufferPointer<Float>, into y: UnsafeMutableBufferPointer<Float>, rowLength: Int
+  ) {
     simdMap(x, into: y) { $0 * SIMDMath.sigmoid($0) }
   }
   public func backward(
     input x: UnsafeBufferPointer<Float>, output y: UnsafeBufferPointer<Float>,
-    outputGradient dy: UnsafeBufferPointer<Float>, into dx: UnsafeMutableBufferPointer<Float>, rowLength: Int
+    outputGradient dy: UnsafeBufferPointer<Float>, into dx: UnsafeMutableBufferPointer<Float>,
+    rowLength: Int
   ) {
     simdZip(x, dy, into: dx) { x, dy in
       let s = SIMDMath.sigmoid(x)
@@ -87,12 +103,15 @@ public struct Swish: Activation {
 public struct Softplus: Activation {
   public static let identifier = "softplus"
   public init(config: NoConfig = NoConfig()) {}
-  public func forward(_ x: UnsafeBufferPointer<Float>, into y: UnsafeMutableBufferPointer<Float>, rowLength: Int) {
+  public func forward(
+    _ x: UnsafeBufferPointer<Float>, into y: UnsafeMutableBufferPointer<Float>, rowLength: Int
+  ) {
     simdMap(x, into: y) { SIMDMath.softplus($0) }
   }
   public func backward(
     input x: UnsafeBufferPointer<Float>, output y: UnsafeBufferPointer<Float>,
-    outputGradient dy: UnsafeBufferPointer<Float>, into dx: UnsafeMutableBufferPointer<Float>, rowLength: Int
+    outputGradient dy: UnsafeBufferPointer<Float>, into dx: UnsafeMutableBufferPointer<Float>,
+    rowLength: Int
   ) {
     simdZip(x, dy, into: dx) { x, dy in dy * SIMDMath.sigmoid(x) }
   }
@@ -102,12 +121,15 @@ public struct Softplus: Activation {
 public struct Softsign: Activation {
   public static let identifier = "softsign"
   public init(config: NoConfig = NoConfig()) {}
-  public func forward(_ x: UnsafeBufferPointer<Float>, into y: UnsafeMutableBufferPointer<Float>, rowLength: Int) {
+  public func forward(
+    _ x: UnsafeBufferPointer<Float>, into y: UnsafeMutableBufferPointer<Float>, rowLength: Int
+  ) {
     simdMap(x, into: y) { $0 / (1 + SIMDMath.abs($0)) }
   }
   public func backward(
     input x: UnsafeBufferPointer<Float>, output y: UnsafeBufferPointer<Float>,
-    outputGradient dy: UnsafeBufferPointer<Float>, into dx: UnsafeMutableBufferPointer<Float>, rowLength: Int
+    outputGradient dy: UnsafeBufferPointer<Float>, into dx: UnsafeMutableBufferPointer<Float>,
+    rowLength: Int
   ) {
     simdZip(x, dy, into: dx) { x, dy in
       let d = 1 + SIMDMath.abs(x)
@@ -120,12 +142,15 @@ public struct Softsign: Activation {
 public struct Exponential: Activation {
   public static let identifier = "exponential"
   public init(config: NoConfig = NoConfig()) {}
-  public func forward(_ x: UnsafeBufferPointer<Float>, into y: UnsafeMutableBufferPointer<Float>, rowLength: Int) {
+  public func forward(
+    _ x: UnsafeBufferPointer<Float>, into y: UnsafeMutableBufferPointer<Float>, rowLength: Int
+  ) {
     simdMap(x, into: y) { SIMDMath.exp($0) }
   }
   public func backward(
     input x: UnsafeBufferPointer<Float>, output y: UnsafeBufferPointer<Float>,
-    outputGradient dy: UnsafeBufferPointer<Float>, into dx: UnsafeMutableBufferPointer<Float>, rowLength: Int
+    outputGradient dy: UnsafeBufferPointer<Float>, into dx: UnsafeMutableBufferPointer<Float>,
+    rowLength: Int
   ) {
     simdZip(y, dy, into: dx) { $1 * $0 }
   }
@@ -135,12 +160,15 @@ public struct Exponential: Activation {
 public struct Mish: Activation {
   public static let identifier = "mish"
   public init(config: NoConfig = NoConfig()) {}
-  public func forward(_ x: UnsafeBufferPointer<Float>, into y: UnsafeMutableBufferPointer<Float>, rowLength: Int) {
+  public func forward(
+    _ x: UnsafeBufferPointer<Float>, into y: UnsafeMutableBufferPointer<Float>, rowLength: Int
+  ) {
     simdMap(x, into: y) { $0 * SIMDMath.tanh(SIMDMath.softplus($0)) }
   }
   public func backward(
     input x: UnsafeBufferPointer<Float>, output y: UnsafeBufferPointer<Float>,
-    outputGradient dy: UnsafeBufferPointer<Float>, into dx: UnsafeMutableBufferPointer<Float>, rowLength: Int
+    outputGradient dy: UnsafeBufferPointer<Float>, into dx: UnsafeMutableBufferPointer<Float>,
+    rowLength: Int
   ) {
     simdZip(x, dy, into: dx) { x, dy in
       let t = SIMDMath.tanh(SIMDMath.softplus(x))

@@ -4,7 +4,9 @@ import StrataCore
 public struct Softmax: Activation {
   public static let identifier = "softmax"
   public init(config: NoConfig = NoConfig()) {}
-  public func forward(_ x: UnsafeBufferPointer<Float>, into y: UnsafeMutableBufferPointer<Float>, rowLength: Int) {
+  public func forward(
+    _ x: UnsafeBufferPointer<Float>, into y: UnsafeMutableBufferPointer<Float>, rowLength: Int
+  ) {
     forEachRow(x.count, rowLength) { range in
       let row = UnsafeBufferPointer(rebasing: x[range])
       let out = UnsafeMutableBufferPointer(rebasing: y[range])
@@ -19,7 +21,8 @@ public struct Softmax: Activation {
   /// `dx = y ⊙ (dy - Σ dy ⊙ y)` per row.
   public func backward(
     input x: UnsafeBufferPointer<Float>, output y: UnsafeBufferPointer<Float>,
-    outputGradient dy: UnsafeBufferPointer<Float>, into dx: UnsafeMutableBufferPointer<Float>, rowLength: Int
+    outputGradient dy: UnsafeBufferPointer<Float>, into dx: UnsafeMutableBufferPointer<Float>,
+    rowLength: Int
   ) {
     forEachRow(x.count, rowLength) { range in
       var dot: Float = 0
@@ -33,7 +36,9 @@ public struct Softmax: Activation {
 public struct LogSoftmax: Activation {
   public static let identifier = "log_softmax"
   public init(config: NoConfig = NoConfig()) {}
-  public func forward(_ x: UnsafeBufferPointer<Float>, into y: UnsafeMutableBufferPointer<Float>, rowLength: Int) {
+  public func forward(
+    _ x: UnsafeBufferPointer<Float>, into y: UnsafeMutableBufferPointer<Float>, rowLength: Int
+  ) {
     forEachRow(x.count, rowLength) { range in
       let row = UnsafeBufferPointer(rebasing: x[range])
       let out = UnsafeMutableBufferPointer(rebasing: y[range])
@@ -48,7 +53,8 @@ public struct LogSoftmax: Activation {
   /// `dx = dy - softmax(x) · Σ dy` per row; `softmax(x) = e^y`.
   public func backward(
     input x: UnsafeBufferPointer<Float>, output y: UnsafeBufferPointer<Float>,
-    outputGradient dy: UnsafeBufferPointer<Float>, into dx: UnsafeMutableBufferPointer<Float>, rowLength: Int
+    outputGradient dy: UnsafeBufferPointer<Float>, into dx: UnsafeMutableBufferPointer<Float>,
+    rowLength: Int
   ) {
     forEachRow(x.count, rowLength) { range in
       var sum: Float = 0

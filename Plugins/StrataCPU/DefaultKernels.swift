@@ -21,7 +21,9 @@ public struct DefaultKernels: Kernels {
     a: UnsafeBufferPointer<Float>, b: UnsafeBufferPointer<Float>, beta: Float,
     c: UnsafeMutableBufferPointer<Float>
   ) {
-    blas.gemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha, a: a, b: b, beta: beta, c: c)
+    blas.gemm(
+      transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha, a: a, b: b,
+      beta: beta, c: c)
   }
 
   public func addBias(_ bias: UnsafeBufferPointer<Float>, to c: UnsafeMutableBufferPointer<Float>) {
@@ -33,12 +35,15 @@ public struct DefaultKernels: Kernels {
   }
 
   public func multiply(
-    _ x: UnsafeBufferPointer<Float>, _ y: UnsafeBufferPointer<Float>, into z: UnsafeMutableBufferPointer<Float>
+    _ x: UnsafeBufferPointer<Float>, _ y: UnsafeBufferPointer<Float>,
+    into z: UnsafeMutableBufferPointer<Float>
   ) {
     simd.multiply(x, y, into: z)
   }
 
-  public func axpy(alpha: Float, x: UnsafeBufferPointer<Float>, y: UnsafeMutableBufferPointer<Float>) {
+  public func axpy(
+    alpha: Float, x: UnsafeBufferPointer<Float>, y: UnsafeMutableBufferPointer<Float>
+  ) {
     simd.axpy(alpha: alpha, x: x, y: y)
   }
 
@@ -54,24 +59,32 @@ public struct DefaultKernels: Kernels {
   }
 
   public func convolutionBackwardData(
-    _ g: ConvolutionGeometry, outputGradient: UnsafeBufferPointer<Float>, kernel: UnsafeBufferPointer<Float>,
+    _ g: ConvolutionGeometry, outputGradient: UnsafeBufferPointer<Float>,
+    kernel: UnsafeBufferPointer<Float>,
     inputGradient: UnsafeMutableBufferPointer<Float>
   ) {
-    dnnl.convolutionBackwardData(g, outputGradient: outputGradient, kernel: kernel, inputGradient: inputGradient)
+    dnnl.convolutionBackwardData(
+      g, outputGradient: outputGradient, kernel: kernel, inputGradient: inputGradient)
   }
 
   public func convolutionBackwardWeights(
-    _ g: ConvolutionGeometry, input: UnsafeBufferPointer<Float>, outputGradient: UnsafeBufferPointer<Float>,
-    kernelGradient: UnsafeMutableBufferPointer<Float>, biasGradient: UnsafeMutableBufferPointer<Float>?
+    _ g: ConvolutionGeometry, input: UnsafeBufferPointer<Float>,
+    outputGradient: UnsafeBufferPointer<Float>,
+    kernelGradient: UnsafeMutableBufferPointer<Float>,
+    biasGradient: UnsafeMutableBufferPointer<Float>?
   ) {
     dnnl.convolutionBackwardWeights(
-      g, input: input, outputGradient: outputGradient, kernelGradient: kernelGradient, biasGradient: biasGradient)
+      g, input: input, outputGradient: outputGradient, kernelGradient: kernelGradient,
+      biasGradient: biasGradient)
   }
 
-  public func maxPoolingWorkspaceBytes(_ g: PoolingGeometry) -> Int { dnnl.maxPoolingWorkspaceBytes(g) }
+  public func maxPoolingWorkspaceBytes(_ g: PoolingGeometry) -> Int {
+    dnnl.maxPoolingWorkspaceBytes(g)
+  }
 
   public func maxPooling(
-    _ g: PoolingGeometry, input: UnsafeBufferPointer<Float>, output: UnsafeMutableBufferPointer<Float>,
+    _ g: PoolingGeometry, input: UnsafeBufferPointer<Float>,
+    output: UnsafeMutableBufferPointer<Float>,
     workspace: UnsafeMutableRawBufferPointer
   ) {
     _ = DefaultKernels.shareTheCores
@@ -79,19 +92,26 @@ public struct DefaultKernels: Kernels {
   }
 
   public func maxPoolingBackward(
-    _ g: PoolingGeometry, input: UnsafeBufferPointer<Float>, outputGradient: UnsafeBufferPointer<Float>,
+    _ g: PoolingGeometry, input: UnsafeBufferPointer<Float>,
+    outputGradient: UnsafeBufferPointer<Float>,
     inputGradient: UnsafeMutableBufferPointer<Float>, workspace: UnsafeRawBufferPointer
   ) {
-    dnnl.maxPoolingBackward(g, input: input, outputGradient: outputGradient, inputGradient: inputGradient, workspace: workspace)
+    dnnl.maxPoolingBackward(
+      g, input: input, outputGradient: outputGradient, inputGradient: inputGradient,
+      workspace: workspace)
   }
 
-  public func averagePooling(_ g: PoolingGeometry, input: UnsafeBufferPointer<Float>, output: UnsafeMutableBufferPointer<Float>) {
+  public func averagePooling(
+    _ g: PoolingGeometry, input: UnsafeBufferPointer<Float>,
+    output: UnsafeMutableBufferPointer<Float>
+  ) {
     _ = DefaultKernels.shareTheCores
     dnnl.averagePooling(g, input: input, output: output)
   }
 
   public func averagePoolingBackward(
-    _ g: PoolingGeometry, outputGradient: UnsafeBufferPointer<Float>, inputGradient: UnsafeMutableBufferPointer<Float>
+    _ g: PoolingGeometry, outputGradient: UnsafeBufferPointer<Float>,
+    inputGradient: UnsafeMutableBufferPointer<Float>
   ) {
     dnnl.averagePoolingBackward(g, outputGradient: outputGradient, inputGradient: inputGradient)
   }

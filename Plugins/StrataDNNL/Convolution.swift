@@ -22,7 +22,8 @@ final class ConvolutionPrimitives: @unchecked Sendable {
     self.runtime = runtime
     source = memoryDescriptor([g.batch, g.channels, g.height, g.width], dnnl_nhwc)
     destination = memoryDescriptor([g.batch, g.filters, g.outputHeight, g.outputWidth], dnnl_nhwc)
-    userWeights = memoryDescriptor([g.filters, g.channels, g.kernelHeight, g.kernelWidth], dnnl_hwio)
+    userWeights = memoryDescriptor(
+      [g.filters, g.channels, g.kernelHeight, g.kernelWidth], dnnl_hwio)
     bias = memoryDescriptor([g.filters], dnnl_a)
     strides = dims([g.strideHeight, g.strideWidth])
     dilates = dims([g.dilationHeight - 1, g.dilationWidth - 1])  // oneDNN counts the gaps
@@ -34,36 +35,50 @@ final class ConvolutionPrimitives: @unchecked Sendable {
     memoryDescriptor([g.filters, g.channels, g.kernelHeight, g.kernelWidth], dnnl_format_tag_any)
   }
 
-  private func makeForward() -> (dnnl_primitive_desc_t, dnnl_primitive_t, WeightReorder, [dnnl_memory_t]) {
+  private func makeForward() -> (
+    dnnl_primitive_desc_t, dnnl_primitive_t, WeightReorder, [dnnl_memory_t]
+  ) {
     if let forward { return forward }
     var descriptor = dnnl_convolution_desc_t()
     var (src, dst, weights, b) = (source, destination, anyWeights, bias)
     let status = withUnsafePointer(to: &b) { biasPointer in
       dnnl_dilated_convolution_forward_desc_init(
-        &descriptor, dnnl_forward_training, dnnl_convolution_direct, &src, &weights, hasBias ? biasPointer : nil, &dst,
+        &descriptor, dnnl_forward_training, dnnl_convolution_direct, &src, &weights,
+        hasBias ? biasPointer : nil, &dst,
         strides, dilates, paddingLeft, paddingRight)
     }
     check(status, "convolution forward \(g)")
     let (pd, primitive) = runtime.primitive(&descriptor, what: "convolution forward")
     let chosen = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0)!.pointee
     let reorder = WeightReorder(runtime: runtime, user: userWeights, chosen: chosen, toChosen: true)
-    let made = (pd, primitive, reorder, [runtime.memory(source), runtime.memory(bias), runtime.memory(destination)])
+    let made = (
+      pd, primitive, reorder,
+      [runtime.memory(source), runtime.memory(bias), runtime.memory(destination)]
+    )
     forward = made
     return made
   }
 
-  func run(input: UnsafeRawPointer, kernel: UnsafeRawPointer, bias biasData: UnsafeRawPointer?, output: UnsafeMutableRawPointer) {
+  func run(
+    input: UnsafeRawPointer, kernel: UnsafeRawPointer, bias biasData: UnsafeRawPointer?,
+    output: UnsafeMutableRawPointer
+  ) {
     lock.lock()
     defer { lock.unlock() }
     let (_, primitive, reorder, memories) = makeForward()
     let weights = reorder.toChosen(runtime, kernel, bytes: g.kernelCount * 4)
-    var arguments = [(DNNL_ARG_SRC, memories[0], input), (DNNL_ARG_WEIGHTS, reorder.chosen, weights)]
+    var arguments = [
+      (DNNL_ARG_SRC, memories[0], input), (DNNL_ARG_WEIGHTS, reorder.chosen, weights),
+    ]
     if let biasData { arguments.append((DNNL_ARG_BIAS, memories[1], biasData)) }
     arguments.append((DNNL_ARG_DST, memories[2], UnsafeRawPointer(output)))
     runtime.execute(primitive, arguments)
   }
 
-  func runBackwardData(outputGradient: UnsafeRawPointer, kernel: UnsafeRawPointer, inputGradient: UnsafeMutableRawPointer) {
+  func runBackwardData(
+    outputGradient: UnsafeRawPointer, kernel: UnsafeRawPointer,
+    inputGradient: UnsafeMutableRawPointer
+  ) {
     lock.lock()
     defer { lock.unlock() }
     if backwardData == nil {
@@ -72,12 +87,15 @@ final class ConvolutionPrimitives: @unchecked Sendable {
       var (src, dst, weights) = (source, destination, anyWeights)
       check(
         dnnl_dilated_convolution_backward_data_desc_init(
-          &descriptor, dnnl_convolution_direct, &src, &weights, &dst, strides, dilates, paddingLeft, paddingRight),
+          &descriptor, dnnl_convolution_direct, &src, &weights, &dst, strides, dilates, paddingLeft,
+          paddingRight),
         "convolution backward data \(g)")
-      let (pd, primitive) = runtime.primitive(&descriptor, hint: hint, what: "convolution backward data")
+      let (pd, primitive) = runtime.primitive(
+        &descriptor, hint: hint, what: "convolution backward data")
       let chosen = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0)!.pointee
       dnnl_primitive_desc_destroy(pd)
-      let reorder = WeightReorder(runtime: runtime, user: userWeights, chosen: chosen, toChosen: true)
+      let reorder = WeightReorder(
+        runtime: runtime, user: userWeights, chosen: chosen, toChosen: true)
       backwardData = (primitive, reorder, [runtime.memory(destination), runtime.memory(source)])
     }
     let (primitive, reorder, memories) = backwardData!
@@ -85,13 +103,15 @@ final class ConvolutionPrimitives: @unchecked Sendable {
     runtime.execute(
       primitive,
       [
-        (DNNL_ARG_DIFF_DST, memories[0], outputGradient), (DNNL_ARG_WEIGHTS, reorder.chosen, weights),
+        (DNNL_ARG_DIFF_DST, memories[0], outputGradient),
+        (DNNL_ARG_WEIGHTS, reorder.chosen, weights),
         (DNNL_ARG_DIFF_SRC, memories[1], UnsafeRawPointer(inputGradient)),
       ])
   }
 
   func runBackwardWeights(
-    input: UnsafeRawPointer, outputGradient: UnsafeRawPointer, kernelGradient: UnsafeMutableRawPointer,
+    input: UnsafeRawPointer, outputGradient: UnsafeRawPointer,
+    kernelGradient: UnsafeMutableRawPointer,
     biasGradient: UnsafeMutableRawPointer?
   ) {
     lock.lock()
@@ -102,15 +122,21 @@ final class ConvolutionPrimitives: @unchecked Sendable {
       var (src, dst, weights, b) = (source, destination, anyWeights, bias)
       let status = withUnsafePointer(to: &b) { biasPointer in
         dnnl_dilated_convolution_backward_weights_desc_init(
-          &descriptor, dnnl_convolution_direct, &src, &weights, hasBias ? biasPointer : nil, &dst, strides, dilates,
+          &descriptor, dnnl_convolution_direct, &src, &weights, hasBias ? biasPointer : nil, &dst,
+          strides, dilates,
           paddingLeft, paddingRight)
       }
       check(status, "convolution backward weights \(g)")
-      let (pd, primitive) = runtime.primitive(&descriptor, hint: hint, what: "convolution backward weights")
+      let (pd, primitive) = runtime.primitive(
+        &descriptor, hint: hint, what: "convolution backward weights")
       let chosen = dnnl_primitive_desc_query_md(pd, dnnl_query_diff_weights_md, 0)!.pointee
       dnnl_primitive_desc_destroy(pd)
-      let reorder = WeightReorder(runtime: runtime, user: userWeights, chosen: chosen, toChosen: false)
-      backwardWeights = (primitive, reorder, [runtime.memory(source), runtime.memory(destination), runtime.memory(bias)])
+      let reorder = WeightReorder(
+        runtime: runtime, user: userWeights, chosen: chosen, toChosen: false)
+      backwardWeights = (
+        primitive, reorder,
+        [runtime.memory(source), runtime.memory(destination), runtime.memory(bias)]
+      )
     }
     let (primitive, reorder, memories) = backwardWeights!
     let target = reorder.chosenTarget(kernelGradient)
@@ -118,7 +144,9 @@ final class ConvolutionPrimitives: @unchecked Sendable {
       (DNNL_ARG_SRC, memories[0], input), (DNNL_ARG_DIFF_DST, memories[1], outputGradient),
       (DNNL_ARG_DIFF_WEIGHTS, reorder.chosen, UnsafeRawPointer(target)),
     ]
-    if let biasGradient { arguments.append((DNNL_ARG_DIFF_BIAS, memories[2], UnsafeRawPointer(biasGradient))) }
+    if let biasGradient {
+      arguments.append((DNNL_ARG_DIFF_BIAS, memories[2], UnsafeRawPointer(biasGradient)))
+    }
     runtime.execute(primitive, arguments)
     reorder.toUser(runtime, kernelGradient)
   }
@@ -159,7 +187,8 @@ final class PoolingPrimitives: @unchecked Sendable {
     self.maximum = maximum
     self.runtime = runtime
     sourceDescriptor = memoryDescriptor([g.batch, g.channels, g.height, g.width], dnnl_nhwc)
-    destinationDescriptor = memoryDescriptor([g.batch, g.channels, g.outputHeight, g.outputWidth], dnnl_nhwc)
+    destinationDescriptor = memoryDescriptor(
+      [g.batch, g.channels, g.outputHeight, g.outputWidth], dnnl_nhwc)
     strides = dims([g.strideHeight, g.strideWidth])
     kernel = dims([g.poolHeight, g.poolWidth])
     dilation = dims([0, 0])
@@ -168,12 +197,16 @@ final class PoolingPrimitives: @unchecked Sendable {
     var (src, dst) = (sourceDescriptor, destinationDescriptor)
     check(
       dnnl_pooling_v2_forward_desc_init(
-        &descriptor, dnnl_forward_training, maximum ? dnnl_pooling_max : dnnl_pooling_avg_exclude_padding, &src, &dst,
+        &descriptor, dnnl_forward_training,
+        maximum ? dnnl_pooling_max : dnnl_pooling_avg_exclude_padding, &src, &dst,
         strides, kernel, dilation, paddingLeft, paddingRight), "pooling forward")
     (forwardDescriptor, forward) = runtime.primitive(&descriptor, what: "pooling forward")
     source = runtime.memory(sourceDescriptor)
     destination = runtime.memory(destinationDescriptor)
-    if maximum, let workspaceDescriptor = dnnl_primitive_desc_query_md(forwardDescriptor, dnnl_query_workspace_md, 0) {
+    if maximum,
+      let workspaceDescriptor = dnnl_primitive_desc_query_md(
+        forwardDescriptor, dnnl_query_workspace_md, 0)
+    {
       var copy = workspaceDescriptor.pointee
       workspaceBytes = dnnl_memory_desc_get_size(&copy)
       workspace = workspaceBytes > 0 ? runtime.memory(copy) : nil
@@ -183,15 +216,25 @@ final class PoolingPrimitives: @unchecked Sendable {
     }
   }
 
-  func run(input: UnsafeRawPointer, output: UnsafeMutableRawPointer, workspace buffer: UnsafeMutableRawPointer?) {
+  func run(
+    input: UnsafeRawPointer, output: UnsafeMutableRawPointer,
+    workspace buffer: UnsafeMutableRawPointer?
+  ) {
     lock.lock()
     defer { lock.unlock() }
-    var arguments = [(DNNL_ARG_SRC, source, input), (DNNL_ARG_DST, destination, UnsafeRawPointer(output))]
-    if let workspace, let buffer { arguments.append((DNNL_ARG_WORKSPACE, workspace, UnsafeRawPointer(buffer))) }
+    var arguments = [
+      (DNNL_ARG_SRC, source, input), (DNNL_ARG_DST, destination, UnsafeRawPointer(output)),
+    ]
+    if let workspace, let buffer {
+      arguments.append((DNNL_ARG_WORKSPACE, workspace, UnsafeRawPointer(buffer)))
+    }
     runtime.execute(forward, arguments)
   }
 
-  func runBackward(outputGradient: UnsafeRawPointer, inputGradient: UnsafeMutableRawPointer, workspace buffer: UnsafeRawPointer?) {
+  func runBackward(
+    outputGradient: UnsafeRawPointer, inputGradient: UnsafeMutableRawPointer,
+    workspace buffer: UnsafeRawPointer?
+  ) {
     lock.lock()
     defer { lock.unlock() }
     if backward == nil {
@@ -199,13 +242,18 @@ final class PoolingPrimitives: @unchecked Sendable {
       var (src, dst) = (sourceDescriptor, destinationDescriptor)
       check(
         dnnl_pooling_v2_backward_desc_init(
-          &backwardDescriptor, maximum ? dnnl_pooling_max : dnnl_pooling_avg_exclude_padding, &src, &dst, strides,
+          &backwardDescriptor, maximum ? dnnl_pooling_max : dnnl_pooling_avg_exclude_padding, &src,
+          &dst, strides,
           kernel, dilation, paddingLeft, paddingRight), "pooling backward")
-      let (backwardPrimitiveDescriptor, primitive) = runtime.primitive(&backwardDescriptor, hint: forwardDescriptor, what: "pooling backward")
+      let (backwardPrimitiveDescriptor, primitive) = runtime.primitive(
+        &backwardDescriptor, hint: forwardDescriptor, what: "pooling backward")
       dnnl_primitive_desc_destroy(backwardPrimitiveDescriptor)
       backward = primitive
     }
-    var arguments = [(DNNL_ARG_DIFF_DST, destination, outputGradient), (DNNL_ARG_DIFF_SRC, source, UnsafeRawPointer(inputGradient))]
+    var arguments = [
+      (DNNL_ARG_DIFF_DST, destination, outputGradient),
+      (DNNL_ARG_DIFF_SRC, source, UnsafeRawPointer(inputGradient)),
+    ]
     if let workspace, let buffer { arguments.append((DNNL_ARG_WORKSPACE, workspace, buffer)) }
     runtime.execute(backward!, arguments)
   }

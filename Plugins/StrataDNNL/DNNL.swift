@@ -6,17 +6,24 @@ import StrataCore
 /// bug in Strata (or oneDNN), not something a user passed in.
 @inline(__always)
 func check(_ status: dnnl_status_t, _ what: @autoclosure () -> String) {
-  guard status == dnnl_success else { fatalError("oneDNN: \(what()) failed with status \(status.rawValue)") }
+  guard status == dnnl_success else {
+    fatalError("oneDNN: \(what()) failed with status \(status.rawValue)")
+  }
 }
 
 /// A `dnnl_dims_t` argument: oneDNN reads as many entries as the operation has dimensions. A Swift array
 /// passes C a pointer to contiguous storage (`&tuple.0` may pass a temporary holding one element).
-func dims(_ values: [Int]) -> [Int64] { values.map(Int64.init) + [Int64](repeating: 0, count: 12 - values.count) }
+func dims(_ values: [Int]) -> [Int64] {
+  values.map(Int64.init) + [Int64](repeating: 0, count: 12 - values.count)
+}
 
 /// A memory descriptor of f32 data with logical `dimensions` (oneDNN order: N, C, H, W) stored as `tag`.
 func memoryDescriptor(_ dimensions: [Int], _ tag: dnnl_format_tag_t) -> dnnl_memory_desc_t {
   var descriptor = dnnl_memory_desc_t()
-  check(dnnl_memory_desc_init_by_tag(&descriptor, Int32(dimensions.count), dims(dimensions), dnnl_f32, tag), "memory descriptor \(dimensions)")
+  check(
+    dnnl_memory_desc_init_by_tag(
+      &descriptor, Int32(dimensions.count), dims(dimensions), dnnl_f32, tag),
+    "memory descriptor \(dimensions)")
   return descriptor
 }
 
@@ -32,7 +39,10 @@ final class DNNLRuntime: @unchecked Sendable {
     var engine: dnnl_engine_t?
     guard dnnl_engine_create(&engine, dnnl_cpu, 0) == dnnl_success, let engine else { return nil }
     var stream: dnnl_stream_t?
-    guard dnnl_stream_create(&stream, engine, UInt32(dnnl_stream_default_flags.rawValue)) == dnnl_success, let stream else {
+    guard
+      dnnl_stream_create(&stream, engine, UInt32(dnnl_stream_default_flags.rawValue))
+        == dnnl_success, let stream
+    else {
       return nil
     }
     self.engine = engine
@@ -40,11 +50,14 @@ final class DNNLRuntime: @unchecked Sendable {
   }
 
   /// Creates a primitive (and its descriptor) from an operation descriptor.
-  func primitive(_ operation: UnsafeRawPointer, hint: const_dnnl_primitive_desc_t? = nil, what: String)
+  func primitive(
+    _ operation: UnsafeRawPointer, hint: const_dnnl_primitive_desc_t? = nil, what: String
+  )
     -> (dnnl_primitive_desc_t, dnnl_primitive_t)
   {
     var descriptor: dnnl_primitive_desc_t?
-    check(dnnl_primitive_desc_create(&descriptor, operation, nil, engine, hint), "\(what) descriptor")
+    check(
+      dnnl_primitive_desc_create(&descriptor, operation, nil, engine, hint), "\(what) descriptor")
     var primitive: dnnl_primitive_t?
     check(dnnl_primitive_create(&primitive, descriptor), "\(what) primitive")
     return (descriptor!, primitive!)
@@ -59,13 +72,19 @@ final class DNNLRuntime: @unchecked Sendable {
   }
 
   /// Runs `primitive` with `arguments` (argument kind, memory, data pointer) and waits for it.
-  func execute(_ primitive: dnnl_primitive_t, _ arguments: [(Int32, dnnl_memory_t, UnsafeRawPointer)]) {
+  func execute(
+    _ primitive: dnnl_primitive_t, _ arguments: [(Int32, dnnl_memory_t, UnsafeRawPointer)]
+  ) {
     var list = arguments.map { argument, memory, pointer -> dnnl_exec_arg_t in
       // Setting a handle zero-pads a blocked layout (a kernel with one input channel is padded to a
       // block): do it only when the buffer really changed, which in training is rarely.
       var current: UnsafeMutableRawPointer?
-      if dnnl_memory_get_data_handle(memory, &current) != dnnl_success || current != UnsafeMutableRawPointer(mutating: pointer) {
-        check(dnnl_memory_set_data_handle(memory, UnsafeMutableRawPointer(mutating: pointer)), "set data handle")
+      if dnnl_memory_get_data_handle(memory, &current) != dnnl_success
+        || current != UnsafeMutableRawPointer(mutating: pointer)
+      {
+        check(
+          dnnl_memory_set_data_handle(memory, UnsafeMutableRawPointer(mutating: pointer)),
+          "set data handle")
       }
       return dnnl_exec_arg_t(arg: argument, memory: memory)
     }
@@ -94,15 +113,20 @@ final class WeightReorder {
     } else {
       var descriptor: dnnl_primitive_desc_t?
       if toChosen {
-        check(dnnl_reorder_primitive_desc_create(&descriptor, &user, runtime.engine, &chosenDescriptor, runtime.engine, nil), "reorder")
+        check(
+          dnnl_reorder_primitive_desc_create(
+            &descriptor, &user, runtime.engine, &chosenDescriptor, runtime.engine, nil), "reorder")
       } else {
-        check(dnnl_reorder_primitive_desc_create(&descriptor, &chosenDescriptor, runtime.engine, &user, runtime.engine, nil), "reorder")
+        check(
+          dnnl_reorder_primitive_desc_create(
+            &descriptor, &chosenDescriptor, runtime.engine, &user, runtime.engine, nil), "reorder")
       }
       var primitive: dnnl_primitive_t?
       check(dnnl_primitive_create(&primitive, descriptor), "reorder primitive")
       dnnl_primitive_desc_destroy(descriptor)  // the primitive keeps what it needs
       self.primitive = primitive
-      buffer = UnsafeMutableRawPointer.allocate(byteCount: max(64, dnnl_memory_desc_get_size(&chosenDescriptor)), alignment: 64)
+      buffer = UnsafeMutableRawPointer.allocate(
+        byteCount: max(64, dnnl_memory_desc_get_size(&chosenDescriptor)), alignment: 64)
     }
   }
 
@@ -120,11 +144,16 @@ final class WeightReorder {
   /// From Keras' weights at `user` (`bytes` long) to oneDNN's layout; returns the pointer to hand the primitive.
   func toChosen(_ runtime: DNNLRuntime, _ user: UnsafeRawPointer, bytes: Int) -> UnsafeRawPointer {
     guard let primitive, let buffer else { return user }
-    let unchanged = lastReordered.count == bytes && lastReordered.withUnsafeBytes { memcmp($0.baseAddress!, user, bytes) == 0 }
+    let unchanged =
+      lastReordered.count == bytes
+      && lastReordered.withUnsafeBytes { memcmp($0.baseAddress!, user, bytes) == 0 }
     if !unchanged {
-      runtime.execute(primitive, [(DNNL_ARG_FROM, from, user), (DNNL_ARG_TO, to, UnsafeRawPointer(buffer))])
+      runtime.execute(
+        primitive, [(DNNL_ARG_FROM, from, user), (DNNL_ARG_TO, to, UnsafeRawPointer(buffer))])
       if lastReordered.count != bytes { lastReordered = [UInt8](repeating: 0, count: bytes) }
-      lastReordered.withUnsafeMutableBytes { $0.baseAddress!.copyMemory(from: user, byteCount: bytes) }
+      lastReordered.withUnsafeMutableBytes {
+        $0.baseAddress!.copyMemory(from: user, byteCount: bytes)
+      }
     }
     return UnsafeRawPointer(buffer)
   }
@@ -135,6 +164,8 @@ final class WeightReorder {
   /// From oneDNN's layout (in the buffer) to Keras' weights at `user`.
   func toUser(_ runtime: DNNLRuntime, _ user: UnsafeMutableRawPointer) {
     guard let primitive, let buffer else { return }
-    runtime.execute(primitive, [(DNNL_ARG_FROM, from, UnsafeRawPointer(buffer)), (DNNL_ARG_TO, to, UnsafeRawPointer(user))])
+    runtime.execute(
+      primitive,
+      [(DNNL_ARG_FROM, from, UnsafeRawPointer(buffer)), (DNNL_ARG_TO, to, UnsafeRawPointer(user))])
   }
 }

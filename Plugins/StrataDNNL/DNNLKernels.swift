@@ -13,7 +13,9 @@ final class PrimitiveCache: Sendable {
   private let convolutions = Mutex<[Key: ConvolutionPrimitives]>([:])
   private let poolings = Mutex<[Key: PoolingPrimitives]>([:])
 
-  func convolution(_ g: ConvolutionGeometry, hasBias: Bool, runtime: DNNLRuntime) -> ConvolutionPrimitives {
+  func convolution(_ g: ConvolutionGeometry, hasBias: Bool, runtime: DNNLRuntime)
+    -> ConvolutionPrimitives
+  {
     let key = Key(convolution: g, pooling: nil, flag: hasBias)
     return convolutions.withLock { cache in
       if let found = cache[key] { return found }
@@ -59,35 +61,44 @@ public struct DNNLKernels: Kernels {
     bias: UnsafeBufferPointer<Float>?, output: UnsafeMutableBufferPointer<Float>
   ) {
     guard let runtime = DNNLRuntime.shared else {
-      return ReferenceKernels().convolution(g, input: input, kernel: kernel, bias: bias, output: output)
+      return ReferenceKernels().convolution(
+        g, input: input, kernel: kernel, bias: bias, output: output)
     }
     cache.convolution(g, hasBias: bias != nil, runtime: runtime).run(
       input: UnsafeRawPointer(input.baseAddress!), kernel: UnsafeRawPointer(kernel.baseAddress!),
-      bias: bias.map { UnsafeRawPointer($0.baseAddress!) }, output: UnsafeMutableRawPointer(output.baseAddress!))
+      bias: bias.map { UnsafeRawPointer($0.baseAddress!) },
+      output: UnsafeMutableRawPointer(output.baseAddress!))
   }
 
   public func convolutionBackwardData(
-    _ g: ConvolutionGeometry, outputGradient: UnsafeBufferPointer<Float>, kernel: UnsafeBufferPointer<Float>,
+    _ g: ConvolutionGeometry, outputGradient: UnsafeBufferPointer<Float>,
+    kernel: UnsafeBufferPointer<Float>,
     inputGradient: UnsafeMutableBufferPointer<Float>
   ) {
     guard let runtime = DNNLRuntime.shared else {
-      return ReferenceKernels().convolutionBackwardData(g, outputGradient: outputGradient, kernel: kernel, inputGradient: inputGradient)
+      return ReferenceKernels().convolutionBackwardData(
+        g, outputGradient: outputGradient, kernel: kernel, inputGradient: inputGradient)
     }
     cache.convolution(g, hasBias: true, runtime: runtime).runBackwardData(
-      outputGradient: UnsafeRawPointer(outputGradient.baseAddress!), kernel: UnsafeRawPointer(kernel.baseAddress!),
+      outputGradient: UnsafeRawPointer(outputGradient.baseAddress!),
+      kernel: UnsafeRawPointer(kernel.baseAddress!),
       inputGradient: UnsafeMutableRawPointer(inputGradient.baseAddress!))
   }
 
   public func convolutionBackwardWeights(
-    _ g: ConvolutionGeometry, input: UnsafeBufferPointer<Float>, outputGradient: UnsafeBufferPointer<Float>,
-    kernelGradient: UnsafeMutableBufferPointer<Float>, biasGradient: UnsafeMutableBufferPointer<Float>?
+    _ g: ConvolutionGeometry, input: UnsafeBufferPointer<Float>,
+    outputGradient: UnsafeBufferPointer<Float>,
+    kernelGradient: UnsafeMutableBufferPointer<Float>,
+    biasGradient: UnsafeMutableBufferPointer<Float>?
   ) {
     guard let runtime = DNNLRuntime.shared else {
       return ReferenceKernels().convolutionBackwardWeights(
-        g, input: input, outputGradient: outputGradient, kernelGradient: kernelGradient, biasGradient: biasGradient)
+        g, input: input, outputGradient: outputGradient, kernelGradient: kernelGradient,
+        biasGradient: biasGradient)
     }
     cache.convolution(g, hasBias: biasGradient != nil, runtime: runtime).runBackwardWeights(
-      input: UnsafeRawPointer(input.baseAddress!), outputGradient: UnsafeRawPointer(outputGradient.baseAddress!),
+      input: UnsafeRawPointer(input.baseAddress!),
+      outputGradient: UnsafeRawPointer(outputGradient.baseAddress!),
       kernelGradient: UnsafeMutableRawPointer(kernelGradient.baseAddress!),
       biasGradient: biasGradient.map { UnsafeMutableRawPointer($0.baseAddress!) })
   }
@@ -98,43 +109,57 @@ public struct DNNLKernels: Kernels {
   }
 
   public func maxPooling(
-    _ g: PoolingGeometry, input: UnsafeBufferPointer<Float>, output: UnsafeMutableBufferPointer<Float>,
+    _ g: PoolingGeometry, input: UnsafeBufferPointer<Float>,
+    output: UnsafeMutableBufferPointer<Float>,
     workspace: UnsafeMutableRawBufferPointer
   ) {
     guard let runtime = DNNLRuntime.shared else {
       return ReferenceKernels().maxPooling(g, input: input, output: output, workspace: workspace)
     }
     cache.pooling(g, maximum: true, runtime: runtime).run(
-      input: UnsafeRawPointer(input.baseAddress!), output: UnsafeMutableRawPointer(output.baseAddress!), workspace: workspace.baseAddress)
+      input: UnsafeRawPointer(input.baseAddress!),
+      output: UnsafeMutableRawPointer(output.baseAddress!), workspace: workspace.baseAddress)
   }
 
   public func maxPoolingBackward(
-    _ g: PoolingGeometry, input: UnsafeBufferPointer<Float>, outputGradient: UnsafeBufferPointer<Float>,
+    _ g: PoolingGeometry, input: UnsafeBufferPointer<Float>,
+    outputGradient: UnsafeBufferPointer<Float>,
     inputGradient: UnsafeMutableBufferPointer<Float>, workspace: UnsafeRawBufferPointer
   ) {
     guard let runtime = DNNLRuntime.shared else {
       return ReferenceKernels().maxPoolingBackward(
-        g, input: input, outputGradient: outputGradient, inputGradient: inputGradient, workspace: workspace)
+        g, input: input, outputGradient: outputGradient, inputGradient: inputGradient,
+        workspace: workspace)
     }
     cache.pooling(g, maximum: true, runtime: runtime).runBackward(
-      outputGradient: UnsafeRawPointer(outputGradient.baseAddress!), inputGradient: UnsafeMutableRawPointer(inputGradient.baseAddress!),
+      outputGradient: UnsafeRawPointer(outputGradient.baseAddress!),
+      inputGradient: UnsafeMutableRawPointer(inputGradient.baseAddress!),
       workspace: workspace.baseAddress)
   }
 
-  public func averagePooling(_ g: PoolingGeometry, input: UnsafeBufferPointer<Float>, output: UnsafeMutableBufferPointer<Float>) {
-    guard let runtime = DNNLRuntime.shared else { return ReferenceKernels().averagePooling(g, input: input, output: output) }
+  public func averagePooling(
+    _ g: PoolingGeometry, input: UnsafeBufferPointer<Float>,
+    output: UnsafeMutableBufferPointer<Float>
+  ) {
+    guard let runtime = DNNLRuntime.shared else {
+      return ReferenceKernels().averagePooling(g, input: input, output: output)
+    }
     cache.pooling(g, maximum: false, runtime: runtime).run(
-      input: UnsafeRawPointer(input.baseAddress!), output: UnsafeMutableRawPointer(output.baseAddress!), workspace: nil)
+      input: UnsafeRawPointer(input.baseAddress!),
+      output: UnsafeMutableRawPointer(output.baseAddress!), workspace: nil)
   }
 
   public func averagePoolingBackward(
-    _ g: PoolingGeometry, outputGradient: UnsafeBufferPointer<Float>, inputGradient: UnsafeMutableBufferPointer<Float>
+    _ g: PoolingGeometry, outputGradient: UnsafeBufferPointer<Float>,
+    inputGradient: UnsafeMutableBufferPointer<Float>
   ) {
     guard let runtime = DNNLRuntime.shared else {
-      return ReferenceKernels().averagePoolingBackward(g, outputGradient: outputGradient, inputGradient: inputGradient)
+      return ReferenceKernels().averagePoolingBackward(
+        g, outputGradient: outputGradient, inputGradient: inputGradient)
     }
     cache.pooling(g, maximum: false, runtime: runtime).runBackward(
-      outputGradient: UnsafeRawPointer(outputGradient.baseAddress!), inputGradient: UnsafeMutableRawPointer(inputGradient.baseAddress!),
+      outputGradient: UnsafeRawPointer(outputGradient.baseAddress!),
+      inputGradient: UnsafeMutableRawPointer(inputGradient.baseAddress!),
       workspace: nil)
   }
 }

@@ -20,7 +20,9 @@ public struct RandomNormal: Initializer {
     try checkDeviation(config.stddev, owner: "RandomNormal")
     self.config = config
   }
-  public func fill(_ values: UnsafeMutableBufferPointer<Float>, shape: [Int], generator: inout SeededGenerator) {
+  public func fill(
+    _ values: UnsafeMutableBufferPointer<Float>, shape: [Int], generator: inout SeededGenerator
+  ) {
     withGenerator(seed: config.seed, fallback: &generator) { g in
       for i in values.indices { values[i] = Float(config.mean + config.stddev * g.nextNormal()) }
     }
@@ -36,9 +38,13 @@ public struct TruncatedNormal: Initializer {
     try checkDeviation(config.stddev, owner: "TruncatedNormal")
     self.config = config
   }
-  public func fill(_ values: UnsafeMutableBufferPointer<Float>, shape: [Int], generator: inout SeededGenerator) {
+  public func fill(
+    _ values: UnsafeMutableBufferPointer<Float>, shape: [Int], generator: inout SeededGenerator
+  ) {
     withGenerator(seed: config.seed, fallback: &generator) { g in
-      for i in values.indices { values[i] = Float(config.mean + config.stddev * truncatedNormal(&g)) }
+      for i in values.indices {
+        values[i] = Float(config.mean + config.stddev * truncatedNormal(&g))
+      }
     }
   }
 }
@@ -66,7 +72,9 @@ public struct RandomUniform: Initializer {
     }
     self.config = config
   }
-  public func fill(_ values: UnsafeMutableBufferPointer<Float>, shape: [Int], generator: inout SeededGenerator) {
+  public func fill(
+    _ values: UnsafeMutableBufferPointer<Float>, shape: [Int], generator: inout SeededGenerator
+  ) {
     withGenerator(seed: config.seed, fallback: &generator) { g in
       let width = config.maxval - config.minval
       for i in values.indices { values[i] = Float(config.minval + width * Double(g.nextUniform())) }
@@ -78,7 +86,9 @@ public struct RandomUniform: Initializer {
 public struct Zeros: Initializer {
   public static let identifier = "zeros"
   public init(config: NoConfig = NoConfig()) {}
-  public func fill(_ values: UnsafeMutableBufferPointer<Float>, shape: [Int], generator: inout SeededGenerator) {
+  public func fill(
+    _ values: UnsafeMutableBufferPointer<Float>, shape: [Int], generator: inout SeededGenerator
+  ) {
     values.update(repeating: 0)
   }
 }
@@ -87,7 +97,9 @@ public struct Zeros: Initializer {
 public struct Ones: Initializer {
   public static let identifier = "ones"
   public init(config: NoConfig = NoConfig()) {}
-  public func fill(_ values: UnsafeMutableBufferPointer<Float>, shape: [Int], generator: inout SeededGenerator) {
+  public func fill(
+    _ values: UnsafeMutableBufferPointer<Float>, shape: [Int], generator: inout SeededGenerator
+  ) {
     values.update(repeating: 1)
   }
 }
@@ -102,7 +114,9 @@ public struct Constant: Initializer {
   public static let identifier = "constant"
   public let config: Config
   public init(config: Config = Config()) { self.config = config }
-  public func fill(_ values: UnsafeMutableBufferPointer<Float>, shape: [Int], generator: inout SeededGenerator) {
+  public func fill(
+    _ values: UnsafeMutableBufferPointer<Float>, shape: [Int], generator: inout SeededGenerator
+  ) {
     values.update(repeating: config.value)
   }
 }
@@ -124,7 +138,9 @@ public struct Orthogonal: Initializer {
   public let config: Config
   public init(config: Config = Config()) { self.config = config }
 
-  public func fill(_ values: UnsafeMutableBufferPointer<Float>, shape: [Int], generator: inout SeededGenerator) {
+  public func fill(
+    _ values: UnsafeMutableBufferPointer<Float>, shape: [Int], generator: inout SeededGenerator
+  ) {
     let columns = shape.last ?? 1
     let rows = max(1, values.count / max(1, columns))
     // Orthonormalize the columns of a tall matrix (the rows of a wide one) by modified Gram–Schmidt.
@@ -156,12 +172,15 @@ public struct Orthogonal: Initializer {
 
 func checkDeviation(_ stddev: Double, owner: String) throws {
   guard stddev >= 0, stddev.isFinite else {
-    throw StrataError.invalidArgument(owner: owner, argument: "stddev", value: "\(stddev)", expected: "a non-negative number")
+    throw StrataError.invalidArgument(
+      owner: owner, argument: "stddev", value: "\(stddev)", expected: "a non-negative number")
   }
 }
 
 /// Runs `body` with a generator seeded by `seed`, or with `fallback` when there is no seed.
-func withGenerator(seed: UInt64?, fallback: inout SeededGenerator, _ body: (inout SeededGenerator) -> Void) {
+func withGenerator(
+  seed: UInt64?, fallback: inout SeededGenerator, _ body: (inout SeededGenerator) -> Void
+) {
   if let seed {
     var own = SeededGenerator(seed: seed)
     body(&own)

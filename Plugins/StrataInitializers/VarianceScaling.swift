@@ -15,7 +15,10 @@ public struct VarianceScaling: Initializer {
     public var distribution: String
     /// A fixed seed makes the initializer draw the same values every time, ignoring the model's generator.
     public var seed: UInt64?
-    public init(scale: Double = 1, mode: String = "fan_in", distribution: String = "truncated_normal", seed: UInt64? = nil) {
+    public init(
+      scale: Double = 1, mode: String = "fan_in", distribution: String = "truncated_normal",
+      seed: UInt64? = nil
+    ) {
       self.scale = scale
       self.mode = mode
       self.distribution = distribution
@@ -30,14 +33,17 @@ public struct VarianceScaling: Initializer {
   public init(config: Config = Config()) throws {
     guard config.scale > 0 else {
       throw StrataError.invalidArgument(
-        owner: "VarianceScaling", argument: "scale", value: "\(config.scale)", expected: "a positive number")
+        owner: "VarianceScaling", argument: "scale", value: "\(config.scale)",
+        expected: "a positive number")
     }
     guard ["fan_in", "fan_out", "fan_avg"].contains(config.mode) else {
       throw StrataError.invalidArgument(
         owner: "VarianceScaling", argument: "mode", value: "'\(config.mode)'",
         expected: "'fan_in', 'fan_out' or 'fan_avg'")
     }
-    guard ["truncated_normal", "untruncated_normal", "normal", "uniform"].contains(config.distribution) else {
+    guard
+      ["truncated_normal", "untruncated_normal", "normal", "uniform"].contains(config.distribution)
+    else {
       throw StrataError.invalidArgument(
         owner: "VarianceScaling", argument: "distribution", value: "'\(config.distribution)'",
         expected: "'truncated_normal', 'untruncated_normal' or 'uniform'")
@@ -45,7 +51,9 @@ public struct VarianceScaling: Initializer {
     self.config = config
   }
 
-  public func fill(_ values: UnsafeMutableBufferPointer<Float>, shape: [Int], generator: inout SeededGenerator) {
+  public func fill(
+    _ values: UnsafeMutableBufferPointer<Float>, shape: [Int], generator: inout SeededGenerator
+  ) {
     var own = config.seed.map(SeededGenerator.init(seed:))
     let (fanIn, fanOut) = fans(of: shape)
     let n: Double
@@ -62,11 +70,15 @@ public struct VarianceScaling: Initializer {
     }
   }
 
-  private func draw(_ values: UnsafeMutableBufferPointer<Float>, variance: Double, generator: inout SeededGenerator) {
+  private func draw(
+    _ values: UnsafeMutableBufferPointer<Float>, variance: Double, generator: inout SeededGenerator
+  ) {
     switch config.distribution {
     case "uniform":
       let limit = (3 * variance).squareRoot()
-      for i in values.indices { values[i] = Float((2 * Double(generator.nextUniform()) - 1) * limit) }
+      for i in values.indices {
+        values[i] = Float((2 * Double(generator.nextUniform()) - 1) * limit)
+      }
     case "untruncated_normal":
       let stddev = variance.squareRoot()
       for i in values.indices { values[i] = Float(generator.nextNormal() * stddev) }
@@ -99,10 +111,13 @@ public protocol FixedVarianceScaling: Initializer where Config == SeedConfig {
 }
 
 extension FixedVarianceScaling {
-  public func fill(_ values: UnsafeMutableBufferPointer<Float>, shape: [Int], generator: inout SeededGenerator) {
+  public func fill(
+    _ values: UnsafeMutableBufferPointer<Float>, shape: [Int], generator: inout SeededGenerator
+  ) {
     // The constants are valid by construction.
     let scaling = try! VarianceScaling(
-      config: .init(scale: Self.scale, mode: Self.mode, distribution: Self.distribution, seed: config.seed))
+      config: .init(
+        scale: Self.scale, mode: Self.mode, distribution: Self.distribution, seed: config.seed))
     scaling.fill(values, shape: shape, generator: &generator)
   }
 }

@@ -24,8 +24,10 @@ public final class BatchNormalization: Layer {
     public var renormMomentum: Float = 0.99
 
     public init(
-      axis: Int = -1, momentum: Float = 0.99, epsilon: Float = 1e-3, center: Bool = true, scale: Bool = true,
-      betaInitializer: Spec = "zeros", gammaInitializer: Spec = "ones", movingMeanInitializer: Spec = "zeros",
+      axis: Int = -1, momentum: Float = 0.99, epsilon: Float = 1e-3, center: Bool = true,
+      scale: Bool = true,
+      betaInitializer: Spec = "zeros", gammaInitializer: Spec = "ones",
+      movingMeanInitializer: Spec = "zeros",
       movingVarianceInitializer: Spec = "ones"
     ) {
       self.axis = axis
@@ -71,34 +73,48 @@ public final class BatchNormalization: Layer {
   public convenience init(config: Config) throws { try self.init(config: config, inputShape: nil) }
 
   /// `BatchNormalization()` with Keras' defaults.
-  public convenience init(momentum: Float = 0.99, epsilon: Float = 1e-3, center: Bool = true, scale: Bool = true) throws {
-    try self.init(config: Config(momentum: momentum, epsilon: epsilon, center: center, scale: scale), inputShape: nil)
+  public convenience init(
+    momentum: Float = 0.99, epsilon: Float = 1e-3, center: Bool = true, scale: Bool = true
+  ) throws {
+    try self.init(
+      config: Config(momentum: momentum, epsilon: epsilon, center: center, scale: scale),
+      inputShape: nil)
   }
 
   public init(config: Config, inputShape: [Int]?) throws {
     guard config.momentum >= 0, config.momentum < 1 else {
       throw StrataError.invalidArgument(
-        owner: "BatchNormalization", argument: "momentum", value: "\(config.momentum)", expected: "a number in [0, 1)")
+        owner: "BatchNormalization", argument: "momentum", value: "\(config.momentum)",
+        expected: "a number in [0, 1)")
     }
     guard !config.renorm else {
       throw StrataError.invalidArgument(
-        owner: "BatchNormalization", argument: "renorm", value: "true", expected: "false (batch renormalization is not supported)")
+        owner: "BatchNormalization", argument: "renorm", value: "true",
+        expected: "false (batch renormalization is not supported)")
     }
     guard config.epsilon > 0 else {
       throw StrataError.invalidArgument(
-        owner: "BatchNormalization", argument: "epsilon", value: "\(config.epsilon)", expected: "a positive number")
+        owner: "BatchNormalization", argument: "epsilon", value: "\(config.epsilon)",
+        expected: "a positive number")
     }
     self.config = config
     declaredInputShape = inputShape
-    initializers = try [config.gammaInitializer, config.betaInitializer, config.movingMeanInitializer, config.movingVarianceInitializer]
-      .map { try Registries.shared.initializer($0) }
+    initializers = try [
+      config.gammaInitializer, config.betaInitializer, config.movingMeanInitializer,
+      config.movingVarianceInitializer,
+    ]
+    .map { try Registries.shared.initializer($0) }
   }
 
-  public var parameters: [Parameter] { [gamma, beta, movingMean, movingVariance].compactMap { $0 } }
+  public var parameters: [Parameter] {
+    [gamma, beta, movingMean, movingVariance].compactMap { $0 }
+  }
 
   public func build(inputShape: [Int], generator: inout SeededGenerator) throws -> [Int] {
     guard let channels = inputShape.last, channels > 0 else {
-      throw StrataError.shapeMismatch(layer: "BatchNormalization", received: kerasShape(inputShape), expected: "an input with a last axis")
+      throw StrataError.shapeMismatch(
+        layer: "BatchNormalization", received: kerasShape(inputShape),
+        expected: "an input with a last axis")
     }
     guard config.axis == -1 || config.axis == inputShape.count else {
       throw StrataError.invalidArgument(
@@ -107,15 +123,29 @@ public final class BatchNormalization: Layer {
     }
     self.inputShape = inputShape
     let shape = [channels]
-    gamma = config.scale ? Parameter(name: "gamma", value: try initializers[0].make(shape: shape, generator: &generator), isTrainable: !isFrozen) : nil
-    beta = config.center ? Parameter(name: "beta", value: try initializers[1].make(shape: shape, generator: &generator), isTrainable: !isFrozen) : nil
-    movingMean = Parameter(name: "moving_mean", value: try initializers[2].make(shape: shape, generator: &generator), isTrainable: false)
-    movingVariance = Parameter(name: "moving_variance", value: try initializers[3].make(shape: shape, generator: &generator), isTrainable: false)
+    gamma =
+      config.scale
+      ? Parameter(
+        name: "gamma", value: try initializers[0].make(shape: shape, generator: &generator),
+        isTrainable: !isFrozen) : nil
+    beta =
+      config.center
+      ? Parameter(
+        name: "beta", value: try initializers[1].make(shape: shape, generator: &generator),
+        isTrainable: !isFrozen) : nil
+    movingMean = Parameter(
+      name: "moving_mean", value: try initializers[2].make(shape: shape, generator: &generator),
+      isTrainable: false)
+    movingVariance = Parameter(
+      name: "moving_variance", value: try initializers[3].make(shape: shape, generator: &generator),
+      isTrainable: false)
     return inputShape
   }
 
   public func forward(_ x: Tensor, in context: Context) throws -> Tensor {
-    guard let movingMean, let movingVariance else { throw StrataError.invalidState("BatchNormalization: forward was called before build.") }
+    guard let movingMean, let movingVariance else {
+      throw StrataError.invalidState("BatchNormalization: forward was called before build.")
+    }
     try checkInput(x, layer: "BatchNormalization", expected: inputShape)
     let channels = inputShape[inputShape.count - 1], rows = x.count / channels
     let batchStatistics = context.isTraining && !isFrozen
@@ -126,7 +156,11 @@ public final class BatchNormalization: Layer {
     if batchStatistics {
       var sums = [Double](repeating: 0, count: channels), squares = sums
       x.withUnsafeBufferPointer { xs in
-        for r in 0..<rows { for c in 0..<channels { let v = Double(xs[r * channels + c]); sums[c] += v; squares[c] += v * v } }
+        for r in 0..<rows {
+          for c in 0..<channels {
+            let v = Double(xs[r * channels + c]); sums[c] += v; squares[c] += v * v
+          }
+        }
       }
       let momentum = config.momentum
       movingMean.value.withUnsafeMutableBufferPointer { mm in
@@ -187,8 +221,16 @@ public final class BatchNormalization: Layer {
         }
       }
     }
-    if let gamma { gamma.gradient.withUnsafeMutableBufferPointer { for c in 0..<channels { $0[c] = Float(sumProduct[c]) } } }
-    if let beta { beta.gradient.withUnsafeMutableBufferPointer { for c in 0..<channels { $0[c] = Float(sumGradient[c]) } } }
+    if let gamma {
+      gamma.gradient.withUnsafeMutableBufferPointer {
+        for c in 0..<channels { $0[c] = Float(sumProduct[c]) }
+      }
+    }
+    if let beta {
+      beta.gradient.withUnsafeMutableBufferPointer {
+        for c in 0..<channels { $0[c] = Float(sumGradient[c]) }
+      }
+    }
     let g = gamma?.value.scalars
     inputGradient.reuse(shape: x.shape)
     outputGradient.withUnsafeBufferPointer { dy in
@@ -201,7 +243,9 @@ public final class BatchNormalization: Layer {
               if usedBatchStatistics {
                 // The batch mean and variance depend on x too.
                 let n = Double(rows)
-                dx[i] = scale * Float(Double(dy[i]) - sumGradient[c] / n - Double(xh[i]) * sumProduct[c] / n)
+                dx[i] =
+                  scale
+                  * Float(Double(dy[i]) - sumGradient[c] / n - Double(xh[i]) * sumProduct[c] / n)
               } else {
                 dx[i] = scale * dy[i]
               }

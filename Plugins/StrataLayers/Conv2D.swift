@@ -21,7 +21,8 @@ public final class Conv2D: Layer {
     public var groups: Int = 1
 
     public init(
-      filters: Int, kernelSize: IntPair, strides: IntPair = 1, padding: String = "valid", dilationRate: IntPair = 1,
+      filters: Int, kernelSize: IntPair, strides: IntPair = 1, padding: String = "valid",
+      dilationRate: IntPair = 1,
       activation: Spec = "linear", useBias: Bool = true, kernelInitializer: Spec = "glorot_uniform",
       biasInitializer: Spec = "zeros"
     ) {
@@ -64,42 +65,53 @@ public final class Conv2D: Layer {
 
   /// `Conv2D(32, kernelSize: 3, activation: "relu")`, as Keras' `Conv2D(32, 3, activation="relu")`.
   public convenience init(
-    _ filters: Int, kernelSize: IntPair, strides: IntPair = 1, padding: String = "valid", dilationRate: IntPair = 1,
+    _ filters: Int, kernelSize: IntPair, strides: IntPair = 1, padding: String = "valid",
+    dilationRate: IntPair = 1,
     activation: Spec = "linear", useBias: Bool = true, kernelInitializer: Spec = "glorot_uniform",
     biasInitializer: Spec = "zeros", inputShape: [Int]? = nil
   ) throws {
     try self.init(
       config: Config(
-        filters: filters, kernelSize: kernelSize, strides: strides, padding: padding, dilationRate: dilationRate,
-        activation: activation, useBias: useBias, kernelInitializer: kernelInitializer, biasInitializer: biasInitializer),
+        filters: filters, kernelSize: kernelSize, strides: strides, padding: padding,
+        dilationRate: dilationRate,
+        activation: activation, useBias: useBias, kernelInitializer: kernelInitializer,
+        biasInitializer: biasInitializer),
       inputShape: inputShape)
   }
 
   /// `Conv2D(32, 3, activation: "relu")`: the kernel size without its label, as Keras users write it.
   public convenience init(
-    _ filters: Int, _ kernelSize: IntPair, strides: IntPair = 1, padding: String = "valid", dilationRate: IntPair = 1,
+    _ filters: Int, _ kernelSize: IntPair, strides: IntPair = 1, padding: String = "valid",
+    dilationRate: IntPair = 1,
     activation: Spec = "linear", useBias: Bool = true, kernelInitializer: Spec = "glorot_uniform",
     biasInitializer: Spec = "zeros", inputShape: [Int]? = nil
   ) throws {
     try self.init(
-      filters, kernelSize: kernelSize, strides: strides, padding: padding, dilationRate: dilationRate, activation: activation,
-      useBias: useBias, kernelInitializer: kernelInitializer, biasInitializer: biasInitializer, inputShape: inputShape)
+      filters, kernelSize: kernelSize, strides: strides, padding: padding,
+      dilationRate: dilationRate, activation: activation,
+      useBias: useBias, kernelInitializer: kernelInitializer, biasInitializer: biasInitializer,
+      inputShape: inputShape)
   }
 
   /// A layer from a config, with Keras' `input_shape`.
   public init(config: Config, inputShape: [Int]?) throws {
     guard config.filters > 0 else {
-      throw StrataError.invalidArgument(owner: "Conv2D", argument: "filters", value: "\(config.filters)", expected: "a positive integer")
+      throw StrataError.invalidArgument(
+        owner: "Conv2D", argument: "filters", value: "\(config.filters)",
+        expected: "a positive integer")
     }
     guard config.groups == 1 else {
-      throw StrataError.invalidArgument(owner: "Conv2D", argument: "groups", value: "\(config.groups)", expected: "1 (grouped convolutions are not supported)")
+      throw StrataError.invalidArgument(
+        owner: "Conv2D", argument: "groups", value: "\(config.groups)",
+        expected: "1 (grouped convolutions are not supported)")
     }
     try requirePositive(config.kernelSize, owner: "Conv2D", argument: "kernel_size")
     try requirePositive(config.strides, owner: "Conv2D", argument: "strides")
     try requirePositive(config.dilationRate, owner: "Conv2D", argument: "dilation_rate")
     if config.dilationRate != 1 && config.strides != 1 {
       throw StrataError.invalidArgument(
-        owner: "Conv2D", argument: "strides", value: "\(config.strides) with dilation_rate \(config.dilationRate)",
+        owner: "Conv2D", argument: "strides",
+        value: "\(config.strides) with dilation_rate \(config.dilationRate)",
         expected: "strides of 1 when dilation_rate is above 1, as in Keras")
     }
     same = try requirePadding(config.padding, owner: "Conv2D")
@@ -114,8 +126,10 @@ public final class Conv2D: Layer {
 
   func geometry(batch: Int) -> ConvolutionGeometry {
     ConvolutionGeometry(
-      batch: batch, height: inputShape[0], width: inputShape[1], channels: inputShape[2], filters: config.filters,
-      kernel: config.kernelSize.tuple, strides: config.strides.tuple, dilation: config.dilationRate.tuple, same: same)
+      batch: batch, height: inputShape[0], width: inputShape[1], channels: inputShape[2],
+      filters: config.filters,
+      kernel: config.kernelSize.tuple, strides: config.strides.tuple,
+      dilation: config.dilationRate.tuple, same: same)
   }
 
   public func build(inputShape: [Int], generator: inout SeededGenerator) throws -> [Int] {
@@ -124,24 +138,38 @@ public final class Conv2D: Layer {
     let g = geometry(batch: 1)
     guard g.outputHeight > 0, g.outputWidth > 0 else {
       let extent = IntPair(
-        (config.kernelSize.height - 1) * config.dilationRate.height + 1, (config.kernelSize.width - 1) * config.dilationRate.width + 1)
+        (config.kernelSize.height - 1) * config.dilationRate.height + 1,
+        (config.kernelSize.width - 1) * config.dilationRate.width + 1)
       throw StrataError.shapeMismatch(
         layer: "Conv2D", received: kerasShape(inputShape),
-        expected: "images of at least \(extent.height)x\(extent.width) for a kernel of \(config.kernelSize) with padding '\(config.padding)'")
+        expected:
+          "images of at least \(extent.height)x\(extent.width) for a kernel of \(config.kernelSize) with padding '\(config.padding)'"
+      )
     }
     kernel = Parameter(
       name: "kernel",
       value: try kernelInitializer.make(
-        shape: [config.kernelSize.height, config.kernelSize.width, inputShape[2], config.filters], generator: &generator))
-    bias = config.useBias ? Parameter(name: "bias", value: try biasInitializer.make(shape: [config.filters], generator: &generator)) : nil
+        shape: [config.kernelSize.height, config.kernelSize.width, inputShape[2], config.filters],
+        generator: &generator))
+    bias =
+      config.useBias
+      ? Parameter(
+        name: "bias",
+        value: try biasInitializer.make(shape: [config.filters], generator: &generator)) : nil
     return [g.outputHeight, g.outputWidth, config.filters]
   }
 
   public func forward(_ x: Tensor, in context: Context) throws -> Tensor {
-    guard let kernel else { throw StrataError.invalidState("Conv2D: forward was called before build.") }
+    guard let kernel else {
+      throw StrataError.invalidState("Conv2D: forward was called before build.")
+    }
     try checkInput(x, layer: "Conv2D", expected: inputShape)
     let g: ConvolutionGeometry
-    if let cached = geometry, cached.batch == x.shape[0] { g = cached } else { g = geometry(batch: x.shape[0]) }
+    if let cached = geometry, cached.batch == x.shape[0] {
+      g = cached
+    } else {
+      g = geometry(batch: x.shape[0])
+    }
     geometry = g
     let shape = [g.batch, g.outputHeight, g.outputWidth, g.filters]
     preactivation.reuse(shape: shape)
@@ -149,7 +177,9 @@ public final class Conv2D: Layer {
       kernel.value.withUnsafeBufferPointer { k in
         preactivation.withUnsafeMutableBufferPointer { z in
           if let bias {
-            bias.value.withUnsafeBufferPointer { b in context.kernels.convolution(g, input: xs, kernel: k, bias: b, output: z) }
+            bias.value.withUnsafeBufferPointer { b in
+              context.kernels.convolution(g, input: xs, kernel: k, bias: b, output: z)
+            }
           } else {
             context.kernels.convolution(g, input: xs, kernel: k, bias: nil, output: z)
           }
@@ -160,7 +190,9 @@ public final class Conv2D: Layer {
     if activation.isIdentity { return preactivation }
     output.reuse(shape: shape)
     preactivation.withUnsafeBufferPointer { z in
-      output.withUnsafeMutableBufferPointer { activation.forward(z, into: $0, rowLength: g.filters) }
+      output.withUnsafeMutableBufferPointer {
+        activation.forward(z, into: $0, rowLength: g.filters)
+      }
     }
     return output
   }
@@ -180,7 +212,8 @@ public final class Conv2D: Layer {
         output.withUnsafeBufferPointer { y in
           outputGradient.withUnsafeBufferPointer { dy in
             preactivationGradient.withUnsafeMutableBufferPointer {
-              activation.backward(input: z, output: y, outputGradient: dy, into: $0, rowLength: g.filters)
+              activation.backward(
+                input: z, output: y, outputGradient: dy, into: $0, rowLength: g.filters)
             }
           }
         }
@@ -192,10 +225,12 @@ public final class Conv2D: Layer {
         kernel.gradient.withUnsafeMutableBufferPointer { dk in
           if let bias {
             bias.gradient.withUnsafeMutableBufferPointer { db in
-              context.kernels.convolutionBackwardWeights(g, input: xs, outputGradient: dzs, kernelGradient: dk, biasGradient: db)
+              context.kernels.convolutionBackwardWeights(
+                g, input: xs, outputGradient: dzs, kernelGradient: dk, biasGradient: db)
             }
           } else {
-            context.kernels.convolutionBackwardWeights(g, input: xs, outputGradient: dzs, kernelGradient: dk, biasGradient: nil)
+            context.kernels.convolutionBackwardWeights(
+              g, input: xs, outputGradient: dzs, kernelGradient: dk, biasGradient: nil)
           }
         }
       }
@@ -205,7 +240,8 @@ public final class Conv2D: Layer {
     dz.withUnsafeBufferPointer { dzs in
       kernel.value.withUnsafeBufferPointer { k in
         inputGradient.withUnsafeMutableBufferPointer {
-          context.kernels.convolutionBackwardData(g, outputGradient: dzs, kernel: k, inputGradient: $0)
+          context.kernels.convolutionBackwardData(
+            g, outputGradient: dzs, kernel: k, inputGradient: $0)
         }
       }
     }

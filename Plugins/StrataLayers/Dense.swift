@@ -56,11 +56,13 @@ public final class Dense: SoftmaxHead {
   /// `Dense(128, activation: "relu")`, as in Keras.
   public convenience init(
     _ units: Int, activation: Spec = "linear", useBias: Bool = true,
-    kernelInitializer: Spec = "glorot_uniform", biasInitializer: Spec = "zeros", inputShape: [Int]? = nil
+    kernelInitializer: Spec = "glorot_uniform", biasInitializer: Spec = "zeros",
+    inputShape: [Int]? = nil
   ) throws {
     try self.init(
       config: Config(
-        units: units, activation: activation, useBias: useBias, kernelInitializer: kernelInitializer,
+        units: units, activation: activation, useBias: useBias,
+        kernelInitializer: kernelInitializer,
         biasInitializer: biasInitializer),
       inputShape: inputShape)
   }
@@ -83,16 +85,25 @@ public final class Dense: SoftmaxHead {
   public func build(inputShape: [Int], generator: inout SeededGenerator) throws -> [Int] {
     guard let features = inputShape.last, features > 0 else {
       throw StrataError.shapeMismatch(
-        layer: "Dense", received: kerasShape(inputShape), expected: "an input with a last axis, like (None, 784)")
+        layer: "Dense", received: kerasShape(inputShape),
+        expected: "an input with a last axis, like (None, 784)")
     }
     inputFeatures = features
-    kernel = Parameter(name: "kernel", value: try kernelInitializer.make(shape: [features, config.units], generator: &generator))
-    bias = config.useBias ? Parameter(name: "bias", value: try biasInitializer.make(shape: [config.units], generator: &generator)) : nil
+    kernel = Parameter(
+      name: "kernel",
+      value: try kernelInitializer.make(shape: [features, config.units], generator: &generator))
+    bias =
+      config.useBias
+      ? Parameter(
+        name: "bias", value: try biasInitializer.make(shape: [config.units], generator: &generator))
+      : nil
     return Array(inputShape.dropLast()) + [config.units]
   }
 
   public func forward(_ x: Tensor, in context: Context) throws -> Tensor {
-    guard let kernel else { throw StrataError.invalidState("Dense: forward was called before build.") }
+    guard let kernel else {
+      throw StrataError.invalidState("Dense: forward was called before build.")
+    }
     guard x.rank >= 2, x.shape.last == inputFeatures else {
       throw StrataError.shapeMismatch(
         layer: "Dense", received: kerasShape(Array(x.shape.dropFirst())),
@@ -105,7 +116,8 @@ public final class Dense: SoftmaxHead {
       kernel.value.withUnsafeBufferPointer { w in
         preactivation.withUnsafeMutableBufferPointer { z in
           context.kernels.gemm(
-            transposeA: false, transposeB: false, m: rows, n: units, k: inputFeatures, alpha: 1, a: xs, b: w,
+            transposeA: false, transposeB: false, m: rows, n: units, k: inputFeatures, alpha: 1,
+            a: xs, b: w,
             beta: 0, c: z)
           if let bias { bias.value.withUnsafeBufferPointer { context.kernels.addBias($0, to: z) } }
         }
@@ -153,11 +165,14 @@ public final class Dense: SoftmaxHead {
       x.withUnsafeBufferPointer { xs in
         kernel.gradient.withUnsafeMutableBufferPointer { dw in
           context.kernels.gemm(
-            transposeA: true, transposeB: false, m: inputFeatures, n: units, k: rows, alpha: 1, a: xs, b: dzs,
+            transposeA: true, transposeB: false, m: inputFeatures, n: units, k: rows, alpha: 1,
+            a: xs, b: dzs,
             beta: 0, c: dw)
         }
       }
-      if let bias { bias.gradient.withUnsafeMutableBufferPointer { context.kernels.sumRows(dzs, into: $0) } }
+      if let bias {
+        bias.gradient.withUnsafeMutableBufferPointer { context.kernels.sumRows(dzs, into: $0) }
+      }
     }
     guard context.needsInputGradient else { return Tensor(shape: [0]) }
     inputGradient.reuse(shape: x.shape)
@@ -165,7 +180,8 @@ public final class Dense: SoftmaxHead {
       kernel.value.withUnsafeBufferPointer { w in
         inputGradient.withUnsafeMutableBufferPointer { dx in
           context.kernels.gemm(
-            transposeA: false, transposeB: true, m: rows, n: inputFeatures, k: units, alpha: 1, a: dzs, b: w,
+            transposeA: false, transposeB: true, m: rows, n: inputFeatures, k: units, alpha: 1,
+            a: dzs, b: w,
             beta: 0, c: dx)
         }
       }

@@ -12,21 +12,29 @@ public final class ZeroPadding2D: Layer {
       self.left = left
       self.right = right
     }
-    public init(_ padding: Int = 1) { self.init(top: padding, bottom: padding, left: padding, right: padding) }
+    public init(_ padding: Int = 1) {
+      self.init(top: padding, bottom: padding, left: padding, right: padding)
+    }
     private enum CodingKeys: String, CodingKey { case padding }
     public init(from decoder: Decoder) throws {
       let c = try decoder.container(keyedBy: CodingKeys.self)
-      let value = try c.decode(ConfigValue.self, forKey: .padding)  // Keras' 1 comes from `kerasDefaults`
-      func ints(_ v: ConfigValue) -> [Int]? { v.intValue.map { [$0, $0] } ?? v.arrayValue.map { $0.compactMap(\.intValue) } }
+      // Keras' 1 comes from `kerasDefaults`
+      let value = try c.decode(ConfigValue.self, forKey: .padding)
+      func ints(_ v: ConfigValue) -> [Int]? {
+        v.intValue.map { [$0, $0] } ?? v.arrayValue.map { $0.compactMap(\.intValue) }
+      }
       if let n = value.intValue {
         self.init(n)
-      } else if let pair = value.arrayValue, pair.count == 2, let vertical = ints(pair[0]), let horizontal = ints(pair[1]),
+      } else if let pair = value.arrayValue, pair.count == 2, let vertical = ints(pair[0]),
+        let horizontal = ints(pair[1]),
         vertical.count == 2, horizontal.count == 2
       {
         self.init(top: vertical[0], bottom: vertical[1], left: horizontal[0], right: horizontal[1])
       } else {
         throw DecodingError.dataCorruptedError(
-          forKey: .padding, in: c, debugDescription: "an integer, (height, width) or ((top, bottom), (left, right)); received \(value)")
+          forKey: .padding, in: c,
+          debugDescription:
+            "an integer, (height, width) or ((top, bottom), (left, right)); received \(value)")
       }
     }
     public func encode(to encoder: Encoder) throws {
@@ -41,9 +49,14 @@ public final class ZeroPadding2D: Layer {
   private var inputGradient = Tensor(shape: [0])
 
   public init(config: Config) throws {
-    guard [config.top, config.bottom, config.left, config.right].allSatisfy({ (0...maximumWindowExtent).contains($0) }) else {
+    guard
+      [config.top, config.bottom, config.left, config.right].allSatisfy({
+        (0...maximumWindowExtent).contains($0)
+      })
+    else {
       throw StrataError.invalidArgument(
-        owner: "ZeroPadding2D", argument: "padding", value: "((\(config.top), \(config.bottom)), (\(config.left), \(config.right)))",
+        owner: "ZeroPadding2D", argument: "padding",
+        value: "((\(config.top), \(config.bottom)), (\(config.left), \(config.right)))",
         expected: "sizes from 0 to \(maximumWindowExtent)")
     }
     self.config = config
@@ -55,11 +68,17 @@ public final class ZeroPadding2D: Layer {
   public func build(inputShape: [Int], generator: inout SeededGenerator) throws -> [Int] {
     try requireImages(inputShape, layer: "ZeroPadding2D")
     self.inputShape = inputShape
-    return [inputShape[0] + config.top + config.bottom, inputShape[1] + config.left + config.right, inputShape[2]]
+    return [
+      inputShape[0] + config.top + config.bottom, inputShape[1] + config.left + config.right,
+      inputShape[2],
+    ]
   }
 
   /// Copies rows between an image and its padded version.
-  private func copy(batch: Int, from source: UnsafeBufferPointer<Float>, to target: UnsafeMutableBufferPointer<Float>, padding: Bool) {
+  private func copy(
+    batch: Int, from source: UnsafeBufferPointer<Float>,
+    to target: UnsafeMutableBufferPointer<Float>, padding: Bool
+  ) {
     let (h, w, c) = (inputShape[0], inputShape[1], inputShape[2])
     let paddedWidth = w + config.left + config.right, paddedHeight = h + config.top + config.bottom
     for n in 0..<batch {
@@ -67,7 +86,11 @@ public final class ZeroPadding2D: Layer {
         let small = (n * h + y) * w * c
         let large = ((n * paddedHeight + y + config.top) * paddedWidth + config.left) * c
         for i in 0..<(w * c) {
-          if padding { target[large + i] = source[small + i] } else { target[small + i] = source[large + i] }
+          if padding {
+            target[large + i] = source[small + i]
+          } else {
+            target[small + i] = source[large + i]
+          }
         }
       }
     }
@@ -75,7 +98,10 @@ public final class ZeroPadding2D: Layer {
 
   public func forward(_ x: Tensor, in context: Context) throws -> Tensor {
     try checkInput(x, layer: "ZeroPadding2D", expected: inputShape)
-    output.reuse(shape: [x.shape[0], inputShape[0] + config.top + config.bottom, inputShape[1] + config.left + config.right, inputShape[2]])
+    output.reuse(shape: [
+      x.shape[0], inputShape[0] + config.top + config.bottom,
+      inputShape[1] + config.left + config.right, inputShape[2],
+    ])
     x.withUnsafeBufferPointer { xs in
       output.withUnsafeMutableBufferPointer { y in
         y.update(repeating: 0)
@@ -88,7 +114,9 @@ public final class ZeroPadding2D: Layer {
   public func backward(_ outputGradient: Tensor, in context: Context) throws -> Tensor {
     inputGradient.reuse(shape: [outputGradient.shape[0]] + inputShape)
     outputGradient.withUnsafeBufferPointer { dy in
-      inputGradient.withUnsafeMutableBufferPointer { copy(batch: outputGradient.shape[0], from: dy, to: $0, padding: false) }
+      inputGradient.withUnsafeMutableBufferPointer {
+        copy(batch: outputGradient.shape[0], from: dy, to: $0, padding: false)
+      }
     }
     return inputGradient
   }
@@ -122,7 +150,9 @@ public final class Rescaling: Layer {
 
   public init(config: Config, inputShape: [Int]?) throws {
     guard config.scale.isFinite, config.offset.isFinite else {
-      throw StrataError.invalidArgument(owner: "Rescaling", argument: "scale", value: "\(config.scale)", expected: "a finite number")
+      throw StrataError.invalidArgument(
+        owner: "Rescaling", argument: "scale", value: "\(config.scale)", expected: "a finite number"
+      )
     }
     self.config = config
     declaredInputShape = inputShape
@@ -137,14 +167,18 @@ public final class Rescaling: Layer {
     try checkInput(x, layer: "Rescaling", expected: inputShape)
     output.reuse(shape: x.shape)
     let scale = config.scale, offset = config.offset
-    x.withUnsafeBufferPointer { xs in output.withUnsafeMutableBufferPointer { simdMap(xs, into: $0) { $0 * scale + offset } } }
+    x.withUnsafeBufferPointer { xs in
+      output.withUnsafeMutableBufferPointer { simdMap(xs, into: $0) { $0 * scale + offset } }
+    }
     return output
   }
 
   public func backward(_ outputGradient: Tensor, in context: Context) throws -> Tensor {
     inputGradient.reuse(shape: outputGradient.shape)
     let scale = config.scale
-    outputGradient.withUnsafeBufferPointer { dy in inputGradient.withUnsafeMutableBufferPointer { simdMap(dy, into: $0) { $0 * scale } } }
+    outputGradient.withUnsafeBufferPointer { dy in
+      inputGradient.withUnsafeMutableBufferPointer { simdMap(dy, into: $0) { $0 * scale } }
+    }
     return inputGradient
   }
 }

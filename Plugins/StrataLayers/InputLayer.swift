@@ -16,18 +16,23 @@ public final class InputLayer: Layer {
       // Keras 3.15 writes `optional: false`; an optional input (one that may be None) is not supported.
       if try c.decodeIfPresent(Bool.self, forKey: .optional) == true {
         throw StrataError.invalidArgument(
-          owner: "InputLayer", argument: "optional", value: "true", expected: "false (every input is required)")
+          owner: "InputLayer", argument: "optional", value: "true",
+          expected: "false (every input is required)")
       }
-      if try c.decodeIfPresent([Int?].self, forKey: .batchShape) != nil, try c.decodeIfPresent([Int].self, forKey: .shape) != nil {
+      if try c.decodeIfPresent([Int?].self, forKey: .batchShape) != nil,
+        try c.decodeIfPresent([Int].self, forKey: .shape) != nil
+      {
         throw StrataError.invalidArgument(
-          owner: "InputLayer", argument: "shape", value: "and batch_shape both", expected: "one of shape and batch_shape")
+          owner: "InputLayer", argument: "shape", value: "and batch_shape both",
+          expected: "one of shape and batch_shape")
       }
       if let batchShape = try c.decodeIfPresent([Int?].self, forKey: .batchShape) {
         self.batchShape = batchShape
       } else if let shape = try c.decodeIfPresent([Int].self, forKey: .shape) {
         batchShape = [nil] + shape.map { Optional($0) }
       } else {
-        throw DecodingError.keyNotFound(CodingKeys.shape, .init(codingPath: [], debugDescription: ""))
+        throw DecodingError.keyNotFound(
+          CodingKeys.shape, .init(codingPath: [], debugDescription: ""))
       }
     }
     public func encode(to encoder: Encoder) throws {
@@ -44,10 +49,14 @@ public final class InputLayer: Layer {
 
   public init(config: Config) throws {
     let shape = config.batchShape.dropFirst().compactMap { $0 }
-    guard config.batchShape.count >= 2, shape.count == config.batchShape.count - 1, shape.allSatisfy({ $0 > 0 }) else {
+    guard config.batchShape.count >= 2, shape.count == config.batchShape.count - 1,
+      shape.allSatisfy({ $0 > 0 })
+    else {
       throw StrataError.invalidArgument(
         owner: "InputLayer", argument: "shape",
-        value: "(" + config.batchShape.dropFirst().map { $0.map(String.init) ?? "None" }.joined(separator: ", ") + ")",
+        value: "("
+          + config.batchShape.dropFirst().map { $0.map(String.init) ?? "None" }.joined(
+            separator: ", ") + ")",
         expected: "positive sizes for every axis after the batch axis")
     }
     self.config = config
@@ -56,7 +65,8 @@ public final class InputLayer: Layer {
 
   public func build(inputShape: [Int], generator: inout SeededGenerator) throws -> [Int] {
     guard inputShape == shape else {
-      throw StrataError.shapeMismatch(layer: "InputLayer", received: kerasShape(inputShape), expected: kerasShape(shape))
+      throw StrataError.shapeMismatch(
+        layer: "InputLayer", received: kerasShape(inputShape), expected: kerasShape(shape))
     }
     return shape
   }
@@ -66,7 +76,9 @@ public final class InputLayer: Layer {
     return x
   }
 
-  public func backward(_ outputGradient: Tensor, in context: Context) throws -> Tensor { outputGradient }
+  public func backward(_ outputGradient: Tensor, in context: Context) throws -> Tensor {
+    outputGradient
+  }
 }
 
 /// `Input(shape: [28, 28])`: the input of a model, as Keras' `keras.Input(shape=(28, 28))`.

@@ -30,7 +30,9 @@ public class Pooling2D {
 
   init(config: Pooling2DConfig, inputShape: [Int]?, name: String) throws {
     try requirePositive(config.poolSize, owner: name, argument: "pool_size")
-    if let strides = config.strides { try requirePositive(strides, owner: name, argument: "strides") }
+    if let strides = config.strides {
+      try requirePositive(strides, owner: name, argument: "strides")
+    }
     same = try requirePadding(config.padding, owner: name)
     self.config = config
     declaredInputShape = inputShape
@@ -39,7 +41,8 @@ public class Pooling2D {
 
   func geometry(batch: Int) -> PoolingGeometry {
     PoolingGeometry(
-      batch: batch, height: inputShape[0], width: inputShape[1], channels: inputShape[2], pool: config.poolSize.tuple,
+      batch: batch, height: inputShape[0], width: inputShape[1], channels: inputShape[2],
+      pool: config.poolSize.tuple,
       strides: (config.strides ?? config.poolSize).tuple, same: same)
   }
 
@@ -50,7 +53,9 @@ public class Pooling2D {
     guard g.outputHeight > 0, g.outputWidth > 0 else {
       throw StrataError.shapeMismatch(
         layer: name, received: kerasShape(inputShape),
-        expected: "images of at least \(config.poolSize.height)x\(config.poolSize.width) for padding '\(config.padding)'")
+        expected:
+          "images of at least \(config.poolSize.height)x\(config.poolSize.width) for padding '\(config.padding)'"
+      )
     }
     return [g.outputHeight, g.outputWidth, inputShape[2]]
   }
@@ -58,7 +63,11 @@ public class Pooling2D {
   func prepare(_ x: Tensor, _ context: Context) throws -> PoolingGeometry {
     try checkInput(x, layer: name, expected: inputShape)
     let g: PoolingGeometry
-    if let cached = geometry, cached.batch == x.shape[0] { g = cached } else { g = geometry(batch: x.shape[0]) }
+    if let cached = geometry, cached.batch == x.shape[0] {
+      g = cached
+    } else {
+      g = geometry(batch: x.shape[0])
+    }
     geometry = g
     output.reuse(shape: [g.batch, g.outputHeight, g.outputWidth, g.channels])
     input = context.isTraining ? x : nil
@@ -75,8 +84,13 @@ public final class MaxPooling2D: Pooling2D, Layer {
   public convenience init(config: Config) throws { try self.init(config: config, inputShape: nil) }
 
   /// `MaxPooling2D(poolSize: 2)`.
-  public convenience init(poolSize: IntPair = 2, strides: IntPair? = nil, padding: String = "valid", inputShape: [Int]? = nil) throws {
-    try self.init(config: Config(poolSize: poolSize, strides: strides, padding: padding), inputShape: inputShape)
+  public convenience init(
+    poolSize: IntPair = 2, strides: IntPair? = nil, padding: String = "valid",
+    inputShape: [Int]? = nil
+  ) throws {
+    try self.init(
+      config: Config(poolSize: poolSize, strides: strides, padding: padding), inputShape: inputShape
+    )
   }
 
   public init(config: Config, inputShape: [Int]?) throws {
@@ -90,7 +104,8 @@ public final class MaxPooling2D: Pooling2D, Layer {
     x.withUnsafeBufferPointer { xs in
       output.withUnsafeMutableBufferPointer { y in
         workspace.withUnsafeMutableBufferPointer { w in
-          context.kernels.maxPooling(g, input: xs, output: y, workspace: UnsafeMutableRawBufferPointer(w))
+          context.kernels.maxPooling(
+            g, input: xs, output: y, workspace: UnsafeMutableRawBufferPointer(w))
         }
       }
     }
@@ -105,7 +120,9 @@ public final class MaxPooling2D: Pooling2D, Layer {
       outputGradient.withUnsafeBufferPointer { dy in
         inputGradient.withUnsafeMutableBufferPointer { dx in
           workspace.withUnsafeBufferPointer { w in
-            context.kernels.maxPoolingBackward(g, input: xs, outputGradient: dy, inputGradient: dx, workspace: UnsafeRawBufferPointer(w))
+            context.kernels.maxPoolingBackward(
+              g, input: xs, outputGradient: dy, inputGradient: dx,
+              workspace: UnsafeRawBufferPointer(w))
           }
         }
       }
@@ -123,8 +140,13 @@ public final class AveragePooling2D: Pooling2D, Layer {
   public convenience init(config: Config) throws { try self.init(config: config, inputShape: nil) }
 
   /// `AveragePooling2D(poolSize: 2)`.
-  public convenience init(poolSize: IntPair = 2, strides: IntPair? = nil, padding: String = "valid", inputShape: [Int]? = nil) throws {
-    try self.init(config: Config(poolSize: poolSize, strides: strides, padding: padding), inputShape: inputShape)
+  public convenience init(
+    poolSize: IntPair = 2, strides: IntPair? = nil, padding: String = "valid",
+    inputShape: [Int]? = nil
+  ) throws {
+    try self.init(
+      config: Config(poolSize: poolSize, strides: strides, padding: padding), inputShape: inputShape
+    )
   }
 
   public init(config: Config, inputShape: [Int]?) throws {
@@ -133,7 +155,11 @@ public final class AveragePooling2D: Pooling2D, Layer {
 
   public func forward(_ x: Tensor, in context: Context) throws -> Tensor {
     let g = try prepare(x, context)
-    x.withUnsafeBufferPointer { xs in output.withUnsafeMutableBufferPointer { context.kernels.averagePooling(g, input: xs, output: $0) } }
+    x.withUnsafeBufferPointer { xs in
+      output.withUnsafeMutableBufferPointer {
+        context.kernels.averagePooling(g, input: xs, output: $0)
+      }
+    }
     return output
   }
 
@@ -142,7 +168,9 @@ public final class AveragePooling2D: Pooling2D, Layer {
     input = nil
     inputGradient.reuse(shape: x.shape)
     outputGradient.withUnsafeBufferPointer { dy in
-      inputGradient.withUnsafeMutableBufferPointer { context.kernels.averagePoolingBackward(g, outputGradient: dy, inputGradient: $0) }
+      inputGradient.withUnsafeMutableBufferPointer {
+        context.kernels.averagePoolingBackward(g, outputGradient: dy, inputGradient: $0)
+      }
     }
     return inputGradient
   }
@@ -189,7 +217,9 @@ public class GlobalPooling2D {
 public final class GlobalAveragePooling2D: GlobalPooling2D, Layer {
   public typealias Config = GlobalPoolingConfig
   public static let identifier = "GlobalAveragePooling2D"
-  public init(config: Config = Config()) { super.init(config: config, name: "GlobalAveragePooling2D") }
+  public init(config: Config = Config()) {
+    super.init(config: config, name: "GlobalAveragePooling2D")
+  }
 
   public func forward(_ x: Tensor, in context: Context) throws -> Tensor {
     let (batch, pixels, channels) = try prepare(x, context)
@@ -197,7 +227,9 @@ public final class GlobalAveragePooling2D: GlobalPooling2D, Layer {
       output.withUnsafeMutableBufferPointer { y in
         y.update(repeating: 0)
         for n in 0..<batch {
-          for p in 0..<pixels { for c in 0..<channels { y[n * channels + c] += xs[(n * pixels + p) * channels + c] } }
+          for p in 0..<pixels {
+            for c in 0..<channels { y[n * channels + c] += xs[(n * pixels + p) * channels + c] }
+          }
           for c in 0..<channels { y[n * channels + c] /= Float(pixels) }
         }
       }
@@ -213,7 +245,11 @@ public final class GlobalAveragePooling2D: GlobalPooling2D, Layer {
     outputGradient.withUnsafeBufferPointer { dy in
       inputGradient.withUnsafeMutableBufferPointer { dx in
         for n in 0..<x.shape[0] {
-          for p in 0..<pixels { for c in 0..<channels { dx[(n * pixels + p) * channels + c] = dy[n * channels + c] / Float(pixels) } }
+          for p in 0..<pixels {
+            for c in 0..<channels {
+              dx[(n * pixels + p) * channels + c] = dy[n * channels + c] / Float(pixels)
+            }
+          }
         }
       }
     }
@@ -259,7 +295,9 @@ public final class GlobalMaxPooling2D: GlobalPooling2D, Layer {
       inputGradient.withUnsafeMutableBufferPointer { dx in
         dx.update(repeating: 0)
         for n in 0..<x.shape[0] {
-          for c in 0..<channels { dx[(n * pixels + winners[n * channels + c]) * channels + c] = dy[n * channels + c] }
+          for c in 0..<channels {
+            dx[(n * pixels + winners[n * channels + c]) * channels + c] = dy[n * channels + c]
+          }
         }
       }
     }

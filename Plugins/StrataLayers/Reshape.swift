@@ -25,7 +25,8 @@ public final class Reshape: Layer {
 
   /// A layer from a config, with Keras' `input_shape`.
   public init(config: Config, inputShape: [Int]?) throws {
-    guard config.targetShape.allSatisfy({ $0 > 0 || $0 == -1 }), config.targetShape.filter({ $0 == -1 }).count <= 1
+    guard config.targetShape.allSatisfy({ $0 > 0 || $0 == -1 }),
+      config.targetShape.filter({ $0 == -1 }).count <= 1
     else {
       throw StrataError.invalidArgument(
         owner: "Reshape", argument: "target_shape", value: "\(config.targetShape)",
@@ -45,7 +46,9 @@ public final class Reshape: Layer {
     guard shape.reduce(1, *) == size, !shape.contains(-1) else {
       throw StrataError.shapeMismatch(
         layer: "Reshape", received: kerasShape(inputShape),
-        expected: "an input of the same size as the target shape \(kerasShape(config.targetShape, batch: false))")
+        expected:
+          "an input of the same size as the target shape \(kerasShape(config.targetShape, batch: false))"
+      )
     }
     self.inputShape = inputShape
     outputShape = shape

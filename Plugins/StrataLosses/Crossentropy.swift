@@ -13,7 +13,8 @@ public struct CrossentropyConfig: KerasConfig, Equatable {
 /// `label` gives a sparse target; otherwise `targetRow` is the distribution.
 @inline(__always)
 func crossentropyFromLogits(
-  _ z: UnsafeBufferPointer<Float>, targetRow: UnsafeBufferPointer<Float>?, label: Int?, scale: Float,
+  _ z: UnsafeBufferPointer<Float>, targetRow: UnsafeBufferPointer<Float>?, label: Int?,
+  scale: Float,
   gradient: UnsafeMutableBufferPointer<Float>?
 ) -> Double {
   let maximum = z.max() ?? 0
@@ -44,7 +45,8 @@ func crossentropyFromLogits(
 /// clipped to `[ε, 1 - ε]`, then `-Σ y · log p`.
 @inline(__always)
 func crossentropyFromProbabilities(
-  _ p: UnsafeBufferPointer<Float>, targetRow: UnsafeBufferPointer<Float>?, label: Int?, scale: Float,
+  _ p: UnsafeBufferPointer<Float>, targetRow: UnsafeBufferPointer<Float>?, label: Int?,
+  scale: Float,
   gradient: UnsafeMutableBufferPointer<Float>?
 ) -> Double {
   var total: Float = 0
@@ -80,9 +82,12 @@ public struct CategoricalCrossentropy: Loss, SoftmaxCrossentropy {
   public func validate(predictionShape: [Int], targetShape: [Int]) throws {
     guard predictionShape == targetShape, (predictionShape.last ?? 0) > 1 else {
       throw StrataError.invalidArgument(
-        owner: Self.identifier, argument: "y", value: "of shape \(kerasShape(Array(targetShape.dropFirst())))",
-        expected: "one-hot targets of the model's output shape \(kerasShape(Array(predictionShape.dropFirst())))"
-          + (predictionShape.count == targetShape.count + 1 ? " (for class indices use sparse_categorical_crossentropy)" : ""))
+        owner: Self.identifier, argument: "y",
+        value: "of shape \(kerasShape(Array(targetShape.dropFirst())))",
+        expected:
+          "one-hot targets of the model's output shape \(kerasShape(Array(predictionShape.dropFirst())))"
+          + (predictionShape.count == targetShape.count + 1
+            ? " (for class indices use sparse_categorical_crossentropy)" : ""))
     }
   }
 
@@ -98,21 +103,25 @@ public struct CategoricalCrossentropy: Loss, SoftmaxCrossentropy {
       let row = UnsafeBufferPointer(rebasing: prediction[range])
       let targetRow = UnsafeBufferPointer(rebasing: target[range])
       let g = gradient.map { UnsafeMutableBufferPointer(rebasing: $0[range]) }
-      sum += fromLogits
+      sum +=
+        fromLogits
         ? crossentropyFromLogits(row, targetRow: targetRow, label: nil, scale: scale, gradient: g)
-        : crossentropyFromProbabilities(row, targetRow: targetRow, label: nil, scale: scale, gradient: g)
+        : crossentropyFromProbabilities(
+          row, targetRow: targetRow, label: nil, scale: scale, gradient: g)
     }
     return Float(sum / Double(samples))
   }
 
   public func computeFromSoftmax(
-    logits: UnsafeBufferPointer<Float>, probabilities: UnsafeBufferPointer<Float>, target: UnsafeBufferPointer<Float>,
+    logits: UnsafeBufferPointer<Float>, probabilities: UnsafeBufferPointer<Float>,
+    target: UnsafeBufferPointer<Float>,
     shape: [Int], logitsGradient: UnsafeMutableBufferPointer<Float>
   ) throws -> Float {
     let width = max(shape.last ?? 1, 1)
     return fusedSoftmax(
       probabilities: probabilities, width: width, gradient: logitsGradient,
-      target: { r in (UnsafeBufferPointer(rebasing: target[(r * width)..<((r + 1) * width)]), nil) })
+      target: { r in (UnsafeBufferPointer(rebasing: target[(r * width)..<((r + 1) * width)]), nil) }
+    )
   }
 }
 
@@ -127,19 +136,25 @@ public struct SparseCategoricalCrossentropy: Loss, SoftmaxCrossentropy {
   public var fromLogits: Bool { config.fromLogits }
 
   public func validate(predictionShape: [Int], targetShape: [Int]) throws {
-    let labels = targetShape.last == 1 && targetShape.count == predictionShape.count ? Array(targetShape.dropLast()) : targetShape
+    let labels =
+      targetShape.last == 1 && targetShape.count == predictionShape.count
+      ? Array(targetShape.dropLast()) : targetShape
     guard labels == Array(predictionShape.dropLast()), (predictionShape.last ?? 0) > 1 else {
       throw StrataError.invalidArgument(
-        owner: Self.identifier, argument: "y", value: "of shape \(kerasShape(Array(targetShape.dropFirst())))",
-        expected: "one class index per sample for outputs of shape \(kerasShape(Array(predictionShape.dropFirst())))"
-          + (targetShape == predictionShape ? " (for one-hot targets use categorical_crossentropy)" : ""))
+        owner: Self.identifier, argument: "y",
+        value: "of shape \(kerasShape(Array(targetShape.dropFirst())))",
+        expected:
+          "one class index per sample for outputs of shape \(kerasShape(Array(predictionShape.dropFirst())))"
+          + (targetShape == predictionShape
+            ? " (for one-hot targets use categorical_crossentropy)" : ""))
     }
   }
 
   func label(_ value: Float, classes: Int) throws -> Int {
     guard value >= 0, value < Float(classes), value == value.rounded() else {
       throw StrataError.invalidArgument(
-        owner: Self.identifier, argument: "label", value: "\(value)", expected: "a class index in 0..<\(classes)")
+        owner: Self.identifier, argument: "label", value: "\(value)",
+        expected: "a class index in 0..<\(classes)")
     }
     return Int(value)
   }
@@ -156,21 +171,25 @@ public struct SparseCategoricalCrossentropy: Loss, SoftmaxCrossentropy {
       let row = UnsafeBufferPointer(rebasing: prediction[range])
       let g = gradient.map { UnsafeMutableBufferPointer(rebasing: $0[range]) }
       let index = try label(target[r], classes: width)
-      sum += fromLogits
+      sum +=
+        fromLogits
         ? crossentropyFromLogits(row, targetRow: nil, label: index, scale: scale, gradient: g)
-        : crossentropyFromProbabilities(row, targetRow: nil, label: index, scale: scale, gradient: g)
+        : crossentropyFromProbabilities(
+          row, targetRow: nil, label: index, scale: scale, gradient: g)
     }
     return Float(sum / Double(samples))
   }
 
   public func computeFromSoftmax(
-    logits: UnsafeBufferPointer<Float>, probabilities: UnsafeBufferPointer<Float>, target: UnsafeBufferPointer<Float>,
+    logits: UnsafeBufferPointer<Float>, probabilities: UnsafeBufferPointer<Float>,
+    target: UnsafeBufferPointer<Float>,
     shape: [Int], logitsGradient: UnsafeMutableBufferPointer<Float>
   ) throws -> Float {
     let width = max(shape.last ?? 1, 1)
     for r in 0..<(probabilities.count / width) { _ = try label(target[r], classes: width) }
     return fusedSoftmax(
-      probabilities: probabilities, width: width, gradient: logitsGradient, target: { r in (nil, Int(target[r])) })
+      probabilities: probabilities, width: width, gradient: logitsGradient,
+      target: { r in (nil, Int(target[r])) })
   }
 }
 
@@ -180,7 +199,8 @@ public struct SparseCategoricalCrossentropy: Loss, SoftmaxCrossentropy {
 /// uses them), so a true class whose probability underflows still gets pushed up; the loss on its own
 /// (``crossentropyFromProbabilities``) passes no gradient through a clipped probability.
 func fusedSoftmax(
-  probabilities p: UnsafeBufferPointer<Float>, width: Int, gradient: UnsafeMutableBufferPointer<Float>,
+  probabilities p: UnsafeBufferPointer<Float>, width: Int,
+  gradient: UnsafeMutableBufferPointer<Float>,
   target: (Int) -> (UnsafeBufferPointer<Float>?, Int?)
 ) -> Float {
   let samples = p.count / max(width, 1)

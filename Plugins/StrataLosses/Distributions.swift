@@ -26,7 +26,8 @@ extension RowLoss {
     for r in 0..<rows {
       let range = (r * width)..<((r + 1) * width)
       sum += row(
-        prediction: UnsafeBufferPointer(rebasing: prediction[range]), target: UnsafeBufferPointer(rebasing: target[range]),
+        prediction: UnsafeBufferPointer(rebasing: prediction[range]),
+        target: UnsafeBufferPointer(rebasing: target[range]),
         scale: scale, gradient: gradient.map { UnsafeMutableBufferPointer(rebasing: $0[range]) })
     }
     return Float(sum / Double(max(rows, 1)))
@@ -85,7 +86,8 @@ public struct CosineSimilarity: RowLoss {
   ) -> Double {
     var yy: Double = 0, pp: Double = 0, yp: Double = 0
     for j in prediction.indices {
-      yy += Double(target[j] * target[j]); pp += Double(prediction[j] * prediction[j]); yp += Double(target[j] * prediction[j])
+      yy += Double(target[j] * target[j]); pp += Double(prediction[j] * prediction[j]);
+      yp += Double(target[j] * prediction[j])
     }
     let yNorm = max(yy, 1e-12).squareRoot(), pNorm = max(pp, 1e-12).squareRoot()
     let cosine = yp / (yNorm * pNorm)
@@ -93,7 +95,9 @@ public struct CosineSimilarity: RowLoss {
       let clamped = pp > 1e-12
       for j in prediction.indices {
         // d/dp of -(y·p)/(|y||p|) = -(y/|y| - cos · p/|p|) / |p|.
-        let d = -(Double(target[j]) / yNorm - (clamped ? cosine * Double(prediction[j]) / pNorm : 0)) / pNorm
+        let d =
+          -(Double(target[j]) / yNorm - (clamped ? cosine * Double(prediction[j]) / pNorm : 0))
+          / pNorm
         gradient[j] = Float(d) * scale
       }
     }

@@ -34,7 +34,11 @@ extension ElementwiseLoss {
 }
 
 func requireSameShape(_ loss: String, _ prediction: [Int], _ target: [Int]) throws {
-  guard prediction == target || (prediction.count == target.count + 1 && prediction.last == 1 && Array(prediction.dropLast()) == target) else {
+  guard
+    prediction == target
+      || (prediction.count == target.count + 1 && prediction.last == 1
+        && Array(prediction.dropLast()) == target)
+  else {
     throw StrataError.invalidArgument(
       owner: loss, argument: "y", value: "of shape \(kerasShape(Array(target.dropFirst())))",
       expected: "targets of the model's output shape \(kerasShape(Array(prediction.dropFirst())))")
@@ -105,7 +109,8 @@ public struct Huber: ElementwiseLoss {
   public let config: Config
   public init(config: Config = Config()) throws {
     guard config.delta > 0 else {
-      throw StrataError.invalidArgument(owner: "huber", argument: "delta", value: "\(config.delta)", expected: "a positive number")
+      throw StrataError.invalidArgument(
+        owner: "huber", argument: "delta", value: "\(config.delta)", expected: "a positive number")
     }
     self.config = config
   }
@@ -157,7 +162,9 @@ extension HingeLoss {
 public struct Hinge: HingeLoss {
   public static let identifier = "hinge"
   public init(config: NoConfig = NoConfig()) {}
-  public func term(margin: Float) -> (value: Float, derivative: Float) { (max(margin, 0), margin > 0 ? 1 : 0) }
+  public func term(margin: Float) -> (value: Float, derivative: Float) {
+    (max(margin, 0), margin > 0 ? 1 : 0)
+  }
 }
 
 /// `mean(max(1 - y · p, 0)²)`. Keras: `"squared_hinge"`.

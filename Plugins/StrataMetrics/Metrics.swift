@@ -27,11 +27,15 @@ func argmax(_ values: UnsafeBufferPointer<Float>, _ start: Int, _ width: Int) ->
 
 func checkShapes(_ metric: String, prediction: Tensor, target: Tensor, sparse: Bool) throws {
   let expected = sparse ? Array(prediction.shape.dropLast()) : prediction.shape
-  let labels = sparse && target.shape.last == 1 && target.rank == prediction.rank ? Array(target.shape.dropLast()) : target.shape
+  let labels =
+    sparse && target.shape.last == 1 && target.rank == prediction.rank
+    ? Array(target.shape.dropLast()) : target.shape
   guard labels == expected else {
     throw StrataError.invalidArgument(
       owner: metric, argument: "y", value: "of shape \(target.shape)",
-      expected: sparse ? "one class index per prediction row, shape \(expected)" : "the prediction's shape \(expected)")
+      expected: sparse
+        ? "one class index per prediction row, shape \(expected)"
+        : "the prediction's shape \(expected)")
   }
 }
 
@@ -44,10 +48,13 @@ public final class Accuracy: MeanOverSamples, Metric {
   public func update(prediction: Tensor, target: Tensor) throws {
     guard prediction.count == target.count else {
       throw StrataError.invalidArgument(
-        owner: Self.identifier, argument: "y", value: "of shape \(target.shape)", expected: "the prediction's shape \(prediction.shape)")
+        owner: Self.identifier, argument: "y", value: "of shape \(target.shape)",
+        expected: "the prediction's shape \(prediction.shape)")
     }
     var equal = 0
-    prediction.withUnsafeBufferPointer { p in target.withUnsafeBufferPointer { t in for i in p.indices where p[i] == t[i] { equal += 1 } } }
+    prediction.withUnsafeBufferPointer { p in
+      target.withUnsafeBufferPointer { t in for i in p.indices where p[i] == t[i] { equal += 1 } }
+    }
     add(Double(equal), samples: prediction.count)
   }
 }
@@ -81,7 +88,9 @@ public final class CategoricalAccuracy: MeanOverSamples, Metric {
     var correct = 0
     prediction.withUnsafeBufferPointer { p in
       target.withUnsafeBufferPointer { t in
-        for r in 0..<rows where argmax(p, r * width, width) == argmax(t, r * width, width) { correct += 1 }
+        for r in 0..<rows where argmax(p, r * width, width) == argmax(t, r * width, width) {
+          correct += 1
+        }
       }
     }
     add(Double(correct), samples: rows)
@@ -100,7 +109,10 @@ public final class BinaryAccuracy: MeanOverSamples, Metric {
   public let config: Config
   public init(config: Config = Config()) { self.config = config }
   public func update(prediction: Tensor, target: Tensor) throws {
-    try checkShapes(Self.identifier, prediction: prediction, target: target.count == prediction.count ? try target.reshaped(to: prediction.shape) : target, sparse: false)
+    try checkShapes(
+      Self.identifier, prediction: prediction,
+      target: target.count == prediction.count ? try target.reshaped(to: prediction.shape) : target,
+      sparse: false)
     let width = prediction.shape.last ?? 1, rows = prediction.count / max(width, 1)
     var sum: Double = 0
     prediction.withUnsafeBufferPointer { p in
@@ -123,10 +135,13 @@ public final class TopKCategoricalAccuracy: MeanOverSamples, Metric {
   public static let identifier = "top_k_categorical_accuracy"
   public let config: Config
   let sparse: Bool
-  public convenience init(config: Config = Config()) throws { try self.init(config: config, sparse: false) }
+  public convenience init(config: Config = Config()) throws {
+    try self.init(config: config, sparse: false)
+  }
   init(config: Config, sparse: Bool) throws {
     guard config.k > 0 else {
-      throw StrataError.invalidArgument(owner: Self.identifier, argument: "k", value: "\(config.k)", expected: "a positive integer")
+      throw StrataError.invalidArgument(
+        owner: Self.identifier, argument: "k", value: "\(config.k)", expected: "a positive integer")
     }
     self.config = config
     self.sparse = sparse
@@ -163,7 +178,9 @@ public final class SparseTopKCategoricalAccuracy: MeanOverSamples, Metric {
   }
   public override func reset() { inner.reset() }
   public override var result: Float { inner.result }
-  public func update(prediction: Tensor, target: Tensor) throws { try inner.update(prediction: prediction, target: target) }
+  public func update(prediction: Tensor, target: Tensor) throws {
+    try inner.update(prediction: prediction, target: target)
+  }
 }
 
 /// A loss used as a metric: its batch values averaged over every sample seen (`"mae"`, `"mse"`, or any
@@ -200,7 +217,9 @@ public final class MeanSquaredErrorMetric: MeanOverSamples, Metric {
   }
   public override func reset() { inner.reset() }
   public override var result: Float { inner.result }
-  public func update(prediction: Tensor, target: Tensor) throws { try inner.update(prediction: prediction, target: target) }
+  public func update(prediction: Tensor, target: Tensor) throws {
+    try inner.update(prediction: prediction, target: target)
+  }
 }
 
 /// `mean(|y - p|)` as a metric. Keras: `"mean_absolute_error"`, `"mae"`.
@@ -212,5 +231,7 @@ public final class MeanAbsoluteErrorMetric: MeanOverSamples, Metric {
   }
   public override func reset() { inner.reset() }
   public override var result: Float { inner.result }
-  public func update(prediction: Tensor, target: Tensor) throws { try inner.update(prediction: prediction, target: target) }
+  public func update(prediction: Tensor, target: Tensor) throws {
+    try inner.update(prediction: prediction, target: target)
+  }
 }

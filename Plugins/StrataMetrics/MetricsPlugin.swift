@@ -10,7 +10,8 @@ public enum MetricsPlugin: Plugin {
     try registrar.register(CategoricalAccuracy.self, aliases: ["CategoricalAccuracy"])
     try registrar.register(BinaryAccuracy.self, aliases: ["BinaryAccuracy"])
     try registrar.register(TopKCategoricalAccuracy.self, aliases: ["TopKCategoricalAccuracy"])
-    try registrar.register(SparseTopKCategoricalAccuracy.self, aliases: ["SparseTopKCategoricalAccuracy"])
+    try registrar.register(
+      SparseTopKCategoricalAccuracy.self, aliases: ["SparseTopKCategoricalAccuracy"])
     try registrar.register(MeanSquaredErrorMetric.self, aliases: ["mse", "MeanSquaredError"])
     try registrar.register(MeanAbsoluteErrorMetric.self, aliases: ["mae", "MeanAbsoluteError"])
     try registrar.register(LossMetric.self)

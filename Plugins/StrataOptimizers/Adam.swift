@@ -8,7 +8,9 @@ public struct AdamArguments: Codable, Sendable, Equatable {
   public var beta2: Float
   public var epsilon: Float
   public var amsgrad: Bool
-  public init(beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-7, amsgrad: Bool = false) {
+  public init(
+    beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-7, amsgrad: Bool = false
+  ) {
     self.beta1 = beta1
     self.beta2 = beta2
     self.epsilon = epsilon
@@ -19,13 +21,17 @@ public struct AdamArguments: Codable, Sendable, Equatable {
   public init(from decoder: Decoder) throws {
     let c = try decoder.container(keyedBy: AnyKey.self)
     func value<T: Decodable>(_ names: [String]) throws -> T {
-      for name in names { if let v = try c.decodeIfPresent(T.self, forKey: AnyKey(name)) { return v } }
-      throw DecodingError.keyNotFound(AnyKey(names[0]), .init(codingPath: c.codingPath, debugDescription: ""))
+      for name in names {
+        if let v = try c.decodeIfPresent(T.self, forKey: AnyKey(name)) { return v }
+      }
+      throw DecodingError.keyNotFound(
+        AnyKey(names[0]), .init(codingPath: c.codingPath, debugDescription: ""))
     }
     // A snake_case key strategy turns `beta_1` into `beta1`; accept both spellings. (Defaults come
     // from the config's `kerasDefaults`.)
     self.init(
-      beta1: try value(["beta_1", "beta1"]), beta2: try value(["beta_2", "beta2"]), epsilon: try value(["epsilon"]),
+      beta1: try value(["beta_1", "beta1"]), beta2: try value(["beta_2", "beta2"]),
+      epsilon: try value(["epsilon"]),
       amsgrad: try value(["amsgrad"]))
   }
   func validate(_ owner: String) throws {
@@ -78,17 +84,22 @@ public class Adam: BaseOptimizer, Optimizer {
 
   /// `Adam(learningRate: 1e-4)`.
   public convenience init(
-    learningRate: Float = 0.001, beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-7, amsgrad: Bool = false
+    learningRate: Float = 0.001, beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-7,
+    amsgrad: Bool = false
   ) throws {
     try self.init(
       config: Config(
-        common: .init(learningRate: learningRate), adam: .init(beta1: beta1, beta2: beta2, epsilon: epsilon, amsgrad: amsgrad)))
+        common: .init(learningRate: learningRate),
+        adam: .init(beta1: beta1, beta2: beta2, epsilon: epsilon, amsgrad: amsgrad)))
   }
 
   // m, v, v̂ (amsgrad)
   override var slotCount: Int { config.adam.amsgrad ? 3 : 2 }
 
-  override func update(value w: UnsafeMutableBufferPointer<Float>, gradient g: UnsafeBufferPointer<Float>, slots: inout [Tensor], step: Int) {
+  override func update(
+    value w: UnsafeMutableBufferPointer<Float>, gradient g: UnsafeBufferPointer<Float>,
+    slots: inout [Tensor], step: Int
+  ) {
     let b1 = config.adam.beta1, b2 = config.adam.beta2, eps = config.adam.epsilon
     let t = Float(step)
     let alpha = learningRate * (1 - pow(b2, t)).squareRoot() / (1 - pow(b1, t))
@@ -111,7 +122,8 @@ public final class AdamW: Adam {
 
   /// `AdamW(learningRate: 0.001, weightDecay: 0.004)`.
   public convenience init(learningRate: Float = 0.001, weightDecay: Float = 0.004) throws {
-    try self.init(config: Config(common: .init(learningRate: learningRate, weightDecay: weightDecay)))
+    try self.init(
+      config: Config(common: .init(learningRate: learningRate, weightDecay: weightDecay)))
   }
 }
 
@@ -130,13 +142,20 @@ public final class Adamax: BaseOptimizer, Optimizer {
   }
 
   /// `Adamax(learningRate: 0.002)`.
-  public convenience init(learningRate: Float = 0.001, beta1: Float = 0.9, beta2: Float = 0.999) throws {
-    try self.init(config: Config(common: .init(learningRate: learningRate), adam: .init(beta1: beta1, beta2: beta2)))
+  public convenience init(learningRate: Float = 0.001, beta1: Float = 0.9, beta2: Float = 0.999)
+    throws
+  {
+    try self.init(
+      config: Config(
+        common: .init(learningRate: learningRate), adam: .init(beta1: beta1, beta2: beta2)))
   }
 
   override var slotCount: Int { 2 }
 
-  override func update(value w: UnsafeMutableBufferPointer<Float>, gradient g: UnsafeBufferPointer<Float>, slots: inout [Tensor], step: Int) {
+  override func update(
+    value w: UnsafeMutableBufferPointer<Float>, gradient g: UnsafeBufferPointer<Float>,
+    slots: inout [Tensor], step: Int
+  ) {
     let b1 = config.adam.beta1, b2 = config.adam.beta2, eps = config.adam.epsilon
     let scale = learningRate / (1 - pow(b1, Float(step)))
     elementLoop(w, g, &slots) { w, g, m, u, _ in
@@ -164,8 +183,12 @@ public final class Nadam: BaseOptimizer, Optimizer {
   }
 
   /// `Nadam(learningRate: 0.002)`.
-  public convenience init(learningRate: Float = 0.001, beta1: Float = 0.9, beta2: Float = 0.999) throws {
-    try self.init(config: Config(common: .init(learningRate: learningRate), adam: .init(beta1: beta1, beta2: beta2)))
+  public convenience init(learningRate: Float = 0.001, beta1: Float = 0.9, beta2: Float = 0.999)
+    throws
+  {
+    try self.init(
+      config: Config(
+        common: .init(learningRate: learningRate), adam: .init(beta1: beta1, beta2: beta2)))
   }
 
   override var slotCount: Int { 2 }
@@ -188,13 +211,17 @@ public final class Nadam: BaseOptimizer, Optimizer {
     }
   }
 
-  override func update(value w: UnsafeMutableBufferPointer<Float>, gradient g: UnsafeBufferPointer<Float>, slots: inout [Tensor], step: Int) {
+  override func update(
+    value w: UnsafeMutableBufferPointer<Float>, gradient g: UnsafeBufferPointer<Float>,
+    slots: inout [Tensor], step: Int
+  ) {
     let b1 = config.adam.beta1, b2 = config.adam.beta2, eps = config.adam.epsilon, lr = learningRate
     let muT = mu(step), muNext = mu(step + 1)
     let productT = momentumProduct, productNext = momentumProduct * muNext
     let b2Power = pow(b2, Float(step))
     strata_nadam(
-      w.baseAddress, g.baseAddress, slots[0].mutablePointer, slots[1].mutablePointer, w.count, lr, b1, b2, eps, muT, muNext,
+      w.baseAddress, g.baseAddress, slots[0].mutablePointer, slots[1].mutablePointer, w.count, lr,
+      b1, b2, eps, muT, muNext,
       productT, productNext, b2Power)
   }
 }

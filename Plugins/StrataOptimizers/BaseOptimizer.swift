@@ -26,7 +26,9 @@ public struct OptimizerArguments: Codable, Sendable, Equatable {
 
   func validate(_ owner: String) throws {
     try positive(owner, "learning_rate", learningRate, allowZero: true)
-    for (name, value) in [("clipnorm", clipnorm), ("clipvalue", clipvalue), ("global_clipnorm", globalClipnorm)] {
+    for (name, value) in [
+      ("clipnorm", clipnorm), ("clipvalue", clipvalue), ("global_clipnorm", globalClipnorm),
+    ] {
       if let value { try positive(owner, name, value) }
     }
     if let weightDecay { try positive(owner, "weight_decay", weightDecay, allowZero: true) }
@@ -36,13 +38,15 @@ public struct OptimizerArguments: Codable, Sendable, Equatable {
 func positive(_ owner: String, _ argument: String, _ value: Float, allowZero: Bool = false) throws {
   guard value.isFinite, value > 0 || (allowZero && value == 0) else {
     throw StrataError.invalidArgument(
-      owner: owner, argument: argument, value: "\(value)", expected: allowZero ? "a number ≥ 0" : "a positive number")
+      owner: owner, argument: argument, value: "\(value)",
+      expected: allowZero ? "a number ≥ 0" : "a positive number")
   }
 }
 
 func fraction(_ owner: String, _ argument: String, _ value: Float) throws {
   guard value >= 0, value < 1 else {
-    throw StrataError.invalidArgument(owner: owner, argument: argument, value: "\(value)", expected: "a number in [0, 1)")
+    throw StrataError.invalidArgument(
+      owner: owner, argument: argument, value: "\(value)", expected: "a number in [0, 1)")
   }
 }
 
@@ -66,17 +70,26 @@ open class BaseOptimizer {
   /// Called once per step before the parameters are updated (Nadam's running product).
   func prepareStep() {}
   /// Updates one parameter; `step` is the 1-based step number.
-  func update(value: UnsafeMutableBufferPointer<Float>, gradient: UnsafeBufferPointer<Float>, slots: inout [Tensor], step: Int) {}
+  func update(
+    value: UnsafeMutableBufferPointer<Float>, gradient: UnsafeBufferPointer<Float>,
+    slots: inout [Tensor], step: Int
+  ) {}
 
   public func apply(to parameters: [Parameter]) {
     let trainable = parameters.filter(\.isTrainable)
     if let limit = arguments.globalClipnorm {
       var total: Double = 0
-      for p in trainable { p.gradient.withUnsafeBufferPointer { for g in $0 { total += Double(g * g) } } }
+      for p in trainable {
+        p.gradient.withUnsafeBufferPointer { for g in $0 { total += Double(g * g) } }
+      }
       let norm = Float(total.squareRoot())
       if norm > limit {
         let scale = limit / norm
-        for p in trainable { p.gradient.withUnsafeMutableBufferPointer { g in simdMap(UnsafeBufferPointer(g), into: g) { $0 * scale } } }
+        for p in trainable {
+          p.gradient.withUnsafeMutableBufferPointer { g in
+            simdMap(UnsafeBufferPointer(g), into: g) { $0 * scale }
+          }
+        }
       }
     }
     prepareStep()
@@ -99,7 +112,9 @@ open class BaseOptimizer {
       let decay = (arguments.weightDecay ?? 0) * learningRate
       p.value.withUnsafeMutableBufferPointer { w in
         if decay != 0 { simdMap(UnsafeBufferPointer(w), into: w) { $0 - $0 * decay } }
-        p.gradient.withUnsafeBufferPointer { g in update(value: w, gradient: g, slots: &slots[index], step: step) }
+        p.gradient.withUnsafeBufferPointer { g in
+          update(value: w, gradient: g, slots: &slots[index], step: step)
+        }
       }
     }
     iterations += 1
@@ -107,9 +122,13 @@ open class BaseOptimizer {
 
   private func slotIndex(for parameter: Parameter) -> Int {
     let id = ObjectIdentifier(parameter)
-    if let index = slotIndex[id], slots[index].first?.shape ?? parameter.shape == parameter.shape { return index }
+    if let index = slotIndex[id], slots[index].first?.shape ?? parameter.shape == parameter.shape {
+      return index
+    }
     let index = slotIndex[id] ?? slots.count
-    let fresh = (0..<slotCount).map { Tensor(shape: parameter.shape, repeating: initialSlotValue($0)) }
+    let fresh = (0..<slotCount).map {
+      Tensor(shape: parameter.shape, repeating: initialSlotValue($0))
+    }
     if index == slots.count { slots.append(fresh) } else { slots[index] = fresh }
     slotIndex[id] = index
     return index

@@ -13,7 +13,10 @@ public final class SGD: BaseOptimizer, Optimizer {
     public var common: OptimizerArguments
     public var momentum: Float
     public var nesterov: Bool
-    public init(common: OptimizerArguments = .init(learningRate: 0.01), momentum: Float = 0, nesterov: Bool = false) {
+    public init(
+      common: OptimizerArguments = .init(learningRate: 0.01), momentum: Float = 0,
+      nesterov: Bool = false
+    ) {
       self.common = common
       self.momentum = momentum
       self.nesterov = nesterov
@@ -43,13 +46,20 @@ public final class SGD: BaseOptimizer, Optimizer {
   }
 
   /// `SGD(learningRate: 0.01, momentum: 0.9, nesterov: true)`.
-  public convenience init(learningRate: Float = 0.01, momentum: Float = 0, nesterov: Bool = false) throws {
-    try self.init(config: Config(common: .init(learningRate: learningRate), momentum: momentum, nesterov: nesterov))
+  public convenience init(learningRate: Float = 0.01, momentum: Float = 0, nesterov: Bool = false)
+    throws
+  {
+    try self.init(
+      config: Config(
+        common: .init(learningRate: learningRate), momentum: momentum, nesterov: nesterov))
   }
 
   override var slotCount: Int { config.momentum == 0 ? 0 : 1 }
 
-  override func update(value w: UnsafeMutableBufferPointer<Float>, gradient g: UnsafeBufferPointer<Float>, slots: inout [Tensor], step: Int) {
+  override func update(
+    value w: UnsafeMutableBufferPointer<Float>, gradient g: UnsafeBufferPointer<Float>,
+    slots: inout [Tensor], step: Int
+  ) {
     let lr = learningRate, momentum = config.momentum, nesterov = config.nesterov
     if momentum == 0 {
       elementLoop(w, g, &slots) { w, g, _, _, _ in w -= lr * g }
@@ -75,7 +85,8 @@ public final class RMSprop: BaseOptimizer, Optimizer {
     public var epsilon: Float
     public var centered: Bool
     public init(
-      common: OptimizerArguments = .init(learningRate: 0.001), rho: Float = 0.9, momentum: Float = 0,
+      common: OptimizerArguments = .init(learningRate: 0.001), rho: Float = 0.9,
+      momentum: Float = 0,
       epsilon: Float = 1e-7, centered: Bool = false
     ) {
       self.common = common
@@ -114,17 +125,27 @@ public final class RMSprop: BaseOptimizer, Optimizer {
   }
 
   /// `RMSprop(learningRate: 0.001)`.
-  public convenience init(learningRate: Float = 0.001, rho: Float = 0.9, momentum: Float = 0, centered: Bool = false) throws {
-    try self.init(config: Config(common: .init(learningRate: learningRate), rho: rho, momentum: momentum, centered: centered))
+  public convenience init(
+    learningRate: Float = 0.001, rho: Float = 0.9, momentum: Float = 0, centered: Bool = false
+  ) throws {
+    try self.init(
+      config: Config(
+        common: .init(learningRate: learningRate), rho: rho, momentum: momentum, centered: centered)
+    )
   }
 
   // velocity, momentum, average gradient
   override var slotCount: Int { 3 }
 
-  override func update(value w: UnsafeMutableBufferPointer<Float>, gradient g: UnsafeBufferPointer<Float>, slots: inout [Tensor], step: Int) {
-    let lr = learningRate, rho = config.rho, momentum = config.momentum, eps = config.epsilon, centered = config.centered
+  override func update(
+    value w: UnsafeMutableBufferPointer<Float>, gradient g: UnsafeBufferPointer<Float>,
+    slots: inout [Tensor], step: Int
+  ) {
+    let lr = learningRate, rho = config.rho, momentum = config.momentum, eps = config.epsilon,
+      centered = config.centered
     strata_rmsprop(
-      w.baseAddress, g.baseAddress, slots[0].mutablePointer, slots[1].mutablePointer, slots[2].mutablePointer, w.count, lr,
+      w.baseAddress, g.baseAddress, slots[0].mutablePointer, slots[1].mutablePointer,
+      slots[2].mutablePointer, w.count, lr,
       rho, momentum, eps, centered ? 1 : 0)
   }
 }
@@ -139,7 +160,10 @@ public final class Adagrad: BaseOptimizer, Optimizer {
     public var common: OptimizerArguments
     public var initialAccumulatorValue: Float
     public var epsilon: Float
-    public init(common: OptimizerArguments = .init(learningRate: 0.001), initialAccumulatorValue: Float = 0.1, epsilon: Float = 1e-7) {
+    public init(
+      common: OptimizerArguments = .init(learningRate: 0.001), initialAccumulatorValue: Float = 0.1,
+      epsilon: Float = 1e-7
+    ) {
       self.common = common
       self.initialAccumulatorValue = initialAccumulatorValue
       self.epsilon = epsilon
@@ -149,7 +173,8 @@ public final class Adagrad: BaseOptimizer, Optimizer {
       let c = try decoder.container(keyedBy: CodingKeys.self)
       self.init(
         common: try OptimizerArguments(from: decoder),
-        initialAccumulatorValue: try c.decode(.initialAccumulatorValue), epsilon: try c.decode(.epsilon))
+        initialAccumulatorValue: try c.decode(.initialAccumulatorValue),
+        epsilon: try c.decode(.epsilon))
     }
     public func encode(to encoder: Encoder) throws {
       try common.encode(to: encoder)
@@ -163,21 +188,29 @@ public final class Adagrad: BaseOptimizer, Optimizer {
 
   public init(config: Config) throws {
     try config.common.validate("Adagrad")
-    try positive("Adagrad", "initial_accumulator_value", config.initialAccumulatorValue, allowZero: true)
+    try positive(
+      "Adagrad", "initial_accumulator_value", config.initialAccumulatorValue, allowZero: true)
     try positive("Adagrad", "epsilon", config.epsilon)
     self.config = config
     super.init(arguments: config.common)
   }
 
   /// `Adagrad(learningRate: 0.01)`.
-  public convenience init(learningRate: Float = 0.001, initialAccumulatorValue: Float = 0.1) throws {
-    try self.init(config: Config(common: .init(learningRate: learningRate), initialAccumulatorValue: initialAccumulatorValue))
+  public convenience init(learningRate: Float = 0.001, initialAccumulatorValue: Float = 0.1) throws
+  {
+    try self.init(
+      config: Config(
+        common: .init(learningRate: learningRate), initialAccumulatorValue: initialAccumulatorValue)
+    )
   }
 
   override var slotCount: Int { 1 }
   override func initialSlotValue(_ slot: Int) -> Float { config.initialAccumulatorValue }
 
-  override func update(value w: UnsafeMutableBufferPointer<Float>, gradient g: UnsafeBufferPointer<Float>, slots: inout [Tensor], step: Int) {
+  override func update(
+    value w: UnsafeMutableBufferPointer<Float>, gradient g: UnsafeBufferPointer<Float>,
+    slots: inout [Tensor], step: Int
+  ) {
     let lr = learningRate, eps = config.epsilon
     strata_adagrad(w.baseAddress, g.baseAddress, slots[0].mutablePointer, w.count, lr, eps)
   }
@@ -193,7 +226,10 @@ public final class Adadelta: BaseOptimizer, Optimizer {
     public var common: OptimizerArguments
     public var rho: Float
     public var epsilon: Float
-    public init(common: OptimizerArguments = .init(learningRate: 0.001), rho: Float = 0.95, epsilon: Float = 1e-7) {
+    public init(
+      common: OptimizerArguments = .init(learningRate: 0.001), rho: Float = 0.95,
+      epsilon: Float = 1e-7
+    ) {
       self.common = common
       self.rho = rho
       self.epsilon = epsilon
@@ -231,8 +267,13 @@ public final class Adadelta: BaseOptimizer, Optimizer {
   // accumulated gradient, accumulated update
   override var slotCount: Int { 2 }
 
-  override func update(value w: UnsafeMutableBufferPointer<Float>, gradient g: UnsafeBufferPointer<Float>, slots: inout [Tensor], step: Int) {
+  override func update(
+    value w: UnsafeMutableBufferPointer<Float>, gradient g: UnsafeBufferPointer<Float>,
+    slots: inout [Tensor], step: Int
+  ) {
     let lr = learningRate, rho = config.rho, eps = config.epsilon
-    strata_adadelta(w.baseAddress, g.baseAddress, slots[0].mutablePointer, slots[1].mutablePointer, w.count, lr, rho, eps)
+    strata_adadelta(
+      w.baseAddress, g.baseAddress, slots[0].mutablePointer, slots[1].mutablePointer, w.count, lr,
+      rho, eps)
   }
 }

@@ -28,12 +28,15 @@ public struct SIMDKernels: Kernels {
   }
 
   public func multiply(
-    _ x: UnsafeBufferPointer<Float>, _ y: UnsafeBufferPointer<Float>, into z: UnsafeMutableBufferPointer<Float>
+    _ x: UnsafeBufferPointer<Float>, _ y: UnsafeBufferPointer<Float>,
+    into z: UnsafeMutableBufferPointer<Float>
   ) {
     simdZip(x, y, into: z) { $0 * $1 }
   }
 
-  public func axpy(alpha: Float, x: UnsafeBufferPointer<Float>, y: UnsafeMutableBufferPointer<Float>) {
+  public func axpy(
+    alpha: Float, x: UnsafeBufferPointer<Float>, y: UnsafeMutableBufferPointer<Float>
+  ) {
     simdZip(x, UnsafeBufferPointer(y), into: y) { $1 + alpha * $0 }
   }
 }

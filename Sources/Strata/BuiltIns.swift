@@ -5,8 +5,9 @@ public enum BuiltIns {
   /// Every built-in plugin, in registration order.
   public static var plugins: [any Plugin.Type] {
     [
-    SIMDPlugin.self, BLASPlugin.self, DNNLPlugin.self, CPUPlugin.self, ActivationsPlugin.self,
-    InitializersPlugin.self, LayersPlugin.self, LossesPlugin.self, OptimizersPlugin.self, MetricsPlugin.self,
+      SIMDPlugin.self, BLASPlugin.self, DNNLPlugin.self, CPUPlugin.self, ActivationsPlugin.self,
+      InitializersPlugin.self, LayersPlugin.self, LossesPlugin.self, OptimizersPlugin.self,
+      MetricsPlugin.self,
     ]
   }
 }

@@ -57,10 +57,18 @@ public final class LambdaCallback: Callback {
 
   public func onTrainBegin(logs: Logs, model: Sequential) { trainBegin?(logs, model) }
   public func onTrainEnd(logs: Logs, model: Sequential) { trainEnd?(logs, model) }
-  public func onEpochBegin(_ epoch: Int, logs: Logs, model: Sequential) { epochBegin?(epoch, logs, model) }
-  public func onEpochEnd(_ epoch: Int, logs: Logs, model: Sequential) { epochEnd?(epoch, logs, model) }
-  public func onTrainBatchBegin(_ batch: Int, logs: Logs, model: Sequential) { batchBegin?(batch, logs, model) }
-  public func onTrainBatchEnd(_ batch: Int, logs: Logs, model: Sequential) { batchEnd?(batch, logs, model) }
+  public func onEpochBegin(_ epoch: Int, logs: Logs, model: Sequential) {
+    epochBegin?(epoch, logs, model)
+  }
+  public func onEpochEnd(_ epoch: Int, logs: Logs, model: Sequential) {
+    epochEnd?(epoch, logs, model)
+  }
+  public func onTrainBatchBegin(_ batch: Int, logs: Logs, model: Sequential) {
+    batchBegin?(batch, logs, model)
+  }
+  public func onTrainBatchEnd(_ batch: Int, logs: Logs, model: Sequential) {
+    batchEnd?(batch, logs, model)
+  }
 }
 
 /// Whether a monitored quantity improves by going down or up.
@@ -101,10 +109,13 @@ public final class EarlyStopping: Callback {
 
   public init(
     monitor: String = "val_loss", minDelta: Float = 0, patience: Int = 0, mode: MonitorMode = .auto,
-    baseline: Float? = nil, restoreBestWeights: Bool = false, startFromEpoch: Int = 0, verbose: Int = 0
+    baseline: Float? = nil, restoreBestWeights: Bool = false, startFromEpoch: Int = 0,
+    verbose: Int = 0
   ) throws {
     guard patience >= 0 else {
-      throw StrataError.invalidArgument(owner: "EarlyStopping", argument: "patience", value: "\(patience)", expected: "a number ≥ 0")
+      throw StrataError.invalidArgument(
+        owner: "EarlyStopping", argument: "patience", value: "\(patience)", expected: "a number ≥ 0"
+      )
     }
     self.monitor = monitor
     self.minDelta = abs(minDelta)
@@ -153,7 +164,9 @@ public final class EarlyStopping: Callback {
   public func onTrainEnd(logs: Logs, model: Sequential) {
     if stoppedEpoch > 0 && verbose > 0 { Console.line("Epoch \(stoppedEpoch + 1): early stopping") }
     if restoreBestWeights, let bestWeights {
-      if verbose > 0 { Console.line("Restoring model weights from the end of the best epoch: \(bestEpoch + 1).") }
+      if verbose > 0 {
+        Console.line("Restoring model weights from the end of the best epoch: \(bestEpoch + 1).")
+      }
       try? model.setWeights(bestWeights)
     }
   }
@@ -189,11 +202,14 @@ public final class ReduceLROnPlateau: Callback {
   private var cooldownCounter = 0
 
   public init(
-    monitor: String = "val_loss", factor: Float = 0.1, patience: Int = 10, mode: MonitorMode = .auto,
+    monitor: String = "val_loss", factor: Float = 0.1, patience: Int = 10,
+    mode: MonitorMode = .auto,
     minDelta: Float = 1e-4, cooldown: Int = 0, minLearningRate: Float = 0, verbose: Int = 0
   ) throws {
     guard factor < 1, factor > 0 else {
-      throw StrataError.invalidArgument(owner: "ReduceLROnPlateau", argument: "factor", value: "\(factor)", expected: "a number in (0, 1)")
+      throw StrataError.invalidArgument(
+        owner: "ReduceLROnPlateau", argument: "factor", value: "\(factor)",
+        expected: "a number in (0, 1)")
     }
     self.monitor = monitor
     self.factor = factor
@@ -217,16 +233,21 @@ public final class ReduceLROnPlateau: Callback {
       return
     }
     if cooldownCounter > 0 { cooldownCounter -= 1; wait = 0 }
-    let better = best.isNaN || (mode == .max ? current > best + minDelta : current < best - minDelta)
+    let better =
+      best.isNaN || (mode == .max ? current > best + minDelta : current < best - minDelta)
     if better {
       best = current
       wait = 0
     } else if cooldownCounter <= 0 {
       wait += 1
-      if wait >= patience, let optimizer = model.optimizer, optimizer.learningRate > minLearningRate {
+      if wait >= patience, let optimizer = model.optimizer, optimizer.learningRate > minLearningRate
+      {
         let reduced = max(optimizer.learningRate * factor, minLearningRate)
         optimizer.learningRate = reduced
-        if verbose > 0 { Console.line("Epoch \(epoch + 1): ReduceLROnPlateau reducing learning rate to \(reduced).") }
+        if verbose > 0 {
+          Console.line(
+            "Epoch \(epoch + 1): ReduceLROnPlateau reducing learning rate to \(reduced).")
+        }
         cooldownCounter = cooldown
         wait = 0
       }
@@ -255,7 +276,9 @@ public final class CSVLogger: Callback {
     handle = try? FileHandle(forWritingTo: url)
     _ = try? handle?.seekToEnd()
     keys = nil
-    if append && exists, let text = try? String(contentsOf: url, encoding: .utf8), let header = text.split(separator: "\n").first {
+    if append && exists, let text = try? String(contentsOf: url, encoding: .utf8),
+      let header = text.split(separator: "\n").first
+    {
       keys = Array(String(header).components(separatedBy: separator).dropFirst())
     }
     if handle == nil { model.warn("CSVLogger: cannot write \(url.path)") }

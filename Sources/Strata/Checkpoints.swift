@@ -7,7 +7,9 @@ import StrataCore
 /// C formatter, and widths and precisions are bounded.
 func formatCheckpointPath(_ pattern: String, epoch: Int, logs: Logs) throws -> String {
   func refuse(_ expected: String) -> StrataError {
-    .invalidArgument(owner: "ModelCheckpoint", argument: "filepath", value: "'\(pattern.prefix(200))'", expected: expected)
+    .invalidArgument(
+      owner: "ModelCheckpoint", argument: "filepath", value: "'\(pattern.prefix(200))'",
+      expected: expected)
   }
   var result = ""
   var rest = Substring(pattern)
@@ -15,7 +17,8 @@ func formatCheckpointPath(_ pattern: String, epoch: Int, logs: Logs) throws -> S
     result += rest[..<open]
     guard let close = rest[open...].firstIndex(of: "}") else { throw refuse("balanced { }") }
     let field = rest[rest.index(after: open)..<close]
-    let parts = field.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
+    let parts = field.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).map(
+      String.init)
     let name = parts.first ?? ""
     let value: Double
     if name == "epoch" {
@@ -25,28 +28,35 @@ func formatCheckpointPath(_ pattern: String, epoch: Int, logs: Logs) throws -> S
     } else {
       throw refuse("fields among epoch, \(logs.keys.sorted().joined(separator: ", "))")
     }
-    result += try formatField(value, spec: parts.count > 1 ? parts[1] : nil, isEpoch: name == "epoch", refuse: refuse)
+    result += try formatField(
+      value, spec: parts.count > 1 ? parts[1] : nil, isEpoch: name == "epoch", refuse: refuse)
     rest = rest[rest.index(after: close)...]
   }
   return result + rest
 }
 
 /// One `{name:spec}` field, Python's way, for the subset checkpoint names use.
-private func formatField(_ value: Double, spec: String?, isEpoch: Bool, refuse: (String) -> StrataError) throws -> String {
+private func formatField(
+  _ value: Double, spec: String?, isEpoch: Bool, refuse: (String) -> StrataError
+) throws -> String {
   guard let spec, !spec.isEmpty else { return isEpoch ? String(Int(value)) : String(value) }
   var characters = Substring(spec)
   let type = characters.last.flatMap { "dfeg".contains($0) ? $0 : nil }
   if type != nil { characters = characters.dropLast() }
   let zeroPad = characters.first == "0"
   if zeroPad { characters = characters.dropFirst() }
-  let widthAndPrecision = characters.split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false)
-  let expected = "format specifications like {epoch:02d} or {val_loss:.2f} ([0][width][.precision] then d, f, e or g; width and precision at most 64)"
+  let widthAndPrecision = characters.split(
+    separator: ".", maxSplits: 1, omittingEmptySubsequences: false)
+  let expected =
+    "format specifications like {epoch:02d} or {val_loss:.2f} ([0][width][.precision] then d, f, e or g; width and precision at most 64)"
   guard widthAndPrecision.count <= 2 else { throw refuse(expected) }
   let widthText = widthAndPrecision.first ?? ""
   let width = widthText.isEmpty ? 0 : Int(widthText)
   let precisionText: Substring? = widthAndPrecision.count == 2 ? widthAndPrecision[1] : nil
   let precision = precisionText.map { Int($0) }
-  guard let width, (0...64).contains(width), precision.map({ $0.map { (0...64).contains($0) } ?? false }) ?? true else {
+  guard let width, (0...64).contains(width),
+    precision.map({ $0.map { (0...64).contains($0) } ?? false }) ?? true
+  else {
     throw refuse(expected)
   }
   let body: String
@@ -86,7 +96,8 @@ public final class ModelCheckpoint: Callback {
   public private(set) var saved: [String] = []
 
   public init(
-    _ filepath: String, monitor: String = "val_loss", saveBestOnly: Bool = false, saveWeightsOnly: Bool = false,
+    _ filepath: String, monitor: String = "val_loss", saveBestOnly: Bool = false,
+    saveWeightsOnly: Bool = false,
     mode: MonitorMode = .auto, verbose: Int = 0
   ) {
     self.filepath = filepath
@@ -105,13 +116,17 @@ public final class ModelCheckpoint: Callback {
       }
       let improved = best.isNaN || (mode == .max ? current > best : current < best)
       guard improved else { return }
-      if verbose > 0 { Console.line("Epoch \(epoch + 1): \(monitor) improved from \(best) to \(current), saving model") }
+      if verbose > 0 {
+        Console.line(
+          "Epoch \(epoch + 1): \(monitor) improved from \(best) to \(current), saving model")
+      }
       best = current
     }
     do {
       let path = try formatCheckpointPath(filepath, epoch: epoch, logs: logs)
       let url = URL(fileURLWithPath: path)
-      try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+      try FileManager.default.createDirectory(
+        at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
       if saveWeightsOnly { try model.saveWeights(to: url) } else { try model.save(to: url) }
       saved.append(path)
     } catch {
@@ -161,7 +176,8 @@ public final class BackupAndRestore: Callback {
   public func onEpochEnd(_ epoch: Int, logs: Logs, model: Sequential) {
     do {
       try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-      let (header, tensors) = model.fileContents(weightsOnly: false, extra: ["backup": ["epoch": .int(epoch)]])
+      let (header, tensors) = model.fileContents(
+        weightsOnly: false, extra: ["backup": ["epoch": .int(epoch)]])
       try AtomicFile.write(try ModelFile.encode(header: header, tensors: tensors), to: file)
     } catch {
       model.warn("BackupAndRestore: could not back up to \(file.path): \(error)")
@@ -179,7 +195,8 @@ public final class BackupAndRestore: Callback {
     guard FileManager.default.fileExists(atPath: file.path) else { return }
     CrashTestHook.point("deleting \(file.lastPathComponent)")
     do { try FileManager.default.removeItem(at: file) } catch {
-      throw StrataError.file(path: file.path, reason: "cannot be deleted (\(error.localizedDescription))")
+      throw StrataError.file(
+        path: file.path, reason: "cannot be deleted (\(error.localizedDescription))")
     }
   }
 
@@ -192,13 +209,16 @@ public final class BackupAndRestore: Callback {
   /// ``checkDirectory()`` for the backup directory's parent too (the `strata` command's
   /// `--checkpoint-dir`, which holds the backup directory and the epoch checkpoints).
   public func checkParent() throws {
-    try Self.requireDirectoryOrNothing(directory.deletingLastPathComponent(), what: "--checkpoint-dir")
+    try Self.requireDirectoryOrNothing(
+      directory.deletingLastPathComponent(), what: "--checkpoint-dir")
     try checkDirectory()
   }
 
   static func requireDirectoryOrNothing(_ url: URL, what: String) throws {
     var isDirectory: ObjCBool = false
-    if FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory), !isDirectory.boolValue {
+    if FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory),
+      !isDirectory.boolValue
+    {
       throw StrataError.file(path: url.path, reason: "is a file; \(what) needs a directory")
     }
   }

@@ -29,7 +29,10 @@ enum ModelFile {
     var entries: [ConfigValue] = []
     var offset = 0
     for (name, tensor) in tensors {
-      entries.append(["name": .string(name), "shape": .array(tensor.shape.map { .int($0) }), "offset": .int(offset)])
+      entries.append([
+        "name": .string(name), "shape": .array(tensor.shape.map { .int($0) }),
+        "offset": .int(offset),
+      ])
       offset += tensor.count * 4
     }
     var header = header
@@ -45,9 +48,14 @@ enum ModelFile {
     for (_, tensor) in tensors {
       tensor.withUnsafeBufferPointer { values in
         #if _endian(little)
-          data.append(UnsafeBufferPointer(start: UnsafeRawPointer(values.baseAddress!).assumingMemoryBound(to: UInt8.self), count: values.count * 4))
+          data.append(
+            UnsafeBufferPointer(
+              start: UnsafeRawPointer(values.baseAddress!).assumingMemoryBound(to: UInt8.self),
+              count: values.count * 4))
         #else
-          for value in values { withUnsafeBytes(of: value.bitPattern.littleEndian) { data.append(contentsOf: $0) } }
+          for value in values {
+            withUnsafeBytes(of: value.bitPattern.littleEndian) { data.append(contentsOf: $0) }
+          }
         #endif
       }
     }
@@ -61,30 +69,44 @@ enum ModelFile {
   /// The file may be hostile: every length, offset and shape is checked with overflow-checked
   /// arithmetic against the bytes actually present, and the tensors together may not claim more bytes
   /// than the data block holds, so decoding never allocates more than the file's own size.
-  static func decode(_ data: Data, path: String) throws -> (header: [String: ConfigValue], tensors: [String: Tensor]) {
+  static func decode(_ data: Data, path: String) throws -> (
+    header: [String: ConfigValue], tensors: [String: Tensor]
+  ) {
     func corrupt(_ reason: String) -> StrataError { .file(path: path, reason: reason) }
-    guard data.count >= magic.count + 8 else { throw corrupt("is too short to be a Strata model file (\(data.count) bytes)") }
+    guard data.count >= magic.count + 8 else {
+      throw corrupt("is too short to be a Strata model file (\(data.count) bytes)")
+    }
     guard Array(data.prefix(magic.count)) == magic else {
       throw corrupt("is not a Strata model file (bad magic number)")
     }
-    let stored = data.suffix(4).withUnsafeBytes { UInt32(littleEndian: $0.loadUnaligned(as: UInt32.self)) }
-    let computed = data.withUnsafeBytes { crc32(UnsafeRawBufferPointer(rebasing: $0[0..<(data.count - 4)])) }
+    let stored = data.suffix(4).withUnsafeBytes {
+      UInt32(littleEndian: $0.loadUnaligned(as: UInt32.self))
+    }
+    let computed = data.withUnsafeBytes {
+      crc32(UnsafeRawBufferPointer(rebasing: $0[0..<(data.count - 4)]))
+    }
     guard stored == computed else { throw corrupt("is corrupted or truncated (checksum mismatch)") }
     let headerLength = data.withUnsafeBytes {
       Int(UInt32(littleEndian: $0.loadUnaligned(fromByteOffset: magic.count, as: UInt32.self)))
     }
     let dataStart = magic.count + 4 + headerLength  // at most 12 + 2^32: no overflow
-    guard headerLength > 0, dataStart <= data.count - 4 else { throw corrupt("has a header length past its end") }
+    guard headerLength > 0, dataStart <= data.count - 4 else {
+      throw corrupt("has a header length past its end")
+    }
     let headerBytes = data.subdata(in: (magic.count + 4)..<dataStart)
     guard let header = (try? ConfigValue(json: headerBytes))?.objectValue else {
       throw corrupt("has a header that is not valid JSON")
     }
     guard header["version"]?.intValue == version else {
-      throw corrupt("has format version \(header["version"]?.description ?? "none"); this Strata reads version \(version)")
+      throw corrupt(
+        "has format version \(header["version"]?.description ?? "none"); this Strata reads version \(version)"
+      )
     }
     let dataBytes = data.count - 4 - dataStart
     guard header["data_bytes"]?.intValue == dataBytes else {
-      throw corrupt("holds \(dataBytes) bytes of weights, but its header says \(header["data_bytes"]?.description ?? "nothing")")
+      throw corrupt(
+        "holds \(dataBytes) bytes of weights, but its header says \(header["data_bytes"]?.description ?? "nothing")"
+      )
     }
     guard let entries = header["tensors"]?.arrayValue else { throw corrupt("has no tensor table") }
     // First the whole table, checked; then the allocations, which together fit in the data block.
@@ -97,9 +119,12 @@ enum ModelFile {
       else { throw corrupt("has a malformed tensor entry \(entry.description.prefix(200))") }
       let shape = shapeValues.compactMap(\.intValue)
       guard shape.count == shapeValues.count, shape.count <= 8 else {
-        throw corrupt("has tensor '\(name.prefix(100))' with a shape that is not a list of at most 8 integers")
+        throw corrupt(
+          "has tensor '\(name.prefix(100))' with a shape that is not a list of at most 8 integers")
       }
-      guard names.insert(name).inserted else { throw corrupt("lists tensor '\(name.prefix(100))' twice") }
+      guard names.insert(name).inserted else {
+        throw corrupt("lists tensor '\(name.prefix(100))' twice")
+      }
       let count: Int
       do { count = try elementCount(of: shape, owner: "tensor '\(name.prefix(100))'") } catch {
         throw corrupt("has tensor '\(name.prefix(100))' of impossible shape \(shape)")
@@ -110,7 +135,9 @@ enum ModelFile {
         throw corrupt("has tensor '\(name.prefix(100))' past the end of its data")
       }
       claimed += bytes  // each ≤ dataBytes, and the sum is checked at every step
-      guard claimed <= dataBytes else { throw corrupt("has tensors that claim more bytes than its data holds") }
+      guard claimed <= dataBytes else {
+        throw corrupt("has tensors that claim more bytes than its data holds")
+      }
       table.append((name, shape, offset, count))
     }
     var tensors: [String: Tensor] = [:]
@@ -120,7 +147,9 @@ enum ModelFile {
         data.withUnsafeBytes { raw in
           let base = raw.baseAddress! + dataStart + offset
           for i in 0..<count {
-            values[i] = Float(bitPattern: UInt32(littleEndian: base.loadUnaligned(fromByteOffset: i * 4, as: UInt32.self)))
+            values[i] = Float(
+              bitPattern: UInt32(
+                littleEndian: base.loadUnaligned(fromByteOffset: i * 4, as: UInt32.self)))
           }
         }
       }
@@ -134,20 +163,28 @@ enum ModelFile {
 
   /// Reads a model file: refuses anything but a regular file, checks the magic number and the size
   /// before reading the rest.
-  static func read(_ url: URL) throws -> (header: [String: ConfigValue], tensors: [String: Tensor]) {
-    try decode(try readUntrustedFile(url, magic: magic, kind: "a Strata model file"), path: url.path)
+  static func read(_ url: URL) throws -> (header: [String: ConfigValue], tensors: [String: Tensor])
+  {
+    try decode(
+      try readUntrustedFile(url, magic: magic, kind: "a Strata model file"), path: url.path)
   }
 }
 
 /// `UInt64`s as hexadecimal strings: JSON numbers lose precision above 2^53.
-func hexStrings(_ values: [UInt64]) -> ConfigValue { .array(values.map { .string(String($0, radix: 16)) }) }
-func unhex(_ value: ConfigValue?) -> [UInt64]? { value?.arrayValue?.compactMap { $0.stringValue.flatMap { UInt64($0, radix: 16) } } }
+func hexStrings(_ values: [UInt64]) -> ConfigValue {
+  .array(values.map { .string(String($0, radix: 16)) })
+}
+func unhex(_ value: ConfigValue?) -> [UInt64]? {
+  value?.arrayValue?.compactMap { $0.stringValue.flatMap { UInt64($0, radix: 16) } }
+}
 
 extension Sequential {
   /// The tensors a file holds for this model: each weight as `layer/parameter` (Keras' naming), then
   /// the optimizer's slots.
   func namedWeights() -> [(String, Tensor)] {
-    zip(layers, layerNames).flatMap { layer, name in layer.parameters.map { ("\(name)/\($0.name)", $0.value) } }
+    zip(layers, layerNames).flatMap { layer, name in
+      layer.parameters.map { ("\(name)/\($0.name)", $0.value) }
+    }
   }
 
   /// The packages of any plugin identifiers the model uses, so that loading can say which plugin is missing.
@@ -156,7 +193,9 @@ extension Sequential {
     func scan(_ value: ConfigValue) {
       switch value {
       case .string(let name):
-        for registry in [Registries.shared.activations.package(of:), Registries.shared.initializers.package(of:)] {
+        for registry in [
+          Registries.shared.activations.package(of:), Registries.shared.initializers.package(of:),
+        ] {
           if let package = try? registry(name) { packages[name] = .string(package) }
         }
       case .array(let values): values.forEach(scan)
@@ -165,38 +204,61 @@ extension Sequential {
       }
     }
     for layer in layers {
-      if let package = try? Registries.shared.layers.package(of: layer.identifier) { packages[layer.identifier] = .string(package) }
+      if let package = try? Registries.shared.layers.package(of: layer.identifier) {
+        packages[layer.identifier] = .string(package)
+      }
       scan(.object(layer.configDictionary))
     }
     return .object(packages)
   }
 
   /// The header and tensors of a full save: architecture, compile settings, optimizer and generator states.
-  func fileContents(weightsOnly: Bool, extra: [String: ConfigValue] = [:]) -> ([String: ConfigValue], [(String, Tensor)]) {
+  func fileContents(weightsOnly: Bool, extra: [String: ConfigValue] = [:]) -> (
+    [String: ConfigValue], [(String, Tensor)]
+  ) {
     var header: [String: ConfigValue] = [
-      "format": "strata-model", "version": .int(ModelFile.version), "kind": .string(weightsOnly ? "weights" : "model"),
+      "format": "strata-model", "version": .int(ModelFile.version),
+      "kind": .string(weightsOnly ? "weights" : "model"),
       "model": config, "packages": pluginPackages(),
     ]
     var tensors = namedWeights()
     if !weightsOnly {
       var generators: [String: ConfigValue] = ["shuffle": hexStrings(shuffleGenerator.state)]
       for (layer, name) in zip(layers, layerNames) {
-        if let random = layer as? any RandomizedLayer { generators[name] = hexStrings(random.generatorState) }
+        if let random = layer as? any RandomizedLayer {
+          generators[name] = hexStrings(random.generatorState)
+        }
       }
-      header["training"] = ["seed": .string(String(seed, radix: 16)), "generators": .object(generators)]
+      header["training"] = [
+        "seed": .string(String(seed, radix: 16)), "generators": .object(generators),
+      ]
       if let compiled {
         // Names as given; a metric object with its config, as Keras saves it.
         let metrics = compiled.metrics.map { spec -> ConfigValue in
           guard let metric = spec as? any Metric else { return .string(spec.metricName) }
-          return ["class_name": .string(type(of: metric).identifier), "config": .object(metric.configDictionary)]
+          return [
+            "class_name": .string(type(of: metric).identifier),
+            "config": .object(metric.configDictionary),
+          ]
         }
         header["compile"] = [
-          "optimizer": ["class_name": .string(compiled.optimizer.identifier), "config": .object(compiled.optimizer.configDictionary)],
-          "loss": ["class_name": .string(compiled.loss.identifier), "config": .object(compiled.loss.configDictionary)],
+          "optimizer": [
+            "class_name": .string(compiled.optimizer.identifier),
+            "config": .object(compiled.optimizer.configDictionary),
+          ],
+          "loss": [
+            "class_name": .string(compiled.loss.identifier),
+            "config": .object(compiled.loss.configDictionary),
+          ],
           "metrics": .array(metrics),
-          "optimizer_state": ["iterations": .int(compiled.optimizer.iterations), "learning_rate": .double(Double(compiled.optimizer.learningRate))],
+          "optimizer_state": [
+            "iterations": .int(compiled.optimizer.iterations),
+            "learning_rate": .double(Double(compiled.optimizer.learningRate)),
+          ],
         ]
-        tensors += compiled.optimizer.state.enumerated().map { ("optimizer/\($0.offset)", $0.element) }
+        tensors += compiled.optimizer.state.enumerated().map {
+          ("optimizer/\($0.offset)", $0.element)
+        }
       }
     }
     for (key, value) in extra { header[key] = value }
@@ -208,14 +270,19 @@ extension Sequential {
   /// exactly as this one would. The file is written atomically.
   /// - Throws: ``StrataError/invalidState(_:)`` for a model that is not built yet, or a file error.
   public func save(to url: URL) throws {
-    guard isBuilt else { throw StrataError.invalidState("\(name): build the model (or fit it) before saving it.") }
+    guard isBuilt else {
+      throw StrataError.invalidState("\(name): build the model (or fit it) before saving it.")
+    }
     let (header, tensors) = fileContents(weightsOnly: false)
     try AtomicFile.write(try ModelFile.encode(header: header, tensors: tensors), to: url)
   }
 
   /// Saves only the weights (with the architecture, to check them against on loading). Keras' `save_weights`.
   public func saveWeights(to url: URL) throws {
-    guard isBuilt else { throw StrataError.invalidState("\(name): build the model (or fit it) before saving its weights.") }
+    guard isBuilt else {
+      throw StrataError.invalidState(
+        "\(name): build the model (or fit it) before saving its weights.")
+    }
     let (header, tensors) = fileContents(weightsOnly: true)
     try AtomicFile.write(try ModelFile.encode(header: header, tensors: tensors), to: url)
   }
@@ -229,29 +296,48 @@ extension Sequential {
   }
 
   /// Builds a model from a decoded file (the header checked against its tensors).
-  static func load(header: [String: ConfigValue], tensors: [String: Tensor], path: String) throws -> Sequential {
-    guard let config = header["model"] else { throw StrataError.file(path: path, reason: "holds no model architecture") }
-    let seed = header["training"]?.objectValue?["seed"]?.stringValue.flatMap { UInt64($0, radix: 16) }
+  static func load(header: [String: ConfigValue], tensors: [String: Tensor], path: String) throws
+    -> Sequential
+  {
+    guard let config = header["model"] else {
+      throw StrataError.file(path: path, reason: "holds no model architecture")
+    }
+    let seed = header["training"]?.objectValue?["seed"]?.stringValue.flatMap {
+      UInt64($0, radix: 16)
+    }
     // The architecture may not make weights the file does not hold: layers are built (as soon as the
     // input shape is known) under a budget of the file's own tensors, so a header that claims a huge
     // layer is refused before that layer's weights are allocated.
-    let budget = AllocationBudget(elements: tensors.values.reduce(0) { $0 + $1.count }, purpose: "the weights the file holds")
+    let budget = AllocationBudget(
+      elements: tensors.values.reduce(0) { $0 + $1.count }, purpose: "the weights the file holds")
     let model: Sequential
     do {
-      model = try AllocationBudget.$current.withValue(budget) { try Sequential(config: config, seed: seed) }
+      model = try AllocationBudget.$current.withValue(budget) {
+        try Sequential(config: config, seed: seed)
+      }
     } catch StrataError.unknownIdentifier(let kind, let identifier, let suggestions) {
       let package = header["packages"]?.objectValue?[identifier]?.stringValue
-      let hint = package.map { " It comes from the plugin package '\($0)': call `try register(…Plugin.self)` from that package before loading." }
-        ?? (suggestions.isEmpty ? "" : " Did you mean \(suggestions.map { "'\($0)'" }.joined(separator: ", "))?")
-      throw StrataError.file(path: path, reason: "names the \(kind) '\(identifier)', which is not registered.\(hint)")
+      let hint =
+        package.map {
+          " It comes from the plugin package '\($0)': call `try register(…Plugin.self)` from that package before loading."
+        }
+        ?? (suggestions.isEmpty
+          ? "" : " Did you mean \(suggestions.map { "'\($0)'" }.joined(separator: ", "))?")
+      throw StrataError.file(
+        path: path, reason: "names the \(kind) '\(identifier)', which is not registered.\(hint)")
     } catch let error as StrataError {
-      throw StrataError.file(path: path, reason: "holds an architecture Strata cannot build: \(error.description.prefix(500))")
+      throw StrataError.file(
+        path: path,
+        reason: "holds an architecture Strata cannot build: \(error.description.prefix(500))")
     }
-    guard let inputShape = model.inputShape else { throw StrataError.file(path: path, reason: "holds a model without an input shape") }
+    guard let inputShape = model.inputShape else {
+      throw StrataError.file(path: path, reason: "holds a model without an input shape")
+    }
     do {
       try AllocationBudget.$current.withValue(budget) { try model.build(inputShape: inputShape) }
     } catch let error as StrataError {
-      throw StrataError.file(path: path, reason: "describes a model that does not fit its weights: \(error)")
+      throw StrataError.file(
+        path: path, reason: "describes a model that does not fit its weights: \(error)")
     }
     try model.restoreWeights(tensors, path: path)
     try model.restoreCompile(header: header, path: path)
@@ -266,17 +352,22 @@ extension Sequential {
   public func saveWeights(_ path: String) throws { try saveWeights(to: URL(fileURLWithPath: path)) }
 
   /// ``load(from:)`` with a path, as Keras' `keras.models.load_model("model.strata")`.
-  public static func load(_ path: String) throws -> Sequential { try load(from: URL(fileURLWithPath: path)) }
+  public static func load(_ path: String) throws -> Sequential {
+    try load(from: URL(fileURLWithPath: path))
+  }
 
   /// ``loadWeights(from:)`` with a path.
-  public func loadWeights(_ path: String) throws { try loadWeights(from: URL(fileURLWithPath: path)) }
+  public func loadWeights(_ path: String) throws {
+    try loadWeights(from: URL(fileURLWithPath: path))
+  }
 
   /// Loads weights saved by ``saveWeights(to:)`` or ``save(to:)`` into this model, matching them by
   /// layer name and weight name. Keras' `load_weights`.
   public func loadWeights(from url: URL) throws {
     let (_, tensors) = try ModelFile.read(url)
     if !isBuilt, let inputShape {
-      let budget = AllocationBudget(elements: tensors.values.reduce(0) { $0 + $1.count }, purpose: "the weights the file holds")
+      let budget = AllocationBudget(
+        elements: tensors.values.reduce(0) { $0 + $1.count }, purpose: "the weights the file holds")
       try AllocationBudget.$current.withValue(budget) { try build(inputShape: inputShape) }
     }
     try restoreWeights(tensors, path: url.path)
@@ -285,9 +376,14 @@ extension Sequential {
   func restoreWeights(_ tensors: [String: Tensor], path: String) throws {
     var values: [Tensor] = []
     for (name, value) in namedWeights() {
-      guard let saved = tensors[name] else { throw StrataError.file(path: path, reason: "holds no weight '\(name)'") }
+      guard let saved = tensors[name] else {
+        throw StrataError.file(path: path, reason: "holds no weight '\(name)'")
+      }
       guard saved.shape == value.shape else {
-        throw StrataError.file(path: path, reason: "holds weight '\(name)' of shape \(saved.shape), but the model's is \(value.shape)")
+        throw StrataError.file(
+          path: path,
+          reason:
+            "holds weight '\(name)' of shape \(saved.shape), but the model's is \(value.shape)")
       }
       values.append(saved)
     }
@@ -301,7 +397,8 @@ extension Sequential {
       throw StrataError.file(path: path, reason: "has compile settings that are not an object")
     }
     func spec(_ key: String) throws -> (String, ConfigDictionary) {
-      guard let object = compile[key]?.objectValue, let name = object["class_name"]?.stringValue else {
+      guard let object = compile[key]?.objectValue, let name = object["class_name"]?.stringValue
+      else {
         throw StrataError.file(path: path, reason: "has compile settings without a \(key)")
       }
       return (name, object["config"]?.objectValue ?? [:])
@@ -315,14 +412,20 @@ extension Sequential {
       let metrics: [any MetricConvertible] = try specs.map { spec in
         if let name = spec.stringValue { return name }
         guard let name = spec.objectValue?["class_name"]?.stringValue else {
-          throw StrataError.file(path: path, reason: "has metrics that are not identifiers: \(ConfigValue.array(specs).description.prefix(200))")
+          throw StrataError.file(
+            path: path,
+            reason:
+              "has metrics that are not identifiers: \(ConfigValue.array(specs).description.prefix(200))"
+          )
         }
-        return try Registries.shared.metrics.make(name, config: spec.objectValue?["config"]?.objectValue ?? [:])
+        return try Registries.shared.metrics.make(
+          name, config: spec.objectValue?["config"]?.objectValue ?? [:])
       }
       try self.compile(optimizer: optimizer, loss: loss, metrics: metrics)
     } catch let error as StrataError {
       if case .file = error { throw error }
-      throw StrataError.file(path: path, reason: "has compile settings Strata cannot restore: \(error)")
+      throw StrataError.file(
+        path: path, reason: "has compile settings Strata cannot restore: \(error)")
     }
   }
 
@@ -335,7 +438,9 @@ extension Sequential {
       }
       func state(_ key: String) throws -> [UInt64] {
         guard let values = generators[key]?.arrayValue, values.count == 4 else {
-          throw corrupt("has no valid state for the random generator '\(key.prefix(100))' (4 hexadecimal words)")
+          throw corrupt(
+            "has no valid state for the random generator '\(key.prefix(100))' (4 hexadecimal words)"
+          )
         }
         let words = values.compactMap { $0.stringValue.flatMap { UInt64($0, radix: 16) } }
         guard words.count == 4, words.contains(where: { $0 != 0 }) else {
@@ -348,7 +453,9 @@ extension Sequential {
         if let random = layer as? any RandomizedLayer { random.generatorState = try state(name) }
       }
     }
-    guard let optimizer = compiled?.optimizer, let state = header["compile"]?.objectValue?["optimizer_state"]?.objectValue else {
+    guard let optimizer = compiled?.optimizer,
+      let state = header["compile"]?.objectValue?["optimizer_state"]?.objectValue
+    else {
       return
     }
     let slotCount = tensors.keys.filter { $0.hasPrefix("optimizer/") }.count
@@ -360,20 +467,27 @@ extension Sequential {
     }
     if let value = state["learning_rate"] {
       guard let rate = value.doubleValue, rate.isFinite, rate >= 0, Float(rate).isFinite else {
-        throw corrupt("has an invalid learning rate \(value.description.prefix(100)); expected a finite number ≥ 0")
+        throw corrupt(
+          "has an invalid learning rate \(value.description.prefix(100)); expected a finite number ≥ 0"
+        )
       }
       optimizer.learningRate = Float(rate)
     }
     // Iterations count steps: at most 2^53, where a Double still counts them exactly.
     let iterations = state["iterations"]?.intValue ?? 0
-    guard (0...(1 << 53)).contains(iterations), state["iterations"] == nil || state["iterations"]?.intValue != nil else {
-      throw corrupt("has an invalid iteration count \(state["iterations"]?.description.prefix(100) ?? ""); expected an integer from 0 to 2^53")
+    guard (0...(1 << 53)).contains(iterations),
+      state["iterations"] == nil || state["iterations"]?.intValue != nil
+    else {
+      throw corrupt(
+        "has an invalid iteration count \(state["iterations"]?.description.prefix(100) ?? ""); expected an integer from 0 to 2^53"
+      )
     }
     if !saved.isEmpty || iterations > 0 {
       do {
         try optimizer.restore(state: saved, iterations: iterations, parameters: parameters)
       } catch {
-        throw StrataError.file(path: path, reason: "holds an optimizer state that does not fit the model: \(error)")
+        throw StrataError.file(
+          path: path, reason: "holds an optimizer state that does not fit the model: \(error)")
       }
     }
   }

@@ -49,7 +49,11 @@ public enum Console {
 
   /// Writes `line` and a newline to standard error.
   public static func errorLine(_ line: String) {
-    if let errorSink { errorSink(line + "\n") } else { FileHandle.standardError.write(Data((line + "\n").utf8)) }
+    if let errorSink {
+      errorSink(line + "\n")
+    } else {
+      FileHandle.standardError.write(Data((line + "\n").utf8))
+    }
   }
 }
 
@@ -94,7 +98,8 @@ struct ProgressBar {
 
   private func counter(_ current: Int) -> String {
     let digits = String(target).count
-    return String(repeating: " ", count: max(0, digits - String(current).count)) + "\(current)/\(target)"
+    return String(repeating: " ", count: max(0, digits - String(current).count))
+      + "\(current)/\(target)"
   }
 
   /// The bar after `current` steps, `elapsed` seconds in: with an ETA while running, with the time taken
@@ -102,11 +107,14 @@ struct ProgressBar {
   func render(_ current: Int, values: [(String, Float)], elapsed: Double, final: Bool) -> String {
     let perStep = elapsed / Double(max(current, 1))
     if verbosity == .oneLinePerEpoch {
-      return "\(counter(current)) - \(Int(elapsed.rounded()))s - \(ProgressBar.perStep(perStep))" + ProgressBar.values(values)
+      return "\(counter(current)) - \(Int(elapsed.rounded()))s - \(ProgressBar.perStep(perStep))"
+        + ProgressBar.values(values)
     }
     let filled = Int(Double(width) * Double(current) / Double(max(target, 1)))
     var bar = counter(current) + " ["
-    if filled > 0 { bar += String(repeating: "=", count: filled - 1) + (current < target ? ">" : "=") }
+    if filled > 0 {
+      bar += String(repeating: "=", count: filled - 1) + (current < target ? ">" : "=")
+    }
     bar += String(repeating: ".", count: width - filled) + "]"
     if final {
       bar += " - \(Int(elapsed.rounded()))s \(ProgressBar.perStep(perStep))"

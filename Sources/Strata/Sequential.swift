@@ -73,9 +73,11 @@ public final class Sequential {
     }
     try self.init(name: name, seed: seed)
     for (index, record) in records.enumerated() {
-      guard let object = record.objectValue, let identifier = object["class_name"]?.stringValue else {
+      guard let object = record.objectValue, let identifier = object["class_name"]?.stringValue
+      else {
         throw StrataError.invalidArgument(
-          owner: "Sequential", argument: "layers[\(index)]", value: String(record.description.prefix(80)),
+          owner: "Sequential", argument: "layers[\(index)]",
+          value: String(record.description.prefix(80)),
           expected: "{\"class_name\": …, \"config\": {…}}")
       }
       try add(identifier, object["config"]?.objectValue ?? [:])
@@ -89,7 +91,8 @@ public final class Sequential {
       config = try ConfigValue(json: json)
     } catch StrataError.invalidArgument(_, _, let found, let expected) {
       throw StrataError.invalidArgument(
-        owner: "Sequential", argument: "json", value: "that is not valid JSON (\(found.dropFirst(5)): expected \(expected))",
+        owner: "Sequential", argument: "json",
+        value: "that is not valid JSON (\(found.dropFirst(5)): expected \(expected))",
         expected: "a Keras model config")
     }
     try self.init(config: config, seed: seed)
@@ -109,7 +112,8 @@ public final class Sequential {
     if layers.isEmpty, let declared = layer.declaredInputShape {
       if let inputShape, inputShape != declared {
         throw StrataError.shapeMismatch(
-          layer: "\(layerName) (\(layer.identifier))", received: kerasShape(inputShape), expected: kerasShape(declared))
+          layer: "\(layerName) (\(layer.identifier))", received: kerasShape(inputShape),
+          expected: kerasShape(declared))
       }
       inputShape = declared
     }
@@ -179,7 +183,8 @@ public final class Sequential {
     let layer = layers[index]
     let label = "\(layerNames[index]) (\(layer.identifier))"
     // Shapes from a config or a file are checked before a layer sizes its weights by them.
-    try Self.checkShape(inputShape, owner: label, argument: index == 0 ? "input_shape" : "input shape")
+    try Self.checkShape(
+      inputShape, owner: label, argument: index == 0 ? "input_shape" : "input shape")
     do {
       let outputShape = try layer.build(inputShape: inputShape, generator: &generator)
       try Self.checkShape(outputShape, owner: label, argument: "output shape")
@@ -193,7 +198,8 @@ public final class Sequential {
   static func checkShape(_ shape: [Int], owner: String, argument: String) throws {
     guard shape.allSatisfy({ $0 > 0 }) else {
       throw StrataError.invalidArgument(
-        owner: owner, argument: argument, value: kerasShape(shape), expected: "every dimension at least 1")
+        owner: owner, argument: argument, value: kerasShape(shape),
+        expected: "every dimension at least 1")
     }
     _ = try elementCount(of: shape, owner: owner, argument: argument)
   }
@@ -206,7 +212,8 @@ public final class Sequential {
     case .shapeMismatch(_, let received, let expected)?:
       return StrataError.shapeMismatch(layer: label, received: received, expected: expected)
     case .invalidArgument("weight", let argument, let value, let expected)?:
-      return StrataError.invalidArgument(owner: "\(label) weight", argument: argument, value: value, expected: expected)
+      return StrataError.invalidArgument(
+        owner: "\(label) weight", argument: argument, value: value, expected: expected)
     default:
       return error
     }
@@ -216,7 +223,8 @@ public final class Sequential {
     if let requested {
       guard !requested.isEmpty, !layerNames.contains(requested) else {
         throw StrataError.invalidArgument(
-          owner: "Sequential", argument: "name", value: "'\(requested)'", expected: "a unique, non-empty layer name")
+          owner: "Sequential", argument: "name", value: "'\(requested)'",
+          expected: "a unique, non-empty layer name")
       }
       return requested
     }
@@ -237,14 +245,17 @@ public final class Sequential {
       let shape = values.compactMap(\.intValue)
       guard shape.count == values.count else {
         throw StrataError.invalidArgument(
-          owner: owner, argument: key, value: ConfigValue.array(values).description.prefix(200).description,
+          owner: owner, argument: key,
+          value: ConfigValue.array(values).description.prefix(200).description,
           expected: "a size for every axis after the batch axis")
       }
       return shape
     }
     if let value = config["input_shape"], !value.isNull {
       guard let shape = value.arrayValue else {
-        throw StrataError.invalidArgument(owner: owner, argument: "input_shape", value: value.description, expected: "a list of sizes")
+        throw StrataError.invalidArgument(
+          owner: owner, argument: "input_shape", value: value.description,
+          expected: "a list of sizes")
       }
       return try integers(shape, key: "input_shape")
     }
@@ -252,14 +263,16 @@ public final class Sequential {
       if let value = config[key], !value.isNull {
         guard let shape = value.arrayValue, shape.count >= 2 else {
           throw StrataError.invalidArgument(
-            owner: owner, argument: key, value: value.description.prefix(200).description, expected: "a batch axis, then a size for every axis")
+            owner: owner, argument: key, value: value.description.prefix(200).description,
+            expected: "a batch axis, then a size for every axis")
         }
         return try integers(Array(shape.dropFirst()), key: key)
       }
     }
     if let value = config["input_dim"], !value.isNull {
       guard let dimension = value.intValue else {
-        throw StrataError.invalidArgument(owner: owner, argument: "input_dim", value: value.description, expected: "an integer")
+        throw StrataError.invalidArgument(
+          owner: owner, argument: "input_dim", value: value.description, expected: "an integer")
       }
       return [dimension]
     }
@@ -285,7 +298,8 @@ public final class Sequential {
   func prepare(for x: Tensor, argument: String = "x") throws {
     guard x.rank >= 1 else {
       throw StrataError.invalidArgument(
-        owner: name, argument: argument, value: "of shape \(x.shape)", expected: "a batch axis first")
+        owner: name, argument: argument, value: "of shape \(x.shape)",
+        expected: "a batch axis first")
     }
     let sample = Array(x.shape.dropFirst())
     if !isBuilt { try build(inputShape: inputShape ?? sample) }
@@ -299,7 +313,9 @@ public final class Sequential {
   /// The model's outputs for `x`, computed `batchSize` samples at a time in inference mode.
   public func predict(_ x: Tensor, batchSize: Int = 32) throws -> Tensor {
     guard batchSize > 0 else {
-      throw StrataError.invalidArgument(owner: "predict", argument: "batchSize", value: "\(batchSize)", expected: "a positive integer")
+      throw StrataError.invalidArgument(
+        owner: "predict", argument: "batchSize", value: "\(batchSize)",
+        expected: "a positive integer")
     }
     try prepare(for: x)
     let count = x.shape[0]
@@ -331,15 +347,20 @@ public final class Sequential {
     if let inputShape {
       records.append([
         "class_name": "InputLayer",
-        "config": ["batch_shape": .array([.null] + inputShape.map { .int($0) }), "name": "input_layer"],
+        "config": [
+          "batch_shape": .array([.null] + inputShape.map { .int($0) }), "name": "input_layer",
+        ],
       ])
     }
     for (layer, layerName) in zip(layers, layerNames) {
       var config = layer.configDictionary
       config["name"] = .string(layerName)
-      let identifier = (try? Registries.shared.layers.canonicalName(of: layer.identifier)) ?? layer.identifier
+      let identifier =
+        (try? Registries.shared.layers.canonicalName(of: layer.identifier)) ?? layer.identifier
       records.append(["class_name": .string(identifier), "config": .object(config)])
     }
-    return ["class_name": "Sequential", "config": ["name": .string(name), "layers": .array(records)]]
+    return [
+      "class_name": "Sequential", "config": ["name": .string(name), "layers": .array(records)],
+    ]
   }
 }

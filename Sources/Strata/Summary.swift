@@ -26,7 +26,9 @@ extension Sequential {
         + fields[1].padding(toLength: secondWidth, withPad: " ", startingAt: 0) + fields[2]
     }
     let thin = String(repeating: "_", count: width), thick = String(repeating: "=", count: width)
-    var lines = ["Model: \"\(name)\"", thin, row(["Layer (type)", "Output Shape", "Param #"]), thick]
+    var lines = [
+      "Model: \"\(name)\"", thin, row(["Layer (type)", "Output Shape", "Param #"]), thick,
+    ]
     for (i, fields) in rows.enumerated() {
       lines.append(row(fields))
       lines.append(i == rows.count - 1 ? thick : thin)

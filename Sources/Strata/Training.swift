@@ -40,7 +40,8 @@ extension Sequential {
   /// loss: SparseCategoricalCrossentropy(fromLogits: true), metrics: ["accuracy"])`. `"accuracy"` (or
   /// `"acc"`) becomes binary, sparse categorical or categorical accuracy from the shapes, as in Keras.
   public func compile(
-    optimizer: any OptimizerConvertible = "rmsprop", loss: any LossConvertible, metrics: [any MetricConvertible] = []
+    optimizer: any OptimizerConvertible = "rmsprop", loss: any LossConvertible,
+    metrics: [any MetricConvertible] = []
   ) throws {
     let resolvedOptimizer = try optimizer.makeOptimizer()
     let resolvedLoss = try loss.makeLoss()
@@ -55,7 +56,9 @@ extension Sequential {
   /// The loss given to `compile`, `nil` before.
   public var loss: (any Loss)? { compiled?.loss }
 
-  func makeMetric(_ spec: any MetricConvertible, predictionShape: [Int], targetShape: [Int], loss: any Loss) throws -> any Metric {
+  func makeMetric(
+    _ spec: any MetricConvertible, predictionShape: [Int], targetShape: [Int], loss: any Loss
+  ) throws -> any Metric {
     if let metric = spec as? any Metric { return metric }
     let name = spec.metricName
     let registries = Registries.shared
@@ -63,14 +66,18 @@ extension Sequential {
       // Keras: binary when the output has one unit, sparse when the labels have lower rank (or one
       // column for several outputs), categorical otherwise.
       let binary = predictionShape.last == 1
-      let sparse = targetShape.count < predictionShape.count || (targetShape.last == 1 && (predictionShape.last ?? 0) > 1)
-      let identifier = binary ? "binary_accuracy" : sparse ? "sparse_categorical_accuracy" : "categorical_accuracy"
+      let sparse =
+        targetShape.count < predictionShape.count
+        || (targetShape.last == 1 && (predictionShape.last ?? 0) > 1)
+      let identifier =
+        binary ? "binary_accuracy" : sparse ? "sparse_categorical_accuracy" : "categorical_accuracy"
       return try registries.metrics.make(identifier)
     }
     if registries.metrics.contains(name) { return try registries.metrics.make(name) }
     if registries.losses.contains(name) { return LossMetric(try registries.losses.make(name)) }
     let known = registries.metrics.names + registries.losses.names + ["accuracy", "acc"]
-    throw StrataError.unknownIdentifier(kind: "metric", identifier: name, suggestions: closestNames(to: name, in: known))
+    throw StrataError.unknownIdentifier(
+      kind: "metric", identifier: name, suggestions: closestNames(to: name, in: known))
   }
 
   /// Every weight's value, in layer order: Keras' `get_weights()`.
@@ -82,7 +89,8 @@ extension Sequential {
     let parameters = self.parameters
     guard values.count == parameters.count else {
       throw StrataError.invalidArgument(
-        owner: name, argument: "weights", value: "of count \(values.count)", expected: "\(parameters.count) tensors")
+        owner: name, argument: "weights", value: "of count \(values.count)",
+        expected: "\(parameters.count) tensors")
     }
     for (parameter, value) in zip(parameters, values) where parameter.shape != value.shape {
       throw StrataError.invalidArgument(
@@ -117,16 +125,21 @@ extension Sequential {
     guard let compiled else {
       throw StrataError.invalidState("\(name): call compile(optimizer:loss:metrics:) before fit.")
     }
-    guard !layers.isEmpty else { throw StrataError.invalidState("\(name) has no layers: add layers before fit.") }
+    guard !layers.isEmpty else {
+      throw StrataError.invalidState("\(name) has no layers: add layers before fit.")
+    }
     guard batchSize > 0 else {
-      throw StrataError.invalidArgument(owner: "fit", argument: "batchSize", value: "\(batchSize)", expected: "a positive integer")
+      throw StrataError.invalidArgument(
+        owner: "fit", argument: "batchSize", value: "\(batchSize)", expected: "a positive integer")
     }
     guard epochs >= 0, initialEpoch >= 0 else {
-      throw StrataError.invalidArgument(owner: "fit", argument: "epochs", value: "\(epochs)", expected: "a number ≥ 0")
+      throw StrataError.invalidArgument(
+        owner: "fit", argument: "epochs", value: "\(epochs)", expected: "a number ≥ 0")
     }
     guard validationSplit >= 0, validationSplit < 1 else {
       throw StrataError.invalidArgument(
-        owner: "fit", argument: "validationSplit", value: "\(validationSplit)", expected: "a number in [0, 1)")
+        owner: "fit", argument: "validationSplit", value: "\(validationSplit)",
+        expected: "a number in [0, 1)")
     }
     try checkPair(x, y)
     var trainX = x, trainY = y, validation = validationData
@@ -142,24 +155,32 @@ extension Sequential {
       trainY = y.slice(rows: 0..<split)
       validation = (x.slice(rows: split..<total), y.slice(rows: split..<total))
     }
-    if let (vx, vy) = validation { try checkPair(vx, vy, names: ("validationData.x", "validationData.y")) }
+    if let (vx, vy) = validation {
+      try checkPair(vx, vy, names: ("validationData.x", "validationData.y"))
+    }
     try prepare(for: trainX)
     let outputShape = self.outputShape ?? []
-    try compiled.loss.validate(predictionShape: [1] + outputShape, targetShape: [1] + trainY.shape.dropFirst())
+    try compiled.loss.validate(
+      predictionShape: [1] + outputShape, targetShape: [1] + trainY.shape.dropFirst())
     let metrics = try compiled.metrics.map {
       RunningMetric(
         name: $0.metricName,
-        metric: try makeMetric($0, predictionShape: [1] + outputShape, targetShape: [1] + trainY.shape.dropFirst(), loss: compiled.loss))
+        metric: try makeMetric(
+          $0, predictionShape: [1] + outputShape, targetShape: [1] + trainY.shape.dropFirst(),
+          loss: compiled.loss))
     }
     let validationMetrics = try compiled.metrics.map {
       RunningMetric(
         name: $0.metricName,
         // A metric object is copied with its config (a top-k metric keeps its k), never shared.
-        metric: try ($0 as? any Metric)?.makeFresh() ?? makeMetric(
-          $0, predictionShape: [1] + outputShape, targetShape: [1] + trainY.shape.dropFirst(), loss: compiled.loss))
+        metric: try ($0 as? any Metric)?.makeFresh()
+          ?? makeMetric(
+            $0, predictionShape: [1] + outputShape, targetShape: [1] + trainY.shape.dropFirst(),
+            loss: compiled.loss))
     }
 
-    let trainer = Trainer(model: self, compiled: compiled, x: trainX, y: trainY, batchSize: batchSize)
+    let trainer = Trainer(
+      model: self, compiled: compiled, x: trainX, y: trainY, batchSize: batchSize)
     // As TensorFlow does while training: denormals are slow and meaningless in a gradient step.
     let floatMode = strata_flush_denormals()
     defer { strata_restore_float_mode(floatMode) }
@@ -176,18 +197,24 @@ extension Sequential {
         Console.line("Epoch \(epoch + 1)/\(epochs)")
       }
       var logs = try trainer.runEpoch(
-        shuffle: shuffle, generator: &shuffleGenerator, metrics: metrics, verbosity: verbosity, callbacks: callbacks,
+        shuffle: shuffle, generator: &shuffleGenerator, metrics: metrics, verbosity: verbosity,
+        callbacks: callbacks,
         finalizeProgress: validation == nil)
       if let (vx, vy) = validation {
-        let validationLogs = try evaluateLogs(vx, vy, batchSize: batchSize, loss: compiled.loss, metrics: validationMetrics)
+        let validationLogs = try evaluateLogs(
+          vx, vy, batchSize: batchSize, loss: compiled.loss, metrics: validationMetrics)
         for (key, value) in validationLogs { logs["val_" + key] = value }
         trainer.finishProgress(logs: logs, metrics: metrics)
       }
       history.append(epoch: epoch, logs: logs)
       // A backup marks the epoch done, so it is written last: every other callback (a checkpoint) has
       // its file on disk by then, and a run killed in between trains the epoch again.
-      for callback in callbacks where !(callback is BackupAndRestore) { callback.onEpochEnd(epoch, logs: logs, model: self) }
-      for callback in callbacks where callback is BackupAndRestore { callback.onEpochEnd(epoch, logs: logs, model: self) }
+      for callback in callbacks where !(callback is BackupAndRestore) {
+        callback.onEpochEnd(epoch, logs: logs, model: self)
+      }
+      for callback in callbacks where callback is BackupAndRestore {
+        callback.onEpochEnd(epoch, logs: logs, model: self)
+      }
       epoch += 1
     }
     let lastLogs = history.history.mapValues { $0.last ?? .nan }
@@ -199,7 +226,8 @@ extension Sequential {
   func checkPair(_ x: Tensor, _ y: Tensor, names: (String, String) = ("x", "y")) throws {
     guard x.rank >= 1, y.rank >= 1 else {
       throw StrataError.invalidArgument(
-        owner: name, argument: x.rank < 1 ? names.0 : names.1, value: "a scalar", expected: "a batch axis first")
+        owner: name, argument: x.rank < 1 ? names.0 : names.1, value: "a scalar",
+        expected: "a batch axis first")
     }
     guard x.shape[0] == y.shape[0] else {
       throw StrataError.invalidArgument(
@@ -207,7 +235,8 @@ extension Sequential {
         expected: "as many samples as \(names.0) (\(x.shape[0]))")
     }
     guard x.shape[0] > 0 else {
-      throw StrataError.invalidArgument(owner: name, argument: names.0, value: "with no samples", expected: "at least one sample")
+      throw StrataError.invalidArgument(
+        owner: name, argument: names.0, value: "with no samples", expected: "at least one sample")
     }
   }
 
@@ -216,31 +245,44 @@ extension Sequential {
   /// The loss and metrics on `x` and `y`, computed in inference mode. Keras: `model.evaluate(x, y)`.
   /// - Returns: `"loss"` and each compiled metric by the name it was given.
   @discardableResult
-  public func evaluate(_ x: Tensor, _ y: Tensor, batchSize: Int = 32, verbose: Verbosity = .auto) throws -> Logs {
+  public func evaluate(_ x: Tensor, _ y: Tensor, batchSize: Int = 32, verbose: Verbosity = .auto)
+    throws -> Logs
+  {
     guard let compiled else {
-      throw StrataError.invalidState("\(name): call compile(optimizer:loss:metrics:) before evaluate.")
+      throw StrataError.invalidState(
+        "\(name): call compile(optimizer:loss:metrics:) before evaluate.")
     }
     guard batchSize > 0 else {
-      throw StrataError.invalidArgument(owner: "evaluate", argument: "batchSize", value: "\(batchSize)", expected: "a positive integer")
+      throw StrataError.invalidArgument(
+        owner: "evaluate", argument: "batchSize", value: "\(batchSize)",
+        expected: "a positive integer")
     }
     try checkPair(x, y)
     try prepare(for: x)
     let outputShape = self.outputShape ?? []
-    try compiled.loss.validate(predictionShape: [1] + outputShape, targetShape: [1] + y.shape.dropFirst())
+    try compiled.loss.validate(
+      predictionShape: [1] + outputShape, targetShape: [1] + y.shape.dropFirst())
     let metrics = try compiled.metrics.map {
       RunningMetric(
         name: $0.metricName,
-        metric: try makeMetric($0, predictionShape: [1] + outputShape, targetShape: [1] + y.shape.dropFirst(), loss: compiled.loss))
+        metric: try makeMetric(
+          $0, predictionShape: [1] + outputShape, targetShape: [1] + y.shape.dropFirst(),
+          loss: compiled.loss))
     }
     let verbosity = verbose.resolved
     let steps = (x.shape[0] + batchSize - 1) / batchSize
     var bar = ProgressBar(target: steps, verbosity: verbosity)
     let logs = try evaluateLogs(x, y, batchSize: batchSize, loss: compiled.loss, metrics: metrics)
-    bar.update(steps, values: [("loss", logs["loss"] ?? .nan)] + metrics.map { ($0.name, logs[$0.name] ?? .nan) }, final: true)
+    bar.update(
+      steps,
+      values: [("loss", logs["loss"] ?? .nan)] + metrics.map { ($0.name, logs[$0.name] ?? .nan) },
+      final: true)
     return logs
   }
 
-  func evaluateLogs(_ x: Tensor, _ y: Tensor, batchSize: Int, loss: any Loss, metrics: [RunningMetric]) throws -> Logs {
+  func evaluateLogs(
+    _ x: Tensor, _ y: Tensor, batchSize: Int, loss: any Loss, metrics: [RunningMetric]
+  ) throws -> Logs {
     let context = Context(kernels: kernels, isTraining: false)
     for metric in metrics { metric.metric.reset() }
     let count = x.shape[0]
@@ -251,7 +293,9 @@ extension Sequential {
       let batchX = x.slice(rows: start..<end), batchY = y.slice(rows: start..<end)
       let prediction = try forward(batchX, context: context)
       let value = try prediction.withUnsafeBufferPointer { p in
-        try batchY.withUnsafeBufferPointer { t in try loss.compute(prediction: p, target: t, shape: prediction.shape, gradient: nil) }
+        try batchY.withUnsafeBufferPointer { t in
+          try loss.compute(prediction: p, target: t, shape: prediction.shape, gradient: nil)
+        }
       }
       weightedLoss += Double(value) * Double(end - start)
       for metric in metrics { try metric.metric.update(prediction: prediction, target: batchY) }
@@ -315,10 +359,13 @@ final class Trainer {
     x.withUnsafeBufferPointer { source in
       batchX.withUnsafeMutableBufferPointer { target in
         if contiguous {
-          (target.baseAddress!).update(from: source.baseAddress! + order[range.lowerBound] * sampleSize, count: rows * sampleSize)
+          (target.baseAddress!).update(
+            from: source.baseAddress! + order[range.lowerBound] * sampleSize,
+            count: rows * sampleSize)
         } else {
           for (i, index) in order[range].enumerated() {
-            (target.baseAddress! + i * sampleSize).update(from: source.baseAddress! + index * sampleSize, count: sampleSize)
+            (target.baseAddress! + i * sampleSize).update(
+              from: source.baseAddress! + index * sampleSize, count: sampleSize)
           }
         }
       }
@@ -326,7 +373,8 @@ final class Trainer {
     y.withUnsafeBufferPointer { source in
       batchY.withUnsafeMutableBufferPointer { target in
         for (i, index) in order[range].enumerated() {
-          (target.baseAddress! + i * targetSize).update(from: source.baseAddress! + index * targetSize, count: targetSize)
+          (target.baseAddress! + i * targetSize).update(
+            from: source.baseAddress! + index * targetSize, count: targetSize)
         }
       }
     }
@@ -352,7 +400,8 @@ final class Trainer {
         try logits.withUnsafeBufferPointer { z in
           try batchY.withUnsafeBufferPointer { t in
             try lossGradient.withUnsafeMutableBufferPointer {
-              try crossentropy.computeFromSoftmax(logits: z, probabilities: p, target: t, shape: shape, logitsGradient: $0)
+              try crossentropy.computeFromSoftmax(
+                logits: z, probabilities: p, target: t, shape: shape, logitsGradient: $0)
             }
           }
         }
@@ -422,7 +471,10 @@ final class Trainer {
       if progress != nil {
         let isLast = batch == steps - 1
         if !isLast || finalizeProgress {
-          progress!.update(batch + 1, values: [("loss", runningLoss)] + metrics.map { ($0.name, $0.metric.result) }, final: isLast)
+          progress!.update(
+            batch + 1,
+            values: [("loss", runningLoss)] + metrics.map { ($0.name, $0.metric.result) },
+            final: isLast)
         }
       }
       if model.stopTraining { break }
@@ -436,8 +488,11 @@ final class Trainer {
   func finishProgress(logs: Logs, metrics: [RunningMetric]) {
     guard progress != nil else { return }
     let steps = (x.shape[0] + batchSize - 1) / batchSize
-    var values: [(String, Float)] = [("loss", logs["loss"] ?? .nan)] + metrics.map { ($0.name, logs[$0.name] ?? .nan) }
-    values += [("val_loss", logs["val_loss"] ?? .nan)] + metrics.map { ("val_" + $0.name, logs["val_" + $0.name] ?? .nan) }
+    var values: [(String, Float)] =
+      [("loss", logs["loss"] ?? .nan)] + metrics.map { ($0.name, logs[$0.name] ?? .nan) }
+    values +=
+      [("val_loss", logs["val_loss"] ?? .nan)]
+      + metrics.map { ("val_" + $0.name, logs["val_" + $0.name] ?? .nan) }
     progress!.update(steps, values: values, final: true)
   }
 }

@@ -23,25 +23,35 @@ public struct Train: ParsableCommand {
   public static let configuration = CommandConfiguration(
     abstract: "Build a model from string identifiers, train it, and evaluate it on the test set.")
 
-  @Option(help: "A tutorial model (mlp, cnn, deep-mnist, horses-or-humans) or a JSON file of Keras layer records.")
+  @Option(
+    help:
+      "A tutorial model (mlp, cnn, deep-mnist, horses-or-humans) or a JSON file of Keras layer records."
+  )
   var model = "mlp"
 
   @Option(help: "Epochs to train (mlp: 5, cnn: 2, deep-mnist: 1).")
   var epochs: Int?
 
-  @Option(name: .customLong("batch-size"), help: "Samples per training step (mlp and cnn: 32, deep-mnist: 50).")
+  @Option(
+    name: .customLong("batch-size"),
+    help: "Samples per training step (mlp and cnn: 32, deep-mnist: 50).")
   var batchSize: Int?
 
   @Option(help: "An optimizer identifier (adam, sgd, rmsprop, …).")
   var optimizer: String?
 
-  @Option(name: .customLong("learning-rate"), help: "The optimizer's learning rate (deep-mnist: 1e-4, else its Keras default).")
+  @Option(
+    name: .customLong("learning-rate"),
+    help: "The optimizer's learning rate (deep-mnist: 1e-4, else its Keras default).")
   var learningRate: Float?
 
   @Option(help: "The loss identifier (the tutorial's when not given).")
   var loss: String?
 
-  @Option(help: "The compute backend, one of the registered kernels backends: \(Registries.shared.kernels.identifiers.joined(separator: ", ")) (cpu: OpenBLAS, oneDNN and SIMD).")
+  @Option(
+    help:
+      "The compute backend, one of the registered kernels backends: \(Registries.shared.kernels.identifiers.joined(separator: ", ")) (cpu: OpenBLAS, oneDNN and SIMD)."
+  )
   var backend = "cpu"
 
   @Option(help: "Seed for initial weights, dropout and shuffling.")
@@ -51,7 +61,9 @@ public struct Train: ParsableCommand {
   var data = FashionMNIST.defaultDirectory.path
 
   @Option(
-    help: "Train on images from class folders (one subdirectory per class, PNG or JPEG) instead of Fashion-MNIST; 20% are held out for validation.")
+    help:
+      "Train on images from class folders (one subdirectory per class, PNG or JPEG) instead of Fashion-MNIST; 20% are held out for validation."
+  )
   var images: String?
 
   @Option(help: "Train on the first N training images only (all when not given).")
@@ -60,7 +72,8 @@ public struct Train: ParsableCommand {
   @Option(help: "0: silent, 1: progress bar, 2: one line per epoch (default: a bar on a terminal).")
   var verbose: Int?
 
-  @Flag(name: .customLong("no-validation"), help: "Do not evaluate on the test set after each epoch.")
+  @Flag(
+    name: .customLong("no-validation"), help: "Do not evaluate on the test set after each epoch.")
   var noValidation = false
 
   @Option(help: "Save the trained model to this file (architecture, weights, optimizer state).")
@@ -68,10 +81,15 @@ public struct Train: ParsableCommand {
 
   @Option(
     name: .customLong("checkpoint-dir"),
-    help: "Back up the run after every epoch and save epoch-NN.strata checkpoints here; a run started again with the same command resumes after the last finished epoch.")
+    help:
+      "Back up the run after every epoch and save epoch-NN.strata checkpoints here; a run started again with the same command resumes after the last finished epoch."
+  )
   var checkpointDir: String?
 
-  @Option(help: "Go on training a model saved with --save (its optimizer state included), instead of a new one.")
+  @Option(
+    help:
+      "Go on training a model saved with --save (its optimizer state included), instead of a new one."
+  )
   var resume: String?
 
   @Option(help: "Draw the learning curves to this SVG file (and write them as CSV beside it).")
@@ -82,7 +100,8 @@ public struct Train: ParsableCommand {
     try requireAtLeastOne(batchSize, "--batch-size")
     try requireAtLeastOne(limit, "--limit")
     if let verbose, !(0...2).contains(verbose) {
-      throw ValidationError("--verbose must be 0 (silent), 1 (progress bar) or 2 (one line per epoch), not \(verbose).")
+      throw ValidationError(
+        "--verbose must be 0 (silent), 1 (progress bar) or 2 (one line per epoch), not \(verbose).")
     }
     if let learningRate, !(learningRate.isFinite && learningRate > 0) {
       throw ValidationError("--learning-rate must be a finite number above 0, not \(learningRate).")
@@ -106,11 +125,14 @@ public struct Train: ParsableCommand {
 
   /// Trains on an image folder: sizes from the model's input, binary labels for one output unit.
   func trainOnImages(_ directory: String) throws {
-    let network = try resume.map { try Sequential.load(from: URL(fileURLWithPath: $0)) } ?? makeModel()
+    let network =
+      try resume.map { try Sequential.load(from: URL(fileURLWithPath: $0)) } ?? makeModel()
     network.kernels = try Registries.shared.kernels.make(backend)
     guard let shape = network.inputShape, shape.count == 3 else {
       throw StrataError.invalidArgument(
-        owner: "strata", argument: "--images", value: "with a model taking \(network.inputShape.map { kerasShape($0) } ?? "no fixed shape")",
+        owner: "strata", argument: "--images",
+        value:
+          "with a model taking \(network.inputShape.map { kerasShape($0) } ?? "no fixed shape")",
         expected: "a model whose input is images (height, width, channels)")
     }
     try network.build(inputShape: shape)
@@ -118,32 +140,48 @@ public struct Train: ParsableCommand {
     let url = URL(fileURLWithPath: directory)
     let color: ImageFolder.ColorMode = shape[2] == 1 ? .grayscale : .rgb
     let train = try ImageFolder.load(
-      from: url, imageSize: (shape[0], shape[1]), colorMode: color, labelMode: binary ? .binary : .int, rescale: 1.0 / 255,
+      from: url, imageSize: (shape[0], shape[1]), colorMode: color,
+      labelMode: binary ? .binary : .int, rescale: 1.0 / 255,
       seed: seed, validationSplit: 0.2, subset: .training)
     let validation = try ImageFolder.load(
-      from: url, imageSize: (shape[0], shape[1]), colorMode: color, labelMode: binary ? .binary : .int, rescale: 1.0 / 255,
+      from: url, imageSize: (shape[0], shape[1]), colorMode: color,
+      labelMode: binary ? .binary : .int, rescale: 1.0 / 255,
       seed: seed, validationSplit: 0.2, subset: .validation)
-    Console.line("Found \(train.count + validation.count) images of \(train.classNames.count) classes \(train.classNames): \(train.count) for training, \(validation.count) for validation")
+    Console.line(
+      "Found \(train.count + validation.count) images of \(train.classNames.count) classes \(train.classNames): \(train.count) for training, \(validation.count) for validation"
+    )
     Console.line(network.summary())
     if resume == nil || network.optimizer == nil {
       try network.compile(
-        optimizer: try Registries.shared.optimizers.make(optimizer ?? (binary ? "rmsprop" : "adam"), config: learningRate.map { ["learning_rate": .double(Double($0))] } ?? [:]),
-        loss: loss ?? (binary ? "binary_crossentropy" : "sparse_categorical_crossentropy"), metrics: ["accuracy"])
+        optimizer: try Registries.shared.optimizers.make(
+          optimizer ?? (binary ? "rmsprop" : "adam"),
+          config: learningRate.map { ["learning_rate": .double(Double($0))] } ?? [:]),
+        loss: loss ?? (binary ? "binary_crossentropy" : "sparse_categorical_crossentropy"),
+        metrics: ["accuracy"])
     }
     let verbosity = verbose.map { Verbosity(integerLiteral: $0) } ?? .auto
     let history = try network.fit(
-      train.images, train.labels, batchSize: batchSize ?? 32, epochs: epochs ?? SeedModel.horsesOrHumans.epochs, verbose: verbosity,
+      train.images, train.labels, batchSize: batchSize ?? 32,
+      epochs: epochs ?? SeedModel.horsesOrHumans.epochs, verbose: verbosity,
       validationData: validation.count > 0 ? (validation.images, validation.labels) : nil)
     if let save { try network.save(to: URL(fileURLWithPath: save)) }
-    if let plot { try history.writeSVG(to: URL(fileURLWithPath: plot), title: "\(model) on \(url.lastPathComponent)") }
+    if let plot {
+      try history.writeSVG(
+        to: URL(fileURLWithPath: plot), title: "\(model) on \(url.lastPathComponent)")
+    }
   }
 
   func train() throws {
     if let images { return try trainOnImages(images) }
     // The model and the options first: a bad one is reported before the data set is read.
-    let network = try resume.map { try Sequential.load(from: URL(fileURLWithPath: $0)) } ?? makeModel()
+    let network =
+      try resume.map { try Sequential.load(from: URL(fileURLWithPath: $0)) } ?? makeModel()
     network.kernels = try Registries.shared.kernels.make(backend)
-    if let checkpointDir { try BackupAndRestore(URL(fileURLWithPath: checkpointDir).appendingPathComponent("backup").path).checkParent() }
+    if let checkpointDir {
+      try BackupAndRestore(
+        URL(fileURLWithPath: checkpointDir).appendingPathComponent("backup").path
+      ).checkParent()
+    }
     let (trainSet, testSet) = try FashionMNIST.load(from: URL(fileURLWithPath: data))
     let training = limit.map { trainSet.prefix($0) } ?? trainSet
     var x = training.normalizedImages()
@@ -160,7 +198,8 @@ public struct Train: ParsableCommand {
     let tutorial = SeedModel(rawValue: model) ?? .mlp
     let epochs = self.epochs ?? tutorial.epochs, batchSize = self.batchSize ?? tutorial.batchSize
     if resume == nil || network.optimizer == nil {
-      try tutorial.compile(network, optimizer: optimizer ?? "adam", learningRate: learningRate, loss: loss)
+      try tutorial.compile(
+        network, optimizer: optimizer ?? "adam", learningRate: learningRate, loss: loss)
     }
     var callbacks: [any Callback] = []
     var backup: BackupAndRestore?
@@ -168,27 +207,36 @@ public struct Train: ParsableCommand {
       // The backup outlives fit: it is deleted once the final model and plots are written, so a run
       // killed before then resumes instead of training again from the first epoch.
       let directory = URL(fileURLWithPath: checkpointDir)
-      let backupCallback = BackupAndRestore(directory.appendingPathComponent("backup").path, deleteCheckpoint: false)
+      let backupCallback = BackupAndRestore(
+        directory.appendingPathComponent("backup").path, deleteCheckpoint: false)
       try backupCallback.checkDirectory()
       backup = backupCallback
-      callbacks += [ModelCheckpoint(directory.appendingPathComponent("epoch-{epoch:02d}.strata").path), backupCallback]
+      callbacks += [
+        ModelCheckpoint(directory.appendingPathComponent("epoch-{epoch:02d}.strata").path),
+        backupCallback,
+      ]
     }
     let verbosity = verbose.map { Verbosity(integerLiteral: $0) } ?? .auto
     let start = ContinuousClock.now
     let history = try network.fit(
-      x, y, batchSize: batchSize, epochs: epochs, verbose: verbosity, validationData: noValidation ? nil : (testX, testY),
+      x, y, batchSize: batchSize, epochs: epochs, verbose: verbosity,
+      validationData: noValidation ? nil : (testX, testY),
       callbacks: callbacks)
     if let backup, let epoch = backup.restoredEpoch {
-      Console.line(epoch < epochs
-        ? "Resumed from the backup in \(backup.directory.path) at epoch \(epoch + 1)"
-        : "Restored the backup in \(backup.directory.path): all \(epochs) epochs had finished")
+      Console.line(
+        epoch < epochs
+          ? "Resumed from the backup in \(backup.directory.path) at epoch \(epoch + 1)"
+          : "Restored the backup in \(backup.directory.path): all \(epochs) epochs had finished")
     }
     let elapsed = ContinuousClock.now - start
     let logs = try network.evaluate(testX, testY, verbose: verbosity)
     let trainedEpochs = history.epochs.count
     let steps = trainedEpochs * ((x.shape[0] + batchSize - 1) / batchSize)
-    let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
-    Console.line(String(format: "Test accuracy: %.4f  Test loss: %.4f", logs["accuracy"] ?? 0, logs["loss"] ?? 0))
+    let seconds =
+      Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+    Console.line(
+      String(
+        format: "Test accuracy: %.4f  Test loss: %.4f", logs["accuracy"] ?? 0, logs["loss"] ?? 0))
     if let save {
       try network.save(to: URL(fileURLWithPath: save))
       Console.line("Saved the model to \(save)")
@@ -197,19 +245,24 @@ public struct Train: ParsableCommand {
       let url = URL(fileURLWithPath: plot)
       try history.writeSVG(to: url, title: "\(model) on Fashion-MNIST")
       try history.writeCSV(to: url.deletingPathExtension().appendingPathExtension("csv"))
-      Console.line("Wrote the learning curves to \(plot) and \(url.deletingPathExtension().appendingPathExtension("csv").path)")
+      Console.line(
+        "Wrote the learning curves to \(plot) and \(url.deletingPathExtension().appendingPathExtension("csv").path)"
+      )
     }
     try backup?.deleteBackup()
     let sample = min(5, testX.shape[0])
     let predictions = try network.predict(testX.slice(rows: 0..<sample))
     for i in 0..<sample {
       let guess = predictedClass(predictions, row: i)
-      Console.line("Test image \(i): predicted \(className(guess)), actually \(className(Int(testSet.labels[i])))")
+      Console.line(
+        "Test image \(i): predicted \(className(guess)), actually \(className(Int(testSet.labels[i])))"
+      )
     }
     if trainedEpochs > 0 {
       Console.line(
         String(
-          format: "Training: %.1f s for %d epochs, %.2f s/epoch, %.3f ms/step", seconds, trainedEpochs,
+          format: "Training: %.1f s for %d epochs, %.2f s/epoch, %.3f ms/step", seconds,
+          trainedEpochs,
           seconds / Double(trainedEpochs), seconds * 1000 / Double(max(steps, 1)))
           + (noValidation ? "" : " (validation included)"))
     }
@@ -217,14 +270,17 @@ public struct Train: ParsableCommand {
 }
 
 /// Loads the Fashion-MNIST test set shaped for `model` (a channel axis for CNNs).
-func testSet(for model: Sequential, directory: String) throws -> (x: Tensor, y: Tensor, labels: [UInt8]) {
+func testSet(for model: Sequential, directory: String) throws -> (
+  x: Tensor, y: Tensor, labels: [UInt8]
+) {
   let (_, test) = try FashionMNIST.load(from: URL(fileURLWithPath: directory))
   var x = test.normalizedImages()
   if let shape = model.inputShape, shape != [28, 28] {
     guard shape.reduce(1, *) == 784 else {
       throw StrataError.invalidArgument(
         owner: "strata", argument: "model", value: "with input \(kerasShape(shape))",
-        expected: "a model for 28x28 Fashion-MNIST images, like (None, 28, 28) or (None, 28, 28, 1)")
+        expected: "a model for 28x28 Fashion-MNIST images, like (None, 28, 28) or (None, 28, 28, 1)"
+      )
     }
     x = try x.reshaped(to: [x.shape[0]] + shape)
   }
@@ -241,7 +297,8 @@ func predictedClass(_ predictions: Tensor, row: Int) -> Int {
 
 /// Fashion-MNIST's name of a class, or its number for a class it does not have.
 func className(_ index: Int) -> String {
-  FashionMNIST.classNames.indices.contains(index) ? FashionMNIST.classNames[index] : "class \(index)"
+  FashionMNIST.classNames.indices.contains(index)
+    ? FashionMNIST.classNames[index] : "class \(index)"
 }
 
 /// Refuses an option below 1.
@@ -263,7 +320,8 @@ func reportingErrors(_ body: () throws -> Void) throws {
 
 public struct Evaluate: ParsableCommand {
   public init() {}
-  public static let configuration = CommandConfiguration(abstract: "Evaluate a saved model on the Fashion-MNIST test set.")
+  public static let configuration = CommandConfiguration(
+    abstract: "Evaluate a saved model on the Fashion-MNIST test set.")
 
   @Argument(help: "A model file written by `strata train --save`.")
   var modelFile: String
@@ -274,17 +332,23 @@ public struct Evaluate: ParsableCommand {
   public func run() throws {
     try reportingErrors {
       let model = try Sequential.load(from: URL(fileURLWithPath: modelFile))
-      if model.loss == nil { try model.compile(optimizer: "adam", loss: "sparse_categorical_crossentropy", metrics: ["accuracy"]) }
+      if model.loss == nil {
+        try model.compile(
+          optimizer: "adam", loss: "sparse_categorical_crossentropy", metrics: ["accuracy"])
+      }
       let (x, y, _) = try testSet(for: model, directory: data)
       let logs = try model.evaluate(x, y, verbose: 2)
-      Console.line(logs.keys.sorted().map { "\($0): \(String(format: "%.4f", logs[$0]!))" }.joined(separator: "  "))
+      Console.line(
+        logs.keys.sorted().map { "\($0): \(String(format: "%.4f", logs[$0]!))" }.joined(
+          separator: "  "))
     }
   }
 }
 
 public struct Predict: ParsableCommand {
   public init() {}
-  public static let configuration = CommandConfiguration(abstract: "Classify Fashion-MNIST test images with a saved model.")
+  public static let configuration = CommandConfiguration(
+    abstract: "Classify Fashion-MNIST test images with a saved model.")
 
   @Argument(help: "A model file written by `strata train --save`.")
   var modelFile: String

@@ -9,7 +9,8 @@ public protocol Activation: Sendable, Registrable {
   init(config: Config) throws
   var config: Config { get }
   /// `y = f(x)`.
-  func forward(_ x: UnsafeBufferPointer<Float>, into y: UnsafeMutableBufferPointer<Float>, rowLength: Int)
+  func forward(
+    _ x: UnsafeBufferPointer<Float>, into y: UnsafeMutableBufferPointer<Float>, rowLength: Int)
   /// `dx = dy · f'(x)` (or the row-wise Jacobian-vector product).
   func backward(
     input x: UnsafeBufferPointer<Float>, output y: UnsafeBufferPointer<Float>,
@@ -43,7 +44,9 @@ public protocol ElementwiseActivation: Activation {
 }
 
 extension ElementwiseActivation {
-  public func forward(_ x: UnsafeBufferPointer<Float>, into y: UnsafeMutableBufferPointer<Float>, rowLength: Int) {
+  public func forward(
+    _ x: UnsafeBufferPointer<Float>, into y: UnsafeMutableBufferPointer<Float>, rowLength: Int
+  ) {
     for i in 0..<x.count { y[i] = self(x[i]) }
   }
 
@@ -61,7 +64,9 @@ extension Activation {
   public func callAsFunction(_ x: Tensor) -> Tensor {
     var y = Tensor(shape: x.shape)
     let row = x.shape.last ?? 1
-    x.withUnsafeBufferPointer { xs in y.withUnsafeMutableBufferPointer { forward(xs, into: $0, rowLength: row) } }
+    x.withUnsafeBufferPointer { xs in
+      y.withUnsafeMutableBufferPointer { forward(xs, into: $0, rowLength: row) }
+    }
     return y
   }
 

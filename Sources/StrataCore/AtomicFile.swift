@@ -22,7 +22,8 @@ public enum AtomicFile {
     let url = url.resolvingSymlinksInPath()
     let directory = url.deletingLastPathComponent()
     removeStaleTemporaries(of: url)
-    let temporary = directory.appendingPathComponent(".\(url.lastPathComponent).\(getpid()).\(UInt32.random(in: 0...UInt32.max)).tmp")
+    let temporary = directory.appendingPathComponent(
+      ".\(url.lastPathComponent).\(getpid()).\(UInt32.random(in: 0...UInt32.max)).tmp")
     let path = url.path
     func failure(_ what: String) -> StrataError {
       .file(path: path, reason: "cannot be written: \(what) (\(String(cString: strerror(errno))))")
@@ -76,7 +77,9 @@ public enum AtomicFile {
   public static func removeStaleTemporaries(of url: URL) -> Int {
     let directory = url.deletingLastPathComponent()
     let prefix = ".\(url.lastPathComponent)."
-    guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory.path) else { return 0 }
+    guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory.path) else {
+      return 0
+    }
     var removed = 0
     for name in names where name.hasPrefix(prefix) && name.hasSuffix(".tmp") {
       let parts = name.dropFirst(prefix.count).dropLast(4).split(separator: ".")

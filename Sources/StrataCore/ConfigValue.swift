@@ -68,11 +68,14 @@ public enum ConfigValue: Sendable, Hashable, Codable, CustomStringConvertible {
     }
   }
   public var arrayValue: [ConfigValue]? { if case .array(let a) = self { a } else { nil } }
-  public var objectValue: [String: ConfigValue]? { if case .object(let o) = self { o } else { nil } }
+  public var objectValue: [String: ConfigValue]? {
+    if case .object(let o) = self { o } else { nil }
+  }
   public var isNull: Bool { self == .null }
 }
 
-extension ConfigValue: ExpressibleByNilLiteral, ExpressibleByBooleanLiteral, ExpressibleByIntegerLiteral,
+extension ConfigValue: ExpressibleByNilLiteral, ExpressibleByBooleanLiteral,
+  ExpressibleByIntegerLiteral,
   ExpressibleByFloatLiteral, ExpressibleByStringLiteral, ExpressibleByArrayLiteral,
   ExpressibleByDictionaryLiteral
 {
@@ -128,7 +131,9 @@ extension KerasConfig {
   public static var requiredArguments: Set<String> { [] }
 
   /// ``kerasDefaults`` as a Keras-style dictionary.
-  static func defaultArguments() throws -> ConfigDictionary { try ConfigCoding.encode(kerasDefaults) }
+  static func defaultArguments() throws -> ConfigDictionary {
+    try ConfigCoding.encode(kerasDefaults)
+  }
 }
 
 public enum ConfigCoding {
@@ -138,22 +143,27 @@ public enum ConfigCoding {
     if let format = given["data_format"], format != .string("channels_last") {
       throw StrataError.invalidArgument(
         owner: owner, argument: "data_format", value: format.description,
-        expected: "\"channels_last\" (images as (height, width, channels); Strata has no channels_first)")
+        expected:
+          "\"channels_last\" (images as (height, width, channels); Strata has no channels_first)")
     }
     if let dtype = given["dtype"] {
-      let name = dtype.stringValue ?? dtype.objectValue?["config"]?.objectValue?["name"]?.stringValue
+      let name =
+        dtype.stringValue ?? dtype.objectValue?["config"]?.objectValue?["name"]?.stringValue
       guard name == "float32" else {
         throw StrataError.invalidArgument(
-          owner: owner, argument: "dtype", value: dtype.description.prefix(200).description, expected: "\"float32\"")
+          owner: owner, argument: "dtype", value: dtype.description.prefix(200).description,
+          expected: "\"float32\"")
       }
     }
     if let quantization = given["quantization_config"] {
       throw StrataError.invalidArgument(
-        owner: owner, argument: "quantization_config", value: quantization.description.prefix(200).description,
+        owner: owner, argument: "quantization_config",
+        value: quantization.description.prefix(200).description,
         expected: "null (quantized layers are not supported)")
     }
     for key in ["sparse", "ragged"] where given[key] == .bool(true) {
-      throw StrataError.invalidArgument(owner: owner, argument: key, value: "true", expected: "false (dense tensors only)")
+      throw StrataError.invalidArgument(
+        owner: owner, argument: key, value: "true", expected: "false (dense tensors only)")
     }
   }
 
@@ -175,15 +185,19 @@ public enum ConfigCoding {
       positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
     var arguments = given
     if let keras = Config.self as? any KerasConfig.Type {
-      for required in keras.requiredArguments.sorted() where given[required] == nil && given[camelCase(required)] == nil {
+      for required in keras.requiredArguments.sorted()
+      where given[required] == nil && given[camelCase(required)] == nil {
         // A misspelt required argument ("unit" for "units") is reported as the misspelling.
-        for argument in given.keys.sorted() where closestNames(to: argument, in: [required]) == [required] {
-          throw StrataError.unknownArgument(owner: owner, argument: argument, suggestions: [required])
+        for argument in given.keys.sorted()
+        where closestNames(to: argument, in: [required]) == [required] {
+          throw StrataError.unknownArgument(
+            owner: owner, argument: argument, suggestions: [required])
         }
         throw StrataError.missingArgument(owner: owner, argument: required)
       }
       // The given arguments over the defaults (keys as Keras spells them), decoded whole.
-      let normalized = Dictionary(given.map { (snakeCase($0.key), $0.value) }, uniquingKeysWith: { _, last in last })
+      let normalized = Dictionary(
+        given.map { (snakeCase($0.key), $0.value) }, uniquingKeysWith: { _, last in last })
       arguments = try keras.defaultArguments().merging(normalized) { _, given in given }
     }
     let config: Config
@@ -194,7 +208,8 @@ public enum ConfigCoding {
     } catch let DecodingError.keyNotFound(key, _) {
       let missing = snakeCase(key.stringValue)
       // A misspelt required argument ("unit" for "units") is reported as the misspelling.
-      for argument in given.keys.sorted() where closestNames(to: argument, in: [missing]) == [missing] {
+      for argument in given.keys.sorted()
+      where closestNames(to: argument, in: [missing]) == [missing] {
         throw StrataError.unknownArgument(owner: owner, argument: argument, suggestions: [missing])
       }
       throw StrataError.missingArgument(owner: owner, argument: missing)
@@ -205,9 +220,12 @@ public enum ConfigCoding {
     } catch let DecodingError.dataCorrupted(context) {
       throw mismatch(owner: owner, type: Any.self, context: context, given: given)
     }
-    let known = Set(try encode(config).keys).union((Config.self as? any ConfigReadsMoreKeys.Type)?.readOnlyKeys ?? [])
+    let known = Set(try encode(config).keys).union(
+      (Config.self as? any ConfigReadsMoreKeys.Type)?.readOnlyKeys ?? [])
     for key in given.keys.sorted()
-    where !known.contains(key) && !known.contains(snakeCase(key)) && !genericKerasArguments.contains(key) {
+    where !known.contains(key) && !known.contains(snakeCase(key))
+      && !genericKerasArguments.contains(key)
+    {
       throw StrataError.unknownArgument(
         owner: owner, argument: key, suggestions: closestNames(to: key, in: Array(known)))
     }
@@ -227,7 +245,8 @@ public enum ConfigCoding {
   /// `negative_slope` → `negativeSlope`, as Swift spells properties.
   static func camelCase(_ name: String) -> String {
     let parts = name.split(separator: "_")
-    return (parts.first.map(String.init) ?? "") + parts.dropFirst().map { $0.prefix(1).uppercased() + $0.dropFirst() }.joined()
+    return (parts.first.map(String.init) ?? "")
+      + parts.dropFirst().map { $0.prefix(1).uppercased() + $0.dropFirst() }.joined()
   }
 
   /// `negativeSlope` → `negative_slope`, as Keras spells arguments.
@@ -249,19 +268,24 @@ public enum ConfigCoding {
   ) -> StrataError {
     // A number that does not fit the type (1.5 for an Int) comes with no coding path: find the
     // argument by the value's type instead.
-    let key = context.codingPath.first.map { snakeCase($0.stringValue) }
+    let key =
+      context.codingPath.first.map { snakeCase($0.stringValue) }
       ?? (type == Int.self || type == Any.self
-        ? given.keys.sorted().first { given[$0]?.intValue == nil && given[$0]?.doubleValue != nil } : nil)
+        ? given.keys.sorted().first { given[$0]?.intValue == nil && given[$0]?.doubleValue != nil }
+        : nil)
       ?? "config"
     let value = given[key]?.description ?? "the given value"
     let expected: String
     switch type {
     case is Int.Type: expected = "an integer"
-    case _ where given[key]?.doubleValue != nil && given[key]?.intValue == nil: expected = "an integer"
+    case _ where given[key]?.doubleValue != nil && given[key]?.intValue == nil:
+      expected = "an integer"
     case is Float.Type, is Double.Type: expected = "a number"
     case is Bool.Type: expected = "true or false"
     case is String.Type: expected = "a string"
-    default: expected = context.debugDescription.isEmpty ? "a value of type \(type)" : context.debugDescription
+    default:
+      expected =
+        context.debugDescription.isEmpty ? "a value of type \(type)" : context.debugDescription
     }
     return .invalidArgument(owner: owner, argument: key, value: value, expected: expected)
   }

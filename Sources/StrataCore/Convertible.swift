@@ -15,7 +15,9 @@ public protocol MetricConvertible {
 }
 
 extension String: OptimizerConvertible, LossConvertible, MetricConvertible {
-  public func makeOptimizer() throws -> any Optimizer { try Registries.shared.optimizers.make(self) }
+  public func makeOptimizer() throws -> any Optimizer {
+    try Registries.shared.optimizers.make(self)
+  }
   public func makeLoss() throws -> any Loss { try Registries.shared.losses.make(self) }
   public var metricName: String { self }
 }

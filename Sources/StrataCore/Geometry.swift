@@ -12,7 +12,8 @@ public struct ConvolutionGeometry: Hashable, Sendable, CustomStringConvertible {
   /// `ceil(input / stride)`, with TensorFlow's rule of putting the odd pixel of padding at the bottom
   /// and right).
   public init(
-    batch: Int, height: Int, width: Int, channels: Int, filters: Int, kernel: (Int, Int), strides: (Int, Int),
+    batch: Int, height: Int, width: Int, channels: Int, filters: Int, kernel: (Int, Int),
+    strides: (Int, Int),
     dilation: (Int, Int) = (1, 1), same: Bool
   ) {
     self.batch = batch
@@ -23,8 +24,10 @@ public struct ConvolutionGeometry: Hashable, Sendable, CustomStringConvertible {
     (kernelHeight, kernelWidth) = kernel
     (strideHeight, strideWidth) = strides
     (dilationHeight, dilationWidth) = dilation
-    let vertical = paddedOutput(height, kernel: kernel.0, stride: strides.0, dilation: dilation.0, same: same)
-    let horizontal = paddedOutput(width, kernel: kernel.1, stride: strides.1, dilation: dilation.1, same: same)
+    let vertical = paddedOutput(
+      height, kernel: kernel.0, stride: strides.0, dilation: dilation.0, same: same)
+    let horizontal = paddedOutput(
+      width, kernel: kernel.1, stride: strides.1, dilation: dilation.1, same: same)
     (outputHeight, padTop, padBottom) = vertical
     (outputWidth, padLeft, padRight) = horizontal
   }
@@ -47,15 +50,20 @@ public struct PoolingGeometry: Hashable, Sendable {
   public var outputHeight: Int, outputWidth: Int
 
   /// Keras' `"valid"` or `"same"` padding, as ``ConvolutionGeometry``.
-  public init(batch: Int, height: Int, width: Int, channels: Int, pool: (Int, Int), strides: (Int, Int), same: Bool) {
+  public init(
+    batch: Int, height: Int, width: Int, channels: Int, pool: (Int, Int), strides: (Int, Int),
+    same: Bool
+  ) {
     self.batch = batch
     self.height = height
     self.width = width
     self.channels = channels
     (poolHeight, poolWidth) = pool
     (strideHeight, strideWidth) = strides
-    (outputHeight, padTop, padBottom) = paddedOutput(height, kernel: pool.0, stride: strides.0, dilation: 1, same: same)
-    (outputWidth, padLeft, padRight) = paddedOutput(width, kernel: pool.1, stride: strides.1, dilation: 1, same: same)
+    (outputHeight, padTop, padBottom) = paddedOutput(
+      height, kernel: pool.0, stride: strides.0, dilation: 1, same: same)
+    (outputWidth, padLeft, padRight) = paddedOutput(
+      width, kernel: pool.1, stride: strides.1, dilation: 1, same: same)
   }
 
   public var inputCount: Int { batch * height * width * channels }
@@ -63,7 +71,9 @@ public struct PoolingGeometry: Hashable, Sendable {
 }
 
 /// Output size and padding (before, after) along one axis, as TensorFlow computes them.
-func paddedOutput(_ size: Int, kernel: Int, stride: Int, dilation: Int, same: Bool) -> (Int, Int, Int) {
+func paddedOutput(_ size: Int, kernel: Int, stride: Int, dilation: Int, same: Bool) -> (
+  Int, Int, Int
+) {
   let extent = (kernel - 1) * dilation + 1
   if !same { return (size < extent ? 0 : (size - extent) / stride + 1, 0, 0) }
   let output = (size + stride - 1) / stride

@@ -9,7 +9,8 @@ public protocol Initializer: Sendable, Registrable {
   init(config: Config) throws
   var config: Config { get }
   /// Fills `values`, a weight of `shape`, drawing from `generator`.
-  func fill(_ values: UnsafeMutableBufferPointer<Float>, shape: [Int], generator: inout SeededGenerator)
+  func fill(
+    _ values: UnsafeMutableBufferPointer<Float>, shape: [Int], generator: inout SeededGenerator)
 }
 
 extension Initializer where Config == NoConfig {

@@ -1,6 +1,7 @@
 /// A pair of sizes (height, width) that Keras lets you give as one integer or as two:
 /// `kernel_size=3` or `kernel_size=(3, 5)`. Encodes as a two-element list, as Keras saves it.
-public struct IntPair: Codable, Sendable, Hashable, ExpressibleByIntegerLiteral, ExpressibleByArrayLiteral,
+public struct IntPair: Codable, Sendable, Hashable, ExpressibleByIntegerLiteral,
+  ExpressibleByArrayLiteral,
   CustomStringConvertible
 {
   public var height: Int
@@ -26,7 +27,8 @@ public struct IntPair: Codable, Sendable, Hashable, ExpressibleByIntegerLiteral,
     let values = try container.decode([Int].self)
     guard values.count == 2 || values.count == 1 else {
       throw DecodingError.dataCorruptedError(
-        in: container, debugDescription: "one integer or a pair of integers, received \(values.count) values")
+        in: container,
+        debugDescription: "one integer or a pair of integers, received \(values.count) values")
     }
     self.init(values[0], values.count == 2 ? values[1] : values[0])
   }
@@ -47,9 +49,12 @@ public let maximumWindowExtent = 1 << 20
 
 /// Checks that `pair` is made of positive integers of at most ``maximumWindowExtent``.
 public func requirePositive(_ pair: IntPair, owner: String, argument: String) throws {
-  guard pair.height > 0, pair.width > 0, pair.height <= maximumWindowExtent, pair.width <= maximumWindowExtent else {
+  guard pair.height > 0, pair.width > 0, pair.height <= maximumWindowExtent,
+    pair.width <= maximumWindowExtent
+  else {
     throw StrataError.invalidArgument(
-      owner: owner, argument: argument, value: "\(pair)", expected: "positive integers up to \(maximumWindowExtent)")
+      owner: owner, argument: argument, value: "\(pair)",
+      expected: "positive integers up to \(maximumWindowExtent)")
   }
 }
 
@@ -59,7 +64,8 @@ public func requirePadding(_ padding: String, owner: String) throws -> Bool {
   case "valid": return false
   case "same": return true
   default:
-    throw StrataError.invalidArgument(owner: owner, argument: "padding", value: "'\(padding)'", expected: "'valid' or 'same'")
+    throw StrataError.invalidArgument(
+      owner: owner, argument: "padding", value: "'\(padding)'", expected: "'valid' or 'same'")
   }
 }
 
@@ -68,6 +74,8 @@ public func requireImages(_ inputShape: [Int], layer: String) throws {
   guard inputShape.count == 3, inputShape.allSatisfy({ $0 > 0 }) else {
     throw StrataError.shapeMismatch(
       layer: layer, received: kerasShape(inputShape),
-      expected: "a 4-D input (None, height, width, channels); add a channel axis to gray images, e.g. Reshape([28, 28, 1])")
+      expected:
+        "a 4-D input (None, height, width, channels); add a channel axis to gray images, e.g. Reshape([28, 28, 1])"
+    )
   }
 }

@@ -30,12 +30,17 @@ private struct JSONParser {
   init(bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
 
   func failure(_ expected: String) -> StrataError {
-    let found = position < bytes.count ? "'\(Character(UnicodeScalar(bytes[position])))'" : "the end"
-    return .invalidArgument(owner: "JSON", argument: "text", value: "with \(found) at byte \(position)", expected: expected)
+    let found =
+      position < bytes.count ? "'\(Character(UnicodeScalar(bytes[position])))'" : "the end"
+    return .invalidArgument(
+      owner: "JSON", argument: "text", value: "with \(found) at byte \(position)",
+      expected: expected)
   }
 
   mutating func skipWhitespace() {
-    while position < bytes.count, [0x20, 0x09, 0x0A, 0x0D].contains(bytes[position]) { position += 1 }
+    while position < bytes.count, [0x20, 0x09, 0x0A, 0x0D].contains(bytes[position]) {
+      position += 1
+    }
   }
 
   mutating func parseDocument() throws -> ConfigValue {
@@ -69,7 +74,9 @@ private struct JSONParser {
 
   mutating func enter() throws {
     depth += 1
-    guard depth <= ConfigValue.maximumJSONDepth else { throw failure("at most \(ConfigValue.maximumJSONDepth) nested arrays and objects") }
+    guard depth <= ConfigValue.maximumJSONDepth else {
+      throw failure("at most \(ConfigValue.maximumJSONDepth) nested arrays and objects")
+    }
   }
 
   mutating func parseObject() throws -> ConfigValue {
@@ -84,12 +91,17 @@ private struct JSONParser {
     }
     while true {
       skipWhitespace()
-      guard position < bytes.count, bytes[position] == UInt8(ascii: "\"") else { throw failure("a string key") }
+      guard position < bytes.count, bytes[position] == UInt8(ascii: "\"") else {
+        throw failure("a string key")
+      }
       let key = try parseString()
       skipWhitespace()
-      guard position < bytes.count, bytes[position] == UInt8(ascii: ":") else { throw failure("':'") }
+      guard position < bytes.count, bytes[position] == UInt8(ascii: ":") else {
+        throw failure("':'")
+      }
       position += 1
-      object[key] = try parseValue()  // a repeated key keeps the last value, as Foundation's parser does
+      // a repeated key keeps the last value, as Foundation's parser does
+      object[key] = try parseValue()
       skipWhitespace()
       guard position < bytes.count else { throw failure("',' or '}'") }
       if bytes[position] == UInt8(ascii: ",") {
@@ -157,7 +169,9 @@ private struct JSONParser {
       position += 1
       switch byte {
       case UInt8(ascii: "\""):
-        guard let string = String(validating: utf8, as: UTF8.self) else { throw failure("UTF-8 text in a string") }
+        guard let string = String(validating: utf8, as: UTF8.self) else {
+          throw failure("UTF-8 text in a string")
+        }
         return string
       case UInt8(ascii: "\\"):
         guard position < bytes.count else { throw failure("an escape") }
@@ -174,15 +188,21 @@ private struct JSONParser {
           var scalar = try unicodeEscape()
           if (0xD800..<0xDC00).contains(scalar) {
             // A high surrogate must be followed by an escaped low one.
-            guard position + 1 < bytes.count, bytes[position] == UInt8(ascii: "\\"), bytes[position + 1] == UInt8(ascii: "u") else {
+            guard position + 1 < bytes.count, bytes[position] == UInt8(ascii: "\\"),
+              bytes[position + 1] == UInt8(ascii: "u")
+            else {
               throw failure("a low surrogate after a high one")
             }
             position += 2
             let low = try unicodeEscape()
-            guard (0xDC00..<0xE000).contains(low) else { throw failure("a low surrogate after a high one") }
+            guard (0xDC00..<0xE000).contains(low) else {
+              throw failure("a low surrogate after a high one")
+            }
             scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
           }
-          guard let unicode = UnicodeScalar(scalar) else { throw failure("a Unicode scalar, not a lone surrogate") }
+          guard let unicode = UnicodeScalar(scalar) else {
+            throw failure("a Unicode scalar, not a lone surrogate")
+          }
           utf8.append(contentsOf: String(Character(unicode)).utf8)
         default:
           position -= 1
@@ -203,7 +223,9 @@ private struct JSONParser {
     if position < bytes.count, bytes[position] == UInt8(ascii: "-") { position += 1 }
     func digits() -> Int {
       let begin = position
-      while position < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[position]) { position += 1 }
+      while position < bytes.count,
+        (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[position])
+      { position += 1 }
       return position - begin
     }
     let integerDigits = digits()
@@ -217,13 +239,20 @@ private struct JSONParser {
       position += 1
       guard digits() > 0 else { throw failure("digits after '.'") }
     }
-    if position < bytes.count, bytes[position] == UInt8(ascii: "e") || bytes[position] == UInt8(ascii: "E") {
+    if position < bytes.count,
+      bytes[position] == UInt8(ascii: "e") || bytes[position] == UInt8(ascii: "E")
+    {
       isInteger = false
       position += 1
-      if position < bytes.count, bytes[position] == UInt8(ascii: "+") || bytes[position] == UInt8(ascii: "-") { position += 1 }
+      if position < bytes.count,
+        bytes[position] == UInt8(ascii: "+") || bytes[position] == UInt8(ascii: "-")
+      {
+        position += 1
+      }
       guard digits() > 0 else { throw failure("digits in the exponent") }
     }
-    let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<position]), as: UTF8.self)
+    let text = String(
+      decoding: UnsafeBufferPointer(rebasing: bytes[start..<position]), as: UTF8.self)
     if isInteger, let value = Int(text) { return .int(value) }
     guard let value = Double(text) else { throw failure("a number") }
     return .double(value)

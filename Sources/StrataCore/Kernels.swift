@@ -15,7 +15,9 @@ public protocol Kernels: Sendable {
   /// `y[j] = Σ_i x[i, j]` for a `rows × y.count` matrix `x`: a bias gradient.
   func sumRows(_ x: UnsafeBufferPointer<Float>, into y: UnsafeMutableBufferPointer<Float>)
   /// `z = x ⊙ y`, element-wise.
-  func multiply(_ x: UnsafeBufferPointer<Float>, _ y: UnsafeBufferPointer<Float>, into z: UnsafeMutableBufferPointer<Float>)
+  func multiply(
+    _ x: UnsafeBufferPointer<Float>, _ y: UnsafeBufferPointer<Float>,
+    into z: UnsafeMutableBufferPointer<Float>)
   /// `y += alpha · x`.
   func axpy(alpha: Float, x: UnsafeBufferPointer<Float>, y: UnsafeMutableBufferPointer<Float>)
 
@@ -25,27 +27,35 @@ public protocol Kernels: Sendable {
     bias: UnsafeBufferPointer<Float>?, output: UnsafeMutableBufferPointer<Float>)
   /// `d(loss)/d(input)` of ``convolution(_:input:kernel:bias:output:)``.
   func convolutionBackwardData(
-    _ g: ConvolutionGeometry, outputGradient: UnsafeBufferPointer<Float>, kernel: UnsafeBufferPointer<Float>,
+    _ g: ConvolutionGeometry, outputGradient: UnsafeBufferPointer<Float>,
+    kernel: UnsafeBufferPointer<Float>,
     inputGradient: UnsafeMutableBufferPointer<Float>)
   /// `d(loss)/d(kernel)` and `d(loss)/d(bias)` of ``convolution(_:input:kernel:bias:output:)``.
   func convolutionBackwardWeights(
-    _ g: ConvolutionGeometry, input: UnsafeBufferPointer<Float>, outputGradient: UnsafeBufferPointer<Float>,
-    kernelGradient: UnsafeMutableBufferPointer<Float>, biasGradient: UnsafeMutableBufferPointer<Float>?)
+    _ g: ConvolutionGeometry, input: UnsafeBufferPointer<Float>,
+    outputGradient: UnsafeBufferPointer<Float>,
+    kernelGradient: UnsafeMutableBufferPointer<Float>,
+    biasGradient: UnsafeMutableBufferPointer<Float>?)
   /// The bytes of state max pooling keeps from forward to backward (oneDNN's workspace); 0 for the reference.
   func maxPoolingWorkspaceBytes(_ g: PoolingGeometry) -> Int
   /// Max pooling over NHWC windows; `workspace` holds ``maxPoolingWorkspaceBytes(_:)`` bytes.
   func maxPooling(
-    _ g: PoolingGeometry, input: UnsafeBufferPointer<Float>, output: UnsafeMutableBufferPointer<Float>,
+    _ g: PoolingGeometry, input: UnsafeBufferPointer<Float>,
+    output: UnsafeMutableBufferPointer<Float>,
     workspace: UnsafeMutableRawBufferPointer)
   /// `d(loss)/d(input)` of max pooling, with the workspace its forward pass filled.
   func maxPoolingBackward(
-    _ g: PoolingGeometry, input: UnsafeBufferPointer<Float>, outputGradient: UnsafeBufferPointer<Float>,
+    _ g: PoolingGeometry, input: UnsafeBufferPointer<Float>,
+    outputGradient: UnsafeBufferPointer<Float>,
     inputGradient: UnsafeMutableBufferPointer<Float>, workspace: UnsafeRawBufferPointer)
   /// Average pooling over NHWC windows, padding excluded.
-  func averagePooling(_ g: PoolingGeometry, input: UnsafeBufferPointer<Float>, output: UnsafeMutableBufferPointer<Float>)
+  func averagePooling(
+    _ g: PoolingGeometry, input: UnsafeBufferPointer<Float>,
+    output: UnsafeMutableBufferPointer<Float>)
   /// `d(loss)/d(input)` of average pooling.
   func averagePoolingBackward(
-    _ g: PoolingGeometry, outputGradient: UnsafeBufferPointer<Float>, inputGradient: UnsafeMutableBufferPointer<Float>)
+    _ g: PoolingGeometry, outputGradient: UnsafeBufferPointer<Float>,
+    inputGradient: UnsafeMutableBufferPointer<Float>)
 }
 
 extension Kernels {
@@ -54,7 +64,8 @@ extension Kernels {
     a: UnsafeBufferPointer<Float>, b: UnsafeBufferPointer<Float>, beta: Float,
     c: UnsafeMutableBufferPointer<Float>
   ) {
-    precondition(a.count >= m * k && b.count >= k * n && c.count >= m * n, "gemm: buffers too small")
+    precondition(
+      a.count >= m * k && b.count >= k * n && c.count >= m * n, "gemm: buffers too small")
     for i in 0..<m {
       for j in 0..<n {
         var sum: Double = 0
@@ -88,12 +99,15 @@ extension Kernels {
   }
 
   public func multiply(
-    _ x: UnsafeBufferPointer<Float>, _ y: UnsafeBufferPointer<Float>, into z: UnsafeMutableBufferPointer<Float>
+    _ x: UnsafeBufferPointer<Float>, _ y: UnsafeBufferPointer<Float>,
+    into z: UnsafeMutableBufferPointer<Float>
   ) {
     for i in 0..<z.count { z[i] = x[i] * y[i] }
   }
 
-  public func axpy(alpha: Float, x: UnsafeBufferPointer<Float>, y: UnsafeMutableBufferPointer<Float>) {
+  public func axpy(
+    alpha: Float, x: UnsafeBufferPointer<Float>, y: UnsafeMutableBufferPointer<Float>
+  ) {
     for i in 0..<y.count { y[i] += alpha * x[i] }
   }
 }

@@ -9,7 +9,10 @@ public struct Context: Sendable {
   /// computing it in `backward` and return an empty tensor.
   public var needsInputGradient: Bool
 
-  public init(kernels: any Kernels = ReferenceKernels(), isTraining: Bool = false, needsInputGradient: Bool = true) {
+  public init(
+    kernels: any Kernels = ReferenceKernels(), isTraining: Bool = false,
+    needsInputGradient: Bool = true
+  ) {
     self.kernels = kernels
     self.isTraining = isTraining
     self.needsInputGradient = needsInputGradient

@@ -100,7 +100,8 @@ public protocol SoftmaxCrossentropy: Loss {
   var fromLogits: Bool { get }
   /// The batch-mean loss of `probabilities = softmax(logits)`, writing `d(loss)/d(logits)`.
   func computeFromSoftmax(
-    logits: UnsafeBufferPointer<Float>, probabilities: UnsafeBufferPointer<Float>, target: UnsafeBufferPointer<Float>,
+    logits: UnsafeBufferPointer<Float>, probabilities: UnsafeBufferPointer<Float>,
+    target: UnsafeBufferPointer<Float>,
     shape: [Int], logitsGradient: UnsafeMutableBufferPointer<Float>
   ) throws -> Float
 }

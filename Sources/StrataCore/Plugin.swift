@@ -28,7 +28,8 @@ public struct Registrar {
   /// `identifier` (and `aliases`), in the registry of its kind: one path for every kind. Its config is
   /// decoded from Keras-style dictionaries by ``ConfigCoding``.
   public func register<R: Registrable>(_ type: R.Type, aliases: [String] = []) throws {
-    try R.registry(in: registries).register(R.identifier, aliases: aliases, package: package) { config in
+    try R.registry(in: registries).register(R.identifier, aliases: aliases, package: package) {
+      config in
       R.upcast(try R(config: ConfigCoding.decode(R.Config.self, from: config, owner: R.identifier)))
     }
   }
@@ -57,17 +58,23 @@ public protocol Registrable: SendableMetatype {
 }
 
 extension Layer {
-  public static func registry(in registries: Registries) -> Registry<any Layer> { registries.layers }
+  public static func registry(in registries: Registries) -> Registry<any Layer> {
+    registries.layers
+  }
   public static func upcast(_ value: Self) -> any Layer { value }
 }
 
 extension Activation {
-  public static func registry(in registries: Registries) -> Registry<any Activation> { registries.activations }
+  public static func registry(in registries: Registries) -> Registry<any Activation> {
+    registries.activations
+  }
   public static func upcast(_ value: Self) -> any Activation { value }
 }
 
 extension Initializer {
-  public static func registry(in registries: Registries) -> Registry<any Initializer> { registries.initializers }
+  public static func registry(in registries: Registries) -> Registry<any Initializer> {
+    registries.initializers
+  }
   public static func upcast(_ value: Self) -> any Initializer { value }
 }
 
@@ -77,11 +84,15 @@ extension Loss {
 }
 
 extension Optimizer {
-  public static func registry(in registries: Registries) -> Registry<any Optimizer> { registries.optimizers }
+  public static func registry(in registries: Registries) -> Registry<any Optimizer> {
+    registries.optimizers
+  }
   public static func upcast(_ value: Self) -> any Optimizer { value }
 }
 
 extension Metric {
-  public static func registry(in registries: Registries) -> Registry<any Metric> { registries.metrics }
+  public static func registry(in registries: Registries) -> Registry<any Metric> {
+    registries.metrics
+  }
   public static func upcast(_ value: Self) -> any Metric { value }
 }

@@ -31,7 +31,8 @@ extension Kernels {
   }
 
   public func convolutionBackwardData(
-    _ g: ConvolutionGeometry, outputGradient: UnsafeBufferPointer<Float>, kernel: UnsafeBufferPointer<Float>,
+    _ g: ConvolutionGeometry, outputGradient: UnsafeBufferPointer<Float>,
+    kernel: UnsafeBufferPointer<Float>,
     inputGradient: UnsafeMutableBufferPointer<Float>
   ) {
     var sums = [Double](repeating: 0, count: g.inputCount)
@@ -50,7 +51,9 @@ extension Kernels {
               for c in 0..<g.channels {
                 var sum = 0.0
                 for f in 0..<g.filters {
-                  sum += Double(outputGradient[outputBase + f]) * Double(kernel[kernelBase + c * g.filters + f])
+                  sum +=
+                    Double(outputGradient[outputBase + f])
+                    * Double(kernel[kernelBase + c * g.filters + f])
                 }
                 sums[inputBase + c] += sum
               }
@@ -63,8 +66,10 @@ extension Kernels {
   }
 
   public func convolutionBackwardWeights(
-    _ g: ConvolutionGeometry, input: UnsafeBufferPointer<Float>, outputGradient: UnsafeBufferPointer<Float>,
-    kernelGradient: UnsafeMutableBufferPointer<Float>, biasGradient: UnsafeMutableBufferPointer<Float>?
+    _ g: ConvolutionGeometry, input: UnsafeBufferPointer<Float>,
+    outputGradient: UnsafeBufferPointer<Float>,
+    kernelGradient: UnsafeMutableBufferPointer<Float>,
+    biasGradient: UnsafeMutableBufferPointer<Float>?
   ) {
     var sums = [Double](repeating: 0, count: g.kernelCount)
     var biasSums = [Double](repeating: 0, count: g.filters)
@@ -83,7 +88,9 @@ extension Kernels {
               let kernelBase = (ky * g.kernelWidth + kx) * g.channels * g.filters
               for c in 0..<g.channels {
                 let x = Double(input[inputBase + c])
-                for f in 0..<g.filters { sums[kernelBase + c * g.filters + f] += x * Double(outputGradient[outputBase + f]) }
+                for f in 0..<g.filters {
+                  sums[kernelBase + c * g.filters + f] += x * Double(outputGradient[outputBase + f])
+                }
               }
             }
           }
@@ -99,7 +106,8 @@ extension Kernels {
 
   /// Max pooling; padding never wins (it counts as -∞, as in TensorFlow).
   public func maxPooling(
-    _ g: PoolingGeometry, input: UnsafeBufferPointer<Float>, output: UnsafeMutableBufferPointer<Float>,
+    _ g: PoolingGeometry, input: UnsafeBufferPointer<Float>,
+    output: UnsafeMutableBufferPointer<Float>,
     workspace: UnsafeMutableRawBufferPointer
   ) {
     forEachWindow(g) { outputIndex, inputIndices in
@@ -111,7 +119,8 @@ extension Kernels {
 
   /// Routes each output gradient to the first maximum of its window, as TensorFlow does.
   public func maxPoolingBackward(
-    _ g: PoolingGeometry, input: UnsafeBufferPointer<Float>, outputGradient: UnsafeBufferPointer<Float>,
+    _ g: PoolingGeometry, input: UnsafeBufferPointer<Float>,
+    outputGradient: UnsafeBufferPointer<Float>,
     inputGradient: UnsafeMutableBufferPointer<Float>, workspace: UnsafeRawBufferPointer
   ) {
     inputGradient.update(repeating: 0)
@@ -123,7 +132,10 @@ extension Kernels {
   }
 
   /// Average pooling over the window's inputs, padding excluded (TensorFlow's `same`).
-  public func averagePooling(_ g: PoolingGeometry, input: UnsafeBufferPointer<Float>, output: UnsafeMutableBufferPointer<Float>) {
+  public func averagePooling(
+    _ g: PoolingGeometry, input: UnsafeBufferPointer<Float>,
+    output: UnsafeMutableBufferPointer<Float>
+  ) {
     forEachWindow(g) { outputIndex, inputIndices in
       var sum = 0.0
       for i in inputIndices { sum += Double(input[i]) }
@@ -132,7 +144,8 @@ extension Kernels {
   }
 
   public func averagePoolingBackward(
-    _ g: PoolingGeometry, outputGradient: UnsafeBufferPointer<Float>, inputGradient: UnsafeMutableBufferPointer<Float>
+    _ g: PoolingGeometry, outputGradient: UnsafeBufferPointer<Float>,
+    inputGradient: UnsafeMutableBufferPointer<Float>
   ) {
     inputGradient.update(repeating: 0)
     forEachWindow(g) { outputIndex, inputIndices in

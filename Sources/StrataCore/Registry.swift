@@ -23,7 +23,8 @@ public final class Registry<Product>: Sendable {
 
   private struct State: Sendable {
     var entries: [String: Entry] = [:]  // key: normalized name (identifier, alias or package>name)
-    var ambiguous: [String: [String]] = [:]  // plain name → qualified names registered by several packages
+    // plain name → qualified names registered by several packages
+    var ambiguous: [String: [String]] = [:]
     var canonicalNames: [String] = []  // one per registered product, in registration order
   }
 
@@ -121,7 +122,8 @@ public final class Registry<Product>: Sendable {
       let k = key(identifier)
       if let entry = state.entries[k] { return entry }
       if let candidates = state.ambiguous[k] {
-        throw StrataError.ambiguousIdentifier(kind: kind, identifier: identifier, candidates: candidates.sorted())
+        throw StrataError.ambiguousIdentifier(
+          kind: kind, identifier: identifier, candidates: candidates.sorted())
       }
       let known = Array(Set(state.entries.values.map(\.canonical) + state.entries.keys))
       throw StrataError.unknownIdentifier(

@@ -83,7 +83,8 @@ public func simdMap(
   var i = 0
   while i + 16 <= n {
     UnsafeMutableRawPointer(ys + i).storeBytes(
-      of: body(UnsafeRawPointer(xs + i).loadUnaligned(as: SIMD16<Float>.self)), as: SIMD16<Float>.self)
+      of: body(UnsafeRawPointer(xs + i).loadUnaligned(as: SIMD16<Float>.self)),
+      as: SIMD16<Float>.self)
     i += 16
   }
   if i < n {
@@ -97,7 +98,8 @@ public func simdMap(
 /// Applies `body` to `a` and `b` sixteen floats at a time and writes `c`.
 @inlinable @inline(__always)
 public func simdZip(
-  _ a: UnsafeBufferPointer<Float>, _ b: UnsafeBufferPointer<Float>, into c: UnsafeMutableBufferPointer<Float>,
+  _ a: UnsafeBufferPointer<Float>, _ b: UnsafeBufferPointer<Float>,
+  into c: UnsafeMutableBufferPointer<Float>,
   _ body: (SIMD16<Float>, SIMD16<Float>) -> SIMD16<Float>
 ) {
   let n = min(a.count, b.count, c.count)

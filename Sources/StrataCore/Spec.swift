@@ -2,7 +2,8 @@
 /// optional config: `"relu"`, or `{"class_name": "RandomNormal", "config": {"stddev": 0.1}}`.
 ///
 /// Decodes from either form (Keras writes both) and encodes as a plain string when there is no config.
-public struct Spec: Codable, Sendable, Hashable, ExpressibleByStringLiteral, CustomStringConvertible {
+public struct Spec: Codable, Sendable, Hashable, ExpressibleByStringLiteral, CustomStringConvertible
+{
   public var identifier: String
   public var config: ConfigDictionary
 
@@ -26,7 +27,8 @@ public struct Spec: Codable, Sendable, Hashable, ExpressibleByStringLiteral, Cus
       throw DecodingError.dataCorrupted(
         .init(
           codingPath: decoder.codingPath,
-          debugDescription: "an identifier string or {\"class_name\": …, \"config\": {…}}, received \(value)"))
+          debugDescription:
+            "an identifier string or {\"class_name\": …, \"config\": {…}}, received \(value)"))
     }
   }
 
@@ -35,9 +37,12 @@ public struct Spec: Codable, Sendable, Hashable, ExpressibleByStringLiteral, Cus
     if config.isEmpty {
       try container.encode(identifier)
     } else {
-      try container.encode(ConfigValue.object(["class_name": .string(identifier), "config": .object(config)]))
+      try container.encode(
+        ConfigValue.object(["class_name": .string(identifier), "config": .object(config)]))
     }
   }
 
-  public var description: String { config.isEmpty ? identifier : "\(identifier)\(ConfigValue.object(config))" }
+  public var description: String {
+    config.isEmpty ? identifier : "\(identifier)\(ConfigValue.object(config))"
+  }
 }

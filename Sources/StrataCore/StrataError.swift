@@ -28,7 +28,9 @@ public enum StrataError: Error, Equatable, CustomStringConvertible, Sendable {
   public var description: String {
     switch self {
     case .unknownIdentifier(let kind, let identifier, let suggestions):
-      let hint = suggestions.isEmpty ? "" : " Did you mean \(suggestions.map { "'\($0)'" }.joined(separator: ", "))?"
+      let hint =
+        suggestions.isEmpty
+        ? "" : " Did you mean \(suggestions.map { "'\($0)'" }.joined(separator: ", "))?"
       return "Unknown \(kind) identifier '\(identifier)'.\(hint)"
     case .ambiguousIdentifier(let kind, let identifier, let candidates):
       return "The \(kind) identifier '\(identifier)' is ambiguous: several plugins register it. "
@@ -38,7 +40,9 @@ public enum StrataError: Error, Equatable, CustomStringConvertible, Sendable {
     case .invalidArgument(let owner, let argument, let value, let expected):
       return "\(owner): invalid \(argument) \(value); expected \(expected)."
     case .unknownArgument(let owner, let argument, let suggestions):
-      let hint = suggestions.isEmpty ? "" : " Did you mean \(suggestions.map { "'\($0)'" }.joined(separator: ", "))?"
+      let hint =
+        suggestions.isEmpty
+        ? "" : " Did you mean \(suggestions.map { "'\($0)'" }.joined(separator: ", "))?"
       return "\(owner) has no argument '\(argument)'.\(hint)"
     case .missingArgument(let owner, let argument):
       return "\(owner): the argument '\(argument)' is required."
@@ -72,14 +76,20 @@ public func closestNames(to name: String, in candidates: [String], limit: Int = 
   var byFolded: [String: String] = [:]
   for candidate in candidates {
     let folded = candidate.lowercased()
-    if let kept = byFolded[folded], editDistance(Array(name), Array(kept)) <= editDistance(Array(name), Array(candidate)) { continue }
+    if let kept = byFolded[folded],
+      editDistance(Array(name), Array(kept)) <= editDistance(Array(name), Array(candidate))
+    {
+      continue
+    }
     byFolded[folded] = candidate
   }
   let scored = byFolded.values.map { candidate -> (String, Double) in
     let c = Array(candidate.lowercased())
     var score = Double(editDistance(target, c))
     // One name extending the other ("relu" and "relu6") is the likeliest slip of all.
-    if !target.isEmpty && (c.starts(with: target) || target.starts(with: c)) { score = min(score, 0.5) }
+    if !target.isEmpty && (c.starts(with: target) || target.starts(with: c)) {
+      score = min(score, 0.5)
+    }
     return (candidate, score)
   }
   let threshold = Double(max(2, target.count / 2))

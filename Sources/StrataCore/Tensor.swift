@@ -97,7 +97,9 @@ public struct Tensor: Sendable, Equatable, CustomStringConvertible {
 
   /// Reads the elements in place.
   @inlinable
-  public func withUnsafeBufferPointer<R>(_ body: (UnsafeBufferPointer<Float>) throws -> R) rethrows -> R {
+  public func withUnsafeBufferPointer<R>(_ body: (UnsafeBufferPointer<Float>) throws -> R) rethrows
+    -> R
+  {
     try body(UnsafeBufferPointer(start: storage.base, count: count))
   }
 
@@ -157,15 +159,20 @@ public struct Tensor: Sendable, Equatable, CustomStringConvertible {
   ///
   /// Programmer precondition: `range` lies within the first axis.
   public func slice(rows range: Range<Int>) -> Tensor {
-    precondition(range.lowerBound >= 0 && range.upperBound <= (shape.first ?? 0), "rows \(range) of shape \(shape)")
+    precondition(
+      range.lowerBound >= 0 && range.upperBound <= (shape.first ?? 0),
+      "rows \(range) of shape \(shape)")
     let result = Tensor(shape: [range.count] + shape.dropFirst())
     let rowSize = shape.dropFirst().reduce(1, *)
-    result.storage.base.update(from: storage.base + range.lowerBound * rowSize, count: range.count * rowSize)
+    result.storage.base.update(
+      from: storage.base + range.lowerBound * rowSize, count: range.count * rowSize)
     return result
   }
 
   public static func == (lhs: Tensor, rhs: Tensor) -> Bool {
-    lhs.shape == rhs.shape && lhs.withUnsafeBufferPointer { a in rhs.withUnsafeBufferPointer { b in a.elementsEqual(b) } }
+    lhs.shape == rhs.shape
+      && lhs.withUnsafeBufferPointer { a in rhs.withUnsafeBufferPointer { b in a.elementsEqual(b) }
+      }
   }
 
   public var description: String {

@@ -14,26 +14,35 @@ public func readUntrustedFile(_ url: URL, magic: [UInt8]? = nil, kind: String) t
   let path = url.path
   var status = stat()
   guard stat(path, &status) == 0 else {
-    throw StrataError.file(path: path, reason: errno == ENOENT ? "no such file" : "cannot be read (\(String(cString: strerror(errno))))")
+    throw StrataError.file(
+      path: path,
+      reason: errno == ENOENT
+        ? "no such file" : "cannot be read (\(String(cString: strerror(errno))))")
   }
   guard (status.st_mode & S_IFMT) == S_IFREG else {
     let what = (status.st_mode & S_IFMT) == S_IFDIR ? "a directory" : "not a regular file"
     throw StrataError.file(path: path, reason: "is \(what), not \(kind)")
   }
   guard Int(status.st_size) <= Limits.maximumFileBytes else {
-    throw StrataError.file(path: path, reason: "is \(status.st_size) bytes, more than the \(Limits.maximumFileBytes) Strata reads")
+    throw StrataError.file(
+      path: path,
+      reason: "is \(status.st_size) bytes, more than the \(Limits.maximumFileBytes) Strata reads")
   }
   let handle: FileHandle
   do { handle = try FileHandle(forReadingFrom: url) } catch {
-    throw StrataError.file(path: path, reason: "cannot be read (\(String(cString: strerror(errno))))")
+    throw StrataError.file(
+      path: path, reason: "cannot be read (\(String(cString: strerror(errno))))")
   }
   defer { try? handle.close() }
   do {
     if let magic {
       let start = try handle.read(upToCount: magic.count) ?? Data()
       guard Array(start) == magic else {
-        throw StrataError.file(path: path, reason: start.count < magic.count
-          ? "is too short to be \(kind) (\(start.count) bytes)" : "is not \(kind) (bad magic number)")
+        throw StrataError.file(
+          path: path,
+          reason: start.count < magic.count
+            ? "is too short to be \(kind) (\(start.count) bytes)"
+            : "is not \(kind) (bad magic number)")
       }
       return start + (try handle.readToEnd() ?? Data())
     }
@@ -44,4 +53,3 @@ public func readUntrustedFile(_ url: URL, magic: [UInt8]? = nil, kind: String) t
     throw StrataError.file(path: path, reason: "cannot be read (\(error.localizedDescription))")
   }
 }
-

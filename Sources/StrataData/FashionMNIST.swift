@@ -47,7 +47,8 @@ public struct LabeledImages: Sendable {
     let size = images.shape.dropFirst().reduce(1, *)
     // The shapes agree by construction.
     return try! LabeledImages(
-      images: IDXArray(shape: [n] + images.shape.dropFirst(), bytes: Array(images.bytes[0..<(n * size)])),
+      images: IDXArray(
+        shape: [n] + images.shape.dropFirst(), bytes: Array(images.bytes[0..<(n * size)])),
       labels: Array(labels[0..<n]))
   }
 
@@ -56,11 +57,14 @@ public struct LabeledImages: Sendable {
     let imageArray = try IDXArray(contentsOf: images)
     let labelArray = try IDXArray(contentsOf: labels)
     guard imageArray.shape.count == 3 else {
-      throw StrataError.file(path: images.path, reason: "holds an array of shape \(imageArray.shape), not [count, height, width]")
+      throw StrataError.file(
+        path: images.path,
+        reason: "holds an array of shape \(imageArray.shape), not [count, height, width]")
     }
     guard labelArray.shape.count == 1, labelArray.shape[0] == imageArray.shape[0] else {
       throw StrataError.file(
-        path: labels.path, reason: "holds \(labelArray.shape) labels for \(imageArray.shape[0]) images")
+        path: labels.path,
+        reason: "holds \(labelArray.shape) labels for \(imageArray.shape[0]) images")
     }
     return try LabeledImages(images: imageArray, labels: labelArray.bytes)
   }
@@ -76,12 +80,15 @@ public enum FashionMNIST {
 
   /// The class names, by label.
   public static let classNames = [
-    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
+    "Ankle boot",
   ]
 
   /// Loads the training and test sets from `directory` (`train-images-idx3-ubyte.gz`, … or unzipped).
   /// - Throws: ``StrataError/file(path:reason:)`` naming the missing file and the Debian package.
-  public static func load(from directory: URL = defaultDirectory) throws -> (train: LabeledImages, test: LabeledImages) {
+  public static func load(from directory: URL = defaultDirectory) throws -> (
+    train: LabeledImages, test: LabeledImages
+  ) {
     func file(_ name: String) throws -> URL {
       for candidate in [name + ".gz", name] {
         let url = directory.appendingPathComponent(candidate)
@@ -89,11 +96,14 @@ public enum FashionMNIST {
       }
       throw StrataError.file(
         path: directory.appendingPathComponent(name + ".gz").path,
-        reason: "not found. Install Debian's package with `apt-get install dataset-fashion-mnist`, or give the directory that holds the files")
+        reason:
+          "not found. Install Debian's package with `apt-get install dataset-fashion-mnist`, or give the directory that holds the files"
+      )
     }
     let train = try LabeledImages.load(
       images: file("train-images-idx3-ubyte"), labels: file("train-labels-idx1-ubyte"))
-    let test = try LabeledImages.load(images: file("t10k-images-idx3-ubyte"), labels: file("t10k-labels-idx1-ubyte"))
+    let test = try LabeledImages.load(
+      images: file("t10k-images-idx3-ubyte"), labels: file("t10k-labels-idx1-ubyte"))
     return (train, test)
   }
 }

@@ -32,7 +32,9 @@ public struct IDXArray: Sendable, Equatable {
     }
     guard data[2] == 0x08 else {
       throw StrataError.file(
-        path: path, reason: "has IDX type 0x\(String(data[2], radix: 16)); only unsigned bytes (0x08) are supported")
+        path: path,
+        reason:
+          "has IDX type 0x\(String(data[2], radix: 16)); only unsigned bytes (0x08) are supported")
     }
     let rank = Int(data[3])
     guard rank >= 1, data.count >= 4 + 4 * rank else {
@@ -50,7 +52,8 @@ public struct IDXArray: Sendable, Equatable {
     let actual = data.count - 4 - 4 * rank
     guard actual == expected else {
       throw StrataError.file(
-        path: path, reason: "holds \(actual) bytes of data, but its dimensions \(shape) need \(expected)")
+        path: path,
+        reason: "holds \(actual) bytes of data, but its dimensions \(shape) need \(expected)")
     }
     self.shape = shape
     bytes = Array(data[(4 + 4 * rank)...])
@@ -61,7 +64,8 @@ public struct IDXArray: Sendable, Equatable {
 func gunzip(_ input: [UInt8], path: String, limit: Int = 1 << 31) throws -> [UInt8] {
   var stream = z_stream()
   // 15 + 32: a window of 2^15 and automatic gzip/zlib header detection.
-  guard inflateInit2_(&stream, 15 + 32, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
+  guard inflateInit2_(&stream, 15 + 32, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK
+  else {
     throw StrataError.file(path: path, reason: "cannot be decompressed (zlib failed to start)")
   }
   defer { inflateEnd(&stream) }
@@ -78,7 +82,8 @@ func gunzip(_ input: [UInt8], path: String, limit: Int = 1 << 31) throws -> [UIn
         stream.avail_out = UInt32(buffer.count)
         status = inflate(&stream, Z_NO_FLUSH)
         guard status == Z_OK || status == Z_STREAM_END else {
-          throw StrataError.file(path: path, reason: "is a corrupt gzip file (zlib error \(status))")
+          throw StrataError.file(
+            path: path, reason: "is a corrupt gzip file (zlib error \(status))")
         }
         output.append(contentsOf: buffer[0..<(buffer.count - Int(stream.avail_out))])
       }

@@ -74,17 +74,20 @@ public enum ImageFolder {
   ///   images, or an unreadable image (named); ``StrataError/invalidArgument(owner:argument:value:expected:)``
   ///   for bad arguments, such as `.binary` labels for other than two classes.
   public static func load(
-    from directory: URL, imageSize: (height: Int, width: Int) = (256, 256), colorMode: ColorMode = .rgb,
+    from directory: URL, imageSize: (height: Int, width: Int) = (256, 256),
+    colorMode: ColorMode = .rgb,
     labelMode: LabelMode = .int, rescale: Float = 1, shuffle: Bool = true, seed: UInt64 = 0,
     validationSplit: Float? = nil, subset: Subset? = nil, maximumPixels: Int = defaultMaximumPixels
   ) throws -> ImageDataset {
     guard imageSize.height > 0, imageSize.width > 0 else {
       throw StrataError.invalidArgument(
-        owner: "ImageFolder", argument: "imageSize", value: "(\(imageSize.height), \(imageSize.width))", expected: "positive sizes")
+        owner: "ImageFolder", argument: "imageSize",
+        value: "(\(imageSize.height), \(imageSize.width))", expected: "positive sizes")
     }
     if let validationSplit, !(validationSplit > 0 && validationSplit < 1) {
       throw StrataError.invalidArgument(
-        owner: "ImageFolder", argument: "validationSplit", value: "\(validationSplit)", expected: "a fraction in (0, 1)")
+        owner: "ImageFolder", argument: "validationSplit", value: "\(validationSplit)",
+        expected: "a fraction in (0, 1)")
     }
     if (validationSplit == nil) != (subset == nil) {
       throw StrataError.invalidArgument(
@@ -93,29 +96,38 @@ public enum ImageFolder {
     }
     let manager = FileManager.default
     var isDirectory: ObjCBool = false
-    guard manager.fileExists(atPath: directory.path, isDirectory: &isDirectory), isDirectory.boolValue else {
+    guard manager.fileExists(atPath: directory.path, isDirectory: &isDirectory),
+      isDirectory.boolValue
+    else {
       throw StrataError.file(path: directory.path, reason: "is not a directory")
     }
     let classNames = try manager.contentsOfDirectory(atPath: directory.path).filter { name in
       var isClass: ObjCBool = false
-      return !name.hasPrefix(".") && manager.fileExists(atPath: directory.appendingPathComponent(name).path, isDirectory: &isClass)
+      return !name.hasPrefix(".")
+        && manager.fileExists(
+          atPath: directory.appendingPathComponent(name).path, isDirectory: &isClass)
         && isClass.boolValue
     }.sorted()
     var files: [(URL, Int)] = []
     for (label, name) in classNames.enumerated() {
       let classDirectory = directory.appendingPathComponent(name)
-      let found = (manager.enumerator(at: classDirectory, includingPropertiesForKeys: nil)?.allObjects as? [URL] ?? [])
+      let found =
+        (manager.enumerator(at: classDirectory, includingPropertiesForKeys: nil)?.allObjects
+        as? [URL] ?? [])
         .filter { extensions.contains($0.pathExtension.lowercased()) && isRegularFile($0) }
         .sorted { $0.path < $1.path }
       files += found.map { ($0, label) }
     }
     guard !classNames.isEmpty, !files.isEmpty else {
       throw StrataError.file(
-        path: directory.path, reason: "holds no class subdirectories with .png or .jpg images (one subdirectory per class)")
+        path: directory.path,
+        reason:
+          "holds no class subdirectories with .png or .jpg images (one subdirectory per class)")
     }
     if labelMode == .binary && classNames.count != 2 {
       throw StrataError.invalidArgument(
-        owner: "ImageFolder", argument: "labelMode", value: ".binary with \(classNames.count) classes \(classNames)",
+        owner: "ImageFolder", argument: "labelMode",
+        value: ".binary with \(classNames.count) classes \(classNames)",
         expected: "exactly two classes, or .int / .categorical")
     }
     if shuffle {
@@ -124,11 +136,14 @@ public enum ImageFolder {
     }
     if let validationSplit, let subset {
       let validationCount = Int(Float(files.count) * validationSplit)
-      files = subset == .validation ? Array(files.suffix(validationCount)) : Array(files.dropLast(validationCount))
+      files =
+        subset == .validation
+        ? Array(files.suffix(validationCount)) : Array(files.dropLast(validationCount))
     }
     let channels = colorMode.rawValue
     let (height, width) = imageSize
-    var images = try Tensor(checkedShape: [files.count, height, width, channels], owner: "ImageFolder")
+    var images = try Tensor(
+      checkedShape: [files.count, height, width, channels], owner: "ImageFolder")
     var labels: Tensor
     switch labelMode {
     case .int: labels = Tensor(shape: [files.count])
@@ -138,8 +153,11 @@ public enum ImageFolder {
     let sample = height * width * channels
     try images.withUnsafeMutableBufferPointer { pixels in
       for (index, (url, _)) in files.enumerated() {
-        let target = UnsafeMutableBufferPointer(rebasing: pixels[(index * sample)..<((index + 1) * sample)])
-        try decode(url, channels: channels, into: target, height: height, width: width, scale: rescale, maximumPixels: maximumPixels)
+        let target = UnsafeMutableBufferPointer(
+          rebasing: pixels[(index * sample)..<((index + 1) * sample)])
+        try decode(
+          url, channels: channels, into: target, height: height, width: width, scale: rescale,
+          maximumPixels: maximumPixels)
       }
     }
     labels.withUnsafeMutableBufferPointer { values in
@@ -150,35 +168,42 @@ public enum ImageFolder {
         }
       }
     }
-    return ImageDataset(images: images, labels: labels, classNames: classNames, files: files.map(\.0))
+    return ImageDataset(
+      images: images, labels: labels, classNames: classNames, files: files.map(\.0))
   }
 
   /// Decodes one file and resizes it into `target` (`height x width x channels` floats).
   static func decode(
-    _ url: URL, channels: Int, into target: UnsafeMutableBufferPointer<Float>, height: Int, width: Int, scale: Float,
+    _ url: URL, channels: Int, into target: UnsafeMutableBufferPointer<Float>, height: Int,
+    width: Int, scale: Float,
     maximumPixels: Int = defaultMaximumPixels
   ) throws {
     var image = strata_image()
     var message = [CChar](repeating: 0, count: 256)
-    let status = strata_decode_image(url.path, Int32(channels), max(0, maximumPixels), &image, &message, message.count)
+    let status = strata_decode_image(
+      url.path, Int32(channels), max(0, maximumPixels), &image, &message, message.count)
     guard status == 0, let pixels = image.pixels else {
       let text = message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }
       throw StrataError.file(path: url.path, reason: String(decoding: text, as: UTF8.self))
     }
     defer { strata_free_image(&image) }
     resizeBilinear(
-      UnsafeBufferPointer(start: pixels, count: Int(image.width) * Int(image.height) * channels), height: Int(image.height),
-      width: Int(image.width), channels: channels, into: target, newHeight: height, newWidth: width, scale: scale)
+      UnsafeBufferPointer(start: pixels, count: Int(image.width) * Int(image.height) * channels),
+      height: Int(image.height),
+      width: Int(image.width), channels: channels, into: target, newHeight: height, newWidth: width,
+      scale: scale)
   }
 
   /// Whether `url` is a regular file (after symbolic links). Anything else (a FIFO, a socket, a
   /// device) is skipped with a message on standard error: opening a FIFO would block for ever.
   static func isRegularFile(_ url: URL) -> Bool {
     var status = stat()
-    guard stat(url.path, &status) == 0 else { return true }  // decoding reports the error, naming the file
+    // decoding reports the error, naming the file
+    guard stat(url.path, &status) == 0 else { return true }
     if (status.st_mode & S_IFMT) == S_IFREG { return true }
     if (status.st_mode & S_IFMT) != S_IFDIR {
-      FileHandle.standardError.write(Data("ImageFolder: skipping \(url.path): not a regular file\n".utf8))
+      FileHandle.standardError.write(
+        Data("ImageFolder: skipping \(url.path): not a regular file\n".utf8))
     }
     return false
   }
@@ -186,7 +211,8 @@ public enum ImageFolder {
   /// Bilinear resize with TensorFlow's rule (`tf.image.resize`, half-pixel centres): output pixel `i`
   /// samples the input at `(i + 0.5) · in/out - 0.5`.
   static func resizeBilinear(
-    _ source: UnsafeBufferPointer<UInt8>, height: Int, width: Int, channels: Int, into target: UnsafeMutableBufferPointer<Float>,
+    _ source: UnsafeBufferPointer<UInt8>, height: Int, width: Int, channels: Int,
+    into target: UnsafeMutableBufferPointer<Float>,
     newHeight: Int, newWidth: Int, scale: Float
   ) {
     func weights(_ i: Int, _ inSize: Int, _ outSize: Int) -> (Int, Int, Float) {
@@ -200,7 +226,9 @@ public enum ImageFolder {
       for x in 0..<newWidth {
         let (left, right, dx) = columns[x]
         for c in 0..<channels {
-          func at(_ row: Int, _ column: Int) -> Float { Float(source[(row * width + column) * channels + c]) }
+          func at(_ row: Int, _ column: Int) -> Float {
+            Float(source[(row * width + column) * channels + c])
+          }
           let upper = at(top, left) + (at(top, right) - at(top, left)) * dx
           let lower = at(bottom, left) + (at(bottom, right) - at(bottom, left)) * dx
           target[(y * newWidth + x) * channels + c] = (upper + (lower - upper) * dy) * scale

@@ -22,7 +22,9 @@ public enum SeedModel: String, CaseIterable, Sendable {
       try model.add("Dropout", ["rate": 0.2])
       try model.add("Dense", ["units": 10, "activation": "softmax"])
     case .cnn:
-      try model.add("Conv2D", ["filters": 32, "kernel_size": 3, "activation": "relu", "input_shape": [28, 28, 1]])
+      try model.add(
+        "Conv2D",
+        ["filters": 32, "kernel_size": 3, "activation": "relu", "input_shape": [28, 28, 1]])
       try model.add("MaxPooling2D", ["pool_size": 2])
       try model.add("Conv2D", ["filters": 64, "kernel_size": 3, "activation": "relu"])
       try model.add("MaxPooling2D", ["pool_size": 2])
@@ -31,16 +33,24 @@ public enum SeedModel: String, CaseIterable, Sendable {
       try model.add("Dense", ["units": 64, "activation": "relu"])
       try model.add("Dense", ["units": 10])
     case .deepMNIST:
-      try model.add("Conv2D", ["filters": 32, "kernel_size": 5, "padding": "same", "activation": "relu", "input_shape": [28, 28, 1]])
+      try model.add(
+        "Conv2D",
+        [
+          "filters": 32, "kernel_size": 5, "padding": "same", "activation": "relu",
+          "input_shape": [28, 28, 1],
+        ])
       try model.add("MaxPooling2D", ["pool_size": 2, "padding": "same"])
-      try model.add("Conv2D", ["filters": 64, "kernel_size": 5, "padding": "same", "activation": "relu"])
+      try model.add(
+        "Conv2D", ["filters": 64, "kernel_size": 5, "padding": "same", "activation": "relu"])
       try model.add("MaxPooling2D", ["pool_size": 2, "padding": "same"])
       try model.add("Flatten")
       try model.add("Dense", ["units": 1024, "activation": "relu"])
       try model.add("Dropout", ["rate": 0.5])
       try model.add("Dense", ["units": 10, "activation": "softmax"])
     case .horsesOrHumans:
-      try model.add("Conv2D", ["filters": 16, "kernel_size": 3, "activation": "relu", "input_shape": [300, 300, 3]])
+      try model.add(
+        "Conv2D",
+        ["filters": 16, "kernel_size": 3, "activation": "relu", "input_shape": [300, 300, 3]])
       try model.add("MaxPooling2D", ["pool_size": 2])
       try model.add("Conv2D", ["filters": 32, "kernel_size": 3, "activation": "relu"])
       try model.add("MaxPooling2D", ["pool_size": 2])
@@ -76,10 +86,15 @@ public enum SeedModel: String, CaseIterable, Sendable {
 
   /// Compiles `model` as the tutorial does: Adam (with the tutorial's learning rate, or `learningRate`),
   /// the tutorial's loss, and accuracy.
-  public func compile(_ model: Sequential, optimizer: String = "adam", learningRate: Float? = nil, loss: String? = nil) throws {
+  public func compile(
+    _ model: Sequential, optimizer: String = "adam", learningRate: Float? = nil, loss: String? = nil
+  ) throws {
     var config: ConfigDictionary = [:]
-    if let rate = learningRate ?? self.learningRate { config["learning_rate"] = .double(Double(rate)) }
+    if let rate = learningRate ?? self.learningRate {
+      config["learning_rate"] = .double(Double(rate))
+    }
     try model.compile(
-      optimizer: try Registries.shared.optimizers.make(optimizer, config: config), loss: loss ?? self.loss, metrics: ["accuracy"])
+      optimizer: try Registries.shared.optimizers.make(optimizer, config: config),
+      loss: loss ?? self.loss, metrics: ["accuracy"])
   }
 }

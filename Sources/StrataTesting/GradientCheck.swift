@@ -14,7 +14,8 @@ import StrataCore
 ///   - input: an input to use instead of a random one.
 /// - Returns: the largest error over all inputs and parameters.
 public func maxGradientError(
-  of layer: any Layer, inputShape: [Int], input: Tensor? = nil, epsilon: Float = 1e-2, seed: UInt64 = 7,
+  of layer: any Layer, inputShape: [Int], input: Tensor? = nil, epsilon: Float = 1e-2,
+  seed: UInt64 = 7,
   kernels: any Kernels = ReferenceKernels(), build: Bool = true
 ) throws -> Double {
   var generator = SeededGenerator(seed: seed)
@@ -41,7 +42,10 @@ public func maxGradientError(
   func loss(_ input: Tensor) throws -> Double {
     let y = try layer.forward(input, in: context)
     var sum = 0.0
-    y.withUnsafeBufferPointer { ys in w.withUnsafeBufferPointer { ws in for i in ys.indices { sum += Double(ys[i]) * Double(ws[i]) } } }
+    y.withUnsafeBufferPointer { ys in
+      w.withUnsafeBufferPointer { ws in for i in ys.indices { sum += Double(ys[i]) * Double(ws[i]) }
+      }
+    }
     return sum
   }
   func error(_ analytic: Float, _ numeric: Double) -> Double {
@@ -77,7 +81,8 @@ public func maxGradientError(
 /// Compares an activation's `backward` with central finite differences of `Σ w ⊙ f(x)`, in Double.
 /// Inputs are drawn from ±[0.1, 1] (or given). Returns the largest error as ``maxGradientError(of:inputShape:input:epsilon:seed:kernels:build:)`` defines it.
 public func maxGradientError(
-  of activation: any Activation, shape: [Int], input: Tensor? = nil, epsilon: Float = 1e-2, seed: UInt64 = 7
+  of activation: any Activation, shape: [Int], input: Tensor? = nil, epsilon: Float = 1e-2,
+  seed: UInt64 = 7
 ) -> Double {
   var generator = SeededGenerator(seed: seed)
   var x = input ?? Tensor(shape: shape)
@@ -90,12 +95,17 @@ public func maxGradientError(
     }
   }
   var w = Tensor(shape: x.shape)
-  w.withUnsafeMutableBufferPointer { values in for i in values.indices { values[i] = Float(generator.nextNormal()) } }
+  w.withUnsafeMutableBufferPointer { values in
+    for i in values.indices { values[i] = Float(generator.nextNormal()) }
+  }
   let dx = activation.gradient(at: x, upstream: w)
   func loss(_ input: Tensor) -> Double {
     let y = activation(input)
     var sum = 0.0
-    y.withUnsafeBufferPointer { ys in w.withUnsafeBufferPointer { ws in for i in ys.indices { sum += Double(ys[i]) * Double(ws[i]) } } }
+    y.withUnsafeBufferPointer { ys in
+      w.withUnsafeBufferPointer { ws in for i in ys.indices { sum += Double(ys[i]) * Double(ws[i]) }
+      }
+    }
     return sum
   }
   var worst = 0.0

@@ -13,11 +13,14 @@ public struct KerasFixture: Sendable {
   public init(contentsOf url: URL) throws {
     let data: Data
     do { data = try Data(contentsOf: url) } catch {
-      throw StrataError.file(path: url.path, reason: "cannot be read (\(error.localizedDescription))")
+      throw StrataError.file(
+        path: url.path, reason: "cannot be read (\(error.localizedDescription))")
     }
     guard let root = try? ConfigValue(json: data).objectValue,
       let cases = root["cases"]?.arrayValue
-    else { throw StrataError.file(path: url.path, reason: "is not a Keras fixture ({\"cases\": [...]})") }
+    else {
+      throw StrataError.file(path: url.path, reason: "is not a Keras fixture ({\"cases\": [...]})")
+    }
     generator = root["generator"]?.stringValue ?? ""
     self.cases = cases.compactMap { $0.objectValue.map(KerasCase.init) }
   }
@@ -38,7 +41,8 @@ public struct KerasCase: Sendable, CustomStringConvertible {
   /// The array under `key` as a tensor.
   public func tensor(_ key: String) throws -> Tensor {
     guard let value = values[key] else {
-      throw StrataError.invalidArgument(owner: "KerasCase", argument: key, value: "missing", expected: "an array")
+      throw StrataError.invalidArgument(
+        owner: "KerasCase", argument: key, value: "missing", expected: "an array")
     }
     return try KerasCase.tensor(from: value)
   }
@@ -50,7 +54,8 @@ public struct KerasCase: Sendable, CustomStringConvertible {
 
   /// `{"shape": [...], "data": [...]}` as a tensor.
   public static func tensor(from value: ConfigValue) throws -> Tensor {
-    guard let object = value.objectValue, let shape = object["shape"]?.arrayValue?.compactMap(\.intValue),
+    guard let object = value.objectValue,
+      let shape = object["shape"]?.arrayValue?.compactMap(\.intValue),
       let data = object["data"]?.arrayValue
     else {
       throw StrataError.invalidArgument(
@@ -61,13 +66,16 @@ public struct KerasCase: Sendable, CustomStringConvertible {
   }
 
   public var description: String {
-    (["layer", "activation", "loss", "optimizer", "desc"].compactMap { values[$0]?.stringValue }).joined(separator: " ")
+    (["layer", "activation", "loss", "optimizer", "desc"].compactMap { values[$0]?.stringValue })
+      .joined(separator: " ")
   }
 }
 
 /// The largest difference between two tensors relative to `atol + rtol · |expected|` (≤ 1 means close),
 /// or `.infinity` when the shapes differ.
-public func closeness(_ actual: Tensor, _ expected: Tensor, rtol: Float = 1e-5, atol: Float = 1e-6) -> Float {
+public func closeness(_ actual: Tensor, _ expected: Tensor, rtol: Float = 1e-5, atol: Float = 1e-6)
+  -> Float
+{
   guard actual.shape == expected.shape else { return .infinity }
   var worst: Float = 0
   actual.withUnsafeBufferPointer { a in
@@ -83,6 +91,8 @@ public func closeness(_ actual: Tensor, _ expected: Tensor, rtol: Float = 1e-5, 
 }
 
 /// Whether two tensors agree within `atol + rtol · |expected|`, element by element.
-public func isClose(_ actual: Tensor, _ expected: Tensor, rtol: Float = 1e-5, atol: Float = 1e-6) -> Bool {
+public func isClose(_ actual: Tensor, _ expected: Tensor, rtol: Float = 1e-5, atol: Float = 1e-6)
+  -> Bool
+{
   closeness(actual, expected, rtol: rtol, atol: atol) <= 1
 }

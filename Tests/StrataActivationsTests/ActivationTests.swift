@@ -4,7 +4,8 @@ import StrataTesting
 import Testing
 
 let activationFixture = try! KerasFixture(
-  contentsOf: Bundle.module.url(forResource: "activations", withExtension: "json", subdirectory: "Fixtures")!)
+  contentsOf: Bundle.module.url(
+    forResource: "activations", withExtension: "json", subdirectory: "Fixtures")!)
 
 @Test(arguments: activationFixture.cases)
 func activationMatchesKeras(_ fixture: KerasCase) throws {
@@ -20,9 +21,11 @@ func activationMatchesKeras(_ fixture: KerasCase) throws {
 
 @Test func everySeedActivationIsCovered() {
   let fromFixture = Set(activationFixture.cases.compactMap { $0["activation"]?.stringValue })
-  for name in ["softmax", "elu", "selu", "softplus", "softsign", "relu", "tanh", "sigmoid", "hard_sigmoid", "linear",
-    "exponential", "swish", "gelu", "relu6", "mish", "log_softmax", "hard_swish"]
-  {
+  for name in [
+    "softmax", "elu", "selu", "softplus", "softsign", "relu", "tanh", "sigmoid", "hard_sigmoid",
+    "linear",
+    "exponential", "swish", "gelu", "relu6", "mish", "log_softmax", "hard_swish",
+  ] {
     #expect(fromFixture.contains(name), "no Keras reference for \(name)")
     #expect(Registries.shared.activations.contains(name))
   }
@@ -54,7 +57,8 @@ func activationGradientCheck(_ name: String) throws {
   for i in x.indices {
     let expected = Foundation.exp(x[i])
     if expected.isFinite && expected > 1e-37 {
-      #expect(abs(exp[i] - expected) <= 3e-7 * expected, "exp(\(x[i])) = \(exp[i]), expected \(expected)")
+      #expect(
+        abs(exp[i] - expected) <= 3e-7 * expected, "exp(\(x[i])) = \(exp[i]), expected \(expected)")
     }
     #expect(abs(tanh[i] - Foundation.tanh(x[i])) <= 2e-7, "tanh(\(x[i]))")
   }
@@ -73,12 +77,16 @@ func activationGradientCheck(_ name: String) throws {
 @Test func activationConfigsAndErrors() throws {
   let leaky = try Registries.shared.activations.make("leaky_relu", config: ["negative_slope": 0.1])
   #expect(leaky(Tensor([-2, 3])).scalars == [-0.2, 3])
-  #expect(throws: StrataError.unknownArgument(owner: "leaky_relu", argument: "slope", suggestions: [])) { try Registries.shared.activations.make("leaky_relu", config: ["slope": 0.1]) }
+  #expect(
+    throws: StrataError.unknownArgument(owner: "leaky_relu", argument: "slope", suggestions: [])
+  ) { try Registries.shared.activations.make("leaky_relu", config: ["slope": 0.1]) }
   do {
     _ = try Registries.shared.activations.make("sigmoide")
     Issue.record("an unknown activation was accepted")
   } catch let error as StrataError {
-    guard case .unknownIdentifier(_, _, let suggestions) = error else { Issue.record("\(error)"); return }
+    guard case .unknownIdentifier(_, _, let suggestions) = error else {
+      Issue.record("\(error)"); return
+    }
     #expect(suggestions.first == "sigmoid")
   }
 }

@@ -9,9 +9,21 @@ import Testing
   #expect(b.scalars == [1, 9, 3, 4])
   let reshaped = try a.reshaped(to: [4])
   #expect(reshaped.storage === a.storage)
-  #expect(throws: StrataError.invalidArgument(owner: "Tensor", argument: "shape", value: "[3]", expected: "a shape of 4 elements, like [2, 2]")) { try a.reshaped(to: [3]) }
-  #expect(throws: StrataError.invalidArgument(owner: "Tensor", argument: "scalars", value: "of count 1", expected: "4 values for shape [2, 2]")) { try Tensor(shape: [2, 2], scalars: [1]) }
-  #expect(throws: StrataError.invalidArgument(owner: "Tensor", argument: "rows", value: "of lengths [2, 1]", expected: "rows of equal length")) { try Tensor([[1, 2], [3]]) }
+  #expect(
+    throws: StrataError.invalidArgument(
+      owner: "Tensor", argument: "shape", value: "[3]",
+      expected: "a shape of 4 elements, like [2, 2]")
+  ) { try a.reshaped(to: [3]) }
+  #expect(
+    throws: StrataError.invalidArgument(
+      owner: "Tensor", argument: "scalars", value: "of count 1",
+      expected: "4 values for shape [2, 2]")
+  ) { try Tensor(shape: [2, 2], scalars: [1]) }
+  #expect(
+    throws: StrataError.invalidArgument(
+      owner: "Tensor", argument: "rows", value: "of lengths [2, 1]",
+      expected: "rows of equal length")
+  ) { try Tensor([[1, 2], [3]]) }
   #expect(a.slice(rows: 1..<2).scalars == [3, 4])
 }
 
@@ -29,9 +41,11 @@ import Testing
 }
 
 @Test(arguments: [
-  ("Dense", "dense"), ("MaxPooling2D", "max_pooling2d"), ("PReLU", "p_re_lu"), ("LeakyReLU", "leaky_re_lu"),
+  ("Dense", "dense"), ("MaxPooling2D", "max_pooling2d"), ("PReLU", "p_re_lu"),
+  ("LeakyReLU", "leaky_re_lu"),
   ("Conv2D", "conv2d"), ("BatchNormalization", "batch_normalization"),
-  ("GlobalAveragePooling2D", "global_average_pooling2d"), ("Acme>PReLU", "p_re_lu"), ("InputLayer", "input_layer"),
+  ("GlobalAveragePooling2D", "global_average_pooling2d"), ("Acme>PReLU", "p_re_lu"),
+  ("InputLayer", "input_layer"),
 ])
 func layerNamesFollowKeras(identifier: String, name: String) {
   #expect(kerasLayerName(for: identifier) == name)
@@ -41,7 +55,9 @@ func layerNamesFollowKeras(identifier: String, name: String) {
   let value: ConfigValue = ["units": 3, "rate": 0.5, "name": "x", "shape": [1, nil], "on": true]
   let json = try JSONEncoder().encode(value)
   #expect(try JSONDecoder().decode(ConfigValue.self, from: json) == value)
-  let spec = try JSONDecoder().decode(Spec.self, from: Data(#"{"class_name": "RandomNormal", "config": {"stddev": 0.1, "seed": null}}"#.utf8))
+  let spec = try JSONDecoder().decode(
+    Spec.self,
+    from: Data(#"{"class_name": "RandomNormal", "config": {"stddev": 0.1, "seed": null}}"#.utf8))
   #expect(spec == Spec("RandomNormal", config: ["stddev": 0.1]))
   #expect(try JSONDecoder().decode(Spec.self, from: Data(#""relu""#.utf8)) == "relu")
   #expect(closestNames(to: "relu", in: ["relu6", "elu", "tanh"]).first == "relu6")
@@ -72,20 +88,32 @@ import Foundation
   for text in documents {
     let ours = try ConfigValue(json: Data(text.utf8))
     let foundation = try JSONDecoder().decode(ConfigValue.self, from: Data(text.utf8))
-    #expect(ours == foundation || ours.description == foundation.description, "\(text): \(ours) vs \(foundation)")
+    #expect(
+      ours == foundation || ours.description == foundation.description,
+      "\(text): \(ours) vs \(foundation)")
   }
   #expect(try ConfigValue(json: Data("[1, 1.0, 1e2]".utf8)) == [.int(1), .double(1), .double(100)])
   for (text, message) in [
-    ("", "with the end at byte 0"), ("[1, 2", "with the end at byte 5"), ("{\"a\" 1}", "with '1' at byte 5"), ("01", "with '0' at byte 0"),
-    ("[1,]", "with ']' at byte 3"), ("\"\\x\"", "with 'x' at byte 2"), ("\"\\ud800\"", "with '\"' at byte 7"), ("tru", "with the end at byte 3"),
+    ("", "with the end at byte 0"), ("[1, 2", "with the end at byte 5"),
+    ("{\"a\" 1}", "with '1' at byte 5"), ("01", "with '0' at byte 0"),
+    ("[1,]", "with ']' at byte 3"), ("\"\\x\"", "with 'x' at byte 2"),
+    ("\"\\ud800\"", "with '\"' at byte 7"), ("tru", "with the end at byte 3"),
     ("[] []", "with '[' at byte 3"), ("\"a\u{01}\"", "with '\u{01}' at byte 2"),
   ] {
-    guard case .invalidArgument("JSON", "text", let value, _)? = thrownCoreError({ _ = try ConfigValue(json: Data(text.utf8)) }) else { continue }
+    guard
+      case .invalidArgument("JSON", "text", let value, _)? = thrownCoreError({
+        _ = try ConfigValue(json: Data(text.utf8))
+      })
+    else { continue }
     #expect(value == message, "\(text.debugDescription): \(value)")
   }
   // Deep nesting is refused at the limit, not a stack overflow.
   let deep = String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000)
-  guard case .invalidArgument(_, _, _, let expected)? = thrownCoreError({ _ = try ConfigValue(json: Data(deep.utf8)) }) else { return }
+  guard
+    case .invalidArgument(_, _, _, let expected)? = thrownCoreError({
+      _ = try ConfigValue(json: Data(deep.utf8))
+    })
+  else { return }
   #expect(expected == "at most 512 nested arrays and objects")
   let allowed = String(repeating: "[", count: 512) + String(repeating: "]", count: 512)
   _ = try ConfigValue(json: Data(allowed.utf8))
@@ -119,16 +147,29 @@ struct WidgetConfig: KerasConfig, Equatable {
 }
 
 @Test func kerasConfigsDecodeOverTheirDefaults() throws {
-  #expect(try ConfigCoding.decode(WidgetConfig.self, from: ["units": 3], owner: "Widget") == WidgetConfig(units: 3))
-  #expect(try ConfigCoding.decode(WidgetConfig.self, from: ["units": 3, "drop_rate": 0.5], owner: "Widget") == WidgetConfig(units: 3, dropRate: 0.5))
-  #expect(try ConfigCoding.decode(WidgetConfig.self, from: ["units": 3, "dropRate": 0.75], owner: "Widget") == WidgetConfig(units: 3, dropRate: 0.75))
+  #expect(
+    try ConfigCoding.decode(WidgetConfig.self, from: ["units": 3], owner: "Widget")
+      == WidgetConfig(units: 3))
+  #expect(
+    try ConfigCoding.decode(
+      WidgetConfig.self, from: ["units": 3, "drop_rate": 0.5], owner: "Widget")
+      == WidgetConfig(units: 3, dropRate: 0.5))
+  #expect(
+    try ConfigCoding.decode(
+      WidgetConfig.self, from: ["units": 3, "dropRate": 0.75], owner: "Widget")
+      == WidgetConfig(units: 3, dropRate: 0.75))
   #expect(throws: StrataError.missingArgument(owner: "Widget", argument: "units")) {
     try ConfigCoding.decode(WidgetConfig.self, from: ["drop_rate": 0.5], owner: "Widget")
   }
-  #expect(throws: StrataError.unknownArgument(owner: "Widget", argument: "unit", suggestions: ["units"])) {
+  #expect(
+    throws: StrataError.unknownArgument(owner: "Widget", argument: "unit", suggestions: ["units"])
+  ) {
     try ConfigCoding.decode(WidgetConfig.self, from: ["unit": 3], owner: "Widget")
   }
-  #expect(throws: StrataError.unknownArgument(owner: "Widget", argument: "drop", suggestions: ["drop_rate"])) {
+  #expect(
+    throws: StrataError.unknownArgument(
+      owner: "Widget", argument: "drop", suggestions: ["drop_rate"])
+  ) {
     try ConfigCoding.decode(WidgetConfig.self, from: ["units": 3, "drop": 0.5], owner: "Widget")
   }
 }

@@ -13,7 +13,9 @@ final class Passthrough: Layer {
 }
 
 @Test func unknownIdentifiersSuggestTheClosestNames() {
-  #expect(throws: StrataError.unknownIdentifier(kind: "layer", identifier: "Dens", suggestions: ["Dense"])) {
+  #expect(
+    throws: StrataError.unknownIdentifier(kind: "layer", identifier: "Dens", suggestions: ["Dense"])
+  ) {
     try Registries.shared.layers.make("Dens")
   }
   do {
@@ -37,7 +39,9 @@ final class Passthrough: Layer {
   }
   // Against the shared registries: a built-in name is refused to a plugin.
   #expect(throws: StrataError.duplicateIdentifier(kind: "layer", identifier: "Dense")) {
-    try Registries.shared.layers.register("Dense", package: "Acme") { _ in Passthrough(config: NoConfig()) }
+    try Registries.shared.layers.register("Dense", package: "Acme") { _ in
+      Passthrough(config: NoConfig())
+    }
   }
 }
 
@@ -49,7 +53,10 @@ final class Passthrough: Layer {
   #expect(try registry.package(of: "Widget") == "Acme")
   try registry.register("Widget", package: "Globex") { _ in "globex" }
   #expect(try registry.make("Globex>Widget") == "globex")
-  #expect(throws: StrataError.ambiguousIdentifier(kind: "thing", identifier: "Widget", candidates: ["Acme>Widget", "Globex>Widget"])) {
+  #expect(
+    throws: StrataError.ambiguousIdentifier(
+      kind: "thing", identifier: "Widget", candidates: ["Acme>Widget", "Globex>Widget"])
+  ) {
     try registry.make("Widget")
   }
 }
@@ -87,9 +94,11 @@ final class Passthrough: Layer {
   for name in ["Dense", "Flatten", "Dropout", "Activation", "Reshape", "InputLayer"] {
     #expect(Registries.shared.layers.contains(name))
   }
-  for name in ["glorot_uniform", "glorot_normal", "he_normal", "he_uniform", "lecun_normal", "lecun_uniform",
-    "random_normal", "random_uniform", "truncated_normal", "zeros", "ones", "constant", "orthogonal"]
-  {
+  for name in [
+    "glorot_uniform", "glorot_normal", "he_normal", "he_uniform", "lecun_normal", "lecun_uniform",
+    "random_normal", "random_uniform", "truncated_normal", "zeros", "ones", "constant",
+    "orthogonal",
+  ] {
     #expect(Registries.shared.initializers.contains(name))
   }
 }

@@ -8,16 +8,21 @@ import Testing
 #endif
 
 /// Decodes one file with the loader's decoder into `height x width x channels` floats.
-func decodeFile(_ url: URL, channels: Int, size: (Int, Int), maximumPixels: Int = ImageFolder.defaultMaximumPixels) throws -> [Float] {
+func decodeFile(
+  _ url: URL, channels: Int, size: (Int, Int), maximumPixels: Int = ImageFolder.defaultMaximumPixels
+) throws -> [Float] {
   var pixels = [Float](repeating: -1, count: size.0 * size.1 * channels)
   try pixels.withUnsafeMutableBufferPointer {
-    try ImageFolder.decode(url, channels: channels, into: $0, height: size.0, width: size.1, scale: 1, maximumPixels: maximumPixels)
+    try ImageFolder.decode(
+      url, channels: channels, into: $0, height: size.0, width: size.1, scale: 1,
+      maximumPixels: maximumPixels)
   }
   return pixels
 }
 
 func scratchDirectory(_ name: String) throws -> URL {
-  let url = FileManager.default.temporaryDirectory.appendingPathComponent("\(name)-\(UUID().uuidString)")
+  let url = FileManager.default.temporaryDirectory.appendingPathComponent(
+    "\(name)-\(UUID().uuidString)")
   try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
   return url
 }
@@ -31,18 +36,23 @@ func fixture(_ name: String, _ ext: String) throws -> URL {
 @Test func transparentPNGsDecodeAsTensorFlowDoes() throws {
   let directory = try scratchDirectory("alpha")
   let rgba = directory.appendingPathComponent("rgba.png")
-  try pngData(width: 3, height: 2, channels: 4) { x, _ in [UInt8(50 * x), 100, 200, x == 0 ? 0 : 128] }.write(to: rgba)
+  try pngData(width: 3, height: 2, channels: 4) { x, _ in
+    [UInt8(50 * x), 100, 200, x == 0 ? 0 : 128]
+  }.write(to: rgba)
   let first = try decodeFile(rgba, channels: 3, size: (2, 3))
-  #expect(first == [0, 100, 200, 50, 100, 200, 100, 100, 200, 0, 100, 200, 50, 100, 200, 100, 100, 200])
+  #expect(
+    first == [0, 100, 200, 50, 100, 200, 100, 100, 200, 0, 100, 200, 50, 100, 200, 100, 100, 200])
   #expect(try decodeFile(rgba, channels: 3, size: (2, 3)) == first)
   // Gray with alpha: the gray value, alpha dropped; into RGB, the gray repeated.
   let grayAlpha = directory.appendingPathComponent("ga.png")
-  try pngData(width: 2, height: 1, channels: 2) { x, _ in [x == 0 ? 10 : 240, 0] }.write(to: grayAlpha)
+  try pngData(width: 2, height: 1, channels: 2) { x, _ in [x == 0 ? 10 : 240, 0] }.write(
+    to: grayAlpha)
   #expect(try decodeFile(grayAlpha, channels: 1, size: (1, 2)) == [10, 240])
   #expect(try decodeFile(grayAlpha, channels: 3, size: (1, 2)) == [10, 10, 10, 240, 240, 240])
   // RGB into gray: libpng's rgb_to_gray weights as TensorFlow sets them (0.299, 0.587, rest blue), rounded.
   let rgb = directory.appendingPathComponent("rgb.png")
-  try pngData(width: 2, height: 1, channels: 3) { x, _ in x == 0 ? [200, 100, 0] : [10, 200, 30] }.write(to: rgb)
+  try pngData(width: 2, height: 1, channels: 3) { x, _ in x == 0 ? [200, 100, 0] : [10, 200, 30] }
+    .write(to: rgb)
   let gray = try decodeFile(rgb, channels: 1, size: (1, 2))
   let expectedOrange: Float = (0.299 * 200 + 0.587 * 100 as Float).rounded()
   let expectedGreen: Float = (0.299 * 10 + 0.587 * 200 + 0.114 * 30 as Float).rounded()
@@ -54,7 +64,9 @@ func fixture(_ name: String, _ ext: String) throws -> URL {
 @Test func cmykJPEGsDecodeToRGB() throws {
   let pixels = try decodeFile(try fixture("cmyk-red", "jpg"), channels: 3, size: (8, 8))
   for pixel in stride(from: 0, to: pixels.count, by: 3) {
-    #expect(pixels[pixel] > 245 && pixels[pixel + 1] < 10 && pixels[pixel + 2] < 10, "\(pixels[pixel..<(pixel + 3)])")
+    #expect(
+      pixels[pixel] > 245 && pixels[pixel + 1] < 10 && pixels[pixel + 2] < 10,
+      "\(pixels[pixel..<(pixel + 3)])")
   }
   let gray = try decodeFile(try fixture("cmyk-red", "jpg"), channels: 1, size: (2, 2))
   #expect(gray.allSatisfy { abs($0 - 76) <= 3 }, "\(gray)")  // 0.299 · 255
@@ -76,7 +88,10 @@ func fixture(_ name: String, _ ext: String) throws -> URL {
   }
   // A JPEG whose frame header claims 30000x30000: refused before anything is allocated.
   var jpeg = [UInt8](try Data(contentsOf: try fixture("red-blue", "jpg")))
-  let sof = try #require((0..<(jpeg.count - 9)).first { jpeg[$0] == 0xFF && (jpeg[$0 + 1] == 0xC0 || jpeg[$0 + 1] == 0xC2) })
+  let sof = try #require(
+    (0..<(jpeg.count - 9)).first {
+      jpeg[$0] == 0xFF && (jpeg[$0 + 1] == 0xC0 || jpeg[$0 + 1] == 0xC2)
+    })
   jpeg[sof + 5] = 0x75; jpeg[sof + 6] = 0x30; jpeg[sof + 7] = 0x75; jpeg[sof + 8] = 0x30
   let bomb = directory.appendingPathComponent("bomb.jpg")
   try Data(jpeg).write(to: bomb)
@@ -115,9 +130,13 @@ func fixture(_ name: String, _ ext: String) throws -> URL {
   let data = try ImageFolder.load(from: root, imageSize: (2, 2))
   #expect(data.count == 4)
   #expect(!data.files.contains { $0.lastPathComponent == "pipe.png" })
-  try Data("GIF89a".utf8 + [UInt8](repeating: 0, count: 20)).write(to: root.appendingPathComponent("b/old.gif"))
-  #expect(throws: StrataError.file(
-    path: root.appendingPathComponent("b/old.gif").path, reason: "is a GIF image, which Strata does not decode yet (convert it to PNG)")) {
+  try Data("GIF89a".utf8 + [UInt8](repeating: 0, count: 20)).write(
+    to: root.appendingPathComponent("b/old.gif"))
+  #expect(
+    throws: StrataError.file(
+      path: root.appendingPathComponent("b/old.gif").path,
+      reason: "is a GIF image, which Strata does not decode yet (convert it to PNG)")
+  ) {
     try ImageFolder.load(from: root, imageSize: (2, 2), shuffle: false)
   }
   // An image size whose tensor cannot exist is an error, not an abort in the allocator.
@@ -134,8 +153,12 @@ func fixture(_ name: String, _ ext: String) throws -> URL {
 @Test func fuzzedImagesDecodeOrAreRefused() throws {
   let directory = try scratchDirectory("image-fuzz")
   let seeds: [[UInt8]] = [
-    [UInt8](pngData(width: 9, height: 7, channels: 3) { x, y in [UInt8(x * 20), UInt8(y * 30), 7] }),
-    [UInt8](pngData(width: 5, height: 6, channels: 4) { x, y in [UInt8(x * 40), 9, UInt8(y * 30), UInt8(x * 50)] }),
+    [UInt8](
+      pngData(width: 9, height: 7, channels: 3) { x, y in [UInt8(x * 20), UInt8(y * 30), 7] }),
+    [UInt8](
+      pngData(width: 5, height: 6, channels: 4) { x, y in
+        [UInt8(x * 40), 9, UInt8(y * 30), UInt8(x * 50)]
+      }),
     [UInt8](try Data(contentsOf: try fixture("red-blue", "jpg"))),
     [UInt8](try Data(contentsOf: try fixture("cmyk-red", "jpg"))),
   ]
@@ -154,9 +177,14 @@ func fixture(_ name: String, _ ext: String) throws -> URL {
       case 2: bytes.removeSubrange(at...)
       case 3: bytes.insert(UInt8.random(in: 0...255, using: &generator), at: at)
       default:  // a size field: PNG's IHDR width/height or a JPEG frame's
-        if isPNG, bytes.count > 24 { bytes[16 + Int.random(in: 0..<8, using: &generator)] = UInt8.random(in: 0...255, using: &generator) }
-        else if let sof = (0..<max(0, bytes.count - 9)).first(where: { bytes[$0] == 0xFF && bytes[$0 + 1] == 0xC0 }) {
-          bytes[sof + 5 + Int.random(in: 0..<4, using: &generator)] = UInt8.random(in: 0...255, using: &generator)
+        if isPNG, bytes.count > 24 {
+          bytes[16 + Int.random(in: 0..<8, using: &generator)] = UInt8.random(
+            in: 0...255, using: &generator)
+        } else if let sof = (0..<max(0, bytes.count - 9)).first(where: {
+          bytes[$0] == 0xFF && bytes[$0 + 1] == 0xC0
+        }) {
+          bytes[sof + 5 + Int.random(in: 0..<4, using: &generator)] = UInt8.random(
+            in: 0...255, using: &generator)
         }
       }
       if bytes.isEmpty { bytes = [0] }
@@ -182,7 +210,9 @@ func recomputingPNGChunkCRCs(_ input: [UInt8]) -> [UInt8] {
   var bytes = input
   var offset = 8
   while offset + 12 <= bytes.count {
-    let length = Int(bytes[offset]) << 24 | Int(bytes[offset + 1]) << 16 | Int(bytes[offset + 2]) << 8 | Int(bytes[offset + 3])
+    let length =
+      Int(bytes[offset]) << 24 | Int(bytes[offset + 1]) << 16 | Int(bytes[offset + 2]) << 8
+      | Int(bytes[offset + 3])
     guard length <= bytes.count - offset - 12 else { break }
     let crc = bytes[(offset + 4)..<(offset + 8 + length)].withUnsafeBytes { crc32($0) }
     for i in 0..<4 { bytes[offset + 8 + length + i] = UInt8((crc >> (24 - 8 * UInt32(i))) & 0xFF) }
@@ -199,19 +229,28 @@ let fuzzCases = ProcessInfo.processInfo.environment["STRATA_FUZZ_CASES"].flatMap
   var generator = SeededGenerator(seed: 31)
   let valid: [UInt8] = [0, 0, 8, 3, 0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0, 2] + (0..<12).map(UInt8.init)
   // The audit's case first: 0xFFFFFFFF x 0xFFFFFFFF x 2.
-  let overflow: [UInt8] = [0, 0, 8, 3, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0, 0, 0, 2, 1, 2, 3]
-  #expect(throws: StrataError.file(path: "overflow", reason: "has impossible dimensions [4294967295, 4294967295, 2]")) {
+  let overflow: [UInt8] = [
+    0, 0, 8, 3, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0, 0, 0, 2, 1, 2, 3,
+  ]
+  #expect(
+    throws: StrataError.file(
+      path: "overflow", reason: "has impossible dimensions [4294967295, 4294967295, 2]")
+  ) {
     try IDXArray(idx: overflow, path: "overflow")
   }
   var tried = 0, rejected = 0, read = 0
   for index in 0..<fuzzCases {
     var bytes = valid
     switch index % 4 {
-    case 0: bytes[Int.random(in: 0..<16, using: &generator)] = UInt8.random(in: 0...255, using: &generator)
+    case 0:
+      bytes[Int.random(in: 0..<16, using: &generator)] = UInt8.random(
+        in: 0...255, using: &generator)
     case 1: bytes[3] = UInt8.random(in: 0...255, using: &generator)
     case 2: bytes.removeSubrange(Int.random(in: 0..<bytes.count, using: &generator)...)
     default:
-      for i in 4..<16 where Bool.random(using: &generator) { bytes[i] = [0, 0xFF, 0x7F, 0x80].randomElement(using: &generator)! }
+      for i in 4..<16 where Bool.random(using: &generator) {
+        bytes[i] = [0, 0xFF, 0x7F, 0x80].randomElement(using: &generator)!
+      }
     }
     tried += 1
     do {
@@ -228,6 +267,9 @@ let fuzzCases = ProcessInfo.processInfo.environment["STRATA_FUZZ_CASES"].flatMap
   let directory = try scratchDirectory("idx")
   let fifo = directory.appendingPathComponent("train-images-idx3-ubyte")
   #expect(mkfifo(fifo.path, 0o600) == 0)
-  #expect(throws: StrataError.file(path: fifo.path, reason: "is not a regular file, not an IDX file")) { try IDXArray(contentsOf: fifo) }
-  #expect(throws: StrataError.file(path: directory.path, reason: "is a directory, not an IDX file")) { try IDXArray(contentsOf: directory) }
+  #expect(
+    throws: StrataError.file(path: fifo.path, reason: "is not a regular file, not an IDX file")
+  ) { try IDXArray(contentsOf: fifo) }
+  #expect(throws: StrataError.file(path: directory.path, reason: "is a directory, not an IDX file"))
+  { try IDXArray(contentsOf: directory) }
 }

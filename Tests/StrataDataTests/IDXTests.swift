@@ -11,7 +11,8 @@ func temporaryFile(_ bytes: [UInt8], name: String = UUID().uuidString) throws ->
 
 /// An IDX header for unsigned bytes of `shape`.
 func idxHeader(_ shape: [Int]) -> [UInt8] {
-  [0, 0, 8, UInt8(shape.count)] + shape.flatMap { d in (0..<4).reversed().map { UInt8((d >> (8 * $0)) & 0xFF) } }
+  [0, 0, 8, UInt8(shape.count)]
+    + shape.flatMap { d in (0..<4).reversed().map { UInt8((d >> (8 * $0)) & 0xFF) } }
 }
 
 @Test func readsRawIDX() throws {

@@ -9,30 +9,49 @@ func random(_ count: Int, _ generator: inout SeededGenerator) -> [Float] {
 /// oneDNN against the reference loops on odd sizes, strides, padding and dilation: forward, backward-data,
 /// backward-weights, and both poolings.
 @Test(arguments: [
-  ConvolutionGeometry(batch: 1, height: 7, width: 5, channels: 3, filters: 2, kernel: (3, 3), strides: (1, 1), same: false),
-  ConvolutionGeometry(batch: 3, height: 9, width: 9, channels: 1, filters: 5, kernel: (5, 5), strides: (1, 1), same: true),
-  ConvolutionGeometry(batch: 2, height: 8, width: 7, channels: 4, filters: 3, kernel: (3, 2), strides: (2, 2), same: true),
-  ConvolutionGeometry(batch: 2, height: 9, width: 9, channels: 2, filters: 33, kernel: (3, 3), strides: (1, 1), dilation: (2, 2), same: true),
-  ConvolutionGeometry(batch: 7, height: 1, width: 1, channels: 33, filters: 7, kernel: (1, 1), strides: (1, 1), same: false),
+  ConvolutionGeometry(
+    batch: 1, height: 7, width: 5, channels: 3, filters: 2, kernel: (3, 3), strides: (1, 1),
+    same: false),
+  ConvolutionGeometry(
+    batch: 3, height: 9, width: 9, channels: 1, filters: 5, kernel: (5, 5), strides: (1, 1),
+    same: true),
+  ConvolutionGeometry(
+    batch: 2, height: 8, width: 7, channels: 4, filters: 3, kernel: (3, 2), strides: (2, 2),
+    same: true),
+  ConvolutionGeometry(
+    batch: 2, height: 9, width: 9, channels: 2, filters: 33, kernel: (3, 3), strides: (1, 1),
+    dilation: (2, 2), same: true),
+  ConvolutionGeometry(
+    batch: 7, height: 1, width: 1, channels: 33, filters: 7, kernel: (1, 1), strides: (1, 1),
+    same: false),
 ])
 func dnnlConvolutionMatchesReference(_ g: ConvolutionGeometry) {
-  #expect(DNNLRuntime.shared != nil, "oneDNN did not start: the backend would fall back to the reference")
+  #expect(
+    DNNLRuntime.shared != nil, "oneDNN did not start: the backend would fall back to the reference")
   var generator = SeededGenerator(seed: UInt64(g.outputCount))
-  let x = random(g.inputCount, &generator), k = random(g.kernelCount, &generator), b = random(g.filters, &generator)
+  let x = random(g.inputCount, &generator), k = random(g.kernelCount, &generator),
+    b = random(g.filters, &generator)
   let dy = random(g.outputCount, &generator)
   let backends: [any Kernels] = [ReferenceKernels(), DNNLKernels()]
   let results = backends.map { kernels -> [[Float]] in
-    var y = [Float](repeating: .nan, count: g.outputCount), dx = [Float](repeating: .nan, count: g.inputCount)
-    var dk = [Float](repeating: .nan, count: g.kernelCount), db = [Float](repeating: .nan, count: g.filters)
+    var y = [Float](repeating: .nan, count: g.outputCount),
+      dx = [Float](repeating: .nan, count: g.inputCount)
+    var dk = [Float](repeating: .nan, count: g.kernelCount),
+      db = [Float](repeating: .nan, count: g.filters)
     x.withUnsafeBufferPointer { xs in
       k.withUnsafeBufferPointer { ks in
         b.withUnsafeBufferPointer { bs in
           dy.withUnsafeBufferPointer { dys in
-            y.withUnsafeMutableBufferPointer { kernels.convolution(g, input: xs, kernel: ks, bias: bs, output: $0) }
-            dx.withUnsafeMutableBufferPointer { kernels.convolutionBackwardData(g, outputGradient: dys, kernel: ks, inputGradient: $0) }
+            y.withUnsafeMutableBufferPointer {
+              kernels.convolution(g, input: xs, kernel: ks, bias: bs, output: $0)
+            }
+            dx.withUnsafeMutableBufferPointer {
+              kernels.convolutionBackwardData(g, outputGradient: dys, kernel: ks, inputGradient: $0)
+            }
             dk.withUnsafeMutableBufferPointer { dks in
               db.withUnsafeMutableBufferPointer { dbs in
-                kernels.convolutionBackwardWeights(g, input: xs, outputGradient: dys, kernelGradient: dks, biasGradient: dbs)
+                kernels.convolutionBackwardWeights(
+                  g, input: xs, outputGradient: dys, kernelGradient: dks, biasGradient: dbs)
               }
             }
           }
@@ -41,19 +60,25 @@ func dnnlConvolutionMatchesReference(_ g: ConvolutionGeometry) {
     }
     return [y, dx, dk, db]
   }
-  for (name, (actual, expected)) in zip(["forward", "backward data", "backward weights", "bias"], zip(results[1], results[0])) {
+  for (name, (actual, expected)) in zip(
+    ["forward", "backward data", "backward weights", "bias"], zip(results[1], results[0]))
+  {
     let worst = zip(actual, expected).map { abs($0 - $1) / max(1, abs($1)) }.max() ?? 0
     #expect(worst < 1e-4, "\(g) \(name): \(worst)")
   }
 }
 
 @Test(arguments: [
-  PoolingGeometry(batch: 2, height: 7, width: 7, channels: 3, pool: (2, 2), strides: (2, 2), same: false),
-  PoolingGeometry(batch: 1, height: 7, width: 5, channels: 17, pool: (3, 3), strides: (2, 2), same: true),
-  PoolingGeometry(batch: 3, height: 5, width: 6, channels: 2, pool: (2, 3), strides: (1, 2), same: true),
+  PoolingGeometry(
+    batch: 2, height: 7, width: 7, channels: 3, pool: (2, 2), strides: (2, 2), same: false),
+  PoolingGeometry(
+    batch: 1, height: 7, width: 5, channels: 17, pool: (3, 3), strides: (2, 2), same: true),
+  PoolingGeometry(
+    batch: 3, height: 5, width: 6, channels: 2, pool: (2, 3), strides: (1, 2), same: true),
 ])
 func dnnlPoolingMatchesReference(_ g: PoolingGeometry) {
-  #expect(DNNLKernels.isAvailable, "oneDNN did not start: the backend would fall back to the reference")
+  #expect(
+    DNNLKernels.isAvailable, "oneDNN did not start: the backend would fall back to the reference")
   var generator = SeededGenerator(seed: UInt64(g.outputCount))
   // Distinct values: a tie could route a max-pooling gradient to either element.
   var x = Array(0..<g.inputCount).map { Float($0) * 0.01 }
@@ -62,23 +87,32 @@ func dnnlPoolingMatchesReference(_ g: PoolingGeometry) {
   let backends: [any Kernels] = [ReferenceKernels(), DNNLKernels()]
   let results = backends.map { kernels -> [[Float]] in
     var workspace = [UInt8](repeating: 0, count: max(1, kernels.maxPoolingWorkspaceBytes(g)))
-    var maxY = [Float](repeating: .nan, count: g.outputCount), maxDx = [Float](repeating: .nan, count: g.inputCount)
+    var maxY = [Float](repeating: .nan, count: g.outputCount),
+      maxDx = [Float](repeating: .nan, count: g.inputCount)
     var avgY = maxY, avgDx = maxDx
     x.withUnsafeBufferPointer { xs in
       dy.withUnsafeBufferPointer { dys in
         workspace.withUnsafeMutableBytes { w in
-          maxY.withUnsafeMutableBufferPointer { kernels.maxPooling(g, input: xs, output: $0, workspace: w) }
+          maxY.withUnsafeMutableBufferPointer {
+            kernels.maxPooling(g, input: xs, output: $0, workspace: w)
+          }
           maxDx.withUnsafeMutableBufferPointer {
-            kernels.maxPoolingBackward(g, input: xs, outputGradient: dys, inputGradient: $0, workspace: UnsafeRawBufferPointer(w))
+            kernels.maxPoolingBackward(
+              g, input: xs, outputGradient: dys, inputGradient: $0,
+              workspace: UnsafeRawBufferPointer(w))
           }
         }
         avgY.withUnsafeMutableBufferPointer { kernels.averagePooling(g, input: xs, output: $0) }
-        avgDx.withUnsafeMutableBufferPointer { kernels.averagePoolingBackward(g, outputGradient: dys, inputGradient: $0) }
+        avgDx.withUnsafeMutableBufferPointer {
+          kernels.averagePoolingBackward(g, outputGradient: dys, inputGradient: $0)
+        }
       }
     }
     return [maxY, maxDx, avgY, avgDx]
   }
-  for (name, (actual, expected)) in zip(["max", "max backward", "average", "average backward"], zip(results[1], results[0])) {
+  for (name, (actual, expected)) in zip(
+    ["max", "max backward", "average", "average backward"], zip(results[1], results[0]))
+  {
     let worst = zip(actual, expected).map { abs($0 - $1) / max(1, abs($1)) }.max() ?? 0
     #expect(worst < 1e-5, "\(g) \(name): \(worst)")
   }
@@ -87,7 +121,9 @@ func dnnlPoolingMatchesReference(_ g: PoolingGeometry) {
 /// Primitives are made once per geometry and reused; a ragged last batch gets its own set.
 @Test func dnnlPrimitivesAreCachedPerGeometry() throws {
   let kernels = DNNLKernels()
-  let model = try Sequential([Input(shape: [8, 8, 1]), Conv2D(4, kernelSize: 3), MaxPooling2D(), Flatten(), Dense(3)], seed: 1)
+  let model = try Sequential(
+    [Input(shape: [8, 8, 1]), Conv2D(4, kernelSize: 3), MaxPooling2D(), Flatten(), Dense(3)],
+    seed: 1)
   model.kernels = kernels
   try model.compile(optimizer: "sgd", loss: "mse")
   var x = Tensor(shape: [20, 8, 8, 1])

@@ -3,7 +3,9 @@ import Testing
 
 /// Every registered backend but the reference it is compared with: a new backend is tested by being
 /// registered.
-let backends: [(String, any Kernels)] = Registries.shared.kernels.identifiers.filter { $0 != "reference" }.map {
+let backends: [(String, any Kernels)] = Registries.shared.kernels.identifiers.filter {
+  $0 != "reference"
+}.map {
   ($0, try! Registries.shared.kernels.make($0))
 }
 
@@ -30,15 +32,19 @@ func gemmMatchesReference(_ backendName: String, size: Int) {
             b.withUnsafeBufferPointer { b in
               expected.withUnsafeMutableBufferPointer {
                 ReferenceKernels().gemm(
-                  transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: 0.5, a: a, b: b, beta: beta, c: $0)
+                  transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: 0.5,
+                  a: a, b: b, beta: beta, c: $0)
               }
               actual.withUnsafeMutableBufferPointer {
                 kernels.gemm(
-                  transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: 0.5, a: a, b: b, beta: beta, c: $0)
+                  transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: 0.5,
+                  a: a, b: b, beta: beta, c: $0)
               }
             }
           }
-          #expect(maxDifference(actual, expected) < 1e-5, "\(backendName) gemm \(m)x\(n)x\(k) tA \(transposeA) tB \(transposeB)")
+          #expect(
+            maxDifference(actual, expected) < 1e-5,
+            "\(backendName) gemm \(m)x\(n)x\(k) tA \(transposeA) tB \(transposeB)")
         }
       }
     }
@@ -57,7 +63,9 @@ func elementwiseMatchesReference(_ backendName: String, size: Int) {
     var withBias = x, sums = [Float](repeating: 0, count: size), product = x, axpy = y
     x.withUnsafeBufferPointer { xs in
       y.withUnsafeBufferPointer { ys in
-        bias.withUnsafeBufferPointer { b in withBias.withUnsafeMutableBufferPointer { k.addBias(b, to: $0) } }
+        bias.withUnsafeBufferPointer { b in
+          withBias.withUnsafeMutableBufferPointer { k.addBias(b, to: $0) }
+        }
         sums.withUnsafeMutableBufferPointer { k.sumRows(xs, into: $0) }
         product.withUnsafeMutableBufferPointer { k.multiply(xs, ys, into: $0) }
         axpy.withUnsafeMutableBufferPointer { k.axpy(alpha: -1.5, x: xs, y: $0) }
@@ -73,5 +81,8 @@ func elementwiseMatchesReference(_ backendName: String, size: Int) {
 @Test func backendsAreRegistered() throws {
   // The built-ins, in registration order.
   #expect(Registries.shared.kernels.identifiers == ["simd", "blas", "dnnl", "reference", "cpu"])
-  #expect(throws: StrataError.unknownIdentifier(kind: "kernels backend", identifier: "cuda", suggestions: [])) { try Registries.shared.kernels.make("cuda") }
+  #expect(
+    throws: StrataError.unknownIdentifier(
+      kind: "kernels backend", identifier: "cuda", suggestions: [])
+  ) { try Registries.shared.kernels.make("cuda") }
 }

@@ -12,7 +12,9 @@ func convolutionGradientCheck(backend: String) throws {
     (try Conv2D(4, kernelSize: 1), [3, 2, 2, 3]),
   ]
   for (layer, shape) in cases {
-    #expect(try maxGradientError(of: layer, inputShape: shape, kernels: kernels) < 1e-3, "\(layer.config) on \(backend)")
+    #expect(
+      try maxGradientError(of: layer, inputShape: shape, kernels: kernels) < 1e-3,
+      "\(layer.config) on \(backend)")
   }
 }
 
@@ -22,7 +24,9 @@ func distinctInput(_ shape: [Int], seed: UInt64 = 3) -> Tensor {
   var order = Array(0..<tensor.count)
   var shuffler = SeededGenerator(seed: seed)
   order.shuffle(using: &shuffler)
-  tensor.withUnsafeMutableBufferPointer { for i in $0.indices { $0[i] = Float(order[i]) * 0.1 - Float(order.count) * 0.05 } }
+  tensor.withUnsafeMutableBufferPointer {
+    for i in $0.indices { $0[i] = Float(order[i]) * 0.1 - Float(order.count) * 0.05 }
+  }
   return tensor
 }
 
@@ -37,7 +41,8 @@ func poolingGradientCheck(backend: String) throws {
   ]
   for (layer, shape) in layers {
     #expect(
-      try maxGradientError(of: layer, inputShape: shape, input: distinctInput(shape), kernels: kernels) < 1e-3,
+      try maxGradientError(
+        of: layer, inputShape: shape, input: distinctInput(shape), kernels: kernels) < 1e-3,
       "\(layer.identifier) on \(backend)")
   }
 }
@@ -45,11 +50,21 @@ func poolingGradientCheck(backend: String) throws {
 @Test func otherImageLayersGradientCheck() throws {
   #expect(try maxGradientError(of: GlobalAveragePooling2D(), inputShape: [2, 3, 4, 5]) < 1e-3)
   let distinct = distinctInput([2, 3, 4, 5])
-  #expect(try maxGradientError(of: GlobalMaxPooling2D(), inputShape: [2, 3, 4, 5], input: distinct) < 1e-3)
-  #expect(try maxGradientError(of: MaxPooling2D(poolSize: 2), inputShape: [2, 3, 4, 5], input: distinct) < 1e-3)
-  #expect(try maxGradientError(of: GlobalAveragePooling2D(config: .init(keepdims: true)), inputShape: [2, 3, 3, 2]) < 1e-3)
-  #expect(try maxGradientError(of: ZeroPadding2D(config: .init(top: 1, bottom: 2, left: 0, right: 1)), inputShape: [2, 3, 4, 2]) < 1e-3)
-  #expect(try maxGradientError(of: Rescaling(1.0 / 255, offset: -0.5), inputShape: [2, 3, 3, 1]) < 1e-3)
+  #expect(
+    try maxGradientError(of: GlobalMaxPooling2D(), inputShape: [2, 3, 4, 5], input: distinct) < 1e-3
+  )
+  #expect(
+    try maxGradientError(of: MaxPooling2D(poolSize: 2), inputShape: [2, 3, 4, 5], input: distinct)
+      < 1e-3)
+  #expect(
+    try maxGradientError(
+      of: GlobalAveragePooling2D(config: .init(keepdims: true)), inputShape: [2, 3, 3, 2]) < 1e-3)
+  #expect(
+    try maxGradientError(
+      of: ZeroPadding2D(config: .init(top: 1, bottom: 2, left: 0, right: 1)),
+      inputShape: [2, 3, 4, 2]) < 1e-3)
+  #expect(
+    try maxGradientError(of: Rescaling(1.0 / 255, offset: -0.5), inputShape: [2, 3, 3, 1]) < 1e-3)
   // Batch normalization in training mode: the batch statistics depend on the input.
   #expect(try maxGradientError(of: BatchNormalization(), inputShape: [6, 4]) < 1e-3)
   #expect(try maxGradientError(of: BatchNormalization(), inputShape: [2, 3, 3, 2]) < 1e-3)
@@ -66,14 +81,18 @@ func poolingGradientCheck(backend: String) throws {
   let y = try layer.forward(x, in: Context(isTraining: true))
   // Batch mean (2, 20), biased variance (1, 100): y = ±1/sqrt(1 + ε), ±10/sqrt(100 + ε).
   #expect(abs(y[0, 0] + 1 / (1.001 as Float).squareRoot()) < 1e-6)
-  #expect(abs(layer.movingMean!.value[0] - 0.2) < 1e-6 && abs(layer.movingMean!.value[1] - 2) < 1e-6)
-  #expect(abs(layer.movingVariance!.value[0] - 1.0) < 1e-6 && abs(layer.movingVariance!.value[1] - 10.9) < 1e-5)
+  #expect(
+    abs(layer.movingMean!.value[0] - 0.2) < 1e-6 && abs(layer.movingMean!.value[1] - 2) < 1e-6)
+  #expect(
+    abs(layer.movingVariance!.value[0] - 1.0) < 1e-6
+      && abs(layer.movingVariance!.value[1] - 10.9) < 1e-5)
   // Inference uses the moving statistics and changes nothing.
   let before = layer.movingMean!.value
   let z = try layer.forward(x, in: Context(isTraining: false))
   #expect(abs(z[0, 0] - (1 - 0.2) / (1.0 + 0.001 as Float).squareRoot()) < 1e-6)
   #expect(layer.movingMean!.value == before)
-  #expect(layer.parameters.filter { !$0.isTrainable }.map(\.name) == ["moving_mean", "moving_variance"])
+  #expect(
+    layer.parameters.filter { !$0.isTrainable }.map(\.name) == ["moving_mean", "moving_variance"])
 }
 
 @Test func imageLayersConform() throws {
@@ -88,21 +107,40 @@ func poolingGradientCheck(backend: String) throws {
     (try Rescaling(0.5), [2, 2, 1], 0, [2, 2, 1]),
   ]
   for (layer, inputShape, count, outputShape) in cases {
-    let report = checkLayer(layer, inputShape: inputShape, parameterCount: count, outputShape: outputShape)
+    let report = checkLayer(
+      layer, inputShape: inputShape, parameterCount: count, outputShape: outputShape)
     #expect(report.passed, "\(report)")
   }
 }
 
 @Test func badImageInputGetsClearErrors() throws {
-  #expect(throws: StrataError.invalidArgument(owner: "Conv2D", argument: "filters", value: "0", expected: "a positive integer")) {
+  #expect(
+    throws: StrataError.invalidArgument(
+      owner: "Conv2D", argument: "filters", value: "0", expected: "a positive integer")
+  ) {
     try Conv2D(0, kernelSize: 3)
   }
-  #expect(throws: StrataError.invalidArgument(owner: "Conv2D", argument: "kernel_size", value: "(0, 0)", expected: "positive integers up to 1048576")) { try Conv2D(4, kernelSize: 0) }
-  #expect(throws: StrataError.invalidArgument(owner: "Conv2D", argument: "padding", value: "\'full\'", expected: "\'valid\' or \'same\'")) { try Conv2D(4, kernelSize: 3, padding: "full") }
-  #expect(throws: StrataError.invalidArgument(owner: "Conv2D", argument: "strides", value: "(2, 2) with dilation_rate (2, 2)", expected: "strides of 1 when dilation_rate is above 1, as in Keras")) { try Conv2D(4, kernelSize: 3, strides: 2, dilationRate: 2) }
+  #expect(
+    throws: StrataError.invalidArgument(
+      owner: "Conv2D", argument: "kernel_size", value: "(0, 0)",
+      expected: "positive integers up to 1048576")
+  ) { try Conv2D(4, kernelSize: 0) }
+  #expect(
+    throws: StrataError.invalidArgument(
+      owner: "Conv2D", argument: "padding", value: "\'full\'", expected: "\'valid\' or \'same\'")
+  ) { try Conv2D(4, kernelSize: 3, padding: "full") }
+  #expect(
+    throws: StrataError.invalidArgument(
+      owner: "Conv2D", argument: "strides", value: "(2, 2) with dilation_rate (2, 2)",
+      expected: "strides of 1 when dilation_rate is above 1, as in Keras")
+  ) { try Conv2D(4, kernelSize: 3, strides: 2, dilationRate: 2) }
   var generator = SeededGenerator(seed: 1)
   // A kernel larger than the (unpadded) input.
-  #expect(throws: StrataError.shapeMismatch(layer: "Conv2D", received: "(None, 2, 2, 1)", expected: "images of at least 3x3 for a kernel of (3, 3) with padding 'valid'")) {
+  #expect(
+    throws: StrataError.shapeMismatch(
+      layer: "Conv2D", received: "(None, 2, 2, 1)",
+      expected: "images of at least 3x3 for a kernel of (3, 3) with padding 'valid'")
+  ) {
     try Conv2D(4, kernelSize: 3).build(inputShape: [2, 2, 1], generator: &generator)
   }
   // A non-4-D input: gray images without their channel axis.
@@ -112,7 +150,22 @@ func poolingGradientCheck(backend: String) throws {
   } catch let error as StrataError {
     #expect("\(error)".contains("conv2d (Conv2D)") && "\(error)".contains("4-D input"))
   }
-  #expect(throws: StrataError.shapeMismatch(layer: "MaxPooling2D", received: "(None, 1, 1, 3)", expected: "images of at least 2x2 for padding \'valid\'")) { try MaxPooling2D().build(inputShape: [1, 1, 3], generator: &generator) }
-  #expect(throws: StrataError.invalidArgument(owner: "ZeroPadding2D", argument: "padding", value: "[1,2,3]", expected: "an integer, (height, width) or ((top, bottom), (left, right)); received [1,2,3]")) { try Registries.shared.layers.make("ZeroPadding2D", config: ["padding": [1, 2, 3]]) }
-  #expect(throws: StrataError.invalidArgument(owner: "BatchNormalization", argument: "axis", value: "1", expected: "-1 (the channels of channels-last data), or 3 for this input")) { try Registries.shared.layers.make("BatchNormalization", config: ["axis": 1]).build(inputShape: [3, 3, 2], generator: &generator) }
+  #expect(
+    throws: StrataError.shapeMismatch(
+      layer: "MaxPooling2D", received: "(None, 1, 1, 3)",
+      expected: "images of at least 2x2 for padding \'valid\'")
+  ) { try MaxPooling2D().build(inputShape: [1, 1, 3], generator: &generator) }
+  #expect(
+    throws: StrataError.invalidArgument(
+      owner: "ZeroPadding2D", argument: "padding", value: "[1,2,3]",
+      expected: "an integer, (height, width) or ((top, bottom), (left, right)); received [1,2,3]")
+  ) { try Registries.shared.layers.make("ZeroPadding2D", config: ["padding": [1, 2, 3]]) }
+  #expect(
+    throws: StrataError.invalidArgument(
+      owner: "BatchNormalization", argument: "axis", value: "1",
+      expected: "-1 (the channels of channels-last data), or 3 for this input")
+  ) {
+    try Registries.shared.layers.make("BatchNormalization", config: ["axis": 1]).build(
+      inputShape: [3, 3, 2], generator: &generator)
+  }
 }

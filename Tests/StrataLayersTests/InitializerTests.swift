@@ -51,19 +51,27 @@ func initializerStatistics(name: String, std: Double, bound: Double) throws {
   // A seeded initializer draws the same values whatever the model's generator.
   let seeded = try Registries.shared.initializers.make("GlorotUniform", config: ["seed": 42])
   var g1 = SeededGenerator(seed: 1), g2 = SeededGenerator(seed: 2)
-  #expect(try seeded.make(shape: [4, 4], generator: &g1) == (try seeded.make(shape: [4, 4], generator: &g2)))
-  #expect(throws: StrataError.invalidArgument(owner: "RandomNormal", argument: "stddev", value: "-1.0", expected: "a non-negative number")) { try Registries.shared.initializers.make("random_normal", config: ["stddev": -1]) }
+  #expect(
+    try seeded.make(shape: [4, 4], generator: &g1)
+      == (try seeded.make(shape: [4, 4], generator: &g2)))
+  #expect(
+    throws: StrataError.invalidArgument(
+      owner: "RandomNormal", argument: "stddev", value: "-1.0", expected: "a non-negative number")
+  ) { try Registries.shared.initializers.make("random_normal", config: ["stddev": -1]) }
 }
 
 @Test(arguments: [[6, 4], [4, 6], [3, 3, 2, 5]])
 func orthogonalIsOrthonormal(shape: [Int]) throws {
   var generator = SeededGenerator(seed: 9)
-  let t = try Registries.shared.initializers.make("orthogonal").make(shape: shape, generator: &generator)
+  let t = try Registries.shared.initializers.make("orthogonal").make(
+    shape: shape, generator: &generator)
   let columns = shape.last!, rows = t.count / columns
   let v = t.scalars
   // The smaller side is orthonormal: columns of a tall matrix, rows of a wide one.
   let (count, length) = rows >= columns ? (columns, rows) : (rows, columns)
-  func element(_ vector: Int, _ i: Int) -> Float { rows >= columns ? v[i * columns + vector] : v[vector * columns + i] }
+  func element(_ vector: Int, _ i: Int) -> Float {
+    rows >= columns ? v[i * columns + vector] : v[vector * columns + i]
+  }
   for p in 0..<count {
     for q in 0..<count {
       var dot: Float = 0

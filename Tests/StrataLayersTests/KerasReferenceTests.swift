@@ -14,13 +14,17 @@ let convolutionBackends = Registries.shared.kernels.identifiers
 }
 
 let layerFixture = try! KerasFixture(
-  contentsOf: Bundle.module.url(forResource: "layers", withExtension: "json", subdirectory: "Fixtures")!)
+  contentsOf: Bundle.module.url(
+    forResource: "layers", withExtension: "json", subdirectory: "Fixtures")!)
 
 /// Builds the layer a fixture case describes from its Keras config, loads the Keras weights, and
 /// compares the output, the input gradient and the weight gradients with Keras'.
-func checkAgainstKeras(_ fixture: KerasCase, kernels: any Kernels, rtol: Float = 1e-5, atol: Float = 1e-6) throws {
+func checkAgainstKeras(
+  _ fixture: KerasCase, kernels: any Kernels, rtol: Float = 1e-5, atol: Float = 1e-6
+) throws {
   let identifier = try #require(fixture["layer"]?.stringValue)
-  let layer = try Registries.shared.layers.make(identifier, config: try #require(fixture["config"]?.objectValue))
+  let layer = try Registries.shared.layers.make(
+    identifier, config: try #require(fixture["config"]?.objectValue))
   let x = try fixture.tensor("x")
   var generator = SeededGenerator(seed: 1)
   _ = try layer.build(inputShape: Array(x.shape.dropFirst()), generator: &generator)
@@ -35,19 +39,26 @@ func checkAgainstKeras(_ fixture: KerasCase, kernels: any Kernels, rtol: Float =
   (layer as? BatchNormalization)?.isFrozen = true
   let inference = try layer.forward(x, in: Context(kernels: kernels, isTraining: false))
   let y = try fixture.tensor("y"), expectedDx = try fixture.tensor("dx")
-  #expect(isClose(inference, y, rtol: rtol, atol: atol), "\(fixture) y: \(closeness(inference, y, rtol: rtol, atol: atol))")
+  #expect(
+    isClose(inference, y, rtol: rtol, atol: atol),
+    "\(fixture) y: \(closeness(inference, y, rtol: rtol, atol: atol))")
   let training = Context(kernels: kernels, isTraining: true)
   _ = try layer.forward(x, in: training)
   let dx = try layer.backward(try fixture.tensor("upstream"), in: training)
-  #expect(isClose(dx, expectedDx, rtol: rtol, atol: atol), "\(fixture) dx: \(closeness(dx, expectedDx, rtol: rtol, atol: atol))")
+  #expect(
+    isClose(dx, expectedDx, rtol: rtol, atol: atol),
+    "\(fixture) dx: \(closeness(dx, expectedDx, rtol: rtol, atol: atol))")
   for (parameter, expected) in zip(layer.parameters, try fixture.tensors("d_weights")) {
     #expect(
       isClose(parameter.gradient, expected, rtol: rtol, atol: atol),
-      "\(fixture) d\(parameter.name): \(closeness(parameter.gradient, expected, rtol: rtol, atol: atol))")
+      "\(fixture) d\(parameter.name): \(closeness(parameter.gradient, expected, rtol: rtol, atol: atol))"
+    )
   }
 }
 
-@Test(arguments: layerFixture.cases.filter { ["Dense", "Flatten"].contains($0["layer"]?.stringValue) }, ["reference", "cpu"])
+@Test(
+  arguments: layerFixture.cases.filter { ["Dense", "Flatten"].contains($0["layer"]?.stringValue) },
+  ["reference", "cpu"])
 func layerMatchesKeras(_ fixture: KerasCase, backend: String) throws {
   try checkAgainstKeras(fixture, kernels: try Registries.shared.kernels.make(backend))
 }
@@ -55,10 +66,12 @@ func layerMatchesKeras(_ fixture: KerasCase, backend: String) throws {
 /// Convolutions sum many products in a different order than TensorFlow: atol 1e-4, as the issue allows.
 @Test(
   arguments: layerFixture.cases.filter {
-    ["Conv2D", "MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D", "BatchNormalization"].contains($0["layer"]?.stringValue)
+    ["Conv2D", "MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D", "BatchNormalization"]
+      .contains($0["layer"]?.stringValue)
   }, convolutionBackends)
 func imageLayerMatchesKeras(_ fixture: KerasCase, backend: String) throws {
-  try checkAgainstKeras(fixture, kernels: try Registries.shared.kernels.make(backend), rtol: 1e-4, atol: 1e-4)
+  try checkAgainstKeras(
+    fixture, kernels: try Registries.shared.kernels.make(backend), rtol: 1e-4, atol: 1e-4)
 }
 
 @Test func fixtureHasTheMLPLayers() {

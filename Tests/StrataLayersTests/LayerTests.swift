@@ -56,48 +56,87 @@ func denseGradientCheck(activation: String, useBias: Bool) throws {
     (try Input(shape: [3, 2]), [3, 2], 0, [3, 2]),
   ]
   for (layer, inputShape, count, outputShape) in cases {
-    let report = checkLayer(layer, inputShape: inputShape, parameterCount: count, outputShape: outputShape)
+    let report = checkLayer(
+      layer, inputShape: inputShape, parameterCount: count, outputShape: outputShape)
     #expect(report.passed, "\(report)")
   }
 }
 
 @Test func invalidArgumentsThrowClearErrors() {
-  #expect(throws: StrataError.invalidArgument(owner: "Dense", argument: "units", value: "-3", expected: "a positive integer")) {
+  #expect(
+    throws: StrataError.invalidArgument(
+      owner: "Dense", argument: "units", value: "-3", expected: "a positive integer")
+  ) {
     try Dense(-3)
   }
-  #expect(throws: StrataError.invalidArgument(owner: "Dense", argument: "units", value: "0", expected: "a positive integer")) {
+  #expect(
+    throws: StrataError.invalidArgument(
+      owner: "Dense", argument: "units", value: "0", expected: "a positive integer")
+  ) {
     try Registries.shared.layers.make("Dense", config: ["units": 0])
   }
-  #expect(throws: StrataError.invalidArgument(owner: "Dropout", argument: "rate", value: "1.0", expected: "a number in [0, 1)")) {
+  #expect(
+    throws: StrataError.invalidArgument(
+      owner: "Dropout", argument: "rate", value: "1.0", expected: "a number in [0, 1)")
+  ) {
     try Dropout(1)
   }
-  #expect(throws: StrataError.invalidArgument(owner: "Dropout", argument: "rate", value: "-0.1", expected: "a number in [0, 1)")) {
+  #expect(
+    throws: StrataError.invalidArgument(
+      owner: "Dropout", argument: "rate", value: "-0.1", expected: "a number in [0, 1)")
+  ) {
     try Dropout(-0.1)
   }
   #expect(throws: StrataError.missingArgument(owner: "Dense", argument: "units")) {
     try Registries.shared.layers.make("Dense", config: ["activation": "relu"])
   }
-  #expect(throws: StrataError.unknownArgument(owner: "Dense", argument: "unit", suggestions: ["units"])) {
+  #expect(
+    throws: StrataError.unknownArgument(owner: "Dense", argument: "unit", suggestions: ["units"])
+  ) {
     try Registries.shared.layers.make("Dense", config: ["unit": 3])
   }
-  #expect(throws: StrataError.invalidArgument(owner: "Dense", argument: "units", value: "\"many\"", expected: "an integer")) {
+  #expect(
+    throws: StrataError.invalidArgument(
+      owner: "Dense", argument: "units", value: "\"many\"", expected: "an integer")
+  ) {
     try Registries.shared.layers.make("Dense", config: ["units": "many"])
   }
-  #expect(throws: StrataError.invalidArgument(owner: "Reshape", argument: "target_shape", value: "[0, 2]", expected: "positive sizes and at most one -1")) { try Reshape([0, 2]) }
-  #expect(throws: StrataError.unknownIdentifier(kind: "activation", identifier: "relu7", suggestions: ["relu", "relu6"])) { try Dense(3, activation: "relu7") }
-  #expect(throws: StrataError.unknownIdentifier(kind: "initializer", identifier: "glorot", suggestions: ["GlorotNormal", "GlorotUniform", "glorot_normal"])) { try Dense(3, kernelInitializer: "glorot") }
+  #expect(
+    throws: StrataError.invalidArgument(
+      owner: "Reshape", argument: "target_shape", value: "[0, 2]",
+      expected: "positive sizes and at most one -1")
+  ) { try Reshape([0, 2]) }
+  #expect(
+    throws: StrataError.unknownIdentifier(
+      kind: "activation", identifier: "relu7", suggestions: ["relu", "relu6"])
+  ) { try Dense(3, activation: "relu7") }
+  #expect(
+    throws: StrataError.unknownIdentifier(
+      kind: "initializer", identifier: "glorot",
+      suggestions: ["GlorotNormal", "GlorotUniform", "glorot_normal"])
+  ) { try Dense(3, kernelInitializer: "glorot") }
 }
 
 @Test func wrongInputShapesThrow() throws {
   let dense = try Dense(3)
   var generator = SeededGenerator(seed: 1)
   _ = try dense.build(inputShape: [4], generator: &generator)
-  #expect(throws: StrataError.shapeMismatch(layer: "Dense", received: "(None, 5)", expected: "a last axis of 4, like (None, 4)")) {
+  #expect(
+    throws: StrataError.shapeMismatch(
+      layer: "Dense", received: "(None, 5)", expected: "a last axis of 4, like (None, 4)")
+  ) {
     try dense.forward(Tensor(shape: [2, 5]), in: Context())
   }
-  #expect(throws: StrataError.shapeMismatch(layer: "Dense (backward)", received: "(2, 3)", expected: "(0,)")) { try dense.backward(Tensor(shape: [2, 3]), in: Context()) }
+  #expect(
+    throws: StrataError.shapeMismatch(
+      layer: "Dense (backward)", received: "(2, 3)", expected: "(0,)")
+  ) { try dense.backward(Tensor(shape: [2, 3]), in: Context()) }
   let reshape = try Reshape([5])
-  #expect(throws: StrataError.shapeMismatch(layer: "Reshape", received: "(None, 2, 3)", expected: "an input of the same size as the target shape (5,)")) { try reshape.build(inputShape: [2, 3], generator: &generator) }
+  #expect(
+    throws: StrataError.shapeMismatch(
+      layer: "Reshape", received: "(None, 2, 3)",
+      expected: "an input of the same size as the target shape (5,)")
+  ) { try reshape.build(inputShape: [2, 3], generator: &generator) }
 }
 
 /// A layer that creates a weight in `build` and does not list it: the conformance check says so.
@@ -117,7 +156,10 @@ final class ForgetfulScale: Layer {
 
 @Test func conformanceCatchesAForgottenWeight() {
   let report = checkLayer(ForgetfulScale(), inputShape: [4])
-  #expect(report.problems.first == "ForgetfulScale: build created the weights [\"scale\"] but `parameters` does not list them; they would never be trained or saved")
+  #expect(
+    report.problems.first
+      == "ForgetfulScale: build created the weights [\"scale\"] but `parameters` does not list them; they would never be trained or saved"
+  )
   // A layer that lists its weights passes that check.
   #expect(checkLayer(try! Dense(3), inputShape: [4], parameterCount: 15).passed)
 }

@@ -4,10 +4,12 @@ import StrataTesting
 import Testing
 
 let lossFixture = try! KerasFixture(
-  contentsOf: Bundle.module.url(forResource: "losses", withExtension: "json", subdirectory: "Fixtures")!)
+  contentsOf: Bundle.module.url(
+    forResource: "losses", withExtension: "json", subdirectory: "Fixtures")!)
 
 func makeLoss(_ fixture: KerasCase) throws -> any Loss {
-  try Registries.shared.losses.make(fixture["loss"]!.stringValue!, config: fixture["config"]?.objectValue ?? [:])
+  try Registries.shared.losses.make(
+    fixture["loss"]!.stringValue!, config: fixture["config"]?.objectValue ?? [:])
 }
 
 @Test(arguments: lossFixture.cases)
@@ -16,10 +18,14 @@ func lossMatchesKeras(_ fixture: KerasCase) throws {
   let target = try fixture.tensor("y_true"), prediction = try fixture.tensor("y_pred")
   let expected = try #require(fixture["loss_value"]?.doubleValue)
   let value = try loss(target, prediction)
-  #expect(abs(Double(value) - expected) <= 1e-6 + 1e-5 * abs(expected), "\(fixture): \(value) vs \(expected)")
+  #expect(
+    abs(Double(value) - expected) <= 1e-6 + 1e-5 * abs(expected),
+    "\(fixture): \(value) vs \(expected)")
   let gradient = try loss.gradient(target, prediction)
   let expectedGradient = try fixture.tensor("d_y_pred")
-  #expect(isClose(gradient, expectedGradient), "\(fixture) gradient: \(closeness(gradient, expectedGradient))")
+  #expect(
+    isClose(gradient, expectedGradient),
+    "\(fixture) gradient: \(closeness(gradient, expectedGradient))")
 }
 
 /// Central differences of the batch loss against its gradient, at the fixture's points. The loss is
@@ -40,20 +46,29 @@ func lossGradientCheck(_ fixture: KerasCase) throws {
     prediction.withUnsafeMutableBufferPointer { $0[i] = original }
     let numeric = (plus - minus) / (2 * Double(epsilon))
     let analytic = Double(gradient.scalars[i])
-    #expect(abs(analytic - numeric) / max(1, abs(analytic), abs(numeric)) < 5e-3, "\(fixture) element \(i): \(analytic) vs \(numeric)")
+    #expect(
+      abs(analytic - numeric) / max(1, abs(analytic), abs(numeric)) < 5e-3,
+      "\(fixture) element \(i): \(analytic) vs \(numeric)")
   }
 }
 
 @Test func everyIssueLossIsRegisteredWithItsAliases() throws {
   let names = [
-    "mean_squared_error", "mean_absolute_error", "mean_absolute_percentage_error", "mean_squared_logarithmic_error",
-    "squared_hinge", "hinge", "categorical_hinge", "log_cosh", "categorical_crossentropy", "sparse_categorical_crossentropy",
-    "binary_crossentropy", "kl_divergence", "poisson", "cosine_similarity", "cosine_proximity", "huber",
+    "mean_squared_error", "mean_absolute_error", "mean_absolute_percentage_error",
+    "mean_squared_logarithmic_error",
+    "squared_hinge", "hinge", "categorical_hinge", "log_cosh", "categorical_crossentropy",
+    "sparse_categorical_crossentropy",
+    "binary_crossentropy", "kl_divergence", "poisson", "cosine_similarity", "cosine_proximity",
+    "huber",
     "mse", "mae", "mape", "msle", "kld", "logcosh", "MeanSquaredError",
   ]
   for name in names { #expect(Registries.shared.losses.contains(name), "\(name)") }
   #expect(try Registries.shared.losses.canonicalName(of: "mse") == "mean_squared_error")
-  #expect(throws: StrataError.unknownIdentifier(kind: "loss", identifier: "sparse_categorical_crossentropyy", suggestions: ["sparse_categorical_crossentropy"])) {
+  #expect(
+    throws: StrataError.unknownIdentifier(
+      kind: "loss", identifier: "sparse_categorical_crossentropyy",
+      suggestions: ["sparse_categorical_crossentropy"])
+  ) {
     try Registries.shared.losses.make("sparse_categorical_crossentropyy")
   }
 }
@@ -70,7 +85,8 @@ func lossGradientCheck(_ fixture: KerasCase) throws {
     try logits.withUnsafeBufferPointer { z in
       try labels.withUnsafeBufferPointer { t in
         try fused.withUnsafeMutableBufferPointer {
-          try loss.computeFromSoftmax(logits: z, probabilities: p, target: t, shape: [3, 3], logitsGradient: $0)
+          try loss.computeFromSoftmax(
+            logits: z, probabilities: p, target: t, shape: [3, 3], logitsGradient: $0)
         }
       }
     }
@@ -81,16 +97,50 @@ func lossGradientCheck(_ fixture: KerasCase) throws {
   for i in 0..<6 { #expect(abs(fused.scalars[i] - chained.scalars[i]) < 1e-5) }
   #expect(fused.scalars.allSatisfy { $0.isFinite })
   // Row 3: p[1] ≈ 1e-26 is clipped to 1e-7 in the loss (Keras: -log(1e-7) = 16.1) …
-  #expect(abs(fusedValue * 3 - (try loss(labels.slice(rows: 0..<2), probabilities.slice(rows: 0..<2))) * 2 - 16.118) < 1e-2)
+  #expect(
+    abs(
+      fusedValue * 3 - (try loss(labels.slice(rows: 0..<2), probabilities.slice(rows: 0..<2))) * 2
+        - 16.118) < 1e-2)
   // … while the fused gradient still pushes that logit up.
   #expect(fused[2, 1] < -0.3)
 }
 
 @Test func lossesRejectTargetsThatDoNotFit() throws {
-  #expect(throws: StrataError.invalidArgument(owner: "sparse_categorical_crossentropy", argument: "label", value: "3.0", expected: "a class index in 0..<2")) { try SparseCategoricalCrossentropy()(Tensor([3, 0]), try Tensor([[0.2, 0.8], [0.5, 0.5]])) }
-  #expect(throws: StrataError.invalidArgument(owner: "sparse_categorical_crossentropy", argument: "label", value: "-1.0", expected: "a class index in 0..<2")) { try SparseCategoricalCrossentropy()(Tensor([-1, 0]), try Tensor([[0.2, 0.8], [0.5, 0.5]])) }
-  #expect(throws: StrataError.invalidArgument(owner: "sparse_categorical_crossentropy", argument: "label", value: "0.5", expected: "a class index in 0..<2")) { try SparseCategoricalCrossentropy()(Tensor([0.5, 0]), try Tensor([[0.2, 0.8], [0.5, 0.5]])) }
-  #expect(throws: StrataError.invalidArgument(owner: "categorical_crossentropy", argument: "y", value: "of shape (None,)", expected: "one-hot targets of the model\'s output shape (None, 2) (for class indices use sparse_categorical_crossentropy)")) { try CategoricalCrossentropy()(Tensor([1, 0]), try Tensor([[0.2, 0.8], [0.5, 0.5]])) }
-  #expect(throws: StrataError.invalidArgument(owner: "mean_squared_error", argument: "y", value: "of shape (None, 3)", expected: "targets of the model\'s output shape (None, 2)")) { try MeanSquaredError()(try Tensor([[1, 0, 2]]), try Tensor([[0.2, 0.8]])) }
-  #expect(throws: StrataError.invalidArgument(owner: "huber", argument: "delta", value: "-1.0", expected: "a positive number")) { try Registries.shared.losses.make("huber", config: ["delta": -1]) }
+  #expect(
+    throws: StrataError.invalidArgument(
+      owner: "sparse_categorical_crossentropy", argument: "label", value: "3.0",
+      expected: "a class index in 0..<2")
+  ) {
+    try SparseCategoricalCrossentropy()(Tensor([3, 0]), try Tensor([[0.2, 0.8], [0.5, 0.5]]))
+  }
+  #expect(
+    throws: StrataError.invalidArgument(
+      owner: "sparse_categorical_crossentropy", argument: "label", value: "-1.0",
+      expected: "a class index in 0..<2")
+  ) {
+    try SparseCategoricalCrossentropy()(Tensor([-1, 0]), try Tensor([[0.2, 0.8], [0.5, 0.5]]))
+  }
+  #expect(
+    throws: StrataError.invalidArgument(
+      owner: "sparse_categorical_crossentropy", argument: "label", value: "0.5",
+      expected: "a class index in 0..<2")
+  ) {
+    try SparseCategoricalCrossentropy()(Tensor([0.5, 0]), try Tensor([[0.2, 0.8], [0.5, 0.5]]))
+  }
+  #expect(
+    throws: StrataError.invalidArgument(
+      owner: "categorical_crossentropy", argument: "y", value: "of shape (None,)",
+      expected:
+        "one-hot targets of the model\'s output shape (None, 2) (for class indices use sparse_categorical_crossentropy)"
+    )
+  ) { try CategoricalCrossentropy()(Tensor([1, 0]), try Tensor([[0.2, 0.8], [0.5, 0.5]])) }
+  #expect(
+    throws: StrataError.invalidArgument(
+      owner: "mean_squared_error", argument: "y", value: "of shape (None, 3)",
+      expected: "targets of the model\'s output shape (None, 2)")
+  ) { try MeanSquaredError()(try Tensor([[1, 0, 2]]), try Tensor([[0.2, 0.8]])) }
+  #expect(
+    throws: StrataError.invalidArgument(
+      owner: "huber", argument: "delta", value: "-1.0", expected: "a positive number")
+  ) { try Registries.shared.losses.make("huber", config: ["delta": -1]) }
 }

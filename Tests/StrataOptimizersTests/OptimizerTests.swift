@@ -4,18 +4,23 @@ import StrataTesting
 import Testing
 
 let optimizerFixture = try! KerasFixture(
-  contentsOf: Bundle.module.url(forResource: "optimizers", withExtension: "json", subdirectory: "Fixtures")!)
+  contentsOf: Bundle.module.url(
+    forResource: "optimizers", withExtension: "json", subdirectory: "Fixtures")!)
 
 @Test(arguments: optimizerFixture.cases)
 func optimizerMatchesKeras(_ fixture: KerasCase) throws {
   let name = try #require(fixture["optimizer"]?.stringValue)
-  let optimizer = try Registries.shared.optimizers.make(name, config: fixture["config"]?.objectValue ?? [:])
+  let optimizer = try Registries.shared.optimizers.make(
+    name, config: fixture["config"]?.objectValue ?? [:])
   let parameter = Parameter(name: "w", value: try fixture.tensor("w0"))
   let expected = try fixture.tensors("weights_after_each_step")
   for (step, gradient) in try fixture.tensors("grads").enumerated() {
     parameter.gradient = gradient
     optimizer.apply(to: [parameter])
-    #expect(isClose(parameter.value, expected[step]), "\(name) \(fixture["config"]!) step \(step + 1): \(closeness(parameter.value, expected[step]))")
+    #expect(
+      isClose(parameter.value, expected[step]),
+      "\(name) \(fixture["config"]!) step \(step + 1): \(closeness(parameter.value, expected[step]))"
+    )
   }
   #expect(optimizer.iterations == 4)
 }
@@ -23,7 +28,8 @@ func optimizerMatchesKeras(_ fixture: KerasCase) throws {
 @Test func defaultsMatchKeras() throws {
   for fixture in optimizerFixture.cases {
     let name = fixture["optimizer"]!.stringValue!
-    let optimizer = try Registries.shared.optimizers.make(name, config: fixture["config"]?.objectValue ?? [:])
+    let optimizer = try Registries.shared.optimizers.make(
+      name, config: fixture["config"]?.objectValue ?? [:])
     let defaults = try #require(fixture["resolved_defaults"]?.objectValue)
     #expect(abs(Double(optimizer.learningRate) - defaults["learning_rate"]!.doubleValue!) < 1e-9)
     // Every other resolved default Keras records (beta_1, rho, epsilon, momentum, nesterov, …) is the
@@ -36,7 +42,9 @@ func optimizerMatchesKeras(_ fixture: KerasCase) throws {
       }
       let actual = try #require(config[key], "\(name) has no \(key) in its config \(config)")
       if let number = expected.doubleValue {
-        #expect(abs((actual.doubleValue ?? .nan) - number) <= 1e-7 * max(1, abs(number)), "\(name) \(key): \(actual) vs \(expected)")
+        #expect(
+          abs((actual.doubleValue ?? .nan) - number) <= 1e-7 * max(1, abs(number)),
+          "\(name) \(key): \(actual) vs \(expected)")
       } else {
         #expect(actual == expected, "\(name) \(key): \(actual) vs \(expected)")
       }
@@ -61,7 +69,8 @@ func optimizerGradientCheck(_ name: String) throws {
     return sum
   }
   let learningRate = name == "Adadelta" ? 1.0 : name == "SGD" ? 0.1 : 0.02
-  let optimizer = try Registries.shared.optimizers.make(name, config: ["learning_rate": .double(learningRate)])
+  let optimizer = try Registries.shared.optimizers.make(
+    name, config: ["learning_rate": .double(learningRate)])
   let parameter = Parameter(name: "w", value: Tensor([0, 0, 0, 0, 0]))
   let steps = name == "Adadelta" ? 3000 : name == "Adagrad" ? 3000 : 1500
   for step in 0..<steps {
@@ -75,7 +84,10 @@ func optimizerGradientCheck(_ name: String) throws {
     parameter.gradient = Tensor(g)
     optimizer.apply(to: [parameter])
     if step == 0 {
-      for i in 0..<5 { #expect(parameter.value[i] * g[i] < 0, "\(name): the first step of w\(i) follows the gradient") }
+      for i in 0..<5 {
+        #expect(
+          parameter.value[i] * g[i] < 0, "\(name): the first step of w\(i) follows the gradient")
+      }
     }
   }
   let distance = zip(parameter.value.scalars, c).map { abs(Double($0) - $1) }.max()!
@@ -83,18 +95,29 @@ func optimizerGradientCheck(_ name: String) throws {
 }
 
 @Test func clippingAndInvalidArguments() throws {
-  let sgd = try Registries.shared.optimizers.make("sgd", config: ["learning_rate": 1, "clipnorm": 1])
+  let sgd = try Registries.shared.optimizers.make(
+    "sgd", config: ["learning_rate": 1, "clipnorm": 1])
   let parameter = Parameter(name: "w", value: Tensor([0, 0]))
   parameter.gradient = Tensor([3, 4])
   sgd.apply(to: [parameter])
   #expect(parameter.value.scalars.map { ($0 * 1e5).rounded() / 1e5 } == [-0.6, -0.8])
-  let clipped = try Registries.shared.optimizers.make("sgd", config: ["learning_rate": 1, "clipvalue": 0.5])
+  let clipped = try Registries.shared.optimizers.make(
+    "sgd", config: ["learning_rate": 1, "clipvalue": 0.5])
   parameter.gradient = Tensor([3, -0.25])
   clipped.apply(to: [parameter])
   #expect(parameter.value.scalars.map { ($0 * 1e5).rounded() / 1e5 } == [-1.1, -0.55])
-  #expect(throws: StrataError.invalidArgument(owner: "Adam", argument: "learning_rate", value: "-1.0", expected: "a number ≥ 0")) { try Registries.shared.optimizers.make("adam", config: ["learning_rate": -1]) }
-  #expect(throws: StrataError.invalidArgument(owner: "SGD", argument: "momentum", value: "1.5", expected: "a number in [0, 1)")) { try Registries.shared.optimizers.make("sgd", config: ["momentum": 1.5]) }
-  #expect(throws: StrataError.unknownArgument(owner: "Adam", argument: "beta1x", suggestions: ["beta_1", "beta_2"])) {
+  #expect(
+    throws: StrataError.invalidArgument(
+      owner: "Adam", argument: "learning_rate", value: "-1.0", expected: "a number ≥ 0")
+  ) { try Registries.shared.optimizers.make("adam", config: ["learning_rate": -1]) }
+  #expect(
+    throws: StrataError.invalidArgument(
+      owner: "SGD", argument: "momentum", value: "1.5", expected: "a number in [0, 1)")
+  ) { try Registries.shared.optimizers.make("sgd", config: ["momentum": 1.5]) }
+  #expect(
+    throws: StrataError.unknownArgument(
+      owner: "Adam", argument: "beta1x", suggestions: ["beta_1", "beta_2"])
+  ) {
     try Registries.shared.optimizers.make("adam", config: ["beta1x": 0.9])
   }
 }
@@ -102,14 +125,18 @@ func optimizerGradientCheck(_ name: String) throws {
 /// `global_clipnorm` scales every gradient by `limit / ‖all gradients‖` when that norm is above the
 /// limit (Keras): gradients [3, 4] and [12] have the global norm 13.
 @Test func globalClipnormScalesAllGradientsTogether() throws {
-  let sgd = try Registries.shared.optimizers.make("sgd", config: ["learning_rate": 1, "global_clipnorm": 1])
+  let sgd = try Registries.shared.optimizers.make(
+    "sgd", config: ["learning_rate": 1, "global_clipnorm": 1])
   let a = Parameter(name: "a", value: Tensor([0, 0])), b = Parameter(name: "b", value: Tensor([0]))
   a.gradient = Tensor([3, 4])
   b.gradient = Tensor([12])
   sgd.apply(to: [a, b])
-  #expect(abs(a.value[0] + 3.0 / 13) < 1e-6 && abs(a.value[1] + 4.0 / 13) < 1e-6 && abs(b.value[0] + 12.0 / 13) < 1e-6)
+  #expect(
+    abs(a.value[0] + 3.0 / 13) < 1e-6 && abs(a.value[1] + 4.0 / 13) < 1e-6
+      && abs(b.value[0] + 12.0 / 13) < 1e-6)
   // Below the limit, gradients pass unchanged.
-  let loose = try Registries.shared.optimizers.make("sgd", config: ["learning_rate": 1, "global_clipnorm": 100])
+  let loose = try Registries.shared.optimizers.make(
+    "sgd", config: ["learning_rate": 1, "global_clipnorm": 100])
   a.gradient = Tensor([3, 4])
   b.gradient = Tensor([12])
   loose.apply(to: [a, b])

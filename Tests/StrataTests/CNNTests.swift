@@ -10,14 +10,18 @@ func tutorialCNN() throws -> Sequential { try SeedModel.cnn.make(seed: 1) }
 @Test(arguments: ["cnn", "deep_mnist", "horses_vs_humans"])
 func seedCNNsMatchKerasSummaries(name: String) throws {
   let reference = try #require(summaries.cases(where: "model", is: name).first)
-  let model = try (name == "cnn" ? SeedModel.cnn : name == "deep_mnist" ? .deepMNIST : .horsesOrHumans).make(seed: 1)
+  let model = try
+    (name == "cnn" ? SeedModel.cnn : name == "deep_mnist" ? .deepMNIST : .horsesOrHumans).make(
+      seed: 1)
   let layers = try #require(reference["layers"]?.arrayValue)
   #expect(model.layers.count == layers.count)
   for (index, expected) in layers.enumerated() {
     let object = try #require(expected.objectValue)
     #expect(model.layerNames[index] == object["name"]?.stringValue)
     #expect(model.layers[index].identifier == object["type"]?.stringValue)
-    #expect(model.layers[index].parameterCount == object["params"]?.intValue, "\(name) \(model.layerNames[index])")
+    #expect(
+      model.layers[index].parameterCount == object["params"]?.intValue,
+      "\(name) \(model.layerNames[index])")
     let shape = try #require(object["output_shape"]?.arrayValue).dropFirst().compactMap(\.intValue)
     #expect(model.outputShapes[index] == shape, "\(name) \(model.layerNames[index])")
   }
@@ -35,7 +39,9 @@ func seedCNNsMatchKerasSummaries(name: String) throws {
   for backend in ["cpu", "reference"] {
     let model = try tutorialCNN()
     model.kernels = try Registries.shared.kernels.make(backend)
-    try model.compile(optimizer: "adam", loss: SparseCategoricalCrossentropy(fromLogits: true), metrics: ["accuracy"])
+    try model.compile(
+      optimizer: "adam", loss: SparseCategoricalCrossentropy(fromLogits: true),
+      metrics: ["accuracy"])
     let history = try model.fit(x, y, batchSize: 16, epochs: 2, verbose: 0, shuffle: false)
     results.append(model.weights)
     losses.append(history["loss"]!)

@@ -25,15 +25,21 @@ func runCommand(_ arguments: [String]) -> (output: String, errors: String, exitC
 
 /// The numbers after `name: ` in printed text, in order.
 func printedValues(_ name: String, in text: String) -> [Float] {
-  text.components(separatedBy: "\(name): ").dropFirst().compactMap { Float($0.prefix { "0123456789.-e".contains($0) }) }
+  text.components(separatedBy: "\(name): ").dropFirst().compactMap {
+    Float($0.prefix { "0123456789.-e".contains($0) })
+  }
 }
 
 /// The main job end to end: train with --save and --plot, train further with --resume, then evaluate
 /// and predict the saved model; every printed number checked against the library's own results.
 @Test func trainSaveResumeEvaluatePredict() throws {
   let directory = temporaryURL("cli").deletingLastPathComponent()
-  let saved = directory.appendingPathComponent("mlp.strata").path, plot = directory.appendingPathComponent("curves.svg").path
-  let first = runCommand(["train", "--limit", "300", "--epochs", "2", "--verbose", "2", "--save", saved, "--plot", plot, "--seed", "3"])
+  let saved = directory.appendingPathComponent("mlp.strata").path,
+    plot = directory.appendingPathComponent("curves.svg").path
+  let first = runCommand([
+    "train", "--limit", "300", "--epochs", "2", "--verbose", "2", "--save", saved, "--plot", plot,
+    "--seed", "3",
+  ])
   #expect(first.exitCode == 0, "\(first.errors)")
   #expect(first.output.contains("Model: \"sequential\"") && first.output.contains("Epoch 2/2"))
   #expect(first.output.contains("Saved the model to \(saved)"))
@@ -42,9 +48,13 @@ func printedValues(_ name: String, in text: String) -> [Float] {
   // The test-set line is evaluate's.
   let (_, test) = try FashionMNIST.load()
   let logs = try model.evaluate(test.normalizedImages(), test.labelTensor(), verbose: 0)
-  #expect(printedValues("Test accuracy", in: first.output) == [Float(String(format: "%.4f", logs["accuracy"]!))!])
+  #expect(
+    printedValues("Test accuracy", in: first.output) == [
+      Float(String(format: "%.4f", logs["accuracy"]!))!
+    ])
   // The curves: an SVG and a CSV with a row per epoch.
-  let csv = try String(contentsOfFile: directory.appendingPathComponent("curves.csv").path, encoding: .utf8)
+  let csv = try String(
+    contentsOfFile: directory.appendingPathComponent("curves.csv").path, encoding: .utf8)
   #expect(csv.split(separator: "\n").count == 3, "\(csv)")
   #expect(try String(contentsOfFile: plot, encoding: .utf8).hasPrefix("<svg"))
   // Five sample predictions, each the model's argmax.
@@ -52,10 +62,16 @@ func printedValues(_ name: String, in text: String) -> [Float] {
   for i in 0..<5 {
     let row = (0..<10).map { predictions[i, $0] }
     let guess = row.indices.max { row[$0] < row[$1] }!
-    #expect(first.output.contains("Test image \(i): predicted \(FashionMNIST.classNames[guess]), actually \(FashionMNIST.classNames[Int(test.labels[i])])"))
+    #expect(
+      first.output.contains(
+        "Test image \(i): predicted \(FashionMNIST.classNames[guess]), actually \(FashionMNIST.classNames[Int(test.labels[i])])"
+      ))
   }
 
-  let resumed = runCommand(["train", "--resume", saved, "--limit", "300", "--epochs", "1", "--verbose", "0", "--save", saved])
+  let resumed = runCommand([
+    "train", "--resume", saved, "--limit", "300", "--epochs", "1", "--verbose", "0", "--save",
+    saved,
+  ])
   #expect(resumed.exitCode == 0, "\(resumed.errors)")
   #expect(try Sequential.load(from: URL(fileURLWithPath: saved)).optimizer?.iterations == 30)
 
@@ -63,59 +79,98 @@ func printedValues(_ name: String, in text: String) -> [Float] {
   #expect(evaluation.exitCode == 0, "\(evaluation.errors)")
   let again = try Sequential.load(from: URL(fileURLWithPath: saved))
   let expected = try again.evaluate(test.normalizedImages(), test.labelTensor(), verbose: 0)
-  #expect(printedValues("accuracy", in: evaluation.output).last == Float(String(format: "%.4f", expected["accuracy"]!))!)
-  #expect(printedValues("loss", in: evaluation.output).last == Float(String(format: "%.4f", expected["loss"]!))!)
+  #expect(
+    printedValues("accuracy", in: evaluation.output).last == Float(
+      String(format: "%.4f", expected["accuracy"]!))!)
+  #expect(
+    printedValues("loss", in: evaluation.output).last == Float(
+      String(format: "%.4f", expected["loss"]!))!)
 
   let prediction = runCommand(["predict", saved, "--count", "3"])
   #expect(prediction.exitCode == 0, "\(prediction.errors)")
-  #expect(prediction.output.split(separator: "\n").count == 4 && prediction.output.contains("/3 correct"))
+  #expect(
+    prediction.output.split(separator: "\n").count == 4 && prediction.output.contains("/3 correct"))
 }
 
 /// The tutorial CNN (a channel axis added to the images), a model from a JSON file, and the reference
 /// backend, each for one short epoch; then checkpoints and the resume message.
 @Test func otherModelsBackendsAndCheckpoints() throws {
   let directory = temporaryURL("cli-models").deletingLastPathComponent()
-  let cnn = runCommand(["train", "--model", "cnn", "--limit", "64", "--epochs", "1", "--verbose", "0", "--no-validation"])
+  let cnn = runCommand([
+    "train", "--model", "cnn", "--limit", "64", "--epochs", "1", "--verbose", "0",
+    "--no-validation",
+  ])
   #expect(cnn.exitCode == 0, "\(cnn.errors)")
   #expect(cnn.output.contains("conv2d (Conv2D)") && cnn.output.contains("Training: "))
   let json = directory.appendingPathComponent("model.json")
-  try Data(#"[{"class_name": "Flatten", "config": {"input_shape": [28, 28]}}, {"class_name": "Dense", "config": {"units": 10, "activation": "softmax"}}]"#.utf8)
-    .write(to: json)
-  let fromJSON = runCommand(["train", "--model", json.path, "--limit", "64", "--epochs", "1", "--verbose", "0", "--backend", "reference", "--no-validation"])
+  try Data(
+    #"[{"class_name": "Flatten", "config": {"input_shape": [28, 28]}}, {"class_name": "Dense", "config": {"units": 10, "activation": "softmax"}}]"#
+      .utf8
+  )
+  .write(to: json)
+  let fromJSON = runCommand([
+    "train", "--model", json.path, "--limit", "64", "--epochs", "1", "--verbose", "0", "--backend",
+    "reference", "--no-validation",
+  ])
   #expect(fromJSON.exitCode == 0, "\(fromJSON.errors)")
   #expect(fromJSON.output.contains("Total params: 7,850"))
   let checkpoints = directory.appendingPathComponent("ck").path
-  let arguments = ["train", "--limit", "64", "--epochs", "2", "--verbose", "0", "--no-validation", "--checkpoint-dir", checkpoints]
+  let arguments = [
+    "train", "--limit", "64", "--epochs", "2", "--verbose", "0", "--no-validation",
+    "--checkpoint-dir", checkpoints,
+  ]
   #expect(runCommand(arguments).exitCode == 0)
-  #expect(FileManager.default.fileExists(atPath: checkpoints + "/epoch-01.strata") && FileManager.default.fileExists(atPath: checkpoints + "/epoch-02.strata"))
+  #expect(
+    FileManager.default.fileExists(atPath: checkpoints + "/epoch-01.strata")
+      && FileManager.default.fileExists(atPath: checkpoints + "/epoch-02.strata"))
   #expect(!FileManager.default.fileExists(atPath: checkpoints + "/backup/backup.strata"))
   // A backup left by a run that stopped after epoch 1 of 2: the next run says where it goes on from.
   let model = try Sequential.load(from: URL(fileURLWithPath: checkpoints + "/epoch-01.strata"))
   let backup = BackupAndRestore(checkpoints + "/backup")
   backup.onEpochEnd(0, logs: [:], model: model)
   let rerun = runCommand(arguments)
-  #expect(rerun.output.contains("Resumed from the backup in \(checkpoints)/backup at epoch 2"), "\(rerun.output)")
+  #expect(
+    rerun.output.contains("Resumed from the backup in \(checkpoints)/backup at epoch 2"),
+    "\(rerun.output)")
 }
 
 /// `--images`: class folders of generated PNGs, binary labels for a one-unit model, a held-out fifth.
 @Test func trainsOnImageFoldersFromTheCommandLine() throws {
-  let root = temporaryURL("cli-images").deletingLastPathComponent().appendingPathComponent("folders")
+  let root = temporaryURL("cli-images").deletingLastPathComponent().appendingPathComponent(
+    "folders")
   for (name, value) in [("dark", 30), ("light", 220)] {
     let folder = root.appendingPathComponent(name)
     try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-    for i in 0..<5 { try grayPNG(width: 8, height: 8, value: UInt8(value + i)).write(to: folder.appendingPathComponent("\(i).png")) }
+    for i in 0..<5 {
+      try grayPNG(width: 8, height: 8, value: UInt8(value + i)).write(
+        to: folder.appendingPathComponent("\(i).png"))
+    }
   }
   let json = root.deletingLastPathComponent().appendingPathComponent("binary.json")
-  try Data(#"[{"class_name": "Flatten", "config": {"input_shape": [8, 8, 3]}}, {"class_name": "Dense", "config": {"units": 1, "activation": "sigmoid"}}]"#.utf8)
-    .write(to: json)
+  try Data(
+    #"[{"class_name": "Flatten", "config": {"input_shape": [8, 8, 3]}}, {"class_name": "Dense", "config": {"units": 1, "activation": "sigmoid"}}]"#
+      .utf8
+  )
+  .write(to: json)
   let saved = root.deletingLastPathComponent().appendingPathComponent("binary.strata").path
-  let run = runCommand(["train", "--images", root.path, "--model", json.path, "--epochs", "2", "--verbose", "0", "--save", saved])
+  let run = runCommand([
+    "train", "--images", root.path, "--model", json.path, "--epochs", "2", "--verbose", "0",
+    "--save", saved,
+  ])
   #expect(run.exitCode == 0, "\(run.errors)")
-  #expect(run.output.contains("Found 10 images of 2 classes [\"dark\", \"light\"]: 8 for training, 2 for validation"), "\(run.output)")
-  #expect(try Sequential.load(from: URL(fileURLWithPath: saved)).loss?.identifier == "binary_crossentropy")
+  #expect(
+    run.output.contains(
+      "Found 10 images of 2 classes [\"dark\", \"light\"]: 8 for training, 2 for validation"),
+    "\(run.output)")
+  #expect(
+    try Sequential.load(from: URL(fileURLWithPath: saved)).loss?.identifier == "binary_crossentropy"
+  )
   // A model whose input is not images is refused, naming --images.
   let flat = runCommand(["train", "--images", root.path, "--epochs", "1"])
-  #expect(flat.exitCode == 1 && flat.errors.contains("strata: invalid --images with a model taking (None, 28, 28)"), "\(flat.errors)")
+  #expect(
+    flat.exitCode == 1
+      && flat.errors.contains("strata: invalid --images with a model taking (None, 28, 28)"),
+    "\(flat.errors)")
 }
 
 /// A gray PNG of one value (stored, uncompressed deflate), for image-folder tests.
@@ -124,27 +179,47 @@ func grayPNG(width: Int, height: Int, value: UInt8) -> Data {
     let typed = Array(type.utf8) + body
     return bigEndian(UInt32(body.count)) + typed + bigEndian(typed.withUnsafeBytes { crc32($0) })
   }
-  func bigEndian(_ value: UInt32) -> [UInt8] { (0..<4).map { UInt8((value >> (24 - 8 * UInt32($0))) & 0xFF) } }
+  func bigEndian(_ value: UInt32) -> [UInt8] {
+    (0..<4).map { UInt8((value >> (24 - 8 * UInt32($0))) & 0xFF) }
+  }
   var raw: [UInt8] = []
   for _ in 0..<height { raw += [0] + [UInt8](repeating: value, count: width) }
   var a: UInt32 = 1, b: UInt32 = 0
   for byte in raw { a = (a + UInt32(byte)) % 65_521; b = (b + a) % 65_521 }
   let length = raw.count
-  let zlib: [UInt8] = [0x78, 0x01, 1, UInt8(length & 0xFF), UInt8(length >> 8), UInt8(~length & 0xFF), UInt8((~length >> 8) & 0xFF)] + raw + bigEndian(b << 16 | a)
+  let zlib: [UInt8] =
+    [
+      0x78, 0x01, 1, UInt8(length & 0xFF), UInt8(length >> 8), UInt8(~length & 0xFF),
+      UInt8((~length >> 8) & 0xFF),
+    ] + raw + bigEndian(b << 16 | a)
   let header = bigEndian(UInt32(width)) + bigEndian(UInt32(height)) + [8, 0, 0, 0, 0]
-  return Data([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A] + chunk("IHDR", header) + chunk("IDAT", zlib) + chunk("IEND", []))
+  return Data(
+    [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A] + chunk("IHDR", header) + chunk("IDAT", zlib)
+      + chunk("IEND", []))
 }
 
 /// Bad options and files, in-process: the same messages as the command prints.
 @Test func badCommandLinesInProcess() throws {
   for (arguments, message) in [
     (["train", "--limit=-5"], "--limit must be at least 1, not -5."),
-    (["train", "--verbose", "99"], "--verbose must be 0 (silent), 1 (progress bar) or 2 (one line per epoch), not 99."),
+    (
+      ["train", "--verbose", "99"],
+      "--verbose must be 0 (silent), 1 (progress bar) or 2 (one line per epoch), not 99."
+    ),
     (["predict", "x", "--count", "0"], "--count must be at least 1, not 0."),
-    (["train", "--model", "/nonexistent.json"], "strata: invalid --model '/nonexistent.json'; expected mlp, cnn, deep-mnist, horses-or-humans or an existing JSON file."),
+    (
+      ["train", "--model", "/nonexistent.json"],
+      "strata: invalid --model '/nonexistent.json'; expected mlp, cnn, deep-mnist, horses-or-humans or an existing JSON file."
+    ),
     (["evaluate", "/nonexistent.strata"], "/nonexistent.strata: no such file"),
-    (["train", "--data", "/nonexistent-dir", "--epochs", "1"], "/nonexistent-dir/train-images-idx3-ubyte.gz: not found."),
-    (["train", "--optimizer", "adamm", "--limit", "10", "--epochs", "1"], "Unknown optimizer identifier 'adamm'. Did you mean 'adam', 'adamw'?"),
+    (
+      ["train", "--data", "/nonexistent-dir", "--epochs", "1"],
+      "/nonexistent-dir/train-images-idx3-ubyte.gz: not found."
+    ),
+    (
+      ["train", "--optimizer", "adamm", "--limit", "10", "--epochs", "1"],
+      "Unknown optimizer identifier 'adamm'. Did you mean 'adam', 'adamw'?"
+    ),
   ] {
     let run = runCommand(arguments)
     #expect(run.exitCode != 0, "\(arguments)")

@@ -15,7 +15,10 @@ func runStrata(_ arguments: [String]) throws -> (status: Int32, output: String, 
   process.standardError = try FileHandle(forWritingTo: error)
   try process.run()
   process.waitUntilExit()
-  return (process.terminationStatus, try String(contentsOf: output, encoding: .utf8), try String(contentsOf: error, encoding: .utf8))
+  return (
+    process.terminationStatus, try String(contentsOf: output, encoding: .utf8),
+    try String(contentsOf: error, encoding: .utf8)
+  )
 }
 
 /// Each bad command line the audit found trapping or silently wrong: now a clear message on standard
@@ -24,8 +27,13 @@ func runStrata(_ arguments: [String]) throws -> (status: Int32, output: String, 
   (["train", "--limit=-5"], "--limit must be at least 1, not -5."),
   (["train", "--epochs", "0"], "--epochs must be at least 1, not 0."),
   (["train", "--batch-size", "0"], "--batch-size must be at least 1, not 0."),
-  (["train", "--verbose", "99"], "--verbose must be 0 (silent), 1 (progress bar) or 2 (one line per epoch), not 99."),
-  (["train", "--learning-rate", "nan"], "--learning-rate must be a finite number above 0, not nan."),
+  (
+    ["train", "--verbose", "99"],
+    "--verbose must be 0 (silent), 1 (progress bar) or 2 (one line per epoch), not 99."
+  ),
+  (
+    ["train", "--learning-rate", "nan"], "--learning-rate must be a finite number above 0, not nan."
+  ),
   (["predict", "missing.strata", "--count=-3"], "--count must be at least 1, not -3."),
 ])
 func badOptionsAreClearErrors(arguments: [String], message: String) throws {
@@ -41,23 +49,40 @@ func badOptionsAreClearErrors(arguments: [String], message: String) throws {
   let directory = temporaryURL("cli").deletingLastPathComponent()
   // --model naming a directory.
   var (status, _, error) = try runStrata(["train", "--model", directory.path])
-  #expect(status == 1 && error == "error: \(directory.path): is a directory, not a JSON model file\n", "\(error)")
+  #expect(
+    status == 1 && error == "error: \(directory.path): is a directory, not a JSON model file\n",
+    "\(error)")
   // --checkpoint-dir naming a file: refused before training.
   let file = directory.appendingPathComponent("not-a-directory")
   try Data("x".utf8).write(to: file)
-  (status, _, error) = try runStrata(["train", "--limit", "100", "--epochs", "1", "--checkpoint-dir", file.path])
-  #expect(status == 1 && error == "error: \(file.path): is a file; --checkpoint-dir needs a directory\n", "\(error)")
+  (status, _, error) = try runStrata([
+    "train", "--limit", "100", "--epochs", "1", "--checkpoint-dir", file.path,
+  ])
+  #expect(
+    status == 1 && error == "error: \(file.path): is a file; --checkpoint-dir needs a directory\n",
+    "\(error)")
   // An IDX header whose dimensions overflow.
   let data = directory.appendingPathComponent("idx")
   try FileManager.default.createDirectory(at: data, withIntermediateDirectories: true)
-  let images: [UInt8] = [0, 0, 8, 3, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0, 0, 0, 2, 1, 2]
-  for name in ["train-images-idx3-ubyte", "t10k-images-idx3-ubyte"] { try Data(images).write(to: data.appendingPathComponent(name)) }
-  for name in ["train-labels-idx1-ubyte", "t10k-labels-idx1-ubyte"] { try Data([0, 0, 8, 1, 0, 0, 0, 1, 3]).write(to: data.appendingPathComponent(name)) }
+  let images: [UInt8] = [
+    0, 0, 8, 3, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0, 0, 0, 2, 1, 2,
+  ]
+  for name in ["train-images-idx3-ubyte", "t10k-images-idx3-ubyte"] {
+    try Data(images).write(to: data.appendingPathComponent(name))
+  }
+  for name in ["train-labels-idx1-ubyte", "t10k-labels-idx1-ubyte"] {
+    try Data([0, 0, 8, 1, 0, 0, 0, 1, 3]).write(to: data.appendingPathComponent(name))
+  }
   (status, _, error) = try runStrata(["train", "--data", data.path])
-  #expect(status == 1 && error.contains("has impossible dimensions [4294967295, 4294967295, 2]"), "\(error)")
+  #expect(
+    status == 1 && error.contains("has impossible dimensions [4294967295, 4294967295, 2]"),
+    "\(error)")
   // A model file that is not one.
   (status, _, error) = try runStrata(["evaluate", file.path])
-  #expect(status == 1 && error == "error: \(file.path): is too short to be a Strata model file (1 bytes)\n", "\(error)")
+  #expect(
+    status == 1
+      && error == "error: \(file.path): is too short to be a Strata model file (1 bytes)\n",
+    "\(error)")
 }
 
 /// `strata predict` with a model of 5 outputs (it trapped on any count but 10) picks among its 5 classes.
@@ -65,7 +90,10 @@ func badOptionsAreClearErrors(arguments: [String], message: String) throws {
   try #require(FileManager.default.isExecutableFile(atPath: strataBinary().path))
   let (x, y) = try fashionSlice(300)
   let labels = Tensor(y.scalars.map { Float(Int($0) % 5) })
-  let model = try Sequential([Flatten(inputShape: [28, 28]), Dense(16, activation: "relu"), Dense(5, activation: "softmax")], seed: 3)
+  let model = try Sequential(
+    [
+      Flatten(inputShape: [28, 28]), Dense(16, activation: "relu"), Dense(5, activation: "softmax"),
+    ], seed: 3)
   try model.compile(optimizer: "adam", loss: "sparse_categorical_crossentropy")
   try model.fit(x, labels, batchSize: 32, epochs: 1, verbose: 0)
   let url = temporaryURL("five.strata")

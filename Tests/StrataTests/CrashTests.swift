@@ -8,11 +8,14 @@ import Testing
 
 /// The `strata` command built beside this test bundle (`swift build --build-tests` builds it).
 func strataBinary() -> URL {
-  URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("strata")
+  URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent(
+    "strata")
 }
 
 /// Starts `strata`; its standard output goes to `output` when given.
-func launch(_ arguments: [String], environment: [String: String] = [:], output: URL? = nil) throws -> Process {
+func launch(_ arguments: [String], environment: [String: String] = [:], output: URL? = nil) throws
+  -> Process
+{
   let process = Process()
   process.executableURL = strataBinary()
   process.arguments = arguments
@@ -47,19 +50,27 @@ func waitUntil(seconds: Double, _ condition: () -> Bool) -> Bool {
 @Test(.timeLimit(.minutes(10)))
 func killedAtEveryWriteTheRunLosesNothing() throws {
   let binary = strataBinary()
-  try #require(FileManager.default.isExecutableFile(atPath: binary.path), "build the strata command first: swift build --build-tests")
+  try #require(
+    FileManager.default.isExecutableFile(atPath: binary.path),
+    "build the strata command first: swift build --build-tests")
   let root = temporaryURL("crash").deletingLastPathComponent()
   let epochs = 3
   func arguments(_ name: String) -> [String] {
     [
-      "train", "--limit", "1000", "--epochs", "\(epochs)", "--seed", "11", "--verbose", "0", "--no-validation",
-      "--checkpoint-dir", root.appendingPathComponent(name).path, "--save", root.appendingPathComponent("\(name).strata").path,
+      "train", "--limit", "1000", "--epochs", "\(epochs)", "--seed", "11", "--verbose", "0",
+      "--no-validation",
+      "--checkpoint-dir", root.appendingPathComponent(name).path, "--save",
+      root.appendingPathComponent("\(name).strata").path,
     ]
   }
   func checkpoints(_ name: String) -> [String: Data] {
     let directory = root.appendingPathComponent(name)
-    let names = ((try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []).filter { $0.hasPrefix("epoch-") }
-    return Dictionary(uniqueKeysWithValues: names.map { ($0, (try? Data(contentsOf: directory.appendingPathComponent($0))) ?? Data()) })
+    let names = ((try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? [])
+      .filter { $0.hasPrefix("epoch-") }
+    return Dictionary(
+      uniqueKeysWithValues: names.map {
+        ($0, (try? Data(contentsOf: directory.appendingPathComponent($0))) ?? Data())
+      })
   }
   let reference = try launch(arguments("reference"))
   reference.waitUntilExit()
@@ -74,8 +85,12 @@ func killedAtEveryWriteTheRunLosesNothing() throws {
   for point in 1...points {
     let name = "killed-at-\(point)"
     let marker = root.appendingPathComponent("\(name).marker")
-    let killed = try launch(arguments(name), environment: [CrashTestHook.pauseAtKey: "\(point)", CrashTestHook.markerKey: marker.path])
-    #expect(waitUntil(seconds: 300) { FileManager.default.fileExists(atPath: marker.path) }, "point \(point) never reached")
+    let killed = try launch(
+      arguments(name),
+      environment: [CrashTestHook.pauseAtKey: "\(point)", CrashTestHook.markerKey: marker.path])
+    #expect(
+      waitUntil(seconds: 300) { FileManager.default.fileExists(atPath: marker.path) },
+      "point \(point) never reached")
     kill(killed.processIdentifier, SIGKILL)
     killed.waitUntilExit()
     #expect(killed.terminationReason == .uncaughtSignal)
@@ -89,17 +104,28 @@ func killedAtEveryWriteTheRunLosesNothing() throws {
     #expect(rerun.terminationStatus == 0, "rerun after a kill at point \(point) (\(what))")
     let printed = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
     if finishedEpochs == epochs {
-      #expect(printed.contains("all \(epochs) epochs had finished"), "point \(point) (\(what)): \(printed)")
+      #expect(
+        printed.contains("all \(epochs) epochs had finished"),
+        "point \(point) (\(what)): \(printed)")
     } else if finishedEpochs > 0 {
-      #expect(printed.contains("at epoch \(finishedEpochs + 1)"), "point \(point) (\(what)): \(printed)")
+      #expect(
+        printed.contains("at epoch \(finishedEpochs + 1)"), "point \(point) (\(what)): \(printed)")
     }
     if finishedEpochs > 0 { resumedRuns += 1 }
-    #expect(try Data(contentsOf: root.appendingPathComponent("\(name).strata")) == expectedModel, "final model after point \(point) (\(what))")
-    #expect(checkpoints(name) == expectedCheckpoints, "epoch checkpoints after point \(point) (\(what))")
+    #expect(
+      try Data(contentsOf: root.appendingPathComponent("\(name).strata")) == expectedModel,
+      "final model after point \(point) (\(what))")
+    #expect(
+      checkpoints(name) == expectedCheckpoints, "epoch checkpoints after point \(point) (\(what))")
     let directory = root.appendingPathComponent(name)
-    let leftovers = ((try? FileManager.default.subpathsOfDirectory(atPath: directory.path)) ?? []).filter { $0.hasSuffix(".tmp") }
+    let leftovers = ((try? FileManager.default.subpathsOfDirectory(atPath: directory.path)) ?? [])
+      .filter { $0.hasSuffix(".tmp") }
     #expect(leftovers.isEmpty, "temporary files left after point \(point): \(leftovers)")
-    #expect(!FileManager.default.fileExists(atPath: directory.appendingPathComponent("backup/backup.strata").path))
+    #expect(
+      !FileManager.default.fileExists(
+        atPath: directory.appendingPathComponent("backup/backup.strata").path))
   }
-  print("Kill test: \(kills) kills at \(points) points, \(kills) reruns completed, \(resumedRuns) resumed from a backup")
+  print(
+    "Kill test: \(kills) kills at \(points) points, \(kills) reruns completed, \(resumedRuns) resumed from a backup"
+  )
 }

@@ -10,7 +10,9 @@ let fuzzCases = ProcessInfo.processInfo.environment["STRATA_FUZZ_CASES"].flatMap
 /// The outcome of feeding one hostile input to a loader.
 struct FuzzTally: CustomStringConvertible {
   var tried = 0, rejected = 0, loaded = 0, otherErrors: [String] = []
-  var description: String { "tried \(tried), rejected \(rejected), loaded \(loaded), unexpected errors \(otherErrors.count)" }
+  var description: String {
+    "tried \(tried), rejected \(rejected), loaded \(loaded), unexpected errors \(otherErrors.count)"
+  }
 }
 
 /// Model files as `save` writes them, of two small trained models (an MLP with Dropout and Adam; a
@@ -19,18 +21,28 @@ func fuzzSeedFiles() throws -> [(data: Data, x: Tensor, y: Tensor)] {
   var generator = SeededGenerator(seed: 99)
   func random(_ shape: [Int]) -> Tensor {
     var t = Tensor(shape: shape)
-    t.withUnsafeMutableBufferPointer { for i in $0.indices { $0[i] = Float.random(in: 0..<1, using: &generator) } }
+    t.withUnsafeMutableBufferPointer {
+      for i in $0.indices { $0[i] = Float.random(in: 0..<1, using: &generator) }
+    }
     return t
   }
   let labels = Tensor((0..<8).map { Float($0 % 3) })
-  let mlp = try Sequential([Flatten(inputShape: [4, 4]), Dense(6, activation: "relu"), Dropout(0.3), Dense(3, activation: "softmax")], seed: 1)
+  let mlp = try Sequential(
+    [
+      Flatten(inputShape: [4, 4]), Dense(6, activation: "relu"), Dropout(0.3),
+      Dense(3, activation: "softmax"),
+    ], seed: 1)
   try mlp.compile(optimizer: "adam", loss: "sparse_categorical_crossentropy", metrics: ["accuracy"])
   let mlpX = random([8, 4, 4])
   try mlp.fit(mlpX, labels, batchSize: 4, epochs: 1, verbose: 0)
   let cnn = try Sequential(
-    [Conv2D(2, kernelSize: 3, activation: "relu", inputShape: [6, 6, 1]), BatchNormalization(), MaxPooling2D(), Flatten(), Dense(3, activation: "softmax")],
+    [
+      Conv2D(2, kernelSize: 3, activation: "relu", inputShape: [6, 6, 1]), BatchNormalization(),
+      MaxPooling2D(), Flatten(), Dense(3, activation: "softmax"),
+    ],
     seed: 2)
-  try cnn.compile(optimizer: try SGD(learningRate: 0.1, momentum: 0.9), loss: "sparse_categorical_crossentropy")
+  try cnn.compile(
+    optimizer: try SGD(learningRate: 0.1, momentum: 0.9), loss: "sparse_categorical_crossentropy")
   let cnnX = random([8, 6, 6, 1])
   try cnn.fit(cnnX, labels, batchSize: 4, epochs: 1, verbose: 0)
   return try [(mlp, mlpX), (cnn, cnnX)].map { model, x in
@@ -51,8 +63,10 @@ func withFixedChecksum(_ data: Data) -> Data {
 
 /// The values a hostile header puts where numbers, strings and lists belong.
 let extremeValues: [ConfigValue] = [
-  0, -1, 1, .int(1 << 31), .int(1 << 40), .int(1 << 62), .int(Int.max), .int(Int.min), .double(1e308), .double(-1e308),
-  .double(1.5), .double(1e12), "relu", "", "../../etc/passwd", .null, true, [], [[[]]], ["a": 1], [.int(1 << 31), .int(1 << 31)],
+  0, -1, 1, .int(1 << 31), .int(1 << 40), .int(1 << 62), .int(Int.max), .int(Int.min),
+  .double(1e308), .double(-1e308),
+  .double(1.5), .double(1e12), "relu", "", "../../etc/passwd", .null, true, [], [[[]]], ["a": 1],
+  [.int(1 << 31), .int(1 << 31)],
   [.int(-28), 28], [.null, 28], .string(String(repeating: "x", count: 10_000)),
 ]
 
@@ -60,15 +74,21 @@ let extremeValues: [ConfigValue] = [
 func nodePaths(_ value: ConfigValue, prefix: [String] = []) -> [[String]] {
   var paths = [prefix]
   switch value {
-  case .object(let object): for (key, child) in object { paths += nodePaths(child, prefix: prefix + [key]) }
-  case .array(let array): for (index, child) in array.enumerated() { paths += nodePaths(child, prefix: prefix + ["\(index)"]) }
+  case .object(let object):
+    for (key, child) in object { paths += nodePaths(child, prefix: prefix + [key]) }
+  case .array(let array):
+    for (index, child) in array.enumerated() {
+      paths += nodePaths(child, prefix: prefix + ["\(index)"])
+    }
   default: break
   }
   return paths
 }
 
 /// `value` with the node at `path` replaced by `transform` of it (nil removes it).
-func editing(_ value: ConfigValue, at path: ArraySlice<String>, _ transform: (ConfigValue) -> ConfigValue?) -> ConfigValue? {
+func editing(
+  _ value: ConfigValue, at path: ArraySlice<String>, _ transform: (ConfigValue) -> ConfigValue?
+) -> ConfigValue? {
   guard let key = path.first else { return transform(value) }
   switch value {
   case .object(var object):
@@ -77,7 +97,11 @@ func editing(_ value: ConfigValue, at path: ArraySlice<String>, _ transform: (Co
     return .object(object)
   case .array(var array):
     guard let index = Int(key), array.indices.contains(index) else { return value }
-    if let edited = editing(array[index], at: path.dropFirst(), transform) { array[index] = edited } else { array.remove(at: index) }
+    if let edited = editing(array[index], at: path.dropFirst(), transform) {
+      array[index] = edited
+    } else {
+      array.remove(at: index)
+    }
     return .array(array)
   default:
     return value
@@ -87,7 +111,9 @@ func editing(_ value: ConfigValue, at path: ArraySlice<String>, _ transform: (Co
 /// A structure-aware mutation of a model file, chosen and parameterized by `generator`.
 func mutateModelFile(_ file: Data, using generator: inout SeededGenerator) -> (Data, String) {
   var bytes = [UInt8](file)
-  let headerLength = Int(UInt32(littleEndian: file.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 8, as: UInt32.self) }))
+  let headerLength = Int(
+    UInt32(
+      littleEndian: file.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 8, as: UInt32.self) }))
   let headerRange = 12..<(12 + headerLength)
   func randomIndex() -> Int { Int.random(in: 0..<bytes.count, using: &generator) }
   switch Int.random(in: 0..<100, using: &generator) {
@@ -99,35 +125,48 @@ func mutateModelFile(_ file: Data, using generator: inout SeededGenerator) -> (D
     let at = randomIndex()
     switch kind {
     case 0: bytes[at] ^= UInt8(1 << Int.random(in: 0..<8, using: &generator))
-    case 1: for i in at..<min(bytes.count, at + 8) { bytes[i] = UInt8.random(in: 0...255, using: &generator) }
+    case 1:
+      for i in at..<min(bytes.count, at + 8) {
+        bytes[i] = UInt8.random(in: 0...255, using: &generator)
+      }
     case 2: bytes.removeSubrange(at..<bytes.count)
-    case 3: bytes.insert(contentsOf: (0..<Int.random(in: 1...16, using: &generator)).map { _ in UInt8.random(in: 0...255, using: &generator) }, at: at)
-    default: bytes.removeSubrange(at..<min(bytes.count, at + Int.random(in: 1...64, using: &generator)))
+    case 3:
+      bytes.insert(
+        contentsOf: (0..<Int.random(in: 1...16, using: &generator)).map { _ in
+          UInt8.random(in: 0...255, using: &generator)
+        }, at: at)
+    default:
+      bytes.removeSubrange(at..<min(bytes.count, at + Int.random(in: 1...64, using: &generator)))
     }
     return (withFixedChecksum(Data(bytes + [0, 0, 0, 0])), "crcfix-\(kind)")
   case 28..<34:  // the header length field
-    let values: [UInt32] = [0, 1, 2, 3, UInt32(headerLength - 1), UInt32(headerLength + 1), UInt32(headerLength + 4), 0x7FFF_FFFF, 0x8000_0000, 0xFFFF_FFFF]
+    let values: [UInt32] = [
+      0, 1, 2, 3, UInt32(headerLength - 1), UInt32(headerLength + 1), UInt32(headerLength + 4),
+      0x7FFF_FFFF, 0x8000_0000, 0xFFFF_FFFF,
+    ]
     let value = values.randomElement(using: &generator)!
     withUnsafeBytes(of: value.littleEndian) { for i in 0..<4 { bytes[8 + i] = $0[i] } }
     return (withFixedChecksum(Data(bytes)), "headerlen-\(value)")
   case 34..<80:  // one node of the header JSON edited, the file re-serialized whole
-    guard let header = try? JSONDecoder().decode(ConfigValue.self, from: Data(bytes[headerRange])) else { return (file, "none") }
+    guard let header = try? JSONDecoder().decode(ConfigValue.self, from: Data(bytes[headerRange]))
+    else { return (file, "none") }
     let path = nodePaths(header).randomElement(using: &generator)!
     let operation = Int.random(in: 0..<10, using: &generator)
-    let edited = editing(header, at: path[...]) { node in
-      switch operation {
-      case 0: return nil
-      case 1: return .array([node, node])
-      case 2:
-        var deep = node
-        for _ in 0..<Int.random(in: 10...400, using: &generator) { deep = .array([deep]) }
-        return deep
-      case 3:
-        if case .object(var object) = node { object["unknown_key"] = 1; return .object(object) }
-        return node
-      default: return extremeValues.randomElement(using: &generator)!
-      }
-    } ?? .null
+    let edited =
+      editing(header, at: path[...]) { node in
+        switch operation {
+        case 0: return nil
+        case 1: return .array([node, node])
+        case 2:
+          var deep = node
+          for _ in 0..<Int.random(in: 10...400, using: &generator) { deep = .array([deep]) }
+          return deep
+        case 3:
+          if case .object(var object) = node { object["unknown_key"] = 1; return .object(object) }
+          return node
+        default: return extremeValues.randomElement(using: &generator)!
+        }
+      } ?? .null
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.sortedKeys]
     guard let json = try? encoder.encode(edited) else { return (file, "none") }
@@ -150,7 +189,9 @@ func mutateModelFile(_ file: Data, using generator: inout SeededGenerator) -> (D
       let special: [Float] = [.nan, .infinity, -.infinity, .greatestFiniteMagnitude, -0.0]
       let value = special.randomElement(using: &generator)!
       for i in stride(from: a, to: a + length, by: 4) {
-        withUnsafeBytes(of: value.bitPattern.littleEndian) { for j in 0..<4 { bytes[i + j] = $0[j] } }
+        withUnsafeBytes(of: value.bitPattern.littleEndian) {
+          for j in 0..<4 { bytes[i + j] = $0[j] }
+        }
       }
     default: bytes.swapAt(a, b)
     }

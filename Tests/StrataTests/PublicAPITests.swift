@@ -28,7 +28,8 @@ import Testing
   let logits = try Tensor([[2, -1, 0.5]]), target = try Tensor([[0, 1, 0]])
   let softmax = Softmax()
   let probabilities = softmax(logits)
-  let logitsLoss = CategoricalCrossentropy(fromLogits: true), probabilityLoss = CategoricalCrossentropy()
+  let logitsLoss = CategoricalCrossentropy(fromLogits: true),
+    probabilityLoss = CategoricalCrossentropy()
   let fromLogits = try logitsLoss(target, logits)
   let fromProbabilities = try probabilityLoss(target, probabilities)
   #expect(abs(fromLogits - fromProbabilities) < 1e-5)
@@ -47,8 +48,11 @@ import Testing
 
 @Test func metricsInitializersByType() throws {
   // Metrics' configs: top-2 of [0.1, 0.5, 0.4] with label 2 is a hit, top-1 a miss; 0.7 passes a 0.6 threshold.
-  let topTwo = try TopKCategoricalAccuracy(config: .init(k: 2)), topOne = try TopKCategoricalAccuracy(config: .init(k: 1))
-  for metric in [topTwo, topOne] { try metric.update(prediction: Tensor([[0.1, 0.5, 0.4]]), target: Tensor([[0, 0, 1]])) }
+  let topTwo = try TopKCategoricalAccuracy(config: .init(k: 2)),
+    topOne = try TopKCategoricalAccuracy(config: .init(k: 1))
+  for metric in [topTwo, topOne] {
+    try metric.update(prediction: Tensor([[0.1, 0.5, 0.4]]), target: Tensor([[0, 0, 1]]))
+  }
   #expect(topTwo.result == 1 && topOne.result == 0)
   let binary = BinaryAccuracy(config: .init(threshold: 0.6))
   try binary.update(prediction: Tensor([[0.7], [0.65], [0.2]]), target: Tensor([[1], [0], [0]]))
@@ -102,7 +106,10 @@ enum CubePlugin: Plugin {
   #expect(input.declaredInputShape == [3, 2])
   #expect(try input.backward(Tensor([1, 2]), in: Context()) == Tensor([1, 2]))
   #expect(try Dense(2).declaredInputShape == nil)
-  #expect(missingForward("Conv2D") == .invalidState("Conv2D: backward was called without a forward pass in training mode before it."))
+  #expect(
+    missingForward("Conv2D")
+      == .invalidState(
+        "Conv2D: backward was called without a forward pass in training mode before it."))
   #expect(SeedModel.allCases.map(\.epochs) == [5, 2, 1, 15])
   let (train, _) = try FashionMNIST.load()
   let raw = train.prefix(2).rawImages(), normalized = train.prefix(2).normalizedImages()

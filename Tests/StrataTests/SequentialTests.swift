@@ -4,7 +4,8 @@ import StrataTesting
 import Testing
 
 let summaries = try! KerasFixture(
-  contentsOf: Bundle.module.url(forResource: "summaries", withExtension: "json", subdirectory: "Fixtures")!)
+  contentsOf: Bundle.module.url(
+    forResource: "summaries", withExtension: "json", subdirectory: "Fixtures")!)
 
 func beginnerModel() throws -> Sequential {
   let model = try Sequential(seed: 1)
@@ -19,7 +20,10 @@ func beginnerModel() throws -> Sequential {
   let reference = try #require(summaries.cases(where: "model", is: "mlp").first)
   for model in [
     try beginnerModel(),
-    try Sequential([Flatten(inputShape: [28, 28]), Dense(128, activation: "relu"), Dropout(0.2), Dense(10, activation: "softmax")]),
+    try Sequential([
+      Flatten(inputShape: [28, 28]), Dense(128, activation: "relu"), Dropout(0.2),
+      Dense(10, activation: "softmax"),
+    ]),
   ] {
     let layers = try #require(reference["layers"]?.arrayValue)
     #expect(model.layers.count == layers.count)
@@ -28,7 +32,8 @@ func beginnerModel() throws -> Sequential {
       #expect(model.layerNames[index] == object["name"]?.stringValue)
       #expect(model.layers[index].identifier == object["type"]?.stringValue)
       #expect(model.layers[index].parameterCount == object["params"]?.intValue)
-      let shape = try #require(object["output_shape"]?.arrayValue).dropFirst().compactMap(\.intValue)
+      let shape = try #require(object["output_shape"]?.arrayValue).dropFirst().compactMap(
+        \.intValue)
       #expect(model.outputShapes[index] == shape)
     }
     #expect(model.parameterCount == reference["total_params"]?.intValue)
@@ -59,7 +64,8 @@ func beginnerModel() throws -> Sequential {
     }
     var logits = [Double](repeating: 0, count: 10)
     for j in 0..<10 {
-      logits[j] = Double(p[3][j]) + (0..<128).reduce(0) { $0 + hidden[$1] * Double(p[2][$1 * 10 + j]) }
+      logits[j] =
+        Double(p[3][j]) + (0..<128).reduce(0) { $0 + hidden[$1] * Double(p[2][$1 * 10 + j]) }
     }
     let top = logits.max()!
     let total = logits.map { Foundation.exp($0 - top) }.reduce(0, +)
@@ -94,17 +100,40 @@ func beginnerModel() throws -> Sequential {
 
 @Test func shapeErrorsNameTheLayer() throws {
   let model = try Sequential([Input(shape: [8]), Dense(4)])
-  #expect(throws: StrataError.shapeMismatch(layer: "reshape (Reshape)", received: "(None, 4)", expected: "an input of the same size as the target shape (3, 3)")) {
+  #expect(
+    throws: StrataError.shapeMismatch(
+      layer: "reshape (Reshape)", received: "(None, 4)",
+      expected: "an input of the same size as the target shape (3, 3)")
+  ) {
     try model.add(Reshape([3, 3]))
   }
   #expect(model.layers.count == 1)
-  #expect(throws: StrataError.shapeMismatch(layer: "dense (Dense)", received: "(None, 9)", expected: "(None, 8)")) {
+  #expect(
+    throws: StrataError.shapeMismatch(
+      layer: "dense (Dense)", received: "(None, 9)", expected: "(None, 8)")
+  ) {
     try model.predict(Tensor(shape: [2, 9]))
   }
-  #expect(throws: StrataError.invalidArgument(owner: "predict", argument: "batchSize", value: "0", expected: "a positive integer")) { try model.predict(Tensor(shape: [2, 8]), batchSize: 0) }
-  #expect(throws: StrataError.invalidArgument(owner: "Sequential", argument: "name", value: "\'dense\'", expected: "a unique, non-empty layer name")) { try model.add(Dense(2), name: "dense") }
-  #expect(throws: StrataError.invalidArgument(owner: "Sequential", argument: "layers[0]", value: "{\"units\":3}", expected: "{\"class_name\": …, \"config\": {…}}")) { try Sequential(json: Data("[{\"units\": 3}]".utf8)) }
-  #expect(throws: StrataError.invalidArgument(owner: "Sequential", argument: "json", value: "that is not valid JSON ('o' at byte 1: expected 'null')", expected: "a Keras model config")) { try Sequential(json: Data("not json".utf8)) }
+  #expect(
+    throws: StrataError.invalidArgument(
+      owner: "predict", argument: "batchSize", value: "0", expected: "a positive integer")
+  ) { try model.predict(Tensor(shape: [2, 8]), batchSize: 0) }
+  #expect(
+    throws: StrataError.invalidArgument(
+      owner: "Sequential", argument: "name", value: "\'dense\'",
+      expected: "a unique, non-empty layer name")
+  ) { try model.add(Dense(2), name: "dense") }
+  #expect(
+    throws: StrataError.invalidArgument(
+      owner: "Sequential", argument: "layers[0]", value: "{\"units\":3}",
+      expected: "{\"class_name\": …, \"config\": {…}}")
+  ) { try Sequential(json: Data("[{\"units\": 3}]".utf8)) }
+  #expect(
+    throws: StrataError.invalidArgument(
+      owner: "Sequential", argument: "json",
+      value: "that is not valid JSON ('o' at byte 1: expected 'null')",
+      expected: "a Keras model config")
+  ) { try Sequential(json: Data("not json".utf8)) }
 }
 
 @Test func shapesAreInferredFromTheFirstBatch() throws {
@@ -114,9 +143,13 @@ func beginnerModel() throws -> Sequential {
   func rows(_ summary: String) -> [[Substring]] {
     summary.split(separator: "\n").filter { $0.hasPrefix("dense") }.map { $0.split(separator: " ") }
   }
-  #expect(rows(model.summary()) == [["dense", "(Dense)", "?", "0"], ["dense_1", "(Dense)", "?", "0"]])
+  #expect(
+    rows(model.summary()) == [["dense", "(Dense)", "?", "0"], ["dense_1", "(Dense)", "?", "0"]])
   let y = try model.predict(Tensor(shape: [5, 7], repeating: 1))
-  #expect(rows(model.summary()) == [["dense", "(Dense)", "(None,", "3)", "24"], ["dense_1", "(Dense)", "(None,", "2)", "8"]])
+  #expect(
+    rows(model.summary()) == [
+      ["dense", "(Dense)", "(None,", "3)", "24"], ["dense_1", "(Dense)", "(None,", "2)", "8"],
+    ])
   #expect(y.shape == [5, 2])
   #expect(model.outputShapes == [[3], [2]])
   #expect(model.parameterCount == 32)

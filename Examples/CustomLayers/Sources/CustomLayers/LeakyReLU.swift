@@ -6,7 +6,8 @@ import StrataCore
 public final class LeakyReLU: Layer {
   public struct Config: KerasConfig, Equatable {
     public var negativeSlope: Float
-    public init(negativeSlope: Float = 0.3) { self.negativeSlope = negativeSlope }  // Keras' default
+    // Keras' default
+    public init(negativeSlope: Float = 0.3) { self.negativeSlope = negativeSlope }
     public static let kerasDefaults = Config()
   }
 
@@ -40,7 +41,9 @@ public final class LeakyReLU: Layer {
     let slope = config.negativeSlope
     var y = Tensor(shape: x.shape)
     x.withUnsafeBufferPointer { xs in
-      y.withUnsafeMutableBufferPointer { simdMap(xs, into: $0) { $0.replacing(with: $0 * slope, where: $0 .<= 0) } }
+      y.withUnsafeMutableBufferPointer {
+        simdMap(xs, into: $0) { $0.replacing(with: $0 * slope, where: $0 .<= 0) }
+      }
     }
     return y
   }

@@ -37,12 +37,15 @@ public final class PReLU: Layer {
       guard axis >= 1, axis <= inputShape.count else {
         throw StrataError.invalidArgument(
           owner: "PReLU", argument: "shared_axes", value: "\(config.sharedAxes ?? [])",
-          expected: "axes between 1 and \(inputShape.count) for an input of shape \(kerasShape(inputShape))")
+          expected:
+            "axes between 1 and \(inputShape.count) for an input of shape \(kerasShape(inputShape))"
+        )
       }
       shape[axis - 1] = 1
     }
     self.inputShape = inputShape
-    alpha = Parameter(name: "alpha", value: try initializer.make(shape: shape, generator: &generator))
+    alpha = Parameter(
+      name: "alpha", value: try initializer.make(shape: shape, generator: &generator))
     return inputShape
   }
 
@@ -60,7 +63,9 @@ public final class PReLU: Layer {
   }
 
   public func forward(_ x: Tensor, in context: Context) throws -> Tensor {
-    guard let alpha else { throw StrataError.invalidState("PReLU: forward was called before build.") }
+    guard let alpha else {
+      throw StrataError.invalidState("PReLU: forward was called before build.")
+    }
     try checkInput(x, layer: "PReLU", expected: inputShape)
     input = context.isTraining ? x : nil
     let sample = inputShape.reduce(1, *)

@@ -5,7 +5,8 @@ import StrataTesting
 import Testing
 
 let fixture = try! KerasFixture(
-  contentsOf: Bundle.module.url(forResource: "layers", withExtension: "json", subdirectory: "Fixtures")!)
+  contentsOf: Bundle.module.url(
+    forResource: "layers", withExtension: "json", subdirectory: "Fixtures")!)
 
 /// The one call an application makes; repeating it is harmless.
 func registerPlugin() throws { try register(CustomLayersPlugin.self) }
@@ -26,7 +27,9 @@ func registerPlugin() throws { try register(CustomLayersPlugin.self) }
   #expect(y.shape == [3, 2])
   // The same numbers by hand from the weights: Dense, the LeakyReLU activation (slope 0.3), PReLU
   // (alpha 0), LeakyReLU (0.1), PReLU (alpha 1), Dense.
-  func weights(_ layer: String) -> [[Float]] { model.layer(named: layer)!.parameters.map(\.value.scalars) }
+  func weights(_ layer: String) -> [[Float]] {
+    model.layer(named: layer)!.parameters.map(\.value.scalars)
+  }
   let (kernel, bias) = (weights("dense")[0], weights("dense")[1])
   let (alpha0, alpha1) = (weights("p_re_lu")[0], weights("p_re_lu_1")[0])
   let (kernel1, bias1) = (weights("dense_1")[0], weights("dense_1")[1])
@@ -53,11 +56,14 @@ func registerPlugin() throws { try register(CustomLayersPlugin.self) }
 func matchesKeras(_ reference: KerasCase) throws {
   try registerPlugin()
   let identifier = try #require(reference["layer"]?.stringValue)
-  let layer = try Registries.shared.layers.make(identifier, config: try #require(reference["config"]?.objectValue))
+  let layer = try Registries.shared.layers.make(
+    identifier, config: try #require(reference["config"]?.objectValue))
   let x = try reference.tensor("x")
   var generator = SeededGenerator(seed: 1)
   _ = try layer.build(inputShape: Array(x.shape.dropFirst()), generator: &generator)
-  for (parameter, value) in zip(layer.parameters, try reference.tensors("weights")) { parameter.value = value }
+  for (parameter, value) in zip(layer.parameters, try reference.tensors("weights")) {
+    parameter.value = value
+  }
   let y = try layer.forward(x, in: Context())
   let expectedY = try reference.tensor("y"), expectedDx = try reference.tensor("dx")
   #expect(isClose(y, expectedY), "\(identifier) y")
@@ -84,32 +90,48 @@ func matchesKeras(_ reference: KerasCase) throws {
 func gradientsPassTheCheck(shape: [Int]) throws {
   try registerPlugin()
   #expect(try maxGradientError(of: LeakyReLU(negativeSlope: 0.2), inputShape: shape) < 1e-3)
-  let prelu = try PReLU(config: .init(alphaInitializer: Spec("random_uniform", config: ["minval": 0.1, "maxval": 0.5])))
+  let prelu = try PReLU(
+    config: .init(alphaInitializer: Spec("random_uniform", config: ["minval": 0.1, "maxval": 0.5])))
   #expect(try maxGradientError(of: prelu, inputShape: shape) < 1e-3)
   let shared = try PReLU(config: .init(alphaInitializer: "ones", sharedAxes: [1]))
   #expect(try maxGradientError(of: shared, inputShape: shape) < 1e-3)
-  let function = try Registries.shared.activations.make("LeakyReLU", config: ["negative_slope": 0.2])
+  let function = try Registries.shared.activations.make(
+    "LeakyReLU", config: ["negative_slope": 0.2])
   #expect(maxGradientError(of: function, shape: shape) < 1e-3)
 }
 
 @Test func layersConform() throws {
   try registerPlugin()
   #expect(checkLayer(try LeakyReLU(), inputShape: [5], parameterCount: 0, outputShape: [5]).passed)
-  #expect(checkLayer(try PReLU(), inputShape: [3, 4], parameterCount: 12, outputShape: [3, 4]).passed)
-  #expect(checkLayer(try PReLU(config: .init(sharedAxes: [1])), inputShape: [3, 4], parameterCount: 4).passed)
+  #expect(
+    checkLayer(try PReLU(), inputShape: [3, 4], parameterCount: 12, outputShape: [3, 4]).passed)
+  #expect(
+    checkLayer(try PReLU(config: .init(sharedAxes: [1])), inputShape: [3, 4], parameterCount: 4)
+      .passed)
 }
 
 @Test func badInputGetsClearErrors() throws {
   try registerPlugin()
-  #expect(throws: StrataError.invalidArgument(owner: "LeakyReLU", argument: "negative_slope", value: "-1.0", expected: "a finite number ≥ 0")) {
+  #expect(
+    throws: StrataError.invalidArgument(
+      owner: "LeakyReLU", argument: "negative_slope", value: "-1.0", expected: "a finite number ≥ 0"
+    )
+  ) {
     try Registries.shared.layers.make("LeakyReLU", config: ["negative_slope": -1])
   }
-  #expect(throws: StrataError.unknownIdentifier(kind: "layer", identifier: "PRelu", suggestions: ["PReLU"])) {
+  #expect(
+    throws: StrataError.unknownIdentifier(
+      kind: "layer", identifier: "PRelu", suggestions: ["PReLU"])
+  ) {
     try Registries.shared.layers.make("PRelu")
   }
   let prelu = try PReLU(config: .init(sharedAxes: [3]))
   var generator = SeededGenerator(seed: 1)
-  #expect(throws: StrataError.invalidArgument(owner: "PReLU", argument: "shared_axes", value: "[3]", expected: "axes between 1 and 1 for an input of shape (None, 4)")) { try prelu.build(inputShape: [4], generator: &generator) }
+  #expect(
+    throws: StrataError.invalidArgument(
+      owner: "PReLU", argument: "shared_axes", value: "[3]",
+      expected: "axes between 1 and 1 for an input of shape (None, 4)")
+  ) { try prelu.build(inputShape: [4], generator: &generator) }
 }
 
 /// A model with the plugin's layers and activation saves and loads like one of built-ins.
@@ -128,7 +150,8 @@ func gradientsPassTheCheck(shape: [Int]) throws {
     for j in 0..<4 { x[i, j] = Float((i * 7 + j * 3) % 11) / 5 - 1 }
   }
   try model.fit(x, y, batchSize: 4, epochs: 2, verbose: 0)
-  let url = FileManager.default.temporaryDirectory.appendingPathComponent("plugin-\(UUID().uuidString).strata")
+  let url = FileManager.default.temporaryDirectory.appendingPathComponent(
+    "plugin-\(UUID().uuidString).strata")
   try model.save(to: url)
   let loaded = try Sequential.load(from: url)
   #expect(try loaded.predict(x) == model.predict(x))
