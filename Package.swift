@@ -101,7 +101,7 @@ let package = Package(
       resources: [.copy("Fixtures")]),
     .testTarget(
       name: "StrataKernelsTests",
-      dependencies: ["Strata", "StrataSIMD", "StrataBLAS", "StrataDNNL"]),
+      dependencies: ["Strata", "StrataSIMD", "StrataBLAS", "StrataDNNL", "CStrataKernels"]),
     .testTarget(
       name: "StrataTests",
       dependencies: [
