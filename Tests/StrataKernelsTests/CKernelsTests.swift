@@ -42,11 +42,12 @@ func cReLUMatchesSwift(size: Int) {
 
 @Test(arguments: kernelSizes, [false, true])
 func cAdamMatchesSwift(size: Int, amsgrad: Bool) {
-  let g = values(size, seed: 3),
-    (alpha, beta1, beta2, epsilon): (Float, Float, Float, Float) = (0.01, 0.9, 0.999, 1e-7)
-  var w = values(size, seed: 4), m = values(size, seed: 5),
-    v = values(size, seed: 6, positive: true)
-  var vhat = values(size, seed: 7, positive: true)
+  // Small gradients and moments, where ε's place in the formula shows (√v is then near ε).
+  let g = values(size, seed: 3).map { $0 * 1e-4 }
+  let (alpha, beta1, beta2, epsilon): (Float, Float, Float, Float) = (0.01, 0.9, 0.999, 1e-7)
+  var w = values(size, seed: 4), m = values(size, seed: 5).map { $0 * 1e-4 }
+  var v = values(size, seed: 6, positive: true).map { $0 * 1e-10 }
+  var vhat = values(size, seed: 7, positive: true).map { $0 * 1e-10 }
   var (sw, sm, sv, svhat) = (w, m, v, vhat)
   for i in 0..<size {
     sm[i] = sm[i] + (g[i] - sm[i]) * (1 - beta1)
