@@ -21,7 +21,11 @@ let package = Package(
     .target(name: "CStrataHook", path: "Sources/CStrataHook", exclude: ["README.md"]),
     .target(name: "CStrataKernels", path: "Sources/CStrataKernels", exclude: ["README.md"]),
     .target(name: "StrataCore", dependencies: ["CStrataHook"], exclude: ["README.md"]),
-    .target(name: "StrataAutoload", path: "Sources/StrataAutoload", exclude: ["README.md"]),
+    // Sets CStrataHook's hook to `strata_register_builtins`, which the Strata module defines: linked
+    // only by Strata, so `import StrataCore` alone starts with empty registries.
+    .target(
+      name: "StrataAutoload", dependencies: ["CStrataHook"], path: "Sources/StrataAutoload",
+      exclude: ["README.md"]),
     .target(
       name: "Strata",
       dependencies: [
