@@ -98,7 +98,8 @@ let package = Package(
     .testTarget(
       name: "StrataCoreTests", dependencies: ["StrataCore", "Strata", "StrataTesting"]),
     .testTarget(
-      name: "StrataActivationsTests", dependencies: ["Strata", "StrataTesting"],
+      name: "StrataActivationsTests",
+      dependencies: ["StrataCore", "StrataActivations", "StrataTesting"],
       resources: [.copy("Fixtures")]),
     .testTarget(
       name: "StrataLayersTests", dependencies: ["Strata", "StrataTesting", "StrataDNNL"],

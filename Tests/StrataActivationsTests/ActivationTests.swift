@@ -1,7 +1,23 @@
 import Foundation
-import Strata
+import StrataActivations
+import StrataCore
 import StrataTesting
 import Testing
+
+// This plugin's tests link only StrataCore, the plugin and StrataTesting (no OpenBLAS, no oneDNN): the
+// plugin is registered here, as a third-party plugin's tests would register theirs.
+
+/// The activation identifiers, once the plugin is registered.
+let activationIdentifiers: [String] = {
+  registerActivations()
+  return Registries.shared.activations.identifiers
+}()
+
+func registerActivations() {
+  do { try register(ActivationsPlugin.self) } catch {
+    fatalError("the activations plugin did not register: \(error)")
+  }
+}
 
 let activationFixture = try! KerasFixture(
   contentsOf: Bundle.module.url(
@@ -9,6 +25,7 @@ let activationFixture = try! KerasFixture(
 
 @Test(arguments: activationFixture.cases)
 func activationMatchesKeras(_ fixture: KerasCase) throws {
+  registerActivations()
   let name = try #require(fixture["activation"]?.stringValue)
   let activation = try Registries.shared.activations.make(name)
   let x = try fixture.tensor("x")
@@ -20,6 +37,7 @@ func activationMatchesKeras(_ fixture: KerasCase) throws {
 }
 
 @Test func everySeedActivationIsCovered() {
+  registerActivations()
   let fromFixture = Set(activationFixture.cases.compactMap { $0["activation"]?.stringValue })
   for name in [
     "softmax", "elu", "selu", "softplus", "softsign", "relu", "tanh", "sigmoid", "hard_sigmoid",
@@ -33,7 +51,7 @@ func activationMatchesKeras(_ fixture: KerasCase) throws {
   #expect(Registries.shared.activations.contains("hard_silu"))
 }
 
-@Test(arguments: Registries.shared.activations.identifiers)
+@Test(arguments: activationIdentifiers)
 func activationGradientCheck(_ name: String) throws {
   let activation = try Registries.shared.activations.make(name)
   // Odd widths exercise the SIMD tail; rows exercise row-wise activations.
@@ -75,6 +93,7 @@ func activationGradientCheck(_ name: String) throws {
 }
 
 @Test func activationConfigsAndErrors() throws {
+  registerActivations()
   let leaky = try Registries.shared.activations.make("leaky_relu", config: ["negative_slope": 0.1])
   #expect(leaky(Tensor([-2, 3])).scalars == [-0.2, 3])
   #expect(
@@ -93,7 +112,7 @@ func activationGradientCheck(_ name: String) throws {
 
 /// NaN propagates through every activation, as in Keras 3 (TensorFlow's and JAX's relu of NaN is NaN):
 /// a NaN input must never come out as a finite number that hides it.
-@Test(arguments: Registries.shared.activations.identifiers)
+@Test(arguments: activationIdentifiers)
 func activationsPropagateNaN(_ name: String) throws {
   let activation = try Registries.shared.activations.make(name)
   let x = try Tensor([[.nan, 1, -1]])
