@@ -11,7 +11,7 @@ import StrataLayers
 ///   Dropout(0.2),
 ///   Dense(10, activation: "softmax"),
 /// ])
-/// print(model.summary())
+/// model.summary()
 /// ```
 ///
 /// Layers can also be given by identifier and config (`try model.add("Dense", ["units": 128])`) or as a

@@ -150,7 +150,7 @@ public struct Train: ParsableCommand {
     Console.line(
       "Found \(train.count + validation.count) images of \(train.classNames.count) classes \(train.classNames): \(train.count) for training, \(validation.count) for validation"
     )
-    Console.line(network.summary())
+    network.summary()
     if resume == nil || network.optimizer == nil {
       try network.compile(
         optimizer: try Registries.shared.optimizers.make(
@@ -194,7 +194,7 @@ public struct Train: ParsableCommand {
       testX = try testX.reshaped(to: [testX.shape[0], 28, 28, 1])
     }
     try network.build(inputShape: Array(x.shape.dropFirst()))
-    Console.line(network.summary())
+    network.summary()
     let tutorial = SeedModel(rawValue: model) ?? .mlp
     let epochs = self.epochs ?? tutorial.epochs, batchSize = self.batchSize ?? tutorial.batchSize
     if resume == nil || network.optimizer == nil {

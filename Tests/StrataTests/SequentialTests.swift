@@ -37,7 +37,7 @@ func beginnerModel() throws -> Sequential {
       #expect(model.outputShapes[index] == shape)
     }
     #expect(model.parameterCount == reference["total_params"]?.intValue)
-    let summary = model.summary()
+    let summary = model.summaryText()
     #expect(summary.contains("dense (Dense)                (None, 128)               100480"))
     #expect(summary.contains("Total params: 101,770"))
     #expect(summary.contains("Trainable params: 101,770"))
@@ -144,10 +144,12 @@ func beginnerModel() throws -> Sequential {
     summary.split(separator: "\n").filter { $0.hasPrefix("dense") }.map { $0.split(separator: " ") }
   }
   #expect(
-    rows(model.summary()) == [["dense", "(Dense)", "?", "0"], ["dense_1", "(Dense)", "?", "0"]])
+    rows(model.summaryText()) == [
+      ["dense", "(Dense)", "?", "0"], ["dense_1", "(Dense)", "?", "0"],
+    ])
   let y = try model.predict(Tensor(shape: [5, 7], repeating: 1))
   #expect(
-    rows(model.summary()) == [
+    rows(model.summaryText()) == [
       ["dense", "(Dense)", "(None,", "3)", "24"], ["dense_1", "(Dense)", "(None,", "2)", "8"],
     ])
   #expect(y.shape == [5, 2])
@@ -160,4 +162,13 @@ func beginnerModel() throws -> Sequential {
   #expect(a.parameters.map(\.value) == b.parameters.map(\.value))
   let c = try Sequential([Flatten(inputShape: [28, 28]), Dense(128)], seed: 2)
   #expect(c.parameters[0].value != a.parameters[0].value)
+}
+
+/// `summary()` prints the table, as Keras' does; `summaryText()` is the same table as a string.
+@Test func summaryPrintsAsKerasDoes() throws {
+  let model = try Sequential([Flatten(inputShape: [2, 2]), Dense(3)])
+  let printed = PrintedText()
+  Console.$sink.withValue({ printed.append($0) }) { model.summary() }
+  #expect(printed.value == model.summaryText() + "\n")
+  #expect(printed.value.contains("dense (Dense)") && printed.value.contains("Total params: 15"))
 }

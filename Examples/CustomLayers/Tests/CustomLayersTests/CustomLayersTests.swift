@@ -22,7 +22,7 @@ func registerPlugin() throws { try register(CustomLayersPlugin.self) }
   #expect(model.layerNames == ["dense", "p_re_lu", "leaky_re_lu", "p_re_lu_1", "dense_1"])
   #expect(model.outputShapes == [[6], [6], [6], [6], [2]])
   #expect(model.parameterCount == 4 * 6 + 6 + 6 + 6 + 6 * 2 + 2)
-  #expect(model.summary().contains("p_re_lu (PReLU)"))
+  #expect(model.summaryText().contains("p_re_lu (PReLU)"))
   let y = try model.predict(Tensor(shape: [3, 4], repeating: -0.5))
   #expect(y.shape == [3, 2])
   // The same numbers by hand from the weights: Dense, the LeakyReLU activation (slope 0.3), PReLU
