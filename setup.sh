@@ -59,8 +59,10 @@ case "$command" in
     swift test --skip-build --enable-code-coverage
     coverage_summary
     swift test --package-path Examples/CustomLayers
-    # Every Swift code block of README.md and Docs/ compiles (the docs cannot rot).
+    # Every Swift code block of README.md and Docs/ compiles (the docs cannot rot), and the DocC
+    # catalogs build.
     python3 .ci/check-docs.py
+    swift package generate-documentation --target StrataCore --target Strata > /dev/null
     # The benchmark's quick mode: every kernel row is checked against the reference backend.
     swift run -c release bench --quick
     ;;

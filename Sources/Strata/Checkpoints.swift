@@ -201,7 +201,7 @@ public final class BackupAndRestore: Callback {
   }
 
   /// Refuses a backup directory that cannot hold the backup: a path that exists and is no directory.
-  /// - Throws: ``StrataError/file(path:reason:)``.
+  /// - Throws: `StrataError.file(path:reason:)`.
   public func checkDirectory() throws {
     try Self.requireDirectoryOrNothing(directory, what: "the backup")
   }

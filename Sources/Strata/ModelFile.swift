@@ -268,7 +268,7 @@ extension Sequential {
   /// Saves the whole model: architecture, weights, compile settings, optimizer state and the random
   /// generators' states, so that ``load(from:)`` gives a model that predicts identically and trains on
   /// exactly as this one would. The file is written atomically.
-  /// - Throws: ``StrataError/invalidState(_:)`` for a model that is not built yet, or a file error.
+  /// - Throws: `StrataError.invalidState(_:)` for a model that is not built yet, or a file error.
   public func save(to url: URL) throws {
     guard isBuilt else {
       throw StrataError.invalidState("\(name): build the model (or fit it) before saving it.")
@@ -288,7 +288,7 @@ extension Sequential {
   }
 
   /// Loads a model saved by ``save(to:)``.
-  /// - Throws: ``StrataError/file(path:reason:)`` for a missing, truncated or corrupted file, weights of
+  /// - Throws: `StrataError.file(path:reason:)` for a missing, truncated or corrupted file, weights of
   ///   the wrong shape, or an identifier nobody registered (naming the plugin package when recorded).
   public static func load(from url: URL) throws -> Sequential {
     let (header, tensors) = try ModelFile.read(url)

@@ -27,7 +27,7 @@ extension Loss where Config == NoConfig {
 extension Loss {
   public var identifier: String { Self.identifier }
 
-  /// The batch-mean loss of two tensors (a convenience; training calls ``compute(prediction:target:batchSize:gradient:)``).
+  /// The batch-mean loss of two tensors (a convenience; training calls ``compute(prediction:target:shape:gradient:)``).
   public func callAsFunction(_ target: Tensor, _ prediction: Tensor) throws -> Float {
     try validate(predictionShape: prediction.shape, targetShape: target.shape)
     return try prediction.withUnsafeBufferPointer { p in
