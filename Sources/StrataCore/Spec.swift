@@ -2,7 +2,15 @@
 /// optional config: `"relu"`, or `{"class_name": "RandomNormal", "config": {"stddev": 0.1}}`.
 ///
 /// Decodes from either form (Keras writes both) and encodes as a plain string when there is no config.
-public struct Spec: Codable, Sendable, Hashable, ExpressibleByStringLiteral, CustomStringConvertible
+/// A name held in a `String` variable works as `Spec(name)` or as `"\(name)"`:
+///
+/// ```swift
+/// let name = "relu"
+/// Dense(64, activation: Spec(name))
+/// Dense(64, activation: "\(name)")
+/// ```
+public struct Spec: Codable, Sendable, Hashable, ExpressibleByStringInterpolation,
+  CustomStringConvertible
 {
   public var identifier: String
   public var config: ConfigDictionary

@@ -173,3 +173,13 @@ struct WidgetConfig: KerasConfig, Equatable {
     try ConfigCoding.decode(WidgetConfig.self, from: ["units": 3, "drop": 0.5], owner: "Widget")
   }
 }
+
+/// A spec from a `String` variable: `Spec(name)` or string interpolation.
+@Test func specsFromStringVariables() throws {
+  let name = "relu"
+  #expect(Spec(name) == "relu")
+  let interpolated: Spec = "\(name)"
+  #expect(interpolated.identifier == "relu" && interpolated.config.isEmpty)
+  let dense = try Dense(2, activation: "\(name)")
+  #expect(dense.activation.identifier == "relu")
+}
