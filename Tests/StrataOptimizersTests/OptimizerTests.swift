@@ -60,7 +60,7 @@ func optimizerMatchesKeras(_ fixture: KerasCase) throws {
 /// gradient on its first step (each coordinate, from zero state) and ends near the minimizer `c`, which
 /// the test knows independently of any optimizer. (The exact update rules are pinned by the Keras
 /// trajectories in `optimizerMatchesKeras`.)
-@Test(arguments: ["SGD", "RMSprop", "Adagrad", "Adadelta", "Adam", "AdamW", "Adamax", "Nadam"])
+@Test(arguments: Registries.shared.optimizers.identifiers)
 func optimizerGradientCheck(_ name: String) throws {
   let a: [Double] = [1, 2, 0.5, 3, 1.5], c: [Double] = [0.3, -0.7, 1.2, 0.1, -0.4]
   func f(_ w: [Double]) -> Double {

@@ -1,0 +1,330 @@
+#!/usr/bin/env python3
+"""Regenerates every Keras fixture the tests read (Tests/*/Fixtures/*.json).
+
+Pinned versions (the numbers Strata matches):
+    tensorflow-cpu==2.21.0  keras==3.15.1  (numpy as they bring it)
+
+    python3 -m venv /tmp/kerasenv
+    /tmp/kerasenv/bin/pip install "tensorflow-cpu==2.21.0" "keras==3.15.1"
+    /tmp/kerasenv/bin/python Tests/generate_fixtures.py             # writes the fixtures in place
+    /tmp/kerasenv/bin/python Tests/generate_fixtures.py --out DIR   # or under DIR, to compare
+
+To add a case, add a line to one of the lists below (ACTIVATIONS, LOSSES, OPTIMIZERS, LAYERS, SEED_MODELS);
+the tests iterate the fixture's cases. Inputs are drawn from fixed seeds, so a run reproduces its output.
+Every array is {"shape": [...], "data": [...]}, flat and row-major (channels-last for images).
+"""
+import argparse
+import gzip
+import json
+import os
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+import keras  # noqa: E402
+
+ROOT = os.path.dirname(os.path.abspath(__file__))
+GENERATOR = f"keras {keras.__version__}, tensorflow {tf.__version__}, float32"
+
+
+def array(value):
+    value = np.asarray(value, dtype=np.float32)
+    return {"shape": list(value.shape), "data": [float(v) for v in value.reshape(-1)]}
+
+
+def generator(seed):
+    return np.random.default_rng(seed)
+
+
+def vjp(function, inputs, upstream):
+    """The output of function(*inputs) and the gradients of sum(output * upstream) for each input."""
+    variables = [tf.Variable(v) for v in inputs]
+    with tf.GradientTape() as tape:
+        output = function(*variables)
+        total = tf.reduce_sum(output * upstream)
+    return output, tape.gradient(total, variables)
+
+
+# MARK: Activations
+
+ACTIVATIONS = [
+    "relu", "sigmoid", "softmax", "tanh", "elu", "selu", "softplus", "softsign", "hard_sigmoid", "linear",
+    "exponential", "swish", "gelu", "relu6", "leaky_relu", "mish", "log_softmax", "hard_swish",
+]
+
+
+def activations():
+    cases = []
+    for index, name in enumerate(ACTIVATIONS):
+        rng = generator(100 + index)
+        x = (rng.standard_normal((3, 5)) * 2).astype(np.float32)
+        upstream = rng.standard_normal((3, 5)).astype(np.float32)
+        function = keras.activations.get(name)
+        y, (dx,) = vjp(lambda v: function(v), [x], upstream)
+        cases.append({"activation": name, "x": array(x), "y": array(y), "upstream": array(upstream), "dx": array(dx)})
+    return cases
+
+
+# MARK: Losses
+
+LOSSES = [
+    ("mean_squared_error", {}), ("mean_absolute_error", {}), ("mean_absolute_percentage_error", {}),
+    ("mean_squared_logarithmic_error", {}), ("squared_hinge", {}), ("hinge", {}), ("categorical_hinge", {}),
+    ("log_cosh", {}), ("categorical_crossentropy", {}), ("categorical_crossentropy", {"from_logits": True}),
+    ("sparse_categorical_crossentropy", {}), ("sparse_categorical_crossentropy", {"from_logits": True}),
+    ("binary_crossentropy", {}), ("binary_crossentropy", {"from_logits": True}), ("kl_divergence", {}),
+    ("poisson", {}), ("cosine_similarity", {}), ("huber", {}),
+]
+
+
+def loss_inputs(name, config, rng):
+    logits = rng.standard_normal((4, 3)).astype(np.float32) * 2
+    # Probabilities kept away from 0 and 1, where a finite-difference check of -log p needs a tiny step.
+    probabilities = tf.nn.softmax(logits / 2).numpy()
+    labels = rng.integers(0, 3, 4)
+    one_hot = np.eye(3, dtype=np.float32)[labels]
+    if name in ("categorical_crossentropy", "categorical_hinge"):
+        return one_hot, logits if config.get("from_logits") else probabilities
+    if name == "sparse_categorical_crossentropy":
+        return labels.astype(np.float32), logits if config.get("from_logits") else probabilities
+    if name in ("binary_crossentropy", "hinge", "squared_hinge"):
+        targets = rng.integers(0, 2, (4, 3)).astype(np.float32)
+        return targets, logits if config.get("from_logits") else tf.sigmoid(logits / 2).numpy()
+    if name == "kl_divergence":
+        return tf.nn.softmax(rng.standard_normal((4, 3))).numpy().astype(np.float32), probabilities
+    if name in ("poisson", "mean_squared_logarithmic_error", "mean_absolute_percentage_error"):
+        return rng.uniform(0.1, 2, (4, 3)).astype(np.float32), rng.uniform(0.1, 2, (4, 3)).astype(np.float32)
+    return rng.standard_normal((4, 3)).astype(np.float32), rng.standard_normal((4, 3)).astype(np.float32)
+
+
+def losses():
+    cases = []
+    for index, (name, config) in enumerate(LOSSES):
+        rng = generator(200 + index)
+        y_true, y_pred = loss_inputs(name, config, rng)
+        function = keras.losses.get(name)  # the per-sample function; its keyword arguments are the config
+
+        def loss(target, prediction, function=function, config=config):
+            return function(target, prediction, **config)
+        y_pred_variable = tf.Variable(y_pred)
+        with tf.GradientTape() as tape:
+            value = tf.reduce_mean(loss(tf.constant(y_true), y_pred_variable))
+        gradient = tape.gradient(value, y_pred_variable)
+        cases.append({
+            "loss": name, "config": config, "y_true": array(y_true), "y_pred": array(y_pred),
+            "loss_value": float(value), "d_y_pred": array(gradient),
+        })
+    return cases
+
+
+# MARK: Optimizers
+
+OPTIMIZERS = [
+    ("SGD", {}), ("SGD", {"momentum": 0.9}), ("SGD", {"momentum": 0.9, "nesterov": True}), ("RMSprop", {}),
+    ("RMSprop", {"momentum": 0.5, "centered": True}), ("Adagrad", {}), ("Adadelta", {}),
+    ("Adadelta", {"learning_rate": 1.0}), ("Adam", {}), ("Adam", {"amsgrad": True}), ("Adamax", {}),
+    ("Nadam", {}), ("AdamW", {}),
+]
+# Keys of get_config() that are Keras' bookkeeping rather than the update's arguments.
+NOT_DEFAULTS = {"name", "loss_scale_factor", "gradient_accumulation_steps", "clipnorm", "clipvalue",
+                "global_clipnorm", "ema_overwrite_frequency"}
+
+
+def optimizers():
+    cases = []
+    for index, (name, config) in enumerate(OPTIMIZERS):
+        rng = generator(300 + index)
+        w0 = rng.standard_normal((4, 3)).astype(np.float32)
+        grads = [rng.standard_normal((4, 3)).astype(np.float32) for _ in range(4)]
+        optimizer = getattr(keras.optimizers, name)(**config)
+        variable = keras.Variable(w0)
+        after = []
+        for gradient in grads:
+            optimizer.apply_gradients([(tf.constant(gradient), variable)])
+            after.append(array(variable.numpy()))
+        defaults = {k: v for k, v in optimizer.get_config().items() if k not in NOT_DEFAULTS and v is not None}
+        cases.append({
+            "optimizer": name, "config": config, "resolved_defaults": defaults, "w0": array(w0),
+            "grads": [array(g) for g in grads], "weights_after_each_step": after,
+        })
+    return cases
+
+
+# MARK: Layers
+
+# Layers summed in a different order than TensorFlow (convolutions, pooling, reductions) are compared
+# with atol 1e-4; the others with rtol 1e-5, atol 1e-6. The tolerance travels in each case.
+EXACT, REORDERED = {"rtol": 1e-5, "atol": 1e-6}, {"rtol": 1e-4, "atol": 1e-4}
+
+LAYERS = [
+    ("dense relu", keras.layers.Dense, {"units": 5, "activation": "relu"}, (2, 7)),
+    ("dense linear no bias", keras.layers.Dense, {"units": 4, "use_bias": False}, (2, 6)),
+    ("conv2d f4 k3 s1 valid", keras.layers.Conv2D, {"filters": 4, "kernel_size": 3, "activation": "relu"}, (2, 8, 8, 2)),
+    ("conv2d f3 k3 s1 same", keras.layers.Conv2D, {"filters": 3, "kernel_size": 3, "padding": "same", "activation": "relu"},
+     (2, 7, 7, 2)),
+    ("conv2d f4 k5 s1 same", keras.layers.Conv2D, {"filters": 4, "kernel_size": 5, "padding": "same", "activation": "relu"},
+     (2, 9, 9, 1)),
+    ("conv2d f2 k3 s2 valid", keras.layers.Conv2D, {"filters": 2, "kernel_size": 3, "strides": 2, "activation": "relu"},
+     (2, 9, 9, 3)),
+    ("conv2d f2 k3 s2 same", keras.layers.Conv2D,
+     {"filters": 2, "kernel_size": 3, "strides": 2, "padding": "same", "activation": "relu"}, (2, 8, 8, 2)),
+    ("MaxPooling2D p2 s2 valid", keras.layers.MaxPooling2D, {"pool_size": 2}, (2, 6, 6, 2)),
+    ("MaxPooling2D p2 s2 valid", keras.layers.MaxPooling2D, {"pool_size": 2}, (2, 7, 7, 2)),
+    ("MaxPooling2D p2 s2 same", keras.layers.MaxPooling2D, {"pool_size": 2, "padding": "same"}, (2, 7, 7, 2)),
+    ("MaxPooling2D p3 s2 valid", keras.layers.MaxPooling2D, {"pool_size": 3, "strides": 2}, (2, 9, 9, 1)),
+    ("AveragePooling2D p2 s2 valid", keras.layers.AveragePooling2D, {"pool_size": 2}, (2, 6, 6, 2)),
+    ("AveragePooling2D p2 s2 same", keras.layers.AveragePooling2D, {"pool_size": 2, "padding": "same"}, (2, 5, 5, 2)),
+    ("flatten", keras.layers.Flatten, {}, (2, 3, 4, 2)),
+    ("leaky_relu", keras.layers.LeakyReLU, {"negative_slope": 0.2}, (2, 6)),
+    ("prelu", keras.layers.PReLU, {}, (2, 6)),
+    ("global average pooling", keras.layers.GlobalAveragePooling2D, {}, (2, 4, 4, 3)),
+    ("batchnorm", keras.layers.BatchNormalization, {}, (4, 5)),
+]
+
+
+# The layers of the plugin in Examples/CustomLayers: their cases go to that package's fixture.
+PLUGIN_LAYERS = {"LeakyReLU", "PReLU"}
+
+
+def layers(plugin=False):
+    cases = []
+    for index, (description, kind, arguments, shape) in enumerate(LAYERS):
+        if (kind.__name__ in PLUGIN_LAYERS) != plugin:
+            continue
+        rng = generator(400 + index)
+        layer = kind(**arguments)
+        x = rng.standard_normal(shape).astype(np.float32)
+        if "MaxPooling" in kind.__name__:  # distinct values: a tie could route the gradient either way
+            x = rng.permutation(np.arange(x.size, dtype=np.float32) * 0.01).reshape(shape)
+        layer.build(shape)
+        weights = []
+        for variable in layer.weights:
+            values = rng.standard_normal(variable.shape).astype(np.float32) * 0.5
+            if variable.name == "moving_variance":
+                values = np.abs(values) + 0.5
+            variable.assign(values)
+            weights.append(values)
+        y = layer(x, training=False)
+        upstream = rng.standard_normal(y.shape).astype(np.float32)
+        trainable = list(layer.weights)
+        # `y` is inference (moving statistics); the gradients are of a training call (batch statistics),
+        # as a training step computes them.
+        x_variable = tf.Variable(x)
+        with tf.GradientTape() as tape:
+            out = layer(x_variable, training=True)
+            total = tf.reduce_sum(out * upstream)
+        gradients = tape.gradient(total, [x_variable] + [v.value for v in trainable])
+        cases.append({
+            "layer": kind.__name__, "desc": description, "config": layer.get_config(), "x": array(x),
+            "weights": [array(w) for w in weights], "weight_names": [v.name for v in layer.weights],
+            "y": array(y), "upstream": array(upstream), "dx": array(gradients[0]),
+            "d_weights": [array(g if g is not None else np.zeros(v.shape)) for g, v in zip(gradients[1:], trainable)],
+            "tolerance": EXACT if kind.__name__ in ("Dense", "Flatten", "LeakyReLU", "PReLU") else REORDERED,
+        })
+    return cases
+
+
+# MARK: Seed models
+
+# Each seed model's layers, made only when asked for (after a session reset, so names start afresh).
+SEED_MODELS = {
+    "mlp": lambda L: [L.Input((28, 28)), L.Flatten(), L.Dense(128, activation="relu"), L.Dropout(0.2),
+                      L.Dense(10, activation="softmax")],
+    "cnn": lambda L: [L.Input((28, 28, 1)), L.Conv2D(32, 3, activation="relu"), L.MaxPooling2D(2),
+                      L.Conv2D(64, 3, activation="relu"), L.MaxPooling2D(2), L.Conv2D(64, 3, activation="relu"),
+                      L.Flatten(), L.Dense(64, activation="relu"), L.Dense(10)],
+    "deep_mnist": lambda L: [L.Input((28, 28, 1)), L.Conv2D(32, 5, padding="same", activation="relu"),
+                             L.MaxPooling2D(2, padding="same"), L.Conv2D(64, 5, padding="same", activation="relu"),
+                             L.MaxPooling2D(2, padding="same"), L.Flatten(), L.Dense(1024, activation="relu"),
+                             L.Dropout(0.5), L.Dense(10, activation="softmax")],
+    "horses_vs_humans": lambda L: [L.Input((300, 300, 3)), L.Conv2D(16, 3, activation="relu"), L.MaxPooling2D(2),
+                                   L.Conv2D(32, 3, activation="relu"), L.MaxPooling2D(2),
+                                   L.Conv2D(64, 3, activation="relu"), L.MaxPooling2D(2), L.Flatten(),
+                                   L.Dense(512, activation="relu"), L.Dense(1, activation="sigmoid")],
+}
+
+
+def summaries():
+    cases = []
+    for name, make in SEED_MODELS.items():
+        keras.backend.clear_session()  # layer names as a fresh program gives them: conv2d, conv2d_1, …
+        model = keras.Sequential(make(keras.layers))
+        cases.append({
+            "model": name,
+            "layers": [{"name": l.name, "type": type(l).__name__, "output_shape": list(l.output.shape),
+                        "params": l.count_params()} for l in model.layers],
+            "total_params": model.count_params(),
+        })
+    return cases
+
+
+# MARK: A training run
+
+class RunningLoss(keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.losses = []
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.losses.append(float(logs["loss"]))
+
+
+def fashion_mnist(count):
+    directory = "/usr/share/datasets/fashion-mnist"
+
+    def read(name, offset):
+        with gzip.open(os.path.join(directory, name + ".gz")) as f:
+            return np.frombuffer(f.read(), np.uint8, offset=offset)
+    images = read("train-images-idx3-ubyte", 16).reshape(-1, 28, 28)[:count].astype(np.float32) / 255
+    labels = read("train-labels-idx1-ubyte", 8)[:count].astype(np.int64)
+    return images, labels
+
+
+def training():
+    x, y = fashion_mnist(256)
+    cases = []
+    for index, optimizer in enumerate(["sgd", "adam"]):
+        keras.utils.set_random_seed(500 + index)
+        model = keras.Sequential([keras.layers.Input((28, 28)), keras.layers.Flatten(),
+                                  keras.layers.Dense(32, activation="relu"), keras.layers.Dense(10, activation="softmax")])
+        initial = [array(w) for w in model.get_weights()]
+        model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        recorder = RunningLoss()
+        history = model.fit(x, y, batch_size=32, epochs=2, shuffle=False, verbose=0, callbacks=[recorder])
+        cases.append({
+            "optimizer": optimizer, "model": "Flatten(28,28) -> Dense(32, relu) -> Dense(10, softmax)",
+            "data": "fashion-mnist train images [0, 256), pixels / 255", "batch_size": 32, "epochs": 2,
+            "shuffle": False, "initial_weights": initial, "running_mean_loss_after_each_step": recorder.losses,
+            "history": {k: [float(v) for v in values] for k, values in history.history.items()},
+            "final_weights": [array(w) for w in model.get_weights()],
+            "note": "Keras reports the running mean of the batch losses within an epoch",
+        })
+    return cases
+
+
+FIXTURES = [
+    ("StrataActivationsTests/Fixtures/activations.json", activations),
+    ("StrataLossesTests/Fixtures/losses.json", losses),
+    ("StrataOptimizersTests/Fixtures/optimizers.json", optimizers),
+    ("StrataLayersTests/Fixtures/layers.json", layers),
+    ("../Examples/CustomLayers/Tests/CustomLayersTests/Fixtures/layers.json", lambda: layers(plugin=True)),
+    ("StrataTests/Fixtures/summaries.json", summaries),
+    ("StrataTests/Fixtures/training.json", training),
+]
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description="Regenerate Strata's Keras fixtures.")
+    parser.add_argument("--out", default=ROOT, help="the folder that holds the test targets (default: Tests/)")
+    parser.add_argument("--only", help="one fixture file name, e.g. losses.json")
+    options = parser.parse_args()
+    for path, make in FIXTURES:
+        if options.only and not path.endswith(options.only):
+            continue
+        destination = os.path.join(options.out, path)
+        os.makedirs(os.path.dirname(destination), exist_ok=True)
+        with open(destination, "w") as f:
+            json.dump({"generator": GENERATOR, "cases": make()}, f)
+            f.write("\n")
+        print(f"wrote {destination}")
