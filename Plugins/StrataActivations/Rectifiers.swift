@@ -46,6 +46,7 @@ public struct ReLU6: Activation {
 /// `x` for `x > 0`, `negativeSlope · x` otherwise. Keras: `"leaky_relu"` (the function; default slope 0.2).
 public struct LeakyReLUActivation: Activation {
   public struct Config: KerasConfig, Equatable {
+    /// Keras' `negative_slope`.
     public var negativeSlope: Float
     public init(negativeSlope: Float = 0.2) { self.negativeSlope = negativeSlope }
     public static let kerasDefaults = Config()

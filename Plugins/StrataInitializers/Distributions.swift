@@ -4,8 +4,11 @@ import StrataCore
 /// Normal with `mean` and `stddev`. Keras: `"random_normal"` (`RandomNormal(mean=0.0, stddev=0.05)`).
 public struct RandomNormal: Initializer {
   public struct Config: KerasConfig, Equatable {
+    /// Keras' `mean`.
     public var mean: Double
+    /// Keras' `stddev`.
     public var stddev: Double
+    /// Keras' `seed`.
     public var seed: UInt64?
     public init(mean: Double = 0, stddev: Double = 0.05, seed: UInt64? = nil) {
       self.mean = mean
@@ -52,8 +55,11 @@ public struct TruncatedNormal: Initializer {
 /// Uniform in `[minval, maxval)`. Keras: `"random_uniform"` (`RandomUniform(minval=-0.05, maxval=0.05)`).
 public struct RandomUniform: Initializer {
   public struct Config: KerasConfig, Equatable {
+    /// Keras' `minval`.
     public var minval: Double
+    /// Keras' `maxval`.
     public var maxval: Double
+    /// Keras' `seed`.
     public var seed: UInt64?
     public init(minval: Double = -0.05, maxval: Double = 0.05, seed: UInt64? = nil) {
       self.minval = minval
@@ -107,6 +113,7 @@ public struct Ones: Initializer {
 /// Every value `value`. Keras: `"constant"` (`Constant(value=0.0)`).
 public struct Constant: Initializer {
   public struct Config: KerasConfig, Equatable {
+    /// Keras' `value`.
     public var value: Float
     public init(value: Float = 0) { self.value = value }
     public static let kerasDefaults = Config()
@@ -126,7 +133,9 @@ public struct Constant: Initializer {
 /// Keras: `"orthogonal"` (`Orthogonal(gain=1.0)`).
 public struct Orthogonal: Initializer {
   public struct Config: KerasConfig, Equatable {
+    /// Keras' `gain`.
     public var gain: Double
+    /// Keras' `seed`.
     public var seed: UInt64?
     public init(gain: Double = 1, seed: UInt64? = nil) {
       self.gain = gain

@@ -8,6 +8,7 @@ import StrataCore
 /// standard deviation is divided by 0.8796…, the deviation of a unit normal cut there, as in Keras.
 public struct VarianceScaling: Initializer {
   public struct Config: KerasConfig, Equatable {
+    /// Keras' `scale`.
     public var scale: Double
     /// `"fan_in"`, `"fan_out"` or `"fan_avg"`.
     public var mode: String
@@ -99,6 +100,7 @@ func truncatedNormal(_ generator: inout SeededGenerator) -> Double {
 
 /// The config of an initializer whose only argument is an optional seed.
 public struct SeedConfig: Codable, Sendable, Equatable {
+  /// Keras' `seed`.
   public var seed: UInt64?
   public init(seed: UInt64? = nil) { self.seed = seed }
 }

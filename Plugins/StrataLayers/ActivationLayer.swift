@@ -6,6 +6,7 @@ import StrataCore
 /// ``StrataCore/Activation`` is the protocol).
 public final class ActivationLayer: SoftmaxHead {
   public struct Config: Codable, Sendable, Equatable {
+    /// Keras' `activation`.
     public var activation: Spec
     public init(activation: Spec) { self.activation = activation }
   }

@@ -9,14 +9,23 @@ import StrataCore
 /// `trainable = False`) always uses the moving statistics and updates nothing.
 public final class BatchNormalization: Layer {
   public struct Config: KerasConfig, Equatable {
+    /// Keras' `axis`.
     public var axis: Int
+    /// Keras' `momentum`.
     public var momentum: Float
+    /// Keras' `epsilon`.
     public var epsilon: Float
+    /// Keras' `center`.
     public var center: Bool
+    /// Keras' `scale`.
     public var scale: Bool
+    /// Keras' `beta_initializer`.
     public var betaInitializer: Spec
+    /// Keras' `gamma_initializer`.
     public var gammaInitializer: Spec
+    /// Keras' `moving_mean_initializer`.
     public var movingMeanInitializer: Spec
+    /// Keras' `moving_variance_initializer`.
     public var movingVarianceInitializer: Spec
     /// Batch renormalization is not supported: only Keras' default, `false`, is accepted.
     public var renorm = false

@@ -8,14 +8,23 @@ import StrataCore
 /// `ceil(input / stride)` and an odd total padding puts the extra pixel at the bottom and right.
 public final class Conv2D: Layer {
   public struct Config: KerasConfig, Equatable {
+    /// Keras' `filters`.
     public var filters: Int
+    /// Keras' `kernel_size`.
     public var kernelSize: IntPair
+    /// Keras' `strides`.
     public var strides: IntPair
+    /// Keras' `padding`.
     public var padding: String
+    /// Keras' `dilation_rate`.
     public var dilationRate: IntPair
+    /// Keras' `activation`.
     public var activation: Spec
+    /// Keras' `use_bias`.
     public var useBias: Bool
+    /// Keras' `kernel_initializer`.
     public var kernelInitializer: Spec
+    /// Keras' `bias_initializer`.
     public var biasInitializer: Spec
     /// Grouped convolutions are not supported: only Keras' default of 1 is accepted.
     public var groups: Int = 1

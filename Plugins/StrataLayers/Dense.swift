@@ -7,10 +7,15 @@ import StrataCore
 /// above 2 is treated as rows of its last axis. The products run on the context's GEMM.
 public final class Dense: SoftmaxHead {
   public struct Config: KerasConfig, Equatable {
+    /// Keras' `units`.
     public var units: Int
+    /// Keras' `activation`.
     public var activation: Spec
+    /// Keras' `use_bias`.
     public var useBias: Bool
+    /// Keras' `kernel_initializer`.
     public var kernelInitializer: Spec
+    /// Keras' `bias_initializer`.
     public var biasInitializer: Spec
 
     public init(

@@ -7,7 +7,9 @@ import StrataCore
 /// generator when the layer is built, so a seeded model drops the same units every run.
 public final class Dropout: RandomizedLayer {
   public struct Config: Codable, Sendable, Equatable {
+    /// Keras' `rate`.
     public var rate: Float
+    /// Keras' `seed`.
     public var seed: UInt64?
     public init(rate: Float, seed: UInt64? = nil) {
       self.rate = rate

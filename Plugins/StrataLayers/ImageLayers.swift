@@ -5,6 +5,7 @@ import StrataCore
 public final class ZeroPadding2D: Layer {
   public struct Config: KerasConfig, Equatable {
     public static let kerasDefaults = Config()
+    /// Keras' `top`.
     public var top: Int, bottom: Int, left: Int, right: Int
     public init(top: Int, bottom: Int, left: Int, right: Int) {
       self.top = top
@@ -125,7 +126,9 @@ public final class ZeroPadding2D: Layer {
 /// `y = x · scale + offset`, e.g. pixels to [0, 1]. Keras: `Rescaling(scale, offset=0.0)`.
 public final class Rescaling: Layer {
   public struct Config: KerasConfig, Equatable {
+    /// Keras' `scale`.
     public var scale: Float
+    /// Keras' `offset`.
     public var offset: Float
     public init(scale: Float, offset: Float = 0) {
       self.scale = scale

@@ -2,9 +2,11 @@ import StrataCore
 
 /// The config of the 2-D pooling layers.
 public struct Pooling2DConfig: KerasConfig, Equatable {
+  /// Keras' `pool_size`.
   public var poolSize: IntPair
   /// `nil`: the pool size, as in Keras (and then left out of the saved config, which Keras reads the same).
   public var strides: IntPair?
+  /// Keras' `padding`.
   public var padding: String
 
   public init(poolSize: IntPair = 2, strides: IntPair? = nil, padding: String = "valid") {

@@ -5,6 +5,7 @@ import StrataCore
 /// Keras: `Reshape(target_shape)`.
 public final class Reshape: Layer {
   public struct Config: Codable, Sendable, Equatable {
+    /// Keras' `target_shape`.
     public var targetShape: [Int]
     public init(targetShape: [Int]) { self.targetShape = targetShape }
   }

@@ -101,6 +101,7 @@ public struct LogCosh: ElementwiseLoss {
 /// (`Huber(delta=1.0)`).
 public struct Huber: ElementwiseLoss {
   public struct Config: KerasConfig, Equatable {
+    /// Keras' `delta`.
     public var delta: Float
     public init(delta: Float = 1) { self.delta = delta }
     public static let kerasDefaults = Config()

@@ -101,6 +101,7 @@ public final class CategoricalAccuracy: MeanOverSamples, Metric {
 /// `"binary_accuracy"` (`BinaryAccuracy(threshold=0.5)`).
 public final class BinaryAccuracy: MeanOverSamples, Metric {
   public struct Config: KerasConfig, Equatable {
+    /// Keras' `threshold`.
     public var threshold: Float
     public init(threshold: Float = 0.5) { self.threshold = threshold }
     public static let kerasDefaults = Config()
@@ -128,6 +129,7 @@ public final class BinaryAccuracy: MeanOverSamples, Metric {
 /// `"top_k_categorical_accuracy"` (`k=5`); `"sparse_top_k_categorical_accuracy"` takes class indices.
 public final class TopKCategoricalAccuracy: MeanOverSamples, Metric {
   public struct Config: KerasConfig, Equatable {
+    /// Keras' `k`.
     public var k: Int
     public init(k: Int = 5) { self.k = k }
     public static let kerasDefaults = Config()
@@ -187,6 +189,7 @@ public final class SparseTopKCategoricalAccuracy: MeanOverSamples, Metric {
 /// loss name in `metrics:`).
 public final class LossMetric: MeanOverSamples, Metric {
   public struct Config: Codable, Sendable, Equatable {
+    /// Keras' `loss`.
     public var loss: Spec
     public init(loss: Spec) { self.loss = loss }
   }

@@ -4,9 +4,13 @@ import StrataCore
 
 /// The arguments of Adam and its relatives.
 public struct AdamArguments: Codable, Sendable, Equatable {
+  /// Keras' `beta_1`.
   public var beta1: Float
+  /// Keras' `beta_2`.
   public var beta2: Float
+  /// Keras' `epsilon`.
   public var epsilon: Float
+  /// Keras' `amsgrad`.
   public var amsgrad: Bool
   public init(
     beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-7, amsgrad: Bool = false
@@ -53,7 +57,9 @@ struct AnyKey: CodingKey {
 public struct AdamConfig: KerasConfig, Equatable {
   /// AdamW's decay of 0.004 is set by AdamW when none is given.
   public static let kerasDefaults = AdamConfig(common: .init(learningRate: 0.001))
+  /// The arguments every optimizer takes (`learning_rate`, clipping, `weight_decay`), flat in Keras' config.
   public var common: OptimizerArguments
+  /// Adam's own arguments (`beta_1`, `beta_2`, `epsilon`, `amsgrad`), flat in Keras' config.
   public var adam: AdamArguments
   public init(common: OptimizerArguments, adam: AdamArguments = AdamArguments()) {
     self.common = common

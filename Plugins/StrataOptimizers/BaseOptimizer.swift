@@ -3,6 +3,7 @@ import StrataCore
 
 /// The arguments every Keras optimizer takes.
 public struct OptimizerArguments: Codable, Sendable, Equatable {
+  /// Keras' `learning_rate`.
   public var learningRate: Float
   /// Decoupled weight decay: `w -= learningRate · weightDecay · w` before each update.
   public var weightDecay: Float?

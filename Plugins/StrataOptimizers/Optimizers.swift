@@ -10,8 +10,11 @@ import StrataCore
 public final class SGD: BaseOptimizer, Optimizer {
   public struct Config: KerasConfig, Equatable {
     public static let kerasDefaults = Config()
+    /// The arguments every optimizer takes (`learning_rate`, clipping, `weight_decay`), flat in Keras' config.
     public var common: OptimizerArguments
+    /// Keras' `momentum`.
     public var momentum: Float
+    /// Keras' `nesterov`.
     public var nesterov: Bool
     public init(
       common: OptimizerArguments = .init(learningRate: 0.01), momentum: Float = 0,
@@ -79,10 +82,15 @@ public final class SGD: BaseOptimizer, Optimizer {
 public final class RMSprop: BaseOptimizer, Optimizer {
   public struct Config: KerasConfig, Equatable {
     public static let kerasDefaults = Config()
+    /// The arguments every optimizer takes (`learning_rate`, clipping, `weight_decay`), flat in Keras' config.
     public var common: OptimizerArguments
+    /// Keras' `rho`.
     public var rho: Float
+    /// Keras' `momentum`.
     public var momentum: Float
+    /// Keras' `epsilon`.
     public var epsilon: Float
+    /// Keras' `centered`.
     public var centered: Bool
     public init(
       common: OptimizerArguments = .init(learningRate: 0.001), rho: Float = 0.9,
@@ -157,8 +165,11 @@ public final class RMSprop: BaseOptimizer, Optimizer {
 public final class Adagrad: BaseOptimizer, Optimizer {
   public struct Config: KerasConfig, Equatable {
     public static let kerasDefaults = Config()
+    /// The arguments every optimizer takes (`learning_rate`, clipping, `weight_decay`), flat in Keras' config.
     public var common: OptimizerArguments
+    /// Keras' `initial_accumulator_value`.
     public var initialAccumulatorValue: Float
+    /// Keras' `epsilon`.
     public var epsilon: Float
     public init(
       common: OptimizerArguments = .init(learningRate: 0.001), initialAccumulatorValue: Float = 0.1,
@@ -223,8 +234,11 @@ public final class Adagrad: BaseOptimizer, Optimizer {
 public final class Adadelta: BaseOptimizer, Optimizer {
   public struct Config: KerasConfig, Equatable {
     public static let kerasDefaults = Config()
+    /// The arguments every optimizer takes (`learning_rate`, clipping, `weight_decay`), flat in Keras' config.
     public var common: OptimizerArguments
+    /// Keras' `rho`.
     public var rho: Float
+    /// Keras' `epsilon`.
     public var epsilon: Float
     public init(
       common: OptimizerArguments = .init(learningRate: 0.001), rho: Float = 0.95,

@@ -91,13 +91,21 @@ func missingMonitor(_ owner: String, _ monitor: String, _ logs: Logs) -> String 
 /// `EarlyStopping(monitor="val_loss", min_delta=0, patience=0, mode="auto", baseline=None,
 /// restore_best_weights=False, start_from_epoch=0)`.
 public final class EarlyStopping: Callback {
+  /// The logged value watched (`"val_loss"`, `"accuracy"`, …).
   public let monitor: String
+  /// The smallest change that counts as an improvement.
   public let minDelta: Float
+  /// Epochs without improvement before training stops.
   public let patience: Int
+  /// Whether smaller (`.min`) or larger (`.max`) is better; `.auto` decides from `monitor`.
   public let mode: MonitorMode
+  /// A value to beat: training stops if `monitor` does not pass it within `patience` epochs.
   public let baseline: Float?
+  /// Whether the weights of the best epoch are restored when training stops.
   public let restoreBestWeights: Bool
+  /// Epochs of warm-up before improvements are watched.
   public let startFromEpoch: Int
+  /// 1 prints a line when training stops.
   public let verbose: Int
   /// The epoch after which training stopped, 0 if it did not stop early.
   public private(set) var stoppedEpoch = 0
@@ -189,13 +197,21 @@ public final class TerminateOnNaN: Callback {
 /// Keras: `ReduceLROnPlateau(monitor="val_loss", factor=0.1, patience=10, mode="auto", min_delta=1e-4,
 /// cooldown=0, min_lr=0.0)`.
 public final class ReduceLROnPlateau: Callback {
+  /// The logged value watched.
   public let monitor: String
+  /// What the learning rate is multiplied by when `monitor` stops improving.
   public let factor: Float
+  /// Epochs without improvement before the rate is reduced.
   public let patience: Int
+  /// Whether smaller (`.min`) or larger (`.max`) is better; `.auto` decides from `monitor`.
   public let mode: MonitorMode
+  /// The smallest change that counts as an improvement.
   public let minDelta: Float
+  /// Epochs to wait after a reduction before watching again.
   public let cooldown: Int
+  /// The rate is never reduced below this (Keras' `min_lr`).
   public let minLearningRate: Float
+  /// 1 prints a line at each reduction.
   public let verbose: Int
   private var best: Float = .nan
   private var wait = 0
@@ -258,8 +274,11 @@ public final class ReduceLROnPlateau: Callback {
 /// Writes each epoch's logs as a CSV row, header first. Keras: `CSVLogger(filename, separator=",",
 /// append=False)`. Each row is flushed as soon as the epoch ends.
 public final class CSVLogger: Callback {
+  /// The CSV file.
   public let url: URL
+  /// The column separator.
   public let separator: String
+  /// Whether a run adds rows to an existing file instead of starting it anew.
   public let append: Bool
   private var handle: FileHandle?
   private var keys: [String]?

@@ -84,11 +84,17 @@ private func formatField(
 /// `filepath` may hold `{epoch:02d}` and logged values such as `{val_loss:.2f}`. Every file is written
 /// atomically: a crash leaves the previous checkpoint intact.
 public final class ModelCheckpoint: Callback {
+  /// The path pattern, with `{epoch}` and logged values.
   public let filepath: String
+  /// The logged value that decides the best epoch (with `saveBestOnly`).
   public let monitor: String
+  /// Whether only improvements of `monitor` are saved.
   public let saveBestOnly: Bool
+  /// Whether only the weights are saved (`saveWeights(to:)`), not the whole model.
   public let saveWeightsOnly: Bool
+  /// Whether smaller (`.min`) or larger (`.max`) is better; `.auto` decides from `monitor`.
   public let mode: MonitorMode
+  /// 1 prints a line for each file saved.
   public let verbose: Int
   /// The best monitored value so far (with `saveBestOnly`).
   public private(set) var best: Float = .nan
@@ -143,7 +149,9 @@ public final class ModelCheckpoint: Callback {
 /// killed at any moment and started again with the same seed ends with the same weights as an
 /// uninterrupted run. It is written atomically and deleted when training finishes.
 public final class BackupAndRestore: Callback {
+  /// The folder that holds `backup.strata`.
   public let directory: URL
+  /// Whether the backup is deleted when training completes.
   public let deleteCheckpoint: Bool
   /// The epoch training was resumed from, if a backup was restored.
   public private(set) var restoredEpoch: Int?

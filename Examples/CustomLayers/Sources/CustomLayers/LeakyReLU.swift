@@ -5,6 +5,7 @@ import StrataCore
 /// Keras: `keras.layers.LeakyReLU(negative_slope=0.3)`.
 public final class LeakyReLU: Layer {
   public struct Config: KerasConfig, Equatable {
+    /// Keras' `negative_slope`.
     public var negativeSlope: Float
     // Keras' default
     public init(negativeSlope: Float = 0.3) { self.negativeSlope = negativeSlope }

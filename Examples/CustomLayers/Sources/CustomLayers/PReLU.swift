@@ -7,7 +7,9 @@ import StrataCore
 /// shared.
 public final class PReLU: Layer {
   public struct Config: KerasConfig, Equatable {
+    /// Keras' `alpha_initializer`.
     public var alphaInitializer: Spec
+    /// Keras' `shared_axes`.
     public var sharedAxes: [Int]?
     public init(alphaInitializer: Spec = "zeros", sharedAxes: [Int]? = nil) {
       self.alphaInitializer = alphaInitializer
