@@ -45,9 +45,11 @@ public struct ReLU6: Activation {
 
 /// `x` for `x > 0`, `negativeSlope · x` otherwise. Keras: `"leaky_relu"` (the function; default slope 0.2).
 public struct LeakyReLUActivation: Activation {
+  /// The Keras arguments; a default is written once, in the memberwise `init`.
   public struct Config: KerasConfig, Equatable {
     /// Keras' `negative_slope`.
     public var negativeSlope: Float
+    /// The arguments given, Keras' defaults for the others.
     public init(negativeSlope: Float = 0.2) { self.negativeSlope = negativeSlope }
     public static let kerasDefaults = Config()
   }

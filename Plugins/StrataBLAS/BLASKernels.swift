@@ -12,6 +12,7 @@ private let maximumThreads = Atomic<Int>(0)
 ///
 /// Registered as `"blas"`. The default backend pairs it with ``SIMDKernels`` for element-wise work.
 public struct BLASKernels: Kernels {
+  /// A new instance, with nothing cached yet.
   public init() {}
 
   public func gemm(

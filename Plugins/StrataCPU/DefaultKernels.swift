@@ -14,6 +14,7 @@ public struct DefaultKernels: Kernels {
   let simd = SIMDKernels()
   let dnnl = DNNLKernels()
 
+  /// A new instance, with nothing cached yet.
   public init() {}
 
   public func gemm(

@@ -51,6 +51,7 @@ public struct DNNLKernels: Kernels {
   public static var isAvailable: Bool { DNNLRuntime.shared != nil }
 
   let cache = PrimitiveCache()
+  /// A new instance, with nothing cached yet.
   public init() {}
 
   /// How many primitive sets have been made (one per geometry and kind): for tests and benchmarks.

@@ -3,6 +3,7 @@ import StrataCore
 
 /// Normal with `mean` and `stddev`. Keras: `"random_normal"` (`RandomNormal(mean=0.0, stddev=0.05)`).
 public struct RandomNormal: Initializer {
+  /// The Keras arguments; a default is written once, in the memberwise `init`.
   public struct Config: KerasConfig, Equatable {
     /// Keras' `mean`.
     public var mean: Double
@@ -10,6 +11,7 @@ public struct RandomNormal: Initializer {
     public var stddev: Double
     /// Keras' `seed`.
     public var seed: UInt64?
+    /// The arguments given, Keras' defaults for the others.
     public init(mean: Double = 0, stddev: Double = 0.05, seed: UInt64? = nil) {
       self.mean = mean
       self.stddev = stddev
@@ -54,6 +56,7 @@ public struct TruncatedNormal: Initializer {
 
 /// Uniform in `[minval, maxval)`. Keras: `"random_uniform"` (`RandomUniform(minval=-0.05, maxval=0.05)`).
 public struct RandomUniform: Initializer {
+  /// The Keras arguments; a default is written once, in the memberwise `init`.
   public struct Config: KerasConfig, Equatable {
     /// Keras' `minval`.
     public var minval: Double
@@ -61,6 +64,7 @@ public struct RandomUniform: Initializer {
     public var maxval: Double
     /// Keras' `seed`.
     public var seed: UInt64?
+    /// The arguments given, Keras' defaults for the others.
     public init(minval: Double = -0.05, maxval: Double = 0.05, seed: UInt64? = nil) {
       self.minval = minval
       self.maxval = maxval
@@ -112,9 +116,11 @@ public struct Ones: Initializer {
 
 /// Every value `value`. Keras: `"constant"` (`Constant(value=0.0)`).
 public struct Constant: Initializer {
+  /// The Keras arguments; a default is written once, in the memberwise `init`.
   public struct Config: KerasConfig, Equatable {
     /// Keras' `value`.
     public var value: Float
+    /// The arguments given, Keras' defaults for the others.
     public init(value: Float = 0) { self.value = value }
     public static let kerasDefaults = Config()
   }
@@ -132,11 +138,13 @@ public struct Constant: Initializer {
 /// by R's diagonal, as Keras does. Shapes of rank > 2 are flattened to `[Π shape[..<last], last]`.
 /// Keras: `"orthogonal"` (`Orthogonal(gain=1.0)`).
 public struct Orthogonal: Initializer {
+  /// The Keras arguments; a default is written once, in the memberwise `init`.
   public struct Config: KerasConfig, Equatable {
     /// Keras' `gain`.
     public var gain: Double
     /// Keras' `seed`.
     public var seed: UInt64?
+    /// The arguments given, Keras' defaults for the others.
     public init(gain: Double = 1, seed: UInt64? = nil) {
       self.gain = gain
       self.seed = seed

@@ -7,6 +7,7 @@ import StrataCore
 /// LeCun initializers are instances of it. A truncated normal is cut at two standard deviations and its
 /// standard deviation is divided by 0.8796…, the deviation of a unit normal cut there, as in Keras.
 public struct VarianceScaling: Initializer {
+  /// The Keras arguments; a default is written once, in the memberwise `init`.
   public struct Config: KerasConfig, Equatable {
     /// Keras' `scale`.
     public var scale: Double
@@ -16,6 +17,7 @@ public struct VarianceScaling: Initializer {
     public var distribution: String
     /// A fixed seed makes the initializer draw the same values every time, ignoring the model's generator.
     public var seed: UInt64?
+    /// The arguments given, Keras' defaults for the others.
     public init(
       scale: Double = 1, mode: String = "fan_in", distribution: String = "truncated_normal",
       seed: UInt64? = nil
@@ -102,6 +104,7 @@ func truncatedNormal(_ generator: inout SeededGenerator) -> Double {
 public struct SeedConfig: Codable, Sendable, Equatable {
   /// Keras' `seed`.
   public var seed: UInt64?
+  /// The arguments given, Keras' defaults for the others.
   public init(seed: UInt64? = nil) { self.seed = seed }
 }
 

@@ -5,9 +5,11 @@ import StrataCore
 /// Keras: `Activation("relu")` (registered as `"Activation"`; the Swift type has another name because
 /// ``StrataCore/Activation`` is the protocol).
 public final class ActivationLayer: SoftmaxHead {
+  /// The Keras arguments; a default is written once, in the memberwise `init`.
   public struct Config: Codable, Sendable, Equatable {
     /// Keras' `activation`.
     public var activation: Spec
+    /// The arguments given, Keras' defaults for the others.
     public init(activation: Spec) { self.activation = activation }
   }
   public static let identifier = "Activation"

@@ -8,6 +8,7 @@ import StrataCore
 /// are used. The moving statistics are non-trainable parameters. A frozen layer (``isFrozen``, Keras'
 /// `trainable = False`) always uses the moving statistics and updates nothing.
 public final class BatchNormalization: Layer {
+  /// The Keras arguments; a default is written once, in the memberwise `init`.
   public struct Config: KerasConfig, Equatable {
     /// Keras' `axis`.
     public var axis: Int
@@ -32,6 +33,7 @@ public final class BatchNormalization: Layer {
     /// Read for Keras configs; unused without `renorm`.
     public var renormMomentum: Float = 0.99
 
+    /// The arguments given, Keras' defaults for the others.
     public init(
       axis: Int = -1, momentum: Float = 0.99, epsilon: Float = 1e-3, center: Bool = true,
       scale: Bool = true,

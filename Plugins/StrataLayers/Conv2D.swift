@@ -7,6 +7,7 @@ import StrataCore
 /// The kernel is `[kh, kw, in, out]`, as in Keras. `"same"` padding follows TensorFlow: the output is
 /// `ceil(input / stride)` and an odd total padding puts the extra pixel at the bottom and right.
 public final class Conv2D: Layer {
+  /// The Keras arguments; a default is written once, in the memberwise `init`.
   public struct Config: KerasConfig, Equatable {
     /// Keras' `filters`.
     public var filters: Int
@@ -29,6 +30,7 @@ public final class Conv2D: Layer {
     /// Grouped convolutions are not supported: only Keras' default of 1 is accepted.
     public var groups: Int = 1
 
+    /// The arguments given, Keras' defaults for the others.
     public init(
       filters: Int, kernelSize: IntPair, strides: IntPair = 1, padding: String = "valid",
       dilationRate: IntPair = 1,

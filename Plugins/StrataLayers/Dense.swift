@@ -6,6 +6,7 @@ import StrataCore
 /// bias_initializer="zeros")`. The kernel is `[inputFeatures, units]`, as in Keras. An input of rank
 /// above 2 is treated as rows of its last axis. The products run on the context's GEMM.
 public final class Dense: SoftmaxHead {
+  /// The Keras arguments; a default is written once, in the memberwise `init`.
   public struct Config: KerasConfig, Equatable {
     /// Keras' `units`.
     public var units: Int
@@ -18,6 +19,7 @@ public final class Dense: SoftmaxHead {
     /// Keras' `bias_initializer`.
     public var biasInitializer: Spec
 
+    /// The arguments given, Keras' defaults for the others.
     public init(
       units: Int, activation: Spec = "linear", useBias: Bool = true,
       kernelInitializer: Spec = "glorot_uniform", biasInitializer: Spec = "zeros"

@@ -6,11 +6,13 @@ import StrataCore
 /// Keras: `Dropout(rate, seed=None)`. Without a seed, the mask stream is drawn from the model's seeded
 /// generator when the layer is built, so a seeded model drops the same units every run.
 public final class Dropout: RandomizedLayer {
+  /// The Keras arguments; a default is written once, in the memberwise `init`.
   public struct Config: Codable, Sendable, Equatable {
     /// Keras' `rate`.
     public var rate: Float
     /// Keras' `seed`.
     public var seed: UInt64?
+    /// The arguments given, Keras' defaults for the others.
     public init(rate: Float, seed: UInt64? = nil) {
       self.rate = rate
       self.seed = seed

@@ -3,16 +3,19 @@ import StrataCore
 /// Adds rows and columns of zeros around images. Keras: `ZeroPadding2D(padding=(1, 1))`, where
 /// `padding` is an integer, a pair (symmetric height and width padding) or `((top, bottom), (left, right))`.
 public final class ZeroPadding2D: Layer {
+  /// The Keras arguments; a default is written once, in the memberwise `init`.
   public struct Config: KerasConfig, Equatable {
     public static let kerasDefaults = Config()
     /// Keras' `top`.
     public var top: Int, bottom: Int, left: Int, right: Int
+    /// The arguments given, Keras' defaults for the others.
     public init(top: Int, bottom: Int, left: Int, right: Int) {
       self.top = top
       self.bottom = bottom
       self.left = left
       self.right = right
     }
+    /// The arguments given, Keras' defaults for the others.
     public init(_ padding: Int = 1) {
       self.init(top: padding, bottom: padding, left: padding, right: padding)
     }
@@ -125,11 +128,13 @@ public final class ZeroPadding2D: Layer {
 
 /// `y = x · scale + offset`, e.g. pixels to [0, 1]. Keras: `Rescaling(scale, offset=0.0)`.
 public final class Rescaling: Layer {
+  /// The Keras arguments; a default is written once, in the memberwise `init`.
   public struct Config: KerasConfig, Equatable {
     /// Keras' `scale`.
     public var scale: Float
     /// Keras' `offset`.
     public var offset: Float
+    /// The arguments given, Keras' defaults for the others.
     public init(scale: Float, offset: Float = 0) {
       self.scale = scale
       self.offset = offset

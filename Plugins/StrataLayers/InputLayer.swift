@@ -5,11 +5,13 @@ import StrataCore
 /// Keras: `Input(shape=(28, 28))` / `InputLayer(batch_shape=(None, 28, 28))`. A `Sequential` model
 /// takes its input shape from it and does not list it in `summary()`, as Keras does.
 public final class InputLayer: Layer {
+  /// The Keras arguments; a default is written once, in the memberwise `init`.
   public struct Config: Codable, Sendable, Equatable, ConfigReadsMoreKeys {
     /// Keras 3 writes `batch_shape`; `shape` (without the batch axis) and `optional` are read too.
     public static let readOnlyKeys: Set<String> = ["shape", "optional"]
     /// The batch axis first (`nil`: any size), as Keras 3 saves it.
     public var batchShape: [Int?]
+    /// The arguments given, Keras' defaults for the others.
     public init(shape: [Int]) { batchShape = [nil] + shape.map { Optional($0) } }
     public init(from decoder: Decoder) throws {
       let c = try decoder.container(keyedBy: CodingKeys.self)

@@ -9,6 +9,7 @@ public struct Pooling2DConfig: KerasConfig, Equatable {
   /// Keras' `padding`.
   public var padding: String
 
+  /// The arguments given, Keras' defaults for the others.
   public init(poolSize: IntPair = 2, strides: IntPair? = nil, padding: String = "valid") {
     self.poolSize = poolSize
     self.strides = strides
@@ -182,6 +183,7 @@ public final class AveragePooling2D: Pooling2D, Layer {
 public struct GlobalPoolingConfig: KerasConfig, Equatable {
   /// Keep the spatial axes as 1s: `(None, 1, 1, channels)` instead of `(None, channels)`.
   public var keepdims: Bool
+  /// The arguments given, Keras' defaults for the others.
   public init(keepdims: Bool = false) { self.keepdims = keepdims }
   public static let kerasDefaults = GlobalPoolingConfig()
 }

@@ -4,9 +4,11 @@ import StrataCore
 ///
 /// Keras: `Reshape(target_shape)`.
 public final class Reshape: Layer {
+  /// The Keras arguments; a default is written once, in the memberwise `init`.
   public struct Config: Codable, Sendable, Equatable {
     /// Keras' `target_shape`.
     public var targetShape: [Int]
+    /// The arguments given, Keras' defaults for the others.
     public init(targetShape: [Int]) { self.targetShape = targetShape }
   }
   public static let identifier = "Reshape"

@@ -100,9 +100,11 @@ public struct LogCosh: ElementwiseLoss {
 /// `mean(0.5 e²)` where `|e| ≤ delta`, `mean(delta · (|e| - 0.5 delta))` elsewhere. Keras: `"huber"`
 /// (`Huber(delta=1.0)`).
 public struct Huber: ElementwiseLoss {
+  /// The Keras arguments; a default is written once, in the memberwise `init`.
   public struct Config: KerasConfig, Equatable {
     /// Keras' `delta`.
     public var delta: Float
+    /// The arguments given, Keras' defaults for the others.
     public init(delta: Float = 1) { self.delta = delta }
     public static let kerasDefaults = Config()
   }

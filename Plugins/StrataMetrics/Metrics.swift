@@ -4,6 +4,7 @@ import StrataCore
 open class MeanOverSamples {
   var total: Double = 0
   var count: Double = 0
+  /// A new instance, with nothing cached yet.
   public init() {}
   public func reset() { total = 0; count = 0 }
   public var result: Float { count == 0 ? 0 : Float(total / count) }
@@ -100,9 +101,11 @@ public final class CategoricalAccuracy: MeanOverSamples, Metric {
 /// The mean over samples of the fraction of outputs on the right side of `threshold`. Keras:
 /// `"binary_accuracy"` (`BinaryAccuracy(threshold=0.5)`).
 public final class BinaryAccuracy: MeanOverSamples, Metric {
+  /// The Keras arguments; a default is written once, in the memberwise `init`.
   public struct Config: KerasConfig, Equatable {
     /// Keras' `threshold`.
     public var threshold: Float
+    /// The arguments given, Keras' defaults for the others.
     public init(threshold: Float = 0.5) { self.threshold = threshold }
     public static let kerasDefaults = Config()
   }
@@ -128,9 +131,11 @@ public final class BinaryAccuracy: MeanOverSamples, Metric {
 /// The fraction of rows whose target class (one-hot) is among the `k` largest predictions. Keras:
 /// `"top_k_categorical_accuracy"` (`k=5`); `"sparse_top_k_categorical_accuracy"` takes class indices.
 public final class TopKCategoricalAccuracy: MeanOverSamples, Metric {
+  /// The Keras arguments; a default is written once, in the memberwise `init`.
   public struct Config: KerasConfig, Equatable {
     /// Keras' `k`.
     public var k: Int
+    /// The arguments given, Keras' defaults for the others.
     public init(k: Int = 5) { self.k = k }
     public static let kerasDefaults = Config()
   }
@@ -188,9 +193,11 @@ public final class SparseTopKCategoricalAccuracy: MeanOverSamples, Metric {
 /// A loss used as a metric: its batch values averaged over every sample seen (`"mae"`, `"mse"`, or any
 /// loss name in `metrics:`).
 public final class LossMetric: MeanOverSamples, Metric {
+  /// The Keras arguments; a default is written once, in the memberwise `init`.
   public struct Config: Codable, Sendable, Equatable {
     /// Keras' `loss`.
     public var loss: Spec
+    /// The arguments given, Keras' defaults for the others.
     public init(loss: Spec) { self.loss = loss }
   }
   public static let identifier = "loss_metric"

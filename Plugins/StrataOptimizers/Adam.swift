@@ -12,6 +12,7 @@ public struct AdamArguments: Codable, Sendable, Equatable {
   public var epsilon: Float
   /// Keras' `amsgrad`.
   public var amsgrad: Bool
+  /// The arguments given, Keras' defaults for the others.
   public init(
     beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-7, amsgrad: Bool = false
   ) {
@@ -61,6 +62,7 @@ public struct AdamConfig: KerasConfig, Equatable {
   public var common: OptimizerArguments
   /// Adam's own arguments (`beta_1`, `beta_2`, `epsilon`, `amsgrad`), flat in Keras' config.
   public var adam: AdamArguments
+  /// The arguments given, Keras' defaults for the others.
   public init(common: OptimizerArguments, adam: AdamArguments = AdamArguments()) {
     self.common = common
     self.adam = adam

@@ -14,6 +14,7 @@ public struct OptimizerArguments: Codable, Sendable, Equatable {
   /// All gradients together are rescaled so that their joint L2 norm is at most this.
   public var globalClipnorm: Float?
 
+  /// The arguments given, Keras' defaults for the others.
   public init(
     learningRate: Float, weightDecay: Float? = nil, clipnorm: Float? = nil, clipvalue: Float? = nil,
     globalClipnorm: Float? = nil

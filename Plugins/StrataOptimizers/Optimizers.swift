@@ -8,6 +8,7 @@ import StrataCore
 /// momentum=0.0, nesterov=False)`: `m = momentum · m - lr · g`, then `w += m` (or, Nesterov,
 /// `w += momentum · m - lr · g`).
 public final class SGD: BaseOptimizer, Optimizer {
+  /// The Keras arguments; a default is written once, in the memberwise `init`.
   public struct Config: KerasConfig, Equatable {
     public static let kerasDefaults = Config()
     /// The arguments every optimizer takes (`learning_rate`, clipping, `weight_decay`), flat in Keras' config.
@@ -16,6 +17,7 @@ public final class SGD: BaseOptimizer, Optimizer {
     public var momentum: Float
     /// Keras' `nesterov`.
     public var nesterov: Bool
+    /// The arguments given, Keras' defaults for the others.
     public init(
       common: OptimizerArguments = .init(learningRate: 0.01), momentum: Float = 0,
       nesterov: Bool = false
@@ -80,6 +82,7 @@ public final class SGD: BaseOptimizer, Optimizer {
 /// Divides the gradient by a running root mean square. Keras: `RMSprop(learning_rate=0.001, rho=0.9,
 /// momentum=0.0, epsilon=1e-07, centered=False)`; `ε` is added inside the square root, as Keras does.
 public final class RMSprop: BaseOptimizer, Optimizer {
+  /// The Keras arguments; a default is written once, in the memberwise `init`.
   public struct Config: KerasConfig, Equatable {
     public static let kerasDefaults = Config()
     /// The arguments every optimizer takes (`learning_rate`, clipping, `weight_decay`), flat in Keras' config.
@@ -92,6 +95,7 @@ public final class RMSprop: BaseOptimizer, Optimizer {
     public var epsilon: Float
     /// Keras' `centered`.
     public var centered: Bool
+    /// The arguments given, Keras' defaults for the others.
     public init(
       common: OptimizerArguments = .init(learningRate: 0.001), rho: Float = 0.9,
       momentum: Float = 0,
@@ -163,6 +167,7 @@ public final class RMSprop: BaseOptimizer, Optimizer {
 /// Divides by the root of the sum of squared gradients. Keras: `Adagrad(learning_rate=0.001,
 /// initial_accumulator_value=0.1, epsilon=1e-07)`.
 public final class Adagrad: BaseOptimizer, Optimizer {
+  /// The Keras arguments; a default is written once, in the memberwise `init`.
   public struct Config: KerasConfig, Equatable {
     public static let kerasDefaults = Config()
     /// The arguments every optimizer takes (`learning_rate`, clipping, `weight_decay`), flat in Keras' config.
@@ -171,6 +176,7 @@ public final class Adagrad: BaseOptimizer, Optimizer {
     public var initialAccumulatorValue: Float
     /// Keras' `epsilon`.
     public var epsilon: Float
+    /// The arguments given, Keras' defaults for the others.
     public init(
       common: OptimizerArguments = .init(learningRate: 0.001), initialAccumulatorValue: Float = 0.1,
       epsilon: Float = 1e-7
@@ -232,6 +238,7 @@ public final class Adagrad: BaseOptimizer, Optimizer {
 /// Scales steps by the ratio of running RMS of updates and of gradients. Keras: `Adadelta(learning_rate=0.001,
 /// rho=0.95, epsilon=1e-07)`.
 public final class Adadelta: BaseOptimizer, Optimizer {
+  /// The Keras arguments; a default is written once, in the memberwise `init`.
   public struct Config: KerasConfig, Equatable {
     public static let kerasDefaults = Config()
     /// The arguments every optimizer takes (`learning_rate`, clipping, `weight_decay`), flat in Keras' config.
@@ -240,6 +247,7 @@ public final class Adadelta: BaseOptimizer, Optimizer {
     public var rho: Float
     /// Keras' `epsilon`.
     public var epsilon: Float
+    /// The arguments given, Keras' defaults for the others.
     public init(
       common: OptimizerArguments = .init(learningRate: 0.001), rho: Float = 0.95,
       epsilon: Float = 1e-7

@@ -4,6 +4,7 @@ import StrataCore
 ///
 /// Registered as `"simd"`. On its own it is the portable fast path for everything but matrix products.
 public struct SIMDKernels: Kernels {
+  /// A new instance, with nothing cached yet.
   public init() {}
 
   public func addBias(_ bias: UnsafeBufferPointer<Float>, to c: UnsafeMutableBufferPointer<Float>) {

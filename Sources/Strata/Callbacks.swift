@@ -183,6 +183,7 @@ public final class EarlyStopping: Callback {
 /// Stops training as soon as a batch's loss is NaN or infinite. Keras: `TerminateOnNaN()`.
 public final class TerminateOnNaN: Callback {
   public private(set) var terminatedAtBatch: Int?
+  /// A new instance, with nothing cached yet.
   public init() {}
   public func onTrainBatchEnd(_ batch: Int, logs: Logs, model: Sequential) {
     if let loss = logs["loss"], !loss.isFinite {

@@ -9,6 +9,7 @@ public struct History: Sendable, Equatable {
   /// Metric name → one value per epoch (`history["loss"]`, `history["val_accuracy"]`).
   public var history: [String: [Float]] = [:]
 
+  /// A new instance, with nothing cached yet.
   public init() {}
 
   public subscript(_ key: String) -> [Float]? { history[key] }

@@ -8,6 +8,7 @@ import StrataSeedModels
 /// evaluates and runs saved models. `Sources/strata/main.swift` calls ``main()``; tests call
 /// `parseAsRoot(_:)` and `run()` in-process, reading what it prints through ``Console/sink``.
 public struct StrataCommand: ParsableCommand {
+  /// A new instance, with nothing cached yet.
   public init() {}
   public static let configuration = CommandConfiguration(
     commandName: "strata",
@@ -19,6 +20,7 @@ public struct StrataCommand: ParsableCommand {
 extension SeedModel: ExpressibleByArgument {}
 
 public struct Train: ParsableCommand {
+  /// A new instance, with nothing cached yet.
   public init() {}
   public static let configuration = CommandConfiguration(
     abstract: "Build a model from string identifiers, train it, and evaluate it on the test set.")
@@ -319,6 +321,7 @@ func reportingErrors(_ body: () throws -> Void) throws {
 }
 
 public struct Evaluate: ParsableCommand {
+  /// A new instance, with nothing cached yet.
   public init() {}
   public static let configuration = CommandConfiguration(
     abstract: "Evaluate a saved model on the Fashion-MNIST test set.")
@@ -346,6 +349,7 @@ public struct Evaluate: ParsableCommand {
 }
 
 public struct Predict: ParsableCommand {
+  /// A new instance, with nothing cached yet.
   public init() {}
   public static let configuration = CommandConfiguration(
     abstract: "Classify Fashion-MNIST test images with a saved model.")

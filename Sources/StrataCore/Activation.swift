@@ -31,6 +31,8 @@ extension Activation where Config == NoConfig {
 
 /// The config of something that takes no arguments.
 public struct NoConfig: Codable, Sendable, Equatable {
+  /// The arguments given, Keras' defaults for the others.
+  /// A new instance, with nothing cached yet.
   public init() {}
 }
 

@@ -114,5 +114,6 @@ extension Kernels {
 
 /// The plain-loop backend: every ``Kernels`` default, accumulating in Double. The tests' oracle.
 public struct ReferenceKernels: Kernels {
+  /// A new instance, with nothing cached yet.
   public init() {}
 }

@@ -33,6 +33,7 @@ public final class ParameterTracker: Sendable {
   @TaskLocal public static var current: ParameterTracker?
   private let made = Mutex<[Parameter]>([])
 
+  /// A new instance, with nothing cached yet.
   public init() {}
 
   func record(_ parameter: Parameter) { made.withLock { $0.append(parameter) } }

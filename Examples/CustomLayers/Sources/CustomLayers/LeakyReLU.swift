@@ -4,10 +4,12 @@ import StrataCore
 ///
 /// Keras: `keras.layers.LeakyReLU(negative_slope=0.3)`.
 public final class LeakyReLU: Layer {
+  /// The Keras arguments; a default is written once, in the memberwise `init`.
   public struct Config: KerasConfig, Equatable {
     /// Keras' `negative_slope`.
     public var negativeSlope: Float
     // Keras' default
+    /// The arguments given, Keras' defaults for the others.
     public init(negativeSlope: Float = 0.3) { self.negativeSlope = negativeSlope }
     public static let kerasDefaults = Config()
   }
