@@ -111,6 +111,7 @@ public final class EarlyStopping: Callback {
   public private(set) var stoppedEpoch = 0
   /// The epoch of the best value seen.
   public private(set) var bestEpoch = 0
+  /// The best value of `monitor` so far (NaN before the first epoch).
   public private(set) var best: Float = .nan
   private var wait = 0
   private var bestWeights: [Tensor]?
@@ -182,6 +183,7 @@ public final class EarlyStopping: Callback {
 
 /// Stops training as soon as a batch's loss is NaN or infinite. Keras: `TerminateOnNaN()`.
 public final class TerminateOnNaN: Callback {
+  /// The batch whose loss was not finite, if training was stopped.
   public private(set) var terminatedAtBatch: Int?
   /// A new instance, with nothing cached yet.
   public init() {}
@@ -284,6 +286,7 @@ public final class CSVLogger: Callback {
   private var handle: FileHandle?
   private var keys: [String]?
 
+  /// A logger writing `path`, one row per epoch.
   public init(_ path: String, separator: String = ",", append: Bool = false) {
     url = URL(fileURLWithPath: path)
     self.separator = separator

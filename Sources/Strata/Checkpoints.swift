@@ -156,6 +156,7 @@ public final class BackupAndRestore: Callback {
   /// The epoch training was resumed from, if a backup was restored.
   public private(set) var restoredEpoch: Int?
 
+  /// Backs up into `backupDirectory/backup.strata`; `deleteCheckpoint`: delete it when training completes.
   public init(_ backupDirectory: String, deleteCheckpoint: Bool = true) {
     directory = URL(fileURLWithPath: backupDirectory)
     self.deleteCheckpoint = deleteCheckpoint

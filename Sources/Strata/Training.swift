@@ -12,6 +12,7 @@ public struct History: Sendable, Equatable {
   /// A new instance, with nothing cached yet.
   public init() {}
 
+  /// One logged value's list, by epoch (`history["loss"]`).
   public subscript(_ key: String) -> [Float]? { history[key] }
 
   mutating func append(epoch: Int, logs: Logs) {

@@ -99,7 +99,9 @@ public enum AtomicFile {
 /// writes PATH at the N-th point (counted from 1) and then sleeps until it is killed, so a test can
 /// kill it at exactly that moment without guessing at timings. Without both variables, nothing happens.
 public enum CrashTestHook {
+  /// The environment variable naming the point to pause at (1 for the first).
   public static let pauseAtKey = "STRATA_TEST_PAUSE_AT"
+  /// The environment variable naming the file written when the pause begins.
   public static let markerKey = "STRATA_TEST_PAUSE_MARKER"
   private static let counter = Mutex(0)
 

@@ -53,6 +53,7 @@ public enum ConfigValue: Sendable, Hashable, Codable, CustomStringConvertible {
   }
 
   public var stringValue: String? { if case .string(let s) = self { s } else { nil } }
+  /// The integer, if this is one or a double with an integral value.
   public var intValue: Int? {
     switch self {
     case .int(let i): i
@@ -60,6 +61,7 @@ public enum ConfigValue: Sendable, Hashable, Codable, CustomStringConvertible {
     default: nil
     }
   }
+  /// The number, if this is one.
   public var doubleValue: Double? {
     switch self {
     case .int(let i): Double(i)
@@ -68,9 +70,11 @@ public enum ConfigValue: Sendable, Hashable, Codable, CustomStringConvertible {
     }
   }
   public var arrayValue: [ConfigValue]? { if case .array(let a) = self { a } else { nil } }
+  /// The members, if this is an object.
   public var objectValue: [String: ConfigValue]? {
     if case .object(let o) = self { o } else { nil }
   }
+  /// Whether this is JSON `null`.
   public var isNull: Bool { self == .null }
 }
 
@@ -136,6 +140,7 @@ extension KerasConfig {
   }
 }
 
+/// Between Keras-style config dictionaries (snake_case) and `Codable` configs (camelCase).
 public enum ConfigCoding {
   /// Refuses generic Keras arguments whose value Strata cannot honour (`data_format:
   /// "channels_first"`, a `dtype` other than float32, sparse or ragged inputs), naming them.

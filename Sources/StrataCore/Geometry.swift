@@ -1,11 +1,18 @@
 /// The sizes of a 2-D convolution over a channels-last batch, padding resolved.
 public struct ConvolutionGeometry: Hashable, Sendable, CustomStringConvertible {
+  /// The input: batch size, height, width and channels (channels-last).
   public var batch: Int, height: Int, width: Int, channels: Int
+  /// Output channels.
   public var filters: Int
+  /// The kernel size.
   public var kernelHeight: Int, kernelWidth: Int
+  /// The strides.
   public var strideHeight: Int, strideWidth: Int
+  /// The dilation rate.
   public var dilationHeight: Int, dilationWidth: Int
+  /// Zeros added on each side (TensorFlow puts the odd one at the bottom and right).
   public var padTop: Int, padBottom: Int, padLeft: Int, padRight: Int
+  /// The output size.
   public var outputHeight: Int, outputWidth: Int
 
   /// The geometry Keras' `padding` gives: `"valid"` (no padding) or `"same"` (the output is
@@ -32,8 +39,11 @@ public struct ConvolutionGeometry: Hashable, Sendable, CustomStringConvertible {
     (outputWidth, padLeft, padRight) = horizontal
   }
 
+  /// Elements of the input.
   public var inputCount: Int { batch * height * width * channels }
+  /// Elements of the output.
   public var outputCount: Int { batch * outputHeight * outputWidth * filters }
+  /// Elements of the kernel.
   public var kernelCount: Int { kernelHeight * kernelWidth * channels * filters }
 
   public var description: String {
@@ -43,10 +53,15 @@ public struct ConvolutionGeometry: Hashable, Sendable, CustomStringConvertible {
 
 /// The sizes of a 2-D pooling over a channels-last batch, padding resolved.
 public struct PoolingGeometry: Hashable, Sendable {
+  /// The input: batch size, height, width and channels (channels-last).
   public var batch: Int, height: Int, width: Int, channels: Int
+  /// The pool size.
   public var poolHeight: Int, poolWidth: Int
+  /// The strides.
   public var strideHeight: Int, strideWidth: Int
+  /// Zeros added on each side (TensorFlow puts the odd one at the bottom and right).
   public var padTop: Int, padBottom: Int, padLeft: Int, padRight: Int
+  /// The output size.
   public var outputHeight: Int, outputWidth: Int
 
   /// Keras' `"valid"` or `"same"` padding, as ``ConvolutionGeometry``.
@@ -66,7 +81,9 @@ public struct PoolingGeometry: Hashable, Sendable {
       width, kernel: pool.1, stride: strides.1, dilation: 1, same: same)
   }
 
+  /// Elements of the input.
   public var inputCount: Int { batch * height * width * channels }
+  /// Elements of the output.
   public var outputCount: Int { batch * outputHeight * outputWidth * channels }
 }
 

@@ -4,9 +4,12 @@ public struct IntPair: Codable, Sendable, Hashable, ExpressibleByIntegerLiteral,
   ExpressibleByArrayLiteral,
   CustomStringConvertible
 {
+  /// The first (vertical) value.
   public var height: Int
+  /// The second (horizontal) value.
   public var width: Int
 
+  /// `(height, width)`.
   public init(_ height: Int, _ width: Int) {
     self.height = height
     self.width = width
@@ -14,6 +17,7 @@ public struct IntPair: Codable, Sendable, Hashable, ExpressibleByIntegerLiteral,
 
   public init(integerLiteral value: Int) { self.init(value, value) }
 
+  /// `[3, 2]`, or `[3]` for both.
   public init(arrayLiteral elements: Int...) {
     self.init(elements.first ?? 0, elements.count > 1 ? elements[1] : elements.first ?? 0)
   }
@@ -38,6 +42,7 @@ public struct IntPair: Codable, Sendable, Hashable, ExpressibleByIntegerLiteral,
     try container.encode([height, width])
   }
 
+  /// `(height, width)` as a tuple.
   public var tuple: (Int, Int) { (height, width) }
   public var description: String { "(\(height), \(width))" }
   var isPositive: Bool { height > 0 && width > 0 }

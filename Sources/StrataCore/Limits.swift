@@ -50,6 +50,7 @@ public final class AllocationBudget: Sendable {
   /// What the budget is for, named in the error (`"the file's tensors"`).
   public let purpose: String
 
+  /// A budget of `elements`, described in errors as `purpose`.
   public init(elements: Int, purpose: String) {
     remaining = Mutex(elements)
     self.purpose = purpose

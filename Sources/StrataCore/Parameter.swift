@@ -7,6 +7,7 @@ import Synchronization
 public final class Parameter: @unchecked Sendable {
   /// The Keras weight name: `kernel`, `bias`, `alpha`, `moving_mean`.
   public let name: String
+  /// The weight itself.
   public var value: Tensor
   /// `d(loss)/d(value)`, the same shape as `value`; written by the layer's `backward`.
   public var gradient: Tensor
@@ -14,6 +15,7 @@ public final class Parameter: @unchecked Sendable {
   /// updated by an optimizer.
   public var isTrainable: Bool
 
+  /// A weight with a zero gradient of its shape.
   public init(name: String, value: Tensor, isTrainable: Bool = true) {
     self.name = name
     self.value = value
@@ -22,7 +24,9 @@ public final class Parameter: @unchecked Sendable {
     ParameterTracker.current?.record(self)
   }
 
+  /// The weight's shape.
   public var shape: [Int] { value.shape }
+  /// Its number of scalars.
   public var count: Int { value.count }
 }
 

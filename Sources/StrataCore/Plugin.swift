@@ -17,8 +17,10 @@ public struct Registrar {
 
   /// The plugin's package, `nil` for Strata's built-ins (their names are not qualified).
   public let package: String?
+  /// Where the plugin registers.
   public let registries: Registries
 
+  /// A registrar for `package`'s identifiers in `registries`.
   public init(package: String, registries: Registries) {
     self.package = package == Registrar.builtInPackage ? nil : package
     self.registries = registries

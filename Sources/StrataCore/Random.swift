@@ -5,6 +5,7 @@
 public struct SeededGenerator: RandomNumberGenerator, Sendable {
   private var s0, s1, s2, s3: UInt64
 
+  /// A generator whose sequence is fixed by `seed`.
   public init(seed: UInt64) {
     var x = seed
     func splitMix() -> UInt64 {
@@ -17,6 +18,7 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable {
     s0 = splitMix(); s1 = splitMix(); s2 = splitMix(); s3 = splitMix()
   }
 
+  /// The next 64 random bits.
   @inlinable public mutating func next() -> UInt64 { nextValue() }
 
   @usableFromInline mutating func nextValue() -> UInt64 {

@@ -30,6 +30,7 @@ public final class Registry<Product>: Sendable {
 
   private let state = Mutex(State())
 
+  /// An empty registry of `kind` (named in errors).
   public init(kind: String, caseInsensitive: Bool = false) {
     self.kind = kind
     self.isCaseInsensitive = caseInsensitive
@@ -137,12 +138,19 @@ public final class Registries: Sendable {
   /// The registries every model, layer and name look-up uses.
   public static let shared = Registries()
 
+  /// Layers, by Keras class name (`"Dense"`).
   public let layers = Registry<any Layer>(kind: "layer")
+  /// Activations (`"relu"`).
   public let activations = Registry<any Activation>(kind: "activation")
+  /// Initializers (`"glorot_uniform"`).
   public let initializers = Registry<any Initializer>(kind: "initializer")
+  /// Losses (`"mse"`).
   public let losses = Registry<any Loss>(kind: "loss")
+  /// Optimizers, in any case (`"adam"`).
   public let optimizers = Registry<any Optimizer>(kind: "optimizer", caseInsensitive: true)
+  /// Metrics (`"accuracy"`).
   public let metrics = Registry<any Metric>(kind: "metric")
+  /// Kernels backends (`"cpu"`, `"reference"`).
   public let kernels = Registry<any Kernels>(kind: "kernels backend")
 
   private let plugins = Mutex<Set<String>>([])

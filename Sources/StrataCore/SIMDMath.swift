@@ -4,6 +4,7 @@
 /// scaling by 2^n through the exponent bits): within 2 ulp of `expf` over its range. Nothing here calls
 /// libm: on the baseline x86-64 target, `SIMD16`'s `rounded` and `squareRoot` do, one lane at a time.
 public enum SIMDMath {
+  /// Sixteen floats, the width the SIMD loops use.
   public typealias Vector = SIMD16<Float>
 
   /// `e^x`, element-wise; inputs are clamped to `[-87.3, 88.7]` (the Float range of the result).

@@ -15,6 +15,7 @@ public struct Spec: Codable, Sendable, Hashable, ExpressibleByStringInterpolatio
   public var identifier: String
   public var config: ConfigDictionary
 
+  /// `identifier` with `config` (none by default).
   public init(_ identifier: String, config: ConfigDictionary = [:]) {
     self.identifier = identifier
     self.config = config

@@ -2,6 +2,7 @@
 public final class TensorStorage: @unchecked Sendable {
   /// How many floats fit; a tensor may use fewer (a ragged last batch reuses a larger buffer).
   public let capacity: Int
+  /// The first float.
   public let base: UnsafeMutablePointer<Float>
 
   /// Allocates `capacity` floats, zeroed, aligned to 64 bytes (a cache line, an AVX-512 vector).
@@ -24,6 +25,7 @@ public final class TensorStorage: @unchecked Sendable {
 public struct Tensor: Sendable, Equatable, CustomStringConvertible {
   /// The size of each axis; the first is the batch axis where there is one.
   public private(set) var shape: [Int]
+  /// The memory, shared with copies until one is written.
   public private(set) var storage: TensorStorage
   /// The number of elements: the product of ``shape``.
   public private(set) var count: Int
@@ -70,6 +72,7 @@ public struct Tensor: Sendable, Equatable, CustomStringConvertible {
     try self.init(shape: [rows.count, columns], scalars: rows.flatMap { $0 })
   }
 
+  /// The number of axes.
   public var rank: Int { shape.count }
 
   /// The elements in row-major order (a copy).
@@ -169,6 +172,7 @@ public struct Tensor: Sendable, Equatable, CustomStringConvertible {
     return result
   }
 
+  /// Equal shapes and equal elements, bit for bit.
   public static func == (lhs: Tensor, rhs: Tensor) -> Bool {
     lhs.shape == rhs.shape
       && lhs.withUnsafeBufferPointer { a in rhs.withUnsafeBufferPointer { b in a.elementsEqual(b) }

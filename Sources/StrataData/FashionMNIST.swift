@@ -8,6 +8,7 @@ public struct LabeledImages: Sendable {
   /// One class index per image.
   public let labels: [UInt8]
 
+  /// Images and their labels, one per image.
   public init(images: IDXArray, labels: [UInt8]) throws {
     guard images.shape.first == labels.count else {
       throw StrataError.invalidArgument(
@@ -18,6 +19,7 @@ public struct LabeledImages: Sendable {
     self.labels = labels
   }
 
+  /// The number of examples.
   public var count: Int { labels.count }
 
   /// Pixels divided by 255, `[count, height, width]`, as the tutorials do (`x_train / 255.0`).

@@ -7,9 +7,12 @@ import StrataCore
 /// The format: two zero bytes, a type byte (`0x08` for unsigned bytes, the only type these data sets
 /// use), the number of dimensions, each dimension as a big-endian 32-bit integer, then the data.
 public struct IDXArray: Sendable, Equatable {
+  /// The array's dimensions.
   public let shape: [Int]
+  /// The elements, row-major.
   public let bytes: [UInt8]
 
+  /// An array of `shape` holding `bytes`.
   public init(shape: [Int], bytes: [UInt8]) {
     self.shape = shape
     self.bytes = bytes

@@ -13,6 +13,7 @@ public struct ImageDataset: Sendable {
   /// Each image's file, in the order of `images`.
   public let files: [URL]
 
+  /// The number of images.
   public var count: Int { files.count }
 }
 

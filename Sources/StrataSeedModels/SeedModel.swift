@@ -72,6 +72,7 @@ public enum SeedModel: String, CaseIterable, Sendable {
     case .horsesOrHumans: 15
     }
   }
+  /// The tutorial's batch size.
   public var batchSize: Int { self == .deepMNIST ? 50 : 32 }
   /// The tutorial's learning rate, `nil` for the optimizer's Keras default.
   public var learningRate: Float? { self == .deepMNIST ? 1e-4 : nil }

@@ -2,7 +2,9 @@ import StrataCore
 
 /// What ``checkLayer(_:inputShape:parameterCount:outputShape:seed:)`` found wrong; empty when the layer conforms.
 public struct ConformanceReport: Sendable, CustomStringConvertible {
+  /// What is wrong, one line each.
   public var problems: [String] = []
+  /// Whether nothing is wrong.
   public var passed: Bool { problems.isEmpty }
   public var description: String { passed ? "conforms" : problems.joined(separator: "\n") }
 }

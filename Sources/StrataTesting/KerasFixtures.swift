@@ -6,6 +6,7 @@ import StrataCore
 public struct KerasFixture: Sendable {
   /// What made the numbers (`"keras 3.15.1, tensorflow 2.21.0, float32"`).
   public let generator: String
+  /// The fixture's cases, in order.
   public let cases: [KerasCase]
 
   /// Loads a fixture file.
@@ -33,9 +34,12 @@ public struct KerasFixture: Sendable {
 
 /// One case of a fixture: named values, some of them arrays.
 public struct KerasCase: Sendable, CustomStringConvertible {
+  /// The case's fields.
   public let values: [String: ConfigValue]
+  /// A case of `values`.
   public init(_ values: [String: ConfigValue]) { self.values = values }
 
+  /// One field.
   public subscript(_ key: String) -> ConfigValue? { values[key] }
 
   /// The array under `key` as a tensor.
