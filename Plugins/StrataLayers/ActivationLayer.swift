@@ -15,6 +15,7 @@ public final class ActivationLayer: SoftmaxHead {
   public static let identifier = "Activation"
   public let config: Config
   public let declaredInputShape: [Int]?
+  /// The resolved activation.
   public let activation: any Activation
   private var inputShape: [Int] = []
   private var input: Tensor?

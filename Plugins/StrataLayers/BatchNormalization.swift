@@ -60,9 +60,13 @@ public final class BatchNormalization: Layer {
   public let declaredInputShape: [Int]?
   private let initializers: [any Initializer]
 
+  /// The scale, `[channels]` (with `scale`); `nil` before `build`.
   public private(set) var gamma: Parameter?
+  /// The offset, `[channels]` (with `center`); `nil` before `build`.
   public private(set) var beta: Parameter?
+  /// The moving mean inference uses (not trainable).
   public private(set) var movingMean: Parameter?
+  /// The moving variance inference uses (not trainable).
   public private(set) var movingVariance: Parameter?
   /// Keras' `trainable = False`: moving statistics in training too, and no parameter changes.
   public var isFrozen = false {

@@ -55,6 +55,7 @@ public final class Conv2D: Layer {
   public static let identifier = "Conv2D"
   public let config: Config
   public let declaredInputShape: [Int]?
+  /// The resolved activation.
   public let activation: any Activation
   let kernelInitializer: any Initializer
   let biasInitializer: any Initializer

@@ -5,6 +5,7 @@ import StrataCore
 public struct CrossentropyConfig: KerasConfig, Equatable {
   /// `true` when predictions are logits rather than probabilities.
   public var fromLogits: Bool
+  /// `fromLogits`: whether predictions are logits (Keras' default: probabilities).
   public init(fromLogits: Bool = false) { self.fromLogits = fromLogits }
   public static let kerasDefaults = CrossentropyConfig()
 }

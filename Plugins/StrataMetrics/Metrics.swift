@@ -202,11 +202,13 @@ public final class LossMetric: MeanOverSamples, Metric {
   }
   public static let identifier = "loss_metric"
   public let config: Config
+  /// The loss averaged.
   public let loss: any Loss
   public init(config: Config) throws {
     self.config = config
     loss = try Registries.shared.losses.make(config.loss.identifier, config: config.loss.config)
   }
+  /// `loss`, averaged over the samples seen.
   public init(_ loss: any Loss) {
     config = Config(loss: Spec(loss.identifier))
     self.loss = loss

@@ -80,6 +80,7 @@ public struct AdamConfig: KerasConfig, Equatable {
 /// epsilon=1e-07, amsgrad=False)`: `w -= lr · √(1-β₂ᵗ)/(1-β₁ᵗ) · m / (√v + ε)`.
 public class Adam: BaseOptimizer, Optimizer {
   public typealias Config = AdamConfig
+  /// The registry key (subclasses give their own).
   public class var identifier: String { "Adam" }
   public let config: Config
 
@@ -120,6 +121,7 @@ public class Adam: BaseOptimizer, Optimizer {
 /// Adam with decoupled weight decay (default 0.004): `w -= lr · weightDecay · w` before each step.
 /// Keras: `AdamW(learning_rate=0.001, weight_decay=0.004, …)`.
 public final class AdamW: Adam {
+  /// The registry key.
   public override class var identifier: String { "AdamW" }
 
   public required init(config: Config) throws {

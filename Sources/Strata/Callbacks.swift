@@ -38,11 +38,14 @@ extension Callback {
 
 /// A callback made of closures. Keras: `LambdaCallback(on_epoch_end=…)`.
 public final class LambdaCallback: Callback {
+  /// A closure called with an epoch (or batch) index, the logs and the model.
   public typealias EpochHook = (_ epoch: Int, _ logs: Logs, _ model: Sequential) -> Void
+  /// A closure called with the logs and the model.
   public typealias TrainHook = (_ logs: Logs, _ model: Sequential) -> Void
   let epochBegin, epochEnd, batchBegin, batchEnd: EpochHook?
   let trainBegin, trainEnd: TrainHook?
 
+  /// A callback of the given closures; the others do nothing.
   public init(
     onEpochBegin: EpochHook? = nil, onEpochEnd: EpochHook? = nil, onBatchBegin: EpochHook? = nil,
     onBatchEnd: EpochHook? = nil, onTrainBegin: TrainHook? = nil, onTrainEnd: TrainHook? = nil
@@ -116,6 +119,8 @@ public final class EarlyStopping: Callback {
   private var wait = 0
   private var bestWeights: [Tensor]?
 
+  /// Keras' arguments and defaults.
+  /// - Throws: `StrataError.invalidArgument` for a negative `patience`.
   public init(
     monitor: String = "val_loss", minDelta: Float = 0, patience: Int = 0, mode: MonitorMode = .auto,
     baseline: Float? = nil, restoreBestWeights: Bool = false, startFromEpoch: Int = 0,
@@ -220,6 +225,8 @@ public final class ReduceLROnPlateau: Callback {
   private var wait = 0
   private var cooldownCounter = 0
 
+  /// Keras' arguments and defaults.
+  /// - Throws: `StrataError.invalidArgument` for a `factor` not in (0, 1).
   public init(
     monitor: String = "val_loss", factor: Float = 0.1, patience: Int = 10,
     mode: MonitorMode = .auto,

@@ -101,6 +101,7 @@ public final class ModelCheckpoint: Callback {
   /// The files written, in order.
   public private(set) var saved: [String] = []
 
+  /// Keras' arguments and defaults; `filepath` is checked when the first file is written.
   public init(
     _ filepath: String, monitor: String = "val_loss", saveBestOnly: Bool = false,
     saveWeightsOnly: Bool = false,

@@ -19,6 +19,7 @@ public struct StrataCommand: ParsableCommand {
 
 extension SeedModel: ExpressibleByArgument {}
 
+/// `strata train` (the default): build or load a model, train it, evaluate it.
 public struct Train: ParsableCommand {
   /// A new instance, with nothing cached yet.
   public init() {}
@@ -320,6 +321,7 @@ func reportingErrors(_ body: () throws -> Void) throws {
   }
 }
 
+/// `strata evaluate FILE`: loss and metrics of a saved model on the test set.
 public struct Evaluate: ParsableCommand {
   /// A new instance, with nothing cached yet.
   public init() {}
@@ -348,6 +350,7 @@ public struct Evaluate: ParsableCommand {
   }
 }
 
+/// `strata predict FILE`: classify test images with a saved model.
 public struct Predict: ParsableCommand {
   /// A new instance, with nothing cached yet.
   public init() {}

@@ -52,6 +52,7 @@ public enum ConfigValue: Sendable, Hashable, Codable, CustomStringConvertible {
     return String(decoding: data, as: UTF8.self)
   }
 
+  /// The string, if this is one.
   public var stringValue: String? { if case .string(let s) = self { s } else { nil } }
   /// The integer, if this is one or a double with an integral value.
   public var intValue: Int? {
@@ -69,6 +70,7 @@ public enum ConfigValue: Sendable, Hashable, Codable, CustomStringConvertible {
     default: nil
     }
   }
+  /// The elements, if this is an array.
   public var arrayValue: [ConfigValue]? { if case .array(let a) = self { a } else { nil } }
   /// The members, if this is an object.
   public var objectValue: [String: ConfigValue]? {

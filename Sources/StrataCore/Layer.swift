@@ -9,6 +9,7 @@ public struct Context: Sendable {
   /// computing it in `backward` and return an empty tensor.
   public var needsInputGradient: Bool
 
+  /// A context on `kernels`, in inference mode unless `isTraining`.
   public init(
     kernels: any Kernels = ReferenceKernels(), isTraining: Bool = false,
     needsInputGradient: Bool = true

@@ -34,6 +34,7 @@ public final class Parameter: @unchecked Sendable {
 /// tell whether a layer lists in ``Layer/parameters`` every weight its `build` created: a weight it
 /// forgets would never be trained, saved or counted.
 public final class ParameterTracker: Sendable {
+  /// The tracker in force for the current task, if any.
   @TaskLocal public static var current: ParameterTracker?
   private let made = Mutex<[Parameter]>([])
 
