@@ -163,3 +163,7 @@ final class ForgetfulScale: Layer {
   // A layer that lists its weights passes that check.
   #expect(checkLayer(try! Dense(3), inputShape: [4], parameterCount: 15).passed)
 }
+
+@Test func layersDeclareNoInputShapeByDefault() {
+  #expect(ForgetfulScale().declaredInputShape == nil)
+}

@@ -1,5 +1,6 @@
 import Foundation
 import Strata
+import StrataCommandLine
 import StrataData
 import StrataSeedModels
 import Testing
@@ -132,4 +133,14 @@ enum CubePlugin: Plugin {
   let other = try Sequential([Conv2D(2, 3, inputShape: [5, 5, 1]), Flatten(), Dense(2)], seed: 5)
   try other.loadWeights(weightsPath)
   #expect(other.weights == model.weights)
+}
+
+/// The protocols' defaults for plugins that take no arguments, and the commands' own initializers.
+@Test func defaultsForArgumentlessPlugins() throws {
+  #expect(Zeros().config == NoConfig())
+  #expect(MeanSquaredError().config == NoConfig())
+  _ = Train()
+  _ = Predict()
+  #expect(throws: (any Error).self) { try Predict.parse(["model.strata", "--count", "0"]) }
+  _ = try Predict.parse(["model.strata", "--count", "3"])
 }
