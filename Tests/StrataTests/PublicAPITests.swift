@@ -139,6 +139,7 @@ enum CubePlugin: Plugin {
 @Test func defaultsForArgumentlessPlugins() throws {
   #expect(Zeros().config == NoConfig())
   #expect(MeanSquaredError().config == NoConfig())
+  #expect(CategoricalAccuracy().config == NoConfig())
   _ = Train()
   _ = Predict()
   #expect(throws: (any Error).self) { try Predict.parse(["model.strata", "--count", "0"]) }
