@@ -170,6 +170,15 @@ enum ModelFile {
   }
 }
 
+extension AllocationBudget {
+  /// A budget of the elements of a file's tensors: a model built from the file's header may not
+  /// allocate more weights than the file holds.
+  convenience init(forTensorsOf tensors: [String: Tensor]) {
+    self.init(
+      elements: tensors.values.reduce(0) { $0 + $1.count }, purpose: "the weights the file holds")
+  }
+}
+
 /// `UInt64`s as hexadecimal strings: JSON numbers lose precision above 2^53.
 func hexStrings(_ values: [UInt64]) -> ConfigValue {
   .array(values.map { .string(String($0, radix: 16)) })
@@ -308,8 +317,7 @@ extension Sequential {
     // The architecture may not make weights the file does not hold: layers are built (as soon as the
     // input shape is known) under a budget of the file's own tensors, so a header that claims a huge
     // layer is refused before that layer's weights are allocated.
-    let budget = AllocationBudget(
-      elements: tensors.values.reduce(0) { $0 + $1.count }, purpose: "the weights the file holds")
+    let budget = AllocationBudget(forTensorsOf: tensors)
     let model: Sequential
     do {
       model = try AllocationBudget.$current.withValue(budget) {
@@ -366,8 +374,7 @@ extension Sequential {
   public func loadWeights(from url: URL) throws {
     let (_, tensors) = try ModelFile.read(url)
     if !isBuilt, let inputShape {
-      let budget = AllocationBudget(
-        elements: tensors.values.reduce(0) { $0 + $1.count }, purpose: "the weights the file holds")
+      let budget = AllocationBudget(forTensorsOf: tensors)
       try AllocationBudget.$current.withValue(budget) { try build(inputShape: inputShape) }
     }
     try restoreWeights(tensors, path: url.path)

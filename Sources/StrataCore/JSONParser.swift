@@ -80,62 +80,53 @@ private struct JSONParser {
   }
 
   mutating func parseObject() throws -> ConfigValue {
-    try enter()
-    defer { depth -= 1 }
-    position += 1
     var object: [String: ConfigValue] = [:]
-    skipWhitespace()
-    if position < bytes.count, bytes[position] == UInt8(ascii: "}") {
-      position += 1
-      return .object(object)
+    try parseElements(closing: UInt8(ascii: "}")) { parser in
+      parser.skipWhitespace()
+      guard parser.position < parser.bytes.count,
+        parser.bytes[parser.position] == UInt8(ascii: "\"")
+      else { throw parser.failure("a string key") }
+      let key = try parser.parseString()
+      parser.skipWhitespace()
+      guard parser.position < parser.bytes.count, parser.bytes[parser.position] == UInt8(ascii: ":")
+      else { throw parser.failure("':'") }
+      parser.position += 1
+      // A repeated key keeps the last value, as Foundation's parser does.
+      object[key] = try parser.parseValue()
     }
-    while true {
-      skipWhitespace()
-      guard position < bytes.count, bytes[position] == UInt8(ascii: "\"") else {
-        throw failure("a string key")
-      }
-      let key = try parseString()
-      skipWhitespace()
-      guard position < bytes.count, bytes[position] == UInt8(ascii: ":") else {
-        throw failure("':'")
-      }
-      position += 1
-      // a repeated key keeps the last value, as Foundation's parser does
-      object[key] = try parseValue()
-      skipWhitespace()
-      guard position < bytes.count else { throw failure("',' or '}'") }
-      if bytes[position] == UInt8(ascii: ",") {
-        position += 1
-      } else if bytes[position] == UInt8(ascii: "}") {
-        position += 1
-        return .object(object)
-      } else {
-        throw failure("',' or '}'")
-      }
-    }
+    return .object(object)
   }
 
   mutating func parseArray() throws -> ConfigValue {
+    var array: [ConfigValue] = []
+    try parseElements(closing: UInt8(ascii: "]")) { parser in array.append(try parser.parseValue())
+    }
+    return .array(array)
+  }
+
+  /// The comma-separated elements of an object or array, from its opening bracket to `closing`: one
+  /// call of `element` each. The nesting counts toward ``ConfigValue/maximumJSONDepth``.
+  mutating func parseElements(closing: UInt8, _ element: (inout JSONParser) throws -> Void) throws {
     try enter()
     defer { depth -= 1 }
     position += 1
-    var array: [ConfigValue] = []
     skipWhitespace()
-    if position < bytes.count, bytes[position] == UInt8(ascii: "]") {
+    if position < bytes.count, bytes[position] == closing {
       position += 1
-      return .array(array)
+      return
     }
+    let expected = "',' or '\(Character(UnicodeScalar(closing)))'"
     while true {
-      array.append(try parseValue())
+      try element(&self)
       skipWhitespace()
-      guard position < bytes.count else { throw failure("',' or ']'") }
+      guard position < bytes.count else { throw failure(expected) }
       if bytes[position] == UInt8(ascii: ",") {
         position += 1
-      } else if bytes[position] == UInt8(ascii: "]") {
+      } else if bytes[position] == closing {
         position += 1
-        return .array(array)
+        return
       } else {
-        throw failure("',' or ']'")
+        throw failure(expected)
       }
     }
   }
