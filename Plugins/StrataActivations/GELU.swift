@@ -6,6 +6,7 @@ import StrataCore
 public struct GELU: Activation {
   public static let identifier = "gelu"
   public init(config: NoConfig = NoConfig()) {}
+  /// Applies the activation to `x`, writing `y` (`rowLength` values a row).
   public func forward(
     _ x: UnsafeBufferPointer<Float>, into y: UnsafeMutableBufferPointer<Float>, rowLength: Int
   ) {

@@ -10,6 +10,7 @@ typealias V = SIMD16<Float>
 public struct ReLU: Activation {
   public static let identifier = "relu"
   public init(config: NoConfig = NoConfig()) {}
+  /// Applies the activation to `x`, writing `y` (`rowLength` values a row).
   public func forward(
     _ x: UnsafeBufferPointer<Float>, into y: UnsafeMutableBufferPointer<Float>, rowLength: Int
   ) {
@@ -29,6 +30,7 @@ public struct ReLU: Activation {
 public struct ReLU6: Activation {
   public static let identifier = "relu6"
   public init(config: NoConfig = NoConfig()) {}
+  /// Applies the activation to `x`, writing `y` (`rowLength` values a row).
   public func forward(
     _ x: UnsafeBufferPointer<Float>, into y: UnsafeMutableBufferPointer<Float>, rowLength: Int
   ) {
@@ -51,6 +53,7 @@ public struct LeakyReLUActivation: Activation {
     public var negativeSlope: Float
     /// The arguments given, Keras' defaults for the others.
     public init(negativeSlope: Float = 0.2) { self.negativeSlope = negativeSlope }
+    /// The config with Keras' defaults: what arguments left out take.
     public static let kerasDefaults = Config()
   }
   public static let identifier = "leaky_relu"
@@ -63,6 +66,7 @@ public struct LeakyReLUActivation: Activation {
     }
     self.config = config
   }
+  /// Applies the activation to `x`, writing `y` (`rowLength` values a row).
   public func forward(
     _ x: UnsafeBufferPointer<Float>, into y: UnsafeMutableBufferPointer<Float>, rowLength: Int
   ) {
@@ -83,6 +87,7 @@ public struct LeakyReLUActivation: Activation {
 public struct ELU: Activation {
   public static let identifier = "elu"
   public init(config: NoConfig = NoConfig()) {}
+  /// Applies the activation to `x`, writing `y` (`rowLength` values a row).
   public func forward(
     _ x: UnsafeBufferPointer<Float>, into y: UnsafeMutableBufferPointer<Float>, rowLength: Int
   ) {
@@ -103,6 +108,7 @@ public struct SELU: Activation {
   static let alpha: Float = 1.673_263_2
   static let scale: Float = 1.050_701
   public init(config: NoConfig = NoConfig()) {}
+  /// Applies the activation to `x`, writing `y` (`rowLength` values a row).
   public func forward(
     _ x: UnsafeBufferPointer<Float>, into y: UnsafeMutableBufferPointer<Float>, rowLength: Int
   ) {
@@ -126,6 +132,7 @@ public struct Linear: Activation {
   public static let identifier = "linear"
   public init(config: NoConfig = NoConfig()) {}
   public var isIdentity: Bool { true }
+  /// Applies the activation to `x`, writing `y` (`rowLength` values a row).
   public func forward(
     _ x: UnsafeBufferPointer<Float>, into y: UnsafeMutableBufferPointer<Float>, rowLength: Int
   ) {

@@ -4,6 +4,7 @@ import StrataCore
 public struct Sigmoid: Activation {
   public static let identifier = "sigmoid"
   public init(config: NoConfig = NoConfig()) {}
+  /// Applies the activation to `x`, writing `y` (`rowLength` values a row).
   public func forward(
     _ x: UnsafeBufferPointer<Float>, into y: UnsafeMutableBufferPointer<Float>, rowLength: Int
   ) {
@@ -22,6 +23,7 @@ public struct Sigmoid: Activation {
 public struct Tanh: Activation {
   public static let identifier = "tanh"
   public init(config: NoConfig = NoConfig()) {}
+  /// Applies the activation to `x`, writing `y` (`rowLength` values a row).
   public func forward(
     _ x: UnsafeBufferPointer<Float>, into y: UnsafeMutableBufferPointer<Float>, rowLength: Int
   ) {
@@ -40,6 +42,7 @@ public struct Tanh: Activation {
 public struct HardSigmoid: Activation {
   public static let identifier = "hard_sigmoid"
   public init(config: NoConfig = NoConfig()) {}
+  /// Applies the activation to `x`, writing `y` (`rowLength` values a row).
   public func forward(
     _ x: UnsafeBufferPointer<Float>, into y: UnsafeMutableBufferPointer<Float>, rowLength: Int
   ) {
@@ -59,6 +62,7 @@ public struct HardSigmoid: Activation {
 public struct HardSwish: Activation {
   public static let identifier = "hard_swish"
   public init(config: NoConfig = NoConfig()) {}
+  /// Applies the activation to `x`, writing `y` (`rowLength` values a row).
   public func forward(
     _ x: UnsafeBufferPointer<Float>, into y: UnsafeMutableBufferPointer<Float>, rowLength: Int
   ) {
@@ -82,6 +86,7 @@ public struct HardSwish: Activation {
 public struct Swish: Activation {
   public static let identifier = "swish"
   public init(config: NoConfig = NoConfig()) {}
+  /// Applies the activation to `x`, writing `y` (`rowLength` values a row).
   public func forward(
     _ x: UnsafeBufferPointer<Float>, into y: UnsafeMutableBufferPointer<Float>, rowLength: Int
   ) {
@@ -103,6 +108,7 @@ public struct Swish: Activation {
 public struct Softplus: Activation {
   public static let identifier = "softplus"
   public init(config: NoConfig = NoConfig()) {}
+  /// Applies the activation to `x`, writing `y` (`rowLength` values a row).
   public func forward(
     _ x: UnsafeBufferPointer<Float>, into y: UnsafeMutableBufferPointer<Float>, rowLength: Int
   ) {
@@ -121,6 +127,7 @@ public struct Softplus: Activation {
 public struct Softsign: Activation {
   public static let identifier = "softsign"
   public init(config: NoConfig = NoConfig()) {}
+  /// Applies the activation to `x`, writing `y` (`rowLength` values a row).
   public func forward(
     _ x: UnsafeBufferPointer<Float>, into y: UnsafeMutableBufferPointer<Float>, rowLength: Int
   ) {
@@ -142,6 +149,7 @@ public struct Softsign: Activation {
 public struct Exponential: Activation {
   public static let identifier = "exponential"
   public init(config: NoConfig = NoConfig()) {}
+  /// Applies the activation to `x`, writing `y` (`rowLength` values a row).
   public func forward(
     _ x: UnsafeBufferPointer<Float>, into y: UnsafeMutableBufferPointer<Float>, rowLength: Int
   ) {
@@ -160,6 +168,7 @@ public struct Exponential: Activation {
 public struct Mish: Activation {
   public static let identifier = "mish"
   public init(config: NoConfig = NoConfig()) {}
+  /// Applies the activation to `x`, writing `y` (`rowLength` values a row).
   public func forward(
     _ x: UnsafeBufferPointer<Float>, into y: UnsafeMutableBufferPointer<Float>, rowLength: Int
   ) {

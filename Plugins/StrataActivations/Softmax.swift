@@ -4,6 +4,7 @@ import StrataCore
 public struct Softmax: Activation {
   public static let identifier = "softmax"
   public init(config: NoConfig = NoConfig()) {}
+  /// Applies the activation to `x`, writing `y` (`rowLength` values a row).
   public func forward(
     _ x: UnsafeBufferPointer<Float>, into y: UnsafeMutableBufferPointer<Float>, rowLength: Int
   ) {
@@ -36,6 +37,7 @@ public struct Softmax: Activation {
 public struct LogSoftmax: Activation {
   public static let identifier = "log_softmax"
   public init(config: NoConfig = NoConfig()) {}
+  /// Applies the activation to `x`, writing `y` (`rowLength` values a row).
   public func forward(
     _ x: UnsafeBufferPointer<Float>, into y: UnsafeMutableBufferPointer<Float>, rowLength: Int
   ) {

@@ -42,6 +42,7 @@ public struct DefaultKernels: Kernels {
     simd.multiply(x, y, into: z)
   }
 
+  /// `y += alpha · x`, this backend's way.
   public func axpy(
     alpha: Float, x: UnsafeBufferPointer<Float>, y: UnsafeMutableBufferPointer<Float>
   ) {
@@ -79,6 +80,7 @@ public struct DefaultKernels: Kernels {
       biasGradient: biasGradient)
   }
 
+  /// The bytes of workspace max pooling needs between its passes.
   public func maxPoolingWorkspaceBytes(_ g: PoolingGeometry) -> Int {
     dnnl.maxPoolingWorkspaceBytes(g)
   }
@@ -102,6 +104,7 @@ public struct DefaultKernels: Kernels {
       workspace: workspace)
   }
 
+  /// Average pooling of `input` into `output`, this backend's way.
   public func averagePooling(
     _ g: PoolingGeometry, input: UnsafeBufferPointer<Float>,
     output: UnsafeMutableBufferPointer<Float>
@@ -120,7 +123,9 @@ public struct DefaultKernels: Kernels {
 
 /// Registers `"cpu"` (the default) and `"reference"`.
 public enum CPUPlugin: Plugin {
+  /// Strata's own package: the names are Keras' plain ones.
   public static let package = Registrar.builtInPackage
+  /// Registers this plugin's identifiers.
   public static func register(in registrar: Registrar) throws {
     try registrar.register(kernels: ReferenceKernels(), as: "reference")
     try registrar.register(kernels: DefaultKernels(), as: "cpu")

@@ -138,6 +138,7 @@ public struct DNNLKernels: Kernels {
       workspace: workspace.baseAddress)
   }
 
+  /// Average pooling of `input` into `output`, this backend's way.
   public func averagePooling(
     _ g: PoolingGeometry, input: UnsafeBufferPointer<Float>,
     output: UnsafeMutableBufferPointer<Float>

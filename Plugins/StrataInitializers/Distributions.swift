@@ -17,6 +17,7 @@ public struct RandomNormal: Initializer {
       self.stddev = stddev
       self.seed = seed
     }
+    /// The config with Keras' defaults: what arguments left out take.
     public static let kerasDefaults = Config()
   }
   public static let identifier = "random_normal"
@@ -25,6 +26,7 @@ public struct RandomNormal: Initializer {
     try checkDeviation(config.stddev, owner: "RandomNormal")
     self.config = config
   }
+  /// Fills `values`, a weight of `shape`, with this initializer's values.
   public func fill(
     _ values: UnsafeMutableBufferPointer<Float>, shape: [Int], generator: inout SeededGenerator
   ) {
@@ -43,6 +45,7 @@ public struct TruncatedNormal: Initializer {
     try checkDeviation(config.stddev, owner: "TruncatedNormal")
     self.config = config
   }
+  /// Fills `values`, a weight of `shape`, with this initializer's values.
   public func fill(
     _ values: UnsafeMutableBufferPointer<Float>, shape: [Int], generator: inout SeededGenerator
   ) {
@@ -70,6 +73,7 @@ public struct RandomUniform: Initializer {
       self.maxval = maxval
       self.seed = seed
     }
+    /// The config with Keras' defaults: what arguments left out take.
     public static let kerasDefaults = Config()
   }
   public static let identifier = "random_uniform"
@@ -82,6 +86,7 @@ public struct RandomUniform: Initializer {
     }
     self.config = config
   }
+  /// Fills `values`, a weight of `shape`, with this initializer's values.
   public func fill(
     _ values: UnsafeMutableBufferPointer<Float>, shape: [Int], generator: inout SeededGenerator
   ) {
@@ -96,6 +101,7 @@ public struct RandomUniform: Initializer {
 public struct Zeros: Initializer {
   public static let identifier = "zeros"
   public init(config: NoConfig = NoConfig()) {}
+  /// Fills `values`, a weight of `shape`, with this initializer's values.
   public func fill(
     _ values: UnsafeMutableBufferPointer<Float>, shape: [Int], generator: inout SeededGenerator
   ) {
@@ -107,6 +113,7 @@ public struct Zeros: Initializer {
 public struct Ones: Initializer {
   public static let identifier = "ones"
   public init(config: NoConfig = NoConfig()) {}
+  /// Fills `values`, a weight of `shape`, with this initializer's values.
   public func fill(
     _ values: UnsafeMutableBufferPointer<Float>, shape: [Int], generator: inout SeededGenerator
   ) {
@@ -122,11 +129,13 @@ public struct Constant: Initializer {
     public var value: Float
     /// The arguments given, Keras' defaults for the others.
     public init(value: Float = 0) { self.value = value }
+    /// The config with Keras' defaults: what arguments left out take.
     public static let kerasDefaults = Config()
   }
   public static let identifier = "constant"
   public let config: Config
   public init(config: Config = Config()) { self.config = config }
+  /// Fills `values`, a weight of `shape`, with this initializer's values.
   public func fill(
     _ values: UnsafeMutableBufferPointer<Float>, shape: [Int], generator: inout SeededGenerator
   ) {
@@ -149,12 +158,14 @@ public struct Orthogonal: Initializer {
       self.gain = gain
       self.seed = seed
     }
+    /// The config with Keras' defaults: what arguments left out take.
     public static let kerasDefaults = Config()
   }
   public static let identifier = "orthogonal"
   public let config: Config
   public init(config: Config = Config()) { self.config = config }
 
+  /// Fills `values`, a weight of `shape`, with this initializer's values.
   public func fill(
     _ values: UnsafeMutableBufferPointer<Float>, shape: [Int], generator: inout SeededGenerator
   ) {

@@ -27,6 +27,7 @@ public struct VarianceScaling: Initializer {
       self.distribution = distribution
       self.seed = seed
     }
+    /// The config with Keras' defaults: what arguments left out take.
     public static let kerasDefaults = Config()
   }
 
@@ -54,6 +55,7 @@ public struct VarianceScaling: Initializer {
     self.config = config
   }
 
+  /// Fills `values`, a weight of `shape`, with this initializer's values.
   public func fill(
     _ values: UnsafeMutableBufferPointer<Float>, shape: [Int], generator: inout SeededGenerator
   ) {
@@ -116,6 +118,7 @@ public protocol FixedVarianceScaling: Initializer where Config == SeedConfig {
 }
 
 extension FixedVarianceScaling {
+  /// Fills `values`, a weight of `shape`, with this initializer's values.
   public func fill(
     _ values: UnsafeMutableBufferPointer<Float>, shape: [Int], generator: inout SeededGenerator
   ) {

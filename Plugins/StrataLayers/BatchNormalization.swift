@@ -52,6 +52,7 @@ public final class BatchNormalization: Layer {
       self.movingVarianceInitializer = movingVarianceInitializer
     }
 
+    /// The config with Keras' defaults: what arguments left out take.
     public static let kerasDefaults = Config()
   }
 
@@ -121,6 +122,7 @@ public final class BatchNormalization: Layer {
     .map { try Registries.shared.initializer($0) }
   }
 
+  /// Every weight, in Keras' order.
   public var parameters: [Parameter] {
     [gamma, beta, movingMean, movingVariance].compactMap { $0 }
   }

@@ -48,7 +48,9 @@ public final class Conv2D: Layer {
       self.biasInitializer = biasInitializer
     }
 
+    /// The config with Keras' defaults: what arguments left out take.
     public static let kerasDefaults = Config(filters: 0, kernelSize: 1)
+    /// The Keras arguments without a default.
     public static let requiredArguments: Set<String> = ["filters", "kernel_size"]
   }
 

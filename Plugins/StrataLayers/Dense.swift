@@ -31,7 +31,9 @@ public final class Dense: SoftmaxHead {
       self.biasInitializer = biasInitializer
     }
 
+    /// The config with Keras' defaults: what arguments left out take.
     public static let kerasDefaults = Config(units: 0)
+    /// The Keras arguments without a default.
     public static let requiredArguments: Set<String> = ["units"]
   }
 

@@ -5,6 +5,7 @@ import StrataCore
 public final class ZeroPadding2D: Layer {
   /// The Keras arguments; a default is written once, in the memberwise `init`.
   public struct Config: KerasConfig, Equatable {
+    /// The config with Keras' defaults: what arguments left out take.
     public static let kerasDefaults = Config()
     /// Keras' `top`.
     public var top: Int, bottom: Int, left: Int, right: Int
@@ -139,7 +140,9 @@ public final class Rescaling: Layer {
       self.scale = scale
       self.offset = offset
     }
+    /// The config with Keras' defaults: what arguments left out take.
     public static let kerasDefaults = Config(scale: 1)
+    /// The Keras arguments without a default.
     public static let requiredArguments: Set<String> = ["scale"]
   }
   public static let identifier = "Rescaling"

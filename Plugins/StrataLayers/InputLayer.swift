@@ -78,6 +78,7 @@ public final class InputLayer: Layer {
     return x
   }
 
+  /// The output gradient unchanged: the input layer passes its input through.
   public func backward(_ outputGradient: Tensor, in context: Context) throws -> Tensor {
     outputGradient
   }

@@ -16,6 +16,7 @@ public struct Pooling2DConfig: KerasConfig, Equatable {
     self.padding = padding
   }
 
+  /// The config with Keras' defaults: what arguments left out take.
   public static let kerasDefaults = Pooling2DConfig()
 }
 
@@ -185,6 +186,7 @@ public struct GlobalPoolingConfig: KerasConfig, Equatable {
   public var keepdims: Bool
   /// The arguments given, Keras' defaults for the others.
   public init(keepdims: Bool = false) { self.keepdims = keepdims }
+  /// The config with Keras' defaults: what arguments left out take.
   public static let kerasDefaults = GlobalPoolingConfig()
 }
 
@@ -221,6 +223,7 @@ public class GlobalPooling2D {
 public final class GlobalAveragePooling2D: GlobalPooling2D, Layer {
   public typealias Config = GlobalPoolingConfig
   public static let identifier = "GlobalAveragePooling2D"
+  /// A layer of `config`.
   public init(config: Config = Config()) {
     super.init(config: config, name: "GlobalAveragePooling2D")
   }

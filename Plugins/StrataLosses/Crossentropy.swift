@@ -7,6 +7,7 @@ public struct CrossentropyConfig: KerasConfig, Equatable {
   public var fromLogits: Bool
   /// `fromLogits`: whether predictions are logits (Keras' default: probabilities).
   public init(fromLogits: Bool = false) { self.fromLogits = fromLogits }
+  /// The config with Keras' defaults: what arguments left out take.
   public static let kerasDefaults = CrossentropyConfig()
 }
 

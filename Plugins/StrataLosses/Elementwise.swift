@@ -106,6 +106,7 @@ public struct Huber: ElementwiseLoss {
     public var delta: Float
     /// The arguments given, Keras' defaults for the others.
     public init(delta: Float = 1) { self.delta = delta }
+    /// The config with Keras' defaults: what arguments left out take.
     public static let kerasDefaults = Config()
   }
   public static let identifier = "huber"
@@ -165,6 +166,7 @@ extension HingeLoss {
 public struct Hinge: HingeLoss {
   public static let identifier = "hinge"
   public init(config: NoConfig = NoConfig()) {}
+  /// The loss term of one margin and its derivative.
   public func term(margin: Float) -> (value: Float, derivative: Float) {
     (max(margin, 0), margin > 0 ? 1 : 0)
   }
@@ -174,6 +176,7 @@ public struct Hinge: HingeLoss {
 public struct SquaredHinge: HingeLoss {
   public static let identifier = "squared_hinge"
   public init(config: NoConfig = NoConfig()) {}
+  /// The loss term of one margin and its derivative.
   public func term(margin: Float) -> (value: Float, derivative: Float) {
     let positive = max(margin, 0)
     return (positive * positive, 2 * positive)

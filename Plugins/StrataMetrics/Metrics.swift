@@ -46,6 +46,7 @@ func checkShapes(_ metric: String, prediction: Tensor, target: Tensor, sparse: B
 public final class Accuracy: MeanOverSamples, Metric {
   public static let identifier = "accuracy"
   public init(config: NoConfig = NoConfig()) {}
+  /// Adds a batch of predictions and targets.
   public func update(prediction: Tensor, target: Tensor) throws {
     guard prediction.count == target.count else {
       throw StrataError.invalidArgument(
@@ -65,6 +66,7 @@ public final class Accuracy: MeanOverSamples, Metric {
 public final class SparseCategoricalAccuracy: MeanOverSamples, Metric {
   public static let identifier = "sparse_categorical_accuracy"
   public init(config: NoConfig = NoConfig()) {}
+  /// Adds a batch of predictions and targets.
   public func update(prediction: Tensor, target: Tensor) throws {
     try checkShapes(Self.identifier, prediction: prediction, target: target, sparse: true)
     let width = prediction.shape.last ?? 1, rows = prediction.count / max(width, 1)
@@ -83,6 +85,7 @@ public final class SparseCategoricalAccuracy: MeanOverSamples, Metric {
 public final class CategoricalAccuracy: MeanOverSamples, Metric {
   public static let identifier = "categorical_accuracy"
   public init(config: NoConfig = NoConfig()) {}
+  /// Adds a batch of predictions and targets.
   public func update(prediction: Tensor, target: Tensor) throws {
     try checkShapes(Self.identifier, prediction: prediction, target: target, sparse: false)
     let width = prediction.shape.last ?? 1, rows = prediction.count / max(width, 1)
@@ -107,11 +110,13 @@ public final class BinaryAccuracy: MeanOverSamples, Metric {
     public var threshold: Float
     /// The arguments given, Keras' defaults for the others.
     public init(threshold: Float = 0.5) { self.threshold = threshold }
+    /// The config with Keras' defaults: what arguments left out take.
     public static let kerasDefaults = Config()
   }
   public static let identifier = "binary_accuracy"
   public let config: Config
   public init(config: Config = Config()) { self.config = config }
+  /// Adds a batch of predictions and targets.
   public func update(prediction: Tensor, target: Tensor) throws {
     try checkShapes(
       Self.identifier, prediction: prediction,
@@ -137,11 +142,13 @@ public final class TopKCategoricalAccuracy: MeanOverSamples, Metric {
     public var k: Int
     /// The arguments given, Keras' defaults for the others.
     public init(k: Int = 5) { self.k = k }
+    /// The config with Keras' defaults: what arguments left out take.
     public static let kerasDefaults = Config()
   }
   public static let identifier = "top_k_categorical_accuracy"
   public let config: Config
   let sparse: Bool
+  /// A metric of `config` (Keras' `k=5` by default).
   public convenience init(config: Config = Config()) throws {
     try self.init(config: config, sparse: false)
   }
@@ -153,6 +160,7 @@ public final class TopKCategoricalAccuracy: MeanOverSamples, Metric {
     self.config = config
     self.sparse = sparse
   }
+  /// Adds a batch of predictions and targets.
   public func update(prediction: Tensor, target: Tensor) throws {
     try checkShapes(Self.identifier, prediction: prediction, target: target, sparse: sparse)
     let width = prediction.shape.last ?? 1, rows = prediction.count / max(width, 1)
@@ -185,6 +193,7 @@ public final class SparseTopKCategoricalAccuracy: MeanOverSamples, Metric {
   }
   public override func reset() { inner.reset() }
   public override var result: Float { inner.result }
+  /// Adds a batch of predictions and targets.
   public func update(prediction: Tensor, target: Tensor) throws {
     try inner.update(prediction: prediction, target: target)
   }
@@ -213,6 +222,7 @@ public final class LossMetric: MeanOverSamples, Metric {
     config = Config(loss: Spec(loss.identifier))
     self.loss = loss
   }
+  /// Adds a batch of predictions and targets.
   public func update(prediction: Tensor, target: Tensor) throws {
     let value = try loss(target, prediction)
     let rows = prediction.shape.first ?? 1
@@ -229,6 +239,7 @@ public final class MeanSquaredErrorMetric: MeanOverSamples, Metric {
   }
   public override func reset() { inner.reset() }
   public override var result: Float { inner.result }
+  /// Adds a batch of predictions and targets.
   public func update(prediction: Tensor, target: Tensor) throws {
     try inner.update(prediction: prediction, target: target)
   }
@@ -243,6 +254,7 @@ public final class MeanAbsoluteErrorMetric: MeanOverSamples, Metric {
   }
   public override func reset() { inner.reset() }
   public override var result: Float { inner.result }
+  /// Adds a batch of predictions and targets.
   public func update(prediction: Tensor, target: Tensor) throws {
     try inner.update(prediction: prediction, target: target)
   }

@@ -23,6 +23,7 @@ public struct AdamArguments: Codable, Sendable, Equatable {
   }
   // Keras spells them `beta_1` and `beta_2`.
   enum CodingKeys: String, CodingKey { case beta1 = "beta_1", beta2 = "beta_2", epsilon, amsgrad }
+  /// Decodes the arguments (each present: the defaults come from `kerasDefaults`).
   public init(from decoder: Decoder) throws {
     let c = try decoder.container(keyedBy: AnyKey.self)
     func value<T: Decodable>(_ names: [String]) throws -> T {
@@ -67,6 +68,7 @@ public struct AdamConfig: KerasConfig, Equatable {
     self.common = common
     self.adam = adam
   }
+  /// Decodes the arguments (each present: the defaults come from `kerasDefaults`).
   public init(from decoder: Decoder) throws {
     self.init(common: try OptimizerArguments(from: decoder), adam: try AdamArguments(from: decoder))
   }

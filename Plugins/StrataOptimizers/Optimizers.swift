@@ -10,6 +10,7 @@ import StrataCore
 public final class SGD: BaseOptimizer, Optimizer {
   /// The Keras arguments; a default is written once, in the memberwise `init`.
   public struct Config: KerasConfig, Equatable {
+    /// The config with Keras' defaults: what arguments left out take.
     public static let kerasDefaults = Config()
     /// The arguments every optimizer takes (`learning_rate`, clipping, `weight_decay`), flat in Keras' config.
     public var common: OptimizerArguments
@@ -84,6 +85,7 @@ public final class SGD: BaseOptimizer, Optimizer {
 public final class RMSprop: BaseOptimizer, Optimizer {
   /// The Keras arguments; a default is written once, in the memberwise `init`.
   public struct Config: KerasConfig, Equatable {
+    /// The config with Keras' defaults: what arguments left out take.
     public static let kerasDefaults = Config()
     /// The arguments every optimizer takes (`learning_rate`, clipping, `weight_decay`), flat in Keras' config.
     public var common: OptimizerArguments
@@ -169,6 +171,7 @@ public final class RMSprop: BaseOptimizer, Optimizer {
 public final class Adagrad: BaseOptimizer, Optimizer {
   /// The Keras arguments; a default is written once, in the memberwise `init`.
   public struct Config: KerasConfig, Equatable {
+    /// The config with Keras' defaults: what arguments left out take.
     public static let kerasDefaults = Config()
     /// The arguments every optimizer takes (`learning_rate`, clipping, `weight_decay`), flat in Keras' config.
     public var common: OptimizerArguments
@@ -240,6 +243,7 @@ public final class Adagrad: BaseOptimizer, Optimizer {
 public final class Adadelta: BaseOptimizer, Optimizer {
   /// The Keras arguments; a default is written once, in the memberwise `init`.
   public struct Config: KerasConfig, Equatable {
+    /// The config with Keras' defaults: what arguments left out take.
     public static let kerasDefaults = Config()
     /// The arguments every optimizer takes (`learning_rate`, clipping, `weight_decay`), flat in Keras' config.
     public var common: OptimizerArguments

@@ -35,6 +35,7 @@ public struct SIMDKernels: Kernels {
     simdZip(x, y, into: z) { $0 * $1 }
   }
 
+  /// `y += alpha · x`, this backend's way.
   public func axpy(
     alpha: Float, x: UnsafeBufferPointer<Float>, y: UnsafeMutableBufferPointer<Float>
   ) {

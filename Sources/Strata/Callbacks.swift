@@ -60,15 +60,19 @@ public final class LambdaCallback: Callback {
 
   public func onTrainBegin(logs: Logs, model: Sequential) { trainBegin?(logs, model) }
   public func onTrainEnd(logs: Logs, model: Sequential) { trainEnd?(logs, model) }
+  /// Calls the closure given for it, if any.
   public func onEpochBegin(_ epoch: Int, logs: Logs, model: Sequential) {
     epochBegin?(epoch, logs, model)
   }
+  /// Calls the closure given for it, if any.
   public func onEpochEnd(_ epoch: Int, logs: Logs, model: Sequential) {
     epochEnd?(epoch, logs, model)
   }
+  /// Calls the closure given for it, if any.
   public func onTrainBatchBegin(_ batch: Int, logs: Logs, model: Sequential) {
     batchBegin?(batch, logs, model)
   }
+  /// Calls the closure given for it, if any.
   public func onTrainBatchEnd(_ batch: Int, logs: Logs, model: Sequential) {
     batchEnd?(batch, logs, model)
   }
@@ -154,6 +158,7 @@ public final class EarlyStopping: Callback {
     bestEpoch = 0
   }
 
+  /// Compares `monitor` with the best so far; stops training once `patience` epochs passed without improvement.
   public func onEpochEnd(_ epoch: Int, logs: Logs, model: Sequential) {
     guard let current = logs[monitor] else {
       model.warn(missingMonitor("EarlyStopping", monitor, logs))
@@ -192,6 +197,7 @@ public final class TerminateOnNaN: Callback {
   public private(set) var terminatedAtBatch: Int?
   /// A new instance, with nothing cached yet.
   public init() {}
+  /// Stops training when the batch's loss is NaN or infinite.
   public func onTrainBatchEnd(_ batch: Int, logs: Logs, model: Sequential) {
     if let loss = logs["loss"], !loss.isFinite {
       Console.line("Batch \(batch): Invalid loss, terminating training")
@@ -253,6 +259,7 @@ public final class ReduceLROnPlateau: Callback {
     cooldownCounter = 0
   }
 
+  /// Compares `monitor` with the best so far; reduces the learning rate after `patience` epochs without improvement.
   public func onEpochEnd(_ epoch: Int, logs: Logs, model: Sequential) {
     guard let current = logs[monitor] else {
       model.warn(missingMonitor("ReduceLROnPlateau", monitor, logs))
@@ -314,6 +321,7 @@ public final class CSVLogger: Callback {
     if handle == nil { model.warn("CSVLogger: cannot write \(url.path)") }
   }
 
+  /// Writes the epoch's row.
   public func onEpochEnd(_ epoch: Int, logs: Logs, model: Sequential) {
     guard let handle else { return }
     if keys == nil {

@@ -246,8 +246,9 @@ extension Sequential {
 
   /// The loss and metrics on `x` and `y`, computed in inference mode. Keras: `model.evaluate(x, y)`.
   /// - Returns: `"loss"` and each compiled metric by the name it was given.
-  @discardableResult
-  public func evaluate(_ x: Tensor, _ y: Tensor, batchSize: Int = 32, verbose: Verbosity = .auto)
+  @discardableResult public func evaluate(
+    _ x: Tensor, _ y: Tensor, batchSize: Int = 32, verbose: Verbosity = .auto
+  )
     throws -> Logs
   {
     guard let compiled else {

@@ -10,6 +10,7 @@ import StrataSeedModels
 public struct StrataCommand: ParsableCommand {
   /// A new instance, with nothing cached yet.
   public init() {}
+  /// The command's name and help text.
   public static let configuration = CommandConfiguration(
     commandName: "strata",
     abstract: "Train Keras-style models on Fashion-MNIST with Strata.",
@@ -23,6 +24,7 @@ extension SeedModel: ExpressibleByArgument {}
 public struct Train: ParsableCommand {
   /// A new instance, with nothing cached yet.
   public init() {}
+  /// The command's name and help text.
   public static let configuration = CommandConfiguration(
     abstract: "Build a model from string identifiers, train it, and evaluate it on the test set.")
 
@@ -98,6 +100,7 @@ public struct Train: ParsableCommand {
   @Option(help: "Draw the learning curves to this SVG file (and write them as CSV beside it).")
   var plot: String?
 
+  /// Refuses options out of range before anything runs.
   public func validate() throws {
     try requireAtLeastOne(epochs, "--epochs")
     try requireAtLeastOne(batchSize, "--batch-size")
@@ -122,6 +125,7 @@ public struct Train: ParsableCommand {
     return try Sequential(json: readUntrustedFile(url, kind: "a JSON model file"), seed: seed)
   }
 
+  /// Runs the command, printing errors as one line.
   public func run() throws {
     try reportingErrors { try train() }
   }
@@ -325,6 +329,7 @@ func reportingErrors(_ body: () throws -> Void) throws {
 public struct Evaluate: ParsableCommand {
   /// A new instance, with nothing cached yet.
   public init() {}
+  /// The command's name and help text.
   public static let configuration = CommandConfiguration(
     abstract: "Evaluate a saved model on the Fashion-MNIST test set.")
 
@@ -334,6 +339,7 @@ public struct Evaluate: ParsableCommand {
   @Option(help: "The directory holding the Fashion-MNIST IDX files.")
   var data = FashionMNIST.defaultDirectory.path
 
+  /// Runs the command, printing errors as one line.
   public func run() throws {
     try reportingErrors {
       let model = try Sequential.load(from: URL(fileURLWithPath: modelFile))
@@ -354,6 +360,7 @@ public struct Evaluate: ParsableCommand {
 public struct Predict: ParsableCommand {
   /// A new instance, with nothing cached yet.
   public init() {}
+  /// The command's name and help text.
   public static let configuration = CommandConfiguration(
     abstract: "Classify Fashion-MNIST test images with a saved model.")
 
@@ -363,11 +370,13 @@ public struct Predict: ParsableCommand {
   @Option(help: "How many test images to classify, from the first.")
   var count = 10
 
+  /// Refuses options out of range before anything runs.
   public func validate() throws { try requireAtLeastOne(count, "--count") }
 
   @Option(help: "The directory holding the Fashion-MNIST IDX files.")
   var data = FashionMNIST.defaultDirectory.path
 
+  /// Runs the command, printing errors as one line.
   public func run() throws {
     try reportingErrors {
       let model = try Sequential.load(from: URL(fileURLWithPath: modelFile))

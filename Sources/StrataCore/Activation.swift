@@ -46,6 +46,7 @@ public protocol ElementwiseActivation: Activation {
 }
 
 extension ElementwiseActivation {
+  /// Applies the activation to `x`, writing `y` (`rowLength` values a row).
   public func forward(
     _ x: UnsafeBufferPointer<Float>, into y: UnsafeMutableBufferPointer<Float>, rowLength: Int
   ) {

@@ -73,8 +73,7 @@ public enum AtomicFile {
 
   /// Removes the temporary files (`.NAME.PID.RANDOM.tmp`) that writers of `url` left when they were
   /// killed: those whose process no longer runs. Returns how many were removed.
-  @discardableResult
-  public static func removeStaleTemporaries(of url: URL) -> Int {
+  @discardableResult public static func removeStaleTemporaries(of url: URL) -> Int {
     let directory = url.deletingLastPathComponent()
     let prefix = ".\(url.lastPathComponent)."
     guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory.path) else {

@@ -134,6 +134,7 @@ public protocol KerasConfig: Codable, Sendable {
 }
 
 extension KerasConfig {
+  /// The Keras arguments without a default.
   public static var requiredArguments: Set<String> { [] }
 
   /// ``kerasDefaults`` as a Keras-style dictionary.

@@ -15,6 +15,7 @@ public protocol MetricConvertible {
 }
 
 extension String: OptimizerConvertible, LossConvertible, MetricConvertible {
+  /// The optimizer itself.
   public func makeOptimizer() throws -> any Optimizer {
     try Registries.shared.optimizers.make(self)
   }

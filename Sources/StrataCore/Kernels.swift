@@ -105,6 +105,7 @@ extension Kernels {
     for i in 0..<z.count { z[i] = x[i] * y[i] }
   }
 
+  /// `y += alpha · x`, this backend's way.
   public func axpy(
     alpha: Float, x: UnsafeBufferPointer<Float>, y: UnsafeMutableBufferPointer<Float>
   ) {

@@ -60,41 +60,53 @@ public protocol Registrable: SendableMetatype {
 }
 
 extension Layer {
+  /// The registry of this kind among `registries`.
   public static func registry(in registries: Registries) -> Registry<any Layer> {
     registries.layers
   }
+  /// The value as the registry's product.
   public static func upcast(_ value: Self) -> any Layer { value }
 }
 
 extension Activation {
+  /// The registry of this kind among `registries`.
   public static func registry(in registries: Registries) -> Registry<any Activation> {
     registries.activations
   }
+  /// The value as the registry's product.
   public static func upcast(_ value: Self) -> any Activation { value }
 }
 
 extension Initializer {
+  /// The registry of this kind among `registries`.
   public static func registry(in registries: Registries) -> Registry<any Initializer> {
     registries.initializers
   }
+  /// The value as the registry's product.
   public static func upcast(_ value: Self) -> any Initializer { value }
 }
 
 extension Loss {
+  /// The registry of this kind among `registries`.
   public static func registry(in registries: Registries) -> Registry<any Loss> { registries.losses }
+  /// The value as the registry's product.
   public static func upcast(_ value: Self) -> any Loss { value }
 }
 
 extension Optimizer {
+  /// The registry of this kind among `registries`.
   public static func registry(in registries: Registries) -> Registry<any Optimizer> {
     registries.optimizers
   }
+  /// The value as the registry's product.
   public static func upcast(_ value: Self) -> any Optimizer { value }
 }
 
 extension Metric {
+  /// The registry of this kind among `registries`.
   public static func registry(in registries: Registries) -> Registry<any Metric> {
     registries.metrics
   }
+  /// The value as the registry's product.
   public static func upcast(_ value: Self) -> any Metric { value }
 }

@@ -51,6 +51,7 @@ public struct Spec: Codable, Sendable, Hashable, ExpressibleByStringInterpolatio
     }
   }
 
+  /// The identifier, then the config if there is one.
   public var description: String {
     config.isEmpty ? identifier : "\(identifier)\(ConfigValue.object(config))"
   }

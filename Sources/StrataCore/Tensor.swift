@@ -99,8 +99,9 @@ public struct Tensor: Sendable, Equatable, CustomStringConvertible {
   }
 
   /// Reads the elements in place.
-  @inlinable
-  public func withUnsafeBufferPointer<R>(_ body: (UnsafeBufferPointer<Float>) throws -> R) rethrows
+  @inlinable public func withUnsafeBufferPointer<R>(
+    _ body: (UnsafeBufferPointer<Float>) throws -> R
+  ) rethrows
     -> R
   {
     try body(UnsafeBufferPointer(start: storage.base, count: count))
