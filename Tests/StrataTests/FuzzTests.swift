@@ -75,7 +75,10 @@ func nodePaths(_ value: ConfigValue, prefix: [String] = []) -> [[String]] {
   var paths = [prefix]
   switch value {
   case .object(let object):
-    for (key, child) in object { paths += nodePaths(child, prefix: prefix + [key]) }
+    // Sorted: dictionary order differs from run to run, and a case must be reproducible from its number.
+    for (key, child) in object.sorted(by: { $0.key < $1.key }) {
+      paths += nodePaths(child, prefix: prefix + [key])
+    }
   case .array(let array):
     for (index, child) in array.enumerated() {
       paths += nodePaths(child, prefix: prefix + ["\(index)"])
