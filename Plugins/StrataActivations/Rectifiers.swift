@@ -1,8 +1,6 @@
 import CStrataKernels
 import StrataCore
 
-typealias V = SIMD16<Float>
-
 /// `max(x, 0)`. Keras: `"relu"`. The derivative at 0 is taken as 0, as in TensorFlow.
 ///
 /// The most used activation runs in C built for AVX2 and the baseline at once, the loader picking the
@@ -27,26 +25,17 @@ public struct ReLU: Activation {
 }
 
 /// `min(max(x, 0), 6)`. Keras: `"relu6"`.
-public struct ReLU6: Activation {
+public struct ReLU6: VectorActivation {
   public static let identifier = "relu6"
   public init(config: NoConfig = NoConfig()) {}
-  /// Applies the activation to `x`, writing `y` (`rowLength` values a row).
-  public func forward(
-    _ x: UnsafeBufferPointer<Float>, into y: UnsafeMutableBufferPointer<Float>, rowLength: Int
-  ) {
-    simdMap(x, into: y) { SIMDMath.clamp($0, 0, 6) }
-  }
-  public func backward(
-    input x: UnsafeBufferPointer<Float>, output y: UnsafeBufferPointer<Float>,
-    outputGradient dy: UnsafeBufferPointer<Float>, into dx: UnsafeMutableBufferPointer<Float>,
-    rowLength: Int
-  ) {
-    simdZip(x, dy, into: dx) { x, dy in dy.replacing(with: 0, where: (x .<= 0) .| (x .>= 6)) }
+  public func value(_ x: SIMD16<Float>) -> SIMD16<Float> { SIMDMath.clamp(x, 0, 6) }
+  public func gradient(_ x: SIMD16<Float>, _ dy: SIMD16<Float>) -> SIMD16<Float> {
+    dy.replacing(with: 0, where: (x .<= 0) .| (x .>= 6))
   }
 }
 
 /// `x` for `x > 0`, `negativeSlope · x` otherwise. Keras: `"leaky_relu"` (the function; default slope 0.2).
-public struct LeakyReLUActivation: Activation {
+public struct LeakyReLUActivation: VectorActivation {
   /// The Keras arguments; a default is written once, in the memberwise `init`.
   public struct Config: KerasConfig, Equatable {
     /// Keras' `negative_slope`.
@@ -66,64 +55,37 @@ public struct LeakyReLUActivation: Activation {
     }
     self.config = config
   }
-  /// Applies the activation to `x`, writing `y` (`rowLength` values a row).
-  public func forward(
-    _ x: UnsafeBufferPointer<Float>, into y: UnsafeMutableBufferPointer<Float>, rowLength: Int
-  ) {
-    let slope = config.negativeSlope
-    simdMap(x, into: y) { $0.replacing(with: $0 * slope, where: $0 .<= 0) }
+  public func value(_ x: SIMD16<Float>) -> SIMD16<Float> {
+    x.replacing(with: x * config.negativeSlope, where: x .<= 0)
   }
-  public func backward(
-    input x: UnsafeBufferPointer<Float>, output y: UnsafeBufferPointer<Float>,
-    outputGradient dy: UnsafeBufferPointer<Float>, into dx: UnsafeMutableBufferPointer<Float>,
-    rowLength: Int
-  ) {
-    let slope = config.negativeSlope
-    simdZip(x, dy, into: dx) { x, dy in dy.replacing(with: dy * slope, where: x .<= 0) }
+  public func gradient(_ x: SIMD16<Float>, _ dy: SIMD16<Float>) -> SIMD16<Float> {
+    dy.replacing(with: dy * config.negativeSlope, where: x .<= 0)
   }
 }
 
 /// `x` for `x > 0`, `e^x - 1` otherwise. Keras: `"elu"` (alpha 1).
-public struct ELU: Activation {
+public struct ELU: VectorActivation {
   public static let identifier = "elu"
   public init(config: NoConfig = NoConfig()) {}
-  /// Applies the activation to `x`, writing `y` (`rowLength` values a row).
-  public func forward(
-    _ x: UnsafeBufferPointer<Float>, into y: UnsafeMutableBufferPointer<Float>, rowLength: Int
-  ) {
-    simdMap(x, into: y) { x in x.replacing(with: SIMDMath.exp(x) - 1, where: x .<= 0) }
+  public func value(_ x: SIMD16<Float>) -> SIMD16<Float> {
+    x.replacing(with: SIMDMath.exp(x) - 1, where: x .<= 0)
   }
-  public func backward(
-    input x: UnsafeBufferPointer<Float>, output y: UnsafeBufferPointer<Float>,
-    outputGradient dy: UnsafeBufferPointer<Float>, into dx: UnsafeMutableBufferPointer<Float>,
-    rowLength: Int
-  ) {
-    simdZip(x, dy, into: dx) { x, dy in dy.replacing(with: dy * SIMDMath.exp(x), where: x .<= 0) }
+  public func gradient(_ x: SIMD16<Float>, _ dy: SIMD16<Float>) -> SIMD16<Float> {
+    dy.replacing(with: dy * SIMDMath.exp(x), where: x .<= 0)
   }
 }
 
 /// `scale · elu_alpha(x)` with Keras' constants `alpha = 1.67326324`, `scale = 1.05070098`. Keras: `"selu"`.
-public struct SELU: Activation {
+public struct SELU: VectorActivation {
   public static let identifier = "selu"
   static let alpha: Float = 1.673_263_2
   static let scale: Float = 1.050_701
   public init(config: NoConfig = NoConfig()) {}
-  /// Applies the activation to `x`, writing `y` (`rowLength` values a row).
-  public func forward(
-    _ x: UnsafeBufferPointer<Float>, into y: UnsafeMutableBufferPointer<Float>, rowLength: Int
-  ) {
-    simdMap(x, into: y) { x in
-      SELU.scale * x.replacing(with: SELU.alpha * (SIMDMath.exp(x) - 1), where: x .<= 0)
-    }
+  public func value(_ x: SIMD16<Float>) -> SIMD16<Float> {
+    SELU.scale * x.replacing(with: SELU.alpha * (SIMDMath.exp(x) - 1), where: x .<= 0)
   }
-  public func backward(
-    input x: UnsafeBufferPointer<Float>, output y: UnsafeBufferPointer<Float>,
-    outputGradient dy: UnsafeBufferPointer<Float>, into dx: UnsafeMutableBufferPointer<Float>,
-    rowLength: Int
-  ) {
-    simdZip(x, dy, into: dx) { x, dy in
-      SELU.scale * dy.replacing(with: dy * SELU.alpha * SIMDMath.exp(x), where: x .<= 0)
-    }
+  public func gradient(_ x: SIMD16<Float>, _ dy: SIMD16<Float>) -> SIMD16<Float> {
+    SELU.scale * dy.replacing(with: dy * SELU.alpha * SIMDMath.exp(x), where: x .<= 0)
   }
 }
 

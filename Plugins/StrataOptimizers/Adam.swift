@@ -3,43 +3,42 @@ import Foundation
 import StrataCore
 
 /// The arguments of Adam and its relatives.
-public struct AdamArguments: Codable, Sendable, Equatable {
+public struct AdamOptions: OptimizerOptions {
+  /// Keras' default `learning_rate`.
+  public static let defaultLearningRate: Float = 0.001
   /// Keras' `beta_1`.
-  public var beta1: Float
+  public var beta1: Float = 0.9
   /// Keras' `beta_2`.
-  public var beta2: Float
+  public var beta2: Float = 0.999
   /// Keras' `epsilon`.
-  public var epsilon: Float
+  public var epsilon: Float = 1e-7
   /// Keras' `amsgrad`.
-  public var amsgrad: Bool
-  /// The arguments given, Keras' defaults for the others.
-  public init(
-    beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-7, amsgrad: Bool = false
-  ) {
-    self.beta1 = beta1
-    self.beta2 = beta2
-    self.epsilon = epsilon
-    self.amsgrad = amsgrad
+  public var amsgrad = false
+  /// Keras' defaults.
+  public init() {}
+
+  // Keras spells them `beta_1` and `beta_2`; a snake_case key strategy reads those as `beta1`.
+  private enum CodingKeys: String, CodingKey {
+    case beta1 = "beta_1", beta2 = "beta_2", epsilon, amsgrad
+    case beta1Converted = "beta1", beta2Converted = "beta2"
   }
-  // Keras spells them `beta_1` and `beta_2`.
-  enum CodingKeys: String, CodingKey { case beta1 = "beta_1", beta2 = "beta_2", epsilon, amsgrad }
-  /// Decodes the arguments (each present: the defaults come from `kerasDefaults`).
+  /// Decodes the arguments, `beta_1` and `beta_2` in either spelling.
   public init(from decoder: Decoder) throws {
-    let c = try decoder.container(keyedBy: AnyKey.self)
-    func value<T: Decodable>(_ names: [String]) throws -> T {
-      for name in names {
-        if let v = try c.decodeIfPresent(T.self, forKey: AnyKey(name)) { return v }
-      }
-      throw DecodingError.keyNotFound(
-        AnyKey(names[0]), .init(codingPath: c.codingPath, debugDescription: ""))
-    }
-    // A snake_case key strategy turns `beta_1` into `beta1`; accept both spellings. (Defaults come
-    // from the config's `kerasDefaults`.)
-    self.init(
-      beta1: try value(["beta_1", "beta1"]), beta2: try value(["beta_2", "beta2"]),
-      epsilon: try value(["epsilon"]),
-      amsgrad: try value(["amsgrad"]))
+    let c = try decoder.container(keyedBy: CodingKeys.self)
+    beta1 = try c.decodeIfPresent(Float.self, forKey: .beta1) ?? c.decode(.beta1Converted)
+    beta2 = try c.decodeIfPresent(Float.self, forKey: .beta2) ?? c.decode(.beta2Converted)
+    epsilon = try c.decode(.epsilon)
+    amsgrad = try c.decode(.amsgrad)
   }
+  /// Encodes the arguments as Keras spells them.
+  public func encode(to encoder: Encoder) throws {
+    var c = encoder.container(keyedBy: CodingKeys.self)
+    try c.encode(beta1, forKey: .beta1)
+    try c.encode(beta2, forKey: .beta2)
+    try c.encode(epsilon, forKey: .epsilon)
+    try c.encode(amsgrad, forKey: .amsgrad)
+  }
+
   func validate(_ owner: String) throws {
     try fraction(owner, "beta_1", beta1)
     try fraction(owner, "beta_2", beta2)
@@ -47,34 +46,20 @@ public struct AdamArguments: Codable, Sendable, Equatable {
   }
 }
 
-struct AnyKey: CodingKey {
-  var stringValue: String
-  var intValue: Int? { nil }
-  init(_ string: String) { stringValue = string }
-  init?(stringValue: String) { self.stringValue = stringValue }
-  init?(intValue: Int) { nil }
-}
+/// The config shared by the Adam family.
+public typealias AdamConfig = OptimizerConfig<AdamOptions>
 
-/// The config shared by the Adam family: common arguments and Adam's.
-public struct AdamConfig: KerasConfig, Equatable {
-  /// AdamW's decay of 0.004 is set by AdamW when none is given.
-  public static let kerasDefaults = AdamConfig(common: .init(learningRate: 0.001))
-  /// The arguments every optimizer takes (`learning_rate`, clipping, `weight_decay`), flat in Keras' config.
-  public var common: OptimizerArguments
-  /// Adam's own arguments (`beta_1`, `beta_2`, `epsilon`, `amsgrad`), flat in Keras' config.
-  public var adam: AdamArguments
-  /// The arguments given, Keras' defaults for the others.
-  public init(common: OptimizerArguments, adam: AdamArguments = AdamArguments()) {
-    self.common = common
-    self.adam = adam
-  }
-  /// Decodes the arguments (each present: the defaults come from `kerasDefaults`).
-  public init(from decoder: Decoder) throws {
-    self.init(common: try OptimizerArguments(from: decoder), adam: try AdamArguments(from: decoder))
-  }
-  public func encode(to encoder: Encoder) throws {
-    try common.encode(to: encoder)
-    try adam.encode(to: encoder)
+extension OptimizerConfig where Options == AdamOptions {
+  /// `AdamConfig(learningRate: 1e-4, beta2: 0.99)`: the arguments given, Keras' defaults for the others.
+  public init(
+    learningRate: Float, beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-7,
+    amsgrad: Bool = false
+  ) {
+    self.init(common: .init(learningRate: learningRate))
+    options.beta1 = beta1
+    options.beta2 = beta2
+    options.epsilon = epsilon
+    options.amsgrad = amsgrad
   }
 }
 
@@ -87,10 +72,9 @@ public class Adam: BaseOptimizer, Optimizer {
   public let config: Config
 
   public required init(config: Config) throws {
-    try config.common.validate(Self.identifier)
-    try config.adam.validate(Self.identifier)
+    try config.options.validate(Self.identifier)
     self.config = config
-    super.init(arguments: config.common)
+    try super.init(arguments: config.common, owner: Self.identifier)
   }
 
   /// `Adam(learningRate: 1e-4)`.
@@ -100,22 +84,21 @@ public class Adam: BaseOptimizer, Optimizer {
   ) throws {
     try self.init(
       config: Config(
-        common: .init(learningRate: learningRate),
-        adam: .init(beta1: beta1, beta2: beta2, epsilon: epsilon, amsgrad: amsgrad)))
+        learningRate: learningRate, beta1: beta1, beta2: beta2, epsilon: epsilon, amsgrad: amsgrad))
   }
 
   // m, v, v̂ (amsgrad)
-  override var slotCount: Int { config.adam.amsgrad ? 3 : 2 }
+  override var slotCount: Int { config.amsgrad ? 3 : 2 }
 
   override func update(
     value w: UnsafeMutableBufferPointer<Float>, gradient g: UnsafeBufferPointer<Float>,
     slots: inout [Tensor], step: Int
   ) {
-    let b1 = config.adam.beta1, b2 = config.adam.beta2, eps = config.adam.epsilon
+    let b1 = config.beta1, b2 = config.beta2, eps = config.epsilon
     let t = Float(step)
     let alpha = learningRate * (1 - pow(b2, t)).squareRoot() / (1 - pow(b1, t))
     let m = slots[0].mutablePointer, v = slots[1].mutablePointer
-    let vHat = config.adam.amsgrad ? slots[2].mutablePointer : nil
+    let vHat = config.amsgrad ? slots[2].mutablePointer : nil
     strata_adam(w.baseAddress, g.baseAddress, m, v, vHat, w.count, alpha, b1, b2, eps)
   }
 }
@@ -147,19 +130,16 @@ public final class Adamax: BaseOptimizer, Optimizer {
   public let config: Config
 
   public init(config: Config) throws {
-    try config.common.validate("Adamax")
-    try config.adam.validate("Adamax")
+    try config.options.validate("Adamax")
     self.config = config
-    super.init(arguments: config.common)
+    try super.init(arguments: config.common, owner: "Adamax")
   }
 
   /// `Adamax(learningRate: 0.002)`.
   public convenience init(learningRate: Float = 0.001, beta1: Float = 0.9, beta2: Float = 0.999)
     throws
   {
-    try self.init(
-      config: Config(
-        common: .init(learningRate: learningRate), adam: .init(beta1: beta1, beta2: beta2)))
+    try self.init(config: Config(learningRate: learningRate, beta1: beta1, beta2: beta2))
   }
 
   override var slotCount: Int { 2 }
@@ -168,7 +148,7 @@ public final class Adamax: BaseOptimizer, Optimizer {
     value w: UnsafeMutableBufferPointer<Float>, gradient g: UnsafeBufferPointer<Float>,
     slots: inout [Tensor], step: Int
   ) {
-    let b1 = config.adam.beta1, b2 = config.adam.beta2, eps = config.adam.epsilon
+    let b1 = config.beta1, b2 = config.beta2, eps = config.epsilon
     let scale = learningRate / (1 - pow(b1, Float(step)))
     elementLoop(w, g, &slots) { w, g, m, u, _ in
       m += (g - m) * (1 - b1)
@@ -188,24 +168,21 @@ public final class Nadam: BaseOptimizer, Optimizer {
   private var momentumProduct: Float = 1
 
   public init(config: Config) throws {
-    try config.common.validate("Nadam")
-    try config.adam.validate("Nadam")
+    try config.options.validate("Nadam")
     self.config = config
-    super.init(arguments: config.common)
+    try super.init(arguments: config.common, owner: "Nadam")
   }
 
   /// `Nadam(learningRate: 0.002)`.
   public convenience init(learningRate: Float = 0.001, beta1: Float = 0.9, beta2: Float = 0.999)
     throws
   {
-    try self.init(
-      config: Config(
-        common: .init(learningRate: learningRate), adam: .init(beta1: beta1, beta2: beta2)))
+    try self.init(config: Config(learningRate: learningRate, beta1: beta1, beta2: beta2))
   }
 
   override var slotCount: Int { 2 }
 
-  private func mu(_ step: Int) -> Float { config.adam.beta1 * (1 - 0.5 * pow(0.96, Float(step))) }
+  private func mu(_ step: Int) -> Float { config.beta1 * (1 - 0.5 * pow(0.96, Float(step))) }
 
   override func prepareStep() { momentumProduct *= mu(iterations + 1) }
 
@@ -227,7 +204,7 @@ public final class Nadam: BaseOptimizer, Optimizer {
     value w: UnsafeMutableBufferPointer<Float>, gradient g: UnsafeBufferPointer<Float>,
     slots: inout [Tensor], step: Int
   ) {
-    let b1 = config.adam.beta1, b2 = config.adam.beta2, eps = config.adam.epsilon, lr = learningRate
+    let b1 = config.beta1, b2 = config.beta2, eps = config.epsilon, lr = learningRate
     let muT = mu(step), muNext = mu(step + 1)
     let productT = momentumProduct, productNext = momentumProduct * muNext
     let b2Power = pow(b2, Float(step))

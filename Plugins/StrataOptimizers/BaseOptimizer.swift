@@ -37,6 +37,58 @@ public struct OptimizerArguments: Codable, Sendable, Equatable {
   }
 }
 
+/// An optimizer's own arguments: what its Keras config holds besides the common ones. Each default is
+/// written once, on the property.
+public protocol OptimizerOptions: Codable, Sendable, Equatable {
+  /// Keras' default `learning_rate` for this optimizer.
+  static var defaultLearningRate: Float { get }
+  /// Keras' defaults.
+  init()
+}
+
+/// An optimizer's config: the common arguments and the optimizer's own, flat in Keras' config
+/// (`{"learning_rate": 0.001, "beta_1": 0.9, …}`). Its own arguments read as the config's
+/// (`config.momentum`).
+@dynamicMemberLookup
+public struct OptimizerConfig<Options: OptimizerOptions>: KerasConfig, Equatable {
+  /// The arguments every optimizer takes (`learning_rate`, clipping, `weight_decay`).
+  public var common: OptimizerArguments
+  /// The optimizer's own arguments.
+  public var options: Options
+
+  /// The arguments given, Keras' defaults for the others.
+  public init(
+    common: OptimizerArguments = .init(learningRate: Options.defaultLearningRate),
+    options: Options = Options()
+  ) {
+    self.common = common
+    self.options = options
+  }
+
+  /// Keras' defaults with `learningRate`.
+  public init(learningRate: Float) { self.init(common: .init(learningRate: learningRate)) }
+
+  /// The config with Keras' defaults: what arguments left out take.
+  public static var kerasDefaults: Self { Self() }
+
+  /// Decodes both parts from the one flat dictionary.
+  public init(from decoder: Decoder) throws {
+    self.init(common: try OptimizerArguments(from: decoder), options: try Options(from: decoder))
+  }
+
+  /// Encodes both parts into one flat dictionary.
+  public func encode(to encoder: Encoder) throws {
+    try common.encode(to: encoder)
+    try options.encode(to: encoder)
+  }
+
+  /// The optimizer's own argument at `keyPath`.
+  public subscript<Value>(dynamicMember keyPath: WritableKeyPath<Options, Value>) -> Value {
+    get { options[keyPath: keyPath] }
+    set { options[keyPath: keyPath] = newValue }
+  }
+}
+
 func positive(_ owner: String, _ argument: String, _ value: Float, allowZero: Bool = false) throws {
   guard value.isFinite, value > 0 || (allowZero && value == 0) else {
     throw StrataError.invalidArgument(
@@ -61,7 +113,8 @@ open class BaseOptimizer {
   private var slotIndex: [ObjectIdentifier: Int] = [:]
   var slots: [[Tensor]] = []
 
-  init(arguments: OptimizerArguments) {
+  init(arguments: OptimizerArguments, owner: String) throws {
+    try arguments.validate(owner)
     self.arguments = arguments
     learningRate = arguments.learningRate
   }

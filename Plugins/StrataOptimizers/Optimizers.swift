@@ -8,56 +8,36 @@ import StrataCore
 /// momentum=0.0, nesterov=False)`: `m = momentum · m - lr · g`, then `w += m` (or, Nesterov,
 /// `w += momentum · m - lr · g`).
 public final class SGD: BaseOptimizer, Optimizer {
-  /// The Keras arguments; a default is written once, in the memberwise `init`.
-  public struct Config: KerasConfig, Equatable {
-    /// The config with Keras' defaults: what arguments left out take.
-    public static let kerasDefaults = Config()
-    /// The arguments every optimizer takes (`learning_rate`, clipping, `weight_decay`), flat in Keras' config.
-    public var common: OptimizerArguments
+  /// SGD's own Keras arguments.
+  public struct Options: OptimizerOptions {
+    /// Keras' default `learning_rate`.
+    public static let defaultLearningRate: Float = 0.01
     /// Keras' `momentum`.
-    public var momentum: Float
+    public var momentum: Float = 0
     /// Keras' `nesterov`.
-    public var nesterov: Bool
-    /// The arguments given, Keras' defaults for the others.
-    public init(
-      common: OptimizerArguments = .init(learningRate: 0.01), momentum: Float = 0,
-      nesterov: Bool = false
-    ) {
-      self.common = common
-      self.momentum = momentum
-      self.nesterov = nesterov
-    }
-    private enum CodingKeys: String, CodingKey { case momentum, nesterov }
-    public init(from decoder: Decoder) throws {
-      let c = try decoder.container(keyedBy: CodingKeys.self)
-      self.init(
-        common: try OptimizerArguments(from: decoder),
-        momentum: try c.decode(.momentum), nesterov: try c.decode(.nesterov))
-    }
-    public func encode(to encoder: Encoder) throws {
-      try common.encode(to: encoder)
-      var c = encoder.container(keyedBy: CodingKeys.self)
-      try c.encode(momentum, forKey: .momentum)
-      try c.encode(nesterov, forKey: .nesterov)
-    }
+    public var nesterov = false
+    /// Keras' defaults.
+    public init() {}
   }
+  /// The Keras arguments.
+  public typealias Config = OptimizerConfig<Options>
   public static let identifier = "SGD"
   public let config: Config
 
   public init(config: Config) throws {
-    try config.common.validate("SGD")
     try fraction("SGD", "momentum", config.momentum)
     self.config = config
-    super.init(arguments: config.common)
+    try super.init(arguments: config.common, owner: "SGD")
   }
 
   /// `SGD(learningRate: 0.01, momentum: 0.9, nesterov: true)`.
   public convenience init(learningRate: Float = 0.01, momentum: Float = 0, nesterov: Bool = false)
     throws
   {
-    try self.init(
-      config: Config(
-        common: .init(learningRate: learningRate), momentum: momentum, nesterov: nesterov))
+    var config = Config(learningRate: learningRate)
+    config.momentum = momentum
+    config.nesterov = nesterov
+    try self.init(config: config)
   }
 
   override var slotCount: Int { config.momentum == 0 ? 0 : 1 }
@@ -83,69 +63,43 @@ public final class SGD: BaseOptimizer, Optimizer {
 /// Divides the gradient by a running root mean square. Keras: `RMSprop(learning_rate=0.001, rho=0.9,
 /// momentum=0.0, epsilon=1e-07, centered=False)`; `ε` is added inside the square root, as Keras does.
 public final class RMSprop: BaseOptimizer, Optimizer {
-  /// The Keras arguments; a default is written once, in the memberwise `init`.
-  public struct Config: KerasConfig, Equatable {
-    /// The config with Keras' defaults: what arguments left out take.
-    public static let kerasDefaults = Config()
-    /// The arguments every optimizer takes (`learning_rate`, clipping, `weight_decay`), flat in Keras' config.
-    public var common: OptimizerArguments
+  /// RMSprop's own Keras arguments.
+  public struct Options: OptimizerOptions {
+    /// Keras' default `learning_rate`.
+    public static let defaultLearningRate: Float = 0.001
     /// Keras' `rho`.
-    public var rho: Float
+    public var rho: Float = 0.9
     /// Keras' `momentum`.
-    public var momentum: Float
+    public var momentum: Float = 0
     /// Keras' `epsilon`.
-    public var epsilon: Float
+    public var epsilon: Float = 1e-7
     /// Keras' `centered`.
-    public var centered: Bool
-    /// The arguments given, Keras' defaults for the others.
-    public init(
-      common: OptimizerArguments = .init(learningRate: 0.001), rho: Float = 0.9,
-      momentum: Float = 0,
-      epsilon: Float = 1e-7, centered: Bool = false
-    ) {
-      self.common = common
-      self.rho = rho
-      self.momentum = momentum
-      self.epsilon = epsilon
-      self.centered = centered
-    }
-    private enum CodingKeys: String, CodingKey { case rho, momentum, epsilon, centered }
-    public init(from decoder: Decoder) throws {
-      let c = try decoder.container(keyedBy: CodingKeys.self)
-      self.init(
-        common: try OptimizerArguments(from: decoder), rho: try c.decode(.rho),
-        momentum: try c.decode(.momentum), epsilon: try c.decode(.epsilon),
-        centered: try c.decode(.centered))
-    }
-    public func encode(to encoder: Encoder) throws {
-      try common.encode(to: encoder)
-      var c = encoder.container(keyedBy: CodingKeys.self)
-      try c.encode(rho, forKey: .rho)
-      try c.encode(momentum, forKey: .momentum)
-      try c.encode(epsilon, forKey: .epsilon)
-      try c.encode(centered, forKey: .centered)
-    }
+    public var centered = false
+    /// Keras' defaults.
+    public init() {}
   }
+  /// The Keras arguments.
+  public typealias Config = OptimizerConfig<Options>
   public static let identifier = "RMSprop"
   public let config: Config
 
   public init(config: Config) throws {
-    try config.common.validate("RMSprop")
     try fraction("RMSprop", "rho", config.rho)
     try fraction("RMSprop", "momentum", config.momentum)
     try positive("RMSprop", "epsilon", config.epsilon)
     self.config = config
-    super.init(arguments: config.common)
+    try super.init(arguments: config.common, owner: "RMSprop")
   }
 
   /// `RMSprop(learningRate: 0.001)`.
   public convenience init(
     learningRate: Float = 0.001, rho: Float = 0.9, momentum: Float = 0, centered: Bool = false
   ) throws {
-    try self.init(
-      config: Config(
-        common: .init(learningRate: learningRate), rho: rho, momentum: momentum, centered: centered)
-    )
+    var config = Config(learningRate: learningRate)
+    config.rho = rho
+    config.momentum = momentum
+    config.centered = centered
+    try self.init(config: config)
   }
 
   // velocity, momentum, average gradient
@@ -169,59 +123,36 @@ public final class RMSprop: BaseOptimizer, Optimizer {
 /// Divides by the root of the sum of squared gradients. Keras: `Adagrad(learning_rate=0.001,
 /// initial_accumulator_value=0.1, epsilon=1e-07)`.
 public final class Adagrad: BaseOptimizer, Optimizer {
-  /// The Keras arguments; a default is written once, in the memberwise `init`.
-  public struct Config: KerasConfig, Equatable {
-    /// The config with Keras' defaults: what arguments left out take.
-    public static let kerasDefaults = Config()
-    /// The arguments every optimizer takes (`learning_rate`, clipping, `weight_decay`), flat in Keras' config.
-    public var common: OptimizerArguments
+  /// Adagrad's own Keras arguments.
+  public struct Options: OptimizerOptions {
+    /// Keras' default `learning_rate`.
+    public static let defaultLearningRate: Float = 0.001
     /// Keras' `initial_accumulator_value`.
-    public var initialAccumulatorValue: Float
+    public var initialAccumulatorValue: Float = 0.1
     /// Keras' `epsilon`.
-    public var epsilon: Float
-    /// The arguments given, Keras' defaults for the others.
-    public init(
-      common: OptimizerArguments = .init(learningRate: 0.001), initialAccumulatorValue: Float = 0.1,
-      epsilon: Float = 1e-7
-    ) {
-      self.common = common
-      self.initialAccumulatorValue = initialAccumulatorValue
-      self.epsilon = epsilon
-    }
-    private enum CodingKeys: String, CodingKey { case initialAccumulatorValue, epsilon }
-    public init(from decoder: Decoder) throws {
-      let c = try decoder.container(keyedBy: CodingKeys.self)
-      self.init(
-        common: try OptimizerArguments(from: decoder),
-        initialAccumulatorValue: try c.decode(.initialAccumulatorValue),
-        epsilon: try c.decode(.epsilon))
-    }
-    public func encode(to encoder: Encoder) throws {
-      try common.encode(to: encoder)
-      var c = encoder.container(keyedBy: CodingKeys.self)
-      try c.encode(initialAccumulatorValue, forKey: .initialAccumulatorValue)
-      try c.encode(epsilon, forKey: .epsilon)
-    }
+    public var epsilon: Float = 1e-7
+    /// Keras' defaults.
+    public init() {}
   }
+  /// The Keras arguments.
+  public typealias Config = OptimizerConfig<Options>
   public static let identifier = "Adagrad"
   public let config: Config
 
   public init(config: Config) throws {
-    try config.common.validate("Adagrad")
     try positive(
       "Adagrad", "initial_accumulator_value", config.initialAccumulatorValue, allowZero: true)
     try positive("Adagrad", "epsilon", config.epsilon)
     self.config = config
-    super.init(arguments: config.common)
+    try super.init(arguments: config.common, owner: "Adagrad")
   }
 
   /// `Adagrad(learningRate: 0.01)`.
   public convenience init(learningRate: Float = 0.001, initialAccumulatorValue: Float = 0.1) throws
   {
-    try self.init(
-      config: Config(
-        common: .init(learningRate: learningRate), initialAccumulatorValue: initialAccumulatorValue)
-    )
+    var config = Config(learningRate: learningRate)
+    config.initialAccumulatorValue = initialAccumulatorValue
+    try self.init(config: config)
   }
 
   override var slotCount: Int { 1 }
@@ -241,53 +172,34 @@ public final class Adagrad: BaseOptimizer, Optimizer {
 /// Scales steps by the ratio of running RMS of updates and of gradients. Keras: `Adadelta(learning_rate=0.001,
 /// rho=0.95, epsilon=1e-07)`.
 public final class Adadelta: BaseOptimizer, Optimizer {
-  /// The Keras arguments; a default is written once, in the memberwise `init`.
-  public struct Config: KerasConfig, Equatable {
-    /// The config with Keras' defaults: what arguments left out take.
-    public static let kerasDefaults = Config()
-    /// The arguments every optimizer takes (`learning_rate`, clipping, `weight_decay`), flat in Keras' config.
-    public var common: OptimizerArguments
+  /// Adadelta's own Keras arguments.
+  public struct Options: OptimizerOptions {
+    /// Keras' default `learning_rate`.
+    public static let defaultLearningRate: Float = 0.001
     /// Keras' `rho`.
-    public var rho: Float
+    public var rho: Float = 0.95
     /// Keras' `epsilon`.
-    public var epsilon: Float
-    /// The arguments given, Keras' defaults for the others.
-    public init(
-      common: OptimizerArguments = .init(learningRate: 0.001), rho: Float = 0.95,
-      epsilon: Float = 1e-7
-    ) {
-      self.common = common
-      self.rho = rho
-      self.epsilon = epsilon
-    }
-    private enum CodingKeys: String, CodingKey { case rho, epsilon }
-    public init(from decoder: Decoder) throws {
-      let c = try decoder.container(keyedBy: CodingKeys.self)
-      self.init(
-        common: try OptimizerArguments(from: decoder), rho: try c.decode(.rho),
-        epsilon: try c.decode(.epsilon))
-    }
-    public func encode(to encoder: Encoder) throws {
-      try common.encode(to: encoder)
-      var c = encoder.container(keyedBy: CodingKeys.self)
-      try c.encode(rho, forKey: .rho)
-      try c.encode(epsilon, forKey: .epsilon)
-    }
+    public var epsilon: Float = 1e-7
+    /// Keras' defaults.
+    public init() {}
   }
+  /// The Keras arguments.
+  public typealias Config = OptimizerConfig<Options>
   public static let identifier = "Adadelta"
   public let config: Config
 
   public init(config: Config) throws {
-    try config.common.validate("Adadelta")
     try fraction("Adadelta", "rho", config.rho)
     try positive("Adadelta", "epsilon", config.epsilon)
     self.config = config
-    super.init(arguments: config.common)
+    try super.init(arguments: config.common, owner: "Adadelta")
   }
 
   /// `Adadelta(learningRate: 1.0)`.
   public convenience init(learningRate: Float = 0.001, rho: Float = 0.95) throws {
-    try self.init(config: Config(common: .init(learningRate: learningRate), rho: rho))
+    var config = Config(learningRate: learningRate)
+    config.rho = rho
+    try self.init(config: config)
   }
 
   // accumulated gradient, accumulated update

@@ -62,6 +62,53 @@ extension ElementwiseActivation {
   }
 }
 
+/// An element-wise activation written sixteen lanes at a time: give `value` and `gradient`, and the
+/// buffer loops come with it. How every built-in element-wise activation is written.
+///
+/// ```swift
+/// public struct Softsign: VectorActivation {
+///   public static let identifier = "softsign"
+///   public init(config: NoConfig = NoConfig()) {}
+///   public func value(_ x: SIMD16<Float>) -> SIMD16<Float> { x / (1 + SIMDMath.abs(x)) }
+///   public func gradient(_ x: SIMD16<Float>, _ dy: SIMD16<Float>) -> SIMD16<Float> {
+///     let d = 1 + SIMDMath.abs(x)
+///     return dy / (d * d)
+///   }
+/// }
+/// ```
+public protocol VectorActivation: Activation {
+  /// `f(x)`.
+  func value(_ x: SIMD16<Float>) -> SIMD16<Float>
+  /// `dy · f'(x)`, given `x`, or given `y = f(x)` when ``gradientFromOutput`` is `true`.
+  func gradient(_ xOrY: SIMD16<Float>, _ dy: SIMD16<Float>) -> SIMD16<Float>
+  /// Whether ``gradient(_:_:)`` takes the output (cheaper for sigmoid, tanh and exp); `false` by
+  /// default.
+  static var gradientFromOutput: Bool { get }
+}
+
+extension VectorActivation {
+  /// The gradient is computed from the input.
+  public static var gradientFromOutput: Bool { false }
+
+  /// Applies the activation to `x`, writing `y`.
+  @inlinable
+  public func forward(
+    _ x: UnsafeBufferPointer<Float>, into y: UnsafeMutableBufferPointer<Float>, rowLength: Int
+  ) {
+    simdMap(x, into: y) { value($0) }
+  }
+
+  /// Writes `dx = dy · f'(x)`.
+  @inlinable
+  public func backward(
+    input x: UnsafeBufferPointer<Float>, output y: UnsafeBufferPointer<Float>,
+    outputGradient dy: UnsafeBufferPointer<Float>, into dx: UnsafeMutableBufferPointer<Float>,
+    rowLength: Int
+  ) {
+    simdZip(Self.gradientFromOutput ? y : x, dy, into: dx) { gradient($0, $1) }
+  }
+}
+
 extension Activation {
   /// Applies the activation to a tensor (a convenience for tests and one-off use).
   public func callAsFunction(_ x: Tensor) -> Tensor {
