@@ -48,6 +48,11 @@ public final class InputLayer: Layer {
   /// The input shape without the batch axis.
   public let shape: [Int]
   public var declaredInputShape: [Int]? { shape }
+  /// The name given in `Input(shape:name:)`; a functional model names it otherwise.
+  public var name: String?
+  /// The model input this layer stands for in a functional model.
+  public private(set) lazy var symbolicTensor: SymbolicTensor = symbolicInput(
+    of: self, shape: shape, name: name)
 
   public init(config: Config) throws {
     let shape = config.batchShape.dropFirst().compactMap { $0 }
@@ -84,7 +89,12 @@ public final class InputLayer: Layer {
   }
 }
 
-/// `Input(shape: [28, 28])`: the input of a model, as Keras' `keras.Input(shape=(28, 28))`.
-public func Input(shape: [Int]) throws -> InputLayer {
-  try InputLayer(config: .init(shape: shape))
+extension InputLayer: SymbolicInput {}
+
+/// `Input(shape: [28, 28])`: the input of a model, as Keras' `keras.Input(shape=(28, 28))`: the first
+/// layer of a `Sequential`, or what a functional model's layers are applied to.
+public func Input(shape: [Int], name: String? = nil) throws -> InputLayer {
+  let layer = try InputLayer(config: .init(shape: shape))
+  layer.name = name
+  return layer
 }

@@ -18,5 +18,12 @@ public enum LayersPlugin: Plugin {
     try registrar.register(BatchNormalization.self)
     try registrar.register(ZeroPadding2D.self)
     try registrar.register(Rescaling.self)
+    try registrar.register(Add.self)
+    try registrar.register(Subtract.self)
+    try registrar.register(Multiply.self)
+    try registrar.register(Average.self)
+    try registrar.register(Maximum.self)
+    try registrar.register(Minimum.self)
+    try registrar.register(Concatenate.self)
   }
 }

@@ -1,0 +1,389 @@
+import StrataCore
+
+/// What the element-wise merge layers share: inputs of one shape, an output of that shape.
+public protocol ElementwiseMerge: MergeLayer where Config == NoConfig {
+  /// The fewest inputs the layer takes (2), and the most (`nil`: any number).
+  static var inputCount: (minimum: Int, maximum: Int?) { get }
+  /// The output of `inputs`, all of the output's size, written into `output`.
+  func combine(
+    _ inputs: [UnsafeBufferPointer<Float>], into output: UnsafeMutableBufferPointer<Float>)
+  /// Each input's gradient given the output's, written into `gradients`.
+  func split(
+    _ outputGradient: UnsafeBufferPointer<Float>, inputs: [UnsafeBufferPointer<Float>],
+    into gradients: [UnsafeMutableBufferPointer<Float>])
+  /// Whether ``split(_:inputs:into:)`` reads the inputs (they are kept from `forward` when it does).
+  var keepsInputs: Bool { get }
+  /// What `forward` keeps for `backward`.
+  var saved: MergeState { get }
+}
+
+/// The per-call state of an element-wise merge layer.
+public final class MergeState {
+  /// The input shape without the batch axis, once built.
+  public var shape: [Int] = []
+  /// The inputs of the last training `forward`, when the layer needs them.
+  public var inputs: [Tensor] = []
+  /// How many inputs the last `forward` took.
+  public var count = 0
+  /// A new state.
+  public init() {}
+}
+
+extension ElementwiseMerge {
+  /// No arguments.
+  public var config: NoConfig { NoConfig() }
+  /// Checks the number and shapes of the inputs: all the same, as Keras' merge layers require.
+  public func build(inputShapes: [[Int]], generator: inout SeededGenerator) throws -> [Int] {
+    let (minimum, maximum) = Self.inputCount
+    guard inputShapes.count >= minimum, inputShapes.count <= (maximum ?? Int.max) else {
+      throw StrataError.invalidArgument(
+        owner: Self.identifier, argument: "inputs", value: "\(inputShapes.count) tensors",
+        expected: maximum == minimum ? "exactly \(minimum)" : "at least \(minimum)")
+    }
+    for shape in inputShapes.dropFirst() where shape != inputShapes[0] {
+      throw StrataError.shapeMismatch(
+        layer: Self.identifier,
+        received: inputShapes.map { kerasShape($0) }.joined(separator: ", "),
+        expected: "inputs of one shape")
+    }
+    saved.shape = inputShapes[0]
+    return inputShapes[0]
+  }
+
+  /// Combines a batch of each input.
+  public func forward(_ inputs: [Tensor], in context: Context) throws -> Tensor {
+    guard inputs.count >= Self.inputCount.minimum else {
+      throw StrataError.invalidArgument(
+        owner: Self.identifier, argument: "inputs", value: "\(inputs.count) tensors",
+        expected: "at least \(Self.inputCount.minimum)")
+    }
+    for input in inputs { try checkInput(input, layer: Self.identifier, expected: saved.shape) }
+    var output = Tensor(shape: inputs[0].shape)
+    withBuffers(inputs) { buffers in
+      output.withUnsafeMutableBufferPointer { combine(buffers, into: $0) }
+    }
+    saved.count = inputs.count
+    if context.isTraining && keepsInputs { saved.inputs = inputs }
+    return output
+  }
+
+  /// Each input's gradient.
+  public func backward(_ outputGradient: Tensor, in context: Context) throws -> [Tensor] {
+    if saved.count == 0 || (keepsInputs && saved.inputs.isEmpty) {
+      throw missingForward(Self.identifier)
+    }
+    var gradients = (0..<saved.count).map { _ in Tensor(shape: outputGradient.shape) }
+    withBuffers(saved.inputs) { inputs in
+      outputGradient.withUnsafeBufferPointer { dy in
+        withMutableBuffers(&gradients) { split(dy, inputs: inputs, into: $0) }
+      }
+    }
+    return gradients
+  }
+
+  /// The inputs are read back in `backward` only when the gradient needs them.
+  public var keepsInputs: Bool { false }
+}
+
+private func withBuffers<R>(
+  _ tensors: [Tensor], _ body: ([UnsafeBufferPointer<Float>]) -> R
+) -> R {
+  func nest(_ index: Int, _ collected: [UnsafeBufferPointer<Float>]) -> R {
+    if index == tensors.count { return body(collected) }
+    return tensors[index].withUnsafeBufferPointer { nest(index + 1, collected + [$0]) }
+  }
+  return nest(0, [])
+}
+
+private func withMutableBuffers<R>(
+  _ tensors: inout [Tensor], _ body: ([UnsafeMutableBufferPointer<Float>]) -> R
+) -> R {
+  // Each gradient tensor is freshly made and uniquely owned: its storage stays put during `body`.
+  let buffers = tensors.indices.map { i in
+    tensors[i].withUnsafeMutableBufferPointer { $0 }
+  }
+  return body(buffers)
+}
+
+/// The sum of its inputs. Keras: `Add()`.
+public final class Add: ElementwiseMerge {
+  public static let identifier = "Add"
+  public static let inputCount: (minimum: Int, maximum: Int?) = (2, nil)
+  public let saved = MergeState()
+  /// A new layer.
+  public init(config: NoConfig = NoConfig()) {}
+  public func combine(
+    _ inputs: [UnsafeBufferPointer<Float>], into output: UnsafeMutableBufferPointer<Float>
+  ) {
+    _ = output.initialize(from: inputs[0])
+    for input in inputs.dropFirst() { simdZip(UnsafeBufferPointer(output), input, into: output, +) }
+  }
+  public func split(
+    _ dy: UnsafeBufferPointer<Float>, inputs: [UnsafeBufferPointer<Float>],
+    into gradients: [UnsafeMutableBufferPointer<Float>]
+  ) {
+    for dx in gradients { _ = dx.initialize(from: dy) }
+  }
+}
+
+/// The first input minus the second. Keras: `Subtract()`.
+public final class Subtract: ElementwiseMerge {
+  public static let identifier = "Subtract"
+  public static let inputCount: (minimum: Int, maximum: Int?) = (2, 2)
+  public let saved = MergeState()
+  /// A new layer.
+  public init(config: NoConfig = NoConfig()) {}
+  public func combine(
+    _ inputs: [UnsafeBufferPointer<Float>], into output: UnsafeMutableBufferPointer<Float>
+  ) {
+    simdZip(inputs[0], inputs[1], into: output, -)
+  }
+  public func split(
+    _ dy: UnsafeBufferPointer<Float>, inputs: [UnsafeBufferPointer<Float>],
+    into gradients: [UnsafeMutableBufferPointer<Float>]
+  ) {
+    _ = gradients[0].initialize(from: dy)
+    simdMap(dy, into: gradients[1]) { -$0 }
+  }
+}
+
+/// The element-wise product of its inputs. Keras: `Multiply()`.
+public final class Multiply: ElementwiseMerge {
+  public static let identifier = "Multiply"
+  public static let inputCount: (minimum: Int, maximum: Int?) = (2, nil)
+  public let saved = MergeState()
+  public var keepsInputs: Bool { true }
+  /// A new layer.
+  public init(config: NoConfig = NoConfig()) {}
+  public func combine(
+    _ inputs: [UnsafeBufferPointer<Float>], into output: UnsafeMutableBufferPointer<Float>
+  ) {
+    _ = output.initialize(from: inputs[0])
+    for input in inputs.dropFirst() { simdZip(UnsafeBufferPointer(output), input, into: output, *) }
+  }
+  public func split(
+    _ dy: UnsafeBufferPointer<Float>, inputs: [UnsafeBufferPointer<Float>],
+    into gradients: [UnsafeMutableBufferPointer<Float>]
+  ) {
+    for (i, dx) in gradients.enumerated() {
+      _ = dx.initialize(from: dy)
+      for (j, input) in inputs.enumerated() where j != i {
+        simdZip(UnsafeBufferPointer(dx), input, into: dx, *)
+      }
+    }
+  }
+}
+
+/// The element-wise mean of its inputs. Keras: `Average()`.
+public final class Average: ElementwiseMerge {
+  public static let identifier = "Average"
+  public static let inputCount: (minimum: Int, maximum: Int?) = (2, nil)
+  public let saved = MergeState()
+  public var keepsInputs: Bool { true }
+  /// A new layer.
+  public init(config: NoConfig = NoConfig()) {}
+  public func combine(
+    _ inputs: [UnsafeBufferPointer<Float>], into output: UnsafeMutableBufferPointer<Float>
+  ) {
+    _ = output.initialize(from: inputs[0])
+    for input in inputs.dropFirst() { simdZip(UnsafeBufferPointer(output), input, into: output, +) }
+    let scale = 1 / Float(inputs.count)
+    simdMap(UnsafeBufferPointer(output), into: output) { $0 * scale }
+  }
+  public func split(
+    _ dy: UnsafeBufferPointer<Float>, inputs: [UnsafeBufferPointer<Float>],
+    into gradients: [UnsafeMutableBufferPointer<Float>]
+  ) {
+    let scale = 1 / Float(gradients.count)
+    for dx in gradients { simdMap(dy, into: dx) { $0 * scale } }
+  }
+}
+
+/// The element-wise maximum of its inputs. Keras: `Maximum()`; on a tie the earliest input gets the
+/// gradient, as TensorFlow's `maximum` gives it.
+public final class Maximum: ElementwiseMerge {
+  public static let identifier = "Maximum"
+  public static let inputCount: (minimum: Int, maximum: Int?) = (2, nil)
+  public let saved = MergeState()
+  public var keepsInputs: Bool { true }
+  /// A new layer.
+  public init(config: NoConfig = NoConfig()) {}
+  public func combine(
+    _ inputs: [UnsafeBufferPointer<Float>], into output: UnsafeMutableBufferPointer<Float>
+  ) {
+    extremum(inputs, into: output, greater: true)
+  }
+  public func split(
+    _ dy: UnsafeBufferPointer<Float>, inputs: [UnsafeBufferPointer<Float>],
+    into gradients: [UnsafeMutableBufferPointer<Float>]
+  ) {
+    routeToExtremum(dy, inputs: inputs, into: gradients, greater: true)
+  }
+}
+
+/// The element-wise minimum of its inputs. Keras: `Minimum()`; on a tie the earliest input gets the
+/// gradient.
+public final class Minimum: ElementwiseMerge {
+  public static let identifier = "Minimum"
+  public static let inputCount: (minimum: Int, maximum: Int?) = (2, nil)
+  public let saved = MergeState()
+  public var keepsInputs: Bool { true }
+  /// A new layer.
+  public init(config: NoConfig = NoConfig()) {}
+  public func combine(
+    _ inputs: [UnsafeBufferPointer<Float>], into output: UnsafeMutableBufferPointer<Float>
+  ) {
+    extremum(inputs, into: output, greater: false)
+  }
+  public func split(
+    _ dy: UnsafeBufferPointer<Float>, inputs: [UnsafeBufferPointer<Float>],
+    into gradients: [UnsafeMutableBufferPointer<Float>]
+  ) {
+    routeToExtremum(dy, inputs: inputs, into: gradients, greater: false)
+  }
+}
+
+/// The index of the winning input for each element: the first one holding the maximum (minimum). NaN
+/// propagates: a NaN input wins.
+private func winner(_ inputs: [UnsafeBufferPointer<Float>], at i: Int, greater: Bool) -> Int {
+  var best = 0
+  for k in 1..<inputs.count {
+    let value = inputs[k][i], current = inputs[best][i]
+    if current.isNaN { break }
+    if value.isNaN || (greater ? value > current : value < current) { best = k }
+  }
+  return best
+}
+
+private func extremum(
+  _ inputs: [UnsafeBufferPointer<Float>], into output: UnsafeMutableBufferPointer<Float>,
+  greater: Bool
+) {
+  for i in 0..<output.count { output[i] = inputs[winner(inputs, at: i, greater: greater)][i] }
+}
+
+private func routeToExtremum(
+  _ dy: UnsafeBufferPointer<Float>, inputs: [UnsafeBufferPointer<Float>],
+  into gradients: [UnsafeMutableBufferPointer<Float>], greater: Bool
+) {
+  for dx in gradients { dx.initialize(repeating: 0) }
+  for i in 0..<dy.count { gradients[winner(inputs, at: i, greater: greater)][i] = dy[i] }
+}
+
+/// Joins its inputs along an axis. Keras: `Concatenate(axis=-1)`.
+public final class Concatenate: MergeLayer {
+  /// The Keras arguments; a default is written once, in the memberwise `init`.
+  public struct Config: KerasConfig, Equatable {
+    /// Keras' `axis`, counting the batch axis (`-1`: the last).
+    public var axis: Int
+    /// The arguments given, Keras' defaults for the others.
+    public init(axis: Int = -1) { self.axis = axis }
+    /// The config with Keras' defaults: what arguments left out take.
+    public static let kerasDefaults = Config()
+  }
+  public static let identifier = "Concatenate"
+  public let config: Config
+  private var inputShapes: [[Int]] = []
+  /// The axis of a sample (without the batch axis) the inputs are joined along.
+  private var sampleAxis = 0
+
+  public init(config: Config = Config()) throws {
+    guard config.axis != 0 else {
+      throw StrataError.invalidArgument(
+        owner: "Concatenate", argument: "axis", value: "0",
+        expected: "an axis other than the batch axis")
+    }
+    self.config = config
+  }
+
+  /// `Concatenate(axis: 1)`.
+  public convenience init(axis: Int) throws { try self.init(config: Config(axis: axis)) }
+
+  public func build(inputShapes: [[Int]], generator: inout SeededGenerator) throws -> [Int] {
+    guard inputShapes.count >= 2 else {
+      throw StrataError.invalidArgument(
+        owner: "Concatenate", argument: "inputs", value: "\(inputShapes.count) tensors",
+        expected: "at least 2")
+    }
+    let rank = inputShapes[0].count + 1
+    let axis = config.axis < 0 ? rank + config.axis : config.axis
+    guard axis >= 1, axis < rank else {
+      throw StrataError.invalidArgument(
+        owner: "Concatenate", argument: "axis", value: "\(config.axis)",
+        expected: "an axis of inputs of rank \(rank) other than the batch axis")
+    }
+    let along = axis - 1
+    func rest(_ shape: [Int]) -> [Int] {
+      shape.enumerated().filter { $0.offset != along }.map(\.element)
+    }
+    for shape in inputShapes where shape.count != rank - 1 || rest(shape) != rest(inputShapes[0]) {
+      throw StrataError.shapeMismatch(
+        layer: "Concatenate",
+        received: inputShapes.map { kerasShape($0) }.joined(separator: ", "),
+        expected: "inputs whose shapes differ only along axis \(config.axis)")
+    }
+    self.inputShapes = inputShapes
+    sampleAxis = along
+    var output = inputShapes[0]
+    output[along] = inputShapes.reduce(0) { $0 + $1[along] }
+    return output
+  }
+
+  /// The sizes of a sample's blocks: (outer count, each input's inner run).
+  private func runs() -> (outer: Int, inner: [Int]) {
+    let outer = inputShapes[0][..<sampleAxis].reduce(1, *)
+    let inner = inputShapes.map { $0[sampleAxis...].reduce(1, *) }
+    return (outer, inner)
+  }
+
+  public func forward(_ inputs: [Tensor], in context: Context) throws -> Tensor {
+    guard inputs.count == inputShapes.count else {
+      throw StrataError.invalidArgument(
+        owner: "Concatenate", argument: "inputs", value: "\(inputs.count) tensors",
+        expected: "\(inputShapes.count), as built")
+    }
+    for (input, shape) in zip(inputs, inputShapes) {
+      try checkInput(input, layer: "Concatenate", expected: shape)
+    }
+    let batch = inputs[0].shape[0]
+    var outputShape = inputShapes[0]
+    outputShape[sampleAxis] = inputShapes.reduce(0) { $0 + $1[sampleAxis] }
+    var output = Tensor(shape: [batch] + outputShape)
+    let (outer, inner) = runs()
+    let total = inner.reduce(0, +)
+    output.withUnsafeMutableBufferPointer { out in
+      var offset = 0
+      for (input, run) in zip(inputs, inner) {
+        input.withUnsafeBufferPointer { x in
+          for block in 0..<(batch * outer) {
+            (out.baseAddress! + block * total + offset).update(
+              from: x.baseAddress! + block * run, count: run)
+          }
+        }
+        offset += run
+      }
+    }
+    return output
+  }
+
+  public func backward(_ outputGradient: Tensor, in context: Context) throws -> [Tensor] {
+    guard !inputShapes.isEmpty else { throw missingForward("Concatenate") }
+    let batch = outputGradient.shape[0]
+    let (outer, inner) = runs()
+    let total = inner.reduce(0, +)
+    var offset = 0
+    return zip(inputShapes, inner).map { shape, run in
+      var dx = Tensor(shape: [batch] + shape)
+      outputGradient.withUnsafeBufferPointer { dy in
+        dx.withUnsafeMutableBufferPointer { d in
+          for block in 0..<(batch * outer) {
+            (d.baseAddress! + block * run).update(
+              from: dy.baseAddress! + block * total + offset, count: run)
+          }
+        }
+      }
+      offset += run
+      return dx
+    }
+  }
+}

@@ -1,0 +1,443 @@
+import Foundation
+import StrataCore
+import StrataLayers
+
+/// A model built with Keras' functional API: layers applied to symbolic tensors, from inputs to outputs.
+/// Layers may take several inputs (`Add`, `Concatenate`), be applied more than once (their weights
+/// shared) and feed several outputs.
+///
+/// ```swift
+/// let inputs = try Input(shape: [5, 5, 3])
+/// let x = try Conv2D(3, 3, padding: "same", activation: "relu")(inputs)
+/// let y = try Add()([inputs, x])
+/// let outputs = try Dense(2)(try GlobalAveragePooling2D()(y))
+/// let model = try Model(inputs: inputs, outputs: outputs)
+/// ```
+public final class Model {
+  /// The model's name, `"functional"` unless given.
+  public let name: String
+  /// The model's inputs, in the order `predict` takes their arrays.
+  public let inputs: [SymbolicTensor]
+  /// The model's outputs, in the order `predict` returns them.
+  public let outputs: [SymbolicTensor]
+  /// Every layer once, input layers included, in Keras' order (the order of the graph).
+  public private(set) var layers: [any Layer] = []
+  /// Each layer's name, given or Keras' automatic one.
+  public private(set) var layerNames: [String] = []
+  /// The backend the layers run on.
+  public var kernels: any Kernels = DefaultKernels()
+  /// Every call of a layer, inputs first, each after the calls it depends on.
+  let nodes: [Node]
+  private var nodeIndex: [ObjectIdentifier: Int] = [:]
+  /// For each node, the index of its layer in ``layers`` and which call of that layer it is.
+  private var nodeLayer: [(layer: Int, call: Int)] = []
+  private var callCounts: [Int] = []
+  /// The values of the last training forward pass, for replaying a shared layer's earlier calls.
+  private var lastValues: [Tensor?] = []
+
+  /// A model from `inputs` to `outputs`.
+  /// - Throws: when an output is not computed from the inputs alone, or two layers share a name.
+  public init(
+    inputs: [any SymbolicInput], outputs: [SymbolicTensor], name: String = "functional"
+  ) throws {
+    self.name = name
+    self.inputs = try inputs.map { try $0.symbolicTensor }
+    self.outputs = outputs
+    guard !self.inputs.isEmpty, !outputs.isEmpty else {
+      throw StrataError.invalidArgument(
+        owner: name, argument: inputs.isEmpty ? "inputs" : "outputs", value: "an empty list",
+        expected: "at least one tensor")
+    }
+    let inputNodes = Set(self.inputs.map { ObjectIdentifier($0.node) })
+    guard inputNodes.count == self.inputs.count else {
+      throw StrataError.invalidArgument(
+        owner: name, argument: "inputs", value: "the same input twice", expected: "distinct inputs")
+    }
+    // Post-order over the graph from the outputs: every node after the nodes it reads.
+    var order: [Node] = []
+    var seen: Set<ObjectIdentifier> = []
+    func visit(_ node: Node, from output: Int) throws {
+      let id = ObjectIdentifier(node)
+      if seen.contains(id) { return }
+      if node.inputs.isEmpty {
+        guard inputNodes.contains(id) else {
+          throw StrataError.invalidArgument(
+            owner: name, argument: "outputs[\(output)]",
+            value: "computed from an input that is not among the model's inputs",
+            expected: "outputs computed from the given inputs alone")
+        }
+      }
+      for input in node.inputs { try visit(input.node, from: output) }
+      seen.insert(id)
+      order.append(node)
+    }
+    // Inputs first, in the given order, as Keras lists them.
+    for input in self.inputs {
+      seen.insert(ObjectIdentifier(input.node))
+      order.append(input.node)
+    }
+    for (i, output) in outputs.enumerated() { try visit(output.node, from: i) }
+    // Keras' order: by depth from the outputs, deepest first (ties in graph order), inputs first.
+    var depth: [ObjectIdentifier: Int] = [:]
+    for node in order.reversed() {
+      let d = depth[ObjectIdentifier(node), default: 0]
+      for input in node.inputs {
+        let id = ObjectIdentifier(input.node)
+        depth[id] = max(depth[id, default: 0], d + 1)
+      }
+    }
+    let inner = order.dropFirst(self.inputs.count).enumerated().sorted {
+      let a = depth[ObjectIdentifier($0.element), default: 0]
+      let b = depth[ObjectIdentifier($1.element), default: 0]
+      return a != b ? a > b : $0.offset < $1.offset
+    }
+    nodes = Array(order.prefix(self.inputs.count)) + inner.map(\.element)
+    try assignLayers()
+  }
+
+  /// A model from one input to one output.
+  public convenience init(
+    inputs: some SymbolicInput, outputs: SymbolicTensor, name: String = "functional"
+  ) throws {
+    try self.init(inputs: [inputs], outputs: [outputs], name: name)
+  }
+
+  private func assignLayers() throws {
+    var layerIndex: [ObjectIdentifier: Int] = [:]
+    for (i, node) in nodes.enumerated() {
+      nodeIndex[ObjectIdentifier(node)] = i
+      let id = ObjectIdentifier(node.layer)
+      if let index = layerIndex[id] {
+        nodeLayer.append((index, callCounts[index]))
+        callCounts[index] += 1
+        continue
+      }
+      let index = layers.count
+      layerIndex[id] = index
+      layers.append(node.layer)
+      callCounts.append(1)
+      nodeLayer.append((index, 0))
+      let given = node.name ?? (node.layer as? InputLayer)?.name
+      if let given {
+        guard !given.isEmpty, !layerNames.contains(given) else {
+          throw StrataError.invalidArgument(
+            owner: name, argument: "layer name", value: "'\(given)'",
+            expected: "a unique, non-empty name for every layer")
+        }
+        layerNames.append(given)
+      } else {
+        layerNames.append("")
+      }
+    }
+    // Automatic names after the given ones, so a given name is never taken by an automatic one.
+    for i in layerNames.indices where layerNames[i].isEmpty {
+      let base = kerasLayerName(for: layers[i].identifier)
+      var candidate = base
+      var suffix = 0
+      while layerNames.contains(candidate) {
+        suffix += 1
+        candidate = "\(base)_\(suffix)"
+      }
+      layerNames[i] = candidate
+    }
+  }
+
+  /// Every parameter of every layer once, in layer order (Keras' `model.weights`).
+  public var parameters: [Parameter] { layers.flatMap(\.parameters) }
+
+  /// Every weight's value, in layer order: Keras' `get_weights()`.
+  public var weights: [Tensor] { parameters.map(\.value) }
+
+  /// Replaces every weight: Keras' `set_weights()`.
+  public func setWeights(_ values: [Tensor]) throws {
+    let parameters = self.parameters
+    guard values.count == parameters.count else {
+      throw StrataError.invalidArgument(
+        owner: name, argument: "weights", value: "of count \(values.count)",
+        expected: "\(parameters.count) tensors")
+    }
+    for (parameter, value) in zip(parameters, values) where parameter.shape != value.shape {
+      throw StrataError.invalidArgument(
+        owner: name, argument: "weights", value: "of shape \(value.shape) for '\(parameter.name)'",
+        expected: "shape \(parameter.shape)")
+    }
+    for (parameter, value) in zip(parameters, values) { parameter.value = value }
+  }
+
+  /// The layer called `name`.
+  public func layer(named name: String) -> (any Layer)? {
+    layerNames.firstIndex(of: name).map { layers[$0] }
+  }
+
+  private func label(_ node: Int) -> String {
+    let layer = nodeLayer[node].layer
+    return "\(layerNames[layer]) (\(layers[layer].identifier))"
+  }
+
+  // MARK: Running
+
+  /// Runs one batch of every input through the graph and returns every output.
+  func forward(_ inputValues: [Tensor], context: Context) throws -> [Tensor] {
+    guard inputValues.count == inputs.count else {
+      throw StrataError.invalidArgument(
+        owner: name, argument: "inputs", value: "\(inputValues.count) arrays",
+        expected: "\(inputs.count), one per model input")
+    }
+    var values = [Tensor?](repeating: nil, count: nodes.count)
+    for (i, node) in nodes.enumerated() {
+      if node.inputs.isEmpty {
+        let value = inputValues[i]
+        let expected = inputs[i].shape
+        guard value.rank == expected.count + 1, Array(value.shape.dropFirst()) == expected,
+          value.shape[0] == inputValues[0].shape[0]
+        else {
+          throw StrataError.shapeMismatch(
+            layer: label(i), received: kerasShape(value.shape, batch: false),
+            expected: kerasShape(expected) + " with the batch size of the other inputs")
+        }
+        values[i] = value
+        continue
+      }
+      let arguments = node.inputs.map { values[nodeIndex[ObjectIdentifier($0.node)]!]! }
+      do {
+        values[i] = try call(node, arguments, context: context)
+      } catch let StrataError.shapeMismatch(_, received, expected) {
+        throw StrataError.shapeMismatch(layer: label(i), received: received, expected: expected)
+      }
+    }
+    if context.isTraining { lastValues = values }
+    return outputs.map { values[nodeIndex[ObjectIdentifier($0.node)]!]! }
+  }
+
+  private func call(_ node: Node, _ arguments: [Tensor], context: Context) throws -> Tensor {
+    if node.takesList {
+      guard let merge = node.layer as? any MergeLayer else {
+        throw StrataError.invalidState("\(node.layer.identifier) was applied to a list of tensors")
+      }
+      return try merge.forward(arguments, in: context)
+    }
+    return try node.layer.forward(arguments[0], in: context)
+  }
+
+  /// Given `d(loss)/d(output)` for each output of the last training ``forward(_:context:)``, writes
+  /// every parameter's gradient: the sum over a shared layer's calls.
+  func backward(_ outputGradients: [Tensor], context: Context) throws {
+    guard lastValues.count == nodes.count else { throw missingForward(name) }
+    var gradients = [Tensor?](repeating: nil, count: nodes.count)
+    func add(_ gradient: Tensor, to node: Int) {
+      if let existing = gradients[node] {
+        var sum = existing
+        sum.withUnsafeMutableBufferPointer { s in
+          gradient.withUnsafeBufferPointer { simdZip(UnsafeBufferPointer(s), $0, into: s, +) }
+        }
+        gradients[node] = sum
+      } else {
+        gradients[node] = gradient
+      }
+    }
+    for (output, gradient) in zip(outputs, outputGradients) {
+      add(gradient, to: nodeIndex[ObjectIdentifier(output.node)]!)
+    }
+    // The call whose state each layer holds now: its last one in the forward pass.
+    var current: [Int: Int] = [:]
+    for (i, entry) in nodeLayer.enumerated() { current[entry.layer] = i }
+    var sums: [Int: [Tensor]] = [:]
+    for i in nodes.indices.reversed() {
+      let node = nodes[i]
+      guard !node.inputs.isEmpty, let dy = gradients[i] else { continue }
+      let layerIndex = nodeLayer[i].layer
+      let shared = callCounts[layerIndex] > 1
+      let arguments = node.inputs.map { lastValues[nodeIndex[ObjectIdentifier($0.node)]!]! }
+      if current[layerIndex] != i {
+        try replay(node, arguments, at: i, context: context)
+        current[layerIndex] = i
+      }
+      var inner = context
+      inner.needsInputGradient = node.inputs.contains { !$0.node.inputs.isEmpty }
+      let dxs: [Tensor]
+      if node.takesList, let merge = node.layer as? any MergeLayer {
+        dxs = try merge.backward(dy, in: inner)
+      } else {
+        dxs = [try node.layer.backward(dy, in: inner)]
+      }
+      if shared {
+        let parameters = node.layer.parameters
+        if let previous = sums[layerIndex] {
+          sums[layerIndex] = zip(previous, parameters).map { sum, p in
+            var total = sum
+            total.withUnsafeMutableBufferPointer { t in
+              p.gradient.withUnsafeBufferPointer { simdZip(UnsafeBufferPointer(t), $0, into: t, +) }
+            }
+            return total
+          }
+        } else {
+          sums[layerIndex] = parameters.map(\.gradient)
+        }
+      }
+      for (input, dx) in zip(node.inputs, dxs) where !input.node.inputs.isEmpty {
+        add(dx, to: nodeIndex[ObjectIdentifier(input.node)]!)
+      }
+    }
+    for (layerIndex, sum) in sums {
+      for (parameter, gradient) in zip(layers[layerIndex].parameters, sum) {
+        parameter.gradient = gradient
+      }
+    }
+  }
+
+  /// Runs an earlier call of a shared layer again, so that it holds that call's state for `backward`.
+  private func replay(_ node: Node, _ arguments: [Tensor], at index: Int, context: Context) throws {
+    if node.layer is any RandomizedLayer
+      || node.layer.parameters.contains(where: { !$0.isTrainable })
+    {
+      throw StrataError.invalidArgument(
+        owner: label(index), argument: "shared calls",
+        value: "\(callCounts[nodeLayer[index].layer])",
+        expected:
+          "one call in training: a layer with random or running state (Dropout, BatchNormalization) cannot be shared yet"
+      )
+    }
+    _ = try call(node, arguments, context: context)
+  }
+
+  /// The model's outputs for `x` (one array per input), `batchSize` samples at a time, in inference
+  /// mode.
+  public func predict(_ x: [Tensor], batchSize: Int = 32) throws -> [Tensor] {
+    guard batchSize > 0 else {
+      throw StrataError.invalidArgument(
+        owner: "predict", argument: "batchSize", value: "\(batchSize)",
+        expected: "a positive integer")
+    }
+    guard let count = x.first?.shape.first, x.allSatisfy({ $0.shape.first == count }) else {
+      throw StrataError.invalidArgument(
+        owner: "predict", argument: "x", value: "arrays of \(x.map { $0.shape.first ?? 0 }) rows",
+        expected: "one array per input, all with the same number of rows")
+    }
+    let context = Context(kernels: kernels, isTraining: false)
+    var results = outputs.map { Tensor(shape: [count] + $0.shape) }
+    var start = 0
+    while start < count {
+      let end = min(start + batchSize, count)
+      let batch = x.map { start == 0 && end == count ? $0 : $0.slice(rows: start..<end) }
+      let produced = try forward(batch, context: context)
+      for k in results.indices {
+        let rowSize = outputs[k].shape.reduce(1, *)
+        results[k].withUnsafeMutableBufferPointer { r in
+          produced[k].withUnsafeBufferPointer { o in
+            (r.baseAddress! + start * rowSize).update(from: o.baseAddress!, count: o.count)
+          }
+        }
+      }
+      start = end
+    }
+    return results
+  }
+
+  /// The output for `x` of a model with one input and one output.
+  public func predict(_ x: Tensor, batchSize: Int = 32) throws -> Tensor {
+    guard inputs.count == 1, outputs.count == 1 else {
+      throw StrataError.invalidArgument(
+        owner: "predict", argument: "x", value: "one array",
+        expected: "\(inputs.count) arrays for \(outputs.count) outputs: use predict([x1, x2, …])")
+    }
+    return try predict([x], batchSize: batchSize)[0]
+  }
+
+  /// The gradient of `sum over outputs of sum(output · upstream)` with respect to every trainable
+  /// parameter, in ``parameters`` order: a vector-Jacobian product, the building block of a custom
+  /// training step. `training` runs dropout and batch statistics as `fit` does.
+  public func gradients(inputs x: [Tensor], upstream: [Tensor], training: Bool = true) throws
+    -> [Tensor]
+  {
+    guard upstream.count == outputs.count else {
+      throw StrataError.invalidArgument(
+        owner: name, argument: "upstream", value: "\(upstream.count) arrays",
+        expected: "\(outputs.count), one per output")
+    }
+    // In inference mode the layers still keep what backward needs; nothing random or running moves.
+    let context = Context(kernels: kernels, isTraining: true)
+    if training {
+      _ = try forward(x, context: context)
+    } else {
+      try withInferenceState { _ = try forward(x, context: context) }
+    }
+    try backward(upstream, context: context)
+    return parameters.filter(\.isTrainable).map(\.gradient)
+  }
+
+  /// Runs `body` in training mode on layers whose training behaviour differs (dropout, batch
+  /// normalization): only for models without such layers, where both modes compute the same.
+  private func withInferenceState(_ body: () throws -> Void) throws {
+    let stateful = layers.indices.first {
+      layers[$0] is any RandomizedLayer || layers[$0].parameters.contains { !$0.isTrainable }
+    }
+    if let stateful {
+      throw StrataError.invalidArgument(
+        owner: "\(layerNames[stateful]) (\(layers[stateful].identifier))", argument: "training",
+        value: "false", expected: "true: gradients run the layers in training mode")
+    }
+    try body()
+  }
+
+  func nodeIndexOfLayer(_ node: Int) -> Int { nodeLayer[node].layer }
+  func nodeOutputShape(_ node: Int) -> [Int] { nodes[node].outputShape }
+  func historyEntry(of tensor: SymbolicTensor) -> (name: String, call: Int) {
+    let (layer, call) = nodeLayer[nodeIndex[ObjectIdentifier(tensor.node)]!]
+    return (layerNames[layer], call)
+  }
+
+  // MARK: Keras' config
+
+  /// Which call of its layer a node is, and the layer's name: Keras' `[name, node, 0]`.
+  private func history(of tensor: SymbolicTensor) -> ConfigValue {
+    let index = nodeIndex[ObjectIdentifier(tensor.node)]!
+    let (layer, call) = nodeLayer[index]
+    return [.string(layerNames[layer]), .int(call), 0]
+  }
+
+  /// Keras' functional config (`model.get_config()`): every layer with its `inbound_nodes`, then
+  /// `input_layers` and `output_layers`.
+  public var config: ConfigValue {
+    var records: [ConfigValue] = []
+    for (layerIndex, layer) in layers.enumerated() {
+      var config = layer.configDictionary
+      config["name"] = .string(layerNames[layerIndex])
+      if let input = layer as? InputLayer {
+        config["batch_shape"] = .array([.null] + input.shape.map { .int($0) })
+      }
+      let identifier =
+        (try? Registries.shared.layers.canonicalName(of: layer.identifier)) ?? layer.identifier
+      var inbound: [ConfigValue] = []
+      for (i, node) in nodes.enumerated() where nodeLayer[i].layer == layerIndex {
+        guard !node.inputs.isEmpty else { continue }
+        let tensors: [ConfigValue] = node.inputs.map { tensor in
+          [
+            "class_name": "__keras_tensor__",
+            "config": [
+              "shape": .array([.null] + tensor.shape.map { .int($0) }), "dtype": "float32",
+              "keras_history": history(of: tensor),
+            ],
+          ]
+        }
+        inbound.append([
+          "args": .array(node.takesList ? [.array(tensors)] : tensors), "kwargs": .object([:]),
+        ])
+      }
+      records.append([
+        "module": "keras.layers", "class_name": .string(identifier), "config": .object(config),
+        "registered_name": .null, "name": .string(layerNames[layerIndex]),
+        "inbound_nodes": .array(inbound),
+      ])
+    }
+    func list(_ tensors: [SymbolicTensor]) -> ConfigValue {
+      tensors.count == 1 ? history(of: tensors[0]) : .array(tensors.map(history(of:)))
+    }
+    return [
+      "class_name": "Functional",
+      "config": [
+        "name": .string(name), "trainable": true, "layers": .array(records),
+        "input_layers": list(inputs), "output_layers": list(outputs),
+      ],
+    ]
+  }
+}

@@ -1,0 +1,167 @@
+import Foundation
+import StrataCore
+import StrataLayers
+
+extension Model {
+  /// A model from Keras' functional config: `model.get_config()`, or the `{"class_name": "Functional",
+  /// "config": {…}}` record of `to_json()` and `.keras` files. Layers are made through the registry and
+  /// applied as each `inbound_nodes` entry says.
+  /// - Parameter seed: fixes the initial weights; random when `nil`.
+  public convenience init(config: ConfigValue, seed: UInt64? = nil) throws {
+    let outer = config.objectValue ?? [:]
+    let object = outer["config"]?.objectValue ?? outer
+    func invalid(_ argument: String, _ value: ConfigValue?, _ expected: String) -> StrataError {
+      .invalidArgument(
+        owner: "Functional", argument: argument,
+        value: String((value?.description ?? "nothing").prefix(120)), expected: expected)
+    }
+    guard let records = object["layers"]?.arrayValue else {
+      throw invalid("layers", object["layers"], "a list of layer records")
+    }
+    let name = object["name"]?.stringValue ?? "functional"
+    let (inputs, outputs) = try withSeededBuilds(seed: seed ?? UInt64.random(in: 0...UInt64.max)) {
+      var produced: [String: [SymbolicTensor]] = [:]
+      func tensor(_ value: ConfigValue, in layer: String) throws -> SymbolicTensor {
+        let history =
+          value.objectValue?["config"]?.objectValue?["keras_history"]?.arrayValue
+          ?? value.arrayValue
+        guard let history, history.count == 3, let source = history[0].stringValue,
+          let call = history[1].intValue, history[2].intValue == 0
+        else {
+          throw invalid("\(layer).inbound_nodes", value, "a Keras tensor with a keras_history")
+        }
+        guard let calls = produced[source], call >= 0, call < calls.count else {
+          throw invalid(
+            "\(layer).inbound_nodes", history[0],
+            "a layer listed earlier with a call \(call) (a cycle or a missing layer otherwise)")
+        }
+        return calls[call]
+      }
+      for (index, record) in records.enumerated() {
+        guard let record = record.objectValue, let identifier = record["class_name"]?.stringValue
+        else {
+          throw invalid("layers[\(index)]", records[index], "{\"class_name\": …, \"config\": …}")
+        }
+        var layerConfig = record["config"]?.objectValue ?? [:]
+        guard let layerName = record["name"]?.stringValue ?? layerConfig["name"]?.stringValue else {
+          throw invalid("layers[\(index)].name", nil, "a layer name")
+        }
+        guard produced[layerName] == nil else {
+          throw invalid("layers[\(index)].name", .string(layerName), "a unique layer name")
+        }
+        // The input shape is the graph's business here; `build_config` is read as Keras reads it.
+        layerConfig["input_shape"] = nil
+        let layer = try Registries.shared.layers.make(identifier, config: layerConfig)
+        if let input = layer as? InputLayer {
+          input.name = layerName
+          produced[layerName] = [input.symbolicTensor]
+          continue
+        }
+        var calls: [SymbolicTensor] = []
+        for node in record["inbound_nodes"]?.arrayValue ?? [] {
+          guard let args = node.objectValue?["args"]?.arrayValue, let first = args.first else {
+            throw invalid("\(layerName).inbound_nodes", node, "{\"args\": [tensor or [tensors]]}")
+          }
+          if let list = first.arrayValue, first.objectValue == nil {
+            let tensors = try list.map { try tensor($0, in: layerName) }
+            calls.append(try layer.apply(to: tensors, takesList: true, name: layerName))
+          } else {
+            calls.append(
+              try layer.apply(
+                to: [try tensor(first, in: layerName)], takesList: false, name: layerName))
+          }
+        }
+        guard !calls.isEmpty else {
+          throw invalid("\(layerName).inbound_nodes", .array([]), "at least one call of the layer")
+        }
+        produced[layerName] = calls
+      }
+      func list(_ key: String) throws -> [SymbolicTensor] {
+        guard let value = object[key], let entries = value.arrayValue, !entries.isEmpty else {
+          throw invalid(key, object[key], "[name, node, 0] triples")
+        }
+        let triples = entries.first?.arrayValue == nil ? [value] : entries
+        return try triples.map { try tensor($0, in: key) }
+      }
+      return (try list("input_layers"), try list("output_layers"))
+    }
+    try self.init(inputs: inputs, outputs: outputs, name: name)
+  }
+
+  /// A model from Keras' functional JSON (`model.to_json()` or `get_config()` dumped).
+  public convenience init(json: Data, seed: UInt64? = nil) throws {
+    try self.init(config: try ConfigValue(json: json), seed: seed)
+  }
+
+  // MARK: Summary
+
+  /// Keras' functional table: each layer's name and type, output shape, parameter count and the calls
+  /// it is connected to (`input_layer[0][0]`), then the totals.
+  public func summary(lineLength: Int = 98) {
+    Console.line(summaryText(lineLength: lineLength))
+  }
+
+  /// The table ``summary(lineLength:)`` prints, as a string.
+  public func summaryText(lineLength: Int = 98) -> String {
+    let rows = summaryRows.map {
+      [$0.name + " (\($0.type))", $0.outputShape, "\($0.params)", $0.connectedTo]
+    }
+    // Keras' column stops (0.33, 0.55, 0.67, 1.0 of the line), widened rather than cutting a field.
+    let stops = [0.33, 0.22, 0.12].enumerated().map { column, share in
+      max(Int(Double(lineLength) * share), (rows.map { $0[column].count }.max() ?? 0) + 2)
+    }
+    func row(_ fields: [String]) -> String {
+      zip(fields, stops).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }.joined()
+        + fields[3]
+    }
+    let width = max(lineLength, stops.reduce(0, +) + (rows.map { $0[3].count }.max() ?? 0))
+    let thin = String(repeating: "_", count: width), thick = String(repeating: "=", count: width)
+    var lines = [
+      "Model: \"\(name)\"", thin,
+      row(["Layer (type)", "Output Shape", "Param #", "Connected to"]), thick,
+    ]
+    for (i, fields) in rows.enumerated() {
+      lines.append(row(fields))
+      lines.append(i == rows.count - 1 ? thick : thin)
+    }
+    let all = parameters
+    let total = all.reduce(0) { $0 + $1.count }
+    let trainable = all.filter(\.isTrainable).reduce(0) { $0 + $1.count }
+    lines += [
+      "Total params: \(grouped(total))", "Trainable params: \(grouped(trainable))",
+      "Non-trainable params: \(grouped(total - trainable))", thin,
+    ]
+    return lines.joined(separator: "\n")
+  }
+
+  /// One row of ``summaryText(lineLength:)``.
+  public struct SummaryRow: Equatable, Sendable {
+    /// The layer's name.
+    public var name: String
+    /// Its type (Keras' class name).
+    public var type: String
+    /// Its output shape as Keras prints it: `(None, 5, 5, 3)`.
+    public var outputShape: String
+    /// Its parameter count.
+    public var params: Int
+    /// The calls feeding it: `dense[0][0], dense[1][0]`, or `-` for an input.
+    public var connectedTo: String
+  }
+
+  /// The rows of the summary, one per layer.
+  public var summaryRows: [SummaryRow] {
+    layers.indices.map { layerIndex in
+      let calls = nodes.indices.filter { nodeIndexOfLayer($0) == layerIndex }
+      let sources = calls.flatMap { nodes[$0].inputs }.map { tensor -> String in
+        let h = historyEntry(of: tensor)
+        return "\(h.name)[\(h.call)][0]"
+      }
+      let shape = calls.first.map { nodeOutputShape($0) } ?? []
+      let type = layers[layerIndex].identifier.split(separator: ">").last.map(String.init) ?? ""
+      return SummaryRow(
+        name: layerNames[layerIndex], type: type, outputShape: kerasShape(shape),
+        params: layers[layerIndex].parameterCount,
+        connectedTo: sources.isEmpty ? "-" : sources.joined(separator: ", "))
+    }
+  }
+}

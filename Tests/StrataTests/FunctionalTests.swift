@@ -1,0 +1,192 @@
+import Foundation
+import Strata
+import StrataTesting
+import Testing
+
+let functional = try! KerasFixture(
+  contentsOf: Bundle.module.url(
+    forResource: "functional", withExtension: "json", subdirectory: "Fixtures")!)
+
+/// A functional model from a Keras case's config, with Keras' weights.
+func kerasModel(_ reference: KerasCase) throws -> Model {
+  let model = try Model(config: try #require(reference["config"]), seed: 1)
+  try model.setWeights(try reference.tensors("weights"))
+  return model
+}
+
+@Test(arguments: functional.cases.indices)
+func functionalModelMatchesKeras(_ index: Int) throws {
+  let reference = functional.cases[index]
+  let model = try kerasModel(reference)
+  // Layers, names, shapes, parameter counts and connections, as Keras' summary lists them.
+  let rows = try #require(reference["summary_rows"]?.arrayValue)
+  #expect(model.summaryRows.count == rows.count)
+  for (row, expected) in zip(model.summaryRows, rows) {
+    let object = try #require(expected.objectValue)
+    #expect(row.name == object["name"]?.stringValue)
+    #expect(row.type == object["type"]?.stringValue)
+    #expect(row.outputShape == object["output_shape"]?.stringValue)
+    #expect(row.params == object["params"]?.intValue)
+    #expect(row.connectedTo == object["connected_to"]?.stringValue)
+  }
+  let trainable = model.parameters.filter(\.isTrainable).reduce(0) { $0 + $1.count }
+  #expect(trainable == reference["trainable_params"]?.intValue)
+  #expect(model.parameters.reduce(0) { $0 + $1.count } == reference["total_params"]?.intValue)
+  #expect(model.summaryText().contains("Connected to"))
+
+  // Inference outputs.
+  let inputs = try reference.tensors("inputs")
+  let outputs = try model.predict(inputs)
+  let expected = try reference.tensors("outputs_inference")
+  #expect(outputs.count == expected.count)
+  for (output, keras) in zip(outputs, expected) {
+    #expect(isClose(output, keras, rtol: 1e-5, atol: 1e-6), "\(closeness(output, keras))")
+  }
+
+  // The config Strata writes builds the same graph.
+  let copy = try Model(config: model.config, seed: 2)
+  try copy.setWeights(model.weights)
+  #expect(copy.summaryRows == model.summaryRows)
+  #expect(try copy.predict(inputs) == outputs)
+}
+
+/// The vector-Jacobian products of the cases with `upstream`: inference mode, or training mode (batch
+/// statistics) for the residual block.
+@Test(arguments: functional.cases.indices.filter { functional.cases[$0]["compile"] == nil })
+func functionalGradientsMatchKeras(_ index: Int) throws {
+  let reference = functional.cases[index]
+  let model = try kerasModel(reference)
+  let training = reference["d_weights_training"] != nil
+  let gradients = try model.gradients(
+    inputs: try reference.tensors("inputs"), upstream: try reference.tensors("upstream"),
+    training: training)
+  let expected = try reference.tensors(training ? "d_weights_training" : "d_weights")
+  #expect(gradients.count == expected.count)
+  for (gradient, keras) in zip(gradients, expected) {
+    #expect(isClose(gradient, keras, rtol: 1e-4, atol: 1e-5), "\(closeness(gradient, keras))")
+  }
+  if training {
+    // The moving statistics after that one training call (momentum 0.99).
+    for (weight, keras) in zip(model.weights, try reference.tensors("weights_after_training_call"))
+    {
+      #expect(isClose(weight, keras, rtol: 1e-5, atol: 1e-6), "\(closeness(weight, keras))")
+    }
+  }
+}
+
+@Test func functionalAPIBuildsWhatSequentialBuilds() throws {
+  setRandomSeed(3)
+  let inputs = try Input(shape: [6])
+  let hidden = try Dense(5, activation: "relu")(inputs)
+  let outputs = try Dense(3, activation: "softmax")(hidden)
+  let model = try Model(inputs: inputs, outputs: outputs)
+  #expect(model.layerNames == ["input_layer", "dense", "dense_1"])
+  let sequential = try Sequential([Dense(5, activation: "relu"), Dense(3, activation: "softmax")])
+  try sequential.build(inputShape: [6])
+  try sequential.setWeights(model.weights)
+  var generator = SeededGenerator(seed: 9)
+  let x = try Tensor(
+    shape: [4, 6], scalars: (0..<24).map { _ in Float.random(in: -1...1, using: &generator) })
+  #expect(try model.predict(x) == sequential.predict(x))
+}
+
+@Test func sharedLayerGradientIsTheSumOverItsCalls() throws {
+  setRandomSeed(4)
+  let a = try Input(shape: [3]), b = try Input(shape: [3])
+  let shared = try Dense(2, activation: "tanh")
+  let difference = try Subtract()([try shared(a), try shared(b)])
+  let model = try Model(inputs: [a, b], outputs: [difference])
+  #expect(model.layers.count == 4)
+  var generator = SeededGenerator(seed: 5)
+  func random(_ shape: [Int]) throws -> Tensor {
+    try Tensor(
+      shape: shape,
+      scalars: (0..<shape.reduce(1, *)).map { _ in Float.random(in: -1...1, using: &generator) })
+  }
+  let x = [try random([4, 3]), try random([4, 3])]
+  let upstream = try random([4, 2])
+  let gradients = try model.gradients(inputs: x, upstream: [upstream], training: false)
+  // Finite differences of sum(output · upstream) over every weight.
+  func objective() throws -> Double {
+    let y = try model.predict(x)[0]
+    return zip(y.scalars, upstream.scalars).reduce(0) { $0 + Double($1.0 * $1.1) }
+  }
+  for (parameter, gradient) in zip(model.parameters, gradients) {
+    for i in 0..<parameter.count {
+      let original = parameter.value.scalars[i]
+      let h: Float = 1e-2
+      func set(_ value: Float) {
+        parameter.value.withUnsafeMutableBufferPointer { $0[i] = value }
+      }
+      set(original + h)
+      let plus = try objective()
+      set(original - h)
+      let minus = try objective()
+      set(original)
+      let numeric = (plus - minus) / Double(2 * h)
+      #expect(abs(numeric - Double(gradient.scalars[i])) < 1e-3, "\(parameter.name)[\(i)]")
+    }
+  }
+}
+
+@Test func badGraphsAreClearErrors() throws {
+  let inputs = try Input(shape: [4])
+  let other = try Input(shape: [4])
+  // An incompatible shape names the layer.
+  #expect(
+    throws: StrataError.shapeMismatch(
+      layer: "Add", received: "(None, 4), (None, 2)", expected: "inputs of one shape")
+  ) { try Add()([inputs, try Dense(2)(inputs)]) }
+  // An output not computed from the inputs.
+  let unreachable = try Dense(2)(other)
+  #expect(
+    throws: StrataError.invalidArgument(
+      owner: "functional", argument: "outputs[0]",
+      value: "computed from an input that is not among the model's inputs",
+      expected: "outputs computed from the given inputs alone")
+  ) { try Model(inputs: inputs, outputs: unreachable) }
+  // A single tensor for a merge layer, a list for a plain one.
+  #expect(
+    throws: StrataError.invalidArgument(
+      owner: "Add", argument: "inputs", value: "a single tensor",
+      expected: "a list of tensors (a merge layer takes several inputs)")
+  ) { try Add()(inputs) }
+  #expect(
+    throws: StrataError.invalidArgument(
+      owner: "Dense", argument: "inputs", value: "a list of 2 tensors",
+      expected: "one tensor (only merge layers take a list)")
+  ) { try Dense(2)([inputs, other]) }
+  // Duplicate names and a cycle in a config.
+  var config = try #require(functional.cases[1]["config"]?.objectValue)
+  var layers = try #require(config["layers"]?.arrayValue)
+  var renamed = try #require(layers[1].objectValue)
+  renamed["name"] = "input_a"
+  layers[1] = .object(renamed)
+  config["layers"] = .array(layers)
+  #expect(
+    throws: StrataError.invalidArgument(
+      owner: "Functional", argument: "layers[1].name", value: "\"input_a\"",
+      expected: "a unique layer name")
+  ) { try Model(config: .object(config)) }
+  config = try #require(functional.cases[1]["config"]?.objectValue)
+  layers = try #require(config["layers"]?.arrayValue)
+  layers.swapAt(2, 3)  // concatenate after the dense layer it feeds: a dense reads a later layer
+  config["layers"] = .array(layers)
+  #expect(throws: StrataError.self) { try Model(config: .object(config)) }
+}
+
+@Test func mergeLayersComeFromTheRegistry() throws {
+  for name in ["Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate"] {
+    let layer = try Registries.shared.layers.make(name, config: [:])
+    #expect(layer is any MergeLayer, "\(name)")
+  }
+  let concatenate = try Registries.shared.layers.make("Concatenate", config: ["axis": 1])
+  let a = try Input(shape: [2, 3]), b = try Input(shape: [1, 3])
+  let joined = try concatenate([a, b])
+  #expect(joined.shape == [3, 3])
+  let model = try Model(inputs: [a, b], outputs: [joined])
+  let x = try Tensor(shape: [1, 2, 3], scalars: [1, 2, 3, 4, 5, 6])
+  let y = try Tensor(shape: [1, 1, 3], scalars: [7, 8, 9])
+  #expect(try model.predict([x, y])[0].scalars == [1, 2, 3, 4, 5, 6, 7, 8, 9])
+  #expect(throws: StrataError.self) { try Concatenate(axis: 0) }
+}
