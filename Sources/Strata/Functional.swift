@@ -150,18 +150,7 @@ public final class Model {
 
   /// Replaces every weight: Keras' `set_weights()`.
   public func setWeights(_ values: [Tensor]) throws {
-    let parameters = self.parameters
-    guard values.count == parameters.count else {
-      throw StrataError.invalidArgument(
-        owner: name, argument: "weights", value: "of count \(values.count)",
-        expected: "\(parameters.count) tensors")
-    }
-    for (parameter, value) in zip(parameters, values) where parameter.shape != value.shape {
-      throw StrataError.invalidArgument(
-        owner: name, argument: "weights", value: "of shape \(value.shape) for '\(parameter.name)'",
-        expected: "shape \(parameter.shape)")
-    }
-    for (parameter, value) in zip(parameters, values) { parameter.value = value }
+    try assign(values, to: parameters, owner: name)
   }
 
   /// The layer called `name`.

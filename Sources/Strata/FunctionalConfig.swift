@@ -124,13 +124,7 @@ extension Model {
       lines.append(row(fields))
       lines.append(i == rows.count - 1 ? thick : thin)
     }
-    let all = parameters
-    let total = all.reduce(0) { $0 + $1.count }
-    let trainable = all.filter(\.isTrainable).reduce(0) { $0 + $1.count }
-    lines += [
-      "Total params: \(grouped(total))", "Trainable params: \(grouped(trainable))",
-      "Non-trainable params: \(grouped(total - trainable))", thin,
-    ]
+    lines += totals(of: parameters) + [thin]
     return lines.joined(separator: "\n")
   }
 

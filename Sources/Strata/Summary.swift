@@ -40,15 +40,19 @@ extension Sequential {
       lines.append(i == rows.count - 1 ? thick : thin)
     }
     if rows.isEmpty { lines.append(thick) }
-    let all = parameters
-    let total = all.reduce(0) { $0 + $1.count }
-    let trainable = all.filter(\.isTrainable).reduce(0) { $0 + $1.count }
-    lines += [
-      "Total params: \(grouped(total))", "Trainable params: \(grouped(trainable))",
-      "Non-trainable params: \(grouped(total - trainable))", thin,
-    ]
+    lines += totals(of: parameters) + [thin]
     return lines.joined(separator: "\n")
   }
+}
+
+/// The summary's last lines: total, trainable and non-trainable parameter counts.
+func totals(of parameters: [Parameter]) -> [String] {
+  let total = parameters.reduce(0) { $0 + $1.count }
+  let trainable = parameters.filter(\.isTrainable).reduce(0) { $0 + $1.count }
+  return [
+    "Total params: \(grouped(total))", "Trainable params: \(grouped(trainable))",
+    "Non-trainable params: \(grouped(total - trainable))",
+  ]
 }
 
 /// `101770` → `"101,770"`.

@@ -88,18 +88,7 @@ extension Sequential {
   /// Replaces every weight: Keras' `set_weights()`.
   /// - Throws: when the count or a shape differs from the model's weights.
   public func setWeights(_ values: [Tensor]) throws {
-    let parameters = self.parameters
-    guard values.count == parameters.count else {
-      throw StrataError.invalidArgument(
-        owner: name, argument: "weights", value: "of count \(values.count)",
-        expected: "\(parameters.count) tensors")
-    }
-    for (parameter, value) in zip(parameters, values) where parameter.shape != value.shape {
-      throw StrataError.invalidArgument(
-        owner: name, argument: "weights", value: "of shape \(value.shape) for '\(parameter.name)'",
-        expected: "shape \(parameter.shape)")
-    }
-    for (parameter, value) in zip(parameters, values) { parameter.value = value }
+    try assign(values, to: parameters, owner: name)
   }
 
   func warn(_ message: String) {
@@ -498,4 +487,19 @@ final class Trainer {
       + metrics.map { ("val_" + $0.name, logs["val_" + $0.name] ?? .nan) }
     progress!.update(steps, values: values, final: true)
   }
+}
+
+/// Replaces each parameter's value, after checking the count and every shape.
+func assign(_ values: [Tensor], to parameters: [Parameter], owner: String) throws {
+  guard values.count == parameters.count else {
+    throw StrataError.invalidArgument(
+      owner: owner, argument: "weights", value: "of count \(values.count)",
+      expected: "\(parameters.count) tensors")
+  }
+  for (parameter, value) in zip(parameters, values) where parameter.shape != value.shape {
+    throw StrataError.invalidArgument(
+      owner: owner, argument: "weights", value: "of shape \(value.shape) for '\(parameter.name)'",
+      expected: "shape \(parameter.shape)")
+  }
+  for (parameter, value) in zip(parameters, values) { parameter.value = value }
 }
