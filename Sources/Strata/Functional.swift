@@ -13,19 +13,34 @@ import StrataLayers
 /// let outputs = try Dense(2)(try GlobalAveragePooling2D()(y))
 /// let model = try Model(inputs: inputs, outputs: outputs)
 /// ```
-public final class Model {
-  /// The model's name, `"functional"` unless given.
+public class Model {
+  /// The model's name: `"functional"` or `"sequential"` unless given.
   public let name: String
-  /// The model's inputs, in the order `predict` takes their arrays.
+  /// The model's inputs, in the order `predict` takes their arrays (empty for a `Sequential`).
   public let inputs: [SymbolicTensor]
-  /// The model's outputs, in the order `predict` returns them.
+  /// The model's outputs, in the order `predict` returns them (empty for a `Sequential`).
   public let outputs: [SymbolicTensor]
-  /// Every layer once, input layers included, in Keras' order (the order of the graph).
-  public private(set) var layers: [any Layer] = []
-  /// Each layer's name, given or Keras' automatic one.
-  public private(set) var layerNames: [String] = []
-  /// The backend the layers run on.
+  /// Every layer once in Keras' order: for a functional model input layers included, in the order of
+  /// the graph; for a `Sequential` the stack, without its input layer.
+  public internal(set) var layers: [any Layer] = []
+  /// Each layer's name, given or Keras' automatic one (`dense`, `dense_1`, …).
+  public internal(set) var layerNames: [String] = []
+  /// The backend the layers run on; `"cpu"` (OpenBLAS and SIMD) by default.
   public var kernels: any Kernels = DefaultKernels()
+  /// The generator a `Sequential`'s initial weights are drawn from.
+  var generator: SeededGenerator
+  /// The seed the model was created with.
+  public let seed: UInt64
+  /// The generator `fit` shuffles with, seeded from ``seed``.
+  var shuffleGenerator: SeededGenerator
+  /// What `compile` set up.
+  var compiled: Compiled?
+  /// Set to `true` (from a callback) to end `fit` after the current batch. Keras' `model.stop_training`.
+  public var stopTraining = false
+  /// Set by a callback's `onTrainBegin` that restored a run: the epoch `fit` goes on from.
+  public var resumeEpoch: Int?
+  /// Whether the last `fit` ran all its epochs (not stopped by a callback).
+  public internal(set) var completedTraining = false
   /// Every call of a layer, inputs first, each after the calls it depends on.
   let nodes: [Node]
   private var nodeIndex: [ObjectIdentifier: Int] = [:]
@@ -35,11 +50,28 @@ public final class Model {
   /// The values of the last training forward pass, for replaying a shared layer's earlier calls.
   private var lastValues: [Tensor?] = []
 
+  /// A model without a graph, for `Sequential`, which keeps its own stack.
+  init(name: String, seed: UInt64?) {
+    self.name = name
+    self.seed = seed ?? UInt64.random(in: 0...UInt64.max)
+    generator = SeededGenerator(seed: self.seed)
+    shuffleGenerator = SeededGenerator(seed: self.seed ^ 0x5348_5546_464C_45)  // "SHUFFLE"
+    inputs = []
+    outputs = []
+    nodes = []
+  }
+
   /// A model from `inputs` to `outputs`.
+  /// - Parameter seed: fixes dropout masks and shuffling; random when `nil`. (Initial weights were
+  ///   drawn when the layers were applied: see `setRandomSeed(_:)`.)
   /// - Throws: when an output is not computed from the inputs alone, or two layers share a name.
   public init(
-    inputs: [any SymbolicInput], outputs: [SymbolicTensor], name: String = "functional"
+    inputs: [any SymbolicInput], outputs: [SymbolicTensor], name: String = "functional",
+    seed: UInt64? = nil
   ) throws {
+    self.seed = seed ?? UInt64.random(in: 0...UInt64.max)
+    generator = SeededGenerator(seed: self.seed)
+    shuffleGenerator = SeededGenerator(seed: self.seed ^ 0x5348_5546_464C_45)  // "SHUFFLE"
     self.name = name
     self.inputs = try inputs.map { try $0.symbolicTensor }
     self.outputs = outputs
@@ -95,11 +127,27 @@ public final class Model {
     try assignLayers()
   }
 
+  /// A model from Keras' functional config: `model.get_config()`, or the `{"class_name": "Functional",
+  /// "config": {…}}` record of `to_json()` and `.keras` files. Layers are made through the registry and
+  /// applied as each `inbound_nodes` entry says.
+  /// - Parameter seed: fixes the initial weights, dropout and shuffling; random when `nil`.
+  public convenience init(config: ConfigValue, seed: UInt64? = nil) throws {
+    let seed = seed ?? UInt64.random(in: 0...UInt64.max)
+    let graph = try Model.graph(config: config, seed: seed)
+    try self.init(inputs: graph.inputs, outputs: graph.outputs, name: graph.name, seed: seed)
+  }
+
+  /// A model from Keras' functional JSON (`model.to_json()` or `get_config()` dumped).
+  public convenience init(json: Data, seed: UInt64? = nil) throws {
+    try self.init(config: try ConfigValue(json: json), seed: seed)
+  }
+
   /// A model from one input to one output.
   public convenience init(
-    inputs: some SymbolicInput, outputs: SymbolicTensor, name: String = "functional"
+    inputs: some SymbolicInput, outputs: SymbolicTensor, name: String = "functional",
+    seed: UInt64? = nil
   ) throws {
-    try self.init(inputs: [inputs], outputs: [outputs], name: name)
+    try self.init(inputs: [inputs], outputs: [outputs], name: name, seed: seed)
   }
 
   private func assignLayers() throws {
@@ -142,31 +190,68 @@ public final class Model {
     }
   }
 
-  /// Every parameter of every layer once, in layer order (Keras' `model.weights`).
-  public var parameters: [Parameter] { layers.flatMap(\.parameters) }
-
-  /// Every weight's value, in layer order: Keras' `get_weights()`.
-  public var weights: [Tensor] { parameters.map(\.value) }
-
-  /// Replaces every weight: Keras' `set_weights()`.
-  public func setWeights(_ values: [Tensor]) throws {
-    try assign(values, to: parameters, owner: name)
-  }
-
-  /// The layer called `name`.
-  public func layer(named name: String) -> (any Layer)? {
-    layerNames.firstIndex(of: name).map { layers[$0] }
-  }
-
   private func label(_ node: Int) -> String {
     let layer = nodeLayer[node].layer
     return "\(layerNames[layer]) (\(layers[layer].identifier))"
   }
 
+  // MARK: What a kind of model provides (Sequential overrides these)
+
+  /// The input shapes (without the batch axis), once known.
+  var modelInputShapes: [[Int]]? { inputs.map(\.shape) }
+  /// The output shapes (without the batch axis), once built.
+  var modelOutputShapes: [[Int]]? { outputs.map(\.shape) }
+  /// The names `fit` and `evaluate` key outputs by (the layers producing them).
+  var outputNames: [String] { outputs.map { historyEntry(of: $0).name } }
+  /// The names inputs are keyed by.
+  var inputNames: [String] { inputs.map { historyEntry(of: $0).name } }
+
+  /// Whether every layer has its weights.
+  public var isBuilt: Bool { true }
+
+  /// Checks that `x` holds one batch per input of the model's input shapes, building a model that
+  /// is not built yet from them.
+  func prepare(for x: [Tensor], argument: String = "x") throws {
+    guard x.count == inputs.count else {
+      throw StrataError.invalidArgument(
+        owner: name, argument: argument, value: "\(x.count) arrays",
+        expected: "\(inputs.count), one per model input (\(inputNames.joined(separator: ", ")))")
+    }
+    for (i, (value, input)) in zip(x, inputs).enumerated()
+    where value.rank != input.shape.count + 1 || Array(value.shape.dropFirst()) != input.shape {
+      throw StrataError.shapeMismatch(
+        layer: label(i), received: kerasShape(value.shape, batch: false),
+        expected: kerasShape(input.shape))
+    }
+  }
+
+  /// The output layer whose softmax a cross-entropy loss on output `index` may fuse with, if any: a
+  /// layer called once whose output feeds nothing else.
+  func softmaxHead(forOutput index: Int) -> (any SoftmaxHead)? {
+    let node = nodeIndex[ObjectIdentifier(outputs[index].node)]!
+    let layer = nodeLayer[node].layer
+    guard callCounts[layer] == 1, !nodes[node].inputs.isEmpty,
+      outputs.filter({ $0.node === nodes[node] }).count == 1,
+      !nodes.contains(where: { $0.inputs.contains { $0.node === nodes[node] } })
+    else { return nil }
+    return layers[layer] as? any SoftmaxHead
+  }
+
+  /// Puts the model's name of a layer into errors about it (Sequential's layers name themselves).
+  func describeLayer(at index: Int) -> String {
+    "\(layerNames[index]) (\(layers[index].identifier))"
+  }
+
+  /// Keras' summary table.
+  func summaryTable(lineLength: Int?) -> String { functionalSummary(lineLength: lineLength ?? 98) }
+
+  /// Keras' config of the model.
+  public var config: ConfigValue { functionalConfig }
+
   // MARK: Running
 
   /// Runs one batch of every input through the graph and returns every output.
-  func forward(_ inputValues: [Tensor], context: Context) throws -> [Tensor] {
+  func run(_ inputValues: [Tensor], context: Context) throws -> [Tensor] {
     guard inputValues.count == inputs.count else {
       throw StrataError.invalidArgument(
         owner: name, argument: "inputs", value: "\(inputValues.count) arrays",
@@ -208,9 +293,10 @@ public final class Model {
     return try node.layer.forward(arguments[0], in: context)
   }
 
-  /// Given `d(loss)/d(output)` for each output of the last training ``forward(_:context:)``, writes
-  /// every parameter's gradient: the sum over a shared layer's calls.
-  func backward(_ outputGradients: [Tensor], context: Context) throws {
+  /// Given `d(loss)/d(output)` for each output of the last training ``run(_:context:)``, writes
+  /// every parameter's gradient: the sum over a shared layer's calls. Where `fused[k]` is true the
+  /// gradient of output `k` is already the one of its softmax head's logits.
+  func runBackward(_ outputGradients: [Tensor], fused: [Bool] = [], context: Context) throws {
     guard lastValues.count == nodes.count else { throw missingForward(name) }
     var gradients = [Tensor?](repeating: nil, count: nodes.count)
     func add(_ gradient: Tensor, to node: Int) {
@@ -224,8 +310,11 @@ public final class Model {
         gradients[node] = gradient
       }
     }
-    for (output, gradient) in zip(outputs, outputGradients) {
-      add(gradient, to: nodeIndex[ObjectIdentifier(output.node)]!)
+    var fusedNodes: Set<Int> = []
+    for (k, (output, gradient)) in zip(outputs, outputGradients).enumerated() {
+      let node = nodeIndex[ObjectIdentifier(output.node)]!
+      if k < fused.count && fused[k] { fusedNodes.insert(node) }
+      add(gradient, to: node)
     }
     // The call whose state each layer holds now: its last one in the forward pass.
     var current: [Int: Int] = [:]
@@ -246,6 +335,8 @@ public final class Model {
       let dxs: [Tensor]
       if node.takesList, let merge = node.layer as? any MergeLayer {
         dxs = try merge.backward(dy, in: inner)
+      } else if fusedNodes.contains(i), let head = node.layer as? any SoftmaxHead {
+        dxs = [try head.backward(logitsGradient: dy, in: inner)]
       } else {
         dxs = [try node.layer.backward(dy, in: inner)]
       }
@@ -290,7 +381,7 @@ public final class Model {
   }
 
   /// The model's outputs for `x` (one array per input), `batchSize` samples at a time, in inference
-  /// mode.
+  /// mode: one array per output.
   public func predict(_ x: [Tensor], batchSize: Int = 32) throws -> [Tensor] {
     guard batchSize > 0 else {
       throw StrataError.invalidArgument(
@@ -302,15 +393,17 @@ public final class Model {
         owner: "predict", argument: "x", value: "arrays of \(x.map { $0.shape.first ?? 0 }) rows",
         expected: "one array per input, all with the same number of rows")
     }
+    try prepare(for: x)
+    let shapes = modelOutputShapes ?? []
     let context = Context(kernels: kernels, isTraining: false)
-    var results = outputs.map { Tensor(shape: [count] + $0.shape) }
+    var results = shapes.map { Tensor(shape: [count] + $0) }
     var start = 0
     while start < count {
       let end = min(start + batchSize, count)
       let batch = x.map { start == 0 && end == count ? $0 : $0.slice(rows: start..<end) }
-      let produced = try forward(batch, context: context)
+      let produced = try run(batch, context: context)
       for k in results.indices {
-        let rowSize = outputs[k].shape.reduce(1, *)
+        let rowSize = shapes[k].reduce(1, *)
         results[k].withUnsafeMutableBufferPointer { r in
           produced[k].withUnsafeBufferPointer { o in
             (r.baseAddress! + start * rowSize).update(from: o.baseAddress!, count: o.count)
@@ -322,12 +415,18 @@ public final class Model {
     return results
   }
 
-  /// The output for `x` of a model with one input and one output.
+  /// The output for `x` of a model with one input and one output (a `Sequential`).
   public func predict(_ x: Tensor, batchSize: Int = 32) throws -> Tensor {
-    guard inputs.count == 1, outputs.count == 1 else {
+    let outputCount = modelOutputShapes?.count ?? 1
+    guard (modelInputShapes?.count ?? 1) == 1, outputCount == 1 else {
       throw StrataError.invalidArgument(
         owner: "predict", argument: "x", value: "one array",
-        expected: "\(inputs.count) arrays for \(outputs.count) outputs: use predict([x1, x2, …])")
+        expected:
+          "\(inputs.count) arrays for \(outputs.count) outputs: use predict([x1, x2, …])")
+    }
+    guard x.rank >= 1 else {
+      throw StrataError.invalidArgument(
+        owner: name, argument: "x", value: "of shape \(x.shape)", expected: "a batch axis first")
     }
     return try predict([x], batchSize: batchSize)[0]
   }
@@ -345,12 +444,13 @@ public final class Model {
     }
     // In inference mode the layers still keep what backward needs; nothing random or running moves.
     let context = Context(kernels: kernels, isTraining: true)
+    try prepare(for: x)
     if training {
-      _ = try forward(x, context: context)
+      _ = try run(x, context: context)
     } else {
-      try withInferenceState { _ = try forward(x, context: context) }
+      try withInferenceState { _ = try run(x, context: context) }
     }
-    try backward(upstream, context: context)
+    try runBackward(upstream, context: context)
     return parameters.filter(\.isTrainable).map(\.gradient)
   }
 
@@ -386,7 +486,7 @@ public final class Model {
 
   /// Keras' functional config (`model.get_config()`): every layer with its `inbound_nodes`, then
   /// `input_layers` and `output_layers`.
-  public var config: ConfigValue {
+  var functionalConfig: ConfigValue {
     var records: [ConfigValue] = []
     for (layerIndex, layer) in layers.enumerated() {
       var config = layer.configDictionary
@@ -428,5 +528,27 @@ public final class Model {
         "input_layers": list(inputs), "output_layers": list(outputs),
       ],
     ]
+  }
+}
+
+extension Model {
+  /// Every parameter of every layer once, in layer order (Keras' `model.weights`).
+  public var parameters: [Parameter] { layers.flatMap(\.parameters) }
+
+  /// The number of scalars in every parameter, trainable or not.
+  public var parameterCount: Int { parameters.reduce(0) { $0 + $1.count } }
+
+  /// Every weight's value, in layer order: Keras' `get_weights()`.
+  public var weights: [Tensor] { parameters.map(\.value) }
+
+  /// Replaces every weight: Keras' `set_weights()`.
+  /// - Throws: when the count or a shape differs from the model's weights.
+  public func setWeights(_ values: [Tensor]) throws {
+    try assign(values, to: parameters, owner: name)
+  }
+
+  /// The layer called `name`.
+  public func layer(named name: String) -> (any Layer)? {
+    layerNames.firstIndex(of: name).map { layers[$0] }
   }
 }

@@ -3,11 +3,11 @@ import StrataCore
 import StrataLayers
 
 extension Model {
-  /// A model from Keras' functional config: `model.get_config()`, or the `{"class_name": "Functional",
-  /// "config": {…}}` record of `to_json()` and `.keras` files. Layers are made through the registry and
-  /// applied as each `inbound_nodes` entry says.
-  /// - Parameter seed: fixes the initial weights; random when `nil`.
-  public convenience init(config: ConfigValue, seed: UInt64? = nil) throws {
+  /// The inputs and outputs of the graph a Keras functional config describes, its layers built with
+  /// weights drawn from `seed`.
+  static func graph(config: ConfigValue, seed: UInt64?) throws -> (
+    inputs: [SymbolicTensor], outputs: [SymbolicTensor], name: String
+  ) {
     let outer = config.objectValue ?? [:]
     let object = outer["config"]?.objectValue ?? outer
     func invalid(_ argument: String, _ value: ConfigValue?, _ expected: String) -> StrataError {
@@ -85,24 +85,23 @@ extension Model {
       }
       return (try list("input_layers"), try list("output_layers"))
     }
-    try self.init(inputs: inputs, outputs: outputs, name: name)
-  }
-
-  /// A model from Keras' functional JSON (`model.to_json()` or `get_config()` dumped).
-  public convenience init(json: Data, seed: UInt64? = nil) throws {
-    try self.init(config: try ConfigValue(json: json), seed: seed)
+    return (inputs, outputs, name)
   }
 
   // MARK: Summary
 
-  /// Keras' functional table: each layer's name and type, output shape, parameter count and the calls
-  /// it is connected to (`input_layer[0][0]`), then the totals.
-  public func summary(lineLength: Int = 98) {
+  /// The classic Keras table: each layer's name and type, output shape and parameter count (and, for a
+  /// functional model, the calls it is connected to), then the totals. Printed through ``Console``.
+  public func summary(lineLength: Int? = nil) {
     Console.line(summaryText(lineLength: lineLength))
   }
 
-  /// The table ``summary(lineLength:)`` prints, as a string.
-  public func summaryText(lineLength: Int = 98) -> String {
+  /// The table ``summary(lineLength:)`` prints, as a string; 65 columns for a `Sequential` and 98 for
+  /// a functional model unless given.
+  public func summaryText(lineLength: Int? = nil) -> String { summaryTable(lineLength: lineLength) }
+
+  /// Keras' functional table, with the "Connected to" column.
+  func functionalSummary(lineLength: Int) -> String {
     let rows = summaryRows.map {
       [$0.name + " (\($0.type))", $0.outputShape, "\($0.params)", $0.connectedTo]
     }

@@ -18,41 +18,16 @@ import StrataLayers
 /// whole Keras-shaped JSON config. Shapes are inferred as soon as the input shape is known (from an
 /// `Input`, an `inputShape:` on the first layer, ``build(inputShape:)`` or the first batch), and a layer
 /// that cannot take the shape it gets throws an error naming it.
-public final class Sequential {
-  /// The model's name, `"sequential"` unless given.
-  public let name: String
-  /// The layers, without the input layer.
-  public private(set) var layers: [any Layer] = []
-  /// Each layer's name: given, or Keras' automatic one (`dense`, `dense_1`, …).
-  public private(set) var layerNames: [String] = []
+public final class Sequential: Model {
   /// The input shape without the batch axis, once known.
   public private(set) var inputShape: [Int]?
   /// Each built layer's output shape without the batch axis.
   public private(set) var outputShapes: [[Int]] = []
-  /// The backend the model's layers run on; `"cpu"` (OpenBLAS and SIMD) by default.
-  public var kernels: any Kernels = DefaultKernels()
-  /// The generator initial weights and dropout masks are drawn from.
-  var generator: SeededGenerator
-  /// The seed the model was created with.
-  public let seed: UInt64
-  /// The generator `fit` shuffles with, seeded from ``seed``.
-  var shuffleGenerator: SeededGenerator
-  /// What `compile` set up.
-  var compiled: Compiled?
-  /// Set to `true` (from a callback) to end `fit` after the current batch. Keras' `model.stop_training`.
-  public var stopTraining = false
-  /// Set by a callback's `onTrainBegin` that restored a run: the epoch `fit` goes on from.
-  public var resumeEpoch: Int?
-  /// Whether the last `fit` ran all its epochs (not stopped by a callback).
-  public internal(set) var completedTraining = false
 
   /// A model of `layers`.
   /// - Parameter seed: fixes initial weights, dropout masks and shuffling; random when `nil`.
   public init(_ layers: [any Layer] = [], name: String = "sequential", seed: UInt64? = nil) throws {
-    self.name = name
-    self.seed = seed ?? UInt64.random(in: 0...UInt64.max)
-    generator = SeededGenerator(seed: self.seed)
-    shuffleGenerator = SeededGenerator(seed: self.seed ^ 0x5348_5546_464C_45)  // "SHUFFLE"
+    super.init(name: name, seed: seed)
     for layer in layers { try add(layer) }
   }
 
@@ -163,21 +138,10 @@ public final class Sequential {
   }
 
   /// Whether every layer has its weights.
-  public var isBuilt: Bool { inputShape != nil && outputShapes.count == layers.count }
+  public override var isBuilt: Bool { inputShape != nil && outputShapes.count == layers.count }
 
   /// The output shape without the batch axis, once built.
   public var outputShape: [Int]? { isBuilt ? (outputShapes.last ?? inputShape) : nil }
-
-  /// Every parameter of every layer, in layer order.
-  public var parameters: [Parameter] { layers.flatMap(\.parameters) }
-
-  /// The number of scalars in every parameter, trainable or not.
-  public var parameterCount: Int { parameters.reduce(0) { $0 + $1.count } }
-
-  /// The layer called `name`.
-  public func layer(named name: String) -> (any Layer)? {
-    layerNames.firstIndex(of: name).map { layers[$0] }
-  }
 
   private func buildLayer(at index: Int, inputShape: [Int]) throws {
     let layer = layers[index]
@@ -295,6 +259,16 @@ public final class Sequential {
   }
 
   /// Checks that `x` is a batch of the model's input shape, building the model from it if needed.
+  override func prepare(for x: [Tensor], argument: String = "x") throws {
+    guard x.count == 1 else {
+      throw StrataError.invalidArgument(
+        owner: name, argument: argument, value: "\(x.count) arrays",
+        expected: "one: a Sequential model has one input")
+    }
+    try prepare(for: x[0], argument: argument)
+  }
+
+  /// Checks that `x` is a batch of the model's input shape, building the model from it if needed.
   func prepare(for x: Tensor, argument: String = "x") throws {
     guard x.rank >= 1 else {
       throw StrataError.invalidArgument(
@@ -310,39 +284,51 @@ public final class Sequential {
     }
   }
 
-  /// The model's outputs for `x`, computed `batchSize` samples at a time in inference mode.
-  public func predict(_ x: Tensor, batchSize: Int = 32) throws -> Tensor {
-    guard batchSize > 0 else {
-      throw StrataError.invalidArgument(
-        owner: "predict", argument: "batchSize", value: "\(batchSize)",
-        expected: "a positive integer")
-    }
-    try prepare(for: x)
-    let count = x.shape[0]
-    let outputShape = self.outputShape ?? []
-    var result = Tensor(shape: [count] + outputShape)
-    let context = Context(kernels: kernels, isTraining: false)
-    let rowSize = outputShape.reduce(1, *)
-    var start = 0
-    while start < count {
-      let end = min(start + batchSize, count)
-      let batch = start == 0 && end == count ? x : x.slice(rows: start..<end)
-      let output = try forward(batch, context: context)
-      result.withUnsafeMutableBufferPointer { r in
-        output.withUnsafeBufferPointer { o in
-          (r.baseAddress! + start * rowSize).update(from: o.baseAddress!, count: o.count)
+  override var modelInputShapes: [[Int]]? { inputShape.map { [$0] } }
+  override var modelOutputShapes: [[Int]]? { outputShape.map { [$0] } }
+  override var outputNames: [String] { [layerNames.last ?? name] }
+  override var inputNames: [String] { ["input_layer"] }
+
+  override func run(_ inputs: [Tensor], context: Context) throws -> [Tensor] {
+    [try forward(inputs[0], context: context)]
+  }
+
+  /// The chain backwards; the first layer is told its input gradient is not needed.
+  override func runBackward(_ outputGradients: [Tensor], fused: [Bool] = [], context: Context)
+    throws
+  {
+    var firstContext = context
+    firstContext.needsInputGradient = false
+    var gradient = outputGradients[0]
+    for index in layers.indices.reversed() {
+      let layerContext = index == 0 ? firstContext : context
+      do {
+        if index == layers.count - 1, fused.first == true,
+          let head = layers[index] as? any SoftmaxHead
+        {
+          gradient = try head.backward(logitsGradient: gradient, in: layerContext)
+        } else {
+          gradient = try layers[index].backward(gradient, in: layerContext)
         }
+      } catch {
+        throw naming(error, layerAt: index)
       }
-      start = end
     }
-    return result
+  }
+
+  override func softmaxHead(forOutput index: Int) -> (any SoftmaxHead)? {
+    layers.last as? any SoftmaxHead
+  }
+
+  override func summaryTable(lineLength: Int?) -> String {
+    sequentialSummary(lineLength: lineLength ?? 65)
   }
 
   // MARK: Config
 
   /// Keras' model config: `{"class_name": "Sequential", "config": {"name": …, "layers": [...]}}`,
   /// the input layer first, each layer's `name` in its config.
-  public var config: ConfigValue {
+  public override var config: ConfigValue {
     var records: [ConfigValue] = []
     if let inputShape {
       records.append([

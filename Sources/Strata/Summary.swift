@@ -11,13 +11,8 @@ extension Sequential {
   /// =================================================================
   /// flatten (Flatten)           (None, 784)               0
   /// ```
-  /// Prints the table, as Keras' `model.summary()` does (through ``Console``).
-  public func summary(lineLength: Int = 65) {
-    Console.line(summaryText(lineLength: lineLength))
-  }
-
-  /// The table ``summary(lineLength:)`` prints, as a string.
-  public func summaryText(lineLength: Int = 65) -> String {
+  /// The classic table with Keras' column stops.
+  func sequentialSummary(lineLength: Int) -> String {
     let rows = layers.indices.map { index -> [String] in
       let shape = index < outputShapes.count ? kerasShape(outputShapes[index]) : "?"
       let type = layers[index].identifier.split(separator: ">").last.map(String.init) ?? ""

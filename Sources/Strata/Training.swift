@@ -82,15 +82,6 @@ extension Sequential {
       kind: "metric", identifier: name, suggestions: closestNames(to: name, in: known))
   }
 
-  /// Every weight's value, in layer order: Keras' `get_weights()`.
-  public var weights: [Tensor] { parameters.map(\.value) }
-
-  /// Replaces every weight: Keras' `set_weights()`.
-  /// - Throws: when the count or a shape differs from the model's weights.
-  public func setWeights(_ values: [Tensor]) throws {
-    try assign(values, to: parameters, owner: name)
-  }
-
   func warn(_ message: String) {
     FileHandle.standardError.write(Data(("Warning: " + message + "\n").utf8))
   }
