@@ -10,38 +10,38 @@ public typealias Logs = [String: Float]
 ///
 /// ```swift
 /// final class StopAt99: Callback {
-///   func onEpochEnd(_ epoch: Int, logs: Logs, model: Sequential) {
+///   func onEpochEnd(_ epoch: Int, logs: Logs, model: Model) {
 ///     if logs["accuracy", default: 0] > 0.99 { model.stopTraining = true }
 ///   }
 /// }
 /// ```
 public protocol Callback: AnyObject {
-  func onTrainBegin(logs: Logs, model: Sequential)
-  func onTrainEnd(logs: Logs, model: Sequential)
+  func onTrainBegin(logs: Logs, model: Model)
+  func onTrainEnd(logs: Logs, model: Model)
   /// `epoch` counts from 0, as in Keras.
-  func onEpochBegin(_ epoch: Int, logs: Logs, model: Sequential)
+  func onEpochBegin(_ epoch: Int, logs: Logs, model: Model)
   /// `logs` holds the epoch's training metrics and, with validation data, the `val_` ones.
-  func onEpochEnd(_ epoch: Int, logs: Logs, model: Sequential)
-  func onTrainBatchBegin(_ batch: Int, logs: Logs, model: Sequential)
+  func onEpochEnd(_ epoch: Int, logs: Logs, model: Model)
+  func onTrainBatchBegin(_ batch: Int, logs: Logs, model: Model)
   /// `logs` holds the running means of the epoch so far, as Keras' progress bar shows them.
-  func onTrainBatchEnd(_ batch: Int, logs: Logs, model: Sequential)
+  func onTrainBatchEnd(_ batch: Int, logs: Logs, model: Model)
 }
 
 extension Callback {
-  public func onTrainBegin(logs: Logs, model: Sequential) {}
-  public func onTrainEnd(logs: Logs, model: Sequential) {}
-  public func onEpochBegin(_ epoch: Int, logs: Logs, model: Sequential) {}
-  public func onEpochEnd(_ epoch: Int, logs: Logs, model: Sequential) {}
-  public func onTrainBatchBegin(_ batch: Int, logs: Logs, model: Sequential) {}
-  public func onTrainBatchEnd(_ batch: Int, logs: Logs, model: Sequential) {}
+  public func onTrainBegin(logs: Logs, model: Model) {}
+  public func onTrainEnd(logs: Logs, model: Model) {}
+  public func onEpochBegin(_ epoch: Int, logs: Logs, model: Model) {}
+  public func onEpochEnd(_ epoch: Int, logs: Logs, model: Model) {}
+  public func onTrainBatchBegin(_ batch: Int, logs: Logs, model: Model) {}
+  public func onTrainBatchEnd(_ batch: Int, logs: Logs, model: Model) {}
 }
 
 /// A callback made of closures. Keras: `LambdaCallback(on_epoch_end=…)`.
 public final class LambdaCallback: Callback {
   /// A closure called with an epoch (or batch) index, the logs and the model.
-  public typealias EpochHook = (_ epoch: Int, _ logs: Logs, _ model: Sequential) -> Void
+  public typealias EpochHook = (_ epoch: Int, _ logs: Logs, _ model: Model) -> Void
   /// A closure called with the logs and the model.
-  public typealias TrainHook = (_ logs: Logs, _ model: Sequential) -> Void
+  public typealias TrainHook = (_ logs: Logs, _ model: Model) -> Void
   let epochBegin, epochEnd, batchBegin, batchEnd: EpochHook?
   let trainBegin, trainEnd: TrainHook?
 
@@ -58,22 +58,22 @@ public final class LambdaCallback: Callback {
     trainEnd = onTrainEnd
   }
 
-  public func onTrainBegin(logs: Logs, model: Sequential) { trainBegin?(logs, model) }
-  public func onTrainEnd(logs: Logs, model: Sequential) { trainEnd?(logs, model) }
+  public func onTrainBegin(logs: Logs, model: Model) { trainBegin?(logs, model) }
+  public func onTrainEnd(logs: Logs, model: Model) { trainEnd?(logs, model) }
   /// Calls the closure given for it, if any.
-  public func onEpochBegin(_ epoch: Int, logs: Logs, model: Sequential) {
+  public func onEpochBegin(_ epoch: Int, logs: Logs, model: Model) {
     epochBegin?(epoch, logs, model)
   }
   /// Calls the closure given for it, if any.
-  public func onEpochEnd(_ epoch: Int, logs: Logs, model: Sequential) {
+  public func onEpochEnd(_ epoch: Int, logs: Logs, model: Model) {
     epochEnd?(epoch, logs, model)
   }
   /// Calls the closure given for it, if any.
-  public func onTrainBatchBegin(_ batch: Int, logs: Logs, model: Sequential) {
+  public func onTrainBatchBegin(_ batch: Int, logs: Logs, model: Model) {
     batchBegin?(batch, logs, model)
   }
   /// Calls the closure given for it, if any.
-  public func onTrainBatchEnd(_ batch: Int, logs: Logs, model: Sequential) {
+  public func onTrainBatchEnd(_ batch: Int, logs: Logs, model: Model) {
     batchEnd?(batch, logs, model)
   }
 }
@@ -150,7 +150,7 @@ public final class EarlyStopping: Callback {
     return mode == .max ? value - minDelta > reference : value + minDelta < reference
   }
 
-  public func onTrainBegin(logs: Logs, model: Sequential) {
+  public func onTrainBegin(logs: Logs, model: Model) {
     wait = 0
     stoppedEpoch = 0
     best = .nan
@@ -159,7 +159,7 @@ public final class EarlyStopping: Callback {
   }
 
   /// Compares `monitor` with the best so far; stops training once `patience` epochs passed without improvement.
-  public func onEpochEnd(_ epoch: Int, logs: Logs, model: Sequential) {
+  public func onEpochEnd(_ epoch: Int, logs: Logs, model: Model) {
     guard let current = logs[monitor] else {
       model.warn(missingMonitor("EarlyStopping", monitor, logs))
       return
@@ -180,7 +180,7 @@ public final class EarlyStopping: Callback {
     }
   }
 
-  public func onTrainEnd(logs: Logs, model: Sequential) {
+  public func onTrainEnd(logs: Logs, model: Model) {
     if stoppedEpoch > 0 && verbose > 0 { Console.line("Epoch \(stoppedEpoch + 1): early stopping") }
     if restoreBestWeights, let bestWeights {
       if verbose > 0 {
@@ -198,7 +198,7 @@ public final class TerminateOnNaN: Callback {
   /// A new instance, with nothing cached yet.
   public init() {}
   /// Stops training when the batch's loss is NaN or infinite.
-  public func onTrainBatchEnd(_ batch: Int, logs: Logs, model: Sequential) {
+  public func onTrainBatchEnd(_ batch: Int, logs: Logs, model: Model) {
     if let loss = logs["loss"], !loss.isFinite {
       Console.line("Batch \(batch): Invalid loss, terminating training")
       terminatedAtBatch = batch
@@ -253,14 +253,14 @@ public final class ReduceLROnPlateau: Callback {
     self.verbose = verbose
   }
 
-  public func onTrainBegin(logs: Logs, model: Sequential) {
+  public func onTrainBegin(logs: Logs, model: Model) {
     best = .nan
     wait = 0
     cooldownCounter = 0
   }
 
   /// Compares `monitor` with the best so far; reduces the learning rate after `patience` epochs without improvement.
-  public func onEpochEnd(_ epoch: Int, logs: Logs, model: Sequential) {
+  public func onEpochEnd(_ epoch: Int, logs: Logs, model: Model) {
     guard let current = logs[monitor] else {
       model.warn(missingMonitor("ReduceLROnPlateau", monitor, logs))
       return
@@ -307,7 +307,7 @@ public final class CSVLogger: Callback {
     self.append = append
   }
 
-  public func onTrainBegin(logs: Logs, model: Sequential) {
+  public func onTrainBegin(logs: Logs, model: Model) {
     let exists = FileManager.default.fileExists(atPath: url.path)
     if !append || !exists { _ = FileManager.default.createFile(atPath: url.path, contents: nil) }
     handle = try? FileHandle(forWritingTo: url)
@@ -322,7 +322,7 @@ public final class CSVLogger: Callback {
   }
 
   /// Writes the epoch's row.
-  public func onEpochEnd(_ epoch: Int, logs: Logs, model: Sequential) {
+  public func onEpochEnd(_ epoch: Int, logs: Logs, model: Model) {
     guard let handle else { return }
     if keys == nil {
       keys = logs.keys.sorted()
@@ -333,7 +333,7 @@ public final class CSVLogger: Callback {
     try? handle.synchronize()
   }
 
-  public func onTrainEnd(logs: Logs, model: Sequential) {
+  public func onTrainEnd(logs: Logs, model: Model) {
     try? handle?.close()
     handle = nil
   }

@@ -115,7 +115,7 @@ public final class ModelCheckpoint: Callback {
     self.verbose = verbose
   }
 
-  public func onEpochEnd(_ epoch: Int, logs: Logs, model: Sequential) {
+  public func onEpochEnd(_ epoch: Int, logs: Logs, model: Model) {
     if saveBestOnly {
       guard let current = logs[monitor] else {
         model.warn(missingMonitor("ModelCheckpoint", monitor, logs))
@@ -166,7 +166,7 @@ public final class BackupAndRestore: Callback {
   /// The backup file.
   public var file: URL { directory.appendingPathComponent("backup.strata") }
 
-  public func onTrainBegin(logs: Logs, model: Sequential) {
+  public func onTrainBegin(logs: Logs, model: Model) {
     restoredEpoch = nil
     AtomicFile.removeStaleTemporaries(of: file)
     guard FileManager.default.fileExists(atPath: file.path) else { return }
@@ -183,7 +183,7 @@ public final class BackupAndRestore: Callback {
     }
   }
 
-  public func onEpochEnd(_ epoch: Int, logs: Logs, model: Sequential) {
+  public func onEpochEnd(_ epoch: Int, logs: Logs, model: Model) {
     do {
       try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
       let (header, tensors) = model.fileContents(
@@ -194,7 +194,7 @@ public final class BackupAndRestore: Callback {
     }
   }
 
-  public func onTrainEnd(logs: Logs, model: Sequential) {
+  public func onTrainEnd(logs: Logs, model: Model) {
     if deleteCheckpoint && model.completedTraining { try? deleteBackup() }
   }
 

@@ -41,6 +41,9 @@ public class Model {
   public var resumeEpoch: Int?
   /// Whether the last `fit` ran all its epochs (not stopped by a callback).
   public internal(set) var completedTraining = false
+  /// What `fit` does with the gradients between `backward` and the optimizer, in order (none by
+  /// default): where gradients are combined across processes.
+  public var gradientStages: [any GradientStage] = []
   /// Every call of a layer, inputs first, each after the calls it depends on.
   let nodes: [Node]
   private var nodeIndex: [ObjectIdentifier: Int] = [:]
@@ -241,6 +244,10 @@ public class Model {
   func describeLayer(at index: Int) -> String {
     "\(layerNames[index]) (\(layers[index].identifier))"
   }
+
+  /// Builds a model read from a file, under the file's allocation budget (a functional model is built
+  /// as its config is read).
+  func buildForLoading(budget: AllocationBudget, path: String) throws {}
 
   /// Keras' summary table.
   func summaryTable(lineLength: Int?) -> String { functionalSummary(lineLength: lineLength ?? 98) }

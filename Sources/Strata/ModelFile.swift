@@ -187,7 +187,7 @@ func unhex(_ value: ConfigValue?) -> [UInt64]? {
   value?.arrayValue?.compactMap { $0.stringValue.flatMap { UInt64($0, radix: 16) } }
 }
 
-extension Sequential {
+extension Model {
   /// The tensors a file holds for this model: each weight as `layer/parameter` (Keras' naming), then
   /// the optimizer's slots.
   func namedWeights() -> [(String, Tensor)] {
@@ -243,28 +243,44 @@ extension Sequential {
       ]
       if let compiled {
         // Names as given; a metric object with its config, as Keras saves it.
-        let metrics = compiled.metrics.map { spec -> ConfigValue in
-          guard let metric = spec as? any Metric else { return .string(spec.metricName) }
-          return [
-            "class_name": .string(type(of: metric).identifier),
-            "config": .object(metric.configDictionary),
-          ]
+        func metricList(_ list: [any MetricConvertible]) -> ConfigValue {
+          .array(
+            list.map { spec -> ConfigValue in
+              guard let metric = spec as? any Metric else { return .string(spec.metricName) }
+              return [
+                "class_name": .string(type(of: metric).identifier),
+                "config": .object(metric.configDictionary),
+              ]
+            })
         }
-        header["compile"] = [
+        func lossRecord(_ loss: any Loss) -> ConfigValue {
+          ["class_name": .string(loss.identifier), "config": .object(loss.configDictionary)]
+        }
+        var section: [String: ConfigValue] = [
           "optimizer": [
             "class_name": .string(compiled.optimizer.identifier),
             "config": .object(compiled.optimizer.configDictionary),
           ],
-          "loss": [
-            "class_name": .string(compiled.loss.identifier),
-            "config": .object(compiled.loss.configDictionary),
-          ],
-          "metrics": .array(metrics),
           "optimizer_state": [
             "iterations": .int(compiled.optimizer.iterations),
             "learning_rate": .double(Double(compiled.optimizer.learningRate)),
           ],
         ]
+        if compiled.perOutput {
+          // Keyed by output name, as Keras' compile config keys a dictionary of losses.
+          let names = outputNames
+          section["loss"] = .object(
+            Dictionary(uniqueKeysWithValues: zip(names, compiled.losses.map(lossRecord))))
+          section["loss_weights"] = .object(
+            Dictionary(
+              uniqueKeysWithValues: zip(names, compiled.lossWeights.map { .double(Double($0)) })))
+          section["metrics"] = .object(
+            Dictionary(uniqueKeysWithValues: zip(names, compiled.metrics.map(metricList))))
+        } else {
+          section["loss"] = lossRecord(compiled.loss)
+          section["metrics"] = metricList(compiled.metrics.first ?? [])
+        }
+        header["compile"] = .object(section)
         tensors += compiled.optimizer.state.enumerated().map {
           ("optimizer/\($0.offset)", $0.element)
         }
@@ -296,17 +312,10 @@ extension Sequential {
     try AtomicFile.write(try ModelFile.encode(header: header, tensors: tensors), to: url)
   }
 
-  /// Loads a model saved by ``save(to:)``.
-  /// - Throws: `StrataError.file(path:reason:)` for a missing, truncated or corrupted file, weights of
-  ///   the wrong shape, or an identifier nobody registered (naming the plugin package when recorded).
-  public static func load(from url: URL) throws -> Sequential {
-    let (header, tensors) = try ModelFile.read(url)
-    return try load(header: header, tensors: tensors, path: url.path)
-  }
-
-  /// Builds a model from a decoded file (the header checked against its tensors).
+  /// Builds a model from a decoded file (the header checked against its tensors): a `Sequential` or a
+  /// functional model, as the architecture says.
   static func load(header: [String: ConfigValue], tensors: [String: Tensor], path: String) throws
-    -> Sequential
+    -> Model
   {
     guard let config = header["model"] else {
       throw StrataError.file(path: path, reason: "holds no model architecture")
@@ -318,10 +327,11 @@ extension Sequential {
     // input shape is known) under a budget of the file's own tensors, so a header that claims a huge
     // layer is refused before that layer's weights are allocated.
     let budget = AllocationBudget(forTensorsOf: tensors)
-    let model: Sequential
+    let model: Model
     do {
       model = try AllocationBudget.$current.withValue(budget) {
-        try Sequential(config: config, seed: seed)
+        config.objectValue?["class_name"]?.stringValue == "Functional"
+          ? try Model(config: config, seed: seed) : try Sequential(config: config, seed: seed)
       }
     } catch StrataError.unknownIdentifier(let kind, let identifier, let suggestions) {
       let package = header["packages"]?.objectValue?[identifier]?.stringValue
@@ -338,15 +348,7 @@ extension Sequential {
         path: path,
         reason: "holds an architecture Strata cannot build: \(error.description.prefix(500))")
     }
-    guard let inputShape = model.inputShape else {
-      throw StrataError.file(path: path, reason: "holds a model without an input shape")
-    }
-    do {
-      try AllocationBudget.$current.withValue(budget) { try model.build(inputShape: inputShape) }
-    } catch let error as StrataError {
-      throw StrataError.file(
-        path: path, reason: "describes a model that does not fit its weights: \(error)")
-    }
+    try model.buildForLoading(budget: budget, path: path)
     try model.restoreWeights(tensors, path: path)
     try model.restoreCompile(header: header, path: path)
     try model.restoreState(header: header, tensors: tensors, path: path)
@@ -359,11 +361,6 @@ extension Sequential {
   /// ``saveWeights(to:)`` with a path.
   public func saveWeights(_ path: String) throws { try saveWeights(to: URL(fileURLWithPath: path)) }
 
-  /// ``load(from:)`` with a path, as Keras' `keras.models.load_model("model.strata")`.
-  public static func load(_ path: String) throws -> Sequential {
-    try load(from: URL(fileURLWithPath: path))
-  }
-
   /// ``loadWeights(from:)`` with a path.
   public func loadWeights(_ path: String) throws {
     try loadWeights(from: URL(fileURLWithPath: path))
@@ -373,9 +370,8 @@ extension Sequential {
   /// layer name and weight name. Keras' `load_weights`.
   public func loadWeights(from url: URL) throws {
     let (_, tensors) = try ModelFile.read(url)
-    if !isBuilt, let inputShape {
-      let budget = AllocationBudget(forTensorsOf: tensors)
-      try AllocationBudget.$current.withValue(budget) { try build(inputShape: inputShape) }
+    if !isBuilt {
+      try buildForLoading(budget: AllocationBudget(forTensorsOf: tensors), path: url.path)
     }
     try restoreWeights(tensors, path: url.path)
   }
@@ -410,13 +406,9 @@ extension Sequential {
       }
       return (name, object["config"]?.objectValue ?? [:])
     }
-    do {
-      let (optimizerName, optimizerConfig) = try spec("optimizer")
-      let (lossName, lossConfig) = try spec("loss")
-      let optimizer = try Registries.shared.optimizers.make(optimizerName, config: optimizerConfig)
-      let loss = try Registries.shared.losses.make(lossName, config: lossConfig)
-      let specs = compile["metrics"]?.arrayValue ?? []
-      let metrics: [any MetricConvertible] = try specs.map { spec in
+    func metricList(_ value: ConfigValue?) throws -> [any MetricConvertible] {
+      let specs = value?.arrayValue ?? []
+      return try specs.map { spec in
         if let name = spec.stringValue { return name }
         guard let name = spec.objectValue?["class_name"]?.stringValue else {
           throw StrataError.file(
@@ -428,7 +420,34 @@ extension Sequential {
         return try Registries.shared.metrics.make(
           name, config: spec.objectValue?["config"]?.objectValue ?? [:])
       }
-      try self.compile(optimizer: optimizer, loss: loss, metrics: metrics)
+    }
+    func loss(_ value: ConfigValue?, _ key: String) throws -> any Loss {
+      guard let object = value?.objectValue, let name = object["class_name"]?.stringValue else {
+        throw StrataError.file(path: path, reason: "has compile settings without a \(key)")
+      }
+      return try Registries.shared.losses.make(name, config: object["config"]?.objectValue ?? [:])
+    }
+    do {
+      let (optimizerName, optimizerConfig) = try spec("optimizer")
+      let optimizer = try Registries.shared.optimizers.make(optimizerName, config: optimizerConfig)
+      if let losses = compile["loss"]?.objectValue, losses["class_name"] == nil {
+        let weights = compile["loss_weights"]?.objectValue ?? [:]
+        let metrics = compile["metrics"]?.objectValue ?? [:]
+        try self.compile(
+          optimizer: optimizer,
+          loss: try losses.mapValues { try loss($0, "loss") },
+          lossWeights: try weights.mapValues { value in
+            guard let weight = value.doubleValue else {
+              throw StrataError.file(path: path, reason: "has a loss weight that is not a number")
+            }
+            return Float(weight)
+          },
+          metrics: try metrics.mapValues { try metricList($0) })
+      } else {
+        try self.compile(
+          optimizer: optimizer, loss: try loss(compile["loss"], "loss"),
+          metrics: try metricList(compile["metrics"]))
+      }
     } catch let error as StrataError {
       if case .file = error { throw error }
       throw StrataError.file(
@@ -498,4 +517,37 @@ extension Sequential {
       }
     }
   }
+}
+
+extension Sequential {
+  /// Loads a `Sequential` saved by ``save(to:)``.
+  /// - Throws: `StrataError.file(path:reason:)` for a missing, truncated or corrupted file, weights of
+  ///   the wrong shape, an identifier nobody registered (naming the plugin package when recorded), or a
+  ///   functional model (load that with `loadModel(from:)`).
+  public static func load(from url: URL) throws -> Sequential {
+    let (header, tensors) = try ModelFile.read(url)
+    guard
+      let model = try Model.load(header: header, tensors: tensors, path: url.path) as? Sequential
+    else {
+      throw StrataError.file(
+        path: url.path, reason: "holds a functional model: load it with loadModel(from:)")
+    }
+    return model
+  }
+
+  /// ``load(from:)`` with a path, as Keras' `keras.models.load_model("model.strata")`.
+  public static func load(_ path: String) throws -> Sequential {
+    try load(from: URL(fileURLWithPath: path))
+  }
+}
+
+/// Loads any model saved by `save(to:)`, `Sequential` or functional. Keras' `keras.models.load_model`.
+public func loadModel(from url: URL) throws -> Model {
+  let (header, tensors) = try ModelFile.read(url)
+  return try Model.load(header: header, tensors: tensors, path: url.path)
+}
+
+/// ``loadModel(from:)`` with a path.
+public func loadModel(_ path: String) throws -> Model {
+  try loadModel(from: URL(fileURLWithPath: path))
 }

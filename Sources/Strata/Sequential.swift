@@ -320,6 +320,18 @@ public final class Sequential: Model {
     layers.last as? any SoftmaxHead
   }
 
+  override func buildForLoading(budget: AllocationBudget, path: String) throws {
+    guard let inputShape else {
+      throw StrataError.file(path: path, reason: "holds a model without an input shape")
+    }
+    do {
+      try AllocationBudget.$current.withValue(budget) { try build(inputShape: inputShape) }
+    } catch let error as StrataError {
+      throw StrataError.file(
+        path: path, reason: "describes a model that does not fit its weights: \(error)")
+    }
+  }
+
   override func summaryTable(lineLength: Int?) -> String {
     sequentialSummary(lineLength: lineLength ?? 65)
   }

@@ -24,38 +24,107 @@ public struct History: Sendable, Equatable {
 /// A model's training set-up: what `compile` resolved.
 struct Compiled {
   let optimizer: any Optimizer
-  let loss: any Loss
-  let metrics: [any MetricConvertible]
+  /// One loss per output.
+  let losses: [any Loss]
+  /// One weight per output: the total loss is `Σ weight · loss`.
+  let lossWeights: [Float]
+  /// The metrics of each output.
+  let metrics: [[any MetricConvertible]]
+  /// Whether the losses were given per output (by output name).
+  let perOutput: Bool
+
+  /// The loss of the first output (the only one of a `Sequential`).
+  var loss: any Loss { losses[0] }
 }
 
-/// A metric as it runs: the name it is shown under and the object accumulating it.
+/// A metric as it runs: the name it is shown under, the output it watches and the object accumulating
+/// it.
 struct RunningMetric {
   let name: String
   let metric: any Metric
+  var output = 0
 }
 
-extension Sequential {
+/// Where gradients go between `backward` and the optimizer: combined across processes, inspected, or
+/// changed. `fit` calls each stage of ``Model/gradientStages`` in order at every step.
+public protocol GradientStage: AnyObject {
+  /// Called with every trainable parameter, its `gradient` holding the batch's gradient, and the number
+  /// of rows the batch had on this process.
+  func process(_ parameters: [Parameter], rows: Int) throws
+}
+
+extension Model {
   /// Sets the optimizer, the loss and the metrics for `fit` and `evaluate`. Keras:
   /// `model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])`.
   ///
   /// Each argument is an identifier or an object: `compile(optimizer: try Adam(learningRate: 1e-4),
   /// loss: SparseCategoricalCrossentropy(fromLogits: true), metrics: ["accuracy"])`. `"accuracy"` (or
   /// `"acc"`) becomes binary, sparse categorical or categorical accuracy from the shapes, as in Keras.
+  /// A model with several outputs applies `loss` and `metrics` to each of them.
   public func compile(
     optimizer: any OptimizerConvertible = "rmsprop", loss: any LossConvertible,
     metrics: [any MetricConvertible] = []
   ) throws {
-    let resolvedOptimizer = try optimizer.makeOptimizer()
+    let count = max(modelOutputShapes?.count ?? 1, 1)
     let resolvedLoss = try loss.makeLoss()
-    for metric in metrics where metric is String {
-      _ = try makeMetric(metric, predictionShape: [1, 2], targetShape: [1], loss: resolvedLoss)
+    try compile(
+      optimizer: try optimizer.makeOptimizer(),
+      losses: [resolvedLoss]
+        + (1..<count).map { _ in
+          try loss.makeLoss()
+        },
+      weights: Array(repeating: 1, count: count), metrics: Array(repeating: metrics, count: count),
+      perOutput: false)
+  }
+
+  /// Compiles a model with several outputs, each with its own loss, weight and metrics, keyed by the
+  /// output's name: Keras' `compile(loss={"class": …, "reg": "mse"}, loss_weights={"reg": 0.5},
+  /// metrics={"class": ["accuracy"]})`. The total loss is `Σ weight · loss`; outputs without a weight
+  /// weigh 1.
+  public func compile(
+    optimizer: any OptimizerConvertible = "rmsprop", loss: [String: any LossConvertible],
+    lossWeights: [String: Float] = [:], metrics: [String: [any MetricConvertible]] = [:]
+  ) throws {
+    let names = outputNames
+    for key in Array(loss.keys) + Array(lossWeights.keys) + Array(metrics.keys)
+    where !names.contains(key) {
+      throw StrataError.unknownArgument(
+        owner: "compile", argument: key, suggestions: closestNames(to: key, in: names))
     }
-    compiled = Compiled(optimizer: resolvedOptimizer, loss: resolvedLoss, metrics: metrics)
+    let losses = try names.map { name -> any Loss in
+      guard let spec = loss[name] else {
+        throw StrataError.missingArgument(owner: "compile", argument: "loss[\"\(name)\"]")
+      }
+      return try spec.makeLoss()
+    }
+    for (name, weight) in lossWeights where !weight.isFinite || weight < 0 {
+      throw StrataError.invalidArgument(
+        owner: "compile", argument: "lossWeights[\"\(name)\"]", value: "\(weight)",
+        expected: "a finite number ≥ 0")
+    }
+    try compile(
+      optimizer: try optimizer.makeOptimizer(), losses: losses,
+      weights: names.map { lossWeights[$0] ?? 1 }, metrics: names.map { metrics[$0] ?? [] },
+      perOutput: true)
+  }
+
+  private func compile(
+    optimizer: any Optimizer, losses: [any Loss], weights: [Float],
+    metrics: [[any MetricConvertible]], perOutput: Bool
+  ) throws {
+    for (loss, list) in zip(losses, metrics) {
+      for metric in list where metric is String {
+        _ = try makeMetric(metric, predictionShape: [1, 2], targetShape: [1], loss: loss)
+      }
+    }
+    compiled = Compiled(
+      optimizer: optimizer, losses: losses, lossWeights: weights, metrics: metrics,
+      perOutput: perOutput)
   }
 
   /// The optimizer given to `compile`, `nil` before.
   public var optimizer: (any Optimizer)? { compiled?.optimizer }
-  /// The loss given to `compile`, `nil` before.
+  /// The loss given to `compile` (the first output's), `nil` before.
   public var loss: (any Loss)? { compiled?.loss }
 
   func makeMetric(
@@ -82,6 +151,43 @@ extension Sequential {
       kind: "metric", identifier: name, suggestions: closestNames(to: name, in: known))
   }
 
+  /// The metrics of a run on `data`, named as Keras logs them (`accuracy`; `class_accuracy` for an
+  /// output called `class` of a model with several outputs). Metric objects are copied, never shared.
+  func runningMetrics(_ compiled: Compiled, for data: some Dataset, fresh: Bool) throws
+    -> [RunningMetric]
+  {
+    let shapes = modelOutputShapes ?? []
+    let prefix = compiled.losses.count > 1 ? outputNames.map { $0 + "_" } : [""]
+    var result: [RunningMetric] = []
+    for (k, list) in compiled.metrics.enumerated() {
+      for spec in list {
+        let targetShape = [1] + data.targetShapes[k]
+        let metric =
+          try (fresh ? (spec as? any Metric)?.makeFresh() : nil)
+          ?? makeMetric(
+            spec, predictionShape: [1] + shapes[k], targetShape: targetShape,
+            loss: compiled.losses[k])
+        result.append(RunningMetric(name: prefix[k] + spec.metricName, metric: metric, output: k))
+      }
+    }
+    return result
+  }
+
+  /// Checks a dataset against the model (building it from the input shapes if needed) and the
+  /// compiled losses.
+  func check(_ data: some Dataset, against compiled: Compiled, argument: String) throws {
+    try prepare(for: data.inputShapes.map { Tensor(shape: [0] + $0) }, argument: argument)
+    let shapes = modelOutputShapes ?? []
+    guard data.targetShapes.count == shapes.count else {
+      throw StrataError.invalidArgument(
+        owner: name, argument: "y", value: "\(data.targetShapes.count) arrays",
+        expected: "\(shapes.count), one per output (\(outputNames.joined(separator: ", ")))")
+    }
+    for (k, loss) in compiled.losses.enumerated() {
+      try loss.validate(predictionShape: [1] + shapes[k], targetShape: [1] + data.targetShapes[k])
+    }
+  }
+
   func warn(_ message: String) {
     FileHandle.standardError.write(Data(("Warning: " + message + "\n").utf8))
   }
@@ -104,6 +210,81 @@ extension Sequential {
     validationData: (Tensor, Tensor)? = nil, validationSplit: Float = 0, shuffle: Bool = true,
     callbacks: [any Callback] = [], initialEpoch: Int = 0
   ) throws -> History {
+    try fit(
+      [x], [y], batchSize: batchSize, epochs: epochs, verbose: verbose,
+      validationData: validationData.map { ([$0.0], [$0.1]) }, validationSplit: validationSplit,
+      shuffle: shuffle, callbacks: callbacks, initialEpoch: initialEpoch)
+  }
+
+  /// Trains a model with several inputs or outputs: one array per input in `x`, one per output in
+  /// `y`, in the order of ``inputs`` and ``outputs``.
+  @discardableResult
+  public func fit(
+    _ x: [Tensor], _ y: [Tensor], batchSize: Int = 32, epochs: Int = 1, verbose: Verbosity = .auto,
+    validationData: ([Tensor], [Tensor])? = nil, validationSplit: Float = 0, shuffle: Bool = true,
+    callbacks: [any Callback] = [], initialEpoch: Int = 0
+  ) throws -> History {
+    guard validationSplit >= 0, validationSplit < 1 else {
+      throw StrataError.invalidArgument(
+        owner: "fit", argument: "validationSplit", value: "\(validationSplit)",
+        expected: "a number in [0, 1)")
+    }
+    var train = try ArrayDataset(x: x, y: y, owner: name)
+    var validation = try validationData.map {
+      try ArrayDataset(
+        x: $0.0, y: $0.1, owner: name, names: ("validationData.x", "validationData.y"))
+    }
+    if validationSplit > 0 {
+      let total = train.count
+      let split = total - Int(Float(total) * validationSplit)
+      guard split > 0, split < total else {
+        throw StrataError.invalidArgument(
+          owner: "fit", argument: "validationSplit", value: "\(validationSplit)",
+          expected: "a fraction that leaves samples on both sides of \(total)")
+      }
+      validation = train.rows(split..<total)
+      train = train.rows(0..<split)
+    }
+    return try fit(
+      train, batchSize: batchSize, epochs: epochs, verbose: verbose, validationData: validation,
+      shuffle: shuffle, callbacks: callbacks, initialEpoch: initialEpoch)
+  }
+
+  /// Trains a model on arrays keyed by input and output name, as Keras takes dictionaries.
+  @discardableResult
+  public func fit(
+    x: [String: Tensor], y: [String: Tensor], batchSize: Int = 32, epochs: Int = 1,
+    verbose: Verbosity = .auto, validationSplit: Float = 0, shuffle: Bool = true,
+    callbacks: [any Callback] = [], initialEpoch: Int = 0
+  ) throws -> History {
+    try fit(
+      try ordered(x, by: inputNames, argument: "x"), try ordered(y, by: outputNames, argument: "y"),
+      batchSize: batchSize, epochs: epochs, verbose: verbose, validationSplit: validationSplit,
+      shuffle: shuffle, callbacks: callbacks, initialEpoch: initialEpoch)
+  }
+
+  /// The arrays of `values` in the order of `names`.
+  func ordered(_ values: [String: Tensor], by names: [String], argument: String) throws -> [Tensor]
+  {
+    for key in values.keys where !names.contains(key) {
+      throw StrataError.unknownArgument(
+        owner: argument, argument: key, suggestions: closestNames(to: key, in: names))
+    }
+    return try names.map { name in
+      guard let value = values[name] else {
+        throw StrataError.missingArgument(owner: argument, argument: name)
+      }
+      return value
+    }
+  }
+
+  /// Trains the model on a dataset (``ArrayDataset`` for arrays in memory).
+  @discardableResult
+  public func fit(
+    _ data: some Dataset, batchSize: Int = 32, epochs: Int = 1, verbose: Verbosity = .auto,
+    validationData: (some Dataset)? = ArrayDataset?.none, shuffle: Bool = true,
+    callbacks: [any Callback] = [], initialEpoch: Int = 0
+  ) throws -> History {
     guard let compiled else {
       throw StrataError.invalidState("\(name): call compile(optimizer:loss:metrics:) before fit.")
     }
@@ -118,51 +299,14 @@ extension Sequential {
       throw StrataError.invalidArgument(
         owner: "fit", argument: "epochs", value: "\(epochs)", expected: "a number ≥ 0")
     }
-    guard validationSplit >= 0, validationSplit < 1 else {
-      throw StrataError.invalidArgument(
-        owner: "fit", argument: "validationSplit", value: "\(validationSplit)",
-        expected: "a number in [0, 1)")
+    try check(data, against: compiled, argument: "x")
+    if let validationData {
+      try check(validationData, against: compiled, argument: "validationData.x")
     }
-    try checkPair(x, y)
-    var trainX = x, trainY = y, validation = validationData
-    if validationSplit > 0 {
-      let total = x.shape[0]
-      let split = total - Int(Float(total) * validationSplit)
-      guard split > 0, split < total else {
-        throw StrataError.invalidArgument(
-          owner: "fit", argument: "validationSplit", value: "\(validationSplit)",
-          expected: "a fraction that leaves samples on both sides of \(total)")
-      }
-      trainX = x.slice(rows: 0..<split)
-      trainY = y.slice(rows: 0..<split)
-      validation = (x.slice(rows: split..<total), y.slice(rows: split..<total))
-    }
-    if let (vx, vy) = validation {
-      try checkPair(vx, vy, names: ("validationData.x", "validationData.y"))
-    }
-    try prepare(for: trainX)
-    let outputShape = self.outputShape ?? []
-    try compiled.loss.validate(
-      predictionShape: [1] + outputShape, targetShape: [1] + trainY.shape.dropFirst())
-    let metrics = try compiled.metrics.map {
-      RunningMetric(
-        name: $0.metricName,
-        metric: try makeMetric(
-          $0, predictionShape: [1] + outputShape, targetShape: [1] + trainY.shape.dropFirst(),
-          loss: compiled.loss))
-    }
-    let validationMetrics = try compiled.metrics.map {
-      RunningMetric(
-        name: $0.metricName,
-        // A metric object is copied with its config (a top-k metric keeps its k), never shared.
-        metric: try ($0 as? any Metric)?.makeFresh()
-          ?? makeMetric(
-            $0, predictionShape: [1] + outputShape, targetShape: [1] + trainY.shape.dropFirst(),
-            loss: compiled.loss))
-    }
+    let metrics = try runningMetrics(compiled, for: data, fresh: false)
+    let validationMetrics = try runningMetrics(compiled, for: data, fresh: true)
 
-    let trainer = Trainer(
-      model: self, compiled: compiled, x: trainX, y: trainY, batchSize: batchSize)
+    let trainer = Trainer(model: self, compiled: compiled, data: data, batchSize: batchSize)
     // As TensorFlow does while training: denormals are slow and meaningless in a gradient step.
     let floatMode = strata_flush_denormals()
     defer { strata_restore_float_mode(floatMode) }
@@ -181,12 +325,12 @@ extension Sequential {
       var logs = try trainer.runEpoch(
         shuffle: shuffle, generator: &shuffleGenerator, metrics: metrics, verbosity: verbosity,
         callbacks: callbacks,
-        finalizeProgress: validation == nil)
-      if let (vx, vy) = validation {
+        finalizeProgress: validationData == nil)
+      if let validationData {
         let validationLogs = try evaluateLogs(
-          vx, vy, batchSize: batchSize, loss: compiled.loss, metrics: validationMetrics)
+          validationData, batchSize: batchSize, compiled: compiled, metrics: validationMetrics)
         for (key, value) in validationLogs { logs["val_" + key] = value }
-        trainer.finishProgress(logs: logs, metrics: metrics)
+        trainer.finishProgress(logs: logs)
       }
       history.append(epoch: epoch, logs: logs)
       // A backup marks the epoch done, so it is written last: every other callback (a checkpoint) has
@@ -205,32 +349,28 @@ extension Sequential {
     return history
   }
 
-  func checkPair(_ x: Tensor, _ y: Tensor, names: (String, String) = ("x", "y")) throws {
-    guard x.rank >= 1, y.rank >= 1 else {
-      throw StrataError.invalidArgument(
-        owner: name, argument: x.rank < 1 ? names.0 : names.1, value: "a scalar",
-        expected: "a batch axis first")
-    }
-    guard x.shape[0] == y.shape[0] else {
-      throw StrataError.invalidArgument(
-        owner: name, argument: names.1, value: "with \(y.shape[0]) samples",
-        expected: "as many samples as \(names.0) (\(x.shape[0]))")
-    }
-    guard x.shape[0] > 0 else {
-      throw StrataError.invalidArgument(
-        owner: name, argument: names.0, value: "with no samples", expected: "at least one sample")
-    }
-  }
-
   // MARK: evaluate
 
   /// The loss and metrics on `x` and `y`, computed in inference mode. Keras: `model.evaluate(x, y)`.
   /// - Returns: `"loss"` and each compiled metric by the name it was given.
   @discardableResult public func evaluate(
     _ x: Tensor, _ y: Tensor, batchSize: Int = 32, verbose: Verbosity = .auto
-  )
-    throws -> Logs
-  {
+  ) throws -> Logs {
+    try evaluate([x], [y], batchSize: batchSize, verbose: verbose)
+  }
+
+  /// The loss and metrics of a model with several inputs or outputs: `"loss"` (the weighted total),
+  /// `"<output>_loss"` for each output (unweighted, as Keras reports it) and `"<output>_<metric>"`.
+  @discardableResult public func evaluate(
+    _ x: [Tensor], _ y: [Tensor], batchSize: Int = 32, verbose: Verbosity = .auto
+  ) throws -> Logs {
+    try evaluate(try ArrayDataset(x: x, y: y, owner: name), batchSize: batchSize, verbose: verbose)
+  }
+
+  /// The loss and metrics on a dataset.
+  @discardableResult public func evaluate(
+    _ data: some Dataset, batchSize: Int = 32, verbose: Verbosity = .auto
+  ) throws -> Logs {
     guard let compiled else {
       throw StrataError.invalidState(
         "\(name): call compile(optimizer:loss:metrics:) before evaluate.")
@@ -240,179 +380,145 @@ extension Sequential {
         owner: "evaluate", argument: "batchSize", value: "\(batchSize)",
         expected: "a positive integer")
     }
-    try checkPair(x, y)
-    try prepare(for: x)
-    let outputShape = self.outputShape ?? []
-    try compiled.loss.validate(
-      predictionShape: [1] + outputShape, targetShape: [1] + y.shape.dropFirst())
-    let metrics = try compiled.metrics.map {
-      RunningMetric(
-        name: $0.metricName,
-        metric: try makeMetric(
-          $0, predictionShape: [1] + outputShape, targetShape: [1] + y.shape.dropFirst(),
-          loss: compiled.loss))
-    }
+    try check(data, against: compiled, argument: "x")
+    let metrics = try runningMetrics(compiled, for: data, fresh: false)
     let verbosity = verbose.resolved
-    let steps = (x.shape[0] + batchSize - 1) / batchSize
+    let steps = (data.count + batchSize - 1) / batchSize
     var bar = ProgressBar(target: steps, verbosity: verbosity)
-    let logs = try evaluateLogs(x, y, batchSize: batchSize, loss: compiled.loss, metrics: metrics)
-    bar.update(
-      steps,
-      values: [("loss", logs["loss"] ?? .nan)] + metrics.map { ($0.name, logs[$0.name] ?? .nan) },
-      final: true)
+    let logs = try evaluateLogs(data, batchSize: batchSize, compiled: compiled, metrics: metrics)
+    bar.update(steps, values: logValues(logs, compiled: compiled, metrics: metrics), final: true)
     return logs
   }
 
+  /// The values a progress bar shows, in Keras' order: the loss, each output's loss, the metrics.
+  func logValues(_ logs: Logs, compiled: Compiled, metrics: [RunningMetric], prefix: String = "")
+    -> [(String, Float)]
+  {
+    var keys = ["loss"]
+    if compiled.losses.count > 1 { keys += outputNames.map { $0 + "_loss" } }
+    keys += metrics.map(\.name)
+    return keys.map { (prefix + $0, logs[prefix + $0] ?? .nan) }
+  }
+
   func evaluateLogs(
-    _ x: Tensor, _ y: Tensor, batchSize: Int, loss: any Loss, metrics: [RunningMetric]
+    _ data: some Dataset, batchSize: Int, compiled: Compiled, metrics: [RunningMetric]
   ) throws -> Logs {
     let context = Context(kernels: kernels, isTraining: false)
     for metric in metrics { metric.metric.reset() }
-    let count = x.shape[0]
-    var weightedLoss: Double = 0
+    let count = data.count
+    var sums = [Double](repeating: 0, count: compiled.losses.count)
+    var batch = data.makeBatch(capacity: min(batchSize, count))
     var start = 0
     while start < count {
       let end = min(start + batchSize, count)
-      let batchX = x.slice(rows: start..<end), batchY = y.slice(rows: start..<end)
-      let prediction = try forward(batchX, context: context)
-      let value = try prediction.withUnsafeBufferPointer { p in
-        try batchY.withUnsafeBufferPointer { t in
-          try loss.compute(prediction: p, target: t, shape: prediction.shape, gradient: nil)
+      data.gather(Array(start..<end), into: &batch)
+      let predictions = try run(batch.x, context: context)
+      for (k, loss) in compiled.losses.enumerated() {
+        let value = try predictions[k].withUnsafeBufferPointer { p in
+          try batch.y[k].withUnsafeBufferPointer { t in
+            try loss.compute(prediction: p, target: t, shape: predictions[k].shape, gradient: nil)
+          }
         }
+        sums[k] += Double(value) * Double(end - start)
       }
-      weightedLoss += Double(value) * Double(end - start)
-      for metric in metrics { try metric.metric.update(prediction: prediction, target: batchY) }
+      for metric in metrics {
+        try metric.metric.update(
+          prediction: predictions[metric.output], target: batch.y[metric.output])
+      }
       start = end
     }
-    var logs: Logs = ["loss": Float(weightedLoss / Double(count))]
+    let means = sums.map { Float($0 / Double(count)) }
+    var logs: Logs = [
+      "loss": zip(means, compiled.lossWeights).reduce(0) { $0 + $1.0 * $1.1 }
+    ]
+    if compiled.losses.count > 1 {
+      for (name, value) in zip(outputNames, means) { logs[name + "_loss"] = value }
+    }
     for metric in metrics { logs[metric.name] = metric.metric.result }
     return logs
   }
 }
 
 /// The state of one `fit` call: batch buffers and the training step, reused for every step.
-final class Trainer {
-  let model: Sequential
+final class Trainer<Data: Dataset> {
+  let model: Model
   let compiled: Compiled
-  let x: Tensor, y: Tensor
+  let data: Data
   let batchSize: Int
   let parameters: [Parameter]
   let context: Context
-  let firstContext: Context
-  let fused: (any SoftmaxHead, any SoftmaxCrossentropy)?
-  var batchX: Tensor, batchY: Tensor
-  var lossGradient = Tensor(shape: [0])
+  /// For each output, the softmax head a cross-entropy loss fuses with.
+  let fused: [(any SoftmaxHead, any SoftmaxCrossentropy)?]
+  var batch: Batch
+  var lossGradients: [Tensor]
   var order: [Int]
-  /// Whether `order` is no longer `0..<count`.
-  var isShuffled = false
   var progress: ProgressBar?
-  let sampleSize: Int, targetSize: Int
 
-  init(model: Sequential, compiled: Compiled, x: Tensor, y: Tensor, batchSize: Int) {
+  init(model: Model, compiled: Compiled, data: Data, batchSize: Int) {
     self.model = model
     self.compiled = compiled
-    self.x = x
-    self.y = y
-    self.batchSize = min(batchSize, x.shape[0])
+    self.data = data
+    self.batchSize = min(batchSize, data.count)
     parameters = model.parameters.filter(\.isTrainable)
     context = Context(kernels: model.kernels, isTraining: true)
-    firstContext = Context(kernels: model.kernels, isTraining: true, needsInputGradient: false)
-    if let head = model.layers.last as? any SoftmaxHead, head.endsWithSoftmax,
-      let loss = compiled.loss as? any SoftmaxCrossentropy, !loss.fromLogits
-    {
-      fused = (head, loss)
-    } else {
-      fused = nil
+    fused = compiled.losses.indices.map { k in
+      guard let head = model.softmaxHead(forOutput: k), head.endsWithSoftmax,
+        let loss = compiled.losses[k] as? any SoftmaxCrossentropy, !loss.fromLogits
+      else { return nil }
+      return (head, loss)
     }
-    sampleSize = x.shape.dropFirst().reduce(1, *)
-    targetSize = y.shape.dropFirst().reduce(1, *)
-    batchX = Tensor(shape: [self.batchSize] + x.shape.dropFirst())
-    batchY = Tensor(shape: [self.batchSize] + y.shape.dropFirst())
-    order = Array(0..<x.shape[0])
+    batch = data.makeBatch(capacity: self.batchSize)
+    lossGradients = compiled.losses.map { _ in Tensor(shape: [0]) }
+    order = Array(0..<data.count)
   }
 
-  /// Copies the samples `order[range]` into the batch buffers.
-  func gather(_ range: Range<Int>) {
-    let rows = range.count
-    batchX.reuse(shape: [rows] + x.shape.dropFirst())
-    batchY.reuse(shape: [rows] + y.shape.dropFirst())
-    let sampleSize = self.sampleSize, targetSize = self.targetSize
-    // Without shuffling a batch is one block of rows: one copy.
-    let contiguous = !isShuffled
-    x.withUnsafeBufferPointer { source in
-      batchX.withUnsafeMutableBufferPointer { target in
-        if contiguous {
-          (target.baseAddress!).update(
-            from: source.baseAddress! + order[range.lowerBound] * sampleSize,
-            count: rows * sampleSize)
-        } else {
-          for (i, index) in order[range].enumerated() {
-            (target.baseAddress! + i * sampleSize).update(
-              from: source.baseAddress! + index * sampleSize, count: sampleSize)
-          }
-        }
-      }
-    }
-    y.withUnsafeBufferPointer { source in
-      batchY.withUnsafeMutableBufferPointer { target in
-        for (i, index) in order[range].enumerated() {
-          (target.baseAddress! + i * targetSize).update(
-            from: source.baseAddress! + index * targetSize, count: targetSize)
-        }
-      }
-    }
-  }
-
-  /// One training step on the current batch; returns the batch's loss.
-  func step() throws -> (loss: Float, prediction: Tensor) {
-    let layers = model.layers
-    var output = batchX
-    for index in layers.indices {
-      do {
-        output = try layers[index].forward(output, in: index == 0 ? firstContext : context)
-      } catch {
-        throw model.naming(error, layerAt: index)
-      }
-    }
-    lossGradient.reuse(shape: output.shape)
-    let loss: Float
-    let shape = output.shape
-    if let (head, crossentropy) = fused {
-      let logits = head.logits
-      loss = try output.withUnsafeBufferPointer { p in
-        try logits.withUnsafeBufferPointer { z in
-          try batchY.withUnsafeBufferPointer { t in
-            try lossGradient.withUnsafeMutableBufferPointer {
-              try crossentropy.computeFromSoftmax(
-                logits: z, probabilities: p, target: t, shape: shape, logitsGradient: $0)
+  /// One training step on the current batch: forward, loss, backward, the gradient stages, the
+  /// optimizer. Returns each output's loss and the predictions.
+  func step() throws -> (losses: [Float], predictions: [Tensor]) {
+    let outputs = try model.run(batch.x, context: context)
+    var losses: [Float] = []
+    var isFused: [Bool] = []
+    for k in outputs.indices {
+      let output = outputs[k], target = batch.y[k], shape = output.shape
+      lossGradients[k].reuse(shape: shape)
+      let loss: Float
+      // A fused head is only one whose softmax ran in this step (its logits are this step's).
+      if let (head, crossentropy) = fused[k], head.endsWithSoftmax {
+        let logits = head.logits
+        loss = try output.withUnsafeBufferPointer { p in
+          try logits.withUnsafeBufferPointer { z in
+            try target.withUnsafeBufferPointer { t in
+              try lossGradients[k].withUnsafeMutableBufferPointer {
+                try crossentropy.computeFromSoftmax(
+                  logits: z, probabilities: p, target: t, shape: shape, logitsGradient: $0)
+              }
             }
           }
         }
-      }
-    } else {
-      loss = try output.withUnsafeBufferPointer { p in
-        try batchY.withUnsafeBufferPointer { t in
-          try lossGradient.withUnsafeMutableBufferPointer {
-            try compiled.loss.compute(prediction: p, target: t, shape: shape, gradient: $0)
+        isFused.append(true)
+      } else {
+        loss = try output.withUnsafeBufferPointer { p in
+          try target.withUnsafeBufferPointer { t in
+            try lossGradients[k].withUnsafeMutableBufferPointer {
+              try compiled.losses[k].compute(prediction: p, target: t, shape: shape, gradient: $0)
+            }
           }
         }
+        isFused.append(false)
       }
-    }
-    var gradient = lossGradient
-    for index in layers.indices.reversed() {
-      let layerContext = index == 0 ? firstContext : context
-      do {
-        if index == layers.count - 1, let (head, _) = fused {
-          gradient = try head.backward(logitsGradient: gradient, in: layerContext)
-        } else {
-          gradient = try layers[index].backward(gradient, in: layerContext)
+      let weight = compiled.lossWeights[k]
+      if weight != 1 {
+        lossGradients[k].withUnsafeMutableBufferPointer { g in
+          simdMap(UnsafeBufferPointer(g), into: g) { $0 * weight }
         }
-      } catch {
-        throw model.naming(error, layerAt: index)
       }
+      losses.append(loss)
     }
+    try model.runBackward(lossGradients, fused: isFused, context: context)
+    let rows = batch.x.first?.shape.first ?? 0
+    for stage in model.gradientStages { try stage.process(parameters, rows: rows) }
     compiled.optimizer.apply(to: parameters)
-    return (loss, output)
+    return (losses, outputs)
   }
 
   /// Runs one epoch and returns its logs (running means over the epoch, as Keras reports them).
@@ -420,62 +526,66 @@ final class Trainer {
     shuffle: Bool, generator: inout SeededGenerator, metrics: [RunningMetric], verbosity: Verbosity,
     callbacks: [any Callback], finalizeProgress: Bool
   ) throws -> Logs {
-    let count = x.shape[0]
+    let count = data.count
     if shuffle {
       // A fresh permutation each epoch, so that resuming a run needs only the generator's state.
       for i in order.indices { order[i] = i }
       for i in stride(from: count - 1, to: 0, by: -1) {
         order.swapAt(i, Int(generator.next() % UInt64(i + 1)))
       }
-      isShuffled = true
     }
     for metric in metrics { metric.metric.reset() }
     let steps = (count + batchSize - 1) / batchSize
     progress = verbosity == .silent ? nil : ProgressBar(target: steps, verbosity: verbosity)
-    var lossSum: Double = 0
+    let outputCount = compiled.losses.count
+    var lossSums = [Double](repeating: 0, count: outputCount)
     var seen = 0
-    for batch in 0..<steps {
-      if !callbacks.isEmpty {
-        for callback in callbacks { callback.onTrainBatchBegin(batch, logs: [:], model: model) }
+    func logs() -> Logs {
+      let means = lossSums.map { Float($0 / Double(max(seen, 1))) }
+      var logs: Logs = ["loss": zip(means, compiled.lossWeights).reduce(0) { $0 + $1.0 * $1.1 }]
+      if outputCount > 1 {
+        for (name, value) in zip(model.outputNames, means) { logs[name + "_loss"] = value }
       }
-      let range = (batch * batchSize)..<min((batch + 1) * batchSize, count)
-      gather(range)
-      let (loss, prediction) = try step()
+      for metric in metrics { logs[metric.name] = metric.metric.result }
+      return logs
+    }
+    for index in 0..<steps {
+      if !callbacks.isEmpty {
+        for callback in callbacks { callback.onTrainBatchBegin(index, logs: [:], model: model) }
+      }
+      let range = (index * batchSize)..<min((index + 1) * batchSize, count)
+      data.gather(Array(order[range]), into: &batch)
+      let (losses, predictions) = try step()
       // Keras weighs each batch's loss by its size in the running mean.
-      lossSum += Double(loss) * Double(range.count)
+      for k in losses.indices { lossSums[k] += Double(losses[k]) * Double(range.count) }
       seen += range.count
-      for metric in metrics { try metric.metric.update(prediction: prediction, target: batchY) }
-      let runningLoss = Float(lossSum / Double(seen))
-      if !callbacks.isEmpty {
-        var logs: Logs = ["loss": runningLoss]
-        for metric in metrics { logs[metric.name] = metric.metric.result }
-        for callback in callbacks { callback.onTrainBatchEnd(batch, logs: logs, model: model) }
+      for metric in metrics {
+        try metric.metric.update(
+          prediction: predictions[metric.output], target: batch.y[metric.output])
       }
-      if progress != nil {
-        let isLast = batch == steps - 1
-        if !isLast || finalizeProgress {
+      if !callbacks.isEmpty || progress != nil {
+        let current = logs()
+        for callback in callbacks { callback.onTrainBatchEnd(index, logs: current, model: model) }
+        let isLast = index == steps - 1
+        if progress != nil, !isLast || finalizeProgress {
           progress!.update(
-            batch + 1,
-            values: [("loss", runningLoss)] + metrics.map { ($0.name, $0.metric.result) },
+            index + 1, values: model.logValues(current, compiled: compiled, metrics: metrics),
             final: isLast)
         }
       }
       if model.stopTraining { break }
     }
-    var logs: Logs = ["loss": Float(lossSum / Double(max(seen, 1)))]
-    for metric in metrics { logs[metric.name] = metric.metric.result }
-    return logs
+    return logs()
   }
 
   /// Ends the epoch's progress line with the validation values.
-  func finishProgress(logs: Logs, metrics: [RunningMetric]) {
+  func finishProgress(logs: Logs) {
     guard progress != nil else { return }
-    let steps = (x.shape[0] + batchSize - 1) / batchSize
-    var values: [(String, Float)] =
-      [("loss", logs["loss"] ?? .nan)] + metrics.map { ($0.name, logs[$0.name] ?? .nan) }
-    values +=
-      [("val_loss", logs["val_loss"] ?? .nan)]
-      + metrics.map { ("val_" + $0.name, logs["val_" + $0.name] ?? .nan) }
+    let steps = (data.count + batchSize - 1) / batchSize
+    let metrics = (try? model.runningMetrics(compiled, for: data, fresh: true)) ?? []
+    let values =
+      model.logValues(logs, compiled: compiled, metrics: metrics)
+      + model.logValues(logs, compiled: compiled, metrics: metrics, prefix: "val_")
     progress!.update(steps, values: values, final: true)
   }
 }

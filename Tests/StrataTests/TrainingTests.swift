@@ -13,10 +13,10 @@ let trainingFixture = try! KerasFixture(
 final class LossRecorder: Callback {
   var losses: [Float] = []
   var batchEnds = 0, epochEnds = 0, trainBegins = 0, trainEnds = 0
-  func onTrainBegin(logs: Logs, model: Sequential) { trainBegins += 1 }
-  func onTrainEnd(logs: Logs, model: Sequential) { trainEnds += 1 }
-  func onEpochEnd(_ epoch: Int, logs: Logs, model: Sequential) { epochEnds += 1 }
-  func onTrainBatchEnd(_ batch: Int, logs: Logs, model: Sequential) {
+  func onTrainBegin(logs: Logs, model: Model) { trainBegins += 1 }
+  func onTrainEnd(logs: Logs, model: Model) { trainEnds += 1 }
+  func onEpochEnd(_ epoch: Int, logs: Logs, model: Model) { epochEnds += 1 }
+  func onTrainBatchEnd(_ batch: Int, logs: Logs, model: Model) {
     batchEnds += 1
     losses.append(logs["loss"]!)
   }
