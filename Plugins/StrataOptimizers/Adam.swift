@@ -191,8 +191,10 @@ public final class Nadam: BaseOptimizer, Optimizer {
     // Within about a thousand steps the product reaches a fixed point (the smallest subnormal Float,
     // where multiplying by μ ≈ β₁ rounds back to the same value, or 0): stop there, exactly as an
     // uninterrupted run would stand, so a restored count of billions of steps costs no more than that.
+    // With gradient accumulation, only every N-th step updated the weights (and the product).
+    let every = arguments.gradientAccumulationSteps ?? 1
     if iterations > 0 {
-      for step in 1...iterations {
+      for step in 1...iterations where step % every == 0 {
         let next = momentumProduct * mu(step)
         if next == momentumProduct && step > 1 { break }
         momentumProduct = next

@@ -13,6 +13,9 @@ public struct OptimizerArguments: Codable, Sendable, Equatable {
   public var clipvalue: Float?
   /// All gradients together are rescaled so that their joint L2 norm is at most this.
   public var globalClipnorm: Float?
+  /// Keras' `gradient_accumulation_steps`: the weights change every this many steps, by the mean of
+  /// the gradients of those steps (at least 2; `nil`: every step).
+  public var gradientAccumulationSteps: Int?
 
   /// The arguments given, Keras' defaults for the others.
   public init(
@@ -34,6 +37,11 @@ public struct OptimizerArguments: Codable, Sendable, Equatable {
       if let value { try positive(owner, name, value) }
     }
     if let weightDecay { try positive(owner, "weight_decay", weightDecay, allowZero: true) }
+    if let steps = gradientAccumulationSteps, steps < 2 {
+      throw StrataError.invalidArgument(
+        owner: owner, argument: "gradient_accumulation_steps", value: "\(steps)",
+        expected: "an integer ≥ 2")
+    }
   }
 }
 
@@ -130,8 +138,37 @@ open class BaseOptimizer {
     slots: inout [Tensor], step: Int
   ) {}
 
+  /// Slots per parameter: the optimizer's own, then the gradient accumulator when
+  /// `gradient_accumulation_steps` is set (so it is saved and restored with them).
+  private var totalSlots: Int { slotCount + (arguments.gradientAccumulationSteps == nil ? 0 : 1) }
+
+  /// Updates `parameters` from their gradients: clipping, weight decay, then the optimizer's rule. With
+  /// `gradient_accumulation_steps` N, N-1 steps in N only add the gradients up, and the N-th applies
+  /// their mean, as Keras 3 does (the step count moves every step).
   public func apply(to parameters: [Parameter]) {
     let trainable = parameters.filter(\.isTrainable)
+    if let steps = arguments.gradientAccumulationSteps {
+      let isUpdate = (iterations + 1) % steps == 0
+      for p in trainable {
+        let index = slotIndex(for: p)
+        let accumulator = slotCount
+        p.gradient.withUnsafeMutableBufferPointer { g in
+          slots[index][accumulator].withUnsafeMutableBufferPointer { a in
+            if isUpdate {
+              let scale = 1 / Float(steps)
+              simdZip(UnsafeBufferPointer(g), UnsafeBufferPointer(a), into: g) { ($0 + $1) * scale }
+              a.update(repeating: 0)
+            } else {
+              simdZip(UnsafeBufferPointer(a), UnsafeBufferPointer(g), into: a, +)
+            }
+          }
+        }
+      }
+      if !isUpdate {
+        iterations += 1
+        return
+      }
+    }
     if let limit = arguments.globalClipnorm {
       var total: Double = 0
       for p in trainable {
@@ -181,8 +218,8 @@ open class BaseOptimizer {
       return index
     }
     let index = slotIndex[id] ?? slots.count
-    let fresh = (0..<slotCount).map {
-      Tensor(shape: parameter.shape, repeating: initialSlotValue($0))
+    let fresh = (0..<totalSlots).map {
+      Tensor(shape: parameter.shape, repeating: $0 < slotCount ? initialSlotValue($0) : 0)
     }
     if index == slots.count { slots.append(fresh) } else { slots[index] = fresh }
     slotIndex[id] = index
@@ -195,15 +232,15 @@ open class BaseOptimizer {
   /// Restores slots saved by ``state`` for `parameters` (in the same order) and the step count.
   public func restore(state: [Tensor], iterations: Int, parameters: [Parameter]) throws {
     let trainable = parameters.filter(\.isTrainable)
-    guard state.count == trainable.count * slotCount else {
+    guard state.count == trainable.count * totalSlots else {
       throw StrataError.invalidArgument(
         owner: "\(type(of: self))", argument: "state", value: "of \(state.count) tensors",
-        expected: "\(trainable.count * slotCount) (\(slotCount) per trainable parameter)")
+        expected: "\(trainable.count * totalSlots) (\(totalSlots) per trainable parameter)")
     }
     slotIndex = [:]
     slots = []
     for (i, p) in trainable.enumerated() {
-      let saved = Array(state[(i * slotCount)..<((i + 1) * slotCount)])
+      let saved = Array(state[(i * totalSlots)..<((i + 1) * totalSlots)])
       guard saved.allSatisfy({ $0.shape == p.shape }) else {
         throw StrataError.invalidArgument(
           owner: "\(type(of: self))", argument: "state", value: "of shapes \(saved.map(\.shape))",
