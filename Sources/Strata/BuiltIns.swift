@@ -7,7 +7,7 @@ public enum BuiltIns {
     [
       SIMDPlugin.self, BLASPlugin.self, DNNLPlugin.self, CPUPlugin.self, ActivationsPlugin.self,
       InitializersPlugin.self, LayersPlugin.self, LossesPlugin.self, OptimizersPlugin.self,
-      MetricsPlugin.self,
+      MetricsPlugin.self, ModelsPlugin.self,
     ]
   }
 }

@@ -44,6 +44,8 @@ public class Model {
   /// What `fit` does with the gradients between `backward` and the optimizer, in order (none by
   /// default): where gradients are combined across processes.
   public var gradientStages: [any GradientStage] = []
+  /// The layer this model is when used inside another model.
+  weak var wrapper: ModelLayer?
   /// Every call of a layer, inputs first, each after the calls it depends on.
   let nodes: [Node]
   private var nodeIndex: [ObjectIdentifier: Int] = [:]
@@ -168,7 +170,8 @@ public class Model {
       layers.append(node.layer)
       callCounts.append(1)
       nodeLayer.append((index, 0))
-      let given = node.name ?? (node.layer as? InputLayer)?.name
+      let given =
+        node.name ?? (node.layer as? InputLayer)?.name ?? (node.layer as? ModelLayer)?.model.name
       if let given {
         guard !given.isEmpty, !layerNames.contains(given) else {
           throw StrataError.invalidArgument(
@@ -302,8 +305,13 @@ public class Model {
 
   /// Given `d(loss)/d(output)` for each output of the last training ``run(_:context:)``, writes
   /// every parameter's gradient: the sum over a shared layer's calls. Where `fused[k]` is true the
-  /// gradient of output `k` is already the one of its softmax head's logits.
-  func runBackward(_ outputGradients: [Tensor], fused: [Bool] = [], context: Context) throws {
+  /// gradient of output `k` is already the one of its softmax head's logits. Returns `d(loss)/d(input)`
+  /// for each input when `inputGradients` (a model used as a layer), else nothing.
+  @discardableResult
+  func runBackward(
+    _ outputGradients: [Tensor], fused: [Bool] = [], inputGradients: Bool = false,
+    context: Context
+  ) throws -> [Tensor] {
     guard lastValues.count == nodes.count else { throw missingForward(name) }
     var gradients = [Tensor?](repeating: nil, count: nodes.count)
     func add(_ gradient: Tensor, to node: Int) {
@@ -338,7 +346,8 @@ public class Model {
         current[layerIndex] = i
       }
       var inner = context
-      inner.needsInputGradient = node.inputs.contains { !$0.node.inputs.isEmpty }
+      inner.needsInputGradient =
+        inputGradients || node.inputs.contains { !$0.node.inputs.isEmpty }
       let dxs: [Tensor]
       if node.takesList, let merge = node.layer as? any MergeLayer {
         dxs = try merge.backward(dy, in: inner)
@@ -361,7 +370,7 @@ public class Model {
           sums[layerIndex] = parameters.map(\.gradient)
         }
       }
-      for (input, dx) in zip(node.inputs, dxs) where !input.node.inputs.isEmpty {
+      for (input, dx) in zip(node.inputs, dxs) where inputGradients || !input.node.inputs.isEmpty {
         add(dx, to: nodeIndex[ObjectIdentifier(input.node)]!)
       }
     }
@@ -369,6 +378,10 @@ public class Model {
       for (parameter, gradient) in zip(layers[layerIndex].parameters, sum) {
         parameter.gradient = gradient
       }
+    }
+    guard inputGradients else { return [] }
+    return inputs.indices.map { i in
+      gradients[i] ?? Tensor(shape: [outputGradients[0].shape[0]] + inputs[i].shape)
     }
   }
 

@@ -293,12 +293,14 @@ public final class Sequential: Model {
     [try forward(inputs[0], context: context)]
   }
 
-  /// The chain backwards; the first layer is told its input gradient is not needed.
-  override func runBackward(_ outputGradients: [Tensor], fused: [Bool] = [], context: Context)
-    throws
-  {
+  /// The chain backwards; the first layer is told its input gradient is not needed unless asked for.
+  @discardableResult
+  override func runBackward(
+    _ outputGradients: [Tensor], fused: [Bool] = [], inputGradients: Bool = false,
+    context: Context
+  ) throws -> [Tensor] {
     var firstContext = context
-    firstContext.needsInputGradient = false
+    firstContext.needsInputGradient = inputGradients
     var gradient = outputGradients[0]
     for index in layers.indices.reversed() {
       let layerContext = index == 0 ? firstContext : context
@@ -314,6 +316,7 @@ public final class Sequential: Model {
         throw naming(error, layerAt: index)
       }
     }
+    return inputGradients ? [gradient] : []
   }
 
   override func softmaxHead(forOutput index: Int) -> (any SoftmaxHead)? {

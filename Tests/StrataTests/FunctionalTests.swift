@@ -279,3 +279,58 @@ final class GradientRecorder: GradientStage {
   #expect(loaded.weights == model.weights)
   #expect(throws: StrataError.self) { try Sequential.load(from: url) }
 }
+
+/// A model inside another: its weights are the outer model's, gradients flow through it, and its
+/// config nests as Keras nests it.
+@Test func aModelIsALayerOfAnother() throws {
+  setRandomSeed(21)
+  let inner = try Input(shape: [4])
+  let encoder = try Model(
+    inputs: inner,
+    outputs: try Dense(3, activation: "tanh")(try Dense(5, activation: "relu")(inner)),
+    name: "encoder")
+  let a = try Input(shape: [4]), b = try Input(shape: [4])
+  let distance = try Subtract()([try encoder(a), try encoder(b)])
+  let outer = try Model(inputs: [a, b], outputs: [try Dense(1)(distance)])
+  #expect(outer.layerNames == ["input_layer", "input_layer_1", "encoder", "subtract", "dense"])
+  #expect(outer.parameters.count == 6)
+  #expect(outer.summaryRows[2].connectedTo == "input_layer[0][0], input_layer_1[0][0]")
+  var generator = SeededGenerator(seed: 8)
+  func random(_ shape: [Int]) throws -> Tensor {
+    try Tensor(
+      shape: shape,
+      scalars: (0..<shape.reduce(1, *)).map { _ in Float.random(in: -1...1, using: &generator) })
+  }
+  let x = [try random([5, 4]), try random([5, 4])]
+  let upstream = try random([5, 1])
+  let gradients = try outer.gradients(inputs: x, upstream: [upstream], training: false)
+  func objective() throws -> Double {
+    let y = try outer.predict(x)[0]
+    return zip(y.scalars, upstream.scalars).reduce(0) { $0 + Double($1.0 * $1.1) }
+  }
+  for (parameter, gradient) in zip(outer.parameters, gradients) {
+    for i in stride(from: 0, to: parameter.count, by: 3) {
+      let original = parameter.value.scalars[i]
+      func set(_ value: Float) { parameter.value.withUnsafeMutableBufferPointer { $0[i] = value } }
+      set(original + 1e-2)
+      let plus = try objective()
+      set(original - 1e-2)
+      let minus = try objective()
+      set(original)
+      #expect(abs((plus - minus) / 2e-2 - Double(gradient.scalars[i])) < 2e-3, "\(parameter.name)")
+    }
+  }
+  // Keras' nesting: the encoder is one record holding its own config.
+  let copy = try Model(config: outer.config, seed: 1)
+  try copy.setWeights(outer.weights)
+  #expect(try copy.predict(x) == outer.predict(x))
+  #expect(copy.summaryRows == outer.summaryRows)
+  // A model inside a Sequential.
+  let stack = try Sequential([Input(shape: [4])])
+  try stack.add(encoder)
+  try stack.add(Dense(2, activation: "softmax"))
+  #expect(try stack.predict(x[0]).shape == [5, 2])
+  let restacked = try Sequential(config: stack.config)
+  try restacked.setWeights(stack.weights)
+  #expect(try restacked.predict(x[0]) == stack.predict(x[0]))
+}
