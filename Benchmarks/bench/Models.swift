@@ -3,9 +3,9 @@ import Strata
 import StrataData
 import StrataSeedModels
 
-func seedModel(_ name: String) throws -> Sequential { try SeedModel(rawValue: name)!.make(seed: 1) }
+func seedModel(_ name: String) throws -> Model { try SeedModel(rawValue: name)!.make(seed: 1) }
 
-func compileSeed(_ model: Sequential, _ name: String) throws {
+func compileSeed(_ model: Model, _ name: String) throws {
   try SeedModel(rawValue: name)!.compile(model)
 }
 
@@ -14,7 +14,7 @@ func modelRows(_ options: Options, runs: Int) throws -> [Row] {
   let (train, _) = try FashionMNIST.load()
   let data = train.prefix(options.quick ? 3_200 : 12_800)
   let images = data.normalizedImages(), labels = data.labelTensor()
-  for (name, batch) in [("mlp", 32), ("cnn", 32), ("deep-mnist", 50)] {
+  for (name, batch) in [("mlp", 32), ("cnn", 32), ("deep-mnist", 50), ("resnet-small", 32)] {
     let model = try seedModel(name)
     let x = name == "mlp" ? images : try images.reshaped(to: [images.shape[0], 28, 28, 1])
     if options.wants("train \(name) b\(batch)", backend: "all")
@@ -23,8 +23,8 @@ func modelRows(_ options: Options, runs: Int) throws -> [Row] {
       try compileSeed(model, name)
       let steps =
         options.quick
-        ? (name == "deep-mnist" ? 20 : 50)
-        : (name == "deep-mnist" ? 120 : name == "cnn" ? 300 : 400)
+        ? (name == "deep-mnist" || name == "resnet-small" ? 20 : 50)
+        : (name == "deep-mnist" ? 120 : name == "cnn" ? 300 : name == "resnet-small" ? 150 : 400)
       let sx = x.slice(rows: 0..<(steps * batch)), sy = labels.slice(rows: 0..<(steps * batch))
       let seconds =
         try measure(runs: options.quick ? 1 : 3) {

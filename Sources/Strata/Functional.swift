@@ -203,10 +203,16 @@ public class Model {
 
   // MARK: What a kind of model provides (Sequential overrides these)
 
-  /// The input shapes (without the batch axis), once known.
-  var modelInputShapes: [[Int]]? { inputs.map(\.shape) }
-  /// The output shapes (without the batch axis), once built.
-  var modelOutputShapes: [[Int]]? { outputs.map(\.shape) }
+  /// The shape of each input (without the batch axis), once known: Keras' `model.input_shape`.
+  public var modelInputShapes: [[Int]]? { inputs.map(\.shape) }
+  /// The shape of each output (without the batch axis), once built: Keras' `model.output_shape`.
+  public var modelOutputShapes: [[Int]]? { outputs.map(\.shape) }
+
+  /// Builds the model for inputs of `inputShape` (without the batch axis): a `Sequential` builds its
+  /// layers; a functional model, built already, checks the shape against its one input.
+  public func build(inputShape: [Int]) throws {
+    try prepare(for: [Tensor(shape: [0] + inputShape)])
+  }
   /// The names `fit` and `evaluate` key outputs by (the layers producing them).
   var outputNames: [String] { outputs.map { historyEntry(of: $0).name } }
   /// The names inputs are keyed by.

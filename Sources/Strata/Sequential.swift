@@ -125,7 +125,7 @@ public final class Sequential: Model {
   }
 
   /// Builds every layer for inputs of `inputShape` (without the batch axis).
-  public func build(inputShape: [Int]) throws {
+  public override func build(inputShape: [Int]) throws {
     if let known = self.inputShape, known != inputShape {
       throw StrataError.shapeMismatch(
         layer: layerNames.first.map { "\($0) (\(layers[0].identifier))" } ?? name,
@@ -284,8 +284,8 @@ public final class Sequential: Model {
     }
   }
 
-  override var modelInputShapes: [[Int]]? { inputShape.map { [$0] } }
-  override var modelOutputShapes: [[Int]]? { outputShape.map { [$0] } }
+  public override var modelInputShapes: [[Int]]? { inputShape.map { [$0] } }
+  public override var modelOutputShapes: [[Int]]? { outputShape.map { [$0] } }
   override var outputNames: [String] { [layerNames.last ?? name] }
   override var inputNames: [String] { ["input_layer"] }
 

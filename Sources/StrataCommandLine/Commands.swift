@@ -30,7 +30,7 @@ public struct Train: ParsableCommand {
 
   @Option(
     help:
-      "A tutorial model (mlp, cnn, deep-mnist, horses-or-humans) or a JSON file of Keras layer records."
+      "A tutorial model (mlp, cnn, deep-mnist, horses-or-humans, resnet-small) or a JSON file of Keras layer records or a Keras functional config."
   )
   var model = "mlp"
 
@@ -114,15 +114,15 @@ public struct Train: ParsableCommand {
     }
   }
 
-  func makeModel() throws -> Sequential {
+  func makeModel() throws -> Model {
     if let seedModel = SeedModel(rawValue: model) { return try seedModel.make(seed: seed) }
     let url = URL(fileURLWithPath: model)
     guard FileManager.default.fileExists(atPath: url.path) else {
       throw StrataError.invalidArgument(
         owner: "strata", argument: "--model", value: "'\(model)'",
-        expected: "mlp, cnn, deep-mnist, horses-or-humans or an existing JSON file")
+        expected: "mlp, cnn, deep-mnist, horses-or-humans, resnet-small or an existing JSON file")
     }
-    return try Sequential(json: readUntrustedFile(url, kind: "a JSON model file"), seed: seed)
+    return try modelFromJSON(readUntrustedFile(url, kind: "a JSON model file"), seed: seed)
   }
 
   /// Runs the command, printing errors as one line.
@@ -133,17 +133,17 @@ public struct Train: ParsableCommand {
   /// Trains on an image folder: sizes from the model's input, binary labels for one output unit.
   func trainOnImages(_ directory: String) throws {
     let network =
-      try resume.map { try Sequential.load(from: URL(fileURLWithPath: $0)) } ?? makeModel()
+      try resume.map { try loadModel(from: URL(fileURLWithPath: $0)) } ?? makeModel()
     network.kernels = try Registries.shared.kernels.make(backend)
-    guard let shape = network.inputShape, shape.count == 3 else {
+    guard let shape = network.modelInputShapes?.first, shape.count == 3 else {
       throw StrataError.invalidArgument(
         owner: "strata", argument: "--images",
         value:
-          "with a model taking \(network.inputShape.map { kerasShape($0) } ?? "no fixed shape")",
+          "with a model taking \(network.modelInputShapes?.first.map { kerasShape($0) } ?? "no fixed shape")",
         expected: "a model whose input is images (height, width, channels)")
     }
     try network.build(inputShape: shape)
-    let binary = network.outputShape == [1]
+    let binary = network.modelOutputShapes?.first == [1]
     let url = URL(fileURLWithPath: directory)
     let color: ImageFolder.ColorMode = shape[2] == 1 ? .grayscale : .rgb
     let train = try ImageFolder.load(
@@ -182,7 +182,7 @@ public struct Train: ParsableCommand {
     if let images { return try trainOnImages(images) }
     // The model and the options first: a bad one is reported before the data set is read.
     let network =
-      try resume.map { try Sequential.load(from: URL(fileURLWithPath: $0)) } ?? makeModel()
+      try resume.map { try loadModel(from: URL(fileURLWithPath: $0)) } ?? makeModel()
     network.kernels = try Registries.shared.kernels.make(backend)
     if let checkpointDir {
       try BackupAndRestore(
@@ -196,7 +196,7 @@ public struct Train: ParsableCommand {
     var testX = testSet.normalizedImages(), testY = testSet.labelTensor()
 
     // Gray images get the channel axis a CNN expects, as the tutorials' `x[..., None]`.
-    if let inputShape = network.inputShape, inputShape == [28, 28, 1] {
+    if let inputShape = network.modelInputShapes?.first, inputShape == [28, 28, 1] {
       x = try x.reshaped(to: [x.shape[0], 28, 28, 1])
       testX = try testX.reshaped(to: [testX.shape[0], 28, 28, 1])
     }
@@ -277,12 +277,12 @@ public struct Train: ParsableCommand {
 }
 
 /// Loads the Fashion-MNIST test set shaped for `model` (a channel axis for CNNs).
-func testSet(for model: Sequential, directory: String) throws -> (
+func testSet(for model: Model, directory: String) throws -> (
   x: Tensor, y: Tensor, labels: [UInt8]
 ) {
   let (_, test) = try FashionMNIST.load(from: URL(fileURLWithPath: directory))
   var x = test.normalizedImages()
-  if let shape = model.inputShape, shape != [28, 28] {
+  if let shape = model.modelInputShapes?.first, shape != [28, 28] {
     guard shape.reduce(1, *) == 784 else {
       throw StrataError.invalidArgument(
         owner: "strata", argument: "model", value: "with input \(kerasShape(shape))",
@@ -342,7 +342,7 @@ public struct Evaluate: ParsableCommand {
   /// Runs the command, printing errors as one line.
   public func run() throws {
     try reportingErrors {
-      let model = try Sequential.load(from: URL(fileURLWithPath: modelFile))
+      let model = try loadModel(from: URL(fileURLWithPath: modelFile))
       if model.loss == nil {
         try model.compile(
           optimizer: "adam", loss: "sparse_categorical_crossentropy", metrics: ["accuracy"])
@@ -379,7 +379,7 @@ public struct Predict: ParsableCommand {
   /// Runs the command, printing errors as one line.
   public func run() throws {
     try reportingErrors {
-      let model = try Sequential.load(from: URL(fileURLWithPath: modelFile))
+      let model = try loadModel(from: URL(fileURLWithPath: modelFile))
       let (x, _, labels) = try testSet(for: model, directory: data)
       let n = min(count, x.shape[0])
       let predictions = try model.predict(x.slice(rows: 0..<n))
@@ -392,4 +392,13 @@ public struct Predict: ParsableCommand {
       Console.line("\(correct)/\(n) correct")
     }
   }
+}
+
+/// A model from a Keras JSON config: functional when it says so, else a `Sequential`.
+func modelFromJSON(_ data: Data, seed: UInt64) throws -> Model {
+  let config = try? ConfigValue(json: data)
+  if config?.objectValue?["class_name"]?.stringValue == "Functional", let config {
+    return try Model(config: config, seed: seed)
+  }
+  return try Sequential(json: data, seed: seed)
 }

@@ -11,9 +11,14 @@ public enum SeedModel: String, CaseIterable, Sendable {
   case deepMNIST = "deep-mnist"
   /// The horses-or-humans CNN on 300x300 colour images (one sigmoid output).
   case horsesOrHumans = "horses-or-humans"
+  /// A small residual CNN (functional): two residual blocks of 3x3 convolutions with identity
+  /// shortcuts, poolings, then a softmax.
+  case resnetSmall = "resnet-small"
 
-  /// A new model with weights drawn from `seed`.
-  public func make(seed: UInt64) throws -> Sequential {
+  /// A new model with weights drawn from `seed`: a `Sequential`, or for `resnet-small` a functional
+  /// model.
+  public func make(seed: UInt64) throws -> Model {
+    if self == .resnetSmall { return try Model(config: SeedModel.resnetSmallConfig, seed: seed) }
     let model = try Sequential(seed: seed)
     switch self {
     case .mlp:
@@ -59,8 +64,60 @@ public enum SeedModel: String, CaseIterable, Sendable {
       try model.add("Flatten")
       try model.add("Dense", ["units": 512, "activation": "relu"])
       try model.add("Dense", ["units": 1, "activation": "sigmoid"])
+    case .resnetSmall:
+      break
     }
     return model
+  }
+
+  /// `resnet-small` as the Keras functional config it is built from (also `Examples/models/resnet-small.json`):
+  /// `x → Conv2D(16) → [Conv2D(16) → Conv2D(16)] + x → relu → MaxPool → Conv2D(32) → [Conv2D(32) →
+  /// Conv2D(32)] + x → relu → MaxPool → Flatten → Dense(10, softmax)`, every convolution 3x3 `same`.
+  public static var resnetSmallConfig: ConfigValue {
+    var layers: [ConfigValue] = []
+    func tensor(_ name: String) -> ConfigValue {
+      ["class_name": "__keras_tensor__", "config": ["keras_history": [.string(name), 0, 0]]]
+    }
+    func add(_ name: String, _ type: String, _ config: ConfigDictionary, _ inputs: [String]) {
+      var config = config
+      config["name"] = .string(name)
+      let args: [ConfigValue] =
+        inputs.count == 1 ? [tensor(inputs[0])] : [.array(inputs.map(tensor))]
+      layers.append([
+        "class_name": .string(type), "name": .string(name), "config": .object(config),
+        "inbound_nodes": inputs.isEmpty ? [] : [["args": .array(args), "kwargs": [:]]],
+      ])
+    }
+    func conv(_ name: String, _ filters: Int, relu: Bool, _ input: String) {
+      add(
+        name, "Conv2D",
+        [
+          "filters": .int(filters), "kernel_size": 3, "padding": "same",
+          "activation": relu ? "relu" : "linear",
+        ], [input])
+    }
+    add("input_layer", "InputLayer", ["batch_shape": [.null, 28, 28, 1]], [])
+    conv("stem", 16, relu: true, "input_layer")
+    conv("block1_conv1", 16, relu: true, "stem")
+    conv("block1_conv2", 16, relu: false, "block1_conv1")
+    add("block1_add", "Add", [:], ["stem", "block1_conv2"])
+    add("block1_relu", "Activation", ["activation": "relu"], ["block1_add"])
+    add("pool1", "MaxPooling2D", ["pool_size": 2], ["block1_relu"])
+    conv("widen", 32, relu: true, "pool1")
+    conv("block2_conv1", 32, relu: true, "widen")
+    conv("block2_conv2", 32, relu: false, "block2_conv1")
+    add("block2_add", "Add", [:], ["widen", "block2_conv2"])
+    add("block2_relu", "Activation", ["activation": "relu"], ["block2_add"])
+    add("pool2", "MaxPooling2D", ["pool_size": 2], ["block2_relu"])
+    add("flatten", "Flatten", [:], ["pool2"])
+    add("predictions", "Dense", ["units": 10, "activation": "softmax"], ["flatten"])
+    return [
+      "class_name": "Functional",
+      "config": [
+        "name": "resnet_small", "layers": .array(layers), "input_layers": [["input_layer", 0, 0]],
+        "output_layers": [["predictions", 0, 0]],
+      ],
+    ]
   }
 
   /// The tutorial's epochs and batch size.
@@ -70,6 +127,7 @@ public enum SeedModel: String, CaseIterable, Sendable {
     case .cnn: 2
     case .deepMNIST: 1
     case .horsesOrHumans: 15
+    case .resnetSmall: 3
     }
   }
   /// The tutorial's batch size.
@@ -88,7 +146,7 @@ public enum SeedModel: String, CaseIterable, Sendable {
   /// Compiles `model` as the tutorial does: Adam (with the tutorial's learning rate, or `learningRate`),
   /// the tutorial's loss, and accuracy.
   public func compile(
-    _ model: Sequential, optimizer: String = "adam", learningRate: Float? = nil, loss: String? = nil
+    _ model: Model, optimizer: String = "adam", learningRate: Float? = nil, loss: String? = nil
   ) throws {
     var config: ConfigDictionary = [:]
     if let rate = learningRate ?? self.learningRate {

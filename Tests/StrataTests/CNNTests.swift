@@ -5,14 +5,15 @@ import StrataSeedModels
 import StrataTesting
 import Testing
 
-func tutorialCNN() throws -> Sequential { try SeedModel.cnn.make(seed: 1) }
+func tutorialCNN() throws -> Sequential {
+  try #require(try SeedModel.cnn.make(seed: 1) as? Sequential)
+}
 
 @Test(arguments: ["cnn", "deep_mnist", "horses_vs_humans"])
 func seedCNNsMatchKerasSummaries(name: String) throws {
   let reference = try #require(summaries.cases(where: "model", is: name).first)
-  let model = try
-    (name == "cnn" ? SeedModel.cnn : name == "deep_mnist" ? .deepMNIST : .horsesOrHumans).make(
-      seed: 1)
+  let seed: SeedModel = name == "cnn" ? .cnn : name == "deep_mnist" ? .deepMNIST : .horsesOrHumans
+  let model = try #require(try seed.make(seed: 1) as? Sequential)
   let layers = try #require(reference["layers"]?.arrayValue)
   #expect(model.layers.count == layers.count)
   for (index, expected) in layers.enumerated() {

@@ -1,5 +1,6 @@
 import Foundation
 import Strata
+import StrataSeedModels
 import StrataTesting
 import Testing
 
@@ -333,4 +334,19 @@ final class GradientRecorder: GradientStage {
   let restacked = try Sequential(config: stack.config)
   try restacked.setWeights(stack.weights)
   #expect(try restacked.predict(x[0]) == stack.predict(x[0]))
+}
+
+/// The JSON example is the seed model's config, and it builds the same model.
+@Test func resnetSmallExampleIsTheSeedModel() throws {
+  let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+    .appendingPathComponent("../../Examples/models/resnet-small.json")
+  let example = try ConfigValue(json: try Data(contentsOf: url))
+  #expect(example == SeedModel.resnetSmallConfig)
+  let model = try SeedModel.resnetSmall.make(seed: 1)
+  #expect(model.modelInputShapes == [[28, 28, 1]] && model.modelOutputShapes == [[10]])
+  #expect(model.summaryRows.map(\.name).contains("block2_add"))
+  #expect(
+    model.summaryRows.first { $0.name == "block1_add" }?.connectedTo
+      == "stem[0][0], block1_conv2[0][0]")
+  #expect(model.parameterCount == 160 + 2_320 * 2 + 4_640 + 9_248 * 2 + 15_690)
 }
