@@ -350,3 +350,27 @@ final class GradientRecorder: GradientStage {
       == "stem[0][0], block1_conv2[0][0]")
   #expect(model.parameterCount == 160 + 2_320 * 2 + 4_640 + 9_248 * 2 + 15_690)
 }
+
+/// The two-head example of Docs/FunctionalModels.md runs and logs what the article says.
+@Test func twoHeadExampleFromTheDocsTrains() throws {
+  let image = try Input(shape: [8], name: "features")
+  let trunk = try Dense(16, activation: "relu")(image)
+  let kind = try Dense(3, activation: "softmax")(trunk)
+  let size = try Dense(1)(trunk)
+  let model = try Model(inputs: [image], outputs: [kind, size])
+  try model.compile(
+    optimizer: "adam", loss: ["dense_1": "sparse_categorical_crossentropy", "dense_2": "mse"],
+    lossWeights: ["dense_2": 0.5], metrics: ["dense_1": ["accuracy"]])
+  let x = Tensor(shape: [4, 8], repeating: 0.5)
+  let labels = try Tensor(shape: [4], scalars: [0, 1, 2, 1])
+  let sizes = try Tensor(shape: [4, 1], scalars: [1, 2, 3, 4])
+  let history = try model.fit([x], [labels, sizes], epochs: 2, verbose: .silent)
+  #expect(
+    Set(history.history.keys) == ["loss", "dense_1_loss", "dense_2_loss", "dense_1_accuracy"])
+  for epoch in 0..<2 {
+    let total = history["dense_1_loss"]![epoch] + 0.5 * history["dense_2_loss"]![epoch]
+    #expect(abs(history["loss"]![epoch] - total) < 1e-5)
+  }
+  let keyed = try model.evaluate([x], [labels, sizes], verbose: .silent)
+  #expect(keyed["dense_1_accuracy"] != nil)
+}
