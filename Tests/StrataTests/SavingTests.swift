@@ -86,10 +86,26 @@ func mlp(seed: UInt64 = 5) throws -> Sequential {
 
 /// A run stopped after its second epoch leaves a backup; the same command again resumes at the third
 /// epoch and ends with the weights of an uninterrupted run.
-@Test func backupAndRestoreResumesAnInterruptedRun() throws {
+/// The MLP as a functional model with two branches (dropout in one), its weights fixed by the seed.
+func functionalMLP(seed: UInt64) throws -> Model {
+  try withSeededBuilds(seed: seed) {
+    let inputs = try Input(shape: [28, 28])
+    let flat = try Flatten()(inputs)
+    let wide = try Dropout(0.2)(try Dense(32, activation: "relu")(flat))
+    let narrow = try Dense(8, activation: "tanh")(flat)
+    let outputs = try Dense(10, activation: "softmax")(try Concatenate()([wide, narrow]))
+    return try Model(inputs: inputs, outputs: outputs, seed: seed)
+  }
+}
+
+@Test(arguments: ["sequential", "functional"])
+func backupAndRestoreResumesAnInterruptedRun(kind: String) throws {
   let (x, y) = try fashionSlice(192)
   let directory = temporaryURL("backup").path
-  func run(stopAfter: Int?) throws -> (Sequential, History, BackupAndRestore) {
+  func mlp(seed: UInt64) throws -> Model {
+    kind == "sequential" ? try StrataTests.mlp(seed: seed) : try functionalMLP(seed: seed)
+  }
+  func run(stopAfter: Int?) throws -> (Model, History, BackupAndRestore) {
     let model = try mlp(seed: 8)
     try model.compile(
       optimizer: "rmsprop", loss: "sparse_categorical_crossentropy", metrics: ["accuracy"])
