@@ -274,3 +274,24 @@ public final class BatchNormalization: Layer {
     return inputGradient
   }
 }
+
+extension BatchNormalization: PerCallState {
+  /// What the last call kept: its input, whether it used batch statistics, x̂ and the statistics.
+  public func saveCallState() -> Any {
+    (input, usedBatchStatistics, normalized, inverseDeviation, mean)
+  }
+  /// Puts back a call's state.
+  public func restoreCallState(_ state: Any) throws {
+    guard
+      let (input, usedBatchStatistics, normalized, inverseDeviation, mean) = state
+        as? (Tensor?, Bool, Tensor, [Float], [Float])
+    else {
+      throw StrataError.invalidState("BatchNormalization: a call state that is not its own")
+    }
+    self.input = input
+    self.usedBatchStatistics = usedBatchStatistics
+    self.normalized = normalized
+    self.inverseDeviation = inverseDeviation
+    self.mean = mean
+  }
+}

@@ -98,3 +98,16 @@ public final class Dropout: RandomizedLayer {
     return inputGradient
   }
 }
+
+extension Dropout: PerCallState {
+  /// The mask of the last call.
+  public func saveCallState() -> Any { (mask, hasMask) }
+  /// Puts back a call's mask.
+  public func restoreCallState(_ state: Any) throws {
+    guard let (mask, hasMask) = state as? (Tensor, Bool) else {
+      throw StrataError.invalidState("Dropout: a call state that is not a Dropout's")
+    }
+    self.mask = mask
+    self.hasMask = hasMask
+  }
+}

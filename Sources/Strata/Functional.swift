@@ -54,6 +54,8 @@ public class Model {
   private var callCounts: [Int] = []
   /// The values of the last training forward pass, for replaying a shared layer's earlier calls.
   private var lastValues: [Tensor?] = []
+  /// The per-call state of shared layers that keep one (dropout, batch normalization), by node.
+  private var callStates: [Int: Any] = [:]
 
   /// A model without a graph, for `Sequential`, which keeps its own stack.
   init(name: String, seed: UInt64?) {
@@ -294,6 +296,11 @@ public class Model {
       } catch let StrataError.shapeMismatch(_, received, expected) {
         throw StrataError.shapeMismatch(layer: label(i), received: received, expected: expected)
       }
+      if context.isTraining, callCounts[nodeLayer[i].layer] > 1,
+        let stateful = node.layer as? any PerCallState
+      {
+        callStates[i] = stateful.saveCallState()
+      }
     }
     if context.isTraining { lastValues = values }
     return outputs.map { values[nodeIndex[ObjectIdentifier($0.node)]!]! }
@@ -391,8 +398,13 @@ public class Model {
     }
   }
 
-  /// Runs an earlier call of a shared layer again, so that it holds that call's state for `backward`.
+  /// Gives a shared layer the state of an earlier call for its `backward`: put back when the layer keeps
+  /// per-call state, else recomputed by running that call again.
   private func replay(_ node: Node, _ arguments: [Tensor], at index: Int, context: Context) throws {
+    if let stateful = node.layer as? any PerCallState, let state = callStates[index] {
+      try stateful.restoreCallState(state)
+      return
+    }
     if node.layer is any RandomizedLayer
       || node.layer.parameters.contains(where: { !$0.isTrainable })
     {
@@ -400,7 +412,7 @@ public class Model {
         owner: label(index), argument: "shared calls",
         value: "\(callCounts[nodeLayer[index].layer])",
         expected:
-          "one call in training: a layer with random or running state (Dropout, BatchNormalization) cannot be shared yet"
+          "one call in training: a layer with random or running state must keep its state per call (PerCallState)"
       )
     }
     _ = try call(node, arguments, context: context)

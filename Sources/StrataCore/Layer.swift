@@ -69,6 +69,17 @@ public protocol RandomizedLayer: Layer {
   var generatorState: [UInt64] { get set }
 }
 
+/// A layer whose state between `forward` and `backward` cannot be recomputed from its input (a dropout
+/// mask, batch statistics). It hands that state out after each call and takes it back before the
+/// matching `backward`, so a functional model can apply it several times in one training step. (Other
+/// layers applied more than once are simply run again on the call's input before its `backward`.)
+public protocol PerCallState: Layer {
+  /// What the last `forward` kept for `backward`.
+  func saveCallState() -> Any
+  /// Puts back what ``saveCallState()`` returned.
+  func restoreCallState(_ state: Any) throws
+}
+
 /// An error for a layer that got `backward` without a training `forward` before it.
 public func missingForward(_ layer: String) -> StrataError {
   .invalidState("\(layer): backward was called without a forward pass in training mode before it.")

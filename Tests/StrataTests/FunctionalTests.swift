@@ -374,3 +374,43 @@ final class GradientRecorder: GradientStage {
   let keyed = try model.evaluate([x], [labels, sizes], verbose: .silent)
   #expect(keyed["dense_1_accuracy"] != nil)
 }
+
+/// A shared BatchNormalization keeps each call's batch statistics: its gradients are the sums of two
+/// separate layers' with the same weights, and a shared Dropout trains.
+@Test func sharedLayersKeepTheirStatePerCall() throws {
+  var generator = SeededGenerator(seed: 13)
+  func random(_ shape: [Int]) throws -> Tensor {
+    try Tensor(
+      shape: shape,
+      scalars: (0..<shape.reduce(1, *)).map { _ in Float.random(in: -2...2, using: &generator) })
+  }
+  let x = [try random([6, 3]), try random([6, 3])]
+  let upstream = try random([6, 3])
+  func model(shared: Bool) throws -> Model {
+    try withSeededBuilds(seed: 1) {
+      let a = try Input(shape: [3]), b = try Input(shape: [3])
+      let first = try BatchNormalization()
+      let second = shared ? first : try BatchNormalization()
+      return try Model(inputs: [a, b], outputs: [try Add()([try first(a), try second(b)])])
+    }
+  }
+  let together = try model(shared: true), apart = try model(shared: false)
+  #expect(together.parameters.count == 4 && apart.parameters.count == 8)
+  let sharedGradients = try together.gradients(inputs: x, upstream: [upstream])
+  let separate = try apart.gradients(inputs: x, upstream: [upstream])
+  // gamma and beta: the shared layer's gradient is the sum of the two layers'.
+  for k in 0..<2 {
+    let sum = zip(separate[k].scalars, separate[k + 2].scalars).map { $0 + $1 }
+    for (value, expected) in zip(sharedGradients[k].scalars, sum) {
+      #expect(abs(value - expected) < 1e-5)
+    }
+  }
+  let dropout = try Dropout(0.5, seed: 3)
+  let input = try Input(shape: [4])
+  let net = try Model(
+    inputs: input, outputs: try Dense(2)(try Add()([try dropout(input), try dropout(input)])))
+  try net.compile(optimizer: "sgd", loss: "mse")
+  let history = try net.fit(
+    try random([8, 4]), try random([8, 2]), batchSize: 4, epochs: 2, verbose: .silent)
+  #expect(history["loss"]?.allSatisfy(\.isFinite) == true)
+}
