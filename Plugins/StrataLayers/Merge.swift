@@ -32,6 +32,8 @@ public final class MergeState {
 extension ElementwiseMerge {
   /// No arguments.
   public var config: NoConfig { NoConfig() }
+  /// Two inputs or more.
+  public static var inputCount: (minimum: Int, maximum: Int?) { (2, nil) }
   /// Checks the number and shapes of the inputs: all the same, as Keras' merge layers require.
   public func build(inputShapes: [[Int]], generator: inout SeededGenerator) throws -> [Int] {
     let (minimum, maximum) = Self.inputCount
@@ -105,18 +107,24 @@ private func withMutableBuffers<R>(
   return body(buffers)
 }
 
+/// Writes the element-wise sum of `inputs` into `output`.
+private func sum(
+  _ inputs: [UnsafeBufferPointer<Float>], into output: UnsafeMutableBufferPointer<Float>
+) {
+  _ = output.initialize(from: inputs[0])
+  for input in inputs.dropFirst() { simdZip(UnsafeBufferPointer(output), input, into: output, +) }
+}
+
 /// The sum of its inputs. Keras: `Add()`.
 public final class Add: ElementwiseMerge {
   public static let identifier = "Add"
-  public static let inputCount: (minimum: Int, maximum: Int?) = (2, nil)
   public let saved = MergeState()
   /// A new layer.
   public init(config: NoConfig = NoConfig()) {}
   public func combine(
     _ inputs: [UnsafeBufferPointer<Float>], into output: UnsafeMutableBufferPointer<Float>
   ) {
-    _ = output.initialize(from: inputs[0])
-    for input in inputs.dropFirst() { simdZip(UnsafeBufferPointer(output), input, into: output, +) }
+    sum(inputs, into: output)
   }
   public func split(
     _ dy: UnsafeBufferPointer<Float>, inputs: [UnsafeBufferPointer<Float>],
@@ -150,7 +158,6 @@ public final class Subtract: ElementwiseMerge {
 /// The element-wise product of its inputs. Keras: `Multiply()`.
 public final class Multiply: ElementwiseMerge {
   public static let identifier = "Multiply"
-  public static let inputCount: (minimum: Int, maximum: Int?) = (2, nil)
   public let saved = MergeState()
   public var keepsInputs: Bool { true }
   /// A new layer.
@@ -177,16 +184,13 @@ public final class Multiply: ElementwiseMerge {
 /// The element-wise mean of its inputs. Keras: `Average()`.
 public final class Average: ElementwiseMerge {
   public static let identifier = "Average"
-  public static let inputCount: (minimum: Int, maximum: Int?) = (2, nil)
   public let saved = MergeState()
-  public var keepsInputs: Bool { true }
   /// A new layer.
   public init(config: NoConfig = NoConfig()) {}
   public func combine(
     _ inputs: [UnsafeBufferPointer<Float>], into output: UnsafeMutableBufferPointer<Float>
   ) {
-    _ = output.initialize(from: inputs[0])
-    for input in inputs.dropFirst() { simdZip(UnsafeBufferPointer(output), input, into: output, +) }
+    sum(inputs, into: output)
     let scale = 1 / Float(inputs.count)
     simdMap(UnsafeBufferPointer(output), into: output) { $0 * scale }
   }
@@ -199,48 +203,44 @@ public final class Average: ElementwiseMerge {
   }
 }
 
-/// The element-wise maximum of its inputs. Keras: `Maximum()`; on a tie the earliest input gets the
-/// gradient, as TensorFlow's `maximum` gives it.
-public final class Maximum: ElementwiseMerge {
-  public static let identifier = "Maximum"
-  public static let inputCount: (minimum: Int, maximum: Int?) = (2, nil)
+/// The element-wise maximum or minimum of its inputs; on a tie the earliest input gets the gradient,
+/// as TensorFlow's `maximum` and `minimum` give it. `Maximum` and `Minimum` are its two kinds.
+public class ElementwiseExtremum: ElementwiseMerge {
+  /// The registry key of each kind.
+  public class var identifier: String { "Maximum" }
+  /// `true` for the maximum.
+  class var greater: Bool { true }
   public let saved = MergeState()
   public var keepsInputs: Bool { true }
   /// A new layer.
-  public init(config: NoConfig = NoConfig()) {}
+  public required init(config: NoConfig = NoConfig()) {}
   public func combine(
     _ inputs: [UnsafeBufferPointer<Float>], into output: UnsafeMutableBufferPointer<Float>
   ) {
-    extremum(inputs, into: output, greater: true)
+    for i in 0..<output.count {
+      output[i] = inputs[winner(inputs, at: i, greater: Self.greater)][i]
+    }
   }
   public func split(
     _ dy: UnsafeBufferPointer<Float>, inputs: [UnsafeBufferPointer<Float>],
     into gradients: [UnsafeMutableBufferPointer<Float>]
   ) {
-    routeToExtremum(dy, inputs: inputs, into: gradients, greater: true)
+    for dx in gradients { dx.initialize(repeating: 0) }
+    for i in 0..<dy.count { gradients[winner(inputs, at: i, greater: Self.greater)][i] = dy[i] }
   }
 }
 
-/// The element-wise minimum of its inputs. Keras: `Minimum()`; on a tie the earliest input gets the
-/// gradient.
-public final class Minimum: ElementwiseMerge {
-  public static let identifier = "Minimum"
-  public static let inputCount: (minimum: Int, maximum: Int?) = (2, nil)
-  public let saved = MergeState()
-  public var keepsInputs: Bool { true }
-  /// A new layer.
-  public init(config: NoConfig = NoConfig()) {}
-  public func combine(
-    _ inputs: [UnsafeBufferPointer<Float>], into output: UnsafeMutableBufferPointer<Float>
-  ) {
-    extremum(inputs, into: output, greater: false)
-  }
-  public func split(
-    _ dy: UnsafeBufferPointer<Float>, inputs: [UnsafeBufferPointer<Float>],
-    into gradients: [UnsafeMutableBufferPointer<Float>]
-  ) {
-    routeToExtremum(dy, inputs: inputs, into: gradients, greater: false)
-  }
+/// The element-wise maximum of its inputs. Keras: `Maximum()`.
+public final class Maximum: ElementwiseExtremum {
+  /// The registry key.
+  public override class var identifier: String { "Maximum" }
+}
+
+/// The element-wise minimum of its inputs. Keras: `Minimum()`.
+public final class Minimum: ElementwiseExtremum {
+  /// The registry key.
+  public override class var identifier: String { "Minimum" }
+  override class var greater: Bool { false }
 }
 
 /// The index of the winning input for each element: the first one holding the maximum (minimum). NaN
@@ -253,21 +253,6 @@ private func winner(_ inputs: [UnsafeBufferPointer<Float>], at i: Int, greater: 
     if value.isNaN || (greater ? value > current : value < current) { best = k }
   }
   return best
-}
-
-private func extremum(
-  _ inputs: [UnsafeBufferPointer<Float>], into output: UnsafeMutableBufferPointer<Float>,
-  greater: Bool
-) {
-  for i in 0..<output.count { output[i] = inputs[winner(inputs, at: i, greater: greater)][i] }
-}
-
-private func routeToExtremum(
-  _ dy: UnsafeBufferPointer<Float>, inputs: [UnsafeBufferPointer<Float>],
-  into gradients: [UnsafeMutableBufferPointer<Float>], greater: Bool
-) {
-  for dx in gradients { dx.initialize(repeating: 0) }
-  for i in 0..<dy.count { gradients[winner(inputs, at: i, greater: greater)][i] = dy[i] }
 }
 
 /// Joins its inputs along an axis. Keras: `Concatenate(axis=-1)`.

@@ -108,26 +108,7 @@ func functionalGradientsMatchKeras(_ index: Int) throws {
   let upstream = try random([4, 2])
   let gradients = try model.gradients(inputs: x, upstream: [upstream], training: false)
   // Finite differences of sum(output · upstream) over every weight.
-  func objective() throws -> Double {
-    let y = try model.predict(x)[0]
-    return zip(y.scalars, upstream.scalars).reduce(0) { $0 + Double($1.0 * $1.1) }
-  }
-  for (parameter, gradient) in zip(model.parameters, gradients) {
-    for i in 0..<parameter.count {
-      let original = parameter.value.scalars[i]
-      let h: Float = 1e-2
-      func set(_ value: Float) {
-        parameter.value.withUnsafeMutableBufferPointer { $0[i] = value }
-      }
-      set(original + h)
-      let plus = try objective()
-      set(original - h)
-      let minus = try objective()
-      set(original)
-      let numeric = (plus - minus) / Double(2 * h)
-      #expect(abs(numeric - Double(gradient.scalars[i])) < 1e-3, "\(parameter.name)[\(i)]")
-    }
-  }
+  try expectFiniteDifferences(model, inputs: x, upstream: upstream, gradients: gradients)
 }
 
 @Test func badGraphsAreClearErrors() throws {
@@ -305,22 +286,8 @@ final class GradientRecorder: GradientStage {
   let x = [try random([5, 4]), try random([5, 4])]
   let upstream = try random([5, 1])
   let gradients = try outer.gradients(inputs: x, upstream: [upstream], training: false)
-  func objective() throws -> Double {
-    let y = try outer.predict(x)[0]
-    return zip(y.scalars, upstream.scalars).reduce(0) { $0 + Double($1.0 * $1.1) }
-  }
-  for (parameter, gradient) in zip(outer.parameters, gradients) {
-    for i in stride(from: 0, to: parameter.count, by: 3) {
-      let original = parameter.value.scalars[i]
-      func set(_ value: Float) { parameter.value.withUnsafeMutableBufferPointer { $0[i] = value } }
-      set(original + 1e-2)
-      let plus = try objective()
-      set(original - 1e-2)
-      let minus = try objective()
-      set(original)
-      #expect(abs((plus - minus) / 2e-2 - Double(gradient.scalars[i])) < 2e-3, "\(parameter.name)")
-    }
-  }
+  try expectFiniteDifferences(
+    outer, inputs: x, upstream: upstream, gradients: gradients, stride: 3, tolerance: 2e-3)
   // Keras' nesting: the encoder is one record holding its own config.
   let copy = try Model(config: outer.config, seed: 1)
   try copy.setWeights(outer.weights)
@@ -413,4 +380,30 @@ final class GradientRecorder: GradientStage {
   let history = try net.fit(
     try random([8, 4]), try random([8, 2]), batchSize: 4, epochs: 2, verbose: .silent)
   #expect(history["loss"]?.allSatisfy(\.isFinite) == true)
+}
+
+/// Checks `gradients` (one per trainable parameter of `model`) against central differences of
+/// `sum(output · upstream)`, every `stride`-th element.
+func expectFiniteDifferences(
+  _ model: Model, inputs x: [Tensor], upstream: Tensor, gradients: [Tensor], stride: Int = 1,
+  tolerance: Double = 1e-3
+) throws {
+  func objective() throws -> Double {
+    let y = try model.predict(x)[0]
+    return zip(y.scalars, upstream.scalars).reduce(0) { $0 + Double($1.0 * $1.1) }
+  }
+  let h: Float = 1e-2
+  for (parameter, gradient) in zip(model.parameters, gradients) {
+    for i in Swift.stride(from: 0, to: parameter.count, by: stride) {
+      let original = parameter.value.scalars[i]
+      func set(_ value: Float) { parameter.value.withUnsafeMutableBufferPointer { $0[i] = value } }
+      set(original + h)
+      let plus = try objective()
+      set(original - h)
+      let minus = try objective()
+      set(original)
+      let numeric = (plus - minus) / Double(2 * h)
+      #expect(abs(numeric - Double(gradient.scalars[i])) < tolerance, "\(parameter.name)[\(i)]")
+    }
+  }
 }
