@@ -44,6 +44,13 @@ func functionalModelMatchesKeras(_ index: Int) throws {
     #expect(isClose(output, keras, rtol: 1e-5, atol: 1e-6), "\(closeness(output, keras))")
   }
 
+  // The whole serialized object (as `to_json()` and a `.keras` file's config.json hold it) builds the
+  // same model.
+  let serialized = try Model(config: try #require(reference["serialized"]), seed: 3)
+  try serialized.setWeights(model.weights)
+  #expect(serialized.summaryRows == model.summaryRows)
+  #expect(try serialized.predict(inputs) == outputs)
+
   // The config Strata writes builds the same graph.
   let copy = try Model(config: model.config, seed: 2)
   try copy.setWeights(model.weights)
