@@ -69,12 +69,11 @@ public final class BatchNormalization: Layer {
   public private(set) var movingMean: Parameter?
   /// The moving variance inference uses (not trainable).
   public private(set) var movingVariance: Parameter?
-  /// Keras' `trainable = False`: moving statistics in training too, and no parameter changes.
-  public var isFrozen = false {
-    didSet {
-      gamma?.isTrainable = !isFrozen
-      beta?.isTrainable = !isFrozen
-    }
+  /// Keras' `trainable = False` (the same as ``Layer/trainable`` false): moving statistics in training
+  /// too, and no parameter changes.
+  public var isFrozen: Bool {
+    get { !trainable }
+    set { trainable = !newValue }
   }
 
   private var inputShape: [Int] = []
@@ -144,18 +143,19 @@ public final class BatchNormalization: Layer {
       config.scale
       ? Parameter(
         name: "gamma", value: try initializers[0].make(shape: shape, generator: &generator),
-        isTrainable: !isFrozen) : nil
+        isTrainable: true) : nil
     beta =
       config.center
       ? Parameter(
         name: "beta", value: try initializers[1].make(shape: shape, generator: &generator),
-        isTrainable: !isFrozen) : nil
+        isTrainable: true) : nil
     movingMean = Parameter(
       name: "moving_mean", value: try initializers[2].make(shape: shape, generator: &generator),
       isTrainable: false)
     movingVariance = Parameter(
       name: "moving_variance", value: try initializers[3].make(shape: shape, generator: &generator),
       isTrainable: false)
+    applyTrainable()
     return inputShape
   }
 

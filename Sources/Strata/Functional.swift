@@ -475,14 +475,15 @@ public class Model {
   public func gradients(inputs x: [Tensor], upstream: [Tensor], training: Bool = true) throws
     -> [Tensor]
   {
-    guard upstream.count == outputs.count else {
+    try prepare(for: x)
+    let outputCount = modelOutputShapes?.count ?? 0
+    guard upstream.count == outputCount else {
       throw StrataError.invalidArgument(
         owner: name, argument: "upstream", value: "\(upstream.count) arrays",
-        expected: "\(outputs.count), one per output")
+        expected: "\(outputCount), one per output")
     }
     // In inference mode the layers still keep what backward needs; nothing random or running moves.
     let context = Context(kernels: kernels, isTraining: true)
-    try prepare(for: x)
     if training {
       _ = try run(x, context: context)
     } else {
@@ -529,6 +530,7 @@ public class Model {
     for (layerIndex, layer) in layers.enumerated() {
       var config = layer.configDictionary
       config["name"] = .string(layerNames[layerIndex])
+      config["trainable"] = .bool(layer.trainable)
       if let input = layer as? InputLayer {
         config["batch_shape"] = .array([.null] + input.shape.map { .int($0) })
       }

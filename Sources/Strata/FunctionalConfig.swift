@@ -52,6 +52,7 @@ extension Model {
         // The input shape is the graph's business here; `build_config` is read as Keras reads it.
         layerConfig["input_shape"] = nil
         let layer = try Registries.shared.layers.make(identifier, config: layerConfig)
+        if layerConfig["trainable"] == .bool(false) { layer.trainable = false }
         if let input = layer as? InputLayer {
           input.name = layerName
           produced[layerName] = [input.symbolicTensor]

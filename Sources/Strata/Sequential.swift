@@ -121,6 +121,7 @@ public final class Sequential: Model {
           layer: identifier, received: kerasShape(inputShape), expected: kerasShape(shape))
       }
     }
+    if config["trainable"] == .bool(false) { layer.trainable = false }
     try add(layer, name: config["name"]?.stringValue)
   }
 
@@ -151,6 +152,7 @@ public final class Sequential: Model {
       inputShape, owner: label, argument: index == 0 ? "input_shape" : "input shape")
     do {
       let outputShape = try layer.build(inputShape: inputShape, generator: &generator)
+      layer.applyTrainable()
       try Self.checkShape(outputShape, owner: label, argument: "output shape")
       outputShapes.append(outputShape)
     } catch let error as StrataError {
@@ -356,6 +358,7 @@ public final class Sequential: Model {
     for (layer, layerName) in zip(layers, layerNames) {
       var config = layer.configDictionary
       config["name"] = .string(layerName)
+      config["trainable"] = .bool(layer.trainable)
       let identifier =
         (try? Registries.shared.layers.canonicalName(of: layer.identifier)) ?? layer.identifier
       records.append(["class_name": .string(identifier), "config": .object(config)])

@@ -1,3 +1,4 @@
+import Synchronization
 /// Where a layer runs: the kernels backend and whether this is a training step.
 public struct Context: Sendable {
   /// The backend for GEMM, convolution and the other heavy operations.
@@ -61,6 +62,46 @@ extension Layer {
 
   /// The number of scalars in the parameters.
   public var parameterCount: Int { parameters.reduce(0) { $0 + $1.count } }
+}
+
+/// The layers frozen with `trainable = false`, by identity: every layer, a plugin's too, has
+/// ``Layer/trainable`` without storing it.
+enum FrozenLayers {
+  final class Entry: @unchecked Sendable {
+    weak var layer: AnyObject?
+    init(_ layer: AnyObject) { self.layer = layer }
+  }
+  static let entries = Mutex<[ObjectIdentifier: Entry]>([:])
+
+  static func isFrozen(_ layer: AnyObject) -> Bool {
+    entries.withLock { $0[ObjectIdentifier(layer)]?.layer === layer }
+  }
+
+  static func set(_ layer: AnyObject, frozen: Bool) {
+    entries.withLock { entries in
+      entries = entries.filter { $0.value.layer != nil }
+      entries[ObjectIdentifier(layer)] = frozen ? Entry(layer) : nil
+    }
+  }
+}
+
+extension Layer {
+  /// Keras' `trainable`: a frozen layer (`false`) keeps its weights through training, counts them as
+  /// non-trainable, and saves the flag in its config; a frozen `BatchNormalization` also normalizes with
+  /// its moving statistics in training, as in Keras 3. Set it before or after the layer is built.
+  public var trainable: Bool {
+    get { !FrozenLayers.isFrozen(self) }
+    set {
+      FrozenLayers.set(self, frozen: !newValue)
+      applyTrainable()
+    }
+  }
+
+  /// Marks the layer's weights trainable or not as ``trainable`` says (models call it after `build`).
+  public func applyTrainable() {
+    let on = trainable
+    for parameter in parameters { parameter.isTrainable = on && parameter.isTrainableByNature }
+  }
 }
 
 /// A layer that draws random numbers while training (dropout): its generator state is saved with a

@@ -11,9 +11,12 @@ public final class Parameter: @unchecked Sendable {
   public var value: Tensor
   /// `d(loss)/d(value)`, the same shape as `value`; written by the layer's `backward`.
   public var gradient: Tensor
-  /// Non-trainable parameters (batch normalization's moving statistics) are saved and counted but never
-  /// updated by an optimizer.
+  /// Non-trainable parameters (batch normalization's moving statistics, the weights of a frozen layer)
+  /// are saved and counted but never updated by an optimizer.
   public var isTrainable: Bool
+  /// Whether the weight is trainable by nature (a kernel, not a moving mean): what it goes back to when
+  /// its layer is unfrozen.
+  public let isTrainableByNature: Bool
 
   /// A weight with a zero gradient of its shape.
   public init(name: String, value: Tensor, isTrainable: Bool = true) {
@@ -21,6 +24,7 @@ public final class Parameter: @unchecked Sendable {
     self.value = value
     self.gradient = Tensor(shape: value.shape)
     self.isTrainable = isTrainable
+    isTrainableByNature = isTrainable
     ParameterTracker.current?.record(self)
   }
 

@@ -129,6 +129,7 @@ enum SymbolicCalls {
       var local = generator.withLock { g in SeededGenerator(seed: g.next()) }
       output = try build(&local)
     }
+    layer.applyTrainable()
     records.withLock { records in
       // Forget records of layers that no longer exist, so a reused identifier starts afresh.
       records = records.filter { $0.value.layer != nil }
