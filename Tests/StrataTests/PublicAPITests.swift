@@ -145,3 +145,31 @@ enum CubePlugin: Plugin {
   #expect(throws: (any Error).self) { try Predict.parse(["model.strata", "--count", "0"]) }
   _ = try Predict.parse(["model.strata", "--count", "3"])
 }
+
+@Test func toCategoricalAndArgmaxAreKerasHelpers() throws {
+  let labels = try Tensor(shape: [4], scalars: [2, 0, 1, 2])
+  let oneHot = try toCategorical(labels)
+  #expect(oneHot.shape == [4, 3])
+  #expect(oneHot.scalars == [0, 0, 1, 1, 0, 0, 0, 1, 0, 0, 0, 1])
+  #expect(
+    try toCategorical(try Tensor(shape: [2, 1], scalars: [1, 0]), classes: 4).shape == [2, 4])
+  #expect(try oneHot.argmax(axis: -1).scalars == [2, 0, 1, 2])
+  #expect(try oneHot.argmax(axis: 0).scalars == [1, 2, 0])
+  let ties = try Tensor(shape: [1, 3], scalars: [5, 5, .nan])
+  #expect(try ties.argmax().scalars == [2])
+  #expect(try Tensor(shape: [1, 3], scalars: [5, 5, 1]).argmax().scalars == [0])
+  #expect(
+    throws: StrataError.invalidArgument(
+      owner: "toCategorical", argument: "labels", value: "holding 1.5",
+      expected: "whole numbers ≥ 0")
+  ) { try toCategorical(try Tensor(shape: [1], scalars: [1.5])) }
+  #expect(
+    throws: StrataError.invalidArgument(
+      owner: "toCategorical", argument: "labels", value: "holding 3",
+      expected: "labels below classes (3)")
+  ) { try toCategorical(try Tensor(shape: [1], scalars: [3]), classes: 3) }
+  #expect(
+    throws: StrataError.invalidArgument(
+      owner: "argmax", argument: "axis", value: "2", expected: "an axis of a tensor of rank 2")
+  ) { try oneHot.argmax(axis: 2) }
+}
