@@ -16,12 +16,64 @@ public struct OptimizerArguments: Codable, Sendable, Equatable {
   /// Keras' `gradient_accumulation_steps`: the weights change every this many steps, by the mean of
   /// the gradients of those steps (at least 2; `nil`: every step).
   public var gradientAccumulationSteps: Int?
+  /// A learning-rate schedule given as Keras' `learning_rate` (`{"class_name": "ExponentialDecay",
+  /// "config": {…}}`); ``learningRate`` then holds its value at step 0.
+  public var learningRateSchedule: ConfigValue?
+
+  private enum CodingKeys: String, CodingKey {
+    case learningRate, weightDecay, clipnorm, clipvalue, globalClipnorm, gradientAccumulationSteps
+    case useEma, lossScaleFactor
+  }
+
+  /// Decodes Keras' arguments; `learning_rate` is a number or a schedule.
+  public init(from decoder: Decoder) throws {
+    let c = try decoder.container(keyedBy: CodingKeys.self)
+    if let rate = try? c.decode(Float.self, forKey: .learningRate) {
+      learningRate = rate
+    } else {
+      let record = try c.decode(ConfigValue.self, forKey: .learningRate)
+      learningRateSchedule = record
+      learningRate = try Registries.shared.schedule(record).learningRate(at: 0)
+    }
+    weightDecay = try c.decodeIfPresent(Float.self, forKey: .weightDecay)
+    clipnorm = try c.decodeIfPresent(Float.self, forKey: .clipnorm)
+    clipvalue = try c.decodeIfPresent(Float.self, forKey: .clipvalue)
+    globalClipnorm = try c.decodeIfPresent(Float.self, forKey: .globalClipnorm)
+    gradientAccumulationSteps = try c.decodeIfPresent(Int.self, forKey: .gradientAccumulationSteps)
+    // Keras writes these; Strata has neither a moving average of the weights nor loss scaling.
+    if try c.decodeIfPresent(Bool.self, forKey: .useEma) == true {
+      throw StrataError.invalidArgument(
+        owner: "optimizer", argument: "use_ema", value: "true",
+        expected: "false (an exponential moving average of the weights is not supported)")
+    }
+    if let factor = try c.decodeIfPresent(Float.self, forKey: .lossScaleFactor) {
+      throw StrataError.invalidArgument(
+        owner: "optimizer", argument: "loss_scale_factor", value: "\(factor)",
+        expected: "null (loss scaling is for mixed precision, which Strata does not use)")
+    }
+  }
+
+  /// Encodes Keras' arguments; a schedule as its serialized record under `learning_rate`.
+  public func encode(to encoder: Encoder) throws {
+    var c = encoder.container(keyedBy: CodingKeys.self)
+    if let learningRateSchedule {
+      try c.encode(learningRateSchedule, forKey: .learningRate)
+    } else {
+      try c.encode(learningRate, forKey: .learningRate)
+    }
+    try c.encodeIfPresent(weightDecay, forKey: .weightDecay)
+    try c.encodeIfPresent(clipnorm, forKey: .clipnorm)
+    try c.encodeIfPresent(clipvalue, forKey: .clipvalue)
+    try c.encodeIfPresent(globalClipnorm, forKey: .globalClipnorm)
+    try c.encodeIfPresent(gradientAccumulationSteps, forKey: .gradientAccumulationSteps)
+  }
 
   /// The arguments given, Keras' defaults for the others.
   public init(
     learningRate: Float, weightDecay: Float? = nil, clipnorm: Float? = nil, clipvalue: Float? = nil,
     globalClipnorm: Float? = nil
   ) {
+    learningRateSchedule = nil
     self.learningRate = learningRate
     self.weightDecay = weightDecay
     self.clipnorm = clipnorm
@@ -58,7 +110,15 @@ public protocol OptimizerOptions: Codable, Sendable, Equatable {
 /// (`{"learning_rate": 0.001, "beta_1": 0.9, …}`). Its own arguments read as the config's
 /// (`config.momentum`).
 @dynamicMemberLookup
-public struct OptimizerConfig<Options: OptimizerOptions>: KerasConfig, Equatable {
+public struct OptimizerConfig<Options: OptimizerOptions>: KerasConfig, Equatable,
+  ConfigReadsMoreKeys
+{
+  /// Keras' arguments Strata reads without writing them back: `use_ema` (which must be false) and its
+  /// settings, `loss_scale_factor` (which must be null).
+  public static var readOnlyKeys: Set<String> {
+    ["use_ema", "ema_momentum", "ema_overwrite_frequency", "loss_scale_factor"]
+  }
+
   /// The arguments every optimizer takes (`learning_rate`, clipping, `weight_decay`).
   public var common: OptimizerArguments
   /// The optimizer's own arguments.
@@ -75,6 +135,13 @@ public struct OptimizerConfig<Options: OptimizerOptions>: KerasConfig, Equatable
 
   /// Keras' defaults with `learningRate`.
   public init(learningRate: Float) { self.init(common: .init(learningRate: learningRate)) }
+
+  /// Keras' defaults with a learning-rate schedule: `Adam.Config(schedule: try ExponentialDecay(…))`.
+  public init(schedule: any LearningRateSchedule) {
+    var common = OptimizerArguments(learningRate: schedule.learningRate(at: 0))
+    common.learningRateSchedule = schedule.serialized
+    self.init(common: common)
+  }
 
   /// The config with Keras' defaults: what arguments left out take.
   public static var kerasDefaults: Self { Self() }
@@ -121,10 +188,14 @@ open class BaseOptimizer {
   private var slotIndex: [ObjectIdentifier: Int] = [:]
   var slots: [[Tensor]] = []
 
+  /// The schedule `learning_rate` follows, if one was given.
+  public let schedule: (any LearningRateSchedule)?
+
   init(arguments: OptimizerArguments, owner: String) throws {
     try arguments.validate(owner)
     self.arguments = arguments
     learningRate = arguments.learningRate
+    schedule = try arguments.learningRateSchedule.map { try Registries.shared.schedule($0) }
   }
 
   /// How many slots each parameter needs, and the value they start at.
@@ -147,6 +218,8 @@ open class BaseOptimizer {
   /// their mean, as Keras 3 does (the step count moves every step).
   public func apply(to parameters: [Parameter]) {
     let trainable = parameters.filter(\.isTrainable)
+    // Step k (from 0) uses the schedule's rate at k, as Keras evaluates it before counting the step.
+    if let schedule { learningRate = schedule.learningRate(at: iterations) }
     if let steps = arguments.gradientAccumulationSteps {
       let isUpdate = (iterations + 1) % steps == 0
       for p in trainable {

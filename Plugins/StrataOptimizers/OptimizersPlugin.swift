@@ -12,5 +12,11 @@ public enum OptimizersPlugin: Plugin {
     try registrar.register(AdamW.self)
     try registrar.register(Adamax.self)
     try registrar.register(Nadam.self)
+    try registrar.register(ExponentialDecay.self)
+    try registrar.register(PiecewiseConstantDecay.self)
+    try registrar.register(InverseTimeDecay.self)
+    try registrar.register(PolynomialDecay.self)
+    try registrar.register(CosineDecay.self)
+    try registrar.register(CosineDecayRestarts.self)
   }
 }

@@ -25,9 +25,14 @@ public protocol Callback: AnyObject {
   func onTrainBatchBegin(_ batch: Int, logs: Logs, model: Model)
   /// `logs` holds the running means of the epoch so far, as Keras' progress bar shows them.
   func onTrainBatchEnd(_ batch: Int, logs: Logs, model: Model)
+  /// Whether the epoch's logs (and so `History`) carry the optimizer's `learning_rate`, as Keras 3's
+  /// `LearningRateScheduler` and `ReduceLROnPlateau` add it. `false` by default.
+  var logsLearningRate: Bool { get }
 }
 
 extension Callback {
+  /// The logs are left as they are.
+  public var logsLearningRate: Bool { false }
   public func onTrainBegin(logs: Logs, model: Model) {}
   public func onTrainEnd(logs: Logs, model: Model) {}
   public func onEpochBegin(_ epoch: Int, logs: Logs, model: Model) {}
@@ -211,6 +216,8 @@ public final class TerminateOnNaN: Callback {
 /// Keras: `ReduceLROnPlateau(monitor="val_loss", factor=0.1, patience=10, mode="auto", min_delta=1e-4,
 /// cooldown=0, min_lr=0.0)`.
 public final class ReduceLROnPlateau: Callback {
+  /// The epoch's logs carry `learning_rate` (the rate before any reduction), as in Keras 3.
+  public var logsLearningRate: Bool { true }
   /// The logged value watched.
   public let monitor: String
   /// What the learning rate is multiplied by when `monitor` stops improving.
@@ -336,5 +343,32 @@ public final class CSVLogger: Callback {
   public func onTrainEnd(logs: Logs, model: Model) {
     try? handle?.close()
     handle = nil
+  }
+}
+
+/// Sets the learning rate at the start of each epoch from `schedule(epoch, currentRate)`. Keras:
+/// `LearningRateScheduler(schedule)`; the epoch's logs carry `learning_rate`.
+public final class LearningRateScheduler: Callback {
+  /// The epoch (from 0) and the current rate → the rate for that epoch.
+  public let schedule: (_ epoch: Int, _ learningRate: Float) -> Float
+  /// The epoch's logs carry `learning_rate`.
+  public var logsLearningRate: Bool { true }
+
+  /// A callback calling `schedule` at every epoch's start.
+  public init(_ schedule: @escaping (_ epoch: Int, _ learningRate: Float) -> Float) {
+    self.schedule = schedule
+  }
+
+  public func onEpochBegin(_ epoch: Int, logs: Logs, model: Model) {
+    guard let optimizer = model.optimizer else { return }
+    let rate = schedule(epoch, optimizer.learningRate)
+    if rate.isFinite && rate >= 0 {
+      optimizer.learningRate = rate
+    } else {
+      FileHandle.standardError.write(
+        Data(
+          "Warning: LearningRateScheduler: the schedule gave \(rate) for epoch \(epoch + 1); the rate stays \(optimizer.learningRate).\n"
+            .utf8))
+    }
   }
 }

@@ -332,6 +332,9 @@ extension Model {
         for (key, value) in validationLogs { logs["val_" + key] = value }
         trainer.finishProgress(logs: logs)
       }
+      if callbacks.contains(where: \.logsLearningRate) {
+        logs["learning_rate"] = compiled.optimizer.learningRate
+      }
       history.append(epoch: epoch, logs: logs)
       // A backup marks the epoch done, so it is written last: every other callback (a checkpoint) has
       // its file on disk by then, and a run killed in between trains the epoch again.

@@ -1,0 +1,312 @@
+import Foundation
+import StrataCore
+
+func checkSteps(_ owner: String, _ argument: String, _ value: Int) throws {
+  guard value > 0 else {
+    throw StrataError.invalidArgument(
+      owner: owner, argument: argument, value: "\(value)", expected: "a positive integer")
+  }
+}
+
+/// `initial · rate^(step / decaySteps)` (the exponent floored with `staircase`). Keras:
+/// `ExponentialDecay(initial_learning_rate, decay_steps, decay_rate, staircase=False)`.
+public struct ExponentialDecay: LearningRateSchedule {
+  /// The Keras arguments; a default is written once, in the memberwise `init`.
+  public struct Config: KerasConfig, Equatable {
+    /// Keras' `initial_learning_rate`.
+    public var initialLearningRate: Double
+    /// Keras' `decay_steps`.
+    public var decaySteps: Int
+    /// Keras' `decay_rate`.
+    public var decayRate: Double
+    /// Keras' `staircase`.
+    public var staircase: Bool
+    /// Keras' `name`.
+    public var name: String
+    /// The arguments given, Keras' defaults for the others.
+    public init(
+      initialLearningRate: Double, decaySteps: Int, decayRate: Double, staircase: Bool = false,
+      name: String = "ExponentialDecay"
+    ) {
+      self.initialLearningRate = initialLearningRate
+      self.decaySteps = decaySteps
+      self.decayRate = decayRate
+      self.staircase = staircase
+      self.name = name
+    }
+    /// The config with Keras' defaults (required arguments as placeholders).
+    public static let kerasDefaults = Config(initialLearningRate: 0, decaySteps: 1, decayRate: 1)
+    /// No Keras defaults for these.
+    public static let requiredArguments: Set<String> = [
+      "initial_learning_rate", "decay_steps", "decay_rate",
+    ]
+  }
+  public static let identifier = "ExponentialDecay"
+  public let config: Config
+  public init(config: Config) throws {
+    try checkSteps(Self.identifier, "decay_steps", config.decaySteps)
+    self.config = config
+  }
+  public func learningRate(at step: Int) -> Float {
+    var p = Double(step) / Double(config.decaySteps)
+    if config.staircase { p = p.rounded(.down) }
+    return Float(config.initialLearningRate * pow(config.decayRate, p))
+  }
+}
+
+/// `values[i]` while `step ≤ boundaries[i]`, the last value after the last boundary. Keras:
+/// `PiecewiseConstantDecay(boundaries, values)`.
+public struct PiecewiseConstantDecay: LearningRateSchedule {
+  /// The Keras arguments; a default is written once, in the memberwise `init`.
+  public struct Config: KerasConfig, Equatable {
+    /// Keras' `boundaries` (steps, increasing).
+    public var boundaries: [Int]
+    /// Keras' `values`, one more than the boundaries.
+    public var values: [Double]
+    /// Keras' `name`.
+    public var name: String
+    /// The arguments given, Keras' defaults for the others.
+    public init(boundaries: [Int], values: [Double], name: String = "PiecewiseConstant") {
+      self.boundaries = boundaries
+      self.values = values
+      self.name = name
+    }
+    /// The config with Keras' defaults (required arguments as placeholders).
+    public static let kerasDefaults = Config(boundaries: [], values: [0])
+    /// No Keras defaults for these.
+    public static let requiredArguments: Set<String> = ["boundaries", "values"]
+  }
+  public static let identifier = "PiecewiseConstantDecay"
+  public let config: Config
+  public init(config: Config) throws {
+    guard config.values.count == config.boundaries.count + 1 else {
+      throw StrataError.invalidArgument(
+        owner: Self.identifier, argument: "values", value: "of \(config.values.count) entries",
+        expected: "one more than the \(config.boundaries.count) boundaries")
+    }
+    self.config = config
+  }
+  public func learningRate(at step: Int) -> Float {
+    let index = config.boundaries.firstIndex { step <= $0 } ?? config.boundaries.count
+    return Float(config.values[index])
+  }
+}
+
+/// `initial / (1 + rate · step / decaySteps)` (floored with `staircase`). Keras:
+/// `InverseTimeDecay(initial_learning_rate, decay_steps, decay_rate, staircase=False)`.
+public struct InverseTimeDecay: LearningRateSchedule {
+  public typealias Config = ExponentialDecay.Config
+  public static let identifier = "InverseTimeDecay"
+  public let config: Config
+  public init(config: Config) throws {
+    try checkSteps(Self.identifier, "decay_steps", config.decaySteps)
+    var config = config
+    if config.name == "ExponentialDecay" { config.name = "InverseTimeDecay" }
+    self.config = config
+  }
+  public func learningRate(at step: Int) -> Float {
+    var p = Double(step) / Double(config.decaySteps)
+    if config.staircase { p = p.rounded(.down) }
+    return Float(config.initialLearningRate / (1 + config.decayRate * p))
+  }
+}
+
+/// From `initial` to `end` over `decaySteps` as `(1 - step / decaySteps)^power`; with `cycle` it starts
+/// again, from a farther horizon, after each multiple of `decaySteps`. Keras: `PolynomialDecay(
+/// initial_learning_rate, decay_steps, end_learning_rate=0.0001, power=1.0, cycle=False)`.
+public struct PolynomialDecay: LearningRateSchedule {
+  /// The Keras arguments; a default is written once, in the memberwise `init`.
+  public struct Config: KerasConfig, Equatable {
+    /// Keras' `initial_learning_rate`.
+    public var initialLearningRate: Double
+    /// Keras' `decay_steps`.
+    public var decaySteps: Int
+    /// Keras' `end_learning_rate`.
+    public var endLearningRate: Double
+    /// Keras' `power`.
+    public var power: Double
+    /// Keras' `cycle`.
+    public var cycle: Bool
+    /// Keras' `name`.
+    public var name: String
+    /// The arguments given, Keras' defaults for the others.
+    public init(
+      initialLearningRate: Double, decaySteps: Int, endLearningRate: Double = 0.0001,
+      power: Double = 1, cycle: Bool = false, name: String = "PolynomialDecay"
+    ) {
+      self.initialLearningRate = initialLearningRate
+      self.decaySteps = decaySteps
+      self.endLearningRate = endLearningRate
+      self.power = power
+      self.cycle = cycle
+      self.name = name
+    }
+    /// The config with Keras' defaults (required arguments as placeholders).
+    public static let kerasDefaults = Config(initialLearningRate: 0, decaySteps: 1)
+    /// No Keras defaults for these.
+    public static let requiredArguments: Set<String> = ["initial_learning_rate", "decay_steps"]
+  }
+  public static let identifier = "PolynomialDecay"
+  public let config: Config
+  public init(config: Config) throws {
+    try checkSteps(Self.identifier, "decay_steps", config.decaySteps)
+    self.config = config
+  }
+  public func learningRate(at step: Int) -> Float {
+    var horizon = Double(config.decaySteps)
+    var position = Double(step)
+    if config.cycle {
+      horizon *= step == 0 ? 1 : (position / horizon).rounded(.up)
+    } else {
+      position = min(position, horizon)
+    }
+    let fraction = pow(1 - position / horizon, config.power)
+    return Float(
+      (config.initialLearningRate - config.endLearningRate) * fraction + config.endLearningRate)
+  }
+}
+
+/// Half a cosine from `initial` down to `alpha · initial` over `decaySteps`, after an optional linear
+/// warm-up from `initial` to `warmupTarget` over `warmupSteps` (the cosine then starts from the target).
+/// Keras: `CosineDecay(initial_learning_rate, decay_steps, alpha=0.0, warmup_target=None,
+/// warmup_steps=0)`.
+public struct CosineDecay: LearningRateSchedule {
+  /// The Keras arguments; a default is written once, in the memberwise `init`.
+  public struct Config: KerasConfig, Equatable {
+    /// Keras' `initial_learning_rate`.
+    public var initialLearningRate: Double
+    /// Keras' `decay_steps`.
+    public var decaySteps: Int
+    /// Keras' `alpha`: the floor, as a fraction of the rate decayed from.
+    public var alpha: Double
+    /// Keras' `name`.
+    public var name: String
+    /// Keras' `warmup_target` (`nil`: no warm-up).
+    public var warmupTarget: Double?
+    /// Keras' `warmup_steps`.
+    public var warmupSteps: Int
+    /// The arguments given, Keras' defaults for the others.
+    public init(
+      initialLearningRate: Double, decaySteps: Int, alpha: Double = 0, name: String = "CosineDecay",
+      warmupTarget: Double? = nil, warmupSteps: Int = 0
+    ) {
+      self.initialLearningRate = initialLearningRate
+      self.decaySteps = decaySteps
+      self.alpha = alpha
+      self.name = name
+      self.warmupTarget = warmupTarget
+      self.warmupSteps = warmupSteps
+    }
+    /// The config with Keras' defaults (required arguments as placeholders).
+    public static let kerasDefaults = Config(initialLearningRate: 0, decaySteps: 1)
+    /// No Keras defaults for these.
+    public static let requiredArguments: Set<String> = ["initial_learning_rate", "decay_steps"]
+    // `warmup_target: null` is written, as Keras writes it.
+    enum CodingKeys: String, CodingKey {
+      case initialLearningRate, decaySteps, alpha, name, warmupTarget, warmupSteps
+    }
+    /// Encodes every argument, `warmup_target` as null when there is none.
+    public func encode(to encoder: Encoder) throws {
+      var c = encoder.container(keyedBy: CodingKeys.self)
+      try c.encode(initialLearningRate, forKey: .initialLearningRate)
+      try c.encode(decaySteps, forKey: .decaySteps)
+      try c.encode(alpha, forKey: .alpha)
+      try c.encode(name, forKey: .name)
+      try c.encode(warmupTarget, forKey: .warmupTarget)
+      try c.encode(warmupSteps, forKey: .warmupSteps)
+    }
+  }
+  public static let identifier = "CosineDecay"
+  public let config: Config
+  public init(config: Config) throws {
+    try checkSteps(Self.identifier, "decay_steps", config.decaySteps)
+    guard config.warmupSteps >= 0 else {
+      throw StrataError.invalidArgument(
+        owner: Self.identifier, argument: "warmup_steps", value: "\(config.warmupSteps)",
+        expected: "a number ≥ 0")
+    }
+    self.config = config
+  }
+  func decayed(_ step: Double, from rate: Double) -> Double {
+    let cosine = 0.5 * (1 + cos(Double.pi * step / Double(config.decaySteps)))
+    return rate * ((1 - config.alpha) * cosine + config.alpha)
+  }
+  public func learningRate(at step: Int) -> Float {
+    let decaySteps = Double(config.decaySteps)
+    guard let target = config.warmupTarget else {
+      return Float(decayed(min(Double(step), decaySteps), from: config.initialLearningRate))
+    }
+    let warmup = Double(config.warmupSteps)
+    let position = min(Double(step), decaySteps + warmup)
+    if position < warmup {
+      return Float(
+        (target - config.initialLearningRate) * position / warmup + config.initialLearningRate)
+    }
+    return Float(decayed(position - warmup, from: target))
+  }
+}
+
+/// Cosine decay with warm restarts (SGDR): each period `tMul` times longer than the last and its peak
+/// `mMul` times lower. Keras: `CosineDecayRestarts(initial_learning_rate, first_decay_steps, t_mul=2.0,
+/// m_mul=1.0, alpha=0.0)`, saved with the name `SGDRDecay`.
+public struct CosineDecayRestarts: LearningRateSchedule {
+  /// The Keras arguments; a default is written once, in the memberwise `init`.
+  public struct Config: KerasConfig, Equatable {
+    /// Keras' `initial_learning_rate`.
+    public var initialLearningRate: Double
+    /// Keras' `first_decay_steps`.
+    public var firstDecaySteps: Int
+    /// Keras' `t_mul`.
+    public var tMul: Double
+    /// Keras' `m_mul`.
+    public var mMul: Double
+    /// Keras' `alpha`.
+    public var alpha: Double
+    /// Keras' `name`.
+    public var name: String
+    /// The arguments given, Keras' defaults for the others.
+    public init(
+      initialLearningRate: Double, firstDecaySteps: Int, tMul: Double = 2, mMul: Double = 1,
+      alpha: Double = 0, name: String = "SGDRDecay"
+    ) {
+      self.initialLearningRate = initialLearningRate
+      self.firstDecaySteps = firstDecaySteps
+      self.tMul = tMul
+      self.mMul = mMul
+      self.alpha = alpha
+      self.name = name
+    }
+    /// The config with Keras' defaults (required arguments as placeholders).
+    public static let kerasDefaults = Config(initialLearningRate: 0, firstDecaySteps: 1)
+    /// No Keras defaults for these.
+    public static let requiredArguments: Set<String> = [
+      "initial_learning_rate", "first_decay_steps",
+    ]
+  }
+  public static let identifier = "CosineDecayRestarts"
+  public let config: Config
+  public init(config: Config) throws {
+    try checkSteps(Self.identifier, "first_decay_steps", config.firstDecaySteps)
+    guard config.tMul > 0 else {
+      throw StrataError.invalidArgument(
+        owner: Self.identifier, argument: "t_mul", value: "\(config.tMul)",
+        expected: "a positive number")
+    }
+    self.config = config
+  }
+  public func learningRate(at step: Int) -> Float {
+    var fraction = Double(step) / Double(config.firstDecaySteps)
+    let restart: Double
+    if config.tMul == 1 {
+      restart = fraction.rounded(.down)
+      fraction -= restart
+    } else {
+      let t = config.tMul
+      restart = (log(1 - fraction * (1 - t)) / log(t)).rounded(.down)
+      let done = (1 - pow(t, restart)) / (1 - t)
+      fraction = (fraction - done) / pow(t, restart)
+    }
+    let cosine = 0.5 * pow(config.mMul, restart) * (1 + cos(Double.pi * fraction))
+    return Float(config.initialLearningRate * ((1 - config.alpha) * cosine + config.alpha))
+  }
+}
