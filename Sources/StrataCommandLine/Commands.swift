@@ -100,6 +100,9 @@ public struct Train: ParsableCommand {
   @Option(help: "Draw the learning curves to this SVG file (and write them as CSV beside it).")
   var plot: String?
 
+  @Option(help: "Write TensorBoard logs (train/ and validation/ runs) into this directory.")
+  var tensorboard: String?
+
   /// Refuses options out of range before anything runs.
   public func validate() throws {
     try requireAtLeastOne(epochs, "--epochs")
@@ -170,7 +173,8 @@ public struct Train: ParsableCommand {
     let history = try network.fit(
       train.images, train.labels, batchSize: batchSize ?? 32,
       epochs: epochs ?? SeedModel.horsesOrHumans.epochs, verbose: verbosity,
-      validationData: validation.count > 0 ? (validation.images, validation.labels) : nil)
+      validationData: validation.count > 0 ? (validation.images, validation.labels) : nil,
+      callbacks: tensorboard.map { [TensorBoard($0)] } ?? [])
     if let save { try network.save(to: URL(fileURLWithPath: save)) }
     if let plot {
       try history.writeSVG(
@@ -223,6 +227,7 @@ public struct Train: ParsableCommand {
         backupCallback,
       ]
     }
+    if let tensorboard { callbacks.append(TensorBoard(tensorboard)) }
     let verbosity = verbose.map { Verbosity(integerLiteral: $0) } ?? .auto
     let start = ContinuousClock.now
     let history = try network.fit(
