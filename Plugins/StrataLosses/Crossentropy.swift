@@ -2,13 +2,36 @@ import Foundation
 import StrataCore
 
 /// The config of the cross-entropies.
-public struct CrossentropyConfig: KerasConfig, Equatable {
+public struct CrossentropyConfig: KerasConfig, Equatable, ConfigReadsMoreKeys {
   /// `true` when predictions are logits rather than probabilities.
   public var fromLogits: Bool
   /// `fromLogits`: whether predictions are logits (Keras' default: probabilities).
   public init(fromLogits: Bool = false) { self.fromLogits = fromLogits }
   /// The config with Keras' defaults: what arguments left out take.
   public static let kerasDefaults = CrossentropyConfig()
+  /// Keras writes these with their defaults; other values are refused by name.
+  public static let readOnlyKeys: Set<String> = ["axis", "label_smoothing", "ignore_class"]
+
+  private enum CodingKeys: String, CodingKey { case fromLogits, axis, labelSmoothing }
+  /// Decodes `from_logits`; `axis` must be -1 and `label_smoothing` 0.
+  public init(from decoder: Decoder) throws {
+    let c = try decoder.container(keyedBy: CodingKeys.self)
+    fromLogits = try c.decode(Bool.self, forKey: .fromLogits)
+    if let axis = try c.decodeIfPresent(Int.self, forKey: .axis), axis != -1 {
+      throw StrataError.invalidArgument(
+        owner: "crossentropy", argument: "axis", value: "\(axis)", expected: "-1 (the last axis)")
+    }
+    if let smoothing = try c.decodeIfPresent(Float.self, forKey: .labelSmoothing), smoothing != 0 {
+      throw StrataError.invalidArgument(
+        owner: "crossentropy", argument: "label_smoothing", value: "\(smoothing)",
+        expected: "0 (label smoothing is not supported yet)")
+    }
+  }
+  /// Encodes `from_logits`.
+  public func encode(to encoder: Encoder) throws {
+    var c = encoder.container(keyedBy: CodingKeys.self)
+    try c.encode(fromLogits, forKey: .fromLogits)
+  }
 }
 
 /// Row-wise softmax cross-entropy from logits, stable: `logsumexp(z) - Σ y · z`, gradient `softmax(z)·Σy - y`.

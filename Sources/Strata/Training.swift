@@ -208,12 +208,34 @@ extension Model {
   public func fit(
     _ x: Tensor, _ y: Tensor, batchSize: Int = 32, epochs: Int = 1, verbose: Verbosity = .auto,
     validationData: (Tensor, Tensor)? = nil, validationSplit: Float = 0, shuffle: Bool = true,
-    callbacks: [any Callback] = [], initialEpoch: Int = 0
+    callbacks: [any Callback] = [], initialEpoch: Int = 0, classWeight: [Int: Float]? = nil,
+    sampleWeight: Tensor? = nil
   ) throws -> History {
     try fit(
       [x], [y], batchSize: batchSize, epochs: epochs, verbose: verbose,
       validationData: validationData.map { ([$0.0], [$0.1]) }, validationSplit: validationSplit,
-      shuffle: shuffle, callbacks: callbacks, initialEpoch: initialEpoch)
+      shuffle: shuffle, callbacks: callbacks, initialEpoch: initialEpoch, classWeight: classWeight,
+      sampleWeight: sampleWeight)
+  }
+
+  /// One weight per sample from `classWeight`: the weight of each sample's class (its label, or the
+  /// largest entry of a one-hot row). Keras' `class_weight`.
+  func sampleWeights(from classWeight: [Int: Float], labels: Tensor) throws -> Tensor {
+    let rows = labels.shape.first ?? 0
+    let width = labels.count / max(rows, 1)
+    let classes =
+      width == 1
+      ? labels.scalars.map { Int($0) } : try labels.argmax(axis: -1).scalars.map { Int($0) }
+    return try Tensor(
+      shape: [rows],
+      scalars: classes.map { label in
+        guard let weight = classWeight[label] else {
+          throw StrataError.invalidArgument(
+            owner: "fit", argument: "classWeight", value: "without class \(label)",
+            expected: "a weight for every class in y")
+        }
+        return weight
+      })
   }
 
   /// Trains a model with several inputs or outputs: one array per input in `x`, one per output in
@@ -222,14 +244,24 @@ extension Model {
   public func fit(
     _ x: [Tensor], _ y: [Tensor], batchSize: Int = 32, epochs: Int = 1, verbose: Verbosity = .auto,
     validationData: ([Tensor], [Tensor])? = nil, validationSplit: Float = 0, shuffle: Bool = true,
-    callbacks: [any Callback] = [], initialEpoch: Int = 0
+    callbacks: [any Callback] = [], initialEpoch: Int = 0, classWeight: [Int: Float]? = nil,
+    sampleWeight: Tensor? = nil
   ) throws -> History {
     guard validationSplit >= 0, validationSplit < 1 else {
       throw StrataError.invalidArgument(
         owner: "fit", argument: "validationSplit", value: "\(validationSplit)",
         expected: "a number in [0, 1)")
     }
-    var train = try ArrayDataset(x: x, y: y, owner: name)
+    var weights = sampleWeight
+    if let classWeight, let labels = y.first {
+      guard y.count == 1, sampleWeight == nil else {
+        throw StrataError.invalidArgument(
+          owner: "fit", argument: "classWeight", value: "with \(y.count) outputs or sampleWeight",
+          expected: "one output and no sampleWeight")
+      }
+      weights = try sampleWeights(from: classWeight, labels: labels)
+    }
+    var train = try ArrayDataset(x: x, y: y, sampleWeight: weights, owner: name)
     var validation = try validationData.map {
       try ArrayDataset(
         x: $0.0, y: $0.1, owner: name, names: ("validationData.x", "validationData.y"))
@@ -357,17 +389,21 @@ extension Model {
   /// The loss and metrics on `x` and `y`, computed in inference mode. Keras: `model.evaluate(x, y)`.
   /// - Returns: `"loss"` and each compiled metric by the name it was given.
   @discardableResult public func evaluate(
-    _ x: Tensor, _ y: Tensor, batchSize: Int = 32, verbose: Verbosity = .auto
+    _ x: Tensor, _ y: Tensor, batchSize: Int = 32, verbose: Verbosity = .auto,
+    sampleWeight: Tensor? = nil
   ) throws -> Logs {
-    try evaluate([x], [y], batchSize: batchSize, verbose: verbose)
+    try evaluate([x], [y], batchSize: batchSize, verbose: verbose, sampleWeight: sampleWeight)
   }
 
   /// The loss and metrics of a model with several inputs or outputs: `"loss"` (the weighted total),
   /// `"<output>_loss"` for each output (unweighted, as Keras reports it) and `"<output>_<metric>"`.
   @discardableResult public func evaluate(
-    _ x: [Tensor], _ y: [Tensor], batchSize: Int = 32, verbose: Verbosity = .auto
+    _ x: [Tensor], _ y: [Tensor], batchSize: Int = 32, verbose: Verbosity = .auto,
+    sampleWeight: Tensor? = nil
   ) throws -> Logs {
-    try evaluate(try ArrayDataset(x: x, y: y, owner: name), batchSize: batchSize, verbose: verbose)
+    try evaluate(
+      try ArrayDataset(x: x, y: y, sampleWeight: sampleWeight, owner: name), batchSize: batchSize,
+      verbose: verbose)
   }
 
   /// The loss and metrics on a dataset.
@@ -417,11 +453,15 @@ extension Model {
       data.gather(Array(start..<end), into: &batch)
       let predictions = try run(batch.x, context: context)
       for (k, loss) in compiled.losses.enumerated() {
-        let value = try predictions[k].withUnsafeBufferPointer { p in
-          try batch.y[k].withUnsafeBufferPointer { t in
-            try loss.compute(prediction: p, target: t, shape: predictions[k].shape, gradient: nil)
+        let value =
+          try batch.sampleWeights.map {
+            try loss.weightedLoss(prediction: predictions[k], target: batch.y[k], sampleWeight: $0)
           }
-        }
+          ?? predictions[k].withUnsafeBufferPointer { p in
+            try batch.y[k].withUnsafeBufferPointer { t in
+              try loss.compute(prediction: p, target: t, shape: predictions[k].shape, gradient: nil)
+            }
+          }
         sums[k] += Double(value) * Double(end - start)
       }
       for metric in metrics {
@@ -454,6 +494,8 @@ final class Trainer<Data: Dataset> {
   let fused: [(any SoftmaxHead, any SoftmaxCrossentropy)?]
   var batch: Batch
   var lossGradients: [Tensor]
+  /// Each sample's loss, when the data has sample weights.
+  var perSample = Tensor(shape: [0])
   var order: [Int]
   var progress: ProgressBar?
 
@@ -484,7 +526,7 @@ final class Trainer<Data: Dataset> {
     for k in outputs.indices {
       let output = outputs[k], target = batch.y[k], shape = output.shape
       lossGradients[k].reuse(shape: shape)
-      let loss: Float
+      var loss: Float
       // A fused head is only one whose softmax ran in this step (its logits are this step's).
       if let (head, crossentropy) = fused[k], head.endsWithSoftmax {
         let logits = head.logits
@@ -509,6 +551,9 @@ final class Trainer<Data: Dataset> {
         }
         isFused.append(false)
       }
+      if let weights = batch.sampleWeights {
+        loss = try weigh(&lossGradients[k], loss: compiled.losses[k], output, target, weights)
+      }
       let weight = compiled.lossWeights[k]
       if weight != 1 {
         lossGradients[k].withUnsafeMutableBufferPointer { g in
@@ -522,6 +567,36 @@ final class Trainer<Data: Dataset> {
     for stage in model.gradientStages { try stage.process(parameters, rows: rows) }
     compiled.optimizer.apply(to: parameters)
     return (losses, outputs)
+  }
+
+  /// Keras' loss with sample weights (`Σ wᵢ · lossᵢ / batch`), each row of `gradient` scaled by its
+  /// weight.
+  func weigh(
+    _ gradient: inout Tensor, loss: any Loss, _ output: Tensor, _ target: Tensor, _ weights: Tensor
+  ) throws -> Float {
+    let rows = output.shape[0]
+    perSample.reuse(shape: [rows])
+    try output.withUnsafeBufferPointer { p in
+      try target.withUnsafeBufferPointer { t in
+        try perSample.withUnsafeMutableBufferPointer {
+          try loss.perSampleLosses(prediction: p, target: t, shape: output.shape, into: $0)
+        }
+      }
+    }
+    var total: Double = 0
+    let rowSize = output.count / max(rows, 1)
+    weights.withUnsafeBufferPointer { w in
+      perSample.withUnsafeBufferPointer { l in
+        for i in 0..<rows { total += Double(l[i]) * Double(w[i]) }
+      }
+      gradient.withUnsafeMutableBufferPointer { g in
+        for i in 0..<rows {
+          let weight = w[i]
+          for j in (i * rowSize)..<((i + 1) * rowSize) { g[j] *= weight }
+        }
+      }
+    }
+    return Float(total / Double(max(rows, 1)))
   }
 
   /// Runs one epoch and returns its logs (running means over the epoch, as Keras reports them).

@@ -103,7 +103,7 @@ public typealias ConfigDictionary = [String: ConfigValue]
 let genericKerasArguments: Set<String> = [
   "name", "trainable", "dtype", "input_shape", "batch_input_shape", "batch_shape", "batch_size",
   "data_format", "autocast", "input_dim", "module", "registered_name", "sparse", "ragged",
-  "quantization_config", "synchronized",
+  "quantization_config", "synchronized", "reduction",
 ]
 
 /// A config that reads keys it does not write back: Keras' other spellings of an argument
@@ -168,6 +168,11 @@ public enum ConfigCoding {
         owner: owner, argument: "quantization_config",
         value: quantization.description.prefix(200).description,
         expected: "null (quantized layers are not supported)")
+    }
+    if let reduction = given["reduction"], reduction != .string("sum_over_batch_size") {
+      throw StrataError.invalidArgument(
+        owner: owner, argument: "reduction", value: reduction.description.prefix(100).description,
+        expected: "\"sum_over_batch_size\" (Keras' default, the only reduction Strata applies)")
     }
     for key in ["sparse", "ragged"] where given[key] == .bool(true) {
       throw StrataError.invalidArgument(

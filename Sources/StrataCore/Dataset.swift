@@ -4,11 +4,14 @@ public struct Batch {
   public var x: [Tensor]
   /// The targets, one array per model output.
   public var y: [Tensor]
+  /// One weight per sample (`[rows]`) when the dataset has them: each sample's loss counts that much.
+  public var sampleWeights: Tensor?
 
   /// A batch of the given arrays.
-  public init(x: [Tensor], y: [Tensor]) {
+  public init(x: [Tensor], y: [Tensor], sampleWeights: Tensor? = nil) {
     self.x = x
     self.y = y
+    self.sampleWeights = sampleWeights
   }
 }
 
@@ -34,16 +37,21 @@ public struct ArrayDataset: Dataset {
   public let x: [Tensor]
   /// The target arrays.
   public let y: [Tensor]
+  /// One weight per sample, or `nil`.
+  public let sampleWeight: Tensor?
 
-  /// Arrays with the same number of rows, at least one.
-  /// - Throws: when an array has no batch axis or a different number of rows.
-  public init(x: [Tensor], y: [Tensor]) throws {
-    try self.init(x: x, y: y, owner: "ArrayDataset")
+  /// Arrays with the same number of rows, at least one, and optionally a weight per sample.
+  /// - Throws: when an array has no batch axis or a different number of rows, or a weight is negative
+  ///   or not finite.
+  public init(x: [Tensor], y: [Tensor], sampleWeight: Tensor? = nil) throws {
+    try self.init(x: x, y: y, sampleWeight: sampleWeight, owner: "ArrayDataset")
   }
 
   /// Checks the arrays, naming `owner` and the arguments in errors.
-  public init(x: [Tensor], y: [Tensor], owner: String, names: (String, String) = ("x", "y")) throws
-  {
+  public init(
+    x: [Tensor], y: [Tensor], sampleWeight: Tensor? = nil, owner: String,
+    names: (String, String) = ("x", "y")
+  ) throws {
     func label(_ base: String, _ index: Int, of count: Int) -> String {
       count == 1 ? base : "\(base)[\(index)]"
     }
@@ -70,18 +78,34 @@ public struct ArrayDataset: Dataset {
         owner: owner, argument: arrays[0].0, value: "with no samples",
         expected: "at least one sample")
     }
+    if let sampleWeight {
+      guard sampleWeight.count == rows, sampleWeight.shape.first == rows else {
+        throw StrataError.invalidArgument(
+          owner: owner, argument: "sampleWeight", value: "of shape \(sampleWeight.shape)",
+          expected: "one weight per sample ([\(rows)])")
+      }
+      if let bad = sampleWeight.scalars.first(where: { !($0.isFinite && $0 >= 0) }) {
+        throw StrataError.invalidArgument(
+          owner: owner, argument: "sampleWeight", value: "holding \(bad)",
+          expected: "finite weights ≥ 0")
+      }
+    }
     self.x = x
     self.y = y
+    self.sampleWeight = sampleWeight.map { (try? $0.reshaped(to: [rows])) ?? $0 }
   }
 
   /// The samples `range` of every array.
   public func rows(_ range: Range<Int>) -> ArrayDataset {
-    ArrayDataset(uncheckedX: x.map { $0.slice(rows: range) }, y: y.map { $0.slice(rows: range) })
+    ArrayDataset(
+      uncheckedX: x.map { $0.slice(rows: range) }, y: y.map { $0.slice(rows: range) },
+      sampleWeight: sampleWeight?.slice(rows: range))
   }
 
-  private init(uncheckedX x: [Tensor], y: [Tensor]) {
+  private init(uncheckedX x: [Tensor], y: [Tensor], sampleWeight: Tensor?) {
     self.x = x
     self.y = y
+    self.sampleWeight = sampleWeight
   }
 
   /// The number of rows.
@@ -95,7 +119,8 @@ public struct ArrayDataset: Dataset {
   public func makeBatch(capacity: Int) -> Batch {
     Batch(
       x: x.map { Tensor(shape: [capacity] + $0.shape.dropFirst()) },
-      y: y.map { Tensor(shape: [capacity] + $0.shape.dropFirst()) })
+      y: y.map { Tensor(shape: [capacity] + $0.shape.dropFirst()) },
+      sampleWeights: sampleWeight.map { _ in Tensor(shape: [capacity]) })
   }
 
   /// Copies the rows at `indices`; consecutive rows in one copy.
@@ -128,5 +153,8 @@ public struct ArrayDataset: Dataset {
     }
     for k in x.indices { copy(x[k], into: &batch.x[k]) }
     for k in y.indices { copy(y[k], into: &batch.y[k]) }
+    if let sampleWeight, batch.sampleWeights != nil {
+      copy(sampleWeight, into: &batch.sampleWeights!)
+    }
   }
 }

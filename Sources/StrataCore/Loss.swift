@@ -122,3 +122,40 @@ extension Optimizer {
   /// The config as a Keras-style dictionary.
   public var configDictionary: ConfigDictionary { (try? ConfigCoding.encode(config)) ?? [:] }
 }
+
+extension Loss {
+  /// Each sample's own loss (the loss of its row alone), written into `losses` (one per row).
+  public func perSampleLosses(
+    prediction: UnsafeBufferPointer<Float>, target: UnsafeBufferPointer<Float>, shape: [Int],
+    into losses: UnsafeMutableBufferPointer<Float>
+  ) throws {
+    let rows = shape.first ?? 0
+    guard rows > 0 else { return }
+    let rowSize = prediction.count / rows, targetSize = target.count / rows
+    let rowShape = [1] + shape.dropFirst()
+    for i in 0..<rows {
+      losses[i] = try compute(
+        prediction: UnsafeBufferPointer(rebasing: prediction[(i * rowSize)..<((i + 1) * rowSize)]),
+        target: UnsafeBufferPointer(rebasing: target[(i * targetSize)..<((i + 1) * targetSize)]),
+        shape: rowShape, gradient: nil)
+    }
+  }
+
+  /// The loss with one weight per sample, as Keras reduces it by default (`sum_over_batch_size`):
+  /// `Σ weightᵢ · lossᵢ / batch`, not divided by the weights' sum.
+  public func weightedLoss(prediction: Tensor, target: Tensor, sampleWeight: Tensor) throws -> Float
+  {
+    var losses = Tensor(shape: [prediction.shape.first ?? 0])
+    try prediction.withUnsafeBufferPointer { p in
+      try target.withUnsafeBufferPointer { t in
+        try losses.withUnsafeMutableBufferPointer {
+          try perSampleLosses(prediction: p, target: t, shape: prediction.shape, into: $0)
+        }
+      }
+    }
+    let total = zip(losses.scalars, sampleWeight.scalars).reduce(0.0) {
+      $0 + Double($1.0) * Double($1.1)
+    }
+    return Float(total / Double(max(losses.count, 1)))
+  }
+}
