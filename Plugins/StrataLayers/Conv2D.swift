@@ -29,6 +29,10 @@ public final class Conv2D: Layer {
     public var biasInitializer: Spec
     /// Grouped convolutions are not supported: only Keras' default of 1 is accepted.
     public var groups: Int = 1
+    /// Keras' `kernel_constraint`, applied after each optimizer update.
+    public var kernelConstraint: Spec? = nil
+    /// Keras' `bias_constraint`, applied after each optimizer update.
+    public var biasConstraint: Spec? = nil
 
     /// The arguments given, Keras' defaults for the others.
     public init(
@@ -61,6 +65,8 @@ public final class Conv2D: Layer {
   public let activation: any Activation
   let kernelInitializer: any Initializer
   let biasInitializer: any Initializer
+  let kernelConstraint: (any Constraint)?
+  let biasConstraint: (any Constraint)?
   let same: Bool
 
   /// `[kh, kw, in, out]`; `nil` until built.
@@ -134,6 +140,8 @@ public final class Conv2D: Layer {
     activation = try Registries.shared.activation(config.activation)
     kernelInitializer = try Registries.shared.initializer(config.kernelInitializer)
     biasInitializer = try Registries.shared.initializer(config.biasInitializer)
+    kernelConstraint = try config.kernelConstraint.map { try Registries.shared.constraint($0) }
+    biasConstraint = try config.biasConstraint.map { try Registries.shared.constraint($0) }
   }
 
   public var parameters: [Parameter] { [kernel, bias].compactMap { $0 } }
@@ -170,6 +178,8 @@ public final class Conv2D: Layer {
       ? Parameter(
         name: "bias",
         value: try biasInitializer.make(shape: [config.filters], generator: &generator)) : nil
+    kernel?.constraint = kernelConstraint
+    bias?.constraint = biasConstraint
     return [g.outputHeight, g.outputWidth, config.filters]
   }
 

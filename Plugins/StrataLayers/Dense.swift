@@ -18,6 +18,10 @@ public final class Dense: SoftmaxHead {
     public var kernelInitializer: Spec
     /// Keras' `bias_initializer`.
     public var biasInitializer: Spec
+    /// Keras' `kernel_constraint`, applied after each optimizer update.
+    public var kernelConstraint: Spec? = nil
+    /// Keras' `bias_constraint`, applied after each optimizer update.
+    public var biasConstraint: Spec? = nil
 
     /// The arguments given, Keras' defaults for the others.
     public init(
@@ -44,6 +48,8 @@ public final class Dense: SoftmaxHead {
   public let activation: any Activation
   let kernelInitializer: any Initializer
   let biasInitializer: any Initializer
+  let kernelConstraint: (any Constraint)?
+  let biasConstraint: (any Constraint)?
 
   /// `[inputFeatures, units]`; `nil` until built.
   public private(set) var kernel: Parameter?
@@ -87,6 +93,8 @@ public final class Dense: SoftmaxHead {
     activation = try Registries.shared.activation(config.activation)
     kernelInitializer = try Registries.shared.initializer(config.kernelInitializer)
     biasInitializer = try Registries.shared.initializer(config.biasInitializer)
+    kernelConstraint = try config.kernelConstraint.map { try Registries.shared.constraint($0) }
+    biasConstraint = try config.biasConstraint.map { try Registries.shared.constraint($0) }
   }
 
   public var parameters: [Parameter] { [kernel, bias].compactMap { $0 } }
@@ -106,6 +114,8 @@ public final class Dense: SoftmaxHead {
       ? Parameter(
         name: "bias", value: try biasInitializer.make(shape: [config.units], generator: &generator))
       : nil
+    kernel?.constraint = kernelConstraint
+    bias?.constraint = biasConstraint
     return Array(inputShape.dropLast()) + [config.units]
   }
 

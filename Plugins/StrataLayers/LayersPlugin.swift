@@ -25,5 +25,9 @@ public enum LayersPlugin: Plugin {
     try registrar.register(Maximum.self)
     try registrar.register(Minimum.self)
     try registrar.register(Concatenate.self)
+    try registrar.register(MaxNorm.self, aliases: ["max_norm"])
+    try registrar.register(UnitNorm.self, aliases: ["unit_norm"])
+    try registrar.register(MinMaxNorm.self, aliases: ["min_max_norm"])
+    try registrar.register(NonNeg.self, aliases: ["non_neg"])
   }
 }

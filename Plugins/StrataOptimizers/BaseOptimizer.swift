@@ -281,6 +281,7 @@ open class BaseOptimizer {
           update(value: w, gradient: g, slots: &slots[index], step: step)
         }
       }
+      p.constraint?.apply(to: &p.value)
     }
     iterations += 1
   }

@@ -1,0 +1,132 @@
+import StrataCore
+
+/// Keras' `axis` of a norm constraint: one axis or several.
+public struct Axes: Codable, Sendable, Equatable, ExpressibleByIntegerLiteral,
+  ExpressibleByArrayLiteral
+{
+  /// The axes.
+  public var values: [Int]
+  /// One axis.
+  public init(integerLiteral value: Int) { values = [value] }
+  /// Several axes.
+  public init(arrayLiteral elements: Int...) { values = elements }
+  /// An integer or a list of integers.
+  public init(from decoder: Decoder) throws {
+    let c = try decoder.singleValueContainer()
+    if let one = try? c.decode(Int.self) {
+      values = [one]
+    } else {
+      values = try c.decode([Int].self)
+    }
+  }
+  /// An integer for one axis, else a list.
+  public func encode(to encoder: Encoder) throws {
+    var c = encoder.singleValueContainer()
+    if values.count == 1 { try c.encode(values[0]) } else { try c.encode(values) }
+  }
+}
+
+/// Scales `value` by `desired(norm) / (1e-7 + norm)` over `axes`.
+func rescale(_ value: inout Tensor, axes: [Int], desired: (Float) -> Float) {
+  let norm = norms(of: value, over: axes)
+  value.withUnsafeMutableBufferPointer { w in
+    for i in w.indices {
+      let n = norm(i)
+      w[i] *= desired(n) / (1e-7 + n)
+    }
+  }
+}
+
+/// Norms over `axis` at most `maxValue`. Keras: `MaxNorm(max_value=2, axis=0)` (`"max_norm"`).
+public struct MaxNorm: Constraint {
+  /// The Keras arguments; a default is written once, in the memberwise `init`.
+  public struct Config: KerasConfig, Equatable {
+    /// Keras' `max_value`.
+    public var maxValue: Float
+    /// Keras' `axis`.
+    public var axis: Axes
+    /// The arguments given, Keras' defaults for the others.
+    public init(maxValue: Float = 2, axis: Axes = 0) {
+      self.maxValue = maxValue
+      self.axis = axis
+    }
+    /// The config with Keras' defaults: what arguments left out take.
+    public static let kerasDefaults = Config()
+  }
+  public static let identifier = "MaxNorm"
+  public let config: Config
+  public init(config: Config = Config()) { self.config = config }
+  public func apply(to value: inout Tensor) {
+    let limit = config.maxValue
+    rescale(&value, axes: config.axis.values) { min(max($0, 0), limit) }
+  }
+}
+
+/// Norms over `axis` equal to 1. Keras: `UnitNorm(axis=0)` (`"unit_norm"`).
+public struct UnitNorm: Constraint {
+  /// The Keras arguments; a default is written once, in the memberwise `init`.
+  public struct Config: KerasConfig, Equatable {
+    /// Keras' `axis`.
+    public var axis: Axes
+    /// The arguments given, Keras' defaults for the others.
+    public init(axis: Axes = 0) { self.axis = axis }
+    /// The config with Keras' defaults: what arguments left out take.
+    public static let kerasDefaults = Config()
+  }
+  public static let identifier = "UnitNorm"
+  public let config: Config
+  public init(config: Config = Config()) { self.config = config }
+  public func apply(to value: inout Tensor) { rescale(&value, axes: config.axis.values) { _ in 1 } }
+}
+
+/// Norms over `axis` moved into `[minValue, maxValue]` at `rate`. Keras: `MinMaxNorm(min_value=0.0,
+/// max_value=1.0, rate=1.0, axis=0)` (`"min_max_norm"`).
+public struct MinMaxNorm: Constraint {
+  /// The Keras arguments; a default is written once, in the memberwise `init`.
+  public struct Config: KerasConfig, Equatable {
+    /// Keras' `min_value`.
+    public var minValue: Float
+    /// Keras' `max_value`.
+    public var maxValue: Float
+    /// Keras' `rate`.
+    public var rate: Float
+    /// Keras' `axis`.
+    public var axis: Axes
+    /// The arguments given, Keras' defaults for the others.
+    public init(minValue: Float = 0, maxValue: Float = 1, rate: Float = 1, axis: Axes = 0) {
+      self.minValue = minValue
+      self.maxValue = maxValue
+      self.rate = rate
+      self.axis = axis
+    }
+    /// The config with Keras' defaults: what arguments left out take.
+    public static let kerasDefaults = Config()
+  }
+  public static let identifier = "MinMaxNorm"
+  public let config: Config
+  public init(config: Config = Config()) throws {
+    guard config.minValue <= config.maxValue else {
+      throw StrataError.invalidArgument(
+        owner: "MinMaxNorm", argument: "min_value", value: "\(config.minValue)",
+        expected: "at most max_value (\(config.maxValue))")
+    }
+    self.config = config
+  }
+  public func apply(to value: inout Tensor) {
+    let (low, high, rate) = (config.minValue, config.maxValue, config.rate)
+    rescale(&value, axes: config.axis.values) { rate * min(max($0, low), high) + (1 - rate) * $0 }
+  }
+}
+
+/// Negative weights set to 0. Keras: `NonNeg()` (`"non_neg"`).
+public struct NonNeg: Constraint {
+  public static let identifier = "NonNeg"
+  /// No arguments.
+  public let config = NoConfig()
+  public init(config: NoConfig = NoConfig()) {}
+  public func apply(to value: inout Tensor) {
+    value.withUnsafeMutableBufferPointer { w in
+      for i in w.indices where w[i] < 0 { w[i] = 0 }
+    }
+  }
+}
