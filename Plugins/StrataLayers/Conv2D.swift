@@ -33,6 +33,12 @@ public final class Conv2D: Layer {
     public var kernelConstraint: Spec? = nil
     /// Keras' `bias_constraint`, applied after each optimizer update.
     public var biasConstraint: Spec? = nil
+    /// Keras' `kernel_regularizer`: a penalty on the kernel added to the loss.
+    public var kernelRegularizer: Spec? = nil
+    /// Keras' `bias_regularizer`: a penalty on the bias added to the loss.
+    public var biasRegularizer: Spec? = nil
+    /// Keras' `activity_regularizer`: a penalty on the output, divided by the batch size.
+    public var activityRegularizer: Spec? = nil
 
     /// The arguments given, Keras' defaults for the others.
     public init(
@@ -67,6 +73,10 @@ public final class Conv2D: Layer {
   let biasInitializer: any Initializer
   let kernelConstraint: (any Constraint)?
   let biasConstraint: (any Constraint)?
+  let kernelRegularizer: (any Regularizer)?
+  let biasRegularizer: (any Regularizer)?
+  /// The regularizer of the output (Keras' `activity_regularizer`).
+  public let activityRegularizer: (any Regularizer)?
   let same: Bool
 
   /// `[kh, kw, in, out]`; `nil` until built.
@@ -142,6 +152,11 @@ public final class Conv2D: Layer {
     biasInitializer = try Registries.shared.initializer(config.biasInitializer)
     kernelConstraint = try config.kernelConstraint.map { try Registries.shared.constraint($0) }
     biasConstraint = try config.biasConstraint.map { try Registries.shared.constraint($0) }
+    kernelRegularizer = try config.kernelRegularizer.map { try Registries.shared.regularizer($0) }
+    biasRegularizer = try config.biasRegularizer.map { try Registries.shared.regularizer($0) }
+    activityRegularizer = try config.activityRegularizer.map {
+      try Registries.shared.regularizer($0)
+    }
   }
 
   public var parameters: [Parameter] { [kernel, bias].compactMap { $0 } }
@@ -180,6 +195,8 @@ public final class Conv2D: Layer {
         value: try biasInitializer.make(shape: [config.filters], generator: &generator)) : nil
     kernel?.constraint = kernelConstraint
     bias?.constraint = biasConstraint
+    kernel?.regularizer = kernelRegularizer
+    bias?.regularizer = biasRegularizer
     return [g.outputHeight, g.outputWidth, config.filters]
   }
 
@@ -272,3 +289,5 @@ public final class Conv2D: Layer {
     return inputGradient
   }
 }
+
+extension Conv2D: ActivityRegularized {}

@@ -22,6 +22,12 @@ public final class Dense: SoftmaxHead {
     public var kernelConstraint: Spec? = nil
     /// Keras' `bias_constraint`, applied after each optimizer update.
     public var biasConstraint: Spec? = nil
+    /// Keras' `kernel_regularizer`: a penalty on the kernel added to the loss.
+    public var kernelRegularizer: Spec? = nil
+    /// Keras' `bias_regularizer`: a penalty on the bias added to the loss.
+    public var biasRegularizer: Spec? = nil
+    /// Keras' `activity_regularizer`: a penalty on the output, divided by the batch size.
+    public var activityRegularizer: Spec? = nil
 
     /// The arguments given, Keras' defaults for the others.
     public init(
@@ -50,6 +56,10 @@ public final class Dense: SoftmaxHead {
   let biasInitializer: any Initializer
   let kernelConstraint: (any Constraint)?
   let biasConstraint: (any Constraint)?
+  let kernelRegularizer: (any Regularizer)?
+  let biasRegularizer: (any Regularizer)?
+  /// The regularizer of the output (Keras' `activity_regularizer`).
+  public let activityRegularizer: (any Regularizer)?
 
   /// `[inputFeatures, units]`; `nil` until built.
   public private(set) var kernel: Parameter?
@@ -95,6 +105,11 @@ public final class Dense: SoftmaxHead {
     biasInitializer = try Registries.shared.initializer(config.biasInitializer)
     kernelConstraint = try config.kernelConstraint.map { try Registries.shared.constraint($0) }
     biasConstraint = try config.biasConstraint.map { try Registries.shared.constraint($0) }
+    kernelRegularizer = try config.kernelRegularizer.map { try Registries.shared.regularizer($0) }
+    biasRegularizer = try config.biasRegularizer.map { try Registries.shared.regularizer($0) }
+    activityRegularizer = try config.activityRegularizer.map {
+      try Registries.shared.regularizer($0)
+    }
   }
 
   public var parameters: [Parameter] { [kernel, bias].compactMap { $0 } }
@@ -116,6 +131,8 @@ public final class Dense: SoftmaxHead {
       : nil
     kernel?.constraint = kernelConstraint
     bias?.constraint = biasConstraint
+    kernel?.regularizer = kernelRegularizer
+    bias?.regularizer = biasRegularizer
     return Array(inputShape.dropLast()) + [config.units]
   }
 
@@ -208,3 +225,5 @@ public final class Dense: SoftmaxHead {
     return inputGradient
   }
 }
+
+extension Dense: ActivityRegularized {}

@@ -29,5 +29,8 @@ public enum LayersPlugin: Plugin {
     try registrar.register(UnitNorm.self, aliases: ["unit_norm"])
     try registrar.register(MinMaxNorm.self, aliases: ["min_max_norm"])
     try registrar.register(NonNeg.self, aliases: ["non_neg"])
+    try registrar.register(L1.self, aliases: ["l1"])
+    try registrar.register(L2.self, aliases: ["l2"])
+    try registrar.register(L1L2.self, aliases: ["l1l2"])
   }
 }

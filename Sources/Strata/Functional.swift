@@ -44,6 +44,11 @@ public class Model {
   /// What `fit` does with the gradients between `backward` and the optimizer, in order (none by
   /// default): where gradients are combined across processes.
   public var gradientStages: [any GradientStage] = []
+  /// The activity regularizers' penalty of the last forward pass (Keras adds it to the loss).
+  var activityPenalty: Float = 0
+  /// The outputs of activity-regularized layers in the last training forward pass, by layer (a
+  /// `Sequential`) or node (a functional model).
+  var activityOutputs: [Int: Tensor] = [:]
   /// The layer this model is when used inside another model.
   weak var wrapper: ModelLayer?
   /// Every call of a layer, inputs first, each after the calls it depends on.
@@ -276,6 +281,7 @@ public class Model {
         expected: "\(inputs.count), one per model input")
     }
     var values = [Tensor?](repeating: nil, count: nodes.count)
+    activityPenalty = 0
     for (i, node) in nodes.enumerated() {
       if node.inputs.isEmpty {
         let value = inputValues[i]
@@ -295,6 +301,10 @@ public class Model {
         values[i] = try call(node, arguments, context: context)
       } catch let StrataError.shapeMismatch(_, received, expected) {
         throw StrataError.shapeMismatch(layer: label(i), received: received, expected: expected)
+      }
+      if let penalty = activityPenalty(of: node.layer, values[i]!) {
+        activityPenalty += penalty
+        if context.isTraining { activityOutputs[i] = values[i]! }
       }
       if context.isTraining, callCounts[nodeLayer[i].layer] > 1,
         let stateful = node.layer as? any PerCallState
@@ -350,7 +360,8 @@ public class Model {
     var sums: [Int: [Tensor]] = [:]
     for i in nodes.indices.reversed() {
       let node = nodes[i]
-      guard !node.inputs.isEmpty, let dy = gradients[i] else { continue }
+      guard !node.inputs.isEmpty, var dy = gradients[i] else { continue }
+      if let output = activityOutputs[i] { addActivityGradient(of: node.layer, output, to: &dy) }
       let layerIndex = nodeLayer[i].layer
       let shared = callCounts[layerIndex] > 1
       let arguments = node.inputs.map { lastValues[nodeIndex[ObjectIdentifier($0.node)]!]! }
@@ -590,5 +601,29 @@ extension Model {
   /// The layer called `name`.
   public func layer(named name: String) -> (any Layer)? {
     layerNames.firstIndex(of: name).map { layers[$0] }
+  }
+}
+
+extension Model {
+  /// Keras' penalty of a layer's `activity_regularizer` on `output`: divided by the batch size.
+  func activityPenalty(of layer: any Layer, _ output: Tensor) -> Float? {
+    guard let regularizer = (layer as? any ActivityRegularized)?.activityRegularizer else {
+      return nil
+    }
+    return regularizer.penalty(of: output) / Float(max(output.shape.first ?? 1, 1))
+  }
+
+  /// Adds the gradient of a layer's activity penalty on `output` to the gradient arriving there.
+  func addActivityGradient(of layer: any Layer, _ output: Tensor, to gradient: inout Tensor) {
+    guard let regularizer = (layer as? any ActivityRegularized)?.activityRegularizer else { return }
+    let scale = 1 / Float(max(output.shape.first ?? 1, 1))
+    output.withUnsafeBufferPointer { o in
+      gradient.withUnsafeMutableBufferPointer { regularizer.addGradient(o, scale: scale, into: $0) }
+    }
+  }
+
+  /// The regularizers' penalty: every weight's and the last forward pass's activity penalties.
+  var regularizationPenalty: Float {
+    parameters.reduce(activityPenalty) { $0 + $1.penalty }
   }
 }

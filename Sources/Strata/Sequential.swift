@@ -250,11 +250,16 @@ public final class Sequential: Model {
   /// Runs one batch through every layer.
   func forward(_ x: Tensor, context: Context) throws -> Tensor {
     var output = x
+    activityPenalty = 0
     for index in layers.indices {
       do {
         output = try layers[index].forward(output, in: context)
       } catch {
         throw naming(error, layerAt: index)
+      }
+      if let penalty = activityPenalty(of: layers[index], output) {
+        activityPenalty += penalty
+        if context.isTraining { activityOutputs[index] = output }
       }
     }
     return output
@@ -306,6 +311,9 @@ public final class Sequential: Model {
     var gradient = outputGradients[0]
     for index in layers.indices.reversed() {
       let layerContext = index == 0 ? firstContext : context
+      if let output = activityOutputs[index] {
+        addActivityGradient(of: layers[index], output, to: &gradient)
+      }
       do {
         if index == layers.count - 1, fused.first == true,
           let head = layers[index] as? any SoftmaxHead

@@ -446,6 +446,7 @@ extension Model {
     for metric in metrics { metric.metric.reset() }
     let count = data.count
     var sums = [Double](repeating: 0, count: compiled.losses.count)
+    var penaltySum: Double = 0
     var batch = data.makeBatch(capacity: min(batchSize, count))
     var start = 0
     while start < count {
@@ -468,11 +469,14 @@ extension Model {
         try metric.metric.update(
           prediction: predictions[metric.output], target: batch.y[metric.output])
       }
+      penaltySum += Double(regularizationPenalty) * Double(end - start)
       start = end
     }
     let means = sums.map { Float($0 / Double(count)) }
     var logs: Logs = [
-      "loss": zip(means, compiled.lossWeights).reduce(0) { $0 + $1.0 * $1.1 }
+      "loss": zip(means, compiled.lossWeights).reduce(Float(penaltySum / Double(count))) {
+        $0 + $1.0 * $1.1
+      }
     ]
     if compiled.losses.count > 1 {
       for (name, value) in zip(outputNames, means) { logs[name + "_loss"] = value }
@@ -496,6 +500,10 @@ final class Trainer<Data: Dataset> {
   var lossGradients: [Tensor]
   /// Each sample's loss, when the data has sample weights.
   var perSample = Tensor(shape: [0])
+  /// The regularizers' penalty of the last step.
+  var penalty: Float = 0
+  /// The sum over the epoch's batches of penalty · rows.
+  var penaltySum: Double = 0
   var order: [Int]
   var progress: ProgressBar?
 
@@ -508,6 +516,7 @@ final class Trainer<Data: Dataset> {
     context = Context(kernels: model.kernels, isTraining: true)
     fused = compiled.losses.indices.map { k in
       guard let head = model.softmaxHead(forOutput: k), head.endsWithSoftmax,
+        (head as? any ActivityRegularized)?.activityRegularizer == nil,
         let loss = compiled.losses[k] as? any SoftmaxCrossentropy, !loss.fromLogits
       else { return nil }
       return (head, loss)
@@ -563,6 +572,9 @@ final class Trainer<Data: Dataset> {
       losses.append(loss)
     }
     try model.runBackward(lossGradients, fused: isFused, context: context)
+    // Weight penalties join the loss at the weights this step started from, as Keras computes them.
+    penalty = model.regularizationPenalty
+    for parameter in parameters { parameter.addRegularizerGradient() }
     let rows = batch.x.first?.shape.first ?? 0
     for stage in model.gradientStages { try stage.process(parameters, rows: rows) }
     compiled.optimizer.apply(to: parameters)
@@ -618,9 +630,13 @@ final class Trainer<Data: Dataset> {
     let outputCount = compiled.losses.count
     var lossSums = [Double](repeating: 0, count: outputCount)
     var seen = 0
+    penaltySum = 0
     func logs() -> Logs {
       let means = lossSums.map { Float($0 / Double(max(seen, 1))) }
-      var logs: Logs = ["loss": zip(means, compiled.lossWeights).reduce(0) { $0 + $1.0 * $1.1 }]
+      let penalty = Float(penaltySum / Double(max(seen, 1)))
+      var logs: Logs = [
+        "loss": zip(means, compiled.lossWeights).reduce(penalty) { $0 + $1.0 * $1.1 }
+      ]
       if outputCount > 1 {
         for (name, value) in zip(model.outputNames, means) { logs[name + "_loss"] = value }
       }
@@ -636,6 +652,7 @@ final class Trainer<Data: Dataset> {
       let (losses, predictions) = try step()
       // Keras weighs each batch's loss by its size in the running mean.
       for k in losses.indices { lossSums[k] += Double(losses[k]) * Double(range.count) }
+      penaltySum += Double(penalty) * Double(range.count)
       seen += range.count
       for metric in metrics {
         try metric.metric.update(

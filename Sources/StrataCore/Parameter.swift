@@ -14,6 +14,8 @@ public final class Parameter: @unchecked Sendable {
   /// Non-trainable parameters (batch normalization's moving statistics, the weights of a frozen layer)
   /// are saved and counted but never updated by an optimizer.
   public var isTrainable: Bool
+  /// Adds its penalty to the loss and its gradient to ``gradient`` (Keras' `kernel_regularizer`).
+  public var regularizer: (any Regularizer)?
   /// Applied to the value after each optimizer update (Keras' `kernel_constraint`).
   public var constraint: (any Constraint)?
   /// Whether the weight is trainable by nature (a kernel, not a moving mean): what it goes back to when

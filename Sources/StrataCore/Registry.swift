@@ -150,6 +150,8 @@ public final class Registries: Sendable {
   public let optimizers = Registry<any Optimizer>(kind: "optimizer", caseInsensitive: true)
   /// Metrics (`"accuracy"`).
   public let metrics = Registry<any Metric>(kind: "metric")
+  /// Regularizers (`"l2"`, `"L1L2"`).
+  public let regularizers = Registry<any Regularizer>(kind: "regularizer")
   /// Weight constraints (`"max_norm"`, `"MaxNorm"`).
   public let constraints = Registry<any Constraint>(kind: "constraint")
   /// Learning-rate schedules (`"ExponentialDecay"`).
