@@ -15,5 +15,9 @@ public enum MetricsPlugin: Plugin {
     try registrar.register(MeanSquaredErrorMetric.self, aliases: ["mse", "MeanSquaredError"])
     try registrar.register(MeanAbsoluteErrorMetric.self, aliases: ["mae", "MeanAbsoluteError"])
     try registrar.register(LossMetric.self)
+    try registrar.register(Precision.self, aliases: ["precision"])
+    try registrar.register(Recall.self, aliases: ["recall"])
+    try registrar.register(AUC.self, aliases: ["auc"])
+    try registrar.register(F1Score.self, aliases: ["f1_score"])
   }
 }

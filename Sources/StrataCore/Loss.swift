@@ -93,6 +93,13 @@ extension Metric where Config == NoConfig {
   public var config: NoConfig { NoConfig() }
 }
 
+/// A metric whose value is a list (Keras' `Precision(thresholds=[…])`, `F1Score(average=None)`): its
+/// ``Metric/result`` is the first value (or the mean over classes), `results` the whole list.
+public protocol ListMetric: Metric {
+  /// Every value.
+  var results: [Float] { get }
+}
+
 /// A cross-entropy that can take the softmax's logits directly, so that a model ending in softmax
 /// computes `d(loss)/d(logits) = (p - y) / batch` instead of dividing by small probabilities.
 public protocol SoftmaxCrossentropy: Loss {
