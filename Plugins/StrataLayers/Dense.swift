@@ -54,12 +54,9 @@ public final class Dense: SoftmaxHead {
   public let activation: any Activation
   let kernelInitializer: any Initializer
   let biasInitializer: any Initializer
-  let kernelConstraint: (any Constraint)?
-  let biasConstraint: (any Constraint)?
-  let kernelRegularizer: (any Regularizer)?
-  let biasRegularizer: (any Regularizer)?
+  let options: WeightOptions
   /// The regularizer of the output (Keras' `activity_regularizer`).
-  public let activityRegularizer: (any Regularizer)?
+  public var activityRegularizer: (any Regularizer)? { options.activityRegularizer }
 
   /// `[inputFeatures, units]`; `nil` until built.
   public private(set) var kernel: Parameter?
@@ -103,13 +100,10 @@ public final class Dense: SoftmaxHead {
     activation = try Registries.shared.activation(config.activation)
     kernelInitializer = try Registries.shared.initializer(config.kernelInitializer)
     biasInitializer = try Registries.shared.initializer(config.biasInitializer)
-    kernelConstraint = try config.kernelConstraint.map { try Registries.shared.constraint($0) }
-    biasConstraint = try config.biasConstraint.map { try Registries.shared.constraint($0) }
-    kernelRegularizer = try config.kernelRegularizer.map { try Registries.shared.regularizer($0) }
-    biasRegularizer = try config.biasRegularizer.map { try Registries.shared.regularizer($0) }
-    activityRegularizer = try config.activityRegularizer.map {
-      try Registries.shared.regularizer($0)
-    }
+    options = try WeightOptions(
+      kernelConstraint: config.kernelConstraint, biasConstraint: config.biasConstraint,
+      kernelRegularizer: config.kernelRegularizer, biasRegularizer: config.biasRegularizer,
+      activityRegularizer: config.activityRegularizer)
   }
 
   public var parameters: [Parameter] { [kernel, bias].compactMap { $0 } }
@@ -129,10 +123,7 @@ public final class Dense: SoftmaxHead {
       ? Parameter(
         name: "bias", value: try biasInitializer.make(shape: [config.units], generator: &generator))
       : nil
-    kernel?.constraint = kernelConstraint
-    bias?.constraint = biasConstraint
-    kernel?.regularizer = kernelRegularizer
-    bias?.regularizer = biasRegularizer
+    options.attach(kernel: kernel, bias: bias)
     return Array(inputShape.dropLast()) + [config.units]
   }
 

@@ -3,9 +3,7 @@ import Strata
 import StrataTesting
 import Testing
 
-let classificationMetrics = try! KerasFixture(
-  contentsOf: Bundle.module.url(
-    forResource: "metrics", withExtension: "json", subdirectory: "Fixtures")!)
+let classificationMetrics = kerasFixture("metrics")
 
 /// Every metric case of Keras' file: made by class name from Keras' constructor arguments, updated with
 /// two batches, its value after each (a list for several thresholds or `average=None`).

@@ -3,9 +3,7 @@ import Strata
 import StrataTesting
 import Testing
 
-let constraints = try! KerasFixture(
-  contentsOf: Bundle.module.url(
-    forResource: "constraints", withExtension: "json", subdirectory: "Fixtures")!)
+let constraints = kerasFixture("constraints")
 
 /// Keras' constrained layers: two SGD steps with Keras' gradients, the weights after each step equal
 /// `constraint(w - lr · g)` as Keras computed them (never constrained at build time).

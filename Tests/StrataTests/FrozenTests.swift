@@ -4,9 +4,7 @@ import StrataData
 import StrataTesting
 import Testing
 
-let frozen = try! KerasFixture(
-  contentsOf: Bundle.module.url(
-    forResource: "frozen", withExtension: "json", subdirectory: "Fixtures")!)
+let frozen = kerasFixture("frozen")
 
 /// Keras' run with the first Dense built with `trainable=False`: the same losses at every step, the
 /// frozen weights exactly as they started, Keras' parameter counts, and the flag kept by the config

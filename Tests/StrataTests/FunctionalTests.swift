@@ -4,9 +4,7 @@ import StrataSeedModels
 import StrataTesting
 import Testing
 
-let functional = try! KerasFixture(
-  contentsOf: Bundle.module.url(
-    forResource: "functional", withExtension: "json", subdirectory: "Fixtures")!)
+let functional = kerasFixture("functional")
 
 /// A functional model from a Keras case's config, with Keras' weights.
 func kerasModel(_ reference: KerasCase) throws -> Model {

@@ -3,9 +3,7 @@ import Strata
 import StrataTesting
 import Testing
 
-let regularizers = try! KerasFixture(
-  contentsOf: Bundle.module.url(
-    forResource: "regularizers", withExtension: "json", subdirectory: "Fixtures")!)
+let regularizers = kerasFixture("regularizers")
 
 /// What each string becomes, as `keras.regularizers.get` resolves it (`"l1_l2"` is refused, as Keras
 /// refuses it; `"l1l2"` gives zero factors).

@@ -4,9 +4,7 @@ import StrataData
 import StrataTesting
 import Testing
 
-let schedules = try! KerasFixture(
-  contentsOf: Bundle.module.url(
-    forResource: "schedules", withExtension: "json", subdirectory: "Fixtures")!)
+let schedules = kerasFixture("schedules")
 
 /// Every schedule of Keras' file: the rate at steps 0…24 (float32, steps past `decay_steps`
 /// included), and the config written back as Keras serializes it.

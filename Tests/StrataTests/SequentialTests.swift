@@ -3,9 +3,14 @@ import Strata
 import StrataTesting
 import Testing
 
-let summaries = try! KerasFixture(
-  contentsOf: Bundle.module.url(
-    forResource: "summaries", withExtension: "json", subdirectory: "Fixtures")!)
+/// A Keras reference file of this target's `Fixtures` (copied from `../shared/keras-reference`).
+func kerasFixture(_ name: String) -> KerasFixture {
+  try! KerasFixture(
+    contentsOf: Bundle.module.url(
+      forResource: name, withExtension: "json", subdirectory: "Fixtures")!)
+}
+
+let summaries = kerasFixture("summaries")
 
 func beginnerModel() throws -> Sequential {
   let model = try Sequential(seed: 1)

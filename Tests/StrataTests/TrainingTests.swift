@@ -5,9 +5,7 @@ import StrataData
 import StrataTesting
 import Testing
 
-let trainingFixture = try! KerasFixture(
-  contentsOf: Bundle.module.url(
-    forResource: "training", withExtension: "json", subdirectory: "Fixtures")!)
+let trainingFixture = kerasFixture("training")
 
 /// Records Keras' progress-bar loss after every batch.
 final class LossRecorder: Callback {

@@ -4,9 +4,7 @@ import StrataData
 import StrataTesting
 import Testing
 
-let weighting = try! KerasFixture(
-  contentsOf: Bundle.module.url(
-    forResource: "weighting", withExtension: "json", subdirectory: "Fixtures")!)
+let weighting = kerasFixture("weighting")
 
 /// Keras' losses with sample weights: `Σ wᵢ · lossᵢ / batch` (not divided by the weights' sum), the
 /// per-sample losses, and the unweighted value.
