@@ -28,7 +28,9 @@ public struct ReLU: Activation {
 public struct ReLU6: VectorActivation {
   public static let identifier = "relu6"
   public init(config: NoConfig = NoConfig()) {}
+  /// `f(x)`, sixteen lanes at a time.
   public func value(_ x: SIMD16<Float>) -> SIMD16<Float> { SIMDMath.clamp(x, 0, 6) }
+  /// `dy · f'(x)` from the input `x`.
   public func gradient(_ x: SIMD16<Float>, _ dy: SIMD16<Float>) -> SIMD16<Float> {
     dy.replacing(with: 0, where: (x .<= 0) .| (x .>= 6))
   }
@@ -55,9 +57,11 @@ public struct LeakyReLUActivation: VectorActivation {
     }
     self.config = config
   }
+  /// `f(x)`, sixteen lanes at a time.
   public func value(_ x: SIMD16<Float>) -> SIMD16<Float> {
     x.replacing(with: x * config.negativeSlope, where: x .<= 0)
   }
+  /// `dy · f'(x)` from the input `x`.
   public func gradient(_ x: SIMD16<Float>, _ dy: SIMD16<Float>) -> SIMD16<Float> {
     dy.replacing(with: dy * config.negativeSlope, where: x .<= 0)
   }
@@ -67,9 +71,11 @@ public struct LeakyReLUActivation: VectorActivation {
 public struct ELU: VectorActivation {
   public static let identifier = "elu"
   public init(config: NoConfig = NoConfig()) {}
+  /// `f(x)`, sixteen lanes at a time.
   public func value(_ x: SIMD16<Float>) -> SIMD16<Float> {
     x.replacing(with: SIMDMath.exp(x) - 1, where: x .<= 0)
   }
+  /// `dy · f'(x)` from the input `x`.
   public func gradient(_ x: SIMD16<Float>, _ dy: SIMD16<Float>) -> SIMD16<Float> {
     dy.replacing(with: dy * SIMDMath.exp(x), where: x .<= 0)
   }
@@ -81,9 +87,11 @@ public struct SELU: VectorActivation {
   static let alpha: Float = 1.673_263_2
   static let scale: Float = 1.050_701
   public init(config: NoConfig = NoConfig()) {}
+  /// `f(x)`, sixteen lanes at a time.
   public func value(_ x: SIMD16<Float>) -> SIMD16<Float> {
     SELU.scale * x.replacing(with: SELU.alpha * (SIMDMath.exp(x) - 1), where: x .<= 0)
   }
+  /// `dy · f'(x)` from the input `x`.
   public func gradient(_ x: SIMD16<Float>, _ dy: SIMD16<Float>) -> SIMD16<Float> {
     SELU.scale * dy.replacing(with: dy * SELU.alpha * SIMDMath.exp(x), where: x .<= 0)
   }

@@ -53,9 +53,13 @@ public struct MaxNorm: Constraint {
     /// The config with Keras' defaults: what arguments left out take.
     public static let kerasDefaults = Config()
   }
+  /// The registry key: Keras' `MaxNorm`.
   public static let identifier = "MaxNorm"
+  /// The Keras arguments.
   public let config: Config
+  /// Made from Keras' arguments.
   public init(config: Config = Config()) { self.config = config }
+  /// Projects `value` in place.
   public func apply(to value: inout Tensor) {
     let limit = config.maxValue
     rescale(&value, axes: config.axis.values) { min(max($0, 0), limit) }
@@ -73,9 +77,13 @@ public struct UnitNorm: Constraint {
     /// The config with Keras' defaults: what arguments left out take.
     public static let kerasDefaults = Config()
   }
+  /// The registry key: Keras' `UnitNorm`.
   public static let identifier = "UnitNorm"
+  /// The Keras arguments.
   public let config: Config
+  /// Made from Keras' arguments.
   public init(config: Config = Config()) { self.config = config }
+  /// Projects `value` in place.
   public func apply(to value: inout Tensor) { rescale(&value, axes: config.axis.values) { _ in 1 } }
 }
 
@@ -102,8 +110,11 @@ public struct MinMaxNorm: Constraint {
     /// The config with Keras' defaults: what arguments left out take.
     public static let kerasDefaults = Config()
   }
+  /// The registry key: Keras' `MinMaxNorm`.
   public static let identifier = "MinMaxNorm"
+  /// The Keras arguments.
   public let config: Config
+  /// Made from Keras' arguments (a bad one is refused by name).
   public init(config: Config = Config()) throws {
     guard config.minValue <= config.maxValue else {
       throw StrataError.invalidArgument(
@@ -112,6 +123,7 @@ public struct MinMaxNorm: Constraint {
     }
     self.config = config
   }
+  /// Projects `value` in place.
   public func apply(to value: inout Tensor) {
     let (low, high, rate) = (config.minValue, config.maxValue, config.rate)
     rescale(&value, axes: config.axis.values) { rate * min(max($0, low), high) + (1 - rate) * $0 }
@@ -120,10 +132,13 @@ public struct MinMaxNorm: Constraint {
 
 /// Negative weights set to 0. Keras: `NonNeg()` (`"non_neg"`).
 public struct NonNeg: Constraint {
+  /// The registry key: Keras' `NonNeg`.
   public static let identifier = "NonNeg"
   /// No arguments.
   public let config = NoConfig()
+  /// Made from Keras' arguments.
   public init(config: NoConfig = NoConfig()) {}
+  /// Projects `value` in place.
   public func apply(to value: inout Tensor) {
     value.withUnsafeMutableBufferPointer { w in
       for i in w.indices where w[i] < 0 { w[i] = 0 }

@@ -117,15 +117,19 @@ private func sum(
 
 /// The sum of its inputs. Keras: `Add()`.
 public final class Add: ElementwiseMerge {
+  /// The registry key: Keras' `Add`.
   public static let identifier = "Add"
+  /// What `forward` keeps for `backward`.
   public let saved = MergeState()
   /// A new layer.
   public init(config: NoConfig = NoConfig()) {}
+  /// The output of the inputs, element by element.
   public func combine(
     _ inputs: [UnsafeBufferPointer<Float>], into output: UnsafeMutableBufferPointer<Float>
   ) {
     sum(inputs, into: output)
   }
+  /// Each input's gradient from the output's.
   public func split(
     _ dy: UnsafeBufferPointer<Float>, inputs: [UnsafeBufferPointer<Float>],
     into gradients: [UnsafeMutableBufferPointer<Float>]
@@ -136,16 +140,21 @@ public final class Add: ElementwiseMerge {
 
 /// The first input minus the second. Keras: `Subtract()`.
 public final class Subtract: ElementwiseMerge {
+  /// The registry key: Keras' `Subtract`.
   public static let identifier = "Subtract"
+  /// Exactly two inputs.
   public static let inputCount: (minimum: Int, maximum: Int?) = (2, 2)
+  /// What `forward` keeps for `backward`.
   public let saved = MergeState()
   /// A new layer.
   public init(config: NoConfig = NoConfig()) {}
+  /// The output of the inputs, element by element.
   public func combine(
     _ inputs: [UnsafeBufferPointer<Float>], into output: UnsafeMutableBufferPointer<Float>
   ) {
     simdZip(inputs[0], inputs[1], into: output, -)
   }
+  /// Each input's gradient from the output's.
   public func split(
     _ dy: UnsafeBufferPointer<Float>, inputs: [UnsafeBufferPointer<Float>],
     into gradients: [UnsafeMutableBufferPointer<Float>]
@@ -157,17 +166,22 @@ public final class Subtract: ElementwiseMerge {
 
 /// The element-wise product of its inputs. Keras: `Multiply()`.
 public final class Multiply: ElementwiseMerge {
+  /// The registry key: Keras' `Multiply`.
   public static let identifier = "Multiply"
+  /// What `forward` keeps for `backward`.
   public let saved = MergeState()
+  /// `backward` reads the inputs.
   public var keepsInputs: Bool { true }
   /// A new layer.
   public init(config: NoConfig = NoConfig()) {}
+  /// The output of the inputs, element by element.
   public func combine(
     _ inputs: [UnsafeBufferPointer<Float>], into output: UnsafeMutableBufferPointer<Float>
   ) {
     _ = output.initialize(from: inputs[0])
     for input in inputs.dropFirst() { simdZip(UnsafeBufferPointer(output), input, into: output, *) }
   }
+  /// Each input's gradient from the output's.
   public func split(
     _ dy: UnsafeBufferPointer<Float>, inputs: [UnsafeBufferPointer<Float>],
     into gradients: [UnsafeMutableBufferPointer<Float>]
@@ -183,10 +197,13 @@ public final class Multiply: ElementwiseMerge {
 
 /// The element-wise mean of its inputs. Keras: `Average()`.
 public final class Average: ElementwiseMerge {
+  /// The registry key: Keras' `Average`.
   public static let identifier = "Average"
+  /// What `forward` keeps for `backward`.
   public let saved = MergeState()
   /// A new layer.
   public init(config: NoConfig = NoConfig()) {}
+  /// The output of the inputs, element by element.
   public func combine(
     _ inputs: [UnsafeBufferPointer<Float>], into output: UnsafeMutableBufferPointer<Float>
   ) {
@@ -194,6 +211,7 @@ public final class Average: ElementwiseMerge {
     let scale = 1 / Float(inputs.count)
     simdMap(UnsafeBufferPointer(output), into: output) { $0 * scale }
   }
+  /// Each input's gradient from the output's.
   public func split(
     _ dy: UnsafeBufferPointer<Float>, inputs: [UnsafeBufferPointer<Float>],
     into gradients: [UnsafeMutableBufferPointer<Float>]
@@ -210,10 +228,13 @@ public class ElementwiseExtremum: ElementwiseMerge {
   public class var identifier: String { "Maximum" }
   /// `true` for the maximum.
   class var greater: Bool { true }
+  /// What `forward` keeps for `backward`.
   public let saved = MergeState()
+  /// `backward` reads the inputs.
   public var keepsInputs: Bool { true }
   /// A new layer.
   public required init(config: NoConfig = NoConfig()) {}
+  /// The output of the inputs, element by element.
   public func combine(
     _ inputs: [UnsafeBufferPointer<Float>], into output: UnsafeMutableBufferPointer<Float>
   ) {
@@ -221,6 +242,7 @@ public class ElementwiseExtremum: ElementwiseMerge {
       output[i] = inputs[winner(inputs, at: i, greater: Self.greater)][i]
     }
   }
+  /// Each input's gradient from the output's.
   public func split(
     _ dy: UnsafeBufferPointer<Float>, inputs: [UnsafeBufferPointer<Float>],
     into gradients: [UnsafeMutableBufferPointer<Float>]
@@ -266,12 +288,15 @@ public final class Concatenate: MergeLayer {
     /// The config with Keras' defaults: what arguments left out take.
     public static let kerasDefaults = Config()
   }
+  /// The registry key: Keras' `Concatenate`.
   public static let identifier = "Concatenate"
+  /// The Keras arguments.
   public let config: Config
   private var inputShapes: [[Int]] = []
   /// The axis of a sample (without the batch axis) the inputs are joined along.
   private var sampleAxis = 0
 
+  /// Made from Keras' arguments (a bad one is refused by name).
   public init(config: Config = Config()) throws {
     guard config.axis != 0 else {
       throw StrataError.invalidArgument(
@@ -284,6 +309,7 @@ public final class Concatenate: MergeLayer {
   /// `Concatenate(axis: 1)`.
   public convenience init(axis: Int) throws { try self.init(config: Config(axis: axis)) }
 
+  /// Checks that the shapes differ only along the axis; returns the joined shape.
   public func build(inputShapes: [[Int]], generator: inout SeededGenerator) throws -> [Int] {
     guard inputShapes.count >= 2 else {
       throw StrataError.invalidArgument(
@@ -321,6 +347,7 @@ public final class Concatenate: MergeLayer {
     return (outer, inner)
   }
 
+  /// Joins a batch of each input along the axis.
   public func forward(_ inputs: [Tensor], in context: Context) throws -> Tensor {
     guard inputs.count == inputShapes.count else {
       throw StrataError.invalidArgument(
@@ -351,6 +378,7 @@ public final class Concatenate: MergeLayer {
     return output
   }
 
+  /// Each input's part of the output's gradient.
   public func backward(_ outputGradient: Tensor, in context: Context) throws -> [Tensor] {
     guard !inputShapes.isEmpty else { throw missingForward("Concatenate") }
     let batch = outputGradient.shape[0]

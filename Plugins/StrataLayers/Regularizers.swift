@@ -11,15 +11,20 @@ public struct L1: Regularizer {
     /// The config with Keras' defaults: what arguments left out take.
     public static let kerasDefaults = Config()
   }
+  /// The registry key: Keras' `L1`.
   public static let identifier = "L1"
+  /// The Keras arguments.
   public let config: Config
+  /// Made from Keras' arguments (a bad one is refused by name).
   public init(config: Config = Config()) throws {
     try checkFactor(config.l1, "l1", owner: "L1")
     self.config = config
   }
+  /// The penalty of `values`.
   public func penalty(_ values: UnsafeBufferPointer<Float>) -> Double {
     Double(config.l1) * values.reduce(0.0) { $0 + Double(abs($1)) }
   }
+  /// Adds `scale` times the penalty's gradient to `gradient`.
   public func addGradient(
     _ values: UnsafeBufferPointer<Float>, scale: Float,
     into gradient: UnsafeMutableBufferPointer<Float>
@@ -40,15 +45,20 @@ public struct L2: Regularizer {
     /// The config with Keras' defaults: what arguments left out take.
     public static let kerasDefaults = Config()
   }
+  /// The registry key: Keras' `L2`.
   public static let identifier = "L2"
+  /// The Keras arguments.
   public let config: Config
+  /// Made from Keras' arguments (a bad one is refused by name).
   public init(config: Config = Config()) throws {
     try checkFactor(config.l2, "l2", owner: "L2")
     self.config = config
   }
+  /// The penalty of `values`.
   public func penalty(_ values: UnsafeBufferPointer<Float>) -> Double {
     Double(config.l2) * values.reduce(0.0) { $0 + Double($1) * Double($1) }
   }
+  /// Adds `scale` times the penalty's gradient to `gradient`.
   public func addGradient(
     _ values: UnsafeBufferPointer<Float>, scale: Float,
     into gradient: UnsafeMutableBufferPointer<Float>
@@ -74,16 +84,21 @@ public struct L1L2: Regularizer {
     /// The config with Keras' defaults: what arguments left out take.
     public static let kerasDefaults = Config()
   }
+  /// The registry key: Keras' `L1L2`.
   public static let identifier = "L1L2"
+  /// The Keras arguments.
   public let config: Config
   private let parts: (L1, L2)
+  /// Made from Keras' arguments (a bad one is refused by name).
   public init(config: Config = Config()) throws {
     parts = (try L1(config: .init(l1: config.l1)), try L2(config: .init(l2: config.l2)))
     self.config = config
   }
+  /// The penalty of `values`.
   public func penalty(_ values: UnsafeBufferPointer<Float>) -> Double {
     parts.0.penalty(values) + parts.1.penalty(values)
   }
+  /// Adds `scale` times the penalty's gradient to `gradient`.
   public func addGradient(
     _ values: UnsafeBufferPointer<Float>, scale: Float,
     into gradient: UnsafeMutableBufferPointer<Float>

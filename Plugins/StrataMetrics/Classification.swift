@@ -129,6 +129,7 @@ public class ConfusionCounts {
 /// The fraction of predicted positives that are positive. Keras: `Precision(thresholds=None,
 /// top_k=None, class_id=None)` (`"precision"`); multi-class inputs are flattened.
 public final class Precision: ConfusionCounts, ListMetric {
+  /// The registry key: Keras' `Precision`.
   public static let identifier = "Precision"
   /// A metric of `config`.
   public init(config: Config = Config()) throws {
@@ -145,6 +146,7 @@ public final class Precision: ConfusionCounts, ListMetric {
 /// The fraction of positives predicted positive. Keras: `Recall(thresholds=None, top_k=None,
 /// class_id=None)` (`"recall"`).
 public final class Recall: ConfusionCounts, ListMetric {
+  /// The registry key: Keras' `Recall`.
   public static let identifier = "Recall"
   /// A metric of `config`.
   public init(config: Config = Config()) throws { try super.init(config: config, owner: "Recall") }
@@ -183,7 +185,9 @@ public final class AUC: Metric {
     /// The config with Keras' defaults: what arguments left out take.
     public static let kerasDefaults = Config()
   }
+  /// The registry key: Keras' `AUC`.
   public static let identifier = "AUC"
+  /// The Keras arguments.
   public let config: Config
   private let thresholds: [Float]
   // [threshold][label]
@@ -303,7 +307,9 @@ public final class F1Score: ListMetric {
     /// The config with Keras' defaults: what arguments left out take.
     public static let kerasDefaults = Config()
   }
+  /// The registry key: Keras' `F1Score`.
   public static let identifier = "F1Score"
+  /// The Keras arguments.
   public let config: Config
   private var tp: [Double] = [], fp: [Double] = [], fn: [Double] = [], support: [Double] = []
 

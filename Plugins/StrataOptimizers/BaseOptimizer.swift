@@ -110,14 +110,7 @@ public protocol OptimizerOptions: Codable, Sendable, Equatable {
 /// (`{"learning_rate": 0.001, "beta_1": 0.9, …}`). Its own arguments read as the config's
 /// (`config.momentum`).
 @dynamicMemberLookup
-public struct OptimizerConfig<Options: OptimizerOptions>: KerasConfig, Equatable,
-  ConfigReadsMoreKeys
-{
-  /// Keras' arguments Strata reads without writing them back: `use_ema` (which must be false) and its
-  /// settings, `loss_scale_factor` (which must be null).
-  public static var readOnlyKeys: Set<String> {
-    ["use_ema", "ema_momentum", "ema_overwrite_frequency", "loss_scale_factor"]
-  }
+public struct OptimizerConfig<Options: OptimizerOptions>: KerasConfig, Equatable {
 
   /// The arguments every optimizer takes (`learning_rate`, clipping, `weight_decay`).
   public var common: OptimizerArguments
@@ -357,5 +350,13 @@ func elementLoop(
   default:
     var scratch2: Float = 0, scratch3: Float = 0
     for i in 0..<n { body(&wp[i], gp[i], &scratch, &scratch2, &scratch3) }
+  }
+}
+
+extension OptimizerConfig: ConfigReadsMoreKeys {
+  /// Keras' arguments Strata reads without writing them back: `use_ema` (which must be false) and its
+  /// settings, `loss_scale_factor` (which must be null).
+  public static var readOnlyKeys: Set<String> {
+    ["use_ema", "ema_momentum", "ema_overwrite_frequency", "loss_scale_factor"]
   }
 }

@@ -41,12 +41,16 @@ public struct ExponentialDecay: LearningRateSchedule {
       "initial_learning_rate", "decay_steps", "decay_rate",
     ]
   }
+  /// The registry key: Keras' `ExponentialDecay`.
   public static let identifier = "ExponentialDecay"
+  /// The Keras arguments.
   public let config: Config
+  /// Made from Keras' arguments (a bad one is refused by name).
   public init(config: Config) throws {
     try checkSteps(Self.identifier, "decay_steps", config.decaySteps)
     self.config = config
   }
+  /// The rate at `step` (from 0).
   public func learningRate(at step: Int) -> Float {
     var p = Double(step) / Double(config.decaySteps)
     if config.staircase { p = p.rounded(.down) }
@@ -76,8 +80,11 @@ public struct PiecewiseConstantDecay: LearningRateSchedule {
     /// No Keras defaults for these.
     public static let requiredArguments: Set<String> = ["boundaries", "values"]
   }
+  /// The registry key: Keras' `PiecewiseConstantDecay`.
   public static let identifier = "PiecewiseConstantDecay"
+  /// The Keras arguments.
   public let config: Config
+  /// Made from Keras' arguments (a bad one is refused by name).
   public init(config: Config) throws {
     guard config.values.count == config.boundaries.count + 1 else {
       throw StrataError.invalidArgument(
@@ -86,6 +93,7 @@ public struct PiecewiseConstantDecay: LearningRateSchedule {
     }
     self.config = config
   }
+  /// The rate at `step` (from 0).
   public func learningRate(at step: Int) -> Float {
     let index = config.boundaries.firstIndex { step <= $0 } ?? config.boundaries.count
     return Float(config.values[index])
@@ -95,15 +103,20 @@ public struct PiecewiseConstantDecay: LearningRateSchedule {
 /// `initial / (1 + rate · step / decaySteps)` (floored with `staircase`). Keras:
 /// `InverseTimeDecay(initial_learning_rate, decay_steps, decay_rate, staircase=False)`.
 public struct InverseTimeDecay: LearningRateSchedule {
+  /// The same arguments as ``ExponentialDecay``.
   public typealias Config = ExponentialDecay.Config
+  /// The registry key: Keras' `InverseTimeDecay`.
   public static let identifier = "InverseTimeDecay"
+  /// The Keras arguments.
   public let config: Config
+  /// Made from Keras' arguments (a bad one is refused by name).
   public init(config: Config) throws {
     try checkSteps(Self.identifier, "decay_steps", config.decaySteps)
     var config = config
     if config.name == "ExponentialDecay" { config.name = "InverseTimeDecay" }
     self.config = config
   }
+  /// The rate at `step` (from 0).
   public func learningRate(at step: Int) -> Float {
     var p = Double(step) / Double(config.decaySteps)
     if config.staircase { p = p.rounded(.down) }
@@ -146,12 +159,16 @@ public struct PolynomialDecay: LearningRateSchedule {
     /// No Keras defaults for these.
     public static let requiredArguments: Set<String> = ["initial_learning_rate", "decay_steps"]
   }
+  /// The registry key: Keras' `PolynomialDecay`.
   public static let identifier = "PolynomialDecay"
+  /// The Keras arguments.
   public let config: Config
+  /// Made from Keras' arguments (a bad one is refused by name).
   public init(config: Config) throws {
     try checkSteps(Self.identifier, "decay_steps", config.decaySteps)
     self.config = config
   }
+  /// The rate at `step` (from 0).
   public func learningRate(at step: Int) -> Float {
     var horizon = Double(config.decaySteps)
     var position = Double(step)
@@ -216,8 +233,11 @@ public struct CosineDecay: LearningRateSchedule {
       try c.encode(warmupSteps, forKey: .warmupSteps)
     }
   }
+  /// The registry key: Keras' `CosineDecay`.
   public static let identifier = "CosineDecay"
+  /// The Keras arguments.
   public let config: Config
+  /// Made from Keras' arguments (a bad one is refused by name).
   public init(config: Config) throws {
     try checkSteps(Self.identifier, "decay_steps", config.decaySteps)
     guard config.warmupSteps >= 0 else {
@@ -231,6 +251,7 @@ public struct CosineDecay: LearningRateSchedule {
     let cosine = 0.5 * (1 + cos(Double.pi * step / Double(config.decaySteps)))
     return rate * ((1 - config.alpha) * cosine + config.alpha)
   }
+  /// The rate at `step` (from 0).
   public func learningRate(at step: Int) -> Float {
     let decaySteps = Double(config.decaySteps)
     guard let target = config.warmupTarget else {
@@ -283,8 +304,11 @@ public struct CosineDecayRestarts: LearningRateSchedule {
       "initial_learning_rate", "first_decay_steps",
     ]
   }
+  /// The registry key: Keras' `CosineDecayRestarts`.
   public static let identifier = "CosineDecayRestarts"
+  /// The Keras arguments.
   public let config: Config
+  /// Made from Keras' arguments (a bad one is refused by name).
   public init(config: Config) throws {
     try checkSteps(Self.identifier, "first_decay_steps", config.firstDecaySteps)
     guard config.tMul > 0 else {
@@ -294,6 +318,7 @@ public struct CosineDecayRestarts: LearningRateSchedule {
     }
     self.config = config
   }
+  /// The rate at `step` (from 0).
   public func learningRate(at step: Int) -> Float {
     var fraction = Double(step) / Double(config.firstDecaySteps)
     let restart: Double

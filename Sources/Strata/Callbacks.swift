@@ -33,11 +33,17 @@ public protocol Callback: AnyObject {
 extension Callback {
   /// The logs are left as they are.
   public var logsLearningRate: Bool { false }
+  /// Does nothing unless a callback implements it.
   public func onTrainBegin(logs: Logs, model: Model) {}
+  /// Does nothing unless a callback implements it.
   public func onTrainEnd(logs: Logs, model: Model) {}
+  /// Does nothing unless a callback implements it.
   public func onEpochBegin(_ epoch: Int, logs: Logs, model: Model) {}
+  /// Does nothing unless a callback implements it.
   public func onEpochEnd(_ epoch: Int, logs: Logs, model: Model) {}
+  /// Does nothing unless a callback implements it.
   public func onTrainBatchBegin(_ batch: Int, logs: Logs, model: Model) {}
+  /// Does nothing unless a callback implements it.
   public func onTrainBatchEnd(_ batch: Int, logs: Logs, model: Model) {}
 }
 
@@ -63,7 +69,9 @@ public final class LambdaCallback: Callback {
     trainEnd = onTrainEnd
   }
 
+  /// Calls the `onTrainBegin` closure, if given.
   public func onTrainBegin(logs: Logs, model: Model) { trainBegin?(logs, model) }
+  /// Calls the `onTrainEnd` closure, if given.
   public func onTrainEnd(logs: Logs, model: Model) { trainEnd?(logs, model) }
   /// Calls the closure given for it, if any.
   public func onEpochBegin(_ epoch: Int, logs: Logs, model: Model) {
@@ -155,6 +163,7 @@ public final class EarlyStopping: Callback {
     return mode == .max ? value - minDelta > reference : value + minDelta < reference
   }
 
+  /// Starts with no best value and no patience used.
   public func onTrainBegin(logs: Logs, model: Model) {
     wait = 0
     stoppedEpoch = 0
@@ -185,6 +194,7 @@ public final class EarlyStopping: Callback {
     }
   }
 
+  /// Reports the stop and, with `restoreBestWeights`, puts the best epoch's weights back.
   public func onTrainEnd(logs: Logs, model: Model) {
     if stoppedEpoch > 0 && verbose > 0 { Console.line("Epoch \(stoppedEpoch + 1): early stopping") }
     if restoreBestWeights, let bestWeights {
@@ -260,6 +270,7 @@ public final class ReduceLROnPlateau: Callback {
     self.verbose = verbose
   }
 
+  /// Starts with no best value, no patience used and no cooldown.
   public func onTrainBegin(logs: Logs, model: Model) {
     best = .nan
     wait = 0
@@ -314,6 +325,7 @@ public final class CSVLogger: Callback {
     self.append = append
   }
 
+  /// Opens the file (appending with `append`) for the rows to come.
   public func onTrainBegin(logs: Logs, model: Model) {
     let exists = FileManager.default.fileExists(atPath: url.path)
     if !append || !exists { _ = FileManager.default.createFile(atPath: url.path, contents: nil) }
@@ -340,6 +352,7 @@ public final class CSVLogger: Callback {
     try? handle.synchronize()
   }
 
+  /// Closes the file.
   public func onTrainEnd(logs: Logs, model: Model) {
     try? handle?.close()
     handle = nil
@@ -359,6 +372,7 @@ public final class LearningRateScheduler: Callback {
     self.schedule = schedule
   }
 
+  /// Sets the optimizer's rate for `epoch` from the schedule; a non-finite or negative one is refused with a warning.
   public func onEpochBegin(_ epoch: Int, logs: Logs, model: Model) {
     guard let optimizer = model.optimizer else { return }
     let rate = schedule(epoch, optimizer.learningRate)

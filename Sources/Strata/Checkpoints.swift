@@ -115,6 +115,7 @@ public final class ModelCheckpoint: Callback {
     self.verbose = verbose
   }
 
+  /// Saves the model (or its weights) to the epoch's path; with `saveBestOnly`, only when `monitor` improved.
   public func onEpochEnd(_ epoch: Int, logs: Logs, model: Model) {
     if saveBestOnly {
       guard let current = logs[monitor] else {
@@ -166,6 +167,7 @@ public final class BackupAndRestore: Callback {
   /// The backup file.
   public var file: URL { directory.appendingPathComponent("backup.strata") }
 
+  /// Restores the backup, if there is one, and tells `fit` the epoch to go on from.
   public func onTrainBegin(logs: Logs, model: Model) {
     restoredEpoch = nil
     AtomicFile.removeStaleTemporaries(of: file)
@@ -183,6 +185,7 @@ public final class BackupAndRestore: Callback {
     }
   }
 
+  /// Writes the whole training state, atomically, marking the epoch done.
   public func onEpochEnd(_ epoch: Int, logs: Logs, model: Model) {
     do {
       try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -194,6 +197,7 @@ public final class BackupAndRestore: Callback {
     }
   }
 
+  /// Deletes the backup once training has completed, unless told to keep it.
   public func onTrainEnd(logs: Logs, model: Model) {
     if deleteCheckpoint && model.completedTraining { try? deleteBackup() }
   }

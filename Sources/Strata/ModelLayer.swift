@@ -4,7 +4,9 @@ import StrataCore
 /// `Sequential`): one input, one output, its weights those of the model. Registered as `"Functional"`
 /// and `"Sequential"`, so a Keras config with a nested model builds it.
 public final class ModelLayer: Layer {
+  /// The nested model's Keras config.
   public typealias Config = ConfigValue
+  /// Keras' class name of a nested functional model (`"Sequential"` is an alias).
   public static let identifier = "Functional"
   /// The model inside.
   public let model: Model
@@ -42,6 +44,7 @@ public final class ModelLayer: Layer {
   /// The model's weights.
   public var parameters: [Parameter] { model.parameters }
 
+  /// Builds the model for `inputShape` and returns its output shape.
   public func build(inputShape: [Int], generator: inout SeededGenerator) throws -> [Int] {
     let probe = Tensor(shape: [0] + inputShape)
     try model.prepare(for: [probe])
@@ -54,10 +57,12 @@ public final class ModelLayer: Layer {
     return output
   }
 
+  /// Runs the model on a batch.
   public func forward(_ input: Tensor, in context: Context) throws -> Tensor {
     try model.run([input], context: context)[0]
   }
 
+  /// The input's gradient, through the model (its weights' gradients written on the way).
   public func backward(_ outputGradient: Tensor, in context: Context) throws -> Tensor {
     try model.runBackward([outputGradient], inputGradients: true, context: context)[0]
   }
@@ -65,7 +70,9 @@ public final class ModelLayer: Layer {
 
 /// Registers ``ModelLayer`` (Keras' nested `Functional` and `Sequential` records).
 public enum ModelsPlugin: Plugin {
+  /// Strata's own package.
   public static let package = Registrar.builtInPackage
+  /// Registers ``ModelLayer``.
   public static func register(in registrar: Registrar) throws {
     try registrar.register(ModelLayer.self, aliases: ["Sequential"])
   }

@@ -291,7 +291,9 @@ public final class Sequential: Model {
     }
   }
 
+  /// The one input shape, once known.
   public override var modelInputShapes: [[Int]]? { inputShape.map { [$0] } }
+  /// The one output shape, once built.
   public override var modelOutputShapes: [[Int]]? { outputShape.map { [$0] } }
   override var outputNames: [String] { [layerNames.last ?? name] }
   override var inputNames: [String] { ["input_layer"] }

@@ -34,16 +34,19 @@ public final class TensorBoard: Callback {
     self.updateFrequency = updateFrequency
   }
 
+  /// Counts batches from the optimizer's step count (a resumed run goes on from it).
   public func onTrainBegin(logs: Logs, model: Model) {
     globalBatch = model.optimizer?.iterations ?? 0
   }
 
+  /// Writes the batch scalars every N-th batch with `updateFrequency: .batches(N)`.
   public func onTrainBatchEnd(_ batch: Int, logs: Logs, model: Model) {
     globalBatch += 1
     guard case .batches(let n) = updateFrequency, n > 0, globalBatch % n == 0 else { return }
     write(to: \.train, run: "train", step: globalBatch, values: ordered(logs, prefix: "batch_"))
   }
 
+  /// Writes the epoch's scalars: training ones to `train`, `val_` ones to `validation`.
   public func onEpochEnd(_ epoch: Int, logs: Logs, model: Model) {
     var trainLogs = logs.filter { !$0.key.hasPrefix("val_") && $0.key != "learning_rate" }
     var values = ordered(trainLogs, prefix: "epoch_")
@@ -65,6 +68,7 @@ public final class TensorBoard: Callback {
     }
   }
 
+  /// Flushes and closes the event files.
   public func onTrainEnd(logs: Logs, model: Model) {
     train?.close()
     validation?.close()

@@ -91,16 +91,14 @@ extension VectorActivation {
   public static var gradientFromOutput: Bool { false }
 
   /// Applies the activation to `x`, writing `y`.
-  @inlinable
-  public func forward(
+  @inlinable public func forward(
     _ x: UnsafeBufferPointer<Float>, into y: UnsafeMutableBufferPointer<Float>, rowLength: Int
   ) {
     simdMap(x, into: y) { value($0) }
   }
 
   /// Writes `dx = dy · f'(x)`.
-  @inlinable
-  public func backward(
+  @inlinable public func backward(
     input x: UnsafeBufferPointer<Float>, output y: UnsafeBufferPointer<Float>,
     outputGradient dy: UnsafeBufferPointer<Float>, into dx: UnsafeMutableBufferPointer<Float>,
     rowLength: Int
