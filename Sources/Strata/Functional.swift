@@ -57,6 +57,10 @@ public class Model {
   /// For each node, the index of its layer in ``layers`` and which call of that layer it is.
   private var nodeLayer: [(layer: Int, call: Int)] = []
   private var callCounts: [Int] = []
+  /// For each node, the indices of the nodes its inputs come from (worked out once, used every step).
+  private var inputNodes: [[Int]] = []
+  /// For each output, the index of the node producing it.
+  private var outputNodes: [Int] = []
   /// The values of the last training forward pass, for replaying a shared layer's earlier calls.
   private var lastValues: [Tensor?] = []
   /// The per-call state of shared layers that keep one (dropout, batch normalization), by node.
@@ -164,8 +168,10 @@ public class Model {
 
   private func assignLayers() throws {
     var layerIndex: [ObjectIdentifier: Int] = [:]
-    for (i, node) in nodes.enumerated() {
-      nodeIndex[ObjectIdentifier(node)] = i
+    for (i, node) in nodes.enumerated() { nodeIndex[ObjectIdentifier(node)] = i }
+    inputNodes = nodes.map { $0.inputs.map { nodeIndex[ObjectIdentifier($0.node)]! } }
+    outputNodes = outputs.map { nodeIndex[ObjectIdentifier($0.node)]! }
+    for node in nodes {
       let id = ObjectIdentifier(node.layer)
       if let index = layerIndex[id] {
         nodeLayer.append((index, callCounts[index]))
@@ -296,7 +302,7 @@ public class Model {
         values[i] = value
         continue
       }
-      let arguments = node.inputs.map { values[nodeIndex[ObjectIdentifier($0.node)]!]! }
+      let arguments = inputNodes[i].map { values[$0]! }
       do {
         values[i] = try call(node, arguments, context: context)
       } catch let StrataError.shapeMismatch(_, received, expected) {
@@ -313,7 +319,7 @@ public class Model {
       }
     }
     if context.isTraining { lastValues = values }
-    return outputs.map { values[nodeIndex[ObjectIdentifier($0.node)]!]! }
+    return outputNodes.map { values[$0]! }
   }
 
   private func call(_ node: Node, _ arguments: [Tensor], context: Context) throws -> Tensor {
@@ -349,8 +355,7 @@ public class Model {
       }
     }
     var fusedNodes: Set<Int> = []
-    for (k, (output, gradient)) in zip(outputs, outputGradients).enumerated() {
-      let node = nodeIndex[ObjectIdentifier(output.node)]!
+    for (k, (node, gradient)) in zip(outputNodes, outputGradients).enumerated() {
       if k < fused.count && fused[k] { fusedNodes.insert(node) }
       add(gradient, to: node)
     }
@@ -364,7 +369,7 @@ public class Model {
       if let output = activityOutputs[i] { addActivityGradient(of: node.layer, output, to: &dy) }
       let layerIndex = nodeLayer[i].layer
       let shared = callCounts[layerIndex] > 1
-      let arguments = node.inputs.map { lastValues[nodeIndex[ObjectIdentifier($0.node)]!]! }
+      let arguments = inputNodes[i].map { lastValues[$0]! }
       if current[layerIndex] != i {
         try replay(node, arguments, at: i, context: context)
         current[layerIndex] = i
@@ -394,8 +399,9 @@ public class Model {
           sums[layerIndex] = parameters.map(\.gradient)
         }
       }
-      for (input, dx) in zip(node.inputs, dxs) where inputGradients || !input.node.inputs.isEmpty {
-        add(dx, to: nodeIndex[ObjectIdentifier(input.node)]!)
+      for (source, dx) in zip(inputNodes[i], dxs)
+      where inputGradients || !nodes[source].inputs.isEmpty {
+        add(dx, to: source)
       }
     }
     for (layerIndex, sum) in sums {
@@ -622,8 +628,14 @@ extension Model {
     }
   }
 
-  /// The regularizers' penalty: every weight's and the last forward pass's activity penalties.
-  var regularizationPenalty: Float {
-    parameters.reduce(activityPenalty) { $0 + $1.penalty }
+  /// The trainable weights that carry a regularizer (Keras penalizes trainable weights only).
+  var regularizedParameters: [Parameter] {
+    parameters.filter { $0.isTrainable && $0.regularizer != nil }
+  }
+
+  /// The regularizers' penalty: the weights' (of `regularized`) and the last forward pass's activity
+  /// penalties.
+  func regularizationPenalty(_ regularized: [Parameter]) -> Float {
+    regularized.reduce(activityPenalty) { $0 + $1.penalty }
   }
 }

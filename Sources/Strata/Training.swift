@@ -204,8 +204,7 @@ extension Model {
   ///     for validation, as Keras does.
   ///   - initialEpoch: the epoch to start from (epochs before it count as done).
   /// - Returns: each epoch's loss and metrics, `val_` ones with validation data.
-  @discardableResult
-  public func fit(
+  @discardableResult public func fit(
     _ x: Tensor, _ y: Tensor, batchSize: Int = 32, epochs: Int = 1, verbose: Verbosity = .auto,
     validationData: (Tensor, Tensor)? = nil, validationSplit: Float = 0, shuffle: Bool = true,
     callbacks: [any Callback] = [], initialEpoch: Int = 0, classWeight: [Int: Float]? = nil,
@@ -240,8 +239,7 @@ extension Model {
 
   /// Trains a model with several inputs or outputs: one array per input in `x`, one per output in
   /// `y`, in the order of ``inputs`` and ``outputs``.
-  @discardableResult
-  public func fit(
+  @discardableResult public func fit(
     _ x: [Tensor], _ y: [Tensor], batchSize: Int = 32, epochs: Int = 1, verbose: Verbosity = .auto,
     validationData: ([Tensor], [Tensor])? = nil, validationSplit: Float = 0, shuffle: Bool = true,
     callbacks: [any Callback] = [], initialEpoch: Int = 0, classWeight: [Int: Float]? = nil,
@@ -283,8 +281,7 @@ extension Model {
   }
 
   /// Trains a model on arrays keyed by input and output name, as Keras takes dictionaries.
-  @discardableResult
-  public func fit(
+  @discardableResult public func fit(
     x: [String: Tensor], y: [String: Tensor], batchSize: Int = 32, epochs: Int = 1,
     verbose: Verbosity = .auto, validationSplit: Float = 0, shuffle: Bool = true,
     callbacks: [any Callback] = [], initialEpoch: Int = 0
@@ -311,8 +308,7 @@ extension Model {
   }
 
   /// Trains the model on a dataset (``ArrayDataset`` for arrays in memory).
-  @discardableResult
-  public func fit(
+  @discardableResult public func fit(
     _ data: some Dataset, batchSize: Int = 32, epochs: Int = 1, verbose: Verbosity = .auto,
     validationData: (some Dataset)? = ArrayDataset?.none, shuffle: Bool = true,
     callbacks: [any Callback] = [], initialEpoch: Int = 0
@@ -362,7 +358,7 @@ extension Model {
         let validationLogs = try evaluateLogs(
           validationData, batchSize: batchSize, compiled: compiled, metrics: validationMetrics)
         for (key, value) in validationLogs { logs["val_" + key] = value }
-        trainer.finishProgress(logs: logs)
+        trainer.finishProgress(logs: logs, metrics: metrics)
       }
       if callbacks.contains(where: \.logsLearningRate) {
         logs["learning_rate"] = compiled.optimizer.learningRate
@@ -447,11 +443,12 @@ extension Model {
     let count = data.count
     var sums = [Double](repeating: 0, count: compiled.losses.count)
     var penaltySum: Double = 0
+    let regularized = regularizedParameters
     var batch = data.makeBatch(capacity: min(batchSize, count))
     var start = 0
     while start < count {
       let end = min(start + batchSize, count)
-      data.gather(Array(start..<end), into: &batch)
+      data.gather(start..<end, into: &batch)
       let predictions = try run(batch.x, context: context)
       for (k, loss) in compiled.losses.enumerated() {
         let value =
@@ -469,7 +466,7 @@ extension Model {
         try metric.metric.update(
           prediction: predictions[metric.output], target: batch.y[metric.output])
       }
-      penaltySum += Double(regularizationPenalty) * Double(end - start)
+      penaltySum += Double(regularizationPenalty(regularized)) * Double(end - start)
       start = end
     }
     let means = sums.map { Float($0 / Double(count)) }
@@ -493,6 +490,8 @@ final class Trainer<Data: Dataset> {
   let data: Data
   let batchSize: Int
   let parameters: [Parameter]
+  /// The trainable parameters with a regularizer.
+  let regularized: [Parameter]
   let context: Context
   /// For each output, the softmax head a cross-entropy loss fuses with.
   let fused: [(any SoftmaxHead, any SoftmaxCrossentropy)?]
@@ -513,6 +512,7 @@ final class Trainer<Data: Dataset> {
     self.data = data
     self.batchSize = min(batchSize, data.count)
     parameters = model.parameters.filter(\.isTrainable)
+    regularized = parameters.filter { $0.regularizer != nil }
     context = Context(kernels: model.kernels, isTraining: true)
     fused = compiled.losses.indices.map { k in
       guard let head = model.softmaxHead(forOutput: k), head.endsWithSoftmax,
@@ -573,8 +573,8 @@ final class Trainer<Data: Dataset> {
     }
     try model.runBackward(lossGradients, fused: isFused, context: context)
     // Weight penalties join the loss at the weights this step started from, as Keras computes them.
-    penalty = model.regularizationPenalty
-    for parameter in parameters { parameter.addRegularizerGradient() }
+    penalty = model.regularizationPenalty(regularized)
+    for parameter in regularized { parameter.addRegularizerGradient() }
     let rows = batch.x.first?.shape.first ?? 0
     for stage in model.gradientStages { try stage.process(parameters, rows: rows) }
     compiled.optimizer.apply(to: parameters)
@@ -648,7 +648,7 @@ final class Trainer<Data: Dataset> {
         for callback in callbacks { callback.onTrainBatchBegin(index, logs: [:], model: model) }
       }
       let range = (index * batchSize)..<min((index + 1) * batchSize, count)
-      data.gather(Array(order[range]), into: &batch)
+      data.gather(order[range], into: &batch)
       let (losses, predictions) = try step()
       // Keras weighs each batch's loss by its size in the running mean.
       for k in losses.indices { lossSums[k] += Double(losses[k]) * Double(range.count) }
@@ -674,15 +674,15 @@ final class Trainer<Data: Dataset> {
   }
 
   /// Ends the epoch's progress line with the validation values.
-  func finishProgress(logs: Logs) {
+  func finishProgress(logs: Logs, metrics: [RunningMetric]) {
     guard progress != nil else { return }
     let steps = (data.count + batchSize - 1) / batchSize
-    let metrics = (try? model.runningMetrics(compiled, for: data, fresh: true)) ?? []
     let values =
       model.logValues(logs, compiled: compiled, metrics: metrics)
       + model.logValues(logs, compiled: compiled, metrics: metrics, prefix: "val_")
     progress!.update(steps, values: values, final: true)
   }
+
 }
 
 /// Replaces each parameter's value, after checking the count and every shape.
