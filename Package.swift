@@ -34,7 +34,7 @@ let package = Package(
         "StrataCore", "StrataAutoload", "StrataSIMD", "StrataBLAS", "StrataDNNL", "StrataCPU",
         "StrataActivations",
         "StrataInitializers", "StrataLayers", "StrataLosses", "StrataOptimizers", "StrataMetrics",
-        "CStrataKernels",
+        "CStrataKernels", "CHDF5", "CZlib",
       ], exclude: ["README.md"]),
     .target(
       name: "StrataData", dependencies: ["StrataCore", "CZlib", "CStrataImages"],
@@ -59,6 +59,9 @@ let package = Package(
     .systemLibrary(
       name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
       providers: [.apt(["zlib1g-dev"]), .brew(["zlib"])]),
+    .systemLibrary(
+      name: "CHDF5", path: "Sources/CHDF5", pkgConfig: "hdf5-serial",
+      providers: [.apt(["libhdf5-dev"]), .brew(["hdf5"])]),
     .systemLibrary(
       name: "CDNNL", path: "Sources/CDNNL",
       providers: [.apt(["libdnnl-dev"]), .brew(["onednn"])]),

@@ -298,6 +298,10 @@ extension Model {
     guard isBuilt else {
       throw StrataError.invalidState("\(name): build the model (or fit it) before saving it.")
     }
+    if url.pathExtension.lowercased() == "keras" {
+      try AtomicFile.write(try KerasFile.kerasArchive(of: self, path: url.path), to: url)
+      return
+    }
     let (header, tensors) = fileContents(weightsOnly: false)
     try AtomicFile.write(try ModelFile.encode(header: header, tensors: tensors), to: url)
   }
@@ -307,6 +311,11 @@ extension Model {
     guard isBuilt else {
       throw StrataError.invalidState(
         "\(name): build the model (or fit it) before saving its weights.")
+    }
+    if url.pathExtension.lowercased() == "h5" {
+      try AtomicFile.write(
+        try KerasFile.weightsImage(of: self, path: url.path, withOptimizer: false), to: url)
+      return
     }
     let (header, tensors) = fileContents(weightsOnly: true)
     try AtomicFile.write(try ModelFile.encode(header: header, tensors: tensors), to: url)
@@ -369,7 +378,12 @@ extension Model {
   /// Loads weights saved by ``saveWeights(to:)`` or ``save(to:)`` into this model, matching them by
   /// layer name and weight name. Keras' `load_weights`.
   public func loadWeights(from url: URL) throws {
-    let (_, tensors) = try ModelFile.read(url)
+    let (format, data) = try ModelFileFormat.read(url)
+    guard format == .strata else {
+      try KerasFile.loadWeights(into: self, format: format, data: data, path: url.path)
+      return
+    }
+    let (_, tensors) = try ModelFile.decode(data, path: url.path)
     if !isBuilt {
       try buildForLoading(budget: AllocationBudget(forTensorsOf: tensors), path: url.path)
     }
@@ -525,10 +539,7 @@ extension Sequential {
   ///   the wrong shape, an identifier nobody registered (naming the plugin package when recorded), or a
   ///   functional model (load that with `loadModel(from:)`).
   public static func load(from url: URL) throws -> Sequential {
-    let (header, tensors) = try ModelFile.read(url)
-    guard
-      let model = try Model.load(header: header, tensors: tensors, path: url.path) as? Sequential
-    else {
+    guard let model = try loadModel(from: url) as? Sequential else {
       throw StrataError.file(
         path: url.path, reason: "holds a functional model: load it with loadModel(from:)")
     }
@@ -543,8 +554,14 @@ extension Sequential {
 
 /// Loads any model saved by `save(to:)`, `Sequential` or functional. Keras' `keras.models.load_model`.
 public func loadModel(from url: URL) throws -> Model {
-  let (header, tensors) = try ModelFile.read(url)
-  return try Model.load(header: header, tensors: tensors, path: url.path)
+  let (format, data) = try ModelFileFormat.read(url)
+  switch format {
+  case .strata:
+    let (header, tensors) = try ModelFile.decode(data, path: url.path)
+    return try Model.load(header: header, tensors: tensors, path: url.path)
+  case .keras: return try KerasFile.loadModel(keras: data, path: url.path)
+  case .hdf5: return try KerasFile.loadModel(hdf5: data, path: url.path)
+  }
 }
 
 /// ``loadModel(from:)`` with a path.

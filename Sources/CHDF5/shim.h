@@ -1,0 +1,19 @@
+// HDF5's C API for Swift. HDF5 spells its type and flag constants as macros that call H5open() or
+// read library globals; Swift imports neither, so each one Strata uses has a getter here.
+#include <hdf5.h>
+
+static inline hid_t strata_h5t_native_float(void) { return H5T_NATIVE_FLOAT; }
+static inline hid_t strata_h5t_native_double(void) { return H5T_NATIVE_DOUBLE; }
+static inline hid_t strata_h5t_native_int64(void) { return H5T_NATIVE_INT64; }
+static inline hid_t strata_h5t_native_int32(void) { return H5T_NATIVE_INT32; }
+static inline hid_t strata_h5t_ieee_f32le(void) { return H5T_IEEE_F32LE; }
+static inline hid_t strata_h5t_std_i64le(void) { return H5T_STD_I64LE; }
+static inline hid_t strata_h5t_c_s1(void) { return H5T_C_S1; }
+static inline hid_t strata_h5p_file_access(void) { return H5P_FILE_ACCESS; }
+static inline hid_t strata_h5p_group_create(void) { return H5P_GROUP_CREATE; }
+static inline hid_t strata_h5p_link_create(void) { return H5P_LINK_CREATE; }
+static inline unsigned strata_h5f_acc_rdonly(void) { return H5F_ACC_RDONLY; }
+static inline unsigned strata_h5f_acc_trunc(void) { return H5F_ACC_TRUNC; }
+static inline hid_t strata_h5e_default(void) { return H5E_DEFAULT; }
+// Silences HDF5's printing of its error stack on this thread; failures are reported by return values.
+static inline void strata_h5_silence(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }

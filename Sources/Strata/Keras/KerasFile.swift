@@ -1,0 +1,354 @@
+import Foundation
+import StrataCore
+import StrataLayers
+
+/// The model file formats Strata reads, told apart by their first bytes.
+public enum ModelFileFormat: String, Sendable, CaseIterable {
+  /// Strata's own file (`.strata`, any extension): magic `STRATA`.
+  case strata
+  /// Keras 3's `.keras` zip of `config.json`, `model.weights.h5` and `metadata.json`.
+  case keras
+  /// An HDF5 file: Keras 3's `.weights.h5`, or Keras 2's legacy full-model or weights `.h5`.
+  case hdf5
+
+  /// The format of a file starting with `bytes`; `nil` when it is none of them.
+  public init?(bytes: Data) {
+    if bytes.starts(with: ModelFile.magic) {
+      self = .strata
+    } else if bytes.starts(with: [0x50, 0x4B, 0x03, 0x04]) || bytes.starts(with: [0x50, 0x4B, 0x05, 0x06]) {
+      self = .keras
+    } else if bytes.starts(with: HDF5File.signature) {
+      self = .hdf5
+    } else {
+      return nil
+    }
+  }
+
+  /// Reads the file at `url` (a regular file within ``Limits/maximumFileBytes``) and tells its format.
+  /// - Throws: ``StrataError/file(path:reason:)`` for a missing file or one of no known format.
+  static func read(_ url: URL) throws -> (ModelFileFormat, Data) {
+    let data = try readUntrustedFile(url, kind: "a model file")
+    guard let format = ModelFileFormat(bytes: data.prefix(8)) else {
+      throw StrataError.file(
+        path: url.path,
+        reason:
+          "is not a model file Strata reads (a Strata model, a Keras .keras zip or an HDF5 .h5 file)")
+    }
+    return (format, data)
+  }
+}
+
+/// Keras 3's `.keras` and `.weights.h5` files and Keras 2's legacy `.h5`, to and from Strata models.
+enum KerasFile {
+  /// Keras' `naming.to_snake_case`: the group name of a layer class in `model.weights.h5`
+  /// (`Conv2D` → `conv2d`, `BatchNormalization` → `batch_normalization`, `PReLU` → `p_re_lu`).
+  static func snakeCase(_ name: String) -> String {
+    var text = String(name.unicodeScalars.filter { CharacterSet.alphanumerics.contains($0) || $0 == "_" })
+    for (pattern, template) in [("(.)([A-Z][a-z]+)", "$1_$2"), ("([a-z])([A-Z])", "$1_$2")] {
+      let expression = try! NSRegularExpression(pattern: pattern)  // constant patterns
+      text = expression.stringByReplacingMatches(
+        in: text, range: NSRange(text.startIndex..., in: text), withTemplate: template)
+    }
+    return text.lowercased()
+  }
+
+  /// A layer's parameters in Keras' order: trainable weights, then the others, each in creation order.
+  static func kerasOrder(_ layer: any Layer) -> [Parameter] {
+    let parameters = layer.parameters
+    return parameters.filter(\.isTrainableByNature) + parameters.filter { !$0.isTrainableByNature }
+  }
+
+  /// Keras' class name of a layer (without a plugin's package) and its `registered_name`, `nil` for
+  /// a built-in.
+  static func className(of layer: any Layer) -> (name: String, registered: String?) {
+    let identifier =
+      (try? Registries.shared.layers.canonicalName(of: layer.identifier)) ?? layer.identifier
+    let bare = String(identifier.split(separator: ">").last ?? Substring(identifier))
+    if layer is ModelLayer { return ((layer as! ModelLayer).model is Sequential ? "Sequential" : "Functional", nil) }
+    guard let package = (try? Registries.shared.layers.package(of: layer.identifier)) ?? nil else {
+      return (bare, nil)
+    }
+    return (bare, "\(package)>\(bare)")
+  }
+
+  /// The group of each layer in `model.weights.h5`, as Keras names them: the class in snake case,
+  /// numbered per class in model order (`dense`, `dense_1`, …).
+  static func groupNames(_ layers: [any Layer]) -> [String] {
+    var used: [String: Int] = [:]
+    return layers.map { layer in
+      let base = snakeCase(className(of: layer).name)
+      if let count = used[base] {
+        used[base] = count + 1
+        return "\(base)_\(count + 1)"
+      }
+      used[base] = 0
+      return base
+    }
+  }
+
+  // MARK: Reading
+
+  /// Loads a `.keras` file: the architecture, the weights and, when present, the compile settings
+  /// and the optimizer's state.
+  static func loadModel(keras data: Data, path: String) throws -> Model {
+    let members = try ZipArchive.read(
+      data, path: path, wanted: ["config.json", "model.weights.h5", "metadata.json"])
+    guard let configBytes = members["config.json"] else {
+      throw StrataError.file(path: path, reason: "holds no config.json (not a Keras 3 model file)")
+    }
+    guard let config = try? ConfigValue(json: configBytes) else {
+      throw StrataError.file(path: path, reason: "holds a config.json that is not valid JSON")
+    }
+    guard let weights = members["model.weights.h5"] else {
+      throw StrataError.file(path: path, reason: "holds no model.weights.h5")
+    }
+    let file = try HDF5File(image: weights, path: "\(path)/model.weights.h5")
+    let model = try build(config: config, budgetBytes: weights.count, path: path)
+    try readWeights(of: model, from: file, prefix: "")
+    if let compile = config.objectValue?["compile_config"]?.objectValue, !compile.isEmpty {
+      try model.restoreCompile(header: ["compile": try strataCompile(compile, path: path)], path: path)
+      try readOptimizer(of: model, from: file, compile: compile)
+    }
+    return model
+  }
+
+  /// Loads Keras 2's legacy full-model `.h5`: the architecture from the `model_config` attribute,
+  /// the weights from `model_weights`.
+  static func loadModel(hdf5 data: Data, path: String) throws -> Model {
+    let file = try HDF5File(image: data, path: path)
+    guard let text = try file.readStrings("/", attribute: "model_config")?.first else {
+      throw StrataError.file(
+        path: path,
+        reason:
+          "is an HDF5 file of weights only (no model_config): build the model, then call loadWeights")
+    }
+    guard let config = try? ConfigValue(json: Data(text.utf8)) else {
+      throw StrataError.file(path: path, reason: "has a model_config that is not valid JSON")
+    }
+    let model = try build(config: config, budgetBytes: data.count, path: path)
+    try readLegacyWeights(of: model, from: file, group: "model_weights")
+    return model
+  }
+
+  /// Builds the model a Keras config describes, its layers' weights bounded by the bytes of the file.
+  static func build(config: ConfigValue, budgetBytes: Int, path: String) throws -> Model {
+    let config = try strataConfig(config, path: path)
+    let budget = AllocationBudget(elements: budgetBytes / 4, purpose: "the weights the file holds")
+    let model: Model
+    do {
+      model = try AllocationBudget.$current.withValue(budget) {
+        let kind = config.objectValue?["class_name"]?.stringValue
+        return kind == "Sequential" ? try Sequential(config: config) : try Model(config: config)
+      }
+    } catch StrataError.unknownIdentifier(let kind, let identifier, let suggestions) {
+      let hint =
+        identifier.contains(">")
+        ? " It comes from the plugin package '\(identifier.split(separator: ">")[0])': register that package's plugin (`try register(…Plugin.self)`) before loading."
+        : suggestions.isEmpty
+          ? "" : " Did you mean \(suggestions.map { "'\($0)'" }.joined(separator: ", "))?"
+      throw StrataError.file(
+        path: path, reason: "names the \(kind) '\(identifier)', which is not registered.\(hint)")
+    } catch let error as StrataError {
+      throw StrataError.file(
+        path: path, reason: "holds an architecture Strata cannot build: \(error.description.prefix(500))")
+    }
+    try model.buildForLoading(budget: budget, path: path)
+    return model
+  }
+
+  /// Keras' config made Strata's: a plugin layer found by its `registered_name` (`Pkg>Name`), the
+  /// same in nested models; Keras' other keys are read by the configs themselves.
+  static func strataConfig(_ config: ConfigValue, path: String) throws -> ConfigValue {
+    guard var top = config.objectValue, let kind = top["class_name"]?.stringValue else {
+      throw StrataError.file(path: path, reason: "has a model config without a class_name")
+    }
+    guard ["Sequential", "Functional", "Model"].contains(kind) else {
+      throw StrataError.file(
+        path: path,
+        reason: "holds a model of class '\(kind.prefix(100))' (Strata loads Sequential and Functional models)")
+    }
+    top["class_name"] = .string(kind == "Sequential" ? "Sequential" : "Functional")
+    guard var inner = top["config"]?.objectValue, let layers = inner["layers"]?.arrayValue else {
+      throw StrataError.file(path: path, reason: "has a model config without layers")
+    }
+    inner["layers"] = .array(
+      try layers.map { record in
+        guard var object = record.objectValue else { return record }
+        if let registered = object["registered_name"]?.stringValue, registered.contains(">") {
+          object["class_name"] = .string(registered)
+        }
+        if let kind = object["class_name"]?.stringValue, ["Sequential", "Functional", "Model"].contains(kind) {
+          return try strataConfig(.object(object), path: path)
+        }
+        return .object(object)
+      })
+    top["config"] = .object(inner)
+    return .object(top)
+  }
+
+  /// Reads every layer's weights from Keras 3's layout (`layers/<group>/vars/<i>`) under `prefix`.
+  static func readWeights(of model: Model, from file: HDF5File, prefix: String) throws {
+    var values: [Tensor] = []
+    for (layer, (group, name)) in zip(model.layers, zip(groupNames(model.layers), model.layerNames)) {
+      let base = "\(prefix)layers/\(group)"
+      if let nested = layer as? ModelLayer {
+        try readWeights(of: nested.model, from: file, prefix: "\(base)/")
+        values += nested.model.parameters.map(\.value)
+        continue
+      }
+      let parameters = kerasOrder(layer)
+      guard !parameters.isEmpty else { continue }
+      guard file.exists("\(base)/vars") else {
+        throw StrataError.file(
+          path: file.path, reason: "holds no weights for layer '\(name)' (group '\(base)')")
+      }
+      let stored = try file.childCount("\(base)/vars")
+      guard stored == parameters.count else {
+        throw StrataError.file(
+          path: file.path,
+          reason: "holds \(stored) weights for layer '\(name)' ('\(base)'); the layer has \(parameters.count)")
+      }
+      var byParameter: [ObjectIdentifier: Tensor] = [:]
+      for (index, parameter) in parameters.enumerated() {
+        let tensor = try file.readTensor("\(base)/vars/\(index)")
+        guard tensor.shape == parameter.shape else {
+          throw StrataError.file(
+            path: file.path,
+            reason:
+              "holds weight \(index) of layer '\(name)' with shape \(tensor.shape); '\(parameter.name)' is \(parameter.shape)")
+        }
+        byParameter[ObjectIdentifier(parameter)] = tensor
+      }
+      values += layer.parameters.map { byParameter[ObjectIdentifier($0)]! }
+    }
+    if prefix.isEmpty { try model.setWeights(values) }
+  }
+
+  /// Reads Keras 2's layout: `group`'s `layer_names`, each layer group's `weight_names`.
+  static func readLegacyWeights(of model: Model, from file: HDF5File, group: String) throws {
+    guard let stored = try file.readStrings(group, attribute: "layer_names") else {
+      throw StrataError.file(path: file.path, reason: "has no layer_names attribute at '\(group)'")
+    }
+    let storedNames = Set(stored)
+    var values: [Tensor] = []
+    for (layer, name) in zip(model.layers, model.layerNames) {
+      let parameters = kerasOrder(layer)
+      guard !parameters.isEmpty else { continue }
+      guard storedNames.contains(name) else {
+        throw StrataError.file(path: file.path, reason: "holds no weights for layer '\(name)'")
+      }
+      let layerGroup = group == "/" ? name : "\(group)/\(name)"
+      let weightNames = try file.readStrings(layerGroup, attribute: "weight_names") ?? []
+      guard weightNames.count == parameters.count else {
+        throw StrataError.file(
+          path: file.path,
+          reason: "holds \(weightNames.count) weights for layer '\(name)'; the layer has \(parameters.count)")
+      }
+      var byParameter: [ObjectIdentifier: Tensor] = [:]
+      for (weightName, parameter) in zip(weightNames, parameters) {
+        let tensor = try file.readTensor("\(layerGroup)/\(weightName)")
+        guard tensor.shape == parameter.shape else {
+          throw StrataError.file(
+            path: file.path,
+            reason:
+              "holds weight '\(weightName.prefix(200))' with shape \(tensor.shape); '\(name)/\(parameter.name)' is \(parameter.shape)")
+        }
+        byParameter[ObjectIdentifier(parameter)] = tensor
+      }
+      values += layer.parameters.map { byParameter[ObjectIdentifier($0)]! }
+    }
+    try model.setWeights(values)
+  }
+
+  /// Loads weights from any weights file Keras writes, or a `.keras` file's, into `model`.
+  static func loadWeights(into model: Model, format: ModelFileFormat, data: Data, path: String) throws {
+    var image = data
+    var name = path
+    if format == .keras {
+      guard let weights = try ZipArchive.read(data, path: path, wanted: ["model.weights.h5"])["model.weights.h5"]
+      else { throw StrataError.file(path: path, reason: "holds no model.weights.h5") }
+      image = weights
+      name = "\(path)/model.weights.h5"
+    }
+    let file = try HDF5File(image: image, path: name)
+    if !model.isBuilt {
+      try model.buildForLoading(
+        budget: AllocationBudget(elements: image.count / 4, purpose: "the weights the file holds"),
+        path: path)
+    }
+    if file.exists("layers") {
+      try readWeights(of: model, from: file, prefix: "")
+    } else if file.exists("model_weights") {
+      try readLegacyWeights(of: model, from: file, group: "model_weights")
+    } else if try file.readStrings("/", attribute: "layer_names") != nil {
+      try readLegacyWeights(of: model, from: file, group: "/")
+    } else {
+      throw StrataError.file(path: name, reason: "holds no Keras weights (no 'layers' or 'model_weights' group)")
+    }
+  }
+
+  /// Keras' `compile_config` as the compile section of a Strata file.
+  static func strataCompile(_ compile: ConfigDictionary, path: String) throws -> ConfigValue {
+    func record(_ value: ConfigValue?, _ what: String) throws -> ConfigValue {
+      if let name = value?.stringValue { return ["class_name": .string(name), "config": [:]] }
+      guard var object = value?.objectValue, object["class_name"]?.stringValue != nil else {
+        throw StrataError.file(
+          path: path, reason: "has a compile_config \(what) Strata cannot read: \(value?.description.prefix(200) ?? "none")")
+      }
+      if let registered = object["registered_name"]?.stringValue, registered.contains(">") {
+        object["class_name"] = .string(registered)
+      }
+      return ["class_name": object["class_name"]!, "config": object["config"] ?? [:]]
+    }
+    var section: ConfigDictionary = ["optimizer": try record(compile["optimizer"], "optimizer")]
+    for key in ["weighted_metrics", "loss_weights"] where !(compile[key]?.isNull ?? true) {
+      if key == "loss_weights", compile["loss"]?.objectValue?["class_name"] == nil,
+        compile["loss"]?.objectValue != nil
+      {
+        section["loss_weights"] = compile[key]
+        continue
+      }
+      throw StrataError.file(path: path, reason: "has compile setting '\(key)', which Strata does not restore")
+    }
+    if let losses = compile["loss"]?.objectValue, losses["class_name"] == nil {
+      section["loss"] = .object(try losses.mapValues { try record($0, "loss") })
+      section["metrics"] = compile["metrics"]?.objectValue.map(ConfigValue.object) ?? [:]
+    } else {
+      section["loss"] = try record(compile["loss"], "loss")
+      var metrics = compile["metrics"]?.arrayValue ?? []
+      if metrics.count == 1, let inner = metrics[0].arrayValue { metrics = inner }
+      section["metrics"] = .array(try metrics.map { $0.stringValue != nil ? $0 : try record($0, "metric") })
+    }
+    return .object(section)
+  }
+
+  /// Restores the optimizer's iteration count, learning rate and slots from `optimizer/vars`.
+  static func readOptimizer(of model: Model, from file: HDF5File, compile: ConfigDictionary) throws {
+    guard let optimizer = model.compiled?.optimizer, file.exists("optimizer/vars") else { return }
+    let count = try file.childCount("optimizer/vars")
+    guard count > 0 else { return }
+    let iterations = try file.readInteger("optimizer/vars/0")
+    guard (0...(1 << 53)).contains(iterations) else {
+      throw StrataError.file(path: file.path, reason: "has an invalid iteration count \(iterations)")
+    }
+    let schedule =
+      compile["optimizer"]?.objectValue?["config"]?.objectValue?["learning_rate"]?.objectValue != nil
+    var first = 1
+    if !schedule, count > 1 {
+      let tensor = try file.readTensor("optimizer/vars/1")
+      let rate = tensor.withUnsafeBufferPointer { $0.first ?? -1 }
+      guard tensor.count == 1, rate >= 0 else {
+        throw StrataError.file(path: file.path, reason: "has an invalid learning rate at 'optimizer/vars/1'")
+      }
+      optimizer.learningRate = rate
+      first = 2
+    }
+    let slots = try (first..<count).map { try file.readTensor("optimizer/vars/\($0)") }
+    do {
+      try optimizer.restore(state: slots, iterations: Int(iterations), parameters: model.parameters)
+    } catch {
+      throw StrataError.file(
+        path: file.path, reason: "holds an optimizer state that does not fit the model: \(error)")
+    }
+  }
+}

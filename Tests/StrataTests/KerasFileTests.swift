@@ -1,0 +1,111 @@
+import Foundation
+import Strata
+import StrataCore
+import Testing
+
+/// A file of `Fixtures/keras/`: Keras 3.15.1's own files and predictions (`../shared/keras-files/`).
+func kerasFile(_ name: String) -> URL {
+  Bundle.module.url(forResource: name, withExtension: nil, subdirectory: "Fixtures/keras")!
+}
+
+/// One `NAME.expected.json`: inputs, Keras' outputs and the tolerance.
+struct KerasExpectation {
+  var inputs: [Tensor]
+  var outputs: [Tensor]
+  var atol: Float
+  var rtol: Float
+  var parameters: Int
+  var json: [String: Any]
+
+  init(_ name: String) throws {
+    let data = try Data(contentsOf: kerasFile("\(name).expected.json"))
+    json = try JSONSerialization.jsonObject(with: data) as! [String: Any]
+    func tensors(_ values: Any, _ shapes: Any) -> [Tensor] {
+      let shapes = shapes as! [Any]
+      if shapes.first is [Any] {
+        return zip(values as! [Any], shapes).map { tensor($0, $1 as! [Int]) }
+      }
+      return [tensor(values, shapes as! [Int])]
+    }
+    func tensor(_ values: Any, _ shape: [Int]) -> Tensor {
+      var flat: [Float] = []
+      func walk(_ value: Any) {
+        if let list = value as? [Any] { list.forEach(walk) } else { flat.append(Float((value as! NSNumber).doubleValue)) }
+      }
+      walk(values)
+      return try! Tensor(shape: shape, scalars: flat)
+    }
+    inputs = tensors(json["input"]!, json["input_shape"]!)
+    outputs = tensors(json["output"]!, json["output_shape"]!)
+    let tolerance = json["tolerance"] as! [String: Double]
+    atol = Float(tolerance["atol"]!)
+    rtol = Float(tolerance["rtol"]!)
+    parameters = json["parameters"] as! Int
+  }
+
+  /// Whether `model` predicts Keras' outputs within the tolerance.
+  func check(_ model: Model, _ label: String) throws {
+    let predicted = try model.predict(inputs)
+    #expect(predicted.count == outputs.count, "\(label)")
+    for (got, want) in zip(predicted, outputs) {
+      #expect(got.shape == want.shape, "\(label)")
+      var worst: Float = 0
+      got.withUnsafeBufferPointer { got in
+        want.withUnsafeBufferPointer { want in
+          for i in 0..<min(got.count, want.count) {
+            worst = max(worst, abs(got[i] - want[i]) - rtol * abs(want[i]))
+          }
+        }
+      }
+      #expect(worst <= atol, "\(label): off by \(worst) beyond rtol, atol \(atol)")
+    }
+  }
+}
+
+private let kerasModels = [
+  "tiny_mlp", "tiny_cnn", "tiny_bn", "tiny_adam", "tiny_legacy", "tiny_residual", "tiny_two_inputs",
+]
+
+@Suite("Keras files")
+struct KerasFileTests {
+  @Test("every .keras file Keras wrote loads and predicts Keras' outputs", arguments: kerasModels)
+  func loadsKerasFiles(name: String) throws {
+    let expected = try KerasExpectation(name)
+    let model = try loadModel(from: kerasFile("\(name).keras"))
+    #expect(model.parameterCount == expected.parameters)
+    try expected.check(model, name)
+  }
+
+  @Test("the legacy full-model .h5 loads and predicts Keras' outputs")
+  func loadsLegacyHDF5() throws {
+    let expected = try KerasExpectation("tiny_legacy")
+    let model = try loadModel(from: kerasFile("tiny_legacy.h5"))
+    #expect(model is Sequential)
+    try expected.check(model, "tiny_legacy.h5")
+    // Its weights also load into a fresh model of the same architecture, as Keras' load_weights.
+    let fresh = try Sequential(config: model.config, seed: 3)
+    try fresh.loadWeights(from: kerasFile("tiny_legacy.h5"))
+    try expected.check(fresh, "tiny_legacy.h5 weights")
+  }
+
+  @Test("tiny_adam's compile settings and optimizer state load exactly")
+  func loadsOptimizerState() throws {
+    let model = try loadModel(from: kerasFile("tiny_adam.keras"))
+    let optimizer = try #require(model.optimizer)
+    let reference =
+      try JSONSerialization.jsonObject(
+        with: Data(contentsOf: kerasFile("tiny_adam.optimizer.json"))) as! [String: Any]
+    #expect(optimizer.identifier == "Adam")
+    #expect(optimizer.iterations == reference["iterations"] as! Int)
+    #expect(optimizer.learningRate == Float(reference["learning_rate"] as! Double))
+    let slots = reference["slots"] as! [[String: Any]]
+    #expect(optimizer.state.count == slots.count)
+    for (slot, want) in zip(optimizer.state, slots) {
+      #expect(slot.shape == want["shape"] as! [Int])
+      #expect(slot.withUnsafeBufferPointer { $0[0] } == Float(want["first"] as! Double))
+      let sum = slot.withUnsafeBufferPointer { $0.reduce(0.0) { $0 + Double($1) } }
+      #expect(abs(sum - (want["sum"] as! Double)) < 1e-6)
+    }
+    #expect(model.loss?.configDictionary["from_logits"] == .bool(true))
+  }
+}
