@@ -10,6 +10,10 @@ let package = Package(
   targets: [
     // The plugin itself needs only the core.
     .target(name: "CustomLayers", dependencies: [.product(name: "StrataCore", package: "Strata")]),
+    // A small program that trains and saves a model using the plugin's layers.
+    .executableTarget(
+      name: "custom-layers-demo",
+      dependencies: ["CustomLayers", .product(name: "Strata", package: "Strata")]),
     .testTarget(
       name: "CustomLayersTests",
       dependencies: [

@@ -14,7 +14,7 @@ public struct StrataCommand: ParsableCommand {
   public static let configuration = CommandConfiguration(
     commandName: "strata",
     abstract: "Train Keras-style models on Fashion-MNIST with Strata.",
-    subcommands: [Train.self, Evaluate.self, Predict.self],
+    subcommands: [Train.self, Evaluate.self, Predict.self, Convert.self, Summary.self],
     defaultSubcommand: Train.self)
 }
 
@@ -30,7 +30,7 @@ public struct Train: ParsableCommand {
 
   @Option(
     help:
-      "A tutorial model (mlp, cnn, deep-mnist, horses-or-humans, resnet-small) or a JSON file of Keras layer records or a Keras functional config."
+      "A tutorial model (mlp, cnn, deep-mnist, horses-or-humans, resnet-small), a model file (.strata, Keras' .keras or legacy .h5) or a JSON file of Keras layer records or a Keras functional config."
   )
   var model = "mlp"
 
@@ -123,9 +123,12 @@ public struct Train: ParsableCommand {
     guard FileManager.default.fileExists(atPath: url.path) else {
       throw StrataError.invalidArgument(
         owner: "strata", argument: "--model", value: "'\(model)'",
-        expected: "mlp, cnn, deep-mnist, horses-or-humans, resnet-small or an existing JSON file")
+        expected:
+          "mlp, cnn, deep-mnist, horses-or-humans, resnet-small, a model file or an existing JSON file")
     }
-    return try modelFromJSON(readUntrustedFile(url, kind: "a JSON model file"), seed: seed)
+    let data = try readUntrustedFile(url, kind: "a model file or a JSON model config")
+    if ModelFileFormat(bytes: data.prefix(8)) != nil { return try loadModel(from: url) }
+    return try modelFromJSON(data, seed: seed)
   }
 
   /// Runs the command, printing errors as one line.
@@ -367,10 +370,20 @@ public struct Predict: ParsableCommand {
   public init() {}
   /// The command's name and help text.
   public static let configuration = CommandConfiguration(
-    abstract: "Classify Fashion-MNIST test images with a saved model.")
+    abstract:
+      "Run a saved model on NumPy arrays (--input, --output), or classify Fashion-MNIST test images with it.")
 
-  @Argument(help: "A model file written by `strata train --save`.")
+  @Argument(help: "A model file: Strata's, Keras' .keras or legacy .h5.")
   var modelFile: String
+
+  @Option(
+    help:
+      "A NumPy .npy array of inputs, batch first (float32, float64, uint8, int32 or int64); once per model input, in order."
+  )
+  var input: [String] = []
+
+  @Option(help: "Where to write the predictions as a float32 .npy array; once per model output.")
+  var output: [String] = []
 
   @Option(help: "How many test images to classify, from the first.")
   var count = 10
@@ -385,6 +398,7 @@ public struct Predict: ParsableCommand {
   public func run() throws {
     try reportingErrors {
       let model = try loadModel(from: URL(fileURLWithPath: modelFile))
+      if !input.isEmpty || !output.isEmpty { return try predictArrays(model) }
       let (x, _, labels) = try testSet(for: model, directory: data)
       let n = min(count, x.shape[0])
       let predictions = try model.predict(x.slice(rows: 0..<n))
@@ -395,6 +409,82 @@ public struct Predict: ParsableCommand {
         Console.line("\(i): \(className(guess)) (actually \(className(Int(labels[i]))))")
       }
       Console.line("\(correct)/\(n) correct")
+    }
+  }
+
+  /// Runs the model on the `--input` arrays and writes the `--output` arrays.
+  func predictArrays(_ model: Model) throws {
+    let inputCount = model.modelInputShapes?.count ?? 1
+    let outputCount = model.modelOutputShapes?.count ?? 1
+    guard input.count == inputCount else {
+      throw StrataError.invalidArgument(
+        owner: "strata predict", argument: "--input", value: "given \(input.count) times",
+        expected: "one .npy file per model input (\(inputCount))")
+    }
+    guard output.count == outputCount else {
+      throw StrataError.invalidArgument(
+        owner: "strata predict", argument: "--output", value: "given \(output.count) times",
+        expected: "one .npy file per model output (\(outputCount))")
+    }
+    let arrays = try input.map { try NumPyArray.read(URL(fileURLWithPath: $0)) }
+    let predictions = try model.predict(arrays)
+    for (tensor, path) in zip(predictions, output) {
+      try NumPyArray.write(tensor, to: URL(fileURLWithPath: path))
+      Console.line("Wrote predictions of shape \(kerasShape(Array(tensor.shape.dropFirst()))) for \(tensor.shape[0]) samples to \(path)")
+    }
+  }
+}
+
+/// `strata convert IN OUT`: between Strata's format, Keras' `.keras` and `.weights.h5`.
+public struct Convert: ParsableCommand {
+  /// A new instance, with nothing cached yet.
+  public init() {}
+  /// The command's name and help text.
+  public static let configuration = CommandConfiguration(
+    abstract:
+      "Convert a model file: OUT's extension picks the format (.keras, .weights.h5 or .h5 for weights only, anything else Strata's).")
+
+  @Argument(help: "A model file: Strata's, Keras' .keras or legacy .h5.")
+  var inputFile: String
+
+  @Argument(help: "The file to write.")
+  var outputFile: String
+
+  /// Runs the command, printing errors as one line.
+  public func run() throws {
+    try reportingErrors {
+      let model = try loadModel(from: URL(fileURLWithPath: inputFile))
+      let url = URL(fileURLWithPath: outputFile)
+      if url.pathExtension.lowercased() == "h5" {
+        try model.saveWeights(to: url)
+      } else {
+        try model.save(to: url)
+      }
+      Console.line("Wrote \(model.name) (\(model.parameterCount) parameters) to \(outputFile)")
+    }
+  }
+}
+
+/// `strata summary MODEL`: the summary table of any model file.
+public struct Summary: ParsableCommand {
+  /// A new instance, with nothing cached yet.
+  public init() {}
+  /// The command's name and help text.
+  public static let configuration = CommandConfiguration(
+    abstract: "Print the summary of a model file (Strata's, Keras' .keras or legacy .h5).")
+
+  @Argument(help: "A model file.")
+  var modelFile: String
+
+  /// Runs the command, printing errors as one line.
+  public func run() throws {
+    try reportingErrors {
+      let model = try loadModel(from: URL(fileURLWithPath: modelFile))
+      model.summary()
+      if let optimizer = model.optimizer {
+        Console.line(
+          "Compiled: optimizer \(optimizer.identifier) (\(optimizer.iterations) steps taken), loss \(model.loss?.identifier ?? "per output")")
+      }
     }
   }
 }

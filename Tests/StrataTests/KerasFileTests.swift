@@ -1,5 +1,6 @@
 import Foundation
 import Strata
+import StrataSeedModels
 import StrataCore
 import Testing
 
@@ -107,5 +108,51 @@ struct KerasFileTests {
       #expect(abs(sum - (want["sum"] as! Double)) < 1e-6)
     }
     #expect(model.loss?.configDictionary["from_logits"] == .bool(true))
+  }
+}
+
+/// Whether two models hold bit-identical weights and optimizer states.
+func expectIdentical(_ a: Model, _ b: Model, _ label: String) {
+  #expect(a.layerNames == b.layerNames, "\(label)")
+  #expect(a.weights == b.weights, "\(label): weights differ")
+  #expect(a.optimizer?.identifier == b.optimizer?.identifier, "\(label)")
+  #expect(a.optimizer?.iterations == b.optimizer?.iterations, "\(label)")
+  #expect(a.optimizer?.learningRate == b.optimizer?.learningRate, "\(label)")
+  #expect(a.optimizer?.state ?? [] == b.optimizer?.state ?? [], "\(label): optimizer slots differ")
+}
+
+extension KerasFileTests {
+  @Test(
+    "Strata → .keras → Strata is bit-identical: weights, compile settings, optimizer state",
+    arguments: [SeedModel.mlp, .cnn, .resnetSmall])
+  func roundTripsStrataModels(seedModel: SeedModel) throws {
+    let model = try seedModel.make(seed: 7)
+    let (x, y) = try fashionSlice(64, images: seedModel != .mlp)
+    try seedModel.compile(model, optimizer: "adam", learningRate: nil, loss: nil)
+    try model.fit(x, y, batchSize: 32, epochs: 1, verbose: 0)
+    let url = temporaryURL("\(seedModel.rawValue).keras")
+    try model.save(to: url)
+    let loaded = try loadModel(from: url)
+    expectIdentical(model, loaded, seedModel.rawValue)
+    #expect(try loaded.predict(x) == model.predict(x))
+    #expect(loaded.loss?.identifier == model.loss?.identifier)
+    #expect(try loaded.evaluate(x, y, verbose: 0) == model.evaluate(x, y, verbose: 0))
+    // Weights alone, as Keras' `save_weights("x.weights.h5")`, into a fresh model.
+    let weightsURL = temporaryURL("\(seedModel.rawValue).weights.h5")
+    try model.saveWeights(to: weightsURL)
+    let fresh = try seedModel.make(seed: 99)
+    try fresh.loadWeights(from: weightsURL)
+    #expect(fresh.weights == model.weights)
+  }
+
+  @Test(".keras → Strata → .keras → Strata is bit-identical", arguments: kerasModels)
+  func roundTripsKerasFiles(name: String) throws {
+    let first = try loadModel(from: kerasFile("\(name).keras"))
+    let url = temporaryURL("\(name).keras")
+    try first.save(to: url)
+    let second = try loadModel(from: url)
+    expectIdentical(first, second, name)
+    #expect(second.config == first.config)
+    try KerasExpectation(name).check(second, "\(name) re-saved")
   }
 }

@@ -157,3 +157,35 @@ func gradientsPassTheCheck(shape: [Int]) throws {
   #expect(try loaded.predict(x) == model.predict(x))
   #expect(loaded.layers[1] is PReLU)
 }
+
+/// `Fixtures/tiny_plugin_layers.keras`: written by Keras 3.15.1 with its own `LeakyReLU` and `PReLU`
+/// (`generate_keras_file.py` beside it), so Keras' class names load the plugin's layers.
+@Test func kerasFileWithPluginLayersLoads() throws {
+  try registerPlugin()
+  let url = Bundle.module.url(
+    forResource: "tiny_plugin_layers", withExtension: "keras", subdirectory: "Fixtures")!
+  let expected =
+    try JSONSerialization.jsonObject(
+      with: Data(
+        contentsOf: Bundle.module.url(
+          forResource: "tiny_plugin_layers.expected", withExtension: "json",
+          subdirectory: "Fixtures")!)) as! [String: Any]
+  let model = try loadModel(from: url)
+  #expect(model.parameterCount == expected["parameters"] as! Int)
+  let leaky = try #require(model.layer(named: "leaky_re_lu") as? LeakyReLU)
+  #expect(leaky.config.negativeSlope == 0.3)  // the layer's Keras default
+  let input = (expected["input"] as! [[Double]]).flatMap { $0.map(Float.init) }
+  let output = (expected["output"] as! [[Double]]).flatMap { $0.map(Float.init) }
+  let y = try model.predict(Tensor(shape: [4, 6], scalars: input))
+  for (got, want) in zip(y.scalars, output) { #expect(abs(got - want) <= 1e-5 + 1e-5 * abs(want)) }
+  // Saved by Strata, the plugin layers carry Keras' registered name `CustomLayers>Name`.
+  let saved = FileManager.default.temporaryDirectory.appendingPathComponent(
+    "plugin-\(UUID().uuidString).keras")
+  defer { try? FileManager.default.removeItem(at: saved) }
+  try model.save(to: saved)
+  let again = try loadModel(from: saved)
+  #expect(again.weights == model.weights)
+  let text = String(decoding: try Data(contentsOf: saved), as: UTF8.self)
+  #expect(text.contains("\"registered_name\":\"CustomLayers>PReLU\""))
+  #expect(text.contains("\"registered_name\":\"CustomLayers>LeakyReLU\""))
+}

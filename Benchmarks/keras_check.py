@@ -1,0 +1,149 @@
+#!/usr/bin/env python3
+"""Checks Strata's Keras files against Keras itself (not part of CI; run it where Keras is installed).
+
+    python3 -m venv /tmp/kvenv && /tmp/kvenv/bin/pip install keras jax h5py numpy
+    KERAS_BACKEND=jax /tmp/kvenv/bin/python Benchmarks/keras_check.py
+
+What it does, with the `strata` command-line tool (built here in release mode):
+1. Strata trains each tutorial model briefly (Fashion-MNIST; generated images for horses-or-humans) and
+   saves it as `.keras`; Strata converts Keras' functional two-input test file and a model using the
+   CustomLayers plugin's PReLU and LeakyReLU (from Examples/CustomLayers) to `.keras` as well.
+2. For each file, `strata predict FILE --input x.npy --output y.npy` and Keras' `load_model(FILE).predict(x)`
+   run on the same random inputs; the largest difference must be at most 1e-5.
+3. `strata convert FILE FILE.weights.h5` writes the weights alone, which Keras' `load_weights` reads into
+   the model it loaded; the predictions must not change.
+4. The other way: Keras' own test files (../shared/keras-files) are predicted by Strata and Keras.
+Prints one line per file and exits with 1 if any check fails.
+"""
+import json
+import os
+import struct
+import subprocess
+import sys
+import tempfile
+import zipfile
+import zlib
+
+os.environ.setdefault("KERAS_BACKEND", "jax")
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SHARED = os.path.join(os.path.dirname(ROOT), "shared", "keras-files")
+TOLERANCE = 1e-5
+
+
+@keras.saving.register_keras_serializable(package="CustomLayers")
+class PReLU(keras.layers.PReLU):
+    """Strata's CustomLayers plugin registers PReLU as `CustomLayers>PReLU`: Keras' layer under that name."""
+
+
+@keras.saving.register_keras_serializable(package="CustomLayers")
+class LeakyReLU(keras.layers.LeakyReLU):
+    """Likewise `CustomLayers>LeakyReLU`."""
+
+
+def run(*args, cwd=ROOT):
+    result = subprocess.run(args, cwd=cwd, capture_output=True, text=True)
+    if result.returncode != 0:
+        sys.exit(f"failed: {' '.join(args)}\n{result.stdout}\n{result.stderr}")
+    return result.stdout
+
+
+def write_png(path, pixels):
+    """A minimal RGB PNG writer (no Pillow needed)."""
+    height, width, _ = pixels.shape
+    raw = b"".join(b"\x00" + pixels[y].tobytes() for y in range(height))
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    with open(path, "wb") as f:
+        f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+                + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+
+def input_shapes(path):
+    """The input shapes (batch axis dropped) a .keras file's config declares, in model input order."""
+    config = json.loads(zipfile.ZipFile(path).read("config.json"))
+    layers = config["config"]["layers"]
+    if config["class_name"] == "Sequential":
+        return [layers[0]["config"]["batch_shape"][1:]]
+    names = config["config"]["input_layers"]
+    names = [names] if isinstance(names[0], str) else names
+    shapes = {layer["config"]["name"]: layer["config"]["batch_shape"][1:] for layer in layers
+              if layer["class_name"] == "InputLayer"}
+    return [shapes[name[0]] for name in names]
+
+
+def check(strata, path, work, label):
+    rng = np.random.default_rng(0)
+    inputs = [rng.random([3] + shape, dtype=np.float32) for shape in input_shapes(path)]
+    args = [strata, "predict", path]
+    for i, x in enumerate(inputs):
+        np.save(os.path.join(work, f"{label}_in{i}.npy"), x)
+        args += ["--input", os.path.join(work, f"{label}_in{i}.npy")]
+    model = keras.saving.load_model(path)
+    outputs = model.outputs if hasattr(model, "outputs") and model.outputs else [None]
+    for i in range(len(outputs)):
+        args += ["--output", os.path.join(work, f"{label}_out{i}.npy")]
+    run(*args)
+    ours = [np.load(os.path.join(work, f"{label}_out{i}.npy")) for i in range(len(outputs))]
+    theirs = model.predict(inputs if len(inputs) > 1 else inputs[0], verbose=0)
+    theirs = theirs if isinstance(theirs, list) else [theirs]
+    difference = max(float(np.abs(a - b).max()) for a, b in zip(ours, theirs))
+    # The weights alone, through .weights.h5, into the model Keras loaded.
+    weights = os.path.join(work, f"{label}.weights.h5")
+    run(strata, "convert", path, weights)
+    model.load_weights(weights)
+    again = model.predict(inputs if len(inputs) > 1 else inputs[0], verbose=0)
+    again = again if isinstance(again, list) else [again]
+    weights_difference = max(float(np.abs(a - b).max()) for a, b in zip(ours, again))
+    compiled = ""
+    if model.optimizer is not None and model.compiled:
+        compiled = f", optimizer {type(model.optimizer).__name__} at iteration {int(model.optimizer.iterations)}"
+    ok = difference <= TOLERANCE and weights_difference <= TOLERANCE
+    print(f"{'ok  ' if ok else 'FAIL'} {label:<22} {model.count_params():>10,} params, outputs "
+          f"{[tuple(o.shape) for o in ours]}: max |Strata - Keras| = {difference:.2e}, after load_weights "
+          f"{weights_difference:.2e}{compiled}")
+    return ok
+
+
+def main():
+    run("swift", "build", "-c", "release", "--product", "strata")
+    strata = os.path.join(run("swift", "build", "-c", "release", "--show-bin-path").strip(), "strata")
+    work = tempfile.mkdtemp(prefix="strata-keras-check-")
+    files = []
+    for seed in ["mlp", "cnn", "deep-mnist", "resnet-small"]:
+        path = os.path.join(work, f"{seed}.keras")
+        run(strata, "train", "--model", seed, "--epochs", "1", "--limit", "256", "--no-validation",
+            "--verbose", "0", "--save", path)
+        files.append((path, f"strata {seed}"))
+    images = os.path.join(work, "horses-or-humans")
+    rng = np.random.default_rng(1)
+    for kind in ["horses", "humans"]:
+        os.makedirs(os.path.join(images, kind))
+        for i in range(4):
+            write_png(os.path.join(images, kind, f"{i}.png"), rng.integers(0, 256, (300, 300, 3), dtype=np.uint8))
+    path = os.path.join(work, "horses-or-humans.keras")
+    run(strata, "train", "--model", "horses-or-humans", "--images", images, "--epochs", "1", "--verbose", "0",
+        "--save", path)
+    files.append((path, "strata horses-or-humans"))
+    path = os.path.join(work, "two_inputs.keras")
+    run(strata, "convert", os.path.join(SHARED, "tiny_two_inputs.keras"), path)
+    files.append((path, "strata two_inputs"))
+    plugin = os.path.join(ROOT, "Examples", "CustomLayers")
+    path = os.path.join(work, "plugin.keras")
+    run("swift", "run", "-c", "release", "custom-layers-demo", "--save", path, cwd=plugin)
+    files.append((path, "strata plugin layers"))
+    for name in sorted(os.listdir(SHARED)):
+        if name.endswith(".keras"):
+            files.append((os.path.join(SHARED, name), f"keras {name[:-6]}"))
+    results = [check(strata, path, work, label.replace(" ", "_")) for path, label in files]
+    print(f"{sum(results)}/{len(results)} files agree within {TOLERANCE} (Keras {keras.__version__}, "
+          f"backend {keras.backend.backend()})")
+    sys.exit(0 if all(results) else 1)
+
+
+if __name__ == "__main__":
+    main()
