@@ -100,7 +100,7 @@ def check(strata, path, work, label):
     again = again if isinstance(again, list) else [again]
     weights_difference = max(float(np.abs(a - b).max()) for a, b in zip(ours, again))
     compiled = ""
-    if model.optimizer is not None and model.compiled:
+    if getattr(model, "optimizer", None) is not None:
         compiled = f", optimizer {type(model.optimizer).__name__} at iteration {int(model.optimizer.iterations)}"
     ok = difference <= TOLERANCE and weights_difference <= TOLERANCE
     print(f"{'ok  ' if ok else 'FAIL'} {label:<22} {model.count_params():>10,} params, outputs "

@@ -66,6 +66,7 @@ public final class InputLayer: Layer {
             separator: ", ") + ")",
         expected: "positive sizes for every axis after the batch axis")
     }
+    _ = try elementCount(of: shape, owner: "InputLayer")
     self.config = config
     self.shape = shape
   }

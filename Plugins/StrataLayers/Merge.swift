@@ -336,7 +336,19 @@ public final class Concatenate: MergeLayer {
     self.inputShapes = inputShapes
     sampleAxis = along
     var output = inputShapes[0]
-    output[along] = inputShapes.reduce(0) { $0 + $1[along] }
+    var total = 0
+    for shape in inputShapes {
+      let (sum, overflow) = total.addingReportingOverflow(shape[along])
+      guard !overflow else {
+        throw StrataError.invalidArgument(
+          owner: "Concatenate", argument: "inputs",
+          value: inputShapes.map { kerasShape($0) }.joined(separator: ", "),
+          expected: "an output of at most \(Limits.maximumTensorElements) elements per sample")
+      }
+      total = sum
+    }
+    output[along] = total
+    _ = try elementCount(of: output, owner: "Concatenate", argument: "output shape")
     return output
   }
 

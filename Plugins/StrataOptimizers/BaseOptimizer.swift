@@ -202,6 +202,12 @@ open class BaseOptimizer {
     slots: inout [Tensor], step: Int
   ) {}
 
+  /// The slots Keras keeps of ``slotCount`` (all by default); the gradient accumulator is not among them.
+  var kerasSlotIndices: [Int] { Array(0..<slotCount) }
+
+  /// Slots per parameter in ``state`` and those a `.keras` file holds, in Keras' order.
+  public var kerasSlots: (perParameter: Int, kept: [Int]) { (totalSlots, kerasSlotIndices) }
+
   /// Slots per parameter: the optimizer's own, then the gradient accumulator when
   /// `gradient_accumulation_steps` is set (so it is saved and restored with them).
   private var totalSlots: Int { slotCount + (arguments.gradientAccumulationSteps == nil ? 0 : 1) }

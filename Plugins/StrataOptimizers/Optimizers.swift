@@ -104,6 +104,10 @@ public final class RMSprop: BaseOptimizer, Optimizer {
 
   // velocity, momentum, average gradient
   override var slotCount: Int { 3 }
+  // Keras creates the momentum only when `momentum` > 0, the average gradient only when centered.
+  override var kerasSlotIndices: [Int] {
+    [0] + (config.momentum > 0 ? [1] : []) + (config.centered ? [2] : [])
+  }
 
   override func update(
     value w: UnsafeMutableBufferPointer<Float>, gradient g: UnsafeBufferPointer<Float>,

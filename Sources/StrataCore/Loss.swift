@@ -68,6 +68,10 @@ public protocol Optimizer: AnyObject, OptimizerConvertible, Registrable {
   var state: [Tensor] { get }
   /// Restores what ``state`` returned, with ``iterations``.
   func restore(state: [Tensor], iterations: Int, parameters: [Parameter]) throws
+  /// How many of ``state``'s tensors belong to each parameter, and which of them Keras keeps, in
+  /// Keras' order (`RMSprop` keeps its momentum only when `momentum` > 0): how a `.keras` file's
+  /// optimizer variables map to ``state``. The default: every slot is Keras'.
+  var kerasSlots: (perParameter: Int, kept: [Int]) { get }
 }
 
 extension Optimizer {

@@ -114,15 +114,34 @@ extension KerasFile {
     return .object(top)
   }
 
+  /// Keras' class name for `identifier` in `registry`: the CamelCase name registered for the same
+  /// product (`sparse_categorical_crossentropy` → `SparseCategoricalCrossentropy`), `nil` if none.
+  static func kerasClass<Product>(_ identifier: String, in registry: Registry<Product>) -> String? {
+    guard let canonical = try? registry.canonicalName(of: identifier) else { return nil }
+    if canonical.first?.isUppercase == true, canonical.contains(where: \.isLowercase) { return canonical }
+    return registry.names.first { name in
+      name.first?.isUppercase == true && name.contains(where: \.isLowercase) && !name.contains(">")
+        && (try? registry.canonicalName(of: name)) == canonical
+    }
+  }
+
   /// Strata's compile section as Keras' `compile_config`.
   static func kerasCompile(_ section: ConfigDictionary) -> ConfigValue {
     func object(_ record: ConfigValue?, module: String) -> ConfigValue {
-      guard let record = record?.objectValue, let name = record["class_name"]?.stringValue else {
+      guard let record = record?.objectValue, var name = record["class_name"]?.stringValue else {
         return record ?? .null
       }
-      // A loss or metric given by its function name stays a string, as Keras writes it.
-      if name.first?.isLowercase == true, (record["config"]?.objectValue ?? [:]).isEmpty {
-        return .string(name)
+      let registries = Registries.shared
+      let camel: String? =
+        switch module {
+        case "keras.losses": kerasClass(name, in: registries.losses)
+        case "keras.metrics": kerasClass(name, in: registries.metrics)
+        default: kerasClass(name, in: registries.optimizers)
+        }
+      if !name.contains(">") {
+        // A loss or metric without a Keras class stays a string (its function name), as Keras writes it.
+        guard let camel else { return .string(name) }
+        name = camel
       }
       let bare = String(name.split(separator: ">").last!)
       return [
@@ -191,9 +210,18 @@ extension KerasFile {
         try file.write(Tensor(shape: [], repeating: optimizer.learningRate), to: "optimizer/vars/1")
         index = 2
       }
-      for slot in optimizer.state {
-        try file.write(slot, to: "optimizer/vars/\(index)")
-        index += 1
+      let (perParameter, kept) = optimizer.kerasSlots
+      var state = optimizer.state
+      if state.isEmpty {  // no step taken yet: Keras' slots start at zero
+        state = model.parameters.filter(\.isTrainable).flatMap {
+          Array(repeating: Tensor(shape: $0.shape), count: perParameter)
+        }
+      }
+      for start in stride(from: 0, to: state.count, by: max(perParameter, 1)) {
+        for slot in kept where start + slot < state.count {
+          try file.write(state[start + slot], to: "optimizer/vars/\(index)")
+          index += 1
+        }
       }
     }
     return try file.image()

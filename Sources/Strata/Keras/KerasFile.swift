@@ -102,7 +102,7 @@ enum KerasFile {
     guard let weights = members["model.weights.h5"] else {
       throw StrataError.file(path: path, reason: "holds no model.weights.h5")
     }
-    let file = try HDF5File(image: weights, path: "\(path)/model.weights.h5")
+    let file = try HDF5Reader(image: weights, path: "\(path)/model.weights.h5")
     let model = try build(config: config, budgetBytes: weights.count, path: path)
     try readWeights(of: model, from: file, prefix: "")
     if let compile = config.objectValue?["compile_config"]?.objectValue, !compile.isEmpty {
@@ -115,7 +115,7 @@ enum KerasFile {
   /// Loads Keras 2's legacy full-model `.h5`: the architecture from the `model_config` attribute,
   /// the weights from `model_weights`.
   static func loadModel(hdf5 data: Data, path: String) throws -> Model {
-    let file = try HDF5File(image: data, path: path)
+    let file = try HDF5Reader(image: data, path: path)
     guard let text = try file.readStrings("/", attribute: "model_config")?.first else {
       throw StrataError.file(
         path: path,
@@ -140,7 +140,22 @@ enum KerasFile {
         let kind = config.objectValue?["class_name"]?.stringValue
         return kind == "Sequential" ? try Sequential(config: config) : try Model(config: config)
       }
-    } catch StrataError.unknownIdentifier(let kind, let identifier, let suggestions) {
+    } catch StrataError.unknownIdentifier(let kind, var identifier, let suggestions) {
+      // Keras names a registered custom object `Pkg>Name`: the package to register.
+      func qualified(_ value: ConfigValue) -> String? {
+        switch value {
+        case .object(let object):
+          if let name = object["registered_name"]?.stringValue,
+            name.hasSuffix(">\(identifier)") || name == identifier
+          {
+            return name
+          }
+          return object.values.lazy.compactMap(qualified).first
+        case .array(let values): return values.lazy.compactMap(qualified).first
+        default: return nil
+        }
+      }
+      identifier = qualified(config) ?? identifier
       let hint =
         identifier.contains(">")
         ? " It comes from the plugin package '\(identifier.split(separator: ">")[0])': register that package's plugin (`try register(…Plugin.self)`) before loading."
@@ -187,7 +202,7 @@ enum KerasFile {
   }
 
   /// Reads every layer's weights from Keras 3's layout (`layers/<group>/vars/<i>`) under `prefix`.
-  static func readWeights(of model: Model, from file: HDF5File, prefix: String) throws {
+  static func readWeights(of model: Model, from file: HDF5Reader, prefix: String) throws {
     var values: [Tensor] = []
     for (layer, (group, name)) in zip(model.layers, zip(groupNames(model.layers), model.layerNames)) {
       let base = "\(prefix)layers/\(group)"
@@ -225,7 +240,7 @@ enum KerasFile {
   }
 
   /// Reads Keras 2's layout: `group`'s `layer_names`, each layer group's `weight_names`.
-  static func readLegacyWeights(of model: Model, from file: HDF5File, group: String) throws {
+  static func readLegacyWeights(of model: Model, from file: HDF5Reader, group: String) throws {
     guard let stored = try file.readStrings(group, attribute: "layer_names") else {
       throw StrataError.file(path: file.path, reason: "has no layer_names attribute at '\(group)'")
     }
@@ -270,7 +285,7 @@ enum KerasFile {
       image = weights
       name = "\(path)/model.weights.h5"
     }
-    let file = try HDF5File(image: image, path: name)
+    let file = try HDF5Reader(image: image, path: name)
     if !model.isBuilt {
       try model.buildForLoading(
         budget: AllocationBudget(elements: image.count / 4, purpose: "the weights the file holds"),
@@ -323,7 +338,7 @@ enum KerasFile {
   }
 
   /// Restores the optimizer's iteration count, learning rate and slots from `optimizer/vars`.
-  static func readOptimizer(of model: Model, from file: HDF5File, compile: ConfigDictionary) throws {
+  static func readOptimizer(of model: Model, from file: HDF5Reader, compile: ConfigDictionary) throws {
     guard let optimizer = model.compiled?.optimizer, file.exists("optimizer/vars") else { return }
     let count = try file.childCount("optimizer/vars")
     guard count > 0 else { return }
@@ -343,7 +358,23 @@ enum KerasFile {
       optimizer.learningRate = rate
       first = 2
     }
-    let slots = try (first..<count).map { try file.readTensor("optimizer/vars/\($0)") }
+    let stored = try (first..<count).map { try file.readTensor("optimizer/vars/\($0)") }
+    // Keras' slots per trainable weight, placed among Strata's (the others start at zero).
+    let (perParameter, kept) = optimizer.kerasSlots
+    let trainable = model.parameters.filter(\.isTrainable)
+    if stored.isEmpty && iterations == 0 { return }  // compiled, never trained: nothing to restore
+    guard stored.count == trainable.count * kept.count else {
+      throw StrataError.file(
+        path: file.path,
+        reason:
+          "holds \(stored.count) optimizer slots; \(optimizer.identifier) keeps \(kept.count) for each of the model's \(trainable.count) trainable weights")
+    }
+    var slots: [Tensor] = []
+    for (index, parameter) in trainable.enumerated() {
+      var own = Array(repeating: Tensor(shape: parameter.shape), count: perParameter)
+      for (position, slot) in kept.enumerated() { own[slot] = stored[index * kept.count + position] }
+      slots += own
+    }
     do {
       try optimizer.restore(state: slots, iterations: Int(iterations), parameters: model.parameters)
     } catch {

@@ -1,0 +1,423 @@
+import Foundation
+import StrataCore
+
+/// A reader of the HDF5 that Keras (through h5py) writes, in Swift, every field bounds-checked: the
+/// file may be hostile, and Debian's libhdf5 1.10.8 dereferences corrupted heap and header fields
+/// (Strata's fuzz test crashed it in `H5HG_read` and in a `memmove` within 6,000 cases), so untrusted
+/// files are never handed to it. libhdf5 writes Strata's own files (``HDF5File``).
+///
+/// Read: superblock versions 0 and 1; version-1 object headers and their continuations; groups as
+/// symbol tables (v1 B-tree, local heap); contiguous and compact datasets of IEEE floats and
+/// integers; attributes of fixed-length and variable-length strings (global heap). Refused by name:
+/// newer superblocks and object headers (h5py's `libver="latest"`), chunked or filtered (compressed)
+/// datasets, and anything malformed.
+struct HDF5Reader {
+  /// The file's name in errors.
+  let path: String
+  private let bytes: [UInt8]
+  private var offsetSize = 8
+  private var lengthSize = 8
+  private var base = 0
+  private var root = 0
+
+  /// Reads the superblock of the HDF5 file in `image`.
+  init(image: Data, path: String) throws {
+    self.path = path
+    bytes = [UInt8](image)
+    guard bytes.count >= 8, bytes.prefix(8).elementsEqual(HDF5File.signature) else {
+      throw StrataError.file(path: path, reason: "is not an HDF5 file (bad signature)")
+    }
+    let version = try byte(8)
+    guard version <= 1 else {
+      throw corrupt(
+        "has HDF5 superblock version \(version) (h5py's libver='latest'); Strata reads versions 0 and 1, as Keras writes them")
+    }
+    offsetSize = try byte(13)
+    lengthSize = try byte(14)
+    guard offsetSize == 8 || offsetSize == 4, lengthSize == 8 || lengthSize == 4 else {
+      throw corrupt("has HDF5 offsets of \(offsetSize) and lengths of \(lengthSize) bytes")
+    }
+    var at = 24 + (version == 1 ? 4 : 0)
+    base = try address(at)
+    at += 4 * offsetSize  // base, free space, end of file, driver information
+    // The root group's symbol table entry: link name offset, object header address.
+    root = try address(at + offsetSize)
+  }
+
+  private func corrupt(_ reason: String) -> StrataError { .file(path: path, reason: reason) }
+
+  // MARK: Bytes
+
+  private func byte(_ at: Int) throws -> Int {
+    guard at >= 0, at < bytes.count else { throw corrupt("is truncated (an HDF5 field past its end)") }
+    return Int(bytes[at])
+  }
+
+  /// The little-endian unsigned integer of `size` bytes at `at`; at most 2^53.
+  private func uint(_ at: Int, _ size: Int) throws -> Int {
+    guard at >= 0, size >= 0, at <= bytes.count - size else {
+      throw corrupt("is truncated (an HDF5 field past its end)")
+    }
+    var value: UInt64 = 0
+    for i in (0..<size).reversed() { value = value << 8 | UInt64(bytes[at + i]) }
+    guard value <= 1 << 53 else { throw corrupt("has an HDF5 field of impossible value \(value)") }
+    return Int(value)
+  }
+
+  /// The file address at `at`, relative to the base, checked to be inside the file; -1 for HDF5's
+  /// "undefined address".
+  private func address(_ at: Int) throws -> Int {
+    guard at >= 0, at <= bytes.count - offsetSize else { throw corrupt("is truncated (an HDF5 address past its end)") }
+    if bytes[at..<(at + offsetSize)].allSatisfy({ $0 == 0xFF }) { return -1 }
+    let value = try uint(at, offsetSize)
+    let (absolute, overflow) = value.addingReportingOverflow(base)
+    guard !overflow, absolute < bytes.count else {
+      throw corrupt("has an HDF5 address \(value) past its end (\(bytes.count) bytes)")
+    }
+    return absolute
+  }
+
+  private func signature(_ at: Int, _ text: String) throws {
+    let expected = Array(text.utf8)
+    guard at >= 0, at <= bytes.count - expected.count,
+      bytes[at..<(at + expected.count)].elementsEqual(expected)
+    else { throw corrupt("has a malformed HDF5 structure (no '\(text)' signature at \(at))") }
+  }
+
+  // MARK: Object headers
+
+  /// One header message: its type and where its data lies.
+  private struct Message {
+    var type: Int
+    var start: Int
+    var size: Int
+  }
+
+  /// The messages of the version-1 object header at `at`, continuations followed.
+  private func messages(at header: Int) throws -> [Message] {
+    let version = try byte(header)
+    guard version == 1 else {
+      throw corrupt(
+        "has an HDF5 object header of version \(version) at \(header) (Strata reads version 1, as h5py writes by default)")
+    }
+    let count = try uint(header + 2, 2)
+    var blocks = [(start: header + 16, size: try uint(header + 8, 4))]
+    var found: [Message] = []
+    var visited = Set<Int>()
+    while let block = blocks.popLast() {
+      guard visited.insert(block.start).inserted, visited.count <= 64 else {
+        throw corrupt("has an HDF5 object header whose continuations loop")
+      }
+      guard block.start >= 0, block.size >= 0, block.start <= bytes.count - block.size else {
+        throw corrupt("has an HDF5 object header past its end")
+      }
+      var at = block.start
+      let end = block.start + block.size
+      while at + 8 <= end, found.count < count {
+        let type = try uint(at, 2)
+        let size = try uint(at + 2, 2)
+        let flags = try byte(at + 4)
+        guard at + 8 + size <= end else { throw corrupt("has an HDF5 header message past its block") }
+        guard flags & 0x02 == 0 || type == 0 else {
+          throw corrupt("has a shared HDF5 header message (type \(type)), which Strata does not read")
+        }
+        let message = Message(type: type, start: at + 8, size: size)
+        if type == 0x10 {  // continuation
+          blocks.append((try address(message.start), try uint(message.start + offsetSize, lengthSize)))
+        }
+        found.append(message)
+        at += 8 + size
+      }
+    }
+    return found
+  }
+
+  // MARK: Groups
+
+  /// The links of the group whose object header is at `header`: name → object header address.
+  private func links(ofGroup header: Int) throws -> [String: Int] {
+    guard let table = try messages(at: header).first(where: { $0.type == 0x11 }) else {
+      throw corrupt(
+        "has an HDF5 group without a symbol table at \(header) (new-style groups are not read)")
+    }
+    let tree = try address(table.start)
+    let heap = try address(table.start + offsetSize)
+    try signature(heap, "HEAP")
+    let heapSize = try uint(heap + 8, lengthSize)
+    let heapData = try address(heap + 8 + 2 * lengthSize)
+    guard heapData >= 0, heapSize <= bytes.count - heapData else {
+      throw corrupt("has an HDF5 local heap past its end")
+    }
+    func name(_ offset: Int) throws -> String {
+      guard offset >= 0, offset < heapSize else { throw corrupt("has an HDF5 link name outside its heap") }
+      let start = heapData + offset
+      let end = bytes[start..<(heapData + heapSize)].firstIndex(of: 0) ?? (heapData + heapSize)
+      return String(decoding: bytes[start..<end], as: UTF8.self)
+    }
+    var result: [String: Int] = [:]
+    var visited = Set<Int>()
+    func walk(_ node: Int, depth: Int) throws {
+      guard depth < 32, visited.insert(node).inserted, visited.count <= 100_000 else {
+        throw corrupt("has an HDF5 group B-tree that loops or is too deep")
+      }
+      try signature(node, "TREE")
+      guard try byte(node + 4) == 0 else { throw corrupt("has an HDF5 group B-tree of the wrong type") }
+      let level = try byte(node + 5)
+      let used = try uint(node + 6, 2)
+      var at = node + 8 + 2 * offsetSize + lengthSize  // past the siblings and the first key
+      for _ in 0..<used {
+        let child = try address(at)
+        if level > 0 {
+          try walk(child, depth: depth + 1)
+        } else {
+          try signature(child, "SNOD")
+          let symbols = try uint(child + 6, 2)
+          let entrySize = 2 * offsetSize + 24
+          for index in 0..<symbols {
+            let entry = child + 8 + index * entrySize
+            result[try name(try uint(entry, offsetSize))] = try address(entry + offsetSize)
+            guard result.count <= 100_000 else { throw corrupt("has an HDF5 group of too many links") }
+          }
+        }
+        at += offsetSize + lengthSize
+      }
+    }
+    if tree >= 0 { try walk(tree, depth: 0) }
+    return result
+  }
+
+  /// The object header address of `object` (a `/`-separated path from the root), `nil` if absent.
+  private func resolve(_ object: String) throws -> Int? {
+    var header = root
+    for component in object.split(separator: "/") {
+      guard let next = try links(ofGroup: header)[String(component)], next >= 0 else { return nil }
+      header = next
+    }
+    return header
+  }
+
+  /// Whether `object` exists.
+  func exists(_ object: String) -> Bool { ((try? resolve(object)) ?? nil) != nil }
+
+  /// How many links the group `object` holds.
+  func childCount(_ object: String) throws -> Int {
+    guard let header = try resolve(object) else { throw corrupt("has no group '\(object.prefix(200))'") }
+    return try links(ofGroup: header).count
+  }
+
+  // MARK: Datatypes and dataspaces
+
+  /// What Strata reads of a datatype.
+  private enum DataType {
+    case float(size: Int, bigEndian: Bool)
+    case integer(size: Int, signed: Bool, bigEndian: Bool)
+    case fixedString(size: Int)
+    case variableString
+  }
+
+  private func dataType(_ at: Int) throws -> DataType {
+    let classAndVersion = try byte(at)
+    let bits = try byte(at + 1)
+    let size = try uint(at + 4, 4)
+    switch classAndVersion & 0x0F {
+    case 0 where [1, 2, 4, 8].contains(size):
+      return .integer(size: size, signed: bits & 0x08 != 0, bigEndian: bits & 0x01 != 0)
+    case 1 where size == 4 || size == 8:
+      return .float(size: size, bigEndian: bits & 0x01 != 0)
+    case 3 where size > 0:
+      return .fixedString(size: size)
+    case 9 where bits & 0x0F == 1:
+      return .variableString
+    default:
+      throw corrupt(
+        "holds an HDF5 datatype of class \(classAndVersion & 0x0F) and size \(size), which Strata does not read")
+    }
+  }
+
+  /// The dimensions of the dataspace message at `at`.
+  private func dataSpace(_ at: Int) throws -> [Int] {
+    let version = try byte(at)
+    let rank = try byte(at + 1)
+    guard (1...2).contains(version), rank <= 8 else {
+      throw corrupt("has an HDF5 dataspace of version \(version) and rank \(rank)")
+    }
+    if version == 2, try byte(at + 3) == 2 { return [0] }  // the null dataspace holds nothing
+    let first = at + (version == 1 ? 8 : 4)
+    return try (0..<rank).map { try uint(first + $0 * lengthSize, lengthSize) }
+  }
+
+  /// Decodes `count` numbers of `type` at `at` as Float.
+  private func numbers(_ type: DataType, at: Int, count: Int) throws -> [Float] {
+    let size: Int
+    switch type {
+    case .float(let s, _), .integer(let s, _, _): size = s
+    default: throw corrupt("holds a dataset that is not numeric")
+    }
+    guard at >= 0, count <= (bytes.count - at) / size else { throw corrupt("holds a dataset past its end") }
+    return (0..<count).map { index in
+      let start = at + index * size
+      var raw: UInt64 = 0
+      for i in 0..<size {
+        let byte = UInt64(bytes[start + i])
+        switch type {
+        case .float(_, true), .integer(_, _, true): raw = raw << 8 | byte
+        default: raw |= byte << (8 * UInt64(i))
+        }
+      }
+      switch type {
+      case .float(4, _): return Float(bitPattern: UInt32(truncatingIfNeeded: raw))
+      case .float: return Float(Double(bitPattern: raw))
+      case .integer(_, true, _):
+        let shift = UInt64(64 - 8 * size)
+        return Float(Int64(bitPattern: raw << shift) >> Int64(shift))
+      default: return Float(raw)
+      }
+    }
+  }
+
+  // MARK: Datasets
+
+  /// The shape, type and data position of the dataset `object`.
+  private func dataset(_ object: String) throws -> (shape: [Int], type: DataType, data: Int) {
+    guard let header = try resolve(object) else {
+      throw corrupt("has no dataset at '\(object.prefix(200))'")
+    }
+    let found = try messages(at: header)
+    guard let space = found.first(where: { $0.type == 0x01 }), let type = found.first(where: { $0.type == 0x03 }),
+      let layout = found.first(where: { $0.type == 0x08 })
+    else { throw corrupt("has no dataset at '\(object.prefix(200))' (a group, or a malformed header)") }
+    guard !found.contains(where: { $0.type == 0x0B }) else {
+      throw corrupt("has a filtered (compressed) dataset at '\(object.prefix(200))', which Strata does not read")
+    }
+    let shape = try dataSpace(space.start)
+    let dataType = try dataType(type.start)
+    let count: Int
+    do { count = try elementCount(of: shape, owner: "dataset '\(object.prefix(200))'") } catch {
+      throw corrupt("has a dataset of impossible shape \(shape) at '\(object.prefix(200))'")
+    }
+    let version = try byte(layout.start)
+    var dataStart: Int
+    var stored: Int
+    switch version {
+    case 3:
+      switch try byte(layout.start + 1) {
+      case 0:
+        stored = try uint(layout.start + 2, 2)
+        dataStart = layout.start + 4
+      case 1:
+        dataStart = try address(layout.start + 2)
+        stored = try uint(layout.start + 2 + offsetSize, lengthSize)
+      default:
+        throw corrupt("has a chunked dataset at '\(object.prefix(200))', which Strata does not read")
+      }
+    default:
+      throw corrupt("has an HDF5 data layout of version \(version) at '\(object.prefix(200))'")
+    }
+    let size: Int
+    switch dataType {
+    case .float(let s, _), .integer(let s, _, _): size = s
+    default: throw corrupt("has a dataset at '\(object.prefix(200))' that is not numeric")
+    }
+    guard dataStart >= 0 || count == 0 else { throw corrupt("has a dataset at '\(object.prefix(200))' without data") }
+    guard stored == count * size, dataStart <= bytes.count - stored || count == 0 else {
+      throw corrupt(
+        "has a dataset at '\(object.prefix(200))' of \(stored) bytes; its shape \(shape) needs \(count * size)")
+    }
+    return (shape, dataType, dataStart)
+  }
+
+  /// Reads the numeric dataset `object` as Float32.
+  func readTensor(_ object: String) throws -> Tensor {
+    let (shape, type, start) = try dataset(object)
+    let values = try numbers(type, at: start, count: shape.reduce(1, *))
+    guard values.allSatisfy({ $0.isFinite }) else {
+      throw corrupt("has a dataset holding NaN or infinite values at '\(object.prefix(200))'")
+    }
+    return try Tensor(shape: shape, scalars: values)
+  }
+
+  /// Reads the scalar integer dataset `object`.
+  func readInteger(_ object: String) throws -> Int64 {
+    let (shape, type, start) = try dataset(object)
+    guard shape.reduce(1, *) == 1, case .integer = type else {
+      throw corrupt("has a dataset at '\(object.prefix(200))' that is not one integer")
+    }
+    return Int64(try numbers(type, at: start, count: 1)[0])
+  }
+
+  // MARK: Attributes
+
+  /// The string attribute `name` of `object`: one string or a list; `nil` when absent; `[]` for
+  /// h5py's empty list (stored as float64).
+  func readStrings(_ object: String, attribute name: String) throws -> [String]? {
+    guard let header = try resolve(object) else { throw corrupt("has no object '\(object.prefix(200))'") }
+    for message in try messages(at: header) where message.type == 0x0C {
+      let version = try byte(message.start)
+      guard (1...3).contains(version) else { throw corrupt("has an HDF5 attribute of version \(version)") }
+      let nameSize = try uint(message.start + 2, 2)
+      let typeSize = try uint(message.start + 4, 2)
+      let spaceSize = try uint(message.start + 6, 2)
+      func padded(_ n: Int) -> Int { version == 1 ? (n + 7) / 8 * 8 : n }
+      let nameStart = message.start + (version == 3 ? 9 : 8)
+      guard nameSize > 0, nameStart + nameSize <= message.start + message.size else {
+        throw corrupt("has a malformed HDF5 attribute")
+      }
+      let attributeName = String(decoding: bytes[nameStart..<(nameStart + nameSize - 1)], as: UTF8.self)
+      guard attributeName == name else { continue }
+      let typeStart = nameStart + padded(nameSize)
+      let spaceStart = typeStart + padded(typeSize)
+      let dataStart = spaceStart + padded(spaceSize)
+      let end = message.start + message.size
+      guard dataStart <= end else { throw corrupt("has a malformed HDF5 attribute '\(name)'") }
+      let count = try dataSpace(spaceStart).reduce(1) { $0.multipliedReportingOverflow(by: $1).partialValue }
+      guard count >= 0, count <= 1 << 20 else { throw corrupt("has an attribute '\(name)' of \(count) values") }
+      switch try dataType(typeStart) {
+      case .float where count == 0: return []
+      case .fixedString(let size):
+        guard count <= (end - dataStart) / size else { throw corrupt("has an attribute '\(name)' past its end") }
+        return (0..<count).map { index in
+          let field = bytes[(dataStart + index * size)..<(dataStart + (index + 1) * size)]
+          return String(decoding: field.prefix { $0 != 0 }, as: UTF8.self)
+        }
+      case .variableString:
+        let elementSize = 4 + offsetSize + 4
+        guard count <= (end - dataStart) / elementSize else {
+          throw corrupt("has an attribute '\(name)' past its end")
+        }
+        return try (0..<count).map { index in
+          let element = dataStart + index * elementSize
+          return try globalHeapString(
+            length: try uint(element, 4), collection: try address(element + 4),
+            index: try uint(element + 4 + offsetSize, 4))
+        }
+      default:
+        throw corrupt("has an attribute '\(name)' that is not a string")
+      }
+    }
+    return nil
+  }
+
+  /// The string of `length` bytes stored as object `index` of the global heap collection at `collection`.
+  private func globalHeapString(length: Int, collection: Int, index: Int) throws -> String {
+    try signature(collection, "GCOL")
+    let size = try uint(collection + 8, lengthSize)
+    guard size >= 8 + lengthSize, size <= bytes.count - collection else {
+      throw corrupt("has an HDF5 global heap past its end")
+    }
+    let end = collection + size
+    var at = collection + 8 + lengthSize
+    while at + 8 + lengthSize <= end {
+      let objectIndex = try uint(at, 2)
+      let objectSize = try uint(at + 8, lengthSize)
+      let dataStart = at + 8 + lengthSize
+      guard objectIndex != 0 else { break }  // the free space: the objects end
+      guard objectSize <= end - dataStart else { throw corrupt("has an HDF5 global heap object past its heap") }
+      if objectIndex == index {
+        guard length <= objectSize else { throw corrupt("has a string longer than its HDF5 heap object") }
+        return String(decoding: bytes[dataStart..<(dataStart + length)], as: UTF8.self)
+      }
+      at = dataStart + (objectSize + 7) / 8 * 8
+    }
+    throw corrupt("has a string that is not in its HDF5 global heap")
+  }
+}
