@@ -7,8 +7,9 @@ import StrataCore
 public final class InputLayer: Layer {
   /// The Keras arguments; a default is written once, in the memberwise `init`.
   public struct Config: Codable, Sendable, Equatable, ConfigReadsMoreKeys {
-    /// Keras 3 writes `batch_shape`; `shape` (without the batch axis) and `optional` are read too.
-    public static let readOnlyKeys: Set<String> = ["shape", "optional"]
+    /// Keras 3 writes `batch_shape`; `shape` (without the batch axis), `optional` and Keras 2's
+    /// `batch_input_shape` are read too.
+    public static let readOnlyKeys: Set<String> = ["shape", "optional", "batch_input_shape"]
     /// The batch axis first (`nil`: any size), as Keras 3 saves it.
     public var batchShape: [Int?]
     /// The arguments given, Keras' defaults for the others.
@@ -28,7 +29,9 @@ public final class InputLayer: Layer {
           owner: "InputLayer", argument: "shape", value: "and batch_shape both",
           expected: "one of shape and batch_shape")
       }
-      if let batchShape = try c.decodeIfPresent([Int?].self, forKey: .batchShape) {
+      if let batchShape = try c.decodeIfPresent([Int?].self, forKey: .batchShape)
+        ?? c.decodeIfPresent([Int?].self, forKey: .batchInputShape)
+      {
         self.batchShape = batchShape
       } else if let shape = try c.decodeIfPresent([Int].self, forKey: .shape) {
         batchShape = [nil] + shape.map { Optional($0) }
@@ -41,7 +44,7 @@ public final class InputLayer: Layer {
       var c = encoder.container(keyedBy: CodingKeys.self)
       try c.encode(batchShape, forKey: .batchShape)
     }
-    private enum CodingKeys: String, CodingKey { case batchShape, shape, optional }
+    private enum CodingKeys: String, CodingKey { case batchShape, shape, optional, batchInputShape }
   }
   public static let identifier = "InputLayer"
   public let config: Config

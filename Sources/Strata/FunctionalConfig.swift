@@ -25,7 +25,8 @@ extension Model {
         let history =
           value.objectValue?["config"]?.objectValue?["keras_history"]?.arrayValue
           ?? value.arrayValue
-        guard let history, history.count == 3, let source = history[0].stringValue,
+        // Keras 3 writes [layer, call, tensor]; Keras 2 appended the call's keyword arguments.
+        guard let history, history.count == 3 || history.count == 4, let source = history[0].stringValue,
           let call = history[1].intValue, history[2].intValue == 0
         else {
           throw invalid("\(layer).inbound_nodes", value, "a Keras tensor with a keras_history")
@@ -60,6 +61,13 @@ extension Model {
         }
         var calls: [SymbolicTensor] = []
         for node in record["inbound_nodes"]?.arrayValue ?? [] {
+          // Keras 2's legacy layout: a node is the list of its input tensors' histories.
+          if let legacy = node.arrayValue, !legacy.isEmpty {
+            let tensors = try legacy.map { try tensor($0, in: layerName) }
+            calls.append(
+              try layer.apply(to: tensors, takesList: tensors.count > 1, name: layerName))
+            continue
+          }
           guard let args = node.objectValue?["args"]?.arrayValue, let first = args.first else {
             throw invalid("\(layerName).inbound_nodes", node, "{\"args\": [tensor or [tensors]]}")
           }

@@ -156,3 +156,38 @@ extension KerasFileTests {
     try KerasExpectation(name).check(second, "\(name) re-saved")
   }
 }
+
+extension KerasFileTests {
+  @Test("Keras 2's functional config (legacy inbound_nodes, batch_input_shape) builds the same graph")
+  func readsKeras2FunctionalConfig() throws {
+    let dense = { (name: String) in
+      "{\"class_name\": \"Dense\", \"name\": \"\(name)\", \"config\": {\"name\": \"\(name)\", \"trainable\": true, \"dtype\": \"float32\", \"units\": 3, \"activation\": \"relu\", \"use_bias\": true, \"kernel_initializer\": {\"class_name\": \"GlorotUniform\", \"config\": {\"seed\": null}}, \"bias_initializer\": {\"class_name\": \"Zeros\", \"config\": {}}, \"kernel_regularizer\": null, \"bias_regularizer\": null, \"activity_regularizer\": null, \"kernel_constraint\": null, \"bias_constraint\": null}, \"inbound_nodes\": [[[\"input_1\", 0, 0, {}]]]}"
+    }
+    let json = """
+      {"class_name": "Functional", "keras_version": "2.15.0", "backend": "tensorflow", "config": {"name": "model",
+       "layers": [
+        {"class_name": "InputLayer", "name": "input_1", "inbound_nodes": [],
+         "config": {"batch_input_shape": [null, 4], "dtype": "float32", "sparse": false, "ragged": false, "name": "input_1"}},
+        \(dense("dense")), \(dense("dense_1")),
+        {"class_name": "Add", "name": "add", "config": {"name": "add", "trainable": true, "dtype": "float32"},
+         "inbound_nodes": [[["dense", 0, 0, {}], ["dense_1", 0, 0, {}]]]}],
+       "input_layers": [["input_1", 0, 0]], "output_layers": [["add", 0, 0]]}}
+      """
+    let model = try Model(config: try ConfigValue(json: Data(json.utf8)), seed: 3)
+    #expect(model.layerNames == ["input_1", "dense", "dense_1", "add"])
+    #expect(model.modelOutputShapes == [[3]])
+    // The output is the sum of the two branches, computed from the weights.
+    let x = try Tensor(shape: [1, 4], scalars: [0.5, -1, 2, 0.25])
+    var expected = [Float](repeating: 0, count: 3)
+    for layer in ["dense", "dense_1"] {
+      let weights = model.layer(named: layer)!.parameters.map(\.value.scalars)
+      for j in 0..<3 {
+        var z = weights[1][j]
+        for i in 0..<4 { z += x.scalars[i] * weights[0][i * 3 + j] }
+        expected[j] += max(z, 0)
+      }
+    }
+    let y = try model.predict(x)
+    for j in 0..<3 { #expect(abs(y.scalars[j] - expected[j]) < 1e-6) }
+  }
+}
