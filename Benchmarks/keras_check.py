@@ -9,7 +9,8 @@ What it does, with the `strata` command-line tool (built here in release mode):
    saves it as `.keras`; Strata converts Keras' functional two-input test file and a model using the
    CustomLayers plugin's PReLU and LeakyReLU (from Examples/CustomLayers) to `.keras` as well.
 2. For each file, `strata predict FILE --input x.npy --output y.npy` and Keras' `load_model(FILE).predict(x)`
-   run on the same random inputs; the largest difference must be at most 1e-5.
+   run on the same random inputs (the plugin model through Examples/CustomLayers' custom-layers-demo, which
+   registers the plugin); the largest difference must be at most 1e-5.
 3. `strata convert FILE FILE.weights.h5` writes the weights alone, which Keras' `load_weights` reads into
    the model it loaded; the predictions must not change.
 4. The other way: Keras' own test files (../shared/keras-files) are predicted by Strata and Keras.
@@ -77,9 +78,10 @@ def input_shapes(path):
 
 
 def check(strata, path, work, label):
+    """`strata` is the command to run: [strata, "predict"] / [strata, "convert"], or the plugin demo's."""
     rng = np.random.default_rng(0)
     inputs = [rng.random([3] + shape, dtype=np.float32) for shape in input_shapes(path)]
-    args = [strata, "predict", path]
+    args = strata["predict"] + [path]
     for i, x in enumerate(inputs):
         np.save(os.path.join(work, f"{label}_in{i}.npy"), x)
         args += ["--input", os.path.join(work, f"{label}_in{i}.npy")]
@@ -94,7 +96,7 @@ def check(strata, path, work, label):
     difference = max(float(np.abs(a - b).max()) for a, b in zip(ours, theirs))
     # The weights alone, through .weights.h5, into the model Keras loaded.
     weights = os.path.join(work, f"{label}.weights.h5")
-    run(strata, "convert", path, weights)
+    run(*strata["convert"], path, weights)
     model.load_weights(weights)
     again = model.predict(inputs if len(inputs) > 1 else inputs[0], verbose=0)
     again = again if isinstance(again, list) else [again]
@@ -111,14 +113,15 @@ def check(strata, path, work, label):
 
 def main():
     run("swift", "build", "-c", "release", "--product", "strata")
-    strata = os.path.join(run("swift", "build", "-c", "release", "--show-bin-path").strip(), "strata")
+    binary = os.path.join(run("swift", "build", "-c", "release", "--show-bin-path").strip(), "strata")
+    strata = {"predict": [binary, "predict"], "convert": [binary, "convert"]}
     work = tempfile.mkdtemp(prefix="strata-keras-check-")
     files = []
     for seed in ["mlp", "cnn", "deep-mnist", "resnet-small"]:
         path = os.path.join(work, f"{seed}.keras")
-        run(strata, "train", "--model", seed, "--epochs", "1", "--limit", "256", "--no-validation",
+        run(binary, "train", "--model", seed, "--epochs", "1", "--limit", "256", "--no-validation",
             "--verbose", "0", "--save", path)
-        files.append((path, f"strata {seed}"))
+        files.append((path, f"strata {seed}", strata))
     images = os.path.join(work, "horses-or-humans")
     rng = np.random.default_rng(1)
     for kind in ["horses", "humans"]:
@@ -126,20 +129,23 @@ def main():
         for i in range(4):
             write_png(os.path.join(images, kind, f"{i}.png"), rng.integers(0, 256, (300, 300, 3), dtype=np.uint8))
     path = os.path.join(work, "horses-or-humans.keras")
-    run(strata, "train", "--model", "horses-or-humans", "--images", images, "--epochs", "1", "--verbose", "0",
+    run(binary, "train", "--model", "horses-or-humans", "--images", images, "--epochs", "1", "--verbose", "0",
         "--save", path)
-    files.append((path, "strata horses-or-humans"))
+    files.append((path, "strata horses-or-humans", strata))
     path = os.path.join(work, "two_inputs.keras")
-    run(strata, "convert", os.path.join(SHARED, "tiny_two_inputs.keras"), path)
-    files.append((path, "strata two_inputs"))
+    run(binary, "convert", os.path.join(SHARED, "tiny_two_inputs.keras"), path)
+    files.append((path, "strata two_inputs", strata))
     plugin = os.path.join(ROOT, "Examples", "CustomLayers")
     path = os.path.join(work, "plugin.keras")
-    run("swift", "run", "-c", "release", "custom-layers-demo", "--save", path, cwd=plugin)
-    files.append((path, "strata plugin layers"))
+    run("swift", "build", "-c", "release", "--product", "custom-layers-demo", cwd=plugin)
+    demo = os.path.join(run("swift", "build", "-c", "release", "--show-bin-path", cwd=plugin).strip(),
+                        "custom-layers-demo")
+    run(demo, "--save", path)
+    files.append((path, "strata plugin layers", {"predict": [demo, "--predict"], "convert": [demo, "--convert"]}))
     for name in sorted(os.listdir(SHARED)):
         if name.endswith(".keras"):
-            files.append((os.path.join(SHARED, name), f"keras {name[:-6]}"))
-    results = [check(strata, path, work, label.replace(" ", "_")) for path, label in files]
+            files.append((os.path.join(SHARED, name), f"keras {name[:-6]}", strata))
+    results = [check(tool, path, work, label.replace(" ", "_")) for path, label, tool in files]
     print(f"{sum(results)}/{len(results)} files agree within {TOLERANCE} (Keras {keras.__version__}, "
           f"backend {keras.backend.backend()})")
     sys.exit(0 if all(results) else 1)

@@ -13,7 +13,10 @@ let package = Package(
     // A small program that trains and saves a model using the plugin's layers.
     .executableTarget(
       name: "custom-layers-demo",
-      dependencies: ["CustomLayers", .product(name: "Strata", package: "Strata")]),
+      dependencies: [
+        "CustomLayers", .product(name: "Strata", package: "Strata"),
+        .product(name: "StrataData", package: "Strata"),
+      ]),
     .testTarget(
       name: "CustomLayersTests",
       dependencies: [

@@ -2,6 +2,7 @@ import Foundation
 import Strata
 import StrataSeedModels
 import StrataCore
+import StrataData
 import Testing
 
 /// A file of `Fixtures/keras/`: Keras 3.15.1's own files and predictions (`../shared/keras-files/`).
@@ -189,5 +190,59 @@ extension KerasFileTests {
     }
     let y = try model.predict(x)
     for j in 0..<3 { #expect(abs(y.scalars[j] - expected[j]) < 1e-6) }
+  }
+}
+
+extension KerasFileTests {
+  @Test("strata predict on .npy arrays, convert between formats, summary of any model file")
+  func commandLineOnKerasFiles() throws {
+    let directory = temporaryURL("cli").deletingLastPathComponent()
+    // Two inputs, one output: one --input per model input, in order.
+    let expected = try KerasExpectation("tiny_two_inputs")
+    var arguments = ["predict", kerasFile("tiny_two_inputs.keras").path]
+    for (index, input) in expected.inputs.enumerated() {
+      let path = directory.appendingPathComponent("in\(index).npy")
+      try NumPyArray.write(input, to: path)
+      arguments += ["--input", path.path]
+    }
+    let output = directory.appendingPathComponent("out.npy").path
+    let predicted = runCommand(arguments + ["--output", output])
+    #expect(predicted.exitCode == 0, "\(predicted.errors)")
+    #expect(predicted.output.contains("Wrote predictions of shape (None, 2) for 4 samples"))
+    let model = try loadModel(from: kerasFile("tiny_two_inputs.keras"))
+    #expect(try NumPyArray.read(URL(fileURLWithPath: output)) == model.predict(expected.inputs)[0])
+    let missing = runCommand(["predict", kerasFile("tiny_two_inputs.keras").path, "--input", output, "--output", output])
+    #expect(missing.exitCode != 0 && missing.errors.contains("one .npy file per model input (2)"))
+    // .keras → .strata → .weights.h5, and back into the Keras model.
+    let strata = directory.appendingPathComponent("cnn.strata").path
+    let weights = directory.appendingPathComponent("cnn.weights.h5").path
+    #expect(runCommand(["convert", kerasFile("tiny_cnn.keras").path, strata]).exitCode == 0)
+    let converted = runCommand(["convert", strata, weights])
+    #expect(converted.output.contains("Wrote tiny_cnn (6810 parameters)"), "\(converted)")
+    let cnn = try loadModel(from: kerasFile("tiny_cnn.keras"))
+    let fresh = try Sequential(config: cnn.config, seed: 9)
+    try fresh.loadWeights(weights)
+    #expect(fresh.weights == cnn.weights)
+    #expect(try loadModel(strata).weights == cnn.weights)
+    // The summary of a legacy .h5 and of a compiled .keras file.
+    let legacy = runCommand(["summary", kerasFile("tiny_legacy.h5").path])
+    #expect(legacy.output.contains("Total params: 34"), "\(legacy)")
+    let adam = runCommand(["summary", kerasFile("tiny_adam.keras").path])
+    #expect(adam.output.contains("Compiled: optimizer Adam (1 steps taken)"), "\(adam)")
+    // --model takes a model file too.
+    let trained = runCommand([
+      "train", "--model", kerasFile("tiny_mlp.keras").path, "--limit", "64", "--epochs", "1",
+      "--verbose", "0", "--no-validation",
+    ])
+    #expect(trained.exitCode == 0 && trained.output.contains("Model: \"tiny_mlp\""), "\(trained.errors)")
+  }
+
+  @Test("legacy weights-only .h5 (fixed-length byte-string names, as tf.keras 2 wrote) loads")
+  func loadsLegacyWeightsFile() throws {
+    let model = try loadModel(from: kerasFile("tiny_legacy.h5"))
+    let fresh = try Sequential(config: model.config, seed: 5)
+    #expect(fresh.weights != model.weights)
+    try fresh.loadWeights(from: kerasFile("tiny_legacy_weights.h5"))
+    #expect(fresh.weights == model.weights)
   }
 }
