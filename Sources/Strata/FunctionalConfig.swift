@@ -26,7 +26,8 @@ extension Model {
           value.objectValue?["config"]?.objectValue?["keras_history"]?.arrayValue
           ?? value.arrayValue
         // Keras 3 writes [layer, call, tensor]; Keras 2 appended the call's keyword arguments.
-        guard let history, history.count == 3 || history.count == 4, let source = history[0].stringValue,
+        guard let history, history.count == 3 || history.count == 4,
+          let source = history[0].stringValue,
           let call = history[1].intValue, history[2].intValue == 0
         else {
           throw invalid("\(layer).inbound_nodes", value, "a Keras tensor with a keras_history")

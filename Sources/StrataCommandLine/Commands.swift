@@ -124,7 +124,8 @@ public struct Train: ParsableCommand {
       throw StrataError.invalidArgument(
         owner: "strata", argument: "--model", value: "'\(model)'",
         expected:
-          "mlp, cnn, deep-mnist, horses-or-humans, resnet-small, a model file or an existing JSON file")
+          "mlp, cnn, deep-mnist, horses-or-humans, resnet-small, a model file or an existing JSON file"
+      )
     }
     let data = try readUntrustedFile(url, kind: "a model file or a JSON model config")
     if ModelFileFormat(bytes: data.prefix(8)) != nil { return try loadModel(from: url) }
@@ -371,7 +372,8 @@ public struct Predict: ParsableCommand {
   /// The command's name and help text.
   public static let configuration = CommandConfiguration(
     abstract:
-      "Run a saved model on NumPy arrays (--input, --output), or classify Fashion-MNIST test images with it.")
+      "Run a saved model on NumPy arrays (--input, --output), or classify Fashion-MNIST test images with it."
+  )
 
   @Argument(help: "A model file: Strata's, Keras' .keras or legacy .h5.")
   var modelFile: String
@@ -430,7 +432,9 @@ public struct Predict: ParsableCommand {
     let predictions = try model.predict(arrays)
     for (tensor, path) in zip(predictions, output) {
       try NumPyArray.write(tensor, to: URL(fileURLWithPath: path))
-      Console.line("Wrote predictions of shape \(kerasShape(Array(tensor.shape.dropFirst()))) for \(tensor.shape[0]) samples to \(path)")
+      Console.line(
+        "Wrote predictions of shape \(kerasShape(Array(tensor.shape.dropFirst()))) for \(tensor.shape[0]) samples to \(path)"
+      )
     }
   }
 }
@@ -442,7 +446,8 @@ public struct Convert: ParsableCommand {
   /// The command's name and help text.
   public static let configuration = CommandConfiguration(
     abstract:
-      "Convert a model file: OUT's extension picks the format (.keras, .weights.h5 or .h5 for weights only, anything else Strata's).")
+      "Convert a model file: OUT's extension picks the format (.keras, .weights.h5 or .h5 for weights only, anything else Strata's)."
+  )
 
   @Argument(help: "A model file: Strata's, Keras' .keras or legacy .h5.")
   var inputFile: String
@@ -483,7 +488,8 @@ public struct Summary: ParsableCommand {
       model.summary()
       if let optimizer = model.optimizer {
         Console.line(
-          "Compiled: optimizer \(optimizer.identifier) (\(optimizer.iterations) steps taken), loss \(model.loss?.identifier ?? "per output")")
+          "Compiled: optimizer \(optimizer.identifier) (\(optimizer.iterations) steps taken), loss \(model.loss?.identifier ?? "per output")"
+        )
       }
     }
   }

@@ -64,13 +64,17 @@ public enum NumPyArray {
       .replacingOccurrences(of: "|f", with: "<f").replacingOccurrences(of: "<u1", with: "|u1")
     guard let type = ElementType(rawValue: normalized) else {
       throw corrupt(
-        "holds elements of type '\(descr.prefix(40))'; Strata reads float32 (<f4), float64 (<f8), uint8 (|u1), int32 (<i4) and int64 (<i8), little-endian")
+        "holds elements of type '\(descr.prefix(40))'; Strata reads float32 (<f4), float64 (<f8), uint8 (|u1), int32 (<i4) and int64 (<i8), little-endian"
+      )
     }
     guard fields["fortran_order"] == "False" else {
       throw corrupt(
-        "is in Fortran order (fortran_order: \(fields["fortran_order"] ?? "missing")); save it in C order (np.ascontiguousarray)")
+        "is in Fortran order (fortran_order: \(fields["fortran_order"] ?? "missing")); save it in C order (np.ascontiguousarray)"
+      )
     }
-    guard let shapeText = fields["shape"] else { throw corrupt("has a .npy header without 'shape'") }
+    guard let shapeText = fields["shape"] else {
+      throw corrupt("has a .npy header without 'shape'")
+    }
     let parts = shapeText.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
       .filter { !$0.isEmpty }
     let shape = parts.compactMap { Int($0) }
@@ -85,7 +89,8 @@ public enum NumPyArray {
     let expected = count * type.size  // count ≤ 2^31, size ≤ 8: no overflow
     guard bytes.count - dataStart == expected else {
       throw corrupt(
-        "holds \(bytes.count - dataStart) bytes of data; shape \(shape) of \(descr) needs \(expected)")
+        "holds \(bytes.count - dataStart) bytes of data; shape \(shape) of \(descr) needs \(expected)"
+      )
     }
     var tensor = Tensor(shape: shape)
     bytes.withUnsafeBytes { raw in
@@ -94,14 +99,21 @@ public enum NumPyArray {
         for i in 0..<count {
           switch type {
           case .float32:
-            values[i] = Float(bitPattern: UInt32(littleEndian: base.loadUnaligned(fromByteOffset: i * 4, as: UInt32.self)))
+            values[i] = Float(
+              bitPattern: UInt32(
+                littleEndian: base.loadUnaligned(fromByteOffset: i * 4, as: UInt32.self)))
           case .float64:
-            values[i] = Float(Double(bitPattern: UInt64(littleEndian: base.loadUnaligned(fromByteOffset: i * 8, as: UInt64.self))))
+            values[i] = Float(
+              Double(
+                bitPattern: UInt64(
+                  littleEndian: base.loadUnaligned(fromByteOffset: i * 8, as: UInt64.self))))
           case .uint8: values[i] = Float(base.load(fromByteOffset: i, as: UInt8.self))
           case .int32:
-            values[i] = Float(Int32(littleEndian: base.loadUnaligned(fromByteOffset: i * 4, as: Int32.self)))
+            values[i] = Float(
+              Int32(littleEndian: base.loadUnaligned(fromByteOffset: i * 4, as: Int32.self)))
           case .int64:
-            values[i] = Float(Int64(littleEndian: base.loadUnaligned(fromByteOffset: i * 8, as: Int64.self)))
+            values[i] = Float(
+              Int64(littleEndian: base.loadUnaligned(fromByteOffset: i * 8, as: Int64.self)))
           }
         }
       }
@@ -111,7 +123,9 @@ public enum NumPyArray {
 
   /// The `'key': value` fields of a `.npy` header: a Python dict literal of strings, booleans and
   /// one tuple, read without evaluating anything.
-  static func parseHeader(_ header: String, _ corrupt: (String) -> StrataError) throws -> [String: String] {
+  static func parseHeader(_ header: String, _ corrupt: (String) -> StrataError) throws -> [String:
+    String]
+  {
     let text = header.trimmingCharacters(in: .whitespacesAndNewlines)
     guard text.hasPrefix("{"), text.hasSuffix("}") else {
       throw corrupt("has a .npy header that is not a dictionary: \(text.prefix(80))")
@@ -124,7 +138,9 @@ public enum NumPyArray {
         throw corrupt("has a .npy header with a malformed key near '\(rest.prefix(40))'")
       }
       rest = rest.dropFirst()
-      guard let end = rest.firstIndex(of: quote) else { throw corrupt("has an unterminated string in its .npy header") }
+      guard let end = rest.firstIndex(of: quote) else {
+        throw corrupt("has an unterminated string in its .npy header")
+      }
       let value = String(rest[..<end])
       rest = rest[rest.index(after: end)...]
       return value
@@ -133,12 +149,16 @@ public enum NumPyArray {
     while !rest.isEmpty {
       let key = try quoted()
       rest = rest.drop { $0 == " " }
-      guard rest.first == ":" else { throw corrupt("has a .npy header without ':' after '\(key.prefix(40))'") }
+      guard rest.first == ":" else {
+        throw corrupt("has a .npy header without ':' after '\(key.prefix(40))'")
+      }
       rest = rest.dropFirst().drop { $0 == " " }
       if rest.first == "'" || rest.first == "\"" {
         fields[key] = try quoted()
       } else if rest.first == "(" {
-        guard let end = rest.firstIndex(of: ")") else { throw corrupt("has an unterminated shape in its .npy header") }
+        guard let end = rest.firstIndex(of: ")") else {
+          throw corrupt("has an unterminated shape in its .npy header")
+        }
         fields[key] = String(rest[rest.index(after: rest.startIndex)..<end])
         rest = rest[rest.index(after: end)...]
       } else {
@@ -154,7 +174,9 @@ public enum NumPyArray {
 
   /// The bytes of a float32 `.npy` file (format 1.0, C order) holding `tensor`.
   public static func encode(_ tensor: Tensor) -> Data {
-    let shape = tensor.shape.count == 1 ? "(\(tensor.shape[0]),)" : "(\(tensor.shape.map(String.init).joined(separator: ", ")))"
+    let shape =
+      tensor.shape.count == 1
+      ? "(\(tensor.shape[0]),)" : "(\(tensor.shape.map(String.init).joined(separator: ", ")))"
     var header = "{'descr': '<f4', 'fortran_order': False, 'shape': \(shape), }"
     // Padded with spaces so the data starts on a 64-byte boundary, ending in a newline.
     let unpadded = magic.count + 4 + header.utf8.count + 1

@@ -32,7 +32,11 @@ struct KerasExpectation {
     func tensor(_ values: Any, _ shape: [Int]) -> Tensor {
       var flat: [Float] = []
       func walk(_ value: Any) {
-        if let list = value as? [Any] { list.forEach(walk) } else { flat.append(Float((value as! NSNumber).doubleValue)) }
+        if let list = value as? [Any] {
+          list.forEach(walk)
+        } else {
+          flat.append(Float((value as! NSNumber).doubleValue))
+        }
       }
       walk(values)
       return try! Tensor(shape: shape, scalars: flat)
@@ -159,7 +163,8 @@ extension KerasFileTests {
 }
 
 extension KerasFileTests {
-  @Test("Keras 2's functional config (legacy inbound_nodes, batch_input_shape) builds the same graph")
+  @Test(
+    "Keras 2's functional config (legacy inbound_nodes, batch_input_shape) builds the same graph")
   func readsKeras2FunctionalConfig() throws {
     let dense = { (name: String) in
       "{\"class_name\": \"Dense\", \"name\": \"\(name)\", \"config\": {\"name\": \"\(name)\", \"trainable\": true, \"dtype\": \"float32\", \"units\": 3, \"activation\": \"relu\", \"use_bias\": true, \"kernel_initializer\": {\"class_name\": \"GlorotUniform\", \"config\": {\"seed\": null}}, \"bias_initializer\": {\"class_name\": \"Zeros\", \"config\": {}}, \"kernel_regularizer\": null, \"bias_regularizer\": null, \"activity_regularizer\": null, \"kernel_constraint\": null, \"bias_constraint\": null}, \"inbound_nodes\": [[[\"input_1\", 0, 0, {}]]]}"
@@ -211,7 +216,9 @@ extension KerasFileTests {
     #expect(predicted.output.contains("Wrote predictions of shape (None, 2) for 4 samples"))
     let model = try loadModel(from: kerasFile("tiny_two_inputs.keras"))
     #expect(try NumPyArray.read(URL(fileURLWithPath: output)) == model.predict(expected.inputs)[0])
-    let missing = runCommand(["predict", kerasFile("tiny_two_inputs.keras").path, "--input", output, "--output", output])
+    let missing = runCommand([
+      "predict", kerasFile("tiny_two_inputs.keras").path, "--input", output, "--output", output,
+    ])
     #expect(missing.exitCode != 0 && missing.errors.contains("one .npy file per model input (2)"))
     // .keras → .strata → .weights.h5, and back into the Keras model.
     let strata = directory.appendingPathComponent("cnn.strata").path
@@ -234,7 +241,8 @@ extension KerasFileTests {
       "train", "--model", kerasFile("tiny_mlp.keras").path, "--limit", "64", "--epochs", "1",
       "--verbose", "0", "--no-validation",
     ])
-    #expect(trained.exitCode == 0 && trained.output.contains("Model: \"tiny_mlp\""), "\(trained.errors)")
+    #expect(
+      trained.exitCode == 0 && trained.output.contains("Model: \"tiny_mlp\""), "\(trained.errors)")
   }
 
   @Test("legacy weights-only .h5 (fixed-length byte-string names, as tf.keras 2 wrote) loads")

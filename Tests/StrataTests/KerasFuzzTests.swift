@@ -16,7 +16,9 @@ func mutateKerasFile(_ file: Data, using generator: inout SeededGenerator) -> (D
       bytes[at] ^= UInt8(1 << Int.random(in: 0..<8, using: &generator))
       return (Data(bytes), "zip-bitflip")
     }
-    let values: [UInt32] = [0, 1, 0xFFFF, 0xFFFF_FFFF, 0x7FFF_FFFF, UInt32(bytes.count), 100_000_000]
+    let values: [UInt32] = [
+      0, 1, 0xFFFF, 0xFFFF_FFFF, 0x7FFF_FFFF, UInt32(bytes.count), 100_000_000,
+    ]
     let value = values.randomElement(using: &generator)!
     withUnsafeBytes(of: value.littleEndian) {
       for i in 0..<4 where at + i < bytes.count { bytes[at + i] = $0[i] }
@@ -26,7 +28,9 @@ func mutateKerasFile(_ file: Data, using generator: inout SeededGenerator) -> (D
   guard var members = try? ZipArchive.read(file, path: "seed") else { return (file, "none") }
   var family: String
   if choice < 55 {  // config.json: one node edited
-    guard let config = try? ConfigValue(json: members["config.json"]!) else { return (file, "none") }
+    guard let config = try? ConfigValue(json: members["config.json"]!) else {
+      return (file, "none")
+    }
     let path = nodePaths(config).randomElement(using: &generator)!
     let operation = Int.random(in: 0..<8, using: &generator)
     let edited =
@@ -60,7 +64,8 @@ func mutateKerasFile(_ file: Data, using generator: inout SeededGenerator) -> (D
     family = "h5-\(kind)"
   }
   let order = ["metadata.json", "config.json", "model.weights.h5"]
-  let rezipped = try? ZipArchive.write(order.compactMap { name in members[name].map { (name, $0) } })
+  let rezipped = try? ZipArchive.write(
+    order.compactMap { name in members[name].map { (name, $0) } })
   return (rezipped ?? file, family)
 }
 
@@ -69,8 +74,10 @@ func mutateKerasFile(_ file: Data, using generator: inout SeededGenerator) -> (D
 @Test func fuzzedKerasFilesAreRefusedOrLoadSafely() throws {
   let seeds = ["tiny_mlp", "tiny_cnn", "tiny_bn", "tiny_adam", "tiny_residual", "tiny_two_inputs"]
     .map { try! Data(contentsOf: kerasFile("\($0).keras")) }
-  let inputs = try ["tiny_mlp", "tiny_cnn", "tiny_bn", "tiny_adam", "tiny_residual", "tiny_two_inputs"]
-    .map { try KerasExpectation($0).inputs }
+  let inputs = try [
+    "tiny_mlp", "tiny_cnn", "tiny_bn", "tiny_adam", "tiny_residual", "tiny_two_inputs",
+  ]
+  .map { try KerasExpectation($0).inputs }
   let legacy = try Data(contentsOf: kerasFile("tiny_legacy.h5"))
   var generator = SeededGenerator(seed: 2026_12_03)
   var tally = FuzzTally()
@@ -107,7 +114,8 @@ func mutateKerasFile(_ file: Data, using generator: inout SeededGenerator) -> (D
         : try KerasFile.loadModel(keras: mutated, path: path)
       tally.loaded += 1
       do {
-        let x = isLegacy ? [Tensor(shape: [2, 5], repeating: 0.5)] : inputs[index % 7 % seeds.count]
+        let x =
+          isLegacy ? [Tensor(shape: [2, 5], repeating: 0.5)] : inputs[index % 7 % seeds.count]
         _ = try model.predict(x)
       } catch is StrataError {}
     } catch StrataError.file(let file, _) where file.hasPrefix(path) {

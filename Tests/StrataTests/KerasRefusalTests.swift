@@ -34,11 +34,20 @@ struct KerasRefusalTests {
   @Test("settings Strata cannot honour are refused by name")
   func refusesUnsupportedSettings() throws {
     let cases: [(String, String, String, String)] = [
-      ("tiny_cnn", "\"data_format\": \"channels_last\"", "\"data_format\": \"channels_first\"", "channels_first"),
+      (
+        "tiny_cnn", "\"data_format\": \"channels_last\"", "\"data_format\": \"channels_first\"",
+        "channels_first"
+      ),
       ("tiny_mlp", "\"name\": \"float32\"", "\"name\": \"mixed_float16\"", "mixed_float16"),
       ("tiny_adam", "\"use_ema\": false", "\"use_ema\": true", "use_ema"),
-      ("tiny_adam", "\"weighted_metrics\": null", "\"weighted_metrics\": [\"mae\"]", "weighted_metrics"),
-      ("tiny_mlp", "\"quantization_config\": null", "\"quantization_config\": {\"mode\": \"int8\"}", "quantization_config"),
+      (
+        "tiny_adam", "\"weighted_metrics\": null", "\"weighted_metrics\": [\"mae\"]",
+        "weighted_metrics"
+      ),
+      (
+        "tiny_mlp", "\"quantization_config\": null",
+        "\"quantization_config\": {\"mode\": \"int8\"}", "quantization_config"
+      ),
     ]
     for (name, from, to, expected) in cases {
       let url = try editedKerasFile(name) { text in
@@ -68,7 +77,8 @@ struct KerasRefusalTests {
     let reason = fileError { _ = try loadModel(from: url) }
     #expect(reason.contains("Acme>Sparkle") && reason.contains("'Acme'"), "\(reason)")
     let typo = try editedKerasFile("tiny_mlp") { text in
-      text = text.replacingOccurrences(of: "\"class_name\": \"Dropout\"", with: "\"class_name\": \"Dropuot\"")
+      text = text.replacingOccurrences(
+        of: "\"class_name\": \"Dropout\"", with: "\"class_name\": \"Dropuot\"")
     }
     #expect(fileError { _ = try loadModel(from: typo) }.contains("'Dropout'"))
   }
@@ -90,7 +100,8 @@ struct KerasRefusalTests {
     var flipped = [UInt8](data)
     flipped[200] ^= 0x40  // inside metadata.json or config.json: the CRC no longer matches
     #expect(fileError { _ = try ZipArchive.read(Data(flipped), path: "x") }.contains("CRC-32"))
-    #expect(fileError { _ = try ZipArchive.read(data.prefix(data.count / 2), path: "x") }.contains("zip"))
+    #expect(
+      fileError { _ = try ZipArchive.read(data.prefix(data.count / 2), path: "x") }.contains("zip"))
     // A deflated member claiming to expand 1000 times.
     let archive = try ZipArchive.write([("config.json", Data("{}".utf8))])
     var bomb = [UInt8](archive)
@@ -98,7 +109,9 @@ struct KerasRefusalTests {
     bomb[8] = 8
     bomb[directory + 10] = 8  // method: deflate
     for (offset, value) in [(20, UInt32(2)), (24, UInt32(400_000_000))] {
-      withUnsafeBytes(of: value.littleEndian) { for i in 0..<4 { bomb[directory + offset + i] = $0[i] } }
+      withUnsafeBytes(of: value.littleEndian) {
+        for i in 0..<4 { bomb[directory + offset + i] = $0[i] }
+      }
     }
     #expect(fileError { _ = try ZipArchive.read(Data(bomb), path: "x") }.contains("zip bomb"))
   }
@@ -118,23 +131,33 @@ struct NumPyTests {
     func file(_ descr: String, _ shape: String, _ payload: [UInt8]) -> Data {
       var header = "{'descr': '\(descr)', 'fortran_order': False, 'shape': \(shape), }"
       header += String(repeating: " ", count: (64 - (10 + header.count + 1) % 64) % 64) + "\n"
-      return Data([0x93] + Array("NUMPY".utf8) + [1, 0, UInt8(header.count), 0] + Array(header.utf8) + payload)
+      return Data(
+        [0x93] + Array("NUMPY".utf8) + [1, 0, UInt8(header.count), 0] + Array(header.utf8) + payload
+      )
     }
     let expected = try Tensor(shape: [2, 3], scalars: [0, 1, 2, 3, 4, 5])
-    #expect(try NumPyArray.decode(file("|u1", "(2, 3)", [0, 1, 2, 3, 4, 5]), path: "u8") == expected)
-    let int64 = (0..<6).flatMap { value in withUnsafeBytes(of: Int64(value).littleEndian, Array.init) }
+    #expect(
+      try NumPyArray.decode(file("|u1", "(2, 3)", [0, 1, 2, 3, 4, 5]), path: "u8") == expected)
+    let int64 = (0..<6).flatMap { value in
+      withUnsafeBytes(of: Int64(value).littleEndian, Array.init)
+    }
     #expect(try NumPyArray.decode(file("<i8", "(2, 3)", int64), path: "i8") == expected)
-    let float64 = (0..<6).flatMap { value in withUnsafeBytes(of: Double(value).bitPattern.littleEndian, Array.init) }
+    let float64 = (0..<6).flatMap { value in
+      withUnsafeBytes(of: Double(value).bitPattern.littleEndian, Array.init)
+    }
     #expect(try NumPyArray.decode(file("<f8", "(2, 3)", float64), path: "f8") == expected)
-    let int32 = (0..<6).flatMap { value in withUnsafeBytes(of: Int32(value).littleEndian, Array.init) }
+    let int32 = (0..<6).flatMap { value in
+      withUnsafeBytes(of: Int32(value).littleEndian, Array.init)
+    }
     #expect(try NumPyArray.decode(file("<i4", "(2,3)", int32), path: "i4") == expected)
   }
 
   @Test("malformed headers are refused, naming what is wrong")
   func refusesMalformedHeaders() throws {
     func file(_ header: String, payload: Int = 24) -> Data {
-      Data([0x93] + Array("NUMPY".utf8) + [1, 0, UInt8(header.utf8.count), 0] + Array(header.utf8)
-        + [UInt8](repeating: 0, count: payload))
+      Data(
+        [0x93] + Array("NUMPY".utf8) + [1, 0, UInt8(header.utf8.count), 0] + Array(header.utf8)
+          + [UInt8](repeating: 0, count: payload))
     }
     let cases: [(Data, String)] = [
       (file("{'descr': '>f4', 'fortran_order': False, 'shape': (2, 3), }"), ">f4"),
@@ -142,7 +165,10 @@ struct NumPyTests {
       (file("{'descr': '<f4', 'fortran_order': True, 'shape': (2, 3), }"), "Fortran"),
       (file("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 4), }"), "needs 32"),
       (file("{'descr': '<f4', 'fortran_order': False, 'shape': (-2, 3), }"), "shape"),
-      (file("{'descr': '<f4', 'fortran_order': False, 'shape': (4294967296, 4294967296), }"), "shape"),
+      (
+        file("{'descr': '<f4', 'fortran_order': False, 'shape': (4294967296, 4294967296), }"),
+        "shape"
+      ),
       (file("{'descr': '<f4', 'fortran_order': False, 'shape': (2, x), }"), "shape"),
       (file("{'descr': '<f4', 'fortran_order': False }"), "'shape'"),
       (file("['descr']"), "not a dictionary"),

@@ -40,7 +40,9 @@ final class HDF5File {
   static let signature: [UInt8] = [0x89, 0x48, 0x44, 0x46, 0x0D, 0x0A, 0x1A, 0x0A]
 
   /// A name no file on disk has: HDF5's in-memory driver refuses a name that exists.
-  private static func memoryName() -> String { "/nonexistent/strata-memory-\(UUID().uuidString).h5" }
+  private static func memoryName() -> String {
+    "/nonexistent/strata-memory-\(UUID().uuidString).h5"
+  }
 
   /// Switches off HDF5's printing of errors on this thread (HDF5 keeps the setting per thread).
   private static func silence() { strata_h5_silence() }
@@ -111,7 +113,9 @@ final class HDF5File {
 
   /// Sets the attribute `name` of `object` to `value`: one variable-length UTF-8 string, or a list
   /// of them, as h5py writes them.
-  func write(strings values: [String], scalar: Bool = false, attribute name: String, of object: String)
+  func write(
+    strings values: [String], scalar: Bool = false, attribute name: String, of object: String
+  )
     throws
   {
     HDF5File.silence()

@@ -30,7 +30,8 @@ struct HDF5Reader {
     let version = try byte(8)
     guard version <= 1 else {
       throw corrupt(
-        "has HDF5 superblock version \(version) (h5py's libver='latest'); Strata reads versions 0 and 1, as Keras writes them")
+        "has HDF5 superblock version \(version) (h5py's libver='latest'); Strata reads versions 0 and 1, as Keras writes them"
+      )
     }
     offsetSize = try byte(13)
     lengthSize = try byte(14)
@@ -49,7 +50,9 @@ struct HDF5Reader {
   // MARK: Bytes
 
   private func byte(_ at: Int) throws -> Int {
-    guard at >= 0, at < bytes.count else { throw corrupt("is truncated (an HDF5 field past its end)") }
+    guard at >= 0, at < bytes.count else {
+      throw corrupt("is truncated (an HDF5 field past its end)")
+    }
     return Int(bytes[at])
   }
 
@@ -67,7 +70,9 @@ struct HDF5Reader {
   /// The file address at `at`, relative to the base, checked to be inside the file; -1 for HDF5's
   /// "undefined address".
   private func address(_ at: Int) throws -> Int {
-    guard at >= 0, at <= bytes.count - offsetSize else { throw corrupt("is truncated (an HDF5 address past its end)") }
+    guard at >= 0, at <= bytes.count - offsetSize else {
+      throw corrupt("is truncated (an HDF5 address past its end)")
+    }
     if bytes[at..<(at + offsetSize)].allSatisfy({ $0 == 0xFF }) { return -1 }
     let value = try uint(at, offsetSize)
     let (absolute, overflow) = value.addingReportingOverflow(base)
@@ -98,7 +103,8 @@ struct HDF5Reader {
     let version = try byte(header)
     guard version == 1 else {
       throw corrupt(
-        "has an HDF5 object header of version \(version) at \(header) (Strata reads version 1, as h5py writes by default)")
+        "has an HDF5 object header of version \(version) at \(header) (Strata reads version 1, as h5py writes by default)"
+      )
     }
     let count = try uint(header + 2, 2)
     var blocks = [(start: header + 16, size: try uint(header + 8, 4))]
@@ -117,13 +123,17 @@ struct HDF5Reader {
         let type = try uint(at, 2)
         let size = try uint(at + 2, 2)
         let flags = try byte(at + 4)
-        guard at + 8 + size <= end else { throw corrupt("has an HDF5 header message past its block") }
+        guard at + 8 + size <= end else {
+          throw corrupt("has an HDF5 header message past its block")
+        }
         guard flags & 0x02 == 0 || type == 0 else {
-          throw corrupt("has a shared HDF5 header message (type \(type)), which Strata does not read")
+          throw corrupt(
+            "has a shared HDF5 header message (type \(type)), which Strata does not read")
         }
         let message = Message(type: type, start: at + 8, size: size)
         if type == 0x10 {  // continuation
-          blocks.append((try address(message.start), try uint(message.start + offsetSize, lengthSize)))
+          blocks.append(
+            (try address(message.start), try uint(message.start + offsetSize, lengthSize)))
         }
         found.append(message)
         at += 8 + size
@@ -149,7 +159,9 @@ struct HDF5Reader {
       throw corrupt("has an HDF5 local heap past its end")
     }
     func name(_ offset: Int) throws -> String {
-      guard offset >= 0, offset < heapSize else { throw corrupt("has an HDF5 link name outside its heap") }
+      guard offset >= 0, offset < heapSize else {
+        throw corrupt("has an HDF5 link name outside its heap")
+      }
       let start = heapData + offset
       let end = bytes[start..<(heapData + heapSize)].firstIndex(of: 0) ?? (heapData + heapSize)
       return String(decoding: bytes[start..<end], as: UTF8.self)
@@ -161,7 +173,9 @@ struct HDF5Reader {
         throw corrupt("has an HDF5 group B-tree that loops or is too deep")
       }
       try signature(node, "TREE")
-      guard try byte(node + 4) == 0 else { throw corrupt("has an HDF5 group B-tree of the wrong type") }
+      guard try byte(node + 4) == 0 else {
+        throw corrupt("has an HDF5 group B-tree of the wrong type")
+      }
       let level = try byte(node + 5)
       let used = try uint(node + 6, 2)
       var at = node + 8 + 2 * offsetSize + lengthSize  // past the siblings and the first key
@@ -176,7 +190,9 @@ struct HDF5Reader {
           for index in 0..<symbols {
             let entry = child + 8 + index * entrySize
             result[try name(try uint(entry, offsetSize))] = try address(entry + offsetSize)
-            guard result.count <= 100_000 else { throw corrupt("has an HDF5 group of too many links") }
+            guard result.count <= 100_000 else {
+              throw corrupt("has an HDF5 group of too many links")
+            }
           }
         }
         at += offsetSize + lengthSize
@@ -201,7 +217,9 @@ struct HDF5Reader {
 
   /// How many links the group `object` holds.
   func childCount(_ object: String) throws -> Int {
-    guard let header = try resolve(object) else { throw corrupt("has no group '\(object.prefix(200))'") }
+    guard let header = try resolve(object) else {
+      throw corrupt("has no group '\(object.prefix(200))'")
+    }
     return try links(ofGroup: header).count
   }
 
@@ -230,7 +248,8 @@ struct HDF5Reader {
       return .variableString
     default:
       throw corrupt(
-        "holds an HDF5 datatype of class \(classAndVersion & 0x0F) and size \(size), which Strata does not read")
+        "holds an HDF5 datatype of class \(classAndVersion & 0x0F) and size \(size), which Strata does not read"
+      )
     }
   }
 
@@ -253,7 +272,9 @@ struct HDF5Reader {
     case .float(let s, _), .integer(let s, _, _): size = s
     default: throw corrupt("holds a dataset that is not numeric")
     }
-    guard at >= 0, count <= (bytes.count - at) / size else { throw corrupt("holds a dataset past its end") }
+    guard at >= 0, count <= (bytes.count - at) / size else {
+      throw corrupt("holds a dataset past its end")
+    }
     return (0..<count).map { index in
       let start = at + index * size
       var raw: UInt64 = 0
@@ -283,11 +304,16 @@ struct HDF5Reader {
       throw corrupt("has no dataset at '\(object.prefix(200))'")
     }
     let found = try messages(at: header)
-    guard let space = found.first(where: { $0.type == 0x01 }), let type = found.first(where: { $0.type == 0x03 }),
+    guard let space = found.first(where: { $0.type == 0x01 }),
+      let type = found.first(where: { $0.type == 0x03 }),
       let layout = found.first(where: { $0.type == 0x08 })
-    else { throw corrupt("has no dataset at '\(object.prefix(200))' (a group, or a malformed header)") }
+    else {
+      throw corrupt("has no dataset at '\(object.prefix(200))' (a group, or a malformed header)")
+    }
     guard !found.contains(where: { $0.type == 0x0B }) else {
-      throw corrupt("has a filtered (compressed) dataset at '\(object.prefix(200))', which Strata does not read")
+      throw corrupt(
+        "has a filtered (compressed) dataset at '\(object.prefix(200))', which Strata does not read"
+      )
     }
     let shape = try dataSpace(space.start)
     let dataType = try dataType(type.start)
@@ -308,7 +334,8 @@ struct HDF5Reader {
         dataStart = try address(layout.start + 2)
         stored = try uint(layout.start + 2 + offsetSize, lengthSize)
       default:
-        throw corrupt("has a chunked dataset at '\(object.prefix(200))', which Strata does not read")
+        throw corrupt(
+          "has a chunked dataset at '\(object.prefix(200))', which Strata does not read")
       }
     default:
       throw corrupt("has an HDF5 data layout of version \(version) at '\(object.prefix(200))'")
@@ -318,10 +345,13 @@ struct HDF5Reader {
     case .float(let s, _), .integer(let s, _, _): size = s
     default: throw corrupt("has a dataset at '\(object.prefix(200))' that is not numeric")
     }
-    guard dataStart >= 0 || count == 0 else { throw corrupt("has a dataset at '\(object.prefix(200))' without data") }
+    guard dataStart >= 0 || count == 0 else {
+      throw corrupt("has a dataset at '\(object.prefix(200))' without data")
+    }
     guard stored == count * size, dataStart <= bytes.count - stored || count == 0 else {
       throw corrupt(
-        "has a dataset at '\(object.prefix(200))' of \(stored) bytes; its shape \(shape) needs \(count * size)")
+        "has a dataset at '\(object.prefix(200))' of \(stored) bytes; its shape \(shape) needs \(count * size)"
+      )
     }
     return (shape, dataType, dataStart)
   }
@@ -350,10 +380,14 @@ struct HDF5Reader {
   /// The string attribute `name` of `object`: one string or a list; `nil` when absent; `[]` for
   /// h5py's empty list (stored as float64).
   func readStrings(_ object: String, attribute name: String) throws -> [String]? {
-    guard let header = try resolve(object) else { throw corrupt("has no object '\(object.prefix(200))'") }
+    guard let header = try resolve(object) else {
+      throw corrupt("has no object '\(object.prefix(200))'")
+    }
     for message in try messages(at: header) where message.type == 0x0C {
       let version = try byte(message.start)
-      guard (1...3).contains(version) else { throw corrupt("has an HDF5 attribute of version \(version)") }
+      guard (1...3).contains(version) else {
+        throw corrupt("has an HDF5 attribute of version \(version)")
+      }
       let nameSize = try uint(message.start + 2, 2)
       let typeSize = try uint(message.start + 4, 2)
       let spaceSize = try uint(message.start + 6, 2)
@@ -362,19 +396,26 @@ struct HDF5Reader {
       guard nameSize > 0, nameStart + nameSize <= message.start + message.size else {
         throw corrupt("has a malformed HDF5 attribute")
       }
-      let attributeName = String(decoding: bytes[nameStart..<(nameStart + nameSize - 1)], as: UTF8.self)
+      let attributeName = String(
+        decoding: bytes[nameStart..<(nameStart + nameSize - 1)], as: UTF8.self)
       guard attributeName == name else { continue }
       let typeStart = nameStart + padded(nameSize)
       let spaceStart = typeStart + padded(typeSize)
       let dataStart = spaceStart + padded(spaceSize)
       let end = message.start + message.size
       guard dataStart <= end else { throw corrupt("has a malformed HDF5 attribute '\(name)'") }
-      let count = try dataSpace(spaceStart).reduce(1) { $0.multipliedReportingOverflow(by: $1).partialValue }
-      guard count >= 0, count <= 1 << 20 else { throw corrupt("has an attribute '\(name)' of \(count) values") }
+      let count = try dataSpace(spaceStart).reduce(1) {
+        $0.multipliedReportingOverflow(by: $1).partialValue
+      }
+      guard count >= 0, count <= 1 << 20 else {
+        throw corrupt("has an attribute '\(name)' of \(count) values")
+      }
       switch try dataType(typeStart) {
       case .float where count == 0: return []
       case .fixedString(let size):
-        guard count <= (end - dataStart) / size else { throw corrupt("has an attribute '\(name)' past its end") }
+        guard count <= (end - dataStart) / size else {
+          throw corrupt("has an attribute '\(name)' past its end")
+        }
         return (0..<count).map { index in
           let field = bytes[(dataStart + index * size)..<(dataStart + (index + 1) * size)]
           return String(decoding: field.prefix { $0 != 0 }, as: UTF8.self)
@@ -411,9 +452,13 @@ struct HDF5Reader {
       let objectSize = try uint(at + 8, lengthSize)
       let dataStart = at + 8 + lengthSize
       guard objectIndex != 0 else { break }  // the free space: the objects end
-      guard objectSize <= end - dataStart else { throw corrupt("has an HDF5 global heap object past its heap") }
+      guard objectSize <= end - dataStart else {
+        throw corrupt("has an HDF5 global heap object past its heap")
+      }
       if objectIndex == index {
-        guard length <= objectSize else { throw corrupt("has a string longer than its HDF5 heap object") }
+        guard length <= objectSize else {
+          throw corrupt("has a string longer than its HDF5 heap object")
+        }
         return String(decoding: bytes[dataStart..<(dataStart + length)], as: UTF8.self)
       }
       at = dataStart + (objectSize + 7) / 8 * 8

@@ -43,7 +43,9 @@ extension KerasFile {
 
   /// A layer record of Strata's config made Keras': module, class and registered name, dtype
   /// policy, and the input shape the layer was built for.
-  static func kerasRecord(_ record: ConfigValue, layer: (any Layer)?, inputShape: [Int]?) -> ConfigValue {
+  static func kerasRecord(_ record: ConfigValue, layer: (any Layer)?, inputShape: [Int]?)
+    -> ConfigValue
+  {
     var object = record.objectValue ?? [:]
     var config = object["config"]?.objectValue ?? [:]
     if let nested = layer as? ModelLayer {
@@ -118,7 +120,9 @@ extension KerasFile {
   /// product (`sparse_categorical_crossentropy` → `SparseCategoricalCrossentropy`), `nil` if none.
   static func kerasClass<Product>(_ identifier: String, in registry: Registry<Product>) -> String? {
     guard let canonical = try? registry.canonicalName(of: identifier) else { return nil }
-    if canonical.first?.isUppercase == true, canonical.contains(where: \.isLowercase) { return canonical }
+    if canonical.first?.isUppercase == true, canonical.contains(where: \.isLowercase) {
+      return canonical
+    }
     return registry.names.first { name in
       name.first?.isUppercase == true && name.contains(where: \.isLowercase) && !name.contains(">")
         && (try? registry.canonicalName(of: name)) == canonical
@@ -177,7 +181,8 @@ extension KerasFile {
 
   /// Writes every layer's weights in Keras 3's layout under `prefix`.
   static func writeWeights(of model: Model, into file: HDF5File, prefix: String) throws {
-    for (layer, (group, name)) in zip(model.layers, zip(groupNames(model.layers), model.layerNames)) {
+    for (layer, (group, name)) in zip(model.layers, zip(groupNames(model.layers), model.layerNames))
+    {
       let base = "\(prefix)layers/\(group)"
       if let nested = layer as? ModelLayer {
         try writeWeights(of: nested.model, into: file, prefix: "\(base)/")
@@ -203,7 +208,8 @@ extension KerasFile {
       let optimizer = compiled.optimizer
       try file.createGroup("optimizer/vars")
       try file.write(
-        strings: [snakeCase(optimizer.identifier)], scalar: true, attribute: "name", of: "optimizer/vars")
+        strings: [snakeCase(optimizer.identifier)], scalar: true, attribute: "name",
+        of: "optimizer/vars")
       try file.write(integer: Int64(optimizer.iterations), to: "optimizer/vars/0")
       var index = 1
       if optimizer.configDictionary["learning_rate"]?.objectValue == nil {
@@ -246,7 +252,10 @@ extension KerasFile {
     return try ZipArchive.write([
       ("metadata.json", try encoder.encode(metadata)),
       ("config.json", try encoder.encode(ConfigValue.object(record))),
-      ("model.weights.h5", try weightsImage(of: model, path: "\(path)/model.weights.h5", withOptimizer: true)),
+      (
+        "model.weights.h5",
+        try weightsImage(of: model, path: "\(path)/model.weights.h5", withOptimizer: true)
+      ),
     ])
   }
 }

@@ -15,7 +15,9 @@ public enum ModelFileFormat: String, Sendable, CaseIterable {
   public init?(bytes: Data) {
     if bytes.starts(with: ModelFile.magic) {
       self = .strata
-    } else if bytes.starts(with: [0x50, 0x4B, 0x03, 0x04]) || bytes.starts(with: [0x50, 0x4B, 0x05, 0x06]) {
+    } else if bytes.starts(with: [0x50, 0x4B, 0x03, 0x04])
+      || bytes.starts(with: [0x50, 0x4B, 0x05, 0x06])
+    {
       self = .keras
     } else if bytes.starts(with: HDF5File.signature) {
       self = .hdf5
@@ -32,7 +34,8 @@ public enum ModelFileFormat: String, Sendable, CaseIterable {
       throw StrataError.file(
         path: url.path,
         reason:
-          "is not a model file Strata reads (a Strata model, a Keras .keras zip or an HDF5 .h5 file)")
+          "is not a model file Strata reads (a Strata model, a Keras .keras zip or an HDF5 .h5 file)"
+      )
     }
     return (format, data)
   }
@@ -43,7 +46,8 @@ enum KerasFile {
   /// Keras' `naming.to_snake_case`: the group name of a layer class in `model.weights.h5`
   /// (`Conv2D` → `conv2d`, `BatchNormalization` → `batch_normalization`, `PReLU` → `p_re_lu`).
   static func snakeCase(_ name: String) -> String {
-    var text = String(name.unicodeScalars.filter { CharacterSet.alphanumerics.contains($0) || $0 == "_" })
+    var text = String(
+      name.unicodeScalars.filter { CharacterSet.alphanumerics.contains($0) || $0 == "_" })
     for (pattern, template) in [("(.)([A-Z][a-z]+)", "$1_$2"), ("([a-z])([A-Z])", "$1_$2")] {
       let expression = try! NSRegularExpression(pattern: pattern)  // constant patterns
       text = expression.stringByReplacingMatches(
@@ -64,7 +68,9 @@ enum KerasFile {
     let identifier =
       (try? Registries.shared.layers.canonicalName(of: layer.identifier)) ?? layer.identifier
     let bare = String(identifier.split(separator: ">").last ?? Substring(identifier))
-    if layer is ModelLayer { return ((layer as! ModelLayer).model is Sequential ? "Sequential" : "Functional", nil) }
+    if layer is ModelLayer {
+      return ((layer as! ModelLayer).model is Sequential ? "Sequential" : "Functional", nil)
+    }
     guard let package = (try? Registries.shared.layers.package(of: layer.identifier)) ?? nil else {
       return (bare, nil)
     }
@@ -106,7 +112,8 @@ enum KerasFile {
     let model = try build(config: config, budgetBytes: weights.count, path: path)
     try readWeights(of: model, from: file, prefix: "")
     if let compile = config.objectValue?["compile_config"]?.objectValue, !compile.isEmpty {
-      try model.restoreCompile(header: ["compile": try strataCompile(compile, path: path)], path: path)
+      try model.restoreCompile(
+        header: ["compile": try strataCompile(compile, path: path)], path: path)
       try readOptimizer(of: model, from: file, compile: compile)
     }
     return model
@@ -120,7 +127,8 @@ enum KerasFile {
       throw StrataError.file(
         path: path,
         reason:
-          "is an HDF5 file of weights only (no model_config): build the model, then call loadWeights")
+          "is an HDF5 file of weights only (no model_config): build the model, then call loadWeights"
+      )
     }
     guard let config = try? ConfigValue(json: Data(text.utf8)) else {
       throw StrataError.file(path: path, reason: "has a model_config that is not valid JSON")
@@ -165,7 +173,8 @@ enum KerasFile {
         path: path, reason: "names the \(kind) '\(identifier)', which is not registered.\(hint)")
     } catch let error as StrataError {
       throw StrataError.file(
-        path: path, reason: "holds an architecture Strata cannot build: \(error.description.prefix(500))")
+        path: path,
+        reason: "holds an architecture Strata cannot build: \(error.description.prefix(500))")
     }
     try model.buildForLoading(budget: budget, path: path)
     return model
@@ -180,7 +189,9 @@ enum KerasFile {
     guard ["Sequential", "Functional", "Model"].contains(kind) else {
       throw StrataError.file(
         path: path,
-        reason: "holds a model of class '\(kind.prefix(100))' (Strata loads Sequential and Functional models)")
+        reason:
+          "holds a model of class '\(kind.prefix(100))' (Strata loads Sequential and Functional models)"
+      )
     }
     top["class_name"] = .string(kind == "Sequential" ? "Sequential" : "Functional")
     guard var inner = top["config"]?.objectValue, let layers = inner["layers"]?.arrayValue else {
@@ -192,7 +203,9 @@ enum KerasFile {
         if let registered = object["registered_name"]?.stringValue, registered.contains(">") {
           object["class_name"] = .string(registered)
         }
-        if let kind = object["class_name"]?.stringValue, ["Sequential", "Functional", "Model"].contains(kind) {
+        if let kind = object["class_name"]?.stringValue,
+          ["Sequential", "Functional", "Model"].contains(kind)
+        {
           return try strataConfig(.object(object), path: path)
         }
         return .object(object)
@@ -204,7 +217,8 @@ enum KerasFile {
   /// Reads every layer's weights from Keras 3's layout (`layers/<group>/vars/<i>`) under `prefix`.
   static func readWeights(of model: Model, from file: HDF5Reader, prefix: String) throws {
     var values: [Tensor] = []
-    for (layer, (group, name)) in zip(model.layers, zip(groupNames(model.layers), model.layerNames)) {
+    for (layer, (group, name)) in zip(model.layers, zip(groupNames(model.layers), model.layerNames))
+    {
       let base = "\(prefix)layers/\(group)"
       if let nested = layer as? ModelLayer {
         try readWeights(of: nested.model, from: file, prefix: "\(base)/")
@@ -221,7 +235,9 @@ enum KerasFile {
       guard stored == parameters.count else {
         throw StrataError.file(
           path: file.path,
-          reason: "holds \(stored) weights for layer '\(name)' ('\(base)'); the layer has \(parameters.count)")
+          reason:
+            "holds \(stored) weights for layer '\(name)' ('\(base)'); the layer has \(parameters.count)"
+        )
       }
       var byParameter: [ObjectIdentifier: Tensor] = [:]
       for (index, parameter) in parameters.enumerated() {
@@ -230,7 +246,8 @@ enum KerasFile {
           throw StrataError.file(
             path: file.path,
             reason:
-              "holds weight \(index) of layer '\(name)' with shape \(tensor.shape); '\(parameter.name)' is \(parameter.shape)")
+              "holds weight \(index) of layer '\(name)' with shape \(tensor.shape); '\(parameter.name)' is \(parameter.shape)"
+          )
         }
         byParameter[ObjectIdentifier(parameter)] = tensor
       }
@@ -257,7 +274,9 @@ enum KerasFile {
       guard weightNames.count == parameters.count else {
         throw StrataError.file(
           path: file.path,
-          reason: "holds \(weightNames.count) weights for layer '\(name)'; the layer has \(parameters.count)")
+          reason:
+            "holds \(weightNames.count) weights for layer '\(name)'; the layer has \(parameters.count)"
+        )
       }
       var byParameter: [ObjectIdentifier: Tensor] = [:]
       for (weightName, parameter) in zip(weightNames, parameters) {
@@ -266,7 +285,8 @@ enum KerasFile {
           throw StrataError.file(
             path: file.path,
             reason:
-              "holds weight '\(weightName.prefix(200))' with shape \(tensor.shape); '\(name)/\(parameter.name)' is \(parameter.shape)")
+              "holds weight '\(weightName.prefix(200))' with shape \(tensor.shape); '\(name)/\(parameter.name)' is \(parameter.shape)"
+          )
         }
         byParameter[ObjectIdentifier(parameter)] = tensor
       }
@@ -276,11 +296,15 @@ enum KerasFile {
   }
 
   /// Loads weights from any weights file Keras writes, or a `.keras` file's, into `model`.
-  static func loadWeights(into model: Model, format: ModelFileFormat, data: Data, path: String) throws {
+  static func loadWeights(into model: Model, format: ModelFileFormat, data: Data, path: String)
+    throws
+  {
     var image = data
     var name = path
     if format == .keras {
-      guard let weights = try ZipArchive.read(data, path: path, wanted: ["model.weights.h5"])["model.weights.h5"]
+      guard
+        let weights = try ZipArchive.read(data, path: path, wanted: ["model.weights.h5"])[
+          "model.weights.h5"]
       else { throw StrataError.file(path: path, reason: "holds no model.weights.h5") }
       image = weights
       name = "\(path)/model.weights.h5"
@@ -298,7 +322,8 @@ enum KerasFile {
     } else if try file.readStrings("/", attribute: "layer_names") != nil {
       try readLegacyWeights(of: model, from: file, group: "/")
     } else {
-      throw StrataError.file(path: name, reason: "holds no Keras weights (no 'layers' or 'model_weights' group)")
+      throw StrataError.file(
+        path: name, reason: "holds no Keras weights (no 'layers' or 'model_weights' group)")
     }
   }
 
@@ -308,7 +333,10 @@ enum KerasFile {
       if let name = value?.stringValue { return ["class_name": .string(name), "config": [:]] }
       guard var object = value?.objectValue, object["class_name"]?.stringValue != nil else {
         throw StrataError.file(
-          path: path, reason: "has a compile_config \(what) Strata cannot read: \(value?.description.prefix(200) ?? "none")")
+          path: path,
+          reason:
+            "has a compile_config \(what) Strata cannot read: \(value?.description.prefix(200) ?? "none")"
+        )
       }
       if let registered = object["registered_name"]?.stringValue, registered.contains(">") {
         object["class_name"] = .string(registered)
@@ -323,7 +351,8 @@ enum KerasFile {
         section["loss_weights"] = compile[key]
         continue
       }
-      throw StrataError.file(path: path, reason: "has compile setting '\(key)', which Strata does not restore")
+      throw StrataError.file(
+        path: path, reason: "has compile setting '\(key)', which Strata does not restore")
     }
     if let losses = compile["loss"]?.objectValue, losses["class_name"] == nil {
       section["loss"] = .object(try losses.mapValues { try record($0, "loss") })
@@ -332,28 +361,34 @@ enum KerasFile {
       section["loss"] = try record(compile["loss"], "loss")
       var metrics = compile["metrics"]?.arrayValue ?? []
       if metrics.count == 1, let inner = metrics[0].arrayValue { metrics = inner }
-      section["metrics"] = .array(try metrics.map { $0.stringValue != nil ? $0 : try record($0, "metric") })
+      section["metrics"] = .array(
+        try metrics.map { $0.stringValue != nil ? $0 : try record($0, "metric") })
     }
     return .object(section)
   }
 
   /// Restores the optimizer's iteration count, learning rate and slots from `optimizer/vars`.
-  static func readOptimizer(of model: Model, from file: HDF5Reader, compile: ConfigDictionary) throws {
+  static func readOptimizer(of model: Model, from file: HDF5Reader, compile: ConfigDictionary)
+    throws
+  {
     guard let optimizer = model.compiled?.optimizer, file.exists("optimizer/vars") else { return }
     let count = try file.childCount("optimizer/vars")
     guard count > 0 else { return }
     let iterations = try file.readInteger("optimizer/vars/0")
     guard (0...(1 << 53)).contains(iterations) else {
-      throw StrataError.file(path: file.path, reason: "has an invalid iteration count \(iterations)")
+      throw StrataError.file(
+        path: file.path, reason: "has an invalid iteration count \(iterations)")
     }
     let schedule =
-      compile["optimizer"]?.objectValue?["config"]?.objectValue?["learning_rate"]?.objectValue != nil
+      compile["optimizer"]?.objectValue?["config"]?.objectValue?["learning_rate"]?.objectValue
+      != nil
     var first = 1
     if !schedule, count > 1 {
       let tensor = try file.readTensor("optimizer/vars/1")
       let rate = tensor.withUnsafeBufferPointer { $0.first ?? -1 }
       guard tensor.count == 1, rate >= 0 else {
-        throw StrataError.file(path: file.path, reason: "has an invalid learning rate at 'optimizer/vars/1'")
+        throw StrataError.file(
+          path: file.path, reason: "has an invalid learning rate at 'optimizer/vars/1'")
       }
       optimizer.learningRate = rate
       first = 2
@@ -367,12 +402,15 @@ enum KerasFile {
       throw StrataError.file(
         path: file.path,
         reason:
-          "holds \(stored.count) optimizer slots; \(optimizer.identifier) keeps \(kept.count) for each of the model's \(trainable.count) trainable weights")
+          "holds \(stored.count) optimizer slots; \(optimizer.identifier) keeps \(kept.count) for each of the model's \(trainable.count) trainable weights"
+      )
     }
     var slots: [Tensor] = []
     for (index, parameter) in trainable.enumerated() {
       var own = Array(repeating: Tensor(shape: parameter.shape), count: perParameter)
-      for (position, slot) in kept.enumerated() { own[slot] = stored[index * kept.count + position] }
+      for (position, slot) in kept.enumerated() {
+        own[slot] = stored[index * kept.count + position]
+      }
       slots += own
     }
     do {

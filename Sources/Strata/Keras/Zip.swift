@@ -18,7 +18,8 @@ enum ZipArchive {
   static let maximumMembers = 1024
 
   /// Reads the members named in `wanted` (all when `nil`) of the zip archive `data`, by name.
-  static func read(_ data: Data, path: String, wanted: Set<String>? = nil) throws -> [String: Data] {
+  static func read(_ data: Data, path: String, wanted: Set<String>? = nil) throws -> [String: Data]
+  {
     func corrupt(_ reason: String) -> StrataError { .file(path: path, reason: reason) }
     let bytes = [UInt8](data)
     func u16(_ at: Int) -> Int { Int(bytes[at]) | Int(bytes[at + 1]) << 8 }
@@ -71,7 +72,8 @@ enum ZipArchive {
       }
       guard flags & 1 == 0 else { throw corrupt("has an encrypted \(label)") }
       guard method == 0 || method == 8 else {
-        throw corrupt("has \(label) compressed with method \(method) (Strata reads stored and deflate)")
+        throw corrupt(
+          "has \(label) compressed with method \(method) (Strata reads stored and deflate)")
       }
       guard size <= maximumMemberBytes, total + size <= maximumMemberBytes else {
         throw corrupt("has \(label) of \(size) bytes, more than Strata reads")
@@ -146,7 +148,8 @@ enum ZipArchive {
     let parts = Calendar(identifier: .gregorian).dateComponents(
       in: TimeZone(identifier: "UTC")!, from: date)
     let dosTime = (parts.hour ?? 0) << 11 | (parts.minute ?? 0) << 5 | (parts.second ?? 0) / 2
-    let dosDate = max((parts.year ?? 1980) - 1980, 0) << 9 | (parts.month ?? 1) << 5 | (parts.day ?? 1)
+    let dosDate =
+      max((parts.year ?? 1980) - 1980, 0) << 9 | (parts.month ?? 1) << 5 | (parts.day ?? 1)
     for (name, data) in members {
       guard data.count < 0xFFFF_FFFF, archive.count < 0xFFFF_FFFF else {
         throw StrataError.invalidArgument(

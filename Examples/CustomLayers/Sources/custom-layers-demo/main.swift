@@ -44,7 +44,9 @@ do {
     let output = CommandLine.arguments[3]
     if output.hasSuffix(".h5") { try model.saveWeights(output) } else { try model.save(output) }
   } else {
-    print("usage: custom-layers-demo --save FILE | --predict MODEL --input X.npy --output Y.npy | --convert IN OUT")
+    print(
+      "usage: custom-layers-demo --save FILE | --predict MODEL --input X.npy --output Y.npy | --convert IN OUT"
+    )
     exit(2)
   }
 } catch {
