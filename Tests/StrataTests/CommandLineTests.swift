@@ -50,7 +50,8 @@ func badOptionsAreClearErrors(arguments: [String], message: String) throws {
   // --model naming a directory.
   var (status, _, error) = try runStrata(["train", "--model", directory.path])
   #expect(
-    status == 1 && error == "error: \(directory.path): is a directory, not a JSON model file\n",
+    status == 1
+      && error == "error: \(directory.path): is a directory, not a model file or a JSON model config\n",
     "\(error)")
   // --checkpoint-dir naming a file: refused before training.
   let file = directory.appendingPathComponent("not-a-directory")
@@ -81,7 +82,7 @@ func badOptionsAreClearErrors(arguments: [String], message: String) throws {
   (status, _, error) = try runStrata(["evaluate", file.path])
   #expect(
     status == 1
-      && error == "error: \(file.path): is too short to be a Strata model file (1 bytes)\n",
+      && error == "error: \(file.path): is too short to be a model file (1 bytes)\n",
     "\(error)")
 }
 

@@ -231,22 +231,26 @@ func fileReason(_ body: () throws -> Void) -> String {
   try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
   #expect(
     thrownError { _ = try Sequential.load(from: directory) }
-      == .file(path: directory.path, reason: "is a directory, not a Strata model file"))
+      == .file(path: directory.path, reason: "is a directory, not a model file"))
   let fifo = temporaryURL("fifo.strata")
   #expect(mkfifo(fifo.path, 0o600) == 0)
   #expect(
     thrownError { _ = try Sequential.load(from: fifo) }
-      == .file(path: fifo.path, reason: "is not a regular file, not a Strata model file"))
+      == .file(path: fifo.path, reason: "is not a regular file, not a model file"))
   let short = temporaryURL("short.strata")
   try Data("STR".utf8).write(to: short)
   #expect(
     thrownError { _ = try Sequential.load(from: short) }
-      == .file(path: short.path, reason: "is too short to be a Strata model file (3 bytes)"))
+      == .file(path: short.path, reason: "is too short to be a model file (3 bytes)"))
   let text = temporaryURL("text.strata")
   try Data("not a model at all".utf8).write(to: text)
   #expect(
     thrownError { _ = try Sequential.load(from: text) }
-      == .file(path: text.path, reason: "is not a Strata model file (bad magic number)"))
+      == .file(
+        path: text.path,
+        reason:
+          "is not a model file Strata reads (a Strata model, a Keras .keras zip or an HDF5 .h5 file)"
+      ))
 }
 
 /// Keras 3's cross-entropies, exactly, where Strata used to differ (values computed by Keras 3.15).

@@ -30,6 +30,10 @@ public enum ModelFileFormat: String, Sendable, CaseIterable {
   /// - Throws: ``StrataError/file(path:reason:)`` for a missing file or one of no known format.
   static func read(_ url: URL) throws -> (ModelFileFormat, Data) {
     let data = try readUntrustedFile(url, kind: "a model file")
+    guard data.count >= 8 else {
+      throw StrataError.file(
+        path: url.path, reason: "is too short to be a model file (\(data.count) bytes)")
+    }
     guard let format = ModelFileFormat(bytes: data.prefix(8)) else {
       throw StrataError.file(
         path: url.path,
