@@ -51,7 +51,8 @@ func badOptionsAreClearErrors(arguments: [String], message: String) throws {
   var (status, _, error) = try runStrata(["train", "--model", directory.path])
   #expect(
     status == 1
-      && error == "error: \(directory.path): is a directory, not a model file or a JSON model config\n",
+      && error
+        == "error: \(directory.path): is a directory, not a model file or a JSON model config\n",
     "\(error)")
   // --checkpoint-dir naming a file: refused before training.
   let file = directory.appendingPathComponent("not-a-directory")
