@@ -86,6 +86,18 @@ public class ConfusionCounts {
     }
   }
 
+  /// The true positives, false positives and false negatives at each threshold.
+  public var statistics: [Double] {
+    get { truePositives + falsePositives + falseNegatives }
+    set {
+      let n = thresholds.count
+      guard newValue.count == 3 * n else { return reset() }
+      truePositives = Array(newValue[0..<n])
+      falsePositives = Array(newValue[n..<(2 * n)])
+      falseNegatives = Array(newValue[(2 * n)...])
+    }
+  }
+
   /// Counts a batch.
   public func update(prediction: Tensor, target: Tensor) throws {
     guard prediction.count == target.count else {
@@ -218,6 +230,20 @@ public final class AUC: Metric {
   /// Forgets every batch.
   public func reset() { tp = []; fp = []; tn = []; fn = [] }
 
+  /// The four confusion counts at each threshold, per label.
+  public var statistics: [Double] {
+    get { [tp, fp, tn, fn].flatMap { $0.flatMap { $0 } } }
+    set {
+      let n = thresholds.count
+      guard !newValue.isEmpty, newValue.count % (4 * n) == 0 else { return reset() }
+      let labels = newValue.count / (4 * n)
+      func table(_ k: Int) -> [[Double]] {
+        (0..<n).map { i in Array(newValue[((k * n + i) * labels)..<((k * n + i + 1) * labels)]) }
+      }
+      (tp, fp, tn, fn) = (table(0), table(1), table(2), table(3))
+    }
+  }
+
   /// Counts a batch at every threshold.
   public func update(prediction: Tensor, target: Tensor) throws {
     guard prediction.count == target.count else {
@@ -325,6 +351,19 @@ public final class F1Score: ListMetric {
 
   /// Forgets every batch.
   public func reset() { tp = []; fp = []; fn = []; support = [] }
+
+  /// The true positives, false positives, false negatives and support of each class.
+  public var statistics: [Double] {
+    get { tp + fp + fn + support }
+    set {
+      guard !newValue.isEmpty, newValue.count % 4 == 0 else { return reset() }
+      let n = newValue.count / 4
+      tp = Array(newValue[0..<n])
+      fp = Array(newValue[n..<(2 * n)])
+      fn = Array(newValue[(2 * n)..<(3 * n)])
+      support = Array(newValue[(3 * n)...])
+    }
+  }
 
   /// Counts a batch, per class.
   public func update(prediction: Tensor, target: Tensor) throws {

@@ -8,6 +8,11 @@ open class MeanOverSamples {
   public init() {}
   public func reset() { total = 0; count = 0 }
   public var result: Float { count == 0 ? 0 : Float(total / count) }
+  /// The total and the number of samples.
+  public var statistics: [Double] {
+    get { count == 0 ? [] : [total, count] }
+    set { (total, count) = newValue.count == 2 ? (newValue[0], newValue[1]) : (0, 0) }
+  }
   func add(_ value: Double, samples: Int) {
     total += value
     count += Double(samples)

@@ -28,11 +28,17 @@ public protocol Callback: AnyObject {
   /// Whether the epoch's logs (and so `History`) carry the optimizer's `learning_rate`, as Keras 3's
   /// `LearningRateScheduler` and `ReduceLROnPlateau` add it. `false` by default.
   var logsLearningRate: Bool { get }
+  /// Whether, in a distributed `fit`, the callback runs on rank 0 only: those that write files
+  /// (checkpoints, backups, logs). Others run on every rank, where they see the same epoch logs and
+  /// so decide alike (`EarlyStopping`). `false` by default.
+  var runsOnRankZeroOnly: Bool { get }
 }
 
 extension Callback {
   /// The logs are left as they are.
   public var logsLearningRate: Bool { false }
+  /// Every rank runs the callback.
+  public var runsOnRankZeroOnly: Bool { false }
   /// Does nothing unless a callback implements it.
   public func onTrainBegin(logs: Logs, model: Model) {}
   /// Does nothing unless a callback implements it.
@@ -309,6 +315,8 @@ public final class ReduceLROnPlateau: Callback {
 /// Writes each epoch's logs as a CSV row, header first. Keras: `CSVLogger(filename, separator=",",
 /// append=False)`. Each row is flushed as soon as the epoch ends.
 public final class CSVLogger: Callback {
+  /// It writes a file: rank 0's job in a distributed `fit`.
+  public var runsOnRankZeroOnly: Bool { true }
   /// The CSV file.
   public let url: URL
   /// The column separator.

@@ -84,6 +84,8 @@ private func formatField(
 /// `filepath` may hold `{epoch:02d}` and logged values such as `{val_loss:.2f}`. Every file is written
 /// atomically: a crash leaves the previous checkpoint intact.
 public final class ModelCheckpoint: Callback {
+  /// It writes files: rank 0's job in a distributed `fit` (which then broadcasts what it restored).
+  public var runsOnRankZeroOnly: Bool { true }
   /// The path pattern, with `{epoch}` and logged values.
   public let filepath: String
   /// The logged value that decides the best epoch (with `saveBestOnly`).
@@ -151,6 +153,8 @@ public final class ModelCheckpoint: Callback {
 /// killed at any moment and started again with the same seed ends with the same weights as an
 /// uninterrupted run. It is written atomically and deleted when training finishes.
 public final class BackupAndRestore: Callback {
+  /// It writes files: rank 0's job in a distributed `fit` (which then broadcasts what it restored).
+  public var runsOnRankZeroOnly: Bool { true }
   /// The folder that holds `backup.strata`.
   public let directory: URL
   /// Whether the backup is deleted when training completes.

@@ -44,6 +44,10 @@ public class Model {
   /// What `fit` does with the gradients between `backward` and the optimizer, in order (none by
   /// default): where gradients are combined across processes.
   public var gradientStages: [any GradientStage] = []
+  /// The processes `fit` and `evaluate` share the work with: ``SingleProcess`` by default; a
+  /// ``ThreadGroup`` member, or `MPICommunicator` from `StrataMPI`, for data-parallel training
+  /// (Docs/Distributed.md).
+  public var communicator: any Communicator = SingleProcess()
   /// The activity regularizers' penalty of the last forward pass (Keras adds it to the loss).
   var activityPenalty: Float = 0
   /// The outputs of activity-regularized layers in the last training forward pass, by layer (a

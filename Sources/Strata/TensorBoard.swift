@@ -11,6 +11,8 @@ import StrataCore
 /// Open the directory with `tensorboard --logdir LOGDIR`. The files are TFRecord-framed `Event`
 /// protocol buffers with masked CRC-32C checksums; ``TensorBoardReader`` reads them back.
 public final class TensorBoard: Callback {
+  /// It writes event files: rank 0's job in a distributed `fit`.
+  public var runsOnRankZeroOnly: Bool { true }
   /// How often batch-level scalars are written.
   public enum UpdateFrequency: Sendable, Equatable {
     /// Only at the end of each epoch (Keras' default `"epoch"`).

@@ -339,45 +339,55 @@ extension Model {
     let floatMode = strata_flush_denormals()
     defer { strata_restore_float_mode(floatMode) }
     var history = History()
-    let verbosity = verbose.resolved
+    // Distributed, rank 0 alone prints and runs the callbacks that write files.
+    let isFollower = isDistributed && communicator.rank != 0
+    let verbosity = isFollower ? .silent : verbose.resolved
+    let callbacks = isFollower ? callbacks.filter { !$0.runsOnRankZeroOnly } : callbacks
     stopTraining = false
     resumeEpoch = nil
-    for callback in callbacks { callback.onTrainBegin(logs: [:], model: self) }
-    // A callback that restored a backup (BackupAndRestore) says where to go on from.
-    var epoch = max(initialEpoch, resumeEpoch ?? 0)
-    while epoch < epochs && !stopTraining {
-      for callback in callbacks { callback.onEpochBegin(epoch, logs: [:], model: self) }
-      if verbosity != .silent {
-        Console.line("Epoch \(epoch + 1)/\(epochs)")
+    return try abortingOnError {
+      for callback in callbacks { callback.onTrainBegin(logs: [:], model: self) }
+      // Every replica starts from rank 0's (which may have restored a backup).
+      if isDistributed { try synchronizeReplicas() }
+      // A callback that restored a backup (BackupAndRestore) says where to go on from.
+      var epoch = max(initialEpoch, resumeEpoch ?? 0)
+      while epoch < epochs && !stopTraining {
+        for callback in callbacks { callback.onEpochBegin(epoch, logs: [:], model: self) }
+        if verbosity != .silent {
+          Console.line("Epoch \(epoch + 1)/\(epochs)")
+        }
+        var logs = try trainer.runEpoch(
+          shuffle: shuffle, generator: &shuffleGenerator, metrics: metrics, verbosity: verbosity,
+          callbacks: callbacks,
+          finalizeProgress: validationData == nil)
+        if isDistributed { try averageMovingStatistics() }
+        if let validationData {
+          let validationLogs = try evaluateLogs(
+            validationData, batchSize: batchSize, compiled: compiled, metrics: validationMetrics)
+          for (key, value) in validationLogs { logs["val_" + key] = value }
+          trainer.finishProgress(logs: logs, metrics: metrics)
+        }
+        if callbacks.contains(where: \.logsLearningRate) {
+          logs["learning_rate"] = compiled.optimizer.learningRate
+        }
+        history.append(epoch: epoch, logs: logs)
+        // A backup marks the epoch done, so it is written last: every other callback (a checkpoint) has
+        // its file on disk by then, and a run killed in between trains the epoch again.
+        for callback in callbacks where !(callback is BackupAndRestore) {
+          callback.onEpochEnd(epoch, logs: logs, model: self)
+        }
+        for callback in callbacks where callback is BackupAndRestore {
+          callback.onEpochEnd(epoch, logs: logs, model: self)
+        }
+        // A stop asked for on any rank (the logs are the same everywhere) stops every rank.
+        if isDistributed { stopTraining = try communicator.allreduceMax(stopTraining ? 1 : 0) > 0 }
+        epoch += 1
       }
-      var logs = try trainer.runEpoch(
-        shuffle: shuffle, generator: &shuffleGenerator, metrics: metrics, verbosity: verbosity,
-        callbacks: callbacks,
-        finalizeProgress: validationData == nil)
-      if let validationData {
-        let validationLogs = try evaluateLogs(
-          validationData, batchSize: batchSize, compiled: compiled, metrics: validationMetrics)
-        for (key, value) in validationLogs { logs["val_" + key] = value }
-        trainer.finishProgress(logs: logs, metrics: metrics)
-      }
-      if callbacks.contains(where: \.logsLearningRate) {
-        logs["learning_rate"] = compiled.optimizer.learningRate
-      }
-      history.append(epoch: epoch, logs: logs)
-      // A backup marks the epoch done, so it is written last: every other callback (a checkpoint) has
-      // its file on disk by then, and a run killed in between trains the epoch again.
-      for callback in callbacks where !(callback is BackupAndRestore) {
-        callback.onEpochEnd(epoch, logs: logs, model: self)
-      }
-      for callback in callbacks where callback is BackupAndRestore {
-        callback.onEpochEnd(epoch, logs: logs, model: self)
-      }
-      epoch += 1
+      let lastLogs = history.history.mapValues { $0.last ?? .nan }
+      completedTraining = epoch >= epochs
+      for callback in callbacks { callback.onTrainEnd(logs: lastLogs, model: self) }
+      return history
     }
-    let lastLogs = history.history.mapValues { $0.last ?? .nan }
-    completedTraining = epoch >= epochs
-    for callback in callbacks { callback.onTrainEnd(logs: lastLogs, model: self) }
-    return history
   }
 
   // MARK: evaluate
@@ -440,14 +450,19 @@ extension Model {
   ) throws -> Logs {
     let context = Context(kernels: kernels, isTraining: false)
     for metric in metrics { metric.metric.reset() }
-    let count = data.count
+    // Distributed, each rank evaluates its share and the sums are added up.
+    let shard =
+      isDistributed
+      ? share(of: 0..<data.count, rank: communicator.rank, size: communicator.size)
+      : 0..<data.count
+    var count = shard.count
     var sums = [Double](repeating: 0, count: compiled.losses.count)
     var penaltySum: Double = 0
     let regularized = regularizedParameters
     var batch = data.makeBatch(capacity: min(batchSize, count))
-    var start = 0
-    while start < count {
-      let end = min(start + batchSize, count)
+    var start = shard.lowerBound
+    while start < shard.upperBound {
+      let end = min(start + batchSize, shard.upperBound)
       data.gather(start..<end, into: &batch)
       let predictions = try run(batch.x, context: context)
       for (k, loss) in compiled.losses.enumerated() {
@@ -469,9 +484,14 @@ extension Model {
       penaltySum += Double(regularizationPenalty(regularized)) * Double(end - start)
       start = end
     }
-    let means = sums.map { Float($0 / Double(count)) }
+    if isDistributed {
+      try abortingOnError {
+        try reduceEpoch(lossSums: &sums, penaltySum: &penaltySum, seen: &count, metrics: metrics)
+      }
+    }
+    let means = sums.map { Float($0 / Double(max(count, 1))) }
     var logs: Logs = [
-      "loss": zip(means, compiled.lossWeights).reduce(Float(penaltySum / Double(count))) {
+      "loss": zip(means, compiled.lossWeights).reduce(Float(penaltySum / Double(max(count, 1)))) {
         $0 + $1.0 * $1.1
       }
     ]
@@ -505,12 +525,15 @@ final class Trainer<Data: Dataset> {
   var penaltySum: Double = 0
   var order: [Int]
   var progress: ProgressBar?
+  /// Distributed: the gradients' allreduce, after the model's own stages.
+  let allreduce: GradientAllreduce?
 
   init(model: Model, compiled: Compiled, data: Data, batchSize: Int) {
     self.model = model
     self.compiled = compiled
     self.data = data
     self.batchSize = min(batchSize, data.count)
+    allreduce = model.isDistributed ? GradientAllreduce(communicator: model.communicator) : nil
     parameters = model.parameters.filter(\.isTrainable)
     regularized = parameters.filter { $0.regularizer != nil }
     context = Context(kernels: model.kernels, isTraining: true)
@@ -521,14 +544,27 @@ final class Trainer<Data: Dataset> {
       else { return nil }
       return (head, loss)
     }
-    batch = data.makeBatch(capacity: self.batchSize)
+    // Distributed, a rank holds its share of each global batch.
+    let ranks = model.communicator.size
+    batch = data.makeBatch(capacity: (self.batchSize + ranks - 1) / ranks)
     lossGradients = compiled.losses.map { _ in Tensor(shape: [0]) }
     order = Array(0..<data.count)
   }
 
   /// One training step on the current batch: forward, loss, backward, the gradient stages, the
   /// optimizer. Returns each output's loss and the predictions.
-  func step() throws -> (losses: [Float], predictions: [Tensor]) {
+  func step(rows: Int) throws -> (losses: [Float], predictions: [Tensor]) {
+    if rows == 0 {
+      // A rank without rows in this (small, last) global batch still takes part in the step.
+      for parameter in parameters {
+        parameter.gradient.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
+      }
+      penalty = 0
+      for stage in model.gradientStages { try stage.process(parameters, rows: 0) }
+      try allreduce?.process(parameters, rows: 0)
+      compiled.optimizer.apply(to: parameters)
+      return (compiled.losses.map { _ in 0 }, [])
+    }
     let outputs = try model.run(batch.x, context: context)
     var losses: [Float] = []
     var isFused: [Bool] = []
@@ -575,8 +611,8 @@ final class Trainer<Data: Dataset> {
     // Weight penalties join the loss at the weights this step started from, as Keras computes them.
     penalty = model.regularizationPenalty(regularized)
     for parameter in regularized { parameter.addRegularizerGradient() }
-    let rows = batch.x.first?.shape.first ?? 0
     for stage in model.gradientStages { try stage.process(parameters, rows: rows) }
+    try allreduce?.process(parameters, rows: rows)
     compiled.optimizer.apply(to: parameters)
     return (losses, outputs)
   }
@@ -643,34 +679,61 @@ final class Trainer<Data: Dataset> {
       for metric in metrics { logs[metric.name] = metric.metric.result }
       return logs
     }
+    let communicator = model.communicator
+    var pendingStop = false
+    var stepsDone = 0
     for index in 0..<steps {
       if !callbacks.isEmpty {
         for callback in callbacks { callback.onTrainBatchBegin(index, logs: [:], model: model) }
       }
-      let range = (index * batchSize)..<min((index + 1) * batchSize, count)
-      data.gather(order[range], into: &batch)
-      let (losses, predictions) = try step()
+      let global = (index * batchSize)..<min((index + 1) * batchSize, count)
+      // Distributed, this rank's contiguous share of the global batch.
+      let range =
+        allreduce == nil
+        ? global : share(of: global, rank: communicator.rank, size: communicator.size)
+      if !range.isEmpty { data.gather(order[range], into: &batch) }
+      allreduce?.stopRequested = pendingStop
+      let (losses, predictions) = try step(rows: range.count)
+      stepsDone = index + 1
       // Keras weighs each batch's loss by its size in the running mean.
       for k in losses.indices { lossSums[k] += Double(losses[k]) * Double(range.count) }
       penaltySum += Double(penalty) * Double(range.count)
       seen += range.count
-      for metric in metrics {
-        try metric.metric.update(
-          prediction: predictions[metric.output], target: batch.y[metric.output])
+      if !predictions.isEmpty {
+        for metric in metrics {
+          try metric.metric.update(
+            prediction: predictions[metric.output], target: batch.y[metric.output])
+        }
       }
       if !callbacks.isEmpty || progress != nil {
         let current = logs()
         for callback in callbacks { callback.onTrainBatchEnd(index, logs: current, model: model) }
-        let isLast = index == steps - 1
-        if progress != nil, !isLast || finalizeProgress {
+        if progress != nil, index < steps - 1 {
           progress!.update(
             index + 1, values: model.logValues(current, compiled: compiled, metrics: metrics),
-            final: isLast)
+            final: false)
         }
+      }
+      if let allreduce {
+        // A stop asked for here travels with the next step's gradients; every rank stops after the
+        // step in which the request was added up.
+        if model.stopTraining { pendingStop = true }
+        model.stopTraining = allreduce.stopAgreed
       }
       if model.stopTraining { break }
     }
-    return logs()
+    if allreduce != nil {
+      try model.reduceEpoch(
+        lossSums: &lossSums, penaltySum: &penaltySum, seen: &seen, metrics: metrics)
+      // A request not yet sent is settled by fit's check after the epoch.
+      if pendingStop { model.stopTraining = true }
+    }
+    let final = logs()
+    if progress != nil, finalizeProgress, stepsDone == steps {
+      progress!.update(
+        steps, values: model.logValues(final, compiled: compiled, metrics: metrics), final: true)
+    }
+    return final
   }
 
   /// Ends the epoch's progress line with the validation values.

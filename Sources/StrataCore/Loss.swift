@@ -91,6 +91,10 @@ public protocol Metric: AnyObject, MetricConvertible, Registrable {
   func update(prediction: Tensor, target: Tensor) throws
   /// The value over the batches since ``reset()``.
   var result: Float { get }
+  /// The sums and counts ``result`` is computed from, so that metrics kept by several processes add
+  /// up exactly: setting the element-wise sum of two metrics' statistics gives the metric over both's
+  /// batches. Empty when no batch was seen; setting an empty list resets.
+  var statistics: [Double] { get set }
 }
 
 extension Metric where Config == NoConfig {
