@@ -10,6 +10,7 @@ let package = Package(
     .library(name: "StrataTesting", targets: ["StrataTesting"]),
     .library(name: "StrataData", targets: ["StrataData"]),
     .library(name: "StrataSeedModels", targets: ["StrataSeedModels"]),
+    .library(name: "StrataMPI", targets: ["StrataMPI"]),
     .executable(name: "strata", targets: ["strata"]),
     .executable(name: "bench", targets: ["bench"]),
   ],
@@ -43,11 +44,13 @@ let package = Package(
       name: "CStrataImages", path: "Sources/CStrataImages", exclude: ["README.md"],
       linkerSettings: [.linkedLibrary("png"), .linkedLibrary("jpeg")]),
     .target(name: "StrataSeedModels", dependencies: ["Strata"], exclude: ["README.md"]),
+    // Open MPI for distributed fit, in its own module: only what imports it links MPI.
+    .target(name: "StrataMPI", dependencies: ["StrataCore", "CMPI"], exclude: ["README.md"]),
     .target(name: "StrataTesting", dependencies: ["StrataCore"], exclude: ["README.md"]),
     .target(
       name: "StrataCommandLine",
       dependencies: [
-        "Strata", "StrataData", "StrataSeedModels",
+        "Strata", "StrataData", "StrataSeedModels", "StrataMPI",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ], exclude: ["README.md"]),
     .executableTarget(name: "strata", dependencies: ["StrataCommandLine"], exclude: ["README.md"]),
@@ -62,6 +65,9 @@ let package = Package(
     .systemLibrary(
       name: "CHDF5", path: "Sources/CHDF5", pkgConfig: "hdf5-serial",
       providers: [.apt(["libhdf5-dev"]), .brew(["hdf5"])]),
+    .systemLibrary(
+      name: "CMPI", path: "Sources/CMPI", pkgConfig: "ompi-c",
+      providers: [.apt(["libopenmpi-dev"]), .brew(["open-mpi"])]),
     .systemLibrary(
       name: "CDNNL", path: "Sources/CDNNL",
       providers: [.apt(["libdnnl-dev"]), .brew(["onednn"])]),

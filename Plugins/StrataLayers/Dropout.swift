@@ -69,9 +69,19 @@ public final class Dropout: RandomizedLayer {
     }
     let rate = config.rate, scale = 1 / (1 - config.rate)
     mask.reuse(shape: x.shape)
+    // Distributed, the rows of the other processes are drawn too (and dropped): the masks are the
+    // global batch's, as one process draws them.
+    let rows = x.shape.first ?? 0
+    let sampleSize = rows == 0 ? 0 : x.count / rows
+    let (before, after) =
+      context.globalBatch.map {
+        ($0.offset * sampleSize, max($0.rows - $0.offset - rows, 0) * sampleSize)
+      } ?? (0, 0)
+    for _ in 0..<before { _ = generator.nextUniform() }
     mask.withUnsafeMutableBufferPointer { m in
       for i in m.indices { m[i] = generator.nextUniform() >= rate ? scale : 0 }
     }
+    for _ in 0..<after { _ = generator.nextUniform() }
     output.reuse(shape: x.shape)
     x.withUnsafeBufferPointer { xs in
       mask.withUnsafeBufferPointer { m in

@@ -65,8 +65,7 @@ extension Model {
   var isDistributed: Bool { communicator.size > 1 }
 
   /// Makes every rank's replica rank 0's: every weight (trainable or not), the optimizer's step count,
-  /// learning rate and slots, the shuffling generator and the epoch to go on from. Dropout generators
-  /// start from rank 0's, then each rank > 0 draws its own masks.
+  /// learning rate and slots, the shuffling and dropout generators and the epoch to go on from.
   func synchronizeReplicas() throws {
     let communicator = self.communicator
     for parameter in parameters { try communicator.broadcast(&parameter.value) }
@@ -98,22 +97,23 @@ extension Model {
     var shuffle = shuffleGenerator.state
     try communicator.broadcast(&shuffle)
     shuffleGenerator.state = shuffle
-    for layer in layers {
-      guard let random = layer as? any RandomizedLayer else { continue }
-      var state = random.generatorState
-      try communicator.broadcast(&state)
-      if communicator.rank > 0 {
-        // Each rank its own masks, drawn from rank 0's state and the rank.
-        state =
-          SeededGenerator(seed: state[0] ^ (UInt64(communicator.rank) &* 0x9E37_79B9_7F4A_7C15))
-          .state
-      }
-      random.generatorState = state
-    }
+    try synchronizeGenerators()
     var epoch: [UInt64] = [UInt64(bitPattern: Int64(resumeEpoch ?? -1))]
     try communicator.broadcast(&epoch)
     let resumed = Int64(bitPattern: epoch[0])
     resumeEpoch = resumed >= 0 ? Int(resumed) : nil
+  }
+
+  /// Gives every random layer rank 0's generator state. Each rank draws for the whole global batch
+  /// (``Context/globalBatch``), so the states stay equal; a rank left without rows in a last small
+  /// batch skips its draws, which this puts right at the end of each epoch.
+  func synchronizeGenerators() throws {
+    for layer in layers {
+      guard let random = layer as? any RandomizedLayer else { continue }
+      var state = random.generatorState
+      try communicator.broadcast(&state)
+      random.generatorState = state
+    }
   }
 
   /// Averages the weights that are not trained by gradients (BatchNormalization's moving statistics)

@@ -360,7 +360,10 @@ extension Model {
           shuffle: shuffle, generator: &shuffleGenerator, metrics: metrics, verbosity: verbosity,
           callbacks: callbacks,
           finalizeProgress: validationData == nil)
-        if isDistributed { try averageMovingStatistics() }
+        if isDistributed {
+        try averageMovingStatistics()
+        try synchronizeGenerators()
+      }
         if let validationData {
           let validationLogs = try evaluateLogs(
             validationData, batchSize: batchSize, compiled: compiled, metrics: validationMetrics)
@@ -512,7 +515,7 @@ final class Trainer<Data: Dataset> {
   let parameters: [Parameter]
   /// The trainable parameters with a regularizer.
   let regularized: [Parameter]
-  let context: Context
+  var context: Context
   /// For each output, the softmax head a cross-entropy loss fuses with.
   let fused: [(any SoftmaxHead, any SoftmaxCrossentropy)?]
   var batch: Batch
@@ -693,6 +696,9 @@ final class Trainer<Data: Dataset> {
         ? global : share(of: global, rank: communicator.rank, size: communicator.size)
       if !range.isEmpty { data.gather(order[range], into: &batch) }
       allreduce?.stopRequested = pendingStop
+      if allreduce != nil {
+        context.globalBatch = (global.count, range.lowerBound - global.lowerBound)
+      }
       let (losses, predictions) = try step(rows: range.count)
       stepsDone = index + 1
       // Keras weighs each batch's loss by its size in the running mean.

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Strata
 import StrataData
+import StrataMPI
 import StrataSeedModels
 
 /// The command-line tool: trains the tutorial models on Fashion-MNIST (or on image folders), and
@@ -132,16 +133,24 @@ public struct Train: ParsableCommand {
     return try modelFromJSON(data, seed: seed)
   }
 
-  /// Runs the command, printing errors as one line.
+  /// Runs the command, printing errors as one line. Started by `mpirun`, every rank trains its share
+  /// of each batch (Docs/Distributed.md); rank 0 alone prints and writes files.
   public func run() throws {
-    try reportingErrors { try train() }
+    let communicator: any Communicator =
+      MPICommunicator.isLaunchedByMPIRun ? try MPICommunicator() : SingleProcess()
+    try reportingErrors(on: communicator) {
+      guard communicator.rank != 0 else { return try train(communicator) }
+      try Console.$sink.withValue({ _ in }) { try train(communicator) }
+    }
   }
 
   /// Trains on an image folder: sizes from the model's input, binary labels for one output unit.
-  func trainOnImages(_ directory: String) throws {
+  func trainOnImages(_ directory: String, _ communicator: any Communicator) throws {
     let network =
       try resume.map { try loadModel(from: URL(fileURLWithPath: $0)) } ?? makeModel()
     network.kernels = try Registries.shared.kernels.make(backend)
+    network.communicator = communicator
+    let isRankZero = communicator.rank == 0
     guard let shape = network.modelInputShapes?.first, shape.count == 3 else {
       throw StrataError.invalidArgument(
         owner: "strata", argument: "--images",
@@ -179,19 +188,26 @@ public struct Train: ParsableCommand {
       epochs: epochs ?? SeedModel.horsesOrHumans.epochs, verbose: verbosity,
       validationData: validation.count > 0 ? (validation.images, validation.labels) : nil,
       callbacks: tensorboard.map { [TensorBoard($0)] } ?? [])
-    if let save { try network.save(to: URL(fileURLWithPath: save)) }
-    if let plot {
+    if let save, isRankZero { try network.save(to: URL(fileURLWithPath: save)) }
+    if let plot, isRankZero {
       try history.writeSVG(
         to: URL(fileURLWithPath: plot), title: "\(model) on \(url.lastPathComponent)")
     }
   }
 
-  func train() throws {
-    if let images { return try trainOnImages(images) }
+  func train(_ communicator: any Communicator = SingleProcess()) throws {
+    if let images { return try trainOnImages(images, communicator) }
     // The model and the options first: a bad one is reported before the data set is read.
     let network =
       try resume.map { try loadModel(from: URL(fileURLWithPath: $0)) } ?? makeModel()
     network.kernels = try Registries.shared.kernels.make(backend)
+    network.communicator = communicator
+    // Distributed, rank 0 alone writes files (fit runs the file-writing callbacks on rank 0 only).
+    let isRankZero = communicator.rank == 0
+    if communicator.size > 1 {
+      Console.line(
+        "Training on \(communicator.size) processes: global batch \(batchSize ?? (SeedModel(rawValue: model) ?? .mlp).batchSize), shared among them")
+    }
     if let checkpointDir {
       try BackupAndRestore(
         URL(fileURLWithPath: checkpointDir).appendingPathComponent("backup").path
@@ -253,11 +269,11 @@ public struct Train: ParsableCommand {
     Console.line(
       String(
         format: "Test accuracy: %.4f  Test loss: %.4f", logs["accuracy"] ?? 0, logs["loss"] ?? 0))
-    if let save {
+    if let save, isRankZero {
       try network.save(to: URL(fileURLWithPath: save))
       Console.line("Saved the model to \(save)")
     }
-    if let plot {
+    if let plot, isRankZero {
       let url = URL(fileURLWithPath: plot)
       try history.writeSVG(to: url, title: "\(model) on Fashion-MNIST")
       try history.writeCSV(to: url.deletingPathExtension().appendingPathExtension("csv"))
@@ -265,7 +281,7 @@ public struct Train: ParsableCommand {
         "Wrote the learning curves to \(plot) and \(url.deletingPathExtension().appendingPathExtension("csv").path)"
       )
     }
-    try backup?.deleteBackup()
+    if isRankZero { try backup?.deleteBackup() }
     let sample = min(5, testX.shape[0])
     let predictions = try network.predict(testX.slice(rows: 0..<sample))
     for i in 0..<sample {
@@ -322,14 +338,18 @@ func requireAtLeastOne(_ value: Int?, _ option: String) throws {
   if let value, value < 1 { throw ValidationError("\(option) must be at least 1, not \(value).") }
 }
 
-/// Runs `body`, printing any error as one line (no backtrace) and exiting with a failure.
-func reportingErrors(_ body: () throws -> Void) throws {
+/// Runs `body`, printing any error as one line (no backtrace) and exiting with a failure. Distributed,
+/// the error then ends every rank (``Communicator/abort(message:)``), so none waits forever.
+func reportingErrors(
+  on communicator: any Communicator = SingleProcess(), _ body: () throws -> Void
+) throws {
   do {
     try body()
   } catch let error as ExitCode {
     throw error
   } catch {
     Console.errorLine("error: \(error.localizedDescription)")
+    if communicator.size > 1 { communicator.abort(message: error.localizedDescription) }
     throw ExitCode.failure
   }
 }

@@ -9,6 +9,10 @@ public struct Context: Sendable {
   /// `false` when nobody needs `d(loss)/d(input)` (the first layer of a model): a layer may then skip
   /// computing it in `backward` and return an empty tensor.
   public var needsInputGradient: Bool
+  /// In a distributed training step: the rows of the whole global batch and the first of this
+  /// process's rows in it. A random layer draws for every global row and keeps its own, so that its
+  /// masks are those one process would draw (``RandomizedLayer``). `nil` otherwise.
+  public var globalBatch: (rows: Int, offset: Int)?
 
   /// A context on `kernels`, in inference mode unless `isTraining`.
   public init(
@@ -106,6 +110,10 @@ extension Layer {
 
 /// A layer that draws random numbers while training (dropout): its generator state is saved with a
 /// model so that a resumed run draws the same numbers as an uninterrupted one.
+///
+/// In a distributed step (``Context/globalBatch`` set) such a layer draws its random numbers for
+/// every row of the global batch, in order, and uses those of its own rows, so N processes draw what
+/// one would.
 public protocol RandomizedLayer: Layer {
   var generatorState: [UInt64] { get set }
 }

@@ -154,6 +154,24 @@ struct DistributedTests {
     #expect(results[0].iterations == single[0].iterations)
   }
 
+  @Test("a run resumed from rank 0's backup ends as the uninterrupted run does")
+  func resumesFromBackup() throws {
+    let whole = try train(.batchNormalization, optimizer: "adam", samples: 320, epochs: 2, ranks: 2)
+    let directory = temporaryURL("backup").deletingLastPathComponent().appendingPathComponent("b")
+    let path = directory.path
+    // The first run stops after epoch 1 and keeps its backup, as a run killed then would.
+    _ = try train(
+      .batchNormalization, optimizer: "adam", samples: 320, epochs: 1, ranks: 2,
+      callbacks: { [BackupAndRestore(path, deleteCheckpoint: false)] })
+    let resumed = try train(
+      .batchNormalization, optimizer: "adam", samples: 320, epochs: 2, ranks: 2,
+      callbacks: { [BackupAndRestore(path)] })
+    #expect(resumed[0].weights == whole[0].weights)
+    #expect(resumed[1].weights == whole[1].weights)
+    #expect(resumed[0].history["loss"]?.count == 1)  // only epoch 2 ran
+    #expect(resumed.map(\.iterations) == whole.map(\.iterations))
+  }
+
   @Test("a stop asked for on one rank stops every rank after the same step")
   func stopOnOneRankStopsAll() throws {
     final class StopOnRankOne: Callback, @unchecked Sendable {
