@@ -139,7 +139,7 @@ let package = Package(
     .executableTarget(
       name: "bench",
       dependencies: [
-        "Strata", "StrataData", "StrataSeedModels", "CBLAS", "CDNNL", "CBenchPeak",
+        "Strata", "StrataData", "StrataSeedModels", "StrataMPI", "CBLAS", "CDNNL", "CBenchPeak",
         "CStrataKernels",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],

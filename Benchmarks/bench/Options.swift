@@ -32,6 +32,15 @@ struct Options: ParsableCommand {
     help: "Time the first training step from process start, then stop.")
   var firstStep = false
 
+  @Option(
+    name: .customLong("mpi-worker"),
+    help: ArgumentHelp(
+      "Run as one rank of a distributed row (started by bench itself).", visibility: .hidden))
+  var mpiWorker: String?
+
+  @Option(help: ArgumentHelp("Steps for --mpi-worker.", visibility: .hidden))
+  var steps = 20
+
   func validate() throws {
     let known = Registries.shared.kernels.identifiers
     guard backend == "all" || known.contains(backend) else {

@@ -7,6 +7,7 @@ import Strata
 func main() throws {
   let options = Options.parseOrExit()
   if options.firstStep { return try firstStep() }
+  if let name = options.mpiWorker { return try mpiWorker(name, steps: options.steps) }
   #if DEBUG
     FileHandle.standardError.write(
       Data(
@@ -42,6 +43,7 @@ func main() throws {
   rows += convolutionRows(options, machine, runs: runs)
   rows += try elementwiseRows(options, machine, runs: runs)
   rows += try modelRows(options, runs: runs)
+  rows += distributedRows(options)
   if options.wants("first training step mlp", backend: "all"), let row = firstStepRow() {
     rows.append(row)
   }

@@ -361,9 +361,9 @@ extension Model {
           callbacks: callbacks,
           finalizeProgress: validationData == nil)
         if isDistributed {
-        try averageMovingStatistics()
-        try synchronizeGenerators()
-      }
+          try averageMovingStatistics()
+          try synchronizeGenerators()
+        }
         if let validationData {
           let validationLogs = try evaluateLogs(
             validationData, batchSize: batchSize, compiled: compiled, metrics: validationMetrics)

@@ -206,7 +206,8 @@ public struct Train: ParsableCommand {
     let isRankZero = communicator.rank == 0
     if communicator.size > 1 {
       Console.line(
-        "Training on \(communicator.size) processes: global batch \(batchSize ?? (SeedModel(rawValue: model) ?? .mlp).batchSize), shared among them")
+        "Training on \(communicator.size) processes: global batch \(batchSize ?? (SeedModel(rawValue: model) ?? .mlp).batchSize), shared among them"
+      )
     }
     if let checkpointDir {
       try BackupAndRestore(

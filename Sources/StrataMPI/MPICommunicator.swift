@@ -34,7 +34,8 @@ public final class MPICommunicator: Communicator {
     MPI_Initialized(&initialized)
     if initialized == 0 {
       var provided: Int32 = 0
-      guard MPI_Init_thread(nil, nil, strata_mpi_thread_funneled(), &provided) == strata_mpi_success()
+      guard
+        MPI_Init_thread(nil, nil, strata_mpi_thread_funneled(), &provided) == strata_mpi_success()
       else { throw StrataError.invalidState("MPI_Init_thread failed: Open MPI could not start") }
       atexit {
         var finalized: Int32 = 0
@@ -56,7 +57,8 @@ public final class MPICommunicator: Communicator {
     var length: Int32 = 0
     MPI_Error_string(code, &text, &length)
     throw StrataError.invalidState(
-      "rank \(rank) of \(size): \(call) failed: \(String(decoding: text.prefix(Int(length)).map { UInt8(bitPattern: $0) }, as: UTF8.self))")
+      "rank \(rank) of \(size): \(call) failed: \(String(decoding: text.prefix(Int(length)).map { UInt8(bitPattern: $0) }, as: UTF8.self))"
+    )
   }
 
   /// Splits `count` elements into runs MPI's `Int32` counts can hold.

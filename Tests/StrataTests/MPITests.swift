@@ -55,7 +55,8 @@ struct MPITests {
     for (a, b) in zip(two.weights, one.weights) {
       for (u, v) in zip(a.scalars, b.scalars) { worst = max(worst, abs(u - v)) }
     }
-    print("mpirun -np 2 vs one process, beginner MLP, 3,000 images, 1 epoch: max |difference| \(worst)")
+    print(
+      "mpirun -np 2 vs one process, beginner MLP, 3,000 images, 1 epoch: max |difference| \(worst)")
     #expect(worst < 1e-5)
     #expect(two.optimizer?.iterations == one.optimizer?.iterations)
   }
