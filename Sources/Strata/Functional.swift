@@ -474,6 +474,51 @@ public class Model {
     return results
   }
 
+  /// The model's outputs for every sample of `data` (its targets are not used), in order, one array
+  /// per output; a dataset that reads from disk decodes the next batch while one runs.
+  public func predictOutputs(_ data: some Dataset, batchSize: Int = 32) throws -> [Tensor] {
+    guard batchSize > 0 else {
+      throw StrataError.invalidArgument(
+        owner: "predict", argument: "batchSize", value: "\(batchSize)",
+        expected: "a positive integer")
+    }
+    let count = data.count
+    var batch = data.makeBatch(capacity: min(batchSize, max(count, 1)))
+    var results: [Tensor] = []
+    let context = Context(kernels: kernels, isTraining: false)
+    var start = 0
+    while start < count {
+      let end = min(start + batchSize, count)
+      try data.gather(start..<end, into: &batch)
+      if end < count { data.prefetch(end..<min(end + batchSize, count)) }
+      if start == 0 {
+        try prepare(for: batch.x)
+        results = (modelOutputShapes ?? []).map { Tensor(shape: [count] + $0) }
+      }
+      let produced = try run(batch.x, context: context)
+      for k in results.indices {
+        let rowSize = results[k].count / max(count, 1)
+        results[k].withUnsafeMutableBufferPointer { r in
+          produced[k].withUnsafeBufferPointer { o in
+            (r.baseAddress! + start * rowSize).update(from: o.baseAddress!, count: o.count)
+          }
+        }
+      }
+      start = end
+    }
+    return results
+  }
+
+  /// The output for every sample of `data` of a model with one output. Keras: `model.predict(dataset)`.
+  public func predict(_ data: some Dataset, batchSize: Int = 32) throws -> Tensor {
+    guard (modelOutputShapes?.count ?? 1) == 1 else {
+      throw StrataError.invalidArgument(
+        owner: "predict", argument: "data", value: "for a model of \(outputs.count) outputs",
+        expected: "predictOutputs(data), which returns one array per output")
+    }
+    return try predictOutputs(data, batchSize: batchSize).first ?? Tensor(shape: [0])
+  }
+
   /// The output for `x` of a model with one input and one output (a `Sequential`).
   public func predict(_ x: Tensor, batchSize: Int = 32) throws -> Tensor {
     let outputCount = modelOutputShapes?.count ?? 1

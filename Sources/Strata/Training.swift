@@ -466,7 +466,9 @@ extension Model {
     var start = shard.lowerBound
     while start < shard.upperBound {
       let end = min(start + batchSize, shard.upperBound)
-      data.gather(start..<end, into: &batch)
+      try data.gather(start..<end, into: &batch)
+      // A dataset that reads from disk decodes the next batch while this one runs.
+      if end < shard.upperBound { data.prefetch(end..<min(end + batchSize, shard.upperBound)) }
       let predictions = try run(batch.x, context: context)
       for (k, loss) in compiled.losses.enumerated() {
         let value =
@@ -689,12 +691,22 @@ final class Trainer<Data: Dataset> {
       if !callbacks.isEmpty {
         for callback in callbacks { callback.onTrainBatchBegin(index, logs: [:], model: model) }
       }
-      let global = (index * batchSize)..<min((index + 1) * batchSize, count)
       // Distributed, this rank's contiguous share of the global batch.
-      let range =
-        allreduce == nil
-        ? global : share(of: global, rank: communicator.rank, size: communicator.size)
-      if !range.isEmpty { data.gather(order[range], into: &batch) }
+      func local(_ step: Int) -> (global: Range<Int>, local: Range<Int>) {
+        let global = (step * batchSize)..<min((step + 1) * batchSize, count)
+        return (
+          global,
+          allreduce == nil
+            ? global : share(of: global, rank: communicator.rank, size: communicator.size)
+        )
+      }
+      let (global, range) = local(index)
+      if !range.isEmpty { try data.gather(order[range], into: &batch) }
+      // A dataset that reads from disk decodes the next batch while this one trains.
+      if index + 1 < steps {
+        let next = local(index + 1).local
+        if !next.isEmpty { data.prefetch(order[next]) }
+      }
       allreduce?.stopRequested = pendingStop
       if allreduce != nil {
         context.globalBatch = (global.count, range.lowerBound - global.lowerBound)

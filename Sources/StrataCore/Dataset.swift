@@ -28,7 +28,16 @@ public protocol Dataset {
   func makeBatch(capacity: Int) -> Batch
   /// Fills `batch` with the samples at `indices`, in that order (the buffers are reshaped to
   /// `indices.count` rows without reallocating).
-  func gather<Indices: Collection<Int>>(_ indices: Indices, into batch: inout Batch)
+  /// - Throws: when a sample cannot be read (a corrupt image file, named).
+  func gather<Indices: Collection<Int>>(_ indices: Indices, into batch: inout Batch) throws
+  /// A hint that ``gather(_:into:)`` will be asked for `indices` next: a dataset that reads from disk
+  /// starts on them in the background. Does nothing by default.
+  func prefetch<Indices: Collection<Int>>(_ indices: Indices)
+}
+
+extension Dataset {
+  /// Nothing to prepare: the samples are in memory.
+  public func prefetch<Indices: Collection<Int>>(_ indices: Indices) {}
 }
 
 /// Arrays in memory as a dataset: each input and target array holds one row per sample.

@@ -85,6 +85,48 @@ public enum ImageFolder {
         owner: "ImageFolder", argument: "imageSize",
         value: "(\(imageSize.height), \(imageSize.width))", expected: "positive sizes")
     }
+    let (classNames, files) = try listing(
+      directory, labelMode: labelMode, shuffle: shuffle, seed: seed,
+      validationSplit: validationSplit, subset: subset)
+    let channels = colorMode.rawValue
+    let (height, width) = imageSize
+    var images = try Tensor(
+      checkedShape: [files.count, height, width, channels], owner: "ImageFolder")
+    var labels: Tensor
+    switch labelMode {
+    case .int: labels = Tensor(shape: [files.count])
+    case .categorical: labels = Tensor(shape: [files.count, classNames.count])
+    case .binary: labels = Tensor(shape: [files.count, 1])
+    }
+    let sample = height * width * channels
+    try images.withUnsafeMutableBufferPointer { pixels in
+      for (index, (url, _)) in files.enumerated() {
+        let target = UnsafeMutableBufferPointer(
+          rebasing: pixels[(index * sample)..<((index + 1) * sample)])
+        try decode(
+          url, channels: channels, into: target, height: height, width: width, scale: rescale,
+          maximumPixels: maximumPixels)
+      }
+    }
+    labels.withUnsafeMutableBufferPointer { values in
+      for (index, (_, label)) in files.enumerated() {
+        switch labelMode {
+        case .int, .binary: values[index] = Float(label)
+        case .categorical: values[index * classNames.count + label] = 1
+        }
+      }
+    }
+    return ImageDataset(
+      images: images, labels: labels, classNames: classNames, files: files.map(\.0))
+  }
+
+  /// The class names and the (file, label) pairs of a class-folder tree, sorted, shuffled with
+  /// `seed` when asked, then split: what ``load(from:imageSize:colorMode:labelMode:rescale:shuffle:seed:validationSplit:subset:maximumPixels:)``
+  /// and ``ImageFolderDataset`` both list.
+  static func listing(
+    _ directory: URL, labelMode: LabelMode, shuffle: Bool, seed: UInt64, validationSplit: Float?,
+    subset: Subset?
+  ) throws -> (classNames: [String], files: [(URL, Int)]) {
     if let validationSplit, !(validationSplit > 0 && validationSplit < 1) {
       throw StrataError.invalidArgument(
         owner: "ImageFolder", argument: "validationSplit", value: "\(validationSplit)",
@@ -141,36 +183,7 @@ public enum ImageFolder {
         subset == .validation
         ? Array(files.suffix(validationCount)) : Array(files.dropLast(validationCount))
     }
-    let channels = colorMode.rawValue
-    let (height, width) = imageSize
-    var images = try Tensor(
-      checkedShape: [files.count, height, width, channels], owner: "ImageFolder")
-    var labels: Tensor
-    switch labelMode {
-    case .int: labels = Tensor(shape: [files.count])
-    case .categorical: labels = Tensor(shape: [files.count, classNames.count])
-    case .binary: labels = Tensor(shape: [files.count, 1])
-    }
-    let sample = height * width * channels
-    try images.withUnsafeMutableBufferPointer { pixels in
-      for (index, (url, _)) in files.enumerated() {
-        let target = UnsafeMutableBufferPointer(
-          rebasing: pixels[(index * sample)..<((index + 1) * sample)])
-        try decode(
-          url, channels: channels, into: target, height: height, width: width, scale: rescale,
-          maximumPixels: maximumPixels)
-      }
-    }
-    labels.withUnsafeMutableBufferPointer { values in
-      for (index, (_, label)) in files.enumerated() {
-        switch labelMode {
-        case .int, .binary: values[index] = Float(label)
-        case .categorical: values[index * classNames.count + label] = 1
-        }
-      }
-    }
-    return ImageDataset(
-      images: images, labels: labels, classNames: classNames, files: files.map(\.0))
+    return (classNames, files)
   }
 
   /// Decodes one file and resizes it into `target` (`height x width x channels` floats).
