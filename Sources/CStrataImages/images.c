@@ -206,3 +206,18 @@ int strata_decode_image(const char *path, int channels, size_t max_pixels, strat
   fclose(file);
   return status_code;
 }
+
+int strata_encode_png(const char *path, const unsigned char *pixels, int width, int height, int channels,
+                      char *error, size_t error_size) {
+  png_image png;
+  memset(&png, 0, sizeof png);
+  png.version = PNG_IMAGE_VERSION;
+  png.width = (png_uint_32)width;
+  png.height = (png_uint_32)height;
+  png.format = channels == 1 ? PNG_FORMAT_GRAY : PNG_FORMAT_RGB;
+  if (!png_image_write_to_file(&png, path, 0, pixels, 0, NULL)) {
+    snprintf(error, error_size, "cannot be written as PNG (%s)", png.message);
+    return 1;
+  }
+  return 0;
+}

@@ -15,7 +15,9 @@ public struct StrataCommand: ParsableCommand {
   public static let configuration = CommandConfiguration(
     commandName: "strata",
     abstract: "Train Keras-style models on Fashion-MNIST with Strata.",
-    subcommands: [Train.self, Evaluate.self, Predict.self, Convert.self, Summary.self],
+    subcommands: [
+      Train.self, Evaluate.self, Predict.self, Convert.self, Summary.self, ExportImages.self,
+    ],
     defaultSubcommand: Train.self)
 }
 
@@ -78,9 +80,15 @@ public struct Train: ParsableCommand {
   @Option(help: "0: silent, 1: progress bar, 2: one line per epoch (default: a bar on a terminal).")
   var verbose: Int?
 
-  @Flag(
-    name: .customLong("no-validation"), help: "Do not evaluate on the test set after each epoch.")
+  @Flag(name: .customLong("no-validation"), help: "Do not validate after each epoch.")
   var noValidation = false
+
+  @Option(
+    name: .customLong("validation-split"),
+    help:
+      "The fraction of the training data held out to validate on after each epoch (Fashion-MNIST: 0.1, the last samples, as Keras' validation_split; --images: 0.2, as image_dataset_from_directory). The test set is evaluated once, at the end."
+  )
+  var validationSplit: Float?
 
   @Option(help: "Save the trained model to this file (architecture, weights, optimizer state).")
   var save: String?
@@ -115,6 +123,11 @@ public struct Train: ParsableCommand {
     }
     if let learningRate, !(learningRate.isFinite && learningRate > 0) {
       throw ValidationError("--learning-rate must be a finite number above 0, not \(learningRate).")
+    }
+    if let validationSplit, !(validationSplit >= 0 && validationSplit < 1) {
+      throw ValidationError(
+        "--validation-split must be a fraction from 0 (no validation) up to 1, not \(validationSplit)."
+      )
     }
   }
 
@@ -162,19 +175,26 @@ public struct Train: ParsableCommand {
     let binary = network.modelOutputShapes?.first == [1]
     let url = URL(fileURLWithPath: directory)
     let color: ImageFolder.ColorMode = shape[2] == 1 ? .grayscale : .rgb
-    let train = try ImageFolder.load(
-      from: url, imageSize: (shape[0], shape[1]), colorMode: color,
-      labelMode: binary ? .binary : .int, rescale: 1.0 / 255,
-      seed: seed, validationSplit: 0.2, subset: .training)
-    let validation = try ImageFolder.load(
-      from: url, imageSize: (shape[0], shape[1]), colorMode: color,
-      labelMode: binary ? .binary : .int, rescale: 1.0 / 255,
-      seed: seed, validationSplit: 0.2, subset: .validation)
+    // Streamed: files listed once, batches decoded in the background while the previous one trains.
+    let split = noValidation ? 0 : (validationSplit ?? 0.2)
+    func folder(_ subset: ImageFolder.Subset?) throws -> ImageFolderDataset {
+      try ImageFolderDataset(
+        directory: url, imageSize: (shape[0], shape[1]), colorMode: color,
+        labelMode: binary ? .binary : .int, rescale: 1.0 / 255, seed: seed,
+        validationSplit: subset == nil ? nil : split, subset: subset)
+    }
+    let train = try folder(split > 0 ? .training : nil)
+    let validation = split > 0 ? try folder(.validation) : nil
     Console.line(
-      "Found \(train.count + validation.count) images of \(train.classNames.count) classes \(train.classNames): \(train.count) for training, \(validation.count) for validation"
+      "Found \(train.count + (validation?.count ?? 0)) images of \(train.classNames.count) classes \(train.classNames): \(train.count) for training, \(validation?.count ?? 0) for validation"
     )
     network.summary()
-    if resume == nil || network.optimizer == nil {
+    if resume == nil || network.optimizer == nil, let tutorial = SeedModel(rawValue: model) {
+      // A tutorial model keeps its own loss (the CNN's logits, horses-or-humans' sigmoid).
+      try tutorial.compile(
+        network, optimizer: optimizer ?? (tutorial == .horsesOrHumans ? "rmsprop" : "adam"),
+        learningRate: learningRate, loss: loss)
+    } else if resume == nil || network.optimizer == nil {
       try network.compile(
         optimizer: try Registries.shared.optimizers.make(
           optimizer ?? (binary ? "rmsprop" : "adam"),
@@ -184,9 +204,8 @@ public struct Train: ParsableCommand {
     }
     let verbosity = verbose.map { Verbosity(integerLiteral: $0) } ?? .auto
     let history = try network.fit(
-      train.images, train.labels, batchSize: batchSize ?? 32,
-      epochs: epochs ?? SeedModel.horsesOrHumans.epochs, verbose: verbosity,
-      validationData: validation.count > 0 ? (validation.images, validation.labels) : nil,
+      train, batchSize: batchSize ?? 32, epochs: epochs ?? SeedModel.horsesOrHumans.epochs,
+      verbose: verbosity, validationData: validation.flatMap { $0.count > 0 ? $0 : nil },
       callbacks: tensorboard.map { [TensorBoard($0)] } ?? [])
     if let save, isRankZero { try network.save(to: URL(fileURLWithPath: save)) }
     if let plot, isRankZero {
@@ -217,13 +236,26 @@ public struct Train: ParsableCommand {
     let (trainSet, testSet) = try FashionMNIST.load(from: URL(fileURLWithPath: data))
     let training = limit.map { trainSet.prefix($0) } ?? trainSet
     var x = training.normalizedImages()
-    let y = training.labelTensor()
+    var y = training.labelTensor()
     var testX = testSet.normalizedImages(), testY = testSet.labelTensor()
 
     // Gray images get the channel axis a CNN expects, as the tutorials' `x[..., None]`.
     if let inputShape = network.modelInputShapes?.first, inputShape == [28, 28, 1] {
       x = try x.reshaped(to: [x.shape[0], 28, 28, 1])
       testX = try testX.reshaped(to: [testX.shape[0], 28, 28, 1])
+    }
+    // Validation on the last samples of the training data, as Keras' validation_split; the test set
+    // is evaluated once, at the end.
+    let held = Int(Float(x.shape[0]) * (noValidation ? 0 : (validationSplit ?? 0.1)))
+    let validation =
+      held > 0
+      ? (
+        x.slice(rows: (x.shape[0] - held)..<x.shape[0]),
+        y.slice(rows: (y.shape[0] - held)..<y.shape[0])
+      ) : nil
+    if held > 0 {
+      x = x.slice(rows: 0..<(x.shape[0] - held))
+      y = y.slice(rows: 0..<(y.shape[0] - held))
     }
     try network.build(inputShape: Array(x.shape.dropFirst()))
     network.summary()
@@ -253,7 +285,7 @@ public struct Train: ParsableCommand {
     let start = ContinuousClock.now
     let history = try network.fit(
       x, y, batchSize: batchSize, epochs: epochs, verbose: verbosity,
-      validationData: noValidation ? nil : (testX, testY),
+      validationData: validation,
       callbacks: callbacks)
     if let backup, let epoch = backup.restoredEpoch {
       Console.line(
@@ -297,7 +329,7 @@ public struct Train: ParsableCommand {
           format: "Training: %.1f s for %d epochs, %.2f s/epoch, %.3f ms/step", seconds,
           trainedEpochs,
           seconds / Double(trainedEpochs), seconds * 1000 / Double(max(steps, 1)))
-          + (noValidation ? "" : " (validation included)"))
+          + (validation == nil ? "" : " (validation included)"))
     }
   }
 }
@@ -361,7 +393,8 @@ public struct Evaluate: ParsableCommand {
   public init() {}
   /// The command's name and help text.
   public static let configuration = CommandConfiguration(
-    abstract: "Evaluate a saved model on the Fashion-MNIST test set.")
+    abstract:
+      "Evaluate a saved model on the Fashion-MNIST test set, or on images from class folders.")
 
   @Argument(help: "A model file written by `strata train --save`.")
   var modelFile: String
@@ -369,10 +402,33 @@ public struct Evaluate: ParsableCommand {
   @Option(help: "The directory holding the Fashion-MNIST IDX files.")
   var data = FashionMNIST.defaultDirectory.path
 
+  @Option(
+    help:
+      "Evaluate on the images in these class folders (sizes from the model's input, pixels scaled by 1/255) instead of Fashion-MNIST."
+  )
+  var images: String?
+
   /// Runs the command, printing errors as one line.
   public func run() throws {
     try reportingErrors {
       let model = try loadModel(from: URL(fileURLWithPath: modelFile))
+      if let images {
+        let folder = try imageFolder(images, for: model)
+        if model.loss == nil {
+          try model.compile(
+            optimizer: "adam",
+            loss: folder.labelMode == .binary
+              ? "binary_crossentropy" : "sparse_categorical_crossentropy",
+            metrics: ["accuracy"])
+        }
+        Console.line(
+          "Found \(folder.count) images of \(folder.classNames.count) classes \(folder.classNames)")
+        let logs = try model.evaluate(folder, verbose: 2)
+        Console.line(
+          logs.keys.sorted().map { "\($0): \(String(format: "%.4f", logs[$0]!))" }.joined(
+            separator: "  "))
+        return
+      }
       if model.loss == nil {
         try model.compile(
           optimizer: "adam", loss: "sparse_categorical_crossentropy", metrics: ["accuracy"])
@@ -408,6 +464,12 @@ public struct Predict: ParsableCommand {
   @Option(help: "Where to write the predictions as a float32 .npy array; once per model output.")
   var output: [String] = []
 
+  @Option(
+    help:
+      "Classify the images in these class folders: each file's class and probability, then the accuracy against the folders."
+  )
+  var images: String?
+
   @Option(help: "How many test images to classify, from the first.")
   var count = 10
 
@@ -422,6 +484,7 @@ public struct Predict: ParsableCommand {
     try reportingErrors {
       let model = try loadModel(from: URL(fileURLWithPath: modelFile))
       if !input.isEmpty || !output.isEmpty { return try predictArrays(model) }
+      if let images { return try predictImages(model, images) }
       let (x, _, labels) = try testSet(for: model, directory: data)
       let n = min(count, x.shape[0])
       let predictions = try model.predict(x.slice(rows: 0..<n))
@@ -433,6 +496,44 @@ public struct Predict: ParsableCommand {
       }
       Console.line("\(correct)/\(n) correct")
     }
+  }
+
+  /// Classifies every image of the class folders: file, predicted class and its probability, then
+  /// the accuracy against the folders' classes.
+  func predictImages(_ model: Model, _ directory: String) throws {
+    let folder = try imageFolder(directory, for: model)
+    let predictions = try model.predict(folder)
+    var correct = 0
+    for index in 0..<folder.count {
+      let guess = predictedClass(predictions, row: index)
+      let width = predictions.count / max(folder.count, 1)
+      let row = Array(predictions.scalars[(index * width)..<((index + 1) * width)])
+      // A model ending in logits (the tutorial CNN) gets its softmax (or sigmoid) taken here.
+      let isProbability =
+        row.allSatisfy { (0...1).contains($0) } && (width == 1 || abs(row.reduce(0, +) - 1) < 1e-3)
+      let probabilities: [Float]
+      if isProbability {
+        probabilities = row
+      } else if width == 1 {
+        probabilities = [1 / (1 + exp(-row[0]))]
+      } else {
+        let top = row.max() ?? 0
+        let exps = row.map { exp($0 - top) }
+        let total = exps.reduce(0, +)
+        probabilities = exps.map { $0 / total }
+      }
+      let probability =
+        width == 1 ? (guess == 1 ? probabilities[0] : 1 - probabilities[0]) : probabilities[guess]
+      if guess == folder.labels[index] { correct += 1 }
+      let name =
+        folder.classNames.indices.contains(guess) ? folder.classNames[guess] : "class \(guess)"
+      Console.line(
+        "\(folder.files[index].path): \(name) (\(String(format: "%.3f", probability)))")
+    }
+    Console.line(
+      String(
+        format: "Accuracy: %.4f (%d of %d images, against their folders)",
+        Double(correct) / Double(max(folder.count, 1)), correct, folder.count))
   }
 
   /// Runs the model on the `--input` arrays and writes the `--output` arrays.
@@ -455,6 +556,56 @@ public struct Predict: ParsableCommand {
       try NumPyArray.write(tensor, to: URL(fileURLWithPath: path))
       Console.line(
         "Wrote predictions of shape \(kerasShape(Array(tensor.shape.dropFirst()))) for \(tensor.shape[0]) samples to \(path)"
+      )
+    }
+  }
+}
+
+/// The class folders at `directory` as a streaming dataset shaped for `model`'s input, in file order:
+/// binary labels for one sigmoid output, class indices otherwise; pixels scaled by 1/255, as `train
+/// --images` scales them.
+func imageFolder(_ directory: String, for model: Model) throws -> ImageFolderDataset {
+  guard let shape = model.modelInputShapes?.first, shape.count == 3, [1, 3].contains(shape[2])
+  else {
+    throw StrataError.invalidArgument(
+      owner: "strata", argument: "--images",
+      value:
+        "with a model taking \(model.modelInputShapes?.first.map { kerasShape($0) } ?? "no fixed shape")",
+      expected: "a model whose input is images (height, width, 1 or 3 channels)")
+  }
+  return try ImageFolderDataset(
+    directory: URL(fileURLWithPath: directory), imageSize: (shape[0], shape[1]),
+    colorMode: shape[2] == 1 ? .grayscale : .rgb,
+    labelMode: model.modelOutputShapes?.first == [1] ? .binary : .int, rescale: 1.0 / 255,
+    shuffle: false)
+}
+
+/// `strata export-images DIR`: Fashion-MNIST as PNG class folders.
+public struct ExportImages: ParsableCommand {
+  /// A new instance, with nothing cached yet.
+  public init() {}
+  /// The command's name and help text.
+  public static let configuration = CommandConfiguration(
+    commandName: "export-images",
+    abstract:
+      "Write Fashion-MNIST's 70,000 images as PNG class folders (DIR/train/<class>/, DIR/test/<class>/), to train on with --images."
+  )
+
+  @Argument(help: "The directory to write train/ and test/ into.")
+  var directory: String
+
+  @Option(help: "The directory holding the Fashion-MNIST IDX files.")
+  var data = FashionMNIST.defaultDirectory.path
+
+  /// Runs the command, printing errors as one line.
+  public func run() throws {
+    try reportingErrors {
+      let start = ContinuousClock.now
+      let written = try FashionMNIST.exportImages(
+        from: URL(fileURLWithPath: data), to: URL(fileURLWithPath: directory))
+      let elapsed = ContinuousClock.now - start
+      Console.line(
+        "Wrote \(written) PNG images to \(directory)/train and \(directory)/test in \(elapsed.components.seconds) s"
       )
     }
   }

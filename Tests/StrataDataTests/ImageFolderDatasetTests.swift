@@ -109,3 +109,39 @@ struct ImageFolderDatasetTests {
     }
   }
 }
+
+extension ImageFolderDatasetTests {
+  @Test("exported PNG class folders read back as the same pixels and labels")
+  func exportRoundTrips() throws {
+    var generator = SeededGenerator(seed: 4)
+    for channels in [1, 3] {
+      let shape = [12, 5, 7, channels]
+      let pixels = (0..<shape.reduce(1, *)).map { _ in UInt8.random(in: 0...255, using: &generator)
+      }
+      let labels = (0..<12).map { $0 % 3 }
+      let root = FileManager.default.temporaryDirectory.appendingPathComponent(
+        "export-\(UUID().uuidString)")
+      let written = try ImageFolder.export(
+        pixels: pixels, shape: shape, labels: labels, classNames: ["a/b", "c", "d"], to: root)
+      #expect(written == 12)
+      let loaded = try ImageFolder.load(
+        from: root, imageSize: (5, 7), colorMode: channels == 1 ? .grayscale : .rgb, shuffle: false)
+      #expect(loaded.classNames == ["a-b", "c", "d"])
+      // Files sort by class, then by index: image i of class c is the i-th of that class.
+      let order = (0..<12).sorted { (labels[$0], $0) < (labels[$1], $1) }
+      let size = 5 * 7 * channels
+      var expectedPixels: [Float] = []
+      for i in order {
+        for value in pixels[(i * size)..<((i + 1) * size)] { expectedPixels.append(Float(value)) }
+      }
+      let expectedLabels: [Float] = order.map { Float(labels[$0]) }
+      #expect(loaded.images.scalars == expectedPixels)
+      #expect(loaded.labels.scalars == expectedLabels)
+    }
+    #expect(throws: StrataError.self) {
+      try ImageFolder.export(
+        pixels: [1, 2, 3], shape: [1, 1, 1, 3], labels: [5], classNames: ["a"],
+        to: URL(fileURLWithPath: "/tmp"))
+    }
+  }
+}

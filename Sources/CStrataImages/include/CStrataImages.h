@@ -17,4 +17,9 @@ int strata_decode_image(const char *path, int channels, size_t max_pixels, strat
                         size_t error_size);
 
 void strata_free_image(strata_image *image);
+
+/// Encodes `width` x `height` pixels of `channels` (1 gray, 3 RGB) 8-bit samples as a PNG file at
+/// `path`. Returns 0 on success; otherwise writes a message to `error` and returns non-zero.
+int strata_encode_png(const char *path, const unsigned char *pixels, int width, int height, int channels,
+                      char *error, size_t error_size);
 #endif
