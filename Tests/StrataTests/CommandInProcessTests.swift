@@ -44,7 +44,8 @@ func printedValues(_ name: String, in text: String) -> [Float] {
   #expect(first.output.contains("Model: \"sequential\"") && first.output.contains("Epoch 2/2"))
   #expect(first.output.contains("Saved the model to \(saved)"))
   let model = try Sequential.load(from: URL(fileURLWithPath: saved))
-  #expect(model.optimizer?.iterations == 2 * 9)  // 270 of 300 images (30 validate), batch 32: 9 steps an epoch
+  // 270 of 300 images (30 validate), batch 32: 9 steps an epoch.
+  #expect(model.optimizer?.iterations == 2 * 9)
   // The test-set line is evaluate's.
   let (_, test) = try FashionMNIST.load()
   let logs = try model.evaluate(test.normalizedImages(), test.labelTensor(), verbose: 0)
@@ -73,7 +74,8 @@ func printedValues(_ name: String, in text: String) -> [Float] {
     saved,
   ])
   #expect(resumed.exitCode == 0, "\(resumed.errors)")
-  #expect(try Sequential.load(from: URL(fileURLWithPath: saved)).optimizer?.iterations == 27)  // 18 + 9
+  // 18 + 9 steps.
+  #expect(try Sequential.load(from: URL(fileURLWithPath: saved)).optimizer?.iterations == 27)
 
   let evaluation = runCommand(["evaluate", saved])
   #expect(evaluation.exitCode == 0, "\(evaluation.errors)")

@@ -1,0 +1,701 @@
+import StrataCore
+
+/// Keras' `factor` of the random image layers: one number or a `[lower, upper]` pair.
+public struct FactorRange: Codable, Sendable, Equatable {
+  /// The range's ends, as Keras normalizes them.
+  public var lower: Float
+  /// The upper end.
+  public var upper: Float
+  /// `(lower, upper)` as given.
+  public init(_ lower: Float, _ upper: Float) {
+    self.lower = lower
+    self.upper = upper
+  }
+  /// A number or a pair.
+  public init(from decoder: Decoder) throws {
+    let container = try decoder.singleValueContainer()
+    if let value = try? container.decode(Float.self) {
+      (lower, upper) = (-value, value)
+    } else {
+      let pair = try container.decode([Float].self)
+      guard pair.count == 2 else {
+        throw DecodingError.dataCorruptedError(
+          in: container, debugDescription: "a number or a list of two numbers")
+      }
+      (lower, upper) = (min(pair[0], pair[1]), max(pair[0], pair[1]))
+    }
+  }
+  /// `[lower, upper]`.
+  public func encode(to encoder: Encoder) throws {
+    var container = encoder.singleValueContainer()
+    try container.encode([lower, upper])
+  }
+}
+
+/// Draws `count` uniform numbers per image of the batch, for every image of a distributed step's
+/// global batch, keeping this process's: so N processes draw what one would (``Context/globalBatch``).
+func drawPerImage(
+  rows: Int, count: Int = 1, context: Context, generator: inout SeededGenerator
+) -> [Float] {
+  let (before, after) =
+    context.globalBatch.map { ($0.offset * count, max($0.rows - $0.offset - rows, 0) * count) }
+    ?? (0, 0)
+  for _ in 0..<before { _ = generator.nextUniform() }
+  let values = (0..<(rows * count)).map { _ in generator.nextUniform() }
+  for _ in 0..<after { _ = generator.nextUniform() }
+  return values
+}
+
+// MARK: RandomFlip
+
+/// Flips each image horizontally and/or vertically with probability ½, in training only; the identity
+/// at inference. Keras: `RandomFlip(mode="horizontal_and_vertical", seed=None)`.
+public final class RandomFlip: Layer, RandomizedLayer {
+  /// The Keras arguments; a default is written once, in the memberwise `init`.
+  public struct Config: KerasConfig, Equatable {
+    /// `"horizontal"`, `"vertical"` or `"horizontal_and_vertical"`.
+    public var mode: String
+    /// Keras' `seed`: the flips' own generator; the model's when `nil`.
+    public var seed: Int?
+    /// The arguments given, Keras' defaults for the others.
+    public init(mode: String = "horizontal_and_vertical", seed: Int? = nil) {
+      self.mode = mode
+      self.seed = seed
+    }
+    /// The config with Keras' defaults.
+    public static let kerasDefaults = Config()
+  }
+  /// The registry key.
+  public static let identifier = "RandomFlip"
+  /// The arguments.
+  public let config: Config
+  private var generator: SeededGenerator
+  private var shape: [Int] = []
+  /// The last training call's flips per image: (horizontal, vertical).
+  private var flips: [(Bool, Bool)] = []
+  private var output = Tensor(shape: [0])
+  private var inputGradient = Tensor(shape: [0])
+
+  /// A layer of `config`.
+  public init(config: Config) throws {
+    guard ["horizontal", "vertical", "horizontal_and_vertical"].contains(config.mode) else {
+      throw StrataError.invalidArgument(
+        owner: "RandomFlip", argument: "mode", value: "'\(config.mode)'",
+        expected: "\"horizontal\", \"vertical\" or \"horizontal_and_vertical\"")
+    }
+    self.config = config
+    generator = SeededGenerator(seed: UInt64(bitPattern: Int64(config.seed ?? 0)))
+  }
+
+  /// `RandomFlip("horizontal", seed: 3)`.
+  public convenience init(_ mode: String = "horizontal_and_vertical", seed: Int? = nil) throws {
+    try self.init(config: Config(mode: mode, seed: seed))
+  }
+
+  /// The generator's state, saved with the model.
+  public var generatorState: [UInt64] {
+    get { generator.state }
+    set { generator.state = newValue }
+  }
+
+  /// Takes images `(height, width, channels)`.
+  public func build(inputShape: [Int], generator: inout SeededGenerator) throws -> [Int] {
+    try requireImages(inputShape, layer: "RandomFlip")
+    let stream = generator.split()
+    if config.seed == nil { self.generator = stream }
+    shape = inputShape
+    return inputShape
+  }
+
+  private func apply(_ x: Tensor, into y: inout Tensor, flips: [(Bool, Bool)]) {
+    let (height, width, channels) = (shape[0], shape[1], shape[2])
+    let size = height * width * channels
+    y.reuse(shape: x.shape)
+    x.withUnsafeBufferPointer { source in
+      y.withUnsafeMutableBufferPointer { target in
+        for (image, (horizontal, vertical)) in flips.enumerated() {
+          for row in 0..<height {
+            let fromRow = vertical ? height - 1 - row : row
+            for column in 0..<width {
+              let fromColumn = horizontal ? width - 1 - column : column
+              let to = image * size + (row * width + column) * channels
+              let from = image * size + (fromRow * width + fromColumn) * channels
+              for c in 0..<channels { target[to + c] = source[from + c] }
+            }
+          }
+        }
+      }
+    }
+  }
+
+  /// Flips in training (a flip per image and axis, Keras' `uniform ≤ 0.5`), passes through otherwise.
+  public func forward(_ x: Tensor, in context: Context) throws -> Tensor {
+    try checkInput(x, layer: "RandomFlip", expected: shape)
+    guard context.isTraining else {
+      flips = []
+      return x
+    }
+    let rows = x.shape[0]
+    let draws = drawPerImage(rows: rows, count: 2, context: context, generator: &generator)
+    let horizontal = config.mode != "vertical", vertical = config.mode != "horizontal"
+    flips = (0..<rows).map {
+      (horizontal && draws[2 * $0] <= 0.5, vertical && draws[2 * $0 + 1] <= 0.5)
+    }
+    apply(x, into: &output, flips: flips)
+    return output
+  }
+
+  /// The same flips, undone on the gradient.
+  public func backward(_ outputGradient: Tensor, in context: Context) throws -> Tensor {
+    guard !flips.isEmpty else { return outputGradient }
+    apply(outputGradient, into: &inputGradient, flips: flips)
+    return inputGradient
+  }
+}
+
+// MARK: RandomBrightness and RandomContrast
+
+/// Adds a random delta to each image in training: `uniform(factor) · (value_range width)`, clipped to
+/// `value_range`; the identity at inference. Keras: `RandomBrightness(factor, value_range=(0, 255))`.
+public final class RandomBrightness: Layer, RandomizedLayer {
+  /// The Keras arguments; a default is written once, in the memberwise `init`.
+  public struct Config: KerasConfig, Equatable {
+    /// Keras' `factor`: `f` for `[-f, f]`, or `[lower, upper]`, within [-1, 1].
+    public var factor: FactorRange
+    /// Keras' `value_range`: the pixels' range, which outputs are clipped to.
+    public var valueRange: [Float]
+    /// Keras' `seed`.
+    public var seed: Int?
+    /// The arguments given, Keras' defaults for the others.
+    public init(factor: FactorRange, valueRange: [Float] = [0, 255], seed: Int? = nil) {
+      self.factor = factor
+      self.valueRange = valueRange
+      self.seed = seed
+    }
+    /// The config with Keras' defaults; `factor` is required.
+    public static let kerasDefaults = Config(factor: FactorRange(0, 0))
+    /// Keras' arguments without a default.
+    public static let requiredArguments: Set<String> = ["factor"]
+  }
+  /// The registry key.
+  public static let identifier = "RandomBrightness"
+  /// The arguments.
+  public let config: Config
+  private var generator: SeededGenerator
+  private var shape: [Int] = []
+  /// The last training call's output, whose clipped pixels pass no gradient.
+  private var output = Tensor(shape: [0])
+  private var isTrainingCall = false
+  private var inputGradient = Tensor(shape: [0])
+
+  /// A layer of `config`.
+  public init(config: Config) throws {
+    try checkFactorAndRange(
+      config.factor, bounds: -1...1, config.valueRange, layer: "RandomBrightness")
+    self.config = config
+    generator = SeededGenerator(seed: UInt64(bitPattern: Int64(config.seed ?? 0)))
+  }
+
+  /// `RandomBrightness(0.2)`.
+  public convenience init(_ factor: Float, valueRange: [Float] = [0, 255], seed: Int? = nil) throws
+  {
+    try self.init(
+      config: Config(
+        factor: FactorRange(-abs(factor), abs(factor)), valueRange: valueRange, seed: seed))
+  }
+
+  /// The generator's state, saved with the model.
+  public var generatorState: [UInt64] {
+    get { generator.state }
+    set { generator.state = newValue }
+  }
+
+  /// Takes images `(height, width, channels)`.
+  public func build(inputShape: [Int], generator: inout SeededGenerator) throws -> [Int] {
+    try requireImages(inputShape, layer: "RandomBrightness")
+    let stream = generator.split()
+    if config.seed == nil { self.generator = stream }
+    shape = inputShape
+    return inputShape
+  }
+
+  /// `x + delta`, clipped, with `delta` given per image (what training draws); ``backward(_:in:)``
+  /// then differentiates this call.
+  public func apply(_ x: Tensor, deltas: [Float]) -> Tensor {
+    isTrainingCall = true
+    let size = shape.reduce(1, *)
+    let (low, high) = (config.valueRange[0], config.valueRange[1])
+    output.reuse(shape: x.shape)
+    x.withUnsafeBufferPointer { source in
+      output.withUnsafeMutableBufferPointer { target in
+        for (image, delta) in deltas.enumerated() {
+          for i in (image * size)..<((image + 1) * size) {
+            target[i] = min(max(source[i] + delta, low), high)
+          }
+        }
+      }
+    }
+    return output
+  }
+
+  /// Brightens or darkens each image in training.
+  public func forward(_ x: Tensor, in context: Context) throws -> Tensor {
+    try checkInput(x, layer: "RandomBrightness", expected: shape)
+    isTrainingCall = context.isTraining
+    guard context.isTraining else { return x }
+    let width = config.valueRange[1] - config.valueRange[0]
+    let (lower, upper) = (config.factor.lower, config.factor.upper)
+    let deltas = drawPerImage(rows: x.shape[0], context: context, generator: &generator).map {
+      (lower + (upper - lower) * $0) * width
+    }
+    return apply(x, deltas: deltas)
+  }
+
+  /// The gradient where the output was not clipped.
+  public func backward(_ outputGradient: Tensor, in context: Context) throws -> Tensor {
+    guard isTrainingCall else { return outputGradient }
+    let (low, high) = (config.valueRange[0], config.valueRange[1])
+    inputGradient.reuse(shape: outputGradient.shape)
+    outputGradient.withUnsafeBufferPointer { dy in
+      output.withUnsafeBufferPointer { y in
+        inputGradient.withUnsafeMutableBufferPointer { dx in
+          for i in dx.indices { dx[i] = y[i] > low && y[i] < high ? dy[i] : 0 }
+        }
+      }
+    }
+    return inputGradient
+  }
+}
+
+/// Scales each image's contrast in training: `(x - mean) · c + mean` per channel, `c` uniform in
+/// `[1 - lower, 1 + upper]`, clipped to `value_range`; the identity at inference. Keras:
+/// `RandomContrast(factor, value_range=(0, 255))` (Keras 3 takes a number `f` as `[0, f]`).
+public final class RandomContrast: Layer, RandomizedLayer {
+  /// The Keras arguments; a default is written once, in the memberwise `init`.
+  public struct Config: KerasConfig, Equatable {
+    /// Keras' `factor`, within [0, 1].
+    public var factor: FactorRange
+    /// Keras' `value_range`.
+    public var valueRange: [Float]
+    /// Keras' `seed`.
+    public var seed: Int?
+    /// The arguments given, Keras' defaults for the others.
+    public init(factor: FactorRange, valueRange: [Float] = [0, 255], seed: Int? = nil) {
+      self.factor = factor
+      self.valueRange = valueRange
+      self.seed = seed
+    }
+    /// The config with Keras' defaults; `factor` is required.
+    public static let kerasDefaults = Config(factor: FactorRange(0, 0))
+    /// Keras' arguments without a default.
+    public static let requiredArguments: Set<String> = ["factor"]
+  }
+  /// The registry key.
+  public static let identifier = "RandomContrast"
+  /// The arguments.
+  public let config: Config
+  private var generator: SeededGenerator
+  private var shape: [Int] = []
+  private var output = Tensor(shape: [0])
+  private var factors: [Float] = []
+  private var inputGradient = Tensor(shape: [0])
+
+  /// A layer of `config`; a single number `f` is Keras' `[max(-f, 0), f]`.
+  public init(config: Config) throws {
+    var config = config
+    config.factor.lower = max(config.factor.lower, 0)
+    try checkFactorAndRange(
+      config.factor, bounds: 0...1, config.valueRange, layer: "RandomContrast")
+    self.config = config
+    generator = SeededGenerator(seed: UInt64(bitPattern: Int64(config.seed ?? 0)))
+  }
+
+  /// `RandomContrast(0.2)`.
+  public convenience init(_ factor: Float, valueRange: [Float] = [0, 255], seed: Int? = nil) throws
+  {
+    try self.init(
+      config: Config(
+        factor: FactorRange(-abs(factor), abs(factor)), valueRange: valueRange, seed: seed))
+  }
+
+  /// The generator's state, saved with the model.
+  public var generatorState: [UInt64] {
+    get { generator.state }
+    set { generator.state = newValue }
+  }
+
+  /// Takes images `(height, width, channels)`.
+  public func build(inputShape: [Int], generator: inout SeededGenerator) throws -> [Int] {
+    try requireImages(inputShape, layer: "RandomContrast")
+    let stream = generator.split()
+    if config.seed == nil { self.generator = stream }
+    shape = inputShape
+    return inputShape
+  }
+
+  /// `(x - mean) · c + mean` per image and channel, clipped, with `c` given per image;
+  /// ``backward(_:in:)`` then differentiates this call.
+  public func apply(_ x: Tensor, factors: [Float]) -> Tensor {
+    self.factors = factors
+    let (height, width, channels) = (shape[0], shape[1], shape[2])
+    let pixels = height * width, size = pixels * channels
+    let (low, high) = (config.valueRange[0], config.valueRange[1])
+    output.reuse(shape: x.shape)
+    x.withUnsafeBufferPointer { source in
+      output.withUnsafeMutableBufferPointer { target in
+        for (image, factor) in factors.enumerated() {
+          let base = image * size
+          for c in 0..<channels {
+            var sum: Float = 0
+            for p in 0..<pixels { sum += source[base + p * channels + c] }
+            let mean = sum / Float(pixels)
+            for p in 0..<pixels {
+              let i = base + p * channels + c
+              target[i] = min(max((source[i] - mean) * factor + mean, low), high)
+            }
+          }
+        }
+      }
+    }
+    return output
+  }
+
+  /// Changes each image's contrast in training.
+  public func forward(_ x: Tensor, in context: Context) throws -> Tensor {
+    try checkInput(x, layer: "RandomContrast", expected: shape)
+    guard context.isTraining else {
+      factors = []
+      return x
+    }
+    let (lower, upper) = (1 - config.factor.lower, 1 + config.factor.upper)
+    let drawn = drawPerImage(rows: x.shape[0], context: context, generator: &generator).map {
+      lower + (upper - lower) * $0
+    }
+    return apply(x, factors: drawn)
+  }
+
+  /// `d/dx [(x - mean) · c + mean] = c · dy + (1 - c) · mean(dy)` per channel, where not clipped.
+  public func backward(_ outputGradient: Tensor, in context: Context) throws -> Tensor {
+    guard !factors.isEmpty else { return outputGradient }
+    let (height, width, channels) = (shape[0], shape[1], shape[2])
+    let pixels = height * width, size = pixels * channels
+    let (low, high) = (config.valueRange[0], config.valueRange[1])
+    inputGradient.reuse(shape: outputGradient.shape)
+    outputGradient.withUnsafeBufferPointer { dy in
+      output.withUnsafeBufferPointer { y in
+        inputGradient.withUnsafeMutableBufferPointer { dx in
+          for (image, factor) in factors.enumerated() {
+            let base = image * size
+            for c in 0..<channels {
+              // Through the clip first: a clipped output passes nothing.
+              var sum: Float = 0
+              for p in 0..<pixels {
+                let i = base + p * channels + c
+                if y[i] > low && y[i] < high { sum += dy[i] }
+              }
+              let meanTerm = (1 - factor) * sum / Float(pixels)
+              for p in 0..<pixels {
+                let i = base + p * channels + c
+                dx[i] = (y[i] > low && y[i] < high ? factor * dy[i] : 0) + meanTerm
+              }
+            }
+          }
+        }
+      }
+    }
+    return inputGradient
+  }
+}
+
+// MARK: Resizing and CenterCrop
+
+/// Resizes images to `(height, width)` with bilinear interpolation (half-pixel centres, as TensorFlow
+/// and JAX resize without antialiasing), in training and inference alike. Keras: `Resizing(height,
+/// width, interpolation="bilinear")`.
+public final class Resizing: Layer {
+  /// The Keras arguments; a default is written once, in the memberwise `init`.
+  public struct Config: KerasConfig, Equatable {
+    /// The output height.
+    public var height: Int
+    /// The output width.
+    public var width: Int
+    /// Keras' `interpolation`: `"bilinear"` (the only one Strata has).
+    public var interpolation: String
+    /// Keras' `crop_to_aspect_ratio` (false only).
+    public var cropToAspectRatio: Bool
+    /// Keras' `pad_to_aspect_ratio` (false only).
+    public var padToAspectRatio: Bool
+    /// Keras' `antialias` (false only).
+    public var antialias: Bool
+    /// The arguments given, Keras' defaults for the others.
+    public init(
+      height: Int, width: Int, interpolation: String = "bilinear", cropToAspectRatio: Bool = false,
+      padToAspectRatio: Bool = false, antialias: Bool = false
+    ) {
+      self.height = height
+      self.width = width
+      self.interpolation = interpolation
+      self.cropToAspectRatio = cropToAspectRatio
+      self.padToAspectRatio = padToAspectRatio
+      self.antialias = antialias
+    }
+    /// The config with Keras' defaults.
+    public static let kerasDefaults = Config(height: 0, width: 0)
+    /// Keras' arguments without a default.
+    public static let requiredArguments: Set<String> = ["height", "width"]
+  }
+  /// The registry key.
+  public static let identifier = "Resizing"
+  /// The arguments.
+  public let config: Config
+  private var shape: [Int] = []
+  private var resize = BilinearMap()
+  private var output = Tensor(shape: [0])
+  private var inputGradient = Tensor(shape: [0])
+
+  /// A layer of `config`.
+  public init(config: Config) throws {
+    try checkSize(config.height, config.width, layer: "Resizing")
+    for (argument, on) in [
+      ("crop_to_aspect_ratio", config.cropToAspectRatio),
+      ("pad_to_aspect_ratio", config.padToAspectRatio),
+      ("antialias", config.antialias),
+    ] where on {
+      throw StrataError.invalidArgument(
+        owner: "Resizing", argument: argument, value: "true", expected: "false (not supported)")
+    }
+    guard config.interpolation == "bilinear" else {
+      throw StrataError.invalidArgument(
+        owner: "Resizing", argument: "interpolation", value: "'\(config.interpolation)'",
+        expected: "\"bilinear\" (the only interpolation Strata has)")
+    }
+    self.config = config
+  }
+
+  /// `Resizing(64, 64)`.
+  public convenience init(_ height: Int, _ width: Int) throws {
+    try self.init(config: Config(height: height, width: width))
+  }
+
+  /// Takes images `(height, width, channels)`; gives `(config.height, config.width, channels)`.
+  public func build(inputShape: [Int], generator: inout SeededGenerator) throws -> [Int] {
+    try requireImages(inputShape, layer: "Resizing")
+    shape = inputShape
+    resize = BilinearMap(
+      from: (inputShape[0], inputShape[1]), crop: (0, 0, inputShape[0], inputShape[1]),
+      to: (config.height, config.width))
+    return [config.height, config.width, inputShape[2]]
+  }
+
+  /// The resized images.
+  public func forward(_ x: Tensor, in context: Context) throws -> Tensor {
+    try checkInput(x, layer: "Resizing", expected: shape)
+    resize.apply(x, channels: shape[2], into: &output)
+    return output
+  }
+
+  /// The gradient spread back over the pixels each output sampled.
+  public func backward(_ outputGradient: Tensor, in context: Context) throws -> Tensor {
+    resize.transpose(outputGradient, channels: shape[2], into: &inputGradient)
+    return inputGradient
+  }
+}
+
+/// Crops the centre `(height, width)` of each image; an image smaller than that in either side is
+/// cropped to the target's aspect ratio and resized (Keras' `smart_resize`). Keras:
+/// `CenterCrop(height, width)`.
+public final class CenterCrop: Layer {
+  /// The Keras arguments; a default is written once, in the memberwise `init`.
+  public struct Config: KerasConfig, Equatable {
+    /// The output height.
+    public var height: Int
+    /// The output width.
+    public var width: Int
+    /// The arguments given.
+    public init(height: Int, width: Int) {
+      self.height = height
+      self.width = width
+    }
+    /// The config with Keras' defaults.
+    public static let kerasDefaults = Config(height: 0, width: 0)
+    /// Keras' arguments without a default.
+    public static let requiredArguments: Set<String> = ["height", "width"]
+  }
+  /// The registry key.
+  public static let identifier = "CenterCrop"
+  /// The arguments.
+  public let config: Config
+  private var shape: [Int] = []
+  private var map = BilinearMap()
+  private var output = Tensor(shape: [0])
+  private var inputGradient = Tensor(shape: [0])
+
+  /// A layer of `config`.
+  public init(config: Config) throws {
+    try checkSize(config.height, config.width, layer: "CenterCrop")
+    self.config = config
+  }
+
+  /// `CenterCrop(224, 224)`.
+  public convenience init(_ height: Int, _ width: Int) throws {
+    try self.init(config: Config(height: height, width: width))
+  }
+
+  /// Takes images `(height, width, channels)`; gives `(config.height, config.width, channels)`.
+  public func build(inputShape: [Int], generator: inout SeededGenerator) throws -> [Int] {
+    try requireImages(inputShape, layer: "CenterCrop")
+    shape = inputShape
+    let (inHeight, inWidth) = (inputShape[0], inputShape[1])
+    let (height, width) = (config.height, config.width)
+    if inHeight >= height && inWidth >= width {
+      // A plain crop: the identity map on the window.
+      map = BilinearMap(
+        from: (inHeight, inWidth),
+        crop: ((inHeight - height) / 2, (inWidth - width) / 2, height, width),
+        to: (height, width))
+    } else {
+      // Keras' smart_resize: the largest centred window of the target's aspect ratio, resized.
+      let cropHeight = max(min(inHeight, Int(Float(inWidth * height) / Float(width))), 1)
+      let cropWidth = max(min(inWidth, Int(Float(inHeight * width) / Float(height))), 1)
+      map = BilinearMap(
+        from: (inHeight, inWidth),
+        crop: ((inHeight - cropHeight) / 2, (inWidth - cropWidth) / 2, cropHeight, cropWidth),
+        to: (height, width))
+    }
+    return [height, width, inputShape[2]]
+  }
+
+  /// The cropped (or resized) images.
+  public func forward(_ x: Tensor, in context: Context) throws -> Tensor {
+    try checkInput(x, layer: "CenterCrop", expected: shape)
+    map.apply(x, channels: shape[2], into: &output)
+    return output
+  }
+
+  /// The gradient back on the pixels the output came from.
+  public func backward(_ outputGradient: Tensor, in context: Context) throws -> Tensor {
+    map.transpose(outputGradient, channels: shape[2], into: &inputGradient)
+    return inputGradient
+  }
+}
+
+/// Bilinear sampling of a window `crop` (top, left, height, width) of `from` images into `to`:
+/// each output pixel mixes four input pixels with fixed weights, computed once at build.
+struct BilinearMap {
+  var inputSize = (0, 0)
+  var outputSize = (0, 0)
+  /// For each output row: top and bottom input rows and the weight of the bottom one.
+  var rows: [(Int, Int, Float)] = []
+  /// For each output column: left and right input columns and the weight of the right one.
+  var columns: [(Int, Int, Float)] = []
+
+  init() {}
+
+  init(from: (Int, Int), crop: (Int, Int, Int, Int), to: (Int, Int)) {
+    inputSize = from
+    outputSize = to
+    // Half-pixel centres: output i samples the window at (i + 0.5) · in/out - 0.5, clamped.
+    func weights(_ i: Int, _ start: Int, _ inSize: Int, _ outSize: Int) -> (Int, Int, Float) {
+      let position = max((Float(i) + 0.5) * Float(inSize) / Float(outSize) - 0.5, 0)
+      let low = Int(position.rounded(.down))
+      let high = min(low + 1, inSize - 1)
+      return (start + min(low, inSize - 1), start + high, position - Float(low))
+    }
+    rows = (0..<to.0).map { weights($0, crop.0, crop.2, to.0) }
+    columns = (0..<to.1).map { weights($0, crop.1, crop.3, to.1) }
+  }
+
+  func apply(_ x: Tensor, channels: Int, into y: inout Tensor) {
+    let images = x.shape[0]
+    let inSize = inputSize.0 * inputSize.1 * channels
+    let outSize = outputSize.0 * outputSize.1 * channels
+    y.reuse(shape: [images, outputSize.0, outputSize.1, channels])
+    x.withUnsafeBufferPointer { source in
+      y.withUnsafeMutableBufferPointer { target in
+        for image in 0..<images {
+          let s = image * inSize, t = image * outSize
+          for (row, (top, bottom, dy)) in rows.enumerated() {
+            for (column, (left, right, dx)) in columns.enumerated() {
+              for c in 0..<channels {
+                func at(_ r: Int, _ q: Int) -> Float {
+                  source[s + (r * inputSize.1 + q) * channels + c]
+                }
+                let upper = at(top, left) + (at(top, right) - at(top, left)) * dx
+                let lower = at(bottom, left) + (at(bottom, right) - at(bottom, left)) * dx
+                target[t + (row * outputSize.1 + column) * channels + c] =
+                  upper + (lower - upper) * dy
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+
+  /// The transpose of ``apply(_:channels:into:)``: each output gradient spread over its four pixels.
+  func transpose(_ dy: Tensor, channels: Int, into dx: inout Tensor) {
+    let images = dy.shape[0]
+    let inSize = inputSize.0 * inputSize.1 * channels
+    let outSize = outputSize.0 * outputSize.1 * channels
+    dx.reuse(shape: [images, inputSize.0, inputSize.1, channels])
+    dx.withUnsafeMutableBufferPointer { target in
+      target.update(repeating: 0)
+      dy.withUnsafeBufferPointer { source in
+        for image in 0..<images {
+          let s = image * outSize, t = image * inSize
+          for (row, (top, bottom, wy)) in rows.enumerated() {
+            for (column, (left, right, wx)) in columns.enumerated() {
+              for c in 0..<channels {
+                let g = source[s + (row * outputSize.1 + column) * channels + c]
+                func add(_ r: Int, _ q: Int, _ w: Float) {
+                  target[t + (r * inputSize.1 + q) * channels + c] += g * w
+                }
+                add(top, left, (1 - wy) * (1 - wx))
+                add(top, right, (1 - wy) * wx)
+                add(bottom, left, wy * (1 - wx))
+                add(bottom, right, wy * wx)
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+/// Refuses an input that is not images `(height, width, channels)`.
+func requireImages(_ shape: [Int], layer: String) throws {
+  guard shape.count == 3 else {
+    throw StrataError.shapeMismatch(
+      layer: layer, received: kerasShape(shape), expected: "images (None, height, width, channels)")
+  }
+}
+
+/// Refuses a non-positive or oversized output size.
+func checkSize(_ height: Int, _ width: Int, layer: String) throws {
+  guard height > 0, width > 0, height <= 1 << 15, width <= 1 << 15 else {
+    throw StrataError.invalidArgument(
+      owner: layer, argument: height > 0 && height <= 1 << 15 ? "width" : "height",
+      value: "\(height > 0 && height <= 1 << 15 ? width : height)",
+      expected: "a size from 1 to 32768")
+  }
+}
+
+/// Refuses a factor outside `bounds` or a value range that is not two increasing finite numbers.
+func checkFactorAndRange(
+  _ factor: FactorRange, bounds: ClosedRange<Float>, _ valueRange: [Float], layer: String
+) throws {
+  guard factor.lower.isFinite, factor.upper.isFinite, bounds.contains(factor.lower),
+    bounds.contains(factor.upper)
+  else {
+    throw StrataError.invalidArgument(
+      owner: layer, argument: "factor", value: "[\(factor.lower), \(factor.upper)]",
+      expected: "a number or two numbers within [\(bounds.lowerBound), \(bounds.upperBound)]")
+  }
+  guard valueRange.count == 2, valueRange.allSatisfy(\.isFinite), valueRange[0] < valueRange[1]
+  else {
+    throw StrataError.invalidArgument(
+      owner: layer, argument: "value_range", value: "\(valueRange)",
+      expected: "[low, high] with low < high")
+  }
+}

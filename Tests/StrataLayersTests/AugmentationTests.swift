@@ -1,0 +1,205 @@
+import Foundation
+import Strata
+import StrataTesting
+import Testing
+
+/// Keras 3's outputs for the image layers (`Tests/generate_augmentation_fixture.py`).
+private var augmentation: [String: Any] {
+  let url = Bundle.module.url(
+    forResource: "augmentation", withExtension: "json", subdirectory: "Fixtures")!
+  return try! JSONSerialization.jsonObject(with: Data(contentsOf: url)) as! [String: Any]
+}
+
+private func flatten(_ value: Any) -> [Float] {
+  if let list = value as? [Any] { return list.flatMap(flatten) }
+  return [Float((value as! NSNumber).doubleValue)]
+}
+
+private var fixtureInput: Tensor {
+  try! Tensor(
+    shape: augmentation["input_shape"] as! [Int], scalars: flatten(augmentation["input"]!))
+}
+
+/// The largest finite-difference error of a random layer's gradient, its draw held fixed: the
+/// generator is put back before every forward pass.
+private func randomLayerGradientError(_ layer: any RandomizedLayer, x: Tensor) throws -> Double {
+  var generator = SeededGenerator(seed: 1)
+  _ = try layer.build(inputShape: Array(x.shape.dropFirst()), generator: &generator)
+  let state = layer.generatorState
+  let context = Context(isTraining: true)
+  let y = try layer.forward(x, in: context)
+  let w = try Tensor(
+    shape: y.shape, scalars: (0..<y.count).map { _ in Float(generator.nextNormal()) })
+  let dx = try layer.backward(w, in: context)
+  func loss(_ input: Tensor) throws -> Double {
+    layer.generatorState = state
+    let out = try layer.forward(input, in: context)
+    return zip(out.scalars, w.scalars).reduce(0) { $0 + Double($1.0) * Double($1.1) }
+  }
+  var worst = 0.0
+  var probe = x
+  for i in stride(from: 0, to: x.count, by: 3) {
+    let original = x.scalars[i]
+    probe.withUnsafeMutableBufferPointer { $0[i] = original + 0.05 }
+    let plus = try loss(probe)
+    probe.withUnsafeMutableBufferPointer { $0[i] = original - 0.05 }
+    let minus = try loss(probe)
+    probe.withUnsafeMutableBufferPointer { $0[i] = original }
+    let numeric = (plus - minus) / 0.1
+    let analytic = Double(dx.scalars[i])
+    worst = max(worst, abs(analytic - numeric) / max(1, abs(analytic), abs(numeric)))
+  }
+  return worst
+}
+
+@Suite("Image preprocessing layers")
+struct AugmentationTests {
+  @Test("Resizing and CenterCrop compute what Keras computes, and pass the gradient check")
+  func deterministicLayersMatchKeras() throws {
+    for case let record as [String: Any] in augmentation["cases"] as! [Any] {
+      let name = record["layer"] as! String
+      guard name == "Resizing" || name == "CenterCrop" else { continue }
+      let config = record["config"] as! [String: Int]
+      let layer = try Registries.shared.layers.make(
+        name, config: ["height": .int(config["height"]!), "width": .int(config["width"]!)])
+      var generator = SeededGenerator(seed: 0)
+      let shape = try layer.build(
+        inputShape: Array(fixtureInput.shape.dropFirst()), generator: &generator)
+      #expect([2] + shape == record["shape"] as! [Int], "\(name) \(config)")
+      for training in [false, true] {
+        let y = try layer.forward(fixtureInput, in: Context(isTraining: training))
+        let expected = flatten(record["output"]!)
+        let worst = zip(y.scalars, expected).map { abs($0 - $1) }.max() ?? .infinity
+        #expect(y.count == expected.count && worst < 1e-3, "\(name) \(config): off by \(worst)")
+      }
+      #expect(
+        try maxGradientError(of: layer, inputShape: [2, 9, 6, 2], build: false) < 1e-3,
+        "\(name) \(config)")
+    }
+  }
+
+  @Test("RandomContrast and RandomBrightness apply Keras' transform; inference is the identity")
+  func randomTransformsMatchKeras() throws {
+    for case let record as [String: Any] in augmentation["cases"] as! [Any] {
+      let name = record["layer"] as! String
+      var generator = SeededGenerator(seed: 0)
+      let expected = flatten(record["output"]!)
+      let y: Tensor
+      let layer: any Layer
+      if name == "RandomContrast" {
+        let contrast = try RandomContrast(0.5)
+        _ = try contrast.build(inputShape: [9, 6, 2], generator: &generator)
+        y = contrast.apply(fixtureInput, factors: (record["factors"] as! [Double]).map(Float.init))
+        layer = contrast
+      } else if name == "RandomBrightness" {
+        let brightness = try RandomBrightness(0.5)
+        _ = try brightness.build(inputShape: [9, 6, 2], generator: &generator)
+        y = brightness.apply(fixtureInput, deltas: (record["deltas"] as! [Double]).map(Float.init))
+        layer = brightness
+      } else {
+        continue
+      }
+      let worst = zip(y.scalars, expected).map { abs($0 - $1) }.max() ?? .infinity
+      #expect(worst < 1e-3, "\(name): off by \(worst)")
+      #expect(try layer.forward(fixtureInput, in: Context(isTraining: false)) == fixtureInput)
+    }
+  }
+
+  @Test(
+    "the random layers draw within their ranges, seeded and resumable, and pass the gradient check")
+  func randomLayersAreSeededAndDifferentiable() throws {
+    // Pixels away from the clipping range, so the maps are smooth where they are probed.
+    var generator = SeededGenerator(seed: 3)
+    let x = try Tensor(
+      shape: [64, 5, 4, 3], scalars: (0..<(64 * 60)).map { _ in 80 + 100 * generator.nextUniform() }
+    )
+    let context = Context(isTraining: true)
+    // Brightness: one delta per image, within factor · 255.
+    let brightness = try RandomBrightness(0.1, seed: 5)
+    _ = try brightness.build(inputShape: [5, 4, 3], generator: &generator)
+    let brighter = try brightness.forward(x, in: context)
+    var deltas: [Float] = []
+    for image in 0..<64 {
+      let differences = (0..<60).map {
+        brighter.scalars[image * 60 + $0] - x.scalars[image * 60 + $0]
+      }
+      #expect(differences.allSatisfy { abs($0 - differences[0]) < 1e-3 })
+      deltas.append(differences[0])
+    }
+    #expect(deltas.allSatisfy { abs($0) <= 25.5 + 1e-3 } && Set(deltas).count > 60)
+    #expect(deltas.contains { $0 < -10 } && deltas.contains { $0 > 10 })
+    // The same seed draws the same; the saved generator state draws again what came next.
+    let again = try RandomBrightness(0.1, seed: 5)
+    _ = try again.build(inputShape: [5, 4, 3], generator: &generator)
+    #expect(try again.forward(x, in: context) == brighter)
+    let state = brightness.generatorState
+    let next = try brightness.forward(x, in: context)
+    brightness.generatorState = state
+    #expect(try brightness.forward(x, in: context) == next)
+    #expect(next != brighter)
+    // Contrast: Keras 3 takes 0.3 as factors in [1, 1.3].
+    let contrast = try RandomContrast(0.3, seed: 2)
+    _ = try contrast.build(inputShape: [5, 4, 3], generator: &generator)
+    let contrasted = try contrast.forward(x, in: context)
+    for image in 0..<64 {
+      let base = image * 60
+      let mean = stride(from: base, to: base + 60, by: 3).map { x.scalars[$0] }.reduce(0, +) / 20
+      let i = (0..<20).map { base + $0 * 3 }.max {
+        abs(x.scalars[$0] - mean) < abs(x.scalars[$1] - mean)
+      }!
+      let factor = (contrasted.scalars[i] - mean) / (x.scalars[i] - mean)
+      #expect(factor >= 1 - 1e-3 && factor <= 1.3 + 1e-3, "image \(image): \(factor)")
+    }
+    // Flips: each image is one of its four flips, each axis flipped about half the time.
+    let flip = try RandomFlip(seed: 9)
+    _ = try flip.build(inputShape: [5, 4, 3], generator: &generator)
+    let flipped = try flip.forward(x, in: context)
+    var horizontal = 0, vertical = 0
+    for image in 0..<64 {
+      func pixel(_ t: Tensor, _ r: Int, _ c: Int) -> [Float] {
+        (0..<3).map { t.scalars[image * 60 + (r * 4 + c) * 3 + $0] }
+      }
+      let options = [(false, false), (true, false), (false, true), (true, true)].filter { h, v in
+        (0..<5).allSatisfy { r in
+          (0..<4).allSatisfy { c in pixel(flipped, r, c) == pixel(x, v ? 4 - r : r, h ? 3 - c : c) }
+        }
+      }
+      #expect(options.count == 1)
+      if options.first?.0 == true { horizontal += 1 }
+      if options.first?.1 == true { vertical += 1 }
+    }
+    #expect(
+      (20...44).contains(horizontal) && (20...44).contains(vertical), "\(horizontal) \(vertical)")
+    #expect(try flip.forward(x, in: Context(isTraining: false)) == x)
+    // Gradients, the draw held fixed.
+    let small = x.slice(rows: 0..<3)
+    #expect(try randomLayerGradientError(RandomFlip(seed: 1), x: small) < 1e-3)
+    #expect(try randomLayerGradientError(RandomBrightness(0.1, seed: 1), x: small) < 1e-3)
+    #expect(try randomLayerGradientError(RandomContrast(0.4, seed: 1), x: small) < 1e-3)
+  }
+
+  @Test("identifiers, Keras configs and errors")
+  func configsAndErrors() throws {
+    let model = try Sequential(seed: 1)
+    try model.add("Input", ["shape": [32, 32, 3]])
+    try model.add("RandomFlip", ["mode": "horizontal"])
+    try model.add("RandomContrast", ["factor": 0.2])
+    try model.add("RandomBrightness", ["factor": [-0.1, 0.3], "value_range": [0, 1]])
+    try model.add("Resizing", ["height": 16, "width": 16])
+    try model.add("CenterCrop", ["height": 12, "width": 10])
+    #expect(model.modelOutputShapes == [[12, 10, 3]])
+    let rebuilt = try Sequential(config: model.config, seed: 1)
+    #expect(rebuilt.config == model.config)
+    #expect(throws: StrataError.self) { try RandomFlip("diagonal") }
+    #expect(throws: StrataError.self) { try RandomContrast(1.5) }
+    #expect(throws: StrataError.self) { try Resizing(0, 4) }
+    #expect(throws: StrataError.self) {
+      try Registries.shared.layers.make(
+        "Resizing", config: ["height": 4, "width": 4, "antialias": true])
+    }
+    #expect(throws: StrataError.self) {
+      try Registries.shared.layers.make(
+        "RandomBrightness", config: ["factor": 0.1, "value_range": [1, 0]])
+    }
+  }
+}
