@@ -44,6 +44,7 @@ func main() throws {
   rows += try elementwiseRows(options, machine, runs: runs)
   rows += try modelRows(options, runs: runs)
   rows += distributedRows(options)
+  rows += try imageRows(options)
   if options.wants("first training step mlp", backend: "all"), let row = firstStepRow() {
     rows.append(row)
   }

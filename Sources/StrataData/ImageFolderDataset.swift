@@ -9,7 +9,7 @@ import Synchronization
 /// ```swift
 /// let training = try ImageFolderDataset(
 ///   directory: URL(fileURLWithPath: "horse-or-human"), imageSize: (300, 300), labelMode: .binary,
-///   rescale: 1 / 255, validationSplit: 0.2, subset: .training, seed: 7)
+///   rescale: 1 / 255, seed: 7, validationSplit: 0.2, subset: .training)
 /// try model.fit(training, batchSize: 32, epochs: 15)
 /// ```
 ///
