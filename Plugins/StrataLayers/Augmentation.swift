@@ -663,14 +663,6 @@ struct BilinearMap {
   }
 }
 
-/// Refuses an input that is not images `(height, width, channels)`.
-func requireImages(_ shape: [Int], layer: String) throws {
-  guard shape.count == 3 else {
-    throw StrataError.shapeMismatch(
-      layer: layer, received: kerasShape(shape), expected: "images (None, height, width, channels)")
-  }
-}
-
 /// Refuses a non-positive or oversized output size.
 func checkSize(_ height: Int, _ width: Int, layer: String) throws {
   guard height > 0, width > 0, height <= 1 << 15, width <= 1 << 15 else {
