@@ -46,11 +46,61 @@ func drawPerImage(
   return values
 }
 
+/// What the random image layers share: their own seeded generator (split from the model's at build
+/// unless a `seed` is given), saved with the model, and the image shape they were built for.
+public class RandomImageLayer {
+  var generator: SeededGenerator
+  var shape: [Int] = []
+  private let hasSeed: Bool
+
+  init(seed: Int?) {
+    generator = SeededGenerator(seed: UInt64(bitPattern: Int64(seed ?? 0)))
+    hasSeed = seed != nil
+  }
+
+  /// The generator's state, saved with the model.
+  public var generatorState: [UInt64] {
+    get { generator.state }
+    set { generator.state = newValue }
+  }
+
+  /// Checks that the input is images and takes a generator stream from the model's.
+  func buildImages(_ inputShape: [Int], layer: String, generator: inout SeededGenerator) throws
+    -> [Int]
+  {
+    try requireImages(inputShape, layer: layer)
+    let stream = generator.split()
+    if !hasSeed { self.generator = stream }
+    shape = inputShape
+    return inputShape
+  }
+}
+
+/// The arguments of `RandomBrightness` and `RandomContrast`.
+public struct RandomIntensityConfig: KerasConfig, Equatable {
+  /// Keras' `factor`: a number or `[lower, upper]`.
+  public var factor: FactorRange
+  /// Keras' `value_range`: the pixels' range, which outputs are clipped to.
+  public var valueRange: [Float]
+  /// Keras' `seed`.
+  public var seed: Int?
+  /// The arguments given, Keras' defaults for the others.
+  public init(factor: FactorRange, valueRange: [Float] = [0, 255], seed: Int? = nil) {
+    self.factor = factor
+    self.valueRange = valueRange
+    self.seed = seed
+  }
+  /// The config with Keras' defaults; `factor` is required.
+  public static let kerasDefaults = RandomIntensityConfig(factor: FactorRange(0, 0))
+  /// Keras' arguments without a default.
+  public static let requiredArguments: Set<String> = ["factor"]
+}
+
 // MARK: RandomFlip
 
 /// Flips each image horizontally and/or vertically with probability ½, in training only; the identity
 /// at inference. Keras: `RandomFlip(mode="horizontal_and_vertical", seed=None)`.
-public final class RandomFlip: Layer, RandomizedLayer {
+public final class RandomFlip: RandomImageLayer, Layer, RandomizedLayer {
   /// The Keras arguments; a default is written once, in the memberwise `init`.
   public struct Config: KerasConfig, Equatable {
     /// `"horizontal"`, `"vertical"` or `"horizontal_and_vertical"`.
@@ -69,8 +119,6 @@ public final class RandomFlip: Layer, RandomizedLayer {
   public static let identifier = "RandomFlip"
   /// The arguments.
   public let config: Config
-  private var generator: SeededGenerator
-  private var shape: [Int] = []
   /// The last training call's flips per image: (horizontal, vertical).
   private var flips: [(Bool, Bool)] = []
   private var output = Tensor(shape: [0])
@@ -84,7 +132,7 @@ public final class RandomFlip: Layer, RandomizedLayer {
         expected: "\"horizontal\", \"vertical\" or \"horizontal_and_vertical\"")
     }
     self.config = config
-    generator = SeededGenerator(seed: UInt64(bitPattern: Int64(config.seed ?? 0)))
+    super.init(seed: config.seed)
   }
 
   /// `RandomFlip("horizontal", seed: 3)`.
@@ -92,19 +140,9 @@ public final class RandomFlip: Layer, RandomizedLayer {
     try self.init(config: Config(mode: mode, seed: seed))
   }
 
-  /// The generator's state, saved with the model.
-  public var generatorState: [UInt64] {
-    get { generator.state }
-    set { generator.state = newValue }
-  }
-
   /// Takes images `(height, width, channels)`.
   public func build(inputShape: [Int], generator: inout SeededGenerator) throws -> [Int] {
-    try requireImages(inputShape, layer: "RandomFlip")
-    let stream = generator.split()
-    if config.seed == nil { self.generator = stream }
-    shape = inputShape
-    return inputShape
+    try buildImages(inputShape, layer: "RandomFlip", generator: &generator)
   }
 
   private func apply(_ x: Tensor, into y: inout Tensor, flips: [(Bool, Bool)]) {
@@ -157,32 +195,13 @@ public final class RandomFlip: Layer, RandomizedLayer {
 
 /// Adds a random delta to each image in training: `uniform(factor) · (value_range width)`, clipped to
 /// `value_range`; the identity at inference. Keras: `RandomBrightness(factor, value_range=(0, 255))`.
-public final class RandomBrightness: Layer, RandomizedLayer {
-  /// The Keras arguments; a default is written once, in the memberwise `init`.
-  public struct Config: KerasConfig, Equatable {
-    /// Keras' `factor`: `f` for `[-f, f]`, or `[lower, upper]`, within [-1, 1].
-    public var factor: FactorRange
-    /// Keras' `value_range`: the pixels' range, which outputs are clipped to.
-    public var valueRange: [Float]
-    /// Keras' `seed`.
-    public var seed: Int?
-    /// The arguments given, Keras' defaults for the others.
-    public init(factor: FactorRange, valueRange: [Float] = [0, 255], seed: Int? = nil) {
-      self.factor = factor
-      self.valueRange = valueRange
-      self.seed = seed
-    }
-    /// The config with Keras' defaults; `factor` is required.
-    public static let kerasDefaults = Config(factor: FactorRange(0, 0))
-    /// Keras' arguments without a default.
-    public static let requiredArguments: Set<String> = ["factor"]
-  }
+public final class RandomBrightness: RandomImageLayer, Layer, RandomizedLayer {
+  /// The arguments: `factor`, `value_range`, `seed`.
+  public typealias Config = RandomIntensityConfig
   /// The registry key.
   public static let identifier = "RandomBrightness"
   /// The arguments.
   public let config: Config
-  private var generator: SeededGenerator
-  private var shape: [Int] = []
   /// The last training call's output, whose clipped pixels pass no gradient.
   private var output = Tensor(shape: [0])
   private var isTrainingCall = false
@@ -193,7 +212,7 @@ public final class RandomBrightness: Layer, RandomizedLayer {
     try checkFactorAndRange(
       config.factor, bounds: -1...1, config.valueRange, layer: "RandomBrightness")
     self.config = config
-    generator = SeededGenerator(seed: UInt64(bitPattern: Int64(config.seed ?? 0)))
+    super.init(seed: config.seed)
   }
 
   /// `RandomBrightness(0.2)`.
@@ -204,19 +223,9 @@ public final class RandomBrightness: Layer, RandomizedLayer {
         factor: FactorRange(-abs(factor), abs(factor)), valueRange: valueRange, seed: seed))
   }
 
-  /// The generator's state, saved with the model.
-  public var generatorState: [UInt64] {
-    get { generator.state }
-    set { generator.state = newValue }
-  }
-
   /// Takes images `(height, width, channels)`.
   public func build(inputShape: [Int], generator: inout SeededGenerator) throws -> [Int] {
-    try requireImages(inputShape, layer: "RandomBrightness")
-    let stream = generator.split()
-    if config.seed == nil { self.generator = stream }
-    shape = inputShape
-    return inputShape
+    try buildImages(inputShape, layer: "RandomBrightness", generator: &generator)
   }
 
   /// `x + delta`, clipped, with `delta` given per image (what training draws); ``backward(_:in:)``
@@ -270,32 +279,13 @@ public final class RandomBrightness: Layer, RandomizedLayer {
 /// Scales each image's contrast in training: `(x - mean) · c + mean` per channel, `c` uniform in
 /// `[1 - lower, 1 + upper]`, clipped to `value_range`; the identity at inference. Keras:
 /// `RandomContrast(factor, value_range=(0, 255))` (Keras 3 takes a number `f` as `[0, f]`).
-public final class RandomContrast: Layer, RandomizedLayer {
-  /// The Keras arguments; a default is written once, in the memberwise `init`.
-  public struct Config: KerasConfig, Equatable {
-    /// Keras' `factor`, within [0, 1].
-    public var factor: FactorRange
-    /// Keras' `value_range`.
-    public var valueRange: [Float]
-    /// Keras' `seed`.
-    public var seed: Int?
-    /// The arguments given, Keras' defaults for the others.
-    public init(factor: FactorRange, valueRange: [Float] = [0, 255], seed: Int? = nil) {
-      self.factor = factor
-      self.valueRange = valueRange
-      self.seed = seed
-    }
-    /// The config with Keras' defaults; `factor` is required.
-    public static let kerasDefaults = Config(factor: FactorRange(0, 0))
-    /// Keras' arguments without a default.
-    public static let requiredArguments: Set<String> = ["factor"]
-  }
+public final class RandomContrast: RandomImageLayer, Layer, RandomizedLayer {
+  /// The arguments: `factor`, `value_range`, `seed`.
+  public typealias Config = RandomIntensityConfig
   /// The registry key.
   public static let identifier = "RandomContrast"
   /// The arguments.
   public let config: Config
-  private var generator: SeededGenerator
-  private var shape: [Int] = []
   private var output = Tensor(shape: [0])
   private var factors: [Float] = []
   private var inputGradient = Tensor(shape: [0])
@@ -307,7 +297,7 @@ public final class RandomContrast: Layer, RandomizedLayer {
     try checkFactorAndRange(
       config.factor, bounds: 0...1, config.valueRange, layer: "RandomContrast")
     self.config = config
-    generator = SeededGenerator(seed: UInt64(bitPattern: Int64(config.seed ?? 0)))
+    super.init(seed: config.seed)
   }
 
   /// `RandomContrast(0.2)`.
@@ -318,19 +308,9 @@ public final class RandomContrast: Layer, RandomizedLayer {
         factor: FactorRange(-abs(factor), abs(factor)), valueRange: valueRange, seed: seed))
   }
 
-  /// The generator's state, saved with the model.
-  public var generatorState: [UInt64] {
-    get { generator.state }
-    set { generator.state = newValue }
-  }
-
   /// Takes images `(height, width, channels)`.
   public func build(inputShape: [Int], generator: inout SeededGenerator) throws -> [Int] {
-    try requireImages(inputShape, layer: "RandomContrast")
-    let stream = generator.split()
-    if config.seed == nil { self.generator = stream }
-    shape = inputShape
-    return inputShape
+    try buildImages(inputShape, layer: "RandomContrast", generator: &generator)
   }
 
   /// `(x - mean) · c + mean` per image and channel, clipped, with `c` given per image;

@@ -243,21 +243,30 @@ enum KerasFile {
             "holds \(stored) weights for layer '\(name)' ('\(base)'); the layer has \(parameters.count)"
         )
       }
-      var byParameter: [ObjectIdentifier: Tensor] = [:]
-      for (index, parameter) in parameters.enumerated() {
-        let tensor = try file.readTensor("\(base)/vars/\(index)")
-        guard tensor.shape == parameter.shape else {
-          throw StrataError.file(
-            path: file.path,
-            reason:
-              "holds weight \(index) of layer '\(name)' with shape \(tensor.shape); '\(parameter.name)' is \(parameter.shape)"
-          )
-        }
-        byParameter[ObjectIdentifier(parameter)] = tensor
-      }
-      values += layer.parameters.map { byParameter[ObjectIdentifier($0)]! }
+      values += try layerWeights(
+        layer, name: name, paths: parameters.indices.map { "\(base)/vars/\($0)" }, from: file)
     }
     if prefix.isEmpty { try model.setWeights(values) }
+  }
+
+  /// The tensors at `paths` (one per parameter, in Keras' order), each checked against its
+  /// parameter's shape, returned in the layer's own parameter order.
+  static func layerWeights(_ layer: any Layer, name: String, paths: [String], from file: HDF5Reader)
+    throws -> [Tensor]
+  {
+    var byParameter: [ObjectIdentifier: Tensor] = [:]
+    for (path, parameter) in zip(paths, kerasOrder(layer)) {
+      let tensor = try file.readTensor(path)
+      guard tensor.shape == parameter.shape else {
+        throw StrataError.file(
+          path: file.path,
+          reason:
+            "holds '\(path.prefix(200))' of shape \(tensor.shape); layer '\(name)''s '\(parameter.name)' is \(parameter.shape)"
+        )
+      }
+      byParameter[ObjectIdentifier(parameter)] = tensor
+    }
+    return layer.parameters.map { byParameter[ObjectIdentifier($0)]! }
   }
 
   /// Reads Keras 2's layout: `group`'s `layer_names`, each layer group's `weight_names`.
@@ -282,19 +291,8 @@ enum KerasFile {
             "holds \(weightNames.count) weights for layer '\(name)'; the layer has \(parameters.count)"
         )
       }
-      var byParameter: [ObjectIdentifier: Tensor] = [:]
-      for (weightName, parameter) in zip(weightNames, parameters) {
-        let tensor = try file.readTensor("\(layerGroup)/\(weightName)")
-        guard tensor.shape == parameter.shape else {
-          throw StrataError.file(
-            path: file.path,
-            reason:
-              "holds weight '\(weightName.prefix(200))' with shape \(tensor.shape); '\(name)/\(parameter.name)' is \(parameter.shape)"
-          )
-        }
-        byParameter[ObjectIdentifier(parameter)] = tensor
-      }
-      values += layer.parameters.map { byParameter[ObjectIdentifier($0)]! }
+      values += try layerWeights(
+        layer, name: name, paths: weightNames.map { "\(layerGroup)/\($0)" }, from: file)
     }
     try model.setWeights(values)
   }
