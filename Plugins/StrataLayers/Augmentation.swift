@@ -525,23 +525,8 @@ public final class CenterCrop: Layer {
   public func build(inputShape: [Int], generator: inout SeededGenerator) throws -> [Int] {
     try requireImages(inputShape, layer: "CenterCrop")
     shape = inputShape
-    let (inHeight, inWidth) = (inputShape[0], inputShape[1])
     let (height, width) = (config.height, config.width)
-    if inHeight >= height && inWidth >= width {
-      // A plain crop: the identity map on the window.
-      map = BilinearMap(
-        from: (inHeight, inWidth),
-        crop: ((inHeight - height) / 2, (inWidth - width) / 2, height, width),
-        to: (height, width))
-    } else {
-      // Keras' smart_resize: the largest centred window of the target's aspect ratio, resized.
-      let cropHeight = max(min(inHeight, Int(Float(inWidth * height) / Float(width))), 1)
-      let cropWidth = max(min(inWidth, Int(Float(inHeight * width) / Float(height))), 1)
-      map = BilinearMap(
-        from: (inHeight, inWidth),
-        crop: ((inHeight - cropHeight) / 2, (inWidth - cropWidth) / 2, cropHeight, cropWidth),
-        to: (height, width))
-    }
+    map = BilinearMap(centreOf: (inputShape[0], inputShape[1]), to: (height, width))
     return [height, width, inputShape[2]]
   }
 
@@ -559,6 +544,86 @@ public final class CenterCrop: Layer {
   }
 }
 
+/// Crops a random `(height, width)` window in training (one offset for the whole batch, as Keras 3
+/// draws it) and the centre window at inference; an image smaller than the window in either side is
+/// cropped to its aspect ratio and resized (Keras' `smart_resize`), in both modes. Keras:
+/// `RandomCrop(height, width, seed=None)` (whose inference path, in Keras 3.15, returns the images
+/// uncropped, against its own output shape; Strata crops the centre as Keras' documentation says).
+public final class RandomCrop: RandomImageLayer, Layer, RandomizedLayer {
+  /// The Keras arguments; a default is written once, in the memberwise `init`.
+  public struct Config: KerasConfig, Equatable {
+    /// The output height.
+    public var height: Int
+    /// The output width.
+    public var width: Int
+    /// Keras' `seed`.
+    public var seed: Int?
+    /// The arguments given, Keras' defaults for the others.
+    public init(height: Int, width: Int, seed: Int? = nil) {
+      self.height = height
+      self.width = width
+      self.seed = seed
+    }
+    /// The config with Keras' defaults.
+    public static let kerasDefaults = Config(height: 0, width: 0)
+    /// Keras' arguments without a default.
+    public static let requiredArguments: Set<String> = ["height", "width"]
+  }
+  /// The registry key.
+  public static let identifier = "RandomCrop"
+  /// The arguments.
+  public let config: Config
+  private var centre = BilinearMap()
+  private var map = BilinearMap()
+  private var output = Tensor(shape: [0])
+  private var inputGradient = Tensor(shape: [0])
+
+  /// A layer of `config`.
+  public init(config: Config) throws {
+    try checkSize(config.height, config.width, layer: "RandomCrop")
+    self.config = config
+    super.init(seed: config.seed)
+  }
+
+  /// `RandomCrop(24, 24, seed: 1)`.
+  public convenience init(_ height: Int, _ width: Int, seed: Int? = nil) throws {
+    try self.init(config: Config(height: height, width: width, seed: seed))
+  }
+
+  /// Takes images `(height, width, channels)`; gives `(config.height, config.width, channels)`.
+  public func build(inputShape: [Int], generator: inout SeededGenerator) throws -> [Int] {
+    _ = try buildImages(inputShape, layer: "RandomCrop", generator: &generator)
+    centre = BilinearMap(
+      centreOf: (inputShape[0], inputShape[1]), to: (config.height, config.width))
+    return [config.height, config.width, inputShape[2]]
+  }
+
+  /// A random window of the batch in training, the centre one otherwise.
+  public func forward(_ x: Tensor, in context: Context) throws -> Tensor {
+    try checkInput(x, layer: "RandomCrop", expected: shape)
+    let (inHeight, inWidth) = (shape[0], shape[1])
+    map = centre
+    if context.isTraining && inHeight > config.height && inWidth > config.width {
+      let top = Int(generator.nextUniform() * Float(inHeight - config.height + 1))
+      let left = Int(generator.nextUniform() * Float(inWidth - config.width + 1))
+      map = BilinearMap(
+        from: (inHeight, inWidth),
+        crop: (
+          min(top, inHeight - config.height), min(left, inWidth - config.width), config.height,
+          config.width
+        ), to: (config.height, config.width))
+    }
+    map.apply(x, channels: shape[2], into: &output)
+    return output
+  }
+
+  /// The gradient back on the window the output came from.
+  public func backward(_ outputGradient: Tensor, in context: Context) throws -> Tensor {
+    map.transpose(outputGradient, channels: shape[2], into: &inputGradient)
+    return inputGradient
+  }
+}
+
 /// Bilinear sampling of a window `crop` (top, left, height, width) of `from` images into `to`:
 /// each output pixel mixes four input pixels with fixed weights, computed once at build.
 struct BilinearMap {
@@ -570,6 +635,24 @@ struct BilinearMap {
   var columns: [(Int, Int, Float)] = []
 
   init() {}
+
+  /// Keras' centre crop: the centre window when the image is at least that large, else the largest
+  /// centred window of the target's aspect ratio, resized (`smart_resize`).
+  init(centreOf input: (Int, Int), to output: (Int, Int)) {
+    let (inHeight, inWidth) = input, (height, width) = output
+    if inHeight >= height && inWidth >= width {
+      self.init(
+        from: input, crop: ((inHeight - height) / 2, (inWidth - width) / 2, height, width),
+        to: output)
+    } else {
+      let cropHeight = max(min(inHeight, Int(Float(inWidth * height) / Float(width))), 1)
+      let cropWidth = max(min(inWidth, Int(Float(inHeight * width) / Float(height))), 1)
+      self.init(
+        from: input,
+        crop: ((inHeight - cropHeight) / 2, (inWidth - cropWidth) / 2, cropHeight, cropWidth),
+        to: output)
+    }
+  }
 
   init(from: (Int, Int), crop: (Int, Int, Int, Int), to: (Int, Int)) {
     inputSize = from

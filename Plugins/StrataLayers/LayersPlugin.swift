@@ -21,6 +21,7 @@ public enum LayersPlugin: Plugin {
     try registrar.register(Resizing.self)
     try registrar.register(CenterCrop.self)
     try registrar.register(RandomFlip.self)
+    try registrar.register(RandomCrop.self)
     try registrar.register(RandomBrightness.self)
     try registrar.register(RandomContrast.self)
     try registrar.register(Add.self)

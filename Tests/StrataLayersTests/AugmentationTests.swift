@@ -178,6 +178,49 @@ struct AugmentationTests {
     #expect(try randomLayerGradientError(RandomContrast(0.4, seed: 1), x: small) < 1e-3)
   }
 
+  @Test("RandomCrop: one random window per batch in training, the centre window at inference")
+  func randomCropWindows() throws {
+    var generator = SeededGenerator(seed: 6)
+    let x = try Tensor(
+      shape: [3, 7, 9, 2], scalars: (0..<(3 * 126)).map { _ in generator.nextUniform() })
+    let crop = try RandomCrop(4, 5, seed: 2)
+    _ = try crop.build(inputShape: [7, 9, 2], generator: &generator)
+    let centre = try CenterCrop(4, 5)
+    _ = try centre.build(inputShape: [7, 9, 2], generator: &generator)
+    #expect(
+      try crop.forward(x, in: Context(isTraining: false))
+        == centre.forward(x, in: Context(isTraining: false)))
+    var seen = Set<[Int]>()
+    for _ in 0..<60 {
+      let y = try crop.forward(x, in: Context(isTraining: true))
+      #expect(y.shape == [3, 4, 5, 2])
+      // The window: the offset at which image 0's output sits in its input, the same for all images.
+      let (ys, xs) = (y.scalars, x.scalars)
+      func matches(_ top: Int, _ left: Int) -> Bool {
+        for image in 0..<3 {
+          for r in 0..<4 {
+            for c in 0..<5 {
+              for k in 0..<2 {
+                let output: Int = ((image * 4 + r) * 5 + c) * 2 + k
+                let input: Int = ((image * 7 + r + top) * 9 + c + left) * 2 + k
+                if ys[output] != xs[input] { return false }
+              }
+            }
+          }
+        }
+        return true
+      }
+      var windows: [[Int]] = []
+      for top in 0...3 {
+        for left in 0...4 where matches(top, left) { windows.append([top, left]) }
+      }
+      #expect(windows.count == 1)
+      seen.formUnion(windows)
+    }
+    #expect(seen.count >= 15, "\(seen.count) of 20 windows drawn")
+    #expect(try randomLayerGradientError(RandomCrop(4, 5, seed: 1), x: x) < 1e-3)
+  }
+
   @Test("identifiers, Keras configs and errors")
   func configsAndErrors() throws {
     let model = try Sequential(seed: 1)
@@ -187,7 +230,8 @@ struct AugmentationTests {
     try model.add("RandomBrightness", ["factor": [-0.1, 0.3], "value_range": [0, 1]])
     try model.add("Resizing", ["height": 16, "width": 16])
     try model.add("CenterCrop", ["height": 12, "width": 10])
-    #expect(model.modelOutputShapes == [[12, 10, 3]])
+    try model.add("RandomCrop", ["height": 8, "width": 8, "seed": 3])
+    #expect(model.modelOutputShapes == [[8, 8, 3]])
     let rebuilt = try Sequential(config: model.config, seed: 1)
     #expect(rebuilt.config == model.config)
     #expect(throws: StrataError.self) { try RandomFlip("diagonal") }
