@@ -30,3 +30,28 @@ out = {"generator": f"keras {keras.__version__}, backend {keras.backend.backend(
 path = os.path.join(os.path.dirname(__file__), "StrataLayersTests", "Fixtures", "augmentation.json")
 json.dump(out, open(path, "w"))
 print("wrote", path)
+
+# The affine layers, with given transforms: translations per fill mode and interpolation, zooms, rotations.
+import keras.ops as ops
+affine = []
+small = (rng.random((2, 7, 5, 2)) * 255).astype(np.float32)
+for fill_mode in ["reflect", "wrap", "constant", "nearest"]:
+    for interpolation in ["bilinear", "nearest"]:
+        layer = keras.layers.RandomTranslation(0.5, 0.5, fill_mode=fill_mode, interpolation=interpolation, fill_value=7.0)
+        translations = np.array([[1.6, -2.3], [-3.2, 0.7]], dtype=np.float32)  # (dx, dy) per image
+        y = layer.transform_images(small, {"translations": translations, "input_shape": small.shape}, training=True)
+        affine.append({"layer": "RandomTranslation", "fill_mode": fill_mode, "interpolation": interpolation,
+                       "translations": translations.tolist(), "output": np.asarray(y).tolist()})
+zoom = keras.layers.RandomZoom(0.5, 0.5)
+zooms = {"height_zoom": np.array([[0.7], [1.3]], dtype=np.float32), "width_zoom": np.array([[1.2], [0.8]], dtype=np.float32), "input_shape": small.shape}
+y = zoom.transform_images(small, zooms, training=True)
+affine.append({"layer": "RandomZoom", "fill_mode": "reflect", "interpolation": "bilinear", "height_zoom": [0.7, 1.3], "width_zoom": [1.2, 0.8], "output": np.asarray(y).tolist()})
+rotation = keras.layers.RandomRotation(0.5)
+angles = np.array([30.0, -100.0], dtype=np.float32)
+matrix = rotation._compute_affine_matrix(center_x=0.5, center_y=0.5, angle=ops.convert_to_tensor(angles), translate_x=ops.zeros([2]), translate_y=ops.zeros([2]), scale=ops.ones([2]), shear_x=ops.zeros([2]), shear_y=ops.zeros([2]), height=7, width=5)
+y = rotation.transform_images(small, {"angle": angles, "rotation_matrix": matrix, "image_height": 7, "image_width": 5, "batch_size": 2}, training=True)
+affine.append({"layer": "RandomRotation", "fill_mode": "reflect", "interpolation": "bilinear", "angles": angles.tolist(), "output": np.asarray(y).tolist()})
+out["affine_input"] = small.tolist()
+out["affine"] = affine
+json.dump(out, open(path, "w"))
+print("wrote affine cases", len(affine))

@@ -221,6 +221,63 @@ struct AugmentationTests {
     #expect(try randomLayerGradientError(RandomCrop(4, 5, seed: 1), x: x) < 1e-3)
   }
 
+  @Test("RandomTranslation, RandomZoom and RandomRotation resample as Keras does, every fill mode")
+  func affineLayersMatchKeras() throws {
+    let fixture = augmentation
+    let x = try Tensor(shape: [2, 7, 5, 2], scalars: flatten(fixture["affine_input"]!))
+    for case let record as [String: Any] in fixture["affine"] as! [Any] {
+      let name = record["layer"] as! String
+      let fillMode = record["fill_mode"] as! String
+      let interpolation = record["interpolation"] as! String
+      var generator = SeededGenerator(seed: 0)
+      let y: Tensor
+      switch name {
+      case "RandomTranslation":
+        let layer = try RandomTranslation(
+          config: .init(
+            heightFactor: FactorRange(-0.5, 0.5), widthFactor: FactorRange(-0.5, 0.5),
+            fillMode: fillMode, interpolation: interpolation, fillValue: 7))
+        _ = try layer.build(inputShape: [7, 5, 2], generator: &generator)
+        let shifts = (record["translations"] as! [[Double]]).map { $0.map(Float.init) }
+        y = layer.apply(x, transforms: shifts.map { [1, 0, -$0[0], 0, 1, -$0[1]] })
+      case "RandomZoom":
+        let layer = try RandomZoom(0.5)
+        _ = try layer.build(inputShape: [7, 5, 2], generator: &generator)
+        let (zy, zx) = (record["height_zoom"] as! [Double], record["width_zoom"] as! [Double])
+        y = layer.apply(
+          x, transforms: (0..<2).map { layer.zoomTransform(zx: Float(zx[$0]), zy: Float(zy[$0])) })
+      default:
+        let layer = try RandomRotation(0.5)
+        _ = try layer.build(inputShape: [7, 5, 2], generator: &generator)
+        let angles = record["angles"] as! [Double]
+        y = layer.apply(x, transforms: angles.map { layer.rotationTransform(degrees: Float($0)) })
+      }
+      let expected = flatten(record["output"]!)
+      let worst = zip(y.scalars, expected).map { abs($0 - $1) }.max() ?? .infinity
+      #expect(worst < 2e-3, "\(name) \(fillMode) \(interpolation): off by \(worst)")
+    }
+  }
+
+  @Test("the affine layers are seeded, the identity at inference, and pass the gradient check")
+  func affineLayersAreSeededAndDifferentiable() throws {
+    var generator = SeededGenerator(seed: 5)
+    let x = try Tensor(
+      shape: [2, 6, 5, 2], scalars: (0..<120).map { _ in generator.nextUniform() })
+    let layers: [any RandomizedLayer] = [
+      try RandomTranslation(0.3, 0.3, seed: 1), try RandomZoom(0.3, seed: 1),
+      try RandomRotation(0.2, seed: 1),
+      try RandomTranslation(0.3, 0.3, fillMode: "constant", seed: 2),
+      try RandomRotation(0.2, fillMode: "wrap", seed: 2),
+    ]
+    for layer in layers {
+      _ = try layer.build(inputShape: [6, 5, 2], generator: &generator)
+      #expect(try layer.forward(x, in: Context(isTraining: false)) == x)
+      let first = try layer.forward(x, in: Context(isTraining: true))
+      #expect(first != x)
+      #expect(try randomLayerGradientError(layer, x: x) < 1e-3, "\(type(of: layer))")
+    }
+  }
+
   @Test("identifiers, Keras configs and errors")
   func configsAndErrors() throws {
     let model = try Sequential(seed: 1)
@@ -231,12 +288,17 @@ struct AugmentationTests {
     try model.add("Resizing", ["height": 16, "width": 16])
     try model.add("CenterCrop", ["height": 12, "width": 10])
     try model.add("RandomCrop", ["height": 8, "width": 8, "seed": 3])
+    try model.add("RandomTranslation", ["height_factor": 0.1, "width_factor": [-0.2, 0.1]])
+    try model.add("RandomZoom", ["height_factor": [-0.2, 0.3], "fill_mode": "nearest"])
+    try model.add("RandomRotation", ["factor": 0.05, "interpolation": "nearest"])
     #expect(model.modelOutputShapes == [[8, 8, 3]])
     let rebuilt = try Sequential(config: model.config, seed: 1)
     #expect(rebuilt.config == model.config)
     #expect(throws: StrataError.self) { try RandomFlip("diagonal") }
     #expect(throws: StrataError.self) { try RandomContrast(1.5) }
     #expect(throws: StrataError.self) { try Resizing(0, 4) }
+    #expect(throws: StrataError.self) { try RandomRotation(0.1, fillMode: "mirror") }
+    #expect(throws: StrataError.self) { try RandomZoom(2) }
     #expect(throws: StrataError.self) {
       try Registries.shared.layers.make(
         "Resizing", config: ["height": 4, "width": 4, "antialias": true])
