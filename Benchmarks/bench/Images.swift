@@ -22,7 +22,7 @@ func imageRows(_ options: Options) throws -> [Row] {
     classNames: FashionMNIST.classNames, to: directory)
   let folder = try ImageFolderDataset(
     directory: directory, imageSize: (28, 28), colorMode: .grayscale, rescale: 1.0 / 255, seed: 1)
-  if options.wants("images decode", backend: "all") {
+  if options.wants("images decode fashion png", backend: "all") {
     var batch = folder.makeBatch(capacity: 32)
     let seconds = try measure(runs: options.quick ? 1 : 3) {
       var start = 0
@@ -39,7 +39,7 @@ func imageRows(_ options: Options) throws -> [Row] {
         unit: "images/s", ofPeak: nil, overDirect: nil, validated: nil,
         note: "ms per image; decoded on \(ProcessInfo.processInfo.activeProcessorCount) threads"))
   }
-  if options.wants("train cnn from png", backend: "all") {
+  if options.wants("train cnn from png folder b32", backend: "all") {
     let steps = count / 32
     let model = try seedModel("cnn")
     try compileSeed(model, "cnn")
@@ -62,6 +62,72 @@ func imageRows(_ options: Options) throws -> [Row] {
         note: String(
           format: "%.2f ms/step from memory: %+.0f%% for decoding on the fly", memory * 1e3,
           (streamed / memory - 1) * 100)))
+  }
+  return rows
+}
+
+/// 300x300 colour JPEGs (generated: smooth patterns and noise, like photographs to the codec):
+/// decoding rate, and in the full run the horses-or-humans model trained from the folder.
+func jpegRows(_ options: Options) throws -> [Row] {
+  guard options.backend == "all",
+    options.wants("images decode 300x300 jpeg", backend: "all")
+      || options.wants("train horses-or-humans from jpeg folder b32", backend: "all")
+  else { return [] }
+  var rows: [Row] = []
+  let count = options.quick ? 32 : 128
+  var generator = SeededGenerator(seed: 3)
+  var pixels = [UInt8](repeating: 0, count: count * 300 * 300 * 3)
+  for image in 0..<count {
+    let tone = image % 2 == 0 ? 90.0 : 160.0
+    for y in 0..<300 {
+      for x in 0..<300 {
+        let base = tone + 40 * (sin(Double(x) / Double(20 + image % 7)) + cos(Double(y) / 15))
+        for c in 0..<3 {
+          let noise = Double(generator.nextUniform()) * 40 - 20
+          pixels[((image * 300 + y) * 300 + x) * 3 + c] = UInt8(max(0, min(255, base + noise)))
+        }
+      }
+    }
+  }
+  let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+    "strata-bench-jpeg-\(getpid())")
+  defer { try? FileManager.default.removeItem(at: directory) }
+  try ImageFolder.export(
+    pixels: pixels, shape: [count, 300, 300, 3], labels: (0..<count).map { $0 % 2 },
+    classNames: ["horses", "humans"], to: directory, jpegQuality: 90)
+  let folder = try ImageFolderDataset(
+    directory: directory, imageSize: (300, 300), labelMode: .binary, rescale: 1.0 / 255, seed: 1)
+  if options.wants("images decode 300x300 jpeg", backend: "all") {
+    var batch = folder.makeBatch(capacity: 32)
+    let seconds = try measure(runs: options.quick ? 1 : 3) {
+      var start = 0
+      while start < count {
+        try folder.gather(start..<min(start + 32, count), into: &batch)
+        start += 32
+      }
+    }
+    rows.append(
+      Row(
+        name: "images decode 300x300 jpeg", backend: "cpu", shape: "\(count) JPEGs",
+        milliseconds: seconds * 1e3 / Double(count), rate: Double(count) / seconds,
+        unit: "images/s", ofPeak: nil, overDirect: nil, validated: nil,
+        note: "ms per image, resized to the model's 300x300 as Float32"))
+  }
+  if !options.quick, options.wants("train horses-or-humans from jpeg folder b32", backend: "all") {
+    let model = try seedModel("horses-or-humans")
+    try compileSeed(model, "horses-or-humans")
+    let steps = count / 32
+    let seconds =
+      try measure(runs: 1) {
+        try model.fit(folder, batchSize: 32, epochs: 1, verbose: 0, shuffle: false)
+      } / Double(steps)
+    rows.append(
+      Row(
+        name: "train horses-or-humans from jpeg folder b32", backend: "cpu",
+        shape: "\(steps) steps",
+        milliseconds: seconds * 1e3, rate: 32 / seconds, unit: "samples/s", ofPeak: nil,
+        overDirect: nil, validated: nil,
+        note: "300x300 JPEGs decoded while the previous batch trains"))
   }
   return rows
 }

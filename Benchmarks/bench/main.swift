@@ -45,6 +45,7 @@ func main() throws {
   rows += try modelRows(options, runs: runs)
   rows += distributedRows(options)
   rows += try imageRows(options)
+  rows += try jpegRows(options)
   if options.wants("first training step mlp", backend: "all"), let row = firstStepRow() {
     rows.append(row)
   }

@@ -1,4 +1,5 @@
 #include "CStrataImages.h"
+#include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
 #include <stdio.h>  // before jpeglib.h, which uses FILE
@@ -217,6 +218,49 @@ int strata_encode_png(const char *path, const unsigned char *pixels, int width, 
   png.format = channels == 1 ? PNG_FORMAT_GRAY : PNG_FORMAT_RGB;
   if (!png_image_write_to_file(&png, path, 0, pixels, 0, NULL)) {
     snprintf(error, error_size, "cannot be written as PNG (%s)", png.message);
+    return 1;
+  }
+  return 0;
+}
+
+int strata_encode_jpeg(const char *path, const unsigned char *pixels, int width, int height, int channels,
+                       int quality, char *error, size_t error_size) {
+  FILE *file = fopen(path, "wb");
+  if (!file) {
+    snprintf(error, error_size, "cannot be created (%s)", strerror(errno));
+    return 1;
+  }
+  struct jpeg_compress_struct info;
+  struct jpeg_failure failure;
+  memset(&info, 0, sizeof info);
+  info.err = jpeg_std_error(&failure.manager);
+  failure.manager.error_exit = jpeg_fail;
+  if (setjmp(failure.jump)) {
+    char message[JMSG_LENGTH_MAX];
+    (*info.err->format_message)((j_common_ptr)&info, message);
+    snprintf(error, error_size, "cannot be written as JPEG (%s)", message);
+    jpeg_destroy_compress(&info);
+    fclose(file);
+    return 1;
+  }
+  jpeg_create_compress(&info);
+  jpeg_stdio_dest(&info, file);
+  info.image_width = (JDIMENSION)width;
+  info.image_height = (JDIMENSION)height;
+  info.input_components = channels;
+  info.in_color_space = channels == 1 ? JCS_GRAYSCALE : JCS_RGB;
+  jpeg_set_defaults(&info);
+  jpeg_set_quality(&info, quality, TRUE);
+  jpeg_start_compress(&info, TRUE);
+  size_t stride = (size_t)width * (size_t)channels;
+  while (info.next_scanline < info.image_height) {
+    JSAMPROW row = (JSAMPROW)(pixels + stride * info.next_scanline);
+    jpeg_write_scanlines(&info, &row, 1);
+  }
+  jpeg_finish_compress(&info);
+  jpeg_destroy_compress(&info);
+  if (fclose(file) != 0) {
+    snprintf(error, error_size, "cannot be written (%s)", strerror(errno));
     return 1;
   }
   return 0;

@@ -4,7 +4,7 @@ import StrataCore
 import Synchronization
 
 extension ImageFolder {
-  /// Writes 8-bit images as PNG files in class folders: `directory/<class>/<index>.png`, the index
+  /// Writes 8-bit images as PNG (or JPEG) files in class folders: `directory/<class>/<index>.png`, the index
   /// zero-padded, gray for one channel and RGB for three. Each file is written to a temporary name and
   /// renamed, so a folder never holds half an image. Returns the number of files written.
   /// - Parameters:
@@ -12,10 +12,18 @@ extension ImageFolder {
   ///   - labels: each image's class index into `classNames`.
   /// - Throws: ``StrataError/invalidArgument(owner:argument:value:expected:)`` for inconsistent
   ///   arguments; ``StrataError/file(path:reason:)`` naming a file that cannot be written.
+  ///   - jpegQuality: writes JPEG files of this quality (1 to 100) instead of PNG.
   @discardableResult
   public static func export(
-    pixels: [UInt8], shape: [Int], labels: [Int], classNames: [String], to directory: URL
+    pixels: [UInt8], shape: [Int], labels: [Int], classNames: [String], to directory: URL,
+    jpegQuality: Int? = nil
   ) throws -> Int {
+    if let jpegQuality, !(1...100).contains(jpegQuality) {
+      throw StrataError.invalidArgument(
+        owner: "ImageFolder.export", argument: "jpegQuality", value: "\(jpegQuality)",
+        expected: "1 to 100")
+    }
+    let fileExtension = jpegQuality == nil ? "png" : "jpg"
     guard shape.count == 4, [1, 3].contains(shape[3]), shape.allSatisfy({ $0 > 0 }),
       (try? elementCount(of: shape, owner: "ImageFolder.export")) == pixels.count
     else {
@@ -44,12 +52,19 @@ extension ImageFolder {
         guard failure.withLock({ $0 == nil }) else { return }
         let name = String(repeating: "0", count: digits - String(index).count) + String(index)
         let url = directory.appendingPathComponent(folders[labels[index]])
-          .appendingPathComponent("\(name).png")
-        let temporary = url.deletingLastPathComponent().appendingPathComponent(".\(name).png.tmp")
+          .appendingPathComponent("\(name).\(fileExtension)")
+        let temporary = url.deletingLastPathComponent().appendingPathComponent(
+          ".\(name).\(fileExtension).tmp")
         var message = [CChar](repeating: 0, count: 256)
-        let status = strata_encode_png(
-          temporary.path, base.pointer + index * size, Int32(width), Int32(height),
-          Int32(channels), &message, message.count)
+        let status =
+          jpegQuality.map {
+            strata_encode_jpeg(
+              temporary.path, base.pointer + index * size, Int32(width), Int32(height),
+              Int32(channels), Int32($0), &message, message.count)
+          }
+          ?? strata_encode_png(
+            temporary.path, base.pointer + index * size, Int32(width), Int32(height),
+            Int32(channels), &message, message.count)
         if status != 0 || rename(temporary.path, url.path) != 0 {
           let text = message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }
           let reason =

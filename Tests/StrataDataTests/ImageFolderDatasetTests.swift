@@ -145,3 +145,41 @@ extension ImageFolderDatasetTests {
     }
   }
 }
+
+extension ImageFolderDatasetTests {
+  @Test("JPEG export reads back within JPEG's loss")
+  func jpegExport() throws {
+    // A smooth gradient: what JPEG keeps well.
+    var pixels: [UInt8] = []
+    for image in 0..<4 {
+      for y in 0..<16 {
+        for x in 0..<16 {
+          pixels += [UInt8(x * 8 + image * 20), UInt8(y * 8), UInt8(128)]
+        }
+      }
+    }
+    let root = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "jpeg-\(UUID().uuidString)")
+    try ImageFolder.export(
+      pixels: pixels, shape: [4, 16, 16, 3], labels: [0, 1, 0, 1], classNames: ["a", "b"], to: root,
+      jpegQuality: 95)
+    let loaded = try ImageFolder.load(from: root, imageSize: (16, 16), shuffle: false)
+    #expect(loaded.files.allSatisfy { $0.pathExtension == "jpg" })
+    let order = [0, 2, 1, 3]  // class a's images, then class b's
+    let size = 16 * 16 * 3
+    var worst: Float = 0
+    for (position, image) in order.enumerated() {
+      for i in 0..<size {
+        worst = max(
+          worst, abs(loaded.images.scalars[position * size + i] - Float(pixels[image * size + i])))
+      }
+    }
+    #expect(worst < 12, "largest difference \(worst)")
+    #expect(throws: StrataError.self) {
+      try ImageFolder.export(
+        pixels: pixels, shape: [4, 16, 16, 3], labels: [0, 1, 0, 1], classNames: ["a", "b"],
+        to: root,
+        jpegQuality: 0)
+    }
+  }
+}

@@ -22,4 +22,8 @@ void strata_free_image(strata_image *image);
 /// `path`. Returns 0 on success; otherwise writes a message to `error` and returns non-zero.
 int strata_encode_png(const char *path, const unsigned char *pixels, int width, int height, int channels,
                       char *error, size_t error_size);
+
+/// Encodes the same pixels as a baseline JPEG of `quality` (1 to 100).
+int strata_encode_jpeg(const char *path, const unsigned char *pixels, int width, int height, int channels,
+                       int quality, char *error, size_t error_size);
 #endif
