@@ -7,8 +7,8 @@ import StrataData
 /// images from memory (the data pipeline's overhead per step).
 func imageRows(_ options: Options) throws -> [Row] {
   guard options.backend == "all",
-    options.wants("images decode", backend: "all")
-      || options.wants("train cnn from png", backend: "all")
+    options.wants("images decode fashion png", backend: "all")
+      || options.wants("train cnn from png folder b32", backend: "all")
   else { return [] }
   var rows: [Row] = []
   let directory = FileManager.default.temporaryDirectory.appendingPathComponent(

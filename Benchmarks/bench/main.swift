@@ -9,6 +9,8 @@ func main() throws {
   if options.firstStep { return try firstStep() }
   if let name = options.mpiWorker { return try mpiWorker(name, steps: options.steps) }
   #if DEBUG
+    // Debug figures mean nothing: `swift run bench`, as people type it, runs the release build.
+    handOverToReleaseBuild()
     FileHandle.standardError.write(
       Data(
         "warning: this is a debug build; its figures mean nothing. Use: swift run -c release bench\n"
@@ -106,4 +108,35 @@ do {
 } catch {
   FileHandle.standardError.write(Data("error: \(error)\n".utf8))
   exit(1)
+}
+
+/// Builds the release `bench` of this package and replaces this (debug) process with it, saying so in
+/// one line; returns only when that cannot be done (then the debug build runs, with a warning).
+func handOverToReleaseBuild() {
+  let executable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().path
+  guard let range = executable.range(of: "/.build/") else { return }
+  let root = String(executable[..<range.lowerBound])
+  FileHandle.standardError.write(
+    Data("bench: this is a debug build; building and running the release build instead\n".utf8))
+  let build = Process()
+  build.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+  build.arguments = [
+    "swift", "build", "-c", "release", "--product", "bench", "--package-path", root,
+  ]
+  build.standardOutput = FileHandle.standardError
+  guard (try? build.run()) != nil else { return }
+  build.waitUntilExit()
+  let locate = Process()
+  locate.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+  locate.arguments = ["swift", "build", "-c", "release", "--show-bin-path", "--package-path", root]
+  let pipe = Pipe()
+  locate.standardOutput = pipe
+  guard build.terminationStatus == 0, (try? locate.run()) != nil else { return }
+  locate.waitUntilExit()
+  let directory = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    .trimmingCharacters(in: .whitespacesAndNewlines)
+  let release = directory + "/bench"
+  guard FileManager.default.isExecutableFile(atPath: release) else { return }
+  var arguments = [strdup(release)] + CommandLine.arguments.dropFirst().map { strdup($0) } + [nil]
+  execv(release, &arguments)
 }

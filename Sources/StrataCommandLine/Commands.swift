@@ -235,29 +235,17 @@ public struct Train: ParsableCommand {
     }
     let (trainSet, testSet) = try FashionMNIST.load(from: URL(fileURLWithPath: data))
     let training = limit.map { trainSet.prefix($0) } ?? trainSet
-    var x = training.normalizedImages()
-    var y = training.labelTensor()
-    var testX = testSet.normalizedImages(), testY = testSet.labelTensor()
-
-    // Gray images get the channel axis a CNN expects, as the tutorials' `x[..., None]`.
-    if let inputShape = network.modelInputShapes?.first, inputShape == [28, 28, 1] {
-      x = try x.reshaped(to: [x.shape[0], 28, 28, 1])
-      testX = try testX.reshaped(to: [testX.shape[0], 28, 28, 1])
-    }
+    // The images stay bytes, converted batch by batch (a quarter of Float32's memory); gray images
+    // get the channel axis a CNN expects, as the tutorials' `x[..., None]`.
+    let sampleShape = network.modelInputShapes?.first == [28, 28, 1] ? [28, 28, 1] : [28, 28]
+    let all = try ByteImages(training, sampleShape: sampleShape)
+    let testData = try ByteImages(testSet, sampleShape: sampleShape)
     // Validation on the last samples of the training data, as Keras' validation_split; the test set
     // is evaluated once, at the end.
-    let held = Int(Float(x.shape[0]) * (noValidation ? 0 : (validationSplit ?? 0.1)))
-    let validation =
-      held > 0
-      ? (
-        x.slice(rows: (x.shape[0] - held)..<x.shape[0]),
-        y.slice(rows: (y.shape[0] - held)..<y.shape[0])
-      ) : nil
-    if held > 0 {
-      x = x.slice(rows: 0..<(x.shape[0] - held))
-      y = y.slice(rows: 0..<(y.shape[0] - held))
-    }
-    try network.build(inputShape: Array(x.shape.dropFirst()))
+    let held = Int(Float(all.count) * (noValidation ? 0 : (validationSplit ?? 0.1)))
+    let trainData = all.rows(0..<(all.count - held))
+    let validation = held > 0 ? all.rows((all.count - held)..<all.count) : nil
+    try network.build(inputShape: sampleShape)
     network.summary()
     let tutorial = SeedModel(rawValue: model) ?? .mlp
     let epochs = self.epochs ?? tutorial.epochs, batchSize = self.batchSize ?? tutorial.batchSize
@@ -284,9 +272,8 @@ public struct Train: ParsableCommand {
     let verbosity = verbose.map { Verbosity(integerLiteral: $0) } ?? .auto
     let start = ContinuousClock.now
     let history = try network.fit(
-      x, y, batchSize: batchSize, epochs: epochs, verbose: verbosity,
-      validationData: validation,
-      callbacks: callbacks)
+      trainData, batchSize: batchSize, epochs: epochs, verbose: verbosity,
+      validationData: validation, callbacks: callbacks)
     if let backup, let epoch = backup.restoredEpoch {
       Console.line(
         epoch < epochs
@@ -294,9 +281,9 @@ public struct Train: ParsableCommand {
           : "Restored the backup in \(backup.directory.path): all \(epochs) epochs had finished")
     }
     let elapsed = ContinuousClock.now - start
-    let logs = try network.evaluate(testX, testY, verbose: verbosity)
+    let logs = try network.evaluate(testData, verbose: verbosity)
     let trainedEpochs = history.epochs.count
-    let steps = trainedEpochs * ((x.shape[0] + batchSize - 1) / batchSize)
+    let steps = trainedEpochs * ((trainData.count + batchSize - 1) / batchSize)
     let seconds =
       Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
     Console.line(
@@ -315,8 +302,8 @@ public struct Train: ParsableCommand {
       )
     }
     if isRankZero { try backup?.deleteBackup() }
-    let sample = min(5, testX.shape[0])
-    let predictions = try network.predict(testX.slice(rows: 0..<sample))
+    let sample = min(5, testData.count)
+    let predictions = try network.predict(testData.rows(0..<sample))
     for i in 0..<sample {
       let guess = predictedClass(predictions, row: i)
       Console.line(
