@@ -5,6 +5,8 @@ import Strata
 
 /// `swift run -c release bench`: kernel and model throughput against the machine's measured limits.
 func main() throws {
+  // As the strata command does: oneDNN's OpenMP threads spin briefly, so a busy core costs only its share.
+  restartWithShortOpenMPSpinning()
   let options = Options.parseOrExit()
   if options.firstStep { return try firstStep() }
   if let name = options.mpiWorker { return try mpiWorker(name, steps: options.steps) }
