@@ -170,6 +170,21 @@ enum ModelFile {
   }
 }
 
+/// The error for a file that names an identifier nobody registered: the plugin package to register
+/// when the file says which, else the closest registered names.
+func unregistered(
+  _ kind: String, _ identifier: String, package: String?, suggestions: [String], path: String
+) -> StrataError {
+  let hint =
+    package.map {
+      " It comes from the plugin package '\($0)': call `try register(…Plugin.self)` from that package before loading."
+    }
+    ?? (suggestions.isEmpty
+      ? "" : " Did you mean \(suggestions.map { "'\($0)'" }.joined(separator: ", "))?")
+  return .file(
+    path: path, reason: "names the \(kind) '\(identifier)', which is not registered.\(hint)")
+}
+
 extension AllocationBudget {
   /// A budget of the elements of a file's tensors: a model built from the file's header may not
   /// allocate more weights than the file holds.
@@ -343,15 +358,9 @@ extension Model {
           ? try Model(config: config, seed: seed) : try Sequential(config: config, seed: seed)
       }
     } catch StrataError.unknownIdentifier(let kind, let identifier, let suggestions) {
-      let package = header["packages"]?.objectValue?[identifier]?.stringValue
-      let hint =
-        package.map {
-          " It comes from the plugin package '\($0)': call `try register(…Plugin.self)` from that package before loading."
-        }
-        ?? (suggestions.isEmpty
-          ? "" : " Did you mean \(suggestions.map { "'\($0)'" }.joined(separator: ", "))?")
-      throw StrataError.file(
-        path: path, reason: "names the \(kind) '\(identifier)', which is not registered.\(hint)")
+      throw unregistered(
+        kind, identifier, package: header["packages"]?.objectValue?[identifier]?.stringValue,
+        suggestions: suggestions, path: path)
     } catch let error as StrataError {
       throw StrataError.file(
         path: path,

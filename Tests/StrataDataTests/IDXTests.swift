@@ -75,7 +75,7 @@ func idxHeader(_ shape: [Int]) -> [UInt8] {
   let part = train.prefix(100)
   let data = try ByteImages(part, sampleShape: [28, 28, 1])
   var batch = data.makeBatch(capacity: 8)
-  try data.gather([3, 97, 0, 50], into: &batch)
+  data.gather([3, 97, 0, 50], into: &batch)
   let all = part.normalizedImages()
   let expected = [3, 97, 0, 50].flatMap { Array(all.scalars[($0 * 784)..<(($0 + 1) * 784)]) }
   #expect(batch.x[0].shape == [4, 28, 28, 1])
@@ -83,7 +83,7 @@ func idxHeader(_ shape: [Int]) -> [UInt8] {
   #expect(batch.y[0].scalars == [3, 97, 0, 50].map { Float(part.labels[$0]) })
   let tail = data.rows(90..<100)
   #expect(tail.count == 10)
-  try tail.gather([0], into: &batch)
+  tail.gather([0], into: &batch)
   #expect(batch.x[0].scalars == Array(all.scalars[(90 * 784)..<(91 * 784)]))
   #expect(throws: StrataError.self) { try ByteImages(part, sampleShape: [27, 28]) }
 }

@@ -168,13 +168,10 @@ enum KerasFile {
         }
       }
       identifier = qualified(config) ?? identifier
-      let hint =
-        identifier.contains(">")
-        ? " It comes from the plugin package '\(identifier.split(separator: ">")[0])': register that package's plugin (`try register(…Plugin.self)`) before loading."
-        : suggestions.isEmpty
-          ? "" : " Did you mean \(suggestions.map { "'\($0)'" }.joined(separator: ", "))?"
-      throw StrataError.file(
-        path: path, reason: "names the \(kind) '\(identifier)', which is not registered.\(hint)")
+      throw unregistered(
+        kind, identifier,
+        package: identifier.contains(">") ? String(identifier.split(separator: ">")[0]) : nil,
+        suggestions: suggestions, path: path)
     } catch let error as StrataError {
       throw StrataError.file(
         path: path,
