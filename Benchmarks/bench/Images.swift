@@ -23,15 +23,7 @@ func imageRows(_ options: Options) throws -> [Row] {
   let folder = try ImageFolderDataset(
     directory: directory, imageSize: (28, 28), colorMode: .grayscale, rescale: 1.0 / 255, seed: 1)
   if options.wants("images decode fashion png", backend: "all") {
-    var batch = folder.makeBatch(capacity: 32)
-    let seconds = try measure(runs: options.quick ? 1 : 3) {
-      var start = 0
-      while start < count {
-        let end = min(start + 32, count)
-        try folder.gather(start..<end, into: &batch)
-        start = end
-      }
-    }
+    let seconds = try decodeSeconds(folder, runs: options.quick ? 1 : 3)
     rows.append(
       Row(
         name: "images decode fashion png", backend: "cpu", shape: "\(count) 28x28 PNGs",
@@ -98,14 +90,7 @@ func jpegRows(_ options: Options) throws -> [Row] {
   let folder = try ImageFolderDataset(
     directory: directory, imageSize: (300, 300), labelMode: .binary, rescale: 1.0 / 255, seed: 1)
   if options.wants("images decode 300x300 jpeg", backend: "all") {
-    var batch = folder.makeBatch(capacity: 32)
-    let seconds = try measure(runs: options.quick ? 1 : 3) {
-      var start = 0
-      while start < count {
-        try folder.gather(start..<min(start + 32, count), into: &batch)
-        start += 32
-      }
-    }
+    let seconds = try decodeSeconds(folder, runs: options.quick ? 1 : 3)
     rows.append(
       Row(
         name: "images decode 300x300 jpeg", backend: "cpu", shape: "\(count) JPEGs",
@@ -130,4 +115,14 @@ func jpegRows(_ options: Options) throws -> [Row] {
         note: "300x300 JPEGs decoded while the previous batch trains"))
   }
   return rows
+}
+
+/// Seconds to decode every image of `folder` in batches of 32, without training (median of `runs`).
+func decodeSeconds(_ folder: ImageFolderDataset, runs: Int) throws -> Double {
+  var batch = folder.makeBatch(capacity: 32)
+  return try measure(runs: runs) {
+    for start in stride(from: 0, to: folder.count, by: 32) {
+      try folder.gather(start..<min(start + 32, folder.count), into: &batch)
+    }
+  }
 }

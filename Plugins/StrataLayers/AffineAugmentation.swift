@@ -129,9 +129,9 @@ public class RandomAffineLayer: RandomImageLayer {
   /// Each image's transform for a training batch of `rows` images.
   func drawTransforms(rows: Int, context: Context) -> [[Float]] { [] }
 
-  /// Resamples in training; passes through otherwise.
-  func transformed(_ x: Tensor, in context: Context, layer: String) throws -> Tensor {
-    try checkInput(x, layer: layer, expected: shape)
+  /// Resamples each image through a drawn transform in training; passes through otherwise.
+  public func forward(_ x: Tensor, in context: Context) throws -> Tensor {
+    try checkInput(x, layer: String(describing: type(of: self)), expected: shape)
     guard context.isTraining else {
       transforms = []
       return x
@@ -140,7 +140,7 @@ public class RandomAffineLayer: RandomImageLayer {
   }
 
   /// The output gradient sent back along the sampling weights.
-  func untransformed(_ outputGradient: Tensor) -> Tensor {
+  public func backward(_ outputGradient: Tensor, in context: Context) throws -> Tensor {
     guard !transforms.isEmpty else { return outputGradient }
     let channels = shape[2], size = shape[0] * shape[1] * channels
     inputGradient.reuse(shape: outputGradient.shape)
@@ -225,11 +225,6 @@ public final class RandomTranslation: RandomAffineLayer, Layer, RandomizedLayer 
         seed: seed))
   }
 
-  /// Takes images `(height, width, channels)`.
-  public func build(inputShape: [Int], generator: inout SeededGenerator) throws -> [Int] {
-    try buildImages(inputShape, layer: "RandomTranslation", generator: &generator)
-  }
-
   override func drawTransforms(rows: Int, context: Context) -> [[Float]] {
     let draws = drawPerImage(rows: rows, count: 2, context: context, generator: &generator)
     let (h, w) = (config.heightFactor, config.widthFactor)
@@ -240,15 +235,6 @@ public final class RandomTranslation: RandomAffineLayer, Layer, RandomizedLayer 
     }
   }
 
-  /// Shifted images in training.
-  public func forward(_ x: Tensor, in context: Context) throws -> Tensor {
-    try transformed(x, in: context, layer: "RandomTranslation")
-  }
-
-  /// The gradient shifted back.
-  public func backward(_ outputGradient: Tensor, in context: Context) throws -> Tensor {
-    untransformed(outputGradient)
-  }
 }
 
 /// Zooms each image in or out by a random factor in training, about its centre. Keras:
@@ -310,11 +296,6 @@ public final class RandomZoom: RandomAffineLayer, Layer, RandomizedLayer {
       config: Config(heightFactor: FactorRange(-abs(heightFactor), abs(heightFactor)), seed: seed))
   }
 
-  /// Takes images `(height, width, channels)`.
-  public func build(inputShape: [Int], generator: inout SeededGenerator) throws -> [Int] {
-    try buildImages(inputShape, layer: "RandomZoom", generator: &generator)
-  }
-
   override func drawTransforms(rows: Int, context: Context) -> [[Float]] {
     let count = config.widthFactor == nil ? 1 : 2
     let draws = drawPerImage(rows: rows, count: count, context: context, generator: &generator)
@@ -333,15 +314,6 @@ public final class RandomZoom: RandomAffineLayer, Layer, RandomizedLayer {
     return [zx, 0, xOffset, 0, zy, yOffset]
   }
 
-  /// Zoomed images in training.
-  public func forward(_ x: Tensor, in context: Context) throws -> Tensor {
-    try transformed(x, in: context, layer: "RandomZoom")
-  }
-
-  /// The gradient zoomed back.
-  public func backward(_ outputGradient: Tensor, in context: Context) throws -> Tensor {
-    untransformed(outputGradient)
-  }
 }
 
 /// Rotates each image by a random angle about its centre in training: `factor` is a fraction of a
@@ -397,11 +369,6 @@ public final class RandomRotation: RandomAffineLayer, Layer, RandomizedLayer {
     )
   }
 
-  /// Takes images `(height, width, channels)`.
-  public func build(inputShape: [Int], generator: inout SeededGenerator) throws -> [Int] {
-    try buildImages(inputShape, layer: "RandomRotation", generator: &generator)
-  }
-
   override func drawTransforms(rows: Int, context: Context) -> [[Float]] {
     let f = config.factor
     return drawPerImage(rows: rows, context: context, generator: &generator).map {
@@ -418,15 +385,6 @@ public final class RandomRotation: RandomAffineLayer, Layer, RandomizedLayer {
     return [a0, a1, cx - cx * a0 - cy * a1, b0, b1, cy - cx * b0 - cy * b1]
   }
 
-  /// Rotated images in training.
-  public func forward(_ x: Tensor, in context: Context) throws -> Tensor {
-    try transformed(x, in: context, layer: "RandomRotation")
-  }
-
-  /// The gradient rotated back.
-  public func backward(_ outputGradient: Tensor, in context: Context) throws -> Tensor {
-    untransformed(outputGradient)
-  }
 }
 
 /// Refuses a factor outside `bounds`.

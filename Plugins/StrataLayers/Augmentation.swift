@@ -37,9 +37,7 @@ public struct FactorRange: Codable, Sendable, Equatable {
 func drawPerImage(
   rows: Int, count: Int = 1, context: Context, generator: inout SeededGenerator
 ) -> [Float] {
-  let (before, after) =
-    context.globalBatch.map { ($0.offset * count, max($0.rows - $0.offset - rows, 0) * count) }
-    ?? (0, 0)
+  let (before, after) = context.otherRowsDraws(rows: rows, perRow: count)
   for _ in 0..<before { _ = generator.nextUniform() }
   let values = (0..<(rows * count)).map { _ in generator.nextUniform() }
   for _ in 0..<after { _ = generator.nextUniform() }
@@ -62,6 +60,11 @@ public class RandomImageLayer {
   public var generatorState: [UInt64] {
     get { generator.state }
     set { generator.state = newValue }
+  }
+
+  /// Takes images `(height, width, channels)` and gives the same shape.
+  public func build(inputShape: [Int], generator: inout SeededGenerator) throws -> [Int] {
+    try buildImages(inputShape, layer: String(describing: type(of: self)), generator: &generator)
   }
 
   /// Checks that the input is images and takes a generator stream from the model's.
@@ -138,11 +141,6 @@ public final class RandomFlip: RandomImageLayer, Layer, RandomizedLayer {
   /// `RandomFlip("horizontal", seed: 3)`.
   public convenience init(_ mode: String = "horizontal_and_vertical", seed: Int? = nil) throws {
     try self.init(config: Config(mode: mode, seed: seed))
-  }
-
-  /// Takes images `(height, width, channels)`.
-  public func build(inputShape: [Int], generator: inout SeededGenerator) throws -> [Int] {
-    try buildImages(inputShape, layer: "RandomFlip", generator: &generator)
   }
 
   private func apply(_ x: Tensor, into y: inout Tensor, flips: [(Bool, Bool)]) {
@@ -223,11 +221,6 @@ public final class RandomBrightness: RandomImageLayer, Layer, RandomizedLayer {
         factor: FactorRange(-abs(factor), abs(factor)), valueRange: valueRange, seed: seed))
   }
 
-  /// Takes images `(height, width, channels)`.
-  public func build(inputShape: [Int], generator: inout SeededGenerator) throws -> [Int] {
-    try buildImages(inputShape, layer: "RandomBrightness", generator: &generator)
-  }
-
   /// `x + delta`, clipped, with `delta` given per image (what training draws); ``backward(_:in:)``
   /// then differentiates this call.
   public func apply(_ x: Tensor, deltas: [Float]) -> Tensor {
@@ -306,11 +299,6 @@ public final class RandomContrast: RandomImageLayer, Layer, RandomizedLayer {
     try self.init(
       config: Config(
         factor: FactorRange(-abs(factor), abs(factor)), valueRange: valueRange, seed: seed))
-  }
-
-  /// Takes images `(height, width, channels)`.
-  public func build(inputShape: [Int], generator: inout SeededGenerator) throws -> [Int] {
-    try buildImages(inputShape, layer: "RandomContrast", generator: &generator)
   }
 
   /// `(x - mean) · c + mean` per image and channel, clipped, with `c` given per image;
@@ -591,7 +579,7 @@ public final class RandomCrop: RandomImageLayer, Layer, RandomizedLayer {
   }
 
   /// Takes images `(height, width, channels)`; gives `(config.height, config.width, channels)`.
-  public func build(inputShape: [Int], generator: inout SeededGenerator) throws -> [Int] {
+  public override func build(inputShape: [Int], generator: inout SeededGenerator) throws -> [Int] {
     _ = try buildImages(inputShape, layer: "RandomCrop", generator: &generator)
     centre = BilinearMap(
       centreOf: (inputShape[0], inputShape[1]), to: (config.height, config.width))

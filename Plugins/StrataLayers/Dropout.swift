@@ -72,11 +72,8 @@ public final class Dropout: RandomizedLayer {
     // Distributed, the rows of the other processes are drawn too (and dropped): the masks are the
     // global batch's, as one process draws them.
     let rows = x.shape.first ?? 0
-    let sampleSize = rows == 0 ? 0 : x.count / rows
-    let (before, after) =
-      context.globalBatch.map {
-        ($0.offset * sampleSize, max($0.rows - $0.offset - rows, 0) * sampleSize)
-      } ?? (0, 0)
+    let (before, after) = context.otherRowsDraws(
+      rows: rows, perRow: rows == 0 ? 0 : x.count / rows)
     for _ in 0..<before { _ = generator.nextUniform() }
     mask.withUnsafeMutableBufferPointer { m in
       for i in m.indices { m[i] = generator.nextUniform() >= rate ? scale : 0 }

@@ -139,7 +139,7 @@ public final class ThreadGroup: Communicator {
     if let (rank, message) = errors.withLock({ $0.min { $0.key < $1.key } }) {
       throw StrataError.invalidState("rank \(rank) of \(size) failed: \(message)")
     }
-    return results.withLock { values in (0..<size).map { values[$0]! } }
+    return results.withLock { values in (0..<size).compactMap { values[$0] } }
   }
 
   /// Waits for every rank to bring its buffer, lets `combine` run once (on the last to arrive) over
@@ -184,7 +184,8 @@ public final class ThreadGroup: Communicator {
       UnsafeMutableRawPointer(buffer.baseAddress), bytes: count * MemoryLayout<Element>.stride
     ) { all in
       guard count > 0 else { return }
-      let ranks = all.map { $0!.assumingMemoryBound(to: Element.self) }
+      let ranks = all.compactMap { $0?.assumingMemoryBound(to: Element.self) }
+      guard ranks.count == all.count else { return }
       // Rank order, element by element: the same sum whichever thread computes it.
       for i in 0..<count {
         var total = ranks[0][i]
@@ -209,8 +210,9 @@ public final class ThreadGroup: Communicator {
     let count = buffer.count
     try collective(buffer.baseAddress, bytes: count) { all in
       guard count > 0 else { return }
-      for r in all.indices where r != root {
-        all[r]!.copyMemory(from: all[root]!, byteCount: count)
+      guard let source = all[root] else { return }
+      for case let (r, target?) in all.enumerated() where r != root {
+        target.copyMemory(from: source, byteCount: count)
       }
     }
   }
@@ -220,8 +222,8 @@ public final class ThreadGroup: Communicator {
     var value = value
     try withUnsafeMutablePointer(to: &value) { pointer in
       try collective(UnsafeMutableRawPointer(pointer), bytes: 4) { all in
-        let values = all.map { $0!.assumingMemoryBound(to: Int32.self) }
-        let largest = values.map(\.pointee).max()!
+        let values = all.compactMap { $0?.assumingMemoryBound(to: Int32.self) }
+        let largest = values.map(\.pointee).max() ?? 0
         for v in values { v.pointee = largest }
       }
     }

@@ -25,6 +25,16 @@ public struct Context: Sendable {
   }
 }
 
+extension Context {
+  /// How many random draws of `perRow` each come before and after this process's `rows` in the
+  /// global batch of a distributed step (none otherwise): a random layer skips them, so that its
+  /// rows get the numbers one process would draw for them.
+  public func otherRowsDraws(rows: Int, perRow: Int) -> (before: Int, after: Int) {
+    guard let global = globalBatch else { return (0, 0) }
+    return (global.offset * perRow, max(global.rows - global.offset - rows, 0) * perRow)
+  }
+}
+
 /// A layer of a network: a config, parameters, and a forward and backward pass.
 ///
 /// Config is kept apart from state, as in Keras: `init(config:)` plus `config` are all of serialization,

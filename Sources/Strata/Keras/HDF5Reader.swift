@@ -11,7 +11,7 @@ import StrataCore
 /// integers; attributes of fixed-length and variable-length strings (global heap). Refused by name:
 /// newer superblocks and object headers (h5py's `libver="latest"`), chunked or filtered (compressed)
 /// datasets, and anything malformed.
-struct HDF5Reader {
+final class HDF5Reader {
   /// The file's name in errors.
   let path: String
   private let bytes: [UInt8]
@@ -19,6 +19,8 @@ struct HDF5Reader {
   private var lengthSize = 8
   private var base = 0
   private var root = 0
+  /// Each group's links, by object header address: a path is resolved from the root every time.
+  private var linkCache: [Int: [String: Int]] = [:]
 
   /// Reads the superblock of the HDF5 file in `image`.
   init(image: Data, path: String) throws {
@@ -146,6 +148,13 @@ struct HDF5Reader {
 
   /// The links of the group whose object header is at `header`: name → object header address.
   private func links(ofGroup header: Int) throws -> [String: Int] {
+    if let known = linkCache[header] { return known }
+    let found = try readLinks(ofGroup: header)
+    linkCache[header] = found
+    return found
+  }
+
+  private func readLinks(ofGroup header: Int) throws -> [String: Int] {
     guard let table = try messages(at: header).first(where: { $0.type == 0x11 }) else {
       throw corrupt(
         "has an HDF5 group without a symbol table at \(header) (new-style groups are not read)")

@@ -50,14 +50,21 @@ enum KerasFile {
   /// Keras' `naming.to_snake_case`: the group name of a layer class in `model.weights.h5`
   /// (`Conv2D` → `conv2d`, `BatchNormalization` → `batch_normalization`, `PReLU` → `p_re_lu`).
   static func snakeCase(_ name: String) -> String {
-    var text = String(
-      name.unicodeScalars.filter { CharacterSet.alphanumerics.contains($0) || $0 == "_" })
-    for (pattern, template) in [("(.)([A-Z][a-z]+)", "$1_$2"), ("([a-z])([A-Z])", "$1_$2")] {
-      let expression = try! NSRegularExpression(pattern: pattern)  // constant patterns
-      text = expression.stringByReplacingMatches(
-        in: text, range: NSRange(text.startIndex..., in: text), withTemplate: template)
+    // Keras drops non-word characters, then puts `_` before a capital that starts a lowercase run
+    // (`(.)([A-Z][a-z]+)`) and between a lowercase letter and a capital (`([a-z])([A-Z])`).
+    func isLower(_ c: Character) -> Bool { c.isASCII && c.isLowercase }
+    func isUpper(_ c: Character) -> Bool { c.isASCII && c.isUppercase }
+    let characters = Array(name.filter { $0.isLetter || $0.isNumber || $0 == "_" })
+    var result = ""
+    for (i, c) in characters.enumerated() {
+      if i > 0, isUpper(c),
+        (i + 1 < characters.count && isLower(characters[i + 1])) || isLower(characters[i - 1])
+      {
+        result.append("_")
+      }
+      result.append(c)
     }
-    return text.lowercased()
+    return result.lowercased()
   }
 
   /// A layer's parameters in Keras' order: trainable weights, then the others, each in creation order.
