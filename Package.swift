@@ -74,7 +74,8 @@ let package = Package(
 
     // MARK: Plugins
     .target(
-      name: "StrataSIMD", dependencies: ["StrataCore"], path: "Plugins/StrataSIMD",
+      name: "StrataSIMD", dependencies: ["StrataCore", "CStrataKernels"],
+      path: "Plugins/StrataSIMD",
       exclude: ["README.md"]),
     .target(
       name: "StrataBLAS", dependencies: ["StrataCore", "CBLAS"], path: "Plugins/StrataBLAS",

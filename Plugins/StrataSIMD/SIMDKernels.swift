@@ -1,6 +1,8 @@
+import CStrataKernels
 import StrataCore
 
-/// Element-wise work, bias add and reductions as `SIMD16<Float>` loops; GEMM falls back to the reference.
+/// Element-wise work, bias add and reductions as `SIMD16<Float>` loops, max pooling as C loops along
+/// the channels; GEMM and convolution fall back to the reference.
 ///
 /// Registered as `"simd"`. On its own it is the portable fast path for everything but matrix products.
 public struct SIMDKernels: Kernels {
@@ -41,6 +43,47 @@ public struct SIMDKernels: Kernels {
   ) {
     simdZip(x, UnsafeBufferPointer(y), into: y) { $1 + alpha * $0 }
   }
+
+  /// Max pooling needs no workspace here: the backward pass finds each window's maximum again.
+  public func maxPoolingWorkspaceBytes(_ g: PoolingGeometry) -> Int { 0 }
+
+  /// Max pooling along the channels of each pixel (memory-bound: one pass over the input); the first
+  /// maximum of a window wins, padding and NaN never do, as in the reference.
+  public func maxPooling(
+    _ g: PoolingGeometry, input: UnsafeBufferPointer<Float>,
+    output: UnsafeMutableBufferPointer<Float>,
+    workspace: UnsafeMutableRawBufferPointer
+  ) {
+    precondition(
+      input.count >= g.inputCount && output.count >= g.outputCount, "maxPooling: buffers too small")
+    guard g.outputCount > 0 else { return }
+    withGeometry(g) { strata_max_pooling(input.baseAddress, output.baseAddress, $0) }
+  }
+
+  /// Routes each output gradient to its window's first maximum, found again from `input`.
+  public func maxPoolingBackward(
+    _ g: PoolingGeometry, input: UnsafeBufferPointer<Float>,
+    outputGradient: UnsafeBufferPointer<Float>,
+    inputGradient: UnsafeMutableBufferPointer<Float>, workspace: UnsafeRawBufferPointer
+  ) {
+    precondition(
+      input.count >= g.inputCount && inputGradient.count >= g.inputCount
+        && outputGradient.count >= g.outputCount, "maxPoolingBackward: buffers too small")
+    guard g.inputCount > 0 else { return }
+    withGeometry(g) {
+      strata_max_pooling_backward(
+        input.baseAddress, outputGradient.baseAddress, inputGradient.baseAddress, $0)
+    }
+  }
+}
+
+/// The 12 numbers of `g` the C pooling kernels read.
+private func withGeometry<R>(_ g: PoolingGeometry, _ body: (UnsafePointer<Int>) -> R) -> R {
+  let numbers = [
+    g.batch, g.height, g.width, g.channels, g.poolHeight, g.poolWidth, g.strideHeight,
+    g.strideWidth, g.padTop, g.padLeft, g.outputHeight, g.outputWidth,
+  ]
+  return numbers.withUnsafeBufferPointer { body($0.baseAddress!) }
 }
 
 /// Registers the `"simd"` backend.

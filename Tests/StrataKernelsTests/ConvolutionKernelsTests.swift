@@ -1,5 +1,6 @@
 @testable import StrataDNNL
 import Strata
+import StrataSIMD
 import Testing
 
 func random(_ count: Int, _ generator: inout SeededGenerator) -> [Float] {
@@ -134,4 +135,60 @@ func dnnlPoolingMatchesReference(_ g: PoolingGeometry) {
   #expect(kernels.primitiveSets == 4)
   try model.fit(x, y, batchSize: 8, epochs: 2, verbose: 0)
   #expect(kernels.primitiveSets == 4)
+}
+
+/// The SIMD backend's max pooling (C loops along the channels, the `cpu` backend's choice) gives the
+/// reference's values and gradients bit for bit: windows that tile the image, leave pixels out, overlap
+/// or skip some; padding; more channels than one chunk of 64; ties (the first maximum takes the
+/// gradient); NaN (never wins) and all-NaN windows (-∞, no gradient).
+@Test(arguments: [
+  PoolingGeometry(
+    batch: 2, height: 4, width: 6, channels: 3, pool: (2, 2), strides: (2, 2), same: false),
+  PoolingGeometry(
+    batch: 2, height: 7, width: 7, channels: 5, pool: (2, 2), strides: (2, 2), same: false),
+  PoolingGeometry(
+    batch: 1, height: 7, width: 5, channels: 70, pool: (3, 3), strides: (2, 2), same: true),
+  PoolingGeometry(
+    batch: 3, height: 5, width: 6, channels: 2, pool: (2, 3), strides: (1, 2), same: true),
+  PoolingGeometry(
+    batch: 1, height: 8, width: 9, channels: 4, pool: (2, 2), strides: (3, 3), same: false),
+  PoolingGeometry(
+    batch: 2, height: 28, width: 28, channels: 32, pool: (2, 2), strides: (2, 2), same: true),
+])
+func simdMaxPoolingMatchesReferenceExactly(_ g: PoolingGeometry) {
+  var generator = SeededGenerator(seed: UInt64(g.inputCount))
+  // Few distinct values, so windows hold ties; some NaN, and one pixel all NaN.
+  var x = (0..<g.inputCount).map { _ in Float(Int(generator.next() % 7)) - 3 }
+  for i in stride(from: 5, to: g.inputCount, by: 11) { x[i] = .nan }
+  // The first window all NaN.
+  for py in 0..<g.poolHeight where py < g.height {
+    for px in 0..<g.poolWidth where px < g.width {
+      for c in 0..<g.channels { x[(py * g.width + px) * g.channels + c] = .nan }
+    }
+  }
+  let dy = random(g.outputCount, &generator)
+  let results = [ReferenceKernels() as any Kernels, SIMDKernels()].map { kernels -> [[Float]] in
+    var workspace = [UInt8](repeating: 0, count: max(1, kernels.maxPoolingWorkspaceBytes(g)))
+    var y = [Float](repeating: .nan, count: g.outputCount)
+    var dx = [Float](repeating: .nan, count: g.inputCount)
+    x.withUnsafeBufferPointer { xs in
+      workspace.withUnsafeMutableBytes { w in
+        y.withUnsafeMutableBufferPointer {
+          kernels.maxPooling(g, input: xs, output: $0, workspace: w)
+        }
+        dy.withUnsafeBufferPointer { dys in
+          dx.withUnsafeMutableBufferPointer {
+            kernels.maxPoolingBackward(
+              g, input: xs, outputGradient: dys, inputGradient: $0,
+              workspace: UnsafeRawBufferPointer(w))
+          }
+        }
+      }
+    }
+    return [y, dx]
+  }
+  #expect(results[1][0] == results[0][0], "\(g) forward")
+  #expect(results[1][1] == results[0][1], "\(g) backward")
+  #expect(results[0][0].prefix(g.channels).allSatisfy { $0 == -.infinity })
+  #expect(results[0][1].filter { $0 != 0 }.count > g.outputCount / 2, "\(g): gradients routed")
 }

@@ -43,3 +43,13 @@ void strata_restore_float_mode(unsigned long previous);
 void strata_relu_forward(const float *x, float *y, size_t n);
 void strata_relu_backward(const float *x, const float *dy, float *dx, size_t n);
 #endif
+
+#ifndef CSTRATAKERNELS_POOLING
+#define CSTRATAKERNELS_POOLING
+/// Max pooling of channels-last images. `geometry` holds 12 numbers: batch, height, width, channels,
+/// pool height and width, stride height and width, padding top and left, output height and width.
+/// Padding never wins; the first maximum of a window does; NaN never does.
+void strata_max_pooling(const float *x, float *y, const long *geometry);
+/// Its backward pass: `dx` zeroed, then each output gradient added at its window's first maximum.
+void strata_max_pooling_backward(const float *x, const float *dy, float *dx, const long *geometry);
+#endif
