@@ -120,21 +120,10 @@ public struct CategoricalCrossentropy: Loss, SoftmaxCrossentropy {
     prediction: UnsafeBufferPointer<Float>, target: UnsafeBufferPointer<Float>, shape: [Int],
     gradient: UnsafeMutableBufferPointer<Float>?
   ) throws -> Float {
-    let width = max(shape.last ?? 1, 1), samples = prediction.count / width
-    let scale = 1 / Float(samples)
-    var sum: Double = 0
-    for r in 0..<samples {
-      let range = (r * width)..<((r + 1) * width)
-      let row = UnsafeBufferPointer(rebasing: prediction[range])
-      let targetRow = UnsafeBufferPointer(rebasing: target[range])
-      let g = gradient.map { UnsafeMutableBufferPointer(rebasing: $0[range]) }
-      sum +=
-        fromLogits
-        ? crossentropyFromLogits(row, targetRow: targetRow, label: nil, scale: scale, gradient: g)
-        : crossentropyFromProbabilities(
-          row, targetRow: targetRow, label: nil, scale: scale, gradient: g)
-    }
-    return Float(sum / Double(samples))
+    let width = max(shape.last ?? 1, 1)
+    return meanCrossentropy(
+      prediction, width: width, fromLogits: fromLogits, gradient: gradient
+    ) { r in (UnsafeBufferPointer(rebasing: target[(r * width)..<((r + 1) * width)]), nil) }
   }
 
   public func computeFromSoftmax(
@@ -188,21 +177,10 @@ public struct SparseCategoricalCrossentropy: Loss, SoftmaxCrossentropy {
     prediction: UnsafeBufferPointer<Float>, target: UnsafeBufferPointer<Float>, shape: [Int],
     gradient: UnsafeMutableBufferPointer<Float>?
   ) throws -> Float {
-    let width = max(shape.last ?? 1, 1), samples = prediction.count / width
-    let scale = 1 / Float(samples)
-    var sum: Double = 0
-    for r in 0..<samples {
-      let range = (r * width)..<((r + 1) * width)
-      let row = UnsafeBufferPointer(rebasing: prediction[range])
-      let g = gradient.map { UnsafeMutableBufferPointer(rebasing: $0[range]) }
-      let index = try label(target[r], classes: width)
-      sum +=
-        fromLogits
-        ? crossentropyFromLogits(row, targetRow: nil, label: index, scale: scale, gradient: g)
-        : crossentropyFromProbabilities(
-          row, targetRow: nil, label: index, scale: scale, gradient: g)
-    }
-    return Float(sum / Double(samples))
+    let width = max(shape.last ?? 1, 1)
+    return try meanCrossentropy(
+      prediction, width: width, fromLogits: fromLogits, gradient: gradient
+    ) { r in (nil, try label(target[r], classes: width)) }
   }
 
   public func computeFromSoftmax(
@@ -216,6 +194,31 @@ public struct SparseCategoricalCrossentropy: Loss, SoftmaxCrossentropy {
       probabilities: probabilities, width: width, gradient: logitsGradient,
       target: { r in (nil, Int(target[r])) })
   }
+}
+
+/// The batch mean of each row's cross-entropy (`width` classes a row, probabilities or logits),
+/// against what `target` gives for row `r`: a row of class probabilities or a class index. Fills
+/// `gradient`, when given, with the mean's gradient.
+func meanCrossentropy(
+  _ prediction: UnsafeBufferPointer<Float>, width: Int, fromLogits: Bool,
+  gradient: UnsafeMutableBufferPointer<Float>?,
+  target: (Int) throws -> (UnsafeBufferPointer<Float>?, Int?)
+) rethrows -> Float {
+  let samples = prediction.count / width
+  let scale = 1 / Float(samples)
+  var sum: Double = 0
+  for r in 0..<samples {
+    let range = (r * width)..<((r + 1) * width)
+    let row = UnsafeBufferPointer(rebasing: prediction[range])
+    let g = gradient.map { UnsafeMutableBufferPointer(rebasing: $0[range]) }
+    let (targetRow, label) = try target(r)
+    sum +=
+      fromLogits
+      ? crossentropyFromLogits(row, targetRow: targetRow, label: label, scale: scale, gradient: g)
+      : crossentropyFromProbabilities(
+        row, targetRow: targetRow, label: label, scale: scale, gradient: g)
+  }
+  return Float(sum / Double(samples))
 }
 
 /// Softmax followed by cross-entropy, fused: the loss is Keras' (clipped probabilities) and the gradient
