@@ -118,7 +118,9 @@ let package = Package(
       resources: [.copy("Fixtures")]),
     .testTarget(
       name: "StrataKernelsTests",
-      dependencies: ["Strata", "StrataSIMD", "StrataBLAS", "StrataDNNL", "CStrataKernels"]),
+      dependencies: [
+        "Strata", "StrataSIMD", "StrataBLAS", "StrataDNNL", "StrataCPU", "CStrataKernels",
+      ]),
     .testTarget(
       name: "StrataTests",
       dependencies: [

@@ -67,8 +67,10 @@ func gemmRows(_ options: Options, _ machine: Machine, runs: Int) -> [Row] {
     let a = randomArray(shape.m * shape.k, seed: 1), b = randomArray(shape.k * shape.n, seed: 2)
     var c = [Float](repeating: 0, count: shape.m * shape.n)
     let flops = 2.0 * Double(shape.m * shape.n * shape.k)
-    for backend in ["blas", "reference"] where options.wants(shape.name, backend: backend) {
+    for backend in ["blas", "dnnl", "reference"] where options.wants(shape.name, backend: backend) {
       if backend == "reference" && (flops > 2e8 || options.quick) { continue }
+      // oneDNN's matmul: what the cpu backend uses for large products once convolutions run.
+      if backend == "dnnl" && flops < 4e7 { continue }
       let kernels = kernels(backend)
       func run() {
         a.withUnsafeBufferPointer { a in
@@ -82,7 +84,10 @@ func gemmRows(_ options: Options, _ machine: Machine, runs: Int) -> [Row] {
         }
       }
       let seconds = measure(runs: runs, run)
-      let threads = backend == "blas" ? Int(openblas_get_num_threads()) : 1
+      let threads =
+        backend == "blas"
+        ? Int(openblas_get_num_threads())
+        : backend == "dnnl" ? ProcessInfo.processInfo.activeProcessorCount : 1
       // Validation: 32 sampled entries against a dot product in Double.
       var generator = SeededGenerator(seed: 3)
       var worst = 0.0

@@ -2,6 +2,7 @@ import StrataBLAS
 import StrataCore
 import StrataDNNL
 import StrataSIMD
+import Synchronization
 
 /// The backend models use unless told otherwise: OpenBLAS for GEMM, oneDNN for convolution and
 /// pooling, SIMD loops for element-wise work.
@@ -22,7 +23,12 @@ public struct DefaultKernels: Kernels {
     a: UnsafeBufferPointer<Float>, b: UnsafeBufferPointer<Float>, beta: Float,
     c: UnsafeMutableBufferPointer<Float>
   ) {
-    blas.gemm(
+    // A large product in a model whose convolutions keep oneDNN's OpenMP threads busy runs on those
+    // threads: OpenBLAS' own would compete with them for the cores (limited to one, it leaves a core idle).
+    let backend: any Kernels =
+      m * n * k >= 20_000_000 && DefaultKernels.convolutionsRan.load(ordering: .relaxed)
+      ? dnnl : blas
+    backend.gemm(
       transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha, a: a, b: b,
       beta: beta, c: c)
   }
@@ -49,8 +55,15 @@ public struct DefaultKernels: Kernels {
     simd.axpy(alpha: alpha, x: x, y: y)
   }
 
-  /// Limits OpenBLAS to one thread, once, when oneDNN's OpenMP threads come into play.
-  private static let shareTheCores: Void = { BLASKernels.setThreads(1) }()
+  /// Whether a convolution has run in this process: oneDNN's OpenMP threads are then in play.
+  private static let convolutionsRan = Atomic<Bool>(false)
+
+  /// Limits OpenBLAS to one thread and sends large products to oneDNN, once, when oneDNN's OpenMP
+  /// threads come into play.
+  private static let shareTheCores: Void = {
+    BLASKernels.setThreads(1)
+    convolutionsRan.store(true, ordering: .relaxed)
+  }()
 
   public func convolution(
     _ g: ConvolutionGeometry, input: UnsafeBufferPointer<Float>, kernel: UnsafeBufferPointer<Float>,

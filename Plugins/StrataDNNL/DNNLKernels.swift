@@ -35,10 +35,25 @@ final class PrimitiveCache: Sendable {
     }
   }
 
-  var count: Int { convolutions.withLock { $0.count } + poolings.withLock { $0.count } }
+  private let products = Mutex<[ProductShape: MatMulPrimitive]>([:])
+
+  func matmul(_ shape: ProductShape, runtime: DNNLRuntime) -> MatMulPrimitive {
+    products.withLock { cache in
+      if let found = cache[shape] { return found }
+      let made = MatMulPrimitive(shape, runtime: runtime)
+      cache[shape] = made
+      return made
+    }
+  }
+
+  var count: Int {
+    convolutions.withLock { $0.count } + poolings.withLock { $0.count }
+      + products.withLock { $0.count }
+  }
 }
 
-/// Convolution and pooling on oneDNN primitives (Debian's `libdnnl-dev`); everything else as the reference.
+/// Matrix products, convolution and pooling on oneDNN primitives (Debian's `libdnnl-dev`); everything
+/// else as the reference.
 ///
 /// Registered as `"dnnl"`. Activations stay NHWC, so no reorder is needed between layers; weights are
 /// reordered from Keras' `[kh, kw, in, out]` into the layout oneDNN picks (`format_tag_any`), since
@@ -56,6 +71,28 @@ public struct DNNLKernels: Kernels {
 
   /// How many primitive sets have been made (one per geometry and kind): for tests and benchmarks.
   public var primitiveSets: Int { cache.count }
+
+  /// `c = alpha · op(a) · op(b) + beta · c` on oneDNN's matmul primitive (made once per shape, the
+  /// transposed operands read in place); the reference computes it when oneDNN did not start or when
+  /// `alpha` is not 1 or `beta` not 0 (no layer asks for that).
+  public func gemm(
+    transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+    a: UnsafeBufferPointer<Float>, b: UnsafeBufferPointer<Float>, beta: Float,
+    c: UnsafeMutableBufferPointer<Float>
+  ) {
+    guard alpha == 1, beta == 0, m > 0, n > 0, k > 0, let runtime = DNNLRuntime.shared,
+      let aBase = a.baseAddress, let bBase = b.baseAddress, let cBase = c.baseAddress
+    else {
+      ReferenceKernels().gemm(
+        transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha, a: a,
+        b: b, beta: beta, c: c)
+      return
+    }
+    precondition(
+      a.count >= m * k && b.count >= k * n && c.count >= m * n, "gemm: buffers too small")
+    let shape = ProductShape(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k)
+    cache.matmul(shape, runtime: runtime).run(a: aBase, b: bBase, c: cBase)
+  }
 
   public func convolution(
     _ g: ConvolutionGeometry, input: UnsafeBufferPointer<Float>, kernel: UnsafeBufferPointer<Float>,

@@ -1,3 +1,4 @@
+@testable import StrataCPU
 @testable import StrataDNNL
 import Strata
 import StrataSIMD
@@ -131,10 +132,11 @@ func dnnlPoolingMatchesReference(_ g: PoolingGeometry) {
   x.withUnsafeMutableBufferPointer { for i in $0.indices { $0[i] = Float(i % 7) * 0.1 } }
   let y = Tensor(shape: [20, 3], repeating: 0.5)
   try model.fit(x, y, batchSize: 8, epochs: 1, verbose: 0)
-  // Batches of 8 and a last batch of 4: a convolution and a pooling set for each size.
-  #expect(kernels.primitiveSets == 4)
+  // Batches of 8 and a last batch of 4: for each size a convolution set, a pooling set and Dense's
+  // three products (forward, weight gradient, input gradient).
+  #expect(kernels.primitiveSets == 10)
   try model.fit(x, y, batchSize: 8, epochs: 2, verbose: 0)
-  #expect(kernels.primitiveSets == 4)
+  #expect(kernels.primitiveSets == 10)
 }
 
 /// The SIMD backend's max pooling (C loops along the channels, the `cpu` backend's choice) gives the
@@ -191,4 +193,43 @@ func simdMaxPoolingMatchesReferenceExactly(_ g: PoolingGeometry) {
   #expect(results[1][1] == results[0][1], "\(g) backward")
   #expect(results[0][0].prefix(g.channels).allSatisfy { $0 == -.infinity })
   #expect(results[0][1].filter { $0 != 0 }.count > g.outputCount / 2, "\(g): gradients routed")
+}
+
+/// Once a convolution has run, the `cpu` backend sends products of 2·10⁷ multiply-adds and more to
+/// oneDNN's matmul (the threads the convolutions use) and smaller ones to OpenBLAS; both agree with
+/// OpenBLAS alone, for every transposition.
+@Test func cpuBackendSendsLargeProductsToOneDNNOnceConvolutionsRun() throws {
+  let cpu = DefaultKernels()  // its own primitive cache: the registry's is shared with other tests
+  let model = try Sequential([Input(shape: [6, 6, 1]), Conv2D(2, kernelSize: 3)], seed: 1)
+  model.kernels = cpu
+  _ = try model.predict(Tensor(shape: [2, 6, 6, 1], repeating: 0.5))
+  let before = cpu.dnnl.primitiveSets
+  var generator = SeededGenerator(seed: 5)
+  for (m, n, k, large) in [(260, 300, 280, true), (32, 128, 784, false)] {
+    for transposeA in [false, true] {
+      for transposeB in [false, true] {
+        let a = randomArray(m * k, &generator), b = randomArray(k * n, &generator)
+        var expected = [Float](repeating: 0, count: m * n), actual = expected
+        a.withUnsafeBufferPointer { a in
+          b.withUnsafeBufferPointer { b in
+            expected.withUnsafeMutableBufferPointer {
+              BLASKernels().gemm(
+                transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: 1, a: a,
+                b: b, beta: 0, c: $0)
+            }
+            actual.withUnsafeMutableBufferPointer {
+              cpu.gemm(
+                transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: 1, a: a,
+                b: b, beta: 0, c: $0)
+            }
+          }
+        }
+        #expect(
+          maxDifference(actual, expected) < 1e-4, "\(m)x\(n)x\(k) tA \(transposeA) tB \(transposeB)"
+        )
+      }
+    }
+    // Four new matmul primitives for the large shape (one per transposition), none for the small one.
+    #expect(cpu.dnnl.primitiveSets == before + 4, "\(m)x\(n)x\(k) large \(large)")
+  }
 }

@@ -24,7 +24,7 @@ func gemmMatchesReference(_ backendName: String, size: Int) {
   for (m, n, k) in [(size, size, size), (size, 5, 3), (2, size, 9), (size, 1, size + 2)] {
     for transposeA in [false, true] {
       for transposeB in [false, true] {
-        for beta: Float in [0, 1] {
+        for (alpha, beta): (Float, Float) in [(0.5, 0), (0.5, 1), (1, 0)] {
           let a = randomArray(m * k, &generator), b = randomArray(k * n, &generator)
           let c0 = randomArray(m * n, &generator)
           var expected = c0, actual = c0
@@ -32,19 +32,20 @@ func gemmMatchesReference(_ backendName: String, size: Int) {
             b.withUnsafeBufferPointer { b in
               expected.withUnsafeMutableBufferPointer {
                 ReferenceKernels().gemm(
-                  transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: 0.5,
+                  transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
                   a: a, b: b, beta: beta, c: $0)
               }
               actual.withUnsafeMutableBufferPointer {
                 kernels.gemm(
-                  transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: 0.5,
+                  transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
                   a: a, b: b, beta: beta, c: $0)
               }
             }
           }
           #expect(
             maxDifference(actual, expected) < 1e-5,
-            "\(backendName) gemm \(m)x\(n)x\(k) tA \(transposeA) tB \(transposeB)")
+            "\(backendName) gemm \(m)x\(n)x\(k) tA \(transposeA) tB \(transposeB) α \(alpha) β \(beta)"
+          )
         }
       }
     }
