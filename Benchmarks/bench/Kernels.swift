@@ -63,7 +63,8 @@ func gemmShapes(quick: Bool) -> [GEMMShape] {
 
 func gemmRows(_ options: Options, _ machine: Machine, runs: Int) -> [Row] {
   var rows: [Row] = []
-  for shape in gemmShapes(quick: options.quick) {
+  for shape in gemmShapes(quick: options.quick)
+  where ["blas", "dnnl", "reference"].contains(where: { options.wants(shape.name, backend: $0) }) {
     let a = randomArray(shape.m * shape.k, seed: 1), b = randomArray(shape.k * shape.n, seed: 2)
     var c = [Float](repeating: 0, count: shape.m * shape.n)
     let flops = 2.0 * Double(shape.m * shape.n * shape.k)
@@ -162,7 +163,10 @@ func elementwiseRows(_ options: Options, _ machine: Machine, runs: Int) throws -
   let sizes: [(String, [Int])] = [("32x128", [32, 128]), ("16M", [4096, 4096])]
   for name in ["relu", "sigmoid", "tanh", "softmax"] {
     let activation = try Registries.shared.activations.make(name)
-    for (label, shape) in sizes {
+    for (label, shape) in sizes
+    where ["simd", "reference"].contains(where: { backend in
+      ["forward", "backward"].contains { options.wants("\(name) \(label) \($0)", backend: backend) }
+    }) {
       let count = shape.reduce(1, *), row = shape[1]
       let x = randomArray(count, seed: 4), dy = randomArray(count, seed: 5)
       var y = [Float](repeating: 0, count: count), dx = y
