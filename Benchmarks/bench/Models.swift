@@ -27,7 +27,7 @@ func modelRows(_ options: Options, runs: Int) throws -> [Row] {
         : (name == "deep-mnist" ? 120 : name == "cnn" ? 300 : name == "resnet-small" ? 150 : 400)
       let sx = x.slice(rows: 0..<(steps * batch)), sy = labels.slice(rows: 0..<(steps * batch))
       let seconds =
-        try measure(runs: options.quick ? 1 : 3) {
+        try measure(runs: 3, best: true) {
           try model.fit(sx, sy, batchSize: batch, epochs: 1, verbose: 0, shuffle: false)
         } / Double(steps)
       rows.append(

@@ -4,12 +4,14 @@ import StrataDNNL
 import StrataSIMD
 import Synchronization
 
-/// The backend models use unless told otherwise: OpenBLAS for GEMM, oneDNN for convolution and
-/// pooling, SIMD loops for element-wise work.
+/// The backend models use unless told otherwise: OpenBLAS for GEMM, oneDNN for convolution and average
+/// pooling, the SIMD backend's loops for max pooling and element-wise work.
 ///
 /// Registered as `"cpu"`. It keeps the two libraries' threads from fighting over the cores: oneDNN's
-/// OpenMP threads spin for a while after each primitive, so once a convolution or pooling has run here,
-/// OpenBLAS is limited to one thread (Deep MNIST: 35 → 25 ms a step on 2 cores, Docs/Performance.md).
+/// OpenMP threads spin for a while after each primitive, so once a convolution or average pooling has
+/// run here, OpenBLAS is limited to one thread (Deep MNIST: 35 → 25 ms a step on 2 cores) and products
+/// of 2·10⁷ multiply-adds and more go to oneDNN's matmul on those threads (40 → 33 ms, AMD EPYC;
+/// Docs/Performance.md).
 public struct DefaultKernels: Kernels {
   let blas = BLASKernels()
   let simd = SIMDKernels()
@@ -26,7 +28,7 @@ public struct DefaultKernels: Kernels {
     // A large product in a model whose convolutions keep oneDNN's OpenMP threads busy runs on those
     // threads: OpenBLAS' own would compete with them for the cores (limited to one, it leaves a core idle).
     let backend: any Kernels =
-      m * n * k >= 20_000_000 && DefaultKernels.convolutionsRan.load(ordering: .relaxed)
+      m * n * k >= 20_000_000 && DefaultKernels.oneDNNThreadsRun.load(ordering: .relaxed)
       ? dnnl : blas
     backend.gemm(
       transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha, a: a, b: b,
@@ -55,14 +57,15 @@ public struct DefaultKernels: Kernels {
     simd.axpy(alpha: alpha, x: x, y: y)
   }
 
-  /// Whether a convolution has run in this process: oneDNN's OpenMP threads are then in play.
-  private static let convolutionsRan = Atomic<Bool>(false)
+  /// Whether a convolution or average pooling has run in this process: oneDNN's OpenMP threads are
+  /// then in play.
+  private static let oneDNNThreadsRun = Atomic<Bool>(false)
 
   /// Limits OpenBLAS to one thread and sends large products to oneDNN, once, when oneDNN's OpenMP
   /// threads come into play.
   private static let shareTheCores: Void = {
     BLASKernels.setThreads(1)
-    convolutionsRan.store(true, ordering: .relaxed)
+    oneDNNThreadsRun.store(true, ordering: .relaxed)
   }()
 
   public func convolution(
