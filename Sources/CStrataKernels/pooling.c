@@ -45,50 +45,11 @@ STRATA_CLONES void strata_max_pooling_backward(const float *restrict x, const fl
                     outputHeight * poolHeight == height && outputWidth * poolWidth == width;
   // Windows that tile the image write every pixel of dx below; otherwise the uncovered ones are zeros.
   if (!tiled) memset(dx, 0, (size_t)(batch * height * width * channels) * sizeof(float));
+  // Windows that do not overlap give each input pixel one window at most: its gradient is written (the
+  // winner's, else 0); overlapping ones add, in the reference's order.
+  const int overlap = strideHeight < poolHeight || strideWidth < poolWidth;
   float best[STRATA_POOL_CHUNK];
-  long pixel[STRATA_POOL_CHUNK];
-  if (strideHeight >= poolHeight && strideWidth >= poolWidth) {
-    // Windows that do not overlap: each input pixel has one window at most, so its gradient is written
-    // (the winner's, else 0) instead of added, in loops that vectorize.
-    for (long n = 0; n < batch; n++) {
-      for (long oy = 0; oy < outputHeight; oy++) {
-        for (long ox = 0; ox < outputWidth; ox++) {
-          const float *restrict gradient = dy + ((n * outputHeight + oy) * outputWidth + ox) * channels;
-          for (long c0 = 0; c0 < channels; c0 += STRATA_POOL_CHUNK) {
-            const long count = channels - c0 < STRATA_POOL_CHUNK ? channels - c0 : STRATA_POOL_CHUNK;
-            for (long j = 0; j < count; j++) {
-              best[j] = -INFINITY;
-              pixel[j] = -1;
-            }
-            for (int pass = 0; pass < 2; pass++) {
-              long k = 0;
-              for (long py = 0; py < poolHeight; py++) {
-                const long iy = oy * strideHeight + py - padTop;
-                if (iy < 0 || iy >= height) continue;
-                for (long px = 0; px < poolWidth; px++, k++) {
-                  const long ix = ox * strideWidth + px - padLeft;
-                  if (ix < 0 || ix >= width) continue;
-                  const long at = ((n * height + iy) * width + ix) * channels + c0;
-                  if (pass == 0) {
-                    const float *restrict in = x + at;
-                    for (long j = 0; j < count; j++) {
-                      const int wins = in[j] > best[j];
-                      best[j] = wins ? in[j] : best[j];
-                      pixel[j] = wins ? k : pixel[j];
-                    }
-                  } else {
-                    float *restrict out = dx + at;
-                    for (long j = 0; j < count; j++) out[j] = pixel[j] == k ? gradient[c0 + j] : 0;
-                  }
-                }
-              }
-            }
-          }
-        }
-      }
-    }
-    return;
-  }
+  long winner[STRATA_POOL_CHUNK];
   for (long n = 0; n < batch; n++) {
     for (long oy = 0; oy < outputHeight; oy++) {
       for (long ox = 0; ox < outputWidth; ox++) {
@@ -97,25 +58,35 @@ STRATA_CLONES void strata_max_pooling_backward(const float *restrict x, const fl
           const long count = channels - c0 < STRATA_POOL_CHUNK ? channels - c0 : STRATA_POOL_CHUNK;
           for (long j = 0; j < count; j++) {
             best[j] = -INFINITY;
-            pixel[j] = -1;
+            winner[j] = -1;
           }
-          for (long py = 0; py < poolHeight; py++) {
-            const long iy = oy * strideHeight + py - padTop;
-            if (iy < 0 || iy >= height) continue;
-            for (long px = 0; px < poolWidth; px++) {
-              const long ix = ox * strideWidth + px - padLeft;
-              if (ix < 0 || ix >= width) continue;
-              const long at = (n * height + iy) * width + ix;
-              const float *restrict in = x + at * channels + c0;
-              for (long j = 0; j < count; j++) {
-                const int wins = in[j] > best[j];
-                best[j] = wins ? in[j] : best[j];
-                pixel[j] = wins ? at : pixel[j];
+          // Pass 0 finds each channel's first maximum (by its place k in the window), pass 1 routes the
+          // gradient to it; both visit the window in the same order, so k names the same pixel.
+          for (int pass = 0; pass < 2; pass++) {
+            long k = 0;
+            for (long py = 0; py < poolHeight; py++) {
+              const long iy = oy * strideHeight + py - padTop;
+              if (iy < 0 || iy >= height) continue;
+              for (long px = 0; px < poolWidth; px++, k++) {
+                const long ix = ox * strideWidth + px - padLeft;
+                if (ix < 0 || ix >= width) continue;
+                const long at = ((n * height + iy) * width + ix) * channels + c0;
+                if (pass == 0) {
+                  const float *restrict in = x + at;
+                  for (long j = 0; j < count; j++) {
+                    const int wins = in[j] > best[j];
+                    best[j] = wins ? in[j] : best[j];
+                    winner[j] = wins ? k : winner[j];
+                  }
+                } else if (overlap) {
+                  float *restrict out = dx + at;
+                  for (long j = 0; j < count; j++) out[j] += winner[j] == k ? gradient[c0 + j] : 0;
+                } else {
+                  float *restrict out = dx + at;
+                  for (long j = 0; j < count; j++) out[j] = winner[j] == k ? gradient[c0 + j] : 0;
+                }
               }
             }
-          }
-          for (long j = 0; j < count; j++) {
-            if (pixel[j] >= 0) dx[pixel[j] * channels + c0 + j] += gradient[c0 + j];
           }
         }
       }

@@ -70,6 +70,31 @@ func dnnlConvolutionMatchesReference(_ g: ConvolutionGeometry) {
   }
 }
 
+/// Max pooling's forward and backward pass on `kernels` (outputs start as NaN, so a pixel a backend
+/// leaves unwritten shows).
+func maxPooling(_ kernels: any Kernels, _ g: PoolingGeometry, _ x: [Float], _ dy: [Float]) -> (
+  [Float], [Float]
+) {
+  var workspace = [UInt8](repeating: 0, count: max(1, kernels.maxPoolingWorkspaceBytes(g)))
+  var y = [Float](repeating: .nan, count: g.outputCount)
+  var dx = [Float](repeating: .nan, count: g.inputCount)
+  x.withUnsafeBufferPointer { xs in
+    workspace.withUnsafeMutableBytes { w in
+      y.withUnsafeMutableBufferPointer {
+        kernels.maxPooling(g, input: xs, output: $0, workspace: w)
+      }
+      dy.withUnsafeBufferPointer { dys in
+        dx.withUnsafeMutableBufferPointer {
+          kernels.maxPoolingBackward(
+            g, input: xs, outputGradient: dys, inputGradient: $0,
+            workspace: UnsafeRawBufferPointer(w))
+        }
+      }
+    }
+  }
+  return (y, dx)
+}
+
 @Test(arguments: [
   PoolingGeometry(
     batch: 2, height: 7, width: 7, channels: 3, pool: (2, 2), strides: (2, 2), same: false),
@@ -88,22 +113,10 @@ func dnnlPoolingMatchesReference(_ g: PoolingGeometry) {
   let dy = random(g.outputCount, &generator)
   let backends: [any Kernels] = [ReferenceKernels(), DNNLKernels()]
   let results = backends.map { kernels -> [[Float]] in
-    var workspace = [UInt8](repeating: 0, count: max(1, kernels.maxPoolingWorkspaceBytes(g)))
-    var maxY = [Float](repeating: .nan, count: g.outputCount),
-      maxDx = [Float](repeating: .nan, count: g.inputCount)
+    let (maxY, maxDx) = maxPooling(kernels, g, x, dy)
     var avgY = maxY, avgDx = maxDx
     x.withUnsafeBufferPointer { xs in
       dy.withUnsafeBufferPointer { dys in
-        workspace.withUnsafeMutableBytes { w in
-          maxY.withUnsafeMutableBufferPointer {
-            kernels.maxPooling(g, input: xs, output: $0, workspace: w)
-          }
-          maxDx.withUnsafeMutableBufferPointer {
-            kernels.maxPoolingBackward(
-              g, input: xs, outputGradient: dys, inputGradient: $0,
-              workspace: UnsafeRawBufferPointer(w))
-          }
-        }
         avgY.withUnsafeMutableBufferPointer { kernels.averagePooling(g, input: xs, output: $0) }
         avgDx.withUnsafeMutableBufferPointer {
           kernels.averagePoolingBackward(g, outputGradient: dys, inputGradient: $0)
@@ -169,24 +182,8 @@ func simdMaxPoolingMatchesReferenceExactly(_ g: PoolingGeometry) {
     }
   }
   let dy = random(g.outputCount, &generator)
-  let results = [ReferenceKernels() as any Kernels, SIMDKernels()].map { kernels -> [[Float]] in
-    var workspace = [UInt8](repeating: 0, count: max(1, kernels.maxPoolingWorkspaceBytes(g)))
-    var y = [Float](repeating: .nan, count: g.outputCount)
-    var dx = [Float](repeating: .nan, count: g.inputCount)
-    x.withUnsafeBufferPointer { xs in
-      workspace.withUnsafeMutableBytes { w in
-        y.withUnsafeMutableBufferPointer {
-          kernels.maxPooling(g, input: xs, output: $0, workspace: w)
-        }
-        dy.withUnsafeBufferPointer { dys in
-          dx.withUnsafeMutableBufferPointer {
-            kernels.maxPoolingBackward(
-              g, input: xs, outputGradient: dys, inputGradient: $0,
-              workspace: UnsafeRawBufferPointer(w))
-          }
-        }
-      }
-    }
+  let results = [ReferenceKernels() as any Kernels, SIMDKernels()].map {
+    let (y, dx) = maxPooling($0, g, x, dy)
     return [y, dx]
   }
   #expect(results[1][0] == results[0][0], "\(g) forward")
