@@ -27,12 +27,15 @@ public struct DefaultKernels: Kernels {
   ) {
     // A large product in a model whose convolutions keep oneDNN's OpenMP threads busy runs on those
     // threads: OpenBLAS' own would compete with them for the cores (limited to one, it leaves a core idle).
-    let backend: any Kernels =
-      m * n * k >= 20_000_000 && DefaultKernels.oneDNNThreadsRun.load(ordering: .relaxed)
-      ? dnnl : blas
-    backend.gemm(
-      transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha, a: a, b: b,
-      beta: beta, c: c)
+    if m * n * k >= 20_000_000 && DefaultKernels.oneDNNThreadsRun.load(ordering: .relaxed) {
+      dnnl.gemm(
+        transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha, a: a,
+        b: b, beta: beta, c: c)
+    } else {
+      blas.gemm(
+        transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha, a: a,
+        b: b, beta: beta, c: c)
+    }
   }
 
   public func addBias(_ bias: UnsafeBufferPointer<Float>, to c: UnsafeMutableBufferPointer<Float>) {

@@ -562,7 +562,10 @@ public final class RandomCrop: RandomImageLayer, Layer, RandomizedLayer {
   /// The arguments.
   public let config: Config
   private var centre = BilinearMap()
-  private var map = BilinearMap()
+  /// The random window of the last training step, refilled in place.
+  private var window = BilinearMap()
+  /// Whether the last forward pass sampled `window` (else `centre`).
+  private var cropped = false
   private var output = Tensor(shape: [0])
   private var inputGradient = Tensor(shape: [0])
 
@@ -590,24 +593,24 @@ public final class RandomCrop: RandomImageLayer, Layer, RandomizedLayer {
   public func forward(_ x: Tensor, in context: Context) throws -> Tensor {
     try checkInput(x, layer: "RandomCrop", expected: shape)
     let (inHeight, inWidth) = (shape[0], shape[1])
-    map = centre
-    if context.isTraining && inHeight > config.height && inWidth > config.width {
+    cropped = context.isTraining && inHeight > config.height && inWidth > config.width
+    if cropped {
       let top = Int(generator.nextUniform() * Float(inHeight - config.height + 1))
       let left = Int(generator.nextUniform() * Float(inWidth - config.width + 1))
-      map = BilinearMap(
+      window.set(
         from: (inHeight, inWidth),
         crop: (
           min(top, inHeight - config.height), min(left, inWidth - config.width), config.height,
           config.width
         ), to: (config.height, config.width))
     }
-    map.apply(x, channels: shape[2], into: &output)
+    (cropped ? window : centre).apply(x, channels: shape[2], into: &output)
     return output
   }
 
   /// The gradient back on the window the output came from.
   public func backward(_ outputGradient: Tensor, in context: Context) throws -> Tensor {
-    map.transpose(outputGradient, channels: shape[2], into: &inputGradient)
+    (cropped ? window : centre).transpose(outputGradient, channels: shape[2], into: &inputGradient)
     return inputGradient
   }
 }
@@ -643,6 +646,12 @@ struct BilinearMap {
   }
 
   init(from: (Int, Int), crop: (Int, Int, Int, Int), to: (Int, Int)) {
+    set(from: from, crop: crop, to: to)
+  }
+
+  /// Makes this the map of `crop` of `from` images into `to`, reusing its arrays (RandomCrop draws a
+  /// window every training step).
+  mutating func set(from: (Int, Int), crop: (Int, Int, Int, Int), to: (Int, Int)) {
     inputSize = from
     outputSize = to
     // Half-pixel centres: output i samples the window at (i + 0.5) · in/out - 0.5, clamped.
@@ -652,8 +661,10 @@ struct BilinearMap {
       let high = min(low + 1, inSize - 1)
       return (start + min(low, inSize - 1), start + high, position - Float(low))
     }
-    rows = (0..<to.0).map { weights($0, crop.0, crop.2, to.0) }
-    columns = (0..<to.1).map { weights($0, crop.1, crop.3, to.1) }
+    rows.removeAll(keepingCapacity: true)
+    columns.removeAll(keepingCapacity: true)
+    for i in 0..<to.0 { rows.append(weights(i, crop.0, crop.2, to.0)) }
+    for i in 0..<to.1 { columns.append(weights(i, crop.1, crop.3, to.1)) }
   }
 
   func apply(_ x: Tensor, channels: Int, into y: inout Tensor) {

@@ -77,13 +77,16 @@ public struct SIMDKernels: Kernels {
   }
 }
 
-/// The 12 numbers of `g` the C pooling kernels read.
+/// The 12 numbers of `g` the C pooling kernels read, on the stack (no allocation per call).
 private func withGeometry<R>(_ g: PoolingGeometry, _ body: (UnsafePointer<Int>) -> R) -> R {
-  let numbers = [
-    g.batch, g.height, g.width, g.channels, g.poolHeight, g.poolWidth, g.strideHeight,
-    g.strideWidth, g.padTop, g.padLeft, g.outputHeight, g.outputWidth,
-  ]
-  return numbers.withUnsafeBufferPointer { body($0.baseAddress!) }
+  withUnsafeTemporaryAllocation(of: Int.self, capacity: 12) { numbers in
+    (numbers[0], numbers[1], numbers[2], numbers[3]) = (g.batch, g.height, g.width, g.channels)
+    (numbers[4], numbers[5], numbers[6], numbers[7]) =
+      (g.poolHeight, g.poolWidth, g.strideHeight, g.strideWidth)
+    (numbers[8], numbers[9], numbers[10], numbers[11]) =
+      (g.padTop, g.padLeft, g.outputHeight, g.outputWidth)
+    return body(UnsafePointer(numbers.baseAddress!))
+  }
 }
 
 /// Registers the `"simd"` backend.
