@@ -4,23 +4,13 @@ import StrataCore
 public enum ActivationsPlugin: Plugin {
   public static let package = Registrar.builtInPackage
   public static func register(in registrar: Registrar) throws {
-    try registrar.register(Linear.self)
-    try registrar.register(ReLU.self)
-    try registrar.register(ReLU6.self)
-    try registrar.register(LeakyReLUActivation.self)
-    try registrar.register(ELU.self)
-    try registrar.register(SELU.self)
-    try registrar.register(Sigmoid.self)
-    try registrar.register(HardSigmoid.self)
-    try registrar.register(Tanh.self)
-    try registrar.register(Softmax.self)
-    try registrar.register(LogSoftmax.self)
-    try registrar.register(Softplus.self)
-    try registrar.register(Softsign.self)
-    try registrar.register(Exponential.self)
-    try registrar.register(Swish.self, aliases: ["silu"])
-    try registrar.register(HardSwish.self, aliases: ["hard_silu"])
-    try registrar.register(GELU.self)
-    try registrar.register(Mish.self)
+    try registrar.register(
+      types: Linear.self, ReLU.self, ReLU6.self, LeakyReLUActivation.self, ELU.self, SELU.self,
+      Sigmoid.self, HardSigmoid.self, Tanh.self, Softmax.self, LogSoftmax.self, Softplus.self,
+      Softsign.self, Exponential.self, GELU.self, Mish.self)
+    try registrar.register(aliased: [
+      (Swish.self, ["silu"]),
+      (HardSwish.self, ["hard_silu"]),
+    ])
   }
 }

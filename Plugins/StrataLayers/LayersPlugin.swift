@@ -4,42 +4,26 @@ import StrataCore
 public enum LayersPlugin: Plugin {
   public static let package = Registrar.builtInPackage
   public static func register(in registrar: Registrar) throws {
-    try registrar.register(InputLayer.self, aliases: ["Input"])
-    try registrar.register(Dense.self)
-    try registrar.register(Flatten.self)
-    try registrar.register(Reshape.self)
-    try registrar.register(Dropout.self)
-    try registrar.register(ActivationLayer.self)
-    try registrar.register(Conv2D.self, aliases: ["Convolution2D"])
-    try registrar.register(MaxPooling2D.self, aliases: ["MaxPool2D"])
-    try registrar.register(AveragePooling2D.self, aliases: ["AvgPool2D"])
-    try registrar.register(GlobalAveragePooling2D.self, aliases: ["GlobalAvgPool2D"])
-    try registrar.register(GlobalMaxPooling2D.self, aliases: ["GlobalMaxPool2D"])
-    try registrar.register(BatchNormalization.self)
-    try registrar.register(ZeroPadding2D.self)
-    try registrar.register(Rescaling.self)
-    try registrar.register(Resizing.self)
-    try registrar.register(CenterCrop.self)
-    try registrar.register(RandomFlip.self)
-    try registrar.register(RandomCrop.self)
-    try registrar.register(RandomTranslation.self)
-    try registrar.register(RandomZoom.self)
-    try registrar.register(RandomRotation.self)
-    try registrar.register(RandomBrightness.self)
-    try registrar.register(RandomContrast.self)
-    try registrar.register(Add.self)
-    try registrar.register(Subtract.self)
-    try registrar.register(Multiply.self)
-    try registrar.register(Average.self)
-    try registrar.register(Maximum.self)
-    try registrar.register(Minimum.self)
-    try registrar.register(Concatenate.self)
-    try registrar.register(MaxNorm.self, aliases: ["max_norm"])
-    try registrar.register(UnitNorm.self, aliases: ["unit_norm"])
-    try registrar.register(MinMaxNorm.self, aliases: ["min_max_norm"])
-    try registrar.register(NonNeg.self, aliases: ["non_neg"])
-    try registrar.register(L1.self, aliases: ["l1"])
-    try registrar.register(L2.self, aliases: ["l2"])
-    try registrar.register(L1L2.self, aliases: ["l1l2"])
+    try registrar.register(aliased: [
+      (InputLayer.self, ["Input"]),
+      (Conv2D.self, ["Convolution2D"]),
+      (MaxPooling2D.self, ["MaxPool2D"]),
+      (AveragePooling2D.self, ["AvgPool2D"]),
+      (GlobalAveragePooling2D.self, ["GlobalAvgPool2D"]),
+      (GlobalMaxPooling2D.self, ["GlobalMaxPool2D"]),
+      (MaxNorm.self, ["max_norm"]),
+      (UnitNorm.self, ["unit_norm"]),
+      (MinMaxNorm.self, ["min_max_norm"]),
+      (NonNeg.self, ["non_neg"]),
+      (L1.self, ["l1"]),
+      (L2.self, ["l2"]),
+      (L1L2.self, ["l1l2"]),
+    ])
+    try registrar.register(
+      types: Dense.self, Flatten.self, Reshape.self, Dropout.self, ActivationLayer.self,
+      BatchNormalization.self, ZeroPadding2D.self, Rescaling.self, Resizing.self, CenterCrop.self,
+      RandomFlip.self, RandomCrop.self, RandomTranslation.self, RandomZoom.self,
+      RandomRotation.self, RandomBrightness.self, RandomContrast.self, Add.self, Subtract.self,
+      Multiply.self, Average.self, Maximum.self, Minimum.self, Concatenate.self)
   }
 }

@@ -2,12 +2,7 @@
 ///
 /// Element-wise activations treat the buffer as flat; row-wise ones (softmax, log_softmax) use
 /// `rowLength`, the size of the last axis. `x` is the input, `y` the output, `dy` the upstream gradient.
-public protocol Activation: Sendable, Registrable {
-  associatedtype Config: Codable & Sendable = NoConfig
-  /// The registry key: Keras' name (`"relu"`).
-  static var identifier: String { get }
-  init(config: Config) throws
-  var config: Config { get }
+public protocol Activation: Sendable, Registrable where Product == any Activation {
   /// `y = f(x)`.
   func forward(
     _ x: UnsafeBufferPointer<Float>, into y: UnsafeMutableBufferPointer<Float>, rowLength: Int)
@@ -23,10 +18,6 @@ public protocol Activation: Sendable, Registrable {
 extension Activation {
   public var isIdentity: Bool { false }
   public var identifier: String { Self.identifier }
-}
-
-extension Activation where Config == NoConfig {
-  public var config: NoConfig { NoConfig() }
 }
 
 /// The config of something that takes no arguments.

@@ -1,22 +1,9 @@
 /// A projection applied to a weight after each optimizer update (`w ← c(w − lr · g)`): Keras'
 /// `keras.constraints`, given as a layer's `kernel_constraint` or `bias_constraint`. Never applied at
 /// build time, as in Keras.
-public protocol Constraint: Sendable, Registrable {
-  /// The registry key: Keras' class name (`"MaxNorm"`), with its function name as an alias.
-  static var identifier: String { get }
-  init(config: Config) throws
-  var config: Config { get }
+public protocol Constraint: Sendable, Registrable where Product == any Constraint {
   /// Projects `value` in place.
   func apply(to value: inout Tensor)
-}
-
-extension Constraint {
-  /// The registry of this kind among `registries`.
-  public static func registry(in registries: Registries) -> Registry<any Constraint> {
-    registries.constraints
-  }
-  /// The value as the registry's product.
-  public static func upcast(_ value: Self) -> any Constraint { value }
 }
 
 extension Registries {

@@ -2,19 +2,10 @@
 ///
 /// Fans follow Keras: for a kernel `[in, out]`, `fanIn = in`, `fanOut = out`; for a convolution kernel
 /// `[kh, kw, in, out]` both are multiplied by `kh · kw`.
-public protocol Initializer: Sendable, Registrable {
-  associatedtype Config: Codable & Sendable = NoConfig
-  /// The registry key: Keras' name (`"glorot_uniform"`).
-  static var identifier: String { get }
-  init(config: Config) throws
-  var config: Config { get }
+public protocol Initializer: Sendable, Registrable where Product == any Initializer {
   /// Fills `values`, a weight of `shape`, drawing from `generator`.
   func fill(
     _ values: UnsafeMutableBufferPointer<Float>, shape: [Int], generator: inout SeededGenerator)
-}
-
-extension Initializer where Config == NoConfig {
-  public var config: NoConfig { NoConfig() }
 }
 
 extension Initializer {

@@ -43,11 +43,7 @@ extension Context {
 ///
 /// Shapes passed to ``build(inputShape:generator:)`` leave out the batch axis (Keras' `None`);
 /// tensors passed to ``forward(_:in:)`` have it first.
-public protocol Layer: AnyObject, Registrable {
-  /// The registry key. Built-ins use the Keras class name (`"Dense"`).
-  static var identifier: String { get }
-  init(config: Config) throws
-  var config: Config { get }
+public protocol Layer: AnyObject, Registrable where Product == any Layer {
   /// Every weight, trainable ones first in Keras order (`kernel`, then `bias`). Empty before `build`.
   var parameters: [Parameter] { get }
   /// The input shape given on the layer (Keras' `input_shape=`), without the batch axis.
@@ -65,11 +61,6 @@ public protocol Layer: AnyObject, Registrable {
 extension Layer {
   public var parameters: [Parameter] { [] }
   public var declaredInputShape: [Int]? { nil }
-
-  /// The config as a Keras-style dictionary (snake_case keys).
-  public var configDictionary: ConfigDictionary {
-    (try? ConfigCoding.encode(config)) ?? [:]
-  }
 
   /// The identifier the layer is registered under (Keras' `class_name`).
   public var identifier: String { Self.identifier }

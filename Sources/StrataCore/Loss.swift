@@ -2,12 +2,7 @@
 ///
 /// Buffers are row-major with the batch axis first; `shape` is the prediction's shape. `target` holds
 /// the same shape, or (sparse losses) one label per row of the last axis.
-public protocol Loss: Sendable, LossConvertible, Registrable {
-  associatedtype Config: Codable & Sendable = NoConfig
-  /// The registry key: Keras' name (`"mean_squared_error"`), with its aliases registered beside it.
-  static var identifier: String { get }
-  init(config: Config) throws
-  var config: Config { get }
+public protocol Loss: Sendable, LossConvertible, Registrable where Product == any Loss {
   /// Throws a clear error when targets of `targetShape` cannot be compared with predictions of
   /// `predictionShape` (both with the batch axis).
   func validate(predictionShape: [Int], targetShape: [Int]) throws
@@ -18,10 +13,6 @@ public protocol Loss: Sendable, LossConvertible, Registrable {
     prediction: UnsafeBufferPointer<Float>, target: UnsafeBufferPointer<Float>, shape: [Int],
     gradient: UnsafeMutableBufferPointer<Float>?
   ) throws -> Float
-}
-
-extension Loss where Config == NoConfig {
-  public var config: NoConfig { NoConfig() }
 }
 
 extension Loss {
@@ -53,11 +44,8 @@ extension Loss {
 }
 
 /// An optimizer: keeps its state (moments, step count) and updates parameters from their gradients.
-public protocol Optimizer: AnyObject, OptimizerConvertible, Registrable {
-  /// The registry key: Keras' name, matched in any case (`"adam"`, `"Adam"`).
-  static var identifier: String { get }
-  init(config: Config) throws
-  var config: Config { get }
+public protocol Optimizer: AnyObject, OptimizerConvertible, Registrable
+where Product == any Optimizer {
   /// The current learning rate; callbacks such as `ReduceLROnPlateau` change it.
   var learningRate: Float { get set }
   /// The number of updates applied so far (Keras' `iterations`).
@@ -79,12 +67,7 @@ extension Optimizer {
 }
 
 /// A metric: a value accumulated over the batches of an epoch (`accuracy`, `mae`).
-public protocol Metric: AnyObject, MetricConvertible, Registrable {
-  associatedtype Config: Codable & Sendable = NoConfig
-  /// The registry key: Keras' name (`"categorical_accuracy"`).
-  static var identifier: String { get }
-  init(config: Config) throws
-  var config: Config { get }
+public protocol Metric: AnyObject, MetricConvertible, Registrable where Product == any Metric {
   /// Forgets every batch seen: called at the start of each epoch.
   func reset()
   /// Adds a batch.
@@ -95,10 +78,6 @@ public protocol Metric: AnyObject, MetricConvertible, Registrable {
   /// up exactly: setting the element-wise sum of two metrics' statistics gives the metric over both's
   /// batches. Empty when no batch was seen; setting an empty list resets.
   var statistics: [Double] { get set }
-}
-
-extension Metric where Config == NoConfig {
-  public var config: NoConfig { NoConfig() }
 }
 
 /// A metric whose value is a list (Keras' `Precision(thresholds=[…])`, `F1Score(average=None)`): its
@@ -121,21 +100,9 @@ public protocol SoftmaxCrossentropy: Loss {
   ) throws -> Float
 }
 
-extension Loss {
-  /// The config as a Keras-style dictionary.
-  public var configDictionary: ConfigDictionary { (try? ConfigCoding.encode(config)) ?? [:] }
-}
-
 extension Metric {
-  /// The config as a Keras-style dictionary.
-  public var configDictionary: ConfigDictionary { (try? ConfigCoding.encode(config)) ?? [:] }
   /// A new metric of the same type and config, with nothing accumulated: validation keeps its own.
   public func makeFresh() throws -> any Metric { try Self(config: config) }
-}
-
-extension Optimizer {
-  /// The config as a Keras-style dictionary.
-  public var configDictionary: ConfigDictionary { (try? ConfigCoding.encode(config)) ?? [:] }
 }
 
 extension Loss {

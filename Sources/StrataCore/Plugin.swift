@@ -36,6 +36,18 @@ public struct Registrar {
     }
   }
 
+  /// Registers several types, each under its `identifier` alone:
+  /// `try registrar.register(types: ReLU.self, Sigmoid.self)`.
+  public func register<each R: Registrable>(types: repeat (each R).Type) throws {
+    for type in repeat each types { try register(type) }
+  }
+
+  /// Registers each type under its `identifier` and the aliases beside it:
+  /// `try registrar.register(aliased: [(Conv2D.self, ["Convolution2D"]), (L2.self, ["l2"])])`.
+  public func register(aliased entries: [(any Registrable.Type, [String])]) throws {
+    for (type, aliases) in entries { try register(type, aliases: aliases) }
+  }
+
   /// Registers a kernels backend under `identifier`.
   public func register(kernels: any Kernels, as identifier: String) throws {
     try registries.kernels.register(identifier, package: package) { _ in kernels }
@@ -43,70 +55,38 @@ public struct Registrar {
 }
 
 /// What a ``Registrar`` registers by type: a kind (layer, activation, …) with a Keras identifier and a
-/// config. Each of ``Layer``, ``Activation``, ``Initializer``, ``Loss``, ``Optimizer`` and ``Metric``
-/// refines it and says which registry holds its kind, so a conforming type needs nothing more.
+/// config. Each of ``Layer``, ``Activation``, ``Initializer``, ``Loss``, ``Optimizer``, ``Metric``,
+/// ``Regularizer``, ``Constraint`` and ``LearningRateSchedule`` refines it with its `Product`
+/// (`any Layer`, …), which names the registry of its kind, so a conforming type needs nothing more.
 /// `SendableMetatype`: factories made from the type run on any thread.
 public protocol Registrable: SendableMetatype {
   /// What the registry of this kind hands out: `any Layer`, `any Activation`, …
   associatedtype Product
-  associatedtype Config: Codable & Sendable
-  /// The registry key: Keras' name.
+  /// The Keras arguments; ``NoConfig`` for a type that takes none.
+  associatedtype Config: Codable & Sendable = NoConfig
+  /// The registry key: Keras' name (`"Dense"`, `"relu"`, `"glorot_uniform"`, `"adam"`, …; optimizers
+  /// match in any case), with its aliases registered beside it.
   static var identifier: String { get }
+  /// Made from Keras' arguments; a bad one is refused by name.
   init(config: Config) throws
-  /// The registry of this kind among `registries`.
-  static func registry(in registries: Registries) -> Registry<Product>
-  /// The value as the registry's product.
-  static func upcast(_ value: Self) -> Product
+  /// The Keras arguments it was made from.
+  var config: Config { get }
 }
 
-extension Layer {
+extension Registrable {
   /// The registry of this kind among `registries`.
-  public static func registry(in registries: Registries) -> Registry<any Layer> {
-    registries.layers
+  static func registry(in registries: Registries) -> Registry<Product> {
+    registries.registry(of: Product.self)
   }
-  /// The value as the registry's product.
-  public static func upcast(_ value: Self) -> any Layer { value }
+  /// The value as the registry's product (`Self` conforms to the kind whose existential `Product` is,
+  /// so the cast cannot fail).
+  static func upcast(_ value: Self) -> Product { value as! Product }
+
+  /// The config as a Keras-style dictionary (snake_case keys).
+  public var configDictionary: ConfigDictionary { (try? ConfigCoding.encode(config)) ?? [:] }
 }
 
-extension Activation {
-  /// The registry of this kind among `registries`.
-  public static func registry(in registries: Registries) -> Registry<any Activation> {
-    registries.activations
-  }
-  /// The value as the registry's product.
-  public static func upcast(_ value: Self) -> any Activation { value }
-}
-
-extension Initializer {
-  /// The registry of this kind among `registries`.
-  public static func registry(in registries: Registries) -> Registry<any Initializer> {
-    registries.initializers
-  }
-  /// The value as the registry's product.
-  public static func upcast(_ value: Self) -> any Initializer { value }
-}
-
-extension Loss {
-  /// The registry of this kind among `registries`.
-  public static func registry(in registries: Registries) -> Registry<any Loss> { registries.losses }
-  /// The value as the registry's product.
-  public static func upcast(_ value: Self) -> any Loss { value }
-}
-
-extension Optimizer {
-  /// The registry of this kind among `registries`.
-  public static func registry(in registries: Registries) -> Registry<any Optimizer> {
-    registries.optimizers
-  }
-  /// The value as the registry's product.
-  public static func upcast(_ value: Self) -> any Optimizer { value }
-}
-
-extension Metric {
-  /// The registry of this kind among `registries`.
-  public static func registry(in registries: Registries) -> Registry<any Metric> {
-    registries.metrics
-  }
-  /// The value as the registry's product.
-  public static func upcast(_ value: Self) -> any Metric { value }
+extension Registrable where Config == NoConfig {
+  /// No arguments.
+  public var config: NoConfig { NoConfig() }
 }

@@ -1,10 +1,6 @@
 /// A penalty on weights or on a layer's output, added to the loss: Keras' `keras.regularizers`, given
 /// as `kernel_regularizer`, `bias_regularizer` or `activity_regularizer`.
-public protocol Regularizer: Sendable, Registrable {
-  /// The registry key: Keras' class name (`"L2"`), with its lower-case alias.
-  static var identifier: String { get }
-  init(config: Config) throws
-  var config: Config { get }
+public protocol Regularizer: Sendable, Registrable where Product == any Regularizer {
   /// The penalty of `values`.
   func penalty(_ values: UnsafeBufferPointer<Float>) -> Double
   /// Adds `scale · d(penalty)/d(values)` to `gradient`.
@@ -14,13 +10,6 @@ public protocol Regularizer: Sendable, Registrable {
 }
 
 extension Regularizer {
-  /// The registry of this kind among `registries`.
-  public static func registry(in registries: Registries) -> Registry<any Regularizer> {
-    registries.regularizers
-  }
-  /// The value as the registry's product.
-  public static func upcast(_ value: Self) -> any Regularizer { value }
-
   /// The penalty of a tensor.
   public func penalty(of tensor: Tensor) -> Float {
     Float(tensor.withUnsafeBufferPointer { penalty($0) })

@@ -17,7 +17,7 @@ let regularizers = kerasFixture("regularizers")
     }
     let regularizer = try Registries.shared.regularizer(Spec(name))
     #expect(type(of: regularizer).identifier == object["class_name"]?.stringValue, "\(name)")
-    let config = try ConfigCoding.encode(regularizer.config)
+    let config = regularizer.configDictionary
     for (key, value) in try #require(object["config"]?.objectValue) {
       #expect(abs((config[key]?.doubleValue ?? .nan) - value.doubleValue!) < 1e-9, "\(name) \(key)")
     }
