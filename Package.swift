@@ -1,6 +1,22 @@
 // swift-tools-version: 6.0
 import PackageDescription
 
+/// The built-in plugins: each is a target under `Plugins/<name>` that depends on StrataCore and
+/// these, and a dependency of the `Strata` module. A new plugin or kernels backend is one line here
+/// and two in `Sources/Strata/BuiltIns.swift` (its import and its plugin).
+let plugins: [(name: String, dependencies: [Target.Dependency])] = [
+  ("StrataSIMD", ["CStrataKernels"]),
+  ("StrataBLAS", ["CBLAS"]),
+  ("StrataDNNL", ["CDNNL"]),
+  ("StrataCPU", ["StrataSIMD", "StrataBLAS", "StrataDNNL"]),
+  ("StrataActivations", ["CStrataKernels"]),
+  ("StrataInitializers", []),
+  ("StrataLayers", []),
+  ("StrataLosses", []),
+  ("StrataOptimizers", ["CStrataKernels"]),
+  ("StrataMetrics", []),
+]
+
 let package = Package(
   name: "Strata",
   platforms: [.macOS(.v15)],
@@ -32,11 +48,8 @@ let package = Package(
     .target(
       name: "Strata",
       dependencies: [
-        "StrataCore", "StrataAutoload", "StrataSIMD", "StrataBLAS", "StrataDNNL", "StrataCPU",
-        "StrataActivations",
-        "StrataInitializers", "StrataLayers", "StrataLosses", "StrataOptimizers", "StrataMetrics",
-        "CStrataKernels", "CHDF5", "CZlib",
-      ], exclude: ["README.md"]),
+        "StrataCore", "StrataAutoload", "CStrataKernels", "CHDF5", "CZlib",
+      ] + plugins.map { .target(name: $0.name) }, exclude: ["README.md"]),
     .target(
       name: "StrataData", dependencies: ["StrataCore", "CZlib", "CStrataImages"],
       exclude: ["README.md"]),
@@ -73,79 +86,52 @@ let package = Package(
       providers: [.apt(["libdnnl-dev"]), .brew(["onednn"])]),
 
     // MARK: Plugins
-    .target(
-      name: "StrataSIMD", dependencies: ["StrataCore", "CStrataKernels"],
-      path: "Plugins/StrataSIMD",
-      exclude: ["README.md"]),
-    .target(
-      name: "StrataBLAS", dependencies: ["StrataCore", "CBLAS"], path: "Plugins/StrataBLAS",
-      exclude: ["README.md"]),
-    .target(
-      name: "StrataDNNL", dependencies: ["StrataCore", "CDNNL"], path: "Plugins/StrataDNNL",
-      exclude: ["README.md"]),
-    .target(
-      name: "StrataCPU", dependencies: ["StrataCore", "StrataSIMD", "StrataBLAS", "StrataDNNL"],
-      path: "Plugins/StrataCPU",
-      exclude: ["README.md"]),
-    .target(
-      name: "StrataActivations", dependencies: ["StrataCore", "CStrataKernels"],
-      path: "Plugins/StrataActivations", exclude: ["README.md"]),
-    .target(
-      name: "StrataInitializers", dependencies: ["StrataCore"], path: "Plugins/StrataInitializers",
-      exclude: ["README.md"]),
-    .target(
-      name: "StrataLayers", dependencies: ["StrataCore"], path: "Plugins/StrataLayers",
-      exclude: ["README.md"]),
-    .target(
-      name: "StrataLosses", dependencies: ["StrataCore"], path: "Plugins/StrataLosses",
-      exclude: ["README.md"]),
-    .target(
-      name: "StrataOptimizers", dependencies: ["StrataCore", "CStrataKernels"],
-      path: "Plugins/StrataOptimizers", exclude: ["README.md"]),
-    .target(
-      name: "StrataMetrics", dependencies: ["StrataCore"], path: "Plugins/StrataMetrics",
-      exclude: ["README.md"]),
-
-    // MARK: Tests
-    .testTarget(
-      name: "StrataCoreTests", dependencies: ["StrataCore", "Strata", "StrataTesting"]),
-    .testTarget(
-      name: "StrataActivationsTests",
-      dependencies: ["StrataCore", "StrataActivations", "StrataTesting"],
-      resources: [.copy("Fixtures")]),
-    .testTarget(
-      name: "StrataLayersTests", dependencies: ["Strata", "StrataTesting", "StrataDNNL"],
-      resources: [.copy("Fixtures")]),
-    .testTarget(
-      name: "StrataKernelsTests",
-      dependencies: [
-        "Strata", "StrataSIMD", "StrataBLAS", "StrataDNNL", "StrataCPU", "CStrataKernels",
-      ]),
-    .testTarget(
-      name: "StrataTests",
-      dependencies: [
-        "Strata", "StrataTesting", "StrataData", "StrataSeedModels", "StrataCommandLine",
-      ],
-      resources: [.copy("Fixtures")]),
-    .testTarget(
-      name: "StrataDataTests", dependencies: ["StrataData", "Strata"],
-      resources: [.copy("Fixtures")]),
-    .testTarget(
-      name: "StrataLossesTests", dependencies: ["Strata", "StrataTesting"],
-      resources: [.copy("Fixtures")]),
-    .testTarget(
-      name: "StrataOptimizersTests", dependencies: ["Strata", "StrataTesting"],
-      resources: [.copy("Fixtures")]),
-
-    // MARK: Benchmarks
-    .target(name: "CBenchPeak", path: "Benchmarks/CBenchPeak"),
-    .executableTarget(
-      name: "bench",
-      dependencies: [
-        "Strata", "StrataData", "StrataSeedModels", "StrataMPI", "CBLAS", "CDNNL", "CBenchPeak",
-        "CStrataKernels",
-        .product(name: "ArgumentParser", package: "swift-argument-parser"),
-      ],
-      path: "Benchmarks/bench"),
   ]
+    + plugins.map { name, dependencies in
+      .target(
+        name: name, dependencies: ["StrataCore"] + dependencies, path: "Plugins/\(name)",
+        exclude: ["README.md"])
+    } + [
+      // MARK: Tests
+      .testTarget(
+        name: "StrataCoreTests", dependencies: ["StrataCore", "Strata", "StrataTesting"]),
+      .testTarget(
+        name: "StrataActivationsTests",
+        dependencies: ["StrataCore", "StrataActivations", "StrataTesting"],
+        resources: [.copy("Fixtures")]),
+      .testTarget(
+        name: "StrataLayersTests", dependencies: ["Strata", "StrataTesting", "StrataDNNL"],
+        resources: [.copy("Fixtures")]),
+      .testTarget(
+        name: "StrataKernelsTests",
+        dependencies: [
+          "Strata", "StrataSIMD", "StrataBLAS", "StrataDNNL", "StrataCPU", "CStrataKernels",
+        ]),
+      .testTarget(
+        name: "StrataTests",
+        dependencies: [
+          "Strata", "StrataTesting", "StrataData", "StrataSeedModels", "StrataCommandLine",
+        ],
+        resources: [.copy("Fixtures")]),
+      .testTarget(
+        name: "StrataDataTests", dependencies: ["StrataData", "Strata"],
+        resources: [.copy("Fixtures")]),
+      .testTarget(
+        name: "StrataLossesTests", dependencies: ["Strata", "StrataTesting"],
+        resources: [.copy("Fixtures")]),
+      .testTarget(
+        name: "StrataOptimizersTests", dependencies: ["Strata", "StrataTesting"],
+        resources: [.copy("Fixtures")]),
+
+      // MARK: Benchmarks
+      .target(name: "CBenchPeak", path: "Benchmarks/CBenchPeak"),
+      .executableTarget(
+        name: "bench",
+        dependencies: [
+          "Strata", "StrataData", "StrataSeedModels", "StrataMPI", "CBLAS", "CDNNL", "CBenchPeak",
+          "CStrataKernels",
+          .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ],
+        path: "Benchmarks/bench"),
+    ]
 )

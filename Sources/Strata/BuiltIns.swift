@@ -1,4 +1,17 @@
-import StrataCore
+// `import Strata` gives an application the core and every built-in plugin. A new built-in plugin
+// (a kernels backend, say) is its line in `Package.swift`'s `plugins`, an import here and its type in
+// `BuiltIns.plugins`.
+@_exported import StrataActivations
+@_exported import StrataBLAS
+@_exported import StrataCPU
+@_exported import StrataCore
+@_exported import StrataDNNL
+@_exported import StrataInitializers
+@_exported import StrataLayers
+@_exported import StrataLosses
+@_exported import StrataMetrics
+@_exported import StrataOptimizers
+@_exported import StrataSIMD
 
 /// Strata's built-in plugins, registered the first time any registry is used.
 public enum BuiltIns {
