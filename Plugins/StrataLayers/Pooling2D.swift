@@ -32,7 +32,9 @@ public class Pooling2D {
   var inputGradient = Tensor(shape: [0])
   let name: String
 
-  init(config: Pooling2DConfig, inputShape: [Int]?, name: String) throws {
+  /// A layer of `config`, for images of `inputShape` when it is the model's first layer.
+  public init(config: Pooling2DConfig, inputShape: [Int]?) throws {
+    name = String(describing: type(of: self))
     try requirePositive(config.poolSize, owner: name, argument: "pool_size")
     if let strides = config.strides {
       try requirePositive(strides, owner: name, argument: "strides")
@@ -40,7 +42,21 @@ public class Pooling2D {
     same = try requirePadding(config.padding, owner: name)
     self.config = config
     declaredInputShape = inputShape
-    self.name = name
+  }
+
+  /// A layer of `config`.
+  public convenience init(config: Pooling2DConfig) throws {
+    try self.init(config: config, inputShape: nil)
+  }
+
+  /// `MaxPooling2D(poolSize: 2)`, `AveragePooling2D(poolSize: 3, strides: 2, padding: "same")`.
+  public convenience init(
+    poolSize: IntPair = 2, strides: IntPair? = nil, padding: String = "valid",
+    inputShape: [Int]? = nil
+  ) throws {
+    try self.init(
+      config: Pooling2DConfig(poolSize: poolSize, strides: strides, padding: padding),
+      inputShape: inputShape)
   }
 
   func geometry(batch: Int) -> PoolingGeometry {
@@ -85,22 +101,6 @@ public final class MaxPooling2D: Pooling2D, Layer {
   public static let identifier = "MaxPooling2D"
   private var workspace = Tensor(shape: [0])
 
-  public convenience init(config: Config) throws { try self.init(config: config, inputShape: nil) }
-
-  /// `MaxPooling2D(poolSize: 2)`.
-  public convenience init(
-    poolSize: IntPair = 2, strides: IntPair? = nil, padding: String = "valid",
-    inputShape: [Int]? = nil
-  ) throws {
-    try self.init(
-      config: Config(poolSize: poolSize, strides: strides, padding: padding), inputShape: inputShape
-    )
-  }
-
-  public init(config: Config, inputShape: [Int]?) throws {
-    try super.init(config: config, inputShape: inputShape, name: "MaxPooling2D")
-  }
-
   public func forward(_ x: Tensor, in context: Context) throws -> Tensor {
     let g = try prepare(x, context)
     let bytes = context.kernels.maxPoolingWorkspaceBytes(g)
@@ -117,7 +117,7 @@ public final class MaxPooling2D: Pooling2D, Layer {
   }
 
   public func backward(_ outputGradient: Tensor, in context: Context) throws -> Tensor {
-    guard let x = input, let g = geometry else { throw missingForward("MaxPooling2D") }
+    guard let x = input, let g = geometry else { throw missingForward(name) }
     input = nil
     inputGradient.reuse(shape: x.shape)
     x.withUnsafeBufferPointer { xs in
@@ -141,22 +141,6 @@ public final class AveragePooling2D: Pooling2D, Layer {
   public typealias Config = Pooling2DConfig
   public static let identifier = "AveragePooling2D"
 
-  public convenience init(config: Config) throws { try self.init(config: config, inputShape: nil) }
-
-  /// `AveragePooling2D(poolSize: 2)`.
-  public convenience init(
-    poolSize: IntPair = 2, strides: IntPair? = nil, padding: String = "valid",
-    inputShape: [Int]? = nil
-  ) throws {
-    try self.init(
-      config: Config(poolSize: poolSize, strides: strides, padding: padding), inputShape: inputShape
-    )
-  }
-
-  public init(config: Config, inputShape: [Int]?) throws {
-    try super.init(config: config, inputShape: inputShape, name: "AveragePooling2D")
-  }
-
   public func forward(_ x: Tensor, in context: Context) throws -> Tensor {
     let g = try prepare(x, context)
     x.withUnsafeBufferPointer { xs in
@@ -168,7 +152,7 @@ public final class AveragePooling2D: Pooling2D, Layer {
   }
 
   public func backward(_ outputGradient: Tensor, in context: Context) throws -> Tensor {
-    guard let x = input, let g = geometry else { throw missingForward("AveragePooling2D") }
+    guard let x = input, let g = geometry else { throw missingForward(name) }
     input = nil
     inputGradient.reuse(shape: x.shape)
     outputGradient.withUnsafeBufferPointer { dy in
