@@ -8,13 +8,7 @@ public struct Softmax: Activation {
   public func forward(
     _ x: UnsafeBufferPointer<Float>, into y: UnsafeMutableBufferPointer<Float>, rowLength: Int
   ) {
-    forEachRow(x.count, rowLength) { range in
-      let row = UnsafeBufferPointer(rebasing: x[range])
-      let out = UnsafeMutableBufferPointer(rebasing: y[range])
-      let maximum = row.max() ?? 0
-      simdMap(row, into: out) { SIMDMath.exp($0 - maximum) }
-      var sum: Float = 0
-      for v in out { sum += v }
+    forEachShiftedExponentialRow(x, into: y, rowLength: rowLength) { row, out, maximum, sum in
       let inverse = 1 / sum
       simdMap(UnsafeBufferPointer(out), into: out) { $0 * inverse }
     }
@@ -41,13 +35,7 @@ public struct LogSoftmax: Activation {
   public func forward(
     _ x: UnsafeBufferPointer<Float>, into y: UnsafeMutableBufferPointer<Float>, rowLength: Int
   ) {
-    forEachRow(x.count, rowLength) { range in
-      let row = UnsafeBufferPointer(rebasing: x[range])
-      let out = UnsafeMutableBufferPointer(rebasing: y[range])
-      let maximum = row.max() ?? 0
-      simdMap(row, into: out) { SIMDMath.exp($0 - maximum) }
-      var sum: Float = 0
-      for v in out { sum += v }
+    forEachShiftedExponentialRow(x, into: y, rowLength: rowLength) { row, out, maximum, sum in
       let shift = maximum + Foundation.log(sum)
       simdMap(row, into: out) { $0 - shift }
     }
@@ -63,6 +51,23 @@ public struct LogSoftmax: Activation {
       for i in range { sum += dy[i] }
       for i in range { dx[i] = dy[i] - Foundation.exp(y[i]) * sum }
     }
+  }
+}
+
+/// For each row of `x`: writes `e^(x - max)` into `y`'s row and calls `finish(row, out, max, Σ)`.
+@inline(__always)
+func forEachShiftedExponentialRow(
+  _ x: UnsafeBufferPointer<Float>, into y: UnsafeMutableBufferPointer<Float>, rowLength: Int,
+  _ finish: (UnsafeBufferPointer<Float>, UnsafeMutableBufferPointer<Float>, Float, Float) -> Void
+) {
+  forEachRow(x.count, rowLength) { range in
+    let row = UnsafeBufferPointer(rebasing: x[range])
+    let out = UnsafeMutableBufferPointer(rebasing: y[range])
+    let maximum = row.max() ?? 0
+    simdMap(row, into: out) { SIMDMath.exp($0 - maximum) }
+    var sum: Float = 0
+    for v in out { sum += v }
+    finish(row, out, maximum, sum)
   }
 }
 
