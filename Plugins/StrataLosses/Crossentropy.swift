@@ -34,6 +34,18 @@ public struct CrossentropyConfig: KerasConfig, Equatable, ConfigReadsMoreKeys {
   }
 }
 
+/// A cross-entropy: its only argument is `from_logits`.
+public protocol CrossentropyLoss: Loss where Config == CrossentropyConfig {
+  init(config: CrossentropyConfig)
+}
+
+extension CrossentropyLoss {
+  /// `CategoricalCrossentropy(fromLogits: true)`: predictions are logits, not probabilities.
+  public init(fromLogits: Bool) { self.init(config: CrossentropyConfig(fromLogits: fromLogits)) }
+  /// Whether predictions are logits.
+  public var fromLogits: Bool { config.fromLogits }
+}
+
 /// Row-wise softmax cross-entropy from logits, stable: `logsumexp(z) - Σ y · z`, gradient `softmax(z)·Σy - y`.
 /// `label` gives a sparse target; otherwise `targetRow` is the distribution.
 @inline(__always)
@@ -96,13 +108,10 @@ func crossentropyFromProbabilities(
 
 /// `-Σ y · log p` per sample, batch mean; `y` one-hot (or any distribution). Keras:
 /// `"categorical_crossentropy"` (`CategoricalCrossentropy(from_logits=False)`).
-public struct CategoricalCrossentropy: Loss, SoftmaxCrossentropy {
+public struct CategoricalCrossentropy: CrossentropyLoss, SoftmaxCrossentropy {
   public static let identifier = "categorical_crossentropy"
   public let config: CrossentropyConfig
   public init(config: CrossentropyConfig = CrossentropyConfig()) { self.config = config }
-  /// `CategoricalCrossentropy(fromLogits: true)`.
-  public init(fromLogits: Bool) { config = CrossentropyConfig(fromLogits: fromLogits) }
-  public var fromLogits: Bool { config.fromLogits }
 
   public func validate(predictionShape: [Int], targetShape: [Int]) throws {
     guard predictionShape == targetShape, (predictionShape.last ?? 0) > 1 else {
@@ -141,13 +150,10 @@ public struct CategoricalCrossentropy: Loss, SoftmaxCrossentropy {
 
 /// `-log p[label]` per sample, batch mean; targets are class indices. Keras:
 /// `"sparse_categorical_crossentropy"` (`SparseCategoricalCrossentropy(from_logits=False)`).
-public struct SparseCategoricalCrossentropy: Loss, SoftmaxCrossentropy {
+public struct SparseCategoricalCrossentropy: CrossentropyLoss, SoftmaxCrossentropy {
   public static let identifier = "sparse_categorical_crossentropy"
   public let config: CrossentropyConfig
   public init(config: CrossentropyConfig = CrossentropyConfig()) { self.config = config }
-  /// `SparseCategoricalCrossentropy(fromLogits: true)`.
-  public init(fromLogits: Bool) { config = CrossentropyConfig(fromLogits: fromLogits) }
-  public var fromLogits: Bool { config.fromLogits }
 
   public func validate(predictionShape: [Int], targetShape: [Int]) throws {
     let labels =
@@ -251,16 +257,10 @@ func fusedSoftmax(
 
 /// `-mean(y · log(p) + (1 - y) · log(1 - p))` with `p` clipped to `[ε, 1 - ε]` (Keras 3's form); from logits,
 /// the stable `max(z, 0) - z · y + log(1 + e^-|z|)`. Keras: `"binary_crossentropy"`.
-public struct BinaryCrossentropy: Loss {
+public struct BinaryCrossentropy: CrossentropyLoss {
   public static let identifier = "binary_crossentropy"
   public let config: CrossentropyConfig
   public init(config: CrossentropyConfig = CrossentropyConfig()) { self.config = config }
-  /// `BinaryCrossentropy(fromLogits: true)`.
-  public init(fromLogits: Bool) { config = CrossentropyConfig(fromLogits: fromLogits) }
-
-  public func validate(predictionShape: [Int], targetShape: [Int]) throws {
-    try requireSameShape(Self.identifier, predictionShape, targetShape)
-  }
 
   public func compute(
     prediction: UnsafeBufferPointer<Float>, target: UnsafeBufferPointer<Float>, shape: [Int],

@@ -11,10 +11,6 @@ protocol RowLoss: Loss {
 }
 
 extension RowLoss {
-  public func validate(predictionShape: [Int], targetShape: [Int]) throws {
-    try requireSameShape(Self.identifier, predictionShape, targetShape)
-  }
-
   public func compute(
     prediction: UnsafeBufferPointer<Float>, target: UnsafeBufferPointer<Float>, shape: [Int],
     gradient: UnsafeMutableBufferPointer<Float>?

@@ -12,10 +12,6 @@ public protocol ElementwiseLoss: Loss {
 }
 
 extension ElementwiseLoss {
-  public func validate(predictionShape: [Int], targetShape: [Int]) throws {
-    try requireSameShape(Self.identifier, predictionShape, targetShape)
-  }
-
   public func compute(
     prediction: UnsafeBufferPointer<Float>, target: UnsafeBufferPointer<Float>, shape: [Int],
     gradient: UnsafeMutableBufferPointer<Float>?
@@ -30,6 +26,13 @@ extension ElementwiseLoss {
       gradient?[i] = derivative * scale
     }
     return Float(sum / Double(n))
+  }
+}
+
+extension Loss {
+  /// Targets of the predictions' shape (or without their trailing axis of 1).
+  public func validate(predictionShape: [Int], targetShape: [Int]) throws {
+    try requireSameShape(Self.identifier, predictionShape, targetShape)
   }
 }
 
@@ -142,10 +145,6 @@ public protocol HingeLoss: Loss where Config == NoConfig {
 }
 
 extension HingeLoss {
-  public func validate(predictionShape: [Int], targetShape: [Int]) throws {
-    try requireSameShape(Self.identifier, predictionShape, targetShape)
-  }
-
   public func compute(
     prediction: UnsafeBufferPointer<Float>, target: UnsafeBufferPointer<Float>, shape: [Int],
     gradient: UnsafeMutableBufferPointer<Float>?
