@@ -5,29 +5,17 @@ extension Kernels {
     _ g: ConvolutionGeometry, input: UnsafeBufferPointer<Float>, kernel: UnsafeBufferPointer<Float>,
     bias: UnsafeBufferPointer<Float>?, output: UnsafeMutableBufferPointer<Float>
   ) {
-    for n in 0..<g.batch {
-      for oy in 0..<g.outputHeight {
-        for ox in 0..<g.outputWidth {
-          for f in 0..<g.filters {
-            var sum = Double(bias?[f] ?? 0)
-            for ky in 0..<g.kernelHeight {
-              let iy = oy * g.strideHeight + ky * g.dilationHeight - g.padTop
-              guard iy >= 0 && iy < g.height else { continue }
-              for kx in 0..<g.kernelWidth {
-                let ix = ox * g.strideWidth + kx * g.dilationWidth - g.padLeft
-                guard ix >= 0 && ix < g.width else { continue }
-                let inputBase = ((n * g.height + iy) * g.width + ix) * g.channels
-                let kernelBase = (ky * g.kernelWidth + kx) * g.channels * g.filters + f
-                for c in 0..<g.channels {
-                  sum += Double(input[inputBase + c]) * Double(kernel[kernelBase + c * g.filters])
-                }
-              }
-            }
-            output[((n * g.outputHeight + oy) * g.outputWidth + ox) * g.filters + f] = Float(sum)
-          }
+    var sums = [Double](repeating: 0, count: g.outputCount)
+    for o in 0..<g.outputCount { sums[o] = Double(bias?[o % g.filters] ?? 0) }
+    forEachTap(g) { outputBase, inputBase, kernelBase in
+      for c in 0..<g.channels {
+        let x = Double(input[inputBase + c])
+        for f in 0..<g.filters {
+          sums[outputBase + f] += x * Double(kernel[kernelBase + c * g.filters + f])
         }
       }
     }
+    for o in 0..<g.outputCount { output[o] = Float(sums[o]) }
   }
 
   public func convolutionBackwardData(
@@ -36,29 +24,11 @@ extension Kernels {
     inputGradient: UnsafeMutableBufferPointer<Float>
   ) {
     var sums = [Double](repeating: 0, count: g.inputCount)
-    for n in 0..<g.batch {
-      for oy in 0..<g.outputHeight {
-        for ox in 0..<g.outputWidth {
-          let outputBase = ((n * g.outputHeight + oy) * g.outputWidth + ox) * g.filters
-          for ky in 0..<g.kernelHeight {
-            let iy = oy * g.strideHeight + ky * g.dilationHeight - g.padTop
-            guard iy >= 0 && iy < g.height else { continue }
-            for kx in 0..<g.kernelWidth {
-              let ix = ox * g.strideWidth + kx * g.dilationWidth - g.padLeft
-              guard ix >= 0 && ix < g.width else { continue }
-              let inputBase = ((n * g.height + iy) * g.width + ix) * g.channels
-              let kernelBase = (ky * g.kernelWidth + kx) * g.channels * g.filters
-              for c in 0..<g.channels {
-                var sum = 0.0
-                for f in 0..<g.filters {
-                  sum +=
-                    Double(outputGradient[outputBase + f])
-                    * Double(kernel[kernelBase + c * g.filters + f])
-                }
-                sums[inputBase + c] += sum
-              }
-            }
-          }
+    forEachTap(g) { outputBase, inputBase, kernelBase in
+      for c in 0..<g.channels {
+        for f in 0..<g.filters {
+          sums[inputBase + c] +=
+            Double(outputGradient[outputBase + f]) * Double(kernel[kernelBase + c * g.filters + f])
         }
       }
     }
@@ -72,33 +42,20 @@ extension Kernels {
     biasGradient: UnsafeMutableBufferPointer<Float>?
   ) {
     var sums = [Double](repeating: 0, count: g.kernelCount)
-    var biasSums = [Double](repeating: 0, count: g.filters)
-    for n in 0..<g.batch {
-      for oy in 0..<g.outputHeight {
-        for ox in 0..<g.outputWidth {
-          let outputBase = ((n * g.outputHeight + oy) * g.outputWidth + ox) * g.filters
-          for f in 0..<g.filters { biasSums[f] += Double(outputGradient[outputBase + f]) }
-          for ky in 0..<g.kernelHeight {
-            let iy = oy * g.strideHeight + ky * g.dilationHeight - g.padTop
-            guard iy >= 0 && iy < g.height else { continue }
-            for kx in 0..<g.kernelWidth {
-              let ix = ox * g.strideWidth + kx * g.dilationWidth - g.padLeft
-              guard ix >= 0 && ix < g.width else { continue }
-              let inputBase = ((n * g.height + iy) * g.width + ix) * g.channels
-              let kernelBase = (ky * g.kernelWidth + kx) * g.channels * g.filters
-              for c in 0..<g.channels {
-                let x = Double(input[inputBase + c])
-                for f in 0..<g.filters {
-                  sums[kernelBase + c * g.filters + f] += x * Double(outputGradient[outputBase + f])
-                }
-              }
-            }
-          }
+    forEachTap(g) { outputBase, inputBase, kernelBase in
+      for c in 0..<g.channels {
+        let x = Double(input[inputBase + c])
+        for f in 0..<g.filters {
+          sums[kernelBase + c * g.filters + f] += x * Double(outputGradient[outputBase + f])
         }
       }
     }
     for i in 0..<g.kernelCount { kernelGradient[i] = Float(sums[i]) }
-    if let biasGradient { for f in 0..<g.filters { biasGradient[f] = Float(biasSums[f]) } }
+    if let biasGradient {
+      var biasSums = [Double](repeating: 0, count: g.filters)
+      for o in 0..<g.outputCount { biasSums[o % g.filters] += Double(outputGradient[o]) }
+      for f in 0..<g.filters { biasGradient[f] = Float(biasSums[f]) }
+    }
   }
 
   /// Bytes a backend needs to remember between max pooling's forward and backward passes; the layer keeps them.
@@ -174,6 +131,30 @@ func forEachWindow(_ g: PoolingGeometry, _ body: (Int, [Int]) -> Void) {
             }
           }
           body(((n * g.outputHeight + oy) * g.outputWidth + ox) * g.channels + c, indices)
+        }
+      }
+    }
+  }
+}
+
+/// Calls `body(outputBase, inputBase, kernelBase)` for every output pixel and every kernel tap that
+/// lands inside the image: the offsets of the pixel's filters, of the input pixel's channels and of
+/// the tap's `[channels, filters]` block.
+func forEachTap(_ g: ConvolutionGeometry, _ body: (Int, Int, Int) -> Void) {
+  for n in 0..<g.batch {
+    for oy in 0..<g.outputHeight {
+      for ox in 0..<g.outputWidth {
+        let outputBase = ((n * g.outputHeight + oy) * g.outputWidth + ox) * g.filters
+        for ky in 0..<g.kernelHeight {
+          let iy = oy * g.strideHeight + ky * g.dilationHeight - g.padTop
+          guard iy >= 0 && iy < g.height else { continue }
+          for kx in 0..<g.kernelWidth {
+            let ix = ox * g.strideWidth + kx * g.dilationWidth - g.padLeft
+            guard ix >= 0 && ix < g.width else { continue }
+            body(
+              outputBase, ((n * g.height + iy) * g.width + ix) * g.channels,
+              (ky * g.kernelWidth + kx) * g.channels * g.filters)
+          }
         }
       }
     }
