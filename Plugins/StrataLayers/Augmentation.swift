@@ -191,35 +191,45 @@ public final class RandomFlip: RandomImageLayer, Layer, RandomizedLayer {
 
 // MARK: RandomBrightness and RandomContrast
 
-/// Adds a random delta to each image in training: `uniform(factor) · (value_range width)`, clipped to
-/// `value_range`; the identity at inference. Keras: `RandomBrightness(factor, value_range=(0, 255))`.
-public final class RandomBrightness: RandomImageLayer, Layer, RandomizedLayer {
-  /// The arguments: `factor`, `value_range`, `seed`.
-  public typealias Config = RandomIntensityConfig
-  /// The registry key.
-  public static let identifier = "RandomBrightness"
+/// What RandomBrightness and RandomContrast share: their config and output buffers.
+public class RandomIntensityLayer: RandomImageLayer {
   /// The arguments.
-  public let config: Config
+  public let config: RandomIntensityConfig
   /// The last training call's output, whose clipped pixels pass no gradient.
-  private var output = Tensor(shape: [0])
-  private var isTrainingCall = false
-  private var inputGradient = Tensor(shape: [0])
+  var output = Tensor(shape: [0])
+  var inputGradient = Tensor(shape: [0])
+  /// The range `factor` must lie in. When it starts at 0, a negative lower end is raised to 0 (Keras
+  /// takes contrast's `f` as `[0, f]`).
+  class var factorBounds: ClosedRange<Float> { -1...1 }
 
   /// A layer of `config`.
-  public init(config: Config) throws {
+  public required init(config: RandomIntensityConfig) throws {
+    var config = config
+    let bounds = Self.factorBounds
+    if bounds.lowerBound == 0 { config.factor.lower = max(config.factor.lower, 0) }
     try checkFactorAndRange(
-      config.factor, bounds: -1...1, config.valueRange, layer: "RandomBrightness")
+      config.factor, bounds: bounds, config.valueRange, layer: String(describing: Self.self))
     self.config = config
     super.init(seed: config.seed)
   }
 
-  /// `RandomBrightness(0.2)`.
+  /// `RandomBrightness(0.2)`, `RandomContrast(0.2)`: `factor` for `[-factor, factor]`.
   public convenience init(_ factor: Float, valueRange: [Float] = [0, 255], seed: Int? = nil) throws
   {
     try self.init(
-      config: Config(
+      config: RandomIntensityConfig(
         factor: FactorRange(-abs(factor), abs(factor)), valueRange: valueRange, seed: seed))
   }
+}
+
+/// Adds a random delta to each image in training: `uniform(factor) · (value_range width)`, clipped to
+/// `value_range`; the identity at inference. Keras: `RandomBrightness(factor, value_range=(0, 255))`.
+public final class RandomBrightness: RandomIntensityLayer, Layer, RandomizedLayer {
+  /// The arguments: `factor`, `value_range`, `seed`.
+  public typealias Config = RandomIntensityConfig
+  /// The registry key.
+  public static let identifier = "RandomBrightness"
+  private var isTrainingCall = false
 
   /// `x + delta`, clipped, with `delta` given per image (what training draws); ``backward(_:in:)``
   /// then differentiates this call.
@@ -272,34 +282,14 @@ public final class RandomBrightness: RandomImageLayer, Layer, RandomizedLayer {
 /// Scales each image's contrast in training: `(x - mean) · c + mean` per channel, `c` uniform in
 /// `[1 - lower, 1 + upper]`, clipped to `value_range`; the identity at inference. Keras:
 /// `RandomContrast(factor, value_range=(0, 255))` (Keras 3 takes a number `f` as `[0, f]`).
-public final class RandomContrast: RandomImageLayer, Layer, RandomizedLayer {
+public final class RandomContrast: RandomIntensityLayer, Layer, RandomizedLayer {
   /// The arguments: `factor`, `value_range`, `seed`.
   public typealias Config = RandomIntensityConfig
   /// The registry key.
   public static let identifier = "RandomContrast"
-  /// The arguments.
-  public let config: Config
-  private var output = Tensor(shape: [0])
+  /// A single number `f` is Keras' `[max(-f, 0), f]`.
+  override class var factorBounds: ClosedRange<Float> { 0...1 }
   private var factors: [Float] = []
-  private var inputGradient = Tensor(shape: [0])
-
-  /// A layer of `config`; a single number `f` is Keras' `[max(-f, 0), f]`.
-  public init(config: Config) throws {
-    var config = config
-    config.factor.lower = max(config.factor.lower, 0)
-    try checkFactorAndRange(
-      config.factor, bounds: 0...1, config.valueRange, layer: "RandomContrast")
-    self.config = config
-    super.init(seed: config.seed)
-  }
-
-  /// `RandomContrast(0.2)`.
-  public convenience init(_ factor: Float, valueRange: [Float] = [0, 255], seed: Int? = nil) throws
-  {
-    try self.init(
-      config: Config(
-        factor: FactorRange(-abs(factor), abs(factor)), valueRange: valueRange, seed: seed))
-  }
 
   /// `(x - mean) · c + mean` per image and channel, clipped, with `c` given per image;
   /// ``backward(_:in:)`` then differentiates this call.
@@ -380,7 +370,7 @@ public final class RandomContrast: RandomImageLayer, Layer, RandomizedLayer {
 /// Resizes images to `(height, width)` with bilinear interpolation (half-pixel centres, as TensorFlow
 /// and JAX resize without antialiasing), in training and inference alike. Keras: `Resizing(height,
 /// width, interpolation="bilinear")`.
-public final class Resizing: Layer {
+public final class Resizing: BilinearMapLayer, Layer {
   /// The Keras arguments; a default is written once, in the memberwise `init`.
   public struct Config: KerasConfig, Equatable {
     /// The output height.
@@ -416,14 +406,9 @@ public final class Resizing: Layer {
   public static let identifier = "Resizing"
   /// The arguments.
   public let config: Config
-  private var shape: [Int] = []
-  private var resize = BilinearMap()
-  private var output = Tensor(shape: [0])
-  private var inputGradient = Tensor(shape: [0])
 
   /// A layer of `config`.
   public init(config: Config) throws {
-    try checkSize(config.height, config.width, layer: "Resizing")
     for (argument, on) in [
       ("crop_to_aspect_ratio", config.cropToAspectRatio),
       ("pad_to_aspect_ratio", config.padToAspectRatio),
@@ -438,6 +423,7 @@ public final class Resizing: Layer {
         expected: "\"bilinear\" (the only interpolation Strata has)")
     }
     self.config = config
+    try super.init(height: config.height, width: config.width)
   }
 
   /// `Resizing(64, 64)`.
@@ -445,34 +431,15 @@ public final class Resizing: Layer {
     try self.init(config: Config(height: height, width: width))
   }
 
-  /// Takes images `(height, width, channels)`; gives `(config.height, config.width, channels)`.
-  public func build(inputShape: [Int], generator: inout SeededGenerator) throws -> [Int] {
-    try requireImages(inputShape, layer: "Resizing")
-    shape = inputShape
-    resize = BilinearMap(
-      from: (inputShape[0], inputShape[1]), crop: (0, 0, inputShape[0], inputShape[1]),
-      to: (config.height, config.width))
-    return [config.height, config.width, inputShape[2]]
-  }
-
-  /// The resized images.
-  public func forward(_ x: Tensor, in context: Context) throws -> Tensor {
-    try checkInput(x, layer: "Resizing", expected: shape)
-    resize.apply(x, channels: shape[2], into: &output)
-    return output
-  }
-
-  /// The gradient spread back over the pixels each output sampled.
-  public func backward(_ outputGradient: Tensor, in context: Context) throws -> Tensor {
-    resize.transpose(outputGradient, channels: shape[2], into: &inputGradient)
-    return inputGradient
+  override func map(from input: (Int, Int)) -> BilinearMap {
+    BilinearMap(from: input, crop: (0, 0, input.0, input.1), to: size)
   }
 }
 
 /// Crops the centre `(height, width)` of each image; an image smaller than that in either side is
 /// cropped to the target's aspect ratio and resized (Keras' `smart_resize`). Keras:
 /// `CenterCrop(height, width)`.
-public final class CenterCrop: Layer {
+public final class CenterCrop: BilinearMapLayer, Layer {
   /// The Keras arguments; a default is written once, in the memberwise `init`.
   public struct Config: KerasConfig, Equatable {
     /// The output height.
@@ -493,15 +460,11 @@ public final class CenterCrop: Layer {
   public static let identifier = "CenterCrop"
   /// The arguments.
   public let config: Config
-  private var shape: [Int] = []
-  private var map = BilinearMap()
-  private var output = Tensor(shape: [0])
-  private var inputGradient = Tensor(shape: [0])
 
   /// A layer of `config`.
   public init(config: Config) throws {
-    try checkSize(config.height, config.width, layer: "CenterCrop")
     self.config = config
+    try super.init(height: config.height, width: config.width)
   }
 
   /// `CenterCrop(224, 224)`.
@@ -509,23 +472,45 @@ public final class CenterCrop: Layer {
     try self.init(config: Config(height: height, width: width))
   }
 
-  /// Takes images `(height, width, channels)`; gives `(config.height, config.width, channels)`.
-  public func build(inputShape: [Int], generator: inout SeededGenerator) throws -> [Int] {
-    try requireImages(inputShape, layer: "CenterCrop")
-    shape = inputShape
-    let (height, width) = (config.height, config.width)
-    map = BilinearMap(centreOf: (inputShape[0], inputShape[1]), to: (height, width))
-    return [height, width, inputShape[2]]
+  override func map(from input: (Int, Int)) -> BilinearMap {
+    BilinearMap(centreOf: input, to: size)
+  }
+}
+
+/// What Resizing and CenterCrop share: one bilinear map from the input images to `(height, width)`,
+/// made at build, applied forward and transposed backward.
+public class BilinearMapLayer {
+  let size: (Int, Int)
+  private var shape: [Int] = []
+  private var map = BilinearMap()
+  private var output = Tensor(shape: [0])
+  private var inputGradient = Tensor(shape: [0])
+  private var name: String { String(describing: type(of: self)) }
+
+  init(height: Int, width: Int) throws {
+    size = (height, width)
+    try checkSize(height, width, layer: name)
   }
 
-  /// The cropped (or resized) images.
+  /// The map from input images of `input` (height, width) to `size`.
+  func map(from input: (Int, Int)) -> BilinearMap { preconditionFailure("overridden") }
+
+  /// Takes images `(height, width, channels)`; gives `(config.height, config.width, channels)`.
+  public func build(inputShape: [Int], generator: inout SeededGenerator) throws -> [Int] {
+    try requireImages(inputShape, layer: name)
+    shape = inputShape
+    map = map(from: (inputShape[0], inputShape[1]))
+    return [size.0, size.1, inputShape[2]]
+  }
+
+  /// The images sampled through the map.
   public func forward(_ x: Tensor, in context: Context) throws -> Tensor {
-    try checkInput(x, layer: "CenterCrop", expected: shape)
+    try checkInput(x, layer: name, expected: shape)
     map.apply(x, channels: shape[2], into: &output)
     return output
   }
 
-  /// The gradient back on the pixels the output came from.
+  /// The gradient spread back over the pixels each output sampled.
   public func backward(_ outputGradient: Tensor, in context: Context) throws -> Tensor {
     map.transpose(outputGradient, channels: shape[2], into: &inputGradient)
     return inputGradient
