@@ -39,7 +39,8 @@ public struct AdamOptions: OptimizerOptions {
     try c.encode(amsgrad, forKey: .amsgrad)
   }
 
-  func validate(_ owner: String) throws {
+  /// Refuses an argument out of range, naming it.
+  public func validate(owner: String) throws {
     try fraction(owner, "beta_1", beta1)
     try fraction(owner, "beta_2", beta2)
     try positive(owner, "epsilon", epsilon)
@@ -65,17 +66,9 @@ extension OptimizerConfig where Options == AdamOptions {
 
 /// Adaptive moment estimation. Keras: `Adam(learning_rate=0.001, beta_1=0.9, beta_2=0.999,
 /// epsilon=1e-07, amsgrad=False)`: `w -= lr · √(1-β₂ᵗ)/(1-β₁ᵗ) · m / (√v + ε)`.
-public class Adam: BaseOptimizer, Optimizer {
-  public typealias Config = AdamConfig
+public class Adam: ConfiguredOptimizer<AdamOptions>, Optimizer {
   /// The registry key (subclasses give their own).
   public class var identifier: String { "Adam" }
-  public let config: Config
-
-  public required init(config: Config) throws {
-    try config.options.validate(Self.identifier)
-    self.config = config
-    try super.init(arguments: config.common, owner: Self.identifier)
-  }
 
   /// `Adam(learningRate: 1e-4)`.
   public convenience init(
@@ -124,16 +117,9 @@ public final class AdamW: Adam {
 
 /// Adam with the infinity norm. Keras: `Adamax(learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-07)`:
 /// `u = max(β₂ · u, |g|)`, `w -= lr · m / ((1 - β₁ᵗ)(u + ε))`.
-public final class Adamax: BaseOptimizer, Optimizer {
-  public typealias Config = AdamConfig
+public final class Adamax: ConfiguredOptimizer<AdamOptions>, Optimizer {
+  /// The registry key.
   public static let identifier = "Adamax"
-  public let config: Config
-
-  public init(config: Config) throws {
-    try config.options.validate("Adamax")
-    self.config = config
-    try super.init(arguments: config.common, owner: "Adamax")
-  }
 
   /// `Adamax(learningRate: 0.002)`.
   public convenience init(learningRate: Float = 0.001, beta1: Float = 0.9, beta2: Float = 0.999)
@@ -160,18 +146,11 @@ public final class Adamax: BaseOptimizer, Optimizer {
 
 /// Adam with Nesterov momentum and Keras' momentum schedule `μₜ = β₁(1 - 0.5 · 0.96ᵗ)`.
 /// Keras: `Nadam(learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-07)`.
-public final class Nadam: BaseOptimizer, Optimizer {
-  public typealias Config = AdamConfig
+public final class Nadam: ConfiguredOptimizer<AdamOptions>, Optimizer {
+  /// The registry key.
   public static let identifier = "Nadam"
-  public let config: Config
   /// `Π μᵢ` over the steps so far.
   private var momentumProduct: Float = 1
-
-  public init(config: Config) throws {
-    try config.options.validate("Nadam")
-    self.config = config
-    try super.init(arguments: config.common, owner: "Nadam")
-  }
 
   /// `Nadam(learningRate: 0.002)`.
   public convenience init(learningRate: Float = 0.001, beta1: Float = 0.9, beta2: Float = 0.999)

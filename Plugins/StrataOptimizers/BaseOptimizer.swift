@@ -104,6 +104,13 @@ public protocol OptimizerOptions: Codable, Sendable, Equatable {
   static var defaultLearningRate: Float { get }
   /// Keras' defaults.
   init()
+  /// Refuses an argument out of range, naming it and `owner`.
+  func validate(owner: String) throws
+}
+
+extension OptimizerOptions {
+  /// Nothing to check.
+  public func validate(owner: String) throws {}
 }
 
 /// An optimizer's config: the common arguments and the optimizer's own, flat in Keras' config
@@ -154,6 +161,23 @@ public struct OptimizerConfig<Options: OptimizerOptions>: KerasConfig, Equatable
   public subscript<Value>(dynamicMember keyPath: WritableKeyPath<Options, Value>) -> Value {
     get { options[keyPath: keyPath] }
     set { options[keyPath: keyPath] = newValue }
+  }
+}
+
+/// An optimizer whose config is an ``OptimizerConfig`` over its own `Options`: it keeps and checks
+/// the config; a subclass adds its update.
+open class ConfiguredOptimizer<Options: OptimizerOptions>: BaseOptimizer {
+  /// The Keras arguments.
+  public typealias Config = OptimizerConfig<Options>
+  /// The Keras arguments.
+  public let config: Config
+
+  /// Made from Keras' arguments; a bad one is refused by name.
+  public required init(config: Config) throws {
+    let owner = String(describing: Self.self)
+    try config.options.validate(owner: owner)
+    self.config = config
+    try super.init(arguments: config.common, owner: owner)
   }
 }
 

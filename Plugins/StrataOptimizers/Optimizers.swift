@@ -7,7 +7,7 @@ import StrataCore
 /// Gradient descent, with optional momentum and Nesterov momentum. Keras: `SGD(learning_rate=0.01,
 /// momentum=0.0, nesterov=False)`: `m = momentum · m - lr · g`, then `w += m` (or, Nesterov,
 /// `w += momentum · m - lr · g`).
-public final class SGD: BaseOptimizer, Optimizer {
+public final class SGD: ConfiguredOptimizer<SGD.Options>, Optimizer {
   /// SGD's own Keras arguments.
   public struct Options: OptimizerOptions {
     /// Keras' default `learning_rate`.
@@ -18,17 +18,13 @@ public final class SGD: BaseOptimizer, Optimizer {
     public var nesterov = false
     /// Keras' defaults.
     public init() {}
+    /// Refuses an argument out of range, naming it.
+    public func validate(owner: String) throws {
+      try fraction(owner, "momentum", momentum)
+    }
   }
-  /// The Keras arguments.
-  public typealias Config = OptimizerConfig<Options>
+  /// The registry key.
   public static let identifier = "SGD"
-  public let config: Config
-
-  public init(config: Config) throws {
-    try fraction("SGD", "momentum", config.momentum)
-    self.config = config
-    try super.init(arguments: config.common, owner: "SGD")
-  }
 
   /// `SGD(learningRate: 0.01, momentum: 0.9, nesterov: true)`.
   public convenience init(learningRate: Float = 0.01, momentum: Float = 0, nesterov: Bool = false)
@@ -62,7 +58,7 @@ public final class SGD: BaseOptimizer, Optimizer {
 
 /// Divides the gradient by a running root mean square. Keras: `RMSprop(learning_rate=0.001, rho=0.9,
 /// momentum=0.0, epsilon=1e-07, centered=False)`; `ε` is added inside the square root, as Keras does.
-public final class RMSprop: BaseOptimizer, Optimizer {
+public final class RMSprop: ConfiguredOptimizer<RMSprop.Options>, Optimizer {
   /// RMSprop's own Keras arguments.
   public struct Options: OptimizerOptions {
     /// Keras' default `learning_rate`.
@@ -77,19 +73,15 @@ public final class RMSprop: BaseOptimizer, Optimizer {
     public var centered = false
     /// Keras' defaults.
     public init() {}
+    /// Refuses an argument out of range, naming it.
+    public func validate(owner: String) throws {
+      try fraction(owner, "rho", rho)
+      try fraction(owner, "momentum", momentum)
+      try positive(owner, "epsilon", epsilon)
+    }
   }
-  /// The Keras arguments.
-  public typealias Config = OptimizerConfig<Options>
+  /// The registry key.
   public static let identifier = "RMSprop"
-  public let config: Config
-
-  public init(config: Config) throws {
-    try fraction("RMSprop", "rho", config.rho)
-    try fraction("RMSprop", "momentum", config.momentum)
-    try positive("RMSprop", "epsilon", config.epsilon)
-    self.config = config
-    try super.init(arguments: config.common, owner: "RMSprop")
-  }
 
   /// `RMSprop(learningRate: 0.001)`.
   public convenience init(
@@ -126,7 +118,7 @@ public final class RMSprop: BaseOptimizer, Optimizer {
 
 /// Divides by the root of the sum of squared gradients. Keras: `Adagrad(learning_rate=0.001,
 /// initial_accumulator_value=0.1, epsilon=1e-07)`.
-public final class Adagrad: BaseOptimizer, Optimizer {
+public final class Adagrad: ConfiguredOptimizer<Adagrad.Options>, Optimizer {
   /// Adagrad's own Keras arguments.
   public struct Options: OptimizerOptions {
     /// Keras' default `learning_rate`.
@@ -137,19 +129,14 @@ public final class Adagrad: BaseOptimizer, Optimizer {
     public var epsilon: Float = 1e-7
     /// Keras' defaults.
     public init() {}
+    /// Refuses an argument out of range, naming it.
+    public func validate(owner: String) throws {
+      try positive(owner, "initial_accumulator_value", initialAccumulatorValue, allowZero: true)
+      try positive(owner, "epsilon", epsilon)
+    }
   }
-  /// The Keras arguments.
-  public typealias Config = OptimizerConfig<Options>
+  /// The registry key.
   public static let identifier = "Adagrad"
-  public let config: Config
-
-  public init(config: Config) throws {
-    try positive(
-      "Adagrad", "initial_accumulator_value", config.initialAccumulatorValue, allowZero: true)
-    try positive("Adagrad", "epsilon", config.epsilon)
-    self.config = config
-    try super.init(arguments: config.common, owner: "Adagrad")
-  }
 
   /// `Adagrad(learningRate: 0.01)`.
   public convenience init(learningRate: Float = 0.001, initialAccumulatorValue: Float = 0.1) throws
@@ -175,7 +162,7 @@ public final class Adagrad: BaseOptimizer, Optimizer {
 
 /// Scales steps by the ratio of running RMS of updates and of gradients. Keras: `Adadelta(learning_rate=0.001,
 /// rho=0.95, epsilon=1e-07)`.
-public final class Adadelta: BaseOptimizer, Optimizer {
+public final class Adadelta: ConfiguredOptimizer<Adadelta.Options>, Optimizer {
   /// Adadelta's own Keras arguments.
   public struct Options: OptimizerOptions {
     /// Keras' default `learning_rate`.
@@ -186,18 +173,14 @@ public final class Adadelta: BaseOptimizer, Optimizer {
     public var epsilon: Float = 1e-7
     /// Keras' defaults.
     public init() {}
+    /// Refuses an argument out of range, naming it.
+    public func validate(owner: String) throws {
+      try fraction(owner, "rho", rho)
+      try positive(owner, "epsilon", epsilon)
+    }
   }
-  /// The Keras arguments.
-  public typealias Config = OptimizerConfig<Options>
+  /// The registry key.
   public static let identifier = "Adadelta"
-  public let config: Config
-
-  public init(config: Config) throws {
-    try fraction("Adadelta", "rho", config.rho)
-    try positive("Adadelta", "epsilon", config.epsilon)
-    self.config = config
-    try super.init(arguments: config.common, owner: "Adadelta")
-  }
 
   /// `Adadelta(learningRate: 1.0)`.
   public convenience init(learningRate: Float = 0.001, rho: Float = 0.95) throws {
