@@ -38,14 +38,11 @@ public struct ReLU6: VectorActivation {
 
 /// `x` for `x > 0`, `negativeSlope · x` otherwise. Keras: `"leaky_relu"` (the function; default slope 0.2).
 public struct LeakyReLUActivation: VectorActivation {
-  /// The Keras arguments; a default is written once, in the memberwise `init`.
-  public struct Config: KerasConfig, Equatable {
+  /// The Keras arguments, each with its default.
+  @KerasConfig
+  public struct Config: Equatable {
     /// Keras' `negative_slope`.
-    public var negativeSlope: Float
-    /// The arguments given, Keras' defaults for the others.
-    public init(negativeSlope: Float = 0.2) { self.negativeSlope = negativeSlope }
-    /// The config with Keras' defaults: what arguments left out take.
-    public static let kerasDefaults = Config()
+    public var negativeSlope: Float = 0.2
   }
   public static let identifier = "leaky_relu"
   public let config: Config

@@ -3,22 +3,15 @@ import StrataCore
 
 /// Normal with `mean` and `stddev`. Keras: `"random_normal"` (`RandomNormal(mean=0.0, stddev=0.05)`).
 public struct RandomNormal: Initializer {
-  /// The Keras arguments; a default is written once, in the memberwise `init`.
-  public struct Config: KerasConfig, Equatable {
+  /// The Keras arguments, each with its default.
+  @KerasConfig
+  public struct Config: Equatable {
     /// Keras' `mean`.
-    public var mean: Double
+    public var mean: Double = 0
     /// Keras' `stddev`.
-    public var stddev: Double
+    public var stddev: Double = 0.05
     /// Keras' `seed`.
     public var seed: UInt64?
-    /// The arguments given, Keras' defaults for the others.
-    public init(mean: Double = 0, stddev: Double = 0.05, seed: UInt64? = nil) {
-      self.mean = mean
-      self.stddev = stddev
-      self.seed = seed
-    }
-    /// The config with Keras' defaults: what arguments left out take.
-    public static let kerasDefaults = Config()
   }
   public static let identifier = "random_normal"
   public let config: Config
@@ -59,22 +52,15 @@ public struct TruncatedNormal: Initializer {
 
 /// Uniform in `[minval, maxval)`. Keras: `"random_uniform"` (`RandomUniform(minval=-0.05, maxval=0.05)`).
 public struct RandomUniform: Initializer {
-  /// The Keras arguments; a default is written once, in the memberwise `init`.
-  public struct Config: KerasConfig, Equatable {
+  /// The Keras arguments, each with its default.
+  @KerasConfig
+  public struct Config: Equatable {
     /// Keras' `minval`.
-    public var minval: Double
+    public var minval: Double = -0.05
     /// Keras' `maxval`.
-    public var maxval: Double
+    public var maxval: Double = 0.05
     /// Keras' `seed`.
     public var seed: UInt64?
-    /// The arguments given, Keras' defaults for the others.
-    public init(minval: Double = -0.05, maxval: Double = 0.05, seed: UInt64? = nil) {
-      self.minval = minval
-      self.maxval = maxval
-      self.seed = seed
-    }
-    /// The config with Keras' defaults: what arguments left out take.
-    public static let kerasDefaults = Config()
   }
   public static let identifier = "random_uniform"
   public let config: Config
@@ -123,14 +109,11 @@ public struct Ones: Initializer {
 
 /// Every value `value`. Keras: `"constant"` (`Constant(value=0.0)`).
 public struct Constant: Initializer {
-  /// The Keras arguments; a default is written once, in the memberwise `init`.
-  public struct Config: KerasConfig, Equatable {
+  /// The Keras arguments, each with its default.
+  @KerasConfig
+  public struct Config: Equatable {
     /// Keras' `value`.
-    public var value: Float
-    /// The arguments given, Keras' defaults for the others.
-    public init(value: Float = 0) { self.value = value }
-    /// The config with Keras' defaults: what arguments left out take.
-    public static let kerasDefaults = Config()
+    public var value: Float = 0
   }
   public static let identifier = "constant"
   public let config: Config
@@ -147,19 +130,13 @@ public struct Constant: Initializer {
 /// by R's diagonal, as Keras does. Shapes of rank > 2 are flattened to `[Π shape[..<last], last]`.
 /// Keras: `"orthogonal"` (`Orthogonal(gain=1.0)`).
 public struct Orthogonal: Initializer {
-  /// The Keras arguments; a default is written once, in the memberwise `init`.
-  public struct Config: KerasConfig, Equatable {
+  /// The Keras arguments, each with its default.
+  @KerasConfig
+  public struct Config: Equatable {
     /// Keras' `gain`.
-    public var gain: Double
+    public var gain: Double = 1
     /// Keras' `seed`.
     public var seed: UInt64?
-    /// The arguments given, Keras' defaults for the others.
-    public init(gain: Double = 1, seed: UInt64? = nil) {
-      self.gain = gain
-      self.seed = seed
-    }
-    /// The config with Keras' defaults: what arguments left out take.
-    public static let kerasDefaults = Config()
   }
   public static let identifier = "orthogonal"
   public let config: Config

@@ -4,13 +4,15 @@ import StrataCore
 public enum InitializersPlugin: Plugin {
   public static let package = Registrar.builtInPackage
   public static func register(in registrar: Registrar) throws {
+    for preset in VarianceScaling.presets {
+      try registrar.registries.initializers.register(
+        preset.identifier, aliases: [preset.className], package: registrar.package
+      ) { config in
+        let seed = try ConfigCoding.decode(SeedConfig.self, from: config, owner: preset.identifier)
+        return try VarianceScaling(preset: preset.identifier, seed: seed.seed)
+      }
+    }
     try registrar.register(aliased: [
-      (GlorotUniform.self, ["GlorotUniform"]),
-      (GlorotNormal.self, ["GlorotNormal"]),
-      (HeNormal.self, ["HeNormal"]),
-      (HeUniform.self, ["HeUniform"]),
-      (LecunNormal.self, ["LecunNormal"]),
-      (LecunUniform.self, ["LecunUniform"]),
       (VarianceScaling.self, ["VarianceScaling"]),
       (RandomNormal.self, ["RandomNormal"]),
       (RandomUniform.self, ["RandomUniform"]),

@@ -7,28 +7,17 @@ import StrataCore
 /// LeCun initializers are instances of it. A truncated normal is cut at two standard deviations and its
 /// standard deviation is divided by 0.8796…, the deviation of a unit normal cut there, as in Keras.
 public struct VarianceScaling: Initializer {
-  /// The Keras arguments; a default is written once, in the memberwise `init`.
-  public struct Config: KerasConfig, Equatable {
+  /// The Keras arguments, each with its default.
+  @KerasConfig
+  public struct Config: Equatable {
     /// Keras' `scale`.
-    public var scale: Double
+    public var scale: Double = 1
     /// `"fan_in"`, `"fan_out"` or `"fan_avg"`.
-    public var mode: String
+    public var mode: String = "fan_in"
     /// `"truncated_normal"`, `"untruncated_normal"` or `"uniform"` (`"normal"` means truncated, as in Keras).
-    public var distribution: String
+    public var distribution: String = "truncated_normal"
     /// A fixed seed makes the initializer draw the same values every time, ignoring the model's generator.
     public var seed: UInt64?
-    /// The arguments given, Keras' defaults for the others.
-    public init(
-      scale: Double = 1, mode: String = "fan_in", distribution: String = "truncated_normal",
-      seed: UInt64? = nil
-    ) {
-      self.scale = scale
-      self.mode = mode
-      self.distribution = distribution
-      self.seed = seed
-    }
-    /// The config with Keras' defaults: what arguments left out take.
-    public static let kerasDefaults = Config()
   }
 
   public static let identifier = "variance_scaling"
@@ -110,70 +99,32 @@ public struct SeedConfig: Codable, Sendable, Equatable {
   public init(seed: UInt64? = nil) { self.seed = seed }
 }
 
-/// A variance-scaling initializer with fixed scale, mode and distribution (Glorot, He, LeCun).
-public protocol FixedVarianceScaling: Initializer where Config == SeedConfig {
-  static var scale: Double { get }
-  static var mode: String { get }
-  static var distribution: String { get }
-}
+extension VarianceScaling {
+  /// Keras' variance-scaling initializers with fixed arguments (Glorot, He, LeCun): registered under
+  /// their Keras names and class names, each taking only a `seed`.
+  public static let presets:
+    [(identifier: String, className: String, scale: Double, mode: String, distribution: String)] = [
+      // Uniform in ±sqrt(6 / (fanIn + fanOut)): Dense's and Conv2D's default.
+      ("glorot_uniform", "GlorotUniform", 1, "fan_avg", "uniform"),
+      ("glorot_normal", "GlorotNormal", 1, "fan_avg", "truncated_normal"),
+      ("he_normal", "HeNormal", 2, "fan_in", "truncated_normal"),
+      ("he_uniform", "HeUniform", 2, "fan_in", "uniform"),
+      ("lecun_normal", "LecunNormal", 1, "fan_in", "truncated_normal"),
+      ("lecun_uniform", "LecunUniform", 1, "fan_in", "uniform"),
+    ]
 
-extension FixedVarianceScaling {
-  /// Fills `values`, a weight of `shape`, with this initializer's values.
-  public func fill(
-    _ values: UnsafeMutableBufferPointer<Float>, shape: [Int], generator: inout SeededGenerator
-  ) {
-    // The constants are valid by construction.
-    let scaling = try! VarianceScaling(
-      config: .init(
-        scale: Self.scale, mode: Self.mode, distribution: Self.distribution, seed: config.seed))
-    scaling.fill(values, shape: shape, generator: &generator)
+  /// The preset `name` (`"he_normal"` or `"HeNormal"`) drawing from `seed`'s own generator, or from
+  /// the model's without one.
+  /// - Throws: ``StrataError/unknownIdentifier(kind:identifier:suggestions:)`` for another name.
+  public init(preset name: String, seed: UInt64? = nil) throws {
+    guard let preset = Self.presets.first(where: { $0.identifier == name || $0.className == name })
+    else {
+      throw StrataError.unknownIdentifier(
+        kind: "variance-scaling preset", identifier: name,
+        suggestions: closestNames(to: name, in: Self.presets.map(\.identifier)))
+    }
+    try self.init(
+      config: Config(
+        scale: preset.scale, mode: preset.mode, distribution: preset.distribution, seed: seed))
   }
-}
-
-/// Uniform in `±sqrt(6 / (fanIn + fanOut))`. Keras: `"glorot_uniform"`, Dense's and Conv2D's default.
-public struct GlorotUniform: FixedVarianceScaling {
-  public static let identifier = "glorot_uniform"
-  public static let scale = 1.0, mode = "fan_avg", distribution = "uniform"
-  public let config: SeedConfig
-  public init(config: SeedConfig = SeedConfig()) { self.config = config }
-}
-
-/// Truncated normal with deviation `sqrt(2 / (fanIn + fanOut))`. Keras: `"glorot_normal"`.
-public struct GlorotNormal: FixedVarianceScaling {
-  public static let identifier = "glorot_normal"
-  public static let scale = 1.0, mode = "fan_avg", distribution = "truncated_normal"
-  public let config: SeedConfig
-  public init(config: SeedConfig = SeedConfig()) { self.config = config }
-}
-
-/// Truncated normal with deviation `sqrt(2 / fanIn)`. Keras: `"he_normal"`.
-public struct HeNormal: FixedVarianceScaling {
-  public static let identifier = "he_normal"
-  public static let scale = 2.0, mode = "fan_in", distribution = "truncated_normal"
-  public let config: SeedConfig
-  public init(config: SeedConfig = SeedConfig()) { self.config = config }
-}
-
-/// Uniform in `±sqrt(6 / fanIn)`. Keras: `"he_uniform"`.
-public struct HeUniform: FixedVarianceScaling {
-  public static let identifier = "he_uniform"
-  public static let scale = 2.0, mode = "fan_in", distribution = "uniform"
-  public let config: SeedConfig
-  public init(config: SeedConfig = SeedConfig()) { self.config = config }
-}
-
-/// Truncated normal with deviation `sqrt(1 / fanIn)`. Keras: `"lecun_normal"`.
-public struct LecunNormal: FixedVarianceScaling {
-  public static let identifier = "lecun_normal"
-  public static let scale = 1.0, mode = "fan_in", distribution = "truncated_normal"
-  public let config: SeedConfig
-  public init(config: SeedConfig = SeedConfig()) { self.config = config }
-}
-
-/// Uniform in `±sqrt(3 / fanIn)`. Keras: `"lecun_uniform"`.
-public struct LecunUniform: FixedVarianceScaling {
-  public static let identifier = "lecun_uniform"
-  public static let scale = 1.0, mode = "fan_in", distribution = "uniform"
-  public let config: SeedConfig
-  public init(config: SeedConfig = SeedConfig()) { self.config = config }
 }

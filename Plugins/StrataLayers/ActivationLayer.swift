@@ -5,7 +5,7 @@ import StrataCore
 /// Keras: `Activation("relu")` (registered as `"Activation"`; the Swift type has another name because
 /// ``StrataCore/Activation`` is the protocol).
 public final class ActivationLayer: SoftmaxHead {
-  /// The Keras arguments; a default is written once, in the memberwise `init`.
+  /// The Keras arguments (decoded as given: the required ones have no default).
   public struct Config: Codable, Sendable, Equatable {
     /// Keras' `activation`.
     public var activation: Spec

@@ -165,37 +165,21 @@ public class RandomAffineLayer: RandomImageLayer {
 /// Shifts each image by a random fraction of its height and width in training. Keras:
 /// `RandomTranslation(height_factor, width_factor, fill_mode="reflect", interpolation="bilinear")`.
 public final class RandomTranslation: RandomAffineLayer, Layer, RandomizedLayer {
-  /// The Keras arguments; a default is written once, in the memberwise `init`.
-  public struct Config: KerasConfig, Equatable {
+  /// The Keras arguments, each with its default.
+  @KerasConfig
+  public struct Config: Equatable {
     /// The vertical shift's range, a fraction of the height (`f` for `[-f, f]`).
-    public var heightFactor: FactorRange
+    @Required public var heightFactor: FactorRange = FactorRange(0, 0)
     /// The horizontal shift's range, a fraction of the width.
-    public var widthFactor: FactorRange
+    @Required public var widthFactor: FactorRange = FactorRange(0, 0)
     /// Keras' `fill_mode`.
-    public var fillMode: String
+    public var fillMode: String = "reflect"
     /// Keras' `interpolation`: `"bilinear"` or `"nearest"`.
-    public var interpolation: String
+    public var interpolation: String = "bilinear"
     /// Keras' `seed`.
     public var seed: Int?
     /// Keras' `fill_value`, for `"constant"`.
-    public var fillValue: Float
-    /// The arguments given, Keras' defaults for the others.
-    public init(
-      heightFactor: FactorRange, widthFactor: FactorRange, fillMode: String = "reflect",
-      interpolation: String = "bilinear", seed: Int? = nil, fillValue: Float = 0
-    ) {
-      self.heightFactor = heightFactor
-      self.widthFactor = widthFactor
-      self.fillMode = fillMode
-      self.interpolation = interpolation
-      self.seed = seed
-      self.fillValue = fillValue
-    }
-    /// The config with Keras' defaults.
-    public static let kerasDefaults = Config(
-      heightFactor: FactorRange(0, 0), widthFactor: FactorRange(0, 0))
-    /// Keras' arguments without a default.
-    public static let requiredArguments: Set<String> = ["height_factor", "width_factor"]
+    public var fillValue: Float = 0
   }
   /// The registry key.
   public static let identifier = "RandomTranslation"
@@ -241,36 +225,21 @@ public final class RandomTranslation: RandomAffineLayer, Layer, RandomizedLayer 
 /// `RandomZoom(height_factor, width_factor=None, fill_mode="reflect", interpolation="bilinear")`
 /// (no `width_factor`: the same zoom on both axes).
 public final class RandomZoom: RandomAffineLayer, Layer, RandomizedLayer {
-  /// The Keras arguments; a default is written once, in the memberwise `init`.
-  public struct Config: KerasConfig, Equatable {
+  /// The Keras arguments, each with its default.
+  @KerasConfig
+  public struct Config: Equatable {
     /// The vertical zoom's range: the factor is `1 + uniform(lower, upper)`.
-    public var heightFactor: FactorRange
+    @Required public var heightFactor: FactorRange = FactorRange(0, 0)
     /// The horizontal zoom's range; the vertical zoom when `nil`.
     public var widthFactor: FactorRange?
     /// Keras' `fill_mode`.
-    public var fillMode: String
+    public var fillMode: String = "reflect"
     /// Keras' `interpolation`.
-    public var interpolation: String
+    public var interpolation: String = "bilinear"
     /// Keras' `seed`.
     public var seed: Int?
     /// Keras' `fill_value`.
-    public var fillValue: Float
-    /// The arguments given, Keras' defaults for the others.
-    public init(
-      heightFactor: FactorRange, widthFactor: FactorRange? = nil, fillMode: String = "reflect",
-      interpolation: String = "bilinear", seed: Int? = nil, fillValue: Float = 0
-    ) {
-      self.heightFactor = heightFactor
-      self.widthFactor = widthFactor
-      self.fillMode = fillMode
-      self.interpolation = interpolation
-      self.seed = seed
-      self.fillValue = fillValue
-    }
-    /// The config with Keras' defaults.
-    public static let kerasDefaults = Config(heightFactor: FactorRange(0, 0))
-    /// Keras' arguments without a default.
-    public static let requiredArguments: Set<String> = ["height_factor"]
+    public var fillValue: Float = 0
   }
   /// The registry key.
   public static let identifier = "RandomZoom"
@@ -320,33 +289,19 @@ public final class RandomZoom: RandomAffineLayer, Layer, RandomizedLayer {
 /// full turn (`0.1` for up to ±36°). Keras: `RandomRotation(factor, fill_mode="reflect",
 /// interpolation="bilinear")`.
 public final class RandomRotation: RandomAffineLayer, Layer, RandomizedLayer {
-  /// The Keras arguments; a default is written once, in the memberwise `init`.
-  public struct Config: KerasConfig, Equatable {
+  /// The Keras arguments, each with its default.
+  @KerasConfig
+  public struct Config: Equatable {
     /// The angle's range as a fraction of 360° (`f` for `[-f, f]`).
-    public var factor: FactorRange
+    @Required public var factor: FactorRange = FactorRange(0, 0)
     /// Keras' `fill_mode`.
-    public var fillMode: String
+    public var fillMode: String = "reflect"
     /// Keras' `interpolation`.
-    public var interpolation: String
+    public var interpolation: String = "bilinear"
     /// Keras' `seed`.
     public var seed: Int?
     /// Keras' `fill_value`.
-    public var fillValue: Float
-    /// The arguments given, Keras' defaults for the others.
-    public init(
-      factor: FactorRange, fillMode: String = "reflect", interpolation: String = "bilinear",
-      seed: Int? = nil, fillValue: Float = 0
-    ) {
-      self.factor = factor
-      self.fillMode = fillMode
-      self.interpolation = interpolation
-      self.seed = seed
-      self.fillValue = fillValue
-    }
-    /// The config with Keras' defaults.
-    public static let kerasDefaults = Config(factor: FactorRange(0, 0))
-    /// Keras' arguments without a default.
-    public static let requiredArguments: Set<String> = ["factor"]
+    public var fillValue: Float = 0
   }
   /// The registry key.
   public static let identifier = "RandomRotation"

@@ -80,23 +80,14 @@ public class RandomImageLayer {
 }
 
 /// The arguments of `RandomBrightness` and `RandomContrast`.
-public struct RandomIntensityConfig: KerasConfig, Equatable {
+@KerasConfig
+public struct RandomIntensityConfig: Equatable {
   /// Keras' `factor`: a number or `[lower, upper]`.
-  public var factor: FactorRange
+  @Required public var factor: FactorRange = FactorRange(0, 0)
   /// Keras' `value_range`: the pixels' range, which outputs are clipped to.
-  public var valueRange: [Float]
+  public var valueRange: [Float] = [0, 255]
   /// Keras' `seed`.
   public var seed: Int?
-  /// The arguments given, Keras' defaults for the others.
-  public init(factor: FactorRange, valueRange: [Float] = [0, 255], seed: Int? = nil) {
-    self.factor = factor
-    self.valueRange = valueRange
-    self.seed = seed
-  }
-  /// The config with Keras' defaults; `factor` is required.
-  public static let kerasDefaults = RandomIntensityConfig(factor: FactorRange(0, 0))
-  /// Keras' arguments without a default.
-  public static let requiredArguments: Set<String> = ["factor"]
 }
 
 // MARK: RandomFlip
@@ -104,19 +95,13 @@ public struct RandomIntensityConfig: KerasConfig, Equatable {
 /// Flips each image horizontally and/or vertically with probability ½, in training only; the identity
 /// at inference. Keras: `RandomFlip(mode="horizontal_and_vertical", seed=None)`.
 public final class RandomFlip: RandomImageLayer, Layer, RandomizedLayer {
-  /// The Keras arguments; a default is written once, in the memberwise `init`.
-  public struct Config: KerasConfig, Equatable {
+  /// The Keras arguments, each with its default.
+  @KerasConfig
+  public struct Config: Equatable {
     /// `"horizontal"`, `"vertical"` or `"horizontal_and_vertical"`.
-    public var mode: String
+    public var mode: String = "horizontal_and_vertical"
     /// Keras' `seed`: the flips' own generator; the model's when `nil`.
     public var seed: Int?
-    /// The arguments given, Keras' defaults for the others.
-    public init(mode: String = "horizontal_and_vertical", seed: Int? = nil) {
-      self.mode = mode
-      self.seed = seed
-    }
-    /// The config with Keras' defaults.
-    public static let kerasDefaults = Config()
   }
   /// The registry key.
   public static let identifier = "RandomFlip"
@@ -371,36 +356,21 @@ public final class RandomContrast: RandomIntensityLayer, Layer, RandomizedLayer 
 /// and JAX resize without antialiasing), in training and inference alike. Keras: `Resizing(height,
 /// width, interpolation="bilinear")`.
 public final class Resizing: BilinearMapLayer, Layer {
-  /// The Keras arguments; a default is written once, in the memberwise `init`.
-  public struct Config: KerasConfig, Equatable {
+  /// The Keras arguments, each with its default.
+  @KerasConfig
+  public struct Config: Equatable {
     /// The output height.
-    public var height: Int
+    @Required public var height: Int = 0
     /// The output width.
-    public var width: Int
+    @Required public var width: Int = 0
     /// Keras' `interpolation`: `"bilinear"` (the only one Strata has).
-    public var interpolation: String
+    public var interpolation: String = "bilinear"
     /// Keras' `crop_to_aspect_ratio` (false only).
-    public var cropToAspectRatio: Bool
+    public var cropToAspectRatio: Bool = false
     /// Keras' `pad_to_aspect_ratio` (false only).
-    public var padToAspectRatio: Bool
+    public var padToAspectRatio: Bool = false
     /// Keras' `antialias` (false only).
-    public var antialias: Bool
-    /// The arguments given, Keras' defaults for the others.
-    public init(
-      height: Int, width: Int, interpolation: String = "bilinear", cropToAspectRatio: Bool = false,
-      padToAspectRatio: Bool = false, antialias: Bool = false
-    ) {
-      self.height = height
-      self.width = width
-      self.interpolation = interpolation
-      self.cropToAspectRatio = cropToAspectRatio
-      self.padToAspectRatio = padToAspectRatio
-      self.antialias = antialias
-    }
-    /// The config with Keras' defaults.
-    public static let kerasDefaults = Config(height: 0, width: 0)
-    /// Keras' arguments without a default.
-    public static let requiredArguments: Set<String> = ["height", "width"]
+    public var antialias: Bool = false
   }
   /// The registry key.
   public static let identifier = "Resizing"
@@ -440,21 +410,13 @@ public final class Resizing: BilinearMapLayer, Layer {
 /// cropped to the target's aspect ratio and resized (Keras' `smart_resize`). Keras:
 /// `CenterCrop(height, width)`.
 public final class CenterCrop: BilinearMapLayer, Layer {
-  /// The Keras arguments; a default is written once, in the memberwise `init`.
-  public struct Config: KerasConfig, Equatable {
+  /// The Keras arguments, each with its default.
+  @KerasConfig
+  public struct Config: Equatable {
     /// The output height.
-    public var height: Int
+    @Required public var height: Int = 0
     /// The output width.
-    public var width: Int
-    /// The arguments given.
-    public init(height: Int, width: Int) {
-      self.height = height
-      self.width = width
-    }
-    /// The config with Keras' defaults.
-    public static let kerasDefaults = Config(height: 0, width: 0)
-    /// Keras' arguments without a default.
-    public static let requiredArguments: Set<String> = ["height", "width"]
+    @Required public var width: Int = 0
   }
   /// The registry key.
   public static let identifier = "CenterCrop"
@@ -523,24 +485,15 @@ public class BilinearMapLayer {
 /// `RandomCrop(height, width, seed=None)` (whose inference path, in Keras 3.15, returns the images
 /// uncropped, against its own output shape; Strata crops the centre as Keras' documentation says).
 public final class RandomCrop: RandomImageLayer, Layer, RandomizedLayer {
-  /// The Keras arguments; a default is written once, in the memberwise `init`.
-  public struct Config: KerasConfig, Equatable {
+  /// The Keras arguments, each with its default.
+  @KerasConfig
+  public struct Config: Equatable {
     /// The output height.
-    public var height: Int
+    @Required public var height: Int = 0
     /// The output width.
-    public var width: Int
+    @Required public var width: Int = 0
     /// Keras' `seed`.
     public var seed: Int?
-    /// The arguments given, Keras' defaults for the others.
-    public init(height: Int, width: Int, seed: Int? = nil) {
-      self.height = height
-      self.width = width
-      self.seed = seed
-    }
-    /// The config with Keras' defaults.
-    public static let kerasDefaults = Config(height: 0, width: 0)
-    /// Keras' arguments without a default.
-    public static let requiredArguments: Set<String> = ["height", "width"]
   }
   /// The registry key.
   public static let identifier = "RandomCrop"

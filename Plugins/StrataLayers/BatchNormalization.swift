@@ -8,52 +8,31 @@ import StrataCore
 /// are used. The moving statistics are non-trainable parameters. A frozen layer (``isFrozen``, Keras'
 /// `trainable = False`) always uses the moving statistics and updates nothing.
 public final class BatchNormalization: Layer {
-  /// The Keras arguments; a default is written once, in the memberwise `init`.
-  public struct Config: KerasConfig, Equatable {
+  /// The Keras arguments, each with its default.
+  @KerasConfig
+  public struct Config: Equatable {
     /// Keras' `axis`.
-    public var axis: Int
+    public var axis: Int = -1
     /// Keras' `momentum`.
-    public var momentum: Float
+    public var momentum: Float = 0.99
     /// Keras' `epsilon`.
-    public var epsilon: Float
+    public var epsilon: Float = 1e-3
     /// Keras' `center`.
-    public var center: Bool
+    public var center: Bool = true
     /// Keras' `scale`.
-    public var scale: Bool
+    public var scale: Bool = true
     /// Keras' `beta_initializer`.
-    public var betaInitializer: Spec
+    public var betaInitializer: Spec = "zeros"
     /// Keras' `gamma_initializer`.
-    public var gammaInitializer: Spec
+    public var gammaInitializer: Spec = "ones"
     /// Keras' `moving_mean_initializer`.
-    public var movingMeanInitializer: Spec
+    public var movingMeanInitializer: Spec = "zeros"
     /// Keras' `moving_variance_initializer`.
-    public var movingVarianceInitializer: Spec
+    public var movingVarianceInitializer: Spec = "ones"
     /// Batch renormalization is not supported: only Keras' default, `false`, is accepted.
-    public var renorm = false
+    public var renorm: Bool = false
     /// Read for Keras configs; unused without `renorm`.
     public var renormMomentum: Float = 0.99
-
-    /// The arguments given, Keras' defaults for the others.
-    public init(
-      axis: Int = -1, momentum: Float = 0.99, epsilon: Float = 1e-3, center: Bool = true,
-      scale: Bool = true,
-      betaInitializer: Spec = "zeros", gammaInitializer: Spec = "ones",
-      movingMeanInitializer: Spec = "zeros",
-      movingVarianceInitializer: Spec = "ones"
-    ) {
-      self.axis = axis
-      self.momentum = momentum
-      self.epsilon = epsilon
-      self.center = center
-      self.scale = scale
-      self.betaInitializer = betaInitializer
-      self.gammaInitializer = gammaInitializer
-      self.movingMeanInitializer = movingMeanInitializer
-      self.movingVarianceInitializer = movingVarianceInitializer
-    }
-
-    /// The config with Keras' defaults: what arguments left out take.
-    public static let kerasDefaults = Config()
   }
 
   public static let identifier = "BatchNormalization"

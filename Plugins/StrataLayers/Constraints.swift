@@ -39,19 +39,13 @@ func rescale(_ value: inout Tensor, axes: [Int], desired: (Float) -> Float) {
 
 /// Norms over `axis` at most `maxValue`. Keras: `MaxNorm(max_value=2, axis=0)` (`"max_norm"`).
 public struct MaxNorm: Constraint {
-  /// The Keras arguments; a default is written once, in the memberwise `init`.
-  public struct Config: KerasConfig, Equatable {
+  /// The Keras arguments, each with its default.
+  @KerasConfig
+  public struct Config: Equatable {
     /// Keras' `max_value`.
-    public var maxValue: Float
+    public var maxValue: Float = 2
     /// Keras' `axis`.
-    public var axis: Axes
-    /// The arguments given, Keras' defaults for the others.
-    public init(maxValue: Float = 2, axis: Axes = 0) {
-      self.maxValue = maxValue
-      self.axis = axis
-    }
-    /// The config with Keras' defaults: what arguments left out take.
-    public static let kerasDefaults = Config()
+    public var axis: Axes = 0
   }
   /// The registry key: Keras' `MaxNorm`.
   public static let identifier = "MaxNorm"
@@ -68,14 +62,11 @@ public struct MaxNorm: Constraint {
 
 /// Norms over `axis` equal to 1. Keras: `UnitNorm(axis=0)` (`"unit_norm"`).
 public struct UnitNorm: Constraint {
-  /// The Keras arguments; a default is written once, in the memberwise `init`.
-  public struct Config: KerasConfig, Equatable {
+  /// The Keras arguments, each with its default.
+  @KerasConfig
+  public struct Config: Equatable {
     /// Keras' `axis`.
-    public var axis: Axes
-    /// The arguments given, Keras' defaults for the others.
-    public init(axis: Axes = 0) { self.axis = axis }
-    /// The config with Keras' defaults: what arguments left out take.
-    public static let kerasDefaults = Config()
+    public var axis: Axes = 0
   }
   /// The registry key: Keras' `UnitNorm`.
   public static let identifier = "UnitNorm"
@@ -90,25 +81,17 @@ public struct UnitNorm: Constraint {
 /// Norms over `axis` moved into `[minValue, maxValue]` at `rate`. Keras: `MinMaxNorm(min_value=0.0,
 /// max_value=1.0, rate=1.0, axis=0)` (`"min_max_norm"`).
 public struct MinMaxNorm: Constraint {
-  /// The Keras arguments; a default is written once, in the memberwise `init`.
-  public struct Config: KerasConfig, Equatable {
+  /// The Keras arguments, each with its default.
+  @KerasConfig
+  public struct Config: Equatable {
     /// Keras' `min_value`.
-    public var minValue: Float
+    public var minValue: Float = 0
     /// Keras' `max_value`.
-    public var maxValue: Float
+    public var maxValue: Float = 1
     /// Keras' `rate`.
-    public var rate: Float
+    public var rate: Float = 1
     /// Keras' `axis`.
-    public var axis: Axes
-    /// The arguments given, Keras' defaults for the others.
-    public init(minValue: Float = 0, maxValue: Float = 1, rate: Float = 1, axis: Axes = 0) {
-      self.minValue = minValue
-      self.maxValue = maxValue
-      self.rate = rate
-      self.axis = axis
-    }
-    /// The config with Keras' defaults: what arguments left out take.
-    public static let kerasDefaults = Config()
+    public var axis: Axes = 0
   }
   /// The registry key: Keras' `MinMaxNorm`.
   public static let identifier = "MinMaxNorm"

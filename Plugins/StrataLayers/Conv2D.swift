@@ -7,61 +7,39 @@ import StrataCore
 /// The kernel is `[kh, kw, in, out]`, as in Keras. `"same"` padding follows TensorFlow: the output is
 /// `ceil(input / stride)` and an odd total padding puts the extra pixel at the bottom and right.
 public final class Conv2D: Layer {
-  /// The Keras arguments; a default is written once, in the memberwise `init`.
-  public struct Config: KerasConfig, Equatable {
+  /// The Keras arguments, each with its default.
+  @KerasConfig
+  public struct Config: Equatable {
     /// Keras' `filters`.
-    public var filters: Int
+    @Required public var filters: Int = 0
     /// Keras' `kernel_size`.
-    public var kernelSize: IntPair
+    @Required public var kernelSize: IntPair = 1
     /// Keras' `strides`.
-    public var strides: IntPair
+    public var strides: IntPair = 1
     /// Keras' `padding`.
-    public var padding: String
+    public var padding: String = "valid"
     /// Keras' `dilation_rate`.
-    public var dilationRate: IntPair
+    public var dilationRate: IntPair = 1
     /// Keras' `activation`.
-    public var activation: Spec
+    public var activation: Spec = "linear"
     /// Keras' `use_bias`.
-    public var useBias: Bool
+    public var useBias: Bool = true
     /// Keras' `kernel_initializer`.
-    public var kernelInitializer: Spec
+    public var kernelInitializer: Spec = "glorot_uniform"
     /// Keras' `bias_initializer`.
-    public var biasInitializer: Spec
+    public var biasInitializer: Spec = "zeros"
     /// Grouped convolutions are not supported: only Keras' default of 1 is accepted.
     public var groups: Int = 1
     /// Keras' `kernel_constraint`, applied after each optimizer update.
-    public var kernelConstraint: Spec? = nil
+    public var kernelConstraint: Spec?
     /// Keras' `bias_constraint`, applied after each optimizer update.
-    public var biasConstraint: Spec? = nil
+    public var biasConstraint: Spec?
     /// Keras' `kernel_regularizer`: a penalty on the kernel added to the loss.
-    public var kernelRegularizer: Spec? = nil
+    public var kernelRegularizer: Spec?
     /// Keras' `bias_regularizer`: a penalty on the bias added to the loss.
-    public var biasRegularizer: Spec? = nil
+    public var biasRegularizer: Spec?
     /// Keras' `activity_regularizer`: a penalty on the output, divided by the batch size.
-    public var activityRegularizer: Spec? = nil
-
-    /// The arguments given, Keras' defaults for the others.
-    public init(
-      filters: Int, kernelSize: IntPair, strides: IntPair = 1, padding: String = "valid",
-      dilationRate: IntPair = 1,
-      activation: Spec = "linear", useBias: Bool = true, kernelInitializer: Spec = "glorot_uniform",
-      biasInitializer: Spec = "zeros"
-    ) {
-      self.filters = filters
-      self.kernelSize = kernelSize
-      self.strides = strides
-      self.padding = padding
-      self.dilationRate = dilationRate
-      self.activation = activation
-      self.useBias = useBias
-      self.kernelInitializer = kernelInitializer
-      self.biasInitializer = biasInitializer
-    }
-
-    /// The config with Keras' defaults: what arguments left out take.
-    public static let kerasDefaults = Config(filters: 0, kernelSize: 1)
-    /// The Keras arguments without a default.
-    public static let requiredArguments: Set<String> = ["filters", "kernel_size"]
+    public var activityRegularizer: Spec?
   }
 
   public static let identifier = "Conv2D"

@@ -6,45 +6,29 @@ import StrataCore
 /// bias_initializer="zeros")`. The kernel is `[inputFeatures, units]`, as in Keras. An input of rank
 /// above 2 is treated as rows of its last axis. The products run on the context's GEMM.
 public final class Dense: SoftmaxHead {
-  /// The Keras arguments; a default is written once, in the memberwise `init`.
-  public struct Config: KerasConfig, Equatable {
+  /// The Keras arguments, each with its default.
+  @KerasConfig
+  public struct Config: Equatable {
     /// Keras' `units`.
-    public var units: Int
+    @Required public var units: Int = 0
     /// Keras' `activation`.
-    public var activation: Spec
+    public var activation: Spec = "linear"
     /// Keras' `use_bias`.
-    public var useBias: Bool
+    public var useBias: Bool = true
     /// Keras' `kernel_initializer`.
-    public var kernelInitializer: Spec
+    public var kernelInitializer: Spec = "glorot_uniform"
     /// Keras' `bias_initializer`.
-    public var biasInitializer: Spec
+    public var biasInitializer: Spec = "zeros"
     /// Keras' `kernel_constraint`, applied after each optimizer update.
-    public var kernelConstraint: Spec? = nil
+    public var kernelConstraint: Spec?
     /// Keras' `bias_constraint`, applied after each optimizer update.
-    public var biasConstraint: Spec? = nil
+    public var biasConstraint: Spec?
     /// Keras' `kernel_regularizer`: a penalty on the kernel added to the loss.
-    public var kernelRegularizer: Spec? = nil
+    public var kernelRegularizer: Spec?
     /// Keras' `bias_regularizer`: a penalty on the bias added to the loss.
-    public var biasRegularizer: Spec? = nil
+    public var biasRegularizer: Spec?
     /// Keras' `activity_regularizer`: a penalty on the output, divided by the batch size.
-    public var activityRegularizer: Spec? = nil
-
-    /// The arguments given, Keras' defaults for the others.
-    public init(
-      units: Int, activation: Spec = "linear", useBias: Bool = true,
-      kernelInitializer: Spec = "glorot_uniform", biasInitializer: Spec = "zeros"
-    ) {
-      self.units = units
-      self.activation = activation
-      self.useBias = useBias
-      self.kernelInitializer = kernelInitializer
-      self.biasInitializer = biasInitializer
-    }
-
-    /// The config with Keras' defaults: what arguments left out take.
-    public static let kerasDefaults = Config(units: 0)
-    /// The Keras arguments without a default.
-    public static let requiredArguments: Set<String> = ["units"]
+    public var activityRegularizer: Spec?
   }
 
   public static let identifier = "Dense"

@@ -6,7 +6,7 @@ import StrataCore
 /// Keras: `Dropout(rate, seed=None)`. Without a seed, the mask stream is drawn from the model's seeded
 /// generator when the layer is built, so a seeded model drops the same units every run.
 public final class Dropout: RandomizedLayer {
-  /// The Keras arguments; a default is written once, in the memberwise `init`.
+  /// The Keras arguments (decoded as given: the required ones have no default).
   public struct Config: Codable, Sendable, Equatable {
     /// Keras' `rate`.
     public var rate: Float

@@ -3,7 +3,7 @@ import StrataCore
 /// Adds rows and columns of zeros around images. Keras: `ZeroPadding2D(padding=(1, 1))`, where
 /// `padding` is an integer, a pair (symmetric height and width padding) or `((top, bottom), (left, right))`.
 public final class ZeroPadding2D: Layer {
-  /// The Keras arguments; a default is written once, in the memberwise `init`.
+  /// The Keras arguments: `padding` in any of its Keras forms, decoded by hand.
   public struct Config: KerasConfig, Equatable {
     /// The config with Keras' defaults: what arguments left out take.
     public static let kerasDefaults = Config()
@@ -129,21 +129,13 @@ public final class ZeroPadding2D: Layer {
 
 /// `y = x · scale + offset`, e.g. pixels to [0, 1]. Keras: `Rescaling(scale, offset=0.0)`.
 public final class Rescaling: Layer {
-  /// The Keras arguments; a default is written once, in the memberwise `init`.
-  public struct Config: KerasConfig, Equatable {
+  /// The Keras arguments, each with its default.
+  @KerasConfig
+  public struct Config: Equatable {
     /// Keras' `scale`.
-    public var scale: Float
+    @Required public var scale: Float = 1
     /// Keras' `offset`.
-    public var offset: Float
-    /// The arguments given, Keras' defaults for the others.
-    public init(scale: Float, offset: Float = 0) {
-      self.scale = scale
-      self.offset = offset
-    }
-    /// The config with Keras' defaults: what arguments left out take.
-    public static let kerasDefaults = Config(scale: 1)
-    /// The Keras arguments without a default.
-    public static let requiredArguments: Set<String> = ["scale"]
+    public var offset: Float = 0
   }
   public static let identifier = "Rescaling"
   public let config: Config

@@ -5,7 +5,7 @@ import StrataCore
 /// Keras: `Input(shape=(28, 28))` / `InputLayer(batch_shape=(None, 28, 28))`. A `Sequential` model
 /// takes its input shape from it and does not list it in `summary()`, as Keras does.
 public final class InputLayer: Layer {
-  /// The Keras arguments; a default is written once, in the memberwise `init`.
+  /// The Keras arguments, decoded by hand: Keras' several spellings of the shape.
   public struct Config: Codable, Sendable, Equatable, ConfigReadsMoreKeys {
     /// Keras 3 writes `batch_shape`; `shape` (without the batch axis), `optional` and Keras 2's
     /// `batch_input_shape` are read too.

@@ -279,14 +279,11 @@ private func winner(_ inputs: [UnsafeBufferPointer<Float>], at i: Int, greater: 
 
 /// Joins its inputs along an axis. Keras: `Concatenate(axis=-1)`.
 public final class Concatenate: MergeLayer {
-  /// The Keras arguments; a default is written once, in the memberwise `init`.
-  public struct Config: KerasConfig, Equatable {
+  /// The Keras arguments, each with its default.
+  @KerasConfig
+  public struct Config: Equatable {
     /// Keras' `axis`, counting the batch axis (`-1`: the last).
-    public var axis: Int
-    /// The arguments given, Keras' defaults for the others.
-    public init(axis: Int = -1) { self.axis = axis }
-    /// The config with Keras' defaults: what arguments left out take.
-    public static let kerasDefaults = Config()
+    public var axis: Int = -1
   }
   /// The registry key: Keras' `Concatenate`.
   public static let identifier = "Concatenate"

@@ -1,23 +1,14 @@
 import StrataCore
 
 /// The config of the 2-D pooling layers.
-public struct Pooling2DConfig: KerasConfig, Equatable {
+@KerasConfig
+public struct Pooling2DConfig: Equatable {
   /// Keras' `pool_size`.
-  public var poolSize: IntPair
+  public var poolSize: IntPair = 2
   /// `nil`: the pool size, as in Keras (and then left out of the saved config, which Keras reads the same).
   public var strides: IntPair?
   /// Keras' `padding`.
-  public var padding: String
-
-  /// The arguments given, Keras' defaults for the others.
-  public init(poolSize: IntPair = 2, strides: IntPair? = nil, padding: String = "valid") {
-    self.poolSize = poolSize
-    self.strides = strides
-    self.padding = padding
-  }
-
-  /// The config with Keras' defaults: what arguments left out take.
-  public static let kerasDefaults = Pooling2DConfig()
+  public var padding: String = "valid"
 }
 
 /// What max and average pooling share: the config, the geometry, the buffers.
@@ -165,13 +156,10 @@ public final class AveragePooling2D: Pooling2D, Layer {
 }
 
 /// The config of the global pooling layers.
-public struct GlobalPoolingConfig: KerasConfig, Equatable {
+@KerasConfig
+public struct GlobalPoolingConfig: Equatable {
   /// Keep the spatial axes as 1s: `(None, 1, 1, channels)` instead of `(None, channels)`.
-  public var keepdims: Bool
-  /// The arguments given, Keras' defaults for the others.
-  public init(keepdims: Bool = false) { self.keepdims = keepdims }
-  /// The config with Keras' defaults: what arguments left out take.
-  public static let kerasDefaults = GlobalPoolingConfig()
+  public var keepdims: Bool = false
 }
 
 /// Reduces each channel over the whole image, by mean or by maximum.

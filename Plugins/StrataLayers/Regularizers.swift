@@ -2,14 +2,11 @@ import StrataCore
 
 /// `l1 · Σ|x|`. Keras: `L1(l1=0.01)` (`"l1"`).
 public struct L1: Regularizer {
-  /// The Keras arguments; a default is written once, in the memberwise `init`.
-  public struct Config: KerasConfig, Equatable {
+  /// The Keras arguments, each with its default.
+  @KerasConfig
+  public struct Config: Equatable {
     /// Keras' `l1`.
-    public var l1: Float
-    /// The arguments given, Keras' defaults for the others.
-    public init(l1: Float = 0.01) { self.l1 = l1 }
-    /// The config with Keras' defaults: what arguments left out take.
-    public static let kerasDefaults = Config()
+    public var l1: Float = 0.01
   }
   /// The registry key: Keras' `L1`.
   public static let identifier = "L1"
@@ -36,14 +33,11 @@ public struct L1: Regularizer {
 
 /// `l2 · Σx²`. Keras: `L2(l2=0.01)` (`"l2"`).
 public struct L2: Regularizer {
-  /// The Keras arguments; a default is written once, in the memberwise `init`.
-  public struct Config: KerasConfig, Equatable {
+  /// The Keras arguments, each with its default.
+  @KerasConfig
+  public struct Config: Equatable {
     /// Keras' `l2`.
-    public var l2: Float
-    /// The arguments given, Keras' defaults for the others.
-    public init(l2: Float = 0.01) { self.l2 = l2 }
-    /// The config with Keras' defaults: what arguments left out take.
-    public static let kerasDefaults = Config()
+    public var l2: Float = 0.01
   }
   /// The registry key: Keras' `L2`.
   public static let identifier = "L2"
@@ -70,19 +64,13 @@ public struct L2: Regularizer {
 
 /// `l1 · Σ|x| + l2 · Σx²`. Keras: `L1L2(l1=0.0, l2=0.0)` (`"l1l2"`; Keras does not accept `"l1_l2"`).
 public struct L1L2: Regularizer {
-  /// The Keras arguments; a default is written once, in the memberwise `init`.
-  public struct Config: KerasConfig, Equatable {
+  /// The Keras arguments, each with its default.
+  @KerasConfig
+  public struct Config: Equatable {
     /// Keras' `l1`.
-    public var l1: Float
+    public var l1: Float = 0
     /// Keras' `l2`.
-    public var l2: Float
-    /// The arguments given, Keras' defaults for the others.
-    public init(l1: Float = 0, l2: Float = 0) {
-      self.l1 = l1
-      self.l2 = l2
-    }
-    /// The config with Keras' defaults: what arguments left out take.
-    public static let kerasDefaults = Config()
+    public var l2: Float = 0
   }
   /// The registry key: Keras' `L1L2`.
   public static let identifier = "L1L2"

@@ -4,7 +4,7 @@ import StrataCore
 ///
 /// Keras: `Reshape(target_shape)`.
 public final class Reshape: Layer {
-  /// The Keras arguments; a default is written once, in the memberwise `init`.
+  /// The Keras arguments (decoded as given: the required ones have no default).
   public struct Config: Codable, Sendable, Equatable {
     /// Keras' `target_shape`.
     public var targetShape: [Int]

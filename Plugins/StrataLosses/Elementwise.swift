@@ -103,14 +103,11 @@ public struct LogCosh: ElementwiseLoss {
 /// `mean(0.5 e²)` where `|e| ≤ delta`, `mean(delta · (|e| - 0.5 delta))` elsewhere. Keras: `"huber"`
 /// (`Huber(delta=1.0)`).
 public struct Huber: ElementwiseLoss {
-  /// The Keras arguments; a default is written once, in the memberwise `init`.
-  public struct Config: KerasConfig, Equatable {
+  /// The Keras arguments, each with its default.
+  @KerasConfig
+  public struct Config: Equatable {
     /// Keras' `delta`.
-    public var delta: Float
-    /// The arguments given, Keras' defaults for the others.
-    public init(delta: Float = 1) { self.delta = delta }
-    /// The config with Keras' defaults: what arguments left out take.
-    public static let kerasDefaults = Config()
+    public var delta: Float = 1
   }
   public static let identifier = "huber"
   public let config: Config

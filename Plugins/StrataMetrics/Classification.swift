@@ -41,21 +41,14 @@ public struct Thresholds: Codable, Sendable, Equatable, ExpressibleByFloatLitera
 /// (`classId`), or each row's `topK` largest: what Keras' Precision and Recall count.
 public class ConfusionCounts {
   /// Keras' arguments of Precision and Recall.
-  public struct Config: KerasConfig, Equatable {
+  @KerasConfig
+  public struct Config: Equatable {
     /// Keras' `thresholds` (0.5 unless `top_k` is given).
     public var thresholds: Thresholds?
     /// Keras' `top_k`.
     public var topK: Int?
     /// Keras' `class_id`.
     public var classId: Int?
-    /// The arguments given, Keras' defaults for the others.
-    public init(thresholds: Thresholds? = nil, topK: Int? = nil, classId: Int? = nil) {
-      self.thresholds = thresholds
-      self.topK = topK
-      self.classId = classId
-    }
-    /// The config with Keras' defaults: what arguments left out take.
-    public static let kerasDefaults = Config()
   }
   /// The arguments.
   public let config: Config
@@ -174,28 +167,17 @@ public final class Recall: ConfusionCounts, ListMetric {
 /// thresholds. Keras: `AUC(num_thresholds=200, curve="ROC", summation_method="interpolation",
 /// multi_label=False)` (`"auc"`); multi-label inputs are flattened unless `multi_label`.
 public final class AUC: Metric {
-  /// The Keras arguments; a default is written once, in the memberwise `init`.
-  public struct Config: KerasConfig, Equatable {
+  /// The Keras arguments, each with its default.
+  @KerasConfig
+  public struct Config: Equatable {
     /// Keras' `num_thresholds`.
-    public var numThresholds: Int
+    public var numThresholds: Int = 200
     /// Keras' `curve`: `"ROC"` or `"PR"`.
-    public var curve: String
+    public var curve: String = "ROC"
     /// Keras' `summation_method`: `"interpolation"`, `"minoring"` or `"majoring"`.
-    public var summationMethod: String
+    public var summationMethod: String = "interpolation"
     /// Keras' `multi_label`.
-    public var multiLabel: Bool
-    /// The arguments given, Keras' defaults for the others.
-    public init(
-      numThresholds: Int = 200, curve: String = "ROC", summationMethod: String = "interpolation",
-      multiLabel: Bool = false
-    ) {
-      self.numThresholds = numThresholds
-      self.curve = curve
-      self.summationMethod = summationMethod
-      self.multiLabel = multiLabel
-    }
-    /// The config with Keras' defaults: what arguments left out take.
-    public static let kerasDefaults = Config()
+    public var multiLabel: Bool = false
   }
   /// The registry key: Keras' `AUC`.
   public static let identifier = "AUC"
@@ -319,19 +301,13 @@ public final class AUC: Metric {
 /// threshold=None)`, `"f1_score"`): without a threshold each row's largest prediction is the predicted
 /// class; `average` is `nil` (one score per class), `"micro"`, `"macro"` or `"weighted"`.
 public final class F1Score: ListMetric {
-  /// The Keras arguments; a default is written once, in the memberwise `init`.
-  public struct Config: KerasConfig, Equatable {
+  /// The Keras arguments, each with its default.
+  @KerasConfig
+  public struct Config: Equatable {
     /// Keras' `average`.
     public var average: String?
     /// Keras' `threshold`.
     public var threshold: Float?
-    /// The arguments given, Keras' defaults for the others.
-    public init(average: String? = nil, threshold: Float? = nil) {
-      self.average = average
-      self.threshold = threshold
-    }
-    /// The config with Keras' defaults: what arguments left out take.
-    public static let kerasDefaults = Config()
   }
   /// The registry key: Keras' `F1Score`.
   public static let identifier = "F1Score"

@@ -109,14 +109,11 @@ public final class CategoricalAccuracy: MeanOverSamples, Metric {
 /// The mean over samples of the fraction of outputs on the right side of `threshold`. Keras:
 /// `"binary_accuracy"` (`BinaryAccuracy(threshold=0.5)`).
 public final class BinaryAccuracy: MeanOverSamples, Metric {
-  /// The Keras arguments; a default is written once, in the memberwise `init`.
-  public struct Config: KerasConfig, Equatable {
+  /// The Keras arguments, each with its default.
+  @KerasConfig
+  public struct Config: Equatable {
     /// Keras' `threshold`.
-    public var threshold: Float
-    /// The arguments given, Keras' defaults for the others.
-    public init(threshold: Float = 0.5) { self.threshold = threshold }
-    /// The config with Keras' defaults: what arguments left out take.
-    public static let kerasDefaults = Config()
+    public var threshold: Float = 0.5
   }
   public static let identifier = "binary_accuracy"
   public let config: Config
@@ -141,14 +138,11 @@ public final class BinaryAccuracy: MeanOverSamples, Metric {
 /// The fraction of rows whose target class (one-hot) is among the `k` largest predictions. Keras:
 /// `"top_k_categorical_accuracy"` (`k=5`); `"sparse_top_k_categorical_accuracy"` takes class indices.
 public final class TopKCategoricalAccuracy: MeanOverSamples, Metric {
-  /// The Keras arguments; a default is written once, in the memberwise `init`.
-  public struct Config: KerasConfig, Equatable {
+  /// The Keras arguments, each with its default.
+  @KerasConfig
+  public struct Config: Equatable {
     /// Keras' `k`.
-    public var k: Int
-    /// The arguments given, Keras' defaults for the others.
-    public init(k: Int = 5) { self.k = k }
-    /// The config with Keras' defaults: what arguments left out take.
-    public static let kerasDefaults = Config()
+    public var k: Int = 5
   }
   public static let identifier = "top_k_categorical_accuracy"
   public let config: Config
@@ -207,7 +201,7 @@ public final class SparseTopKCategoricalAccuracy: MeanOverSamples, Metric {
 /// A loss used as a metric: its batch values averaged over every sample seen (`"mae"`, `"mse"`, or any
 /// loss name in `metrics:`).
 public final class LossMetric: MeanOverSamples, Metric {
-  /// The Keras arguments; a default is written once, in the memberwise `init`.
+  /// The Keras arguments (decoded as given: the required ones have no default).
   public struct Config: Codable, Sendable, Equatable {
     /// Keras' `loss`.
     public var loss: Spec

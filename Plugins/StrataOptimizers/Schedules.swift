@@ -11,35 +11,19 @@ func checkSteps(_ owner: String, _ argument: String, _ value: Int) throws {
 /// `initial · rate^(step / decaySteps)` (the exponent floored with `staircase`). Keras:
 /// `ExponentialDecay(initial_learning_rate, decay_steps, decay_rate, staircase=False)`.
 public struct ExponentialDecay: LearningRateSchedule {
-  /// The Keras arguments; a default is written once, in the memberwise `init`.
-  public struct Config: KerasConfig, Equatable {
+  /// The Keras arguments, each with its default.
+  @KerasConfig
+  public struct Config: Equatable {
     /// Keras' `initial_learning_rate`.
-    public var initialLearningRate: Double
+    @Required public var initialLearningRate: Double = 0
     /// Keras' `decay_steps`.
-    public var decaySteps: Int
+    @Required public var decaySteps: Int = 1
     /// Keras' `decay_rate`.
-    public var decayRate: Double
+    @Required public var decayRate: Double = 1
     /// Keras' `staircase`.
-    public var staircase: Bool
+    public var staircase: Bool = false
     /// Keras' `name`.
-    public var name: String
-    /// The arguments given, Keras' defaults for the others.
-    public init(
-      initialLearningRate: Double, decaySteps: Int, decayRate: Double, staircase: Bool = false,
-      name: String = "ExponentialDecay"
-    ) {
-      self.initialLearningRate = initialLearningRate
-      self.decaySteps = decaySteps
-      self.decayRate = decayRate
-      self.staircase = staircase
-      self.name = name
-    }
-    /// The config with Keras' defaults (required arguments as placeholders).
-    public static let kerasDefaults = Config(initialLearningRate: 0, decaySteps: 1, decayRate: 1)
-    /// No Keras defaults for these.
-    public static let requiredArguments: Set<String> = [
-      "initial_learning_rate", "decay_steps", "decay_rate",
-    ]
+    public var name: String = "ExponentialDecay"
   }
   /// The registry key: Keras' `ExponentialDecay`.
   public static let identifier = "ExponentialDecay"
@@ -61,24 +45,15 @@ public struct ExponentialDecay: LearningRateSchedule {
 /// `values[i]` while `step ≤ boundaries[i]`, the last value after the last boundary. Keras:
 /// `PiecewiseConstantDecay(boundaries, values)`.
 public struct PiecewiseConstantDecay: LearningRateSchedule {
-  /// The Keras arguments; a default is written once, in the memberwise `init`.
-  public struct Config: KerasConfig, Equatable {
+  /// The Keras arguments, each with its default.
+  @KerasConfig
+  public struct Config: Equatable {
     /// Keras' `boundaries` (steps, increasing).
-    public var boundaries: [Int]
+    @Required public var boundaries: [Int] = []
     /// Keras' `values`, one more than the boundaries.
-    public var values: [Double]
+    @Required public var values: [Double] = [0]
     /// Keras' `name`.
-    public var name: String
-    /// The arguments given, Keras' defaults for the others.
-    public init(boundaries: [Int], values: [Double], name: String = "PiecewiseConstant") {
-      self.boundaries = boundaries
-      self.values = values
-      self.name = name
-    }
-    /// The config with Keras' defaults (required arguments as placeholders).
-    public static let kerasDefaults = Config(boundaries: [], values: [0])
-    /// No Keras defaults for these.
-    public static let requiredArguments: Set<String> = ["boundaries", "values"]
+    public var name: String = "PiecewiseConstant"
   }
   /// The registry key: Keras' `PiecewiseConstantDecay`.
   public static let identifier = "PiecewiseConstantDecay"
@@ -128,36 +103,21 @@ public struct InverseTimeDecay: LearningRateSchedule {
 /// again, from a farther horizon, after each multiple of `decaySteps`. Keras: `PolynomialDecay(
 /// initial_learning_rate, decay_steps, end_learning_rate=0.0001, power=1.0, cycle=False)`.
 public struct PolynomialDecay: LearningRateSchedule {
-  /// The Keras arguments; a default is written once, in the memberwise `init`.
-  public struct Config: KerasConfig, Equatable {
+  /// The Keras arguments, each with its default.
+  @KerasConfig
+  public struct Config: Equatable {
     /// Keras' `initial_learning_rate`.
-    public var initialLearningRate: Double
+    @Required public var initialLearningRate: Double = 0
     /// Keras' `decay_steps`.
-    public var decaySteps: Int
+    @Required public var decaySteps: Int = 1
     /// Keras' `end_learning_rate`.
-    public var endLearningRate: Double
+    public var endLearningRate: Double = 0.0001
     /// Keras' `power`.
-    public var power: Double
+    public var power: Double = 1
     /// Keras' `cycle`.
-    public var cycle: Bool
+    public var cycle: Bool = false
     /// Keras' `name`.
-    public var name: String
-    /// The arguments given, Keras' defaults for the others.
-    public init(
-      initialLearningRate: Double, decaySteps: Int, endLearningRate: Double = 0.0001,
-      power: Double = 1, cycle: Bool = false, name: String = "PolynomialDecay"
-    ) {
-      self.initialLearningRate = initialLearningRate
-      self.decaySteps = decaySteps
-      self.endLearningRate = endLearningRate
-      self.power = power
-      self.cycle = cycle
-      self.name = name
-    }
-    /// The config with Keras' defaults (required arguments as placeholders).
-    public static let kerasDefaults = Config(initialLearningRate: 0, decaySteps: 1)
-    /// No Keras defaults for these.
-    public static let requiredArguments: Set<String> = ["initial_learning_rate", "decay_steps"]
+    public var name: String = "PolynomialDecay"
   }
   /// The registry key: Keras' `PolynomialDecay`.
   public static let identifier = "PolynomialDecay"
@@ -188,36 +148,21 @@ public struct PolynomialDecay: LearningRateSchedule {
 /// Keras: `CosineDecay(initial_learning_rate, decay_steps, alpha=0.0, warmup_target=None,
 /// warmup_steps=0)`.
 public struct CosineDecay: LearningRateSchedule {
-  /// The Keras arguments; a default is written once, in the memberwise `init`.
-  public struct Config: KerasConfig, Equatable {
+  /// The Keras arguments, each with its default.
+  @KerasConfig
+  public struct Config: Equatable {
     /// Keras' `initial_learning_rate`.
-    public var initialLearningRate: Double
+    @Required public var initialLearningRate: Double = 0
     /// Keras' `decay_steps`.
-    public var decaySteps: Int
+    @Required public var decaySteps: Int = 1
     /// Keras' `alpha`: the floor, as a fraction of the rate decayed from.
-    public var alpha: Double
+    public var alpha: Double = 0
     /// Keras' `name`.
-    public var name: String
+    public var name: String = "CosineDecay"
     /// Keras' `warmup_target` (`nil`: no warm-up).
     public var warmupTarget: Double?
     /// Keras' `warmup_steps`.
-    public var warmupSteps: Int
-    /// The arguments given, Keras' defaults for the others.
-    public init(
-      initialLearningRate: Double, decaySteps: Int, alpha: Double = 0, name: String = "CosineDecay",
-      warmupTarget: Double? = nil, warmupSteps: Int = 0
-    ) {
-      self.initialLearningRate = initialLearningRate
-      self.decaySteps = decaySteps
-      self.alpha = alpha
-      self.name = name
-      self.warmupTarget = warmupTarget
-      self.warmupSteps = warmupSteps
-    }
-    /// The config with Keras' defaults (required arguments as placeholders).
-    public static let kerasDefaults = Config(initialLearningRate: 0, decaySteps: 1)
-    /// No Keras defaults for these.
-    public static let requiredArguments: Set<String> = ["initial_learning_rate", "decay_steps"]
+    public var warmupSteps: Int = 0
     // `warmup_target: null` is written, as Keras writes it.
     enum CodingKeys: String, CodingKey {
       case initialLearningRate, decaySteps, alpha, name, warmupTarget, warmupSteps
@@ -271,38 +216,21 @@ public struct CosineDecay: LearningRateSchedule {
 /// `mMul` times lower. Keras: `CosineDecayRestarts(initial_learning_rate, first_decay_steps, t_mul=2.0,
 /// m_mul=1.0, alpha=0.0)`, saved with the name `SGDRDecay`.
 public struct CosineDecayRestarts: LearningRateSchedule {
-  /// The Keras arguments; a default is written once, in the memberwise `init`.
-  public struct Config: KerasConfig, Equatable {
+  /// The Keras arguments, each with its default.
+  @KerasConfig
+  public struct Config: Equatable {
     /// Keras' `initial_learning_rate`.
-    public var initialLearningRate: Double
+    @Required public var initialLearningRate: Double = 0
     /// Keras' `first_decay_steps`.
-    public var firstDecaySteps: Int
+    @Required public var firstDecaySteps: Int = 1
     /// Keras' `t_mul`.
-    public var tMul: Double
+    public var tMul: Double = 2
     /// Keras' `m_mul`.
-    public var mMul: Double
+    public var mMul: Double = 1
     /// Keras' `alpha`.
-    public var alpha: Double
+    public var alpha: Double = 0
     /// Keras' `name`.
-    public var name: String
-    /// The arguments given, Keras' defaults for the others.
-    public init(
-      initialLearningRate: Double, firstDecaySteps: Int, tMul: Double = 2, mMul: Double = 1,
-      alpha: Double = 0, name: String = "SGDRDecay"
-    ) {
-      self.initialLearningRate = initialLearningRate
-      self.firstDecaySteps = firstDecaySteps
-      self.tMul = tMul
-      self.mMul = mMul
-      self.alpha = alpha
-      self.name = name
-    }
-    /// The config with Keras' defaults (required arguments as placeholders).
-    public static let kerasDefaults = Config(initialLearningRate: 0, firstDecaySteps: 1)
-    /// No Keras defaults for these.
-    public static let requiredArguments: Set<String> = [
-      "initial_learning_rate", "first_decay_steps",
-    ]
+    public var name: String = "SGDRDecay"
   }
   /// The registry key: Keras' `CosineDecayRestarts`.
   public static let identifier = "CosineDecayRestarts"

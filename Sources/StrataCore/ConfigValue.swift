@@ -112,20 +112,35 @@ public protocol ConfigReadsMoreKeys {
   static var readOnlyKeys: Set<String> { get }
 }
 
-/// A config whose Keras defaults are written once: in the memberwise `init` that ``kerasDefaults`` calls.
-///
-/// ``ConfigCoding/decode(_:from:owner:)`` lays the given Keras arguments over the defaults and decodes
-/// the result with the synthesized `Decodable`, so a config needs no hand-written `init(from:)`:
+/// Declares a Keras config once: each stored `var` holds its Keras default as its initial value (an
+/// optional without one defaults to `nil`), and the macro writes the public memberwise `init` (each
+/// default as its parameter's default), ``KerasConfig/kerasDefaults``,
+/// ``KerasConfig/requiredArguments`` and the ``KerasConfig`` conformance:
 ///
 /// ```swift
-/// public struct Config: KerasConfig, Equatable {
-///   public var units: Int
-///   public var activation: Spec
-///   public init(units: Int, activation: Spec = "linear") { … }      // the defaults, once
-///   public static let kerasDefaults = Config(units: 0)
-///   public static let requiredArguments: Set<String> = ["units"]    // no Keras default
+/// @KerasConfig
+/// public struct Config: Equatable {
+///   @Required public var units: Int = 0   // no Keras default; 0 is only a placeholder
+///   public var activation: Spec = "linear"
+///   public var seed: Int?
 /// }
+/// // Config(units: 64), Config(units: 64, activation: "relu"); Config.requiredArguments == ["units"]
 /// ```
+@attached(member, names: named(init), named(kerasDefaults), named(requiredArguments))
+@attached(extension, conformances: KerasConfig)
+public macro KerasConfig() = #externalMacro(module: "StrataMacros", type: "KerasConfigMacro")
+
+/// Marks an argument of a ``KerasConfig()`` struct that Keras has no default for: it must be given,
+/// and the property's initial value is only a placeholder for ``KerasConfig/kerasDefaults``.
+@attached(peer)
+public macro Required() = #externalMacro(module: "StrataMacros", type: "RequiredMacro")
+
+/// A config whose Keras defaults are written once, which ``KerasConfig()`` (the macro) declares.
+///
+/// ``ConfigCoding/decode(_:from:owner:)`` lays the given Keras arguments over ``kerasDefaults`` and
+/// decodes the result with the synthesized `Decodable`, so a config needs no hand-written `init(from:)`.
+/// A config that decodes by hand (Keras' several spellings of one argument) conforms directly and
+/// gives `kerasDefaults` itself.
 public protocol KerasConfig: Codable, Sendable {
   /// The config with every Keras default; a required argument holds a placeholder.
   static var kerasDefaults: Self { get }

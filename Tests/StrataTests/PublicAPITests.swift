@@ -65,8 +65,10 @@ import Testing
   var generator = SeededGenerator(seed: 1)
   let constant = try Constant(config: .init(value: 2.5)).make(shape: [3], generator: &generator)
   #expect(constant.scalars == [2.5, 2.5, 2.5])
-  let seeded = HeNormal(config: SeedConfig(seed: 7))
-  #expect(seeded.config == SeedConfig(seed: 7))
+  let seeded = try VarianceScaling(preset: "HeNormal", seed: 7)
+  #expect(
+    seeded.config == .init(scale: 2, mode: "fan_in", distribution: "truncated_normal", seed: 7))
+  #expect(throws: StrataError.self) { try VarianceScaling(preset: "he_norml") }
   let leaky = try LeakyReLUActivation(config: .init(negativeSlope: 0.25))(Tensor([-4, 2]))
   #expect(leaky.scalars == [-1, 2])
 }

@@ -4,14 +4,12 @@ import StrataCore
 ///
 /// Keras: `keras.layers.LeakyReLU(negative_slope=0.3)`.
 public final class LeakyReLU: Layer {
-  /// The Keras arguments; a default is written once, in the memberwise `init`.
-  public struct Config: KerasConfig, Equatable {
+  /// The Keras arguments, each with its default: `@KerasConfig` writes `init(negativeSlope:)`,
+  /// the defaults and the `KerasConfig` conformance from the property.
+  @KerasConfig
+  public struct Config: Equatable {
     /// Keras' `negative_slope`.
-    public var negativeSlope: Float
-    // Keras' default
-    /// The arguments given, Keras' defaults for the others.
-    public init(negativeSlope: Float = 0.3) { self.negativeSlope = negativeSlope }
-    public static let kerasDefaults = Config()
+    public var negativeSlope: Float = 0.3
   }
 
   public static let identifier = "LeakyReLU"

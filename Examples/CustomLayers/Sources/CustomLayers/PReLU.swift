@@ -6,18 +6,13 @@ import StrataCore
 /// shape without the batch axis, except along `shared_axes` (1-based, as in Keras), where it is 1 and
 /// shared.
 public final class PReLU: Layer {
-  /// The Keras arguments; a default is written once, in the memberwise `init`.
-  public struct Config: KerasConfig, Equatable {
+  /// The Keras arguments, each with its default.
+  @KerasConfig
+  public struct Config: Equatable {
     /// Keras' `alpha_initializer`.
-    public var alphaInitializer: Spec
+    public var alphaInitializer: Spec = "zeros"
     /// Keras' `shared_axes`.
     public var sharedAxes: [Int]?
-    /// The arguments given, Keras' defaults for the others.
-    public init(alphaInitializer: Spec = "zeros", sharedAxes: [Int]? = nil) {
-      self.alphaInitializer = alphaInitializer
-      self.sharedAxes = sharedAxes
-    }
-    public static let kerasDefaults = Config()
   }
 
   public static let identifier = "PReLU"

@@ -1,0 +1,145 @@
+import SwiftCompilerPlugin
+import SwiftDiagnostics
+import SwiftSyntax
+import SwiftSyntaxMacros
+
+/// `@KerasConfig`: a Keras config declared once. Each stored `var` holds its Keras default as its
+/// initial value (an optional without one defaults to `nil`); `@Required` marks an argument without a
+/// Keras default, whose initial value is only a placeholder. The macro writes the public memberwise
+/// `init` (each default as the parameter's default), `kerasDefaults`, `requiredArguments` and the
+/// `KerasConfig` conformance.
+public struct KerasConfigMacro: MemberMacro, ExtensionMacro {
+  /// One argument: its name, type, default and whether Keras requires it.
+  struct Argument {
+    var name: String
+    var type: TypeSyntax
+    var initial: ExprSyntax?
+    var required: Bool
+  }
+
+  public static func expansion(
+    of node: AttributeSyntax, providingMembersOf declaration: some DeclGroupSyntax,
+    conformingTo protocols: [TypeSyntax], in context: some MacroExpansionContext
+  ) throws -> [DeclSyntax] {
+    guard let structDecl = declaration.as(StructDeclSyntax.self) else {
+      throw MacroError.message("@KerasConfig applies to a struct")
+    }
+    let arguments = try collectArguments(of: structDecl)
+    let access =
+      structDecl.modifiers.contains { $0.name.tokenKind == .keyword(.public) } ? "public " : ""
+    let parameters = arguments.map { argument -> String in
+      let defaultValue =
+        argument.required ? "" : " = \(argument.initial?.trimmedDescription ?? "nil")"
+      return "\(argument.name): \(argument.type.trimmedDescription)\(defaultValue)"
+    }
+    let assignments = arguments.map { "self.\($0.name) = \($0.name)" }
+    let placeholders = arguments.filter(\.required).map {
+      "\($0.name): \($0.initial?.trimmedDescription ?? "nil")"
+    }
+    let typeName = structDecl.name.text
+    var members: [DeclSyntax] = [
+      """
+      /// The arguments given, Keras' defaults for the others.
+      \(raw: access)init(\(raw: parameters.joined(separator: ", "))) {
+        \(raw: assignments.joined(separator: "\n"))
+      }
+      """,
+      """
+      /// The config with Keras' defaults; a required argument holds its placeholder.
+      \(raw: access)static let kerasDefaults = \(raw: typeName)(\(raw: placeholders.joined(separator: ", ")))
+      """,
+    ]
+    let required = arguments.filter(\.required).map { "\"\(snakeCase($0.name))\"" }
+    if !required.isEmpty {
+      members.append(
+        """
+        /// Keras' arguments without a default.
+        \(raw: access)static let requiredArguments: Set<String> = [\(raw: required.joined(separator: ", "))]
+        """)
+    }
+    return members
+  }
+
+  public static func expansion(
+    of node: AttributeSyntax, attachedTo declaration: some DeclGroupSyntax,
+    providingExtensionsOf type: some TypeSyntaxProtocol, conformingTo protocols: [TypeSyntax],
+    in context: some MacroExpansionContext
+  ) throws -> [ExtensionDeclSyntax] {
+    guard !protocols.isEmpty else { return [] }
+    return [try ExtensionDeclSyntax("extension \(type.trimmed): KerasConfig {}")]
+  }
+
+  /// The struct's stored `var`s, in order.
+  static func collectArguments(of structDecl: StructDeclSyntax) throws -> [Argument] {
+    var arguments: [Argument] = []
+    for member in structDecl.memberBlock.members {
+      guard let variable = member.decl.as(VariableDeclSyntax.self),
+        variable.bindingSpecifier.tokenKind == .keyword(.var),
+        !variable.modifiers.contains(where: {
+          $0.name.tokenKind == .keyword(.static) || $0.name.tokenKind == .keyword(.class)
+        })
+      else { continue }
+      let required = variable.attributes.contains {
+        $0.as(AttributeSyntax.self)?.attributeName.trimmedDescription == "Required"
+      }
+      for binding in variable.bindings {
+        if binding.accessorBlock != nil { continue }  // computed
+        guard let name = binding.pattern.as(IdentifierPatternSyntax.self)?.identifier.text,
+          let type = binding.typeAnnotation?.type
+        else {
+          throw MacroError.message(
+            "@KerasConfig needs each stored property's type written out: \(binding.trimmedDescription)"
+          )
+        }
+        let optional = type.is(OptionalTypeSyntax.self)
+        if binding.initializer == nil && !optional {
+          throw MacroError.message(
+            "'\(name)' needs its Keras default as its initial value (or @Required and a placeholder)"
+          )
+        }
+        arguments.append(
+          Argument(name: name, type: type, initial: binding.initializer?.value, required: required))
+      }
+    }
+    return arguments
+  }
+
+  /// `cropToAspectRatio` → `crop_to_aspect_ratio`, as the configs' snake_case key strategy spells it.
+  static func snakeCase(_ name: String) -> String {
+    var result = ""
+    for character in name {
+      if character.isUppercase {
+        if !result.isEmpty { result += "_" }
+        result += character.lowercased()
+      } else {
+        result.append(character)
+      }
+    }
+    return result
+  }
+}
+
+/// `@Required`: marks a `@KerasConfig` argument Keras has no default for. It only marks; the config
+/// macro reads it.
+public struct RequiredMacro: PeerMacro {
+  public static func expansion(
+    of node: AttributeSyntax, providingPeersOf declaration: some DeclSyntaxProtocol,
+    in context: some MacroExpansionContext
+  ) throws -> [DeclSyntax] { [] }
+}
+
+/// An error the macro reports at the attribute.
+enum MacroError: Error, CustomStringConvertible {
+  case message(String)
+  var description: String {
+    switch self {
+    case .message(let text): return text
+    }
+  }
+}
+
+/// The compiler plugin that provides Strata's macros.
+@main
+struct StrataMacrosPlugin: CompilerPlugin {
+  let providingMacros: [Macro.Type] = [KerasConfigMacro.self, RequiredMacro.self]
+}
