@@ -280,27 +280,30 @@ public final class RandomContrast: RandomIntensityLayer, Layer, RandomizedLayer 
   /// ``backward(_:in:)`` then differentiates this call.
   public func apply(_ x: Tensor, factors: [Float]) -> Tensor {
     self.factors = factors
-    let (height, width, channels) = (shape[0], shape[1], shape[2])
-    let pixels = height * width, size = pixels * channels
     let (low, high) = (config.valueRange[0], config.valueRange[1])
     output.reuse(shape: x.shape)
     x.withUnsafeBufferPointer { source in
       output.withUnsafeMutableBufferPointer { target in
-        for (image, factor) in factors.enumerated() {
-          let base = image * size
-          for c in 0..<channels {
-            var sum: Float = 0
-            for p in 0..<pixels { sum += source[base + p * channels + c] }
-            let mean = sum / Float(pixels)
-            for p in 0..<pixels {
-              let i = base + p * channels + c
-              target[i] = min(max((source[i] - mean) * factor + mean, low), high)
-            }
-          }
+        forEachChannel { factor, pixels in
+          var sum: Float = 0
+          for i in pixels { sum += source[i] }
+          let mean = sum / Float(shape[0] * shape[1])
+          for i in pixels { target[i] = min(max((source[i] - mean) * factor + mean, low), high) }
         }
       }
     }
     return output
+  }
+
+  /// Calls `body(factor, pixels)` for each channel of each image: the image's factor and the indices of
+  /// the channel's values.
+  private func forEachChannel(_ body: (Float, StrideTo<Int>) -> Void) {
+    let channels = shape[2], size = shape[0] * shape[1] * channels
+    for (image, factor) in factors.enumerated() {
+      for c in 0..<channels {
+        body(factor, stride(from: image * size + c, to: (image + 1) * size, by: channels))
+      }
+    }
   }
 
   /// Changes each image's contrast in training.
@@ -320,28 +323,17 @@ public final class RandomContrast: RandomIntensityLayer, Layer, RandomizedLayer 
   /// `d/dx [(x - mean) · c + mean] = c · dy + (1 - c) · mean(dy)` per channel, where not clipped.
   public func backward(_ outputGradient: Tensor, in context: Context) throws -> Tensor {
     guard !factors.isEmpty else { return outputGradient }
-    let (height, width, channels) = (shape[0], shape[1], shape[2])
-    let pixels = height * width, size = pixels * channels
     let (low, high) = (config.valueRange[0], config.valueRange[1])
     inputGradient.reuse(shape: outputGradient.shape)
     outputGradient.withUnsafeBufferPointer { dy in
       output.withUnsafeBufferPointer { y in
         inputGradient.withUnsafeMutableBufferPointer { dx in
-          for (image, factor) in factors.enumerated() {
-            let base = image * size
-            for c in 0..<channels {
-              // Through the clip first: a clipped output passes nothing.
-              var sum: Float = 0
-              for p in 0..<pixels {
-                let i = base + p * channels + c
-                if y[i] > low && y[i] < high { sum += dy[i] }
-              }
-              let meanTerm = (1 - factor) * sum / Float(pixels)
-              for p in 0..<pixels {
-                let i = base + p * channels + c
-                dx[i] = (y[i] > low && y[i] < high ? factor * dy[i] : 0) + meanTerm
-              }
-            }
+          forEachChannel { factor, pixels in
+            // Through the clip first: a clipped output passes nothing.
+            var sum: Float = 0
+            for i in pixels where y[i] > low && y[i] < high { sum += dy[i] }
+            let meanTerm = (1 - factor) * sum / Float(shape[0] * shape[1])
+            for i in pixels { dx[i] = (y[i] > low && y[i] < high ? factor * dy[i] : 0) + meanTerm }
           }
         }
       }

@@ -171,9 +171,31 @@ public class GlobalPooling2D {
   var output = Tensor(shape: [0])
   var inputGradient = Tensor(shape: [0])
 
-  init(config: GlobalPoolingConfig, name: String) {
+  /// A layer of `config`.
+  public required init(config: GlobalPoolingConfig = GlobalPoolingConfig()) {
     self.config = config
-    self.name = name
+    name = String(describing: Self.self)
+  }
+
+  /// Writes the input gradient `dx` from the output gradient `dy`: each pooling's own rule.
+  func spread(
+    _ dy: UnsafeBufferPointer<Float>, into dx: UnsafeMutableBufferPointer<Float>,
+    batch: Int, pixels: Int, channels: Int
+  ) { preconditionFailure("overridden") }
+
+  /// The gradient back on the pixels each output came from.
+  public func backward(_ outputGradient: Tensor, in context: Context) throws -> Tensor {
+    guard let x = input else { throw missingForward(name) }
+    input = nil
+    inputGradient.reuse(shape: x.shape)
+    outputGradient.withUnsafeBufferPointer { dy in
+      inputGradient.withUnsafeMutableBufferPointer { dx in
+        spread(
+          dy, into: dx, batch: x.shape[0], pixels: inputShape[0] * inputShape[1],
+          channels: inputShape[2])
+      }
+    }
+    return inputGradient
   }
 
   public func build(inputShape: [Int], generator: inout SeededGenerator) throws -> [Int] {
@@ -195,10 +217,6 @@ public class GlobalPooling2D {
 public final class GlobalAveragePooling2D: GlobalPooling2D, Layer {
   public typealias Config = GlobalPoolingConfig
   public static let identifier = "GlobalAveragePooling2D"
-  /// A layer of `config`.
-  public init(config: Config = Config()) {
-    super.init(config: config, name: "GlobalAveragePooling2D")
-  }
 
   public func forward(_ x: Tensor, in context: Context) throws -> Tensor {
     let (batch, pixels, channels) = try prepare(x, context)
@@ -216,23 +234,17 @@ public final class GlobalAveragePooling2D: GlobalPooling2D, Layer {
     return output
   }
 
-  public func backward(_ outputGradient: Tensor, in context: Context) throws -> Tensor {
-    guard let x = input else { throw missingForward(name) }
-    input = nil
-    let channels = inputShape[2], pixels = inputShape[0] * inputShape[1]
-    inputGradient.reuse(shape: x.shape)
-    outputGradient.withUnsafeBufferPointer { dy in
-      inputGradient.withUnsafeMutableBufferPointer { dx in
-        for n in 0..<x.shape[0] {
-          for p in 0..<pixels {
-            for c in 0..<channels {
-              dx[(n * pixels + p) * channels + c] = dy[n * channels + c] / Float(pixels)
-            }
-          }
+  override func spread(
+    _ dy: UnsafeBufferPointer<Float>, into dx: UnsafeMutableBufferPointer<Float>,
+    batch: Int, pixels: Int, channels: Int
+  ) {
+    for n in 0..<batch {
+      for p in 0..<pixels {
+        for c in 0..<channels {
+          dx[(n * pixels + p) * channels + c] = dy[n * channels + c] / Float(pixels)
         }
       }
     }
-    return inputGradient
   }
 }
 
@@ -242,7 +254,6 @@ public final class GlobalMaxPooling2D: GlobalPooling2D, Layer {
   public typealias Config = GlobalPoolingConfig
   public static let identifier = "GlobalMaxPooling2D"
   private var winners: [Int] = []
-  public init(config: Config = Config()) { super.init(config: config, name: "GlobalMaxPooling2D") }
 
   public func forward(_ x: Tensor, in context: Context) throws -> Tensor {
     let (batch, pixels, channels) = try prepare(x, context)
@@ -265,21 +276,15 @@ public final class GlobalMaxPooling2D: GlobalPooling2D, Layer {
     return output
   }
 
-  public func backward(_ outputGradient: Tensor, in context: Context) throws -> Tensor {
-    guard let x = input else { throw missingForward(name) }
-    input = nil
-    let channels = inputShape[2], pixels = inputShape[0] * inputShape[1]
-    inputGradient.reuse(shape: x.shape)
-    outputGradient.withUnsafeBufferPointer { dy in
-      inputGradient.withUnsafeMutableBufferPointer { dx in
-        dx.update(repeating: 0)
-        for n in 0..<x.shape[0] {
-          for c in 0..<channels {
-            dx[(n * pixels + winners[n * channels + c]) * channels + c] = dy[n * channels + c]
-          }
-        }
+  override func spread(
+    _ dy: UnsafeBufferPointer<Float>, into dx: UnsafeMutableBufferPointer<Float>,
+    batch: Int, pixels: Int, channels: Int
+  ) {
+    dx.update(repeating: 0)
+    for n in 0..<batch {
+      for c in 0..<channels {
+        dx[(n * pixels + winners[n * channels + c]) * channels + c] = dy[n * channels + c]
       }
     }
-    return inputGradient
   }
 }

@@ -229,12 +229,14 @@ public final class LossMetric: MeanOverSamples, Metric {
   }
 }
 
-/// `mean((y - p)²)` as a metric. Keras: `"mean_squared_error"`, `"mse"`.
-public final class MeanSquaredErrorMetric: MeanOverSamples, Metric {
-  public static let identifier = "mean_squared_error"
+/// A loss averaged over the samples under a metric's own identifier, which names the loss too.
+public class LossNamedMetric: MeanOverSamples, Metric {
+  /// The registry key, also the loss's: each subclass gives its own.
+  public class var identifier: String { preconditionFailure("\(Self.self) names no loss") }
   private var inner: LossMetric
-  public init(config: NoConfig = NoConfig()) throws {
-    inner = try LossMetric(config: .init(loss: "mean_squared_error"))
+  /// The metric of the loss `identifier` names.
+  public required init(config: NoConfig = NoConfig()) throws {
+    inner = try LossMetric(config: .init(loss: Spec(Self.identifier)))
   }
   public override func reset() { inner.reset() }
   public override var result: Float { inner.result }
@@ -244,17 +246,14 @@ public final class MeanSquaredErrorMetric: MeanOverSamples, Metric {
   }
 }
 
+/// `mean((y - p)²)` as a metric. Keras: `"mean_squared_error"`, `"mse"`.
+public final class MeanSquaredErrorMetric: LossNamedMetric {
+  /// The registry key.
+  public override class var identifier: String { "mean_squared_error" }
+}
+
 /// `mean(|y - p|)` as a metric. Keras: `"mean_absolute_error"`, `"mae"`.
-public final class MeanAbsoluteErrorMetric: MeanOverSamples, Metric {
-  public static let identifier = "mean_absolute_error"
-  private var inner: LossMetric
-  public init(config: NoConfig = NoConfig()) throws {
-    inner = try LossMetric(config: .init(loss: "mean_absolute_error"))
-  }
-  public override func reset() { inner.reset() }
-  public override var result: Float { inner.result }
-  /// Adds a batch of predictions and targets.
-  public func update(prediction: Tensor, target: Tensor) throws {
-    try inner.update(prediction: prediction, target: target)
-  }
+public final class MeanAbsoluteErrorMetric: LossNamedMetric {
+  /// The registry key.
+  public override class var identifier: String { "mean_absolute_error" }
 }
