@@ -95,14 +95,24 @@ func maxPooling(_ kernels: any Kernels, _ g: PoolingGeometry, _ x: [Float], _ dy
   return (y, dx)
 }
 
-@Test(arguments: [
+/// Pooling geometries the backends are checked on: windows that tile the image, leave pixels out,
+/// overlap or skip some; padding; more channels than one SIMD chunk of 64.
+let poolingGeometries = [
   PoolingGeometry(
-    batch: 2, height: 7, width: 7, channels: 3, pool: (2, 2), strides: (2, 2), same: false),
+    batch: 2, height: 4, width: 6, channels: 3, pool: (2, 2), strides: (2, 2), same: false),
   PoolingGeometry(
-    batch: 1, height: 7, width: 5, channels: 17, pool: (3, 3), strides: (2, 2), same: true),
+    batch: 2, height: 7, width: 7, channels: 5, pool: (2, 2), strides: (2, 2), same: false),
+  PoolingGeometry(
+    batch: 1, height: 7, width: 5, channels: 70, pool: (3, 3), strides: (2, 2), same: true),
   PoolingGeometry(
     batch: 3, height: 5, width: 6, channels: 2, pool: (2, 3), strides: (1, 2), same: true),
-])
+  PoolingGeometry(
+    batch: 1, height: 8, width: 9, channels: 4, pool: (2, 2), strides: (3, 3), same: false),
+  PoolingGeometry(
+    batch: 2, height: 28, width: 28, channels: 32, pool: (2, 2), strides: (2, 2), same: true),
+]
+
+@Test(arguments: poolingGeometries)
 func dnnlPoolingMatchesReference(_ g: PoolingGeometry) {
   #expect(
     DNNLKernels.isAvailable, "oneDNN did not start: the backend would fall back to the reference")
@@ -156,20 +166,7 @@ func dnnlPoolingMatchesReference(_ g: PoolingGeometry) {
 /// reference's values and gradients bit for bit: windows that tile the image, leave pixels out, overlap
 /// or skip some; padding; more channels than one chunk of 64; ties (the first maximum takes the
 /// gradient); NaN (never wins) and all-NaN windows (-∞, no gradient).
-@Test(arguments: [
-  PoolingGeometry(
-    batch: 2, height: 4, width: 6, channels: 3, pool: (2, 2), strides: (2, 2), same: false),
-  PoolingGeometry(
-    batch: 2, height: 7, width: 7, channels: 5, pool: (2, 2), strides: (2, 2), same: false),
-  PoolingGeometry(
-    batch: 1, height: 7, width: 5, channels: 70, pool: (3, 3), strides: (2, 2), same: true),
-  PoolingGeometry(
-    batch: 3, height: 5, width: 6, channels: 2, pool: (2, 3), strides: (1, 2), same: true),
-  PoolingGeometry(
-    batch: 1, height: 8, width: 9, channels: 4, pool: (2, 2), strides: (3, 3), same: false),
-  PoolingGeometry(
-    batch: 2, height: 28, width: 28, channels: 32, pool: (2, 2), strides: (2, 2), same: true),
-])
+@Test(arguments: poolingGeometries)
 func simdMaxPoolingMatchesReferenceExactly(_ g: PoolingGeometry) {
   var generator = SeededGenerator(seed: UInt64(g.inputCount))
   // Few distinct values, so windows hold ties; some NaN, and one pixel all NaN.

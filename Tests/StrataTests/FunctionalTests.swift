@@ -105,9 +105,7 @@ func functionalGradientsMatchKeras(_ index: Int) throws {
   #expect(model.layers.count == 4)
   var generator = SeededGenerator(seed: 5)
   func random(_ shape: [Int]) throws -> Tensor {
-    try Tensor(
-      shape: shape,
-      scalars: (0..<shape.reduce(1, *)).map { _ in Float.random(in: -1...1, using: &generator) })
+    try randomTensor(shape, using: &generator)
   }
   let x = [try random([4, 3]), try random([4, 3])]
   let upstream = try random([4, 2])
@@ -284,9 +282,7 @@ final class GradientRecorder: GradientStage {
   #expect(outer.summaryRows[2].connectedTo == "input_layer[0][0], input_layer_1[0][0]")
   var generator = SeededGenerator(seed: 8)
   func random(_ shape: [Int]) throws -> Tensor {
-    try Tensor(
-      shape: shape,
-      scalars: (0..<shape.reduce(1, *)).map { _ in Float.random(in: -1...1, using: &generator) })
+    try randomTensor(shape, using: &generator)
   }
   let x = [try random([5, 4]), try random([5, 4])]
   let upstream = try random([5, 1])
@@ -352,9 +348,7 @@ final class GradientRecorder: GradientStage {
 @Test func sharedLayersKeepTheirStatePerCall() throws {
   var generator = SeededGenerator(seed: 13)
   func random(_ shape: [Int]) throws -> Tensor {
-    try Tensor(
-      shape: shape,
-      scalars: (0..<shape.reduce(1, *)).map { _ in Float.random(in: -2...2, using: &generator) })
+    try randomTensor(shape, in: -2...2, using: &generator)
   }
   let x = [try random([6, 3]), try random([6, 3])]
   let upstream = try random([6, 3])

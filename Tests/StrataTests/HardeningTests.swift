@@ -277,51 +277,40 @@ func fileReason(_ body: () throws -> Void) -> String {
   try model.add("InputLayer", ["shape": [4], "optional": false, "name": "input"])
   try model.add("Dense", ["units": 2])
   #expect(model.inputShape == [4] && model.outputShape == [2])
-  #expect(
-    thrownError {
-      _ = try Registries.shared.layers.make("InputLayer", config: ["shape": [4], "optional": true])
-    }
-      == .invalidArgument(
-        owner: "InputLayer", argument: "optional", value: "true",
-        expected: "false (every input is required)"))
-  // channels_first, float64 and sparse inputs are refused, not ignored.
-  #expect(
-    thrownError {
-      _ = try Registries.shared.layers.make(
-        "Conv2D", config: ["filters": 2, "kernel_size": 3, "data_format": "channels_first"])
-    }
-      == .invalidArgument(
-        owner: "Conv2D", argument: "data_format", value: "\"channels_first\"",
-        expected:
-          "\"channels_last\" (images as (height, width, channels); Strata has no channels_first)"))
-  _ = try Registries.shared.layers.make(
-    "Conv2D", config: ["filters": 2, "kernel_size": 3, "data_format": "channels_last"])
-  #expect(
-    thrownError {
-      _ = try Registries.shared.layers.make("Dense", config: ["units": 2, "dtype": "float64"])
-    }
-      == .invalidArgument(
-        owner: "Dense", argument: "dtype", value: "\"float64\"", expected: "\"float32\""))
+  // `optional` inputs, channels_first, float64, sparse inputs and quantization are refused, not
+  // ignored: (layer, config, argument, value, expected).
+  let refused: [(String, ConfigDictionary, String, String, String)] = [
+    (
+      "InputLayer", ["shape": [4], "optional": true], "optional", "true",
+      "false (every input is required)"
+    ),
+    (
+      "Conv2D", ["filters": 2, "kernel_size": 3, "data_format": "channels_first"], "data_format",
+      "\"channels_first\"",
+      "\"channels_last\" (images as (height, width, channels); Strata has no channels_first)"
+    ),
+    ("Dense", ["units": 2, "dtype": "float64"], "dtype", "\"float64\"", "\"float32\""),
+    ("InputLayer", ["shape": [4], "sparse": true], "sparse", "true", "false (dense tensors only)"),
+    (
+      "Dense", ["units": 2, "quantization_config": ["mode": "int8"]], "quantization_config",
+      #"{"mode":"int8"}"#, "null (quantized layers are not supported)"
+    ),
+  ]
+  for (layer, config, argument, value, expected) in refused {
+    #expect(
+      thrownError { _ = try Registries.shared.layers.make(layer, config: config) }
+        == .invalidArgument(owner: layer, argument: argument, value: value, expected: expected))
+  }
+  // Their accepted values pass.
   let policy: ConfigValue = [
     "module": "keras", "class_name": "DTypePolicy", "config": ["name": "float32"],
   ]
-  _ = try Registries.shared.layers.make("Dense", config: ["units": 2, "dtype": policy])
-  #expect(
-    thrownError {
-      _ = try Registries.shared.layers.make("InputLayer", config: ["shape": [4], "sparse": true])
-    }
-      == .invalidArgument(
-        owner: "InputLayer", argument: "sparse", value: "true",
-        expected: "false (dense tensors only)"))
-  #expect(
-    thrownError {
-      _ = try Registries.shared.layers.make(
-        "Dense", config: ["units": 2, "quantization_config": ["mode": "int8"]])
-    }
-      == .invalidArgument(
-        owner: "Dense", argument: "quantization_config", value: #"{"mode":"int8"}"#,
-        expected: "null (quantized layers are not supported)"))
-  _ = try Registries.shared.layers.make("Dense", config: ["units": 2, "quantization_config": nil])
+  for (layer, config): (String, ConfigDictionary) in [
+    ("Conv2D", ["filters": 2, "kernel_size": 3, "data_format": "channels_last"]),
+    ("Dense", ["units": 2, "dtype": policy]), ("Dense", ["units": 2, "quantization_config": nil]),
+  ] {
+    _ = try Registries.shared.layers.make(layer, config: config)
+  }
   // A learning rate of NaN names the argument (it used to be a JSON encoding error).
   guard
     case .invalidArgument(_, let argument, _, _)? = thrownError({

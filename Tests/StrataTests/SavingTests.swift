@@ -18,19 +18,23 @@ func fashionSlice(_ count: Int, images: Bool = false) throws -> (Tensor, Tensor)
   return (images ? try x.reshaped(to: [count, 28, 28, 1]) : x, data.labelTensor())
 }
 
-func mlp(seed: UInt64 = 5) throws -> Sequential {
-  try Sequential(
+/// A small Fashion-MNIST MLP, compiled with `optimizer` (sparse cross-entropy, accuracy) unless `nil`.
+func mlp(seed: UInt64 = 5, optimizer: String? = "adam") throws -> Sequential {
+  let model = try Sequential(
     [
       Flatten(inputShape: [28, 28]), Dense(32, activation: "relu"), Dropout(0.2),
       Dense(10, activation: "softmax"),
     ], seed: seed)
+  if let optimizer {
+    try model.compile(
+      optimizer: optimizer, loss: "sparse_categorical_crossentropy", metrics: ["accuracy"])
+  }
+  return model
 }
 
 @Test func savedModelsPredictIdentically() throws {
   let (x, y) = try fashionSlice(200)
   let model = try mlp()
-  try model.compile(
-    optimizer: "adam", loss: "sparse_categorical_crossentropy", metrics: ["accuracy"])
   try model.fit(x, y, batchSize: 32, epochs: 1, verbose: 0)
   let url = temporaryURL("mlp.strata")
   try model.save(to: url)
@@ -45,7 +49,7 @@ func mlp(seed: UInt64 = 5) throws -> Sequential {
   // Weights alone, into a fresh model of the same architecture.
   let weightsURL = temporaryURL("mlp.weights.strata")
   try model.saveWeights(to: weightsURL)
-  let fresh = try mlp(seed: 99)
+  let fresh = try mlp(seed: 99, optimizer: nil)
   try fresh.loadWeights(from: weightsURL)
   #expect(try fresh.predict(x) == model.predict(x))
 }
@@ -68,13 +72,9 @@ func mlp(seed: UInt64 = 5) throws -> Sequential {
 @Test func trainingGoesOnExactlyAfterAReload() throws {
   let (x, y) = try fashionSlice(256)
   let uninterrupted = try mlp()
-  try uninterrupted.compile(
-    optimizer: "adam", loss: "sparse_categorical_crossentropy", metrics: ["accuracy"])
   let full = try uninterrupted.fit(x, y, batchSize: 32, epochs: 4, verbose: 0)
 
   let first = try mlp()
-  try first.compile(
-    optimizer: "adam", loss: "sparse_categorical_crossentropy", metrics: ["accuracy"])
   try first.fit(x, y, batchSize: 32, epochs: 2, verbose: 0)
   let url = temporaryURL("half.strata")
   try first.save(to: url)
@@ -102,13 +102,16 @@ func functionalMLP(seed: UInt64) throws -> Model {
 func backupAndRestoreResumesAnInterruptedRun(kind: String) throws {
   let (x, y) = try fashionSlice(192)
   let directory = temporaryURL("backup").path
-  func mlp(seed: UInt64) throws -> Model {
-    kind == "sequential" ? try StrataTests.mlp(seed: seed) : try functionalMLP(seed: seed)
+  func mlp(seed: UInt64, optimizer: String) throws -> Model {
+    let model =
+      kind == "sequential"
+      ? try StrataTests.mlp(seed: seed, optimizer: nil) : try functionalMLP(seed: seed)
+    try model.compile(
+      optimizer: optimizer, loss: "sparse_categorical_crossentropy", metrics: ["accuracy"])
+    return model
   }
   func run(stopAfter: Int?) throws -> (Model, History, BackupAndRestore) {
-    let model = try mlp(seed: 8)
-    try model.compile(
-      optimizer: "rmsprop", loss: "sparse_categorical_crossentropy", metrics: ["accuracy"])
+    let model = try mlp(seed: 8, optimizer: "rmsprop")
     let backup = BackupAndRestore(directory)
     var callbacks: [any Callback] = [backup]
     if let stopAfter {
@@ -120,9 +123,7 @@ func backupAndRestoreResumesAnInterruptedRun(kind: String) throws {
     let history = try model.fit(x, y, batchSize: 32, epochs: 5, verbose: 0, callbacks: callbacks)
     return (model, history, backup)
   }
-  let reference = try mlp(seed: 8)
-  try reference.compile(
-    optimizer: "rmsprop", loss: "sparse_categorical_crossentropy", metrics: ["accuracy"])
+  let reference = try mlp(seed: 8, optimizer: "rmsprop")
   try reference.fit(x, y, batchSize: 32, epochs: 5, verbose: 0)
 
   let (_, interrupted, _) = try run(stopAfter: 1)
@@ -141,8 +142,6 @@ func backupAndRestoreResumesAnInterruptedRun(kind: String) throws {
 @Test func modelCheckpointNamesFilesAndKeepsTheBest() throws {
   let (x, y) = try fashionSlice(64)
   let model = try mlp()
-  try model.compile(
-    optimizer: "adam", loss: "sparse_categorical_crossentropy", metrics: ["accuracy"])
   let pattern = temporaryURL("ck").path + "/model-{epoch:02d}-{loss:.3f}.strata"
   let every = ModelCheckpoint(pattern)
   let best = ModelCheckpoint(
