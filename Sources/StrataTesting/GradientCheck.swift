@@ -20,15 +20,7 @@ public func maxGradientError(
 ) throws -> Double {
   var generator = SeededGenerator(seed: seed)
   if build { _ = try layer.build(inputShape: Array(inputShape.dropFirst()), generator: &generator) }
-  var x = input ?? Tensor(shape: inputShape)
-  if input == nil {
-    x.withUnsafeMutableBufferPointer { values in
-      for i in values.indices {
-        let magnitude = 0.1 + 0.9 * generator.nextUniform()
-        values[i] = generator.nextUniform() < 0.5 ? -magnitude : magnitude
-      }
-    }
-  }
+  var x = input ?? awayFromZero(inputShape, &generator)
   let context = Context(kernels: kernels, isTraining: true)
   let firstOutput = try layer.forward(x, in: context)
   var w = Tensor(shape: firstOutput.shape)
@@ -85,15 +77,7 @@ public func maxGradientError(
   seed: UInt64 = 7
 ) -> Double {
   var generator = SeededGenerator(seed: seed)
-  var x = input ?? Tensor(shape: shape)
-  if input == nil {
-    x.withUnsafeMutableBufferPointer { values in
-      for i in values.indices {
-        let magnitude = 0.1 + 0.9 * generator.nextUniform()
-        values[i] = generator.nextUniform() < 0.5 ? -magnitude : magnitude
-      }
-    }
-  }
+  var x = input ?? awayFromZero(shape, &generator)
   var w = Tensor(shape: x.shape)
   w.withUnsafeMutableBufferPointer { values in
     for i in values.indices { values[i] = Float(generator.nextNormal()) }
@@ -121,4 +105,25 @@ public func maxGradientError(
     worst = max(worst, abs(analytic - numeric) / max(1, abs(analytic), abs(numeric)))
   }
   return worst
+}
+
+/// A tensor of `shape` whose values are drawn uniformly from `range` with `generator`.
+public func randomTensor(
+  _ shape: [Int], in range: ClosedRange<Float> = -1...1, using generator: inout SeededGenerator
+) throws -> Tensor {
+  try Tensor(
+    shape: shape,
+    scalars: (0..<shape.reduce(1, *)).map { _ in Float.random(in: range, using: &generator) })
+}
+
+/// Values drawn from ±[0.1, 1]: away from the kinks at 0 that finite differences would straddle.
+func awayFromZero(_ shape: [Int], _ generator: inout SeededGenerator) -> Tensor {
+  var x = Tensor(shape: shape)
+  x.withUnsafeMutableBufferPointer { values in
+    for i in values.indices {
+      let magnitude = 0.1 + 0.9 * generator.nextUniform()
+      values[i] = generator.nextUniform() < 0.5 ? -magnitude : magnitude
+    }
+  }
+  return x
 }
