@@ -362,9 +362,7 @@ extension Model {
         kind, identifier, package: header["packages"]?.objectValue?[identifier]?.stringValue,
         suggestions: suggestions, path: path)
     } catch let error as StrataError {
-      throw StrataError.file(
-        path: path,
-        reason: "holds an architecture Strata cannot build: \(error.description.prefix(500))")
+      throw unbuildable(error, path: path)
     }
     try model.buildForLoading(budget: budget, path: path)
     try model.restoreWeights(tensors, path: path)
@@ -576,4 +574,12 @@ public func loadModel(from url: URL) throws -> Model {
 /// ``loadModel(from:)`` with a path.
 public func loadModel(_ path: String) throws -> Model {
   try loadModel(from: URL(fileURLWithPath: path))
+}
+
+/// The error for a file whose architecture does not build: `error` (what the model refused), named
+/// with the file.
+func unbuildable(_ error: StrataError, path: String) -> StrataError {
+  .file(
+    path: path,
+    reason: "holds an architecture Strata cannot build: \(error.description.prefix(500))")
 }

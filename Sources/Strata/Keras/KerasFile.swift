@@ -180,9 +180,7 @@ enum KerasFile {
         package: identifier.contains(">") ? String(identifier.split(separator: ">")[0]) : nil,
         suggestions: suggestions, path: path)
     } catch let error as StrataError {
-      throw StrataError.file(
-        path: path,
-        reason: "holds an architecture Strata cannot build: \(error.description.prefix(500))")
+      throw unbuildable(error, path: path)
     }
     try model.buildForLoading(budget: budget, path: path)
     return model
