@@ -22,15 +22,10 @@ func imageRows(_ options: Options) throws -> [Row] {
     classNames: FashionMNIST.classNames, to: directory)
   let folder = try ImageFolderDataset(
     directory: directory, imageSize: (28, 28), colorMode: .grayscale, rescale: 1.0 / 255, seed: 1)
-  if options.wants("images decode fashion png", backend: "all") {
-    let seconds = try decodeSeconds(folder, runs: options.quick ? 1 : 3)
-    rows.append(
-      Row(
-        name: "images decode fashion png", backend: "cpu", shape: "\(count) 28x28 PNGs",
-        milliseconds: seconds * 1e3 / Double(count), rate: Double(count) / seconds,
-        unit: "images/s", ofPeak: nil, overDirect: nil, validated: nil,
-        note: "ms per image; decoded on \(ProcessInfo.processInfo.activeProcessorCount) threads"))
-  }
+  try decodeRow(
+    "images decode fashion png", folder, shape: "\(count) 28x28 PNGs", options: options,
+    note: "ms per image; decoded on \(ProcessInfo.processInfo.activeProcessorCount) threads",
+    into: &rows)
   if options.wants("train cnn from png folder b32", backend: "all") {
     let steps = count / 32
     let model = try seedModel("cnn")
@@ -89,15 +84,9 @@ func jpegRows(_ options: Options) throws -> [Row] {
     classNames: ["horses", "humans"], to: directory, jpegQuality: 90)
   let folder = try ImageFolderDataset(
     directory: directory, imageSize: (300, 300), labelMode: .binary, rescale: 1.0 / 255, seed: 1)
-  if options.wants("images decode 300x300 jpeg", backend: "all") {
-    let seconds = try decodeSeconds(folder, runs: options.quick ? 1 : 3)
-    rows.append(
-      Row(
-        name: "images decode 300x300 jpeg", backend: "cpu", shape: "\(count) JPEGs",
-        milliseconds: seconds * 1e3 / Double(count), rate: Double(count) / seconds,
-        unit: "images/s", ofPeak: nil, overDirect: nil, validated: nil,
-        note: "ms per image, resized to the model's 300x300 as Float32"))
-  }
+  try decodeRow(
+    "images decode 300x300 jpeg", folder, shape: "\(count) JPEGs", options: options,
+    note: "ms per image, resized to the model's 300x300 as Float32", into: &rows)
   if !options.quick, options.wants("train horses-or-humans from jpeg folder b32", backend: "all") {
     let model = try seedModel("horses-or-humans")
     try compileSeed(model, "horses-or-humans")
@@ -118,11 +107,22 @@ func jpegRows(_ options: Options) throws -> [Row] {
 }
 
 /// Seconds to decode every image of `folder` in batches of 32, without training (median of `runs`).
-func decodeSeconds(_ folder: ImageFolderDataset, runs: Int) throws -> Double {
+/// The row `name` (when asked for): the time to decode every image of `folder`, in batches of 32.
+func decodeRow(
+  _ name: String, _ folder: ImageFolderDataset, shape: String, options: Options, note: String,
+  into rows: inout [Row]
+) throws {
+  guard options.wants(name, backend: "all") else { return }
   var batch = folder.makeBatch(capacity: 32)
-  return try measure(runs: runs) {
-    for start in stride(from: 0, to: folder.count, by: 32) {
-      try folder.gather(start..<min(start + 32, folder.count), into: &batch)
+  let count = folder.count
+  let seconds = try measure(runs: options.quick ? 1 : 3) {
+    for start in stride(from: 0, to: count, by: 32) {
+      try folder.gather(start..<min(start + 32, count), into: &batch)
     }
   }
+  rows.append(
+    Row(
+      name: name, backend: "cpu", shape: shape, milliseconds: seconds * 1e3 / Double(count),
+      rate: Double(count) / seconds, unit: "images/s", ofPeak: nil, overDirect: nil,
+      validated: nil, note: note))
 }
