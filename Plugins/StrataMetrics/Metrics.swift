@@ -17,6 +17,21 @@ open class MeanOverSamples {
     total += value
     count += Double(samples)
   }
+  /// Checks the shapes, then adds the rows `isCorrect(p, t, row, width)` accepts out of all rows.
+  func addCorrectRows(
+    _ owner: String, _ prediction: Tensor, _ target: Tensor, sparse: Bool,
+    isCorrect: (UnsafeBufferPointer<Float>, UnsafeBufferPointer<Float>, Int, Int) -> Bool
+  ) throws {
+    try checkShapes(owner, prediction: prediction, target: target, sparse: sparse)
+    let width = prediction.shape.last ?? 1, rows = prediction.count / max(width, 1)
+    var correct = 0
+    prediction.withUnsafeBufferPointer { p in
+      target.withUnsafeBufferPointer { t in
+        for r in 0..<rows where isCorrect(p, t, r, width) { correct += 1 }
+      }
+    }
+    add(Double(correct), samples: rows)
+  }
 }
 
 /// The row of the maximum of `values[range]` (the first on ties, as `argmax` does).
@@ -73,15 +88,9 @@ public final class SparseCategoricalAccuracy: MeanOverSamples, Metric {
   public init(config: NoConfig = NoConfig()) {}
   /// Adds a batch of predictions and targets.
   public func update(prediction: Tensor, target: Tensor) throws {
-    try checkShapes(Self.identifier, prediction: prediction, target: target, sparse: true)
-    let width = prediction.shape.last ?? 1, rows = prediction.count / max(width, 1)
-    var correct = 0
-    prediction.withUnsafeBufferPointer { p in
-      target.withUnsafeBufferPointer { t in
-        for r in 0..<rows where Float(argmax(p, r * width, width)) == t[r] { correct += 1 }
-      }
+    try addCorrectRows(Self.identifier, prediction, target, sparse: true) { p, t, r, width in
+      Float(argmax(p, r * width, width)) == t[r]
     }
-    add(Double(correct), samples: rows)
   }
 }
 
@@ -92,17 +101,9 @@ public final class CategoricalAccuracy: MeanOverSamples, Metric {
   public init(config: NoConfig = NoConfig()) {}
   /// Adds a batch of predictions and targets.
   public func update(prediction: Tensor, target: Tensor) throws {
-    try checkShapes(Self.identifier, prediction: prediction, target: target, sparse: false)
-    let width = prediction.shape.last ?? 1, rows = prediction.count / max(width, 1)
-    var correct = 0
-    prediction.withUnsafeBufferPointer { p in
-      target.withUnsafeBufferPointer { t in
-        for r in 0..<rows where argmax(p, r * width, width) == argmax(t, r * width, width) {
-          correct += 1
-        }
-      }
+    try addCorrectRows(Self.identifier, prediction, target, sparse: false) { p, t, r, width in
+      argmax(p, r * width, width) == argmax(t, r * width, width)
     }
-    add(Double(correct), samples: rows)
   }
 }
 
@@ -161,22 +162,16 @@ public final class TopKCategoricalAccuracy: MeanOverSamples, Metric {
   }
   /// Adds a batch of predictions and targets.
   public func update(prediction: Tensor, target: Tensor) throws {
-    try checkShapes(Self.identifier, prediction: prediction, target: target, sparse: sparse)
-    let width = prediction.shape.last ?? 1, rows = prediction.count / max(width, 1)
-    var correct = 0
-    prediction.withUnsafeBufferPointer { p in
-      target.withUnsafeBufferPointer { t in
-        for r in 0..<rows {
-          let label = sparse ? Int(t[r]) : argmax(t, r * width, width)
-          guard label >= 0 && label < width else { continue }
-          let value = p[r * width + label]
-          var above = 0
-          for j in 0..<width where p[r * width + j] > value { above += 1 }
-          if above < config.k { correct += 1 }
-        }
-      }
+    let (sparse, k) = (sparse, config.k)
+    try addCorrectRows(Self.identifier, prediction, target, sparse: sparse) { p, t, r, width in
+      // A label out of range (or NaN) is simply not a hit; converting it first would trap.
+      guard !sparse || (t[r] >= 0 && t[r] < Float(width)) else { return false }
+      let label = sparse ? Int(t[r]) : argmax(t, r * width, width)
+      let value = p[r * width + label]
+      var above = 0
+      for j in 0..<width where p[r * width + j] > value { above += 1 }
+      return above < k
     }
-    add(Double(correct), samples: rows)
   }
 }
 

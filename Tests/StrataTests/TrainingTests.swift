@@ -160,6 +160,12 @@ func tinyData(_ count: Int, classes: Int = 3, seed: UInt64 = 1) -> (Tensor, Tens
   #expect(abs(history["val_acc"]!.last! - Float(top1) / 30) < 1e-6)
   #expect(abs(history["val_sparse_top_k_categorical_accuracy"]!.last! - Float(top2) / 30) < 1e-6)
   #expect(top2 < 30 || top1 < top2, "the top-2 check must be able to differ from top-1 and from 1")
+  // Labels out of range or NaN count as misses instead of trapping.
+  let metric = try SparseTopKCategoricalAccuracy(config: .init(k: 2))
+  try metric.update(
+    prediction: try Tensor([[0.1, 0.2, 0.7], [0.5, 0.3, 0.2], [0.2, 0.2, 0.6]]),
+    target: Tensor([.nan, 7, 2]))
+  #expect(abs(metric.result - 1.0 / 3) < 1e-6)
 }
 
 @Test func theSameSeedGivesTheSameHistory() throws {
