@@ -9,7 +9,8 @@ Pinned versions (the numbers Strata matches):
     /tmp/kerasenv/bin/python Tests/generate_fixtures.py             # writes the fixtures in place
     /tmp/kerasenv/bin/python Tests/generate_fixtures.py --out DIR   # or under DIR, to compare
 
-To add a case, add a line to one of the lists below (ACTIVATIONS, LOSSES, OPTIMIZERS, LAYERS, SEED_MODELS);
+To add a case, add a line to one of the lists below (ACTIVATIONS, LOSSES, OPTIMIZERS, LAYERS, SEED_MODELS,
+SCHEDULES, CONSTRAINTS, METRICS);
 the tests iterate the fixture's cases. Inputs are drawn from fixed seeds, so a run reproduces its output.
 Every array is {"shape": [...], "data": [...]}, flat and row-major (channels-last for images).
 """
@@ -304,6 +305,191 @@ def training():
     return cases
 
 
+# MARK: Learning-rate schedules
+
+SCHEDULES = [
+    ("ExponentialDecay", dict(initial_learning_rate=0.1, decay_steps=4, decay_rate=0.5)),
+    ("ExponentialDecay", dict(initial_learning_rate=0.1, decay_steps=4, decay_rate=0.5, staircase=True)),
+    ("PiecewiseConstantDecay", dict(boundaries=[3, 7], values=[1.0, 0.5, 0.1])),
+    ("InverseTimeDecay", dict(initial_learning_rate=0.1, decay_steps=2, decay_rate=0.5)),
+    ("InverseTimeDecay", dict(initial_learning_rate=0.1, decay_steps=2, decay_rate=0.5, staircase=True)),
+    ("PolynomialDecay", dict(initial_learning_rate=0.1, decay_steps=8)),
+    ("PolynomialDecay", dict(initial_learning_rate=0.1, decay_steps=8, end_learning_rate=0.01, power=2.0)),
+    ("PolynomialDecay", dict(initial_learning_rate=0.1, decay_steps=6, end_learning_rate=0.01, power=0.5,
+                             cycle=True)),
+    ("CosineDecay", dict(initial_learning_rate=0.1, decay_steps=10)),
+    ("CosineDecay", dict(initial_learning_rate=0.1, decay_steps=10, alpha=0.1)),
+    ("CosineDecay", dict(initial_learning_rate=0.0, decay_steps=10, warmup_target=0.2, warmup_steps=4)),
+    ("CosineDecay", dict(initial_learning_rate=0.05, decay_steps=8, alpha=0.2, warmup_target=0.1,
+                         warmup_steps=3)),
+    ("CosineDecayRestarts", dict(initial_learning_rate=0.1, first_decay_steps=4)),
+    ("CosineDecayRestarts", dict(initial_learning_rate=0.1, first_decay_steps=3, t_mul=1.5, m_mul=0.5,
+                                 alpha=0.05)),
+]
+
+
+class LearningRates(keras.callbacks.Callback):
+    """The optimizer's learning rate as each step uses it (read before the step increments it)."""
+
+    def __init__(self):
+        super().__init__()
+        self.rates = []
+
+    def on_train_batch_begin(self, batch, logs=None):
+        optimizer = self.model.optimizer
+        self.rates.append(float(optimizer.learning_rate(optimizer.iterations)
+                                if callable(optimizer.learning_rate) else optimizer.learning_rate))
+
+
+def schedules():
+    cases = []
+    for class_name, config in SCHEDULES:
+        schedule = getattr(keras.optimizers.schedules, class_name)(**config)
+        steps = list(range(25))
+        cases.append({
+            "kind": "schedule", "class_name": class_name, "config": schedule.get_config(),
+            "serialized": keras.saving.serialize_keras_object(schedule), "steps": steps,
+            "learning_rates": [float(np.float32(schedule(step))) for step in steps],
+        })
+    x, y = fashion_mnist(256)
+    keras.utils.set_random_seed(7)
+    model = keras.Sequential([keras.layers.Input((28, 28)), keras.layers.Flatten(),
+                              keras.layers.Dense(32, activation="relu"), keras.layers.Dense(10, activation="softmax")])
+    initial = [array(w) for w in model.get_weights()]
+    schedule = keras.optimizers.schedules.ExponentialDecay(0.01, decay_steps=8, decay_rate=0.5)
+    optimizer = keras.optimizers.Adam(learning_rate=schedule)
+    model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    recorder, rates = RunningLoss(), LearningRates()
+    history = model.fit(x, y, batch_size=32, epochs=2, shuffle=False, verbose=0, callbacks=[recorder, rates])
+    cases.append({
+        "kind": "training", "model": "Flatten(28,28) -> Dense(32, relu) -> Dense(10, softmax)",
+        "data": "fashion-mnist train images [0, 256), pixels / 255, labels as integers", "batch_size": 32,
+        "epochs": 2, "shuffle": False, "loss": "sparse_categorical_crossentropy", "metrics": ["accuracy"],
+        "optimizer": "Adam", "optimizer_config": json.loads(json.dumps(optimizer.get_config(), default=float)),
+        "schedule": {"class_name": "ExponentialDecay", "config": schedule.get_config()},
+        "initial_weights": initial, "learning_rate_used_at_each_step": rates.rates,
+        "running_mean_loss_after_each_step": recorder.losses,
+        "history": {k: [float(v) for v in values] for k, values in history.history.items()},
+        "final_weights": [array(w) for w in model.get_weights()],
+        "optimizer_iterations": int(optimizer.iterations.numpy()),
+        "note": "step k (0-based) uses schedule(k): the optimizer evaluates the schedule at its iteration count "
+                "before incrementing it",
+    })
+    return cases
+
+
+# MARK: Weight constraints
+
+CONSTRAINTS = [  # (layer, kernel constraint, bias constraint)
+    ("Dense", keras.constraints.MaxNorm(max_value=2, axis=0), None),
+    ("Dense", keras.constraints.MaxNorm(max_value=1.5, axis=1), None),
+    ("Dense", keras.constraints.NonNeg(), keras.constraints.NonNeg()),
+    ("Dense", keras.constraints.UnitNorm(axis=0), None),
+    ("Dense", keras.constraints.UnitNorm(axis=1), None),
+    ("Dense", keras.constraints.MinMaxNorm(min_value=0.0, max_value=1.0, rate=1.0, axis=0), None),
+    ("Dense", keras.constraints.MinMaxNorm(min_value=0.5, max_value=1.2, rate=0.7, axis=0), None),
+    ("Dense", keras.constraints.MaxNorm(max_value=1.0, axis=[0, 1]), None),
+    ("Conv2D", keras.constraints.MaxNorm(max_value=2, axis=0), None),
+    ("Conv2D", keras.constraints.MaxNorm(max_value=1.0, axis=[0, 1, 2]),
+     keras.constraints.MaxNorm(max_value=0.5, axis=0)),
+    ("Conv2D", keras.constraints.NonNeg(), None),
+    ("Conv2D", keras.constraints.UnitNorm(axis=[0, 1, 2]), None),
+    ("Conv2D", keras.constraints.MinMaxNorm(min_value=0.8, max_value=1.5, rate=0.5, axis=[0, 1, 2]), None),
+]
+
+
+def constraints():
+    rng = generator(7)
+    cases = []
+    for layer_name, kernel_constraint, bias_constraint in CONSTRAINTS:
+        keras.backend.clear_session()  # each layer keeps its plain name ("dense", "conv2d")
+        if layer_name == "Dense":
+            layer = keras.layers.Dense(3, kernel_constraint=kernel_constraint, bias_constraint=bias_constraint)
+            layer.build((None, 4))
+        else:
+            layer = keras.layers.Conv2D(2, 3, kernel_constraint=kernel_constraint, bias_constraint=bias_constraint)
+            layer.build((None, 5, 5, 2))
+        # Starting weights large enough that the norm constraints bind (Keras does not constrain them).
+        w0 = [rng.normal(0, 1.5, w.shape).astype(np.float32) for w in layer.get_weights()]
+        layer.set_weights(w0)
+        optimizer = keras.optimizers.SGD(learning_rate=0.1)
+        grads, after = [], []
+        for _ in range(2):
+            step = [rng.normal(0, 1, w.shape).astype(np.float32) for w in w0]
+            optimizer.apply_gradients(zip([tf.constant(g) for g in step], layer.trainable_weights))
+            grads.append([array(g) for g in step])
+            after.append([array(w) for w in layer.get_weights()])
+        serialize = keras.saving.serialize_keras_object
+        cases.append({
+            "layer": layer_name, "config": layer.get_config(), "kernel_constraint": serialize(kernel_constraint),
+            "bias_constraint": serialize(bias_constraint) if bias_constraint else None, "optimizer": "SGD",
+            "optimizer_config": {"learning_rate": 0.1}, "weight_names": ["kernel", "bias"],
+            "w0": [array(w) for w in w0], "grads": grads, "weights_after_each_step": after,
+            "rule": "w <- constraint(w - lr * g) after every step; w0 itself is not constrained",
+        })
+    return cases
+
+
+# MARK: Metrics
+
+METRICS = [  # (class, constructor arguments, kind of data)
+    ("Precision", {}, "binary"), ("Precision", {"thresholds": 0.3}, "binary"),
+    ("Precision", {"thresholds": [0.3, 0.6]}, "binary"), ("Precision", {}, "onehot"),
+    ("Precision", {"top_k": 2}, "multilabel"), ("Precision", {"class_id": 1}, "multilabel"),
+    ("Recall", {}, "binary"), ("Recall", {"thresholds": 0.3}, "binary"), ("Recall", {}, "onehot"),
+    ("Recall", {"top_k": 2}, "multilabel"), ("Recall", {"class_id": 1, "thresholds": 0.3}, "multilabel"),
+    ("AUC", {}, "binary"), ("AUC", {"num_thresholds": 50}, "binary"), ("AUC", {"curve": "PR"}, "binary"),
+    ("AUC", {"curve": "PR", "num_thresholds": 50}, "binary"), ("AUC", {}, "multilabel"),
+    ("AUC", {"multi_label": True}, "multilabel"), ("AUC", {"summation_method": "minoring"}, "binary"),
+    ("F1Score", {}, "onehot"), ("F1Score", {"average": "micro"}, "onehot"),
+    ("F1Score", {"average": "macro"}, "onehot"), ("F1Score", {"average": "weighted"}, "onehot"),
+    ("F1Score", {"threshold": 0.4}, "multilabel"), ("F1Score", {"average": "macro", "threshold": 0.5}, "multilabel"),
+    ("F1Score", {"average": "micro", "threshold": 0.3}, "onehot"),
+    ("TopKCategoricalAccuracy", {"k": 3}, "onehot6"), ("TopKCategoricalAccuracy", {}, "onehot6"),
+    ("SparseTopKCategoricalAccuracy", {}, "sparse"), ("SparseTopKCategoricalAccuracy", {"k": 2}, "sparse"),
+]
+
+
+def metric_batch(kind, rng):
+    """Targets and predictions of eight samples: `binary` (n, 1), `multilabel` (n, 4) multi-hot with
+    independent scores, `onehot`/`onehot6` one-hot with softmax rows, `sparse` labels with softmax rows."""
+    def softmax_rows(classes):
+        logits = rng.normal(0, 1.5, (8, classes))
+        e = np.exp(logits - logits.max(axis=1, keepdims=True))
+        return np.round(e / e.sum(axis=1, keepdims=True), 4)
+    if kind == "binary":
+        return rng.integers(0, 2, (8, 1)).astype(np.float32), np.round(rng.uniform(0, 1, (8, 1)), 4)
+    if kind == "multilabel":
+        return rng.integers(0, 2, (8, 4)).astype(np.float32), np.round(rng.uniform(0, 1, (8, 4)), 4)
+    if kind == "sparse":
+        return rng.integers(0, 7, 8).astype(np.float32), softmax_rows(7)
+    classes = 6 if kind == "onehot6" else 4
+    return np.eye(classes, dtype=np.float32)[rng.integers(0, classes, 8)], softmax_rows(classes)
+
+
+def metric_result(metric):
+    value = np.asarray(metric.result())
+    return float(value) if value.ndim == 0 else array(value)
+
+
+def metrics():
+    rng = generator(7)
+    cases = []
+    for class_name, args, kind in METRICS:
+        metric = getattr(keras.metrics, class_name)(**args)
+        batches, results = [], []
+        for _ in range(2):
+            y_true, y_pred = metric_batch(kind, rng)
+            metric.update_state(y_true, y_pred.astype(np.float32))
+            batches.append({"y_true": array(y_true), "y_pred": array(y_pred)})
+            results.append(metric_result(metric))
+        cases.append({
+            "metric": class_name, "args": args, "config": metric.get_config(), "data_kind": kind,
+            "batches": batches, "result_after_batch_1": results[0], "result_after_batch_2": results[1],
+        })
+    return cases
+
+
 FIXTURES = [
     ("StrataActivationsTests/Fixtures/activations.json", activations),
     ("StrataLossesTests/Fixtures/losses.json", losses),
@@ -312,6 +498,9 @@ FIXTURES = [
     ("../Examples/CustomLayers/Tests/CustomLayersTests/Fixtures/layers.json", lambda: layers(plugin=True)),
     ("StrataTests/Fixtures/summaries.json", summaries),
     ("StrataTests/Fixtures/training.json", training),
+    ("StrataTests/Fixtures/schedules.json", schedules),
+    ("StrataTests/Fixtures/constraints.json", constraints),
+    ("StrataTests/Fixtures/metrics.json", metrics),
 ]
 
 if __name__ == "__main__":
