@@ -10,7 +10,7 @@ Pinned versions (the numbers Strata matches):
     /tmp/kerasenv/bin/python Tests/generate_fixtures.py --out DIR   # or under DIR, to compare
 
 To add a case, add a line to one of the lists below (ACTIVATIONS, LOSSES, OPTIMIZERS, LAYERS, SEED_MODELS,
-SCHEDULES, CONSTRAINTS, METRICS);
+SCHEDULES, CONSTRAINTS, METRICS, WEIGHTED_LOSSES);
 the tests iterate the fixture's cases. Inputs are drawn from fixed seeds, so a run reproduces its output.
 Every array is {"shape": [...], "data": [...]}, flat and row-major (channels-last for images).
 """
@@ -490,6 +490,86 @@ def metrics():
     return cases
 
 
+# MARK: Class and sample weights
+
+WEIGHTED_LOSSES = [  # (loss, from_logits or None, kind of targets)
+    ("sparse_categorical_crossentropy", False, "sparse"), ("sparse_categorical_crossentropy", True, "sparse"),
+    ("binary_crossentropy", False, "binary"), ("mean_squared_error", None, "regression"),
+]
+
+
+def seed_mlp(seed):
+    keras.utils.set_random_seed(seed)
+    return keras.Sequential([keras.layers.Input((28, 28)), keras.layers.Flatten(),
+                             keras.layers.Dense(32, activation="relu"), keras.layers.Dense(10, activation="softmax")])
+
+
+def weighting():
+    x, y = fashion_mnist(256)
+    rng = generator(7)
+    cases = []
+    class_weight = {0: 0.5, 1: 2.0, 2: 1.0, 3: 1.5, 4: 0.25, 5: 1.0, 6: 3.0, 7: 0.75, 8: 1.25, 9: 2.0}
+    sample_weight = np.round(rng.uniform(0.2, 1.6, 256), 3).astype(np.float32)
+    for weighting_kind in ["class_weight", "sample_weight"]:
+        model = seed_mlp(7)
+        initial = [array(w) for w in model.get_weights()]
+        model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        recorder = RunningLoss()
+        given = {"class_weight": class_weight} if weighting_kind == "class_weight" else {
+            "sample_weight": sample_weight}
+        history = model.fit(x, y, batch_size=32, epochs=2, shuffle=False, verbose=0, callbacks=[recorder],
+                            **given)
+        case = {
+            "kind": "training", "weighting": weighting_kind,
+            "model": "Flatten(28,28) -> Dense(32, relu) -> Dense(10, softmax)",
+            "data": "fashion-mnist train images [0, 256), pixels / 255, labels as integers", "batch_size": 32,
+            "epochs": 2, "shuffle": False, "loss": "sparse_categorical_crossentropy", "metrics": ["accuracy"],
+            "optimizer": "sgd", "initial_weights": initial, "running_mean_loss_after_each_step": recorder.losses,
+            "history": {k: [float(v) for v in values] for k, values in history.history.items()},
+            "final_weights": [array(w) for w in model.get_weights()],
+        }
+        if weighting_kind == "class_weight":
+            case["class_weight"] = {str(k): v for k, v in class_weight.items()}
+        else:
+            case["sample_weight"] = array(sample_weight)
+        cases.append(case)
+    weights = np.round(rng.uniform(0, 2, 5), 3).astype(np.float32)
+    weights[1] = 0
+    logits = rng.normal(0, 1.2, (5, 3)).astype(np.float32)
+    for name, from_logits, kind in WEIGHTED_LOSSES:
+        if kind == "sparse":
+            y_true = rng.integers(0, 3, 5).astype(np.float32) if from_logits is False else y_true
+            y_pred = logits if from_logits else np.asarray(keras.ops.softmax(logits))
+        elif kind == "binary":
+            y_true = rng.integers(0, 2, (5, 3)).astype(np.float32)
+            y_pred = rng.uniform(0.05, 0.95, (5, 3)).astype(np.float32)
+        else:
+            y_true = rng.normal(0, 1, (5, 3)).astype(np.float32)
+            y_pred = rng.normal(0, 1, (5, 3)).astype(np.float32)
+        arguments = {} if from_logits is None else {"from_logits": from_logits}
+        class_name = "".join(part.capitalize() for part in name.split("_")).replace("Crossentropy", "Crossentropy")
+
+        def make(reduction):
+            return getattr(keras.losses, class_name)(reduction=reduction, **arguments)
+        loss = make("sum_over_batch_size")
+        per_sample = np.asarray(make("none")(y_true, y_pred))
+        cases.append({
+            "kind": "loss", "loss": name, "config": loss.get_config(), "y_true": array(y_true),
+            "y_pred": array(y_pred), "sample_weight": array(weights), "per_sample_loss_unweighted": array(per_sample),
+            "loss_value": float(loss(y_true, y_pred, sample_weight=weights)),
+            "loss_value_unweighted": float(loss(y_true, y_pred)),
+            "by_reduction": {
+                "sum_over_batch_size": float(loss(y_true, y_pred, sample_weight=weights)),
+                "sum": float(make("sum")(y_true, y_pred, sample_weight=weights)),
+                "mean_with_sample_weight": float(make("mean_with_sample_weight")(y_true, y_pred,
+                                                                                 sample_weight=weights)),
+                "none": array(make("none")(y_true, y_pred, sample_weight=weights)),
+            },
+            "rule": "sum_over_batch_size: sum(per_sample * sample_weight) / batch_size (not / sum(sample_weight))",
+        })
+    return cases
+
+
 FIXTURES = [
     ("StrataActivationsTests/Fixtures/activations.json", activations),
     ("StrataLossesTests/Fixtures/losses.json", losses),
@@ -501,6 +581,7 @@ FIXTURES = [
     ("StrataTests/Fixtures/schedules.json", schedules),
     ("StrataTests/Fixtures/constraints.json", constraints),
     ("StrataTests/Fixtures/metrics.json", metrics),
+    ("StrataTests/Fixtures/weighting.json", weighting),
 ]
 
 if __name__ == "__main__":
