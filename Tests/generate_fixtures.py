@@ -10,7 +10,7 @@ Pinned versions (the numbers Strata matches):
     /tmp/kerasenv/bin/python Tests/generate_fixtures.py --out DIR   # or under DIR, to compare
 
 To add a case, add a line to one of the lists below (ACTIVATIONS, LOSSES, OPTIMIZERS, LAYERS, SEED_MODELS,
-SCHEDULES, CONSTRAINTS, METRICS, WEIGHTED_LOSSES);
+SCHEDULES, CONSTRAINTS, METRICS, WEIGHTED_LOSSES, REGULARIZED_MODELS);
 the tests iterate the fixture's cases. Inputs are drawn from fixed seeds, so a run reproduces its output.
 Every array is {"shape": [...], "data": [...]}, flat and row-major (channels-last for images).
 """
@@ -24,6 +24,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
+tf.get_logger().setLevel("ERROR")  # each case's own evaluate retraces; that is expected
 import keras  # noqa: E402
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
@@ -570,6 +571,96 @@ def weighting():
     return cases
 
 
+# MARK: Regularizers
+
+R = keras.regularizers
+REGULARIZED_MODELS = [  # (description, input shape, layers)
+    ("dense kernel 'l1'", (5,), lambda: [keras.layers.Dense(3, kernel_regularizer="l1")]),
+    ("dense kernel 'l2', bias 'l1'", (5,), lambda: [keras.layers.Dense(3, kernel_regularizer="l2",
+                                                                        bias_regularizer="l1")]),
+    ("dense kernel 'l1l2' (the only L1L2 string that works; factors 0)", (5,),
+     lambda: [keras.layers.Dense(3, kernel_regularizer="l1l2")]),
+    ("dense objects: kernel L1(0.05), bias L2(0.2), activity L1L2(0.01, 0.03)", (5,),
+     lambda: [keras.layers.Dense(3, activation="tanh", kernel_regularizer=R.L1(0.05), bias_regularizer=R.L2(0.2),
+                                 activity_regularizer=R.L1L2(0.01, 0.03))]),
+    ("dense activity 'l2'", (5,), lambda: [keras.layers.Dense(3, activity_regularizer="l2")]),
+    ("dense kernel L1L2(l1=0.02, l2=0.005), no bias", (5,),
+     lambda: [keras.layers.Dense(3, use_bias=False, kernel_regularizer=R.L1L2(l1=0.02, l2=0.005))]),
+    ("two dense layers: L2(0.01) kernel, then L1(0.01) activity", (5,),
+     lambda: [keras.layers.Dense(4, activation="relu", kernel_regularizer=R.L2(0.01)),
+              keras.layers.Dense(2, activity_regularizer=R.L1(0.01))]),
+    ("conv2d kernel 'l2', bias 'l1', activity L1(0.002)", (5, 5, 2),
+     lambda: [keras.layers.Conv2D(2, 3, activation="relu", kernel_regularizer="l2", bias_regularizer="l1",
+                                  activity_regularizer=R.L1(0.002))]),
+    ("conv2d same, kernel L1L2(l1=0.003, l2=0.004), bias L2(0.5)", (5, 5, 2),
+     lambda: [keras.layers.Conv2D(2, 3, padding="same", kernel_regularizer=R.L1L2(l1=0.003, l2=0.004),
+                                  bias_regularizer=R.L2(0.5))]),
+    ("conv2d -> flatten -> dense, kernel 'l1' on both, activity 'l1' on dense", (5, 5, 2),
+     lambda: [keras.layers.Conv2D(2, 3, strides=2, kernel_regularizer="l1"), keras.layers.Flatten(),
+              keras.layers.Dense(2, kernel_regularizer="l1", activity_regularizer="l1")]),
+]
+
+
+def regularizers():
+    serialize = keras.saving.serialize_keras_object
+    resolves_to = {}
+    for name in ["l1", "l2", "l1_l2", "l1l2", "L1", "L2", "L1L2"]:
+        try:
+            resolves_to[name] = serialize(keras.regularizers.get(name))
+        except Exception as error:  # Keras refuses some names; the case records how
+            resolves_to[name] = {"error": f"{type(error).__name__}: {error}"}
+    cases = [{"desc": "string identifiers", "kind": "identifiers", "resolves_to": resolves_to}]
+    rng = generator(7)
+    for desc, input_shape, make_layers in REGULARIZED_MODELS:
+        keras.backend.clear_session()
+        layers = make_layers()
+        model = keras.Sequential([keras.layers.Input(input_shape)] + layers)
+        weights = [rng.normal(0, 0.5, w.shape).astype(np.float32) for w in model.get_weights()]
+        model.set_weights(weights)
+        x = rng.normal(0, 1, (3,) + input_shape).astype(np.float32)
+        y_pred = np.asarray(model(x, training=False))
+        y_true = rng.normal(0, 1, y_pred.shape).astype(np.float32)
+        mse = keras.losses.MeanSquaredError()
+        terms, outputs = [], x
+        for layer in layers:
+            outputs_before, outputs = outputs, np.asarray(layer(outputs))
+            for on, regularizer in [("kernel", getattr(layer, "kernel_regularizer", None)),
+                                    ("bias", getattr(layer, "bias_regularizer", None)),
+                                    ("activity", getattr(layer, "activity_regularizer", None))]:
+                if regularizer is None or (on == "bias" and not layer.use_bias):
+                    continue
+                term = {"layer": layer.name, "on": on, "regularizer": serialize(regularizer)}
+                if on == "activity":
+                    before = float(regularizer(outputs))
+                    term["value"] = before / x.shape[0]
+                    term["value_before_batch_division"] = before
+                else:
+                    term["value"] = float(regularizer(getattr(layer, on)))
+                terms.append(term)
+        model.compile(optimizer=keras.optimizers.SGD(0.0), loss="mean_squared_error")
+        model(x, training=False)
+        keras_order = [float(v) for v in model.losses]
+        with tf.GradientTape() as tape:
+            prediction = model(x, training=True)
+            total = mse(y_true, prediction) + tf.add_n(model.losses)
+        gradients = tape.gradient(total, model.trainable_weights)
+        cases.append({
+            "desc": desc, "layers": [{"class_name": type(layer).__name__, "config": layer.get_config()}
+                                     for layer in layers],
+            "loss": "mean_squared_error", "x": array(x), "y_true": array(y_true),
+            "weights": [array(w) for w in weights],
+            "weight_names": [w.name for w in model.weights], "weight_paths": [w.path for w in model.weights],
+            "weight_trainable": [bool(w.trainable) for w in model.weights], "y_pred": array(y_pred),
+            "data_loss": float(mse(y_true, y_pred)), "penalty_terms_keras_order": keras_order,
+            "penalty_terms": terms, "penalty": float(sum(term["value"] for term in terms)),
+            "total_loss_evaluate": float(model.evaluate(x, y_true, batch_size=3, verbose=0)),
+            "total_loss_compute_loss": float(model.compute_loss(x, y_true, model(x, training=False))),
+            "d_weights": [array(g) for g in gradients],
+            "d_weight_paths": [w.path for w in model.trainable_weights],
+        })
+    return cases
+
+
 FIXTURES = [
     ("StrataActivationsTests/Fixtures/activations.json", activations),
     ("StrataLossesTests/Fixtures/losses.json", losses),
@@ -582,6 +673,7 @@ FIXTURES = [
     ("StrataTests/Fixtures/constraints.json", constraints),
     ("StrataTests/Fixtures/metrics.json", metrics),
     ("StrataTests/Fixtures/weighting.json", weighting),
+    ("StrataTests/Fixtures/regularizers.json", regularizers),
 ]
 
 if __name__ == "__main__":
