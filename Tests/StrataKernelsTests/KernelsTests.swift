@@ -80,8 +80,9 @@ func elementwiseMatchesReference(_ backendName: String, size: Int) {
 }
 
 @Test func backendsAreRegistered() throws {
-  // The built-ins, in registration order.
-  #expect(Registries.shared.kernels.identifiers == ["simd", "blas", "dnnl", "reference", "cpu"])
+  // The built-ins, in registration order (a new backend registers after them).
+  #expect(
+    Registries.shared.kernels.identifiers.prefix(5) == ["simd", "blas", "dnnl", "reference", "cpu"])
   #expect(
     throws: StrataError.unknownIdentifier(
       kind: "kernels backend", identifier: "cuda", suggestions: [])
