@@ -661,6 +661,104 @@ def regularizers():
     return cases
 
 
+# MARK: Frozen layers
+
+def summary_lines(model):
+    """The `Total/Trainable/Non-trainable/Optimizer params` lines of `model.summary()`."""
+    lines = []
+    model.summary(print_fn=lambda text, **_: lines.extend(text.splitlines()))
+    found = {}
+    for line in lines:
+        for key in ["Total params", "Trainable params", "Non-trainable params", "Optimizer params"]:
+            if line.strip().startswith(key + ":"):
+                found[key] = " ".join(line.split())
+    return found
+
+
+def parameter_counts(model):
+    trainable = int(sum(np.prod(w.shape) for w in model.trainable_weights))
+    frozen = int(sum(np.prod(w.shape) for w in model.non_trainable_weights))
+    return {"trainable_params": trainable, "non_trainable_params": frozen}
+
+
+def frozen():
+    x, y = fashion_mnist(256)
+    model = seed_mlp(7)
+    model.layers[1].trainable = False
+    initial = [array(w) for w in model.get_weights()]
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    before = summary_lines(model)
+    recorder = RunningLoss()
+    history = model.fit(x, y, batch_size=32, epochs=2, shuffle=False, verbose=0, callbacks=[recorder])
+    counts = parameter_counts(model)
+    cases = [{
+        "kind": "training", "model": "Flatten(28,28) -> Dense(32, relu, trainable=False) -> Dense(10, softmax)",
+        "data": "fashion-mnist train images [0, 256), pixels / 255, labels as integers", "batch_size": 32,
+        "epochs": 2, "shuffle": False, "loss": "sparse_categorical_crossentropy", "metrics": ["accuracy"],
+        "optimizer": "adam",
+        "layers": [{"class_name": type(layer).__name__, "config": layer.get_config()} for layer in model.layers],
+        "initial_weights": initial, "weight_names": [w.name for w in model.weights],
+        "weight_paths": [w.path for w in model.weights], "weight_trainable": [bool(w.trainable) for w in model.weights],
+        "running_mean_loss_after_each_step": recorder.losses,
+        "history": {k: [float(v) for v in values] for k, values in history.history.items()},
+        "final_weights": [array(w) for w in model.get_weights()], **counts,
+        "total_params": counts["trainable_params"] + counts["non_trainable_params"],
+        "summary_lines_before_fit": before, "summary_lines_after_fit": summary_lines(model),
+        "optimizer_variables": [v.path for v in model.optimizer.variables],
+    }]
+    rng = generator(7)
+    x = rng.normal(0, 1, (3, 5, 5, 2)).astype(np.float32)
+    labels = np.array([1, 2, 0])
+
+    def batchnorm_model(bn_trainable):
+        keras.backend.clear_session()
+        return keras.Sequential([
+            keras.layers.Input((5, 5, 2)), keras.layers.Conv2D(3, 3, padding="same"),
+            keras.layers.BatchNormalization(trainable=bn_trainable), keras.layers.Activation("relu"),
+            keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(3, activation="softmax")])
+    model = batchnorm_model(False)
+    shapes = [w.shape for w in model.get_weights()]
+    weights = [rng.normal(0, 0.5, shapes[0]), rng.normal(0, 0.1, shapes[1]), rng.uniform(0.5, 1.5, shapes[2]),
+               rng.normal(0, 0.3, shapes[3]), rng.normal(0, 0.3, shapes[4]), rng.uniform(0.5, 2, shapes[5]),
+               rng.normal(0, 0.5, shapes[6]), rng.normal(0, 0.1, shapes[7])]
+    weights = [w.astype(np.float32) for w in weights]
+    case = {
+        "kind": "batchnorm_frozen",
+        "model": "Conv2D(same) -> BatchNormalization(trainable=False) -> Activation(relu) -> "
+                 "GlobalAveragePooling2D -> Dense(softmax)",
+        "x": array(x), "y": [int(v) for v in labels], "loss": "sparse_categorical_crossentropy",
+        "optimizer": "SGD", "optimizer_config": {"learning_rate": 0.1}, "weights": [array(w) for w in weights],
+    }
+    for part, bn_trainable in [("frozen", False), ("contrast_bn_trainable", True)]:
+        model = batchnorm_model(bn_trainable)
+        model.set_weights(weights)
+        if not bn_trainable:
+            case["layers"] = [{"class_name": type(layer).__name__, "config": layer.get_config()}
+                              for layer in model.layers]
+            case["weight_names"] = [w.name for w in model.weights]
+            case["weight_paths"] = [w.path for w in model.weights]
+            case["y_training_mode"] = array(model(x, training=True))
+            case["y_inference_mode"] = array(model(x, training=False))
+        else:
+            case["y_training_mode_if_bn_trainable"] = array(model(x, training=True))
+        model.compile(optimizer=keras.optimizers.SGD(0.1), loss="sparse_categorical_crossentropy")
+        loss_function = keras.losses.SparseCategoricalCrossentropy()
+        with tf.GradientTape() as tape:
+            loss = loss_function(labels, model(x, training=True))
+        gradients = tape.gradient(loss, model.trainable_weights)
+        model.set_weights(weights)
+        step_loss = model.train_on_batch(x, labels)
+        case[part] = {
+            "train_on_batch_loss": float(step_loss), "loss_before_step": float(loss),
+            "d_trainable_weights": [array(g) for g in gradients],
+            "trainable_weight_paths": [w.path for w in model.trainable_weights],
+            "weights_after_one_step": [array(w) for w in model.get_weights()], **parameter_counts(model),
+            "summary_lines": summary_lines(model),
+        }
+    cases.append(case)
+    return cases
+
+
 FIXTURES = [
     ("StrataActivationsTests/Fixtures/activations.json", activations),
     ("StrataLossesTests/Fixtures/losses.json", losses),
@@ -674,6 +772,7 @@ FIXTURES = [
     ("StrataTests/Fixtures/metrics.json", metrics),
     ("StrataTests/Fixtures/weighting.json", weighting),
     ("StrataTests/Fixtures/regularizers.json", regularizers),
+    ("StrataTests/Fixtures/frozen.json", frozen),
 ]
 
 if __name__ == "__main__":
