@@ -15,12 +15,15 @@ the tests iterate the fixture's cases. Inputs are drawn from fixed seeds, so a r
 Every array is {"shape": [...], "data": [...]}, flat and row-major (channels-last for images).
 """
 import argparse
+import contextlib
+import io
 import gzip
 import json
 import os
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ["COLUMNS"] = "200"  # model.summary() renders through rich, which wraps at the terminal's width
 
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
@@ -759,6 +762,158 @@ def frozen():
     return cases
 
 
+# MARK: Functional models
+
+def functional_models():
+    """(description, model, compile arguments or None) for each case, built in a fresh session."""
+    L = keras.layers
+    def residual():
+        x = L.Input((5, 5, 3))
+        y = L.Conv2D(3, 3, padding="same")(x)
+        y = L.Activation("relu")(L.BatchNormalization()(y))
+        y = L.Conv2D(3, 3, padding="same")(y)
+        y = L.Activation("relu")(L.Add()([x, y]))
+        return keras.Model(x, L.Dense(2)(L.GlobalAveragePooling2D()(y)))
+
+    def two_inputs():
+        a, b = L.Input((4,), name="input_a"), L.Input((2,), name="input_b")
+        y = L.Dense(3, activation="relu")(L.Concatenate()([a, b]))
+        return keras.Model([a, b], L.Dense(2)(y))
+
+    def two_heads():
+        x = L.Input((5,))
+        h = L.Dense(8, activation="relu")(x)
+        return keras.Model(x, [L.Dense(3, activation="softmax", name="class")(h), L.Dense(1, name="reg")(h)])
+
+    def shared():
+        a, b = L.Input((3,)), L.Input((3,))
+        dense = L.Dense(2, activation="tanh")
+        return keras.Model([a, b], L.Subtract()([dense(a), dense(b)]))
+
+    def merges():
+        x = L.Input((4,))
+        branches = [L.Dense(3, activation="tanh")(x), L.Dense(3)(x), L.Dense(3, activation="sigmoid")(x)]
+        merged = [L.Multiply()(branches[:2]), L.Average()(branches), L.Maximum()(branches),
+                  L.Minimum()(branches[1:])]
+        return keras.Model(x, L.Dense(2)(L.Concatenate()(merged)))
+
+    two_losses = {"loss": {"class": "sparse_categorical_crossentropy", "reg": "mse"},
+                  "loss_weights": {"class": 1.0, "reg": 0.5}}
+    return [
+        ("residual block: x -> Conv2D(same) -> BN -> relu -> Conv2D(same) -> Add([x, .]) -> relu -> GAP -> Dense",
+         residual, None, 2),
+        ("two inputs -> Concatenate -> Dense(relu) -> Dense", two_inputs, None, 2),
+        ("one input, two heads (softmax class + linear reg), two losses with loss_weights", two_heads, two_losses, 3),
+        ("shared Dense(tanh) applied to two inputs, then Subtract", shared, None, 2),
+        ("three Dense branches merged by Multiply, Average, Maximum, Minimum, then Concatenate -> Dense", merges,
+         None, 4),
+    ]
+
+
+def summary_rows(model):
+    """Each row of `model.summary()`'s table: name, type, output shape, parameters, what it is connected to."""
+    text = io.StringIO()
+    with contextlib.redirect_stdout(text):
+        model.summary(line_length=160)
+    lines = text.getvalue().rstrip("\n").splitlines()
+    rows = []
+    for line in lines:
+        if not line.startswith("│"):
+            continue
+        cells = [cell.strip() for cell in line.strip("│").split("│")]
+        if cells[2]:
+            # A long "name (Type)" wraps: the type then starts the next line.
+            name, kind = cells[0].rsplit(" (", 1) if " (" in cells[0] else (cells[0], "")
+            rows.append({"name": name, "type": kind.rstrip(")"), "output_shape": cells[1],
+                         "params": int(cells[2].replace(",", "")), "connected_to": cells[3]})
+            continue
+        if rows and cells[0].startswith("(") and not rows[-1]["type"]:
+            rows[-1]["type"] = cells[0].strip("()")
+        if rows and cells[3]:  # a layer fed by several tensors: the list wraps, each line but the last ends in ","
+            separator = " " if rows[-1]["connected_to"].endswith(",") else ", "
+            rows[-1]["connected_to"] += separator + cells[3]
+    return rows, "\n".join(lines)
+
+
+def functional():
+    rng = generator(7)
+    cases = []
+    for desc, build, compile_arguments, batch in functional_models():
+        keras.backend.clear_session()
+        model = build()
+        weights = []
+        for w in model.weights:
+            if w.name == "moving_variance" or w.name == "gamma":
+                weights.append(rng.uniform(0.5, 1.5, w.shape).astype(np.float32))
+            else:
+                weights.append(rng.normal(0, 0.5, w.shape).astype(np.float32))
+        model.set_weights(weights)
+        inputs = [rng.normal(0, 1, (batch,) + tuple(i.shape[1:])).astype(np.float32) for i in model.inputs]
+        result = model(inputs, training=False)
+        outputs = [np.asarray(o) for o in (result if isinstance(result, (list, tuple)) else [result])]
+        upstream = [rng.normal(0, 1, o.shape).astype(np.float32) for o in outputs]
+        rows, text = summary_rows(model)
+        counts = parameter_counts(model)
+        case = {
+            "desc": desc, "config": model.get_config(), "serialized": keras.saving.serialize_keras_object(model),
+            "weights": [array(w) for w in weights], "weight_names": [w.name for w in model.weights],
+            "weight_paths": [w.path for w in model.weights],
+            "weight_trainable": [bool(w.trainable) for w in model.weights],
+            "inputs": [array(i) for i in inputs], "input_names": [i._keras_history[0].name for i in model.inputs],
+            "outputs_inference": [array(o) for o in outputs], "output_names": list(model.output_names),
+        }
+        def gradients(training):
+            with tf.GradientTape() as tape:
+                result = model(inputs, training=training)
+                result = result if isinstance(result, (list, tuple)) else [result]
+                total = tf.add_n([tf.reduce_sum(o * u) for o, u in zip(result, upstream)])
+            return result, total, tape.gradient(total, model.trainable_weights)
+        if compile_arguments is None:
+            _, total, grads = gradients(False)
+            case.update({"loss": "sum over outputs of sum(output * upstream), outputs in inference mode "
+                                 "(training=False)", "upstream": [array(u) for u in upstream],
+                         "loss_value": float(total), "d_weights": [array(g) for g in grads]})
+        else:
+            model.compile(optimizer="sgd", **compile_arguments)
+            case["serialized"] = keras.saving.serialize_keras_object(model)  # with its compile config
+            y_true = {"class": rng.integers(0, 3, batch), "reg": rng.normal(0, 1, (batch, 1)).astype(np.float32)}
+            with tf.GradientTape() as tape:
+                predictions = model(inputs, training=True)
+                total = model.compute_loss(inputs, y_true, dict(zip(model.output_names, predictions)))
+            grads = tape.gradient(total, model.trainable_weights)
+            evaluation = model.evaluate(inputs, y_true, batch_size=batch, verbose=0, return_dict=True)
+            case.update({
+                "loss": "the compiled loss: loss_weights['class'] * sparse_categorical_crossentropy + "
+                        "loss_weights['reg'] * mse (upstream unused)",
+                "upstream": [array(u) for u in upstream], "loss_value": float(total),
+                "d_weights": [array(g) for g in grads],
+            })
+        case.update({
+            "d_weight_paths": [w.path for w in model.trainable_weights], "summary_rows": rows,
+            "total_params": counts["trainable_params"] + counts["non_trainable_params"], **counts,
+            "summary_text": text,
+        })
+        if compile_arguments is not None:
+            case.update({
+                "compile": compile_arguments,
+                "y_true": {"class": [int(v) for v in y_true["class"]], "reg": array(y_true["reg"])},
+                "evaluate": {k: float(v) for k, v in evaluation.items()},
+                "note_loss": "total = sum_i loss_weights[i] * loss_i (each loss_i mean over the batch); evaluate "
+                             "reports the per-output losses unweighted as <output name>_loss",
+            })
+        if any(isinstance(layer, keras.layers.BatchNormalization) for layer in model.layers):
+            result, _, grads = gradients(True)
+            case.update({
+                "outputs_training": [array(o) for o in result], "d_weights_training": [array(g) for g in grads],
+                "note_training": "training=True: BatchNormalization uses batch statistics (biased variance); the "
+                                 "moving statistics are updated by that call, so weights_after_training_call "
+                                 "gives them",
+                "weights_after_training_call": [array(w) for w in model.get_weights()],
+            })
+        cases.append(case)
+    return cases
+
+
 FIXTURES = [
     ("StrataActivationsTests/Fixtures/activations.json", activations),
     ("StrataLossesTests/Fixtures/losses.json", losses),
@@ -773,6 +928,7 @@ FIXTURES = [
     ("StrataTests/Fixtures/weighting.json", weighting),
     ("StrataTests/Fixtures/regularizers.json", regularizers),
     ("StrataTests/Fixtures/frozen.json", frozen),
+    ("StrataTests/Fixtures/functional.json", functional),
 ]
 
 if __name__ == "__main__":
