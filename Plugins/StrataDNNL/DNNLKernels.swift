@@ -12,36 +12,34 @@ final class PrimitiveCache: Sendable {
   }
   private let convolutions = Mutex<[Key: ConvolutionPrimitives]>([:])
   private let poolings = Mutex<[Key: PoolingPrimitives]>([:])
+  private let products = Mutex<[ProductShape: MatMulPrimitive]>([:])
 
   func convolution(_ g: ConvolutionGeometry, hasBias: Bool, runtime: DNNLRuntime)
     -> ConvolutionPrimitives
   {
-    let key = Key(convolution: g, pooling: nil, flag: hasBias)
-    return convolutions.withLock { cache in
-      if let found = cache[key] { return found }
-      let made = ConvolutionPrimitives(g, hasBias: hasBias, runtime: runtime)
-      cache[key] = made
-      return made
+    cached(convolutions, Key(convolution: g, pooling: nil, flag: hasBias)) {
+      ConvolutionPrimitives(g, hasBias: hasBias, runtime: runtime)
     }
   }
 
   func pooling(_ g: PoolingGeometry, maximum: Bool, runtime: DNNLRuntime) -> PoolingPrimitives {
-    let key = Key(convolution: nil, pooling: g, flag: maximum)
-    return poolings.withLock { cache in
-      if let found = cache[key] { return found }
-      let made = PoolingPrimitives(g, maximum: maximum, runtime: runtime)
-      cache[key] = made
-      return made
+    cached(poolings, Key(convolution: nil, pooling: g, flag: maximum)) {
+      PoolingPrimitives(g, maximum: maximum, runtime: runtime)
     }
   }
 
-  private let products = Mutex<[ProductShape: MatMulPrimitive]>([:])
-
   func matmul(_ shape: ProductShape, runtime: DNNLRuntime) -> MatMulPrimitive {
-    products.withLock { cache in
-      if let found = cache[shape] { return found }
-      let made = MatMulPrimitive(shape, runtime: runtime)
-      cache[shape] = made
+    cached(products, shape) { MatMulPrimitive(shape, runtime: runtime) }
+  }
+
+  /// `cache[key]`, made by `make` the first time.
+  private func cached<K: Hashable & Sendable, P: Sendable>(
+    _ cache: borrowing Mutex<[K: P]>, _ key: K, _ make: () -> P
+  ) -> P {
+    cache.withLock { entries in
+      if let found = entries[key] { return found }
+      let made = make()
+      entries[key] = made
       return made
     }
   }

@@ -71,6 +71,14 @@ public class Pooling2D {
     return [g.outputHeight, g.outputWidth, inputShape[2]]
   }
 
+  /// The forward pass's input and geometry, with `inputGradient` shaped for them.
+  func prepareBackward() throws -> (Tensor, PoolingGeometry) {
+    guard let x = input, let g = geometry else { throw missingForward(name) }
+    input = nil
+    inputGradient.reuse(shape: x.shape)
+    return (x, g)
+  }
+
   func prepare(_ x: Tensor, _ context: Context) throws -> PoolingGeometry {
     try checkInput(x, layer: name, expected: inputShape)
     let g: PoolingGeometry
@@ -108,9 +116,7 @@ public final class MaxPooling2D: Pooling2D, Layer {
   }
 
   public func backward(_ outputGradient: Tensor, in context: Context) throws -> Tensor {
-    guard let x = input, let g = geometry else { throw missingForward(name) }
-    input = nil
-    inputGradient.reuse(shape: x.shape)
+    let (x, g) = try prepareBackward()
     x.withUnsafeBufferPointer { xs in
       outputGradient.withUnsafeBufferPointer { dy in
         inputGradient.withUnsafeMutableBufferPointer { dx in
@@ -143,9 +149,7 @@ public final class AveragePooling2D: Pooling2D, Layer {
   }
 
   public func backward(_ outputGradient: Tensor, in context: Context) throws -> Tensor {
-    guard let x = input, let g = geometry else { throw missingForward(name) }
-    input = nil
-    inputGradient.reuse(shape: x.shape)
+    let (_, g) = try prepareBackward()
     outputGradient.withUnsafeBufferPointer { dy in
       inputGradient.withUnsafeMutableBufferPointer {
         context.kernels.averagePoolingBackward(g, outputGradient: dy, inputGradient: $0)
