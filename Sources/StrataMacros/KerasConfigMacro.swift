@@ -17,6 +17,8 @@ public struct KerasConfigMacro: MemberMacro, ExtensionMacro {
     var required: Bool
   }
 
+  /// The members: the memberwise `init`, `kerasDefaults` and, when an argument is `@Required`,
+  /// `requiredArguments`.
   public static func expansion(
     of node: AttributeSyntax, providingMembersOf declaration: some DeclGroupSyntax,
     conformingTo protocols: [TypeSyntax], in context: some MacroExpansionContext
@@ -60,6 +62,7 @@ public struct KerasConfigMacro: MemberMacro, ExtensionMacro {
     return members
   }
 
+  /// The `KerasConfig` conformance, unless the struct declares it.
   public static func expansion(
     of node: AttributeSyntax, attachedTo declaration: some DeclGroupSyntax,
     providingExtensionsOf type: some TypeSyntaxProtocol, conformingTo protocols: [TypeSyntax],
@@ -122,6 +125,7 @@ public struct KerasConfigMacro: MemberMacro, ExtensionMacro {
 /// `@Required`: marks a `@KerasConfig` argument Keras has no default for. It only marks; the config
 /// macro reads it.
 public struct RequiredMacro: PeerMacro {
+  /// Nothing: `@Required` only marks a property for `@KerasConfig`.
   public static func expansion(
     of node: AttributeSyntax, providingPeersOf declaration: some DeclSyntaxProtocol,
     in context: some MacroExpansionContext
