@@ -29,9 +29,17 @@ public struct Registrar {
   /// Registers a layer, activation, initializer, loss, optimizer or metric type under its
   /// `identifier` (and `aliases`), in the registry of its kind: one path for every kind. Its config is
   /// decoded from Keras-style dictionaries by ``ConfigCoding``.
+  /// - Throws: ``StrataError/invalidArgument(owner:argument:value:expected:)`` for a type that conforms
+  ///   to `Registrable` directly rather than through one of the kinds, which has no registry.
   public func register<R: Registrable>(_ type: R.Type, aliases: [String] = []) throws {
-    try R.registry(in: registries).register(R.identifier, aliases: aliases, package: package) {
-      config in
+    guard let registry = registries.registry(of: R.Product.self) else {
+      throw StrataError.invalidArgument(
+        owner: "Registrar", argument: "type", value: "\(R.self) (products \(R.Product.self))",
+        expected:
+          "a Layer, Activation, Initializer, Loss, Optimizer, Metric, Regularizer, Constraint or LearningRateSchedule"
+      )
+    }
+    try registry.register(R.identifier, aliases: aliases, package: package) { config in
       R.upcast(try R(config: ConfigCoding.decode(R.Config.self, from: config, owner: R.identifier)))
     }
   }
@@ -74,10 +82,6 @@ public protocol Registrable: SendableMetatype {
 }
 
 extension Registrable {
-  /// The registry of this kind among `registries`.
-  static func registry(in registries: Registries) -> Registry<Product> {
-    registries.registry(of: Product.self)
-  }
   /// The value as the registry's product (`Self` conforms to the kind whose existential `Product` is,
   /// so the cast cannot fail).
   static func upcast(_ value: Self) -> Product { value as! Product }

@@ -161,14 +161,14 @@ public final class Registries: Sendable {
 
   private let plugins = Mutex<Set<String>>([])
 
-  /// The registry whose products are `Product` (`any Layer` → ``layers``).
-  func registry<Product>(of _: Product.Type) -> Registry<Product> {
+  /// The registry whose products are `Product` (`any Layer` → ``layers``), if there is one.
+  func registry<Product>(of _: Product.Type) -> Registry<Product>? {
     let all: [AnyObject] = [
       layers, activations, initializers, losses, optimizers, metrics, regularizers, constraints,
       schedules, kernels,
     ]
     for case let registry as Registry<Product> in all { return registry }
-    preconditionFailure("Strata has no registry of \(Product.self)")
+    return nil
   }
 
   private init() {}

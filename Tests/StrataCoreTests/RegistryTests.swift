@@ -102,3 +102,20 @@ final class Passthrough: Layer {
     #expect(Registries.shared.initializers.contains(name))
   }
 }
+
+/// A type that conforms to `Registrable` itself, not through a kind, has no registry: registering it
+/// is an error naming it, not a trap.
+@Test func registeringATypeOfNoKindIsAnError() throws {
+  struct Orphan: Registrable {
+    typealias Product = Int
+    static let identifier = "orphan"
+    init(config: NoConfig) {}
+  }
+  let registrar = Registrar(package: "Tests", registries: .shared)
+  #expect(throws: StrataError.self) { try registrar.register(Orphan.self) }
+  do {
+    try registrar.register(Orphan.self)
+  } catch StrataError.invalidArgument(let owner, let argument, let value, _) {
+    #expect(owner == "Registrar" && argument == "type" && value.hasPrefix("Orphan"))
+  }
+}
