@@ -539,10 +539,12 @@ def weighting():
         cases.append(case)
     weights = np.round(rng.uniform(0, 2, 5), 3).astype(np.float32)
     weights[1] = 0
+    # Both sparse cases share labels and logits: probabilities are their softmax.
     logits = rng.normal(0, 1.2, (5, 3)).astype(np.float32)
+    labels = rng.integers(0, 3, 5).astype(np.float32)
     for name, from_logits, kind in WEIGHTED_LOSSES:
         if kind == "sparse":
-            y_true = rng.integers(0, 3, 5).astype(np.float32) if from_logits is False else y_true
+            y_true = labels
             y_pred = logits if from_logits else np.asarray(keras.ops.softmax(logits))
         elif kind == "binary":
             y_true = rng.integers(0, 2, (5, 3)).astype(np.float32)
@@ -551,7 +553,7 @@ def weighting():
             y_true = rng.normal(0, 1, (5, 3)).astype(np.float32)
             y_pred = rng.normal(0, 1, (5, 3)).astype(np.float32)
         arguments = {} if from_logits is None else {"from_logits": from_logits}
-        class_name = "".join(part.capitalize() for part in name.split("_")).replace("Crossentropy", "Crossentropy")
+        class_name = "".join(part.capitalize() for part in name.split("_"))
 
         def make(reduction):
             return getattr(keras.losses, class_name)(reduction=reduction, **arguments)

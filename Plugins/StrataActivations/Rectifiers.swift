@@ -39,8 +39,7 @@ public struct ReLU6: VectorActivation {
 /// `x` for `x > 0`, `negativeSlope · x` otherwise. Keras: `"leaky_relu"` (the function; default slope 0.2).
 public struct LeakyReLUActivation: VectorActivation {
   /// The Keras arguments, each with its default.
-  @KerasConfig
-  public struct Config: Equatable {
+  @KerasConfig public struct Config: Equatable {
     /// Keras' `negative_slope`.
     public var negativeSlope: Float = 0.2
   }

@@ -4,8 +4,7 @@ import StrataCore
 /// Normal with `mean` and `stddev`. Keras: `"random_normal"` (`RandomNormal(mean=0.0, stddev=0.05)`).
 public struct RandomNormal: Initializer {
   /// The Keras arguments, each with its default.
-  @KerasConfig
-  public struct Config: Equatable {
+  @KerasConfig public struct Config: Equatable {
     /// Keras' `mean`.
     public var mean: Double = 0
     /// Keras' `stddev`.
@@ -53,8 +52,7 @@ public struct TruncatedNormal: Initializer {
 /// Uniform in `[minval, maxval)`. Keras: `"random_uniform"` (`RandomUniform(minval=-0.05, maxval=0.05)`).
 public struct RandomUniform: Initializer {
   /// The Keras arguments, each with its default.
-  @KerasConfig
-  public struct Config: Equatable {
+  @KerasConfig public struct Config: Equatable {
     /// Keras' `minval`.
     public var minval: Double = -0.05
     /// Keras' `maxval`.
@@ -110,8 +108,7 @@ public struct Ones: Initializer {
 /// Every value `value`. Keras: `"constant"` (`Constant(value=0.0)`).
 public struct Constant: Initializer {
   /// The Keras arguments, each with its default.
-  @KerasConfig
-  public struct Config: Equatable {
+  @KerasConfig public struct Config: Equatable {
     /// Keras' `value`.
     public var value: Float = 0
   }
@@ -131,8 +128,7 @@ public struct Constant: Initializer {
 /// Keras: `"orthogonal"` (`Orthogonal(gain=1.0)`).
 public struct Orthogonal: Initializer {
   /// The Keras arguments, each with its default.
-  @KerasConfig
-  public struct Config: Equatable {
+  @KerasConfig public struct Config: Equatable {
     /// Keras' `gain`.
     public var gain: Double = 1
     /// Keras' `seed`.

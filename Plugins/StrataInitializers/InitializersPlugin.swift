@@ -9,7 +9,10 @@ public enum InitializersPlugin: Plugin {
         preset.identifier, aliases: [preset.className], package: registrar.package
       ) { config in
         let seed = try ConfigCoding.decode(SeedConfig.self, from: config, owner: preset.identifier)
-        return try VarianceScaling(preset: preset.identifier, seed: seed.seed)
+        return try VarianceScaling(
+          config: .init(
+            scale: preset.scale, mode: preset.mode, distribution: preset.distribution,
+            seed: seed.seed))
       }
     }
     try registrar.register(aliased: [

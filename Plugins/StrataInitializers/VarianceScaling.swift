@@ -8,8 +8,7 @@ import StrataCore
 /// standard deviation is divided by 0.8796…, the deviation of a unit normal cut there, as in Keras.
 public struct VarianceScaling: Initializer {
   /// The Keras arguments, each with its default.
-  @KerasConfig
-  public struct Config: Equatable {
+  @KerasConfig public struct Config: Equatable {
     /// Keras' `scale`.
     public var scale: Double = 1
     /// `"fan_in"`, `"fan_out"` or `"fan_avg"`.

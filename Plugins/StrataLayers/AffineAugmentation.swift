@@ -166,8 +166,7 @@ public class RandomAffineLayer: RandomImageLayer {
 /// `RandomTranslation(height_factor, width_factor, fill_mode="reflect", interpolation="bilinear")`.
 public final class RandomTranslation: RandomAffineLayer, Layer, RandomizedLayer {
   /// The Keras arguments, each with its default.
-  @KerasConfig
-  public struct Config: Equatable {
+  @KerasConfig public struct Config: Equatable {
     /// The vertical shift's range, a fraction of the height (`f` for `[-f, f]`).
     @Required public var heightFactor: FactorRange = FactorRange(0, 0)
     /// The horizontal shift's range, a fraction of the width.
@@ -226,8 +225,7 @@ public final class RandomTranslation: RandomAffineLayer, Layer, RandomizedLayer 
 /// (no `width_factor`: the same zoom on both axes).
 public final class RandomZoom: RandomAffineLayer, Layer, RandomizedLayer {
   /// The Keras arguments, each with its default.
-  @KerasConfig
-  public struct Config: Equatable {
+  @KerasConfig public struct Config: Equatable {
     /// The vertical zoom's range: the factor is `1 + uniform(lower, upper)`.
     @Required public var heightFactor: FactorRange = FactorRange(0, 0)
     /// The horizontal zoom's range; the vertical zoom when `nil`.
@@ -290,8 +288,7 @@ public final class RandomZoom: RandomAffineLayer, Layer, RandomizedLayer {
 /// interpolation="bilinear")`.
 public final class RandomRotation: RandomAffineLayer, Layer, RandomizedLayer {
   /// The Keras arguments, each with its default.
-  @KerasConfig
-  public struct Config: Equatable {
+  @KerasConfig public struct Config: Equatable {
     /// The angle's range as a fraction of 360° (`f` for `[-f, f]`).
     @Required public var factor: FactorRange = FactorRange(0, 0)
     /// Keras' `fill_mode`.

@@ -80,8 +80,7 @@ public class RandomImageLayer {
 }
 
 /// The arguments of `RandomBrightness` and `RandomContrast`.
-@KerasConfig
-public struct RandomIntensityConfig: Equatable {
+@KerasConfig public struct RandomIntensityConfig: Equatable {
   /// Keras' `factor`: a number or `[lower, upper]`.
   @Required public var factor: FactorRange = FactorRange(0, 0)
   /// Keras' `value_range`: the pixels' range, which outputs are clipped to.
@@ -96,8 +95,7 @@ public struct RandomIntensityConfig: Equatable {
 /// at inference. Keras: `RandomFlip(mode="horizontal_and_vertical", seed=None)`.
 public final class RandomFlip: RandomImageLayer, Layer, RandomizedLayer {
   /// The Keras arguments, each with its default.
-  @KerasConfig
-  public struct Config: Equatable {
+  @KerasConfig public struct Config: Equatable {
     /// `"horizontal"`, `"vertical"` or `"horizontal_and_vertical"`.
     public var mode: String = "horizontal_and_vertical"
     /// Keras' `seed`: the flips' own generator; the model's when `nil`.
@@ -349,8 +347,7 @@ public final class RandomContrast: RandomIntensityLayer, Layer, RandomizedLayer 
 /// width, interpolation="bilinear")`.
 public final class Resizing: BilinearMapLayer, Layer {
   /// The Keras arguments, each with its default.
-  @KerasConfig
-  public struct Config: Equatable {
+  @KerasConfig public struct Config: Equatable {
     /// The output height.
     @Required public var height: Int = 0
     /// The output width.
@@ -403,8 +400,7 @@ public final class Resizing: BilinearMapLayer, Layer {
 /// `CenterCrop(height, width)`.
 public final class CenterCrop: BilinearMapLayer, Layer {
   /// The Keras arguments, each with its default.
-  @KerasConfig
-  public struct Config: Equatable {
+  @KerasConfig public struct Config: Equatable {
     /// The output height.
     @Required public var height: Int = 0
     /// The output width.
@@ -478,8 +474,7 @@ public class BilinearMapLayer {
 /// uncropped, against its own output shape; Strata crops the centre as Keras' documentation says).
 public final class RandomCrop: RandomImageLayer, Layer, RandomizedLayer {
   /// The Keras arguments, each with its default.
-  @KerasConfig
-  public struct Config: Equatable {
+  @KerasConfig public struct Config: Equatable {
     /// The output height.
     @Required public var height: Int = 0
     /// The output width.

@@ -9,8 +9,7 @@ import StrataCore
 /// `trainable = False`) always uses the moving statistics and updates nothing.
 public final class BatchNormalization: Layer {
   /// The Keras arguments, each with its default.
-  @KerasConfig
-  public struct Config: Equatable {
+  @KerasConfig public struct Config: Equatable {
     /// Keras' `axis`.
     public var axis: Int = -1
     /// Keras' `momentum`.

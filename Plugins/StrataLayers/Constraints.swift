@@ -40,8 +40,7 @@ func rescale(_ value: inout Tensor, axes: [Int], desired: (Float) -> Float) {
 /// Norms over `axis` at most `maxValue`. Keras: `MaxNorm(max_value=2, axis=0)` (`"max_norm"`).
 public struct MaxNorm: Constraint {
   /// The Keras arguments, each with its default.
-  @KerasConfig
-  public struct Config: Equatable {
+  @KerasConfig public struct Config: Equatable {
     /// Keras' `max_value`.
     public var maxValue: Float = 2
     /// Keras' `axis`.
@@ -63,8 +62,7 @@ public struct MaxNorm: Constraint {
 /// Norms over `axis` equal to 1. Keras: `UnitNorm(axis=0)` (`"unit_norm"`).
 public struct UnitNorm: Constraint {
   /// The Keras arguments, each with its default.
-  @KerasConfig
-  public struct Config: Equatable {
+  @KerasConfig public struct Config: Equatable {
     /// Keras' `axis`.
     public var axis: Axes = 0
   }
@@ -82,8 +80,7 @@ public struct UnitNorm: Constraint {
 /// max_value=1.0, rate=1.0, axis=0)` (`"min_max_norm"`).
 public struct MinMaxNorm: Constraint {
   /// The Keras arguments, each with its default.
-  @KerasConfig
-  public struct Config: Equatable {
+  @KerasConfig public struct Config: Equatable {
     /// Keras' `min_value`.
     public var minValue: Float = 0
     /// Keras' `max_value`.

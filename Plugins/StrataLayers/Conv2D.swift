@@ -8,8 +8,7 @@ import StrataCore
 /// `ceil(input / stride)` and an odd total padding puts the extra pixel at the bottom and right.
 public final class Conv2D: Layer {
   /// The Keras arguments, each with its default.
-  @KerasConfig
-  public struct Config: Equatable {
+  @KerasConfig public struct Config: Equatable {
     /// Keras' `filters`.
     @Required public var filters: Int = 0
     /// Keras' `kernel_size`.

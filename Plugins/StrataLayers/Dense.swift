@@ -7,8 +7,7 @@ import StrataCore
 /// above 2 is treated as rows of its last axis. The products run on the context's GEMM.
 public final class Dense: SoftmaxHead {
   /// The Keras arguments, each with its default.
-  @KerasConfig
-  public struct Config: Equatable {
+  @KerasConfig public struct Config: Equatable {
     /// Keras' `units`.
     @Required public var units: Int = 0
     /// Keras' `activation`.

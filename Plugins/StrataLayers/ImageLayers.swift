@@ -130,8 +130,7 @@ public final class ZeroPadding2D: Layer {
 /// `y = x · scale + offset`, e.g. pixels to [0, 1]. Keras: `Rescaling(scale, offset=0.0)`.
 public final class Rescaling: Layer {
   /// The Keras arguments, each with its default.
-  @KerasConfig
-  public struct Config: Equatable {
+  @KerasConfig public struct Config: Equatable {
     /// Keras' `scale`.
     @Required public var scale: Float = 1
     /// Keras' `offset`.

@@ -280,8 +280,7 @@ private func winner(_ inputs: [UnsafeBufferPointer<Float>], at i: Int, greater: 
 /// Joins its inputs along an axis. Keras: `Concatenate(axis=-1)`.
 public final class Concatenate: MergeLayer {
   /// The Keras arguments, each with its default.
-  @KerasConfig
-  public struct Config: Equatable {
+  @KerasConfig public struct Config: Equatable {
     /// Keras' `axis`, counting the batch axis (`-1`: the last).
     public var axis: Int = -1
   }

@@ -1,8 +1,7 @@
 import StrataCore
 
 /// The config of the 2-D pooling layers.
-@KerasConfig
-public struct Pooling2DConfig: Equatable {
+@KerasConfig public struct Pooling2DConfig: Equatable {
   /// Keras' `pool_size`.
   public var poolSize: IntPair = 2
   /// `nil`: the pool size, as in Keras (and then left out of the saved config, which Keras reads the same).
@@ -160,8 +159,7 @@ public final class AveragePooling2D: Pooling2D, Layer {
 }
 
 /// The config of the global pooling layers.
-@KerasConfig
-public struct GlobalPoolingConfig: Equatable {
+@KerasConfig public struct GlobalPoolingConfig: Equatable {
   /// Keep the spatial axes as 1s: `(None, 1, 1, channels)` instead of `(None, channels)`.
   public var keepdims: Bool = false
 }

@@ -3,8 +3,7 @@ import StrataCore
 /// `l1 · Σ|x|`. Keras: `L1(l1=0.01)` (`"l1"`).
 public struct L1: Regularizer {
   /// The Keras arguments, each with its default.
-  @KerasConfig
-  public struct Config: Equatable {
+  @KerasConfig public struct Config: Equatable {
     /// Keras' `l1`.
     public var l1: Float = 0.01
   }
@@ -34,8 +33,7 @@ public struct L1: Regularizer {
 /// `l2 · Σx²`. Keras: `L2(l2=0.01)` (`"l2"`).
 public struct L2: Regularizer {
   /// The Keras arguments, each with its default.
-  @KerasConfig
-  public struct Config: Equatable {
+  @KerasConfig public struct Config: Equatable {
     /// Keras' `l2`.
     public var l2: Float = 0.01
   }
@@ -65,8 +63,7 @@ public struct L2: Regularizer {
 /// `l1 · Σ|x| + l2 · Σx²`. Keras: `L1L2(l1=0.0, l2=0.0)` (`"l1l2"`; Keras does not accept `"l1_l2"`).
 public struct L1L2: Regularizer {
   /// The Keras arguments, each with its default.
-  @KerasConfig
-  public struct Config: Equatable {
+  @KerasConfig public struct Config: Equatable {
     /// Keras' `l1`.
     public var l1: Float = 0
     /// Keras' `l2`.

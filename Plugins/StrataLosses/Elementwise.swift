@@ -104,8 +104,7 @@ public struct LogCosh: ElementwiseLoss {
 /// (`Huber(delta=1.0)`).
 public struct Huber: ElementwiseLoss {
   /// The Keras arguments, each with its default.
-  @KerasConfig
-  public struct Config: Equatable {
+  @KerasConfig public struct Config: Equatable {
     /// Keras' `delta`.
     public var delta: Float = 1
   }

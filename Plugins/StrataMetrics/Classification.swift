@@ -41,8 +41,7 @@ public struct Thresholds: Codable, Sendable, Equatable, ExpressibleByFloatLitera
 /// (`classId`), or each row's `topK` largest: what Keras' Precision and Recall count.
 public class ConfusionCounts {
   /// Keras' arguments of Precision and Recall.
-  @KerasConfig
-  public struct Config: Equatable {
+  @KerasConfig public struct Config: Equatable {
     /// Keras' `thresholds` (0.5 unless `top_k` is given).
     public var thresholds: Thresholds?
     /// Keras' `top_k`.
@@ -168,8 +167,7 @@ public final class Recall: ConfusionCounts, ListMetric {
 /// multi_label=False)` (`"auc"`); multi-label inputs are flattened unless `multi_label`.
 public final class AUC: Metric {
   /// The Keras arguments, each with its default.
-  @KerasConfig
-  public struct Config: Equatable {
+  @KerasConfig public struct Config: Equatable {
     /// Keras' `num_thresholds`.
     public var numThresholds: Int = 200
     /// Keras' `curve`: `"ROC"` or `"PR"`.
@@ -302,8 +300,7 @@ public final class AUC: Metric {
 /// class; `average` is `nil` (one score per class), `"micro"`, `"macro"` or `"weighted"`.
 public final class F1Score: ListMetric {
   /// The Keras arguments, each with its default.
-  @KerasConfig
-  public struct Config: Equatable {
+  @KerasConfig public struct Config: Equatable {
     /// Keras' `average`.
     public var average: String?
     /// Keras' `threshold`.

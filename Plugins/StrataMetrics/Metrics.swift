@@ -111,8 +111,7 @@ public final class CategoricalAccuracy: MeanOverSamples, Metric {
 /// `"binary_accuracy"` (`BinaryAccuracy(threshold=0.5)`).
 public final class BinaryAccuracy: MeanOverSamples, Metric {
   /// The Keras arguments, each with its default.
-  @KerasConfig
-  public struct Config: Equatable {
+  @KerasConfig public struct Config: Equatable {
     /// Keras' `threshold`.
     public var threshold: Float = 0.5
   }
@@ -140,8 +139,7 @@ public final class BinaryAccuracy: MeanOverSamples, Metric {
 /// `"top_k_categorical_accuracy"` (`k=5`); `"sparse_top_k_categorical_accuracy"` takes class indices.
 public final class TopKCategoricalAccuracy: MeanOverSamples, Metric {
   /// The Keras arguments, each with its default.
-  @KerasConfig
-  public struct Config: Equatable {
+  @KerasConfig public struct Config: Equatable {
     /// Keras' `k`.
     public var k: Int = 5
   }

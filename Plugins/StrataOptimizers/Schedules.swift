@@ -12,8 +12,7 @@ func checkSteps(_ owner: String, _ argument: String, _ value: Int) throws {
 /// `ExponentialDecay(initial_learning_rate, decay_steps, decay_rate, staircase=False)`.
 public struct ExponentialDecay: LearningRateSchedule {
   /// The Keras arguments, each with its default.
-  @KerasConfig
-  public struct Config: Equatable {
+  @KerasConfig public struct Config: Equatable {
     /// Keras' `initial_learning_rate`.
     @Required public var initialLearningRate: Double = 0
     /// Keras' `decay_steps`.
@@ -46,8 +45,7 @@ public struct ExponentialDecay: LearningRateSchedule {
 /// `PiecewiseConstantDecay(boundaries, values)`.
 public struct PiecewiseConstantDecay: LearningRateSchedule {
   /// The Keras arguments, each with its default.
-  @KerasConfig
-  public struct Config: Equatable {
+  @KerasConfig public struct Config: Equatable {
     /// Keras' `boundaries` (steps, increasing).
     @Required public var boundaries: [Int] = []
     /// Keras' `values`, one more than the boundaries.
@@ -104,8 +102,7 @@ public struct InverseTimeDecay: LearningRateSchedule {
 /// initial_learning_rate, decay_steps, end_learning_rate=0.0001, power=1.0, cycle=False)`.
 public struct PolynomialDecay: LearningRateSchedule {
   /// The Keras arguments, each with its default.
-  @KerasConfig
-  public struct Config: Equatable {
+  @KerasConfig public struct Config: Equatable {
     /// Keras' `initial_learning_rate`.
     @Required public var initialLearningRate: Double = 0
     /// Keras' `decay_steps`.
@@ -149,8 +146,7 @@ public struct PolynomialDecay: LearningRateSchedule {
 /// warmup_steps=0)`.
 public struct CosineDecay: LearningRateSchedule {
   /// The Keras arguments, each with its default.
-  @KerasConfig
-  public struct Config: Equatable {
+  @KerasConfig public struct Config: Equatable {
     /// Keras' `initial_learning_rate`.
     @Required public var initialLearningRate: Double = 0
     /// Keras' `decay_steps`.
@@ -217,8 +213,7 @@ public struct CosineDecay: LearningRateSchedule {
 /// m_mul=1.0, alpha=0.0)`, saved with the name `SGDRDecay`.
 public struct CosineDecayRestarts: LearningRateSchedule {
   /// The Keras arguments, each with its default.
-  @KerasConfig
-  public struct Config: Equatable {
+  @KerasConfig public struct Config: Equatable {
     /// Keras' `initial_learning_rate`.
     @Required public var initialLearningRate: Double = 0
     /// Keras' `first_decay_steps`.

@@ -118,8 +118,7 @@ public protocol ConfigReadsMoreKeys {
 /// ``KerasConfig/requiredArguments`` and the ``KerasConfig`` conformance:
 ///
 /// ```swift
-/// @KerasConfig
-/// public struct Config: Equatable {
+/// @KerasConfig public struct Config: Equatable {
 ///   @Required public var units: Int = 0   // no Keras default; 0 is only a placeholder
 ///   public var activation: Spec = "linear"
 ///   public var seed: Int?

@@ -2,8 +2,7 @@ import StrataCore
 import Testing
 
 /// A config written the one way: each Keras default as the property's initial value.
-@KerasConfig
-struct SampleConfig: Equatable {
+@KerasConfig struct SampleConfig: Equatable {
   @Required var units: Int = 0
   var activation: Spec = "linear"
   var useBias: Bool = true

@@ -6,8 +6,7 @@ import StrataCore
 public final class LeakyReLU: Layer {
   /// The Keras arguments, each with its default: `@KerasConfig` writes `init(negativeSlope:)`,
   /// the defaults and the `KerasConfig` conformance from the property.
-  @KerasConfig
-  public struct Config: Equatable {
+  @KerasConfig public struct Config: Equatable {
     /// Keras' `negative_slope`.
     public var negativeSlope: Float = 0.3
   }

@@ -7,8 +7,7 @@ import StrataCore
 /// shared.
 public final class PReLU: Layer {
   /// The Keras arguments, each with its default.
-  @KerasConfig
-  public struct Config: Equatable {
+  @KerasConfig public struct Config: Equatable {
     /// Keras' `alpha_initializer`.
     public var alphaInitializer: Spec = "zeros"
     /// Keras' `shared_axes`.
