@@ -112,43 +112,20 @@ final class DirectConvolution {
 
 /// The seed CNNs' convolutions and poolings.
 func convolutionGeometries(quick: Bool) -> [(String, ConvolutionGeometry)] {
-  var list: [(String, ConvolutionGeometry)] = [
-    (
-      "cnn conv1 28x28x1->32 k3",
-      ConvolutionGeometry(
-        batch: 32, height: 28, width: 28, channels: 1, filters: 32, kernel: (3, 3), strides: (1, 1),
-        same: false)
-    ),
-    (
-      "cnn conv2 13x13x32->64 k3",
-      ConvolutionGeometry(
-        batch: 32, height: 13, width: 13, channels: 32, filters: 64, kernel: (3, 3),
-        strides: (1, 1), same: false)
-    ),
-    (
-      "deep conv2 14x14x32->64 k5",
-      ConvolutionGeometry(
-        batch: 50, height: 14, width: 14, channels: 32, filters: 64, kernel: (5, 5),
-        strides: (1, 1), same: true)
-    ),
+  // model layer, batch, square input size, channels, filters, square kernel, "same", in --quick
+  let layers = [
+    ("cnn conv1", 32, 28, 1, 32, 3, false, true), ("cnn conv2", 32, 13, 32, 64, 3, false, true),
+    ("cnn conv3", 32, 5, 64, 64, 3, false, false), ("deep conv1", 50, 28, 1, 32, 5, true, false),
+    ("deep conv2", 50, 14, 32, 64, 5, true, true),
   ]
-  if !quick {
-    list.insert(
-      (
-        "cnn conv3 5x5x64->64 k3",
-        ConvolutionGeometry(
-          batch: 32, height: 5, width: 5, channels: 64, filters: 64, kernel: (3, 3),
-          strides: (1, 1), same: false)
-      ), at: 2)
-    list.insert(
-      (
-        "deep conv1 28x28x1->32 k5",
-        ConvolutionGeometry(
-          batch: 50, height: 28, width: 28, channels: 1, filters: 32, kernel: (5, 5),
-          strides: (1, 1), same: true)
-      ), at: 3)
+  return layers.filter { !quick || $0.7 }.map { name, batch, size, channels, filters, k, same, _ in
+    (
+      "\(name) \(size)x\(size)x\(channels)->\(filters) k\(k)",
+      ConvolutionGeometry(
+        batch: batch, height: size, width: size, channels: channels, filters: filters,
+        kernel: (k, k), strides: (1, 1), same: same)
+    )
   }
-  return list
 }
 
 /// Runs one direction of a convolution on `kernels` and returns what it wrote. The buffers are `Tensor`s,

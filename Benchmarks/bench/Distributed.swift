@@ -61,7 +61,7 @@ func secondsPerStep(_ name: String, processes: Int, steps: Int) -> Double? {
 func distributedRows(_ options: Options) -> [Row] {
   var rows: [Row] = []
   for (name, batch) in [("cnn", 32), ("deep-mnist", 50)]
-  where options.wants("distributed \(name)", backend: "all") && options.backend == "all" {
+  where options.wantsAny("distributed \(name)") {
     let steps = options.quick ? 20 : (name == "cnn" ? 300 : 60)
     var rates: [Int: Double] = [:]
     for processes in [1, 2] {

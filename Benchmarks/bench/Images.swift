@@ -6,10 +6,9 @@ import StrataData
 /// `ImageFolderDataset` (images/s), and the tutorial CNN trained from the folder against the same
 /// images from memory (the data pipeline's overhead per step).
 func imageRows(_ options: Options) throws -> [Row] {
-  guard options.backend == "all",
-    options.wants("images decode fashion png", backend: "all")
-      || options.wants("train cnn from png folder b32", backend: "all")
-  else { return [] }
+  guard options.wantsAny("images decode fashion png", "train cnn from png folder b32") else {
+    return []
+  }
   var rows: [Row] = []
   let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
     "strata-bench-images-\(getpid())")
@@ -37,10 +36,7 @@ func imageRows(_ options: Options) throws -> [Row] {
         try model.fit(
           loaded.images, loaded.labels, batchSize: 32, epochs: 1, verbose: 0, shuffle: false)
       } / Double(steps)
-    let streamed =
-      try measure(runs: 1) {
-        try model.fit(folder, batchSize: 32, epochs: 1, verbose: 0, shuffle: false)
-      } / Double(steps)
+    let streamed = try folderStepSeconds(model, folder)
     rows.append(
       Row(
         name: "train cnn from png folder b32", backend: "cpu", shape: "\(steps) steps",
@@ -56,9 +52,8 @@ func imageRows(_ options: Options) throws -> [Row] {
 /// 300x300 colour JPEGs (generated: smooth patterns and noise, like photographs to the codec):
 /// decoding rate, and in the full run the horses-or-humans model trained from the folder.
 func jpegRows(_ options: Options) throws -> [Row] {
-  guard options.backend == "all",
-    options.wants("images decode 300x300 jpeg", backend: "all")
-      || options.wants("train horses-or-humans from jpeg folder b32", backend: "all")
+  guard
+    options.wantsAny("images decode 300x300 jpeg", "train horses-or-humans from jpeg folder b32")
   else { return [] }
   var rows: [Row] = []
   let count = options.quick ? 32 : 128
@@ -90,11 +85,7 @@ func jpegRows(_ options: Options) throws -> [Row] {
   if !options.quick, options.wants("train horses-or-humans from jpeg folder b32", backend: "all") {
     let model = try seedModel("horses-or-humans")
     try compileSeed(model, "horses-or-humans")
-    let steps = count / 32
-    let seconds =
-      try measure(runs: 1) {
-        try model.fit(folder, batchSize: 32, epochs: 1, verbose: 0, shuffle: false)
-      } / Double(steps)
+    let steps = count / 32, seconds = try folderStepSeconds(model, folder)
     rows.append(
       Row(
         name: "train horses-or-humans from jpeg folder b32", backend: "cpu",
@@ -106,7 +97,13 @@ func jpegRows(_ options: Options) throws -> [Row] {
   return rows
 }
 
-/// Seconds to decode every image of `folder` in batches of 32, without training (median of `runs`).
+/// Seconds per step of one epoch of `model` trained from `folder` in batches of 32.
+func folderStepSeconds(_ model: Model, _ folder: ImageFolderDataset) throws -> Double {
+  try measure(runs: 1) {
+    try model.fit(folder, batchSize: 32, epochs: 1, verbose: 0, shuffle: false)
+  } / Double(folder.count / 32)
+}
+
 /// The row `name` (when asked for): the time to decode every image of `folder`, in batches of 32.
 func decodeRow(
   _ name: String, _ folder: ImageFolderDataset, shape: String, options: Options, note: String,

@@ -17,9 +17,7 @@ func modelRows(_ options: Options, runs: Int) throws -> [Row] {
   for (name, batch) in [("mlp", 32), ("cnn", 32), ("deep-mnist", 50), ("resnet-small", 32)] {
     let model = try seedModel(name)
     let x = name == "mlp" ? images : try images.reshaped(to: [images.shape[0], 28, 28, 1])
-    if options.wants("train \(name) b\(batch)", backend: "all")
-      || options.backend == "all" && options.wants("train \(name) b\(batch)", backend: "all")
-    {
+    if options.wantsAny("train \(name) b\(batch)") {
       try compileSeed(model, name)
       let steps =
         options.quick
@@ -38,9 +36,7 @@ func modelRows(_ options: Options, runs: Int) throws -> [Row] {
           note: String(format: "%.0f steps/s", 1 / seconds)))
     }
     for inferenceBatch in [1, 32, 1024]
-    where options.wants("predict \(name) b\(inferenceBatch)", backend: "all")
-      && (options.backend == "all")
-    {
+    where options.wantsAny("predict \(name) b\(inferenceBatch)") {
       let count = inferenceBatch == 1 ? (options.quick ? 100 : 1000) : (options.quick ? 1024 : 4096)
       let sample = x.slice(rows: 0..<count)
       let seconds = try measure(runs: runs) {

@@ -55,6 +55,12 @@ struct Options: ParsableCommand {
   func wants(_ name: String, backend rowBackend: String) -> Bool {
     (filter.map { name.contains($0) } ?? true) && (backend == "all" || backend == rowBackend)
   }
+
+  /// Whether any of the rows `names`, which measure the whole library (the default backend), are to
+  /// run: only without `--backend`.
+  func wantsAny(_ names: String...) -> Bool {
+    backend == "all" && names.contains { wants($0, backend: "all") }
+  }
 }
 
 /// One line of the table (or one JSON record).

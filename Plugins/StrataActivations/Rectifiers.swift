@@ -37,29 +37,24 @@ public struct ReLU6: VectorActivation {
 }
 
 /// `x` for `x > 0`, `negativeSlope · x` otherwise. Keras: `"leaky_relu"` (the function; default slope 0.2).
-public struct LeakyReLUActivation: VectorActivation {
-  /// The Keras arguments, each with its default.
-  @KerasConfig public struct Config: Equatable {
-    /// Keras' `negative_slope`.
-    public var negativeSlope: Float = 0.2
-  }
+@KerasConfig public struct LeakyReLUActivation: VectorActivation, SelfConfigured, Equatable {
+  /// Keras' `negative_slope`.
+  public var negativeSlope: Float = 0.2
   public static let identifier = "leaky_relu"
-  public let config: Config
-  public init(config: Config = Config()) throws {
-    guard config.negativeSlope.isFinite else {
-      throw StrataError.invalidArgument(
-        owner: "leaky_relu", argument: "negative_slope", value: "\(config.negativeSlope)",
-        expected: "a finite number")
-    }
-    self.config = config
+  /// Refuses a bad argument by name.
+  public func validate() throws {
+    try checkArgument(
+      negativeSlope.isFinite,
+      owner: "leaky_relu", argument: "negative_slope", value: "\(negativeSlope)",
+      expected: "a finite number")
   }
   /// `f(x)`, sixteen lanes at a time.
   public func value(_ x: SIMD16<Float>) -> SIMD16<Float> {
-    x.replacing(with: x * config.negativeSlope, where: x .<= 0)
+    x.replacing(with: x * negativeSlope, where: x .<= 0)
   }
   /// `dy · f'(x)` from the input `x`.
   public func gradient(_ x: SIMD16<Float>, _ dy: SIMD16<Float>) -> SIMD16<Float> {
-    dy.replacing(with: dy * config.negativeSlope, where: x .<= 0)
+    dy.replacing(with: dy * negativeSlope, where: x .<= 0)
   }
 }
 

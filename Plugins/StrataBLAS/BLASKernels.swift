@@ -20,8 +20,7 @@ public struct BLASKernels: Kernels {
     a: UnsafeBufferPointer<Float>, b: UnsafeBufferPointer<Float>, beta: Float,
     c: UnsafeMutableBufferPointer<Float>
   ) {
-    precondition(
-      a.count >= m * k && b.count >= k * n && c.count >= m * n, "gemm: buffers too small")
+    precondition(gemmFits(m, n, k, a, b, c), "gemm: buffers too small")
     guard m > 0, n > 0 else { return }
     guard k > 0 else {
       // BLAS leaves c alone for k = 0 only when beta is 1; be explicit.

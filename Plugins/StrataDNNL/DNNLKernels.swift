@@ -86,8 +86,7 @@ public struct DNNLKernels: Kernels {
         b: b, beta: beta, c: c)
       return
     }
-    precondition(
-      a.count >= m * k && b.count >= k * n && c.count >= m * n, "gemm: buffers too small")
+    precondition(gemmFits(m, n, k, a, b, c), "gemm: buffers too small")
     let shape = ProductShape(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k)
     cache.matmul(shape, runtime: runtime).run(a: aBase, b: bBase, c: cBase)
   }

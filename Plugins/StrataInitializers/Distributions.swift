@@ -2,141 +2,123 @@ import Foundation
 import StrataCore
 
 /// Normal with `mean` and `stddev`. Keras: `"random_normal"` (`RandomNormal(mean=0.0, stddev=0.05)`).
-public struct RandomNormal: Initializer {
-  /// The Keras arguments, each with its default.
-  @KerasConfig public struct Config: Equatable {
-    /// Keras' `mean`.
-    public var mean: Double = 0
-    /// Keras' `stddev`.
-    public var stddev: Double = 0.05
-    /// Keras' `seed`.
-    public var seed: UInt64?
-  }
+@KerasConfig public struct RandomNormal: Initializer, SelfConfigured, Equatable {
+  /// Keras' `mean`.
+  public var mean: Double = 0
+  /// Keras' `stddev`.
+  public var stddev: Double = 0.05
+  /// Keras' `seed`.
+  public var seed: UInt64?
   public static let identifier = "random_normal"
-  public let config: Config
-  public init(config: Config = Config()) throws {
-    try checkDeviation(config.stddev, owner: "RandomNormal")
-    self.config = config
-  }
+  /// Refuses a bad argument by name.
+  public func validate() throws { try checkDeviation(stddev, owner: "RandomNormal") }
   /// Fills `values`, a weight of `shape`, with this initializer's values.
   public func fill(
     _ values: UnsafeMutableBufferPointer<Float>, shape: [Int], generator: inout SeededGenerator
   ) {
-    withGenerator(seed: config.seed, fallback: &generator) { g in
-      for i in values.indices { values[i] = Float(config.mean + config.stddev * g.nextNormal()) }
+    withGenerator(seed: seed, fallback: &generator) { g in
+      for i in values.indices { values[i] = Float(mean + stddev * g.nextNormal()) }
     }
   }
 }
 
 /// Normal with `mean` and `stddev`, values beyond two deviations redrawn. Keras: `"truncated_normal"`.
-public struct TruncatedNormal: Initializer {
-  public typealias Config = RandomNormal.Config
+@KerasConfig public struct TruncatedNormal: Initializer, SelfConfigured, Equatable {
+  /// Keras' `mean`.
+  public var mean: Double = 0
+  /// Keras' `stddev`.
+  public var stddev: Double = 0.05
+  /// Keras' `seed`.
+  public var seed: UInt64?
   public static let identifier = "truncated_normal"
-  public let config: Config
-  public init(config: Config = Config()) throws {
-    try checkDeviation(config.stddev, owner: "TruncatedNormal")
-    self.config = config
-  }
+  /// Refuses a bad argument by name.
+  public func validate() throws { try checkDeviation(stddev, owner: "TruncatedNormal") }
   /// Fills `values`, a weight of `shape`, with this initializer's values.
   public func fill(
     _ values: UnsafeMutableBufferPointer<Float>, shape: [Int], generator: inout SeededGenerator
   ) {
-    withGenerator(seed: config.seed, fallback: &generator) { g in
-      for i in values.indices {
-        values[i] = Float(config.mean + config.stddev * truncatedNormal(&g))
-      }
+    withGenerator(seed: seed, fallback: &generator) { g in
+      for i in values.indices { values[i] = Float(mean + stddev * truncatedNormal(&g)) }
     }
   }
 }
 
 /// Uniform in `[minval, maxval)`. Keras: `"random_uniform"` (`RandomUniform(minval=-0.05, maxval=0.05)`).
-public struct RandomUniform: Initializer {
-  /// The Keras arguments, each with its default.
-  @KerasConfig public struct Config: Equatable {
-    /// Keras' `minval`.
-    public var minval: Double = -0.05
-    /// Keras' `maxval`.
-    public var maxval: Double = 0.05
-    /// Keras' `seed`.
-    public var seed: UInt64?
-  }
+@KerasConfig public struct RandomUniform: Initializer, SelfConfigured, Equatable {
+  /// Keras' `minval`.
+  public var minval: Double = -0.05
+  /// Keras' `maxval`.
+  public var maxval: Double = 0.05
+  /// Keras' `seed`.
+  public var seed: UInt64?
   public static let identifier = "random_uniform"
-  public let config: Config
-  public init(config: Config = Config()) throws {
-    guard config.minval <= config.maxval else {
-      throw StrataError.invalidArgument(
-        owner: "RandomUniform", argument: "maxval", value: "\(config.maxval)",
-        expected: "at least minval (\(config.minval))")
-    }
-    self.config = config
+  /// Refuses a bad argument by name.
+  public func validate() throws {
+    try checkArgument(
+      minval <= maxval,
+      owner: "RandomUniform", argument: "maxval", value: "\(maxval)",
+      expected: "at least minval (\(minval))")
   }
   /// Fills `values`, a weight of `shape`, with this initializer's values.
   public func fill(
     _ values: UnsafeMutableBufferPointer<Float>, shape: [Int], generator: inout SeededGenerator
   ) {
-    withGenerator(seed: config.seed, fallback: &generator) { g in
-      let width = config.maxval - config.minval
-      for i in values.indices { values[i] = Float(config.minval + width * Double(g.nextUniform())) }
+    withGenerator(seed: seed, fallback: &generator) { g in
+      let width = maxval - minval
+      for i in values.indices { values[i] = Float(minval + width * Double(g.nextUniform())) }
     }
+  }
+}
+
+/// An initializer that fills every value with one number.
+public protocol ConstantFill: Initializer {
+  /// The number.
+  var fillValue: Float { get }
+}
+
+extension ConstantFill {
+  /// Fills `values`, a weight of `shape`, with ``fillValue``.
+  public func fill(
+    _ values: UnsafeMutableBufferPointer<Float>, shape: [Int], generator: inout SeededGenerator
+  ) {
+    values.update(repeating: fillValue)
   }
 }
 
 /// All zeros. Keras: `"zeros"`, the default for biases.
-public struct Zeros: Initializer {
+public struct Zeros: ConstantFill {
   public static let identifier = "zeros"
   public init(config: NoConfig = NoConfig()) {}
-  /// Fills `values`, a weight of `shape`, with this initializer's values.
-  public func fill(
-    _ values: UnsafeMutableBufferPointer<Float>, shape: [Int], generator: inout SeededGenerator
-  ) {
-    values.update(repeating: 0)
-  }
+  /// 0.
+  public var fillValue: Float { 0 }
 }
 
 /// All ones. Keras: `"ones"`.
-public struct Ones: Initializer {
+public struct Ones: ConstantFill {
   public static let identifier = "ones"
   public init(config: NoConfig = NoConfig()) {}
-  /// Fills `values`, a weight of `shape`, with this initializer's values.
-  public func fill(
-    _ values: UnsafeMutableBufferPointer<Float>, shape: [Int], generator: inout SeededGenerator
-  ) {
-    values.update(repeating: 1)
-  }
+  /// 1.
+  public var fillValue: Float { 1 }
 }
 
 /// Every value `value`. Keras: `"constant"` (`Constant(value=0.0)`).
-public struct Constant: Initializer {
-  /// The Keras arguments, each with its default.
-  @KerasConfig public struct Config: Equatable {
-    /// Keras' `value`.
-    public var value: Float = 0
-  }
+@KerasConfig public struct Constant: ConstantFill, SelfConfigured, Equatable {
+  /// Keras' `value`.
+  public var value: Float = 0
   public static let identifier = "constant"
-  public let config: Config
-  public init(config: Config = Config()) { self.config = config }
-  /// Fills `values`, a weight of `shape`, with this initializer's values.
-  public func fill(
-    _ values: UnsafeMutableBufferPointer<Float>, shape: [Int], generator: inout SeededGenerator
-  ) {
-    values.update(repeating: config.value)
-  }
+  /// Keras' `value`.
+  public var fillValue: Float { value }
 }
 
 /// A (semi-)orthogonal matrix times `gain`: the Q of a QR decomposition of a normal matrix, signs fixed
 /// by R's diagonal, as Keras does. Shapes of rank > 2 are flattened to `[Π shape[..<last], last]`.
 /// Keras: `"orthogonal"` (`Orthogonal(gain=1.0)`).
-public struct Orthogonal: Initializer {
-  /// The Keras arguments, each with its default.
-  @KerasConfig public struct Config: Equatable {
-    /// Keras' `gain`.
-    public var gain: Double = 1
-    /// Keras' `seed`.
-    public var seed: UInt64?
-  }
+@KerasConfig public struct Orthogonal: Initializer, SelfConfigured, Equatable {
+  /// Keras' `gain`.
+  public var gain: Double = 1
+  /// Keras' `seed`.
+  public var seed: UInt64?
   public static let identifier = "orthogonal"
-  public let config: Config
-  public init(config: Config = Config()) { self.config = config }
 
   /// Fills `values`, a weight of `shape`, with this initializer's values.
   public func fill(
@@ -148,7 +130,7 @@ public struct Orthogonal: Initializer {
     let tall = rows >= columns
     let (n, m) = tall ? (rows, columns) : (columns, rows)  // m orthonormal vectors of length n
     var vectors = [[Double]](repeating: [Double](repeating: 0, count: n), count: m)
-    withGenerator(seed: config.seed, fallback: &generator) { g in
+    withGenerator(seed: seed, fallback: &generator) { g in
       for j in 0..<m { for i in 0..<n { vectors[j][i] = g.nextNormal() } }
     }
     for j in 0..<m {
@@ -165,17 +147,16 @@ public struct Orthogonal: Initializer {
     for r in 0..<rows {
       for c in 0..<columns {
         let v = tall ? vectors[c][r] : vectors[r][c]
-        values[r * columns + c] = Float(config.gain * v)
+        values[r * columns + c] = Float(gain * v)
       }
     }
   }
 }
 
 func checkDeviation(_ stddev: Double, owner: String) throws {
-  guard stddev >= 0, stddev.isFinite else {
-    throw StrataError.invalidArgument(
-      owner: owner, argument: "stddev", value: "\(stddev)", expected: "a non-negative number")
-  }
+  try checkArgument(
+    stddev >= 0 && stddev.isFinite,
+    owner: owner, argument: "stddev", value: "\(stddev)", expected: "a non-negative number")
 }
 
 /// Runs `body` with a generator seeded by `seed`, or with `fallback` when there is no seed.

@@ -6,56 +6,49 @@ import StrataCore
 /// Keras: `VarianceScaling(scale=1.0, mode="fan_in", distribution="truncated_normal")`. Glorot, He and
 /// LeCun initializers are instances of it. A truncated normal is cut at two standard deviations and its
 /// standard deviation is divided by 0.8796…, the deviation of a unit normal cut there, as in Keras.
-public struct VarianceScaling: Initializer {
-  /// The Keras arguments, each with its default.
-  @KerasConfig public struct Config: Equatable {
-    /// Keras' `scale`.
-    public var scale: Double = 1
-    /// `"fan_in"`, `"fan_out"` or `"fan_avg"`.
-    public var mode: String = "fan_in"
-    /// `"truncated_normal"`, `"untruncated_normal"` or `"uniform"` (`"normal"` means truncated, as in Keras).
-    public var distribution: String = "truncated_normal"
-    /// A fixed seed makes the initializer draw the same values every time, ignoring the model's generator.
-    public var seed: UInt64?
-  }
+@KerasConfig public struct VarianceScaling: Initializer, SelfConfigured, Equatable {
+  /// Keras' `scale`.
+  public var scale: Double = 1
+  /// `"fan_in"`, `"fan_out"` or `"fan_avg"`.
+  public var mode: String = "fan_in"
+  /// `"truncated_normal"`, `"untruncated_normal"` or `"uniform"` (`"normal"` means truncated, as in Keras).
+  public var distribution: String = "truncated_normal"
+  /// A fixed seed makes the initializer draw the same values every time, ignoring the model's generator.
+  public var seed: UInt64?
 
   public static let identifier = "variance_scaling"
-  public let config: Config
-
-  public init(config: Config = Config()) throws {
-    guard config.scale > 0 else {
-      throw StrataError.invalidArgument(
-        owner: "VarianceScaling", argument: "scale", value: "\(config.scale)",
-        expected: "a positive number")
-    }
-    guard ["fan_in", "fan_out", "fan_avg"].contains(config.mode) else {
-      throw StrataError.invalidArgument(
-        owner: "VarianceScaling", argument: "mode", value: "'\(config.mode)'",
-        expected: "'fan_in', 'fan_out' or 'fan_avg'")
-    }
+  /// Refuses a bad argument by name.
+  public func validate() throws {
+    try checkArgument(
+      scale > 0,
+      owner: "VarianceScaling", argument: "scale", value: "\(scale)",
+      expected: "a positive number")
+    try checkArgument(
+      ["fan_in", "fan_out", "fan_avg"].contains(mode),
+      owner: "VarianceScaling", argument: "mode", value: "'\(mode)'",
+      expected: "'fan_in', 'fan_out' or 'fan_avg'")
     guard
-      ["truncated_normal", "untruncated_normal", "normal", "uniform"].contains(config.distribution)
+      ["truncated_normal", "untruncated_normal", "normal", "uniform"].contains(distribution)
     else {
       throw StrataError.invalidArgument(
-        owner: "VarianceScaling", argument: "distribution", value: "'\(config.distribution)'",
+        owner: "VarianceScaling", argument: "distribution", value: "'\(distribution)'",
         expected: "'truncated_normal', 'untruncated_normal' or 'uniform'")
     }
-    self.config = config
   }
 
   /// Fills `values`, a weight of `shape`, with this initializer's values.
   public func fill(
     _ values: UnsafeMutableBufferPointer<Float>, shape: [Int], generator: inout SeededGenerator
   ) {
-    var own = config.seed.map(SeededGenerator.init(seed:))
+    var own = seed.map(SeededGenerator.init(seed:))
     let (fanIn, fanOut) = fans(of: shape)
     let n: Double
-    switch config.mode {
+    switch mode {
     case "fan_out": n = fanOut
     case "fan_avg": n = (fanIn + fanOut) / 2
     default: n = fanIn
     }
-    let variance = config.scale / max(1, n)
+    let variance = scale / max(1, n)
     if own != nil {
       draw(values, variance: variance, generator: &own!)
     } else {
@@ -66,7 +59,7 @@ public struct VarianceScaling: Initializer {
   private func draw(
     _ values: UnsafeMutableBufferPointer<Float>, variance: Double, generator: inout SeededGenerator
   ) {
-    switch config.distribution {
+    switch distribution {
     case "uniform":
       let limit = (3 * variance).squareRoot()
       for i in values.indices {
@@ -123,7 +116,6 @@ extension VarianceScaling {
         suggestions: closestNames(to: name, in: Self.presets.map(\.identifier)))
     }
     try self.init(
-      config: Config(
-        scale: preset.scale, mode: preset.mode, distribution: preset.distribution, seed: seed))
+      scale: preset.scale, mode: preset.mode, distribution: preset.distribution, seed: seed)
   }
 }

@@ -45,15 +45,13 @@ public class RandomAffineLayer: RandomImageLayer {
         owner: layer, argument: "fill_mode", value: "'\(fillMode)'",
         expected: "\"reflect\", \"wrap\", \"constant\" or \"nearest\"")
     }
-    guard ["bilinear", "nearest"].contains(interpolation) else {
-      throw StrataError.invalidArgument(
-        owner: layer, argument: "interpolation", value: "'\(interpolation)'",
-        expected: "\"bilinear\" or \"nearest\"")
-    }
-    guard fillValue.isFinite else {
-      throw StrataError.invalidArgument(
-        owner: layer, argument: "fill_value", value: "\(fillValue)", expected: "a finite number")
-    }
+    try checkArgument(
+      ["bilinear", "nearest"].contains(interpolation),
+      owner: layer, argument: "interpolation", value: "'\(interpolation)'",
+      expected: "\"bilinear\" or \"nearest\"")
+    try checkArgument(
+      fillValue.isFinite,
+      owner: layer, argument: "fill_value", value: "\(fillValue)", expected: "a finite number")
     self.fill = fill
     self.fillValue = fillValue
     nearest = interpolation == "nearest"

@@ -112,11 +112,10 @@ public final class RandomFlip: RandomImageLayer, Layer, RandomizedLayer {
 
   /// A layer of `config`.
   public init(config: Config) throws {
-    guard ["horizontal", "vertical", "horizontal_and_vertical"].contains(config.mode) else {
-      throw StrataError.invalidArgument(
-        owner: "RandomFlip", argument: "mode", value: "'\(config.mode)'",
-        expected: "\"horizontal\", \"vertical\" or \"horizontal_and_vertical\"")
-    }
+    try checkArgument(
+      ["horizontal", "vertical", "horizontal_and_vertical"].contains(config.mode),
+      owner: "RandomFlip", argument: "mode", value: "'\(config.mode)'",
+      expected: "\"horizontal\", \"vertical\" or \"horizontal_and_vertical\"")
     self.config = config
     super.init(seed: config.seed)
   }
@@ -376,11 +375,10 @@ public final class Resizing: BilinearMapLayer, Layer {
       throw StrataError.invalidArgument(
         owner: "Resizing", argument: argument, value: "true", expected: "false (not supported)")
     }
-    guard config.interpolation == "bilinear" else {
-      throw StrataError.invalidArgument(
-        owner: "Resizing", argument: "interpolation", value: "'\(config.interpolation)'",
-        expected: "\"bilinear\" (the only interpolation Strata has)")
-    }
+    try checkArgument(
+      config.interpolation == "bilinear",
+      owner: "Resizing", argument: "interpolation", value: "'\(config.interpolation)'",
+      expected: "\"bilinear\" (the only interpolation Strata has)")
     self.config = config
     try super.init(height: config.height, width: config.width)
   }
@@ -652,12 +650,11 @@ struct BilinearMap {
 
 /// Refuses a non-positive or oversized output size.
 func checkSize(_ height: Int, _ width: Int, layer: String) throws {
-  guard height > 0, width > 0, height <= 1 << 15, width <= 1 << 15 else {
-    throw StrataError.invalidArgument(
-      owner: layer, argument: height > 0 && height <= 1 << 15 ? "width" : "height",
-      value: "\(height > 0 && height <= 1 << 15 ? width : height)",
-      expected: "a size from 1 to 32768")
-  }
+  try checkArgument(
+    height > 0 && width > 0 && height <= 1 << 15 && width <= 1 << 15,
+    owner: layer, argument: height > 0 && height <= 1 << 15 ? "width" : "height",
+    value: "\(height > 0 && height <= 1 << 15 ? width : height)",
+    expected: "a size from 1 to 32768")
 }
 
 /// Refuses a factor outside `bounds` or a value range that is not two increasing finite numbers.

@@ -75,21 +75,18 @@ public final class BatchNormalization: Layer {
   }
 
   public init(config: Config, inputShape: [Int]?) throws {
-    guard config.momentum >= 0, config.momentum < 1 else {
-      throw StrataError.invalidArgument(
-        owner: "BatchNormalization", argument: "momentum", value: "\(config.momentum)",
-        expected: "a number in [0, 1)")
-    }
-    guard !config.renorm else {
-      throw StrataError.invalidArgument(
-        owner: "BatchNormalization", argument: "renorm", value: "true",
-        expected: "false (batch renormalization is not supported)")
-    }
-    guard config.epsilon > 0 else {
-      throw StrataError.invalidArgument(
-        owner: "BatchNormalization", argument: "epsilon", value: "\(config.epsilon)",
-        expected: "a positive number")
-    }
+    try checkArgument(
+      config.momentum >= 0 && config.momentum < 1,
+      owner: "BatchNormalization", argument: "momentum", value: "\(config.momentum)",
+      expected: "a number in [0, 1)")
+    try checkArgument(
+      !config.renorm,
+      owner: "BatchNormalization", argument: "renorm", value: "true",
+      expected: "false (batch renormalization is not supported)")
+    try checkArgument(
+      config.epsilon > 0,
+      owner: "BatchNormalization", argument: "epsilon", value: "\(config.epsilon)",
+      expected: "a positive number")
     self.config = config
     declaredInputShape = inputShape
     initializers = try [
@@ -110,11 +107,10 @@ public final class BatchNormalization: Layer {
         layer: "BatchNormalization", received: kerasShape(inputShape),
         expected: "an input with a last axis")
     }
-    guard config.axis == -1 || config.axis == inputShape.count else {
-      throw StrataError.invalidArgument(
-        owner: "BatchNormalization", argument: "axis", value: "\(config.axis)",
-        expected: "-1 (the channels of channels-last data), or \(inputShape.count) for this input")
-    }
+    try checkArgument(
+      config.axis == -1 || config.axis == inputShape.count,
+      owner: "BatchNormalization", argument: "axis", value: "\(config.axis)",
+      expected: "-1 (the channels of channels-last data), or \(inputShape.count) for this input")
     self.inputShape = inputShape
     let shape = [channels]
     gamma =

@@ -38,75 +38,54 @@ func rescale(_ value: inout Tensor, axes: [Int], desired: (Float) -> Float) {
 }
 
 /// Norms over `axis` at most `maxValue`. Keras: `MaxNorm(max_value=2, axis=0)` (`"max_norm"`).
-public struct MaxNorm: Constraint {
-  /// The Keras arguments, each with its default.
-  @KerasConfig public struct Config: Equatable {
-    /// Keras' `max_value`.
-    public var maxValue: Float = 2
-    /// Keras' `axis`.
-    public var axis: Axes = 0
-  }
+@KerasConfig public struct MaxNorm: Constraint, SelfConfigured, Equatable {
+  /// Keras' `max_value`.
+  public var maxValue: Float = 2
+  /// Keras' `axis`.
+  public var axis: Axes = 0
   /// The registry key: Keras' `MaxNorm`.
   public static let identifier = "MaxNorm"
-  /// The Keras arguments.
-  public let config: Config
-  /// Made from Keras' arguments.
-  public init(config: Config = Config()) { self.config = config }
   /// Projects `value` in place.
   public func apply(to value: inout Tensor) {
-    let limit = config.maxValue
-    rescale(&value, axes: config.axis.values) { min(max($0, 0), limit) }
+    let limit = maxValue
+    rescale(&value, axes: axis.values) { min(max($0, 0), limit) }
   }
 }
 
 /// Norms over `axis` equal to 1. Keras: `UnitNorm(axis=0)` (`"unit_norm"`).
-public struct UnitNorm: Constraint {
-  /// The Keras arguments, each with its default.
-  @KerasConfig public struct Config: Equatable {
-    /// Keras' `axis`.
-    public var axis: Axes = 0
-  }
+@KerasConfig public struct UnitNorm: Constraint, SelfConfigured, Equatable {
+  /// Keras' `axis`.
+  public var axis: Axes = 0
   /// The registry key: Keras' `UnitNorm`.
   public static let identifier = "UnitNorm"
-  /// The Keras arguments.
-  public let config: Config
-  /// Made from Keras' arguments.
-  public init(config: Config = Config()) { self.config = config }
   /// Projects `value` in place.
-  public func apply(to value: inout Tensor) { rescale(&value, axes: config.axis.values) { _ in 1 } }
+  public func apply(to value: inout Tensor) { rescale(&value, axes: axis.values) { _ in 1 } }
 }
 
 /// Norms over `axis` moved into `[minValue, maxValue]` at `rate`. Keras: `MinMaxNorm(min_value=0.0,
 /// max_value=1.0, rate=1.0, axis=0)` (`"min_max_norm"`).
-public struct MinMaxNorm: Constraint {
-  /// The Keras arguments, each with its default.
-  @KerasConfig public struct Config: Equatable {
-    /// Keras' `min_value`.
-    public var minValue: Float = 0
-    /// Keras' `max_value`.
-    public var maxValue: Float = 1
-    /// Keras' `rate`.
-    public var rate: Float = 1
-    /// Keras' `axis`.
-    public var axis: Axes = 0
-  }
+@KerasConfig public struct MinMaxNorm: Constraint, SelfConfigured, Equatable {
+  /// Keras' `min_value`.
+  public var minValue: Float = 0
+  /// Keras' `max_value`.
+  public var maxValue: Float = 1
+  /// Keras' `rate`.
+  public var rate: Float = 1
+  /// Keras' `axis`.
+  public var axis: Axes = 0
   /// The registry key: Keras' `MinMaxNorm`.
   public static let identifier = "MinMaxNorm"
-  /// The Keras arguments.
-  public let config: Config
-  /// Made from Keras' arguments (a bad one is refused by name).
-  public init(config: Config = Config()) throws {
-    guard config.minValue <= config.maxValue else {
-      throw StrataError.invalidArgument(
-        owner: "MinMaxNorm", argument: "min_value", value: "\(config.minValue)",
-        expected: "at most max_value (\(config.maxValue))")
-    }
-    self.config = config
+  /// Refuses a bad argument by name.
+  public func validate() throws {
+    try checkArgument(
+      minValue <= maxValue,
+      owner: "MinMaxNorm", argument: "min_value", value: "\(minValue)",
+      expected: "at most max_value (\(maxValue))")
   }
   /// Projects `value` in place.
   public func apply(to value: inout Tensor) {
-    let (low, high, rate) = (config.minValue, config.maxValue, config.rate)
-    rescale(&value, axes: config.axis.values) { rate * min(max($0, low), high) + (1 - rate) * $0 }
+    let (low, high, rate) = (minValue, maxValue, rate)
+    rescale(&value, axes: axis.values) { rate * min(max($0, low), high) + (1 - rate) * $0 }
   }
 }
 

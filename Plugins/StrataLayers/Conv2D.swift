@@ -99,16 +99,14 @@ public final class Conv2D: Layer {
 
   /// A layer from a config, with Keras' `input_shape`.
   public init(config: Config, inputShape: [Int]?) throws {
-    guard config.filters > 0 else {
-      throw StrataError.invalidArgument(
-        owner: "Conv2D", argument: "filters", value: "\(config.filters)",
-        expected: "a positive integer")
-    }
-    guard config.groups == 1 else {
-      throw StrataError.invalidArgument(
-        owner: "Conv2D", argument: "groups", value: "\(config.groups)",
-        expected: "1 (grouped convolutions are not supported)")
-    }
+    try checkArgument(
+      config.filters > 0,
+      owner: "Conv2D", argument: "filters", value: "\(config.filters)",
+      expected: "a positive integer")
+    try checkArgument(
+      config.groups == 1,
+      owner: "Conv2D", argument: "groups", value: "\(config.groups)",
+      expected: "1 (grouped convolutions are not supported)")
     try requirePositive(config.kernelSize, owner: "Conv2D", argument: "kernel_size")
     try requirePositive(config.strides, owner: "Conv2D", argument: "strides")
     try requirePositive(config.dilationRate, owner: "Conv2D", argument: "dilation_rate")
@@ -173,13 +171,7 @@ public final class Conv2D: Layer {
       throw StrataError.invalidState("Conv2D: forward was called before build.")
     }
     try checkInput(x, layer: "Conv2D", expected: inputShape)
-    let g: ConvolutionGeometry
-    if let cached = geometry, cached.batch == x.shape[0] {
-      g = cached
-    } else {
-      g = geometry(batch: x.shape[0])
-    }
-    geometry = g
+    let g = geometry.forBatch(x.shape[0], make: geometry(batch:))
     let shape = [g.batch, g.outputHeight, g.outputWidth, g.filters]
     preactivation.reuse(shape: shape)
     x.withUnsafeBufferPointer { xs in

@@ -74,10 +74,9 @@ public final class Dense: SoftmaxHead {
 
   /// A layer from a config, with Keras' `input_shape`.
   public init(config: Config, inputShape: [Int]?) throws {
-    guard config.units > 0 else {
-      throw StrataError.invalidArgument(
-        owner: "Dense", argument: "units", value: "\(config.units)", expected: "a positive integer")
-    }
+    try checkArgument(
+      config.units > 0,
+      owner: "Dense", argument: "units", value: "\(config.units)", expected: "a positive integer")
     self.config = config
     self.declaredInputShape = inputShape
     activation = try Registries.shared.activation(config.activation)
@@ -122,15 +121,10 @@ public final class Dense: SoftmaxHead {
     let rows = x.count / inputFeatures, units = config.units
     let outputShape = Array(x.shape.dropLast()) + [units]
     preactivation.reuse(shape: outputShape)
-    x.withUnsafeBufferPointer { xs in
-      kernel.value.withUnsafeBufferPointer { w in
-        preactivation.withUnsafeMutableBufferPointer { z in
-          context.kernels.gemm(
-            transposeA: false, transposeB: false, m: rows, n: units, k: inputFeatures, alpha: 1,
-            a: xs, b: w,
-            beta: 0, c: z)
-          if let bias { bias.value.withUnsafeBufferPointer { context.kernels.addBias($0, to: z) } }
-        }
+    context.kernels.gemm(x, kernel.value, into: &preactivation, m: rows, n: units, k: inputFeatures)
+    if let bias {
+      bias.value.withUnsafeBufferPointer { b in
+        preactivation.withUnsafeMutableBufferPointer { context.kernels.addBias(b, to: $0) }
       }
     }
     input = context.isTraining ? x : nil
@@ -171,31 +165,17 @@ public final class Dense: SoftmaxHead {
     guard let x = input, let kernel else { throw missingForward("Dense") }
     input = nil
     let rows = x.count / inputFeatures, units = config.units
-    dz.withUnsafeBufferPointer { dzs in
-      x.withUnsafeBufferPointer { xs in
-        kernel.gradient.withUnsafeMutableBufferPointer { dw in
-          context.kernels.gemm(
-            transposeA: true, transposeB: false, m: inputFeatures, n: units, k: rows, alpha: 1,
-            a: xs, b: dzs,
-            beta: 0, c: dw)
-        }
-      }
-      if let bias {
+    context.kernels.gemm(
+      x, dz, into: &kernel.gradient, m: inputFeatures, n: units, k: rows, transposeA: true)
+    if let bias {
+      dz.withUnsafeBufferPointer { dzs in
         bias.gradient.withUnsafeMutableBufferPointer { context.kernels.sumRows(dzs, into: $0) }
       }
     }
     guard context.needsInputGradient else { return Tensor(shape: [0]) }
     inputGradient.reuse(shape: x.shape)
-    dz.withUnsafeBufferPointer { dzs in
-      kernel.value.withUnsafeBufferPointer { w in
-        inputGradient.withUnsafeMutableBufferPointer { dx in
-          context.kernels.gemm(
-            transposeA: false, transposeB: true, m: rows, n: inputFeatures, k: units, alpha: 1,
-            a: dzs, b: w,
-            beta: 0, c: dx)
-        }
-      }
-    }
+    context.kernels.gemm(
+      dz, kernel.value, into: &inputGradient, m: rows, n: inputFeatures, k: units, transposeB: true)
     return inputGradient
   }
 }

@@ -39,10 +39,9 @@ public final class Dropout: RandomizedLayer {
 
   /// A layer from a config, with Keras' `input_shape`.
   public init(config: Config, inputShape: [Int]?) throws {
-    guard config.rate >= 0, config.rate < 1 else {
-      throw StrataError.invalidArgument(
-        owner: "Dropout", argument: "rate", value: "\(config.rate)", expected: "a number in [0, 1)")
-    }
+    try checkArgument(
+      config.rate >= 0 && config.rate < 1,
+      owner: "Dropout", argument: "rate", value: "\(config.rate)", expected: "a number in [0, 1)")
     self.config = config
     declaredInputShape = inputShape
     if let seed = config.seed { generator = SeededGenerator(seed: seed) }

@@ -151,11 +151,9 @@ public final class Rescaling: Layer {
   }
 
   public init(config: Config, inputShape: [Int]?) throws {
-    guard config.scale.isFinite, config.offset.isFinite else {
-      throw StrataError.invalidArgument(
-        owner: "Rescaling", argument: "scale", value: "\(config.scale)", expected: "a finite number"
-      )
-    }
+    try checkArgument(
+      config.scale.isFinite && config.offset.isFinite,
+      owner: "Rescaling", argument: "scale", value: "\(config.scale)", expected: "a finite number")
     self.config = config
     declaredInputShape = inputShape
   }

@@ -37,11 +37,10 @@ extension ElementwiseMerge {
   /// Checks the number and shapes of the inputs: all the same, as Keras' merge layers require.
   public func build(inputShapes: [[Int]], generator: inout SeededGenerator) throws -> [Int] {
     let (minimum, maximum) = Self.inputCount
-    guard inputShapes.count >= minimum, inputShapes.count <= (maximum ?? Int.max) else {
-      throw StrataError.invalidArgument(
-        owner: Self.identifier, argument: "inputs", value: "\(inputShapes.count) tensors",
-        expected: maximum == minimum ? "exactly \(minimum)" : "at least \(minimum)")
-    }
+    try checkArgument(
+      inputShapes.count >= minimum && (inputShapes.count <= (maximum ?? Int.max)),
+      owner: Self.identifier, argument: "inputs", value: "\(inputShapes.count) tensors",
+      expected: maximum == minimum ? "exactly \(minimum)" : "at least \(minimum)")
     for shape in inputShapes.dropFirst() where shape != inputShapes[0] {
       throw StrataError.shapeMismatch(
         layer: Self.identifier,
@@ -54,11 +53,10 @@ extension ElementwiseMerge {
 
   /// Combines a batch of each input.
   public func forward(_ inputs: [Tensor], in context: Context) throws -> Tensor {
-    guard inputs.count >= Self.inputCount.minimum else {
-      throw StrataError.invalidArgument(
-        owner: Self.identifier, argument: "inputs", value: "\(inputs.count) tensors",
-        expected: "at least \(Self.inputCount.minimum)")
-    }
+    try checkArgument(
+      inputs.count >= Self.inputCount.minimum,
+      owner: Self.identifier, argument: "inputs", value: "\(inputs.count) tensors",
+      expected: "at least \(Self.inputCount.minimum)")
     for input in inputs { try checkInput(input, layer: Self.identifier, expected: saved.shape) }
     var output = Tensor(shape: inputs[0].shape)
     withBuffers(inputs) { buffers in
@@ -294,11 +292,10 @@ public final class Concatenate: MergeLayer {
 
   /// Made from Keras' arguments (a bad one is refused by name).
   public init(config: Config = Config()) throws {
-    guard config.axis != 0 else {
-      throw StrataError.invalidArgument(
-        owner: "Concatenate", argument: "axis", value: "0",
-        expected: "an axis other than the batch axis")
-    }
+    try checkArgument(
+      config.axis != 0,
+      owner: "Concatenate", argument: "axis", value: "0",
+      expected: "an axis other than the batch axis")
     self.config = config
   }
 
@@ -307,18 +304,16 @@ public final class Concatenate: MergeLayer {
 
   /// Checks that the shapes differ only along the axis; returns the joined shape.
   public func build(inputShapes: [[Int]], generator: inout SeededGenerator) throws -> [Int] {
-    guard inputShapes.count >= 2 else {
-      throw StrataError.invalidArgument(
-        owner: "Concatenate", argument: "inputs", value: "\(inputShapes.count) tensors",
-        expected: "at least 2")
-    }
+    try checkArgument(
+      inputShapes.count >= 2,
+      owner: "Concatenate", argument: "inputs", value: "\(inputShapes.count) tensors",
+      expected: "at least 2")
     let rank = inputShapes[0].count + 1
     let axis = config.axis < 0 ? rank + config.axis : config.axis
-    guard axis >= 1, axis < rank else {
-      throw StrataError.invalidArgument(
-        owner: "Concatenate", argument: "axis", value: "\(config.axis)",
-        expected: "an axis of inputs of rank \(rank) other than the batch axis")
-    }
+    try checkArgument(
+      axis >= 1 && axis < rank,
+      owner: "Concatenate", argument: "axis", value: "\(config.axis)",
+      expected: "an axis of inputs of rank \(rank) other than the batch axis")
     let along = axis - 1
     func rest(_ shape: [Int]) -> [Int] {
       shape.enumerated().filter { $0.offset != along }.map(\.element)
@@ -335,12 +330,11 @@ public final class Concatenate: MergeLayer {
     var total = 0
     for shape in inputShapes {
       let (sum, overflow) = total.addingReportingOverflow(shape[along])
-      guard !overflow else {
-        throw StrataError.invalidArgument(
-          owner: "Concatenate", argument: "inputs",
-          value: inputShapes.map { kerasShape($0) }.joined(separator: ", "),
-          expected: "an output of at most \(Limits.maximumTensorElements) elements per sample")
-      }
+      try checkArgument(
+        !overflow,
+        owner: "Concatenate", argument: "inputs",
+        value: inputShapes.map { kerasShape($0) }.joined(separator: ", "),
+        expected: "an output of at most \(Limits.maximumTensorElements) elements per sample")
       total = sum
     }
     output[along] = total
@@ -357,11 +351,10 @@ public final class Concatenate: MergeLayer {
 
   /// Joins a batch of each input along the axis.
   public func forward(_ inputs: [Tensor], in context: Context) throws -> Tensor {
-    guard inputs.count == inputShapes.count else {
-      throw StrataError.invalidArgument(
-        owner: "Concatenate", argument: "inputs", value: "\(inputs.count) tensors",
-        expected: "\(inputShapes.count), as built")
-    }
+    try checkArgument(
+      inputs.count == inputShapes.count,
+      owner: "Concatenate", argument: "inputs", value: "\(inputs.count) tensors",
+      expected: "\(inputShapes.count), as built")
     for (input, shape) in zip(inputs, inputShapes) {
       try checkInput(input, layer: "Concatenate", expected: shape)
     }

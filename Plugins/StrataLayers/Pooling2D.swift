@@ -80,13 +80,7 @@ public class Pooling2D {
 
   func prepare(_ x: Tensor, _ context: Context) throws -> PoolingGeometry {
     try checkInput(x, layer: name, expected: inputShape)
-    let g: PoolingGeometry
-    if let cached = geometry, cached.batch == x.shape[0] {
-      g = cached
-    } else {
-      g = geometry(batch: x.shape[0])
-    }
-    geometry = g
+    let g = geometry.forBatch(x.shape[0], make: geometry(batch:))
     output.reuse(shape: [g.batch, g.outputHeight, g.outputWidth, g.channels])
     input = context.isTraining ? x : nil
     return g

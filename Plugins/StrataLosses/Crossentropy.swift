@@ -114,15 +114,14 @@ public struct CategoricalCrossentropy: CrossentropyLoss, SoftmaxCrossentropy {
   public init(config: CrossentropyConfig = CrossentropyConfig()) { self.config = config }
 
   public func validate(predictionShape: [Int], targetShape: [Int]) throws {
-    guard predictionShape == targetShape, (predictionShape.last ?? 0) > 1 else {
-      throw StrataError.invalidArgument(
-        owner: Self.identifier, argument: "y",
-        value: "of shape \(kerasShape(Array(targetShape.dropFirst())))",
-        expected:
-          "one-hot targets of the model's output shape \(kerasShape(Array(predictionShape.dropFirst())))"
-          + (predictionShape.count == targetShape.count + 1
-            ? " (for class indices use sparse_categorical_crossentropy)" : ""))
-    }
+    try checkArgument(
+      predictionShape == targetShape && ((predictionShape.last ?? 0) > 1),
+      owner: Self.identifier, argument: "y",
+      value: "of shape \(kerasShape(Array(targetShape.dropFirst())))",
+      expected:
+        "one-hot targets of the model's output shape \(kerasShape(Array(predictionShape.dropFirst())))"
+        + (predictionShape.count == targetShape.count + 1
+          ? " (for class indices use sparse_categorical_crossentropy)" : ""))
   }
 
   public func compute(
@@ -159,23 +158,21 @@ public struct SparseCategoricalCrossentropy: CrossentropyLoss, SoftmaxCrossentro
     let labels =
       targetShape.last == 1 && targetShape.count == predictionShape.count
       ? Array(targetShape.dropLast()) : targetShape
-    guard labels == Array(predictionShape.dropLast()), (predictionShape.last ?? 0) > 1 else {
-      throw StrataError.invalidArgument(
-        owner: Self.identifier, argument: "y",
-        value: "of shape \(kerasShape(Array(targetShape.dropFirst())))",
-        expected:
-          "one class index per sample for outputs of shape \(kerasShape(Array(predictionShape.dropFirst())))"
-          + (targetShape == predictionShape
-            ? " (for one-hot targets use categorical_crossentropy)" : ""))
-    }
+    try checkArgument(
+      labels == Array(predictionShape.dropLast()) && ((predictionShape.last ?? 0) > 1),
+      owner: Self.identifier, argument: "y",
+      value: "of shape \(kerasShape(Array(targetShape.dropFirst())))",
+      expected:
+        "one class index per sample for outputs of shape \(kerasShape(Array(predictionShape.dropFirst())))"
+        + (targetShape == predictionShape
+          ? " (for one-hot targets use categorical_crossentropy)" : ""))
   }
 
   func label(_ value: Float, classes: Int) throws -> Int {
-    guard value >= 0, value < Float(classes), value == value.rounded() else {
-      throw StrataError.invalidArgument(
-        owner: Self.identifier, argument: "label", value: "\(value)",
-        expected: "a class index in 0..<\(classes)")
-    }
+    try checkArgument(
+      value >= 0 && value < Float(classes) && value == value.rounded(),
+      owner: Self.identifier, argument: "label", value: "\(value)",
+      expected: "a class index in 0..<\(classes)")
     return Int(value)
   }
 

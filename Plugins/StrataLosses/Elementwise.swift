@@ -102,23 +102,18 @@ public struct LogCosh: ElementwiseLoss {
 
 /// `mean(0.5 e²)` where `|e| ≤ delta`, `mean(delta · (|e| - 0.5 delta))` elsewhere. Keras: `"huber"`
 /// (`Huber(delta=1.0)`).
-public struct Huber: ElementwiseLoss {
-  /// The Keras arguments, each with its default.
-  @KerasConfig public struct Config: Equatable {
-    /// Keras' `delta`.
-    public var delta: Float = 1
-  }
+@KerasConfig public struct Huber: ElementwiseLoss, SelfConfigured, Equatable {
+  /// Keras' `delta`.
+  public var delta: Float = 1
   public static let identifier = "huber"
-  public let config: Config
-  public init(config: Config = Config()) throws {
-    guard config.delta > 0 else {
-      throw StrataError.invalidArgument(
-        owner: "huber", argument: "delta", value: "\(config.delta)", expected: "a positive number")
-    }
-    self.config = config
+  /// Refuses a bad argument by name.
+  public func validate() throws {
+    try checkArgument(
+      delta > 0,
+      owner: "huber", argument: "delta", value: "\(delta)", expected: "a positive number")
   }
   public func term(prediction p: Float, target y: Float) -> (value: Float, derivative: Float) {
-    let e = p - y, d = config.delta
+    let e = p - y, d = delta
     if abs(e) <= d { return (0.5 * e * e, e) }
     return (d * (abs(e) - 0.5 * d), e > 0 ? d : -d)
   }

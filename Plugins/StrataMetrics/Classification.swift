@@ -110,11 +110,10 @@ public class ConfusionCounts {
     }
     var indices = Array(p.indices)
     if let id = config.classId {
-      guard id < width else {
-        throw StrataError.invalidArgument(
-          owner: "\(type(of: self))", argument: "class_id", value: "\(id)",
-          expected: "below the \(width) classes")
-      }
+      try checkArgument(
+        id < width,
+        owner: "\(type(of: self))", argument: "class_id", value: "\(id)",
+        expected: "below the \(width) classes")
       indices = (0..<rows).map { $0 * width + id }
     }
     for (n, threshold) in thresholds.enumerated() {
@@ -187,20 +186,17 @@ public final class AUC: Metric {
 
   /// A metric of `config`.
   public init(config: Config = Config()) throws {
-    guard config.numThresholds > 1 else {
-      throw StrataError.invalidArgument(
-        owner: "AUC", argument: "num_thresholds", value: "\(config.numThresholds)",
-        expected: "at least 2")
-    }
-    guard ["ROC", "PR"].contains(config.curve) else {
-      throw StrataError.invalidArgument(
-        owner: "AUC", argument: "curve", value: "'\(config.curve)'", expected: "'ROC' or 'PR'")
-    }
-    guard ["interpolation", "minoring", "majoring"].contains(config.summationMethod) else {
-      throw StrataError.invalidArgument(
-        owner: "AUC", argument: "summation_method", value: "'\(config.summationMethod)'",
-        expected: "'interpolation', 'minoring' or 'majoring'")
-    }
+    try checkArgument(
+      config.numThresholds > 1,
+      owner: "AUC", argument: "num_thresholds", value: "\(config.numThresholds)",
+      expected: "at least 2")
+    try checkArgument(
+      ["ROC", "PR"].contains(config.curve),
+      owner: "AUC", argument: "curve", value: "'\(config.curve)'", expected: "'ROC' or 'PR'")
+    try checkArgument(
+      ["interpolation", "minoring", "majoring"].contains(config.summationMethod),
+      owner: "AUC", argument: "summation_method", value: "'\(config.summationMethod)'",
+      expected: "'interpolation', 'minoring' or 'majoring'")
     self.config = config
     let n = config.numThresholds
     thresholds =

@@ -51,13 +51,12 @@ func checkShapes(_ metric: String, prediction: Tensor, target: Tensor, sparse: B
   let labels =
     sparse && target.shape.last == 1 && target.rank == prediction.rank
     ? Array(target.shape.dropLast()) : target.shape
-  guard labels == expected else {
-    throw StrataError.invalidArgument(
-      owner: metric, argument: "y", value: "of shape \(target.shape)",
-      expected: sparse
-        ? "one class index per prediction row, shape \(expected)"
-        : "the prediction's shape \(expected)")
-  }
+  try checkArgument(
+    labels == expected,
+    owner: metric, argument: "y", value: "of shape \(target.shape)",
+    expected: sparse
+      ? "one class index per prediction row, shape \(expected)"
+      : "the prediction's shape \(expected)")
 }
 
 /// The fraction of predictions exactly equal to their targets. Keras: `keras.metrics.Accuracy`, what
@@ -68,11 +67,10 @@ public final class Accuracy: MeanOverSamples, Metric {
   public init(config: NoConfig = NoConfig()) {}
   /// Adds a batch of predictions and targets.
   public func update(prediction: Tensor, target: Tensor) throws {
-    guard prediction.count == target.count else {
-      throw StrataError.invalidArgument(
-        owner: Self.identifier, argument: "y", value: "of shape \(target.shape)",
-        expected: "the prediction's shape \(prediction.shape)")
-    }
+    try checkArgument(
+      prediction.count == target.count,
+      owner: Self.identifier, argument: "y", value: "of shape \(target.shape)",
+      expected: "the prediction's shape \(prediction.shape)")
     var equal = 0
     prediction.withUnsafeBufferPointer { p in
       target.withUnsafeBufferPointer { t in for i in p.indices where p[i] == t[i] { equal += 1 } }
@@ -151,10 +149,9 @@ public final class TopKCategoricalAccuracy: MeanOverSamples, Metric {
     try self.init(config: config, sparse: false)
   }
   init(config: Config, sparse: Bool) throws {
-    guard config.k > 0 else {
-      throw StrataError.invalidArgument(
-        owner: Self.identifier, argument: "k", value: "\(config.k)", expected: "a positive integer")
-    }
+    try checkArgument(
+      config.k > 0,
+      owner: Self.identifier, argument: "k", value: "\(config.k)", expected: "a positive integer")
     self.config = config
     self.sparse = sparse
   }

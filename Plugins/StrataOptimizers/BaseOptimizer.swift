@@ -182,18 +182,16 @@ open class ConfiguredOptimizer<Options: OptimizerOptions>: BaseOptimizer {
 }
 
 func positive(_ owner: String, _ argument: String, _ value: Float, allowZero: Bool = false) throws {
-  guard value.isFinite, value > 0 || (allowZero && value == 0) else {
-    throw StrataError.invalidArgument(
-      owner: owner, argument: argument, value: "\(value)",
-      expected: allowZero ? "a number ≥ 0" : "a positive number")
-  }
+  try checkArgument(
+    value.isFinite && (value > 0 || (allowZero && value == 0)),
+    owner: owner, argument: argument, value: "\(value)",
+    expected: allowZero ? "a number ≥ 0" : "a positive number")
 }
 
 func fraction(_ owner: String, _ argument: String, _ value: Float) throws {
-  guard value >= 0, value < 1 else {
-    throw StrataError.invalidArgument(
-      owner: owner, argument: argument, value: "\(value)", expected: "a number in [0, 1)")
-  }
+  try checkArgument(
+    value >= 0 && value < 1,
+    owner: owner, argument: argument, value: "\(value)", expected: "a number in [0, 1)")
 }
 
 /// What every built-in optimizer shares: the learning rate, the step count, gradient clipping, weight
@@ -329,20 +327,18 @@ open class BaseOptimizer {
   /// Restores slots saved by ``state`` for `parameters` (in the same order) and the step count.
   public func restore(state: [Tensor], iterations: Int, parameters: [Parameter]) throws {
     let trainable = parameters.filter(\.isTrainable)
-    guard state.count == trainable.count * totalSlots else {
-      throw StrataError.invalidArgument(
-        owner: "\(type(of: self))", argument: "state", value: "of \(state.count) tensors",
-        expected: "\(trainable.count * totalSlots) (\(totalSlots) per trainable parameter)")
-    }
+    try checkArgument(
+      state.count == trainable.count * totalSlots,
+      owner: "\(type(of: self))", argument: "state", value: "of \(state.count) tensors",
+      expected: "\(trainable.count * totalSlots) (\(totalSlots) per trainable parameter)")
     slotIndex = [:]
     slots = []
     for (i, p) in trainable.enumerated() {
       let saved = Array(state[(i * totalSlots)..<((i + 1) * totalSlots)])
-      guard saved.allSatisfy({ $0.shape == p.shape }) else {
-        throw StrataError.invalidArgument(
-          owner: "\(type(of: self))", argument: "state", value: "of shapes \(saved.map(\.shape))",
-          expected: "the shape of parameter '\(p.name)', \(p.shape)")
-      }
+      try checkArgument(
+        saved.allSatisfy({ $0.shape == p.shape }),
+        owner: "\(type(of: self))", argument: "state", value: "of shapes \(saved.map(\.shape))",
+        expected: "the shape of parameter '\(p.name)', \(p.shape)")
       slotIndex[ObjectIdentifier(p)] = i
       slots.append(saved)
     }

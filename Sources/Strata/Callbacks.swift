@@ -149,11 +149,9 @@ public final class EarlyStopping: Callback {
     baseline: Float? = nil, restoreBestWeights: Bool = false, startFromEpoch: Int = 0,
     verbose: Int = 0
   ) throws {
-    guard patience >= 0 else {
-      throw StrataError.invalidArgument(
-        owner: "EarlyStopping", argument: "patience", value: "\(patience)", expected: "a number ≥ 0"
-      )
-    }
+    try checkArgument(
+      patience >= 0,
+      owner: "EarlyStopping", argument: "patience", value: "\(patience)", expected: "a number ≥ 0")
     self.monitor = monitor
     self.minDelta = abs(minDelta)
     self.patience = patience
@@ -261,11 +259,10 @@ public final class ReduceLROnPlateau: Callback {
     mode: MonitorMode = .auto,
     minDelta: Float = 1e-4, cooldown: Int = 0, minLearningRate: Float = 0, verbose: Int = 0
   ) throws {
-    guard factor < 1, factor > 0 else {
-      throw StrataError.invalidArgument(
-        owner: "ReduceLROnPlateau", argument: "factor", value: "\(factor)",
-        expected: "a number in (0, 1)")
-    }
+    try checkArgument(
+      factor < 1 && factor > 0,
+      owner: "ReduceLROnPlateau", argument: "factor", value: "\(factor)",
+      expected: "a number in (0, 1)")
     self.monitor = monitor
     self.factor = factor
     self.patience = patience

@@ -95,16 +95,14 @@ public class Model {
     self.name = name
     self.inputs = try inputs.map { try $0.symbolicTensor }
     self.outputs = outputs
-    guard !self.inputs.isEmpty, !outputs.isEmpty else {
-      throw StrataError.invalidArgument(
-        owner: name, argument: inputs.isEmpty ? "inputs" : "outputs", value: "an empty list",
-        expected: "at least one tensor")
-    }
+    try checkArgument(
+      !self.inputs.isEmpty && !outputs.isEmpty,
+      owner: name, argument: inputs.isEmpty ? "inputs" : "outputs", value: "an empty list",
+      expected: "at least one tensor")
     let inputNodes = Set(self.inputs.map { ObjectIdentifier($0.node) })
-    guard inputNodes.count == self.inputs.count else {
-      throw StrataError.invalidArgument(
-        owner: name, argument: "inputs", value: "the same input twice", expected: "distinct inputs")
-    }
+    try checkArgument(
+      inputNodes.count == self.inputs.count,
+      owner: name, argument: "inputs", value: "the same input twice", expected: "distinct inputs")
     // Post-order over the graph from the outputs: every node after the nodes it reads.
     var order: [Node] = []
     var seen: Set<ObjectIdentifier> = []
@@ -112,12 +110,11 @@ public class Model {
       let id = ObjectIdentifier(node)
       if seen.contains(id) { return }
       if node.inputs.isEmpty {
-        guard inputNodes.contains(id) else {
-          throw StrataError.invalidArgument(
-            owner: name, argument: "outputs[\(output)]",
-            value: "computed from an input that is not among the model's inputs",
-            expected: "outputs computed from the given inputs alone")
-        }
+        try checkArgument(
+          inputNodes.contains(id),
+          owner: name, argument: "outputs[\(output)]",
+          value: "computed from an input that is not among the model's inputs",
+          expected: "outputs computed from the given inputs alone")
       }
       for input in node.inputs { try visit(input.node, from: output) }
       seen.insert(id)
@@ -190,11 +187,10 @@ public class Model {
       let given =
         node.name ?? (node.layer as? InputLayer)?.name ?? (node.layer as? ModelLayer)?.model.name
       if let given {
-        guard !given.isEmpty, !layerNames.contains(given) else {
-          throw StrataError.invalidArgument(
-            owner: name, argument: "layer name", value: "'\(given)'",
-            expected: "a unique, non-empty name for every layer")
-        }
+        try checkArgument(
+          !given.isEmpty && !layerNames.contains(given),
+          owner: name, argument: "layer name", value: "'\(given)'",
+          expected: "a unique, non-empty name for every layer")
         layerNames.append(given)
       } else {
         layerNames.append("")
@@ -241,11 +237,10 @@ public class Model {
   /// Checks that `x` holds one batch per input of the model's input shapes, building a model that
   /// is not built yet from them.
   func prepare(for x: [Tensor], argument: String = "x") throws {
-    guard x.count == inputs.count else {
-      throw StrataError.invalidArgument(
-        owner: name, argument: argument, value: "\(x.count) arrays",
-        expected: "\(inputs.count), one per model input (\(inputNames.joined(separator: ", ")))")
-    }
+    try checkArgument(
+      x.count == inputs.count,
+      owner: name, argument: argument, value: "\(x.count) arrays",
+      expected: "\(inputs.count), one per model input (\(inputNames.joined(separator: ", ")))")
     for (i, (value, input)) in zip(x, inputs).enumerated()
     where value.rank != input.shape.count + 1 || Array(value.shape.dropFirst()) != input.shape {
       throw StrataError.shapeMismatch(
@@ -285,11 +280,10 @@ public class Model {
 
   /// Runs one batch of every input through the graph and returns every output.
   func run(_ inputValues: [Tensor], context: Context) throws -> [Tensor] {
-    guard inputValues.count == inputs.count else {
-      throw StrataError.invalidArgument(
-        owner: name, argument: "inputs", value: "\(inputValues.count) arrays",
-        expected: "\(inputs.count), one per model input")
-    }
+    try checkArgument(
+      inputValues.count == inputs.count,
+      owner: name, argument: "inputs", value: "\(inputValues.count) arrays",
+      expected: "\(inputs.count), one per model input")
     var values = [Tensor?](repeating: nil, count: nodes.count)
     activityPenalty = 0
     for (i, node) in nodes.enumerated() {
@@ -442,11 +436,10 @@ public class Model {
   /// The model's outputs for `x` (one array per input), `batchSize` samples at a time, in inference
   /// mode: one array per output.
   public func predict(_ x: [Tensor], batchSize: Int = 32) throws -> [Tensor] {
-    guard batchSize > 0 else {
-      throw StrataError.invalidArgument(
-        owner: "predict", argument: "batchSize", value: "\(batchSize)",
-        expected: "a positive integer")
-    }
+    try checkArgument(
+      batchSize > 0,
+      owner: "predict", argument: "batchSize", value: "\(batchSize)",
+      expected: "a positive integer")
     guard let count = x.first?.shape.first, x.allSatisfy({ $0.shape.first == count }) else {
       throw StrataError.invalidArgument(
         owner: "predict", argument: "x", value: "arrays of \(x.map { $0.shape.first ?? 0 }) rows",
@@ -477,11 +470,10 @@ public class Model {
   /// The model's outputs for every sample of `data` (its targets are not used), in order, one array
   /// per output; a dataset that reads from disk decodes the next batch while one runs.
   public func predictOutputs(_ data: some Dataset, batchSize: Int = 32) throws -> [Tensor] {
-    guard batchSize > 0 else {
-      throw StrataError.invalidArgument(
-        owner: "predict", argument: "batchSize", value: "\(batchSize)",
-        expected: "a positive integer")
-    }
+    try checkArgument(
+      batchSize > 0,
+      owner: "predict", argument: "batchSize", value: "\(batchSize)",
+      expected: "a positive integer")
     let count = data.count
     var batch = data.makeBatch(capacity: min(batchSize, max(count, 1)))
     var results: [Tensor] = []
@@ -511,27 +503,24 @@ public class Model {
 
   /// The output for every sample of `data` of a model with one output. Keras: `model.predict(dataset)`.
   public func predict(_ data: some Dataset, batchSize: Int = 32) throws -> Tensor {
-    guard (modelOutputShapes?.count ?? 1) == 1 else {
-      throw StrataError.invalidArgument(
-        owner: "predict", argument: "data", value: "for a model of \(outputs.count) outputs",
-        expected: "predictOutputs(data), which returns one array per output")
-    }
+    try checkArgument(
+      (modelOutputShapes?.count ?? 1) == 1,
+      owner: "predict", argument: "data", value: "for a model of \(outputs.count) outputs",
+      expected: "predictOutputs(data), which returns one array per output")
     return try predictOutputs(data, batchSize: batchSize).first ?? Tensor(shape: [0])
   }
 
   /// The output for `x` of a model with one input and one output (a `Sequential`).
   public func predict(_ x: Tensor, batchSize: Int = 32) throws -> Tensor {
     let outputCount = modelOutputShapes?.count ?? 1
-    guard (modelInputShapes?.count ?? 1) == 1, outputCount == 1 else {
-      throw StrataError.invalidArgument(
-        owner: "predict", argument: "x", value: "one array",
-        expected:
-          "\(inputs.count) arrays for \(outputs.count) outputs: use predict([x1, x2, …])")
-    }
-    guard x.rank >= 1 else {
-      throw StrataError.invalidArgument(
-        owner: name, argument: "x", value: "of shape \(x.shape)", expected: "a batch axis first")
-    }
+    try checkArgument(
+      ((modelInputShapes?.count ?? 1) == 1) && outputCount == 1,
+      owner: "predict", argument: "x", value: "one array",
+      expected:
+        "\(inputs.count) arrays for \(outputs.count) outputs: use predict([x1, x2, …])")
+    try checkArgument(
+      x.rank >= 1,
+      owner: name, argument: "x", value: "of shape \(x.shape)", expected: "a batch axis first")
     return try predict([x], batchSize: batchSize)[0]
   }
 
@@ -543,11 +532,10 @@ public class Model {
   {
     try prepare(for: x)
     let outputCount = modelOutputShapes?.count ?? 0
-    guard upstream.count == outputCount else {
-      throw StrataError.invalidArgument(
-        owner: name, argument: "upstream", value: "\(upstream.count) arrays",
-        expected: "\(outputCount), one per output")
-    }
+    try checkArgument(
+      upstream.count == outputCount,
+      owner: name, argument: "upstream", value: "\(upstream.count) arrays",
+      expected: "\(outputCount), one per output")
     // In inference mode the layers still keep what backward needs; nothing random or running moves.
     let context = Context(kernels: kernels, isTraining: true)
     if training {

@@ -162,11 +162,10 @@ public final class Sequential: Model {
 
   /// Refuses a shape with a dimension below 1 or more elements than one tensor may hold.
   static func checkShape(_ shape: [Int], owner: String, argument: String) throws {
-    guard shape.allSatisfy({ $0 > 0 }) else {
-      throw StrataError.invalidArgument(
-        owner: owner, argument: argument, value: kerasShape(shape),
-        expected: "every dimension at least 1")
-    }
+    try checkArgument(
+      shape.allSatisfy({ $0 > 0 }),
+      owner: owner, argument: argument, value: kerasShape(shape),
+      expected: "every dimension at least 1")
     _ = try elementCount(of: shape, owner: owner, argument: argument)
   }
 
@@ -187,11 +186,10 @@ public final class Sequential: Model {
 
   private func uniqueName(_ requested: String?, for layer: any Layer) throws -> String {
     if let requested {
-      guard !requested.isEmpty, !layerNames.contains(requested) else {
-        throw StrataError.invalidArgument(
-          owner: "Sequential", argument: "name", value: "'\(requested)'",
-          expected: "a unique, non-empty layer name")
-      }
+      try checkArgument(
+        !requested.isEmpty && !layerNames.contains(requested),
+        owner: "Sequential", argument: "name", value: "'\(requested)'",
+        expected: "a unique, non-empty layer name")
       return requested
     }
     let base = kerasLayerName(for: layer.identifier)
@@ -209,12 +207,11 @@ public final class Sequential: Model {
   private func declaredShape(in config: ConfigDictionary, owner: String) throws -> [Int]? {
     func integers(_ values: [ConfigValue], key: String) throws -> [Int] {
       let shape = values.compactMap(\.intValue)
-      guard shape.count == values.count else {
-        throw StrataError.invalidArgument(
-          owner: owner, argument: key,
-          value: ConfigValue.array(values).description.prefix(200).description,
-          expected: "a size for every axis after the batch axis")
-      }
+      try checkArgument(
+        shape.count == values.count,
+        owner: owner, argument: key,
+        value: ConfigValue.array(values).description.prefix(200).description,
+        expected: "a size for every axis after the batch axis")
       return shape
     }
     if let value = config["input_shape"], !value.isNull {
@@ -267,21 +264,19 @@ public final class Sequential: Model {
 
   /// Checks that `x` is a batch of the model's input shape, building the model from it if needed.
   override func prepare(for x: [Tensor], argument: String = "x") throws {
-    guard x.count == 1 else {
-      throw StrataError.invalidArgument(
-        owner: name, argument: argument, value: "\(x.count) arrays",
-        expected: "one: a Sequential model has one input")
-    }
+    try checkArgument(
+      x.count == 1,
+      owner: name, argument: argument, value: "\(x.count) arrays",
+      expected: "one: a Sequential model has one input")
     try prepare(for: x[0], argument: argument)
   }
 
   /// Checks that `x` is a batch of the model's input shape, building the model from it if needed.
   func prepare(for x: Tensor, argument: String = "x") throws {
-    guard x.rank >= 1 else {
-      throw StrataError.invalidArgument(
-        owner: name, argument: argument, value: "of shape \(x.shape)",
-        expected: "a batch axis first")
-    }
+    try checkArgument(
+      x.rank >= 1,
+      owner: name, argument: argument, value: "of shape \(x.shape)",
+      expected: "a batch axis first")
     let sample = Array(x.shape.dropFirst())
     if !isBuilt { try build(inputShape: inputShape ?? sample) }
     guard sample == inputShape else {

@@ -178,11 +178,10 @@ extension Model {
   func check(_ data: some Dataset, against compiled: Compiled, argument: String) throws {
     try prepare(for: data.inputShapes.map { Tensor(shape: [0] + $0) }, argument: argument)
     let shapes = modelOutputShapes ?? []
-    guard data.targetShapes.count == shapes.count else {
-      throw StrataError.invalidArgument(
-        owner: name, argument: "y", value: "\(data.targetShapes.count) arrays",
-        expected: "\(shapes.count), one per output (\(outputNames.joined(separator: ", ")))")
-    }
+    try checkArgument(
+      data.targetShapes.count == shapes.count,
+      owner: name, argument: "y", value: "\(data.targetShapes.count) arrays",
+      expected: "\(shapes.count), one per output (\(outputNames.joined(separator: ", ")))")
     for (k, loss) in compiled.losses.enumerated() {
       try loss.validate(predictionShape: [1] + shapes[k], targetShape: [1] + data.targetShapes[k])
     }
@@ -245,18 +244,16 @@ extension Model {
     callbacks: [any Callback] = [], initialEpoch: Int = 0, classWeight: [Int: Float]? = nil,
     sampleWeight: Tensor? = nil
   ) throws -> History {
-    guard validationSplit >= 0, validationSplit < 1 else {
-      throw StrataError.invalidArgument(
-        owner: "fit", argument: "validationSplit", value: "\(validationSplit)",
-        expected: "a number in [0, 1)")
-    }
+    try checkArgument(
+      validationSplit >= 0 && validationSplit < 1,
+      owner: "fit", argument: "validationSplit", value: "\(validationSplit)",
+      expected: "a number in [0, 1)")
     var weights = sampleWeight
     if let classWeight, let labels = y.first {
-      guard y.count == 1, sampleWeight == nil else {
-        throw StrataError.invalidArgument(
-          owner: "fit", argument: "classWeight", value: "with \(y.count) outputs or sampleWeight",
-          expected: "one output and no sampleWeight")
-      }
+      try checkArgument(
+        y.count == 1 && sampleWeight == nil,
+        owner: "fit", argument: "classWeight", value: "with \(y.count) outputs or sampleWeight",
+        expected: "one output and no sampleWeight")
       weights = try sampleWeights(from: classWeight, labels: labels)
     }
     var train = try ArrayDataset(x: x, y: y, sampleWeight: weights, owner: name)
@@ -267,11 +264,10 @@ extension Model {
     if validationSplit > 0 {
       let total = train.count
       let split = total - Int(Float(total) * validationSplit)
-      guard split > 0, split < total else {
-        throw StrataError.invalidArgument(
-          owner: "fit", argument: "validationSplit", value: "\(validationSplit)",
-          expected: "a fraction that leaves samples on both sides of \(total)")
-      }
+      try checkArgument(
+        split > 0 && split < total,
+        owner: "fit", argument: "validationSplit", value: "\(validationSplit)",
+        expected: "a fraction that leaves samples on both sides of \(total)")
       validation = train.rows(split..<total)
       train = train.rows(0..<split)
     }
@@ -319,14 +315,12 @@ extension Model {
     guard !layers.isEmpty else {
       throw StrataError.invalidState("\(name) has no layers: add layers before fit.")
     }
-    guard batchSize > 0 else {
-      throw StrataError.invalidArgument(
-        owner: "fit", argument: "batchSize", value: "\(batchSize)", expected: "a positive integer")
-    }
-    guard epochs >= 0, initialEpoch >= 0 else {
-      throw StrataError.invalidArgument(
-        owner: "fit", argument: "epochs", value: "\(epochs)", expected: "a number ≥ 0")
-    }
+    try checkArgument(
+      batchSize > 0,
+      owner: "fit", argument: "batchSize", value: "\(batchSize)", expected: "a positive integer")
+    try checkArgument(
+      epochs >= 0 && initialEpoch >= 0,
+      owner: "fit", argument: "epochs", value: "\(epochs)", expected: "a number ≥ 0")
     try check(data, against: compiled, argument: "x")
     if let validationData {
       try check(validationData, against: compiled, argument: "validationData.x")
@@ -423,11 +417,10 @@ extension Model {
       throw StrataError.invalidState(
         "\(name): call compile(optimizer:loss:metrics:) before evaluate.")
     }
-    guard batchSize > 0 else {
-      throw StrataError.invalidArgument(
-        owner: "evaluate", argument: "batchSize", value: "\(batchSize)",
-        expected: "a positive integer")
-    }
+    try checkArgument(
+      batchSize > 0,
+      owner: "evaluate", argument: "batchSize", value: "\(batchSize)",
+      expected: "a positive integer")
     try check(data, against: compiled, argument: "x")
     let metrics = try runningMetrics(compiled, for: data, fresh: false)
     let verbosity = verbose.resolved
@@ -768,11 +761,10 @@ final class Trainer<Data: Dataset> {
 
 /// Replaces each parameter's value, after checking the count and every shape.
 func assign(_ values: [Tensor], to parameters: [Parameter], owner: String) throws {
-  guard values.count == parameters.count else {
-    throw StrataError.invalidArgument(
-      owner: owner, argument: "weights", value: "of count \(values.count)",
-      expected: "\(parameters.count) tensors")
-  }
+  try checkArgument(
+    values.count == parameters.count,
+    owner: owner, argument: "weights", value: "of count \(values.count)",
+    expected: "\(parameters.count) tensors")
   for (parameter, value) in zip(parameters, values) where parameter.shape != value.shape {
     throw StrataError.invalidArgument(
       owner: owner, argument: "weights", value: "of shape \(value.shape) for '\(parameter.name)'",

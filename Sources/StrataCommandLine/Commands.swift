@@ -134,13 +134,12 @@ public struct Train: ParsableCommand {
   func makeModel() throws -> Model {
     if let seedModel = SeedModel(rawValue: model) { return try seedModel.make(seed: seed) }
     let url = URL(fileURLWithPath: model)
-    guard FileManager.default.fileExists(atPath: url.path) else {
-      throw StrataError.invalidArgument(
-        owner: "strata", argument: "--model", value: "'\(model)'",
-        expected:
-          "mlp, cnn, deep-mnist, horses-or-humans, resnet-small, a model file or an existing JSON file"
-      )
-    }
+    try checkArgument(
+      FileManager.default.fileExists(atPath: url.path),
+      owner: "strata", argument: "--model", value: "'\(model)'",
+      expected:
+        "mlp, cnn, deep-mnist, horses-or-humans, resnet-small, a model file or an existing JSON file"
+    )
     let data = try readUntrustedFile(url, kind: "a model file or a JSON model config")
     if ModelFileFormat(bytes: data.prefix(8)) != nil { return try loadModel(from: url) }
     return try modelFromJSON(data, seed: seed)
@@ -328,12 +327,10 @@ func testSet(for model: Model, directory: String) throws -> (
   let (_, test) = try FashionMNIST.load(from: URL(fileURLWithPath: directory))
   var x = test.normalizedImages()
   if let shape = model.modelInputShapes?.first, shape != [28, 28] {
-    guard shape.reduce(1, *) == 784 else {
-      throw StrataError.invalidArgument(
-        owner: "strata", argument: "model", value: "with input \(kerasShape(shape))",
-        expected: "a model for 28x28 Fashion-MNIST images, like (None, 28, 28) or (None, 28, 28, 1)"
-      )
-    }
+    try checkArgument(
+      shape.reduce(1, *) == 784,
+      owner: "strata", argument: "model", value: "with input \(kerasShape(shape))",
+      expected: "a model for 28x28 Fashion-MNIST images, like (None, 28, 28) or (None, 28, 28, 1)")
     x = try x.reshaped(to: [x.shape[0]] + shape)
   }
   return (x, test.labelTensor(), test.labels)
@@ -527,16 +524,14 @@ public struct Predict: ParsableCommand {
   func predictArrays(_ model: Model) throws {
     let inputCount = model.modelInputShapes?.count ?? 1
     let outputCount = model.modelOutputShapes?.count ?? 1
-    guard input.count == inputCount else {
-      throw StrataError.invalidArgument(
-        owner: "strata predict", argument: "--input", value: "given \(input.count) times",
-        expected: "one .npy file per model input (\(inputCount))")
-    }
-    guard output.count == outputCount else {
-      throw StrataError.invalidArgument(
-        owner: "strata predict", argument: "--output", value: "given \(output.count) times",
-        expected: "one .npy file per model output (\(outputCount))")
-    }
+    try checkArgument(
+      input.count == inputCount,
+      owner: "strata predict", argument: "--input", value: "given \(input.count) times",
+      expected: "one .npy file per model input (\(inputCount))")
+    try checkArgument(
+      output.count == outputCount,
+      owner: "strata predict", argument: "--output", value: "given \(output.count) times",
+      expected: "one .npy file per model output (\(outputCount))")
     let arrays = try input.map { try NumPyArray.read(URL(fileURLWithPath: $0)) }
     let predictions = try model.predict(arrays)
     for (tensor, path) in zip(predictions, output) {

@@ -103,10 +103,9 @@ public final class ThreadGroup: Communicator {
   /// `size` communicators of one group, rank 0 first.
   /// - Throws: for a size below 1.
   public static func make(size: Int) throws -> [ThreadGroup] {
-    guard size >= 1 else {
-      throw StrataError.invalidArgument(
-        owner: "ThreadGroup", argument: "size", value: "\(size)", expected: "at least 1")
-    }
+    try checkArgument(
+      size >= 1,
+      owner: "ThreadGroup", argument: "size", value: "\(size)", expected: "at least 1")
     let shared = Shared(size: size)
     return (0..<size).map { ThreadGroup(rank: $0, shared: shared) }
   }
@@ -202,11 +201,10 @@ public final class ThreadGroup: Communicator {
 
   /// `root`'s bytes into every rank's buffer.
   public func broadcast(_ buffer: UnsafeMutableRawBufferPointer, root: Int) throws {
-    guard (0..<size).contains(root) else {
-      throw StrataError.invalidArgument(
-        owner: "ThreadGroup.broadcast", argument: "root", value: "\(root)",
-        expected: "a rank from 0 to \(size - 1)")
-    }
+    try checkArgument(
+      (0..<size).contains(root),
+      owner: "ThreadGroup.broadcast", argument: "root", value: "\(root)",
+      expected: "a rank from 0 to \(size - 1)")
     let count = buffer.count
     try collective(buffer.baseAddress, bytes: count) { all in
       guard count > 0 else { return }

@@ -114,8 +114,9 @@ public protocol ConfigReadsMoreKeys {
 
 /// Declares a Keras config once: each stored `var` holds its Keras default as its initial value (an
 /// optional without one defaults to `nil`), and the macro writes the public memberwise `init` (each
-/// default as its parameter's default), ``KerasConfig/kerasDefaults``,
-/// ``KerasConfig/requiredArguments`` and the ``KerasConfig`` conformance:
+/// default as its parameter's default; it throws what `validate()` throws when the struct declares
+/// one, see ``SelfConfigured``), ``KerasConfig/kerasDefaults``, ``KerasConfig/requiredArguments``
+/// and the ``KerasConfig`` conformance:
 ///
 /// ```swift
 /// @KerasConfig public struct Config: Equatable {
@@ -171,11 +172,10 @@ public enum ConfigCoding {
     if let dtype = given["dtype"] {
       let name =
         dtype.stringValue ?? dtype.objectValue?["config"]?.objectValue?["name"]?.stringValue
-      guard name == "float32" else {
-        throw StrataError.invalidArgument(
-          owner: owner, argument: "dtype", value: dtype.description.prefix(200).description,
-          expected: "\"float32\"")
-      }
+      try checkArgument(
+        name == "float32",
+        owner: owner, argument: "dtype", value: dtype.description.prefix(200).description,
+        expected: "\"float32\"")
     }
     if let quantization = given["quantization_config"] {
       throw StrataError.invalidArgument(

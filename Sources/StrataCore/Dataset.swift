@@ -64,11 +64,10 @@ public struct ArrayDataset: Dataset {
     func label(_ base: String, _ index: Int, of count: Int) -> String {
       count == 1 ? base : "\(base)[\(index)]"
     }
-    guard !x.isEmpty, !y.isEmpty else {
-      throw StrataError.invalidArgument(
-        owner: owner, argument: x.isEmpty ? names.0 : names.1, value: "an empty list",
-        expected: "at least one array")
-    }
+    try checkArgument(
+      !x.isEmpty && !y.isEmpty,
+      owner: owner, argument: x.isEmpty ? names.0 : names.1, value: "an empty list",
+      expected: "at least one array")
     let arrays =
       x.enumerated().map { (label(names.0, $0.offset, of: x.count), $0.element) }
       + y.enumerated().map { (label(names.1, $0.offset, of: y.count), $0.element) }
@@ -82,17 +81,15 @@ public struct ArrayDataset: Dataset {
         owner: owner, argument: name, value: "with \(array.shape[0]) samples",
         expected: "as many samples as \(arrays[0].0) (\(rows))")
     }
-    guard rows > 0 else {
-      throw StrataError.invalidArgument(
-        owner: owner, argument: arrays[0].0, value: "with no samples",
-        expected: "at least one sample")
-    }
+    try checkArgument(
+      rows > 0,
+      owner: owner, argument: arrays[0].0, value: "with no samples",
+      expected: "at least one sample")
     if let sampleWeight {
-      guard sampleWeight.count == rows, sampleWeight.shape.first == rows else {
-        throw StrataError.invalidArgument(
-          owner: owner, argument: "sampleWeight", value: "of shape \(sampleWeight.shape)",
-          expected: "one weight per sample ([\(rows)])")
-      }
+      try checkArgument(
+        sampleWeight.count == rows && sampleWeight.shape.first == rows,
+        owner: owner, argument: "sampleWeight", value: "of shape \(sampleWeight.shape)",
+        expected: "one weight per sample ([\(rows)])")
       if let bad = sampleWeight.scalars.first(where: { !($0.isFinite && $0 >= 0) }) {
         throw StrataError.invalidArgument(
           owner: owner, argument: "sampleWeight", value: "holding \(bad)",

@@ -1,5 +1,5 @@
 /// The sizes of a 2-D convolution over a channels-last batch, padding resolved.
-public struct ConvolutionGeometry: Hashable, Sendable, CustomStringConvertible {
+public struct ConvolutionGeometry: BatchGeometry, Hashable, Sendable, CustomStringConvertible {
   /// The input: batch size, height, width and channels (channels-last).
   public var batch: Int, height: Int, width: Int, channels: Int
   /// Output channels.
@@ -23,10 +23,7 @@ public struct ConvolutionGeometry: Hashable, Sendable, CustomStringConvertible {
     strides: (Int, Int),
     dilation: (Int, Int) = (1, 1), same: Bool
   ) {
-    self.batch = batch
-    self.height = height
-    self.width = width
-    self.channels = channels
+    (self.batch, self.height, self.width, self.channels) = (batch, height, width, channels)
     self.filters = filters
     (kernelHeight, kernelWidth) = kernel
     (strideHeight, strideWidth) = strides
@@ -52,7 +49,7 @@ public struct ConvolutionGeometry: Hashable, Sendable, CustomStringConvertible {
 }
 
 /// The sizes of a 2-D pooling over a channels-last batch, padding resolved.
-public struct PoolingGeometry: Hashable, Sendable {
+public struct PoolingGeometry: BatchGeometry, Hashable, Sendable {
   /// The input: batch size, height, width and channels (channels-last).
   public var batch: Int, height: Int, width: Int, channels: Int
   /// The pool size.
@@ -69,10 +66,7 @@ public struct PoolingGeometry: Hashable, Sendable {
     batch: Int, height: Int, width: Int, channels: Int, pool: (Int, Int), strides: (Int, Int),
     same: Bool
   ) {
-    self.batch = batch
-    self.height = height
-    self.width = width
-    self.channels = channels
+    (self.batch, self.height, self.width, self.channels) = (batch, height, width, channels)
     (poolHeight, poolWidth) = pool
     (strideHeight, strideWidth) = strides
     (outputHeight, padTop, padBottom) = paddedOutput(
@@ -85,6 +79,22 @@ public struct PoolingGeometry: Hashable, Sendable {
   public var inputCount: Int { batch * height * width * channels }
   /// Elements of the output.
   public var outputCount: Int { batch * outputHeight * outputWidth * channels }
+}
+
+/// A geometry made for a batch size, which a layer keeps from one step to the next.
+public protocol BatchGeometry {
+  /// The batch size it was made for.
+  var batch: Int { get }
+}
+
+extension Optional where Wrapped: BatchGeometry {
+  /// The geometry kept here when it is for `batch` inputs; otherwise `make(batch)`, kept here.
+  public mutating func forBatch(_ batch: Int, make: (Int) -> Wrapped) -> Wrapped {
+    if let kept = self, kept.batch == batch { return kept }
+    let made = make(batch)
+    self = made
+    return made
+  }
 }
 
 /// Output size and padding (before, after) along one axis, as TensorFlow computes them.

@@ -64,8 +64,7 @@ extension Kernels {
     a: UnsafeBufferPointer<Float>, b: UnsafeBufferPointer<Float>, beta: Float,
     c: UnsafeMutableBufferPointer<Float>
   ) {
-    precondition(
-      a.count >= m * k && b.count >= k * n && c.count >= m * n, "gemm: buffers too small")
+    precondition(gemmFits(m, n, k, a, b, c), "gemm: buffers too small")
     for i in 0..<m {
       for j in 0..<n {
         var sum: Double = 0
@@ -76,6 +75,23 @@ extension Kernels {
         }
         let previous = beta == 0 ? 0 : beta * c[i * n + j]  // beta 0 ignores NaN in c, as BLAS does
         c[i * n + j] = alpha * Float(sum) + previous
+      }
+    }
+  }
+
+  /// `c = op(a) · op(b)` on whole tensors, row-major (`op` transposes when asked): `c` holds the
+  /// m×n result, the product runs over `k`.
+  public func gemm(
+    _ a: Tensor, _ b: Tensor, into c: inout Tensor, m: Int, n: Int, k: Int,
+    transposeA: Bool = false, transposeB: Bool = false
+  ) {
+    a.withUnsafeBufferPointer { a in
+      b.withUnsafeBufferPointer { b in
+        c.withUnsafeMutableBufferPointer { c in
+          gemm(
+            transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: 1, a: a, b: b,
+            beta: 0, c: c)
+        }
       }
     }
   }
@@ -117,4 +133,12 @@ extension Kernels {
 public struct ReferenceKernels: Kernels {
   /// A new instance, with nothing cached yet.
   public init() {}
+}
+
+/// Whether gemm's buffers hold an m×k `a`, a k×n `b` and an m×n `c` (the backends' precondition).
+public func gemmFits(
+  _ m: Int, _ n: Int, _ k: Int, _ a: UnsafeBufferPointer<Float>, _ b: UnsafeBufferPointer<Float>,
+  _ c: UnsafeMutableBufferPointer<Float>
+) -> Bool {
+  a.count >= m * k && b.count >= k * n && c.count >= m * n
 }

@@ -60,11 +60,10 @@ public final class AllocationBudget: Sendable {
   /// - Throws: ``StrataError/invalidArgument(owner:argument:value:expected:)`` when they do not fit.
   public func charge(_ count: Int, owner: String, shape: [Int]) throws {
     try remaining.withLock { left in
-      guard count <= left else {
-        throw StrataError.invalidArgument(
-          owner: owner, argument: "shape", value: "\(shape)",
-          expected: "a weight that fits in \(purpose) (\(left) elements left)")
-      }
+      try checkArgument(
+        count <= left,
+        owner: owner, argument: "shape", value: "\(shape)",
+        expected: "a weight that fits in \(purpose) (\(left) elements left)")
       left -= count
     }
   }

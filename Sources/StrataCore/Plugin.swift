@@ -94,3 +94,34 @@ extension Registrable where Config == NoConfig {
   /// No arguments.
   public var config: NoConfig { NoConfig() }
 }
+
+/// A component whose Keras arguments are all it holds, so it is its own config: a ``KerasConfig()``
+/// struct whose properties are the arguments, as Keras' own classes are (`L1(l1: 0.01)` is Keras'
+/// `L1(l1=0.01)`), and whose `validate()` refuses a bad one by name, on every path that makes it.
+///
+/// ```swift
+/// /// `l1 · Σ|x|`. Keras: `L1(l1=0.01)`.
+/// @KerasConfig public struct L1: Regularizer, SelfConfigured, Equatable {
+///   public var l1: Float = 0.01
+///   public static let identifier = "L1"
+///   public func validate() throws { try checkFactor(l1, "l1", owner: "L1") }
+///   …
+/// }
+/// ```
+public protocol SelfConfigured: Registrable, KerasConfig where Config == Self {
+  /// Throws ``StrataError/invalidArgument(owner:argument:value:expected:)`` for a bad argument;
+  /// by default every value is accepted.
+  func validate() throws
+}
+
+extension SelfConfigured {
+  /// Accepts every value.
+  public func validate() throws {}
+  /// `config`, once ``validate()`` accepts it.
+  public init(config: Self) throws {
+    try config.validate()
+    self = config
+  }
+  /// Itself: its arguments are all it holds.
+  public var config: Self { self }
+}

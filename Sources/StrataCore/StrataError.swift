@@ -116,3 +116,17 @@ func editDistance(_ a: [Character], _ b: [Character]) -> Int {
   }
   return previous[b.count]
 }
+
+/// Throws ``StrataError/invalidArgument(owner:argument:value:expected:)`` unless `condition` holds:
+/// how a component refuses a bad argument by name (`value` and `expected` are only built when it
+/// does not).
+@inlinable
+public func checkArgument(
+  _ condition: Bool, owner: @autoclosure () -> String, argument: @autoclosure () -> String,
+  value: @autoclosure () -> String, expected: @autoclosure () -> String
+) throws {
+  guard condition else {
+    throw StrataError.invalidArgument(
+      owner: owner(), argument: argument(), value: value(), expected: expected())
+  }
+}

@@ -175,11 +175,10 @@ extension Layer {
 
   /// Applies a merge layer to several symbolic tensors: `try Add()([x, y])`.
   public func callAsFunction(_ inputs: [any SymbolicInput]) throws -> SymbolicTensor {
-    guard self is any MergeLayer else {
-      throw StrataError.invalidArgument(
-        owner: Self.identifier, argument: "inputs", value: "a list of \(inputs.count) tensors",
-        expected: "one tensor (only merge layers take a list)")
-    }
+    try checkArgument(
+      self is any MergeLayer,
+      owner: Self.identifier, argument: "inputs", value: "a list of \(inputs.count) tensors",
+      expected: "one tensor (only merge layers take a list)")
     return try apply(to: inputs.map { try $0.symbolicTensor }, takesList: true, name: nil)
   }
 

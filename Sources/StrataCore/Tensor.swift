@@ -46,11 +46,10 @@ public struct Tensor: Sendable, Equatable, CustomStringConvertible {
   /// - Throws: ``StrataError/invalidArgument(owner:argument:value:expected:)`` when the counts differ.
   public init(shape: [Int], scalars: [Float]) throws {
     let count = try elementCount(of: shape, owner: "Tensor")
-    guard count == scalars.count else {
-      throw StrataError.invalidArgument(
-        owner: "Tensor", argument: "scalars", value: "of count \(scalars.count)",
-        expected: "\(count) values for shape \(shape)")
-    }
+    try checkArgument(
+      count == scalars.count,
+      owner: "Tensor", argument: "scalars", value: "of count \(scalars.count)",
+      expected: "\(count) values for shape \(shape)")
     self.init(shape: shape)
     scalars.withUnsafeBufferPointer { storage.base.update(from: $0.baseAddress!, count: count) }
   }
@@ -64,11 +63,10 @@ public struct Tensor: Sendable, Equatable, CustomStringConvertible {
   /// A 2-D tensor from rows of equal length.
   public init(_ rows: [[Float]]) throws {
     let columns = rows.first?.count ?? 0
-    guard rows.allSatisfy({ $0.count == columns }) else {
-      throw StrataError.invalidArgument(
-        owner: "Tensor", argument: "rows", value: "of lengths \(rows.map(\.count))",
-        expected: "rows of equal length")
-    }
+    try checkArgument(
+      rows.allSatisfy({ $0.count == columns }),
+      owner: "Tensor", argument: "rows", value: "of lengths \(rows.map(\.count))",
+      expected: "rows of equal length")
     try self.init(shape: [rows.count, columns], scalars: rows.flatMap { $0 })
   }
 
@@ -150,11 +148,10 @@ public struct Tensor: Sendable, Equatable, CustomStringConvertible {
   /// - Throws: ``StrataError/invalidArgument(owner:argument:value:expected:)`` when the counts differ.
   public func reshaped(to newShape: [Int]) throws -> Tensor {
     var result = self
-    guard (try? elementCount(of: newShape, owner: "Tensor")) == count else {
-      throw StrataError.invalidArgument(
-        owner: "Tensor", argument: "shape", value: "\(newShape)",
-        expected: "a shape of \(count) elements, like \(shape)")
-    }
+    try checkArgument(
+      (try? elementCount(of: newShape, owner: "Tensor")) == count,
+      owner: "Tensor", argument: "shape", value: "\(newShape)",
+      expected: "a shape of \(count) elements, like \(shape)")
     result.shape = newShape
     return result
   }

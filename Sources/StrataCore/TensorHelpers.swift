@@ -5,11 +5,10 @@ extension Tensor {
   /// - Throws: for an axis the tensor does not have.
   public func argmax(axis: Int = -1) throws -> Tensor {
     let resolved = axis < 0 ? rank + axis : axis
-    guard resolved >= 0, resolved < rank else {
-      throw StrataError.invalidArgument(
-        owner: "argmax", argument: "axis", value: "\(axis)",
-        expected: "an axis of a tensor of rank \(rank)")
-    }
+    try checkArgument(
+      resolved >= 0 && resolved < rank,
+      owner: "argmax", argument: "axis", value: "\(axis)",
+      expected: "an axis of a tensor of rank \(rank)")
     let outer = shape[..<resolved].reduce(1, *), length = shape[resolved]
     let inner = shape[(resolved + 1)...].reduce(1, *)
     var result = Tensor(shape: Array(shape[..<resolved]) + Array(shape[(resolved + 1)...]))
@@ -47,10 +46,9 @@ public func toCategorical(_ labels: Tensor, classes: Int? = nil) throws -> Tenso
       expected: "whole numbers ≥ 0")
   }
   let count = classes ?? (Int(values.max() ?? -1) + 1)
-  guard count > 0 else {
-    throw StrataError.invalidArgument(
-      owner: "toCategorical", argument: "classes", value: "\(count)", expected: "at least 1")
-  }
+  try checkArgument(
+    count > 0,
+    owner: "toCategorical", argument: "classes", value: "\(count)", expected: "at least 1")
   if let largest = values.max(), Int(largest) >= count {
     throw StrataError.invalidArgument(
       owner: "toCategorical", argument: "labels", value: "holding \(Int(largest))",

@@ -20,11 +20,10 @@ public struct ByteImages: Dataset, Sendable {
   public init(_ images: LabeledImages, sampleShape: [Int]? = nil, divisor: Float = 255) throws {
     let size = images.images.shape.dropFirst().reduce(1, *)
     let shape = sampleShape ?? Array(images.images.shape.dropFirst())
-    guard shape.reduce(1, *) == size, shape.allSatisfy({ $0 > 0 }) else {
-      throw StrataError.invalidArgument(
-        owner: "ByteImages", argument: "sampleShape", value: "\(shape)",
-        expected: "a shape of \(size) elements, one image")
-    }
+    try checkArgument(
+      shape.reduce(1, *) == size && shape.allSatisfy({ $0 > 0 }),
+      owner: "ByteImages", argument: "sampleShape", value: "\(shape)",
+      expected: "a shape of \(size) elements, one image")
     bytes = images.images.bytes
     labels = images.labels
     self.sampleShape = shape

@@ -10,11 +10,10 @@ public struct LabeledImages: Sendable {
 
   /// Images and their labels, one per image.
   public init(images: IDXArray, labels: [UInt8]) throws {
-    guard images.shape.first == labels.count else {
-      throw StrataError.invalidArgument(
-        owner: "LabeledImages", argument: "labels", value: "\(labels.count) labels",
-        expected: "one per image (\(images.shape.first ?? 0))")
-    }
+    try checkArgument(
+      images.shape.first == labels.count,
+      owner: "LabeledImages", argument: "labels", value: "\(labels.count) labels",
+      expected: "one per image (\(images.shape.first ?? 0))")
     self.images = images
     self.labels = labels
   }

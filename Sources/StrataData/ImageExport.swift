@@ -32,11 +32,10 @@ extension ImageFolder {
         expected: "[count, height, width, 1 or 3] matching the \(pixels.count) pixels given")
     }
     let (count, height, width, channels) = (shape[0], shape[1], shape[2], shape[3])
-    guard labels.count == count, labels.allSatisfy({ classNames.indices.contains($0) }) else {
-      throw StrataError.invalidArgument(
-        owner: "ImageFolder.export", argument: "labels", value: "\(labels.count) labels",
-        expected: "one class index below \(classNames.count) per image (\(count))")
-    }
+    try checkArgument(
+      labels.count == count && labels.allSatisfy({ classNames.indices.contains($0) }),
+      owner: "ImageFolder.export", argument: "labels", value: "\(labels.count) labels",
+      expected: "one class index below \(classNames.count) per image (\(count))")
     // Folder names: a class name's "/" ("T-shirt/top") would open a subdirectory.
     let folders = classNames.map { $0.replacingOccurrences(of: "/", with: "-") }
     for folder in folders {

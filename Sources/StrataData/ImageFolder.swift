@@ -80,11 +80,10 @@ public enum ImageFolder {
     labelMode: LabelMode = .int, rescale: Float = 1, shuffle: Bool = true, seed: UInt64 = 0,
     validationSplit: Float? = nil, subset: Subset? = nil, maximumPixels: Int = defaultMaximumPixels
   ) throws -> ImageDataset {
-    guard imageSize.height > 0, imageSize.width > 0 else {
-      throw StrataError.invalidArgument(
-        owner: "ImageFolder", argument: "imageSize",
-        value: "(\(imageSize.height), \(imageSize.width))", expected: "positive sizes")
-    }
+    try checkArgument(
+      imageSize.height > 0 && imageSize.width > 0,
+      owner: "ImageFolder", argument: "imageSize",
+      value: "(\(imageSize.height), \(imageSize.width))", expected: "positive sizes")
     let (classNames, files) = try listing(
       directory, labelMode: labelMode, shuffle: shuffle, seed: seed,
       validationSplit: validationSplit, subset: subset)

@@ -55,11 +55,10 @@ public final class ImageFolderDataset: Dataset, @unchecked Sendable {
     subset: ImageFolder.Subset? = nil,
     maximumPixels: Int = ImageFolder.defaultMaximumPixels
   ) throws {
-    guard imageSize.height > 0, imageSize.width > 0 else {
-      throw StrataError.invalidArgument(
-        owner: "ImageFolderDataset", argument: "imageSize",
-        value: "(\(imageSize.height), \(imageSize.width))", expected: "positive sizes")
-    }
+    try checkArgument(
+      imageSize.height > 0 && imageSize.width > 0,
+      owner: "ImageFolderDataset", argument: "imageSize",
+      value: "(\(imageSize.height), \(imageSize.width))", expected: "positive sizes")
     _ = try elementCount(
       of: [imageSize.height, imageSize.width, colorMode.rawValue], owner: "ImageFolderDataset",
       argument: "imageSize")

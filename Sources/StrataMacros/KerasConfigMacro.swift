@@ -6,8 +6,8 @@ import SwiftSyntaxMacros
 /// `@KerasConfig`: a Keras config declared once. Each stored `var` holds its Keras default as its
 /// initial value (an optional without one defaults to `nil`); `@Required` marks an argument without a
 /// Keras default, whose initial value is only a placeholder. The macro writes the public memberwise
-/// `init` (each default as the parameter's default), `kerasDefaults`, `requiredArguments` and the
-/// `KerasConfig` conformance.
+/// `init` (each default as the parameter's default; throwing what `validate()` throws when the struct
+/// declares one), `kerasDefaults`, `requiredArguments` and the `KerasConfig` conformance.
 public struct KerasConfigMacro: MemberMacro, ExtensionMacro {
   /// One argument: its name, type, default and whether Keras requires it.
   struct Argument {
@@ -39,18 +39,44 @@ public struct KerasConfigMacro: MemberMacro, ExtensionMacro {
       "\($0.name): \($0.initial?.trimmedDescription ?? "nil")"
     }
     let typeName = structDecl.name.text
-    var members: [DeclSyntax] = [
-      """
-      /// The arguments given, Keras' defaults for the others.
-      \(raw: access)init(\(raw: parameters.joined(separator: ", "))) {
-        \(raw: assignments.joined(separator: "\n"))
-      }
-      """,
-      """
-      /// The config with Keras' defaults; a required argument holds its placeholder.
-      \(raw: access)static let kerasDefaults = \(raw: typeName)(\(raw: placeholders.joined(separator: ", ")))
-      """,
-    ]
+    var members: [DeclSyntax]
+    if declaresValidate(structDecl) {
+      // A config that checks itself: the public init throws what `validate()` throws; the defaults
+      // are built without the check (a required argument's placeholder need not pass it).
+      let unchecked = (["kerasUnchecked: Void"] + parameters).joined(separator: ", ")
+      members = [
+        """
+        /// The arguments given, Keras' defaults for the others; a bad one is refused by name.
+        \(raw: access)init(\(raw: parameters.joined(separator: ", "))) throws {
+          \(raw: assignments.joined(separator: "\n"))
+          try validate()
+        }
+        """,
+        """
+        /// The arguments as given, unchecked.
+        private init(\(raw: unchecked)) {
+          \(raw: assignments.joined(separator: "\n"))
+        }
+        """,
+        """
+        /// The config with Keras' defaults; a required argument holds its placeholder.
+        \(raw: access)static let kerasDefaults = \(raw: typeName)(\(raw: (["kerasUnchecked: ()"] + placeholders).joined(separator: ", ")))
+        """,
+      ]
+    } else {
+      members = [
+        """
+        /// The arguments given, Keras' defaults for the others.
+        \(raw: access)init(\(raw: parameters.joined(separator: ", "))) {
+          \(raw: assignments.joined(separator: "\n"))
+        }
+        """,
+        """
+        /// The config with Keras' defaults; a required argument holds its placeholder.
+        \(raw: access)static let kerasDefaults = \(raw: typeName)(\(raw: placeholders.joined(separator: ", ")))
+        """,
+      ]
+    }
     let required = arguments.filter(\.required).map { "\"\(snakeCase($0.name))\"" }
     if !required.isEmpty {
       members.append(
@@ -70,6 +96,15 @@ public struct KerasConfigMacro: MemberMacro, ExtensionMacro {
   ) throws -> [ExtensionDeclSyntax] {
     guard !protocols.isEmpty else { return [] }
     return [try ExtensionDeclSyntax("extension \(type.trimmed): KerasConfig {}")]
+  }
+
+  /// Whether the struct declares `validate()`, the check its public init then runs.
+  static func declaresValidate(_ structDecl: StructDeclSyntax) -> Bool {
+    structDecl.memberBlock.members.contains {
+      guard let function = $0.decl.as(FunctionDeclSyntax.self) else { return false }
+      return function.name.text == "validate"
+        && function.signature.parameterClause.parameters.isEmpty
+    }
   }
 
   /// The struct's stored `var`s, in order.

@@ -98,19 +98,14 @@ func maxPooling(_ kernels: any Kernels, _ g: PoolingGeometry, _ x: [Float], _ dy
 /// Pooling geometries the backends are checked on: windows that tile the image, leave pixels out,
 /// overlap or skip some; padding; more channels than one SIMD chunk of 64.
 let poolingGeometries = [
+  // batch, height, width, channels, pool, strides, "same" padding
+  (2, 4, 6, 3, (2, 2), (2, 2), false), (2, 7, 7, 5, (2, 2), (2, 2), false),
+  (1, 7, 5, 70, (3, 3), (2, 2), true), (3, 5, 6, 2, (2, 3), (1, 2), true),
+  (1, 8, 9, 4, (2, 2), (3, 3), false), (2, 28, 28, 32, (2, 2), (2, 2), true),
+].map {
   PoolingGeometry(
-    batch: 2, height: 4, width: 6, channels: 3, pool: (2, 2), strides: (2, 2), same: false),
-  PoolingGeometry(
-    batch: 2, height: 7, width: 7, channels: 5, pool: (2, 2), strides: (2, 2), same: false),
-  PoolingGeometry(
-    batch: 1, height: 7, width: 5, channels: 70, pool: (3, 3), strides: (2, 2), same: true),
-  PoolingGeometry(
-    batch: 3, height: 5, width: 6, channels: 2, pool: (2, 3), strides: (1, 2), same: true),
-  PoolingGeometry(
-    batch: 1, height: 8, width: 9, channels: 4, pool: (2, 2), strides: (3, 3), same: false),
-  PoolingGeometry(
-    batch: 2, height: 28, width: 28, channels: 32, pool: (2, 2), strides: (2, 2), same: true),
-]
+    batch: $0.0, height: $0.1, width: $0.2, channels: $0.3, pool: $0.4, strides: $0.5, same: $0.6)
+}
 
 @Test(arguments: poolingGeometries)
 func dnnlPoolingMatchesReference(_ g: PoolingGeometry) {

@@ -14,19 +14,32 @@ func seedCNNsMatchKerasSummaries(name: String) throws {
   let reference = try #require(summaries.cases(where: "model", is: name).first)
   let seed: SeedModel = name == "cnn" ? .cnn : name == "deep_mnist" ? .deepMNIST : .horsesOrHumans
   let model = try #require(try seed.make(seed: 1) as? Sequential)
-  let layers = try #require(reference["layers"]?.arrayValue)
-  #expect(model.layers.count == layers.count)
+  try expectLayers(of: model, match: reference, name)
+}
+
+/// Checks `model`'s layers against a Keras summary case: names, types, parameter counts, output
+/// shapes and the total.
+func expectLayers(
+  of model: Sequential, match reference: KerasCase, _ name: String,
+  sourceLocation: SourceLocation = #_sourceLocation
+) throws {
+  let layers = try #require(reference["layers"]?.arrayValue, sourceLocation: sourceLocation)
+  #expect(model.layers.count == layers.count, sourceLocation: sourceLocation)
   for (index, expected) in layers.enumerated() {
-    let object = try #require(expected.objectValue)
-    #expect(model.layerNames[index] == object["name"]?.stringValue)
-    #expect(model.layers[index].identifier == object["type"]?.stringValue)
+    let object = try #require(expected.objectValue, sourceLocation: sourceLocation)
+    let what = "\(name) \(model.layerNames[index])"
+    #expect(model.layerNames[index] == object["name"]?.stringValue, sourceLocation: sourceLocation)
     #expect(
-      model.layers[index].parameterCount == object["params"]?.intValue,
-      "\(name) \(model.layerNames[index])")
+      model.layers[index].identifier == object["type"]?.stringValue, "\(what)",
+      sourceLocation: sourceLocation)
+    #expect(
+      model.layers[index].parameterCount == object["params"]?.intValue, "\(what)",
+      sourceLocation: sourceLocation)
     let shape = try #require(object["output_shape"]?.arrayValue).dropFirst().compactMap(\.intValue)
-    #expect(model.outputShapes[index] == shape, "\(name) \(model.layerNames[index])")
+    #expect(model.outputShapes[index] == shape, "\(what)", sourceLocation: sourceLocation)
   }
-  #expect(model.parameterCount == reference["total_params"]?.intValue)
+  #expect(
+    model.parameterCount == reference["total_params"]?.intValue, sourceLocation: sourceLocation)
 }
 
 /// A few steps of the tutorial CNN on real images: the loss falls, and oneDNN and the reference

@@ -13,6 +13,33 @@ struct FuzzTally: CustomStringConvertible {
   var description: String {
     "tried \(tried), rejected \(rejected), loaded \(loaded), unexpected errors \(otherErrors.count)"
   }
+
+  /// Feeds case `index` to `load`: a `StrataError.file` naming a path `isCase` accepts is a
+  /// rejection, any other error is recorded; when it loads, `use` runs and may throw `StrataError`.
+  mutating func feed<Model>(
+    case index: Int, family: String, isCase: (String) -> Bool, load: () throws -> Model,
+    use: (Model) throws -> Void
+  ) {
+    tried += 1
+    do {
+      let model = try load()
+      loaded += 1
+      do { try use(model) } catch is StrataError {}
+    } catch StrataError.file(let path, _) where isCase(path) {
+      rejected += 1
+    } catch {
+      otherErrors.append("case \(index) (\(family)): \(error)")
+    }
+  }
+
+  /// Checks that `cases` inputs ran, none failed otherwise, more than `rejectedShare` of them were
+  /// rejected and some loaded.
+  func check(_ name: String, cases: Int, families: [String: Int], rejectedShare: Int) {
+    print("\(name) fuzz: \(self); families \(families.sorted { $0.key < $1.key })")
+    #expect(tried == cases)
+    #expect(otherErrors.isEmpty, "\(otherErrors.prefix(5))")
+    #expect(rejected > tried / rejectedShare && loaded > 0)
+  }
 }
 
 /// Model files as `save` writes them, of two small trained models (an MLP with Dropout and Adam; a
@@ -88,6 +115,28 @@ func nodePaths(_ value: ConfigValue, prefix: [String] = []) -> [[String]] {
   return paths
 }
 
+/// `json` with one node, picked at random, removed (operation 0), doubled (1), replaced by
+/// `special[i](node)` (operation 2 + i) or by an extreme value (the rest, up to `operations`). Also
+/// returns the operation and the node's path, `"3:layers/0/config"`, for the case's family.
+func editingRandomNode(
+  of json: ConfigValue, operations: Int,
+  special: [(ConfigValue, inout SeededGenerator) -> ConfigValue],
+  using generator: inout SeededGenerator
+) -> (edited: ConfigValue, family: String) {
+  let path = nodePaths(json).randomElement(using: &generator)!
+  let operation = Int.random(in: 0..<operations, using: &generator)
+  let edited =
+    editing(json, at: path[...]) { node in
+      switch operation {
+      case 0: return nil
+      case 1: return .array([node, node])
+      case 2..<(2 + special.count): return special[operation - 2](node, &generator)
+      default: return extremeValues.randomElement(using: &generator)!
+      }
+    } ?? .null
+  return (edited, "\(operation):\(path.joined(separator: "/"))")
+}
+
 /// `value` with the node at `path` replaced by `transform` of it (nil removes it).
 func editing(
   _ value: ConfigValue, at path: ArraySlice<String>, _ transform: (ConfigValue) -> ConfigValue?
@@ -153,23 +202,20 @@ func mutateModelFile(_ file: Data, using generator: inout SeededGenerator) -> (D
   case 34..<80:  // one node of the header JSON edited, the file re-serialized whole
     guard let header = try? JSONDecoder().decode(ConfigValue.self, from: Data(bytes[headerRange]))
     else { return (file, "none") }
-    let path = nodePaths(header).randomElement(using: &generator)!
-    let operation = Int.random(in: 0..<10, using: &generator)
-    let edited =
-      editing(header, at: path[...]) { node in
-        switch operation {
-        case 0: return nil
-        case 1: return .array([node, node])
-        case 2:
+    let (edited, family) = editingRandomNode(
+      of: header, operations: 10,
+      special: [
+        { node, generator in
           var deep = node
           for _ in 0..<Int.random(in: 10...400, using: &generator) { deep = .array([deep]) }
           return deep
-        case 3:
-          if case .object(var object) = node { object["unknown_key"] = 1; return .object(object) }
-          return node
-        default: return extremeValues.randomElement(using: &generator)!
-        }
-      } ?? .null
+        },
+        { node, _ in
+          guard case .object(var object) = node else { return node }
+          object["unknown_key"] = 1
+          return .object(object)
+        },
+      ], using: &generator)
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.sortedKeys]
     guard let json = try? encoder.encode(edited) else { return (file, "none") }
@@ -177,7 +223,7 @@ func mutateModelFile(_ file: Data, using generator: inout SeededGenerator) -> (D
     withUnsafeBytes(of: UInt32(json.count).littleEndian) { data.append(contentsOf: $0) }
     data.append(json)
     data.append(contentsOf: bytes[headerRange.upperBound...])
-    return (withFixedChecksum(data), "json-\(operation):\(path.joined(separator: "/"))")
+    return (withFixedChecksum(data), "json-\(family)")
   default:  // the data block: ranges swapped, doubled, or filled with NaN and infinities
     let dataStart = headerRange.upperBound, dataEnd = bytes.count - 4
     guard dataEnd - dataStart >= 16 else { return (file, "none") }
@@ -213,24 +259,14 @@ func mutateModelFile(_ file: Data, using generator: inout SeededGenerator) -> (D
     let (file, x, y) = seeds[index % seeds.count]
     let (mutated, family) = mutateModelFile(file, using: &generator)
     families[String(family.prefix { $0 != "-" }), default: 0] += 1
-    tally.tried += 1
-    do {
+    tally.feed(case: index, family: family, isCase: { $0 == "case\(index)" }) {
       let (header, tensors) = try ModelFile.decode(mutated, path: "case\(index)")
-      let model = try Sequential.load(header: header, tensors: tensors, path: "case\(index)")
-      tally.loaded += 1
+      return try Sequential.load(header: header, tensors: tensors, path: "case\(index)")
+    } use: { model in
       // A model that loads is used: predictions and a training step must not trap either.
-      do {
-        _ = try model.predict(x)
-        if model.optimizer != nil { try model.fit(x, y, batchSize: 8, epochs: 1, verbose: 0) }
-      } catch is StrataError {}
-    } catch StrataError.file(let path, _) where path == "case\(index)" {
-      tally.rejected += 1
-    } catch {
-      tally.otherErrors.append("case \(index) (\(family)): \(error)")
+      _ = try model.predict(x)
+      if model.optimizer != nil { try model.fit(x, y, batchSize: 8, epochs: 1, verbose: 0) }
     }
   }
-  print("Model-file fuzz: \(tally); families \(families.sorted { $0.key < $1.key })")
-  #expect(tally.tried == fuzzCases)
-  #expect(tally.otherErrors.isEmpty, "\(tally.otherErrors.prefix(5))")
-  #expect(tally.rejected > tally.tried / 2 && tally.loaded > 0)
+  tally.check("Model-file", cases: fuzzCases, families: families, rejectedShare: 2)
 }

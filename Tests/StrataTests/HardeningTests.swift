@@ -26,15 +26,42 @@ func thrownError(_ body: () throws -> Void, sourceLocation: SourceLocation = #_s
 }
 
 @Test func layersTooLargeToAllocateAreErrorsNamingThem() throws {
-  // units: 1e12: refused before the kernel [784, 1e12] is allocated.
-  let dense = Data(
-    #"[{"class_name": "Flatten", "config": {"input_shape": [28, 28]}}, {"class_name": "Dense", "config": {"units": 1e12}}]"#
-      .utf8)
-  #expect(
-    thrownError { _ = try Sequential(json: dense) }
-      == .invalidArgument(
+  // Each model file is refused before it allocates, naming the layer and the argument.
+  let tooLarge = "at most 2147483648 elements in one tensor"
+  let flatten = #"{"class_name": "Flatten", "config": {"input_shape": "#
+  let files: [(json: String, error: StrataError)] = [
+    // units: 1e12: refused before the kernel [784, 1e12] is allocated.
+    (
+      flatten + #"[28, 28]}}, {"class_name": "Dense", "config": {"units": 1e12}}"#,
+      .invalidArgument(
         owner: "dense (Dense) weight", argument: "shape", value: "[784, 1000000000000]",
-        expected: "at most 2147483648 elements in one tensor"))
+        expected: tooLarge)
+    ),
+    // A 100000x100000 input: Flatten's output alone is too large.
+    (
+      flatten + #"[100000, 100000]}}, {"class_name": "Dense", "config": {"units": 2}}"#,
+      .invalidArgument(
+        owner: "flatten (Flatten)", argument: "input_shape", value: "[100000, 100000]",
+        expected: tooLarge)
+    ),
+    // A negative input size names input_shape, not the next layer.
+    (
+      flatten + #"[-28, 28]}}, {"class_name": "Dense", "config": {"units": 2}}"#,
+      .invalidArgument(
+        owner: "flatten (Flatten)", argument: "input_shape", value: "(None, -28, 28)",
+        expected: "every dimension at least 1")
+    ),
+    // A size that is not an integer is an error, not dropped.
+    (
+      flatten + "[null, 28]}}",
+      .invalidArgument(
+        owner: "Flatten", argument: "input_shape", value: "[null,28]",
+        expected: "a size for every axis after the batch axis")
+    ),
+  ]
+  for (json, error) in files {
+    #expect(thrownError { _ = try Sequential(json: Data("[\(json)]".utf8)) } == error, "\(json)")
+  }
   // filters: 2^62, whose kernel's element count overflows Int.
   let model = try Sequential()
   #expect(
@@ -44,33 +71,8 @@ func thrownError(_ body: () throws -> Void, sourceLocation: SourceLocation = #_s
     }
       == .invalidArgument(
         owner: "conv2d (Conv2D) weight", argument: "shape", value: "[3, 3, 1, 4611686018427387904]",
-        expected: "at most 2147483648 elements in one tensor"))
+        expected: tooLarge))
   #expect(model.layers.isEmpty)
-  // A 100000x100000 input: Flatten's output alone is too large.
-  let wide = Data(
-    #"[{"class_name": "Flatten", "config": {"input_shape": [100000, 100000]}}, {"class_name": "Dense", "config": {"units": 2}}]"#
-      .utf8)
-  #expect(
-    thrownError { _ = try Sequential(json: wide) }
-      == .invalidArgument(
-        owner: "flatten (Flatten)", argument: "input_shape", value: "[100000, 100000]",
-        expected: "at most 2147483648 elements in one tensor"))
-  // A negative input size names input_shape, not the next layer.
-  let negative = Data(
-    #"[{"class_name": "Flatten", "config": {"input_shape": [-28, 28]}}, {"class_name": "Dense", "config": {"units": 2}}]"#
-      .utf8)
-  #expect(
-    thrownError { _ = try Sequential(json: negative) }
-      == .invalidArgument(
-        owner: "flatten (Flatten)", argument: "input_shape", value: "(None, -28, 28)",
-        expected: "every dimension at least 1"))
-  // A size that is not an integer is an error, not dropped.
-  let null = Data(#"[{"class_name": "Flatten", "config": {"input_shape": [null, 28]}}]"#.utf8)
-  #expect(
-    thrownError { _ = try Sequential(json: null) }
-      == .invalidArgument(
-        owner: "Flatten", argument: "input_shape", value: "[null,28]",
-        expected: "a size for every axis after the batch axis"))
   // units: 1.5 names the argument.
   #expect(
     thrownError {

@@ -31,20 +31,14 @@ func mutateKerasFile(_ file: Data, using generator: inout SeededGenerator) -> (D
     guard let config = try? ConfigValue(json: members["config.json"]!) else {
       return (file, "none")
     }
-    let path = nodePaths(config).randomElement(using: &generator)!
-    let operation = Int.random(in: 0..<8, using: &generator)
-    let edited =
-      editing(config, at: path[...]) { node in
-        switch operation {
-        case 0: return nil
-        case 1: return .array([node, node])
-        case 2: return "channels_first"
-        case 3: return ["class_name": "DTypePolicy", "config": ["name": "mixed_float16"]]
-        default: return extremeValues.randomElement(using: &generator)!
-        }
-      } ?? .null
+    let (edited, node) = editingRandomNode(
+      of: config, operations: 8,
+      special: [
+        { _, _ in "channels_first" },
+        { _, _ in ["class_name": "DTypePolicy", "config": ["name": "mixed_float16"]] },
+      ], using: &generator)
     members["config.json"] = try? JSONEncoder().encode(edited)
-    family = "config-\(operation):\(path.joined(separator: "/"))"
+    family = "config-\(node)"
   } else {  // model.weights.h5: bytes edited behind the zip's CRC
     var h5 = [UInt8](members["model.weights.h5"]!)
     let kind = Int.random(in: 0..<5, using: &generator)
@@ -106,26 +100,14 @@ func mutateKerasFile(_ file: Data, using generator: inout SeededGenerator) -> (D
         try? mutated.write(to: URL(fileURLWithPath: "/tmp/fuzzcase.bin"))
       }
     }
-    tally.tried += 1
-    do {
-      let model =
-        isLegacy
+    tally.feed(case: index, family: family, isCase: { $0.hasPrefix(path) }) {
+      isLegacy
         ? try KerasFile.loadModel(hdf5: mutated, path: path)
         : try KerasFile.loadModel(keras: mutated, path: path)
-      tally.loaded += 1
-      do {
-        let x =
-          isLegacy ? [Tensor(shape: [2, 5], repeating: 0.5)] : inputs[index % 7 % seeds.count]
-        _ = try model.predict(x)
-      } catch is StrataError {}
-    } catch StrataError.file(let file, _) where file.hasPrefix(path) {
-      tally.rejected += 1
-    } catch {
-      tally.otherErrors.append("case \(index) (\(family)): \(error)")
+    } use: { model in
+      let x = isLegacy ? [Tensor(shape: [2, 5], repeating: 0.5)] : inputs[index % 7 % seeds.count]
+      _ = try model.predict(x)
     }
   }
-  print("Keras-file fuzz: \(tally); families \(families.sorted { $0.key < $1.key })")
-  #expect(tally.tried == cases)
-  #expect(tally.otherErrors.isEmpty, "\(tally.otherErrors.prefix(5))")
-  #expect(tally.rejected > tally.tried / 4 && tally.loaded > 0)
+  tally.check("Keras-file", cases: cases, families: families, rejectedShare: 4)
 }

@@ -67,7 +67,8 @@ import Testing
   #expect(constant.scalars == [2.5, 2.5, 2.5])
   let seeded = try VarianceScaling(preset: "HeNormal", seed: 7)
   #expect(
-    seeded.config == .init(scale: 2, mode: "fan_in", distribution: "truncated_normal", seed: 7))
+    try seeded
+      == VarianceScaling(scale: 2, mode: "fan_in", distribution: "truncated_normal", seed: 7))
   #expect(throws: StrataError.self) { try VarianceScaling(preset: "he_norml") }
   let leaky = try LeakyReLUActivation(config: .init(negativeSlope: 0.25))(Tensor([-4, 2]))
   #expect(leaky.scalars == [-1, 2])

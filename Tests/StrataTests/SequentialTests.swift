@@ -30,18 +30,7 @@ func beginnerModel() throws -> Sequential {
       Dense(10, activation: "softmax"),
     ]),
   ] {
-    let layers = try #require(reference["layers"]?.arrayValue)
-    #expect(model.layers.count == layers.count)
-    for (index, expected) in layers.enumerated() {
-      let object = try #require(expected.objectValue)
-      #expect(model.layerNames[index] == object["name"]?.stringValue)
-      #expect(model.layers[index].identifier == object["type"]?.stringValue)
-      #expect(model.layers[index].parameterCount == object["params"]?.intValue)
-      let shape = try #require(object["output_shape"]?.arrayValue).dropFirst().compactMap(
-        \.intValue)
-      #expect(model.outputShapes[index] == shape)
-    }
-    #expect(model.parameterCount == reference["total_params"]?.intValue)
+    try expectLayers(of: model, match: reference, "mlp")
     let summary = model.summaryText()
     #expect(summary.contains("dense (Dense)                (None, 128)               100480"))
     #expect(summary.contains("Total params: 101,770"))

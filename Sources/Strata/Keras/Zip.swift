@@ -151,11 +151,10 @@ enum ZipArchive {
     let dosDate =
       max((parts.year ?? 1980) - 1980, 0) << 9 | (parts.month ?? 1) << 5 | (parts.day ?? 1)
     for (name, data) in members {
-      guard data.count < 0xFFFF_FFFF, archive.count < 0xFFFF_FFFF else {
-        throw StrataError.invalidArgument(
-          owner: "zip", argument: name, value: "\(data.count) bytes",
-          expected: "members under 4 GiB (Strata writes no zip64)")
-      }
+      try checkArgument(
+        data.count < 0xFFFF_FFFF && archive.count < 0xFFFF_FFFF,
+        owner: "zip", argument: name, value: "\(data.count) bytes",
+        expected: "members under 4 GiB (Strata writes no zip64)")
       let crc = data.withUnsafeBytes { StrataCore.crc32($0) }
       let offset = archive.count
       let nameBytes = Data(name.utf8)
