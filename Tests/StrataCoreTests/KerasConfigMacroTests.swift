@@ -39,3 +39,49 @@ func kerasConfigMacroDecodes() throws {
   }
   #expect(try ConfigCoding.encode(decoded)["dropout_rate"]?.doubleValue == 0.5)
 }
+
+/// A component that holds only its Keras arguments: its own config, checked by `validate()`.
+@KerasConfig struct Scaled: Activation, SelfConfigured, Equatable {
+  @Required var factor: Float = 0
+  var offset: Float = 0
+  static let identifier = "scaled"
+  func validate() throws {
+    try checkArgument(
+      factor > 0, owner: "Scaled", argument: "factor", value: "\(factor)",
+      expected: "a positive number")
+  }
+  func forward(
+    _ x: UnsafeBufferPointer<Float>, into y: UnsafeMutableBufferPointer<Float>, rowLength: Int
+  ) {
+    for i in x.indices { y[i] = x[i] * factor + offset }
+  }
+  func backward(
+    input: UnsafeBufferPointer<Float>, output: UnsafeBufferPointer<Float>,
+    outputGradient: UnsafeBufferPointer<Float>,
+    into inputGradient: UnsafeMutableBufferPointer<Float>,
+    rowLength: Int
+  ) {
+    for i in input.indices { inputGradient[i] = outputGradient[i] * factor }
+  }
+}
+
+@Test("a SelfConfigured component is refused by validate() on every path that makes it")
+func selfConfiguredComponentsValidate() throws {
+  let refusal = StrataError.invalidArgument(
+    owner: "Scaled", argument: "factor", value: "-1.0", expected: "a positive number")
+  // The memberwise init throws what validate() throws; a good one is its own config.
+  #expect(throws: refusal) { try Scaled(factor: -1) }
+  let good = try Scaled(factor: 2, offset: 1)
+  #expect(good.config == good && good.offset == 1)
+  // The defaults hold the required argument's placeholder, unchecked.
+  #expect(Scaled.kerasDefaults.factor == 0 && Scaled.requiredArguments == ["factor"])
+  // From Keras arguments: decoded, then checked.
+  #expect(throws: refusal) {
+    try Scaled(config: ConfigCoding.decode(Scaled.self, from: ["factor": -1], owner: "Scaled"))
+  }
+  let decoded = try Scaled(
+    config: ConfigCoding.decode(Scaled.self, from: ["factor": 3], owner: "Scaled"))
+  #expect(decoded == (try Scaled(factor: 3)))
+  let written = decoded.configDictionary
+  #expect(written["factor"]?.doubleValue == 3 && written["offset"]?.doubleValue == 0)
+}
