@@ -26,6 +26,18 @@ enum FillMode: String {
   }
 }
 
+/// The arguments Keras' random affine image layers share, flat in their configs (`@Flattened`).
+@KerasConfig public struct AffineSampling: Equatable {
+  /// Keras' `fill_mode`: `"reflect"`, `"wrap"`, `"constant"` or `"nearest"`.
+  public var fillMode: String = "reflect"
+  /// Keras' `interpolation`: `"bilinear"` or `"nearest"`.
+  public var interpolation: String = "bilinear"
+  /// Keras' `seed`.
+  public var seed: Int?
+  /// Keras' `fill_value`, for `"constant"`.
+  public var fillValue: Float = 0
+}
+
 /// The random affine image layers' shared arguments and sampling: each image of a training batch is
 /// resampled through its own transform `[a0, a1, a2, b0, b1, b2]` (input column `a0·x + a1·y + a2`,
 /// row `b0·x + b1·y + b2` for output column `x`, row `y`), bilinear or nearest, with Keras' fill modes;
@@ -38,24 +50,24 @@ public class RandomAffineLayer: RandomImageLayer {
   private var output = Tensor(shape: [0])
   private var inputGradient = Tensor(shape: [0])
 
-  init(seed: Int?, fillMode: String, interpolation: String, fillValue: Float, layer: String) throws
-  {
-    guard let fill = FillMode(rawValue: fillMode), fill != .mirror else {
+  init(_ sampling: AffineSampling, layer: String) throws {
+    guard let fill = FillMode(rawValue: sampling.fillMode), fill != .mirror else {
       throw StrataError.invalidArgument(
-        owner: layer, argument: "fill_mode", value: "'\(fillMode)'",
+        owner: layer, argument: "fill_mode", value: "'\(sampling.fillMode)'",
         expected: "\"reflect\", \"wrap\", \"constant\" or \"nearest\"")
     }
     try checkArgument(
-      ["bilinear", "nearest"].contains(interpolation),
-      owner: layer, argument: "interpolation", value: "'\(interpolation)'",
+      ["bilinear", "nearest"].contains(sampling.interpolation),
+      owner: layer, argument: "interpolation", value: "'\(sampling.interpolation)'",
       expected: "\"bilinear\" or \"nearest\"")
     try checkArgument(
-      fillValue.isFinite,
-      owner: layer, argument: "fill_value", value: "\(fillValue)", expected: "a finite number")
+      sampling.fillValue.isFinite,
+      owner: layer, argument: "fill_value", value: "\(sampling.fillValue)",
+      expected: "a finite number")
     self.fill = fill
-    self.fillValue = fillValue
-    nearest = interpolation == "nearest"
-    super.init(seed: seed)
+    fillValue = sampling.fillValue
+    nearest = sampling.interpolation == "nearest"
+    super.init(seed: sampling.seed)
   }
 
   /// For each input pixel an output pixel reads: (input offset, weight) pairs, and the weight of the
@@ -169,14 +181,8 @@ public final class RandomTranslation: RandomAffineLayer, Layer, RandomizedLayer 
     @Required public var heightFactor: FactorRange = FactorRange(0, 0)
     /// The horizontal shift's range, a fraction of the width.
     @Required public var widthFactor: FactorRange = FactorRange(0, 0)
-    /// Keras' `fill_mode`.
-    public var fillMode: String = "reflect"
-    /// Keras' `interpolation`: `"bilinear"` or `"nearest"`.
-    public var interpolation: String = "bilinear"
-    /// Keras' `seed`.
-    public var seed: Int?
-    /// Keras' `fill_value`, for `"constant"`.
-    public var fillValue: Float = 0
+    /// Keras' `fill_mode`, `interpolation`, `seed` and `fill_value`.
+    @Flattened public var sampling: AffineSampling = AffineSampling()
   }
   /// The registry key.
   public static let identifier = "RandomTranslation"
@@ -190,9 +196,7 @@ public final class RandomTranslation: RandomAffineLayer, Layer, RandomizedLayer 
     try checkFactor(
       config.widthFactor, bounds: -1...1, argument: "width_factor", layer: "RandomTranslation")
     self.config = config
-    try super.init(
-      seed: config.seed, fillMode: config.fillMode, interpolation: config.interpolation,
-      fillValue: config.fillValue, layer: "RandomTranslation")
+    try super.init(config.sampling, layer: "RandomTranslation")
   }
 
   /// `RandomTranslation(0.1, 0.1)`.
@@ -202,8 +206,8 @@ public final class RandomTranslation: RandomAffineLayer, Layer, RandomizedLayer 
     try self.init(
       config: Config(
         heightFactor: FactorRange(-abs(heightFactor), abs(heightFactor)),
-        widthFactor: FactorRange(-abs(widthFactor), abs(widthFactor)), fillMode: fillMode,
-        seed: seed))
+        widthFactor: FactorRange(-abs(widthFactor), abs(widthFactor)),
+        sampling: AffineSampling(fillMode: fillMode, seed: seed)))
   }
 
   override func drawTransforms(rows: Int, context: Context) -> [[Float]] {
@@ -228,14 +232,8 @@ public final class RandomZoom: RandomAffineLayer, Layer, RandomizedLayer {
     @Required public var heightFactor: FactorRange = FactorRange(0, 0)
     /// The horizontal zoom's range; the vertical zoom when `nil`.
     public var widthFactor: FactorRange?
-    /// Keras' `fill_mode`.
-    public var fillMode: String = "reflect"
-    /// Keras' `interpolation`.
-    public var interpolation: String = "bilinear"
-    /// Keras' `seed`.
-    public var seed: Int?
-    /// Keras' `fill_value`.
-    public var fillValue: Float = 0
+    /// Keras' `fill_mode`, `interpolation`, `seed` and `fill_value`.
+    @Flattened public var sampling: AffineSampling = AffineSampling()
   }
   /// The registry key.
   public static let identifier = "RandomZoom"
@@ -250,15 +248,15 @@ public final class RandomZoom: RandomAffineLayer, Layer, RandomizedLayer {
       try checkFactor(width, bounds: -1...1, argument: "width_factor", layer: "RandomZoom")
     }
     self.config = config
-    try super.init(
-      seed: config.seed, fillMode: config.fillMode, interpolation: config.interpolation,
-      fillValue: config.fillValue, layer: "RandomZoom")
+    try super.init(config.sampling, layer: "RandomZoom")
   }
 
   /// `RandomZoom(0.2)`.
   public convenience init(_ heightFactor: Float, seed: Int? = nil) throws {
     try self.init(
-      config: Config(heightFactor: FactorRange(-abs(heightFactor), abs(heightFactor)), seed: seed))
+      config: Config(
+        heightFactor: FactorRange(-abs(heightFactor), abs(heightFactor)),
+        sampling: AffineSampling(seed: seed)))
   }
 
   override func drawTransforms(rows: Int, context: Context) -> [[Float]] {
@@ -289,14 +287,8 @@ public final class RandomRotation: RandomAffineLayer, Layer, RandomizedLayer {
   @KerasConfig public struct Config: Equatable {
     /// The angle's range as a fraction of 360° (`f` for `[-f, f]`).
     @Required public var factor: FactorRange = FactorRange(0, 0)
-    /// Keras' `fill_mode`.
-    public var fillMode: String = "reflect"
-    /// Keras' `interpolation`.
-    public var interpolation: String = "bilinear"
-    /// Keras' `seed`.
-    public var seed: Int?
-    /// Keras' `fill_value`.
-    public var fillValue: Float = 0
+    /// Keras' `fill_mode`, `interpolation`, `seed` and `fill_value`.
+    @Flattened public var sampling: AffineSampling = AffineSampling()
   }
   /// The registry key.
   public static let identifier = "RandomRotation"
@@ -307,16 +299,15 @@ public final class RandomRotation: RandomAffineLayer, Layer, RandomizedLayer {
   public init(config: Config) throws {
     try checkFactor(config.factor, bounds: -1...1, argument: "factor", layer: "RandomRotation")
     self.config = config
-    try super.init(
-      seed: config.seed, fillMode: config.fillMode, interpolation: config.interpolation,
-      fillValue: config.fillValue, layer: "RandomRotation")
+    try super.init(config.sampling, layer: "RandomRotation")
   }
 
   /// `RandomRotation(0.1)`.
   public convenience init(_ factor: Float, fillMode: String = "reflect", seed: Int? = nil) throws {
     try self.init(
-      config: Config(factor: FactorRange(-abs(factor), abs(factor)), fillMode: fillMode, seed: seed)
-    )
+      config: Config(
+        factor: FactorRange(-abs(factor), abs(factor)),
+        sampling: AffineSampling(fillMode: fillMode, seed: seed)))
   }
 
   override func drawTransforms(rows: Int, context: Context) -> [[Float]] {

@@ -6,7 +6,7 @@ import StrataCore
 /// activation=None, use_bias=True, kernel_initializer="glorot_uniform", bias_initializer="zeros")`.
 /// The kernel is `[kh, kw, in, out]`, as in Keras. `"same"` padding follows TensorFlow: the output is
 /// `ceil(input / stride)` and an odd total padding puts the extra pixel at the bottom and right.
-public final class Conv2D: Layer {
+public final class Conv2D: KernelLayer, Layer {
   /// The Keras arguments, each with its default.
   @KerasConfig public struct Config: Equatable {
     /// Keras' `filters`.
@@ -21,42 +21,16 @@ public final class Conv2D: Layer {
     public var dilationRate: IntPair = 1
     /// Keras' `activation`.
     public var activation: Spec = "linear"
-    /// Keras' `use_bias`.
-    public var useBias: Bool = true
-    /// Keras' `kernel_initializer`.
-    public var kernelInitializer: Spec = "glorot_uniform"
-    /// Keras' `bias_initializer`.
-    public var biasInitializer: Spec = "zeros"
     /// Grouped convolutions are not supported: only Keras' default of 1 is accepted.
     public var groups: Int = 1
-    /// Keras' `kernel_constraint`, applied after each optimizer update.
-    public var kernelConstraint: Spec?
-    /// Keras' `bias_constraint`, applied after each optimizer update.
-    public var biasConstraint: Spec?
-    /// Keras' `kernel_regularizer`: a penalty on the kernel added to the loss.
-    public var kernelRegularizer: Spec?
-    /// Keras' `bias_regularizer`: a penalty on the bias added to the loss.
-    public var biasRegularizer: Spec?
-    /// Keras' `activity_regularizer`: a penalty on the output, divided by the batch size.
-    public var activityRegularizer: Spec?
+    /// Keras' weight arguments: `use_bias`, the initializers, constraints and regularizers.
+    @Flattened public var weights: WeightArguments = WeightArguments()
   }
 
   public static let identifier = "Conv2D"
   public let config: Config
   public let declaredInputShape: [Int]?
-  /// The resolved activation.
-  public let activation: any Activation
-  let kernelInitializer: any Initializer
-  let biasInitializer: any Initializer
-  let options: WeightOptions
-  /// The regularizer of the output (Keras' `activity_regularizer`).
-  public var activityRegularizer: (any Regularizer)? { options.activityRegularizer }
   let same: Bool
-
-  /// `[kh, kw, in, out]`; `nil` until built.
-  public private(set) var kernel: Parameter?
-  /// `[out]`; `nil` until built or without a bias.
-  public private(set) var bias: Parameter?
   private var inputShape: [Int] = []
   private var geometry: ConvolutionGeometry?
   private var input: Tensor?
@@ -74,12 +48,12 @@ public final class Conv2D: Layer {
     activation: Spec = "linear", useBias: Bool = true, kernelInitializer: Spec = "glorot_uniform",
     biasInitializer: Spec = "zeros", inputShape: [Int]? = nil
   ) throws {
+    let weights = WeightArguments(
+      useBias: useBias, kernelInitializer: kernelInitializer, biasInitializer: biasInitializer)
     try self.init(
       config: Config(
         filters: filters, kernelSize: kernelSize, strides: strides, padding: padding,
-        dilationRate: dilationRate,
-        activation: activation, useBias: useBias, kernelInitializer: kernelInitializer,
-        biasInitializer: biasInitializer),
+        dilationRate: dilationRate, activation: activation, weights: weights),
       inputShape: inputShape)
   }
 
@@ -119,16 +93,8 @@ public final class Conv2D: Layer {
     same = try requirePadding(config.padding, owner: "Conv2D")
     self.config = config
     declaredInputShape = inputShape
-    activation = try Registries.shared.activation(config.activation)
-    kernelInitializer = try Registries.shared.initializer(config.kernelInitializer)
-    biasInitializer = try Registries.shared.initializer(config.biasInitializer)
-    options = try WeightOptions(
-      kernelConstraint: config.kernelConstraint, biasConstraint: config.biasConstraint,
-      kernelRegularizer: config.kernelRegularizer, biasRegularizer: config.biasRegularizer,
-      activityRegularizer: config.activityRegularizer)
+    try super.init(activation: config.activation, weights: config.weights)
   }
-
-  public var parameters: [Parameter] { [kernel, bias].compactMap { $0 } }
 
   func geometry(batch: Int) -> ConvolutionGeometry {
     ConvolutionGeometry(
@@ -152,17 +118,11 @@ public final class Conv2D: Layer {
           "images of at least \(extent.height)x\(extent.width) for a kernel of \(config.kernelSize) with padding '\(config.padding)'"
       )
     }
-    kernel = Parameter(
-      name: "kernel",
-      value: try kernelInitializer.make(
-        shape: [config.kernelSize.height, config.kernelSize.width, inputShape[2], config.filters],
-        generator: &generator))
-    bias =
-      config.useBias
-      ? Parameter(
-        name: "bias",
-        value: try biasInitializer.make(shape: [config.filters], generator: &generator)) : nil
-    options.attach(kernel: kernel, bias: bias)
+    try makeWeights(
+      kernelShape: [
+        config.kernelSize.height, config.kernelSize.width, inputShape[2], config.filters,
+      ],
+      units: config.filters, generator: &generator)
     return [g.outputHeight, g.outputWidth, config.filters]
   }
 

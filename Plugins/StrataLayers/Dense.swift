@@ -5,46 +5,20 @@ import StrataCore
 /// Keras: `Dense(units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
 /// bias_initializer="zeros")`. The kernel is `[inputFeatures, units]`, as in Keras. An input of rank
 /// above 2 is treated as rows of its last axis. The products run on the context's GEMM.
-public final class Dense: SoftmaxHead {
+public final class Dense: KernelLayer, SoftmaxHead {
   /// The Keras arguments, each with its default.
   @KerasConfig public struct Config: Equatable {
     /// Keras' `units`.
     @Required public var units: Int = 0
     /// Keras' `activation`.
     public var activation: Spec = "linear"
-    /// Keras' `use_bias`.
-    public var useBias: Bool = true
-    /// Keras' `kernel_initializer`.
-    public var kernelInitializer: Spec = "glorot_uniform"
-    /// Keras' `bias_initializer`.
-    public var biasInitializer: Spec = "zeros"
-    /// Keras' `kernel_constraint`, applied after each optimizer update.
-    public var kernelConstraint: Spec?
-    /// Keras' `bias_constraint`, applied after each optimizer update.
-    public var biasConstraint: Spec?
-    /// Keras' `kernel_regularizer`: a penalty on the kernel added to the loss.
-    public var kernelRegularizer: Spec?
-    /// Keras' `bias_regularizer`: a penalty on the bias added to the loss.
-    public var biasRegularizer: Spec?
-    /// Keras' `activity_regularizer`: a penalty on the output, divided by the batch size.
-    public var activityRegularizer: Spec?
+    /// Keras' weight arguments: `use_bias`, the initializers, constraints and regularizers.
+    @Flattened public var weights: WeightArguments = WeightArguments()
   }
 
   public static let identifier = "Dense"
   public let config: Config
   public let declaredInputShape: [Int]?
-  /// The resolved activation.
-  public let activation: any Activation
-  let kernelInitializer: any Initializer
-  let biasInitializer: any Initializer
-  let options: WeightOptions
-  /// The regularizer of the output (Keras' `activity_regularizer`).
-  public var activityRegularizer: (any Regularizer)? { options.activityRegularizer }
-
-  /// `[inputFeatures, units]`; `nil` until built.
-  public private(set) var kernel: Parameter?
-  /// `[units]`; `nil` until built or without a bias.
-  public private(set) var bias: Parameter?
   private var inputFeatures = 0
 
   // Kept between steps so that a training step allocates nothing.
@@ -64,12 +38,11 @@ public final class Dense: SoftmaxHead {
     kernelInitializer: Spec = "glorot_uniform", biasInitializer: Spec = "zeros",
     inputShape: [Int]? = nil
   ) throws {
+    let weights = WeightArguments(
+      useBias: useBias, kernelInitializer: kernelInitializer, biasInitializer: biasInitializer)
     try self.init(
-      config: Config(
-        units: units, activation: activation, useBias: useBias,
-        kernelInitializer: kernelInitializer,
-        biasInitializer: biasInitializer),
-      inputShape: inputShape)
+      config: Config(units: units, activation: activation, weights: weights), inputShape: inputShape
+    )
   }
 
   /// A layer from a config, with Keras' `input_shape`.
@@ -79,16 +52,8 @@ public final class Dense: SoftmaxHead {
       owner: "Dense", argument: "units", value: "\(config.units)", expected: "a positive integer")
     self.config = config
     self.declaredInputShape = inputShape
-    activation = try Registries.shared.activation(config.activation)
-    kernelInitializer = try Registries.shared.initializer(config.kernelInitializer)
-    biasInitializer = try Registries.shared.initializer(config.biasInitializer)
-    options = try WeightOptions(
-      kernelConstraint: config.kernelConstraint, biasConstraint: config.biasConstraint,
-      kernelRegularizer: config.kernelRegularizer, biasRegularizer: config.biasRegularizer,
-      activityRegularizer: config.activityRegularizer)
+    try super.init(activation: config.activation, weights: config.weights)
   }
-
-  public var parameters: [Parameter] { [kernel, bias].compactMap { $0 } }
 
   public func build(inputShape: [Int], generator: inout SeededGenerator) throws -> [Int] {
     guard let features = inputShape.last, features > 0 else {
@@ -97,15 +62,8 @@ public final class Dense: SoftmaxHead {
         expected: "an input with a last axis, like (None, 784)")
     }
     inputFeatures = features
-    kernel = Parameter(
-      name: "kernel",
-      value: try kernelInitializer.make(shape: [features, config.units], generator: &generator))
-    bias =
-      config.useBias
-      ? Parameter(
-        name: "bias", value: try biasInitializer.make(shape: [config.units], generator: &generator))
-      : nil
-    options.attach(kernel: kernel, bias: bias)
+    try makeWeights(
+      kernelShape: [features, config.units], units: config.units, generator: &generator)
     return Array(inputShape.dropLast()) + [config.units]
   }
 

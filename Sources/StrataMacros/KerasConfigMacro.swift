@@ -15,6 +15,9 @@ public struct KerasConfigMacro: MemberMacro, ExtensionMacro {
     var type: TypeSyntax
     var initial: ExprSyntax?
     var required: Bool
+    /// `@Flattened`: a config of its own whose arguments stand beside this one's, as Keras' flat
+    /// configs have them.
+    var flattened: Bool
   }
 
   /// The members: the memberwise `init`, `kerasDefaults` and, when an argument is `@Required`,
@@ -77,6 +80,9 @@ public struct KerasConfigMacro: MemberMacro, ExtensionMacro {
         """,
       ]
     }
+    if arguments.contains(where: \.flattened) {
+      members += coding(arguments, access: access)
+    }
     let required = arguments.filter(\.required).map { "\"\(snakeCase($0.name))\"" }
     if !required.isEmpty {
       members.append(
@@ -98,6 +104,45 @@ public struct KerasConfigMacro: MemberMacro, ExtensionMacro {
     return [try ExtensionDeclSyntax("extension \(type.trimmed): KerasConfig {}")]
   }
 
+  /// `CodingKeys`, `init(from:)` and `encode(to:)` for a config with `@Flattened` arguments: those
+  /// decode from, and encode into, the same keyed container as the others.
+  static func coding(_ arguments: [Argument], access: String) -> [DeclSyntax] {
+    let own = arguments.filter { !$0.flattened }
+    var decoding: [String] = ["let container = try decoder.container(keyedBy: CodingKeys.self)"]
+    var encoding: [String] = ["var container = encoder.container(keyedBy: CodingKeys.self)"]
+    for argument in arguments {
+      let name = argument.name
+      if argument.flattened {
+        decoding.append("\(name) = try \(argument.type.trimmedDescription)(from: decoder)")
+        encoding.append("try \(name).encode(to: encoder)")
+      } else if let optional = argument.type.as(OptionalTypeSyntax.self) {
+        let wrapped = optional.wrappedType.trimmedDescription
+        decoding.append(
+          "\(name) = try container.decodeIfPresent(\(wrapped).self, forKey: .\(name))")
+        encoding.append("try container.encodeIfPresent(\(name), forKey: .\(name))")
+      } else {
+        let type = argument.type.trimmedDescription
+        decoding.append("\(name) = try container.decode(\(type).self, forKey: .\(name))")
+        encoding.append("try container.encode(\(name), forKey: .\(name))")
+      }
+    }
+    return [
+      "enum CodingKeys: String, CodingKey { case \(raw: own.map(\.name).joined(separator: ", ")) }",
+      """
+      /// Decodes the arguments, the flattened ones from the same container.
+      \(raw: access)init(from decoder: any Decoder) throws {
+        \(raw: decoding.joined(separator: "\n"))
+      }
+      """,
+      """
+      /// Encodes the arguments, the flattened ones into the same container.
+      \(raw: access)func encode(to encoder: any Encoder) throws {
+        \(raw: encoding.joined(separator: "\n"))
+      }
+      """,
+    ]
+  }
+
   /// Whether the struct declares `validate()`, the check its public init then runs.
   static func declaresValidate(_ structDecl: StructDeclSyntax) -> Bool {
     structDecl.memberBlock.members.contains {
@@ -117,9 +162,10 @@ public struct KerasConfigMacro: MemberMacro, ExtensionMacro {
           $0.name.tokenKind == .keyword(.static) || $0.name.tokenKind == .keyword(.class)
         })
       else { continue }
-      let required = variable.attributes.contains {
-        $0.as(AttributeSyntax.self)?.attributeName.trimmedDescription == "Required"
+      let marks = variable.attributes.compactMap {
+        $0.as(AttributeSyntax.self)?.attributeName.trimmedDescription
       }
+      let required = marks.contains("Required"), flattened = marks.contains("Flattened")
       for binding in variable.bindings {
         if binding.accessorBlock != nil { continue }  // computed
         guard let name = binding.pattern.as(IdentifierPatternSyntax.self)?.identifier.text,
@@ -136,7 +182,9 @@ public struct KerasConfigMacro: MemberMacro, ExtensionMacro {
           )
         }
         arguments.append(
-          Argument(name: name, type: type, initial: binding.initializer?.value, required: required))
+          Argument(
+            name: name, type: type, initial: binding.initializer?.value, required: required,
+            flattened: flattened))
       }
     }
     return arguments
@@ -157,10 +205,10 @@ public struct KerasConfigMacro: MemberMacro, ExtensionMacro {
   }
 }
 
-/// `@Required`: marks a `@KerasConfig` argument Keras has no default for. It only marks; the config
-/// macro reads it.
-public struct RequiredMacro: PeerMacro {
-  /// Nothing: `@Required` only marks a property for `@KerasConfig`.
+/// `@Required` (an argument Keras has no default for) and `@Flattened` (a nested config whose
+/// arguments stand beside the others): they only mark a property; the config macro reads them.
+public struct MarkerMacro: PeerMacro {
+  /// Nothing: the mark is for `@KerasConfig`.
   public static func expansion(
     of node: AttributeSyntax, providingPeersOf declaration: some DeclSyntaxProtocol,
     in context: some MacroExpansionContext
@@ -180,5 +228,5 @@ enum MacroError: Error, CustomStringConvertible {
 /// The compiler plugin that provides Strata's macros.
 @main
 struct StrataMacrosPlugin: CompilerPlugin {
-  let providingMacros: [Macro.Type] = [KerasConfigMacro.self, RequiredMacro.self]
+  let providingMacros: [Macro.Type] = [KerasConfigMacro.self, MarkerMacro.self]
 }

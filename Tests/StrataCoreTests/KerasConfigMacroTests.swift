@@ -85,3 +85,45 @@ func selfConfiguredComponentsValidate() throws {
   let written = decoded.configDictionary
   #expect(written["factor"]?.doubleValue == 3 && written["offset"]?.doubleValue == 0)
 }
+
+/// Arguments two configs share, declared once and flattened into each.
+@KerasConfig struct SharedPart: Equatable {
+  var useBias: Bool = true
+  var kernelRegularizer: Spec?
+}
+
+/// A config with its own arguments and a flattened shared part.
+@KerasConfig struct WithShared: Equatable {
+  @Required var units: Int = 0
+  var name: String?
+  @Flattened var shared: SharedPart = SharedPart()
+}
+
+@Test(
+  "a @Flattened part reads and writes its arguments beside the config's own, as Keras' flat configs"
+)
+func flattenedArgumentsStandBesideTheOthers() throws {
+  let decoded = try ConfigCoding.decode(
+    WithShared.self, from: ["units": 4, "use_bias": false, "kernel_regularizer": "l2"],
+    owner: "WithShared")
+  #expect(
+    decoded == WithShared(units: 4, shared: SharedPart(useBias: false, kernelRegularizer: "l2")))
+  // Written flat, optionals left out when nil; read back the same.
+  let written = try ConfigCoding.encode(decoded)
+  #expect(Set(written.keys) == ["units", "use_bias", "kernel_regularizer"])
+  #expect(try ConfigCoding.decode(WithShared.self, from: written, owner: "WithShared") == decoded)
+  // The defaults fill a missing shared argument; a misspelt one is suggested from the shared part.
+  #expect(
+    try ConfigCoding.decode(WithShared.self, from: ["units": 1], owner: "WithShared").shared
+      == SharedPart())
+  #expect(
+    throws: StrataError.unknownArgument(
+      owner: "WithShared", argument: "use_bais", suggestions: ["use_bias"])
+  ) {
+    try ConfigCoding.decode(
+      WithShared.self, from: ["units": 1, "use_bais": true], owner: "WithShared")
+  }
+  #expect(throws: StrataError.missingArgument(owner: "WithShared", argument: "units")) {
+    try ConfigCoding.decode(WithShared.self, from: ["use_bias": true], owner: "WithShared")
+  }
+}

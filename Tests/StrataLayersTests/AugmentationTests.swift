@@ -236,7 +236,7 @@ struct AugmentationTests {
         let layer = try RandomTranslation(
           config: .init(
             heightFactor: FactorRange(-0.5, 0.5), widthFactor: FactorRange(-0.5, 0.5),
-            fillMode: fillMode, interpolation: interpolation, fillValue: 7))
+            sampling: .init(fillMode: fillMode, interpolation: interpolation, fillValue: 7)))
         _ = try layer.build(inputShape: [7, 5, 2], generator: &generator)
         let shifts = (record["translations"] as! [[Double]]).map { $0.map(Float.init) }
         y = layer.apply(x, transforms: shifts.map { [1, 0, -$0[0], 0, 1, -$0[1]] })

@@ -49,7 +49,7 @@ func constraintMatchesKeras(_ index: Int) throws {
   }
   #expect(made.map { type(of: $0).identifier } == ["MaxNorm", "UnitNorm", "MinMaxNorm", "NonNeg"])
   var config = Dense.Config(units: 3)
-  config.kernelConstraint = "max_norm"
+  config.weights.kernelConstraint = "max_norm"
   let dense = try Dense(config: config)
   var generator = SeededGenerator(seed: 1)
   _ = try dense.build(inputShape: [4], generator: &generator)
