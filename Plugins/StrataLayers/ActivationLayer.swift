@@ -4,20 +4,17 @@ import StrataCore
 ///
 /// Keras: `Activation("relu")` (registered as `"Activation"`; the Swift type has another name because
 /// ``StrataCore/Activation`` is the protocol).
-public final class ActivationLayer: SoftmaxHead {
-  /// The Keras arguments (decoded as given: the required ones have no default).
-  public struct Config: Codable, Sendable, Equatable {
+public final class ActivationLayer: ShapePreservingLayer, SoftmaxHead {
+  /// The Keras arguments.
+  @KerasConfig public struct Config: Equatable {
     /// Keras' `activation`.
-    public var activation: Spec
-    /// The arguments given, Keras' defaults for the others.
-    public init(activation: Spec) { self.activation = activation }
+    @Required public var activation: Spec = "linear"
   }
   public static let identifier = "Activation"
   public let config: Config
   public let declaredInputShape: [Int]?
   /// The resolved activation.
   public let activation: any Activation
-  private var inputShape: [Int] = []
   private var input: Tensor?
   private var output = Tensor(shape: [0])
   private var inputGradient = Tensor(shape: [0])
@@ -35,13 +32,8 @@ public final class ActivationLayer: SoftmaxHead {
     declaredInputShape = inputShape
   }
 
-  public func build(inputShape: [Int], generator: inout SeededGenerator) throws -> [Int] {
-    self.inputShape = inputShape
-    return inputShape
-  }
-
   public func forward(_ x: Tensor, in context: Context) throws -> Tensor {
-    try checkInput(x, layer: "Activation", expected: inputShape)
+    try checkInput(x, layer: "Activation")
     input = context.isTraining ? x : nil
     output.reuse(shape: x.shape)
     let row = x.shape.last ?? 1

@@ -5,24 +5,18 @@ import StrataCore
 ///
 /// Keras: `Dropout(rate, seed=None)`. Without a seed, the mask stream is drawn from the model's seeded
 /// generator when the layer is built, so a seeded model drops the same units every run.
-public final class Dropout: RandomizedLayer {
-  /// The Keras arguments (decoded as given: the required ones have no default).
-  public struct Config: Codable, Sendable, Equatable {
+public final class Dropout: ShapePreservingLayer, RandomizedLayer {
+  /// The Keras arguments, each with its default.
+  @KerasConfig public struct Config: Equatable {
     /// Keras' `rate`.
-    public var rate: Float
+    @Required public var rate: Float = 0
     /// Keras' `seed`.
     public var seed: UInt64?
-    /// The arguments given, Keras' defaults for the others.
-    public init(rate: Float, seed: UInt64? = nil) {
-      self.rate = rate
-      self.seed = seed
-    }
   }
   public static let identifier = "Dropout"
   public let config: Config
   public let declaredInputShape: [Int]?
   private var generator = SeededGenerator(seed: 0)
-  private var inputShape: [Int] = []
   private var mask = Tensor(shape: [0])
   private var output = Tensor(shape: [0])
   private var inputGradient = Tensor(shape: [0])
@@ -53,15 +47,14 @@ public final class Dropout: RandomizedLayer {
     set { generator.state = newValue }
   }
 
-  public func build(inputShape: [Int], generator: inout SeededGenerator) throws -> [Int] {
+  public override func build(inputShape: [Int], generator: inout SeededGenerator) throws -> [Int] {
     let stream = generator.split()
     if config.seed == nil { self.generator = stream }
-    self.inputShape = inputShape
-    return inputShape
+    return try super.build(inputShape: inputShape, generator: &generator)
   }
 
   public func forward(_ x: Tensor, in context: Context) throws -> Tensor {
-    try checkInput(x, layer: "Dropout", expected: inputShape)
+    try checkInput(x, layer: "Dropout")
     guard context.isTraining, config.rate > 0 else {
       hasMask = false
       return x

@@ -128,7 +128,7 @@ public final class ZeroPadding2D: Layer {
 }
 
 /// `y = x · scale + offset`, e.g. pixels to [0, 1]. Keras: `Rescaling(scale, offset=0.0)`.
-public final class Rescaling: Layer {
+public final class Rescaling: ShapePreservingLayer, Layer {
   /// The Keras arguments, each with its default.
   @KerasConfig public struct Config: Equatable {
     /// Keras' `scale`.
@@ -139,7 +139,6 @@ public final class Rescaling: Layer {
   public static let identifier = "Rescaling"
   public let config: Config
   public let declaredInputShape: [Int]?
-  private var inputShape: [Int] = []
   private var output = Tensor(shape: [0])
   private var inputGradient = Tensor(shape: [0])
 
@@ -158,13 +157,8 @@ public final class Rescaling: Layer {
     declaredInputShape = inputShape
   }
 
-  public func build(inputShape: [Int], generator: inout SeededGenerator) throws -> [Int] {
-    self.inputShape = inputShape
-    return inputShape
-  }
-
   public func forward(_ x: Tensor, in context: Context) throws -> Tensor {
-    try checkInput(x, layer: "Rescaling", expected: inputShape)
+    try checkInput(x, layer: "Rescaling")
     output.reuse(shape: x.shape)
     let scale = config.scale, offset = config.offset
     x.withUnsafeBufferPointer { xs in

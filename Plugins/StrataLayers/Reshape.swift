@@ -4,12 +4,10 @@ import StrataCore
 ///
 /// Keras: `Reshape(target_shape)`.
 public final class Reshape: Layer {
-  /// The Keras arguments (decoded as given: the required ones have no default).
-  public struct Config: Codable, Sendable, Equatable {
+  /// The Keras arguments.
+  @KerasConfig public struct Config: Equatable {
     /// Keras' `target_shape`.
-    public var targetShape: [Int]
-    /// The arguments given, Keras' defaults for the others.
-    public init(targetShape: [Int]) { self.targetShape = targetShape }
+    @Required public var targetShape: [Int] = []
   }
   public static let identifier = "Reshape"
   public let config: Config

@@ -191,12 +191,10 @@ public final class SparseTopKCategoricalAccuracy: MeanOverSamples, Metric {
 /// A loss used as a metric: its batch values averaged over every sample seen (`"mae"`, `"mse"`, or any
 /// loss name in `metrics:`).
 public final class LossMetric: MeanOverSamples, Metric {
-  /// The Keras arguments (decoded as given: the required ones have no default).
-  public struct Config: Codable, Sendable, Equatable {
+  /// The Keras arguments.
+  @KerasConfig public struct Config: Equatable {
     /// Keras' `loss`.
-    public var loss: Spec
-    /// The arguments given, Keras' defaults for the others.
-    public init(loss: Spec) { self.loss = loss }
+    @Required public var loss: Spec = "mean_squared_error"
   }
   public static let identifier = "loss_metric"
   public let config: Config

@@ -145,6 +145,29 @@ public func checkInput(
   }
 }
 
+/// The base of a layer whose output has its input's shape (an activation, a rescaling, dropout, …):
+/// `build` keeps the input shape and returns it, and ``checkInput(_:layer:)`` checks each batch
+/// against it. A subclass declares its `Layer` conformance and writes `forward` and `backward`.
+open class ShapePreservingLayer {
+  /// The input shape without the batch axis; empty until built.
+  public private(set) var inputShape: [Int] = []
+
+  /// A layer not yet built.
+  public init() {}
+
+  /// Keeps `inputShape`, which is also the output's. An override calls `super` for the shape.
+  open func build(inputShape: [Int], generator: inout SeededGenerator) throws -> [Int] {
+    self.inputShape = inputShape
+    return inputShape
+  }
+
+  /// Throws ``StrataError/shapeMismatch(layer:received:expected:)`` naming `layer` unless `x` is a
+  /// batch of the built shape.
+  public func checkInput(_ x: Tensor, layer: String) throws {
+    try StrataCore.checkInput(x, layer: layer, expected: inputShape)
+  }
+}
+
 extension Registries {
   /// Makes the activation a spec names (`"relu"`, or a name and config).
   public func activation(_ spec: Spec) throws -> any Activation {

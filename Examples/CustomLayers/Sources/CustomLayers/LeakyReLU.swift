@@ -3,7 +3,7 @@ import StrataCore
 /// Leaky rectified linear unit as a layer: `x` for `x > 0`, `negativeSlope · x` otherwise.
 ///
 /// Keras: `keras.layers.LeakyReLU(negative_slope=0.3)`.
-public final class LeakyReLU: Layer {
+public final class LeakyReLU: ShapePreservingLayer, Layer {
   /// The Keras arguments, each with its default: `@KerasConfig` writes `init(negativeSlope:)`,
   /// the defaults and the `KerasConfig` conformance from the property.
   @KerasConfig public struct Config: Equatable {
@@ -13,15 +13,13 @@ public final class LeakyReLU: Layer {
 
   public static let identifier = "LeakyReLU"
   public let config: Config
-  private var inputShape: [Int] = []
   private var input: Tensor?
 
   public init(config: Config = Config()) throws {
-    guard config.negativeSlope >= 0, config.negativeSlope.isFinite else {
-      throw StrataError.invalidArgument(
-        owner: "LeakyReLU", argument: "negative_slope", value: "\(config.negativeSlope)",
-        expected: "a finite number ≥ 0")
-    }
+    try checkArgument(
+      config.negativeSlope >= 0 && config.negativeSlope.isFinite,
+      owner: "LeakyReLU", argument: "negative_slope", value: "\(config.negativeSlope)",
+      expected: "a finite number ≥ 0")
     self.config = config
   }
 
@@ -30,13 +28,8 @@ public final class LeakyReLU: Layer {
     try self.init(config: Config(negativeSlope: negativeSlope))
   }
 
-  public func build(inputShape: [Int], generator: inout SeededGenerator) throws -> [Int] {
-    self.inputShape = inputShape
-    return inputShape
-  }
-
   public func forward(_ x: Tensor, in context: Context) throws -> Tensor {
-    try checkInput(x, layer: "LeakyReLU", expected: inputShape)
+    try checkInput(x, layer: "LeakyReLU")
     input = context.isTraining ? x : nil
     let slope = config.negativeSlope
     var y = Tensor(shape: x.shape)
