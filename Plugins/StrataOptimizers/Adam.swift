@@ -3,7 +3,7 @@ import Foundation
 import StrataCore
 
 /// The arguments of Adam and its relatives.
-public struct AdamOptions: OptimizerOptions {
+@KerasConfig public struct AdamOptions: OptimizerOptions {
   /// Keras' default `learning_rate`.
   public static let defaultLearningRate: Float = 0.001
   /// Keras' `beta_1`.
@@ -13,9 +13,7 @@ public struct AdamOptions: OptimizerOptions {
   /// Keras' `epsilon`.
   public var epsilon: Float = 1e-7
   /// Keras' `amsgrad`.
-  public var amsgrad = false
-  /// Keras' defaults.
-  public init() {}
+  public var amsgrad: Bool = false
 
   // Keras spells them `beta_1` and `beta_2`; a snake_case key strategy reads those as `beta1`.
   private enum CodingKeys: String, CodingKey {
@@ -56,11 +54,9 @@ extension OptimizerConfig where Options == AdamOptions {
     learningRate: Float, beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-7,
     amsgrad: Bool = false
   ) {
-    self.init(common: .init(learningRate: learningRate))
-    options.beta1 = beta1
-    options.beta2 = beta2
-    options.epsilon = epsilon
-    options.amsgrad = amsgrad
+    self.init(
+      learningRate: learningRate,
+      options: AdamOptions(beta1: beta1, beta2: beta2, epsilon: epsilon, amsgrad: amsgrad))
   }
 }
 

@@ -97,13 +97,11 @@ public struct OptimizerArguments: Codable, Sendable, Equatable {
   }
 }
 
-/// An optimizer's own arguments: what its Keras config holds besides the common ones. Each default is
-/// written once, on the property.
-public protocol OptimizerOptions: Codable, Sendable, Equatable {
+/// An optimizer's own arguments: what its Keras config holds besides the common ones, a
+/// `@KerasConfig` struct (each default written once, on the property).
+public protocol OptimizerOptions: KerasConfig, Equatable {
   /// Keras' default `learning_rate` for this optimizer.
   static var defaultLearningRate: Float { get }
-  /// Keras' defaults.
-  init()
   /// Refuses an argument out of range, naming it and `owner`.
   func validate(owner: String) throws
 }
@@ -127,14 +125,16 @@ public struct OptimizerConfig<Options: OptimizerOptions>: KerasConfig, Equatable
   /// The arguments given, Keras' defaults for the others.
   public init(
     common: OptimizerArguments = .init(learningRate: Options.defaultLearningRate),
-    options: Options = Options()
+    options: Options = .kerasDefaults
   ) {
     self.common = common
     self.options = options
   }
 
-  /// Keras' defaults with `learningRate`.
-  public init(learningRate: Float) { self.init(common: .init(learningRate: learningRate)) }
+  /// `learningRate` and `options`, Keras' defaults for the other common arguments.
+  public init(learningRate: Float, options: Options = .kerasDefaults) {
+    self.init(common: .init(learningRate: learningRate), options: options)
+  }
 
   /// Keras' defaults with a learning-rate schedule: `Adam.Config(schedule: try ExponentialDecay(…))`.
   public init(schedule: any LearningRateSchedule) {

@@ -9,15 +9,13 @@ import StrataCore
 /// `w += momentum · m - lr · g`).
 public final class SGD: ConfiguredOptimizer<SGD.Options>, Optimizer {
   /// SGD's own Keras arguments.
-  public struct Options: OptimizerOptions {
+  @KerasConfig public struct Options: OptimizerOptions {
     /// Keras' default `learning_rate`.
     public static let defaultLearningRate: Float = 0.01
     /// Keras' `momentum`.
     public var momentum: Float = 0
     /// Keras' `nesterov`.
-    public var nesterov = false
-    /// Keras' defaults.
-    public init() {}
+    public var nesterov: Bool = false
     /// Refuses an argument out of range, naming it.
     public func validate(owner: String) throws {
       try fraction(owner, "momentum", momentum)
@@ -30,10 +28,9 @@ public final class SGD: ConfiguredOptimizer<SGD.Options>, Optimizer {
   public convenience init(learningRate: Float = 0.01, momentum: Float = 0, nesterov: Bool = false)
     throws
   {
-    var config = Config(learningRate: learningRate)
-    config.momentum = momentum
-    config.nesterov = nesterov
-    try self.init(config: config)
+    try self.init(
+      config: Config(
+        learningRate: learningRate, options: Options(momentum: momentum, nesterov: nesterov)))
   }
 
   override var slotCount: Int { config.momentum == 0 ? 0 : 1 }
@@ -60,7 +57,7 @@ public final class SGD: ConfiguredOptimizer<SGD.Options>, Optimizer {
 /// momentum=0.0, epsilon=1e-07, centered=False)`; `ε` is added inside the square root, as Keras does.
 public final class RMSprop: ConfiguredOptimizer<RMSprop.Options>, Optimizer {
   /// RMSprop's own Keras arguments.
-  public struct Options: OptimizerOptions {
+  @KerasConfig public struct Options: OptimizerOptions {
     /// Keras' default `learning_rate`.
     public static let defaultLearningRate: Float = 0.001
     /// Keras' `rho`.
@@ -70,9 +67,7 @@ public final class RMSprop: ConfiguredOptimizer<RMSprop.Options>, Optimizer {
     /// Keras' `epsilon`.
     public var epsilon: Float = 1e-7
     /// Keras' `centered`.
-    public var centered = false
-    /// Keras' defaults.
-    public init() {}
+    public var centered: Bool = false
     /// Refuses an argument out of range, naming it.
     public func validate(owner: String) throws {
       try fraction(owner, "rho", rho)
@@ -87,11 +82,10 @@ public final class RMSprop: ConfiguredOptimizer<RMSprop.Options>, Optimizer {
   public convenience init(
     learningRate: Float = 0.001, rho: Float = 0.9, momentum: Float = 0, centered: Bool = false
   ) throws {
-    var config = Config(learningRate: learningRate)
-    config.rho = rho
-    config.momentum = momentum
-    config.centered = centered
-    try self.init(config: config)
+    try self.init(
+      config: Config(
+        learningRate: learningRate,
+        options: Options(rho: rho, momentum: momentum, centered: centered)))
   }
 
   // velocity, momentum, average gradient
@@ -120,15 +114,13 @@ public final class RMSprop: ConfiguredOptimizer<RMSprop.Options>, Optimizer {
 /// initial_accumulator_value=0.1, epsilon=1e-07)`.
 public final class Adagrad: ConfiguredOptimizer<Adagrad.Options>, Optimizer {
   /// Adagrad's own Keras arguments.
-  public struct Options: OptimizerOptions {
+  @KerasConfig public struct Options: OptimizerOptions {
     /// Keras' default `learning_rate`.
     public static let defaultLearningRate: Float = 0.001
     /// Keras' `initial_accumulator_value`.
     public var initialAccumulatorValue: Float = 0.1
     /// Keras' `epsilon`.
     public var epsilon: Float = 1e-7
-    /// Keras' defaults.
-    public init() {}
     /// Refuses an argument out of range, naming it.
     public func validate(owner: String) throws {
       try positive(owner, "initial_accumulator_value", initialAccumulatorValue, allowZero: true)
@@ -141,9 +133,10 @@ public final class Adagrad: ConfiguredOptimizer<Adagrad.Options>, Optimizer {
   /// `Adagrad(learningRate: 0.01)`.
   public convenience init(learningRate: Float = 0.001, initialAccumulatorValue: Float = 0.1) throws
   {
-    var config = Config(learningRate: learningRate)
-    config.initialAccumulatorValue = initialAccumulatorValue
-    try self.init(config: config)
+    try self.init(
+      config: Config(
+        learningRate: learningRate,
+        options: Options(initialAccumulatorValue: initialAccumulatorValue)))
   }
 
   override var slotCount: Int { 1 }
@@ -164,15 +157,13 @@ public final class Adagrad: ConfiguredOptimizer<Adagrad.Options>, Optimizer {
 /// rho=0.95, epsilon=1e-07)`.
 public final class Adadelta: ConfiguredOptimizer<Adadelta.Options>, Optimizer {
   /// Adadelta's own Keras arguments.
-  public struct Options: OptimizerOptions {
+  @KerasConfig public struct Options: OptimizerOptions {
     /// Keras' default `learning_rate`.
     public static let defaultLearningRate: Float = 0.001
     /// Keras' `rho`.
     public var rho: Float = 0.95
     /// Keras' `epsilon`.
     public var epsilon: Float = 1e-7
-    /// Keras' defaults.
-    public init() {}
     /// Refuses an argument out of range, naming it.
     public func validate(owner: String) throws {
       try fraction(owner, "rho", rho)
@@ -184,9 +175,7 @@ public final class Adadelta: ConfiguredOptimizer<Adadelta.Options>, Optimizer {
 
   /// `Adadelta(learningRate: 1.0)`.
   public convenience init(learningRate: Float = 0.001, rho: Float = 0.95) throws {
-    var config = Config(learningRate: learningRate)
-    config.rho = rho
-    try self.init(config: config)
+    try self.init(config: Config(learningRate: learningRate, options: Options(rho: rho)))
   }
 
   // accumulated gradient, accumulated update
