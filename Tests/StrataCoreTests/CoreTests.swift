@@ -1,4 +1,5 @@
 import Strata
+import StrataTesting
 import Testing
 
 @Test func tensorsAreValuesWithCopyOnWrite() throws {
@@ -101,7 +102,7 @@ import Foundation
     ("[] []", "with '[' at byte 3"), ("\"a\u{01}\"", "with '\u{01}' at byte 2"),
   ] {
     guard
-      case .invalidArgument("JSON", "text", let value, _)? = thrownCoreError({
+      case .invalidArgument("JSON", "text", let value, _)? = refusal({
         _ = try ConfigValue(json: Data(text.utf8))
       })
     else { continue }
@@ -110,25 +111,13 @@ import Foundation
   // Deep nesting is refused at the limit, not a stack overflow.
   let deep = String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000)
   guard
-    case .invalidArgument(_, _, _, let expected)? = thrownCoreError({
+    case .invalidArgument(_, _, _, let expected)? = refusal({
       _ = try ConfigValue(json: Data(deep.utf8))
     })
   else { return }
   #expect(expected == "at most 512 nested arrays and objects")
   let allowed = String(repeating: "[", count: 512) + String(repeating: "]", count: 512)
   _ = try ConfigValue(json: Data(allowed.utf8))
-}
-
-func thrownCoreError(_ body: () throws -> Void) -> StrataError? {
-  do {
-    try body()
-    Issue.record("no error was thrown")
-  } catch let error as StrataError {
-    return error
-  } catch {
-    Issue.record("not a StrataError: \(error)")
-  }
-  return nil
 }
 
 /// A config's Keras defaults come from `kerasDefaults` alone: missing arguments take them, given ones

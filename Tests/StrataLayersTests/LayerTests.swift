@@ -64,57 +64,45 @@ func denseGradientCheck(activation: String, useBias: Bool) throws {
 
 @Test func invalidArgumentsThrowClearErrors() {
   #expect(
-    throws: StrataError.invalidArgument(
-      owner: "Dense", argument: "units", value: "-3", expected: "a positive integer")
-  ) {
-    try Dense(-3)
-  }
+    refusal { try Dense(-3) }
+      == .invalidArgument(
+        owner: "Dense", argument: "units", value: "-3", expected: "a positive integer"))
   #expect(
-    throws: StrataError.invalidArgument(
-      owner: "Dense", argument: "units", value: "0", expected: "a positive integer")
-  ) {
-    try Registries.shared.layers.make("Dense", config: ["units": 0])
-  }
+    refusal { try Registries.shared.layers.make("Dense", config: ["units": 0]) }
+      == .invalidArgument(
+        owner: "Dense", argument: "units", value: "0", expected: "a positive integer"))
   #expect(
-    throws: StrataError.invalidArgument(
-      owner: "Dropout", argument: "rate", value: "1.0", expected: "a number in [0, 1)")
-  ) {
-    try Dropout(1)
-  }
+    refusal { try Dropout(1) }
+      == .invalidArgument(
+        owner: "Dropout", argument: "rate", value: "1.0", expected: "a number in [0, 1)"))
   #expect(
-    throws: StrataError.invalidArgument(
-      owner: "Dropout", argument: "rate", value: "-0.1", expected: "a number in [0, 1)")
-  ) {
-    try Dropout(-0.1)
-  }
-  #expect(throws: StrataError.missingArgument(owner: "Dense", argument: "units")) {
-    try Registries.shared.layers.make("Dense", config: ["activation": "relu"])
-  }
+    refusal { try Dropout(-0.1) }
+      == .invalidArgument(
+        owner: "Dropout", argument: "rate", value: "-0.1", expected: "a number in [0, 1)"))
   #expect(
-    throws: StrataError.unknownArgument(owner: "Dense", argument: "unit", suggestions: ["units"])
-  ) {
-    try Registries.shared.layers.make("Dense", config: ["unit": 3])
-  }
+    refusal { try Registries.shared.layers.make("Dense", config: ["activation": "relu"]) }
+      == .missingArgument(owner: "Dense", argument: "units"))
   #expect(
-    throws: StrataError.invalidArgument(
-      owner: "Dense", argument: "units", value: "\"many\"", expected: "an integer")
-  ) {
-    try Registries.shared.layers.make("Dense", config: ["units": "many"])
-  }
+    refusal { try Registries.shared.layers.make("Dense", config: ["unit": 3]) }
+      == .unknownArgument(owner: "Dense", argument: "unit", suggestions: ["units"]))
   #expect(
-    throws: StrataError.invalidArgument(
-      owner: "Reshape", argument: "target_shape", value: "[0, 2]",
-      expected: "positive sizes and at most one -1")
-  ) { try Reshape([0, 2]) }
+    refusal { try Registries.shared.layers.make("Dense", config: ["units": "many"]) }
+      == .invalidArgument(
+        owner: "Dense", argument: "units", value: "\"many\"", expected: "an integer"))
   #expect(
-    throws: StrataError.unknownIdentifier(
-      kind: "activation", identifier: "relu7", suggestions: ["relu", "relu6"])
-  ) { try Dense(3, activation: "relu7") }
+    refusal { try Reshape([0, 2]) }
+      == .invalidArgument(
+        owner: "Reshape", argument: "target_shape", value: "[0, 2]",
+        expected: "positive sizes and at most one -1"))
   #expect(
-    throws: StrataError.unknownIdentifier(
-      kind: "initializer", identifier: "glorot",
-      suggestions: ["GlorotNormal", "GlorotUniform", "glorot_normal"])
-  ) { try Dense(3, kernelInitializer: "glorot") }
+    refusal { try Dense(3, activation: "relu7") }
+      == .unknownIdentifier(
+        kind: "activation", identifier: "relu7", suggestions: ["relu", "relu6"]))
+  #expect(
+    refusal { try Dense(3, kernelInitializer: "glorot") }
+      == .unknownIdentifier(
+        kind: "initializer", identifier: "glorot",
+        suggestions: ["GlorotNormal", "GlorotUniform", "glorot_normal"]))
 }
 
 @Test func wrongInputShapesThrow() throws {
@@ -122,21 +110,18 @@ func denseGradientCheck(activation: String, useBias: Bool) throws {
   var generator = SeededGenerator(seed: 1)
   _ = try dense.build(inputShape: [4], generator: &generator)
   #expect(
-    throws: StrataError.shapeMismatch(
-      layer: "Dense", received: "(None, 5)", expected: "a last axis of 4, like (None, 4)")
-  ) {
-    try dense.forward(Tensor(shape: [2, 5]), in: Context())
-  }
+    refusal { try dense.forward(Tensor(shape: [2, 5]), in: Context()) }
+      == .shapeMismatch(
+        layer: "Dense", received: "(None, 5)", expected: "a last axis of 4, like (None, 4)"))
   #expect(
-    throws: StrataError.shapeMismatch(
-      layer: "Dense (backward)", received: "(2, 3)", expected: "(0,)")
-  ) { try dense.backward(Tensor(shape: [2, 3]), in: Context()) }
+    refusal { try dense.backward(Tensor(shape: [2, 3]), in: Context()) }
+      == .shapeMismatch(layer: "Dense (backward)", received: "(2, 3)", expected: "(0,)"))
   let reshape = try Reshape([5])
   #expect(
-    throws: StrataError.shapeMismatch(
-      layer: "Reshape", received: "(None, 2, 3)",
-      expected: "an input of the same size as the target shape (5,)")
-  ) { try reshape.build(inputShape: [2, 3], generator: &generator) }
+    refusal { try reshape.build(inputShape: [2, 3], generator: &generator) }
+      == .shapeMismatch(
+        layer: "Reshape", received: "(None, 2, 3)",
+        expected: "an input of the same size as the target shape (5,)"))
 }
 
 /// A layer that creates a weight in `build` and does not list it: the conformance check says so.

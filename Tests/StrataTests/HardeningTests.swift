@@ -1,6 +1,7 @@
 import Foundation
 @testable import Strata
 import StrataCore
+import StrataTesting
 import Testing
 
 #if canImport(Glibc)
@@ -9,21 +10,6 @@ import Testing
 
 // Regression tests for the audit of 2026-11-24: each case that crashed, hung, allocated without
 // limit or gave a silently wrong result is now a clear error or the right result.
-
-/// The error a throwing call gives; records a failure when it gives none or another kind.
-func thrownError(_ body: () throws -> Void, sourceLocation: SourceLocation = #_sourceLocation)
-  -> StrataError?
-{
-  do {
-    try body()
-    Issue.record("no error was thrown", sourceLocation: sourceLocation)
-  } catch let error as StrataError {
-    return error
-  } catch {
-    Issue.record("not a StrataError: \(error)")
-  }
-  return nil
-}
 
 @Test func layersTooLargeToAllocateAreErrorsNamingThem() throws {
   // Each model file is refused before it allocates, naming the layer and the argument.
@@ -60,12 +46,12 @@ func thrownError(_ body: () throws -> Void, sourceLocation: SourceLocation = #_s
     ),
   ]
   for (json, error) in files {
-    #expect(thrownError { _ = try Sequential(json: Data("[\(json)]".utf8)) } == error, "\(json)")
+    #expect(refusal { _ = try Sequential(json: Data("[\(json)]".utf8)) } == error, "\(json)")
   }
   // filters: 2^62, whose kernel's element count overflows Int.
   let model = try Sequential()
   #expect(
-    thrownError {
+    refusal {
       try model.add(
         "Conv2D", ["filters": .int(1 << 62), "kernel_size": 3, "input_shape": [28, 28, 1]])
     }
@@ -75,7 +61,7 @@ func thrownError(_ body: () throws -> Void, sourceLocation: SourceLocation = #_s
   #expect(model.layers.isEmpty)
   // units: 1.5 names the argument.
   #expect(
-    thrownError {
+    refusal {
       _ = try Dense(
         config: ConfigCoding.decode(Dense.Config.self, from: ["units": 1.5], owner: "Dense"))
     }
@@ -84,16 +70,16 @@ func thrownError(_ body: () throws -> Void, sourceLocation: SourceLocation = #_s
 
 @Test func tensorsFromOutsideShapesThrow() {
   #expect(
-    thrownError { _ = try Tensor(checkedShape: [-1]) }
+    refusal { _ = try Tensor(checkedShape: [-1]) }
       == .invalidArgument(
         owner: "Tensor", argument: "shape", value: "[-1]", expected: "no negative dimension"))
   #expect(
-    thrownError { _ = try Tensor(checkedShape: [1 << 40]) }
+    refusal { _ = try Tensor(checkedShape: [1 << 40]) }
       == .invalidArgument(
         owner: "Tensor", argument: "shape", value: "[1099511627776]",
         expected: "at most 2147483648 elements in one tensor"))
   #expect(
-    thrownError { _ = try Tensor(shape: [1 << 32, 1 << 32], scalars: []) }
+    refusal { _ = try Tensor(shape: [1 << 32, 1 << 32], scalars: []) }
       == .invalidArgument(
         owner: "Tensor", argument: "shape", value: "[4294967296, 4294967296]",
         expected: "at most 2147483648 elements in one tensor"))
@@ -131,7 +117,7 @@ func loadEdited(_ header: [String: ConfigValue], _ tensors: [(String, Tensor)]) 
 }
 
 func fileReason(_ body: () throws -> Void) -> String {
-  guard case .file(_, let reason)? = thrownError(body) else { return "not a file error" }
+  guard case .file(_, let reason)? = refusal(body) else { return "not a file error" }
   return reason
 }
 
@@ -232,22 +218,22 @@ func fileReason(_ body: () throws -> Void) -> String {
   let directory = temporaryURL("dir.strata")
   try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
   #expect(
-    thrownError { _ = try Sequential.load(from: directory) }
+    refusal { _ = try Sequential.load(from: directory) }
       == .file(path: directory.path, reason: "is a directory, not a model file"))
   let fifo = temporaryURL("fifo.strata")
   #expect(mkfifo(fifo.path, 0o600) == 0)
   #expect(
-    thrownError { _ = try Sequential.load(from: fifo) }
+    refusal { _ = try Sequential.load(from: fifo) }
       == .file(path: fifo.path, reason: "is not a regular file, not a model file"))
   let short = temporaryURL("short.strata")
   try Data("STR".utf8).write(to: short)
   #expect(
-    thrownError { _ = try Sequential.load(from: short) }
+    refusal { _ = try Sequential.load(from: short) }
       == .file(path: short.path, reason: "is too short to be a model file (3 bytes)"))
   let text = temporaryURL("text.strata")
   try Data("not a model at all".utf8).write(to: text)
   #expect(
-    thrownError { _ = try Sequential.load(from: text) }
+    refusal { _ = try Sequential.load(from: text) }
       == .file(
         path: text.path,
         reason:
@@ -300,7 +286,7 @@ func fileReason(_ body: () throws -> Void) -> String {
   ]
   for (layer, config, argument, value, expected) in refused {
     #expect(
-      thrownError { _ = try Registries.shared.layers.make(layer, config: config) }
+      refusal { _ = try Registries.shared.layers.make(layer, config: config) }
         == .invalidArgument(owner: layer, argument: argument, value: value, expected: expected))
   }
   // Their accepted values pass.
@@ -315,7 +301,7 @@ func fileReason(_ body: () throws -> Void) -> String {
   }
   // A learning rate of NaN names the argument (it used to be a JSON encoding error).
   guard
-    case .invalidArgument(_, let argument, _, _)? = thrownError({
+    case .invalidArgument(_, let argument, _, _)? = refusal({
       _ = try Registries.shared.optimizers.make("adam", config: ["learning_rate": .double(.nan)])
     })
   else { return }
@@ -356,7 +342,7 @@ func fileReason(_ body: () throws -> Void) -> String {
     "ck-{epoch",
   ] {
     guard
-      case .invalidArgument(let owner, let argument, _, _)? = thrownError({
+      case .invalidArgument(let owner, let argument, _, _)? = refusal({
         _ = try formatCheckpointPath(bad, epoch: 0, logs: logs)
       })
     else { continue }
@@ -397,7 +383,7 @@ func fileReason(_ body: () throws -> Void) -> String {
   // Suggestions have no duplicates ('acuracy' used to suggest accuracy three times).
   let model = try Sequential([Dense(3, inputShape: [2])])
   guard
-    case .unknownIdentifier(_, _, let suggestions)? = thrownError({
+    case .unknownIdentifier(_, _, let suggestions)? = refusal({
       try model.compile(optimizer: "adam", loss: "mse", metrics: ["acuracy"])
     })
   else { return }
@@ -408,7 +394,7 @@ func fileReason(_ body: () throws -> Void) -> String {
   let model = try Sequential(json: Data("[]".utf8))
   try model.compile(optimizer: "adam", loss: "mse")
   #expect(
-    thrownError { _ = try model.fit(Tensor([1, 2]), Tensor([1, 2]), verbose: 0) }
+    refusal { _ = try model.fit(Tensor([1, 2]), Tensor([1, 2]), verbose: 0) }
       == .invalidState("sequential has no layers: add layers before fit."))
 }
 
