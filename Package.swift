@@ -3,8 +3,9 @@ import CompilerPluginSupport
 import PackageDescription
 
 /// The built-in plugins: each is a target under `Plugins/<name>` that depends on StrataCore and
-/// these, and a dependency of the `Strata` module. A new plugin or kernels backend is one line here
-/// and two in `Sources/Strata/BuiltIns.swift` (its import and its plugin).
+/// these, and a dependency of the `Strata` module. A new plugin or kernels backend is one line here;
+/// the module announces itself (its `strata_plugins` entry, see `BuiltInPlugins`), and one whose API
+/// applications use is also exported by `Sources/Strata/BuiltIns.swift`.
 let plugins: [(name: String, dependencies: [Target.Dependency])] = [
   ("StrataSIMD", ["CStrataKernels"]),
   ("StrataBLAS", ["CBLAS"]),

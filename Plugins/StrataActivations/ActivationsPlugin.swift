@@ -1,5 +1,10 @@
 import StrataCore
 
+/// Announces ``ActivationsPlugin`` as a built-in when this module is linked (`BuiltInPlugins`).
+@used @section("strata_plugins") let announceActivationsPlugin: @convention(c) () -> Void = {
+  BuiltInPlugins.announce(ActivationsPlugin.self, rank: 10)
+}
+
 /// Registers every built-in activation under its Keras name and aliases.
 public enum ActivationsPlugin: Plugin {
   public static let package = Registrar.builtInPackage

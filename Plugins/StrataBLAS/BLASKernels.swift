@@ -56,6 +56,11 @@ public struct BLASKernels: Kernels {
   }
 }
 
+/// Announces ``BLASPlugin`` as a built-in when this module is linked (`BuiltInPlugins`).
+@used @section("strata_plugins") let announceBLASPlugin: @convention(c) () -> Void = {
+  BuiltInPlugins.announce(BLASPlugin.self, rank: 1)
+}
+
 /// Registers the `"blas"` backend.
 public enum BLASPlugin: Plugin {
   public static let package = Registrar.builtInPackage

@@ -142,6 +142,11 @@ public struct DefaultKernels: Kernels {
   }
 }
 
+/// Announces ``CPUPlugin`` as a built-in when this module is linked (`BuiltInPlugins`).
+@used @section("strata_plugins") let announceCPUPlugin: @convention(c) () -> Void = {
+  BuiltInPlugins.announce(CPUPlugin.self, rank: 3)
+}
+
 /// Registers `"cpu"` (the default) and `"reference"`.
 public enum CPUPlugin: Plugin {
   /// Strata's own package: the names are Keras' plain ones.

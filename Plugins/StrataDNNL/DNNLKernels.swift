@@ -200,6 +200,11 @@ public struct DNNLKernels: Kernels {
   }
 }
 
+/// Announces ``DNNLPlugin`` as a built-in when this module is linked (`BuiltInPlugins`).
+@used @section("strata_plugins") let announceDNNLPlugin: @convention(c) () -> Void = {
+  BuiltInPlugins.announce(DNNLPlugin.self, rank: 2)
+}
+
 /// Registers the `"dnnl"` backend.
 public enum DNNLPlugin: Plugin {
   public static let package = Registrar.builtInPackage

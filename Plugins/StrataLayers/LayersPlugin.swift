@@ -1,5 +1,10 @@
 import StrataCore
 
+/// Announces ``LayersPlugin`` as a built-in when this module is linked (`BuiltInPlugins`).
+@used @section("strata_plugins") let announceLayersPlugin: @convention(c) () -> Void = {
+  BuiltInPlugins.announce(LayersPlugin.self, rank: 12)
+}
+
 /// Registers the built-in layers under their Keras class names.
 public enum LayersPlugin: Plugin {
   public static let package = Registrar.builtInPackage

@@ -1,5 +1,10 @@
 import StrataCore
 
+/// Announces ``MetricsPlugin`` as a built-in when this module is linked (`BuiltInPlugins`).
+@used @section("strata_plugins") let announceMetricsPlugin: @convention(c) () -> Void = {
+  BuiltInPlugins.announce(MetricsPlugin.self, rank: 15)
+}
+
 /// Registers the built-in metrics. `"accuracy"` / `"acc"` are resolved by the model from the loss and
 /// the shapes, as Keras does; any loss name also works as a metric.
 public enum MetricsPlugin: Plugin {

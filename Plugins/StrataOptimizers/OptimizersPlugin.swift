@@ -1,5 +1,10 @@
 import StrataCore
 
+/// Announces ``OptimizersPlugin`` as a built-in when this module is linked (`BuiltInPlugins`).
+@used @section("strata_plugins") let announceOptimizersPlugin: @convention(c) () -> Void = {
+  BuiltInPlugins.announce(OptimizersPlugin.self, rank: 14)
+}
+
 /// Registers every built-in optimizer; names match in any case (`"adam"`, `"Adam"`), as in Keras.
 public enum OptimizersPlugin: Plugin {
   public static let package = Registrar.builtInPackage

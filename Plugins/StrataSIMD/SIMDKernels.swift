@@ -89,6 +89,11 @@ private func withGeometry<R>(_ g: PoolingGeometry, _ body: (UnsafePointer<Int>) 
   }
 }
 
+/// Announces ``SIMDPlugin`` as a built-in when this module is linked (`BuiltInPlugins`).
+@used @section("strata_plugins") let announceSIMDPlugin: @convention(c) () -> Void = {
+  BuiltInPlugins.announce(SIMDPlugin.self, rank: 0)
+}
+
 /// Registers the `"simd"` backend.
 public enum SIMDPlugin: Plugin {
   public static let package = Registrar.builtInPackage

@@ -1,6 +1,7 @@
-// `import Strata` gives an application the core and every built-in plugin. A new built-in plugin
-// (a kernels backend, say) is its line in `Package.swift`'s `plugins`, an import here and its type in
-// `BuiltIns.plugins`.
+// `import Strata` gives an application the core and every built-in plugin's API. Each built-in plugin
+// module announces itself from its `strata_plugins` entry (`BuiltInPlugins`): a new one, a kernels
+// backend say, is its target in `Package.swift`'s `plugins` and that entry; a module whose types
+// applications use is also exported here.
 @_exported import StrataActivations
 @_exported import StrataBLAS
 @_exported import StrataCPU
@@ -15,14 +16,8 @@
 
 /// Strata's built-in plugins, registered the first time any registry is used.
 public enum BuiltIns {
-  /// Every built-in plugin, in registration order.
-  public static var plugins: [any Plugin.Type] {
-    [
-      SIMDPlugin.self, BLASPlugin.self, DNNLPlugin.self, CPUPlugin.self, ActivationsPlugin.self,
-      InitializersPlugin.self, LayersPlugin.self, LossesPlugin.self, OptimizersPlugin.self,
-      MetricsPlugin.self, ModelsPlugin.self,
-    ]
-  }
+  /// Every built-in plugin the program links, in registration order.
+  public static var plugins: [any Plugin.Type] { BuiltInPlugins.linked() }
 }
 
 /// Called once by the core on its first registry look-up (see `Sources/StrataAutoload`).

@@ -68,6 +68,11 @@ public final class ModelLayer: Layer {
   }
 }
 
+/// Announces ``ModelsPlugin`` as a built-in when this module is linked (`BuiltInPlugins`).
+@used @section("strata_plugins") let announceModelsPlugin: @convention(c) () -> Void = {
+  BuiltInPlugins.announce(ModelsPlugin.self, rank: 16)
+}
+
 /// Registers ``ModelLayer`` (Keras' nested `Functional` and `Sequential` records).
 public enum ModelsPlugin: Plugin {
   /// Strata's own package.

@@ -1,8 +1,11 @@
+import CStrataHook
+import Synchronization
+
 /// A module that adds layers, activations, losses, optimizers, initializers, metrics or kernels.
 ///
 /// Each plugin module has one type conforming to `Plugin`. An application registers it once with
 /// `try register(AcmePlugin.self)`; Strata's own built-ins are registered the same way, automatically.
-public protocol Plugin {
+public protocol Plugin: SendableMetatype {
   /// The package that namespaces the plugin's identifiers (`"Acme"` → `"Acme>LeakyReLU"`).
   /// `"Strata"` is reserved for the built-ins.
   static var package: String { get }
@@ -59,6 +62,39 @@ public struct Registrar {
   /// Registers a kernels backend under `identifier`.
   public func register(kernels: any Kernels, as identifier: String) throws {
     try registries.kernels.register(identifier, package: package) { _ in kernels }
+  }
+}
+
+/// The built-in plugins the program links. Each built-in plugin module announces its plugin from an
+/// entry in the `strata_plugins` linker section, so adding one (a kernels backend, say) is its target,
+/// listed in `Package.swift`'s `plugins`, and this one declaration in it:
+///
+/// ```swift
+/// @used @section("strata_plugins") let announceScratch: @convention(c) () -> Void = {
+///   BuiltInPlugins.announce(ScratchPlugin.self, rank: 5)
+/// }
+/// ```
+///
+/// The `Strata` module registers the linked plugins, in `rank` order, on the first registry look-up;
+/// a program that links only `StrataCore` and a plugin module starts with empty registries still.
+public enum BuiltInPlugins {
+  private static let announced = Mutex<[(rank: Int, plugin: any Plugin.Type)]>([])
+  private static let collected: Void = strata_announce_linked_plugins()
+
+  /// Records `plugin` as a built-in, registered after those of lower `rank`: kernels backends
+  /// below 10 (SIMD 0, BLAS 1, oneDNN 2, the default `cpu` 3), the other kinds from 10.
+  public static func announce(_ plugin: any Plugin.Type, rank: Int) {
+    announced.withLock { $0.append((rank, plugin)) }
+  }
+
+  /// Every plugin the linked modules announce, by rank (then type name).
+  public static func linked() -> [any Plugin.Type] {
+    _ = collected
+    return announced.withLock { $0 }
+      .sorted {
+        ($0.rank, String(reflecting: $0.plugin)) < ($1.rank, String(reflecting: $1.plugin))
+      }
+      .map(\.plugin)
   }
 }
 

@@ -103,6 +103,19 @@ final class Passthrough: Layer {
   }
 }
 
+/// The built-ins come from the linked modules' `strata_plugins` entries, not a list: every plugin
+/// module announces itself, once, and they are registered by rank (kernels backends first).
+@Test func builtInPluginsAnnounceThemselvesFromTheLinkedModules() {
+  let names = BuiltInPlugins.linked().map { String(describing: $0) }
+  #expect(
+    names == [
+      "SIMDPlugin", "BLASPlugin", "DNNLPlugin", "CPUPlugin", "ActivationsPlugin",
+      "InitializersPlugin", "LayersPlugin", "LossesPlugin", "OptimizersPlugin", "MetricsPlugin",
+      "ModelsPlugin",
+    ])
+  #expect(BuiltIns.plugins.count == names.count)
+}
+
 /// A type that conforms to `Registrable` itself, not through a kind, has no registry: registering it
 /// is an error naming it, not a trap.
 @Test func registeringATypeOfNoKindIsAnError() throws {
