@@ -84,11 +84,15 @@ public struct KerasConfigMacro: MemberMacro, ExtensionMacro {
       members += coding(arguments, access: access)
     }
     let required = arguments.filter(\.required).map { "\"\(snakeCase($0.name))\"" }
-    if !required.isEmpty {
+    // A flattened part's required arguments are this config's too.
+    let parts = arguments.filter(\.flattened).map {
+      ".union(\($0.type.trimmedDescription).requiredArguments)"
+    }
+    if !required.isEmpty || !parts.isEmpty {
       members.append(
         """
         /// Keras' arguments without a default.
-        \(raw: access)static let requiredArguments: Set<String> = [\(raw: required.joined(separator: ", "))]
+        \(raw: access)static let requiredArguments: Set<String> = Set<String>([\(raw: required.joined(separator: ", "))])\(raw: parts.joined())
         """)
     }
     return members
@@ -108,8 +112,11 @@ public struct KerasConfigMacro: MemberMacro, ExtensionMacro {
   /// decode from, and encode into, the same keyed container as the others.
   static func coding(_ arguments: [Argument], access: String) -> [DeclSyntax] {
     let own = arguments.filter { !$0.flattened }
-    var decoding: [String] = ["let container = try decoder.container(keyedBy: CodingKeys.self)"]
-    var encoding: [String] = ["var container = encoder.container(keyedBy: CodingKeys.self)"]
+    // Only flattened parts: no container of its own (an enum of no cases takes no raw type).
+    var decoding =
+      own.isEmpty ? [] : ["let container = try decoder.container(keyedBy: CodingKeys.self)"]
+    var encoding =
+      own.isEmpty ? [] : ["var container = encoder.container(keyedBy: CodingKeys.self)"]
     for argument in arguments {
       let name = argument.name
       if argument.flattened {
@@ -126,8 +133,12 @@ public struct KerasConfigMacro: MemberMacro, ExtensionMacro {
         encoding.append("try container.encode(\(name), forKey: .\(name))")
       }
     }
+    let keys: DeclSyntax =
+      own.isEmpty
+      ? "enum CodingKeys: CodingKey {}"
+      : "enum CodingKeys: String, CodingKey { case \(raw: own.map(\.name).joined(separator: ", ")) }"
     return [
-      "enum CodingKeys: String, CodingKey { case \(raw: own.map(\.name).joined(separator: ", ")) }",
+      keys,
       """
       /// Decodes the arguments, the flattened ones from the same container.
       \(raw: access)init(from decoder: any Decoder) throws {

@@ -1,4 +1,5 @@
 import StrataCore
+import StrataTesting
 import Testing
 
 /// A config written the one way: each Keras default as the property's initial value.
@@ -126,4 +127,24 @@ func flattenedArgumentsStandBesideTheOthers() throws {
   #expect(throws: StrataError.missingArgument(owner: "WithShared", argument: "units")) {
     try ConfigCoding.decode(WithShared.self, from: ["use_bias": true], owner: "WithShared")
   }
+}
+
+/// A part with an argument Keras requires, and a config made of that part alone.
+@KerasConfig struct RequiredPart: Equatable {
+  @Required var size: Int = 0
+}
+
+@KerasConfig struct OnlyParts: Equatable {
+  @Flattened var part: RequiredPart = RequiredPart(size: 0)
+}
+
+@Test("a flattened part's required arguments are the config's; a config of parts alone codes flat")
+func flattenedPartsKeepTheirRequiredArguments() throws {
+  #expect(OnlyParts.requiredArguments == ["size"])
+  let decoded = try ConfigCoding.decode(OnlyParts.self, from: ["size": 3], owner: "OnlyParts")
+  #expect(decoded.part.size == 3)
+  #expect(try ConfigCoding.encode(decoded)["size"]?.intValue == 3)
+  #expect(
+    refusal { try ConfigCoding.decode(OnlyParts.self, from: [:], owner: "OnlyParts") }
+      == .missingArgument(owner: "OnlyParts", argument: "size"))
 }
