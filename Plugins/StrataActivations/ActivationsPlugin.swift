@@ -1,13 +1,8 @@
 import StrataCore
 
-/// Announces ``ActivationsPlugin`` as a built-in when this module is linked (`BuiltInPlugins`).
-@used @section("strata_plugins") let announceActivationsPlugin: @convention(c) () -> Void = {
-  BuiltInPlugins.announce(ActivationsPlugin.self, rank: 10)
-}
-
 /// Registers every built-in activation under its Keras name and aliases.
-public enum ActivationsPlugin: Plugin {
-  public static let package = Registrar.builtInPackage
+public enum ActivationsPlugin: BuiltInPlugin {
+  @used @section("strata_plugins") static let entry: PluginEntry = { announce(rank: 10) }
   public static func register(in registrar: Registrar) throws {
     try registrar.register(
       types: Linear.self, ReLU.self, ReLU6.self, LeakyReLUActivation.self, ELU.self, SELU.self,

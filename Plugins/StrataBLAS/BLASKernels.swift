@@ -56,14 +56,9 @@ public struct BLASKernels: Kernels {
   }
 }
 
-/// Announces ``BLASPlugin`` as a built-in when this module is linked (`BuiltInPlugins`).
-@used @section("strata_plugins") let announceBLASPlugin: @convention(c) () -> Void = {
-  BuiltInPlugins.announce(BLASPlugin.self, rank: 1)
-}
-
 /// Registers the `"blas"` backend.
-public enum BLASPlugin: Plugin {
-  public static let package = Registrar.builtInPackage
+public enum BLASPlugin: BuiltInPlugin {
+  @used @section("strata_plugins") static let entry: PluginEntry = { announce(rank: 1) }
   public static func register(in registrar: Registrar) throws {
     try registrar.register(kernels: BLASKernels(), as: "blas")
   }

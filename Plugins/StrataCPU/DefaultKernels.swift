@@ -142,15 +142,9 @@ public struct DefaultKernels: Kernels {
   }
 }
 
-/// Announces ``CPUPlugin`` as a built-in when this module is linked (`BuiltInPlugins`).
-@used @section("strata_plugins") let announceCPUPlugin: @convention(c) () -> Void = {
-  BuiltInPlugins.announce(CPUPlugin.self, rank: 3)
-}
-
 /// Registers `"cpu"` (the default) and `"reference"`.
-public enum CPUPlugin: Plugin {
-  /// Strata's own package: the names are Keras' plain ones.
-  public static let package = Registrar.builtInPackage
+public enum CPUPlugin: BuiltInPlugin {
+  @used @section("strata_plugins") static let entry: PluginEntry = { announce(rank: 3) }
   /// Registers this plugin's identifiers.
   public static func register(in registrar: Registrar) throws {
     try registrar.register(kernels: ReferenceKernels(), as: "reference")

@@ -200,14 +200,9 @@ public struct DNNLKernels: Kernels {
   }
 }
 
-/// Announces ``DNNLPlugin`` as a built-in when this module is linked (`BuiltInPlugins`).
-@used @section("strata_plugins") let announceDNNLPlugin: @convention(c) () -> Void = {
-  BuiltInPlugins.announce(DNNLPlugin.self, rank: 2)
-}
-
 /// Registers the `"dnnl"` backend.
-public enum DNNLPlugin: Plugin {
-  public static let package = Registrar.builtInPackage
+public enum DNNLPlugin: BuiltInPlugin {
+  @used @section("strata_plugins") static let entry: PluginEntry = { announce(rank: 2) }
   public static func register(in registrar: Registrar) throws {
     try registrar.register(kernels: DNNLKernels(), as: "dnnl")
   }

@@ -1,13 +1,8 @@
 import StrataCore
 
-/// Announces ``InitializersPlugin`` as a built-in when this module is linked (`BuiltInPlugins`).
-@used @section("strata_plugins") let announceInitializersPlugin: @convention(c) () -> Void = {
-  BuiltInPlugins.announce(InitializersPlugin.self, rank: 11)
-}
-
 /// Registers every built-in initializer under its Keras name and its Keras class name.
-public enum InitializersPlugin: Plugin {
-  public static let package = Registrar.builtInPackage
+public enum InitializersPlugin: BuiltInPlugin {
+  @used @section("strata_plugins") static let entry: PluginEntry = { announce(rank: 11) }
   public static func register(in registrar: Registrar) throws {
     for preset in VarianceScaling.presets {
       try registrar.registries.initializers.register(

@@ -1,13 +1,8 @@
 import StrataCore
 
-/// Announces ``LayersPlugin`` as a built-in when this module is linked (`BuiltInPlugins`).
-@used @section("strata_plugins") let announceLayersPlugin: @convention(c) () -> Void = {
-  BuiltInPlugins.announce(LayersPlugin.self, rank: 12)
-}
-
 /// Registers the built-in layers under their Keras class names.
-public enum LayersPlugin: Plugin {
-  public static let package = Registrar.builtInPackage
+public enum LayersPlugin: BuiltInPlugin {
+  @used @section("strata_plugins") static let entry: PluginEntry = { announce(rank: 12) }
   public static func register(in registrar: Registrar) throws {
     try registrar.register(aliased: [
       (InputLayer.self, ["Input"]),

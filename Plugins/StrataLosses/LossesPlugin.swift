@@ -1,13 +1,8 @@
 import StrataCore
 
-/// Announces ``LossesPlugin`` as a built-in when this module is linked (`BuiltInPlugins`).
-@used @section("strata_plugins") let announceLossesPlugin: @convention(c) () -> Void = {
-  BuiltInPlugins.announce(LossesPlugin.self, rank: 13)
-}
-
 /// Registers every built-in loss under its Keras name, short aliases and class name.
-public enum LossesPlugin: Plugin {
-  public static let package = Registrar.builtInPackage
+public enum LossesPlugin: BuiltInPlugin {
+  @used @section("strata_plugins") static let entry: PluginEntry = { announce(rank: 13) }
   public static func register(in registrar: Registrar) throws {
     try registrar.register(aliased: [
       (MeanSquaredError.self, ["mse", "MSE", "MeanSquaredError"]),

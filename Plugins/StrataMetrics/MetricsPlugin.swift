@@ -1,14 +1,9 @@
 import StrataCore
 
-/// Announces ``MetricsPlugin`` as a built-in when this module is linked (`BuiltInPlugins`).
-@used @section("strata_plugins") let announceMetricsPlugin: @convention(c) () -> Void = {
-  BuiltInPlugins.announce(MetricsPlugin.self, rank: 15)
-}
-
 /// Registers the built-in metrics. `"accuracy"` / `"acc"` are resolved by the model from the loss and
 /// the shapes, as Keras does; any loss name also works as a metric.
-public enum MetricsPlugin: Plugin {
-  public static let package = Registrar.builtInPackage
+public enum MetricsPlugin: BuiltInPlugin {
+  @used @section("strata_plugins") static let entry: PluginEntry = { announce(rank: 15) }
   public static func register(in registrar: Registrar) throws {
     try registrar.register(aliased: [
       (Accuracy.self, ["acc", "Accuracy"]),

@@ -89,14 +89,9 @@ private func withGeometry<R>(_ g: PoolingGeometry, _ body: (UnsafePointer<Int>) 
   }
 }
 
-/// Announces ``SIMDPlugin`` as a built-in when this module is linked (`BuiltInPlugins`).
-@used @section("strata_plugins") let announceSIMDPlugin: @convention(c) () -> Void = {
-  BuiltInPlugins.announce(SIMDPlugin.self, rank: 0)
-}
-
 /// Registers the `"simd"` backend.
-public enum SIMDPlugin: Plugin {
-  public static let package = Registrar.builtInPackage
+public enum SIMDPlugin: BuiltInPlugin {
+  @used @section("strata_plugins") static let entry: PluginEntry = { announce(rank: 0) }
   public static func register(in registrar: Registrar) throws {
     try registrar.register(kernels: SIMDKernels(), as: "simd")
   }

@@ -68,15 +68,9 @@ public final class ModelLayer: Layer {
   }
 }
 
-/// Announces ``ModelsPlugin`` as a built-in when this module is linked (`BuiltInPlugins`).
-@used @section("strata_plugins") let announceModelsPlugin: @convention(c) () -> Void = {
-  BuiltInPlugins.announce(ModelsPlugin.self, rank: 16)
-}
-
 /// Registers ``ModelLayer`` (Keras' nested `Functional` and `Sequential` records).
-public enum ModelsPlugin: Plugin {
-  /// Strata's own package.
-  public static let package = Registrar.builtInPackage
+public enum ModelsPlugin: BuiltInPlugin {
+  @used @section("strata_plugins") static let entry: PluginEntry = { announce(rank: 16) }
   /// Registers ``ModelLayer``.
   public static func register(in registrar: Registrar) throws {
     try registrar.register(ModelLayer.self, aliases: ["Sequential"])

@@ -65,13 +65,17 @@ public struct Registrar {
   }
 }
 
-/// The built-in plugins the program links. Each built-in plugin module announces its plugin from an
-/// entry in the `strata_plugins` linker section, so adding one (a kernels backend, say) is its target,
-/// listed in `Package.swift`'s `plugins`, and this one declaration in it:
+/// The built-in plugins the program links. Each built-in plugin (a ``BuiltInPlugin``) announces
+/// itself from an entry in its module's `strata_plugins` linker section, so adding one (a kernels
+/// backend, say) is its target, listed in `Package.swift`'s `plugins`, and nothing outside it:
 ///
 /// ```swift
-/// @used @section("strata_plugins") let announceScratch: @convention(c) () -> Void = {
-///   BuiltInPlugins.announce(ScratchPlugin.self, rank: 5)
+/// /// Registers the `"scratch"` backend.
+/// public enum ScratchPlugin: BuiltInPlugin {
+///   @used @section("strata_plugins") static let entry: PluginEntry = { announce(rank: 5) }
+///   public static func register(in registrar: Registrar) throws {
+///     try registrar.register(kernels: ScratchKernels(), as: "scratch")
+///   }
 /// }
 /// ```
 ///
@@ -96,6 +100,20 @@ public enum BuiltInPlugins {
       }
       .map(\.plugin)
   }
+}
+
+/// A function the linker gathers into the `strata_plugins` section: a built-in plugin's announcement.
+public typealias PluginEntry = @convention(c) () -> Void
+
+/// One of Strata's built-in plugins: its names are Strata's own (Keras' plain ones), and its module
+/// announces it with a `strata_plugins` entry (see ``BuiltInPlugins``).
+public protocol BuiltInPlugin: Plugin {}
+
+extension BuiltInPlugin {
+  /// Strata's own package: the names are Keras' plain ones.
+  public static var package: String { Registrar.builtInPackage }
+  /// Announces this plugin, to be registered after the built-ins of lower `rank`.
+  public static func announce(rank: Int) { BuiltInPlugins.announce(Self.self, rank: rank) }
 }
 
 /// What a ``Registrar`` registers by type: a kind (layer, activation, …) with a Keras identifier and a
