@@ -87,7 +87,9 @@ extension ConstantFill {
 
 /// All zeros. Keras: `"zeros"`, the default for biases.
 public struct Zeros: ConstantFill {
+  /// The registry key: Keras' `zeros`.
   public static let identifier = "zeros"
+  /// No arguments.
   public init(config: NoConfig = NoConfig()) {}
   /// 0.
   public var fillValue: Float { 0 }
@@ -95,7 +97,9 @@ public struct Zeros: ConstantFill {
 
 /// All ones. Keras: `"ones"`.
 public struct Ones: ConstantFill {
+  /// The registry key: Keras' `ones`.
   public static let identifier = "ones"
+  /// No arguments.
   public init(config: NoConfig = NoConfig()) {}
   /// 1.
   public var fillValue: Float { 1 }

@@ -47,6 +47,7 @@ public final class Dropout: ShapePreservingLayer, RandomizedLayer {
     set { generator.state = newValue }
   }
 
+  /// Splits the mask generator's stream from the model's (without a seed) and keeps the shape.
   public override func build(inputShape: [Int], generator: inout SeededGenerator) throws -> [Int] {
     let stream = generator.split()
     if config.seed == nil { self.generator = stream }

@@ -134,14 +134,14 @@ public macro KerasConfig() = #externalMacro(module: "StrataMacros", type: "Keras
 
 /// Marks an argument of a ``KerasConfig()`` struct that Keras has no default for: it must be given,
 /// and the property's initial value is only a placeholder for ``KerasConfig/kerasDefaults``.
-@attached(peer)
-public macro Required() = #externalMacro(module: "StrataMacros", type: "MarkerMacro")
+@attached(peer) public macro Required() =
+  #externalMacro(module: "StrataMacros", type: "MarkerMacro")
 
 /// Marks an argument of a ``KerasConfig()`` struct that is itself a `@KerasConfig` struct whose
 /// arguments stand beside the others in Keras' flat config: `Dense` and `Conv2D` share their weight
 /// arguments (`use_bias`, `kernel_initializer`, …) as one `WeightArguments` declared once.
-@attached(peer)
-public macro Flattened() = #externalMacro(module: "StrataMacros", type: "MarkerMacro")
+@attached(peer) public macro Flattened() =
+  #externalMacro(module: "StrataMacros", type: "MarkerMacro")
 
 /// A config whose Keras defaults are written once, which ``KerasConfig()`` (the macro) declares.
 ///

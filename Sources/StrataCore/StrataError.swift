@@ -120,8 +120,7 @@ func editDistance(_ a: [Character], _ b: [Character]) -> Int {
 /// Throws ``StrataError/invalidArgument(owner:argument:value:expected:)`` unless `condition` holds:
 /// how a component refuses a bad argument by name (`value` and `expected` are only built when it
 /// does not).
-@inlinable
-public func checkArgument(
+@inlinable public func checkArgument(
   _ condition: Bool, owner: @autoclosure () -> String, argument: @autoclosure () -> String,
   value: @autoclosure () -> String, expected: @autoclosure () -> String
 ) throws {
