@@ -4,7 +4,7 @@
 #
 #   ./setup.sh run [strata options]   train the tutorial model on Fashion-MNIST (release build)
 #   ./setup.sh test                   every test: this package (with coverage per target), Examples/CustomLayers,
-#                                     bench's quick mode
+#                                     bench's quick mode, the release binary's checks (.ci/release-checks.sh)
 #   ./setup.sh coverage [filters]     this package's tests with line coverage per target
 #   ./setup.sh bench [bench options]  kernel and model throughput (release build)
 set -euo pipefail
@@ -65,6 +65,10 @@ case "$command" in
     swift package generate-documentation --target StrataCore --target Strata > /dev/null
     # The benchmark's quick mode: every kernel row is checked against the reference backend.
     swift run -c release bench --quick
+    # The release binary on the paths users take, each checked by its output: optimized code can
+    # crash where the debug tests pass.
+    swift build -c release --product strata
+    .ci/release-checks.sh "$(swift build -c release --show-bin-path)/strata"
     ;;
   bench)
     swift run -c release bench "$@"

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// How much `fit` and `evaluate` print. An integer literal works too: `verbose: 0`.
 public enum Verbosity: Int, Sendable, ExpressibleByIntegerLiteral {
@@ -32,16 +33,30 @@ public enum Console {
   /// Receives what would go to standard error, newlines included.
   @TaskLocal public static var errorSink: (@Sendable (String) -> Void)?
 
+  private static let silenced = Atomic<Bool>(false)
+
+  /// Whether standard output is off for the whole process: so it is on every rank but the first of
+  /// a distributed run, which prints for all of them. Errors still go to standard error, and a
+  /// bound ``sink`` still receives its text.
+  public static var isSilenced: Bool {
+    get { silenced.load(ordering: .relaxed) }
+    set { silenced.store(newValue, ordering: .relaxed) }
+  }
+
   /// Writes `text` as it is (no newline added).
   public static func write(_ text: String) {
-    if let sink { sink(text) } else { FileHandle.standardOutput.write(Data(text.utf8)) }
+    if let sink {
+      sink(text)
+    } else if !isSilenced {
+      FileHandle.standardOutput.write(Data(text.utf8))
+    }
   }
 
   /// Writes `line` and a newline, flushed: a log file or a pipe sees it at once.
   public static func line(_ line: String) {
     if let sink {
       sink(line + "\n")
-    } else {
+    } else if !isSilenced {
       print(line)
       fflush(nil)
     }

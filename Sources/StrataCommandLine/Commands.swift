@@ -151,8 +151,10 @@ public struct Train: ParsableCommand {
     let communicator: any Communicator =
       MPICommunicator.isLaunchedByMPIRun ? try MPICommunicator() : SingleProcess()
     try reportingErrors(on: communicator) {
-      guard communicator.rank != 0 else { return try train(communicator) }
-      try Console.$sink.withValue({ _ in }) { try train(communicator) }
+      // A rank is a process: the others' standard output is off for good (not a task-local sink,
+      // whose push crashed optimized builds on every rank but the first).
+      if communicator.rank != 0 { Console.isSilenced = true }
+      try train(communicator)
     }
   }
 
@@ -342,6 +344,16 @@ func predictedClass(_ predictions: Tensor, row: Int) -> Int {
   let values = predictions.scalars[(row * width)..<((row + 1) * width)]
   if width == 1 { return values.first! > 0.5 ? 1 : 0 }
   return values.indices.max { values[$0] < values[$1] }.map { $0 - row * width } ?? 0
+}
+
+/// Says what was written to `path`: on standard output, unless `path` is standard output itself
+/// (`/dev/stdout`, a pipe), where the line would corrupt the file; then on standard error.
+func reportWritten(_ line: String, to path: String) {
+  var target = stat(), standardOutput = stat()
+  let isStandardOutput =
+    stat(path, &target) == 0 && fstat(STDOUT_FILENO, &standardOutput) == 0
+    && target.st_dev == standardOutput.st_dev && target.st_ino == standardOutput.st_ino
+  if isStandardOutput { Console.errorLine(line) } else { Console.line(line) }
 }
 
 /// Fashion-MNIST's name of a class, or its number for a class it does not have.
@@ -536,9 +548,9 @@ public struct Predict: ParsableCommand {
     let predictions = try model.predict(arrays)
     for (tensor, path) in zip(predictions, output) {
       try NumPyArray.write(tensor, to: URL(fileURLWithPath: path))
-      Console.line(
-        "Wrote predictions of shape \(kerasShape(Array(tensor.shape.dropFirst()))) for \(tensor.shape[0]) samples to \(path)"
-      )
+      reportWritten(
+        "Wrote predictions of shape \(kerasShape(Array(tensor.shape.dropFirst()))) for \(tensor.shape[0]) samples to \(path)",
+        to: path)
     }
   }
 }
@@ -619,7 +631,8 @@ public struct Convert: ParsableCommand {
       } else {
         try model.save(to: url)
       }
-      Console.line("Wrote \(model.name) (\(model.parameterCount) parameters) to \(outputFile)")
+      reportWritten(
+        "Wrote \(model.name) (\(model.parameterCount) parameters) to \(outputFile)", to: outputFile)
     }
   }
 }
