@@ -14,24 +14,122 @@ import Synchronization
 public enum AtomicFile {
   /// Writes `data` to `url` atomically.
   ///
-  /// A target that is a symbolic link is written through (its destination is replaced, the link
-  /// stays); a target that exists keeps its permission bits; temporary files left by writers that were
-  /// killed (their process is gone) are removed first.
+  /// What the path names decides how:
+  /// - a regular file, or nothing yet: a temporary file beside it, renamed over it. A file that exists
+  ///   keeps its permission bits; temporary files left by writers that were killed (their process is
+  ///   gone) are removed first.
+  /// - a symbolic link (even a dangling one): written through, as above, at the file it ends at; the
+  ///   link stays a link.
+  /// - a character device or a FIFO (`/dev/stdout`, `/dev/null`, a named pipe): written through in
+  ///   place, since it cannot be replaced; not atomic, as nothing on such a file can be.
+  /// - a directory, a block device or a socket: refused by name, never replaced.
   /// - Throws: ``StrataError/file(path:reason:)`` naming the file and the system's reason.
   public static func write(_ data: Data, to url: URL) throws {
-    let url = url.resolvingSymlinksInPath()
+    let target = try destination(of: url.path)
+    if let special = target.special {
+      guard special.writable else {
+        throw StrataError.file(
+          path: target.path, reason: "is \(special.name); Strata writes regular files only")
+      }
+      return try writeInPlace(data, to: target.path)
+    }
+    try replace(target.path, with: data)
+  }
+
+  /// What a path ends at: a path to write through to, and the kind of special file it is, if any.
+  private struct Destination {
+    let path: String
+    let special: (name: String, writable: Bool)?
+  }
+
+  /// Follows symbolic links from `path`, dangling ones included (at most 40, as the kernel does), to
+  /// the path a write should reach.
+  private static func destination(of path: String) throws -> Destination {
+    var current = path
+    for _ in 0..<40 {
+      var status = stat()
+      // stat follows every link, /proc's magic ones (/dev/stdout → a pipe) included.
+      if stat(current, &status) == 0 {
+        switch status.st_mode & S_IFMT {
+        case S_IFREG:
+          return Destination(path: realPath(current) ?? current, special: nil)
+        case S_IFCHR: return Destination(path: current, special: ("a character device", true))
+        case S_IFIFO: return Destination(path: current, special: ("a FIFO (named pipe)", true))
+        case S_IFDIR: return Destination(path: current, special: ("a directory", false))
+        case S_IFBLK: return Destination(path: current, special: ("a block device", false))
+        default: return Destination(path: current, special: ("a socket", false))
+        }
+      }
+      // Nothing at the end of the chain: a dangling link is followed by hand, a plain path is new.
+      guard lstat(current, &status) == 0, status.st_mode & S_IFMT == S_IFLNK else {
+        return Destination(path: current, special: nil)
+      }
+      var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+      let length = readlink(current, &buffer, buffer.count - 1)
+      guard length > 0 else { return Destination(path: current, special: nil) }
+      let link = String(decoding: buffer[0..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+      current =
+        link.hasPrefix("/")
+        ? link
+        : URL(fileURLWithPath: current).deletingLastPathComponent().appendingPathComponent(link)
+          .path
+    }
+    throw StrataError.file(
+      path: path, reason: "cannot be written: too many levels of symbolic links")
+  }
+
+  private static func realPath(_ path: String) -> String? {
+    guard let resolved = realpath(path, nil) else { return nil }
+    defer { free(resolved) }
+    return String(cString: resolved)
+  }
+
+  private static func failure(_ path: String, _ what: String) -> StrataError {
+    .file(path: path, reason: "cannot be written: \(what) (\(String(cString: strerror(errno))))")
+  }
+
+  /// Writes all of `bytes` to `fd`; with `pausing`, stops halfway at a ``CrashTestHook`` point.
+  private static func writeAll(
+    _ data: Data, to fd: Int32, path: String, pausing: Bool = false, point: String = ""
+  ) throws {
+    try data.withUnsafeBytes { (bytes: UnsafeRawBufferPointer) in
+      guard let base = bytes.baseAddress else { return }
+      var offset = 0
+      while offset < bytes.count {
+        var chunk = bytes.count - offset
+        if pausing, offset == 0, bytes.count > 1 { chunk = bytes.count / 2 }
+        let written = Glibc.write(fd, base + offset, chunk)
+        if written < 0 && errno == EINTR { continue }
+        guard written > 0 else { throw failure(path, "writing") }
+        offset += written
+        if pausing, offset == bytes.count / 2 {
+          // Half the temporary file is on disk: a crash test may kill the process here.
+          fsync(fd)
+          CrashTestHook.point(point)
+        }
+      }
+    }
+  }
+
+  /// Writes to a device or FIFO as it is: opened for writing, never created, replaced or truncated.
+  private static func writeInPlace(_ data: Data, to path: String) throws {
+    let fd = open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY)
+    guard fd >= 0 else { throw failure(path, "opening") }
+    defer { close(fd) }
+    try writeAll(data, to: fd, path: path)
+  }
+
+  /// Writes a temporary file beside `path`, flushes it and renames it over `path`.
+  private static func replace(_ path: String, with data: Data) throws {
+    let url = URL(fileURLWithPath: path)
     let directory = url.deletingLastPathComponent()
     removeStaleTemporaries(of: url)
     let temporary = directory.appendingPathComponent(
       ".\(url.lastPathComponent).\(getpid()).\(UInt32.random(in: 0...UInt32.max)).tmp")
-    let path = url.path
-    func failure(_ what: String) -> StrataError {
-      .file(path: path, reason: "cannot be written: \(what) (\(String(cString: strerror(errno))))")
-    }
     var existing = stat()
     let mode: mode_t = stat(path, &existing) == 0 ? existing.st_mode & 0o7777 : 0o644
     let fd = open(temporary.path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
-    guard fd >= 0 else { throw failure("creating \(temporary.lastPathComponent)") }
+    guard fd >= 0 else { throw failure(path, "creating \(temporary.lastPathComponent)") }
     var closed = false
     defer {
       if !closed { close(fd) }
@@ -39,27 +137,13 @@ public enum AtomicFile {
     do {
       // open() applies the umask; an existing file's own mode is what it keeps.
       if existing.st_mode != 0 { fchmod(fd, mode) }
-      let pausing = CrashTestHook.isArmed
-      try data.withUnsafeBytes { (bytes: UnsafeRawBufferPointer) in
-        var offset = 0
-        while offset < bytes.count {
-          var chunk = bytes.count - offset
-          if pausing, offset == 0, bytes.count > 1 { chunk = bytes.count / 2 }
-          let written = Glibc.write(fd, bytes.baseAddress! + offset, chunk)
-          if written < 0 && errno == EINTR { continue }
-          guard written > 0 else { throw failure("writing") }
-          offset += written
-          if pausing, offset == bytes.count / 2 {
-            // Half the temporary file is on disk: a crash test may kill the process here.
-            fsync(fd)
-            CrashTestHook.point("writing \(url.lastPathComponent)")
-          }
-        }
-      }
-      guard fsync(fd) == 0 else { throw failure("flushing") }
+      try writeAll(
+        data, to: fd, path: path, pausing: CrashTestHook.isArmed,
+        point: "writing \(url.lastPathComponent)")
+      guard fsync(fd) == 0 else { throw failure(path, "flushing") }
       closed = true
-      guard close(fd) == 0 else { throw failure("closing") }
-      guard rename(temporary.path, path) == 0 else { throw failure("renaming into place") }
+      guard close(fd) == 0 else { throw failure(path, "closing") }
+      guard rename(temporary.path, path) == 0 else { throw failure(path, "renaming into place") }
     } catch {
       unlink(temporary.path)
       throw error
