@@ -177,12 +177,13 @@ func unregistered(
 ) -> StrataError {
   let hint =
     package.map {
-      " It comes from the plugin package '\($0)': call `try register(…Plugin.self)` from that package before loading."
+      " It comes from the plugin package '\($0.prefix(100))': call `try register(…Plugin.self)` from that package before loading."
     }
     ?? (suggestions.isEmpty
       ? "" : " Did you mean \(suggestions.map { "'\($0)'" }.joined(separator: ", "))?")
   return .file(
-    path: path, reason: "names the \(kind) '\(identifier)', which is not registered.\(hint)")
+    path: path,
+    reason: "names the \(kind) '\(identifier.prefix(200))', which is not registered.\(hint)")
 }
 
 extension AllocationBudget {
@@ -385,12 +386,12 @@ extension Model {
   /// Loads weights saved by ``saveWeights(to:)`` or ``save(to:)`` into this model, matching them by
   /// layer name and weight name. Keras' `load_weights`.
   public func loadWeights(from url: URL) throws {
-    let (format, data) = try ModelFileFormat.read(url)
+    let (format, file) = try ModelFileFormat.open(url)
     guard format == .strata else {
-      try KerasFile.loadWeights(into: self, format: format, data: data, path: url.path)
+      try KerasFile.loadWeights(into: self, format: format, file: file, path: url.path)
       return
     }
-    let (_, tensors) = try ModelFile.decode(data, path: url.path)
+    let (_, tensors) = try ModelFile.decode(try file.data(), path: url.path)
     if !isBuilt {
       try buildForLoading(budget: AllocationBudget(forTensorsOf: tensors), path: url.path)
     }
@@ -561,13 +562,14 @@ extension Sequential {
 
 /// Loads any model saved by `save(to:)`, `Sequential` or functional. Keras' `keras.models.load_model`.
 public func loadModel(from url: URL) throws -> Model {
-  let (format, data) = try ModelFileFormat.read(url)
+  let (format, file) = try ModelFileFormat.open(url)
   switch format {
   case .strata:
-    let (header, tensors) = try ModelFile.decode(data, path: url.path)
+    let (header, tensors) = try ModelFile.decode(try file.data(), path: url.path)
     return try Model.load(header: header, tensors: tensors, path: url.path)
-  case .keras: return try KerasFile.loadModel(keras: data, path: url.path)
-  case .hdf5: return try KerasFile.loadModel(hdf5: data, path: url.path)
+  case .keras: return try KerasFile.loadModel(keras: ZipArchive.Source(file), path: url.path)
+  case .hdf5:
+    return try KerasFile.loadModel(hdf5: file.read(at: 0, count: file.size), path: url.path)
   }
 }
 

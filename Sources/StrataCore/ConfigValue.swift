@@ -210,6 +210,9 @@ public enum ConfigCoding {
     // Keras writes `null` for every unset argument; a Config's own defaults stand for those.
     let given = dictionary.filter { !$0.value.isNull }
     try checkGenericArguments(given, owner: owner)
+    // A config that is JSON itself (a nested model's) is the dictionary as it is: coding it through
+    // JSON at every level of nesting cost time growing with the cube of the depth.
+    if let config = ConfigValue.object(given) as? Config { return config }
     let decoder = JSONDecoder()
     decoder.keyDecodingStrategy = .convertFromSnakeCase
     // NaN and infinities pass through to the Config, whose own checks name the argument.

@@ -21,11 +21,18 @@ final class HDF5Reader {
   private var root = 0
   /// Each group's links, by object header address: a path is resolved from the root every time.
   private var linkCache: [Int: [String: Int]] = [:]
+  /// The symbol-table entries read so far, over all groups: bounded by the room the file has.
+  private var entriesRead = 0
 
   /// Reads the superblock of the HDF5 file in `image`.
-  init(image: Data, path: String) throws {
+  convenience init(image: Data, path: String) throws {
+    try self.init(bytes: [UInt8](image), path: path)
+  }
+
+  /// Reads the superblock of the HDF5 file `bytes`, which the reader keeps (no copy is made).
+  init(bytes: [UInt8], path: String) throws {
     self.path = path
-    bytes = [UInt8](image)
+    self.bytes = bytes
     guard bytes.count >= 8, bytes.prefix(8).elementsEqual(HDF5File.signature) else {
       throw StrataError.file(path: path, reason: "is not an HDF5 file (bad signature)")
     }
@@ -193,15 +200,23 @@ final class HDF5Reader {
         if level > 0 {
           try walk(child, depth: depth + 1)
         } else {
+          // A symbol node listed twice would be read twice: the names would come again, and a
+          // small file could make the walk do work far beyond its size.
+          guard visited.insert(child).inserted else {
+            throw corrupt("has an HDF5 group B-tree that lists a symbol node twice")
+          }
           try signature(child, "SNOD")
           let symbols = try uint(child + 6, 2)
           let entrySize = 2 * offsetSize + 24
+          // Every entry takes `entrySize` bytes of the file, so reading more entries, over all
+          // groups, than the file has room for means nodes are shared: work with no end in size.
+          entriesRead += symbols
+          guard entriesRead <= bytes.count / entrySize else {
+            throw corrupt("has HDF5 groups listing more links than the file has room for")
+          }
           for index in 0..<symbols {
             let entry = child + 8 + index * entrySize
             result[try name(try uint(entry, offsetSize))] = try address(entry + offsetSize)
-            guard result.count <= 100_000 else {
-              throw corrupt("has an HDF5 group of too many links")
-            }
           }
         }
         at += offsetSize + lengthSize
@@ -274,8 +289,26 @@ final class HDF5Reader {
     return try (0..<rank).map { try uint(first + $0 * lengthSize, lengthSize) }
   }
 
-  /// Decodes `count` numbers of `type` at `at` as Float.
-  private func numbers(_ type: DataType, at: Int, count: Int) throws -> [Float] {
+  /// The raw bits of the `index`-th element of `type` at `at`, in the machine's order, and the
+  /// element's size in bytes. The caller has checked that the elements lie inside the file.
+  private func rawBits(_ type: DataType, at: Int, index: Int) -> UInt64 {
+    let size: Int
+    let bigEndian: Bool
+    switch type {
+    case .float(let s, let big), .integer(let s, _, let big): (size, bigEndian) = (s, big)
+    default: return 0
+    }
+    let start = at + index * size
+    var raw: UInt64 = 0
+    for i in 0..<size {
+      let byte = UInt64(bytes[start + i])
+      if bigEndian { raw = raw << 8 | byte } else { raw |= byte << (8 * UInt64(i)) }
+    }
+    return raw
+  }
+
+  /// Checks that `count` elements of the numeric `type` at `at` lie inside the file.
+  private func checkNumbers(_ type: DataType, at: Int, count: Int) throws {
     let size: Int
     switch type {
     case .float(let s, _), .integer(let s, _, _): size = s
@@ -284,25 +317,22 @@ final class HDF5Reader {
     guard at >= 0, count <= (bytes.count - at) / size else {
       throw corrupt("holds a dataset past its end")
     }
-    return (0..<count).map { index in
-      let start = at + index * size
-      var raw: UInt64 = 0
-      for i in 0..<size {
-        let byte = UInt64(bytes[start + i])
-        switch type {
-        case .float(_, true), .integer(_, _, true): raw = raw << 8 | byte
-        default: raw |= byte << (8 * UInt64(i))
-        }
-      }
-      switch type {
-      case .float(4, _): return Float(bitPattern: UInt32(truncatingIfNeeded: raw))
-      case .float: return Float(Double(bitPattern: raw))
-      case .integer(_, true, _):
-        let shift = UInt64(64 - 8 * size)
-        return Float(Int64(bitPattern: raw << shift) >> Int64(shift))
-      default: return Float(raw)
-      }
+  }
+
+  /// The element of numeric `type` whose bits are `raw`, as Float.
+  private func number(_ type: DataType, _ raw: UInt64) -> Float {
+    switch type {
+    case .float(4, _): return Float(bitPattern: UInt32(truncatingIfNeeded: raw))
+    case .float: return Float(Double(bitPattern: raw))
+    case .integer(let size, true, _): return Float(signExtended(raw, size: size))
+    default: return Float(raw)
     }
+  }
+
+  /// A signed integer of `size` bytes, widened to 64 bits.
+  private func signExtended(_ raw: UInt64, size: Int) -> Int64 {
+    let shift = UInt64(64 - 8 * size)
+    return Int64(bitPattern: raw << shift) >> Int64(shift)
   }
 
   // MARK: Datasets
@@ -366,22 +396,43 @@ final class HDF5Reader {
   }
 
   /// Reads the numeric dataset `object` as Float32.
+  ///
+  /// Decoded straight into the tensor (the file's bytes and the tensor are the only copies).
   func readTensor(_ object: String) throws -> Tensor {
     let (shape, type, start) = try dataset(object)
-    let values = try numbers(type, at: start, count: shape.reduce(1, *))
-    guard values.allSatisfy({ $0.isFinite }) else {
+    var tensor = try Tensor(checkedShape: shape, owner: "dataset '\(object.prefix(200))'")
+    try checkNumbers(type, at: start, count: tensor.count)
+    var finite = true
+    tensor.withUnsafeMutableBufferPointer { values in
+      for index in values.indices {
+        let value = number(type, rawBits(type, at: start, index: index))
+        finite = finite && value.isFinite
+        values[index] = value
+      }
+    }
+    guard finite else {
       throw corrupt("has a dataset holding NaN or infinite values at '\(object.prefix(200))'")
     }
-    return try Tensor(shape: shape, scalars: values)
+    return tensor
   }
 
   /// Reads the scalar integer dataset `object`.
+  ///
+  /// Read as an integer, never through a float: every value of its type is exact, and an unsigned
+  /// value above `Int64.max` is an error.
   func readInteger(_ object: String) throws -> Int64 {
     let (shape, type, start) = try dataset(object)
-    guard shape.reduce(1, *) == 1, case .integer = type else {
+    guard shape.reduce(1, *) == 1, case .integer(let size, let signed, _) = type else {
       throw corrupt("has a dataset at '\(object.prefix(200))' that is not one integer")
     }
-    return Int64(try numbers(type, at: start, count: 1)[0])
+    try checkNumbers(type, at: start, count: 1)
+    let raw = rawBits(type, at: start, index: 0)
+    if signed { return signExtended(raw, size: size) }
+    guard raw <= UInt64(Int64.max) else {
+      throw corrupt(
+        "has an integer at '\(object.prefix(200))' of \(raw), beyond a signed 64-bit one")
+    }
+    return Int64(raw)
   }
 
   // MARK: Attributes

@@ -26,22 +26,23 @@ public enum ModelFileFormat: String, Sendable, CaseIterable {
     }
   }
 
-  /// Reads the file at `url` (a regular file within ``Limits/maximumFileBytes``) and tells its format.
+  /// Opens the file at `url` (a regular file within ``Limits/maximumFileBytes``) and tells its
+  /// format from its first bytes; the rest is read by the format's reader, in the pieces it needs.
   /// - Throws: ``StrataError/file(path:reason:)`` for a missing file or one of no known format.
-  static func read(_ url: URL) throws -> (ModelFileFormat, Data) {
-    let data = try readUntrustedFile(url, kind: "a model file")
-    guard data.count >= 8 else {
+  static func open(_ url: URL) throws -> (ModelFileFormat, UntrustedFile) {
+    let file = try UntrustedFile(url, kind: "a model file")
+    guard file.size >= 8 else {
       throw StrataError.file(
-        path: url.path, reason: "is too short to be a model file (\(data.count) bytes)")
+        path: url.path, reason: "is too short to be a model file (\(file.size) bytes)")
     }
-    guard let format = ModelFileFormat(bytes: data.prefix(8)) else {
+    guard let format = ModelFileFormat(bytes: Data(try file.read(at: 0, count: 8))) else {
       throw StrataError.file(
         path: url.path,
         reason:
           "is not a model file Strata reads (a Strata model, a Keras .keras zip or an HDF5 .h5 file)"
       )
     }
-    return (format, data)
+    return (format, file)
   }
 }
 
@@ -108,18 +109,24 @@ enum KerasFile {
   /// Loads a `.keras` file: the architecture, the weights and, when present, the compile settings
   /// and the optimizer's state.
   static func loadModel(keras data: Data, path: String) throws -> Model {
-    let members = try ZipArchive.read(
-      data, path: path, wanted: ["config.json", "model.weights.h5", "metadata.json"])
+    try loadModel(keras: ZipArchive.Source(data), path: path)
+  }
+
+  /// Loads a `.keras` archive read from `source`: its members are the only copy of their bytes.
+  static func loadModel(keras source: ZipArchive.Source, path: String) throws -> Model {
+    var members = try ZipArchive.read(
+      source, path: path, wanted: ["config.json", "model.weights.h5", "metadata.json"])
     guard let configBytes = members["config.json"] else {
       throw StrataError.file(path: path, reason: "holds no config.json (not a Keras 3 model file)")
     }
-    guard let config = try? ConfigValue(json: configBytes) else {
+    guard let config = try? ConfigValue(json: Data(configBytes)) else {
       throw StrataError.file(path: path, reason: "holds a config.json that is not valid JSON")
     }
     guard let weights = members["model.weights.h5"] else {
       throw StrataError.file(path: path, reason: "holds no model.weights.h5")
     }
-    let file = try HDF5Reader(image: weights, path: "\(path)/model.weights.h5")
+    members = [:]  // the reader holds the weights' bytes, the only copy of them
+    let file = try HDF5Reader(bytes: weights, path: "\(path)/model.weights.h5")
     let model = try build(config: config, budgetBytes: weights.count, path: path)
     try readWeights(of: model, from: file, prefix: "")
     if let compile = config.objectValue?["compile_config"]?.objectValue, !compile.isEmpty {
@@ -133,7 +140,12 @@ enum KerasFile {
   /// Loads Keras 2's legacy full-model `.h5`: the architecture from the `model_config` attribute,
   /// the weights from `model_weights`.
   static func loadModel(hdf5 data: Data, path: String) throws -> Model {
-    let file = try HDF5Reader(image: data, path: path)
+    try loadModel(hdf5: [UInt8](data), path: path)
+  }
+
+  /// Loads Keras 2's legacy `.h5` from its bytes (kept, not copied, by the reader).
+  static func loadModel(hdf5 data: [UInt8], path: String) throws -> Model {
+    let file = try HDF5Reader(bytes: data, path: path)
     guard let text = try file.readStrings("/", attribute: "model_config")?.first else {
       throw StrataError.file(
         path: path,
@@ -177,7 +189,8 @@ enum KerasFile {
       identifier = qualified(config) ?? identifier
       throw unregistered(
         kind, identifier,
-        package: identifier.contains(">") ? String(identifier.split(separator: ">")[0]) : nil,
+        package: identifier.firstIndex(of: ">").map { String(identifier[..<$0]) }
+          .flatMap { $0.isEmpty ? nil : $0 },
         suggestions: suggestions, path: path)
     } catch let error as StrataError {
       throw unbuildable(error, path: path)
@@ -300,20 +313,22 @@ enum KerasFile {
   }
 
   /// Loads weights from any weights file Keras writes, or a `.keras` file's, into `model`.
-  static func loadWeights(into model: Model, format: ModelFileFormat, data: Data, path: String)
-    throws
-  {
-    var image = data
+  static func loadWeights(
+    into model: Model, format: ModelFileFormat, file source: UntrustedFile, path: String
+  ) throws {
+    let image: [UInt8]
     var name = path
     if format == .keras {
       guard
-        let weights = try ZipArchive.read(data, path: path, wanted: ["model.weights.h5"])[
-          "model.weights.h5"]
+        let weights = try ZipArchive.read(
+          ZipArchive.Source(source), path: path, wanted: ["model.weights.h5"])["model.weights.h5"]
       else { throw StrataError.file(path: path, reason: "holds no model.weights.h5") }
       image = weights
       name = "\(path)/model.weights.h5"
+    } else {
+      image = try source.read(at: 0, count: source.size)
     }
-    let file = try HDF5Reader(image: image, path: name)
+    let file = try HDF5Reader(bytes: image, path: name)
     if !model.isBuilt {
       try model.buildForLoading(
         budget: AllocationBudget(elements: image.count / 4, purpose: "the weights the file holds"),

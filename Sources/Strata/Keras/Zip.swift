@@ -17,25 +17,58 @@ enum ZipArchive {
   /// The most members an archive may list.
   static let maximumMembers = 1024
 
+  /// Where an archive's bytes come from: a range at a time, so that a file on disk is read in
+  /// pieces (its directory, each wanted member) and never held whole beside the members.
+  struct Source {
+    /// The archive's size in bytes.
+    let size: Int
+    /// `count` bytes from `offset` on; the caller keeps both inside ``size``.
+    let read: (_ offset: Int, _ count: Int) throws -> [UInt8]
+
+    /// An archive in memory.
+    init(_ data: Data) {
+      size = data.count
+      read = { offset, count in
+        [UInt8](data[(data.startIndex + offset)..<(data.startIndex + offset + count)])
+      }
+    }
+
+    /// An archive in a file, read with `pread`.
+    init(_ file: UntrustedFile) {
+      size = file.size
+      read = { try file.read(at: $0, count: $1) }
+    }
+  }
+
   /// Reads the members named in `wanted` (all when `nil`) of the zip archive `data`, by name.
   static func read(_ data: Data, path: String, wanted: Set<String>? = nil) throws -> [String: Data]
   {
+    try read(Source(data), path: path, wanted: wanted).mapValues { Data($0) }
+  }
+
+  /// Reads the members named in `wanted` (all when `nil`) of the archive in `source`, by name: each
+  /// member's bytes are the only copy made of them.
+  static func read(_ source: Source, path: String, wanted: Set<String>? = nil) throws -> [String:
+    [UInt8]]
+  {
     func corrupt(_ reason: String) -> StrataError { .file(path: path, reason: reason) }
-    let bytes = [UInt8](data)
-    func u16(_ at: Int) -> Int { Int(bytes[at]) | Int(bytes[at + 1]) << 8 }
-    func u32(_ at: Int) -> Int { u16(at) | u16(at + 2) << 16 }
+    func u16(_ bytes: [UInt8], _ at: Int) -> Int { Int(bytes[at]) | Int(bytes[at + 1]) << 8 }
+    func u32(_ bytes: [UInt8], _ at: Int) -> Int { u16(bytes, at) | u16(bytes, at + 2) << 16 }
     // The end-of-central-directory record: 22 bytes plus a comment of at most 65,535.
-    guard bytes.count >= 22 else { throw corrupt("is too short to be a zip archive") }
-    var end = -1
-    for start in stride(from: bytes.count - 22, through: max(0, bytes.count - 22 - 65_535), by: -1)
-    where u32(start) == 0x0605_4B50 {
-      end = start
+    guard source.size >= 22 else { throw corrupt("is too short to be a zip archive") }
+    let tailStart = max(0, source.size - 22 - 65_535)
+    let tail = try source.read(tailStart, source.size - tailStart)
+    var found = -1
+    for start in stride(from: tail.count - 22, through: 0, by: -1)
+    where u32(tail, start) == 0x0605_4B50 {
+      found = start
       break
     }
-    guard end >= 0 else { throw corrupt("is not a zip archive (no end of central directory)") }
-    let count = u16(end + 10)
-    let directorySize = u32(end + 12)
-    let directoryStart = u32(end + 16)
+    guard found >= 0 else { throw corrupt("is not a zip archive (no end of central directory)") }
+    let end = tailStart + found
+    let count = u16(tail, found + 10)
+    let directorySize = u32(tail, found + 12)
+    let directoryStart = u32(tail, found + 16)
     guard count != 0xFFFF, directoryStart != 0xFFFF_FFFF else {
       throw corrupt("is a zip64 archive, which Strata does not read (members of 4 GiB or more)")
     }
@@ -45,25 +78,30 @@ enum ZipArchive {
     guard directoryStart + directorySize <= end else {
       throw corrupt("has a central directory past its end")
     }
-    var members: [String: Data] = [:]
+    let directory = try source.read(directoryStart, directorySize)
+    let directoryEnd = directory.count
+    var members: [String: [UInt8]] = [:]
     var total = 0
-    var cursor = directoryStart
+    var cursor = 0
     for _ in 0..<count {
-      guard cursor + 46 <= end, u32(cursor) == 0x0201_4B50 else {
+      guard cursor + 46 <= directoryEnd, u32(directory, cursor) == 0x0201_4B50 else {
         throw corrupt("has a malformed central directory")
       }
-      let flags = u16(cursor + 8)
-      let method = u16(cursor + 10)
-      let crc = UInt32(u32(cursor + 16))
-      let compressed = u32(cursor + 20)
-      let size = u32(cursor + 24)
-      let nameLength = u16(cursor + 28)
-      let extraLength = u16(cursor + 30)
-      let commentLength = u16(cursor + 32)
-      let localStart = u32(cursor + 42)
+      let flags = u16(directory, cursor + 8)
+      let method = u16(directory, cursor + 10)
+      let crc = UInt32(u32(directory, cursor + 16))
+      let compressed = u32(directory, cursor + 20)
+      let size = u32(directory, cursor + 24)
+      let nameLength = u16(directory, cursor + 28)
+      let extraLength = u16(directory, cursor + 30)
+      let commentLength = u16(directory, cursor + 32)
+      let localStart = u32(directory, cursor + 42)
       let next = cursor + 46 + nameLength + extraLength + commentLength
-      guard next <= end else { throw corrupt("has a central directory entry past its end") }
-      let name = String(decoding: bytes[(cursor + 46)..<(cursor + 46 + nameLength)], as: UTF8.self)
+      guard next <= directoryEnd else {
+        throw corrupt("has a central directory entry past its end")
+      }
+      let name = String(
+        decoding: directory[(cursor + 46)..<(cursor + 46 + nameLength)], as: UTF8.self)
       cursor = next
       guard wanted?.contains(name) ?? true else { continue }
       let label = "member '\(name.prefix(100))'"
@@ -85,15 +123,19 @@ enum ZipArchive {
       guard method == 8 || compressed == size else {
         throw corrupt("has a stored \(label) whose sizes disagree")
       }
-      guard localStart + 30 <= directoryStart, u32(localStart) == 0x0403_4B50 else {
+      guard localStart + 30 <= directoryStart else {
         throw corrupt("has \(label) without a local header")
       }
-      let dataStart = localStart + 30 + u16(localStart + 26) + u16(localStart + 28)
+      let local = try source.read(localStart, 30)
+      guard u32(local, 0) == 0x0403_4B50 else {
+        throw corrupt("has \(label) without a local header")
+      }
+      let dataStart = localStart + 30 + u16(local, 26) + u16(local, 28)
       guard dataStart + compressed <= directoryStart else {
         throw corrupt("has \(label) past the end of its data")
       }
       guard members[name] == nil else { throw corrupt("lists \(label) twice") }
-      let stored = data.subdata(in: dataStart..<(dataStart + compressed))
+      let stored = try source.read(dataStart, compressed)
       let content = method == 0 ? stored : try inflate(stored, size: size, label, corrupt)
       let computed = content.withUnsafeBytes { StrataCore.crc32($0) }
       guard computed == crc else {
@@ -107,19 +149,18 @@ enum ZipArchive {
 
   /// Inflates raw deflate data to exactly `size` bytes.
   private static func inflate(
-    _ compressed: Data, size: Int, _ label: String, _ corrupt: (String) -> StrataError
-  ) throws -> Data {
-    var output = Data(count: size)
+    _ compressed: [UInt8], size: Int, _ label: String, _ corrupt: (String) -> StrataError
+  ) throws -> [UInt8] {
+    var output = [UInt8](repeating: 0, count: size)
     var stream = z_stream()
     guard inflateInit2_(&stream, -15, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK
     else { throw corrupt("cannot be inflated (zlib failed to start)") }
     defer { inflateEnd(&stream) }
-    var input = [UInt8](compressed)
-    let status = input.withUnsafeMutableBufferPointer { source in
-      output.withUnsafeMutableBytes { target -> Int32 in
-        stream.next_in = source.baseAddress
+    let status = compressed.withUnsafeBufferPointer { source in
+      output.withUnsafeMutableBufferPointer { target -> Int32 in
+        stream.next_in = UnsafeMutablePointer(mutating: source.baseAddress)
         stream.avail_in = UInt32(source.count)
-        stream.next_out = target.baseAddress?.assumingMemoryBound(to: Bytef.self)
+        stream.next_out = target.baseAddress
         stream.avail_out = UInt32(target.count)
         return CZlib.inflate(&stream, Z_FINISH)
       }
