@@ -68,15 +68,3 @@ public final class AllocationBudget: Sendable {
     }
   }
 }
-
-extension Tensor {
-  /// A tensor of a shape that came from outside (a config, a file, a user): the element count is
-  /// checked and the allocation refused with a thrown error instead of a trap.
-  /// - Throws: ``StrataError/invalidArgument(owner:argument:value:expected:)`` naming `owner`.
-  public init(checkedShape shape: [Int], repeating value: Float = 0, owner: String = "Tensor")
-    throws
-  {
-    _ = try elementCount(of: shape, owner: owner)
-    self.init(shape: shape, repeating: value)
-  }
-}

@@ -6,15 +6,39 @@ public final class TensorStorage: @unchecked Sendable {
   public let base: UnsafeMutablePointer<Float>
 
   /// Allocates `capacity` floats, zeroed, aligned to 64 bytes (a cache line, an AVX-512 vector).
+  ///
+  /// Programmer precondition: memory the machine can give. For a size that comes from outside, use
+  /// ``init(tryCapacity:)``.
   public init(capacity: Int) {
+    guard let base = Self.allocate(capacity) else {
+      fatalError("cannot allocate \(capacity) floats")
+    }
     self.capacity = capacity
-    let raw = UnsafeMutableRawPointer.allocate(
-      byteCount: max(1, capacity) * MemoryLayout<Float>.stride, alignment: 64)
-    base = raw.bindMemory(to: Float.self, capacity: max(1, capacity))
-    base.initialize(repeating: 0, count: max(1, capacity))
+    self.base = base
   }
 
-  deinit { UnsafeMutableRawPointer(base).deallocate() }
+  /// Allocates `capacity` floats, zeroed, or `nil` when the system has not that much memory to give
+  /// (an address-space limit, or more than it holds).
+  public init?(tryCapacity capacity: Int) {
+    guard let base = Self.allocate(capacity) else { return nil }
+    self.capacity = capacity
+    self.base = base
+  }
+
+  /// `capacity` zeroed floats from `posix_memalign`, which reports a failure instead of aborting.
+  private static func allocate(_ capacity: Int) -> UnsafeMutablePointer<Float>? {
+    let count = max(1, capacity)
+    let (bytes, overflow) = count.multipliedReportingOverflow(by: MemoryLayout<Float>.stride)
+    var raw: UnsafeMutableRawPointer?
+    guard capacity >= 0, !overflow, posix_memalign(&raw, 64, bytes) == 0, let raw else {
+      return nil
+    }
+    let base = raw.bindMemory(to: Float.self, capacity: count)
+    base.initialize(repeating: 0, count: count)
+    return base
+  }
+
+  deinit { free(base) }
 }
 
 /// An n-dimensional array of Float32: a shape and contiguous, row-major, 64-byte-aligned storage.
@@ -39,6 +63,24 @@ public struct Tensor: Sendable, Equatable, CustomStringConvertible {
     self.shape = shape
     count = shape.reduce(1, *)
     storage = TensorStorage(capacity: count)
+    if value != 0 { storage.base.update(repeating: value, count: count) }
+  }
+
+  /// A tensor of a shape that came from outside (a config, a file, a user): the element count is
+  /// checked, and an allocation the system refuses is a thrown error instead of an abort.
+  /// - Throws: ``StrataError/invalidArgument(owner:argument:value:expected:)`` naming `owner`.
+  public init(checkedShape shape: [Int], repeating value: Float = 0, owner: String = "Tensor")
+    throws
+  {
+    let count = try elementCount(of: shape, owner: owner)
+    guard let storage = TensorStorage(tryCapacity: count) else {
+      throw StrataError.invalidArgument(
+        owner: owner, argument: "shape", value: "\(shape)",
+        expected: "a tensor the system has memory for (\(count) floats could not be allocated)")
+    }
+    self.shape = shape
+    self.count = count
+    self.storage = storage
     if value != 0 { storage.base.update(repeating: value, count: count) }
   }
 

@@ -53,8 +53,11 @@ public struct LabeledImages: Sendable {
       labels: Array(labels[0..<n]))
   }
 
-  /// Reads a pair of IDX files (images, labels), gzipped or raw.
-  public static func load(images: URL, labels: URL) throws -> LabeledImages {
+  /// Reads a pair of IDX files (images, labels), gzipped or raw; with `classes`, every label must be
+  /// below it.
+  /// - Throws: ``StrataError/file(path:reason:)`` naming the file and what is wrong, a label out of
+  ///   range by its index and value.
+  public static func load(images: URL, labels: URL, classes: Int? = nil) throws -> LabeledImages {
     let imageArray = try IDXArray(contentsOf: images)
     let labelArray = try IDXArray(contentsOf: labels)
     guard imageArray.shape.count == 3 else {
@@ -66,6 +69,13 @@ public struct LabeledImages: Sendable {
       throw StrataError.file(
         path: labels.path,
         reason: "holds \(labelArray.shape) labels for \(imageArray.shape[0]) images")
+    }
+    if let classes, let index = labelArray.bytes.firstIndex(where: { Int($0) >= classes }) {
+      throw StrataError.file(
+        path: labels.path,
+        reason:
+          "holds the label \(labelArray.bytes[index]) at index \(index); the classes are 0 to \(classes - 1)"
+      )
     }
     return try LabeledImages(images: imageArray, labels: labelArray.bytes)
   }
@@ -102,9 +112,11 @@ public enum FashionMNIST {
       )
     }
     let train = try LabeledImages.load(
-      images: file("train-images-idx3-ubyte"), labels: file("train-labels-idx1-ubyte"))
+      images: file("train-images-idx3-ubyte"), labels: file("train-labels-idx1-ubyte"),
+      classes: classNames.count)
     let test = try LabeledImages.load(
-      images: file("t10k-images-idx3-ubyte"), labels: file("t10k-labels-idx1-ubyte"))
+      images: file("t10k-images-idx3-ubyte"), labels: file("t10k-labels-idx1-ubyte"),
+      classes: classNames.count)
     return (train, test)
   }
 }

@@ -24,8 +24,26 @@ public struct IDXArray: Sendable, Equatable {
   public init(contentsOf url: URL) throws {
     let path = url.path
     var data = [UInt8](try readUntrustedFile(url, kind: "an IDX file"))
-    if data.count >= 2 && data[0] == 0x1F && data[1] == 0x8B { data = try gunzip(data, path: path) }
+    if data.count >= 2 && data[0] == 0x1F && data[1] == 0x8B {
+      // Inflated no further than the size its own header gives (a gzip bomb stops there).
+      data = try gunzip(data, path: path, size: Self.fileSize)
+    }
     try self.init(idx: data, path: path)
+  }
+
+  /// The size of the IDX file whose first bytes are `prefix`, once they hold its header (`nil`
+  /// before); the header's own errors are left to ``init(idx:path:)``, so a bad one gives its size.
+  static func fileSize(_ prefix: [UInt8]) -> Int? {
+    guard prefix.count >= 4 else { return nil }
+    let rank = Int(prefix[3])
+    guard prefix.count >= 4 + 4 * rank else { return nil }
+    let shape = (0..<rank).map { axis in
+      prefix[(4 + 4 * axis)..<(8 + 4 * axis)].reduce(0) { $0 << 8 | Int($1) }
+    }
+    guard prefix[0] == 0, prefix[1] == 0, prefix[2] == 0x08, rank >= 1,
+      let count = try? elementCount(of: shape, owner: "IDX")
+    else { return 4 + 4 * rank }
+    return 4 + 4 * rank + count
   }
 
   /// Parses IDX bytes; `path` names the source in errors.
@@ -63,8 +81,12 @@ public struct IDXArray: Sendable, Equatable {
   }
 }
 
-/// Inflates gzip data with zlib.
-func gunzip(_ input: [UInt8], path: String, limit: Int = 1 << 31) throws -> [UInt8] {
+/// Inflates gzip data with zlib, no further than `size` says: it is asked the size of the whole
+/// output from what is inflated so far until it knows (`nil` before), and more output than that, or
+/// than `limit`, is an error, so a small file cannot inflate to gigabytes first.
+func gunzip(
+  _ input: [UInt8], path: String, limit: Int = 1 << 31, size: ([UInt8]) -> Int? = { _ in nil }
+) throws -> [UInt8] {
   var stream = z_stream()
   // 15 + 32: a window of 2^15 and automatic gzip/zlib header detection.
   guard inflateInit2_(&stream, 15 + 32, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK
@@ -73,8 +95,8 @@ func gunzip(_ input: [UInt8], path: String, limit: Int = 1 << 31) throws -> [UIn
   }
   defer { inflateEnd(&stream) }
   var output = [UInt8]()
-  output.reserveCapacity(input.count * 4)
-  var chunk = [UInt8](repeating: 0, count: 1 << 20)
+  var expected: Int? = nil
+  var chunk = [UInt8](repeating: 0, count: 1 << 16)
   var status: Int32 = Z_OK
   try input.withUnsafeBufferPointer { source in
     stream.next_in = UnsafeMutablePointer(mutating: source.baseAddress)
@@ -88,10 +110,19 @@ func gunzip(_ input: [UInt8], path: String, limit: Int = 1 << 31) throws -> [UIn
           throw StrataError.file(
             path: path, reason: "is a corrupt gzip file (zlib error \(status))")
         }
-        output.append(contentsOf: buffer[0..<(buffer.count - Int(stream.avail_out))])
+        let produced = buffer.count - Int(stream.avail_out)
+        let bound = min(expected ?? limit, limit)
+        guard produced <= bound - output.count else {
+          throw StrataError.file(
+            path: path,
+            reason: expected.map { "decompresses to more than the \($0) bytes its header gives" }
+              ?? "decompresses to more than \(limit) bytes")
+        }
+        output.append(contentsOf: buffer[0..<produced])
       }
-      guard output.count <= limit else {
-        throw StrataError.file(path: path, reason: "decompresses to more than \(limit) bytes")
+      if expected == nil, let known = size(output) {
+        expected = known
+        output.reserveCapacity(min(known, limit))
       }
       if status != Z_STREAM_END && stream.avail_in == 0 && stream.avail_out != 0 {
         throw StrataError.file(path: path, reason: "is a truncated gzip file")
