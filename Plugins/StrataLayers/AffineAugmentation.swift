@@ -142,7 +142,7 @@ public class RandomAffineLayer: RandomImageLayer {
   /// Resamples each image through a drawn transform in training; passes through otherwise.
   public func forward(_ x: Tensor, in context: Context) throws -> Tensor {
     try checkInput(x, layer: String(describing: type(of: self)), expected: shape)
-    guard context.isTraining else {
+    guard context.behavesAsTraining else {
       transforms = []
       return x
     }

@@ -149,7 +149,7 @@ public final class RandomFlip: RandomImageLayer, Layer, RandomizedLayer {
   /// Flips in training (a flip per image and axis, Keras' `uniform ≤ 0.5`), passes through otherwise.
   public func forward(_ x: Tensor, in context: Context) throws -> Tensor {
     try checkInput(x, layer: "RandomFlip", expected: shape)
-    guard context.isTraining else {
+    guard context.behavesAsTraining else {
       flips = []
       return x
     }
@@ -235,8 +235,8 @@ public final class RandomBrightness: RandomIntensityLayer, Layer, RandomizedLaye
   /// Brightens or darkens each image in training.
   public func forward(_ x: Tensor, in context: Context) throws -> Tensor {
     try checkInput(x, layer: "RandomBrightness", expected: shape)
-    isTrainingCall = context.isTraining
-    guard context.isTraining else { return x }
+    isTrainingCall = context.behavesAsTraining
+    guard context.behavesAsTraining else { return x }
     let width = config.valueRange[1] - config.valueRange[0]
     let (lower, upper) = (config.factor.lower, config.factor.upper)
     let deltas = drawPerImage(rows: x.shape[0], context: context, generator: &generator).map {
@@ -306,7 +306,7 @@ public final class RandomContrast: RandomIntensityLayer, Layer, RandomizedLayer 
   /// Changes each image's contrast in training.
   public func forward(_ x: Tensor, in context: Context) throws -> Tensor {
     try checkInput(x, layer: "RandomContrast", expected: shape)
-    guard context.isTraining else {
+    guard context.behavesAsTraining else {
       factors = []
       return x
     }
@@ -516,7 +516,7 @@ public final class RandomCrop: RandomImageLayer, Layer, RandomizedLayer {
   public func forward(_ x: Tensor, in context: Context) throws -> Tensor {
     try checkInput(x, layer: "RandomCrop", expected: shape)
     let (inHeight, inWidth) = (shape[0], shape[1])
-    cropped = context.isTraining && inHeight > config.height && inWidth > config.width
+    cropped = context.behavesAsTraining && inHeight > config.height && inWidth > config.width
     if cropped {
       let top = Int(generator.nextUniform() * Float(inHeight - config.height + 1))
       let left = Int(generator.nextUniform() * Float(inWidth - config.width + 1))

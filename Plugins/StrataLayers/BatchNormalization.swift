@@ -139,7 +139,7 @@ public final class BatchNormalization: Layer {
     }
     try checkInput(x, layer: "BatchNormalization", expected: inputShape)
     let channels = inputShape[inputShape.count - 1], rows = x.count / channels
-    let batchStatistics = context.isTraining && !isFrozen
+    let batchStatistics = context.behavesAsTraining && !isFrozen
     if mean.count != channels {
       mean = [Float](repeating: 0, count: channels)
       inverseDeviation = mean

@@ -56,7 +56,7 @@ public final class Dropout: ShapePreservingLayer, RandomizedLayer {
 
   public func forward(_ x: Tensor, in context: Context) throws -> Tensor {
     try checkInput(x, layer: "Dropout")
-    guard context.isTraining, config.rate > 0 else {
+    guard context.behavesAsTraining, config.rate > 0 else {
       hasMask = false
       return x
     }

@@ -175,6 +175,15 @@ public final class AUC: Metric {
     public var summationMethod: String = "interpolation"
     /// Keras' `multi_label`.
     public var multiLabel: Bool = false
+    /// Keras' `num_labels`: the labels of multi-label data, known before the first batch.
+    public var numLabels: Int?
+    /// Keras' `label_weights`: one non-negative weight per label (the last axis). Flattened, they
+    /// weight each prediction's counts; with `multi_label`, the average of the labels' areas.
+    public var labelWeights: [Float]?
+    /// Keras' `thresholds`: the thresholds in (0, 1) instead of `num_thresholds` evenly spaced ones.
+    public var thresholds: [Float]?
+    /// Keras' `from_logits`: predictions are logits, passed through a sigmoid first.
+    public var fromLogits: Bool = false
   }
   /// The registry key: Keras' `AUC`.
   public static let identifier = "AUC"
@@ -187,7 +196,7 @@ public final class AUC: Metric {
   /// A metric of `config`.
   public init(config: Config = Config()) throws {
     try checkArgument(
-      config.numThresholds > 1,
+      config.thresholds != nil || config.numThresholds > 1,
       owner: "AUC", argument: "num_thresholds", value: "\(config.numThresholds)",
       expected: "at least 2")
     try checkArgument(
@@ -197,10 +206,29 @@ public final class AUC: Metric {
       ["interpolation", "minoring", "majoring"].contains(config.summationMethod),
       owner: "AUC", argument: "summation_method", value: "'\(config.summationMethod)'",
       expected: "'interpolation', 'minoring' or 'majoring'")
+    if let labels = config.numLabels {
+      try checkArgument(
+        config.multiLabel && labels > 0,
+        owner: "AUC", argument: "num_labels", value: "\(labels)",
+        expected: "a positive count, and only with multi_label=True")
+    }
+    if let weights = config.labelWeights {
+      try checkArgument(
+        !weights.isEmpty && weights.allSatisfy { $0 >= 0 && $0.isFinite },
+        owner: "AUC", argument: "label_weights", value: "\(weights.prefix(8))",
+        expected: "a non-empty list of non-negative numbers")
+    }
+    if let given = config.thresholds {
+      try checkArgument(
+        given.allSatisfy { $0.isFinite },
+        owner: "AUC", argument: "thresholds", value: "\(given.prefix(8))",
+        expected: "finite numbers")
+    }
     self.config = config
     let n = config.numThresholds
-    thresholds =
-      [-1e-7] + (0..<(n - 2)).map { Float($0 + 1) / Float(n - 1) } + [1 + 1e-7]
+    // Keras adds an endpoint just below 0 and just above 1 to the given or evenly spaced ones.
+    let inner = config.thresholds?.sorted() ?? (0..<(n - 2)).map { Float($0 + 1) / Float(n - 1) }
+    thresholds = [-1e-7] + inner + [1 + 1e-7]
   }
 
   /// Forgets every batch.
@@ -227,21 +255,40 @@ public final class AUC: Metric {
         layer: "AUC", received: kerasShape(target.shape, batch: false),
         expected: "targets of the predictions' shape \(kerasShape(prediction.shape, batch: false))")
     }
-    let labels = config.multiLabel ? (prediction.shape.last ?? 1) : 1
+    let width = prediction.shape.last ?? 1
+    let labels = config.multiLabel ? width : 1
+    if let expected = config.numLabels, config.multiLabel, expected != width {
+      throw StrataError.shapeMismatch(
+        layer: "AUC", received: kerasShape(prediction.shape, batch: false),
+        expected: "\(expected) labels (num_labels)")
+    }
+    // Flattened data is weighted per prediction; multi-label data when the areas are averaged.
+    var weights: [Double]? = nil
+    if let given = config.labelWeights, !config.multiLabel {
+      guard given.count == width else {
+        throw StrataError.shapeMismatch(
+          layer: "AUC", received: kerasShape(prediction.shape, batch: false),
+          expected: "predictions whose last axis has the \(given.count) labels of label_weights")
+      }
+      weights = given.map(Double.init)
+    }
     if tp.isEmpty {
       let zeros = Array(repeating: [Double](repeating: 0, count: labels), count: thresholds.count)
       (tp, fp, tn, fn) = (zeros, zeros, zeros, zeros)
     }
-    let p = prediction.scalars, t = target.scalars
+    var p = prediction.scalars
+    if config.fromLogits { p = p.map { 1 / (1 + exp(-$0)) } }
+    let t = target.scalars
     for (n, threshold) in thresholds.enumerated() {
       for i in p.indices {
         let label = labels == 1 ? 0 : i % labels
+        let weight = weights?[i % width] ?? 1
         let predicted = p[i] > threshold, actual = t[i] > 0.5
         switch (predicted, actual) {
-        case (true, true): tp[n][label] += 1
-        case (true, false): fp[n][label] += 1
-        case (false, false): tn[n][label] += 1
-        case (false, true): fn[n][label] += 1
+        case (true, true): tp[n][label] += weight
+        case (true, false): fp[n][label] += weight
+        case (false, false): tn[n][label] += weight
+        case (false, true): fn[n][label] += weight
         }
       }
     }
@@ -286,6 +333,10 @@ public final class AUC: Metric {
         }
       }
       areas.append(area)
+    }
+    if config.multiLabel, let given = config.labelWeights, given.count == areas.count {
+      let total = given.reduce(0) { $0 + Double($1) }
+      return Float(divide(zip(areas, given).reduce(0) { $0 + $1.0 * Double($1.1) }, total))
     }
     return Float(areas.reduce(0, +) / Double(areas.count))
   }

@@ -1,3 +1,4 @@
+import CZlib
 import StrataCore
 
 /// Sums every rank's gradients once per step: each rank's gradients (means over its rows) are weighted
@@ -63,6 +64,53 @@ func share(of range: Range<Int>, rank: Int, size: Int) -> Range<Int> {
 extension Model {
   /// Whether `fit` and `evaluate` share their work with other ranks.
   var isDistributed: Bool { communicator.size > 1 }
+
+  /// Every rank must hold the same samples (each trains on its share of every global batch): the
+  /// sample count, the shapes of inputs and targets and, for arrays in memory, a CRC-32 of every
+  /// value and weight are compared with rank 0's. A difference is an error on every rank, naming
+  /// what differs, before any step.
+  func checkSameData(_ data: any Dataset, argument: String) throws {
+    let local = dataFingerprint(data)
+    var reference = local
+    try communicator.broadcast(&reference)
+    let differs = try communicator.allreduceMax(reference == local ? 0 : 1) > 0
+    guard differs else { return }
+    let what =
+      reference[0] != local[0]
+      ? "\(local[0]) samples where rank 0 has \(reference[0])"
+      : reference[1] != local[1]
+        ? "samples of other shapes than rank 0's" : "other values than rank 0's (CRC-32)"
+    throw StrataError.invalidArgument(
+      owner: "fit", argument: argument,
+      value: reference == local
+        ? "matching rank 0's on rank \(communicator.rank), but not on another rank"
+        : "with \(what) on rank \(communicator.rank)",
+      expected: "the same data on every rank (each trains on its share of every global batch)")
+  }
+
+  /// The sample count, a hash of the shapes and a CRC-32 of the values of arrays in memory.
+  private func dataFingerprint(_ data: any Dataset) -> [UInt64] {
+    var shapes: UInt64 = 14_695_981_039_346_656_037  // FNV-1a over every dimension
+    for dimension in (data.inputShapes + [[-1]] + data.targetShapes).joined() {
+      shapes = (shapes ^ UInt64(bitPattern: Int64(dimension))) &* 1_099_511_628_211
+    }
+    var crc: UInt = 0
+    if let arrays = data as? ArrayDataset {
+      for tensor in arrays.x + arrays.y + (arrays.sampleWeight.map { [$0] } ?? []) {
+        tensor.withUnsafeBufferPointer { values in
+          let bytes = UnsafeRawBufferPointer(values)
+          var offset = 0
+          while offset < bytes.count {  // zlib takes 32-bit lengths
+            let length = min(bytes.count - offset, 1 << 30)
+            crc = CZlib.crc32(
+              crc, bytes.baseAddress!.assumingMemoryBound(to: Bytef.self) + offset, uInt(length))
+            offset += length
+          }
+        }
+      }
+    }
+    return [UInt64(data.count), shapes, UInt64(crc)]
+  }
 
   /// Makes every rank's replica rank 0's: every weight (trainable or not), the optimizer's step count,
   /// learning rate and slots, the shuffling and dropout generators and the epoch to go on from.

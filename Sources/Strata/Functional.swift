@@ -536,29 +536,14 @@ public class Model {
       upstream.count == outputCount,
       owner: name, argument: "upstream", value: "\(upstream.count) arrays",
       expected: "\(outputCount), one per output")
-    // In inference mode the layers still keep what backward needs; nothing random or running moves.
-    let context = Context(kernels: kernels, isTraining: true)
-    if training {
-      _ = try run(x, context: context)
-    } else {
-      try withInferenceState { _ = try run(x, context: context) }
-    }
+    // In inference mode (Keras' `training=False`) the layers still keep what backward needs, but
+    // behave as in `predict`: batch normalization uses its moving statistics, dropout and
+    // augmentation pass through, nothing random or running moves.
+    var context = Context(kernels: kernels, isTraining: true)
+    context.behavesAsTraining = training
+    _ = try run(x, context: context)
     try runBackward(upstream, context: context)
     return parameters.filter(\.isTrainable).map(\.gradient)
-  }
-
-  /// Runs `body` in training mode on layers whose training behaviour differs (dropout, batch
-  /// normalization): only for models without such layers, where both modes compute the same.
-  private func withInferenceState(_ body: () throws -> Void) throws {
-    let stateful = layers.indices.first {
-      layers[$0] is any RandomizedLayer || layers[$0].parameters.contains { !$0.isTrainable }
-    }
-    if let stateful {
-      throw StrataError.invalidArgument(
-        owner: "\(layerNames[stateful]) (\(layers[stateful].identifier))", argument: "training",
-        value: "false", expected: "true: gradients run the layers in training mode")
-    }
-    try body()
   }
 
   func nodeIndexOfLayer(_ node: Int) -> Int { nodeLayer[node].layer }

@@ -341,8 +341,12 @@ extension Model {
     resumeEpoch = nil
     return try abortingOnError {
       for callback in callbacks { callback.onTrainBegin(logs: [:], model: self) }
-      // Every replica starts from rank 0's (which may have restored a backup).
-      if isDistributed { try synchronizeReplicas() }
+      // Every replica starts from rank 0's (which may have restored a backup), on rank 0's data.
+      if isDistributed {
+        try checkSameData(data, argument: "x")
+        if let validationData { try checkSameData(validationData, argument: "validationData") }
+        try synchronizeReplicas()
+      }
       // A callback that restored a backup (BackupAndRestore) says where to go on from.
       var epoch = max(initialEpoch, resumeEpoch ?? 0)
       while epoch < epochs && !stopTraining {

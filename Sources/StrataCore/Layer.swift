@@ -6,6 +6,11 @@ public struct Context: Sendable {
   /// `true` in `fit`: dropout drops, batch normalization uses batch statistics, layers keep what
   /// `backward` needs. `false` in `predict` and `evaluate`.
   public var isTraining: Bool
+  /// Keras' `training` argument: whether layers behave as in training (dropout drops, batch
+  /// normalization uses and updates batch statistics, augmentation draws). The same as
+  /// ``isTraining`` unless set apart: gradients in inference mode keep what `backward` needs
+  /// (`isTraining`) while every layer behaves as in `predict`.
+  public var behavesAsTraining: Bool
   /// `false` when nobody needs `d(loss)/d(input)` (the first layer of a model): a layer may then skip
   /// computing it in `backward` and return an empty tensor.
   public var needsInputGradient: Bool
@@ -21,6 +26,7 @@ public struct Context: Sendable {
   ) {
     self.kernels = kernels
     self.isTraining = isTraining
+    self.behavesAsTraining = isTraining
     self.needsInputGradient = needsInputGradient
   }
 }
