@@ -114,6 +114,28 @@ func functionalGradientsMatchKeras(_ index: Int) throws {
   try expectFiniteDifferences(model, inputs: x, upstream: upstream, gradients: gradients)
 }
 
+@Test func inferenceGradientsRunBatchNormalizationAndDropoutAsPredictDoes() throws {
+  // Keras computes gradients with training=False through BatchNormalization's moving statistics
+  // and with dropout off: the finite differences of predict are the reference.
+  setRandomSeed(6)
+  let input = try Input(shape: [3])
+  let hidden = try Dense(4, activation: "tanh")(input)
+  let normalized = try BatchNormalization()(hidden)
+  let dropped = try Dropout(0.5)(normalized)
+  let model = try Model(inputs: [input], outputs: [try Dense(2)(dropped)])
+  var generator = SeededGenerator(seed: 9)
+  let x = [try randomTensor([5, 3], using: &generator)]
+  let upstream = try randomTensor([5, 2], using: &generator)
+  // Moving statistics away from their initial values, so that using them is visible.
+  let normalization = try #require(model.layers.compactMap { $0 as? BatchNormalization }.first)
+  try normalization.movingMean?.value = randomTensor([4], using: &generator)
+  normalization.movingVariance?.value = Tensor(shape: [4], repeating: 2.5)
+  let before = model.weights
+  let gradients = try model.gradients(inputs: x, upstream: [upstream], training: false)
+  #expect(model.weights == before, "nothing running moves in inference mode")
+  try expectFiniteDifferences(model, inputs: x, upstream: upstream, gradients: gradients)
+}
+
 @Test func badGraphsAreClearErrors() throws {
   let inputs = try Input(shape: [4])
   let other = try Input(shape: [4])
@@ -392,7 +414,7 @@ func expectFiniteDifferences(
     return zip(y.scalars, upstream.scalars).reduce(0) { $0 + Double($1.0 * $1.1) }
   }
   let h: Float = 1e-2
-  for (parameter, gradient) in zip(model.parameters, gradients) {
+  for (parameter, gradient) in zip(model.parameters.filter(\.isTrainable), gradients) {
     for i in Swift.stride(from: 0, to: parameter.count, by: stride) {
       let original = parameter.value.scalars[i]
       func set(_ value: Float) { parameter.value.withUnsafeMutableBufferPointer { $0[i] = value } }

@@ -95,6 +95,8 @@ let extremeValues: [ConfigValue] = [
   .double(1.5), .double(1e12), "relu", "", "../../etc/passwd", .null, true, [], [[[]]], ["a": 1],
   [.int(1 << 31), .int(1 << 31)],
   [.int(-28), 28], [.null, 28], .string(String(repeating: "x", count: 10_000)),
+  // Names a loader splits or joins: a registered plugin name without a package or a name.
+  ">", ">Nope", "Pkg>", "a/b", "/",
 ]
 
 /// Every path to a node of `value`, for picking one to edit.

@@ -36,14 +36,41 @@ func mutateKerasFile(_ file: Data, using generator: inout SeededGenerator) -> (D
       special: [
         { _, _ in "channels_first" },
         { _, _ in ["class_name": "DTypePolicy", "config": ["name": "mixed_float16"]] },
+        { node, generator in  // the node inside Sequential models nested 1 to 150 deep
+          (0..<Int.random(in: 1...150, using: &generator)).reduce(node) { inner, _ in
+            ["class_name": "Sequential", "config": ["name": "nest", "layers": [inner]]]
+          }
+        },
       ], using: &generator)
     members["config.json"] = try? JSONEncoder().encode(edited)
     family = "config-\(node)"
   } else {  // model.weights.h5: bytes edited behind the zip's CRC
     var h5 = [UInt8](members["model.weights.h5"]!)
-    let kind = Int.random(in: 0..<5, using: &generator)
+    let kind = Int.random(in: 0..<7, using: &generator)
     let at = randomIndex(h5.count)
+    // The offsets of the group B-tree nodes, for structures that point back into themselves.
+    func offsets(of signature: String) -> [Int] {
+      let tag = Array(signature.utf8)
+      return h5.indices.filter { h5[$0...].starts(with: tag) }
+    }
     switch kind {
+    case 5:  // a B-tree child pointing at its own node, or at a sibling's symbol node again
+      guard let node = offsets(of: "TREE").randomElement(using: &generator) else { break }
+      let used = Int(h5[node + 6]) | Int(h5[node + 7]) << 8
+      let slot = node + 32 + 16 * Int.random(in: 0..<max(used, 1), using: &generator)
+      let target =
+        Bool.random(using: &generator) ? node : offsets(of: "SNOD").randomElement(using: &generator)
+      withUnsafeBytes(of: UInt64(target ?? node).littleEndian) {
+        for i in 0..<8 where slot + i < h5.count { h5[slot + i] = $0[i] }
+      }
+      if Bool.random(using: &generator), node + 7 < h5.count { h5[node + 6] = 0xFF }
+    case 6:  // an 8-byte integer at its type's limits
+      let values: [UInt64] = [
+        UInt64(Int64.max), UInt64.max, 1 << 53 + 1, 1 << 24 + 1, UInt64(bitPattern: Int64.min),
+      ]
+      withUnsafeBytes(of: values.randomElement(using: &generator)!.littleEndian) {
+        for i in 0..<8 where at + i < h5.count { h5[at + i] = $0[i] }
+      }
     case 0: h5[at] ^= UInt8(1 << Int.random(in: 0..<8, using: &generator))
     case 1:
       for i in at..<min(h5.count, at + 8) { h5[i] = UInt8.random(in: 0...255, using: &generator) }
