@@ -223,6 +223,23 @@ func integerImage(_ value: UInt64, unsigned: Bool = false) throws -> [UInt8] {
   #expect(try model.predict(Tensor(shape: [1, 3], repeating: 1)).shape == [1, 2])
 }
 
+@Test func nestedSequentialModelsSaveToKerasFilesAndLoadBack() throws {
+  // Found beside the nesting audit: the nested model's `vars` group was written twice.
+  setRandomSeed(3)
+  var model = try Sequential([Dense(3, activation: "tanh", inputShape: [4])])
+  for _ in 0..<3 {
+    let outer = try Sequential([Input(shape: [4])])
+    try outer.add(ModelLayer(model))
+    model = outer
+  }
+  let file = temporaryURL("nested.keras")
+  try model.save(to: file)
+  let loaded = try loadModel(from: file)
+  let x = Tensor(shape: [2, 4], repeating: 0.7)
+  #expect(try loaded.predict(x) == model.predict(x))
+  #expect(loaded.parameters.count == 2)
+}
+
 // MARK: Data files
 
 /// The 6 bytes every `.npy` file starts with.

@@ -179,15 +179,17 @@ extension KerasFile {
     return .object(compile)
   }
 
-  /// Writes every layer's weights in Keras 3's layout under `prefix`.
-  static func writeWeights(of model: Model, into file: HDF5File, prefix: String) throws {
+  /// Writes every layer's weights in Keras 3's layout under `prefix`; the model's own `vars` group
+  /// is named `name` (the model's name when `nil`; a nested model's, its name as a layer).
+  static func writeWeights(
+    of model: Model, into file: HDF5File, prefix: String, name modelName: String? = nil
+  ) throws {
     for (layer, (group, name)) in zip(model.layers, zip(groupNames(model.layers), model.layerNames))
     {
       let base = "\(prefix)layers/\(group)"
       if let nested = layer as? ModelLayer {
-        try writeWeights(of: nested.model, into: file, prefix: "\(base)/")
-        try file.createGroup("\(base)/vars")
-        try file.write(strings: [name], scalar: true, attribute: "name", of: "\(base)/vars")
+        // The nested model writes its own layers and its `vars` group, once.
+        try writeWeights(of: nested.model, into: file, prefix: "\(base)/", name: name)
         continue
       }
       try file.createGroup("\(base)/vars")
@@ -197,7 +199,8 @@ extension KerasFile {
       }
     }
     try file.createGroup("\(prefix)vars")
-    try file.write(strings: [model.name], scalar: true, attribute: "name", of: "\(prefix)vars")
+    try file.write(
+      strings: [modelName ?? model.name], scalar: true, attribute: "name", of: "\(prefix)vars")
   }
 
   /// The weights (and, when `withOptimizer`, the optimizer's variables) as a `.weights.h5` image.

@@ -235,13 +235,20 @@ enum KerasFile {
 
   /// Reads every layer's weights from Keras 3's layout (`layers/<group>/vars/<i>`) under `prefix`.
   static func readWeights(of model: Model, from file: HDF5Reader, prefix: String) throws {
+    try model.setWeights(try weightValues(of: model, from: file, prefix: prefix))
+  }
+
+  /// The tensors of every parameter of `model` (nested models' included, in ``Model/parameters``
+  /// order) from Keras 3's layout under `prefix`.
+  static func weightValues(of model: Model, from file: HDF5Reader, prefix: String) throws
+    -> [Tensor]
+  {
     var values: [Tensor] = []
     for (layer, (group, name)) in zip(model.layers, zip(groupNames(model.layers), model.layerNames))
     {
       let base = "\(prefix)layers/\(group)"
       if let nested = layer as? ModelLayer {
-        try readWeights(of: nested.model, from: file, prefix: "\(base)/")
-        values += nested.model.parameters.map(\.value)
+        values += try weightValues(of: nested.model, from: file, prefix: "\(base)/")
         continue
       }
       let parameters = kerasOrder(layer)
@@ -261,7 +268,7 @@ enum KerasFile {
       values += try layerWeights(
         layer, name: name, paths: parameters.indices.map { "\(base)/vars/\($0)" }, from: file)
     }
-    if prefix.isEmpty { try model.setWeights(values) }
+    return values
   }
 
   /// The tensors at `paths` (one per parameter, in Keras' order), each checked against its
