@@ -1,5 +1,4 @@
 // swift-tools-version: 6.0
-import CompilerPluginSupport
 import PackageDescription
 
 /// The built-in plugins: each is a target under `Plugins/<name>` that depends on StrataCore and
@@ -34,8 +33,6 @@ let package = Package(
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
-    // The `@KerasConfig` macro (StrataMacros), built for the compiler.
-    .package(url: "https://github.com/swiftlang/swift-syntax", from: "603.0.0"),
     // `swift package generate-documentation`: the DocC catalogs of Strata and StrataCore.
     .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.4.0"),
   ],
@@ -43,14 +40,7 @@ let package = Package(
     // MARK: Core
     .target(name: "CStrataHook", path: "Sources/CStrataHook", exclude: ["README.md"]),
     .target(name: "CStrataKernels", path: "Sources/CStrataKernels", exclude: ["README.md"]),
-    .target(
-      name: "StrataCore", dependencies: ["CStrataHook", "StrataMacros"], exclude: ["README.md"]),
-    .macro(
-      name: "StrataMacros",
-      dependencies: [
-        .product(name: "SwiftSyntaxMacros", package: "swift-syntax"),
-        .product(name: "SwiftCompilerPlugin", package: "swift-syntax"),
-      ], exclude: ["README.md"]),
+    .target(name: "StrataCore", dependencies: ["CStrataHook"], exclude: ["README.md"]),
     // Sets CStrataHook's hook to `strata_register_builtins`, which the Strata module defines: linked
     // only by Strata, so `import StrataCore` alone starts with empty registries.
     .target(

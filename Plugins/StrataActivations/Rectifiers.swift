@@ -37,7 +37,7 @@ public struct ReLU6: VectorActivation {
 }
 
 /// `x` for `x > 0`, `negativeSlope · x` otherwise. Keras: `"leaky_relu"` (the function; default slope 0.2).
-@KerasConfig public struct LeakyReLUActivation: VectorActivation, SelfConfigured, Equatable {
+public struct LeakyReLUActivation: VectorActivation, SelfConfigured, Equatable, KerasConfig {
   /// Keras' `negative_slope`.
   public var negativeSlope: Float = 0.2
   public static let identifier = "leaky_relu"
@@ -55,6 +55,15 @@ public struct ReLU6: VectorActivation {
   /// `dy · f'(x)` from the input `x`.
   public func gradient(_ x: SIMD16<Float>, _ dy: SIMD16<Float>) -> SIMD16<Float> {
     dy.replacing(with: dy * negativeSlope, where: x .<= 0)
+  }
+
+  /// Keras' defaults.
+  public init() {}
+
+  /// The arguments given, Keras' defaults for the others; a bad one is refused by name.
+  public init(negativeSlope: Float = LeakyReLUActivation().negativeSlope) throws {
+    self.negativeSlope = negativeSlope
+    try validate()
   }
 }
 

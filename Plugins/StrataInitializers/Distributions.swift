@@ -2,7 +2,7 @@ import Foundation
 import StrataCore
 
 /// Normal with `mean` and `stddev`. Keras: `"random_normal"` (`RandomNormal(mean=0.0, stddev=0.05)`).
-@KerasConfig public struct RandomNormal: Initializer, SelfConfigured, Equatable {
+public struct RandomNormal: Initializer, SelfConfigured, Equatable, KerasConfig {
   /// Keras' `mean`.
   public var mean: Double = 0
   /// Keras' `stddev`.
@@ -20,10 +20,23 @@ import StrataCore
       for i in values.indices { values[i] = Float(mean + stddev * g.nextNormal()) }
     }
   }
+
+  /// Keras' defaults.
+  public init() {}
+
+  /// The arguments given, Keras' defaults for the others; a bad one is refused by name.
+  public init(
+    mean: Double = RandomNormal().mean, stddev: Double = RandomNormal().stddev, seed: UInt64? = nil
+  ) throws {
+    self.mean = mean
+    self.stddev = stddev
+    self.seed = seed
+    try validate()
+  }
 }
 
 /// Normal with `mean` and `stddev`, values beyond two deviations redrawn. Keras: `"truncated_normal"`.
-@KerasConfig public struct TruncatedNormal: Initializer, SelfConfigured, Equatable {
+public struct TruncatedNormal: Initializer, SelfConfigured, Equatable, KerasConfig {
   /// Keras' `mean`.
   public var mean: Double = 0
   /// Keras' `stddev`.
@@ -41,10 +54,24 @@ import StrataCore
       for i in values.indices { values[i] = Float(mean + stddev * truncatedNormal(&g)) }
     }
   }
+
+  /// Keras' defaults.
+  public init() {}
+
+  /// The arguments given, Keras' defaults for the others; a bad one is refused by name.
+  public init(
+    mean: Double = TruncatedNormal().mean, stddev: Double = TruncatedNormal().stddev,
+    seed: UInt64? = nil
+  ) throws {
+    self.mean = mean
+    self.stddev = stddev
+    self.seed = seed
+    try validate()
+  }
 }
 
 /// Uniform in `[minval, maxval)`. Keras: `"random_uniform"` (`RandomUniform(minval=-0.05, maxval=0.05)`).
-@KerasConfig public struct RandomUniform: Initializer, SelfConfigured, Equatable {
+public struct RandomUniform: Initializer, SelfConfigured, Equatable, KerasConfig {
   /// Keras' `minval`.
   public var minval: Double = -0.05
   /// Keras' `maxval`.
@@ -67,6 +94,20 @@ import StrataCore
       let width = maxval - minval
       for i in values.indices { values[i] = Float(minval + width * Double(g.nextUniform())) }
     }
+  }
+
+  /// Keras' defaults.
+  public init() {}
+
+  /// The arguments given, Keras' defaults for the others; a bad one is refused by name.
+  public init(
+    minval: Double = RandomUniform().minval, maxval: Double = RandomUniform().maxval,
+    seed: UInt64? = nil
+  ) throws {
+    self.minval = minval
+    self.maxval = maxval
+    self.seed = seed
+    try validate()
   }
 }
 
@@ -106,18 +147,26 @@ public struct Ones: ConstantFill {
 }
 
 /// Every value `value`. Keras: `"constant"` (`Constant(value=0.0)`).
-@KerasConfig public struct Constant: ConstantFill, SelfConfigured, Equatable {
+public struct Constant: ConstantFill, SelfConfigured, Equatable, KerasConfig {
   /// Keras' `value`.
   public var value: Float = 0
   public static let identifier = "constant"
   /// Keras' `value`.
   public var fillValue: Float { value }
+
+  /// Keras' defaults.
+  public init() {}
+
+  /// The arguments given, Keras' defaults for the others.
+  public init(value: Float = Constant().value) {
+    self.value = value
+  }
 }
 
 /// A (semi-)orthogonal matrix times `gain`: the Q of a QR decomposition of a normal matrix, signs fixed
 /// by R's diagonal, as Keras does. Shapes of rank > 2 are flattened to `[Π shape[..<last], last]`.
 /// Keras: `"orthogonal"` (`Orthogonal(gain=1.0)`).
-@KerasConfig public struct Orthogonal: Initializer, SelfConfigured, Equatable {
+public struct Orthogonal: Initializer, SelfConfigured, Equatable, KerasConfig {
   /// Keras' `gain`.
   public var gain: Double = 1
   /// Keras' `seed`.
@@ -154,6 +203,15 @@ public struct Ones: ConstantFill {
         values[r * columns + c] = Float(gain * v)
       }
     }
+  }
+
+  /// Keras' defaults.
+  public init() {}
+
+  /// The arguments given, Keras' defaults for the others.
+  public init(gain: Double = Orthogonal().gain, seed: UInt64? = nil) {
+    self.gain = gain
+    self.seed = seed
   }
 }
 

@@ -6,7 +6,7 @@ import StrataCore
 /// Keras: `VarianceScaling(scale=1.0, mode="fan_in", distribution="truncated_normal")`. Glorot, He and
 /// LeCun initializers are instances of it. A truncated normal is cut at two standard deviations and its
 /// standard deviation is divided by 0.8796…, the deviation of a unit normal cut there, as in Keras.
-@KerasConfig public struct VarianceScaling: Initializer, SelfConfigured, Equatable {
+public struct VarianceScaling: Initializer, SelfConfigured, Equatable, KerasConfig {
   /// Keras' `scale`.
   public var scale: Double = 1
   /// `"fan_in"`, `"fan_out"` or `"fan_avg"`.
@@ -72,6 +72,21 @@ import StrataCore
       let stddev = variance.squareRoot() / 0.879_625_661_034_239_78
       for i in values.indices { values[i] = Float(truncatedNormal(&generator) * stddev) }
     }
+  }
+
+  /// Keras' defaults.
+  public init() {}
+
+  /// The arguments given, Keras' defaults for the others; a bad one is refused by name.
+  public init(
+    scale: Double = VarianceScaling().scale, mode: String = VarianceScaling().mode,
+    distribution: String = VarianceScaling().distribution, seed: UInt64? = nil
+  ) throws {
+    self.scale = scale
+    self.mode = mode
+    self.distribution = distribution
+    self.seed = seed
+    try validate()
   }
 }
 

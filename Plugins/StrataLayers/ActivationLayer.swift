@@ -6,9 +6,20 @@ import StrataCore
 /// ``StrataCore/Activation`` is the protocol).
 public final class ActivationLayer: ShapePreservingLayer, SoftmaxHead {
   /// The Keras arguments.
-  @KerasConfig public struct Config: Equatable {
+  public struct Config: Equatable, KerasConfig {
     /// Keras' `activation`.
-    @Required public var activation: Spec = "linear"
+    public var activation: Spec = "linear"
+
+    /// Keras' defaults.
+    public init() {}
+
+    /// The arguments given, Keras' defaults for the others.
+    public init(activation: Spec) {
+      self.activation = activation
+    }
+
+    /// Keras' arguments without a default.
+    public static let requiredArguments: Set<String> = ["activation"]
   }
   public static let identifier = "Activation"
   public let config: Config

@@ -26,8 +26,8 @@ enum FillMode: String {
   }
 }
 
-/// The arguments Keras' random affine image layers share, flat in their configs (`@Flattened`).
-@KerasConfig public struct AffineSampling: Equatable {
+/// The arguments Keras' random affine image layers share, flat in their configs (decoded from the same decoder).
+public struct AffineSampling: Equatable, KerasConfig {
   /// Keras' `fill_mode`: `"reflect"`, `"wrap"`, `"constant"` or `"nearest"`.
   public var fillMode: String = "reflect"
   /// Keras' `interpolation`: `"bilinear"` or `"nearest"`.
@@ -36,6 +36,21 @@ enum FillMode: String {
   public var seed: Int?
   /// Keras' `fill_value`, for `"constant"`.
   public var fillValue: Float = 0
+
+  /// Keras' defaults.
+  public init() {}
+
+  /// The arguments given, Keras' defaults for the others.
+  public init(
+    fillMode: String = AffineSampling().fillMode,
+    interpolation: String = AffineSampling().interpolation, seed: Int? = nil,
+    fillValue: Float = AffineSampling().fillValue
+  ) {
+    self.fillMode = fillMode
+    self.interpolation = interpolation
+    self.seed = seed
+    self.fillValue = fillValue
+  }
 }
 
 /// The random affine image layers' shared arguments and sampling: each image of a training batch is
@@ -176,13 +191,49 @@ public class RandomAffineLayer: RandomImageLayer {
 /// `RandomTranslation(height_factor, width_factor, fill_mode="reflect", interpolation="bilinear")`.
 public final class RandomTranslation: RandomAffineLayer, Layer, RandomizedLayer {
   /// The Keras arguments, each with its default.
-  @KerasConfig public struct Config: Equatable {
+  public struct Config: Equatable, KerasConfig {
     /// The vertical shift's range, a fraction of the height (`f` for `[-f, f]`).
-    @Required public var heightFactor: FactorRange = FactorRange(0, 0)
+    public var heightFactor: FactorRange = FactorRange(0, 0)
     /// The horizontal shift's range, a fraction of the width.
-    @Required public var widthFactor: FactorRange = FactorRange(0, 0)
+    public var widthFactor: FactorRange = FactorRange(0, 0)
     /// Keras' `fill_mode`, `interpolation`, `seed` and `fill_value`.
-    @Flattened public var sampling: AffineSampling = AffineSampling()
+    public var sampling: AffineSampling = AffineSampling()
+
+    /// Keras' defaults.
+    public init() {}
+
+    /// The arguments given, Keras' defaults for the others.
+    public init(
+      heightFactor: FactorRange, widthFactor: FactorRange,
+      sampling: AffineSampling = Config().sampling
+    ) {
+      self.heightFactor = heightFactor
+      self.widthFactor = widthFactor
+      self.sampling = sampling
+    }
+
+    /// Keras' arguments without a default.
+    public static var requiredArguments: Set<String> {
+      Set<String>(["height_factor", "width_factor"]).union(AffineSampling.requiredArguments)
+    }
+
+    enum CodingKeys: String, CodingKey { case heightFactor, widthFactor }
+
+    /// Decodes the arguments, the flattened ones from the same container.
+    public init(from decoder: any Decoder) throws {
+      let container = try decoder.container(keyedBy: CodingKeys.self)
+      heightFactor = try container.decode(FactorRange.self, forKey: .heightFactor)
+      widthFactor = try container.decode(FactorRange.self, forKey: .widthFactor)
+      sampling = try AffineSampling(from: decoder)
+    }
+
+    /// Encodes the arguments, the flattened ones into the same container.
+    public func encode(to encoder: any Encoder) throws {
+      var container = encoder.container(keyedBy: CodingKeys.self)
+      try container.encode(heightFactor, forKey: .heightFactor)
+      try container.encode(widthFactor, forKey: .widthFactor)
+      try sampling.encode(to: encoder)
+    }
   }
   /// The registry key.
   public static let identifier = "RandomTranslation"
@@ -227,13 +278,49 @@ public final class RandomTranslation: RandomAffineLayer, Layer, RandomizedLayer 
 /// (no `width_factor`: the same zoom on both axes).
 public final class RandomZoom: RandomAffineLayer, Layer, RandomizedLayer {
   /// The Keras arguments, each with its default.
-  @KerasConfig public struct Config: Equatable {
+  public struct Config: Equatable, KerasConfig {
     /// The vertical zoom's range: the factor is `1 + uniform(lower, upper)`.
-    @Required public var heightFactor: FactorRange = FactorRange(0, 0)
+    public var heightFactor: FactorRange = FactorRange(0, 0)
     /// The horizontal zoom's range; the vertical zoom when `nil`.
     public var widthFactor: FactorRange?
     /// Keras' `fill_mode`, `interpolation`, `seed` and `fill_value`.
-    @Flattened public var sampling: AffineSampling = AffineSampling()
+    public var sampling: AffineSampling = AffineSampling()
+
+    /// Keras' defaults.
+    public init() {}
+
+    /// The arguments given, Keras' defaults for the others.
+    public init(
+      heightFactor: FactorRange, widthFactor: FactorRange? = nil,
+      sampling: AffineSampling = Config().sampling
+    ) {
+      self.heightFactor = heightFactor
+      self.widthFactor = widthFactor
+      self.sampling = sampling
+    }
+
+    /// Keras' arguments without a default.
+    public static var requiredArguments: Set<String> {
+      Set<String>(["height_factor"]).union(AffineSampling.requiredArguments)
+    }
+
+    enum CodingKeys: String, CodingKey { case heightFactor, widthFactor }
+
+    /// Decodes the arguments, the flattened ones from the same container.
+    public init(from decoder: any Decoder) throws {
+      let container = try decoder.container(keyedBy: CodingKeys.self)
+      heightFactor = try container.decode(FactorRange.self, forKey: .heightFactor)
+      widthFactor = try container.decodeIfPresent(FactorRange.self, forKey: .widthFactor)
+      sampling = try AffineSampling(from: decoder)
+    }
+
+    /// Encodes the arguments, the flattened ones into the same container.
+    public func encode(to encoder: any Encoder) throws {
+      var container = encoder.container(keyedBy: CodingKeys.self)
+      try container.encode(heightFactor, forKey: .heightFactor)
+      try container.encodeIfPresent(widthFactor, forKey: .widthFactor)
+      try sampling.encode(to: encoder)
+    }
   }
   /// The registry key.
   public static let identifier = "RandomZoom"
@@ -284,11 +371,41 @@ public final class RandomZoom: RandomAffineLayer, Layer, RandomizedLayer {
 /// interpolation="bilinear")`.
 public final class RandomRotation: RandomAffineLayer, Layer, RandomizedLayer {
   /// The Keras arguments, each with its default.
-  @KerasConfig public struct Config: Equatable {
+  public struct Config: Equatable, KerasConfig {
     /// The angle's range as a fraction of 360° (`f` for `[-f, f]`).
-    @Required public var factor: FactorRange = FactorRange(0, 0)
+    public var factor: FactorRange = FactorRange(0, 0)
     /// Keras' `fill_mode`, `interpolation`, `seed` and `fill_value`.
-    @Flattened public var sampling: AffineSampling = AffineSampling()
+    public var sampling: AffineSampling = AffineSampling()
+
+    /// Keras' defaults.
+    public init() {}
+
+    /// The arguments given, Keras' defaults for the others.
+    public init(factor: FactorRange, sampling: AffineSampling = Config().sampling) {
+      self.factor = factor
+      self.sampling = sampling
+    }
+
+    /// Keras' arguments without a default.
+    public static var requiredArguments: Set<String> {
+      Set<String>(["factor"]).union(AffineSampling.requiredArguments)
+    }
+
+    enum CodingKeys: String, CodingKey { case factor }
+
+    /// Decodes the arguments, the flattened ones from the same container.
+    public init(from decoder: any Decoder) throws {
+      let container = try decoder.container(keyedBy: CodingKeys.self)
+      factor = try container.decode(FactorRange.self, forKey: .factor)
+      sampling = try AffineSampling(from: decoder)
+    }
+
+    /// Encodes the arguments, the flattened ones into the same container.
+    public func encode(to encoder: any Encoder) throws {
+      var container = encoder.container(keyedBy: CodingKeys.self)
+      try container.encode(factor, forKey: .factor)
+      try sampling.encode(to: encoder)
+    }
   }
   /// The registry key.
   public static let identifier = "RandomRotation"

@@ -80,13 +80,28 @@ public class RandomImageLayer {
 }
 
 /// The arguments of `RandomBrightness` and `RandomContrast`.
-@KerasConfig public struct RandomIntensityConfig: Equatable {
+public struct RandomIntensityConfig: Equatable, KerasConfig {
   /// Keras' `factor`: a number or `[lower, upper]`.
-  @Required public var factor: FactorRange = FactorRange(0, 0)
+  public var factor: FactorRange = FactorRange(0, 0)
   /// Keras' `value_range`: the pixels' range, which outputs are clipped to.
   public var valueRange: [Float] = [0, 255]
   /// Keras' `seed`.
   public var seed: Int?
+
+  /// Keras' defaults.
+  public init() {}
+
+  /// The arguments given, Keras' defaults for the others.
+  public init(
+    factor: FactorRange, valueRange: [Float] = RandomIntensityConfig().valueRange, seed: Int? = nil
+  ) {
+    self.factor = factor
+    self.valueRange = valueRange
+    self.seed = seed
+  }
+
+  /// Keras' arguments without a default.
+  public static let requiredArguments: Set<String> = ["factor"]
 }
 
 // MARK: RandomFlip
@@ -95,11 +110,20 @@ public class RandomImageLayer {
 /// at inference. Keras: `RandomFlip(mode="horizontal_and_vertical", seed=None)`.
 public final class RandomFlip: RandomImageLayer, Layer, RandomizedLayer {
   /// The Keras arguments, each with its default.
-  @KerasConfig public struct Config: Equatable {
+  public struct Config: Equatable, KerasConfig {
     /// `"horizontal"`, `"vertical"` or `"horizontal_and_vertical"`.
     public var mode: String = "horizontal_and_vertical"
     /// Keras' `seed`: the flips' own generator; the model's when `nil`.
     public var seed: Int?
+
+    /// Keras' defaults.
+    public init() {}
+
+    /// The arguments given, Keras' defaults for the others.
+    public init(mode: String = Config().mode, seed: Int? = nil) {
+      self.mode = mode
+      self.seed = seed
+    }
   }
   /// The registry key.
   public static let identifier = "RandomFlip"
@@ -346,11 +370,11 @@ public final class RandomContrast: RandomIntensityLayer, Layer, RandomizedLayer 
 /// width, interpolation="bilinear")`.
 public final class Resizing: BilinearMapLayer, Layer {
   /// The Keras arguments, each with its default.
-  @KerasConfig public struct Config: Equatable {
+  public struct Config: Equatable, KerasConfig {
     /// The output height.
-    @Required public var height: Int = 0
+    public var height: Int = 0
     /// The output width.
-    @Required public var width: Int = 0
+    public var width: Int = 0
     /// Keras' `interpolation`: `"bilinear"` (the only one Strata has).
     public var interpolation: String = "bilinear"
     /// Keras' `crop_to_aspect_ratio` (false only).
@@ -359,6 +383,26 @@ public final class Resizing: BilinearMapLayer, Layer {
     public var padToAspectRatio: Bool = false
     /// Keras' `antialias` (false only).
     public var antialias: Bool = false
+
+    /// Keras' defaults.
+    public init() {}
+
+    /// The arguments given, Keras' defaults for the others.
+    public init(
+      height: Int, width: Int, interpolation: String = Config().interpolation,
+      cropToAspectRatio: Bool = Config().cropToAspectRatio,
+      padToAspectRatio: Bool = Config().padToAspectRatio, antialias: Bool = Config().antialias
+    ) {
+      self.height = height
+      self.width = width
+      self.interpolation = interpolation
+      self.cropToAspectRatio = cropToAspectRatio
+      self.padToAspectRatio = padToAspectRatio
+      self.antialias = antialias
+    }
+
+    /// Keras' arguments without a default.
+    public static let requiredArguments: Set<String> = ["height", "width"]
   }
   /// The registry key.
   public static let identifier = "Resizing"
@@ -398,11 +442,23 @@ public final class Resizing: BilinearMapLayer, Layer {
 /// `CenterCrop(height, width)`.
 public final class CenterCrop: BilinearMapLayer, Layer {
   /// The Keras arguments, each with its default.
-  @KerasConfig public struct Config: Equatable {
+  public struct Config: Equatable, KerasConfig {
     /// The output height.
-    @Required public var height: Int = 0
+    public var height: Int = 0
     /// The output width.
-    @Required public var width: Int = 0
+    public var width: Int = 0
+
+    /// Keras' defaults.
+    public init() {}
+
+    /// The arguments given, Keras' defaults for the others.
+    public init(height: Int, width: Int) {
+      self.height = height
+      self.width = width
+    }
+
+    /// Keras' arguments without a default.
+    public static let requiredArguments: Set<String> = ["height", "width"]
   }
   /// The registry key.
   public static let identifier = "CenterCrop"
@@ -472,13 +528,26 @@ public class BilinearMapLayer {
 /// uncropped, against its own output shape; Strata crops the centre as Keras' documentation says).
 public final class RandomCrop: RandomImageLayer, Layer, RandomizedLayer {
   /// The Keras arguments, each with its default.
-  @KerasConfig public struct Config: Equatable {
+  public struct Config: Equatable, KerasConfig {
     /// The output height.
-    @Required public var height: Int = 0
+    public var height: Int = 0
     /// The output width.
-    @Required public var width: Int = 0
+    public var width: Int = 0
     /// Keras' `seed`.
     public var seed: Int?
+
+    /// Keras' defaults.
+    public init() {}
+
+    /// The arguments given, Keras' defaults for the others.
+    public init(height: Int, width: Int, seed: Int? = nil) {
+      self.height = height
+      self.width = width
+      self.seed = seed
+    }
+
+    /// Keras' arguments without a default.
+    public static let requiredArguments: Set<String> = ["height", "width"]
   }
   /// The registry key.
   public static let identifier = "RandomCrop"

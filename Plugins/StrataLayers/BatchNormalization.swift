@@ -9,7 +9,7 @@ import StrataCore
 /// `trainable = False`) always uses the moving statistics and updates nothing.
 public final class BatchNormalization: Layer {
   /// The Keras arguments, each with its default.
-  @KerasConfig public struct Config: Equatable {
+  public struct Config: Equatable, KerasConfig {
     /// Keras' `axis`.
     public var axis: Int = -1
     /// Keras' `momentum`.
@@ -32,6 +32,32 @@ public final class BatchNormalization: Layer {
     public var renorm: Bool = false
     /// Read for Keras configs; unused without `renorm`.
     public var renormMomentum: Float = 0.99
+
+    /// Keras' defaults.
+    public init() {}
+
+    /// The arguments given, Keras' defaults for the others.
+    public init(
+      axis: Int = Config().axis, momentum: Float = Config().momentum,
+      epsilon: Float = Config().epsilon, center: Bool = Config().center,
+      scale: Bool = Config().scale, betaInitializer: Spec = Config().betaInitializer,
+      gammaInitializer: Spec = Config().gammaInitializer,
+      movingMeanInitializer: Spec = Config().movingMeanInitializer,
+      movingVarianceInitializer: Spec = Config().movingVarianceInitializer,
+      renorm: Bool = Config().renorm, renormMomentum: Float = Config().renormMomentum
+    ) {
+      self.axis = axis
+      self.momentum = momentum
+      self.epsilon = epsilon
+      self.center = center
+      self.scale = scale
+      self.betaInitializer = betaInitializer
+      self.gammaInitializer = gammaInitializer
+      self.movingMeanInitializer = movingMeanInitializer
+      self.movingVarianceInitializer = movingVarianceInitializer
+      self.renorm = renorm
+      self.renormMomentum = renormMomentum
+    }
   }
 
   public static let identifier = "BatchNormalization"

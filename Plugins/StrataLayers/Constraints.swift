@@ -38,7 +38,7 @@ func rescale(_ value: inout Tensor, axes: [Int], desired: (Float) -> Float) {
 }
 
 /// Norms over `axis` at most `maxValue`. Keras: `MaxNorm(max_value=2, axis=0)` (`"max_norm"`).
-@KerasConfig public struct MaxNorm: Constraint, SelfConfigured, Equatable {
+public struct MaxNorm: Constraint, SelfConfigured, Equatable, KerasConfig {
   /// Keras' `max_value`.
   public var maxValue: Float = 2
   /// Keras' `axis`.
@@ -50,21 +50,38 @@ func rescale(_ value: inout Tensor, axes: [Int], desired: (Float) -> Float) {
     let limit = maxValue
     rescale(&value, axes: axis.values) { min(max($0, 0), limit) }
   }
+
+  /// Keras' defaults.
+  public init() {}
+
+  /// The arguments given, Keras' defaults for the others.
+  public init(maxValue: Float = MaxNorm().maxValue, axis: Axes = MaxNorm().axis) {
+    self.maxValue = maxValue
+    self.axis = axis
+  }
 }
 
 /// Norms over `axis` equal to 1. Keras: `UnitNorm(axis=0)` (`"unit_norm"`).
-@KerasConfig public struct UnitNorm: Constraint, SelfConfigured, Equatable {
+public struct UnitNorm: Constraint, SelfConfigured, Equatable, KerasConfig {
   /// Keras' `axis`.
   public var axis: Axes = 0
   /// The registry key: Keras' `UnitNorm`.
   public static let identifier = "UnitNorm"
   /// Projects `value` in place.
   public func apply(to value: inout Tensor) { rescale(&value, axes: axis.values) { _ in 1 } }
+
+  /// Keras' defaults.
+  public init() {}
+
+  /// The arguments given, Keras' defaults for the others.
+  public init(axis: Axes = UnitNorm().axis) {
+    self.axis = axis
+  }
 }
 
 /// Norms over `axis` moved into `[minValue, maxValue]` at `rate`. Keras: `MinMaxNorm(min_value=0.0,
 /// max_value=1.0, rate=1.0, axis=0)` (`"min_max_norm"`).
-@KerasConfig public struct MinMaxNorm: Constraint, SelfConfigured, Equatable {
+public struct MinMaxNorm: Constraint, SelfConfigured, Equatable, KerasConfig {
   /// Keras' `min_value`.
   public var minValue: Float = 0
   /// Keras' `max_value`.
@@ -86,6 +103,21 @@ func rescale(_ value: inout Tensor, axes: [Int], desired: (Float) -> Float) {
   public func apply(to value: inout Tensor) {
     let (low, high, rate) = (minValue, maxValue, rate)
     rescale(&value, axes: axis.values) { rate * min(max($0, low), high) + (1 - rate) * $0 }
+  }
+
+  /// Keras' defaults.
+  public init() {}
+
+  /// The arguments given, Keras' defaults for the others; a bad one is refused by name.
+  public init(
+    minValue: Float = MinMaxNorm().minValue, maxValue: Float = MinMaxNorm().maxValue,
+    rate: Float = MinMaxNorm().rate, axis: Axes = MinMaxNorm().axis
+  ) throws {
+    self.minValue = minValue
+    self.maxValue = maxValue
+    self.rate = rate
+    self.axis = axis
+    try validate()
   }
 }
 

@@ -8,11 +8,11 @@ import StrataCore
 /// `ceil(input / stride)` and an odd total padding puts the extra pixel at the bottom and right.
 public final class Conv2D: KernelLayer, Layer {
   /// The Keras arguments, each with its default.
-  @KerasConfig public struct Config: Equatable {
+  public struct Config: Equatable, KerasConfig {
     /// Keras' `filters`.
-    @Required public var filters: Int = 0
+    public var filters: Int = 0
     /// Keras' `kernel_size`.
-    @Required public var kernelSize: IntPair = 1
+    public var kernelSize: IntPair = 1
     /// Keras' `strides`.
     public var strides: IntPair = 1
     /// Keras' `padding`.
@@ -24,7 +24,62 @@ public final class Conv2D: KernelLayer, Layer {
     /// Grouped convolutions are not supported: only Keras' default of 1 is accepted.
     public var groups: Int = 1
     /// Keras' weight arguments: `use_bias`, the initializers, constraints and regularizers.
-    @Flattened public var weights: WeightArguments = WeightArguments()
+    public var weights: WeightArguments = WeightArguments()
+
+    /// Keras' defaults.
+    public init() {}
+
+    /// The arguments given, Keras' defaults for the others.
+    public init(
+      filters: Int, kernelSize: IntPair, strides: IntPair = Config().strides,
+      padding: String = Config().padding, dilationRate: IntPair = Config().dilationRate,
+      activation: Spec = Config().activation, groups: Int = Config().groups,
+      weights: WeightArguments = Config().weights
+    ) {
+      self.filters = filters
+      self.kernelSize = kernelSize
+      self.strides = strides
+      self.padding = padding
+      self.dilationRate = dilationRate
+      self.activation = activation
+      self.groups = groups
+      self.weights = weights
+    }
+
+    /// Keras' arguments without a default.
+    public static var requiredArguments: Set<String> {
+      Set<String>(["filters", "kernel_size"]).union(WeightArguments.requiredArguments)
+    }
+
+    enum CodingKeys: String, CodingKey {
+      case filters, kernelSize, strides, padding, dilationRate, activation, groups
+    }
+
+    /// Decodes the arguments, the flattened ones from the same container.
+    public init(from decoder: any Decoder) throws {
+      let container = try decoder.container(keyedBy: CodingKeys.self)
+      filters = try container.decode(Int.self, forKey: .filters)
+      kernelSize = try container.decode(IntPair.self, forKey: .kernelSize)
+      strides = try container.decode(IntPair.self, forKey: .strides)
+      padding = try container.decode(String.self, forKey: .padding)
+      dilationRate = try container.decode(IntPair.self, forKey: .dilationRate)
+      activation = try container.decode(Spec.self, forKey: .activation)
+      groups = try container.decode(Int.self, forKey: .groups)
+      weights = try WeightArguments(from: decoder)
+    }
+
+    /// Encodes the arguments, the flattened ones into the same container.
+    public func encode(to encoder: any Encoder) throws {
+      var container = encoder.container(keyedBy: CodingKeys.self)
+      try container.encode(filters, forKey: .filters)
+      try container.encode(kernelSize, forKey: .kernelSize)
+      try container.encode(strides, forKey: .strides)
+      try container.encode(padding, forKey: .padding)
+      try container.encode(dilationRate, forKey: .dilationRate)
+      try container.encode(activation, forKey: .activation)
+      try container.encode(groups, forKey: .groups)
+      try weights.encode(to: encoder)
+    }
   }
 
   public static let identifier = "Conv2D"

@@ -7,13 +7,49 @@ import StrataCore
 /// above 2 is treated as rows of its last axis. The products run on the context's GEMM.
 public final class Dense: KernelLayer, SoftmaxHead {
   /// The Keras arguments, each with its default.
-  @KerasConfig public struct Config: Equatable {
+  public struct Config: Equatable, KerasConfig {
     /// Keras' `units`.
-    @Required public var units: Int = 0
+    public var units: Int = 0
     /// Keras' `activation`.
     public var activation: Spec = "linear"
     /// Keras' weight arguments: `use_bias`, the initializers, constraints and regularizers.
-    @Flattened public var weights: WeightArguments = WeightArguments()
+    public var weights: WeightArguments = WeightArguments()
+
+    /// Keras' defaults.
+    public init() {}
+
+    /// The arguments given, Keras' defaults for the others.
+    public init(
+      units: Int, activation: Spec = Config().activation,
+      weights: WeightArguments = Config().weights
+    ) {
+      self.units = units
+      self.activation = activation
+      self.weights = weights
+    }
+
+    /// Keras' arguments without a default.
+    public static var requiredArguments: Set<String> {
+      Set<String>(["units"]).union(WeightArguments.requiredArguments)
+    }
+
+    enum CodingKeys: String, CodingKey { case units, activation }
+
+    /// Decodes the arguments, the flattened ones from the same container.
+    public init(from decoder: any Decoder) throws {
+      let container = try decoder.container(keyedBy: CodingKeys.self)
+      units = try container.decode(Int.self, forKey: .units)
+      activation = try container.decode(Spec.self, forKey: .activation)
+      weights = try WeightArguments(from: decoder)
+    }
+
+    /// Encodes the arguments, the flattened ones into the same container.
+    public func encode(to encoder: any Encoder) throws {
+      var container = encoder.container(keyedBy: CodingKeys.self)
+      try container.encode(units, forKey: .units)
+      try container.encode(activation, forKey: .activation)
+      try weights.encode(to: encoder)
+    }
   }
 
   public static let identifier = "Dense"

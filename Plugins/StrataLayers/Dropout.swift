@@ -7,11 +7,23 @@ import StrataCore
 /// generator when the layer is built, so a seeded model drops the same units every run.
 public final class Dropout: ShapePreservingLayer, RandomizedLayer {
   /// The Keras arguments, each with its default.
-  @KerasConfig public struct Config: Equatable {
+  public struct Config: Equatable, KerasConfig {
     /// Keras' `rate`.
-    @Required public var rate: Float = 0
+    public var rate: Float = 0
     /// Keras' `seed`.
     public var seed: UInt64?
+
+    /// Keras' defaults.
+    public init() {}
+
+    /// The arguments given, Keras' defaults for the others.
+    public init(rate: Float, seed: UInt64? = nil) {
+      self.rate = rate
+      self.seed = seed
+    }
+
+    /// Keras' arguments without a default.
+    public static let requiredArguments: Set<String> = ["rate"]
   }
   public static let identifier = "Dropout"
   public let config: Config

@@ -5,8 +5,6 @@ import StrataCore
 public final class ZeroPadding2D: Layer {
   /// The Keras arguments: `padding` in any of its Keras forms, decoded by hand.
   public struct Config: KerasConfig, Equatable {
-    /// The config with Keras' defaults: what arguments left out take.
-    public static let kerasDefaults = Config()
     /// Keras' `top`.
     public var top: Int, bottom: Int, left: Int, right: Int
     /// The arguments given, Keras' defaults for the others.
@@ -16,10 +14,12 @@ public final class ZeroPadding2D: Layer {
       self.left = left
       self.right = right
     }
-    /// The arguments given, Keras' defaults for the others.
-    public init(_ padding: Int = 1) {
+    /// `padding` rows and columns on every side.
+    public init(_ padding: Int) {
       self.init(top: padding, bottom: padding, left: padding, right: padding)
     }
+    /// Keras' default: one row and column on every side.
+    public init() { self.init(1) }
     private enum CodingKeys: String, CodingKey { case padding }
     public init(from decoder: Decoder) throws {
       let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -130,11 +130,23 @@ public final class ZeroPadding2D: Layer {
 /// `y = x · scale + offset`, e.g. pixels to [0, 1]. Keras: `Rescaling(scale, offset=0.0)`.
 public final class Rescaling: ShapePreservingLayer, Layer {
   /// The Keras arguments, each with its default.
-  @KerasConfig public struct Config: Equatable {
+  public struct Config: Equatable, KerasConfig {
     /// Keras' `scale`.
-    @Required public var scale: Float = 1
+    public var scale: Float = 1
     /// Keras' `offset`.
     public var offset: Float = 0
+
+    /// Keras' defaults.
+    public init() {}
+
+    /// The arguments given, Keras' defaults for the others.
+    public init(scale: Float, offset: Float = Config().offset) {
+      self.scale = scale
+      self.offset = offset
+    }
+
+    /// Keras' arguments without a default.
+    public static let requiredArguments: Set<String> = ["scale"]
   }
   public static let identifier = "Rescaling"
   public let config: Config

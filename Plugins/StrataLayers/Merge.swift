@@ -278,9 +278,17 @@ private func winner(_ inputs: [UnsafeBufferPointer<Float>], at i: Int, greater: 
 /// Joins its inputs along an axis. Keras: `Concatenate(axis=-1)`.
 public final class Concatenate: MergeLayer {
   /// The Keras arguments, each with its default.
-  @KerasConfig public struct Config: Equatable {
+  public struct Config: Equatable, KerasConfig {
     /// Keras' `axis`, counting the batch axis (`-1`: the last).
     public var axis: Int = -1
+
+    /// Keras' defaults.
+    public init() {}
+
+    /// The arguments given, Keras' defaults for the others.
+    public init(axis: Int = Config().axis) {
+      self.axis = axis
+    }
   }
   /// The registry key: Keras' `Concatenate`.
   public static let identifier = "Concatenate"

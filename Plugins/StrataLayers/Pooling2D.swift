@@ -1,13 +1,26 @@
 import StrataCore
 
 /// The config of the 2-D pooling layers.
-@KerasConfig public struct Pooling2DConfig: Equatable {
+public struct Pooling2DConfig: Equatable, KerasConfig {
   /// Keras' `pool_size`.
   public var poolSize: IntPair = 2
   /// `nil`: the pool size, as in Keras (and then left out of the saved config, which Keras reads the same).
   public var strides: IntPair?
   /// Keras' `padding`.
   public var padding: String = "valid"
+
+  /// Keras' defaults.
+  public init() {}
+
+  /// The arguments given, Keras' defaults for the others.
+  public init(
+    poolSize: IntPair = Pooling2DConfig().poolSize, strides: IntPair? = nil,
+    padding: String = Pooling2DConfig().padding
+  ) {
+    self.poolSize = poolSize
+    self.strides = strides
+    self.padding = padding
+  }
 }
 
 /// What max and average pooling share: the config, the geometry, the buffers.
@@ -153,9 +166,17 @@ public final class AveragePooling2D: Pooling2D, Layer {
 }
 
 /// The config of the global pooling layers.
-@KerasConfig public struct GlobalPoolingConfig: Equatable {
+public struct GlobalPoolingConfig: Equatable, KerasConfig {
   /// Keep the spatial axes as 1s: `(None, 1, 1, channels)` instead of `(None, channels)`.
   public var keepdims: Bool = false
+
+  /// Keras' defaults.
+  public init() {}
+
+  /// The arguments given, Keras' defaults for the others.
+  public init(keepdims: Bool = GlobalPoolingConfig().keepdims) {
+    self.keepdims = keepdims
+  }
 }
 
 /// Reduces each channel over the whole image, by mean or by maximum.

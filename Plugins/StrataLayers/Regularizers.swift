@@ -1,7 +1,7 @@
 import StrataCore
 
 /// `l1 · Σ|x|`. Keras: `L1(l1=0.01)` (`"l1"`).
-@KerasConfig public struct L1: Regularizer, SelfConfigured, Equatable {
+public struct L1: Regularizer, SelfConfigured, Equatable, KerasConfig {
   /// Keras' `l1`.
   public var l1: Float = 0.01
   /// The registry key: Keras' `L1`.
@@ -17,10 +17,19 @@ import StrataCore
   ) {
     addL1Gradient(values, l1 * scale, into: gradient)
   }
+
+  /// Keras' defaults.
+  public init() {}
+
+  /// The arguments given, Keras' defaults for the others; a bad one is refused by name.
+  public init(l1: Float = L1().l1) throws {
+    self.l1 = l1
+    try validate()
+  }
 }
 
 /// `l2 · Σx²`. Keras: `L2(l2=0.01)` (`"l2"`).
-@KerasConfig public struct L2: Regularizer, SelfConfigured, Equatable {
+public struct L2: Regularizer, SelfConfigured, Equatable, KerasConfig {
   /// Keras' `l2`.
   public var l2: Float = 0.01
   /// The registry key: Keras' `L2`.
@@ -36,10 +45,19 @@ import StrataCore
   ) {
     addL2Gradient(values, 2 * l2 * scale, into: gradient)
   }
+
+  /// Keras' defaults.
+  public init() {}
+
+  /// The arguments given, Keras' defaults for the others; a bad one is refused by name.
+  public init(l2: Float = L2().l2) throws {
+    self.l2 = l2
+    try validate()
+  }
 }
 
 /// `l1 · Σ|x| + l2 · Σx²`. Keras: `L1L2(l1=0.0, l2=0.0)` (`"l1l2"`; Keras does not accept `"l1_l2"`).
-@KerasConfig public struct L1L2: Regularizer, SelfConfigured, Equatable {
+public struct L1L2: Regularizer, SelfConfigured, Equatable, KerasConfig {
   /// Keras' `l1`.
   public var l1: Float = 0
   /// Keras' `l2`.
@@ -62,6 +80,16 @@ import StrataCore
   ) {
     addL1Gradient(values, l1 * scale, into: gradient)
     addL2Gradient(values, 2 * l2 * scale, into: gradient)
+  }
+
+  /// Keras' defaults.
+  public init() {}
+
+  /// The arguments given, Keras' defaults for the others; a bad one is refused by name.
+  public init(l1: Float = L1L2().l1, l2: Float = L1L2().l2) throws {
+    self.l1 = l1
+    self.l2 = l2
+    try validate()
   }
 }
 

@@ -5,9 +5,20 @@ import StrataCore
 /// Keras: `Reshape(target_shape)`.
 public final class Reshape: Layer {
   /// The Keras arguments.
-  @KerasConfig public struct Config: Equatable {
+  public struct Config: Equatable, KerasConfig {
     /// Keras' `target_shape`.
-    @Required public var targetShape: [Int] = []
+    public var targetShape: [Int] = []
+
+    /// Keras' defaults.
+    public init() {}
+
+    /// The arguments given, Keras' defaults for the others.
+    public init(targetShape: [Int]) {
+      self.targetShape = targetShape
+    }
+
+    /// Keras' arguments without a default.
+    public static let requiredArguments: Set<String> = ["target_shape"]
   }
   public static let identifier = "Reshape"
   public let config: Config

@@ -1,8 +1,8 @@
 import StrataCore
 
 /// The arguments Keras' `Dense` and `Conv2D` share for their kernel and bias, flat in their configs
-/// (`@Flattened`): `Dense.Config(units: 64, weights: .init(kernelRegularizer: "l2"))`.
-@KerasConfig public struct WeightArguments: Equatable {
+/// (decoded from the same decoder): `Dense.Config(units: 64, weights: .init(kernelRegularizer: "l2"))`.
+public struct WeightArguments: Equatable, KerasConfig {
   /// Keras' `use_bias`.
   public var useBias: Bool = true
   /// Keras' `kernel_initializer`.
@@ -19,6 +19,27 @@ import StrataCore
   public var biasRegularizer: Spec?
   /// Keras' `activity_regularizer`: a penalty on the output, divided by the batch size.
   public var activityRegularizer: Spec?
+
+  /// Keras' defaults.
+  public init() {}
+
+  /// The arguments given, Keras' defaults for the others.
+  public init(
+    useBias: Bool = WeightArguments().useBias,
+    kernelInitializer: Spec = WeightArguments().kernelInitializer,
+    biasInitializer: Spec = WeightArguments().biasInitializer, kernelConstraint: Spec? = nil,
+    biasConstraint: Spec? = nil, kernelRegularizer: Spec? = nil, biasRegularizer: Spec? = nil,
+    activityRegularizer: Spec? = nil
+  ) {
+    self.useBias = useBias
+    self.kernelInitializer = kernelInitializer
+    self.biasInitializer = biasInitializer
+    self.kernelConstraint = kernelConstraint
+    self.biasConstraint = biasConstraint
+    self.kernelRegularizer = kernelRegularizer
+    self.biasRegularizer = biasRegularizer
+    self.activityRegularizer = activityRegularizer
+  }
 }
 
 /// ``WeightArguments`` resolved once, when the layer is made: the initializers, constraints and

@@ -6,9 +6,9 @@ public struct CrossentropyConfig: KerasConfig, Equatable, ConfigReadsMoreKeys {
   /// `true` when predictions are logits rather than probabilities.
   public var fromLogits: Bool
   /// `fromLogits`: whether predictions are logits (Keras' default: probabilities).
-  public init(fromLogits: Bool = false) { self.fromLogits = fromLogits }
-  /// The config with Keras' defaults: what arguments left out take.
-  public static let kerasDefaults = CrossentropyConfig()
+  public init(fromLogits: Bool) { self.fromLogits = fromLogits }
+  /// The config with Keras' defaults: probabilities, not logits.
+  public init() { self.init(fromLogits: false) }
   /// Keras writes these with their defaults; other values are refused by name.
   public static let readOnlyKeys: Set<String> = ["axis", "label_smoothing", "ignore_class"]
 

@@ -102,7 +102,7 @@ public struct LogCosh: ElementwiseLoss {
 
 /// `mean(0.5 e²)` where `|e| ≤ delta`, `mean(delta · (|e| - 0.5 delta))` elsewhere. Keras: `"huber"`
 /// (`Huber(delta=1.0)`).
-@KerasConfig public struct Huber: ElementwiseLoss, SelfConfigured, Equatable {
+public struct Huber: ElementwiseLoss, SelfConfigured, Equatable, KerasConfig {
   /// Keras' `delta`.
   public var delta: Float = 1
   public static let identifier = "huber"
@@ -116,6 +116,15 @@ public struct LogCosh: ElementwiseLoss {
     let e = p - y, d = delta
     if abs(e) <= d { return (0.5 * e * e, e) }
     return (d * (abs(e) - 0.5 * d), e > 0 ? d : -d)
+  }
+
+  /// Keras' defaults.
+  public init() {}
+
+  /// The arguments given, Keras' defaults for the others; a bad one is refused by name.
+  public init(delta: Float = Huber().delta) throws {
+    self.delta = delta
+    try validate()
   }
 }
 

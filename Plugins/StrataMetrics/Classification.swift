@@ -41,13 +41,23 @@ public struct Thresholds: Codable, Sendable, Equatable, ExpressibleByFloatLitera
 /// (`classId`), or each row's `topK` largest: what Keras' Precision and Recall count.
 public class ConfusionCounts {
   /// Keras' arguments of Precision and Recall.
-  @KerasConfig public struct Config: Equatable {
+  public struct Config: Equatable, KerasConfig {
     /// Keras' `thresholds` (0.5 unless `top_k` is given).
     public var thresholds: Thresholds?
     /// Keras' `top_k`.
     public var topK: Int?
     /// Keras' `class_id`.
     public var classId: Int?
+
+    /// Keras' defaults.
+    public init() {}
+
+    /// The arguments given, Keras' defaults for the others.
+    public init(thresholds: Thresholds? = nil, topK: Int? = nil, classId: Int? = nil) {
+      self.thresholds = thresholds
+      self.topK = topK
+      self.classId = classId
+    }
   }
   /// The arguments.
   public let config: Config
@@ -166,7 +176,7 @@ public final class Recall: ConfusionCounts, ListMetric {
 /// multi_label=False)` (`"auc"`); multi-label inputs are flattened unless `multi_label`.
 public final class AUC: Metric {
   /// The Keras arguments, each with its default.
-  @KerasConfig public struct Config: Equatable {
+  public struct Config: Equatable, KerasConfig {
     /// Keras' `num_thresholds`.
     public var numThresholds: Int = 200
     /// Keras' `curve`: `"ROC"` or `"PR"`.
@@ -184,6 +194,26 @@ public final class AUC: Metric {
     public var thresholds: [Float]?
     /// Keras' `from_logits`: predictions are logits, passed through a sigmoid first.
     public var fromLogits: Bool = false
+
+    /// Keras' defaults.
+    public init() {}
+
+    /// The arguments given, Keras' defaults for the others.
+    public init(
+      numThresholds: Int = Config().numThresholds, curve: String = Config().curve,
+      summationMethod: String = Config().summationMethod, multiLabel: Bool = Config().multiLabel,
+      numLabels: Int? = nil, labelWeights: [Float]? = nil, thresholds: [Float]? = nil,
+      fromLogits: Bool = Config().fromLogits
+    ) {
+      self.numThresholds = numThresholds
+      self.curve = curve
+      self.summationMethod = summationMethod
+      self.multiLabel = multiLabel
+      self.numLabels = numLabels
+      self.labelWeights = labelWeights
+      self.thresholds = thresholds
+      self.fromLogits = fromLogits
+    }
   }
   /// The registry key: Keras' `AUC`.
   public static let identifier = "AUC"
@@ -347,11 +377,20 @@ public final class AUC: Metric {
 /// class; `average` is `nil` (one score per class), `"micro"`, `"macro"` or `"weighted"`.
 public final class F1Score: ListMetric {
   /// The Keras arguments, each with its default.
-  @KerasConfig public struct Config: Equatable {
+  public struct Config: Equatable, KerasConfig {
     /// Keras' `average`.
     public var average: String?
     /// Keras' `threshold`.
     public var threshold: Float?
+
+    /// Keras' defaults.
+    public init() {}
+
+    /// The arguments given, Keras' defaults for the others.
+    public init(average: String? = nil, threshold: Float? = nil) {
+      self.average = average
+      self.threshold = threshold
+    }
   }
   /// The registry key: Keras' `F1Score`.
   public static let identifier = "F1Score"

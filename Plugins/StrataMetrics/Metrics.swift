@@ -109,9 +109,17 @@ public final class CategoricalAccuracy: MeanOverSamples, Metric {
 /// `"binary_accuracy"` (`BinaryAccuracy(threshold=0.5)`).
 public final class BinaryAccuracy: MeanOverSamples, Metric {
   /// The Keras arguments, each with its default.
-  @KerasConfig public struct Config: Equatable {
+  public struct Config: Equatable, KerasConfig {
     /// Keras' `threshold`.
     public var threshold: Float = 0.5
+
+    /// Keras' defaults.
+    public init() {}
+
+    /// The arguments given, Keras' defaults for the others.
+    public init(threshold: Float = Config().threshold) {
+      self.threshold = threshold
+    }
   }
   public static let identifier = "binary_accuracy"
   public let config: Config
@@ -137,9 +145,17 @@ public final class BinaryAccuracy: MeanOverSamples, Metric {
 /// `"top_k_categorical_accuracy"` (`k=5`); `"sparse_top_k_categorical_accuracy"` takes class indices.
 public final class TopKCategoricalAccuracy: MeanOverSamples, Metric {
   /// The Keras arguments, each with its default.
-  @KerasConfig public struct Config: Equatable {
+  public struct Config: Equatable, KerasConfig {
     /// Keras' `k`.
     public var k: Int = 5
+
+    /// Keras' defaults.
+    public init() {}
+
+    /// The arguments given, Keras' defaults for the others.
+    public init(k: Int = Config().k) {
+      self.k = k
+    }
   }
   public static let identifier = "top_k_categorical_accuracy"
   public let config: Config
@@ -192,9 +208,20 @@ public final class SparseTopKCategoricalAccuracy: MeanOverSamples, Metric {
 /// loss name in `metrics:`).
 public final class LossMetric: MeanOverSamples, Metric {
   /// The Keras arguments.
-  @KerasConfig public struct Config: Equatable {
+  public struct Config: Equatable, KerasConfig {
     /// Keras' `loss`.
-    @Required public var loss: Spec = "mean_squared_error"
+    public var loss: Spec = "mean_squared_error"
+
+    /// Keras' defaults.
+    public init() {}
+
+    /// The arguments given, Keras' defaults for the others.
+    public init(loss: Spec) {
+      self.loss = loss
+    }
+
+    /// Keras' arguments without a default.
+    public static let requiredArguments: Set<String> = ["loss"]
   }
   public static let identifier = "loss_metric"
   public let config: Config

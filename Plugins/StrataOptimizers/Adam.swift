@@ -3,7 +3,7 @@ import Foundation
 import StrataCore
 
 /// The arguments of Adam and its relatives.
-@KerasConfig public struct AdamOptions: OptimizerOptions {
+public struct AdamOptions: OptimizerOptions, KerasConfig {
   /// Keras' default `learning_rate`.
   public static let defaultLearningRate: Float = 0.001
   /// Keras' `beta_1`.
@@ -42,6 +42,20 @@ import StrataCore
     try fraction(owner, "beta_1", beta1)
     try fraction(owner, "beta_2", beta2)
     try positive(owner, "epsilon", epsilon)
+  }
+
+  /// Keras' defaults.
+  public init() {}
+
+  /// The arguments given, Keras' defaults for the others.
+  public init(
+    beta1: Float = AdamOptions().beta1, beta2: Float = AdamOptions().beta2,
+    epsilon: Float = AdamOptions().epsilon, amsgrad: Bool = AdamOptions().amsgrad
+  ) {
+    self.beta1 = beta1
+    self.beta2 = beta2
+    self.epsilon = epsilon
+    self.amsgrad = amsgrad
   }
 }
 

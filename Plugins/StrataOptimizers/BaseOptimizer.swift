@@ -98,7 +98,7 @@ public struct OptimizerArguments: Codable, Sendable, Equatable {
 }
 
 /// An optimizer's own arguments: what its Keras config holds besides the common ones, a
-/// `@KerasConfig` struct (each default written once, on the property).
+/// ``KerasConfig`` (each default written once, on the property).
 public protocol OptimizerOptions: KerasConfig, Equatable {
   /// Keras' default `learning_rate` for this optimizer.
   static var defaultLearningRate: Float { get }
@@ -144,7 +144,9 @@ public struct OptimizerConfig<Options: OptimizerOptions>: KerasConfig, Equatable
   }
 
   /// The config with Keras' defaults: what arguments left out take.
-  public static var kerasDefaults: Self { Self() }
+  public init() {
+    self.init(common: .init(learningRate: Options.defaultLearningRate), options: Options())
+  }
 
   /// Decodes both parts from the one flat dictionary.
   public init(from decoder: Decoder) throws {

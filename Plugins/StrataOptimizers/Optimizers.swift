@@ -9,7 +9,7 @@ import StrataCore
 /// `w += momentum · m - lr · g`).
 public final class SGD: ConfiguredOptimizer<SGD.Options>, Optimizer {
   /// SGD's own Keras arguments.
-  @KerasConfig public struct Options: OptimizerOptions {
+  public struct Options: OptimizerOptions, KerasConfig {
     /// Keras' default `learning_rate`.
     public static let defaultLearningRate: Float = 0.01
     /// Keras' `momentum`.
@@ -19,6 +19,15 @@ public final class SGD: ConfiguredOptimizer<SGD.Options>, Optimizer {
     /// Refuses an argument out of range, naming it.
     public func validate(owner: String) throws {
       try fraction(owner, "momentum", momentum)
+    }
+
+    /// Keras' defaults.
+    public init() {}
+
+    /// The arguments given, Keras' defaults for the others.
+    public init(momentum: Float = Options().momentum, nesterov: Bool = Options().nesterov) {
+      self.momentum = momentum
+      self.nesterov = nesterov
     }
   }
   /// The registry key.
@@ -57,7 +66,7 @@ public final class SGD: ConfiguredOptimizer<SGD.Options>, Optimizer {
 /// momentum=0.0, epsilon=1e-07, centered=False)`; `ε` is added inside the square root, as Keras does.
 public final class RMSprop: ConfiguredOptimizer<RMSprop.Options>, Optimizer {
   /// RMSprop's own Keras arguments.
-  @KerasConfig public struct Options: OptimizerOptions {
+  public struct Options: OptimizerOptions, KerasConfig {
     /// Keras' default `learning_rate`.
     public static let defaultLearningRate: Float = 0.001
     /// Keras' `rho`.
@@ -73,6 +82,20 @@ public final class RMSprop: ConfiguredOptimizer<RMSprop.Options>, Optimizer {
       try fraction(owner, "rho", rho)
       try fraction(owner, "momentum", momentum)
       try positive(owner, "epsilon", epsilon)
+    }
+
+    /// Keras' defaults.
+    public init() {}
+
+    /// The arguments given, Keras' defaults for the others.
+    public init(
+      rho: Float = Options().rho, momentum: Float = Options().momentum,
+      epsilon: Float = Options().epsilon, centered: Bool = Options().centered
+    ) {
+      self.rho = rho
+      self.momentum = momentum
+      self.epsilon = epsilon
+      self.centered = centered
     }
   }
   /// The registry key.
@@ -114,7 +137,7 @@ public final class RMSprop: ConfiguredOptimizer<RMSprop.Options>, Optimizer {
 /// initial_accumulator_value=0.1, epsilon=1e-07)`.
 public final class Adagrad: ConfiguredOptimizer<Adagrad.Options>, Optimizer {
   /// Adagrad's own Keras arguments.
-  @KerasConfig public struct Options: OptimizerOptions {
+  public struct Options: OptimizerOptions, KerasConfig {
     /// Keras' default `learning_rate`.
     public static let defaultLearningRate: Float = 0.001
     /// Keras' `initial_accumulator_value`.
@@ -125,6 +148,18 @@ public final class Adagrad: ConfiguredOptimizer<Adagrad.Options>, Optimizer {
     public func validate(owner: String) throws {
       try positive(owner, "initial_accumulator_value", initialAccumulatorValue, allowZero: true)
       try positive(owner, "epsilon", epsilon)
+    }
+
+    /// Keras' defaults.
+    public init() {}
+
+    /// The arguments given, Keras' defaults for the others.
+    public init(
+      initialAccumulatorValue: Float = Options().initialAccumulatorValue,
+      epsilon: Float = Options().epsilon
+    ) {
+      self.initialAccumulatorValue = initialAccumulatorValue
+      self.epsilon = epsilon
     }
   }
   /// The registry key.
@@ -157,7 +192,7 @@ public final class Adagrad: ConfiguredOptimizer<Adagrad.Options>, Optimizer {
 /// rho=0.95, epsilon=1e-07)`.
 public final class Adadelta: ConfiguredOptimizer<Adadelta.Options>, Optimizer {
   /// Adadelta's own Keras arguments.
-  @KerasConfig public struct Options: OptimizerOptions {
+  public struct Options: OptimizerOptions, KerasConfig {
     /// Keras' default `learning_rate`.
     public static let defaultLearningRate: Float = 0.001
     /// Keras' `rho`.
@@ -168,6 +203,15 @@ public final class Adadelta: ConfiguredOptimizer<Adadelta.Options>, Optimizer {
     public func validate(owner: String) throws {
       try fraction(owner, "rho", rho)
       try positive(owner, "epsilon", epsilon)
+    }
+
+    /// Keras' defaults.
+    public init() {}
+
+    /// The arguments given, Keras' defaults for the others.
+    public init(rho: Float = Options().rho, epsilon: Float = Options().epsilon) {
+      self.rho = rho
+      self.epsilon = epsilon
     }
   }
   /// The registry key.

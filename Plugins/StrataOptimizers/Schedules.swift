@@ -9,13 +9,13 @@ func checkSteps(_ owner: String, _ argument: String, _ value: Int) throws {
 
 /// `initial · rate^(step / decaySteps)` (the exponent floored with `staircase`). Keras:
 /// `ExponentialDecay(initial_learning_rate, decay_steps, decay_rate, staircase=False)`.
-@KerasConfig public struct ExponentialDecay: LearningRateSchedule, SelfConfigured, Equatable {
+public struct ExponentialDecay: LearningRateSchedule, SelfConfigured, Equatable, KerasConfig {
   /// Keras' `initial_learning_rate`.
-  @Required public var initialLearningRate: Double = 0
+  public var initialLearningRate: Double = 0
   /// Keras' `decay_steps`.
-  @Required public var decaySteps: Int = 1
+  public var decaySteps: Int = 1
   /// Keras' `decay_rate`.
-  @Required public var decayRate: Double = 1
+  public var decayRate: Double = 1
   /// Keras' `staircase`.
   public var staircase: Bool = false
   /// Keras' `name`.
@@ -32,15 +32,36 @@ func checkSteps(_ owner: String, _ argument: String, _ value: Int) throws {
     if staircase { p = p.rounded(.down) }
     return Float(initialLearningRate * pow(decayRate, p))
   }
+
+  /// Keras' defaults.
+  public init() {}
+
+  /// The arguments given, Keras' defaults for the others; a bad one is refused by name.
+  public init(
+    initialLearningRate: Double, decaySteps: Int, decayRate: Double,
+    staircase: Bool = ExponentialDecay().staircase, name: String = ExponentialDecay().name
+  ) throws {
+    self.initialLearningRate = initialLearningRate
+    self.decaySteps = decaySteps
+    self.decayRate = decayRate
+    self.staircase = staircase
+    self.name = name
+    try validate()
+  }
+
+  /// Keras' arguments without a default.
+  public static let requiredArguments: Set<String> = [
+    "initial_learning_rate", "decay_steps", "decay_rate",
+  ]
 }
 
 /// `values[i]` while `step ≤ boundaries[i]`, the last value after the last boundary. Keras:
 /// `PiecewiseConstantDecay(boundaries, values)`.
-@KerasConfig public struct PiecewiseConstantDecay: LearningRateSchedule, SelfConfigured, Equatable {
+public struct PiecewiseConstantDecay: LearningRateSchedule, SelfConfigured, Equatable, KerasConfig {
   /// Keras' `boundaries` (steps, increasing).
-  @Required public var boundaries: [Int] = []
+  public var boundaries: [Int] = []
   /// Keras' `values`, one more than the boundaries.
-  @Required public var values: [Double] = [0]
+  public var values: [Double] = [0]
   /// Keras' `name`.
   public var name: String = "PiecewiseConstant"
   /// The registry key: Keras' `PiecewiseConstantDecay`.
@@ -57,17 +78,33 @@ func checkSteps(_ owner: String, _ argument: String, _ value: Int) throws {
     let index = boundaries.firstIndex { step <= $0 } ?? boundaries.count
     return Float(values[index])
   }
+
+  /// Keras' defaults.
+  public init() {}
+
+  /// The arguments given, Keras' defaults for the others; a bad one is refused by name.
+  public init(boundaries: [Int], values: [Double], name: String = PiecewiseConstantDecay().name)
+    throws
+  {
+    self.boundaries = boundaries
+    self.values = values
+    self.name = name
+    try validate()
+  }
+
+  /// Keras' arguments without a default.
+  public static let requiredArguments: Set<String> = ["boundaries", "values"]
 }
 
 /// `initial / (1 + rate · step / decaySteps)` (floored with `staircase`). Keras:
 /// `InverseTimeDecay(initial_learning_rate, decay_steps, decay_rate, staircase=False)`.
-@KerasConfig public struct InverseTimeDecay: LearningRateSchedule, SelfConfigured, Equatable {
+public struct InverseTimeDecay: LearningRateSchedule, SelfConfigured, Equatable, KerasConfig {
   /// Keras' `initial_learning_rate`.
-  @Required public var initialLearningRate: Double = 0
+  public var initialLearningRate: Double = 0
   /// Keras' `decay_steps`.
-  @Required public var decaySteps: Int = 1
+  public var decaySteps: Int = 1
   /// Keras' `decay_rate`.
-  @Required public var decayRate: Double = 1
+  public var decayRate: Double = 1
   /// Keras' `staircase`.
   public var staircase: Bool = false
   /// Keras' `name`.
@@ -82,16 +119,37 @@ func checkSteps(_ owner: String, _ argument: String, _ value: Int) throws {
     if staircase { p = p.rounded(.down) }
     return Float(initialLearningRate / (1 + decayRate * p))
   }
+
+  /// Keras' defaults.
+  public init() {}
+
+  /// The arguments given, Keras' defaults for the others; a bad one is refused by name.
+  public init(
+    initialLearningRate: Double, decaySteps: Int, decayRate: Double,
+    staircase: Bool = InverseTimeDecay().staircase, name: String = InverseTimeDecay().name
+  ) throws {
+    self.initialLearningRate = initialLearningRate
+    self.decaySteps = decaySteps
+    self.decayRate = decayRate
+    self.staircase = staircase
+    self.name = name
+    try validate()
+  }
+
+  /// Keras' arguments without a default.
+  public static let requiredArguments: Set<String> = [
+    "initial_learning_rate", "decay_steps", "decay_rate",
+  ]
 }
 
 /// From `initial` to `end` over `decaySteps` as `(1 - step / decaySteps)^power`; with `cycle` it starts
 /// again, from a farther horizon, after each multiple of `decaySteps`. Keras: `PolynomialDecay(
 /// initial_learning_rate, decay_steps, end_learning_rate=0.0001, power=1.0, cycle=False)`.
-@KerasConfig public struct PolynomialDecay: LearningRateSchedule, SelfConfigured, Equatable {
+public struct PolynomialDecay: LearningRateSchedule, SelfConfigured, Equatable, KerasConfig {
   /// Keras' `initial_learning_rate`.
-  @Required public var initialLearningRate: Double = 0
+  public var initialLearningRate: Double = 0
   /// Keras' `decay_steps`.
-  @Required public var decaySteps: Int = 1
+  public var decaySteps: Int = 1
   /// Keras' `end_learning_rate`.
   public var endLearningRate: Double = 0.0001
   /// Keras' `power`.
@@ -119,17 +177,39 @@ func checkSteps(_ owner: String, _ argument: String, _ value: Int) throws {
     return Float(
       (initialLearningRate - endLearningRate) * fraction + endLearningRate)
   }
+
+  /// Keras' defaults.
+  public init() {}
+
+  /// The arguments given, Keras' defaults for the others; a bad one is refused by name.
+  public init(
+    initialLearningRate: Double, decaySteps: Int,
+    endLearningRate: Double = PolynomialDecay().endLearningRate,
+    power: Double = PolynomialDecay().power, cycle: Bool = PolynomialDecay().cycle,
+    name: String = PolynomialDecay().name
+  ) throws {
+    self.initialLearningRate = initialLearningRate
+    self.decaySteps = decaySteps
+    self.endLearningRate = endLearningRate
+    self.power = power
+    self.cycle = cycle
+    self.name = name
+    try validate()
+  }
+
+  /// Keras' arguments without a default.
+  public static let requiredArguments: Set<String> = ["initial_learning_rate", "decay_steps"]
 }
 
 /// Half a cosine from `initial` down to `alpha · initial` over `decaySteps`, after an optional linear
 /// warm-up from `initial` to `warmupTarget` over `warmupSteps` (the cosine then starts from the target).
 /// Keras: `CosineDecay(initial_learning_rate, decay_steps, alpha=0.0, warmup_target=None,
 /// warmup_steps=0)`.
-@KerasConfig public struct CosineDecay: LearningRateSchedule, SelfConfigured, Equatable {
+public struct CosineDecay: LearningRateSchedule, SelfConfigured, Equatable, KerasConfig {
   /// Keras' `initial_learning_rate`.
-  @Required public var initialLearningRate: Double = 0
+  public var initialLearningRate: Double = 0
   /// Keras' `decay_steps`.
-  @Required public var decaySteps: Int = 1
+  public var decaySteps: Int = 1
   /// Keras' `alpha`: the floor, as a fraction of the rate decayed from.
   public var alpha: Double = 0
   /// Keras' `name`.
@@ -180,16 +260,37 @@ func checkSteps(_ owner: String, _ argument: String, _ value: Int) throws {
     }
     return Float(decayed(position - warmup, from: target))
   }
+
+  /// Keras' defaults.
+  public init() {}
+
+  /// The arguments given, Keras' defaults for the others; a bad one is refused by name.
+  public init(
+    initialLearningRate: Double, decaySteps: Int, alpha: Double = CosineDecay().alpha,
+    name: String = CosineDecay().name, warmupTarget: Double? = nil,
+    warmupSteps: Int = CosineDecay().warmupSteps
+  ) throws {
+    self.initialLearningRate = initialLearningRate
+    self.decaySteps = decaySteps
+    self.alpha = alpha
+    self.name = name
+    self.warmupTarget = warmupTarget
+    self.warmupSteps = warmupSteps
+    try validate()
+  }
+
+  /// Keras' arguments without a default.
+  public static let requiredArguments: Set<String> = ["initial_learning_rate", "decay_steps"]
 }
 
 /// Cosine decay with warm restarts (SGDR): each period `tMul` times longer than the last and its peak
 /// `mMul` times lower. Keras: `CosineDecayRestarts(initial_learning_rate, first_decay_steps, t_mul=2.0,
 /// m_mul=1.0, alpha=0.0)`, saved with the name `SGDRDecay`.
-@KerasConfig public struct CosineDecayRestarts: LearningRateSchedule, SelfConfigured, Equatable {
+public struct CosineDecayRestarts: LearningRateSchedule, SelfConfigured, Equatable, KerasConfig {
   /// Keras' `initial_learning_rate`.
-  @Required public var initialLearningRate: Double = 0
+  public var initialLearningRate: Double = 0
   /// Keras' `first_decay_steps`.
-  @Required public var firstDecaySteps: Int = 1
+  public var firstDecaySteps: Int = 1
   /// Keras' `t_mul`.
   public var tMul: Double = 2
   /// Keras' `m_mul`.
@@ -224,4 +325,25 @@ func checkSteps(_ owner: String, _ argument: String, _ value: Int) throws {
     let cosine = 0.5 * pow(mMul, restart) * (1 + cos(Double.pi * fraction))
     return Float(initialLearningRate * ((1 - alpha) * cosine + alpha))
   }
+
+  /// Keras' defaults.
+  public init() {}
+
+  /// The arguments given, Keras' defaults for the others; a bad one is refused by name.
+  public init(
+    initialLearningRate: Double, firstDecaySteps: Int, tMul: Double = CosineDecayRestarts().tMul,
+    mMul: Double = CosineDecayRestarts().mMul, alpha: Double = CosineDecayRestarts().alpha,
+    name: String = CosineDecayRestarts().name
+  ) throws {
+    self.initialLearningRate = initialLearningRate
+    self.firstDecaySteps = firstDecaySteps
+    self.tMul = tMul
+    self.mMul = mMul
+    self.alpha = alpha
+    self.name = name
+    try validate()
+  }
+
+  /// Keras' arguments without a default.
+  public static let requiredArguments: Set<String> = ["initial_learning_rate", "first_decay_steps"]
 }

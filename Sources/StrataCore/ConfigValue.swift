@@ -112,46 +112,24 @@ public protocol ConfigReadsMoreKeys {
   static var readOnlyKeys: Set<String> { get }
 }
 
-/// Declares a Keras config once: each stored `var` holds its Keras default as its initial value (an
-/// optional without one defaults to `nil`), and the macro writes the public memberwise `init` (each
-/// default as its parameter's default; it throws what `validate()` throws when the struct declares
-/// one, see ``SelfConfigured``), ``KerasConfig/kerasDefaults``, ``KerasConfig/requiredArguments``
-/// and the ``KerasConfig`` conformance:
+/// A Keras config, declared once in plain Swift: each stored `var` holds its Keras default as its
+/// initial value (an optional without one defaults to `nil`), and `init()` leaves them so:
 ///
 /// ```swift
-/// @KerasConfig public struct Config: Equatable {
-///   @Required public var units: Int = 0   // no Keras default; 0 is only a placeholder
-///   public var activation: Spec = "linear"
-///   public var seed: Int?
+/// public struct Config: KerasConfig, Equatable {
+///   public var negativeSlope: Float = 0.3   // Keras' `negative_slope`
+///   public init() {}
 /// }
-/// // Config(units: 64), Config(units: 64, activation: "relu"); Config.requiredArguments == ["units"]
 /// ```
-@attached(
-  member, names: named(init), named(kerasDefaults), named(requiredArguments), named(CodingKeys),
-  named(encode))
-@attached(extension, conformances: KerasConfig)
-public macro KerasConfig() = #externalMacro(module: "StrataMacros", type: "KerasConfigMacro")
-
-/// Marks an argument of a ``KerasConfig()`` struct that Keras has no default for: it must be given,
-/// and the property's initial value is only a placeholder for ``KerasConfig/kerasDefaults``.
-@attached(peer) public macro Required() =
-  #externalMacro(module: "StrataMacros", type: "MarkerMacro")
-
-/// Marks an argument of a ``KerasConfig()`` struct that is itself a `@KerasConfig` struct whose
-/// arguments stand beside the others in Keras' flat config: `Dense` and `Conv2D` share their weight
-/// arguments (`use_bias`, `kernel_initializer`, …) as one `WeightArguments` declared once.
-@attached(peer) public macro Flattened() =
-  #externalMacro(module: "StrataMacros", type: "MarkerMacro")
-
-/// A config whose Keras defaults are written once, which ``KerasConfig()`` (the macro) declares.
 ///
-/// ``ConfigCoding/decode(_:from:owner:)`` lays the given Keras arguments over ``kerasDefaults`` and
-/// decodes the result with the synthesized `Decodable`, so a config needs no hand-written `init(from:)`.
-/// A config that decodes by hand (Keras' several spellings of one argument) conforms directly and
-/// gives `kerasDefaults` itself.
+/// ``ConfigCoding/decode(_:from:owner:)`` lays the given Keras arguments (snake_case, the property
+/// names' Keras spelling) over ``kerasDefaults`` and decodes the result with the synthesized
+/// `Decodable`, so a config needs no hand-written `init(from:)`. An argument Keras has no default for
+/// is named in ``requiredArguments`` and holds a placeholder in `init()`. A memberwise `init` for Swift
+/// callers is the config's own choice; the built-in configs have one.
 public protocol KerasConfig: Codable, Sendable {
   /// The config with every Keras default; a required argument holds a placeholder.
-  static var kerasDefaults: Self { get }
+  init()
   /// The Keras arguments (snake_case) without a default: decoding fails when one is missing.
   static var requiredArguments: Set<String> { get }
 }
@@ -159,6 +137,9 @@ public protocol KerasConfig: Codable, Sendable {
 extension KerasConfig {
   /// The Keras arguments without a default.
   public static var requiredArguments: Set<String> { [] }
+
+  /// The config with every Keras default: `init()`.
+  public static var kerasDefaults: Self { Self() }
 
   /// ``kerasDefaults`` as a Keras-style dictionary.
   static func defaultArguments() throws -> ConfigDictionary {

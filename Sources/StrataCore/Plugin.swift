@@ -149,15 +149,17 @@ extension Registrable where Config == NoConfig {
   public var config: NoConfig { NoConfig() }
 }
 
-/// A component whose Keras arguments are all it holds, so it is its own config: a ``KerasConfig()``
+/// A component whose Keras arguments are all it holds, so it is its own config: a ``KerasConfig``
 /// struct whose properties are the arguments, as Keras' own classes are (`L1(l1: 0.01)` is Keras'
 /// `L1(l1=0.01)`), and whose `validate()` refuses a bad one by name, on every path that makes it.
 ///
 /// ```swift
 /// /// `l1 · Σ|x|`. Keras: `L1(l1=0.01)`.
-/// @KerasConfig public struct L1: Regularizer, SelfConfigured, Equatable {
+/// public struct L1: Regularizer, SelfConfigured, Equatable {
 ///   public var l1: Float = 0.01
 ///   public static let identifier = "L1"
+///   public init() {}
+///   public init(l1: Float) throws { self.l1 = l1; try validate() }
 ///   public func validate() throws { try checkFactor(l1, "l1", owner: "L1") }
 ///   …
 /// }

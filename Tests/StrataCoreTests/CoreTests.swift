@@ -120,7 +120,7 @@ import Foundation
   _ = try ConfigValue(json: Data(allowed.utf8))
 }
 
-/// A config's Keras defaults come from `kerasDefaults` alone: missing arguments take them, given ones
+/// A config's Keras defaults come from `init()` alone: missing arguments take them, given ones
 /// (snake_case or camelCase) replace them, a required one is an error when missing or misspelt.
 struct WidgetConfig: KerasConfig, Equatable {
   var units: Int
@@ -131,7 +131,7 @@ struct WidgetConfig: KerasConfig, Equatable {
     self.dropRate = dropRate
     self.name = name
   }
-  static let kerasDefaults = WidgetConfig(units: 0)
+  init() { self.init(units: 0) }
   static let requiredArguments: Set<String> = ["units"]
 }
 

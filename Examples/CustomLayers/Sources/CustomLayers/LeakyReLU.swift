@@ -4,11 +4,12 @@ import StrataCore
 ///
 /// Keras: `keras.layers.LeakyReLU(negative_slope=0.3)`.
 public final class LeakyReLU: ShapePreservingLayer, Layer {
-  /// The Keras arguments, each with its default: `@KerasConfig` writes `init(negativeSlope:)`,
-  /// the defaults and the `KerasConfig` conformance from the property.
-  @KerasConfig public struct Config: Equatable {
+  /// The Keras arguments, each with its Keras default as its initial value; `init()` keeps them.
+  public struct Config: KerasConfig, Equatable {
     /// Keras' `negative_slope`.
     public var negativeSlope: Float = 0.3
+    /// Keras' defaults.
+    public init() {}
   }
 
   public static let identifier = "LeakyReLU"
@@ -25,7 +26,9 @@ public final class LeakyReLU: ShapePreservingLayer, Layer {
 
   /// `LeakyReLU(negativeSlope: 0.1)`.
   public convenience init(negativeSlope: Float) throws {
-    try self.init(config: Config(negativeSlope: negativeSlope))
+    var config = Config()
+    config.negativeSlope = negativeSlope
+    try self.init(config: config)
   }
 
   public func forward(_ x: Tensor, in context: Context) throws -> Tensor {

@@ -7,11 +7,20 @@ import StrataCore
 /// shared.
 public final class PReLU: Layer {
   /// The Keras arguments, each with its default.
-  @KerasConfig public struct Config: Equatable {
+  public struct Config: Equatable, KerasConfig {
     /// Keras' `alpha_initializer`.
     public var alphaInitializer: Spec = "zeros"
     /// Keras' `shared_axes`.
     public var sharedAxes: [Int]?
+
+    /// Keras' defaults.
+    public init() {}
+
+    /// The arguments given, Keras' defaults for the others.
+    public init(alphaInitializer: Spec = Config().alphaInitializer, sharedAxes: [Int]? = nil) {
+      self.alphaInitializer = alphaInitializer
+      self.sharedAxes = sharedAxes
+    }
   }
 
   public static let identifier = "PReLU"

@@ -3,16 +3,35 @@ import StrataTesting
 import Testing
 
 /// A config written the one way: each Keras default as the property's initial value.
-@KerasConfig struct SampleConfig: Equatable {
-  @Required var units: Int = 0
+struct SampleConfig: Equatable, KerasConfig {
+  var units: Int = 0
   var activation: Spec = "linear"
   var useBias: Bool = true
   var dropoutRate: Float = 0.25
   var seed: UInt64?
+
+  /// Keras' defaults.
+  init() {}
+
+  /// The arguments given, Keras' defaults for the others.
+  init(
+    units: Int, activation: Spec = SampleConfig().activation,
+    useBias: Bool = SampleConfig().useBias, dropoutRate: Float = SampleConfig().dropoutRate,
+    seed: UInt64? = nil
+  ) {
+    self.units = units
+    self.activation = activation
+    self.useBias = useBias
+    self.dropoutRate = dropoutRate
+    self.seed = seed
+  }
+
+  /// Keras' arguments without a default.
+  static let requiredArguments: Set<String> = ["units"]
 }
 
-@Test("@KerasConfig writes the memberwise init, the defaults and the required arguments")
-func kerasConfigMacroGeneratesMembers() throws {
+@Test("a KerasConfig in plain Swift: the memberwise init, the defaults and the required arguments")
+func kerasConfigDeclaresMembers() throws {
   let given = SampleConfig(units: 8)
   #expect(given.units == 8)
   #expect(given.activation == "linear")
@@ -27,8 +46,8 @@ func kerasConfigMacroGeneratesMembers() throws {
 }
 
 @Test(
-  "a @KerasConfig decodes Keras arguments over its defaults and refuses what is missing or unknown")
-func kerasConfigMacroDecodes() throws {
+  "a KerasConfig decodes Keras arguments over its defaults and refuses what is missing or unknown")
+func kerasConfigDecodes() throws {
   let decoded = try ConfigCoding.decode(
     SampleConfig.self, from: ["units": 4, "dropout_rate": 0.5, "use_bias": false], owner: "Sample")
   #expect(decoded == SampleConfig(units: 4, useBias: false, dropoutRate: 0.5))
@@ -42,8 +61,8 @@ func kerasConfigMacroDecodes() throws {
 }
 
 /// A component that holds only its Keras arguments: its own config, checked by `validate()`.
-@KerasConfig struct Scaled: Activation, SelfConfigured, Equatable {
-  @Required var factor: Float = 0
+struct Scaled: Activation, SelfConfigured, Equatable, KerasConfig {
+  var factor: Float = 0
   var offset: Float = 0
   static let identifier = "scaled"
   func validate() throws {
@@ -64,6 +83,19 @@ func kerasConfigMacroDecodes() throws {
   ) {
     for i in input.indices { inputGradient[i] = outputGradient[i] * factor }
   }
+
+  /// Keras' defaults.
+  init() {}
+
+  /// The arguments given, Keras' defaults for the others; a bad one is refused by name.
+  init(factor: Float, offset: Float = Scaled().offset) throws {
+    self.factor = factor
+    self.offset = offset
+    try validate()
+  }
+
+  /// Keras' arguments without a default.
+  static let requiredArguments: Set<String> = ["factor"]
 }
 
 @Test("a SelfConfigured component is refused by validate() on every path that makes it")
@@ -88,20 +120,62 @@ func selfConfiguredComponentsValidate() throws {
 }
 
 /// Arguments two configs share, declared once and flattened into each.
-@KerasConfig struct SharedPart: Equatable {
+struct SharedPart: Equatable, KerasConfig {
   var useBias: Bool = true
   var kernelRegularizer: Spec?
+
+  /// Keras' defaults.
+  init() {}
+
+  /// The arguments given, Keras' defaults for the others.
+  init(useBias: Bool = SharedPart().useBias, kernelRegularizer: Spec? = nil) {
+    self.useBias = useBias
+    self.kernelRegularizer = kernelRegularizer
+  }
 }
 
 /// A config with its own arguments and a flattened shared part.
-@KerasConfig struct WithShared: Equatable {
-  @Required var units: Int = 0
+struct WithShared: Equatable, KerasConfig {
+  var units: Int = 0
   var name: String?
-  @Flattened var shared: SharedPart = SharedPart()
+  var shared: SharedPart = SharedPart()
+
+  /// Keras' defaults.
+  init() {}
+
+  /// The arguments given, Keras' defaults for the others.
+  init(units: Int, name: String? = nil, shared: SharedPart = WithShared().shared) {
+    self.units = units
+    self.name = name
+    self.shared = shared
+  }
+
+  /// Keras' arguments without a default.
+  static var requiredArguments: Set<String> {
+    Set<String>(["units"]).union(SharedPart.requiredArguments)
+  }
+
+  enum CodingKeys: String, CodingKey { case units, name }
+
+  /// Decodes the arguments, the flattened ones from the same container.
+  init(from decoder: any Decoder) throws {
+    let container = try decoder.container(keyedBy: CodingKeys.self)
+    units = try container.decode(Int.self, forKey: .units)
+    name = try container.decodeIfPresent(String.self, forKey: .name)
+    shared = try SharedPart(from: decoder)
+  }
+
+  /// Encodes the arguments, the flattened ones into the same container.
+  func encode(to encoder: any Encoder) throws {
+    var container = encoder.container(keyedBy: CodingKeys.self)
+    try container.encode(units, forKey: .units)
+    try container.encodeIfPresent(name, forKey: .name)
+    try shared.encode(to: encoder)
+  }
 }
 
 @Test(
-  "a @Flattened part reads and writes its arguments beside the config's own, as Keras' flat configs"
+  "a flattened part reads and writes its arguments beside the config's own, as Keras' flat configs"
 )
 func flattenedArgumentsStandBesideTheOthers() throws {
   let decoded = try ConfigCoding.decode(
@@ -130,12 +204,48 @@ func flattenedArgumentsStandBesideTheOthers() throws {
 }
 
 /// A part with an argument Keras requires, and a config made of that part alone.
-@KerasConfig struct RequiredPart: Equatable {
-  @Required var size: Int = 0
+struct RequiredPart: Equatable, KerasConfig {
+  var size: Int = 0
+
+  /// Keras' defaults.
+  init() {}
+
+  /// The arguments given, Keras' defaults for the others.
+  init(size: Int) {
+    self.size = size
+  }
+
+  /// Keras' arguments without a default.
+  static let requiredArguments: Set<String> = ["size"]
 }
 
-@KerasConfig struct OnlyParts: Equatable {
-  @Flattened var part: RequiredPart = RequiredPart(size: 0)
+struct OnlyParts: Equatable, KerasConfig {
+  var part: RequiredPart = RequiredPart(size: 0)
+
+  /// Keras' defaults.
+  init() {}
+
+  /// The arguments given, Keras' defaults for the others.
+  init(part: RequiredPart = OnlyParts().part) {
+    self.part = part
+  }
+
+  /// Keras' arguments without a default.
+  static var requiredArguments: Set<String> {
+    Set<String>([]).union(RequiredPart.requiredArguments)
+  }
+
+  enum CodingKeys: CodingKey {}
+
+  /// Decodes the arguments, the flattened ones from the same container.
+  init(from decoder: any Decoder) throws {
+    part = try RequiredPart(from: decoder)
+  }
+
+  /// Encodes the arguments, the flattened ones into the same container.
+  func encode(to encoder: any Encoder) throws {
+    try part.encode(to: encoder)
+  }
 }
 
 @Test("a flattened part's required arguments are the config's; a config of parts alone codes flat")
