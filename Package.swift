@@ -1,10 +1,13 @@
-// swift-tools-version: 6.0
+// swift-tools-version: 6.2
 import PackageDescription
 
+// Strata builds and is tested on Linux (Debian 12, x86-64) with Swift 6.2 or later (`SendableMetatype`),
+// OpenBLAS, oneDNN, libhdf5 and Open MPI from Debian's packages.
+
 /// The built-in plugins: each is a target under `Plugins/<name>` that depends on StrataCore and
-/// these, and a dependency of the `Strata` module. A new plugin or kernels backend is one line here;
-/// the module announces itself (its `strata_plugins` entry, see `BuiltInPlugins`), and one whose API
-/// applications use is also exported by `Sources/Strata/BuiltIns.swift`.
+/// these, and a dependency of the `Strata` module. A new plugin or kernels backend is one line here
+/// and its plugin's line in `BuiltIns.plugins` (`Sources/Strata/BuiltIns.swift`), which also exports
+/// the modules whose API applications use.
 let plugins: [(name: String, dependencies: [Target.Dependency])] = [
   ("StrataSIMD", ["CStrataKernels"]),
   ("StrataBLAS", ["CBLAS"]),
@@ -20,7 +23,6 @@ let plugins: [(name: String, dependencies: [Target.Dependency])] = [
 
 let package = Package(
   name: "Strata",
-  platforms: [.macOS(.v15)],
   products: [
     .library(name: "Strata", targets: ["Strata"]),
     .library(name: "StrataCore", targets: ["StrataCore"]),

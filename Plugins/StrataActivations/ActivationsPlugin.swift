@@ -2,7 +2,6 @@ import StrataCore
 
 /// Registers every built-in activation under its Keras name and aliases.
 public enum ActivationsPlugin: BuiltInPlugin {
-  @used @section("strata_plugins") static let entry: PluginEntry = { announce(rank: 10) }
   public static func register(in registrar: Registrar) throws {
     try registrar.register(
       types: Linear.self, ReLU.self, ReLU6.self, LeakyReLUActivation.self, ELU.self, SELU.self,

@@ -58,7 +58,6 @@ public struct BLASKernels: Kernels {
 
 /// Registers the `"blas"` backend.
 public enum BLASPlugin: BuiltInPlugin {
-  @used @section("strata_plugins") static let entry: PluginEntry = { announce(rank: 1) }
   public static func register(in registrar: Registrar) throws {
     try registrar.register(kernels: BLASKernels(), as: "blas")
   }

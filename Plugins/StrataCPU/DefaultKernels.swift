@@ -144,7 +144,6 @@ public struct DefaultKernels: Kernels {
 
 /// Registers `"cpu"` (the default) and `"reference"`.
 public enum CPUPlugin: BuiltInPlugin {
-  @used @section("strata_plugins") static let entry: PluginEntry = { announce(rank: 3) }
   /// Registers this plugin's identifiers.
   public static func register(in registrar: Registrar) throws {
     try registrar.register(kernels: ReferenceKernels(), as: "reference")

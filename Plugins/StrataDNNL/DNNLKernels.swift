@@ -202,7 +202,6 @@ public struct DNNLKernels: Kernels {
 
 /// Registers the `"dnnl"` backend.
 public enum DNNLPlugin: BuiltInPlugin {
-  @used @section("strata_plugins") static let entry: PluginEntry = { announce(rank: 2) }
   public static func register(in registrar: Registrar) throws {
     try registrar.register(kernels: DNNLKernels(), as: "dnnl")
   }

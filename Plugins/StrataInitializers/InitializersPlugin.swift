@@ -2,7 +2,6 @@ import StrataCore
 
 /// Registers every built-in initializer under its Keras name and its Keras class name.
 public enum InitializersPlugin: BuiltInPlugin {
-  @used @section("strata_plugins") static let entry: PluginEntry = { announce(rank: 11) }
   public static func register(in registrar: Registrar) throws {
     for preset in VarianceScaling.presets {
       try registrar.registries.initializers.register(

@@ -2,7 +2,6 @@ import StrataCore
 
 /// Registers the built-in layers under their Keras class names.
 public enum LayersPlugin: BuiltInPlugin {
-  @used @section("strata_plugins") static let entry: PluginEntry = { announce(rank: 12) }
   public static func register(in registrar: Registrar) throws {
     try registrar.register(aliased: [
       (InputLayer.self, ["Input"]),

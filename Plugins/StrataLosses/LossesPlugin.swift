@@ -2,7 +2,6 @@ import StrataCore
 
 /// Registers every built-in loss under its Keras name, short aliases and class name.
 public enum LossesPlugin: BuiltInPlugin {
-  @used @section("strata_plugins") static let entry: PluginEntry = { announce(rank: 13) }
   public static func register(in registrar: Registrar) throws {
     try registrar.register(aliased: [
       (MeanSquaredError.self, ["mse", "MSE", "MeanSquaredError"]),

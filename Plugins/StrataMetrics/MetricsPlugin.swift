@@ -3,7 +3,6 @@ import StrataCore
 /// Registers the built-in metrics. `"accuracy"` / `"acc"` are resolved by the model from the loss and
 /// the shapes, as Keras does; any loss name also works as a metric.
 public enum MetricsPlugin: BuiltInPlugin {
-  @used @section("strata_plugins") static let entry: PluginEntry = { announce(rank: 15) }
   public static func register(in registrar: Registrar) throws {
     try registrar.register(aliased: [
       (Accuracy.self, ["acc", "Accuracy"]),

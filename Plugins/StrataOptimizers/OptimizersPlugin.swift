@@ -2,7 +2,6 @@ import StrataCore
 
 /// Registers every built-in optimizer; names match in any case (`"adam"`, `"Adam"`), as in Keras.
 public enum OptimizersPlugin: BuiltInPlugin {
-  @used @section("strata_plugins") static let entry: PluginEntry = { announce(rank: 14) }
   public static func register(in registrar: Registrar) throws {
     try registrar.register(
       types: SGD.self, RMSprop.self, Adagrad.self, Adadelta.self, Adam.self, AdamW.self,

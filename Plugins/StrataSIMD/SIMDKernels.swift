@@ -91,7 +91,6 @@ private func withGeometry<R>(_ g: PoolingGeometry, _ body: (UnsafePointer<Int>) 
 
 /// Registers the `"simd"` backend.
 public enum SIMDPlugin: BuiltInPlugin {
-  @used @section("strata_plugins") static let entry: PluginEntry = { announce(rank: 0) }
   public static func register(in registrar: Registrar) throws {
     try registrar.register(kernels: SIMDKernels(), as: "simd")
   }

@@ -1,7 +1,7 @@
-// `import Strata` gives an application the core and every built-in plugin's API. Each built-in plugin
-// module announces itself from its `strata_plugins` entry (`BuiltInPlugins`): a new one, a kernels
-// backend say, is its target in `Package.swift`'s `plugins` and that entry; a module whose types
-// applications use is also exported here.
+// `import Strata` gives an application the core and every built-in plugin's API, and registers every
+// built-in plugin on the first registry look-up. A new built-in (a kernels backend, say) is its target
+// in `Package.swift`'s `plugins` and its line in `BuiltIns.plugins`; a module whose types applications
+// use is also exported here.
 @_exported import StrataActivations
 @_exported import StrataBLAS
 @_exported import StrataCPU
@@ -16,8 +16,13 @@
 
 /// Strata's built-in plugins, registered the first time any registry is used.
 public enum BuiltIns {
-  /// Every built-in plugin the program links, in registration order.
-  public static var plugins: [any Plugin.Type] { BuiltInPlugins.linked() }
+  /// Every built-in plugin, in registration order: the kernels backends first (SIMD, BLAS, oneDNN,
+  /// then the default `cpu`, which combines them), then each kind's components.
+  public static let plugins: [any Plugin.Type] = [
+    SIMDPlugin.self, BLASPlugin.self, DNNLPlugin.self, CPUPlugin.self, ActivationsPlugin.self,
+    InitializersPlugin.self, LayersPlugin.self, LossesPlugin.self, OptimizersPlugin.self,
+    MetricsPlugin.self, ModelsPlugin.self,
+  ]
 }
 
 /// Called once by the core on its first registry look-up (see `Sources/StrataAutoload`).

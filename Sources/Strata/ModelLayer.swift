@@ -70,7 +70,6 @@ public final class ModelLayer: Layer {
 
 /// Registers ``ModelLayer`` (Keras' nested `Functional` and `Sequential` records).
 public enum ModelsPlugin: BuiltInPlugin {
-  @used @section("strata_plugins") static let entry: PluginEntry = { announce(rank: 16) }
   /// Registers ``ModelLayer``.
   public static func register(in registrar: Registrar) throws {
     try registrar.register(ModelLayer.self, aliases: ["Sequential"])

@@ -65,55 +65,13 @@ public struct Registrar {
   }
 }
 
-/// The built-in plugins the program links. Each built-in plugin (a ``BuiltInPlugin``) announces
-/// itself from an entry in its module's `strata_plugins` linker section, so adding one (a kernels
-/// backend, say) is its target, listed in `Package.swift`'s `plugins`, and nothing outside it:
-///
-/// ```swift
-/// /// Registers the `"scratch"` backend.
-/// public enum ScratchPlugin: BuiltInPlugin {
-///   @used @section("strata_plugins") static let entry: PluginEntry = { announce(rank: 5) }
-///   public static func register(in registrar: Registrar) throws {
-///     try registrar.register(kernels: ScratchKernels(), as: "scratch")
-///   }
-/// }
-/// ```
-///
-/// The `Strata` module registers the linked plugins, in `rank` order, on the first registry look-up;
-/// a program that links only `StrataCore` and a plugin module starts with empty registries still.
-public enum BuiltInPlugins {
-  private static let announced = Mutex<[(rank: Int, plugin: any Plugin.Type)]>([])
-  private static let collected: Void = strata_announce_linked_plugins()
-
-  /// Records `plugin` as a built-in, registered after those of lower `rank`: kernels backends
-  /// below 10 (SIMD 0, BLAS 1, oneDNN 2, the default `cpu` 3), the other kinds from 10.
-  public static func announce(_ plugin: any Plugin.Type, rank: Int) {
-    announced.withLock { $0.append((rank, plugin)) }
-  }
-
-  /// Every plugin the linked modules announce, by rank (then type name).
-  public static func linked() -> [any Plugin.Type] {
-    _ = collected
-    return announced.withLock { $0 }
-      .sorted {
-        ($0.rank, String(reflecting: $0.plugin)) < ($1.rank, String(reflecting: $1.plugin))
-      }
-      .map(\.plugin)
-  }
-}
-
-/// A function the linker gathers into the `strata_plugins` section: a built-in plugin's announcement.
-public typealias PluginEntry = @convention(c) () -> Void
-
-/// One of Strata's built-in plugins: its names are Strata's own (Keras' plain ones), and its module
-/// announces it with a `strata_plugins` entry (see ``BuiltInPlugins``).
+/// One of Strata's built-in plugins: its names are Strata's own (Keras' plain ones). The `Strata`
+/// module lists them all (`BuiltIns.plugins`).
 public protocol BuiltInPlugin: Plugin {}
 
 extension BuiltInPlugin {
   /// Strata's own package: the names are Keras' plain ones.
   public static var package: String { Registrar.builtInPackage }
-  /// Announces this plugin, to be registered after the built-ins of lower `rank`.
-  public static func announce(rank: Int) { BuiltInPlugins.announce(Self.self, rank: rank) }
 }
 
 /// What a ``Registrar`` registers by type: a kind (layer, activation, …) with a Keras identifier and a

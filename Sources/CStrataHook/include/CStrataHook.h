@@ -8,7 +8,4 @@ extern void (*_Nullable strata_builtins_hook)(void);
 /// Calls the hook if one is installed.
 void strata_run_builtins_hook(void);
 
-/// Calls every entry of the `strata_plugins` section the program links: each built-in plugin
-/// module has one, which announces its plugin (`BuiltInPlugins` in StrataCore).
-void strata_announce_linked_plugins(void);
 #endif
