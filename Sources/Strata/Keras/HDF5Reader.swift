@@ -14,15 +14,15 @@ import StrataCore
 final class HDF5Reader {
   /// The file's name in errors.
   let path: String
-  private let bytes: [UInt8]
-  private var offsetSize = 8
-  private var lengthSize = 8
-  private var base = 0
-  private var root = 0
+  let bytes: [UInt8]
+  var offsetSize = 8
+  var lengthSize = 8
+  var base = 0
+  var root = 0
   /// Each group's links, by object header address: a path is resolved from the root every time.
-  private var linkCache: [Int: [String: Int]] = [:]
+  var linkCache: [Int: [String: Int]] = [:]
   /// The symbol-table entries read so far, over all groups: bounded by the room the file has.
-  private var entriesRead = 0
+  var entriesRead = 0
 
   /// Reads the superblock of the HDF5 file in `image`.
   convenience init(image: Data, path: String) throws {
@@ -54,11 +54,11 @@ final class HDF5Reader {
     root = try address(at + offsetSize)
   }
 
-  private func corrupt(_ reason: String) -> StrataError { .file(path: path, reason: reason) }
+  func corrupt(_ reason: String) -> StrataError { .file(path: path, reason: reason) }
 
   // MARK: Bytes
 
-  private func byte(_ at: Int) throws -> Int {
+  func byte(_ at: Int) throws -> Int {
     guard at >= 0, at < bytes.count else {
       throw corrupt("is truncated (an HDF5 field past its end)")
     }
@@ -66,7 +66,7 @@ final class HDF5Reader {
   }
 
   /// The little-endian unsigned integer of `size` bytes at `at`; at most 2^53.
-  private func uint(_ at: Int, _ size: Int) throws -> Int {
+  func uint(_ at: Int, _ size: Int) throws -> Int {
     guard at >= 0, size >= 0, at <= bytes.count - size else {
       throw corrupt("is truncated (an HDF5 field past its end)")
     }
@@ -78,7 +78,7 @@ final class HDF5Reader {
 
   /// The file address at `at`, relative to the base, checked to be inside the file; -1 for HDF5's
   /// "undefined address".
-  private func address(_ at: Int) throws -> Int {
+  func address(_ at: Int) throws -> Int {
     guard at >= 0, at <= bytes.count - offsetSize else {
       throw corrupt("is truncated (an HDF5 address past its end)")
     }
@@ -91,7 +91,7 @@ final class HDF5Reader {
     return absolute
   }
 
-  private func signature(_ at: Int, _ text: String) throws {
+  func signature(_ at: Int, _ text: String) throws {
     let expected = Array(text.utf8)
     guard at >= 0, at <= bytes.count - expected.count,
       bytes[at..<(at + expected.count)].elementsEqual(expected)
@@ -101,14 +101,14 @@ final class HDF5Reader {
   // MARK: Object headers
 
   /// One header message: its type and where its data lies.
-  private struct Message {
+  struct Message {
     var type: Int
     var start: Int
     var size: Int
   }
 
   /// The messages of the version-1 object header at `at`, continuations followed.
-  private func messages(at header: Int) throws -> [Message] {
+  func messages(at header: Int) throws -> [Message] {
     let version = try byte(header)
     guard version == 1 else {
       throw corrupt(
@@ -154,14 +154,14 @@ final class HDF5Reader {
   // MARK: Groups
 
   /// The links of the group whose object header is at `header`: name → object header address.
-  private func links(ofGroup header: Int) throws -> [String: Int] {
+  func links(ofGroup header: Int) throws -> [String: Int] {
     if let known = linkCache[header] { return known }
     let found = try readLinks(ofGroup: header)
     linkCache[header] = found
     return found
   }
 
-  private func readLinks(ofGroup header: Int) throws -> [String: Int] {
+  func readLinks(ofGroup header: Int) throws -> [String: Int] {
     guard let table = try messages(at: header).first(where: { $0.type == 0x11 }) else {
       throw corrupt(
         "has an HDF5 group without a symbol table at \(header) (new-style groups are not read)")
@@ -227,7 +227,7 @@ final class HDF5Reader {
   }
 
   /// The object header address of `object` (a `/`-separated path from the root), `nil` if absent.
-  private func resolve(_ object: String) throws -> Int? {
+  func resolve(_ object: String) throws -> Int? {
     var header = root
     for component in object.split(separator: "/") {
       guard let next = try links(ofGroup: header)[String(component)], next >= 0 else { return nil }
@@ -250,14 +250,14 @@ final class HDF5Reader {
   // MARK: Datatypes and dataspaces
 
   /// What Strata reads of a datatype.
-  private enum DataType {
+  enum DataType {
     case float(size: Int, bigEndian: Bool)
     case integer(size: Int, signed: Bool, bigEndian: Bool)
     case fixedString(size: Int)
     case variableString
   }
 
-  private func dataType(_ at: Int) throws -> DataType {
+  func dataType(_ at: Int) throws -> DataType {
     let classAndVersion = try byte(at)
     let bits = try byte(at + 1)
     let size = try uint(at + 4, 4)
@@ -278,7 +278,7 @@ final class HDF5Reader {
   }
 
   /// The dimensions of the dataspace message at `at`.
-  private func dataSpace(_ at: Int) throws -> [Int] {
+  func dataSpace(_ at: Int) throws -> [Int] {
     let version = try byte(at)
     let rank = try byte(at + 1)
     guard (1...2).contains(version), rank <= 8 else {
@@ -291,7 +291,7 @@ final class HDF5Reader {
 
   /// The raw bits of the `index`-th element of `type` at `at`, in the machine's order, and the
   /// element's size in bytes. The caller has checked that the elements lie inside the file.
-  private func rawBits(_ type: DataType, at: Int, index: Int) -> UInt64 {
+  func rawBits(_ type: DataType, at: Int, index: Int) -> UInt64 {
     let size: Int
     let bigEndian: Bool
     switch type {
@@ -308,7 +308,7 @@ final class HDF5Reader {
   }
 
   /// Checks that `count` elements of the numeric `type` at `at` lie inside the file.
-  private func checkNumbers(_ type: DataType, at: Int, count: Int) throws {
+  func checkNumbers(_ type: DataType, at: Int, count: Int) throws {
     let size: Int
     switch type {
     case .float(let s, _), .integer(let s, _, _): size = s
@@ -320,7 +320,7 @@ final class HDF5Reader {
   }
 
   /// The element of numeric `type` whose bits are `raw`, as Float.
-  private func number(_ type: DataType, _ raw: UInt64) -> Float {
+  func number(_ type: DataType, _ raw: UInt64) -> Float {
     switch type {
     case .float(4, _): return Float(bitPattern: UInt32(truncatingIfNeeded: raw))
     case .float: return Float(Double(bitPattern: raw))
@@ -330,7 +330,7 @@ final class HDF5Reader {
   }
 
   /// A signed integer of `size` bytes, widened to 64 bits.
-  private func signExtended(_ raw: UInt64, size: Int) -> Int64 {
+  func signExtended(_ raw: UInt64, size: Int) -> Int64 {
     let shift = UInt64(64 - 8 * size)
     return Int64(bitPattern: raw << shift) >> Int64(shift)
   }
@@ -338,7 +338,7 @@ final class HDF5Reader {
   // MARK: Datasets
 
   /// The shape, type and data position of the dataset `object`.
-  private func dataset(_ object: String) throws -> (shape: [Int], type: DataType, data: Int) {
+  func dataset(_ object: String) throws -> (shape: [Int], type: DataType, data: Int) {
     guard let header = try resolve(object) else {
       throw corrupt("has no dataset at '\(object.prefix(200))'")
     }
@@ -433,96 +433,5 @@ final class HDF5Reader {
         "has an integer at '\(object.prefix(200))' of \(raw), beyond a signed 64-bit one")
     }
     return Int64(raw)
-  }
-
-  // MARK: Attributes
-
-  /// The string attribute `name` of `object`: one string or a list; `nil` when absent; `[]` for
-  /// h5py's empty list (stored as float64).
-  func readStrings(_ object: String, attribute name: String) throws -> [String]? {
-    guard let header = try resolve(object) else {
-      throw corrupt("has no object '\(object.prefix(200))'")
-    }
-    for message in try messages(at: header) where message.type == 0x0C {
-      let version = try byte(message.start)
-      guard (1...3).contains(version) else {
-        throw corrupt("has an HDF5 attribute of version \(version)")
-      }
-      let nameSize = try uint(message.start + 2, 2)
-      let typeSize = try uint(message.start + 4, 2)
-      let spaceSize = try uint(message.start + 6, 2)
-      func padded(_ n: Int) -> Int { version == 1 ? (n + 7) / 8 * 8 : n }
-      let nameStart = message.start + (version == 3 ? 9 : 8)
-      guard nameSize > 0, nameStart + nameSize <= message.start + message.size else {
-        throw corrupt("has a malformed HDF5 attribute")
-      }
-      let attributeName = String(
-        decoding: bytes[nameStart..<(nameStart + nameSize - 1)], as: UTF8.self)
-      guard attributeName == name else { continue }
-      let typeStart = nameStart + padded(nameSize)
-      let spaceStart = typeStart + padded(typeSize)
-      let dataStart = spaceStart + padded(spaceSize)
-      let end = message.start + message.size
-      guard dataStart <= end else { throw corrupt("has a malformed HDF5 attribute '\(name)'") }
-      let count = try dataSpace(spaceStart).reduce(1) {
-        $0.multipliedReportingOverflow(by: $1).partialValue
-      }
-      guard count >= 0, count <= 1 << 20 else {
-        throw corrupt("has an attribute '\(name)' of \(count) values")
-      }
-      switch try dataType(typeStart) {
-      case .float where count == 0: return []
-      case .fixedString(let size):
-        guard count <= (end - dataStart) / size else {
-          throw corrupt("has an attribute '\(name)' past its end")
-        }
-        return (0..<count).map { index in
-          let field = bytes[(dataStart + index * size)..<(dataStart + (index + 1) * size)]
-          return String(decoding: field.prefix { $0 != 0 }, as: UTF8.self)
-        }
-      case .variableString:
-        let elementSize = 4 + offsetSize + 4
-        guard count <= (end - dataStart) / elementSize else {
-          throw corrupt("has an attribute '\(name)' past its end")
-        }
-        return try (0..<count).map { index in
-          let element = dataStart + index * elementSize
-          return try globalHeapString(
-            length: try uint(element, 4), collection: try address(element + 4),
-            index: try uint(element + 4 + offsetSize, 4))
-        }
-      default:
-        throw corrupt("has an attribute '\(name)' that is not a string")
-      }
-    }
-    return nil
-  }
-
-  /// The string of `length` bytes stored as object `index` of the global heap collection at `collection`.
-  private func globalHeapString(length: Int, collection: Int, index: Int) throws -> String {
-    try signature(collection, "GCOL")
-    let size = try uint(collection + 8, lengthSize)
-    guard size >= 8 + lengthSize, size <= bytes.count - collection else {
-      throw corrupt("has an HDF5 global heap past its end")
-    }
-    let end = collection + size
-    var at = collection + 8 + lengthSize
-    while at + 8 + lengthSize <= end {
-      let objectIndex = try uint(at, 2)
-      let objectSize = try uint(at + 8, lengthSize)
-      let dataStart = at + 8 + lengthSize
-      guard objectIndex != 0 else { break }  // the free space: the objects end
-      guard objectSize <= end - dataStart else {
-        throw corrupt("has an HDF5 global heap object past its heap")
-      }
-      if objectIndex == index {
-        guard length <= objectSize else {
-          throw corrupt("has a string longer than its HDF5 heap object")
-        }
-        return String(decoding: bytes[dataStart..<(dataStart + length)], as: UTF8.self)
-      }
-      at = dataStart + (objectSize + 7) / 8 * 8
-    }
-    throw corrupt("has a string that is not in its HDF5 global heap")
   }
 }
