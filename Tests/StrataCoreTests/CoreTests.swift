@@ -52,6 +52,26 @@ func layerNamesFollowKeras(identifier: String, name: String) {
   #expect(kerasLayerName(for: identifier) == name)
 }
 
+/// What Keras' own `naming.to_snake_case` returns for each name (its three `re.sub`s, run in Python
+/// 3.11 on these names): underscores kept and doubled where Keras doubles them, acronyms, digits,
+/// non-word characters dropped.
+@Test func snakeCaseIsKerasOwnRule() {
+  let keras: KeyValuePairs<String, String> = [
+    "Dense": "dense", "Conv2D": "conv2d", "MaxPooling2D": "max_pooling2d",
+    "BatchNormalization": "batch_normalization", "PReLU": "p_re_lu", "LeakyReLU": "leaky_re_lu",
+    "ReLU": "re_lu", "HTTPServer": "http_server", "XYzAb": "x_yz_ab", "My_Layer": "my__layer",
+    "my_Layer": "my__layer", "a_Bc": "a__bc", "Layer__X": "layer__x", "ABCDef": "abc_def",
+    "Conv2DTranspose": "conv2d_transpose", "SeparableConv2D": "separable_conv2d", "LSTM": "lstm",
+    "SimpleRNN": "simple_rnn", "AdamW": "adam_w", "RMSprop": "rm_sprop",
+    "MultiHeadAttention": "multi_head_attention", "UpSampling2D": "up_sampling2d",
+    "Acme Layer!": "acme_layer", "Élan": "élan", "_Private": "__private", "x": "x", "": "",
+    "2DConv": "2d_conv", "dense_1": "dense_1", "Dense_Block": "dense__block",
+  ]
+  for (name, expected) in keras {
+    #expect(kerasSnakeCase(name) == expected, "\(name)")
+  }
+}
+
 @Test func configValuesAndSpecs() throws {
   let value: ConfigValue = ["units": 3, "rate": 0.5, "name": "x", "shape": [1, nil], "on": true]
   let json = try JSONEncoder().encode(value)

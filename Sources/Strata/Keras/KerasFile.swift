@@ -50,23 +50,7 @@ public enum ModelFileFormat: String, Sendable, CaseIterable {
 enum KerasFile {
   /// Keras' `naming.to_snake_case`: the group name of a layer class in `model.weights.h5`
   /// (`Conv2D` → `conv2d`, `BatchNormalization` → `batch_normalization`, `PReLU` → `p_re_lu`).
-  static func snakeCase(_ name: String) -> String {
-    // Keras drops non-word characters, then puts `_` before a capital that starts a lowercase run
-    // (`(.)([A-Z][a-z]+)`) and between a lowercase letter and a capital (`([a-z])([A-Z])`).
-    func isLower(_ c: Character) -> Bool { c.isASCII && c.isLowercase }
-    func isUpper(_ c: Character) -> Bool { c.isASCII && c.isUppercase }
-    let characters = Array(name.filter { $0.isLetter || $0.isNumber || $0 == "_" })
-    var result = ""
-    for (i, c) in characters.enumerated() {
-      if i > 0, isUpper(c),
-        (i + 1 < characters.count && isLower(characters[i + 1])) || isLower(characters[i - 1])
-      {
-        result.append("_")
-      }
-      result.append(c)
-    }
-    return result.lowercased()
-  }
+  static func snakeCase(_ name: String) -> String { kerasSnakeCase(name) }
 
   /// A layer's parameters in Keras' order: trainable weights, then the others, each in creation order.
   static func kerasOrder(_ layer: any Layer) -> [Parameter] {
