@@ -175,24 +175,25 @@ public enum AtomicFile {
   }
 }
 
-/// Testing aid for crash tests: numbered points where a process can be made to wait to be killed.
+/// Testing aid for crash tests, visible inside the package only (not public API): numbered points
+/// where a process can be made to wait to be killed.
 ///
 /// Every atomic write (halfway through its temporary file) and every deletion of a backup is a point.
 /// With `STRATA_TEST_PAUSE_AT=N` and `STRATA_TEST_PAUSE_MARKER=PATH` in the environment, the process
 /// writes PATH at the N-th point (counted from 1) and then sleeps until it is killed, so a test can
 /// kill it at exactly that moment without guessing at timings. Without both variables, nothing happens.
-public enum CrashTestHook {
+package enum CrashTestHook {
   /// The environment variable naming the point to pause at (1 for the first).
-  public static let pauseAtKey = "STRATA_TEST_PAUSE_AT"
+  package static let pauseAtKey = "STRATA_TEST_PAUSE_AT"
   /// The environment variable naming the file written when the pause begins.
-  public static let markerKey = "STRATA_TEST_PAUSE_MARKER"
+  package static let markerKey = "STRATA_TEST_PAUSE_MARKER"
   private static let counter = Mutex(0)
 
   /// Whether a pause is asked for in this process.
-  public static var isArmed: Bool { getenv(pauseAtKey) != nil && getenv(markerKey) != nil }
+  package static var isArmed: Bool { getenv(pauseAtKey) != nil && getenv(markerKey) != nil }
 
   /// Counts a point; at the chosen one, writes the marker (naming `what`) and waits to be killed.
-  public static func point(_ what: String) {
+  package static func point(_ what: String) {
     guard isArmed, let target = Int(String(cString: getenv(pauseAtKey))) else { return }
     let reached = counter.withLock { count -> Bool in
       count += 1
