@@ -198,6 +198,12 @@ public final class SparseTopKCategoricalAccuracy: MeanOverSamples, Metric {
   }
   public override func reset() { inner.reset() }
   public override var result: Float { inner.result }
+  /// The inner metric's total and count: what distributed training adds up across ranks (these
+  /// were this wrapper's own, always empty, so ranks each reported their own share).
+  public override var statistics: [Double] {
+    get { inner.statistics }
+    set { inner.statistics = newValue }
+  }
   /// Adds a batch of predictions and targets.
   public func update(prediction: Tensor, target: Tensor) throws {
     try inner.update(prediction: prediction, target: target)
@@ -255,6 +261,12 @@ public class LossNamedMetric: MeanOverSamples, Metric {
   }
   public override func reset() { inner.reset() }
   public override var result: Float { inner.result }
+  /// The inner metric's total and count: what distributed training adds up across ranks (these
+  /// were this wrapper's own, always empty, so ranks each reported their own share).
+  public override var statistics: [Double] {
+    get { inner.statistics }
+    set { inner.statistics = newValue }
+  }
   /// Adds a batch of predictions and targets.
   public func update(prediction: Tensor, target: Tensor) throws {
     try inner.update(prediction: prediction, target: target)

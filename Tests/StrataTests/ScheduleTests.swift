@@ -119,3 +119,52 @@ func scheduleMatchesKeras(_ index: Int) throws {
       "PiecewiseConstantDecay", config: ["boundaries": [1, 2], "values": [1, 0.5]])
   }
 }
+
+/// The Swift spelling of a schedule or an initializer makes what its Keras arguments make: each
+/// memberwise init against the registry's decoding of the same arguments.
+@Test func swiftInitsMakeWhatKerasArgumentsMake() throws {
+  func decoded<T: SelfConfigured>(_ type: T.Type, _ arguments: ConfigDictionary) throws -> T {
+    try T(config: ConfigCoding.decode(T.self, from: arguments, owner: T.identifier))
+  }
+  #expect(
+    try ExponentialDecay(initialLearningRate: 0.1, decaySteps: 10, decayRate: 0.5, staircase: true)
+      == decoded(
+        ExponentialDecay.self,
+        ["initial_learning_rate": 0.1, "decay_steps": 10, "decay_rate": 0.5, "staircase": true]))
+  #expect(
+    try InverseTimeDecay(initialLearningRate: 0.2, decaySteps: 4, decayRate: 1.5)
+      == decoded(
+        InverseTimeDecay.self, ["initial_learning_rate": 0.2, "decay_steps": 4, "decay_rate": 1.5]))
+  #expect(
+    try PolynomialDecay(initialLearningRate: 0.3, decaySteps: 8, power: 2, cycle: true)
+      == decoded(
+        PolynomialDecay.self,
+        ["initial_learning_rate": 0.3, "decay_steps": 8, "power": 2, "cycle": true]))
+  #expect(
+    try CosineDecay(
+      initialLearningRate: 0.1, decaySteps: 20, alpha: 0.1, warmupTarget: 0.2, warmupSteps: 5)
+      == decoded(
+        CosineDecay.self,
+        [
+          "initial_learning_rate": 0.1, "decay_steps": 20, "alpha": 0.1, "warmup_target": 0.2,
+          "warmup_steps": 5,
+        ]))
+  #expect(
+    try PiecewiseConstantDecay(boundaries: [10, 20], values: [1, 0.5, 0.1])
+      == decoded(PiecewiseConstantDecay.self, ["boundaries": [10, 20], "values": [1, 0.5, 0.1]]))
+  #expect(
+    try RandomNormal(mean: 1, stddev: 0.5, seed: 3)
+      == decoded(RandomNormal.self, ["mean": 1, "stddev": 0.5, "seed": 3]))
+  #expect(
+    try TruncatedNormal(mean: -1, stddev: 2, seed: 4)
+      == decoded(TruncatedNormal.self, ["mean": -1, "stddev": 2, "seed": 4]))
+  #expect(
+    try RandomUniform(minval: -2, maxval: 2, seed: 5)
+      == decoded(RandomUniform.self, ["minval": -2, "maxval": 2, "seed": 5]))
+  #expect(try Constant(value: 2.5) == decoded(Constant.self, ["value": 2.5]))
+  #expect(try Orthogonal(gain: 2, seed: 6) == decoded(Orthogonal.self, ["gain": 2, "seed": 6]))
+  // And a bad argument is refused on both paths, by name.
+  #expect(
+    refusal { try ExponentialDecay(initialLearningRate: 0.1, decaySteps: 0, decayRate: 0.5) }?
+      .description.contains("decay_steps") == true)
+}
