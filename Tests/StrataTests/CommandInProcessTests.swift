@@ -275,3 +275,47 @@ func grayPNG(width: Int, height: Int, value: UInt8) -> Data {
   let failed = runCommand(["evaluate", model, "--images", root.path])
   #expect(failed.exitCode != 0 && failed.errors.contains("broken.png"), "\(failed.errors)")
 }
+
+/// `strata export-images DIR --data D`: each image of a small Fashion-MNIST-shaped set becomes a PNG
+/// in its class folder, and the folders read back hold the same pixels and labels.
+@Test func exportImagesWritesClassFoldersThatReadBack() throws {
+  let data = temporaryURL("idx").deletingLastPathComponent()
+  func idx(_ shape: [Int], _ bytes: [UInt8]) -> Data {
+    Data(
+      [0, 0, 8, UInt8(shape.count)]
+        + shape.flatMap { withUnsafeBytes(of: UInt32($0).bigEndian, Array.init) } + bytes)
+  }
+  let pixels = (0..<(3 * 28 * 28)).map { UInt8($0 % 251) }
+  for prefix in ["train", "t10k"] {
+    try idx([3, 28, 28], pixels).write(
+      to: data.appendingPathComponent("\(prefix)-images-idx3-ubyte"))
+    try idx([3], [9, 0, 9]).write(to: data.appendingPathComponent("\(prefix)-labels-idx1-ubyte"))
+  }
+  let target = temporaryURL("png").deletingLastPathComponent()
+  let result = runCommand(["export-images", target.path, "--data", data.path])
+  #expect(result.exitCode == 0, "\(result.errors)")
+  #expect(result.output.contains("Wrote 6 PNG images"), "\(result.output)")
+  let folder = try ImageFolder.load(
+    from: target.appendingPathComponent("train"), imageSize: (28, 28), colorMode: .grayscale,
+    shuffle: false)
+  // Every class has its folder, named as Fashion-MNIST names it ('/' made '-'), sorted as Keras sorts.
+  #expect(
+    folder.classNames == [
+      "Ankle boot", "Bag", "Coat", "Dress", "Pullover", "Sandal", "Shirt", "Sneaker", "T-shirt-top",
+      "Trouser",
+    ])
+  #expect(folder.count == 3)
+  // Labels 9, 0, 9 are "Ankle boot" (0 in sorted order) twice and "T-shirt-top" (8) once.
+  #expect(folder.labels.scalars.sorted() == [0, 0, 8])
+  // Every image's pixels come back exactly (PNG is lossless), whatever the files' order.
+  let images = folder.images.scalars
+  for image in 0..<3 {
+    let row = Array(images[(image * 784)..<((image + 1) * 784)])
+    #expect(
+      row == pixels[0..<784].map(Float.init) || row == pixels[784..<1568].map(Float.init)
+        || row == pixels[1568...].map(Float.init))
+  }
+  // A missing data directory is an error naming it.
+  let missing = runCommand(["export-images", target.path, "--data", "/nonexistent"])
+  #expect(missing.exitCode != 0 && missing.errors.contains("/nonexistent"))
+}
