@@ -428,3 +428,29 @@ func expectFiniteDifferences(
     }
   }
 }
+
+/// A functional model from its JSON config, built for a shape, refusing inputs of different batch
+/// sizes or shapes by the layer and both shapes.
+@Test func functionalModelsFromJSONAndTheirInputChecks() throws {
+  setRandomSeed(2)
+  let a = try Input(shape: [3]), b = try Input(shape: [3])
+  let model = try Model(inputs: [a, b], outputs: [try Add()([try Dense(2)(a), try Dense(2)(b)])])
+  let json = try JSONEncoder().encode(model.config)
+  let copy = try Model(json: json, seed: 4)
+  try copy.setWeights(model.weights)
+  let x = [Tensor(shape: [2, 3], repeating: 0.5), Tensor(shape: [2, 3], repeating: -1)]
+  #expect(try copy.predict(x) == model.predict(x))
+  // build(inputShape:) checks a one-input model's shape, as Keras' build does.
+  let input = try Input(shape: [3])
+  let single = try Model(inputs: [input], outputs: [try Dense(2)(input)])
+  try single.build(inputShape: [3])
+  #expect(refusal { try single.build(inputShape: [4]) } != nil)
+  let rows = refusal {
+    try model.predict([Tensor(shape: [2, 3], repeating: 0), Tensor(shape: [3, 3], repeating: 0)])
+  }
+  #expect(rows?.description.contains("rows") == true, "\(String(describing: rows))")
+  let shape = refusal {
+    try model.predict([Tensor(shape: [2, 4], repeating: 0), Tensor(shape: [2, 3], repeating: 0)])
+  }
+  #expect(shape != nil)
+}

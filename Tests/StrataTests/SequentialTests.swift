@@ -166,3 +166,35 @@ func beginnerModel() throws -> Sequential {
   #expect(printed.value == model.summaryText() + "\n")
   #expect(printed.value.contains("dense (Dense)") && printed.value.contains("Total params: 15"))
 }
+
+/// Keras' ways of giving the first layer's input shape (`input_shape`, `batch_input_shape`,
+/// `batch_shape`, `input_dim`) each work, and a malformed one, or one that disagrees with the
+/// model's input, is refused naming the argument.
+@Test func declaredInputShapesAreReadOrRefusedByName() throws {
+  for (arguments, shape) in [
+    (["input_shape": [4]], [4]), (["batch_input_shape": [nil, 4]], [4]),
+    (["batch_shape": [nil, 2, 3]], [2, 3]), (["input_dim": 5], [5]),
+  ] as [(ConfigDictionary, [Int])] {
+    let model = try Sequential()
+    try model.add("Dense", arguments.merging(["units": 2]) { a, _ in a })
+    #expect(model.inputShape == shape, "\(arguments)")
+  }
+  for (arguments, argument) in [
+    (["input_shape": "4"], "input_shape"), (["input_shape": [4, "x"]], "input_shape"),
+    (["batch_input_shape": [4]], "batch_input_shape"), (["batch_shape": 7], "batch_shape"),
+    (["input_dim": "five"], "input_dim"),
+  ] as [(ConfigDictionary, String)] {
+    let model = try Sequential()
+    let error = refusal { try model.add("Dense", arguments.merging(["units": 2]) { a, _ in a }) }
+    #expect(
+      error?.description.contains(argument) == true, "\(arguments): \(String(describing: error))")
+  }
+  // A first layer declaring another shape than the model's Input.
+  let model = try Sequential([Input(shape: [3])])
+  #expect(refusal { try model.add("Dense", ["units": 2, "input_shape": [4]]) } != nil)
+  #expect(refusal { try model.add(Dense(2, inputShape: [4])) } != nil)
+  // An Input after the first layer.
+  try model.add(Dense(2))
+  #expect(refusal { try model.add(Input(shape: [2])) } != nil)
+  #expect(model.layers.count == 1)
+}
