@@ -26,6 +26,7 @@ let package = Package(
   products: [
     .library(name: "Strata", targets: ["Strata"]),
     .library(name: "StrataCore", targets: ["StrataCore"]),
+    .library(name: "StrataKeras", targets: ["StrataKeras"]),
     .library(name: "StrataTesting", targets: ["StrataTesting"]),
     .library(name: "StrataData", targets: ["StrataData"]),
     .library(name: "StrataSeedModels", targets: ["StrataSeedModels"]),
@@ -50,9 +51,15 @@ let package = Package(
       exclude: ["README.md"]),
     .target(
       name: "Strata",
-      dependencies: [
-        "StrataCore", "StrataAutoload", "CStrataKernels", "CHDF5", "CZlib",
-      ] + plugins.map { .target(name: $0.name) }, exclude: ["README.md"]),
+      dependencies: ["StrataCore", "StrataAutoload", "CStrataKernels", "CZlib"]
+        + plugins.map { .target(name: $0.name) }, exclude: ["README.md"]),
+    // Keras' files, in their own module as MPI is: only what links it links libhdf5.
+    .target(
+      name: "StrataKeras", dependencies: ["Strata", "StrataKerasAutoload", "CHDF5", "CZlib"],
+      exclude: ["README.md"]),
+    .target(
+      name: "StrataKerasAutoload", dependencies: ["CStrataHook"],
+      path: "Sources/StrataKerasAutoload", exclude: ["README.md"]),
     .target(
       name: "StrataData", dependencies: ["StrataCore", "CZlib", "CStrataImages"],
       exclude: ["README.md"]),
@@ -66,7 +73,7 @@ let package = Package(
     .target(
       name: "StrataCommandLine",
       dependencies: [
-        "Strata", "StrataData", "StrataSeedModels", "StrataMPI",
+        "Strata", "StrataKeras", "StrataData", "StrataSeedModels", "StrataMPI",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ], exclude: ["README.md"]),
     .executableTarget(name: "strata", dependencies: ["StrataCommandLine"], exclude: ["README.md"]),
@@ -113,7 +120,8 @@ let package = Package(
       .testTarget(
         name: "StrataTests",
         dependencies: [
-          "Strata", "StrataTesting", "StrataData", "StrataSeedModels", "StrataCommandLine",
+          "Strata", "StrataKeras", "StrataTesting", "StrataData", "StrataSeedModels",
+          "StrataCommandLine",
         ],
         resources: [.copy("Fixtures")]),
       .testTarget(

@@ -54,7 +54,7 @@ for index, (label, source, is_test) in enumerate(snippets):
     os.makedirs(folder)
     open(os.path.join(folder, "Snippet.swift" if is_test else "main.swift"), "w", encoding="utf-8").write(source)
     products = ['.product(name: "Strata", package: "Strata")', '.product(name: "StrataData", package: "Strata")',
-                '.product(name: "StrataSeedModels", package: "Strata")', '.product(name: "StrataMPI", package: "Strata")',
+                '.product(name: "StrataSeedModels", package: "Strata")', '.product(name: "StrataMPI", package: "Strata")', '.product(name: "StrataKeras", package: "Strata")',
                 '.product(name: "StrataTesting", package: "Strata")',
                 '.product(name: "CustomLayers", package: "CustomLayers")']
     kind = "testTarget" if is_test else "executableTarget"

@@ -15,6 +15,7 @@ let package = Package(
       name: "custom-layers-demo",
       dependencies: [
         "CustomLayers", .product(name: "Strata", package: "Strata"),
+        .product(name: "StrataKeras", package: "Strata"),
         .product(name: "StrataData", package: "Strata"),
       ]),
     .testTarget(
@@ -22,6 +23,7 @@ let package = Package(
       dependencies: [
         "CustomLayers",
         .product(name: "Strata", package: "Strata"),
+        .product(name: "StrataKeras", package: "Strata"),
         .product(name: "StrataTesting", package: "Strata"),
       ],
       resources: [.copy("Fixtures")]),

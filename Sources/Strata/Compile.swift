@@ -22,8 +22,8 @@ public struct History: Sendable, Equatable {
 }
 
 /// A model's training set-up: what `compile` resolved.
-struct Compiled {
-  let optimizer: any Optimizer
+package struct Compiled {
+  package let optimizer: any Optimizer
   /// One loss per output.
   let losses: [any Loss]
   /// One weight per output: the total loss is `Σ weight · loss`.

@@ -34,7 +34,7 @@ public class Model {
   /// The generator `fit` shuffles with, seeded from ``seed``.
   var shuffleGenerator: SeededGenerator
   /// What `compile` set up.
-  var compiled: Compiled?
+  package var compiled: Compiled?
   /// Set to `true` (from a callback) to end `fit` after the current batch. Keras' `model.stop_training`.
   public var stopTraining = false
   /// Set by a callback's `onTrainBegin` that restored a run: the epoch `fit` goes on from.
@@ -268,7 +268,7 @@ public class Model {
 
   /// Builds a model read from a file, under the file's allocation budget (a functional model is built
   /// as its config is read).
-  func buildForLoading(budget: AllocationBudget, path: String) throws {}
+  package func buildForLoading(budget: AllocationBudget, path: String) throws {}
 
   /// Keras' summary table.
   func summaryTable(lineLength: Int?) -> String { functionalSummary(lineLength: lineLength ?? 98) }

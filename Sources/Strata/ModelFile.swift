@@ -172,7 +172,7 @@ enum ModelFile {
 
 /// The error for a file that names an identifier nobody registered: the plugin package to register
 /// when the file says which, else the closest registered names.
-func unregistered(
+package func unregistered(
   _ kind: String, _ identifier: String, package: String?, suggestions: [String], path: String
 ) -> StrataError {
   let hint =
@@ -238,7 +238,7 @@ extension Model {
   }
 
   /// The header and tensors of a full save: architecture, compile settings, optimizer and generator states.
-  func fileContents(weightsOnly: Bool, extra: [String: ConfigValue] = [:]) -> (
+  package func fileContents(weightsOnly: Bool, extra: [String: ConfigValue] = [:]) -> (
     [String: ConfigValue], [(String, Tensor)]
   ) {
     var header: [String: ConfigValue] = [
@@ -315,7 +315,8 @@ extension Model {
       throw StrataError.invalidState("\(name): build the model (or fit it) before saving it.")
     }
     if url.pathExtension.lowercased() == "keras" {
-      try AtomicFile.write(try KerasFile.kerasArchive(of: self, path: url.path), to: url)
+      try AtomicFile.write(
+        try KerasFiles.codec(for: url.path).kerasArchive(of: self, path: url.path), to: url)
       return
     }
     let (header, tensors) = fileContents(weightsOnly: false)
@@ -330,7 +331,8 @@ extension Model {
     }
     if url.pathExtension.lowercased() == "h5" {
       try AtomicFile.write(
-        try KerasFile.weightsImage(of: self, path: url.path, withOptimizer: false), to: url)
+        try KerasFiles.codec(for: url.path).weightsImage(
+          of: self, path: url.path, withOptimizer: false), to: url)
       return
     }
     let (header, tensors) = fileContents(weightsOnly: true)

@@ -53,7 +53,8 @@ extension Model {
   public func loadWeights(from url: URL) throws {
     let (format, file) = try ModelFileFormat.open(url)
     guard format == .strata else {
-      try KerasFile.loadWeights(into: self, format: format, file: file, path: url.path)
+      try KerasFiles.codec(for: url.path).loadWeights(
+        into: self, format: format, file: file, path: url.path)
       return
     }
     let (_, tensors) = try ModelFile.decode(try file.data(), path: url.path)
@@ -81,7 +82,7 @@ extension Model {
   }
 
   /// Compiles the model as the file records, if it records a compile.
-  func restoreCompile(header: [String: ConfigValue], path: String) throws {
+  package func restoreCompile(header: [String: ConfigValue], path: String) throws {
     guard let section = header["compile"] else { return }
     guard let compile = section.objectValue else {
       throw StrataError.file(path: path, reason: "has compile settings that are not an object")
@@ -232,9 +233,8 @@ public func loadModel(from url: URL) throws -> Model {
   case .strata:
     let (header, tensors) = try ModelFile.decode(try file.data(), path: url.path)
     return try Model.load(header: header, tensors: tensors, path: url.path)
-  case .keras: return try KerasFile.loadModel(keras: ZipArchive.Source(file), path: url.path)
-  case .hdf5:
-    return try KerasFile.loadModel(hdf5: file.read(at: 0, count: file.size), path: url.path)
+  case .keras, .hdf5:
+    return try KerasFiles.codec(for: url.path).loadModel(from: file, format: format, path: url.path)
   }
 }
 
@@ -245,8 +245,52 @@ public func loadModel(_ path: String) throws -> Model {
 
 /// The error for a file whose architecture does not build: `error` (what the model refused), named
 /// with the file.
-func unbuildable(_ error: StrataError, path: String) -> StrataError {
+package func unbuildable(_ error: StrataError, path: String) -> StrataError {
   .file(
     path: path,
     reason: "holds an architecture Strata cannot build: \(error.description.prefix(500))")
+}
+
+/// The model file formats Strata reads, told apart by their first bytes.
+public enum ModelFileFormat: String, Sendable, CaseIterable {
+  /// Strata's own file (`.strata`, any extension): magic `STRATA`.
+  case strata
+  /// Keras 3's `.keras` zip of `config.json`, `model.weights.h5` and `metadata.json`.
+  case keras
+  /// An HDF5 file: Keras 3's `.weights.h5`, or Keras 2's legacy full-model or weights `.h5`.
+  case hdf5
+
+  /// The format of a file starting with `bytes`; `nil` when it is none of them.
+  public init?(bytes: Data) {
+    if bytes.starts(with: ModelFile.magic) {
+      self = .strata
+    } else if bytes.starts(with: [0x50, 0x4B, 0x03, 0x04])
+      || bytes.starts(with: [0x50, 0x4B, 0x05, 0x06])
+    {
+      self = .keras
+    } else if bytes.starts(with: [0x89, 0x48, 0x44, 0x46, 0x0D, 0x0A, 0x1A, 0x0A]) {  // HDF5
+      self = .hdf5
+    } else {
+      return nil
+    }
+  }
+
+  /// Opens the file at `url` (a regular file within ``Limits/maximumFileBytes``) and tells its
+  /// format from its first bytes; the rest is read by the format's reader, in the pieces it needs.
+  /// - Throws: ``StrataError/file(path:reason:)`` for a missing file or one of no known format.
+  package static func open(_ url: URL) throws -> (ModelFileFormat, UntrustedFile) {
+    let file = try UntrustedFile(url, kind: "a model file")
+    guard file.size >= 8 else {
+      throw StrataError.file(
+        path: url.path, reason: "is too short to be a model file (\(file.size) bytes)")
+    }
+    guard let format = ModelFileFormat(bytes: Data(try file.read(at: 0, count: 8))) else {
+      throw StrataError.file(
+        path: url.path,
+        reason:
+          "is not a model file Strata reads (a Strata model, a Keras .keras zip or an HDF5 .h5 file)"
+      )
+    }
+    return (format, file)
+  }
 }

@@ -330,7 +330,7 @@ public final class Sequential: Model {
     layers.last as? any SoftmaxHead
   }
 
-  override func buildForLoading(budget: AllocationBudget, path: String) throws {
+  package override func buildForLoading(budget: AllocationBudget, path: String) throws {
     guard let inputShape else {
       throw StrataError.file(path: path, reason: "holds a model without an input shape")
     }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Strata
 import StrataData
+import StrataKeras  // linked, it reads and writes Keras files for every command
 import StrataMPI
 import StrataSeedModels
 

@@ -1,5 +1,6 @@
 import Foundation
 @testable import Strata
+@testable import StrataKeras
 import StrataCore
 import StrataData
 import StrataTesting

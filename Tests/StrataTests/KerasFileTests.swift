@@ -1,5 +1,6 @@
 import Foundation
 import Strata
+@testable import StrataKeras
 import StrataSeedModels
 import StrataCore
 import StrataData

@@ -8,4 +8,11 @@ extern void (*_Nullable strata_builtins_hook)(void);
 /// Calls the hook if one is installed.
 void strata_run_builtins_hook(void);
 
+
+/// Set at process start by the `StrataKeras` module (a C constructor), called by `Strata` the first time
+/// a Keras file is read or written, so that linking StrataKeras is all it takes.
+extern void (*_Nullable strata_keras_hook)(void);
+
+/// Calls the Keras hook if one is installed.
+void strata_run_keras_hook(void);
 #endif

@@ -6,6 +6,7 @@
 import CustomLayers
 import Foundation
 import Strata
+import StrataKeras  // Keras files: linked, it reads and writes them
 import StrataData
 
 /// The value after `flag` on the command line.

@@ -1,6 +1,7 @@
 import CustomLayers
 import Foundation
 import Strata
+import StrataKeras
 import StrataTesting
 import Testing
 

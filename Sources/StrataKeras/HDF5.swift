@@ -1,5 +1,6 @@
 import CHDF5
 import Foundation
+import Strata
 import StrataCore
 
 /// An HDF5 file written in memory through Debian's libhdf5, then turned into bytes: what Keras'

@@ -1,50 +1,7 @@
 import Foundation
+import Strata
 import StrataCore
 import StrataLayers
-
-/// The model file formats Strata reads, told apart by their first bytes.
-public enum ModelFileFormat: String, Sendable, CaseIterable {
-  /// Strata's own file (`.strata`, any extension): magic `STRATA`.
-  case strata
-  /// Keras 3's `.keras` zip of `config.json`, `model.weights.h5` and `metadata.json`.
-  case keras
-  /// An HDF5 file: Keras 3's `.weights.h5`, or Keras 2's legacy full-model or weights `.h5`.
-  case hdf5
-
-  /// The format of a file starting with `bytes`; `nil` when it is none of them.
-  public init?(bytes: Data) {
-    if bytes.starts(with: ModelFile.magic) {
-      self = .strata
-    } else if bytes.starts(with: [0x50, 0x4B, 0x03, 0x04])
-      || bytes.starts(with: [0x50, 0x4B, 0x05, 0x06])
-    {
-      self = .keras
-    } else if bytes.starts(with: HDF5File.signature) {
-      self = .hdf5
-    } else {
-      return nil
-    }
-  }
-
-  /// Opens the file at `url` (a regular file within ``Limits/maximumFileBytes``) and tells its
-  /// format from its first bytes; the rest is read by the format's reader, in the pieces it needs.
-  /// - Throws: ``StrataError/file(path:reason:)`` for a missing file or one of no known format.
-  static func open(_ url: URL) throws -> (ModelFileFormat, UntrustedFile) {
-    let file = try UntrustedFile(url, kind: "a model file")
-    guard file.size >= 8 else {
-      throw StrataError.file(
-        path: url.path, reason: "is too short to be a model file (\(file.size) bytes)")
-    }
-    guard let format = ModelFileFormat(bytes: Data(try file.read(at: 0, count: 8))) else {
-      throw StrataError.file(
-        path: url.path,
-        reason:
-          "is not a model file Strata reads (a Strata model, a Keras .keras zip or an HDF5 .h5 file)"
-      )
-    }
-    return (format, file)
-  }
-}
 
 /// Keras 3's `.keras` and `.weights.h5` files and Keras 2's legacy `.h5`, to and from Strata models.
 enum KerasFile {

@@ -1,4 +1,5 @@
 import Foundation
+import Strata
 import StrataCore
 
 /// The string attributes Keras writes (layer and weight names, the model config).

@@ -1,4 +1,5 @@
 import Foundation
+import Strata
 import StrataCore
 
 /// A reader of the HDF5 that Keras (through h5py) writes, in Swift, every field bounds-checked: the

@@ -1,5 +1,6 @@
 import CZlib
 import Foundation
+import Strata
 import StrataCore
 
 /// The zip container of a `.keras` file: read (stored or deflated members, sizes from the central
