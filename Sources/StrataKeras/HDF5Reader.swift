@@ -25,11 +25,6 @@ final class HDF5Reader {
   /// The symbol-table entries read so far, over all groups: bounded by the room the file has.
   var entriesRead = 0
 
-  /// Reads the superblock of the HDF5 file in `image`.
-  convenience init(image: Data, path: String) throws {
-    try self.init(bytes: [UInt8](image), path: path)
-  }
-
   /// Reads the superblock of the HDF5 file `bytes`, which the reader keeps (no copy is made).
   init(bytes: [UInt8], path: String) throws {
     self.path = path
