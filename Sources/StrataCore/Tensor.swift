@@ -53,6 +53,10 @@ public struct Tensor: Sendable, Equatable, CustomStringConvertible {
   public private(set) var storage: TensorStorage
   /// The number of elements: the product of ``shape``.
   public private(set) var count: Int
+  /// The node of the recording ``GradientTape`` that computed this value (its serial in the high
+  /// 32 bits, the node's index plus one in the low); 0 for a constant. Any write clears it: a changed
+  /// value is no longer what the tape recorded.
+  var trace: UInt64 = 0
 
   /// A tensor of `shape` with every element set to `value`.
   ///
@@ -158,6 +162,7 @@ public struct Tensor: Sendable, Equatable, CustomStringConvertible {
 
   @usableFromInline
   mutating func makeUnique() {
+    trace = 0
     if !isKnownUniquelyReferenced(&storage) {
       let copy = TensorStorage(capacity: count)
       copy.base.update(from: storage.base, count: count)
@@ -178,6 +183,7 @@ public struct Tensor: Sendable, Equatable, CustomStringConvertible {
   /// Gives this tensor `shape` with unspecified contents, reusing its storage when it is not shared
   /// and large enough. This is how layers keep their buffers across steps without allocating.
   public mutating func reuse(shape newShape: [Int]) {
+    trace = 0
     let newCount = newShape.reduce(1, *)
     if newShape != shape { shape = newShape }
     count = newCount
@@ -195,6 +201,7 @@ public struct Tensor: Sendable, Equatable, CustomStringConvertible {
       owner: "Tensor", argument: "shape", value: "\(newShape)",
       expected: "a shape of \(count) elements, like \(shape)")
     result.shape = newShape
+    result.trace = 0
     return result
   }
 

@@ -127,3 +127,59 @@ func awayFromZero(_ shape: [Int], _ generator: inout SeededGenerator) -> Tensor 
   }
   return x
 }
+
+/// Compares the gradients a ``GradientTape`` gives for a function of tensors written with ``Ops``
+/// with central finite differences of `L = Σ w ⊙ f(inputs)` (random `w`), in Double. Every element of
+/// every input is perturbed by ±`epsilon`. Returns the largest error as
+/// ``maxGradientError(of:inputShape:input:epsilon:seed:kernels:build:)`` defines it.
+public func maxGradientError(
+  of function: ([Tensor]) throws -> Tensor, at inputs: [Tensor], epsilon: Float = 1e-2,
+  seed: UInt64 = 7, kernels: any Kernels = ReferenceKernels()
+) throws -> Double {
+  var generator = SeededGenerator(seed: seed)
+  return try Ops.withKernels(kernels) {
+    let probe = try function(inputs)
+    var w = Tensor(shape: probe.shape)
+    w.withUnsafeMutableBufferPointer { values in
+      for i in values.indices { values[i] = Float(generator.nextNormal()) }
+    }
+    let tape = GradientTape()
+    let watched = inputs.map { tape.watch($0) }
+    let output = try tape.record { try function(watched) }
+    let analytic = try tape.gradients(of: output, seed: w, for: watched).tensors
+
+    func loss(_ values: [Tensor]) throws -> Double {
+      let y = try function(values)
+      var sum = 0.0
+      y.withUnsafeBufferPointer { ys in
+        w.withUnsafeBufferPointer { ws in
+          for i in ys.indices { sum += Double(ys[i]) * Double(ws[i]) }
+        }
+      }
+      return sum
+    }
+    var values = inputs
+    var worst = 0.0
+    for (k, gradient) in analytic.enumerated() {
+      for i in 0..<values[k].count {
+        let original = values[k].withUnsafeBufferPointer { $0[i] }
+        values[k].withUnsafeMutableBufferPointer { $0[i] = original + epsilon }
+        let plus = try loss(values)
+        values[k].withUnsafeMutableBufferPointer { $0[i] = original - epsilon }
+        let minus = try loss(values)
+        values[k].withUnsafeMutableBufferPointer { $0[i] = original }
+        let numeric = (plus - minus) / (2 * Double(epsilon))
+        let value = Double(gradient.withUnsafeBufferPointer { $0[i] })
+        worst = max(worst, abs(value - numeric) / max(1, abs(value), abs(numeric)))
+      }
+    }
+    return worst
+  }
+}
+
+/// Values drawn from ±[0.1, 1] with a generator seeded with `seed`: away from the kinks at 0 that
+/// finite differences would straddle.
+public func awayFromZero(_ shape: [Int], seed: UInt64) -> Tensor {
+  var generator = SeededGenerator(seed: seed)
+  return awayFromZero(shape, &generator)
+}

@@ -1,0 +1,170 @@
+import Synchronization
+
+/// A layer written forward-only: its ``call(_:training:)`` computes the output with ``Ops`` and the
+/// backward pass comes from a ``GradientTape`` (Keras' `Layer.call`).
+///
+/// ```swift
+/// public final class LeakyReLU: ShapePreservingLayer, OpsLayer {
+///   public func call(_ x: Tensor, training: Bool) throws -> Tensor {
+///     try Ops.where(x .> 0, x, x * config.negativeSlope)
+///   }
+/// }
+/// ```
+///
+/// `forward` and `backward` are provided: in training, `forward` records `call` on a tape of its own
+/// (watching the input and the trainable ``Layer/parameters``) and `backward` runs it back, writing
+/// each weight's `gradient`. In inference nothing is recorded. A layer applied several times in one
+/// step keeps each call's tape (``PerCallState``), so shared layers, functional and `Sequential`
+/// models, distributed training and saving work as for any layer.
+public protocol OpsLayer: PerCallState {
+  /// The output for a batch `x`, written with ``Ops`` on `x` and the layer's parameters' `value`s.
+  /// `training` is Keras' `training` argument (dropout drops when it is `true`).
+  func call(_ x: Tensor, training: Bool) throws -> Tensor
+}
+
+/// What a forward-only layer's training `forward` kept for its `backward`.
+final class OpsCall: @unchecked Sendable {
+  let tape: GradientTape
+  let input: Tensor
+  let output: Tensor
+  let parameters: [Parameter]
+
+  init(tape: GradientTape, input: Tensor, output: Tensor, parameters: [Parameter]) {
+    (self.tape, self.input, self.output, self.parameters) = (tape, input, output, parameters)
+  }
+}
+
+/// The last training call of each forward-only layer, by identity (layers are the protocol's
+/// conformers, which cannot be asked to store it).
+enum OpsCalls {
+  final class Entry: @unchecked Sendable {
+    weak var layer: AnyObject?
+    var call: OpsCall?
+    init(_ layer: AnyObject, _ call: OpsCall?) { (self.layer, self.call) = (layer, call) }
+  }
+  static let entries = Mutex<[ObjectIdentifier: Entry]>([:])
+
+  static func set(_ layer: AnyObject, _ call: OpsCall?) {
+    entries.withLock { entries in
+      let key = ObjectIdentifier(layer)
+      if let entry = entries[key], entry.layer === layer {
+        entry.call = call
+        return
+      }
+      guard let call else { return }
+      entries = entries.filter { $0.value.layer != nil }
+      entries[key] = Entry(layer, call)
+    }
+  }
+
+  static func get(_ layer: AnyObject) -> OpsCall? {
+    entries.withLock { entries in
+      guard let entry = entries[ObjectIdentifier(layer)], entry.layer === layer else { return nil }
+      return entry.call
+    }
+  }
+}
+
+extension OpsLayer {
+  /// Runs ``call(_:training:)``; in training, on a tape kept for ``backward(_:in:)``.
+  public func forward(_ x: Tensor, in context: Context) throws -> Tensor {
+    let name = "layer \(Self.identifier)"
+    guard context.isTraining else {
+      OpsCalls.set(self, nil)
+      return try Ops.running(kernels: context.kernels, layer: name) {
+        try call(x, training: context.behavesAsTraining)
+      }
+    }
+    let tape = GradientTape()
+    let input = context.needsInputGradient ? tape.watch(x) : x
+    let trainable = parameters.filter(\.isTrainable)
+    let output = try tape.record(watching: trainable, kernels: context.kernels, layer: name) {
+      try call(input, training: context.behavesAsTraining)
+    }
+    OpsCalls.set(self, OpsCall(tape: tape, input: input, output: output, parameters: trainable))
+    return Ops.stopGradient(output)
+  }
+
+  /// Runs the tape of the last training `forward` back from `outputGradient`: writes each trainable
+  /// weight's `gradient` and returns the input's.
+  public func backward(_ outputGradient: Tensor, in context: Context) throws -> Tensor {
+    guard let last = OpsCalls.get(self) else { throw missingForward(Self.identifier) }
+    OpsCalls.set(self, nil)
+    guard outputGradient.shape == last.output.shape else {
+      throw StrataError.shapeMismatch(
+        layer: Self.identifier, received: "an output gradient of shape \(outputGradient.shape)",
+        expected: "the output's shape \(last.output.shape)")
+    }
+    let (inputs, parameters) = try last.tape.gradients(
+      of: last.output, seed: outputGradient, for: [last.input], parameters: last.parameters)
+    for (parameter, gradient) in zip(last.parameters, parameters) { parameter.gradient = gradient }
+    return inputs[0]
+  }
+
+  /// The tape of the last training call.
+  public func saveCallState() -> Any { OpsCalls.get(self) as Any }
+
+  /// Puts back a tape ``saveCallState()`` returned.
+  public func restoreCallState(_ state: Any) throws {
+    OpsCalls.set(self, state as? OpsCall)
+  }
+}
+
+extension Ops {
+  /// Runs `body` with ops on `kernels`, naming `layer` in their errors, recording on no tape.
+  static func running<Result>(
+    kernels: any Kernels, layer: String?, _ body: () throws -> Result
+  ) rethrows -> Result {
+    let state = OpsState.current
+    let saved = (state.tape, state.kernels, state.layer)
+    state.tape = nil
+    state.kernels = kernels
+    if let layer { state.layer = layer }
+    defer { (state.tape, state.kernels, state.layer) = saved }
+    return try body()
+  }
+}
+
+extension Layer {
+  /// The layer's output for a batch `x` (Keras: calling a layer on a tensor), on the current ops
+  /// backend. Inside ``GradientTape/record(watching:kernels:layer:_:)``, when the tape tracks `x` or
+  /// watches one of the layer's weights, the call is recorded: its `backward` gives the gradients.
+  /// `training` is Keras' `training` argument.
+  public func callAsFunction(_ x: Tensor, training: Bool = false) throws -> Tensor {
+    try call(x, training: training, identity: self)
+  }
+
+  /// ``callAsFunction(_:training:)`` for a layer whose calls a tape tells apart by `identity` (a
+  /// model's wrapper passes the model).
+  package func call(_ x: Tensor, training: Bool, identity: AnyObject) throws -> Tensor {
+    let kernels = Ops.kernels
+    let parameters = self.parameters
+    guard let tape = OpsState.current.tape,
+      tape.isTracking(x) || parameters.contains(where: { tape.node(of: $0) != nil })
+    else {
+      var context = Context(kernels: kernels, isTraining: false)
+      context.behavesAsTraining = training
+      return try Ops.running(kernels: kernels, layer: nil) { try forward(x, in: context) }
+    }
+    var context = Context(kernels: kernels, isTraining: true)
+    context.behavesAsTraining = training
+    context.needsInputGradient = tape.isTracking(x)
+    let y = try Ops.running(kernels: kernels, layer: nil) { try forward(x, in: context) }
+    let state = (self as? any PerCallState)?.saveCallState()
+    let call = tape.noteLayerCall(identity)
+    let input = Ops.stopGradient(x)
+    return tape.recordLayer(y, input: x, parameters: parameters) { [weak tape] dy in
+      // A layer called again since holds that call's state: restore or redo this one's first.
+      if let tape, tape.lastLayerCall(identity) != call {
+        if let state, let stateful = self as? any PerCallState {
+          try stateful.restoreCallState(state)
+        } else {
+          _ = try Ops.running(kernels: kernels, layer: nil) { try self.forward(input, in: context) }
+        }
+        tape.setLastLayerCall(identity, call)
+      }
+      let dx = try Ops.running(kernels: kernels, layer: nil) { try self.backward(dy, in: context) }
+      return context.needsInputGradient ? dx : nil
+    }
+  }
+}
