@@ -47,6 +47,7 @@ func main() throws {
   rows += convolutionRows(options, machine, runs: runs)
   rows += try elementwiseRows(options, machine, runs: runs)
   rows += try modelRows(options, runs: runs)
+  rows += try opsModelRows(options)
   rows += distributedRows(options)
   rows += try imageRows(options)
   rows += try jpegRows(options)

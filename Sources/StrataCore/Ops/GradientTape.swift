@@ -47,10 +47,12 @@ public final class GradientTape {
   /// The number of operations and leaves recorded so far.
   public var recordedCount: Int { nodes.count }
 
-  /// The bytes of tensors the recorded pullbacks keep alive at most (each node's output size, an
-  /// estimate of the tape's memory): what `bench` reports.
+  /// An estimate of the memory the tape keeps: each recorded op's output size (what its pullback
+  /// holds, about; watched leaves are not counted). What `bench` reports.
   public var recordedBytes: Int {
-    nodes.reduce(0) { $0 + $1.shape.reduce(1, *) * MemoryLayout<Float>.stride }
+    nodes.reduce(0) {
+      $0 + ($1.pullback == nil ? 0 : $1.shape.reduce(1, *) * MemoryLayout<Float>.stride)
+    }
   }
 
   /// The index of `x`'s node when this tape tracks it.
