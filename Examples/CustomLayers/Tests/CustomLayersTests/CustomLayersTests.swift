@@ -190,3 +190,51 @@ func gradientsPassTheCheck(shape: [Int]) throws {
   #expect(text.contains("\"registered_name\":\"CustomLayers>PReLU\""))
   #expect(text.contains("\"registered_name\":\"CustomLayers>LeakyReLU\""))
 }
+
+/// The Keras guide's `Linear`, written with ops in this package, trains as the same layer does in
+/// Keras: the loss of each epoch, the final weights and the predictions of
+/// `Fixtures/generate_linear_fixture.py`.
+@Test func linearTrainsAsInKeras() throws {
+  try registerPlugin()
+  let url = try #require(
+    Bundle.module.url(
+      forResource: "linear_training", withExtension: "json", subdirectory: "Fixtures"))
+  let json = try #require(
+    try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any])
+  func numbers(_ value: Any?) -> [Float] {
+    if let list = value as? [Any] { return list.flatMap(numbers) }
+    return [Float((value as? NSNumber)?.doubleValue ?? .nan)]
+  }
+  func tensor(_ key: String, _ shape: [Int]) throws -> Tensor {
+    try Tensor(shape: shape, scalars: numbers(json[key]))
+  }
+  let model = try Sequential(seed: 1)
+  try model.add("Linear", ["units": 8, "input_shape": [4]])
+  try model.add("Activation", ["activation": "tanh"])
+  try model.add("Linear", ["units": 1])
+  let initial = try #require(json["initial_weights"] as? [Any])
+  try model.setWeights(
+    zip(initial, model.parameters).map { try Tensor(shape: $1.shape, scalars: numbers($0)) })
+  try model.compile(optimizer: SGD(learningRate: 0.1), loss: "mse")
+  let history = try model.fit(
+    try tensor("x", [48, 4]), try tensor("y", [48, 1]), batchSize: 16, epochs: 4, verbose: .silent,
+    shuffle: false)
+  let expectedLoss = numbers(json["loss"])
+  for (loss, expected) in zip(history.history["loss"] ?? [], expectedLoss) {
+    #expect(abs(loss - expected) <= 1e-5 + 1e-4 * abs(expected), "loss \(loss) vs \(expected)")
+  }
+  #expect(history.history["loss"]?.count == 4)
+  let final = try #require(json["final_weights"] as? [Any])
+  for (parameter, values) in zip(model.parameters, final) {
+    let expected = try Tensor(shape: parameter.shape, scalars: numbers(values))
+    #expect(isClose(parameter.value, expected, rtol: 1e-4, atol: 1e-5), "\(parameter.name)")
+  }
+  let x = try tensor("x", [48, 4]).slice(rows: 0..<5)
+  #expect(isClose(try model.predict(x), try tensor("prediction", [5, 1]), rtol: 1e-4, atol: 1e-5))
+  // Its gradients pass the finite-difference check, and a bad argument is refused by name.
+  #expect(try maxGradientError(of: Linear(units: 3), inputShape: [2, 5]) < 1e-3)
+  #expect(
+    throws: StrataError.invalidArgument(
+      owner: "Linear", argument: "units", value: "0", expected: "a positive integer")
+  ) { try Registries.shared.layers.make("Linear", config: ["units": 0]) }
+}
