@@ -50,7 +50,8 @@ import Testing
     let unary: [(String, (Tensor) throws -> Tensor, Tensor)] = [
       ("negative", Ops.negative, a), ("abs", Ops.abs, a), ("square", Ops.square, a),
       ("sqrt", Ops.sqrt, positive), ("exp", Ops.exp, a), ("log", Ops.log, positive),
-      ("log1p", Ops.log1p, positive), ("tanh", Ops.tanh, a), ("sigmoid", Ops.sigmoid, a),
+      ("log1p", Ops.log1p, positive), ("erf", Ops.erf, a), ("tanh", Ops.tanh, a),
+      ("sigmoid", Ops.sigmoid, a),
       ("relu", Ops.relu, a), ("softplus", Ops.softplus, a), ("power 3", { Ops.power($0, 3) }, a),
       ("power -0.5", { Ops.power($0, -0.5) }, positive),
       ("clip", { try Ops.clip($0, -0.5, 0.5) }, a),

@@ -99,6 +99,13 @@ extension Ops {
     }
   }
 
+  /// The error function (Keras' `ops.erf`); its derivative is `2/√π · e^(-x²)`.
+  public static func erf(_ x: Tensor) -> Tensor {
+    unary(x, scalar: { Float(Foundation.erf(Double($0))) }) { dy, x, _ in
+      dy.times(unaryValues(x) { 2 / Float.pi.squareRoot() * Foundation.exp(-$0 * $0) })
+    }
+  }
+
   /// The hyperbolic tangent (Keras' `ops.tanh`).
   public static func tanh(_ x: Tensor) -> Tensor {
     unary(x, SIMDMath.tanh) { dy, _, y in
