@@ -94,7 +94,7 @@ import Testing
     try compare(layer("GlobalMaxPooling2D"), inputShape: [2, 3, 4, 5]) { x, _, _ in
       try Ops.max(x, axes: [1, 2])
     }
-    try compare(InputLayer(inputShape: [4]), inputShape: [2, 4]) { x, _, _ in x }
+    try compare(InputLayer(config: .init(shape: [4])), inputShape: [2, 4]) { x, _, _ in x }
     try compare(layer("Flatten"), inputShape: [3, 2, 4]) { x, _, _ in try Ops.reshape(x, [3, 8]) }
     try compare(layer("Reshape", ["target_shape": [4, -1]]), inputShape: [3, 2, 4]) { x, _, _ in
       try Ops.reshape(x, [3, 4, 2])
