@@ -14,3 +14,15 @@ extension Model {
   /// The trainable weights, in ``parameters`` order (Keras' `model.trainable_weights`).
   public var trainableParameters: [Parameter] { parameters.filter(\.isTrainable) }
 }
+
+extension Model {
+  /// Runs `fit`'s own training step on `batch`: forward, the compiled loss, backward, the gradient
+  /// stages and the optimizer; returns the running logs (Keras' `super().train_step(data)`).
+  /// - Throws: outside `fit`.
+  public func builtInStep(_ batch: Batch) throws -> Logs {
+    guard let step = builtInTrainStep else {
+      throw StrataError.invalidState("\(name): the built-in train step runs only inside fit.")
+    }
+    return try step(batch)
+  }
+}

@@ -13,7 +13,7 @@ import StrataLayers
 /// let outputs = try Dense(2)(try GlobalAveragePooling2D()(y))
 /// let model = try Model(inputs: inputs, outputs: outputs)
 /// ```
-public class Model {
+open class Model {
   /// The model's name: `"functional"` or `"sequential"` unless given.
   public let name: String
   /// The model's inputs, in the order `predict` takes their arrays (empty for a `Sequential`).
@@ -57,9 +57,9 @@ public class Model {
   weak var wrapper: ModelLayer?
   /// Every call of a layer, inputs first, each after the calls it depends on.
   let nodes: [Node]
-  private var nodeIndex: [ObjectIdentifier: Int] = [:]
+  var nodeIndex: [ObjectIdentifier: Int] = [:]
   /// For each node, the index of its layer in ``layers`` and which call of that layer it is.
-  private var nodeLayer: [(layer: Int, call: Int)] = []
+  var nodeLayer: [(layer: Int, call: Int)] = []
   private var callCounts: [Int] = []
   /// For each node, the indices of the nodes its inputs come from (worked out once, used every step).
   private var inputNodes: [[Int]] = []
@@ -69,6 +69,8 @@ public class Model {
   private var lastValues: [Tensor?] = []
   /// The per-call state of shared layers that keep one (dropout, batch normalization), by node.
   private var callStates: [Int: Any] = [:]
+  /// `fit`'s own step on a batch, while `fit` runs: what ``trainStep(_:)`` runs by default.
+  var builtInTrainStep: ((Batch) throws -> Logs)?
 
   /// A model without a graph, for `Sequential`, which keeps its own stack.
   init(name: String, seed: UInt64?) {
@@ -440,59 +442,14 @@ public class Model {
     return (layerNames[layer], call)
   }
 
-  // MARK: Keras' config
+  // MARK: Training
 
-  /// Which call of its layer a node is, and the layer's name: Keras' `[name, node, 0]`.
-  private func history(of tensor: SymbolicTensor) -> ConfigValue {
-    let index = nodeIndex[ObjectIdentifier(tensor.node)]!
-    let (layer, call) = nodeLayer[index]
-    return [.string(layerNames[layer]), .int(call), 0]
-  }
-
-  /// Keras' functional config (`model.get_config()`): every layer with its `inbound_nodes`, then
-  /// `input_layers` and `output_layers`.
-  var functionalConfig: ConfigValue {
-    var records: [ConfigValue] = []
-    for (layerIndex, layer) in layers.enumerated() {
-      var config = layer.configDictionary
-      config["name"] = .string(layerNames[layerIndex])
-      config["trainable"] = .bool(layer.trainable)
-      if let input = layer as? InputLayer {
-        config["batch_shape"] = .array([.null] + input.shape.map { .int($0) })
-      }
-      let identifier =
-        (try? Registries.shared.layers.canonicalName(of: layer.identifier)) ?? layer.identifier
-      var inbound: [ConfigValue] = []
-      for (i, node) in nodes.enumerated() where nodeLayer[i].layer == layerIndex {
-        guard !node.inputs.isEmpty else { continue }
-        let tensors: [ConfigValue] = node.inputs.map { tensor in
-          [
-            "class_name": "__keras_tensor__",
-            "config": [
-              "shape": .array([.null] + tensor.shape.map { .int($0) }), "dtype": "float32",
-              "keras_history": history(of: tensor),
-            ],
-          ]
-        }
-        inbound.append([
-          "args": .array(node.takesList ? [.array(tensors)] : tensors), "kwargs": .object([:]),
-        ])
-      }
-      records.append([
-        "module": "keras.layers", "class_name": .string(identifier), "config": .object(config),
-        "registered_name": .null, "name": .string(layerNames[layerIndex]),
-        "inbound_nodes": .array(inbound),
-      ])
-    }
-    func list(_ tensors: [SymbolicTensor]) -> ConfigValue {
-      tensors.count == 1 ? history(of: tensors[0]) : .array(tensors.map(history(of:)))
-    }
-    return [
-      "class_name": "Functional",
-      "config": [
-        "name": .string(name), "trainable": true, "layers": .array(records),
-        "input_layers": list(inputs), "output_layers": list(outputs),
-      ],
-    ]
+  /// One training step on `batch`, as `fit` runs it for every batch: Keras' `train_step`. The
+  /// default runs the built-in step (forward, the compiled loss, backward, gradient stages, the
+  /// optimizer). A subclass overrides it to train its own way (a GAN, a VAE with a KL term) and
+  /// returns the values to show and pass to callbacks; `fit` keeps its progress bar, callbacks and
+  /// checkpoints. A custom step runs on one process only.
+  open func trainStep(_ batch: Batch) throws -> Logs {
+    try builtInStep(batch)
   }
 }

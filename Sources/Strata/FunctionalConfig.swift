@@ -168,3 +168,61 @@ extension Model {
     }
   }
 }
+
+extension Model {
+  // MARK: Keras' config
+
+  /// Which call of its layer a node is, and the layer's name: Keras' `[name, node, 0]`.
+  func history(of tensor: SymbolicTensor) -> ConfigValue {
+    let index = nodeIndex[ObjectIdentifier(tensor.node)]!
+    let (layer, call) = nodeLayer[index]
+    return [.string(layerNames[layer]), .int(call), 0]
+  }
+
+  /// Keras' functional config (`model.get_config()`): every layer with its `inbound_nodes`, then
+  /// `input_layers` and `output_layers`.
+  var functionalConfig: ConfigValue {
+    var records: [ConfigValue] = []
+    for (layerIndex, layer) in layers.enumerated() {
+      var config = layer.configDictionary
+      config["name"] = .string(layerNames[layerIndex])
+      config["trainable"] = .bool(layer.trainable)
+      if let input = layer as? InputLayer {
+        config["batch_shape"] = .array([.null] + input.shape.map { .int($0) })
+      }
+      let identifier =
+        (try? Registries.shared.layers.canonicalName(of: layer.identifier)) ?? layer.identifier
+      var inbound: [ConfigValue] = []
+      for (i, node) in nodes.enumerated() where nodeLayer[i].layer == layerIndex {
+        guard !node.inputs.isEmpty else { continue }
+        let tensors: [ConfigValue] = node.inputs.map { tensor in
+          [
+            "class_name": "__keras_tensor__",
+            "config": [
+              "shape": .array([.null] + tensor.shape.map { .int($0) }), "dtype": "float32",
+              "keras_history": history(of: tensor),
+            ],
+          ]
+        }
+        inbound.append([
+          "args": .array(node.takesList ? [.array(tensors)] : tensors), "kwargs": .object([:]),
+        ])
+      }
+      records.append([
+        "module": "keras.layers", "class_name": .string(identifier), "config": .object(config),
+        "registered_name": .null, "name": .string(layerNames[layerIndex]),
+        "inbound_nodes": .array(inbound),
+      ])
+    }
+    func list(_ tensors: [SymbolicTensor]) -> ConfigValue {
+      tensors.count == 1 ? history(of: tensors[0]) : .array(tensors.map(history(of:)))
+    }
+    return [
+      "class_name": "Functional",
+      "config": [
+        "name": .string(name), "trainable": true, "layers": .array(records),
+        "input_layers": list(inputs), "output_layers": list(outputs),
+      ],
+    ]
+  }
+}

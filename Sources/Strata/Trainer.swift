@@ -178,6 +178,26 @@ final class Trainer<Data: Dataset> {
       for metric in metrics { logs[metric.name] = metric.metric.result }
       return logs
     }
+    // The built-in step, which `Model.trainStep` runs unless a subclass overrides it.
+    var rows = 0
+    var builtInStepRan = false
+    var custom: Logs?
+    model.builtInTrainStep = { [unowned self] batch in
+      builtInStepRan = true
+      let (losses, predictions) = try step(rows: rows)
+      // Keras weighs each batch's loss by its size in the running mean.
+      for k in losses.indices { lossSums[k] += Double(losses[k]) * Double(rows) }
+      penaltySum += Double(penalty) * Double(rows)
+      seen += rows
+      if !predictions.isEmpty {
+        for metric in metrics {
+          try metric.metric.update(
+            prediction: predictions[metric.output], target: batch.y[metric.output])
+        }
+      }
+      return logs()
+    }
+    defer { model.builtInTrainStep = nil }
     let communicator = model.communicator
     var pendingStop = false
     var stepsDone = 0
@@ -205,20 +225,20 @@ final class Trainer<Data: Dataset> {
       if allreduce != nil {
         context.globalBatch = (global.count, range.lowerBound - global.lowerBound)
       }
-      let (losses, predictions) = try step(rows: range.count)
-      stepsDone = index + 1
-      // Keras weighs each batch's loss by its size in the running mean.
-      for k in losses.indices { lossSums[k] += Double(losses[k]) * Double(range.count) }
-      penaltySum += Double(penalty) * Double(range.count)
-      seen += range.count
-      if !predictions.isEmpty {
-        for metric in metrics {
-          try metric.metric.update(
-            prediction: predictions[metric.output], target: batch.y[metric.output])
-        }
+      rows = range.count
+      let stepLogs = try model.trainStep(batch)
+      if !builtInStepRan {
+        // A custom train step reports its own values; distributed, it would combine nothing.
+        try checkArgument(
+          allreduce == nil, owner: model.name, argument: "trainStep",
+          value: "overridden in a distributed run",
+          expected: "the built-in step (custom steps run on one process)")
+        custom = stepLogs
       }
+      builtInStepRan = false
+      stepsDone = index + 1
       if !callbacks.isEmpty || progress != nil {
-        let current = logs()
+        let current = stepLogs
         for callback in callbacks { callback.onTrainBatchEnd(index, logs: current, model: model) }
         if progress != nil, index < steps - 1 {
           progress!.update(
@@ -240,7 +260,7 @@ final class Trainer<Data: Dataset> {
       // A request not yet sent is settled by fit's check after the epoch.
       if pendingStop { model.stopTraining = true }
     }
-    let final = logs()
+    let final = custom ?? logs()
     if progress != nil, finalizeProgress, stepsDone == steps {
       progress!.update(
         steps, values: model.logValues(final, compiled: compiled, metrics: metrics), final: true)
