@@ -18,6 +18,13 @@ let package = Package(
         .product(name: "StrataKeras", package: "Strata"),
         .product(name: "StrataData", package: "Strata"),
       ]),
+    // A variational autoencoder trained by a loop written from scratch with a GradientTape.
+    .executableTarget(
+      name: "vae-demo",
+      dependencies: [
+        "CustomLayers", .product(name: "Strata", package: "Strata"),
+        .product(name: "StrataData", package: "Strata"),
+      ]),
     .testTarget(
       name: "CustomLayersTests",
       dependencies: [
