@@ -305,13 +305,15 @@ open class Model {
       let arguments = inputNodes[i].map { values[$0]! }
       do {
         values[i] = try call(node, arguments, context: context)
-      } catch let StrataError.shapeMismatch(_, received, expected) {
-        throw StrataError.shapeMismatch(layer: label(i), received: received, expected: expected)
+      } catch let StrataError.shapeMismatch(layer, received, expected) {
+        throw StrataError.shapeMismatch(
+          layer: Ops.place(layer, label: label(i)), received: received, expected: expected)
       }
       if let penalty = activityPenalty(of: node.layer, values[i]!) {
         activityPenalty += penalty
         if context.isTraining { activityOutputs[i] = values[i]! }
       }
+      activityPenalty += addedLoss(of: node.layer)
       if context.isTraining, callCounts[nodeLayer[i].layer] > 1,
         let stateful = node.layer as? any PerCallState
       {

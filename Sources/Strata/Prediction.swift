@@ -148,6 +148,12 @@ extension Model {
     return regularizer.penalty(of: output) / Float(max(output.shape.first ?? 1, 1))
   }
 
+  /// What a forward-only layer's last call added with `addLoss` (Keras' `add_loss`): it joins the
+  /// loss as activity penalties do, and the layer's backward pass adds its gradient.
+  func addedLoss(of layer: any Layer) -> Float {
+    (layer as? any OpsLayer)?.addedLoss ?? 0
+  }
+
   /// Adds the gradient of a layer's activity penalty on `output` to the gradient arriving there.
   func addActivityGradient(of layer: any Layer, _ output: Tensor, to gradient: inout Tensor) {
     guard let regularizer = (layer as? any ActivityRegularized)?.activityRegularizer else { return }

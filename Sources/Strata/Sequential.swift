@@ -174,8 +174,9 @@ public final class Sequential: Model {
   func naming(_ error: Error, layerAt index: Int) -> Error {
     let label = "\(layerNames[index]) (\(layers[index].identifier))"
     switch error as? StrataError {
-    case .shapeMismatch(_, let received, let expected)?:
-      return StrataError.shapeMismatch(layer: label, received: received, expected: expected)
+    case .shapeMismatch(let layer, let received, let expected)?:
+      return StrataError.shapeMismatch(
+        layer: Ops.place(layer, label: label), received: received, expected: expected)
     case .invalidArgument("weight", let argument, let value, let expected)?:
       return StrataError.invalidArgument(
         owner: "\(label) weight", argument: argument, value: value, expected: expected)
@@ -258,6 +259,7 @@ public final class Sequential: Model {
         activityPenalty += penalty
         if context.isTraining { activityOutputs[index] = output }
       }
+      activityPenalty += addedLoss(of: layers[index])
     }
     return output
   }

@@ -200,3 +200,117 @@ enum FormulaLossPlugin: Plugin {
     try registrar.register(FormulaMSE.self)
   }
 }
+
+/// Keras' `ActivityRegularizationLayer` example: passes its input through and adds
+/// `rate · Σ x² / batch` with `addLoss`, what `activity_regularizer=L2(rate)` adds.
+final class ActivityPenalty: ShapePreservingLayer, OpsLayer {
+  struct Config: KerasConfig, Equatable {
+    var rate: Float = 0.01
+    init() {}
+  }
+  static let identifier = "tests>ActivityPenalty"
+  let config: Config
+  init(config: Config) throws { self.config = config }
+  func call(_ x: Tensor, training: Bool) throws -> Tensor {
+    try addLoss(Ops.sum(Ops.square(x)) * (config.rate / Float(x.shape[0])))
+    return x
+  }
+}
+
+@Suite struct AddLossTests {
+  @Test func aLayersAddedLossTrainsAsAnActivityRegularizer() throws {
+    var generator = SeededGenerator(seed: 31)
+    let x = try randomTensor([24, 5], using: &generator)
+    let y = try randomTensor([24, 2], using: &generator)
+    let regularized = try Sequential(seed: 3)
+    try regularized.add("Dense", ["units": 4, "input_shape": [5], "activity_regularizer": "l2"])
+    try regularized.add("Dense", ["units": 2])
+    let adding = try Sequential(seed: 3)
+    try adding.add("Dense", ["units": 4, "input_shape": [5]])
+    var config = ActivityPenalty.Config()
+    config.rate = 0.01  // Keras' l2 default
+    try adding.add(ActivityPenalty(config: config))
+    try adding.add("Dense", ["units": 2])
+    try adding.setWeights(regularized.weights)
+    for model in [regularized, adding] { try model.compile(optimizer: "sgd", loss: "mse") }
+    let expected = try regularized.fit(x, y, batchSize: 8, epochs: 3, verbose: 0, shuffle: false)
+    let history = try adding.fit(x, y, batchSize: 8, epochs: 3, verbose: 0, shuffle: false)
+    for (a, b) in zip(history["loss"] ?? [], expected["loss"] ?? []) {
+      #expect(abs(a - b) <= 1e-5 * max(1, abs(b)), "loss \(a) vs \(b)")
+    }
+    #expect(history["loss"]?.count == 3)
+    for (a, b) in zip(adding.weights, regularized.weights) {
+      #expect(isClose(a, b, rtol: 1e-4, atol: 1e-6))
+    }
+    // evaluate reports the added term too, as Keras does.
+    let evaluated = try adding.evaluate(x, y, verbose: 0)
+    let reference = try regularized.evaluate(x, y, verbose: 0)
+    #expect(abs((evaluated["loss"] ?? 0) - (reference["loss"] ?? 1)) < 1e-5)
+  }
+
+  @Test func addLossRefusesWhatItCannotAdd() throws {
+    let layer = try ActivityPenalty(config: .init())
+    #expect(throws: StrataError.self) { try layer.addLoss(Tensor(scalar: 1)) }
+    #expect(
+      throws: StrataError.invalidArgument(
+        owner: "tests>ActivityPenalty", argument: "addLoss", value: "a tensor of shape [2]",
+        expected: "a scalar (sum or average the terms first)")
+    ) { try layer.addLoss(Tensor([1, 2])) }
+  }
+}
+
+/// Adds a bias of the wrong length: its op's error must name the op, the shapes and the layer.
+final class MisshapenBias: ShapePreservingLayer, OpsLayer {
+  typealias Config = NoConfig
+  static let identifier = "tests>MisshapenBias"
+  let config = NoConfig()
+  init(config: NoConfig) throws {}
+  func call(_ x: Tensor, training: Bool) throws -> Tensor { try x + Tensor([1, 2]) }
+}
+
+/// `√|x|`: an infinite gradient at 0.
+final class RootOfMagnitude: ShapePreservingLayer, OpsLayer {
+  typealias Config = NoConfig
+  static let identifier = "tests>RootOfMagnitude"
+  let config = NoConfig()
+  init(config: NoConfig) throws {}
+  func call(_ x: Tensor, training: Bool) throws -> Tensor { Ops.sqrt(Ops.abs(x)) }
+}
+
+@Suite struct OpsRefusalTests {
+  @Test func anOpsShapeErrorNamesTheOpTheShapesAndTheLayer() throws {
+    let model = try Sequential()
+    try model.add(Dense(3, inputShape: [4]))
+    try model.add(MisshapenBias(config: NoConfig()))
+    let error = refusal { try model.predict(Tensor(shape: [2, 4])) }
+    #expect(
+      error
+        == .shapeMismatch(
+          layer: "ops.add in misshapen_bias (tests>MisshapenBias)", received: "(2, 3) and (2,)",
+          expected: "shapes that broadcast (equal or 1 on each axis)"))
+    // Called outside a model, the layer's identifier.
+    let direct = refusal { try MisshapenBias(config: NoConfig())(Tensor(shape: [2, 3])) }
+    #expect(
+      direct
+        == .shapeMismatch(
+          layer: "ops.add in layer tests>MisshapenBias", received: "(2, 3) and (2,)",
+          expected: "shapes that broadcast (equal or 1 on each axis)"))
+  }
+
+  @Test func anInfiniteGradientEndsTrainingThroughTerminateOnNaN() throws {
+    // Zero weights make the root's input 0, where its gradient is infinite: the first update
+    // makes the weights NaN and the next batch's loss is NaN.
+    let model = try Sequential(seed: 1)
+    try model.add(Dense(3, kernelInitializer: "zeros", inputShape: [4]))
+    try model.add(RootOfMagnitude(config: NoConfig()))
+    try model.add(Dense(1))
+    try model.compile(optimizer: "sgd", loss: "mse")
+    var generator = SeededGenerator(seed: 2)
+    let x = try randomTensor([32, 4], using: &generator)
+    let y = try randomTensor([32, 1], using: &generator)
+    let stop = TerminateOnNaN()
+    try model.fit(x, y, batchSize: 8, epochs: 2, verbose: 0, callbacks: [stop])
+    #expect(stop.terminatedAtBatch == 1)
+    #expect(!model.completedTraining)
+  }
+}

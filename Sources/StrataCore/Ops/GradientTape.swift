@@ -181,27 +181,43 @@ public final class GradientTape {
     of target: Tensor, seed: Tensor? = nil, for tensors: [Tensor] = [],
     parameters: [Parameter] = []
   ) throws -> (tensors: [Tensor], parameters: [Tensor]) {
+    try gradients(of: [(target, seed)], for: tensors, parameters: parameters)
+  }
+
+  /// The gradient of the sum of several targets (each `Σ seed ⊙ target`, ones unless given): a
+  /// layer's output and the losses it added, say. See ``gradients(of:seed:for:parameters:)``.
+  public func gradients(
+    of targets: [(target: Tensor, seed: Tensor?)], for tensors: [Tensor] = [],
+    parameters: [Parameter] = []
+  ) throws -> (tensors: [Tensor], parameters: [Tensor]) {
     guard !finished else {
       throw StrataError.invalidState(
         "GradientTape: this tape gave its gradients already; record the next step on a new tape.")
     }
-    if let seed, seed.shape != target.shape {
+    for (target, seed) in targets where seed != nil && seed!.shape != target.shape {
       throw StrataError.shapeMismatch(
-        layer: "GradientTape.gradients(of:seed:)", received: "a seed of shape \(seed.shape)",
+        layer: "GradientTape.gradients(of:seed:)", received: "a seed of shape \(seed!.shape)",
         expected: "the target's shape \(target.shape)")
     }
     let wanted = tensors.map { node(of: $0) } + parameters.map { node(of: $0) }
+    let kept = Set(wanted.compactMap { $0 })
     finished = true
     defer {
       nodes = []
       parameterNodes = [:]
     }
     var gradients = [Tensor?](repeating: nil, count: nodes.count)
-    if let root = node(of: target) {
-      // Only nodes between a wanted leaf and the target need their pullbacks run.
-      let needed = dependencies(of: wanted.compactMap { $0 }, upTo: root)
-      gradients[root] = seed ?? Tensor(shape: target.shape, repeating: 1)
-      for index in stride(from: root, through: 0, by: -1) where needed[index] {
+    var roots: [Int] = []
+    for (target, seed) in targets {
+      guard let root = node(of: target) else { continue }
+      roots.append(root)
+      gradients[root] = try accumulate(
+        gradients[root], seed ?? Tensor(shape: target.shape, repeating: 1), shape: target.shape)
+    }
+    if let last = roots.max() {
+      // Only nodes between a wanted node and a target need their pullbacks run.
+      let needed = dependencies(of: Array(kept), upTo: last)
+      for index in stride(from: last, through: 0, by: -1) where needed[index] {
         guard let pullback = nodes[index].pullback, let gradient = gradients[index] else {
           continue
         }
@@ -212,7 +228,7 @@ public final class GradientTape {
           gradients[input] = try accumulate(
             gradients[input], inputGradient, shape: nodes[input].shape)
         }
-        if index != root { gradients[index] = nil }
+        if !kept.contains(index) { gradients[index] = nil }
       }
     }
     func result(_ index: Int?, _ shape: [Int]) -> Tensor {
@@ -267,6 +283,8 @@ final class OpsState {
   var tape: GradientTape?
   var kernels: (any Kernels)?
   var layer: String?
+  /// What the running forward-only layer's `call` added with `addLoss`; `nil` outside one.
+  var addedLosses: [Tensor]?
 
   private static let key: pthread_key_t = {
     var key = pthread_key_t()

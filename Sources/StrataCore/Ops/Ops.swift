@@ -58,6 +58,13 @@ public enum Ops {
       expected: expected)
   }
 
+  /// The place an error names once a model knows the layer's label (`"p_re_lu (PReLU)"`): the label,
+  /// after the op when an op inside the layer refused (`"ops.add in p_re_lu (PReLU)"`).
+  package static func place(_ layer: String, label: String) -> String {
+    guard layer.hasPrefix("ops."), let op = layer.split(separator: " ").first else { return label }
+    return "\(op) in \(label)"
+  }
+
   /// The refusal of an argument of `op`, naming the layer whose `call` runs it.
   static func argumentError(_ op: String, _ argument: String, _ value: String, expected: String)
     -> StrataError

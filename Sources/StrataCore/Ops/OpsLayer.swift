@@ -28,9 +28,14 @@ final class OpsCall: @unchecked Sendable {
   let input: Tensor
   let output: Tensor
   let parameters: [Parameter]
+  /// The terms `call` added with `addLoss`, recorded on the tape.
+  let losses: [Tensor]
 
-  init(tape: GradientTape, input: Tensor, output: Tensor, parameters: [Parameter]) {
+  init(
+    tape: GradientTape, input: Tensor, output: Tensor, parameters: [Parameter], losses: [Tensor]
+  ) {
     (self.tape, self.input, self.output, self.parameters) = (tape, input, output, parameters)
+    self.losses = losses
   }
 }
 
@@ -40,20 +45,27 @@ enum OpsCalls {
   final class Entry: @unchecked Sendable {
     weak var layer: AnyObject?
     var call: OpsCall?
-    init(_ layer: AnyObject, _ call: OpsCall?) { (self.layer, self.call) = (layer, call) }
+    var addedLoss: Float = 0
+    init(_ layer: AnyObject) { self.layer = layer }
   }
   static let entries = Mutex<[ObjectIdentifier: Entry]>([:])
 
-  static func set(_ layer: AnyObject, _ call: OpsCall?) {
+  /// Keeps `call` for the layer's backward; `addedLoss`, when given, is the sum of the terms its
+  /// last call added.
+  static func set(_ layer: AnyObject, _ call: OpsCall?, addedLoss: Float? = nil) {
     entries.withLock { entries in
       let key = ObjectIdentifier(layer)
-      if let entry = entries[key], entry.layer === layer {
-        entry.call = call
-        return
+      let entry: Entry
+      if let existing = entries[key], existing.layer === layer {
+        entry = existing
+      } else {
+        guard call != nil || (addedLoss ?? 0) != 0 else { return }
+        entries = entries.filter { $0.value.layer != nil }
+        entry = Entry(layer)
+        entries[key] = entry
       }
-      guard let call else { return }
-      entries = entries.filter { $0.value.layer != nil }
-      entries[key] = Entry(layer, call)
+      entry.call = call
+      if let addedLoss { entry.addedLoss = addedLoss }
     }
   }
 
@@ -63,17 +75,29 @@ enum OpsCalls {
       return entry.call
     }
   }
+
+  static func addedLoss(_ layer: AnyObject) -> Float {
+    entries.withLock { entries in
+      guard let entry = entries[ObjectIdentifier(layer)], entry.layer === layer else { return 0 }
+      return entry.addedLoss
+    }
+  }
 }
 
 extension OpsLayer {
   /// Runs ``call(_:training:)``; in training, on a tape kept for ``backward(_:in:)``.
   public func forward(_ x: Tensor, in context: Context) throws -> Tensor {
     let name = "layer \(Self.identifier)"
+    let state = OpsState.current
+    let outer = state.addedLosses
+    state.addedLosses = []
+    defer { state.addedLosses = outer }
     guard context.isTraining else {
-      OpsCalls.set(self, nil)
-      return try Ops.running(kernels: context.kernels, layer: name) {
+      let output = try Ops.running(kernels: context.kernels, layer: name) {
         try call(x, training: context.behavesAsTraining)
       }
+      OpsCalls.set(self, nil, addedLoss: try Self.total(state.addedLosses ?? []))
+      return output
     }
     let tape = GradientTape()
     let input = context.needsInputGradient ? tape.watch(x) : x
@@ -81,7 +105,11 @@ extension OpsLayer {
     let output = try tape.record(watching: trainable, kernels: context.kernels, layer: name) {
       try call(input, training: context.behavesAsTraining)
     }
-    OpsCalls.set(self, OpsCall(tape: tape, input: input, output: output, parameters: trainable))
+    let losses = state.addedLosses ?? []
+    OpsCalls.set(
+      self,
+      OpsCall(tape: tape, input: input, output: output, parameters: trainable, losses: losses),
+      addedLoss: try Self.total(losses))
     return Ops.stopGradient(output)
   }
 
@@ -96,9 +124,33 @@ extension OpsLayer {
         expected: "the output's shape \(last.output.shape)")
     }
     let (inputs, parameters) = try last.tape.gradients(
-      of: last.output, seed: outputGradient, for: [last.input], parameters: last.parameters)
+      of: [(last.output, outputGradient)] + last.losses.map { ($0, nil) }, for: [last.input],
+      parameters: last.parameters)
     for (parameter, gradient) in zip(last.parameters, parameters) { parameter.gradient = gradient }
     return inputs[0]
+  }
+
+  /// Adds `value` (a scalar) to the model's loss, from inside ``call(_:training:)``: Keras'
+  /// `self.add_loss(value)`, as its VAE example adds the KL divergence. `fit` adds it to the loss it
+  /// reports and trains on; the layer's backward pass adds its gradient.
+  /// - Throws: for a value of more than one element, or outside `call`.
+  public func addLoss(_ value: Tensor) throws {
+    try checkArgument(
+      value.count == 1, owner: Self.identifier, argument: "addLoss",
+      value: "a tensor of shape \(value.shape)", expected: "a scalar (sum or average the terms first)")
+    let state = OpsState.current
+    guard state.addedLosses != nil else {
+      throw StrataError.invalidState(
+        "\(Self.identifier): addLoss is called from inside call(_:training:).")
+    }
+    state.addedLosses!.append(value)
+  }
+
+  /// The sum of the terms the last call added with ``addLoss(_:)`` (0 when none).
+  public var addedLoss: Float { OpsCalls.addedLoss(self) }
+
+  private static func total(_ losses: [Tensor]) throws -> Float {
+    losses.reduce(0) { $0 + $1.withUnsafeBufferPointer { $0[0] } }
   }
 
   /// The tape of the last training call.
