@@ -175,11 +175,16 @@ final class CountingModel: Model {
       isClose(try loss.gradient(target, prediction), try builtIn.gradient(target, prediction)))
     // By its string, through compile and fit.
     let (a, b) = try pair(functional: false)
-    try a.compile(optimizer: "sgd", loss: "mse")
-    try b.compile(optimizer: "sgd", loss: "tests>formula_mse")
+    try a.compile(optimizer: "sgd", loss: "mse", metrics: ["mae"])
+    try b.compile(optimizer: "sgd", loss: "tests>formula_mse", metrics: ["formula_mae"])
     let expected = try a.fit(data.x, data.y, batchSize: 8, epochs: 2, verbose: 0, shuffle: false)
     let history = try b.fit(data.x, data.y, batchSize: 8, epochs: 2, verbose: 0, shuffle: false)
     for (x, y) in zip(history["loss"] ?? [], expected["loss"] ?? []) {
+      #expect(abs(x - y) < 1e-5)
+    }
+    // A metric written as a formula, by string, reports what the built-in one does.
+    #expect(history["formula_mae"]?.count == 2)
+    for (x, y) in zip(history["formula_mae"] ?? [], expected["mae"] ?? []) {
       #expect(abs(x - y) < 1e-5)
     }
   }
@@ -194,10 +199,21 @@ struct FormulaMSE: OpsLoss {
   }
 }
 
+/// Mean absolute error written with ops, registered by string.
+final class FormulaMAE: MeanMetricBase, OpsMetric {
+  static let identifier = "formula_mae"
+  let config = NoConfig()
+  init(config: NoConfig) {}
+  func call(_ target: Tensor, _ prediction: Tensor) throws -> Tensor {
+    try Ops.mean(Ops.abs(prediction - target), axis: -1)
+  }
+}
+
 enum FormulaLossPlugin: Plugin {
   static let package = "tests"
   static func register(in registrar: Registrar) throws {
     try registrar.register(FormulaMSE.self)
+    try registrar.register(FormulaMAE.self)
   }
 }
 

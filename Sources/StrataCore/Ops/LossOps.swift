@@ -101,3 +101,57 @@ extension Optimizer {
     apply(to: parameters)
   }
 }
+
+/// The running sum and count a metric written as a formula (``OpsMetric``) keeps.
+open class MeanMetricBase {
+  /// The sum of the values since the last reset.
+  public var total: Double = 0
+  /// How many values were added.
+  public var count: Double = 0
+  /// Nothing seen yet.
+  public init() {}
+}
+
+/// A metric written as a formula on ``Ops``: `call` returns a value per sample (or per element) and
+/// the metric is their mean over the epoch, as Keras wraps a metric function in `MeanMetricWrapper`.
+/// Register it by string and `compile(metrics: ["my_metric"])` takes it.
+///
+/// ```swift
+/// public final class MeanAbsoluteError2: MeanMetricBase, OpsMetric {
+///   public static let identifier = "mae2"
+///   public let config = NoConfig()
+///   public init(config: NoConfig) {}
+///   public func call(_ target: Tensor, _ prediction: Tensor) throws -> Tensor {
+///     try Ops.mean(Ops.abs(prediction - target), axis: -1)
+///   }
+/// }
+/// ```
+public protocol OpsMetric: MeanMetricBase, Metric {
+  /// The metric's value for each sample of a batch.
+  func call(_ target: Tensor, _ prediction: Tensor) throws -> Tensor
+}
+
+extension OpsMetric {
+  public func reset() {
+    total = 0
+    count = 0
+  }
+
+  public func update(prediction: Tensor, target: Tensor) throws {
+    let values = try Ops.running(kernels: Ops.kernels, layer: "metric \(Self.identifier)") {
+      try call(target, prediction)
+    }
+    values.withUnsafeBufferPointer { total += $0.reduce(0.0) { $0 + Double($1) } }
+    count += Double(values.count)
+  }
+
+  public var result: Float { count == 0 ? 0 : Float(total / count) }
+
+  public var statistics: [Double] {
+    get { count == 0 ? [] : [total, count] }
+    set {
+      total = newValue.first ?? 0
+      count = newValue.count > 1 ? newValue[1] : 0
+    }
+  }
+}

@@ -137,7 +137,8 @@ extension OpsLayer {
   public func addLoss(_ value: Tensor) throws {
     try checkArgument(
       value.count == 1, owner: Self.identifier, argument: "addLoss",
-      value: "a tensor of shape \(value.shape)", expected: "a scalar (sum or average the terms first)")
+      value: "a tensor of shape \(value.shape)",
+      expected: "a scalar (sum or average the terms first)")
     let state = OpsState.current
     guard state.addedLosses != nil else {
       throw StrataError.invalidState(
