@@ -63,6 +63,40 @@ public enum SIMDMath {
     return x.replacing(with: 0, where: x .< 0) + log1p(t)
   }
 
+  /// The natural logarithm, element-wise: Cephes' single-precision `logf` (the exponent split off,
+  /// a degree-8 polynomial on the mantissa), within 2 ulp of `logf`. 0 gives `-inf`, a negative
+  /// number or NaN gives NaN, `inf` gives `inf`; subnormal inputs are scaled into range first.
+  @inlinable @inline(__always)
+  public static func log(_ input: Vector) -> Vector {
+    let subnormal = input .< 1.175_494_35e-38
+    let scaled = input.replacing(with: input * 8_388_608, where: subnormal)
+    let bits = unsafeBitCast(scaled, to: SIMD16<Int32>.self)
+    var exponent = SIMD16<Float>((bits &>> 23) & 0xFF) - 126
+    exponent.replace(with: exponent - 23, where: subnormal)
+    // The mantissa in [0.5, 1).
+    var m = unsafeBitCast((bits & 0x007F_FFFF) | 0x3F00_0000, to: Vector.self)
+    let small = m .< 0.707_106_781
+    exponent.replace(with: exponent - 1, where: small)
+    m = m.replacing(with: m + m, where: small) - 1
+    let z = m * m
+    var y = Vector(repeating: 7.037_683_629_2e-2)
+    y = y * m - 1.151_461_031_0e-1
+    y = y * m + 1.167_699_874_0e-1
+    y = y * m - 1.242_014_084_6e-1
+    y = y * m + 1.424_932_278_7e-1
+    y = y * m - 1.666_805_766_5e-1
+    y = y * m + 2.000_071_476_5e-1
+    y = y * m - 2.499_999_399_3e-1
+    y = y * m + 3.333_333_117_4e-1
+    y = y * m * z
+    y = y + exponent * -2.121_944_40e-4 - 0.5 * z
+    var result = m + y + exponent * 0.693_359_375
+    result.replace(with: -.infinity, where: input .== 0)
+    result.replace(with: .nan, where: input .< 0 .| (input .!= input))
+    result.replace(with: .infinity, where: input .== .infinity)
+    return result
+  }
+
   /// `log(1 + t)` for `t` in `[0, 1]`, element-wise (scalar loop: rare outside softplus).
   @inlinable @inline(__always)
   public static func log1p(_ t: Vector) -> Vector {

@@ -67,11 +67,56 @@ import Testing
       let error = try maxGradientError(of: { try op($0[0]) }, at: [x])
       #expect(error < 2e-3, "\(name): \(error)")
     }
+    // Losses as ops: the compiled losses' own gradients, through the tape.
+    let labels = Tensor([2, 0])
+    let losses: [(String, (Tensor) throws -> Tensor)] = [
+      ("mse", { try Ops.loss("mse", b, $0) }),
+      (
+        "sparse crossentropy from logits",
+        {
+          try Ops.loss(SparseCategoricalCrossentropy(fromLogits: true), labels, $0)
+        }
+      ),
+      (
+        "categorical crossentropy",
+        {
+          try Ops.loss("categorical_crossentropy", Ops.oneHot(labels, classes: 3), Ops.softmax($0))
+        }
+      ),
+    ]
+    for (name, loss) in losses {
+      let error = try maxGradientError(of: { try loss($0[0]) }, at: [a])
+      #expect(error < 2e-3, "\(name): \(error)")
+    }
     // stop_gradient: the constant factor's derivative is left out, so the gradient of x·sg(x) is x.
     let tape = GradientTape()
     let x = tape.watch(a)
     let y = try tape.record { try Ops.stopGradient(x) * x }
     #expect(try tape.gradients(of: y, for: [x]).tensors[0] == a)
+  }
+
+  @Test func vectorLogarithmsMatchLibm() throws {
+    // Across the range, subnormals included, within 2 ulp of logf; and the special values.
+    var values: [Float] = [
+      1, 2, 0.5, 0.707_106_77, 0.707_106_8, 1e-40, 1e-45, 1.175_494_4e-38, 3e38,
+    ]
+    var generator = SeededGenerator(seed: 9)
+    for _ in 0..<2_000 {
+      values.append(Foundation.exp(Float.random(in: -87...88, using: &generator)))
+    }
+    let logs = Ops.log(Tensor(values)).scalars
+    for (x, y) in zip(values, logs) {
+      let expected = Foundation.log(x)
+      #expect(abs(y - expected) <= 2 * max(expected.ulp, Float.leastNormalMagnitude), "log \(x)")
+    }
+    let special = Ops.log(Tensor([0, -1, .infinity, .nan])).scalars
+    #expect(
+      special[0] == -.infinity && special[1].isNaN && special[2] == .infinity && special[3].isNaN)
+    let small: [Float] = [1e-8, -1e-8, 3e-4, -0.5, 0.25, 10, 1e6, -1, .infinity]
+    for (x, y) in zip(small, Ops.log1p(Tensor(small)).scalars) {
+      let expected = Foundation.log1p(x)
+      #expect(y == expected || abs(y - expected) <= 4 * expected.ulp, "log1p \(x): \(y)")
+    }
   }
 
   @Test func whereSelectsAndComparisonsGiveOnesAndZeros() throws {
@@ -150,6 +195,8 @@ import Testing
     let y = awayFromZero([2, 3, 4], seed: 6)
     let cases: [(String, ([Tensor]) throws -> Tensor, [Tensor])] = [
       ("reshape", { try Ops.reshape($0[0], [4, 6]) }, [y]),
+      ("expand_dims", { try Ops.expandDims($0[0], axis: 1) * 3 }, [y]),
+      ("squeeze", { try Ops.squeeze(Ops.slice($0[0], start: [0, 0, 2], shape: [2, 3, 1])) }, [y]),
       ("transpose", { try Ops.transpose($0[0], axes: [2, 0, 1]) }, [y]),
       ("broadcast_to", { try Ops.broadcastTo($0[0], [2, 2, 3]) }, [a]),
       ("concatenate", { try Ops.concatenate($0, axis: 0) }, [a, b]),

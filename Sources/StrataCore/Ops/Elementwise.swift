@@ -89,12 +89,20 @@ extension Ops {
 
   /// The natural logarithm (Keras' `ops.log`): `-inf` at 0, NaN below.
   public static func log(_ x: Tensor) -> Tensor {
-    unary(x, scalar: { Foundation.log($0) }) { dy, x, _ in dy.dividing(x) }
+    unary(x, SIMDMath.log) { dy, x, _ in dy.dividing(x) }
   }
 
   /// `log(1 + x)`, accurate near 0 (Keras' `ops.log1p`).
   public static func log1p(_ x: Tensor) -> Tensor {
-    unary(x, scalar: { Foundation.log1p($0) }) { dy, x, _ in
+    // log(u) · x / (u - 1) with u = 1 + x: the rounding of u cancels (Kahan), x itself where u = 1.
+    unary(
+      x,
+      { x in
+        let u = 1 + x
+        let ratio = SIMDMath.log(u) * x / (u - 1)
+        return ratio.replacing(with: x, where: u .== 1).replacing(with: u, where: u .== .infinity)
+      }
+    ) { dy, x, _ in
       dy.dividing(map(x) { $0 + 1 })
     }
   }
