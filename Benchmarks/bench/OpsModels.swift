@@ -1,5 +1,6 @@
 import Foundation
 import Strata
+import StrataCore
 import StrataData
 
 /// Keras' `Dense` written forward-only with ops, as a plugin author would: the tape differentiates it.
@@ -43,7 +44,8 @@ final class OpsDense: OpsLayer {
 /// `train mlp-ops b32`: the beginner MLP with its Dense layers written with ops, beside
 /// `train mlp b32`; and the tape's memory for one of its steps.
 func opsModelRows(_ options: Options) throws -> [Row] {
-  guard options.wantsAny("train mlp-ops b32", "tape memory mlp-ops b32") else { return [] }
+  guard options.wantsAny("train mlp-ops b32", "tape memory mlp-ops b32", "op buffers mlp-ops b32")
+  else { return [] }
   let (train, _) = try FashionMNIST.load()
   let batch = 32, steps = options.quick ? 50 : 400
   let data = train.prefix(steps * batch)
@@ -67,6 +69,23 @@ func opsModelRows(_ options: Options) throws -> [Row] {
         milliseconds: seconds * 1e3, rate: Double(batch) / seconds, unit: "samples/s",
         ofPeak: nil, overDirect: nil, validated: nil,
         note: String(format: "%.0f steps/s; Dense written with ops", 1 / seconds)))
+  }
+  if options.wantsAny("op buffers mlp-ops b32") {
+    // Steps after the first take their op results' memory back from the pool.
+    let few = 20
+    let xs = try x.slice(rows: 0..<few * batch), ys = try y.slice(rows: 0..<few * batch)
+    try model.fit(xs, ys, batchSize: batch, epochs: 1, verbose: 0, shuffle: false)
+    let before = BufferPool.statistics
+    try model.fit(xs, ys, batchSize: batch, epochs: 1, verbose: 0, shuffle: false)
+    let after = BufferPool.statistics
+    let fresh = Double(after.allocated - before.allocated) / Double(few)
+    let reused = Double(after.reused - before.reused) / Double(few)
+    rows.append(
+      Row(
+        name: "op buffers mlp-ops b32", backend: "cpu", shape: "\(few) steps",
+        milliseconds: 0, rate: fresh, unit: "fresh/step",
+        ofPeak: nil, overDirect: nil, validated: nil,
+        note: String(format: "%.0f op results per step reuse a buffer", reused)))
   }
   if options.wantsAny("tape memory mlp-ops b32") {
     // One step's forward pass recorded on one tape: the Dense layers' ops and the loss.

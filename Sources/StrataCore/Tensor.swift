@@ -4,6 +4,8 @@ public final class TensorStorage: @unchecked Sendable {
   public let capacity: Int
   /// The first float.
   public let base: UnsafeMutablePointer<Float>
+  /// Whether the buffer goes back to ``BufferPool`` when this storage is freed.
+  private let pooled: Bool
 
   /// Allocates `capacity` floats, zeroed, aligned to 64 bytes (a cache line, an AVX-512 vector).
   ///
@@ -15,6 +17,22 @@ public final class TensorStorage: @unchecked Sendable {
     }
     self.capacity = capacity
     self.base = base
+    pooled = false
+  }
+
+  /// `capacity` zeroed floats, from ``BufferPool`` when it holds a buffer of that size, returned to it
+  /// when this storage is freed: the memory of op results, which repeat their sizes step after step.
+  /// `nil` when the system has not the memory.
+  init?(pooledCapacity capacity: Int) {
+    if let base = BufferPool.take(capacity) {
+      base.update(repeating: 0, count: max(1, capacity))
+      self.base = base
+    } else {
+      guard let base = Self.allocate(capacity) else { return nil }
+      self.base = base
+    }
+    self.capacity = capacity
+    pooled = true
   }
 
   /// Allocates `capacity` floats, zeroed, or `nil` when the system has not that much memory to give
@@ -23,6 +41,7 @@ public final class TensorStorage: @unchecked Sendable {
     guard let base = Self.allocate(capacity) else { return nil }
     self.capacity = capacity
     self.base = base
+    pooled = false
   }
 
   /// `capacity` zeroed floats from `posix_memalign`, which reports a failure instead of aborting.
@@ -38,7 +57,10 @@ public final class TensorStorage: @unchecked Sendable {
     return base
   }
 
-  deinit { free(base) }
+  deinit {
+    if pooled && BufferPool.give(base, capacity: capacity) { return }
+    free(base)
+  }
 }
 
 /// An n-dimensional array of Float32: a shape and contiguous, row-major, 64-byte-aligned storage.
@@ -68,6 +90,35 @@ public struct Tensor: Sendable, Equatable, CustomStringConvertible {
     count = shape.reduce(1, *)
     storage = TensorStorage(capacity: count)
     if value != 0 { storage.base.update(repeating: value, count: count) }
+  }
+
+  /// A tensor of `shape` filled with `value` whose memory comes from, and goes back to,
+  /// ``BufferPool``: what ops compute their results and gradients in.
+  ///
+  /// Programmer precondition, as for ``init(shape:repeating:)``: a shape the machine has memory for.
+  init(pooledShape shape: [Int], repeating value: Float = 0) {
+    let count = shape.reduce(1, *)
+    guard let storage = TensorStorage(pooledCapacity: count) else {
+      fatalError("cannot allocate \(count) floats")
+    }
+    self.shape = shape
+    self.count = count
+    self.storage = storage
+    if value != 0 { storage.base.update(repeating: value, count: count) }
+  }
+
+  /// A pooled tensor (``init(pooledShape:repeating:)``) of a shape that came from outside: the count
+  /// is checked as ``init(checkedShape:repeating:owner:)`` checks it.
+  init(pooledCheckedShape shape: [Int], owner: String) throws {
+    let count = try elementCount(of: shape, owner: owner)
+    guard let storage = TensorStorage(pooledCapacity: count) else {
+      throw StrataError.invalidArgument(
+        owner: owner, argument: "shape", value: "\(shape)",
+        expected: "a tensor the system has memory for (\(count) floats could not be allocated)")
+    }
+    self.shape = shape
+    self.count = count
+    self.storage = storage
   }
 
   /// A tensor of a shape that came from outside (a config, a file, a user): the element count is

@@ -1,5 +1,6 @@
 import Foundation
 import Strata
+import StrataCore
 import StrataTesting
 import Testing
 
@@ -338,6 +339,23 @@ import Testing
     let z = try x * 2
     #expect(!other.isTracking(z))
     #expect(refusal { try other.gradients(of: z, seed: Tensor([1, 1]), for: [x]) } != nil)
+  }
+
+  @Test func opResultsReuseTheMemoryOfFreedOnes() throws {
+    // 7919 floats: a size no other test computes, so that shelf of the pool is this test's.
+    let size = 7919
+    var address = 0
+    do {
+      let sevens = try Tensor(shape: [size], repeating: 3) + 4
+      #expect(sevens.scalars.allSatisfy { $0 == 7 })
+      address = Int(bitPattern: sevens.storage.base)
+    }
+    // The next result of that size gets the freed buffer back, zeroed: one_hot writes only its one.
+    let hot = try Ops.oneHot(Tensor([5]), classes: size)
+    #expect(Int(bitPattern: hot.storage.base) == address)
+    #expect(hot.scalars.reduce(0, +) == 1 && hot.scalars[5] == 1)
+    // What the pool keeps stays under its limit.
+    #expect(BufferPool.heldBytes <= BufferPool.limitBytes)
   }
 
   @Test func tapesGiveParameterGradientsThroughLayersAndModels() throws {

@@ -145,7 +145,7 @@ extension Ops {
     unary(x, scalar: { Foundation.pow($0, exponent) }) { dy, x, _ in
       let derivative =
         exponent == 0
-        ? Tensor(shape: x.shape)
+        ? Tensor(pooledShape: x.shape)
         : unaryValues(x) { exponent * Foundation.pow($0, exponent - 1) }
       return dy.times(derivative)
     }
@@ -156,7 +156,7 @@ extension Ops {
   public static func power(_ a: Tensor, _ b: Tensor) throws -> Tensor {
     let shape = try broadcastShape(a.shape, b.shape, op: "power")
     let x = expand(a, to: shape), e = expand(b, to: shape)
-    var c = Tensor(shape: shape)
+    var c = Tensor(pooledShape: shape)
     x.withUnsafeBufferPointer { x in
       e.withUnsafeBufferPointer { e in
         c.withUnsafeMutableBufferPointer { c in
@@ -167,7 +167,7 @@ extension Ops {
     guard let tape = OpsState.tape(tracking: a, b) else { return c }
     let result = c
     return tape.record(c, inputs: [a, b]) { dy in
-      var da = Tensor(shape: shape), db = Tensor(shape: shape)
+      var da = Tensor(pooledShape: shape), db = Tensor(pooledShape: shape)
       x.withUnsafeBufferPointer { x in
         e.withUnsafeBufferPointer { e in
           result.withUnsafeBufferPointer { r in
@@ -305,7 +305,7 @@ extension Ops {
   }
 
   static func unaryValues(_ x: Tensor, _ value: (Float) -> Float) -> Tensor {
-    var y = Tensor(shape: x.shape)
+    var y = Tensor(pooledShape: x.shape)
     x.withUnsafeBufferPointer { xs in
       y.withUnsafeMutableBufferPointer { ys in for i in ys.indices { ys[i] = value(xs[i]) } }
     }

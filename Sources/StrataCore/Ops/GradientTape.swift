@@ -211,8 +211,8 @@ public final class GradientTape {
     for (target, seed) in targets {
       guard let root = node(of: target) else { continue }
       roots.append(root)
-      gradients[root] = try accumulate(
-        gradients[root], seed ?? Tensor(shape: target.shape, repeating: 1), shape: target.shape)
+      let ones = seed ?? Tensor(pooledShape: target.shape, repeating: 1)
+      gradients[root] = try accumulate(gradients[root], ones, shape: target.shape)
     }
     if let last = roots.max() {
       // Only nodes between a wanted node and a target need their pullbacks run.
@@ -232,7 +232,7 @@ public final class GradientTape {
       }
     }
     func result(_ index: Int?, _ shape: [Int]) -> Tensor {
-      guard let index, let gradient = gradients[index] else { return Tensor(shape: shape) }
+      guard let index, let gradient = gradients[index] else { return Tensor(pooledShape: shape) }
       return gradient
     }
     return (

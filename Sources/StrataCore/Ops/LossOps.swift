@@ -9,7 +9,7 @@ extension Ops {
     let function = try loss.makeLoss()
     try function.validate(predictionShape: prediction.shape, targetShape: target.shape)
     let tape = OpsState.tape(tracking: prediction)
-    var gradient = tape == nil ? nil : Tensor(shape: prediction.shape)
+    var gradient = tape == nil ? nil : Tensor(pooledShape: prediction.shape)
     let value = try prediction.withUnsafeBufferPointer { p in
       try target.withUnsafeBufferPointer { t in
         if gradient != nil {

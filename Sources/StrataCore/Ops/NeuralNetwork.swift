@@ -51,14 +51,14 @@ extension Ops {
     let function = try Registries.shared.activation(spec)
     if function.isIdentity { return x }
     let row = x.shape.last ?? 1
-    var y = Tensor(shape: x.shape)
+    var y = Tensor(pooledShape: x.shape)
     x.withUnsafeBufferPointer { xs in
       y.withUnsafeMutableBufferPointer { function.forward(xs, into: $0, rowLength: row) }
     }
     guard let tape = OpsState.tape(tracking: x) else { return y }
     let output = y
     return tape.record(y, inputs: [x]) { dy in
-      var dx = Tensor(shape: x.shape)
+      var dx = Tensor(pooledShape: x.shape)
       x.withUnsafeBufferPointer { xs in
         output.withUnsafeBufferPointer { ys in
           dy.withUnsafeBufferPointer { g in
@@ -94,7 +94,7 @@ extension Ops {
         "conv", [x.shape, kernel.shape], expected: "images at least the kernel's size")
     }
     let kernels = self.kernels
-    var y = Tensor(shape: [g.batch, g.outputHeight, g.outputWidth, g.filters])
+    var y = Tensor(pooledShape: [g.batch, g.outputHeight, g.outputWidth, g.filters])
     x.withUnsafeBufferPointer { input in
       kernel.withUnsafeBufferPointer { weights in
         y.withUnsafeMutableBufferPointer {
@@ -108,7 +108,7 @@ extension Ops {
       var dx: Tensor? = nil, dk: Tensor? = nil
       dy.withUnsafeBufferPointer { g2 in
         if tx {
-          var gradient = Tensor(shape: x.shape)
+          var gradient = Tensor(pooledShape: x.shape)
           kernel.withUnsafeBufferPointer { weights in
             gradient.withUnsafeMutableBufferPointer {
               kernels.convolutionBackwardData(
@@ -118,7 +118,7 @@ extension Ops {
           dx = gradient
         }
         if tk {
-          var gradient = Tensor(shape: kernel.shape)
+          var gradient = Tensor(pooledShape: kernel.shape)
           x.withUnsafeBufferPointer { input in
             gradient.withUnsafeMutableBufferPointer {
               kernels.convolutionBackwardWeights(
@@ -140,7 +140,7 @@ extension Ops {
     let g = try poolingGeometry(x, poolSize, strides, padding, op: "max_pool")
     let kernels = self.kernels
     var workspace = [UInt8](repeating: 0, count: kernels.maxPoolingWorkspaceBytes(g))
-    var y = Tensor(shape: [g.batch, g.outputHeight, g.outputWidth, g.channels])
+    var y = Tensor(pooledShape: [g.batch, g.outputHeight, g.outputWidth, g.channels])
     x.withUnsafeBufferPointer { input in
       y.withUnsafeMutableBufferPointer { output in
         workspace.withUnsafeMutableBytes {
@@ -151,7 +151,7 @@ extension Ops {
     guard let tape = OpsState.tape(tracking: x) else { return y }
     let kept = workspace
     return tape.record(y, inputs: [x]) { dy in
-      var dx = Tensor(shape: x.shape)
+      var dx = Tensor(pooledShape: x.shape)
       x.withUnsafeBufferPointer { input in
         dy.withUnsafeBufferPointer { g2 in
           dx.withUnsafeMutableBufferPointer { d in
@@ -172,13 +172,13 @@ extension Ops {
   ) throws -> Tensor {
     let g = try poolingGeometry(x, poolSize, strides, padding, op: "average_pool")
     let kernels = self.kernels
-    var y = Tensor(shape: [g.batch, g.outputHeight, g.outputWidth, g.channels])
+    var y = Tensor(pooledShape: [g.batch, g.outputHeight, g.outputWidth, g.channels])
     x.withUnsafeBufferPointer { input in
       y.withUnsafeMutableBufferPointer { kernels.averagePooling(g, input: input, output: $0) }
     }
     guard let tape = OpsState.tape(tracking: x) else { return y }
     return tape.record(y, inputs: [x]) { dy in
-      var dx = Tensor(shape: x.shape)
+      var dx = Tensor(pooledShape: x.shape)
       dy.withUnsafeBufferPointer { g2 in
         dx.withUnsafeMutableBufferPointer {
           kernels.averagePoolingBackward(g, outputGradient: g2, inputGradient: $0)

@@ -104,7 +104,7 @@ public enum Ops {
   /// `x` repeated along its axes of size 1 (and new leading axes) to `shape`, copied.
   static func expand(_ x: Tensor, to shape: [Int]) -> Tensor {
     if x.shape == shape { return stopGradient(x) }
-    var result = Tensor(shape: shape)
+    var result = Tensor(pooledShape: shape)
     let count = result.count
     guard count > 0 else { return result }
     let rank = shape.count
@@ -161,7 +161,7 @@ public enum Ops {
 
   /// `body` applied to every element of `x`, sixteen at a time.
   static func map(_ x: Tensor, _ body: (SIMD16<Float>) -> SIMD16<Float>) -> Tensor {
-    var y = Tensor(shape: x.shape)
+    var y = Tensor(pooledShape: x.shape)
     x.withUnsafeBufferPointer { xs in
       y.withUnsafeMutableBufferPointer { simdMap(xs, into: $0, body) }
     }
@@ -173,7 +173,7 @@ public enum Ops {
     _ op: String, _ a: Tensor, _ b: Tensor, _ body: (SIMD16<Float>, SIMD16<Float>) -> SIMD16<Float>
   ) throws -> Tensor {
     let shape = try broadcastShape(a.shape, b.shape, op: op)
-    var c = Tensor(shape: shape)
+    var c = Tensor(pooledShape: shape)
     guard c.count > 0 else { return c }
     if a.shape == shape && b.shape == shape {
       a.withUnsafeBufferPointer { a in

@@ -99,7 +99,7 @@ extension Ops {
     let (outer, length, inner) = layout(x.shape, axis: axis)
     var shape = x.shape
     shape[axis] = 1
-    var y = Tensor(shape: shape, repeating: initial)
+    var y = Tensor(pooledShape: shape, repeating: initial)
     guard y.count > 0 else { return y }
     x.withUnsafeBufferPointer { xs in
       y.withUnsafeMutableBufferPointer { ys in

@@ -86,7 +86,7 @@ extension Ops {
     }
     var shape = first.shape
     shape[resolved] = xs.reduce(0) { $0 + $1.shape[resolved] }
-    var y = Tensor(shape: shape)
+    var y = Tensor(pooledShape: shape)
     let (outer, _, inner) = layout(shape, axis: resolved)
     let total = shape[resolved] * inner
     y.withUnsafeMutableBufferPointer { out in
@@ -166,12 +166,12 @@ extension Ops {
       throw shapeError(
         "slice", [x.shape], expected: "a box inside it (start \(start), shape \(shape))")
     }
-    var y = Tensor(shape: shape)
+    var y = Tensor(pooledShape: shape)
     copyBox(from: x, at: start, into: &y, at: [Int](repeating: 0, count: x.rank), size: shape)
     guard let tape = OpsState.tape(tracking: x) else { return y }
     let original = x.shape
     return tape.record(y, inputs: [x]) { dy in
-      var dx = Tensor(shape: original)
+      var dx = Tensor(pooledShape: original)
       copyBox(from: dy, at: [Int](repeating: 0, count: dy.rank), into: &dx, at: start, size: shape)
       return [dx]
     }
@@ -196,7 +196,7 @@ extension Ops {
     }
     let shape =
       Array(source.shape[..<resolved]) + indices.shape + Array(source.shape[(resolved + 1)...])
-    var y = Tensor(shape: shape)
+    var y = Tensor(pooledShape: shape)
     source.withUnsafeBufferPointer { s in
       y.withUnsafeMutableBufferPointer { out in
         for o in 0..<outer {
@@ -210,7 +210,7 @@ extension Ops {
     guard let tape = OpsState.tape(tracking: x) else { return y }
     let original = x.shape
     return tape.record(y, inputs: [x]) { dy in
-      var dx = Tensor(shape: [outer * length * inner])
+      var dx = Tensor(pooledShape: [outer * length * inner])
       dy.withUnsafeBufferPointer { g in
         dx.withUnsafeMutableBufferPointer { d in
           for o in 0..<outer {
@@ -236,7 +236,7 @@ extension Ops {
     guard classes > 0 else {
       throw argumentError("one_hot", "num_classes", "\(classes)", expected: "at least 1")
     }
-    var y = try Tensor(checkedShape: x.shape + [classes], owner: "ops.one_hot")
+    var y = try Tensor(pooledCheckedShape: x.shape + [classes], owner: "ops.one_hot")
     x.withUnsafeBufferPointer { xs in
       y.withUnsafeMutableBufferPointer { ys in
         for (i, value) in xs.enumerated() where value >= 0 && value < Float(classes) {
@@ -254,7 +254,7 @@ extension Ops {
     var begin = [Int](repeating: 0, count: x.rank), size = x.shape
     begin[axis] = start
     size[axis] = length
-    var y = Tensor(shape: size)
+    var y = Tensor(pooledShape: size)
     copyBox(from: x, at: begin, into: &y, at: [Int](repeating: 0, count: x.rank), size: size)
     return y
   }
@@ -306,7 +306,7 @@ extension Ops {
   /// `x`'s axes in the order `order`, copied (no recording).
   static func permute(_ x: Tensor, _ order: [Int]) -> Tensor {
     let shape = order.map { x.shape[$0] }
-    var y = Tensor(shape: shape)
+    var y = Tensor(pooledShape: shape)
     guard y.count > 0 else { return y }
     if order == Array(0..<x.rank) { return stopGradient(x) }
     var sourceStrides = [Int](repeating: 1, count: x.rank)

@@ -1,0 +1,71 @@
+import Foundation
+import Synchronization
+
+/// The float buffers of tensors that ops computed, kept when their last tensor goes for the next op
+/// result of the same size: a training step written with ops takes back what the step before it
+/// allocated instead of asking the system again (Keras' backends keep such pools too).
+///
+/// A buffer returns here when its ``TensorStorage`` is freed; the pool keeps at most
+/// ``limitBytes`` and frees what does not fit. Buffers are whole `posix_memalign` allocations, keyed
+/// by their capacity in floats.
+package enum BufferPool {
+  /// The most memory the pool keeps for reuse: 256 MiB.
+  package static let limitBytes = 256 << 20
+
+  private struct Shelves {
+    /// Free buffers by capacity, as addresses.
+    var free: [Int: [UInt]] = [:]
+    var bytes = 0
+    var taken = 0
+    var allocated = 0
+  }
+
+  private static let shelves = Mutex(Shelves())
+
+  /// A buffer of `capacity` floats from the pool, or `nil` when none is free; counts the request.
+  static func take(_ capacity: Int) -> UnsafeMutablePointer<Float>? {
+    let address: UInt? = shelves.withLock { shelves in
+      guard let address = shelves.free[capacity]?.popLast() else {
+        shelves.allocated += 1
+        return nil
+      }
+      shelves.bytes -= max(1, capacity) * MemoryLayout<Float>.stride
+      shelves.taken += 1
+      return address
+    }
+    return address.flatMap { UnsafeMutablePointer(bitPattern: $0) }
+  }
+
+  /// Keeps `base`, a buffer of `capacity` floats, for reuse; `false` when the pool is full (the caller
+  /// frees it).
+  static func give(_ base: UnsafeMutablePointer<Float>, capacity: Int) -> Bool {
+    let bytes = max(1, capacity) * MemoryLayout<Float>.stride
+    return shelves.withLock { shelves in
+      guard shelves.bytes + bytes <= limitBytes else { return false }
+      shelves.free[capacity, default: []].append(UInt(bitPattern: base))
+      shelves.bytes += bytes
+      return true
+    }
+  }
+
+  /// How many pooled requests were served from the pool and how many allocated fresh memory, since
+  /// the process started: what `bench` reports for a training step.
+  package static var statistics: (reused: Int, allocated: Int) {
+    shelves.withLock { ($0.taken, $0.allocated) }
+  }
+
+  /// The memory the pool holds now, in bytes.
+  package static var heldBytes: Int { shelves.withLock { $0.bytes } }
+
+  /// Frees every buffer the pool keeps.
+  package static func drain() {
+    let addresses = shelves.withLock { shelves in
+      defer {
+        shelves.free = [:]
+        shelves.bytes = 0
+      }
+      return shelves.free.values.flatMap { $0 }
+    }
+    for address in addresses { free(UnsafeMutableRawPointer(bitPattern: address)) }
+  }
+}
