@@ -23,6 +23,7 @@ public enum LayersPlugin: BuiltInPlugin {
       BatchNormalization.self, ZeroPadding2D.self, Rescaling.self, Resizing.self, CenterCrop.self,
       RandomFlip.self, RandomCrop.self, RandomTranslation.self, RandomZoom.self,
       RandomRotation.self, RandomBrightness.self, RandomContrast.self, Add.self, Subtract.self,
-      Multiply.self, Average.self, Maximum.self, Minimum.self, Concatenate.self)
+      Multiply.self, Average.self, Maximum.self, Minimum.self, Concatenate.self, ReLULayer.self,
+      SoftmaxLayer.self, ELULayer.self)
   }
 }
