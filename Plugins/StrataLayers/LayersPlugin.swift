@@ -24,6 +24,6 @@ public enum LayersPlugin: BuiltInPlugin {
       RandomFlip.self, RandomCrop.self, RandomTranslation.self, RandomZoom.self,
       RandomRotation.self, RandomBrightness.self, RandomContrast.self, Add.self, Subtract.self,
       Multiply.self, Average.self, Maximum.self, Minimum.self, Concatenate.self, ReLULayer.self,
-      SoftmaxLayer.self, ELULayer.self)
+      SoftmaxLayer.self, ELULayer.self, DepthwiseConv2D.self)
   }
 }
