@@ -122,7 +122,7 @@ func gradientsPassTheCheck(shape: [Int]) throws {
   }
   #expect(
     throws: StrataError.unknownIdentifier(
-      kind: "layer", identifier: "PRelu", suggestions: ["PReLU"])
+      kind: "layer", identifier: "PRelu", suggestions: ["PReLU", "ReLU"])
   ) {
     try Registries.shared.layers.make("PRelu")
   }
