@@ -1,31 +1,5 @@
 import StrataCore
 
-/// Keras' `axis` of a norm constraint: one axis or several.
-public struct Axes: Codable, Sendable, Equatable, ExpressibleByIntegerLiteral,
-  ExpressibleByArrayLiteral
-{
-  /// The axes.
-  public var values: [Int]
-  /// One axis.
-  public init(integerLiteral value: Int) { values = [value] }
-  /// Several axes.
-  public init(arrayLiteral elements: Int...) { values = elements }
-  /// An integer or a list of integers.
-  public init(from decoder: Decoder) throws {
-    let c = try decoder.singleValueContainer()
-    if let one = try? c.decode(Int.self) {
-      values = [one]
-    } else {
-      values = try c.decode([Int].self)
-    }
-  }
-  /// An integer for one axis, else a list.
-  public func encode(to encoder: Encoder) throws {
-    var c = encoder.singleValueContainer()
-    if values.count == 1 { try c.encode(values[0]) } else { try c.encode(values) }
-  }
-}
-
 /// Scales `value` by `desired(norm) / (1e-7 + norm)` over `axes`.
 func rescale(_ value: inout Tensor, axes: [Int], desired: (Float) -> Float) {
   let norm = norms(of: value, over: axes)

@@ -127,20 +127,22 @@ public final class ZeroPadding2D: Layer {
   }
 }
 
-/// `y = x · scale + offset`, e.g. pixels to [0, 1]. Keras: `Rescaling(scale, offset=0.0)`.
+/// `y = x · scale + offset`, e.g. pixels to [0, 1]. Keras: `Rescaling(scale, offset=0.0)`, where
+/// either may be a list with one number per channel (the last axis), as EfficientNet's ImageNet
+/// preprocessing gives `scale`.
 public final class Rescaling: ShapePreservingLayer, Layer {
   /// The Keras arguments, each with its default.
   public struct Config: Equatable, KerasConfig {
-    /// Keras' `scale`.
-    public var scale: Float = 1
-    /// Keras' `offset`.
-    public var offset: Float = 0
+    /// Keras' `scale`: one number, or one per channel.
+    public var scale: FloatValues = 1
+    /// Keras' `offset`: one number, or one per channel.
+    public var offset: FloatValues = 0
 
     /// Keras' defaults.
     public init() {}
 
     /// The arguments given, Keras' defaults for the others.
-    public init(scale: Float, offset: Float = Config().offset) {
+    public init(scale: FloatValues, offset: FloatValues = Config().offset) {
       self.scale = scale
       self.offset = offset
     }
@@ -153,37 +155,82 @@ public final class Rescaling: ShapePreservingLayer, Layer {
   public let declaredInputShape: [Int]?
   private var output = Tensor(shape: [0])
   private var inputGradient = Tensor(shape: [0])
+  /// Per channel (`channels` entries) once built, whether given as lists or as numbers.
+  private var scales: [Float] = []
+  private var offsets: [Float] = []
 
   public convenience init(config: Config) throws { try self.init(config: config, inputShape: nil) }
 
   /// `Rescaling(1 / 255)`.
   public convenience init(_ scale: Float, offset: Float = 0, inputShape: [Int]? = nil) throws {
+    try self.init(config: Config(scale: .init(scale), offset: .init(offset)), inputShape: inputShape)
+  }
+
+  /// Per channel: `Rescaling(scale: [0.5, 1, 2], offset: [-1, 0, 1])`.
+  public convenience init(scale: FloatValues, offset: FloatValues = 0, inputShape: [Int]? = nil)
+    throws
+  {
     try self.init(config: Config(scale: scale, offset: offset), inputShape: inputShape)
   }
 
   public init(config: Config, inputShape: [Int]?) throws {
-    try checkArgument(
-      config.scale.isFinite && config.offset.isFinite,
-      owner: "Rescaling", argument: "scale", value: "\(config.scale)", expected: "a finite number")
+    for (argument, value) in [("scale", config.scale), ("offset", config.offset)] {
+      try checkArgument(
+        value.isFinite && !value.values.isEmpty, owner: "Rescaling", argument: argument,
+        value: "\(value)", expected: "a finite number or a non-empty list of them")
+    }
     self.config = config
     declaredInputShape = inputShape
+  }
+
+  public override func build(inputShape: [Int], generator: inout SeededGenerator) throws -> [Int] {
+    let channels = inputShape.last ?? 1
+    func perChannel(_ value: FloatValues, _ argument: String) throws -> [Float] {
+      if value.isScalar || value.values.count == 1 {
+        return Array(repeating: value.values[0], count: channels)
+      }
+      guard value.values.count == channels else {
+        throw StrataError.invalidArgument(
+          owner: "Rescaling", argument: argument, value: "a list of \(value.values.count) values",
+          expected: "one value, or one per channel of the input \(kerasShape(inputShape))")
+      }
+      return value.values
+    }
+    scales = try perChannel(config.scale, "scale")
+    offsets = try perChannel(config.offset, "offset")
+    return try super.build(inputShape: inputShape, generator: &generator)
   }
 
   public func forward(_ x: Tensor, in context: Context) throws -> Tensor {
     try checkInput(x, layer: "Rescaling")
     output.reuse(shape: x.shape)
-    let scale = config.scale, offset = config.offset
+    let channels = scales.count
+    if channels > 0, scales.allSatisfy({ $0 == scales[0] }), offsets.allSatisfy({ $0 == offsets[0] }) {
+      let scale = scales[0], offset = offsets[0]
+      x.withUnsafeBufferPointer { xs in
+        output.withUnsafeMutableBufferPointer { simdMap(xs, into: $0) { $0 * scale + offset } }
+      }
+      return output
+    }
     x.withUnsafeBufferPointer { xs in
-      output.withUnsafeMutableBufferPointer { simdMap(xs, into: $0) { $0 * scale + offset } }
+      output.withUnsafeMutableBufferPointer { ys in
+        for start in stride(from: 0, to: xs.count, by: channels) {
+          for c in 0..<channels { ys[start + c] = xs[start + c] * scales[c] + offsets[c] }
+        }
+      }
     }
     return output
   }
 
   public func backward(_ outputGradient: Tensor, in context: Context) throws -> Tensor {
     inputGradient.reuse(shape: outputGradient.shape)
-    let scale = config.scale
+    let channels = scales.count
     outputGradient.withUnsafeBufferPointer { dy in
-      inputGradient.withUnsafeMutableBufferPointer { simdMap(dy, into: $0) { $0 * scale } }
+      inputGradient.withUnsafeMutableBufferPointer { dx in
+        for start in stride(from: 0, to: dy.count, by: channels) {
+          for c in 0..<channels { dx[start + c] = dy[start + c] * scales[c] }
+        }
+      }
     }
     return inputGradient
   }

@@ -17,6 +17,7 @@ public enum LayersPlugin: BuiltInPlugin {
       (L1.self, ["l1"]),
       (L2.self, ["l2"]),
       (L1L2.self, ["l1l2"]),
+      (SeparableConv2D.self, ["SeparableConvolution2D"]),
     ])
     try registrar.register(
       types: Dense.self, Flatten.self, Reshape.self, Dropout.self, ActivationLayer.self,
@@ -24,6 +25,7 @@ public enum LayersPlugin: BuiltInPlugin {
       RandomFlip.self, RandomCrop.self, RandomTranslation.self, RandomZoom.self,
       RandomRotation.self, RandomBrightness.self, RandomContrast.self, Add.self, Subtract.self,
       Multiply.self, Average.self, Maximum.self, Minimum.self, Concatenate.self, ReLULayer.self,
-      SoftmaxLayer.self, ELULayer.self, DepthwiseConv2D.self)
+      SoftmaxLayer.self, ELULayer.self, DepthwiseConv2D.self, Normalization.self,
+      LayerNormalization.self)
   }
 }

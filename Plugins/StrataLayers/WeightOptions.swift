@@ -68,11 +68,12 @@ struct WeightOptions {
 
   /// A new kernel of `kernelShape` and, with `use_bias`, a bias of `units`, drawn from `generator`
   /// and given their constraints and regularizers.
-  func makeWeights(kernelShape: [Int], units: Int, generator: inout SeededGenerator) throws -> (
-    kernel: Parameter, bias: Parameter?
-  ) {
+  func makeWeights(
+    kernelShape: [Int], units: Int, kernelName: String = "kernel",
+    generator: inout SeededGenerator
+  ) throws -> (kernel: Parameter, bias: Parameter?) {
     let kernel = Parameter(
-      name: "kernel", value: try kernelInitializer.make(shape: kernelShape, generator: &generator))
+      name: kernelName, value: try kernelInitializer.make(shape: kernelShape, generator: &generator))
     let bias =
       useBias
       ? Parameter(

@@ -3,21 +3,10 @@ import Strata
 import StrataTesting
 import Testing
 
-let depthwiseFixture = try! KerasFixture(
-  contentsOf: Bundle.module.url(
-    forResource: "depthwise_conv2d", withExtension: "json", subdirectory: "Fixtures")!)
-
-/// DepthwiseConv2D made from Keras' config, with Keras' weights, gives Keras' output, input gradient
-/// and weight gradients (generate_depthwise_fixture.py: strides, same padding, a depth multiplier of
-/// 2, dilation, no bias).
-@Test(arguments: depthwiseFixture.cases)
-func depthwiseConvMatchesKeras(_ fixture: KerasCase) throws {
-  try checkAgainstKeras(fixture, kernels: ReferenceKernels(), rtol: 1e-4, atol: 1e-5)
-}
-
 @Test func depthwiseFixtureCoversItsOptions() {
-  #expect(depthwiseFixture.cases.count == 4)
-  #expect(depthwiseFixture.cases.contains { $0["config"]?.objectValue?["depth_multiplier"] == 2 })
+  let cases = applicationLayerFixture.cases(where: "layer", is: "DepthwiseConv2D")
+  #expect(cases.count == 4)
+  #expect(cases.contains { $0["config"]?.objectValue?["depth_multiplier"] == 2 })
 }
 
 /// The tape's gradients of the op, and of the layer with a bias and an activation, against finite

@@ -1,0 +1,115 @@
+"""Keras' values for the layers the Keras application models need: application_layers.json, in
+layers.json's format.
+
+Run with Keras 3 on JAX: `KERAS_BACKEND=jax python3 generate_application_layers.py`. Each case holds
+the layer's `get_config()`, an input `x`, the weights in Keras order (trainable, then non-trainable),
+the inference output `y`, an `upstream` gradient, and the gradients of sum(y * upstream) with
+respect to `x` (`dx`) and to each trainable weight (`d_weights`).
+"""
+import json
+import os
+
+import jax
+import keras
+import numpy as np
+
+rng = np.random.default_rng(5)
+
+
+def array(a):
+    a = np.asarray(a, dtype=np.float32)
+    return {"shape": list(a.shape), "data": [float(str(v)) for v in a.reshape(-1)]}  # shortest float32 text
+
+
+def weight_values(layer):
+    """Random weights; a variance stays positive and Normalization's count 0, as adapt leaves it."""
+    values = []
+    for w in layer.weights:
+        if w.name == "variance":
+            values.append(rng.uniform(0.2, 2, size=w.shape).astype(np.float32))
+        elif w.name == "count":
+            values.append(np.zeros(w.shape, dtype=w.dtype))
+        elif w.name == "gamma":
+            values.append(rng.uniform(0.5, 1.5, size=w.shape).astype(np.float32))
+        else:
+            values.append(rng.uniform(-0.5, 0.5, size=w.shape).astype(np.float32))
+    return values
+
+
+IMAGES = (2, 5, 4, 3)
+CASES = [
+    ("DepthwiseConv2D", "3x3 valid", dict(kernel_size=3), (2, 7, 6, 17)),
+    ("DepthwiseConv2D", "3x3 stride 2 same, multiplier 2",
+     dict(kernel_size=3, strides=2, padding="same", depth_multiplier=2), (2, 7, 6, 17)),
+    ("DepthwiseConv2D", "2x3 dilation 2 same, relu, no bias",
+     dict(kernel_size=(2, 3), dilation_rate=2, padding="same", activation="relu", use_bias=False),
+     (2, 7, 6, 17)),
+    ("DepthwiseConv2D", "MobileNet's 3x3 stride 2 valid, no bias",
+     dict(kernel_size=3, strides=2, use_bias=False), (2, 7, 6, 17)),
+    ("SeparableConv2D", "3x3 valid", dict(filters=5, kernel_size=3), (2, 7, 6, 4)),
+    ("SeparableConv2D", "3x3 stride 2 same, multiplier 2",
+     dict(filters=4, kernel_size=3, strides=2, padding="same", depth_multiplier=2), (2, 7, 6, 4)),
+    ("SeparableConv2D", "2x3 dilation 2 same, relu, no bias",
+     dict(filters=6, kernel_size=(2, 3), dilation_rate=2, padding="same", activation="relu",
+          use_bias=False), (2, 7, 6, 4)),
+    ("Normalization", "adapted, per channel", dict(), IMAGES),
+    ("Normalization", "adapted, per row and channel", dict(axis=[1, 3]), IMAGES),
+    ("Normalization", "one mean and variance given", dict(axis=None, mean=0.5, variance=2.0), IMAGES),
+    ("Normalization", "per-channel lists given, inverted",
+     dict(mean=[0.1, -0.2, 0.3], variance=[0.5, 1.5, 4.0], invert=True), IMAGES),
+    ("LayerNormalization", "last axis", dict(), IMAGES),
+    ("LayerNormalization", "ConvNeXt's epsilon", dict(epsilon=1e-6), (2, 3, 7)),
+    ("LayerNormalization", "three axes, no center", dict(axis=[1, 2, 3], center=False), IMAGES),
+    ("LayerNormalization", "axes 1 and 3, no scale", dict(axis=[3, 1], scale=False), IMAGES),
+    ("Rescaling", "per-channel scale and offset",
+     dict(scale=[0.5, 2.0, -1.0], offset=[0.1, 0.0, -0.3]), IMAGES),
+    ("Rescaling", "per-channel scale, one offset", dict(scale=[0.25, 4.0, 1.0], offset=-1.0), IMAGES),
+]
+
+cases = []
+for name, description, arguments, shape in CASES:
+    layer = getattr(keras.layers, name)(**arguments)
+    x = rng.uniform(-1, 1, size=shape).astype(np.float32)
+    layer.build(x.shape)
+    weights = weight_values(layer)
+    layer.set_weights(weights)
+    if hasattr(layer, "finalize_state"):
+        layer.finalize_state()  # Normalization reads its weights there (loading a file calls it)
+    y = np.asarray(layer(x))
+    upstream = rng.normal(size=y.shape).astype(np.float32)
+    trainable = [np.asarray(v) for v in layer.trainable_variables]
+    non_trainable = [v.value for v in layer.non_trainable_variables]
+
+    def forward(x, trainable):
+        out, _ = layer.stateless_call(trainable, non_trainable, x)
+        return out
+
+    _, pullback = jax.vjp(forward, x, trainable)
+    dx, d_weights = pullback(upstream)
+    config = layer.get_config()
+    config.pop("dtype", None)
+    cases.append({
+        "layer": name, "desc": description, "config": config, "x": array(x),
+        "weights": [array(w) for w in weights],
+        "weight_names": [w.name for w in layer.weights],
+        "y": array(y), "upstream": array(upstream), "dx": array(dx),
+        "d_weights": [array(d) for d in d_weights],
+        "tolerance": {"rtol": 1e-4, "atol": 1e-5},
+    })
+
+# Normalization.adapt: the statistics Keras learns from the data as one array; Strata is given it in
+# batches too (Keras' running formula is exact, so the same statistics must come out).
+adapt = []
+for axis, batches in [(-1, [(6, 4, 3)]), ([1, 2], [(4, 5, 2), (3, 5, 2), (5, 5, 2)]),
+                      (None, [(7, 3)])]:
+    data = [rng.normal(2, 3, size=b).astype(np.float32) for b in batches]
+    layer = keras.layers.Normalization(axis=axis)
+    layer.adapt(np.concatenate(data))
+    adapt.append({"axis": axis, "batches": [array(d) for d in data],
+                  "mean": array(layer.adapt_mean), "variance": array(layer.adapt_variance)})
+
+out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "application_layers.json")
+with open(out, "w") as f:
+    json.dump({"generator": f"keras {keras.__version__}, {keras.backend.backend()} backend",
+               "cases": cases, "adapt": adapt}, f)
+print(f"wrote {len(cases)} cases and {len(adapt)} adapt cases to {out}")
