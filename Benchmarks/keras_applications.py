@@ -33,6 +33,9 @@ FAMILIES = {
     "MobileNetV2": (keras.applications.MobileNetV2, 64, {"alpha": 0.5}),
     "MobileNetV3Small": (keras.applications.MobileNetV3Small, 64, {}),
     "Xception": (keras.applications.Xception, 71, {}),
+    "InceptionResNetV2": (keras.applications.InceptionResNetV2, 75, {}),
+    "MobileNetV3Large": (keras.applications.MobileNetV3Large, 64, {}),
+    "EfficientNetV2B0": (keras.applications.EfficientNetV2B0, 32, {}),
     "EfficientNetB0": (keras.applications.EfficientNetB0, 32, {}),
     "ConvNeXtTiny": (keras.applications.ConvNeXtTiny, 32, {}),
     "NASNetMobile": (keras.applications.NASNetMobile, 32, {}),
@@ -40,15 +43,15 @@ FAMILIES = {
 
 
 def randomize_batch_norm(model, rng):
+    ranges = {"gamma": (0.5, 1.5), "beta": (-0.2, 0.2), "moving_mean": (-0.2, 0.2),
+              "moving_variance": (0.5, 1.5)}
     for layer in model.layers:
-        if isinstance(layer, keras.layers.BatchNormalization):
-            gamma, beta, mean, variance = layer.get_weights()
-            layer.set_weights([
-                rng.uniform(0.5, 1.5, gamma.shape).astype("float32"),
-                rng.uniform(-0.2, 0.2, beta.shape).astype("float32"),
-                rng.uniform(-0.2, 0.2, mean.shape).astype("float32"),
-                rng.uniform(0.5, 1.5, variance.shape).astype("float32"),
-            ])
+        if isinstance(layer, keras.Model):
+            randomize_batch_norm(layer, rng)
+        elif isinstance(layer, keras.layers.BatchNormalization):
+            for weight in layer.weights:  # `scale=False` or `center=False` leave some out
+                low, high = ranges[weight.name]
+                weight.assign(rng.uniform(low, high, weight.shape).astype("float32"))
 
 
 def strata_binary():

@@ -93,6 +93,8 @@ public final class Conv2D: KernelLayer, Layer {
   private var output = Tensor(shape: [0])
   private var preactivationGradient = Tensor(shape: [0])
   private var inputGradient = Tensor(shape: [0])
+  /// With `groups` above 1: the same weights, computed with ops.
+  private var grouped: GroupedConvolution?
 
   public convenience init(config: Config) throws { try self.init(config: config, inputShape: nil) }
 
@@ -133,9 +135,9 @@ public final class Conv2D: KernelLayer, Layer {
       owner: "Conv2D", argument: "filters", value: "\(config.filters)",
       expected: "a positive integer")
     try checkArgument(
-      config.groups == 1,
+      config.groups > 0 && config.filters % Swift.max(config.groups, 1) == 0,
       owner: "Conv2D", argument: "groups", value: "\(config.groups)",
-      expected: "1 (grouped convolutions are not supported)")
+      expected: "a positive divisor of filters (\(config.filters))")
     try requirePositive(config.kernelSize, owner: "Conv2D", argument: "kernel_size")
     try requirePositive(config.strides, owner: "Conv2D", argument: "strides")
     try requirePositive(config.dilationRate, owner: "Conv2D", argument: "dilation_rate")
@@ -173,11 +175,18 @@ public final class Conv2D: KernelLayer, Layer {
           "images of at least \(extent.height)x\(extent.width) for a kernel of \(config.kernelSize) with padding '\(config.padding)'"
       )
     }
+    guard inputShape[2] % config.groups == 0 else {
+      throw StrataError.shapeMismatch(
+        layer: "Conv2D", received: kerasShape(inputShape),
+        expected: "input channels divisible by groups (\(config.groups))")
+    }
     try makeWeights(
       kernelShape: [
-        config.kernelSize.height, config.kernelSize.width, inputShape[2], config.filters,
+        config.kernelSize.height, config.kernelSize.width, inputShape[2] / config.groups,
+        config.filters,
       ],
       units: config.filters, generator: &generator)
+    grouped = config.groups > 1 ? GroupedConvolution(self) : nil
     return [g.outputHeight, g.outputWidth, config.filters]
   }
 
@@ -186,6 +195,7 @@ public final class Conv2D: KernelLayer, Layer {
       throw StrataError.invalidState("Conv2D: forward was called before build.")
     }
     try checkInput(x, layer: "Conv2D", expected: inputShape)
+    if let grouped { return try grouped.forward(x, in: context) }
     let g = geometry.forBatch(x.shape[0], make: geometry(batch:))
     let shape = [g.batch, g.outputHeight, g.outputWidth, g.filters]
     preactivation.reuse(shape: shape)
@@ -214,6 +224,7 @@ public final class Conv2D: KernelLayer, Layer {
   }
 
   public func backward(_ outputGradient: Tensor, in context: Context) throws -> Tensor {
+    if let grouped { return try grouped.backward(outputGradient, in: context) }
     guard let x = input, let kernel, let g = geometry else { throw missingForward("Conv2D") }
     guard outputGradient.shape == preactivation.shape else {
       throw StrataError.shapeMismatch(
@@ -266,3 +277,44 @@ public final class Conv2D: KernelLayer, Layer {
 }
 
 extension Conv2D: ActivityRegularized {}
+
+/// A grouped convolution (Keras' `Conv2D(groups=…)`, ConvNeXt's depthwise 7×7) on a `Conv2D`'s own
+/// weights, written with ops: with one input channel per group, a depthwise convolution (the
+/// kernel's memory is already a depthwise kernel's); otherwise one convolution per group of
+/// channels, concatenated.
+final class GroupedConvolution: OpsLayer {
+  static let identifier = "Conv2D"
+  let config = NoConfig()
+  unowned let layer: Conv2D
+
+  init(_ layer: Conv2D) { self.layer = layer }
+  convenience init(config: NoConfig) throws {
+    throw StrataError.invalidState("GroupedConvolution is made by its Conv2D.")
+  }
+
+  var parameters: [Parameter] { layer.parameters }
+  func build(inputShape: [Int], generator: inout SeededGenerator) throws -> [Int] { inputShape }
+
+  func call(_ x: Tensor, training: Bool) throws -> Tensor {
+    guard let kernel = layer.kernel else {
+      throw StrataError.invalidState("Conv2D: called before build.")
+    }
+    let c = layer.config
+    var y: Tensor
+    if kernel.shape[2] == 1 {
+      let k = kernel.value
+      let depthwise = try Ops.reshape(k, [k.shape[0], k.shape[1], x.shape[3], k.shape[3] / x.shape[3]])
+      y = try Ops.depthwiseConv(
+        x, depthwise, strides: c.strides, padding: c.padding, dilationRate: c.dilationRate)
+    } else {
+      let inputs = try Ops.split(x, sections: c.groups, axis: 3)
+      let kernels = try Ops.split(kernel.value, sections: c.groups, axis: 3)
+      y = try Ops.concatenate(
+        zip(inputs, kernels).map {
+          try Ops.conv($0, $1, strides: c.strides, padding: c.padding, dilationRate: c.dilationRate)
+        }, axis: 3)
+    }
+    if let bias = layer.bias { y = try y + bias.value }
+    return try Ops.activation(c.activation, y)
+  }
+}

@@ -3,13 +3,17 @@ import StrataCore
 /// Sets a fraction `rate` of its inputs to 0 in training and scales the rest by `1 / (1 - rate)`
 /// (inverted dropout); the identity at inference.
 ///
-/// Keras: `Dropout(rate, seed=None)`. Without a seed, the mask stream is drawn from the model's seeded
+/// Keras: `Dropout(rate, noise_shape=None, seed=None)`. `noise_shape` (the batch axis first, `nil`
+/// for an axis of the input's size) draws one mask value per slice of size 1 and repeats it:
+/// EfficientNet's `noise_shape=(None, 1, 1, 1)` drops whole samples. Without a seed, the mask stream is drawn from the model's seeded
 /// generator when the layer is built, so a seeded model drops the same units every run.
 public final class Dropout: ShapePreservingLayer, RandomizedLayer {
   /// The Keras arguments, each with its default.
   public struct Config: Equatable, KerasConfig {
     /// Keras' `rate`.
     public var rate: Float = 0
+    /// Keras' `noise_shape`: the mask's shape, batch axis first; `nil` entries take the input's.
+    public var noiseShape: [Int?]?
     /// Keras' `seed`.
     public var seed: UInt64?
 
@@ -48,6 +52,11 @@ public final class Dropout: ShapePreservingLayer, RandomizedLayer {
     try checkArgument(
       config.rate >= 0 && config.rate < 1,
       owner: "Dropout", argument: "rate", value: "\(config.rate)", expected: "a number in [0, 1)")
+    if let noiseShape = config.noiseShape {
+      try checkArgument(
+        noiseShape.allSatisfy { ($0 ?? 1) > 0 }, owner: "Dropout", argument: "noise_shape",
+        value: Self.describe(noiseShape), expected: "positive sizes or None")
+    }
     self.config = config
     declaredInputShape = inputShape
     if let seed = config.seed { generator = SeededGenerator(seed: seed) }
@@ -57,6 +66,26 @@ public final class Dropout: ShapePreservingLayer, RandomizedLayer {
   public var generatorState: [UInt64] {
     get { generator.state }
     set { generator.state = newValue }
+  }
+
+  /// `(None, 1, 1, 1)`.
+  static func describe(_ shape: [Int?]) -> String {
+    "(" + shape.map { $0.map(String.init) ?? "None" }.joined(separator: ", ") + ")"
+  }
+
+  /// The mask's shape for a batch of `shape`: the input's, or Keras' `noise_shape` with `None`s
+  /// filled in.
+  private func maskShape(for shape: [Int]) throws -> [Int] {
+    guard let noiseShape = config.noiseShape else { return shape }
+    guard noiseShape.count == shape.count,
+      zip(noiseShape, shape).allSatisfy({ $0 == nil || $0 == 1 || $0 == $1 })
+    else {
+      throw StrataError.invalidArgument(
+        owner: "Dropout", argument: "noise_shape", value: Self.describe(noiseShape),
+        expected:
+          "one size per axis of the input \(kerasShape(Array(shape.dropFirst()))), each None, 1 or the input's")
+    }
+    return zip(noiseShape, shape).map { $0 ?? $1 }
   }
 
   /// Splits the mask generator's stream from the model's (without a seed) and keeps the shape.
@@ -73,17 +102,19 @@ public final class Dropout: ShapePreservingLayer, RandomizedLayer {
       return x
     }
     let rate = config.rate, scale = 1 / (1 - config.rate)
-    mask.reuse(shape: x.shape)
+    let drawn = try maskShape(for: x.shape)
+    mask.reuse(shape: drawn)
     // Distributed, the rows of the other processes are drawn too (and dropped): the masks are the
     // global batch's, as one process draws them.
-    let rows = x.shape.first ?? 0
+    let rows = drawn.first ?? 0
     let (before, after) = context.otherRowsDraws(
-      rows: rows, perRow: rows == 0 ? 0 : x.count / rows)
+      rows: rows, perRow: rows == 0 ? 0 : mask.count / rows)
     for _ in 0..<before { _ = generator.nextUniform() }
     mask.withUnsafeMutableBufferPointer { m in
       for i in m.indices { m[i] = generator.nextUniform() >= rate ? scale : 0 }
     }
     for _ in 0..<after { _ = generator.nextUniform() }
+    if drawn != x.shape { mask = Ops.expand(mask, to: x.shape) }
     output.reuse(shape: x.shape)
     x.withUnsafeBufferPointer { xs in
       mask.withUnsafeBufferPointer { m in

@@ -1,5 +1,50 @@
 import StrataCore
 
+/// Rows and columns at each side of images, as Keras' `ZeroPadding2D(padding=…)` and
+/// `Cropping2D(cropping=…)` take them: an integer for every side, a pair (symmetric height and
+/// width) or `((top, bottom), (left, right))`. Encodes as the last, as Keras saves it.
+public struct ImageMargins: Codable, Sendable, Hashable, CustomStringConvertible {
+  /// Rows at the top and bottom, columns at the left and right.
+  public var top: Int, bottom: Int, left: Int, right: Int
+
+  /// The margins given.
+  public init(top: Int, bottom: Int, left: Int, right: Int) {
+    (self.top, self.bottom, self.left, self.right) = (top, bottom, left, right)
+  }
+
+  public init(from decoder: Decoder) throws {
+    let container = try decoder.singleValueContainer()
+    let value = try container.decode(ConfigValue.self)
+    func pair(_ v: ConfigValue) -> [Int]? {
+      v.intValue.map { [$0, $0] } ?? v.arrayValue.map { $0.compactMap(\.intValue) }
+    }
+    if let n = value.intValue {
+      self.init(top: n, bottom: n, left: n, right: n)
+    } else if let pairs = value.arrayValue, pairs.count == 2, let vertical = pair(pairs[0]),
+      let horizontal = pair(pairs[1]), vertical.count == 2, horizontal.count == 2
+    {
+      self.init(top: vertical[0], bottom: vertical[1], left: horizontal[0], right: horizontal[1])
+    } else {
+      throw DecodingError.dataCorruptedError(
+        in: container,
+        debugDescription:
+          "an integer, (height, width) or ((top, bottom), (left, right)); received \(value)")
+    }
+  }
+
+  public func encode(to encoder: Encoder) throws {
+    var container = encoder.singleValueContainer()
+    try container.encode([[top, bottom], [left, right]])
+  }
+
+  public var description: String { "((\(top), \(bottom)), (\(left), \(right)))" }
+
+  /// Whether every margin is from 0 to ``maximumWindowExtent``.
+  var isValid: Bool {
+    [top, bottom, left, right].allSatisfy { (0...maximumWindowExtent).contains($0) }
+  }
+}
+
 /// Adds rows and columns of zeros around images. Keras: `ZeroPadding2D(padding=(1, 1))`, where
 /// `padding` is an integer, a pair (symmetric height and width padding) or `((top, bottom), (left, right))`.
 public final class ZeroPadding2D: Layer {
@@ -24,23 +69,9 @@ public final class ZeroPadding2D: Layer {
     public init(from decoder: Decoder) throws {
       let c = try decoder.container(keyedBy: CodingKeys.self)
       // Keras' 1 comes from `kerasDefaults`
-      let value = try c.decode(ConfigValue.self, forKey: .padding)
-      func ints(_ v: ConfigValue) -> [Int]? {
-        v.intValue.map { [$0, $0] } ?? v.arrayValue.map { $0.compactMap(\.intValue) }
-      }
-      if let n = value.intValue {
-        self.init(n)
-      } else if let pair = value.arrayValue, pair.count == 2, let vertical = ints(pair[0]),
-        let horizontal = ints(pair[1]),
-        vertical.count == 2, horizontal.count == 2
-      {
-        self.init(top: vertical[0], bottom: vertical[1], left: horizontal[0], right: horizontal[1])
-      } else {
-        throw DecodingError.dataCorruptedError(
-          forKey: .padding, in: c,
-          debugDescription:
-            "an integer, (height, width) or ((top, bottom), (left, right)); received \(value)")
-      }
+      let margins = try c.decode(ImageMargins.self, forKey: .padding)
+      self.init(
+        top: margins.top, bottom: margins.bottom, left: margins.left, right: margins.right)
     }
     public func encode(to encoder: Encoder) throws {
       var c = encoder.container(keyedBy: CodingKeys.self)
@@ -233,5 +264,64 @@ public final class Rescaling: ShapePreservingLayer, Layer {
       }
     }
     return inputGradient
+  }
+}
+
+/// Removes rows and columns at the sides of images. Keras: `Cropping2D(cropping=((0, 0), (0, 0)))`,
+/// where `cropping` is an integer, a pair (symmetric height and width) or
+/// `((top, bottom), (left, right))`; NASNet crops one row and column this way.
+public final class Cropping2D: OpsLayer {
+  /// The Keras arguments, each with its default.
+  public struct Config: Equatable, KerasConfig {
+    /// Keras' `cropping`.
+    public var cropping = ImageMargins(top: 0, bottom: 0, left: 0, right: 0)
+    /// Keras' defaults.
+    public init() {}
+  }
+  public static let identifier = "Cropping2D"
+  public let config: Config
+  public let declaredInputShape: [Int]?
+  private var inputShape: [Int] = []
+
+  public convenience init(config: Config) throws { try self.init(config: config, inputShape: nil) }
+
+  /// `Cropping2D(cropping: ImageMargins(top: 1, bottom: 0, left: 1, right: 0))`.
+  public convenience init(cropping: ImageMargins, inputShape: [Int]? = nil) throws {
+    var config = Config()
+    config.cropping = cropping
+    try self.init(config: config, inputShape: inputShape)
+  }
+
+  /// A layer from a config, with Keras' `input_shape`.
+  public init(config: Config, inputShape: [Int]?) throws {
+    try checkArgument(
+      config.cropping.isValid, owner: "Cropping2D", argument: "cropping",
+      value: "\(config.cropping)", expected: "sizes from 0 to \(maximumWindowExtent)")
+    self.config = config
+    declaredInputShape = inputShape
+  }
+
+  public func build(inputShape: [Int], generator: inout SeededGenerator) throws -> [Int] {
+    try requireImages(inputShape, layer: "Cropping2D")
+    let c = config.cropping
+    let height = inputShape[0] - c.top - c.bottom, width = inputShape[1] - c.left - c.right
+    guard height > 0, width > 0 else {
+      throw StrataError.shapeMismatch(
+        layer: "Cropping2D", received: kerasShape(inputShape),
+        expected: "images larger than the cropping \(c)")
+    }
+    self.inputShape = inputShape
+    return [height, width, inputShape[2]]
+  }
+
+  public func call(_ x: Tensor, training: Bool) throws -> Tensor {
+    try checkInput(x, layer: "Cropping2D", expected: inputShape)
+    let c = config.cropping
+    return try Ops.slice(
+      x, start: [0, c.top, c.left, 0],
+      shape: [
+        x.shape[0], inputShape[0] - c.top - c.bottom, inputShape[1] - c.left - c.right,
+        inputShape[2],
+      ])
   }
 }

@@ -25,7 +25,8 @@ public enum LayersPlugin: BuiltInPlugin {
       RandomFlip.self, RandomCrop.self, RandomTranslation.self, RandomZoom.self,
       RandomRotation.self, RandomBrightness.self, RandomContrast.self, Add.self, Subtract.self,
       Multiply.self, Average.self, Maximum.self, Minimum.self, Concatenate.self, ReLULayer.self,
-      SoftmaxLayer.self, ELULayer.self, DepthwiseConv2D.self, Normalization.self,
+      SoftmaxLayer.self, ELULayer.self, DepthwiseConv2D.self, Normalization.self, Cropping2D.self,
+      ScalarOperation.self, CustomScaleLayer.self, LayerScale.self,
       LayerNormalization.self)
   }
 }

@@ -1,6 +1,8 @@
 import StrataCore
 
-/// What the element-wise merge layers share: inputs of one shape, an output of that shape.
+/// What the element-wise merge layers share: inputs of one shape, or of shapes that broadcast to
+/// one (Keras 3: `Multiply()([x, se])` with `x` of `(None, 8, 8, 32)` and `se` of `(None, 1, 1, 32)`,
+/// as squeeze-and-excitation blocks do), and an output of that shape.
 public protocol ElementwiseMerge: MergeLayer where Config == NoConfig {
   /// The fewest inputs the layer takes (2), and the most (`nil`: any number).
   static var inputCount: (minimum: Int, maximum: Int?) { get }
@@ -19,8 +21,10 @@ public protocol ElementwiseMerge: MergeLayer where Config == NoConfig {
 
 /// The per-call state of an element-wise merge layer.
 public final class MergeState {
-  /// The input shape without the batch axis, once built.
+  /// The output shape without the batch axis, once built.
   public var shape: [Int] = []
+  /// Each input's shape without the batch axis, once built: ``shape`` or one that broadcasts to it.
+  public var inputShapes: [[Int]] = []
   /// The inputs of the last training `forward`, when the layer needs them.
   public var inputs: [Tensor] = []
   /// How many inputs the last `forward` took.
@@ -34,21 +38,29 @@ extension ElementwiseMerge {
   public var config: NoConfig { NoConfig() }
   /// Two inputs or more.
   public static var inputCount: (minimum: Int, maximum: Int?) { (2, nil) }
-  /// Checks the number and shapes of the inputs: all the same, as Keras' merge layers require.
+  /// Checks the number and shapes of the inputs: of one rank, each axis equal or 1 (broadcast), as
+  /// Keras 3's merge layers take them.
   public func build(inputShapes: [[Int]], generator: inout SeededGenerator) throws -> [Int] {
     let (minimum, maximum) = Self.inputCount
     try checkArgument(
       inputShapes.count >= minimum && (inputShapes.count <= (maximum ?? Int.max)),
       owner: Self.identifier, argument: "inputs", value: "\(inputShapes.count) tensors",
       expected: maximum == minimum ? "exactly \(minimum)" : "at least \(minimum)")
-    for shape in inputShapes.dropFirst() where shape != inputShapes[0] {
-      throw StrataError.shapeMismatch(
-        layer: Self.identifier,
-        received: inputShapes.map { kerasShape($0) }.joined(separator: ", "),
-        expected: "inputs of one shape")
+    var shape = inputShapes[0]
+    for other in inputShapes.dropFirst() {
+      guard other.count == shape.count,
+        let broadcast = try? Ops.broadcastShape(shape, other, op: Self.identifier)
+      else {
+        throw StrataError.shapeMismatch(
+          layer: Self.identifier,
+          received: inputShapes.map { kerasShape($0) }.joined(separator: ", "),
+          expected: "inputs of one shape, or of one rank with axes equal or 1 (broadcast)")
+      }
+      shape = broadcast
     }
-    saved.shape = inputShapes[0]
-    return inputShapes[0]
+    saved.shape = shape
+    saved.inputShapes = inputShapes
+    return shape
   }
 
   /// Combines a batch of each input.
@@ -57,7 +69,14 @@ extension ElementwiseMerge {
       inputs.count >= Self.inputCount.minimum,
       owner: Self.identifier, argument: "inputs", value: "\(inputs.count) tensors",
       expected: "at least \(Self.inputCount.minimum)")
-    for input in inputs { try checkInput(input, layer: Self.identifier, expected: saved.shape) }
+    let expected = saved.inputShapes.count == inputs.count ? saved.inputShapes : []
+    var inputs = inputs
+    for (i, input) in inputs.enumerated() {
+      let shape = expected.isEmpty ? saved.shape : expected[i]
+      try checkInput(input, layer: Self.identifier, expected: shape)
+      // A broadcast input is repeated to the output's shape first.
+      if shape != saved.shape { inputs[i] = Ops.expand(input, to: [input.shape[0]] + saved.shape) }
+    }
     var output = Tensor(shape: inputs[0].shape)
     withBuffers(inputs) { buffers in
       output.withUnsafeMutableBufferPointer { combine(buffers, into: $0) }
@@ -77,6 +96,10 @@ extension ElementwiseMerge {
       outputGradient.withUnsafeBufferPointer { dy in
         withMutableBuffers(&gradients) { split(dy, inputs: inputs, into: $0) }
       }
+    }
+    // A broadcast input's gradient is summed over the axes it was repeated along.
+    for (i, shape) in saved.inputShapes.enumerated() where i < gradients.count && shape != saved.shape {
+      gradients[i] = Ops.reduce(gradients[i], to: [outputGradient.shape[0]] + shape)
     }
     return gradients
   }

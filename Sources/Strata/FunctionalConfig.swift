@@ -53,6 +53,15 @@ extension Model {
         }
         // The input shape is the graph's business here; `build_config` is read as Keras reads it.
         layerConfig["input_shape"] = nil
+        if let module = record["module"]?.stringValue, module.hasPrefix("keras.src.ops.") {
+          let (layer, tensors) = try operationNode(
+            record, identifier: identifier, module: module, name: layerName,
+            tensor: { try tensor($0, in: layerName) })
+          produced[layerName] = [
+            try layer.apply(to: tensors, takesList: tensors.count > 1, name: layerName)
+          ]
+          continue
+        }
         let layer = try Registries.shared.layers.make(identifier, config: layerConfig)
         if layerConfig["trainable"] == .bool(false) { layer.trainable = false }
         if let input = layer as? InputLayer {
@@ -96,6 +105,50 @@ extension Model {
       return (try list("input_layers"), try list("output_layers"))
     }
     return (inputs, outputs, name)
+  }
+
+  /// The layer standing for a Keras operation node (`x + 3.0`, `x * y` on Keras tensors) and the
+  /// tensors it is applied to: ``ScalarOperation`` for a tensor and a number, the merge layer of the
+  /// same name for two tensors.
+  static func operationNode(
+    _ record: ConfigDictionary, identifier: String, module: String, name: String,
+    tensor: (ConfigValue) throws -> SymbolicTensor
+  ) throws -> (any Layer, [SymbolicTensor]) {
+    let nodes = record["inbound_nodes"]?.arrayValue ?? []
+    guard nodes.count == 1, let node = nodes[0].objectValue, let args = node["args"]?.arrayValue,
+      (node["kwargs"]?.objectValue ?? [:]).isEmpty
+    else {
+      throw StrataError.invalidArgument(
+        owner: identifier, argument: "\(name).inbound_nodes",
+        value: String((record["inbound_nodes"]?.description ?? "nothing").prefix(120)),
+        expected: "one call with positional arguments (Keras' operation node)")
+    }
+    let isTensor = { (value: ConfigValue) in
+      value.objectValue?["class_name"]?.stringValue == "__keras_tensor__"
+    }
+    let tensors = try args.filter(isTensor).map(tensor)
+    let constants = args.filter { !isTensor($0) }.compactMap(\.doubleValue)
+    if tensors.count == 2, args.count == 2 {
+      let merges = ["Add", "Subtract", "Multiply", "Maximum", "Minimum"]
+      guard merges.contains(identifier) else {
+        throw StrataError.unknownIdentifier(
+          kind: "operation between two tensors (\(module))", identifier: identifier,
+          suggestions: closestNames(to: identifier, in: merges))
+      }
+      return (try Registries.shared.layers.make(identifier, config: ["name": .string(name)]), tensors)
+    }
+    guard tensors.count == 1, constants.count == 1, args.count == 2 else {
+      throw StrataError.invalidArgument(
+        owner: identifier, argument: "\(name).args",
+        value: String(ConfigValue.array(args).description.prefix(120)),
+        expected: "a tensor and a number, or two tensors")
+    }
+    var config = ScalarOperation.Config()
+    config.operation = identifier
+    config.constant = constants[0]
+    config.constantFirst = !isTensor(args[0])
+    config.module = module
+    return (try ScalarOperation(config: config), tensors)
   }
 
   // MARK: Summary
@@ -207,6 +260,24 @@ extension Model {
         inbound.append([
           "args": .array(node.takesList ? [.array(tensors)] : tensors), "kwargs": .object([:]),
         ])
+      }
+      if let operation = layer as? any KerasOperationNode,
+        let node = nodes.indices.first(where: { nodeLayer[$0].layer == layerIndex })
+      {
+        records.append(
+          .object(
+            operation.kerasRecord(
+              name: layerNames[layerIndex],
+              tensors: nodes[node].inputs.map { tensor in
+                [
+                  "class_name": "__keras_tensor__",
+                  "config": [
+                    "shape": .array([.null] + tensor.shape.map { .int($0) }), "dtype": "float32",
+                    "keras_history": history(of: tensor),
+                  ],
+                ]
+              })))
+        continue
       }
       records.append([
         "module": "keras.layers", "class_name": .string(identifier), "config": .object(config),

@@ -52,11 +52,17 @@ extension KerasFile {
     if let nested = layer as? ModelLayer {
       return kerasRecord(of: nested.model, name: config["name"]?.stringValue, extra: object)
     }
+    // An operation node's record is Keras' own already.
+    if layer is any KerasOperationNode { return record }
     if let layer, !(layer is InputLayer) {
       let (name, registered) = className(of: layer)
       object["class_name"] = .string(name)
       object["module"] = registered == nil ? "keras.layers" : .null
       object["registered_name"] = registered.map(ConfigValue.string) ?? .null
+      if let moduleLayer = type(of: layer) as? any KerasModuleLayer.Type {
+        object["module"] = .string(moduleLayer.kerasModule)
+        object["registered_name"] = .string(name)
+      }
       config["dtype"] = float32Policy
     } else {
       object["module"] = "keras.layers"

@@ -86,7 +86,7 @@ public enum Ops {
   // MARK: Broadcasting
 
   /// The shape NumPy broadcasting gives `a` and `b`.
-  static func broadcastShape(_ a: [Int], _ b: [Int], op: String) throws -> [Int] {
+  package static func broadcastShape(_ a: [Int], _ b: [Int], op: String) throws -> [Int] {
     if a == b { return a }
     let rank = Swift.max(a.count, b.count)
     var shape = [Int](repeating: 1, count: rank)
@@ -102,7 +102,7 @@ public enum Ops {
   }
 
   /// `x` repeated along its axes of size 1 (and new leading axes) to `shape`, copied.
-  static func expand(_ x: Tensor, to shape: [Int]) -> Tensor {
+  package static func expand(_ x: Tensor, to shape: [Int]) -> Tensor {
     if x.shape == shape { return stopGradient(x) }
     var result = Tensor(pooledShape: shape)
     let count = result.count
@@ -147,7 +147,7 @@ public enum Ops {
   }
 
   /// The gradient `g` of a broadcast result summed back to an operand of `shape`.
-  static func reduce(_ g: Tensor, to shape: [Int]) -> Tensor {
+  package static func reduce(_ g: Tensor, to shape: [Int]) -> Tensor {
     if g.shape == shape { return g }
     let rank = g.rank
     let padded = [Int](repeating: 1, count: rank - shape.count) + shape

@@ -1,0 +1,16 @@
+/// A built-in layer that stands for a Keras class outside `keras.layers`, such as the layers
+/// `keras.applications` define for themselves (ConvNeXt's `LayerScale`): `.keras` files name its
+/// module and registered name so that Keras finds the class again.
+public protocol KerasModuleLayer: Layer {
+  /// The Python module of the Keras class (`"keras.src.applications.convnext"`).
+  static var kerasModule: String { get }
+}
+
+/// A layer that stands for an operation node of a Keras functional model: `x + 3.0` on a Keras
+/// tensor is recorded in Keras' config as the operation (`keras.src.ops.numpy`'s `Add`) with its
+/// constant argument, not as a layer. Such a layer writes its own record in a functional config.
+public protocol KerasOperationNode: Layer {
+  /// Keras' record of this operation applied to `tensors` (Keras tensor records) under `name`:
+  /// module, class name, config, registered name and `inbound_nodes` with the constants in place.
+  func kerasRecord(name: String, tensors: [ConfigValue]) -> ConfigDictionary
+}
