@@ -7,8 +7,13 @@
 For each family: Keras builds it with `weights=None, classes=10` at a small input size, gives every
 BatchNormalization random moving statistics (so that a loading bug shows), saves it as `.keras` and
 predicts random images; `strata predict FILE --input x.npy --output y.npy` (the release build) predicts
-the same images. Prints one row per family (parameters, max |difference|, argmax agreement, or
-Strata's refusal) and exits with 1 unless every family tried passes (max |difference| <= 1e-4).
+the same images; then `strata convert FILE back.keras` saves Strata's model and Keras loads that file
+and predicts again. Prints one row per family (parameters, max |difference| of Strata's predictions,
+argmax agreement, max |difference| of Keras on Strata's file, or Strata's refusal) and exits with 1
+unless every family tried passes (both differences <= 1e-4 relative to the outputs' scale).
+
+`FAMILY:avg` or `FAMILY:max` builds the family with `include_top=False, pooling=...` (features
+instead of class probabilities); `all` tries every family, `all:avg` every family without its top.
 """
 import os
 import subprocess
@@ -23,22 +28,33 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TOLERANCE = 1e-4
 
 # name: (constructor, input size, extra arguments); small sizes keep the run short.
+A = keras.applications
 FAMILIES = {
-    "VGG16": (keras.applications.VGG16, 32, {}),
-    "ResNet50": (keras.applications.ResNet50, 32, {}),
-    "ResNet50V2": (keras.applications.ResNet50V2, 32, {}),
-    "DenseNet121": (keras.applications.DenseNet121, 32, {}),
-    "InceptionV3": (keras.applications.InceptionV3, 75, {}),
-    "MobileNet": (keras.applications.MobileNet, 64, {"alpha": 0.5}),
-    "MobileNetV2": (keras.applications.MobileNetV2, 64, {"alpha": 0.5}),
-    "MobileNetV3Small": (keras.applications.MobileNetV3Small, 64, {}),
-    "Xception": (keras.applications.Xception, 71, {}),
-    "InceptionResNetV2": (keras.applications.InceptionResNetV2, 75, {}),
-    "MobileNetV3Large": (keras.applications.MobileNetV3Large, 64, {}),
-    "EfficientNetV2B0": (keras.applications.EfficientNetV2B0, 32, {}),
-    "EfficientNetB0": (keras.applications.EfficientNetB0, 32, {}),
-    "ConvNeXtTiny": (keras.applications.ConvNeXtTiny, 32, {}),
-    "NASNetMobile": (keras.applications.NASNetMobile, 32, {}),
+    "VGG16": (A.VGG16, 32, {}),
+    "VGG19": (A.VGG19, 32, {}),
+    "ResNet50": (A.ResNet50, 32, {}),
+    "ResNet101": (A.ResNet101, 32, {}),
+    "ResNet152": (A.ResNet152, 32, {}),
+    "ResNet50V2": (A.ResNet50V2, 32, {}),
+    "ResNet101V2": (A.ResNet101V2, 32, {}),
+    "ResNet152V2": (A.ResNet152V2, 32, {}),
+    "InceptionV3": (A.InceptionV3, 75, {}),
+    "InceptionResNetV2": (A.InceptionResNetV2, 75, {}),
+    "Xception": (A.Xception, 71, {}),
+    "MobileNet": (A.MobileNet, 64, {"alpha": 0.5}),
+    "MobileNetV2": (A.MobileNetV2, 64, {"alpha": 0.5}),
+    "MobileNetV3Small": (A.MobileNetV3Small, 64, {}),
+    "MobileNetV3Large": (A.MobileNetV3Large, 64, {}),
+    "DenseNet121": (A.DenseNet121, 32, {}),
+    "DenseNet169": (A.DenseNet169, 32, {}),
+    "DenseNet201": (A.DenseNet201, 32, {}),
+    "NASNetMobile": (A.NASNetMobile, 32, {}),
+    "NASNetLarge": (A.NASNetLarge, 32, {}),
+    **{f"EfficientNetB{i}": (getattr(A, f"EfficientNetB{i}"), 32, {}) for i in range(8)},
+    **{f"EfficientNetV2{v}": (getattr(A, f"EfficientNetV2{v}"), 32, {})
+       for v in ["B0", "B1", "B2", "B3", "S", "M", "L"]},
+    **{f"ConvNeXt{v}": (getattr(A, f"ConvNeXt{v}"), 32, {})
+       for v in ["Tiny", "Small", "Base", "Large", "XLarge"]},
 }
 
 
@@ -63,17 +79,24 @@ def strata_binary():
 
 
 def main():
-    names = sys.argv[1:] or list(FAMILIES)
+    names = []
+    for argument in sys.argv[1:] or list(FAMILIES):
+        if argument.split(":")[0] == "all":
+            names += [f"{n}:{argument.split(':')[1]}" if ":" in argument else n for n in FAMILIES]
+        else:
+            names.append(argument)
     strata = strata_binary()
     rng = np.random.default_rng(0)
     failed = 0
-    print(f"{'family':18} {'parameters':>11} {'max |diff|':>11}  argmax  result")
+    print(f"{'family':22} {'parameters':>11} {'max |diff|':>11}  argmax  {'saved back':>10}  result")
     with tempfile.TemporaryDirectory() as directory:
         for name in names:
-            constructor, size, extra = FAMILIES[name]
-            model = constructor(weights=None, classes=10, input_shape=(size, size, 3), **extra)
+            family, _, pooling = name.partition(":")
+            constructor, size, extra = FAMILIES[family]
+            top = {"include_top": False, "pooling": pooling} if pooling else {"classes": 10}
+            model = constructor(weights=None, input_shape=(size, size, 3), **extra, **top)
             randomize_batch_norm(model, rng)
-            path = os.path.join(directory, f"{name}.keras")
+            path = os.path.join(directory, f"{family}.keras")
             model.save(path)
             x = rng.uniform(0, 255, (4, size, size, 3)).astype("float32")
             expected = model.predict(x, verbose=0)
@@ -84,15 +107,28 @@ def main():
             if run.returncode != 0:
                 failed += 1
                 reason = (run.stderr.strip().splitlines() or ["exit %d" % run.returncode])[-1]
-                print(f"{name:18} {model.count_params():>11,} {'-':>11}  {'-':>6}  refused: {reason}")
+                print(f"{name:22} {model.count_params():>11,} {'-':>11}  {'-':>6}  {'-':>10}  "
+                      f"refused: {reason}")
                 continue
             got = np.load(y_path)
+            scale = max(1.0, float(np.max(np.abs(expected))))
             difference = float(np.max(np.abs(got - expected)))
             agree = int(np.sum(got.argmax(-1) == expected.argmax(-1)))
-            ok = difference <= TOLERANCE and agree == len(x)
+            back = os.path.join(directory, "back.keras")
+            converted = subprocess.run([strata, "convert", path, back], capture_output=True, text=True)
+            if converted.returncode == 0:
+                again = keras.models.load_model(back).predict(x, verbose=0)
+                back_difference = float(np.max(np.abs(again - expected)))
+                back_text = f"{back_difference:.2e}"
+            else:
+                back_difference, back_text = float("inf"), "refused"
+            ok = max(difference, back_difference) <= TOLERANCE * scale and agree == len(x)
             failed += 0 if ok else 1
-            print(f"{name:18} {model.count_params():>11,} {difference:>11.2e}  {agree}/{len(x):<4}  "
-                  f"{'pass' if ok else 'FAIL'}")
+            print(f"{name:22} {model.count_params():>11,} {difference:>11.2e}  {agree}/{len(x):<4}  "
+                  f"{back_text:>10}  {'pass' if ok else 'FAIL'}", flush=True)
+            os.remove(path)
+            if os.path.exists(back):
+                os.remove(back)
     sys.exit(1 if failed else 0)
 
 

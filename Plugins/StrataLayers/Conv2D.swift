@@ -303,7 +303,8 @@ final class GroupedConvolution: OpsLayer {
     var y: Tensor
     if kernel.shape[2] == 1 {
       let k = kernel.value
-      let depthwise = try Ops.reshape(k, [k.shape[0], k.shape[1], x.shape[3], k.shape[3] / x.shape[3]])
+      let depthwise = try Ops.reshape(
+        k, [k.shape[0], k.shape[1], x.shape[3], k.shape[3] / x.shape[3]])
       y = try Ops.depthwiseConv(
         x, depthwise, strides: c.strides, padding: c.padding, dilationRate: c.dilationRate)
     } else {

@@ -83,7 +83,8 @@ public final class Dropout: ShapePreservingLayer, RandomizedLayer {
       throw StrataError.invalidArgument(
         owner: "Dropout", argument: "noise_shape", value: Self.describe(noiseShape),
         expected:
-          "one size per axis of the input \(kerasShape(Array(shape.dropFirst()))), each None, 1 or the input's")
+          "one size per axis of the input \(kerasShape(Array(shape.dropFirst()))), each None, 1 or the input's"
+      )
     }
     return zip(noiseShape, shape).map { $0 ?? $1 }
   }

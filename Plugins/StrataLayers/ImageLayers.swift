@@ -194,7 +194,8 @@ public final class Rescaling: ShapePreservingLayer, Layer {
 
   /// `Rescaling(1 / 255)`.
   public convenience init(_ scale: Float, offset: Float = 0, inputShape: [Int]? = nil) throws {
-    try self.init(config: Config(scale: .init(scale), offset: .init(offset)), inputShape: inputShape)
+    try self.init(
+      config: Config(scale: .init(scale), offset: .init(offset)), inputShape: inputShape)
   }
 
   /// Per channel: `Rescaling(scale: [0.5, 1, 2], offset: [-1, 0, 1])`.
@@ -236,7 +237,9 @@ public final class Rescaling: ShapePreservingLayer, Layer {
     try checkInput(x, layer: "Rescaling")
     output.reuse(shape: x.shape)
     let channels = scales.count
-    if channels > 0, scales.allSatisfy({ $0 == scales[0] }), offsets.allSatisfy({ $0 == offsets[0] }) {
+    if channels > 0, scales.allSatisfy({ $0 == scales[0] }),
+      offsets.allSatisfy({ $0 == offsets[0] })
+    {
       let scale = scales[0], offset = offsets[0]
       x.withUnsafeBufferPointer { xs in
         output.withUnsafeMutableBufferPointer { simdMap(xs, into: $0) { $0 * scale + offset } }

@@ -98,7 +98,8 @@ extension ElementwiseMerge {
       }
     }
     // A broadcast input's gradient is summed over the axes it was repeated along.
-    for (i, shape) in saved.inputShapes.enumerated() where i < gradients.count && shape != saved.shape {
+    for (i, shape) in saved.inputShapes.enumerated()
+    where i < gradients.count && shape != saved.shape {
       gradients[i] = Ops.reduce(gradients[i], to: [outputGradient.shape[0]] + shape)
     }
     return gradients

@@ -101,7 +101,8 @@ public final class Normalization: ShapePreservingLayer, OpsLayer {
 
   /// A statistic from the config in ``broadcastShape``: a number everywhere, or a list along the
   /// last kept axis, as Keras aligns them.
-  private func statistic(_ value: FloatValues, argument: String, inputShape: [Int]) throws -> Tensor {
+  private func statistic(_ value: FloatValues, argument: String, inputShape: [Int]) throws -> Tensor
+  {
     if value.isScalar || value.values.count == 1 {
       return Tensor(shape: broadcastShape, repeating: value.values[0])
     }

@@ -73,7 +73,8 @@ struct WeightOptions {
     generator: inout SeededGenerator
   ) throws -> (kernel: Parameter, bias: Parameter?) {
     let kernel = Parameter(
-      name: kernelName, value: try kernelInitializer.make(shape: kernelShape, generator: &generator))
+      name: kernelName, value: try kernelInitializer.make(shape: kernelShape, generator: &generator)
+    )
     let bias =
       useBias
       ? Parameter(

@@ -135,7 +135,9 @@ extension Model {
           kind: "operation between two tensors (\(module))", identifier: identifier,
           suggestions: closestNames(to: identifier, in: merges))
       }
-      return (try Registries.shared.layers.make(identifier, config: ["name": .string(name)]), tensors)
+      return (
+        try Registries.shared.layers.make(identifier, config: ["name": .string(name)]), tensors
+      )
     }
     guard tensors.count == 1, constants.count == 1, args.count == 2 else {
       throw StrataError.invalidArgument(

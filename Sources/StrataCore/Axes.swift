@@ -27,13 +27,16 @@ public struct Axes: Codable, Sendable, Hashable, ExpressibleByIntegerLiteral,
 
   public func encode(to encoder: Encoder) throws {
     var container = encoder.singleValueContainer()
-    if isSingle, let value = values.first { try container.encode(value) } else {
+    if isSingle, let value = values.first {
+      try container.encode(value)
+    } else {
       try container.encode(values)
     }
   }
 
   public var description: String {
-    isSingle && values.count == 1 ? "\(values[0])" : "[\(values.map(String.init).joined(separator: ", "))]"
+    isSingle && values.count == 1
+      ? "\(values[0])" : "[\(values.map(String.init).joined(separator: ", "))]"
   }
 
   /// The axes of a batched input of `rank` dimensions (the batch included), each in `1..<rank`,
@@ -80,7 +83,9 @@ public struct FloatValues: Codable, Sendable, Hashable, ExpressibleByFloatLitera
 
   public func encode(to encoder: Encoder) throws {
     var container = encoder.singleValueContainer()
-    if isScalar, let value = values.first { try container.encode(value) } else {
+    if isScalar, let value = values.first {
+      try container.encode(value)
+    } else {
       try container.encode(values)
     }
   }

@@ -62,7 +62,10 @@ func separableConvMatchesKerasOnEveryBackend(_ backend: String) throws {
 /// The tape's gradients of each new layer against finite differences.
 @Test func applicationLayerGradientsMatchFiniteDifferences() throws {
   let layers: [(String, any Layer)] = [
-    ("SeparableConv2D", try SeparableConv2D(4, 3, padding: "same", depthMultiplier: 2, activation: "tanh")),
+    (
+      "SeparableConv2D",
+      try SeparableConv2D(4, 3, padding: "same", depthMultiplier: 2, activation: "tanh")
+    ),
     ("LayerNormalization", try LayerNormalization()),
     ("LayerNormalization axes", try LayerNormalization(axis: [1, 2], center: false)),
     ("Normalization", try Normalization(mean: [0.1, 0.2, 0.3], variance: [1, 2, 3])),
@@ -78,7 +81,8 @@ func separableConvMatchesKerasOnEveryBackend(_ backend: String) throws {
   func message(_ body: () throws -> some Any) -> String { refusal(body).map { "\($0)" } ?? "" }
   var generator = SeededGenerator(seed: 1)
   let filters = message { try SeparableConv2D(0, 3) }
-  #expect(filters.contains("SeparableConv2D") && filters.contains("filters") && filters.contains("0"))
+  #expect(
+    filters.contains("SeparableConv2D") && filters.contains("filters") && filters.contains("0"))
   #expect(message { try SeparableConv2D(2, 3, depthMultiplier: -1) }.contains("depth_multiplier"))
   let small = message {
     try SeparableConv2D(2, 5).build(inputShape: [3, 3, 2], generator: &generator)
@@ -96,15 +100,19 @@ func separableConvMatchesKerasOnEveryBackend(_ backend: String) throws {
       inputShape: [4, 3], generator: &generator)
   }
   #expect(list.contains("mean") && list.contains("2 values") && list.contains("(None, 4, 3)"))
-  #expect(message { try Normalization(mean: 0, variance: 1).adapt(Tensor(shape: [2, 3])) }
-    .contains("adapt"))
-  let batch = message { try LayerNormalization(axis: 0).build(inputShape: [3], generator: &generator) }
+  #expect(
+    message { try Normalization(mean: 0, variance: 1).adapt(Tensor(shape: [2, 3])) }
+      .contains("adapt"))
+  let batch = message {
+    try LayerNormalization(axis: 0).build(inputShape: [3], generator: &generator)
+  }
   #expect(batch.contains("LayerNormalization") && batch.contains("batch axis"))
   #expect(message { try LayerNormalization(epsilon: -1) }.contains("epsilon"))
   let channels = message {
     try Rescaling(scale: [1, 2]).build(inputShape: [4, 4, 3], generator: &generator)
   }
-  #expect(channels.contains("Rescaling") && channels.contains("scale") && channels.contains("2 values"))
+  #expect(
+    channels.contains("Rescaling") && channels.contains("scale") && channels.contains("2 values"))
   #expect(message { try Rescaling(scale: [.nan]) }.contains("scale"))
 }
 

@@ -71,6 +71,7 @@ struct KerasExpectation {
 
 private let kerasModels = [
   "tiny_mlp", "tiny_cnn", "tiny_bn", "tiny_adam", "tiny_legacy", "tiny_residual", "tiny_two_inputs",
+  "tiny_mobile", "tiny_convnext",
 ]
 
 @Suite("Keras files")
