@@ -55,6 +55,20 @@ open class Model {
   var activityOutputs: [Int: Tensor] = [:]
   /// The layer this model is when used inside another model.
   weak var wrapper: ModelLayer?
+  /// Keras' `model.trainable`. Setting it sets every layer's ``Layer/trainable``, nested models'
+  /// layers included, as Keras does: `base.trainable = false` freezes a base model for transfer
+  /// learning, and its BatchNormalization layers then normalize with their moving statistics.
+  /// Set it back to `true`, then freeze the layers to keep (`base.layers.prefix(100)`), to fine-tune
+  /// the top; compile again after changing it, as in Keras.
+  public var trainable = true {
+    didSet {
+      for layer in layers {
+        if let nested = layer as? ModelLayer { nested.model.trainable = trainable }
+        layer.trainable = trainable
+      }
+      wrapper?.trainable = trainable
+    }
+  }
   /// Every call of a layer, inputs first, each after the calls it depends on.
   let nodes: [Node]
   var nodeIndex: [ObjectIdentifier: Int] = [:]

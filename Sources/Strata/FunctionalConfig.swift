@@ -81,6 +81,11 @@ extension Model {
           guard let args = node.objectValue?["args"]?.arrayValue, let first = args.first else {
             throw invalid("\(layerName).inbound_nodes", node, "{\"args\": [tensor or [tensors]]}")
           }
+          if let nested = layer as? ModelLayer,
+            case .bool(let training)? = node.objectValue?["kwargs"]?.objectValue?["training"]
+          {
+            nested.training = training
+          }
           if let list = first.arrayValue, first.objectValue == nil {
             let tensors = try list.map { try tensor($0, in: layerName) }
             calls.append(try layer.apply(to: tensors, takesList: true, name: layerName))
@@ -259,8 +264,10 @@ extension Model {
             ],
           ]
         }
+        let training = (layer as? ModelLayer)?.training
         inbound.append([
-          "args": .array(node.takesList ? [.array(tensors)] : tensors), "kwargs": .object([:]),
+          "args": .array(node.takesList ? [.array(tensors)] : tensors),
+          "kwargs": .object(training.map { ["training": .bool($0)] } ?? [:]),
         ])
       }
       if let operation = layer as? any KerasOperationNode,

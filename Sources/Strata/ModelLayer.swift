@@ -3,7 +3,7 @@ import StrataCore
 /// A model used as a layer of another model (Keras: calling a model on a tensor, or a model in a
 /// `Sequential`): one input, one output, its weights those of the model. Registered as `"Functional"`
 /// and `"Sequential"`, so a Keras config with a nested model builds it.
-public final class ModelLayer: Layer {
+public final class ModelLayer: LayerContainer {
   /// The nested model's Keras config.
   public typealias Config = ConfigValue
   /// Keras' class name of a nested functional model (`"Sequential"` is an alias).
@@ -11,6 +11,10 @@ public final class ModelLayer: Layer {
   /// The model inside.
   public let model: Model
   private var inputShape: [Int] = []
+  /// Keras' `training` argument fixed at the call (`base(inputs, training=False)`): `false` runs
+  /// the model in inference mode (BatchNormalization on its moving statistics, no dropout) even
+  /// while the outer model trains; `nil` follows the outer model. Saved as the call's `kwargs`.
+  public var training: Bool?
 
   /// A layer running `model`.
   /// - Throws: for a model without exactly one input and one output.
@@ -43,6 +47,8 @@ public final class ModelLayer: Layer {
 
   /// The model's weights.
   public var parameters: [Parameter] { model.parameters }
+  /// The model's layers.
+  public var sublayers: [any Layer] { model.layers }
 
   /// Builds the model for `inputShape` and returns its output shape.
   public func build(inputShape: [Int], generator: inout SeededGenerator) throws -> [Int] {
@@ -59,7 +65,9 @@ public final class ModelLayer: Layer {
 
   /// Runs the model on a batch.
   public func forward(_ input: Tensor, in context: Context) throws -> Tensor {
-    try model.run([input], context: context)[0]
+    var context = context
+    if let training { context.behavesAsTraining = training && context.isTraining }
+    return try model.run([input], context: context)[0]
   }
 
   /// The input's gradient, through the model (its weights' gradients written on the way).
@@ -83,10 +91,19 @@ extension Model {
     try asLayer()(input)
   }
 
+  /// Applies the model with Keras' `training` argument fixed: `try base(inputs, training: false)`
+  /// keeps a base model in inference mode inside a model that trains (transfer learning).
+  public func callAsFunction(_ input: some SymbolicInput, training: Bool) throws -> SymbolicTensor {
+    let layer = try asLayer()
+    layer.training = training
+    return try layer(input)
+  }
+
   /// The one layer that stands for this model in other models.
   func asLayer() throws -> ModelLayer {
     if let layer = wrapper { return layer }
     let layer = try ModelLayer(self)
+    if !trainable { layer.trainable = false }
     wrapper = layer
     return layer
   }

@@ -56,6 +56,30 @@ public struct Train: ParsableCommand {
   )
   var images: String?
 
+  @Option(
+    help:
+      "Transfer learning: a base model file (a Keras application saved with include_top=False, or any model with one image input) to train a new classifier on, frozen, with --images."
+  )
+  var base: String?
+
+  @Option(
+    help:
+      "With --base: how pixels are scaled before the base: tf (to [-1, 1]: MobileNet, Xception, Inception, NASNet, ResNetV2), torch (DenseNet) or none (EfficientNet, ConvNeXt)."
+  )
+  var preprocess = "tf"
+
+  @Option(
+    name: .customLong("fine-tune-at"),
+    help:
+      "With --base: after training the classifier, unfreeze the base's layers from this index on and fine-tune them with a tenth of the learning rate."
+  )
+  var fineTuneAt: Int?
+
+  @Option(
+    name: .customLong("fine-tune-epochs"),
+    help: "With --fine-tune-at: epochs of fine-tuning (as many as --epochs when not given).")
+  var fineTuneEpochs: Int?
+
   @Option(help: "Train on the first N training images only (all when not given).")
   var limit: Int?
 
@@ -99,6 +123,21 @@ public struct Train: ParsableCommand {
     try requireAtLeastOne(epochs, "--epochs")
     try requireAtLeastOne(batchSize, "--batch-size")
     try requireAtLeastOne(limit, "--limit")
+    try requireAtLeastOne(fineTuneEpochs, "--fine-tune-epochs")
+    if base != nil && images == nil {
+      throw ValidationError("--base trains a classifier on images: give --images DIR too.")
+    }
+    if base == nil && (fineTuneAt != nil || fineTuneEpochs != nil) {
+      throw ValidationError("--fine-tune-at and --fine-tune-epochs need --base.")
+    }
+    if ImagePreprocessing(rawValue: preprocess) == nil {
+      throw ValidationError(
+        "--preprocess must be one of \(ImagePreprocessing.allCases.map(\.rawValue).joined(separator: ", ")), not '\(preprocess)'."
+      )
+    }
+    if let fineTuneAt, fineTuneAt < 0 {
+      throw ValidationError("--fine-tune-at must be a layer index ≥ 0, not \(fineTuneAt).")
+    }
     if let verbose, !(0...2).contains(verbose) {
       throw ValidationError(
         "--verbose must be 0 (silent), 1 (progress bar) or 2 (one line per epoch), not \(verbose).")
@@ -198,6 +237,7 @@ public struct Train: ParsableCommand {
   }
 
   func train(_ communicator: any Communicator = SingleProcess()) throws {
+    if let images, let base { return try transferLearn(base: base, images: images, communicator) }
     if let images { return try trainOnImages(images, communicator) }
     // The model and the options first: a bad one is reported before the data set is read.
     let network =

@@ -109,10 +109,25 @@ extension Layer {
   }
 
   /// Marks the layer's weights trainable or not as ``trainable`` says (models call it after `build`).
-  public func applyTrainable() {
-    let on = trainable
-    for parameter in parameters { parameter.isTrainable = on && parameter.isTrainableByNature }
+  public func applyTrainable() { applyTrainable(within: true) }
+
+  /// Marks the weights trainable when this layer and every layer around it are: a weight of a layer
+  /// inside a nested model stays frozen when that layer is, whatever the model's own flag.
+  func applyTrainable(within outer: Bool) {
+    let on = outer && trainable
+    if let container = self as? any LayerContainer {
+      for layer in container.sublayers { layer.applyTrainable(within: on) }
+    } else {
+      for parameter in parameters { parameter.isTrainable = on && parameter.isTrainableByNature }
+    }
   }
+}
+
+/// A layer made of layers (a model used as a layer): ``Layer/trainable`` applies to its layers'
+/// weights through their own flags.
+public protocol LayerContainer: Layer {
+  /// The layers inside, whose ``Layer/parameters`` make up this layer's.
+  var sublayers: [any Layer] { get }
 }
 
 /// A layer that draws random numbers while training (dropout): its generator state is saved with a
