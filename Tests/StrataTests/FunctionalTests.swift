@@ -142,7 +142,8 @@ func functionalGradientsMatchKeras(_ index: Int) throws {
   // An incompatible shape names the layer.
   #expect(
     throws: StrataError.shapeMismatch(
-      layer: "Add", received: "(None, 4), (None, 2)", expected: "inputs of one shape")
+      layer: "Add", received: "(None, 4), (None, 2)",
+      expected: "inputs of one shape, or of one rank with axes equal or 1 (broadcast)")
   ) { try Add()([inputs, try Dense(2)(inputs)]) }
   // An output not computed from the inputs.
   let unreachable = try Dense(2)(other)
