@@ -47,8 +47,11 @@ public final class DepthwiseConv2D: OpsLayer, ActivityRegularized {
     public static let requiredArguments: Set<String> = ["kernel_size"]
   }
 
+  /// The registry key: Keras' `DepthwiseConv2D`.
   public static let identifier = "DepthwiseConv2D"
+  /// The arguments the layer was made with.
   public let config: Config
+  /// Keras' `input_shape`, when given.
   public let declaredInputShape: [Int]?
   private let options: WeightOptions
   private var inputShape: [Int] = []
@@ -57,6 +60,7 @@ public final class DepthwiseConv2D: OpsLayer, ActivityRegularized {
   /// `[in · depthMultiplier]`; `nil` until built or without a bias.
   public private(set) var bias: Parameter?
 
+  /// A layer from a config.
   public convenience init(config: Config) throws { try self.init(config: config, inputShape: nil) }
 
   /// `DepthwiseConv2D(3, strides: 2, padding: "same")`, as Keras' `DepthwiseConv2D(3, strides=2,
@@ -97,9 +101,12 @@ public final class DepthwiseConv2D: OpsLayer, ActivityRegularized {
     declaredInputShape = inputShape
   }
 
+  /// The weights, in Keras' order.
   public var parameters: [Parameter] { [kernel, bias].compactMap { $0 } }
+  /// Keras' `activity_regularizer`, resolved.
   public var activityRegularizer: (any Regularizer)? { options.activityRegularizer }
 
+  /// Creates the weights for `inputShape` and returns the output shape.
   public func build(inputShape: [Int], generator: inout SeededGenerator) throws -> [Int] {
     try requireImages(inputShape, layer: "DepthwiseConv2D")
     let filters = inputShape[2] * config.depthMultiplier
@@ -123,6 +130,7 @@ public final class DepthwiseConv2D: OpsLayer, ActivityRegularized {
     return [g.outputHeight, g.outputWidth, filters]
   }
 
+  /// The output for a batch, computed with ops.
   public func call(_ x: Tensor, training: Bool) throws -> Tensor {
     guard let kernel else {
       throw StrataError.invalidState("DepthwiseConv2D: called before build.")

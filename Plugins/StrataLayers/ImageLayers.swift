@@ -12,6 +12,7 @@ public struct ImageMargins: Codable, Sendable, Hashable, CustomStringConvertible
     (self.top, self.bottom, self.left, self.right) = (top, bottom, left, right)
   }
 
+  /// Decodes any form Keras writes.
   public init(from decoder: Decoder) throws {
     let container = try decoder.singleValueContainer()
     let value = try container.decode(ConfigValue.self)
@@ -32,11 +33,13 @@ public struct ImageMargins: Codable, Sendable, Hashable, CustomStringConvertible
     }
   }
 
+  /// Encodes as Keras saves it.
   public func encode(to encoder: Encoder) throws {
     var container = encoder.singleValueContainer()
     try container.encode([[top, bottom], [left, right]])
   }
 
+  /// As Keras prints it.
   public var description: String { "((\(top), \(bottom)), (\(left), \(right)))" }
 
   /// Whether every margin is from 0 to ``maximumWindowExtent``.
@@ -215,6 +218,7 @@ public final class Rescaling: ShapePreservingLayer, Layer {
     declaredInputShape = inputShape
   }
 
+  /// Creates the weights for `inputShape` and returns the output shape.
   public override func build(inputShape: [Int], generator: inout SeededGenerator) throws -> [Int] {
     let channels = inputShape.last ?? 1
     func perChannel(_ value: FloatValues, _ argument: String) throws -> [Float] {
@@ -281,11 +285,15 @@ public final class Cropping2D: OpsLayer {
     /// Keras' defaults.
     public init() {}
   }
+  /// The registry key: Keras' `Cropping2D`.
   public static let identifier = "Cropping2D"
+  /// The arguments the layer was made with.
   public let config: Config
+  /// Keras' `input_shape`, when given.
   public let declaredInputShape: [Int]?
   private var inputShape: [Int] = []
 
+  /// A layer from a config.
   public convenience init(config: Config) throws { try self.init(config: config, inputShape: nil) }
 
   /// `Cropping2D(cropping: ImageMargins(top: 1, bottom: 0, left: 1, right: 0))`.
@@ -304,6 +312,7 @@ public final class Cropping2D: OpsLayer {
     declaredInputShape = inputShape
   }
 
+  /// Creates the weights for `inputShape` and returns the output shape.
   public func build(inputShape: [Int], generator: inout SeededGenerator) throws -> [Int] {
     try requireImages(inputShape, layer: "Cropping2D")
     let c = config.cropping
@@ -317,6 +326,7 @@ public final class Cropping2D: OpsLayer {
     return [height, width, inputShape[2]]
   }
 
+  /// The output for a batch, computed with ops.
   public func call(_ x: Tensor, training: Bool) throws -> Tensor {
     try checkInput(x, layer: "Cropping2D", expected: inputShape)
     let c = config.cropping

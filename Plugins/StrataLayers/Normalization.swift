@@ -24,10 +24,13 @@ public final class Normalization: ShapePreservingLayer, OpsLayer {
     public init() {}
   }
 
+  /// The registry key: Keras' `Normalization`.
   public static let identifier = "Normalization"
   /// Keras' `backend.epsilon()`: the smallest standard deviation divided by.
   static let epsilon: Float = 1e-7
+  /// The arguments the layer was made with.
   public let config: Config
+  /// Keras' `input_shape`, when given.
   public let declaredInputShape: [Int]?
   /// The kept axes of a batched input (batch axis 0), sorted; set when built.
   private var keptAxes: [Int] = []
@@ -35,12 +38,14 @@ public final class Normalization: ShapePreservingLayer, OpsLayer {
   private var broadcastShape: [Int] = []
   /// Keras' non-trainable `mean`, `variance` and `count` weights when no `mean` was given.
   public private(set) var adaptedMean: Parameter?
+  /// Keras' `adaptedVariance` weight; `nil` until built.
   public private(set) var adaptedVariance: Parameter?
   private var count: Parameter?
   /// The statistics as given in the config, in ``broadcastShape``.
   private var givenMean: Tensor?
   private var givenVariance: Tensor?
 
+  /// A layer from a config.
   public convenience init(config: Config) throws { try self.init(config: config, inputShape: nil) }
 
   /// `Normalization()` (to adapt, per feature on the last axis), `Normalization(axis: nil)`, or
@@ -76,8 +81,10 @@ public final class Normalization: ShapePreservingLayer, OpsLayer {
     declaredInputShape = inputShape
   }
 
+  /// The weights, in Keras' order.
   public var parameters: [Parameter] { [adaptedMean, adaptedVariance, count].compactMap { $0 } }
 
+  /// Creates the weights for `inputShape` and returns the output shape.
   public override func build(inputShape: [Int], generator: inout SeededGenerator) throws -> [Int] {
     let batched = [1] + inputShape
     keptAxes = try config.axis?.resolved(rank: batched.count, owner: "Normalization") ?? []
@@ -117,6 +124,7 @@ public final class Normalization: ShapePreservingLayer, OpsLayer {
     return try Ops.broadcastTo(Tensor(shape: expanded, scalars: value.values), broadcastShape)
   }
 
+  /// The output for a batch, computed with ops.
   public func call(_ x: Tensor, training: Bool) throws -> Tensor {
     try checkInput(x, layer: "Normalization")
     let (mean, variance) = try statistics()
@@ -267,8 +275,11 @@ public final class LayerNormalization: ShapePreservingLayer, OpsLayer {
     public init() {}
   }
 
+  /// The registry key: Keras' `LayerNormalization`.
   public static let identifier = "LayerNormalization"
+  /// The arguments the layer was made with.
   public let config: Config
+  /// Keras' `input_shape`, when given.
   public let declaredInputShape: [Int]?
   private let gammaOptions: WeightOptions
   private let betaOptions: WeightOptions
@@ -281,6 +292,7 @@ public final class LayerNormalization: ShapePreservingLayer, OpsLayer {
   /// The offset, shaped as the normalized axes; `nil` until built or without `center`.
   public private(set) var beta: Parameter?
 
+  /// A layer from a config.
   public convenience init(config: Config) throws { try self.init(config: config, inputShape: nil) }
 
   /// `LayerNormalization(epsilon: 1e-6)`, as Keras' `LayerNormalization(epsilon=1e-6)`.
@@ -313,8 +325,10 @@ public final class LayerNormalization: ShapePreservingLayer, OpsLayer {
     declaredInputShape = inputShape
   }
 
+  /// The weights, in Keras' order.
   public var parameters: [Parameter] { [gamma, beta].compactMap { $0 } }
 
+  /// Creates the weights for `inputShape` and returns the output shape.
   public override func build(inputShape: [Int], generator: inout SeededGenerator) throws -> [Int] {
     let batched = [1] + inputShape
     normalizedAxes = try config.axis.resolved(rank: batched.count, owner: "LayerNormalization")
@@ -333,6 +347,7 @@ public final class LayerNormalization: ShapePreservingLayer, OpsLayer {
     return try super.build(inputShape: inputShape, generator: &generator)
   }
 
+  /// The output for a batch, computed with ops.
   public func call(_ x: Tensor, training: Bool) throws -> Tensor {
     try checkInput(x, layer: "LayerNormalization")
     let mean = try Ops.mean(x, axes: normalizedAxes, keepDims: true)

@@ -25,8 +25,11 @@ public final class ScalarOperation: ShapePreservingLayer, OpsLayer, KerasOperati
 
   /// The operations this layer computes.
   public static let operations = ["Add", "Subtract", "Multiply", "Divide", "TrueDivide"]
+  /// The registry key: Keras' `ScalarOperation`.
   public static let identifier = "ScalarOperation"
+  /// The arguments the layer was made with.
   public let config: Config
+  /// Keras' `input_shape`, when given.
   public let declaredInputShape: [Int]? = nil
 
   /// `ScalarOperation("Multiply", 0.5)`: `x * 0.5`.
@@ -51,6 +54,7 @@ public final class ScalarOperation: ShapePreservingLayer, OpsLayer, KerasOperati
     self.config = config
   }
 
+  /// The output for a batch, computed with ops.
   public func call(_ x: Tensor, training: Bool) throws -> Tensor {
     try checkInput(x, layer: config.operation)
     let c = Float(config.constant)
@@ -64,6 +68,7 @@ public final class ScalarOperation: ShapePreservingLayer, OpsLayer, KerasOperati
     }
   }
 
+  /// Keras' record of this node.
   public func kerasRecord(name: String, tensors: [ConfigValue]) -> ConfigDictionary {
     let constant = ConfigValue.double(config.constant)
     let tensor = tensors.first ?? .null
@@ -90,8 +95,11 @@ public final class CustomScaleLayer: MergeLayer, KerasModuleLayer {
     /// Keras' arguments without a default.
     public static let requiredArguments: Set<String> = ["scale"]
   }
+  /// The registry key: Keras' `CustomScaleLayer`.
   public static let identifier = "CustomScaleLayer"
+  /// The Python module of the Keras class.
   public static let kerasModule = "keras.src.applications.inception_resnet_v2"
+  /// The arguments the layer was made with.
   public let config: Config
   private var shape: [Int] = []
 
@@ -103,6 +111,7 @@ public final class CustomScaleLayer: MergeLayer, KerasModuleLayer {
     self.config = config
   }
 
+  /// Checks the inputs' shapes and returns the output's.
   public func build(inputShapes: [[Int]], generator: inout SeededGenerator) throws -> [Int] {
     guard inputShapes.count == 2, inputShapes[0] == inputShapes[1] else {
       throw StrataError.shapeMismatch(
@@ -114,6 +123,7 @@ public final class CustomScaleLayer: MergeLayer, KerasModuleLayer {
     return shape
   }
 
+  /// The output for a batch of each input.
   public func forward(_ inputs: [Tensor], in context: Context) throws -> Tensor {
     try checkArgument(
       inputs.count == 2, owner: "CustomScaleLayer", argument: "inputs",
@@ -129,6 +139,7 @@ public final class CustomScaleLayer: MergeLayer, KerasModuleLayer {
     return output
   }
 
+  /// Each input's gradient from the output's.
   public func backward(_ outputGradient: Tensor, in context: Context) throws -> [Tensor] {
     var scaled = Tensor(shape: outputGradient.shape)
     let scale = config.scale
@@ -154,9 +165,13 @@ public final class LayerScale: ShapePreservingLayer, OpsLayer, KerasModuleLayer 
     /// Keras' arguments without a default.
     public static let requiredArguments: Set<String> = ["init_values", "projection_dim"]
   }
+  /// The registry key: Keras' `LayerScale`.
   public static let identifier = "LayerScale"
+  /// The Python module of the Keras class.
   public static let kerasModule = "keras.src.applications.convnext"
+  /// The arguments the layer was made with.
   public let config: Config
+  /// Keras' `input_shape`, when given.
   public let declaredInputShape: [Int]? = nil
   /// `[projectionDim]`; `nil` until built.
   public private(set) var gamma: Parameter?
@@ -172,8 +187,10 @@ public final class LayerScale: ShapePreservingLayer, OpsLayer, KerasModuleLayer 
     self.config = config
   }
 
+  /// The weights, in Keras' order.
   public var parameters: [Parameter] { gamma.map { [$0] } ?? [] }
 
+  /// Creates the weights for `inputShape` and returns the output shape.
   public override func build(inputShape: [Int], generator: inout SeededGenerator) throws -> [Int] {
     guard inputShape.last == config.projectionDim else {
       throw StrataError.shapeMismatch(
@@ -185,6 +202,7 @@ public final class LayerScale: ShapePreservingLayer, OpsLayer, KerasModuleLayer 
     return try super.build(inputShape: inputShape, generator: &generator)
   }
 
+  /// The output for a batch, computed with ops.
   public func call(_ x: Tensor, training: Bool) throws -> Tensor {
     guard let gamma else { throw StrataError.invalidState("LayerScale: called before build.") }
     try checkInput(x, layer: "LayerScale")

@@ -57,8 +57,11 @@ public final class SeparableConv2D: OpsLayer, ActivityRegularized {
     public static let requiredArguments: Set<String> = ["filters", "kernel_size"]
   }
 
+  /// The registry key: Keras' `SeparableConv2D`.
   public static let identifier = "SeparableConv2D"
+  /// The arguments the layer was made with.
   public let config: Config
+  /// Keras' `input_shape`, when given.
   public let declaredInputShape: [Int]?
   private let depthwiseOptions: WeightOptions
   private let pointwiseOptions: WeightOptions
@@ -70,6 +73,7 @@ public final class SeparableConv2D: OpsLayer, ActivityRegularized {
   /// `[filters]`; `nil` until built or without a bias.
   public private(set) var bias: Parameter?
 
+  /// A layer from a config.
   public convenience init(config: Config) throws { try self.init(config: config, inputShape: nil) }
 
   /// `SeparableConv2D(64, 3, padding: "same")`, as Keras' `SeparableConv2D(64, 3, padding="same")`.
@@ -119,11 +123,14 @@ public final class SeparableConv2D: OpsLayer, ActivityRegularized {
     declaredInputShape = inputShape
   }
 
+  /// The weights, in Keras' order.
   public var parameters: [Parameter] {
     [depthwiseKernel, pointwiseKernel, bias].compactMap { $0 }
   }
+  /// Keras' `activity_regularizer`, resolved.
   public var activityRegularizer: (any Regularizer)? { pointwiseOptions.activityRegularizer }
 
+  /// Creates the weights for `inputShape` and returns the output shape.
   public func build(inputShape: [Int], generator: inout SeededGenerator) throws -> [Int] {
     try requireImages(inputShape, layer: Self.identifier)
     let channels = inputShape[2] * config.depthMultiplier
@@ -150,6 +157,7 @@ public final class SeparableConv2D: OpsLayer, ActivityRegularized {
     return [g.outputHeight, g.outputWidth, config.filters]
   }
 
+  /// The output for a batch, computed with ops.
   public func call(_ x: Tensor, training: Bool) throws -> Tensor {
     guard let depthwiseKernel, let pointwiseKernel else {
       throw StrataError.invalidState("SeparableConv2D: called before build.")

@@ -16,6 +16,7 @@ public struct Axes: Codable, Sendable, Hashable, ExpressibleByIntegerLiteral,
   /// A list of axes.
   public init(_ values: [Int]) { (self.values, isSingle) = (values, false) }
 
+  /// Decodes any form Keras writes.
   public init(from decoder: Decoder) throws {
     let container = try decoder.singleValueContainer()
     if let value = try? container.decode(Int.self) {
@@ -25,6 +26,7 @@ public struct Axes: Codable, Sendable, Hashable, ExpressibleByIntegerLiteral,
     }
   }
 
+  /// Encodes as Keras saves it.
   public func encode(to encoder: Encoder) throws {
     var container = encoder.singleValueContainer()
     if isSingle, let value = values.first {
@@ -34,6 +36,7 @@ public struct Axes: Codable, Sendable, Hashable, ExpressibleByIntegerLiteral,
     }
   }
 
+  /// As Keras prints it.
   public var description: String {
     isSingle && values.count == 1
       ? "\(values[0])" : "[\(values.map(String.init).joined(separator: ", "))]"
@@ -68,10 +71,14 @@ public struct FloatValues: Codable, Sendable, Hashable, ExpressibleByFloatLitera
   public init(_ value: Float) { (values, isScalar) = ([value], true) }
   /// A list of numbers, one per channel.
   public init(_ values: [Float]) { (self.values, isScalar) = (values, false) }
+  /// A literal.
   public init(floatLiteral value: Float) { self.init(value) }
+  /// A literal.
   public init(integerLiteral value: Int) { self.init(Float(value)) }
+  /// A literal.
   public init(arrayLiteral elements: Float...) { self.init(elements) }
 
+  /// Decodes any form Keras writes.
   public init(from decoder: Decoder) throws {
     let container = try decoder.singleValueContainer()
     if let value = try? container.decode(Float.self) {
@@ -81,6 +88,7 @@ public struct FloatValues: Codable, Sendable, Hashable, ExpressibleByFloatLitera
     }
   }
 
+  /// Encodes as Keras saves it.
   public func encode(to encoder: Encoder) throws {
     var container = encoder.singleValueContainer()
     if isScalar, let value = values.first {
@@ -90,6 +98,7 @@ public struct FloatValues: Codable, Sendable, Hashable, ExpressibleByFloatLitera
     }
   }
 
+  /// As Keras prints it.
   public var description: String {
     isScalar && values.count == 1
       ? "\(values[0])" : "[\(values.map { "\($0)" }.joined(separator: ", "))]"
