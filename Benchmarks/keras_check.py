@@ -77,6 +77,29 @@ def input_shapes(path):
     return [shapes[name[0]] for name in names]
 
 
+def decoder_model():
+    """Conv2DTranspose, UpSampling2D, Permute, RepeatVector, Cropping2D and the noise layers, with
+    random weights."""
+    layers = keras.layers
+    inputs = keras.Input((6,))
+    x = layers.RepeatVector(4)(inputs)
+    x = layers.Permute((2, 1))(x)
+    x = layers.Reshape((3, 2, 4))(x)
+    x = layers.Conv2DTranspose(5, 3, strides=2, padding="same", activation="relu")(x)
+    x = layers.SpatialDropout2D(0.1)(x)
+    x = layers.GaussianNoise(0.05)(x)
+    x = layers.UpSampling2D((2, 3), interpolation="bilinear")(x)
+    x = layers.GaussianDropout(0.1)(x)
+    x = layers.Conv2DTranspose(3, (3, 2), strides=(2, 3), output_padding=(1, 2))(x)
+    x = layers.UpSampling2D(2)(x)
+    x = layers.Cropping2D(((1, 0), (2, 1)))(x)
+    x = layers.ActivityRegularization(l1=0.01)(x)
+    model = keras.Model(inputs, x)
+    rng = np.random.default_rng(3)
+    model.set_weights([rng.uniform(-0.5, 0.5, w.shape).astype(np.float32) for w in model.get_weights()])
+    return model
+
+
 def check(strata, path, work, label):
     """`strata` is the command to run: [strata, "predict"] / [strata, "convert"], or the plugin demo's."""
     rng = np.random.default_rng(0)
@@ -142,6 +165,14 @@ def main():
                         "custom-layers-demo")
     run(demo, "--save", path)
     files.append((path, "strata plugin layers", {"predict": [demo, "--predict"], "convert": [demo, "--convert"]}))
+    # Keras writes a decoder of the 2-D layers Strata added for the application models; Strata
+    # predicts it, and converts it to a file of its own writing, which Keras loads.
+    path = os.path.join(work, "decoder.keras")
+    decoder_model().save(path)
+    files.append((path, "keras decoder layers", strata))
+    converted = os.path.join(work, "decoder-strata.keras")
+    run(binary, "convert", path, converted)
+    files.append((converted, "strata decoder layers", strata))
     for name in sorted(os.listdir(SHARED)):
         if name.endswith(".keras"):
             files.append((os.path.join(SHARED, name), f"keras {name[:-6]}", strata))

@@ -18,6 +18,7 @@ public enum LayersPlugin: BuiltInPlugin {
       (L2.self, ["l2"]),
       (L1L2.self, ["l1l2"]),
       (SeparableConv2D.self, ["SeparableConvolution2D"]),
+      (Conv2DTranspose.self, ["Convolution2DTranspose"]),
     ])
     try registrar.register(
       types: Dense.self, Flatten.self, Reshape.self, Dropout.self, ActivationLayer.self,
@@ -27,6 +28,8 @@ public enum LayersPlugin: BuiltInPlugin {
       Multiply.self, Average.self, Maximum.self, Minimum.self, Concatenate.self, ReLULayer.self,
       SoftmaxLayer.self, ELULayer.self, DepthwiseConv2D.self, Normalization.self, Cropping2D.self,
       ScalarOperation.self, CustomScaleLayer.self, LayerScale.self,
-      LayerNormalization.self)
+      LayerNormalization.self, UpSampling2D.self, Permute.self,
+      RepeatVector.self, GaussianNoise.self, GaussianDropout.self, SpatialDropout1D.self,
+      SpatialDropout2D.self, ActivityRegularization.self)
   }
 }

@@ -121,3 +121,59 @@ func checkFactor(_ value: Float, _ argument: String, owner: String) throws {
     value.isFinite && value >= 0,
     owner: owner, argument: argument, value: "\(value)", expected: "a finite number ≥ 0")
 }
+
+/// Passes its input through unchanged and adds `l1 · Σ|x| + l2 · Σx²` of it (divided by the batch
+/// size, as every activity regularizer) to the loss. Keras: `ActivityRegularization(l1=0.0,
+/// l2=0.0)`.
+public final class ActivityRegularization: ShapePreservingLayer, ActivityRegularized {
+  /// The Keras arguments.
+  public struct Config: Equatable, KerasConfig {
+    /// Keras' `l1`.
+    public var l1: Float = 0
+    /// Keras' `l2`.
+    public var l2: Float = 0
+
+    /// Keras' defaults.
+    public init() {}
+  }
+  /// The registry key: Keras' `ActivityRegularization`.
+  public static let identifier = "ActivityRegularization"
+  /// The arguments the layer was made with.
+  public let config: Config
+  /// Keras' `input_shape`, when given.
+  public let declaredInputShape: [Int]?
+  private let regularizer: L1L2
+
+  /// A layer from a config.
+  public convenience init(config: Config) throws { try self.init(config: config, inputShape: nil) }
+
+  /// `ActivityRegularization(l1: 0.01)`, as in Keras.
+  public convenience init(l1: Float = 0, l2: Float = 0, inputShape: [Int]? = nil) throws {
+    var config = Config()
+    (config.l1, config.l2) = (l1, l2)
+    try self.init(config: config, inputShape: inputShape)
+  }
+
+  /// A layer from a config, with Keras' `input_shape`.
+  public init(config: Config, inputShape: [Int]?) throws {
+    try checkFactor(config.l1, "l1", owner: "ActivityRegularization")
+    try checkFactor(config.l2, "l2", owner: "ActivityRegularization")
+    regularizer = try L1L2(l1: config.l1, l2: config.l2)
+    self.config = config
+    declaredInputShape = inputShape
+  }
+
+  /// The penalty on the layer's output.
+  public var activityRegularizer: (any Regularizer)? { regularizer }
+
+  /// The input, unchanged.
+  public func forward(_ x: Tensor, in context: Context) throws -> Tensor {
+    try checkInput(x, layer: "ActivityRegularization")
+    return x
+  }
+
+  /// The gradient, unchanged (the model adds the penalty's).
+  public func backward(_ outputGradient: Tensor, in context: Context) throws -> Tensor {
+    outputGradient
+  }
+}

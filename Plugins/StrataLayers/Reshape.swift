@@ -76,3 +76,123 @@ public final class Reshape: Layer {
     try outputGradient.reshaped(to: [outputGradient.shape[0]] + inputShape)
   }
 }
+
+/// Reorders the axes of each sample (the batch axis stays first). Keras: `Permute(dims)`, where
+/// `dims` numbers the axes from 1: `Permute((2, 1))` swaps the steps and features of sequences.
+public final class Permute: OpsLayer {
+  /// The Keras arguments.
+  public struct Config: Equatable, KerasConfig {
+    /// Keras' `dims`: a permutation of `1…rank`.
+    public var dims: [Int] = []
+
+    /// Keras' defaults.
+    public init() {}
+
+    /// Keras' arguments without a default.
+    public static let requiredArguments: Set<String> = ["dims"]
+  }
+  /// The registry key: Keras' `Permute`.
+  public static let identifier = "Permute"
+  /// The arguments the layer was made with.
+  public let config: Config
+  /// Keras' `input_shape`, when given.
+  public let declaredInputShape: [Int]?
+  private var inputShape: [Int] = []
+
+  /// A layer from a config.
+  public convenience init(config: Config) throws { try self.init(config: config, inputShape: nil) }
+
+  /// `Permute([2, 1])`, as Keras' `Permute((2, 1))`.
+  public convenience init(_ dims: [Int], inputShape: [Int]? = nil) throws {
+    var config = Config()
+    config.dims = dims
+    try self.init(config: config, inputShape: inputShape)
+  }
+
+  /// A layer from a config, with Keras' `input_shape`.
+  public init(config: Config, inputShape: [Int]?) throws {
+    try checkArgument(
+      config.dims.sorted() == Array(1...Swift.max(config.dims.count, 1))
+        && !config.dims.isEmpty,
+      owner: "Permute", argument: "dims", value: "\(config.dims)",
+      expected: "each of the axes 1…\(Swift.max(config.dims.count, 1)) once")
+    self.config = config
+    declaredInputShape = inputShape
+  }
+
+  /// The input's axes in the order `dims` gives.
+  public func build(inputShape: [Int], generator: inout SeededGenerator) throws -> [Int] {
+    guard inputShape.count == config.dims.count else {
+      throw StrataError.shapeMismatch(
+        layer: "Permute", received: kerasShape(inputShape),
+        expected: "samples of \(config.dims.count) axes, as dims \(config.dims) has")
+    }
+    self.inputShape = inputShape
+    return config.dims.map { inputShape[$0 - 1] }
+  }
+
+  /// The transposed batch.
+  public func call(_ x: Tensor, training: Bool) throws -> Tensor {
+    try checkInput(x, layer: "Permute", expected: inputShape)
+    return try Ops.transpose(x, axes: [0] + config.dims)
+  }
+}
+
+/// Repeats each sample's feature vector `n` times: `(features)` becomes `(n, features)`, the bridge
+/// from an encoder's summary to a decoder's steps. Keras: `RepeatVector(n)`.
+public final class RepeatVector: OpsLayer {
+  /// The Keras arguments.
+  public struct Config: Equatable, KerasConfig {
+    /// Keras' `n`: the number of repetitions.
+    public var n: Int = 0
+
+    /// Keras' defaults.
+    public init() {}
+
+    /// Keras' arguments without a default.
+    public static let requiredArguments: Set<String> = ["n"]
+  }
+  /// The registry key: Keras' `RepeatVector`.
+  public static let identifier = "RepeatVector"
+  /// The arguments the layer was made with.
+  public let config: Config
+  /// Keras' `input_shape`, when given.
+  public let declaredInputShape: [Int]?
+  private var inputShape: [Int] = []
+
+  /// A layer from a config.
+  public convenience init(config: Config) throws { try self.init(config: config, inputShape: nil) }
+
+  /// `RepeatVector(3)`, as in Keras.
+  public convenience init(_ n: Int, inputShape: [Int]? = nil) throws {
+    var config = Config()
+    config.n = n
+    try self.init(config: config, inputShape: inputShape)
+  }
+
+  /// A layer from a config, with Keras' `input_shape`.
+  public init(config: Config, inputShape: [Int]?) throws {
+    try checkArgument(
+      config.n > 0 && config.n <= maximumWindowExtent, owner: "RepeatVector", argument: "n",
+      value: "\(config.n)", expected: "a positive integer")
+    self.config = config
+    declaredInputShape = inputShape
+  }
+
+  /// Takes vectors `(features)`; gives `(n, features)`.
+  public func build(inputShape: [Int], generator: inout SeededGenerator) throws -> [Int] {
+    guard inputShape.count == 1 else {
+      throw StrataError.shapeMismatch(
+        layer: "RepeatVector", received: kerasShape(inputShape), expected: "vectors (features)")
+    }
+    self.inputShape = inputShape
+    return [config.n, inputShape[0]]
+  }
+
+  /// The batch broadcast along a new axis of `n` steps.
+  public func call(_ x: Tensor, training: Bool) throws -> Tensor {
+    try checkInput(x, layer: "RepeatVector", expected: inputShape)
+    return try Ops.broadcastTo(
+      Ops.expandDims(x, axis: 1), [x.shape[0], config.n, inputShape[0]])
+  }
+}

@@ -72,6 +72,92 @@ public final class Resizing: BilinearMapLayer, Layer {
   }
 }
 
+/// Repeats each row and column of images `size` times (`"nearest"`) or resizes them to `size` times
+/// their size with bilinear interpolation. Keras: `UpSampling2D(size=(2, 2),
+/// interpolation="nearest")`.
+public final class UpSampling2D: Layer {
+  /// The Keras arguments, each with its default.
+  public struct Config: Equatable, KerasConfig {
+    /// Keras' `size`: the factors for rows and columns.
+    public var size: IntPair = 2
+    /// Keras' `interpolation`: `"nearest"` or `"bilinear"`.
+    public var interpolation: String = "nearest"
+
+    /// Keras' defaults.
+    public init() {}
+  }
+  /// The interpolations this layer has.
+  public static let interpolations = ["nearest", "bilinear"]
+  /// The registry key: Keras' `UpSampling2D`.
+  public static let identifier = "UpSampling2D"
+  /// The arguments the layer was made with.
+  public let config: Config
+  /// Keras' `input_shape`, when given.
+  public let declaredInputShape: [Int]?
+  private var shape: [Int] = []
+  private var map = BilinearMap()
+  private var output = Tensor(shape: [0])
+  private var inputGradient = Tensor(shape: [0])
+
+  /// A layer from a config.
+  public convenience init(config: Config) throws { try self.init(config: config, inputShape: nil) }
+
+  /// `UpSampling2D(size: 2, interpolation: "bilinear")`, as in Keras.
+  public convenience init(
+    size: IntPair = 2, interpolation: String = "nearest", inputShape: [Int]? = nil
+  ) throws {
+    var config = Config()
+    (config.size, config.interpolation) = (size, interpolation)
+    try self.init(config: config, inputShape: inputShape)
+  }
+
+  /// A layer from a config, with Keras' `input_shape`.
+  public init(config: Config, inputShape: [Int]?) throws {
+    try requirePositive(config.size, owner: "UpSampling2D", argument: "size")
+    guard Self.interpolations.contains(config.interpolation.lowercased()) else {
+      throw StrataError.invalidArgument(
+        owner: "UpSampling2D", argument: "interpolation", value: "'\(config.interpolation)'",
+        expected:
+          "one of \(Self.interpolations.map { "\"\($0)\"" }.joined(separator: ", ")) (closest: \(closestNames(to: config.interpolation, in: Self.interpolations).joined(separator: ", ")))"
+      )
+    }
+    self.config = config
+    declaredInputShape = inputShape
+  }
+
+  /// Takes images `(height, width, channels)`; gives them `size` times as large.
+  public func build(inputShape: [Int], generator: inout SeededGenerator) throws -> [Int] {
+    try requireImages(inputShape, layer: "UpSampling2D")
+    let (height, width) = (inputShape[0], inputShape[1])
+    let (rows, columns) = config.size.tuple
+    guard height <= maximumWindowExtent / rows, width <= maximumWindowExtent / columns else {
+      throw StrataError.shapeMismatch(
+        layer: "UpSampling2D", received: kerasShape(inputShape),
+        expected: "images at most \(maximumWindowExtent) pixels a side once upsampled")
+    }
+    shape = inputShape
+    map =
+      config.interpolation.lowercased() == "nearest"
+      ? BilinearMap(nearest: (height, width), factors: (rows, columns))
+      : BilinearMap(
+        from: (height, width), crop: (0, 0, height, width), to: (height * rows, width * columns))
+    return [height * rows, width * columns, inputShape[2]]
+  }
+
+  /// The upsampled images.
+  public func forward(_ x: Tensor, in context: Context) throws -> Tensor {
+    try checkInput(x, layer: "UpSampling2D", expected: shape)
+    map.apply(x, channels: shape[2], into: &output)
+    return output
+  }
+
+  /// The gradient summed back over the pixels each input fed.
+  public func backward(_ outputGradient: Tensor, in context: Context) throws -> Tensor {
+    map.transpose(outputGradient, channels: shape[2], into: &inputGradient)
+    return inputGradient
+  }
+}
+
 /// Crops the centre `(height, width)` of each image; an image smaller than that in either side is
 /// cropped to the target's aspect ratio and resized (Keras' `smart_resize`). Keras:
 /// `CenterCrop(height, width)`.
@@ -188,6 +274,15 @@ struct BilinearMap {
 
   init(from: (Int, Int), crop: (Int, Int, Int, Int), to: (Int, Int)) {
     set(from: from, crop: crop, to: to)
+  }
+
+  /// Nearest-neighbour upsampling by whole factors: output pixel `(i, j)` is input pixel
+  /// `(i / factors.0, j / factors.1)` (every weight on the first of each pair).
+  init(nearest input: (Int, Int), factors: (Int, Int)) {
+    inputSize = input
+    outputSize = (input.0 * factors.0, input.1 * factors.1)
+    rows = (0..<outputSize.0).map { ($0 / factors.0, $0 / factors.0, 0) }
+    columns = (0..<outputSize.1).map { ($0 / factors.1, $0 / factors.1, 0) }
   }
 
   /// Makes this the map of `crop` of `from` images into `to`, reusing its arrays (RandomCrop draws a

@@ -244,9 +244,7 @@ extension Model {
   var functionalConfig: ConfigValue {
     var records: [ConfigValue] = []
     for (layerIndex, layer) in layers.enumerated() {
-      var config = layer.configDictionary
-      config["name"] = .string(layerNames[layerIndex])
-      config["trainable"] = .bool(layer.trainable)
+      var config = layer.savedConfig(name: layerNames[layerIndex])
       if let input = layer as? InputLayer {
         config["batch_shape"] = .array([.null] + input.shape.map { .int($0) })
       }

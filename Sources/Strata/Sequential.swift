@@ -363,9 +363,7 @@ public final class Sequential: Model {
       ])
     }
     for (layer, layerName) in zip(layers, layerNames) {
-      var config = layer.configDictionary
-      config["name"] = .string(layerName)
-      config["trainable"] = .bool(layer.trainable)
+      let config = layer.savedConfig(name: layerName)
       let identifier =
         (try? Registries.shared.layers.canonicalName(of: layer.identifier)) ?? layer.identifier
       records.append(["class_name": .string(identifier), "config": .object(config)])

@@ -14,3 +14,19 @@ public protocol KerasOperationNode: Layer {
   /// module, class name, config, registered name and `inbound_nodes` with the constants in place.
   func kerasRecord(name: String, tensors: [ConfigValue]) -> ConfigDictionary
 }
+
+/// A layer whose Keras class takes no `trainable` argument (Keras' `SpatialDropout1D` and
+/// `SpatialDropout2D` accept only their own arguments, `name` and `dtype`): saved configs leave the
+/// flag out, or Keras could not load them.
+public protocol KerasTakesNoTrainable: Layer {}
+
+extension Layer {
+  /// The config a saved model records for this layer under `name`: its arguments, `name` and, unless
+  /// its Keras class refuses it, `trainable`.
+  public func savedConfig(name: String) -> ConfigDictionary {
+    var config = configDictionary
+    config["name"] = .string(name)
+    if !(self is any KerasTakesNoTrainable) { config["trainable"] = .bool(trainable) }
+    return config
+  }
+}

@@ -132,6 +132,105 @@ extension Ops {
     }
   }
 
+  /// A transposed 2-D convolution of channels-last images `[batch, h, w, in]` with a kernel
+  /// `[kh, kw, filters, in]` (Keras' `ops.conv_transpose`): the gradient of ``conv(_:_:strides:padding:dilationRate:)``
+  /// with respect to its input, so each input pixel spreads over a `strides`-spaced window of the
+  /// output. The output is `(h - 1) · stride + kernel` (`"valid"`, or `h · stride` when the
+  /// kernel is smaller than the stride) or `h · stride` (`"same"`); `outputPadding`, below the
+  /// stride, adds rows and columns at the bottom and right as Keras' `output_padding`.
+  public static func convTranspose(
+    _ x: Tensor, _ kernel: Tensor, strides: IntPair = 1, padding: String = "valid",
+    outputPadding: IntPair? = nil, dilationRate: IntPair = 1
+  ) throws -> Tensor {
+    guard x.rank == 4, kernel.rank == 4, kernel.shape[3] == x.shape[3] else {
+      throw shapeError(
+        "conv_transpose", [x.shape, kernel.shape],
+        expected: "images (batch, height, width, channels) and a kernel (kh, kw, filters, channels)"
+      )
+    }
+    let same = try requirePadding(padding, owner: "ops.conv_transpose")
+    let height = try transposedLength(
+      x.shape[1], kernel: kernel.shape[0], stride: strides.height, dilation: dilationRate.height,
+      same: same, outputPadding: outputPadding?.height)
+    let width = try transposedLength(
+      x.shape[2], kernel: kernel.shape[1], stride: strides.width, dilation: dilationRate.width,
+      same: same, outputPadding: outputPadding?.width)
+    // The convolution whose input gradient this is: from the output's size to the input's.
+    let g = ConvolutionGeometry(
+      batch: x.shape[0], height: height, width: width, channels: kernel.shape[2],
+      filters: x.shape[3], kernel: (kernel.shape[0], kernel.shape[1]), strides: strides.tuple,
+      dilation: dilationRate.tuple, same: same)
+    guard g.outputHeight == x.shape[1], g.outputWidth == x.shape[2], height > 0, width > 0 else {
+      throw shapeError(
+        "conv_transpose", [x.shape, kernel.shape],
+        expected:
+          "strides \(strides), output_padding \(outputPadding.map { "\($0)" } ?? "None") and dilation \(dilationRate) that invert a '\(padding)' convolution"
+      )
+    }
+    let kernels = self.kernels
+    var y = Tensor(pooledShape: [g.batch, height, width, g.channels])
+    x.withUnsafeBufferPointer { input in
+      kernel.withUnsafeBufferPointer { weights in
+        y.withUnsafeMutableBufferPointer {
+          kernels.convolutionBackwardData(
+            g, outputGradient: input, kernel: weights, inputGradient: $0)
+        }
+      }
+    }
+    guard let tape = OpsState.tape(tracking: x, kernel) else { return y }
+    let (tx, tk) = (tape.isTracking(x), tape.isTracking(kernel))
+    return tape.record(y, inputs: [x, kernel]) { dy in
+      var dx: Tensor? = nil, dk: Tensor? = nil
+      dy.withUnsafeBufferPointer { g2 in
+        if tx {
+          var gradient = Tensor(pooledShape: x.shape)
+          kernel.withUnsafeBufferPointer { weights in
+            gradient.withUnsafeMutableBufferPointer {
+              kernels.convolution(g, input: g2, kernel: weights, bias: nil, output: $0)
+            }
+          }
+          dx = gradient
+        }
+        if tk {
+          var gradient = Tensor(pooledShape: kernel.shape)
+          x.withUnsafeBufferPointer { input in
+            gradient.withUnsafeMutableBufferPointer {
+              kernels.convolutionBackwardWeights(
+                g, input: g2, outputGradient: input, kernelGradient: $0, biasGradient: nil)
+            }
+          }
+          dk = gradient
+        }
+      }
+      return [dx, dk]
+    }
+  }
+
+  /// Keras' `deconv_output_length`: the side of a transposed convolution's output.
+  package static func transposedLength(
+    _ length: Int, kernel: Int, stride: Int, dilation: Int, same: Bool, outputPadding: Int?
+  ) throws -> Int {
+    guard stride > 0, dilation > 0, kernel > 0, length > 0, length <= maximumWindowExtent,
+      stride <= maximumWindowExtent, kernel <= maximumWindowExtent, dilation <= maximumWindowExtent
+    else {
+      throw StrataError.invalidArgument(
+        owner: "ops.conv_transpose", argument: "strides",
+        value: "\(stride) (kernel \(kernel), dilation \(dilation), length \(length))",
+        expected: "positive sizes up to \(maximumWindowExtent)")
+    }
+    let extent = (kernel - 1) * dilation + 1
+    guard let outputPadding else {
+      return same ? length * stride : length * stride + Swift.max(extent - stride, 0)
+    }
+    guard (0..<stride).contains(outputPadding) else {
+      throw StrataError.invalidArgument(
+        owner: "ops.conv_transpose", argument: "output_padding", value: "\(outputPadding)",
+        expected: "a size below the stride (\(stride))")
+    }
+    let pad = same ? extent / 2 : 0
+    return (length - 1) * stride + extent - 2 * pad + outputPadding
+  }
+
   /// The largest value of each window of channels-last images (Keras' `ops.max_pool`); `strides`
   /// default to `poolSize`.
   public static func maxPool(
