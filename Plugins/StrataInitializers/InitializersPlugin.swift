@@ -16,8 +16,8 @@ public enum InitializersPlugin: BuiltInPlugin {
     }
     try registrar.register(aliased: [
       (VarianceScaling.self, ["VarianceScaling"]),
-      (RandomNormal.self, ["RandomNormal"]),
-      (RandomUniform.self, ["RandomUniform"]),
+      (RandomNormal.self, ["RandomNormal", "normal"]),
+      (RandomUniform.self, ["RandomUniform", "uniform"]),
       (TruncatedNormal.self, ["TruncatedNormal"]),
       (Zeros.self, ["Zeros", "zero"]),
       (Ones.self, ["Ones", "one"]),

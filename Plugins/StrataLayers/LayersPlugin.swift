@@ -19,6 +19,10 @@ public enum LayersPlugin: BuiltInPlugin {
       (L1L2.self, ["l1l2"]),
       (SeparableConv2D.self, ["SeparableConvolution2D"]),
       (Conv2DTranspose.self, ["Convolution2DTranspose"]),
+      (MaxPooling1D.self, ["MaxPool1D"]),
+      (AveragePooling1D.self, ["AvgPool1D"]),
+      (GlobalMaxPooling1D.self, ["GlobalMaxPool1D"]),
+      (GlobalAveragePooling1D.self, ["GlobalAvgPool1D"]),
     ])
     try registrar.register(
       types: Dense.self, Flatten.self, Reshape.self, Dropout.self, ActivationLayer.self,
@@ -30,6 +34,6 @@ public enum LayersPlugin: BuiltInPlugin {
       ScalarOperation.self, CustomScaleLayer.self, LayerScale.self,
       LayerNormalization.self, UpSampling2D.self, Permute.self,
       RepeatVector.self, GaussianNoise.self, GaussianDropout.self, SpatialDropout1D.self,
-      SpatialDropout2D.self, ActivityRegularization.self)
+      SpatialDropout2D.self, ActivityRegularization.self, Embedding.self, Conv1D.self)
   }
 }

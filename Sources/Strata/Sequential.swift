@@ -21,6 +21,9 @@ import StrataLayers
 public final class Sequential: Model {
   /// The input shape without the batch axis, once known.
   public private(set) var inputShape: [Int]?
+  /// The input's element type, as its `Input` declared it: `"float32"`, or `"int32"`/`"int64"` for
+  /// token ids. Saved with the model.
+  public private(set) var inputDType = "float32"
   /// Each built layer's output shape without the batch axis.
   public private(set) var outputShapes: [[Int]] = []
 
@@ -81,6 +84,7 @@ public final class Sequential: Model {
         throw StrataError.invalidState("Sequential: an InputLayer can only come first.")
       }
       inputShape = input.shape
+      inputDType = input.config.dtype
       return
     }
     let layerName = try uniqueName(name, for: layer)
@@ -233,7 +237,9 @@ public final class Sequential: Model {
         return try integers(Array(shape.dropFirst()), key: key)
       }
     }
-    if let value = config["input_dim"], !value.isNull {
+    // Keras 2's `input_dim` shorthand for `input_shape=(input_dim,)`; Embedding's `input_dim` is its
+    // vocabulary size instead.
+    if owner != "Embedding", let value = config["input_dim"], !value.isNull {
       guard let dimension = value.intValue else {
         throw StrataError.invalidArgument(
           owner: owner, argument: "input_dim", value: value.description, expected: "an integer")
@@ -355,12 +361,11 @@ public final class Sequential: Model {
   public override var config: ConfigValue {
     var records: [ConfigValue] = []
     if let inputShape {
-      records.append([
-        "class_name": "InputLayer",
-        "config": [
-          "batch_shape": .array([.null] + inputShape.map { .int($0) }), "name": "input_layer",
-        ],
-      ])
+      var input: ConfigDictionary = [
+        "batch_shape": .array([.null] + inputShape.map { .int($0) }), "name": "input_layer",
+      ]
+      if inputDType != "float32" { input["dtype"] = .string(inputDType) }
+      records.append(["class_name": "InputLayer", "config": .object(input)])
     }
     for (layer, layerName) in zip(layers, layerNames) {
       let config = layer.savedConfig(name: layerName)

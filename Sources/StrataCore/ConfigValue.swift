@@ -106,6 +106,10 @@ let genericKerasArguments: Set<String> = [
   "quantization_config", "synchronized", "reduction",
 ]
 
+/// A config that reads Keras' `dtype` itself rather than having it refused unless float32: an
+/// `InputLayer` of token ids is `dtype="int32"`.
+public protocol ConfigDecodesDType {}
+
 /// A config that reads keys it does not write back: Keras' other spellings of an argument
 /// (`InputLayer` reads `shape` and writes `batch_shape`). Such keys are not "unknown arguments".
 public protocol ConfigReadsMoreKeys {
@@ -151,14 +155,16 @@ extension KerasConfig {
 public enum ConfigCoding {
   /// Refuses generic Keras arguments whose value Strata cannot honour (`data_format:
   /// "channels_first"`, a `dtype` other than float32, sparse or ragged inputs), naming them.
-  static func checkGenericArguments(_ given: ConfigDictionary, owner: String) throws {
+  static func checkGenericArguments(
+    _ given: ConfigDictionary, owner: String, checksDType: Bool = true
+  ) throws {
     if let format = given["data_format"], format != .string("channels_last") {
       throw StrataError.invalidArgument(
         owner: owner, argument: "data_format", value: format.description,
         expected:
           "\"channels_last\" (images as (height, width, channels); Strata has no channels_first)")
     }
-    if let dtype = given["dtype"] {
+    if checksDType, let dtype = given["dtype"] {
       let name =
         dtype.stringValue ?? dtype.objectValue?["config"]?.objectValue?["name"]?.stringValue
       try checkArgument(
@@ -190,7 +196,8 @@ public enum ConfigCoding {
   ) throws -> Config {
     // Keras writes `null` for every unset argument; a Config's own defaults stand for those.
     let given = dictionary.filter { !$0.value.isNull }
-    try checkGenericArguments(given, owner: owner)
+    try checkGenericArguments(
+      given, owner: owner, checksDType: !(Config.self is any ConfigDecodesDType.Type))
     // A config that is JSON itself (a nested model's) is the dictionary as it is: coding it through
     // JSON at every level of nesting cost time growing with the cube of the depth.
     if let config = ConfigValue.object(given) as? Config { return config }

@@ -84,3 +84,56 @@ public func requireImages(_ inputShape: [Int], layer: String) throws {
     )
   }
 }
+
+/// One size that Keras' 1-D layers take as an integer or a one-element tuple: `kernel_size=3` or
+/// `kernel_size=(3,)`. Encodes as a one-element list, as Keras saves it.
+public struct IntSingle: Codable, Sendable, Hashable, ExpressibleByIntegerLiteral,
+  CustomStringConvertible
+{
+  /// The size.
+  public var value: Int
+
+  /// `value`.
+  public init(_ value: Int) { self.value = value }
+
+  public init(integerLiteral value: Int) { self.init(value) }
+
+  public init(from decoder: Decoder) throws {
+    let container = try decoder.singleValueContainer()
+    if let value = try? container.decode(Int.self) {
+      self.init(value)
+      return
+    }
+    let values = try container.decode([Int].self)
+    guard values.count == 1 else {
+      throw DecodingError.dataCorruptedError(
+        in: container, debugDescription: "one integer, received \(values.count) values")
+    }
+    self.init(values[0])
+  }
+
+  public func encode(to encoder: Encoder) throws {
+    var container = encoder.singleValueContainer()
+    try container.encode([value])
+  }
+
+  public var description: String { "(\(value),)" }
+}
+
+/// Checks that a 1-D size is a positive integer of at most ``maximumWindowExtent``.
+public func requirePositive(_ size: IntSingle, owner: String, argument: String) throws {
+  guard size.value > 0, size.value <= maximumWindowExtent else {
+    throw StrataError.invalidArgument(
+      owner: owner, argument: argument, value: "\(size)",
+      expected: "a positive integer up to \(maximumWindowExtent)")
+  }
+}
+
+/// Checks that a layer gets sequences: `(None, steps, features)`.
+public func requireSequences(_ inputShape: [Int], layer: String) throws {
+  guard inputShape.count == 2, inputShape.allSatisfy({ $0 > 0 }) else {
+    throw StrataError.shapeMismatch(
+      layer: layer, received: kerasShape(inputShape),
+      expected: "a 3-D input (None, steps, features)")
+  }
+}

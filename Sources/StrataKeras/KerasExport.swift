@@ -67,7 +67,7 @@ extension KerasFile {
     } else {
       object["module"] = "keras.layers"
       object["registered_name"] = .null
-      config["dtype"] = "float32"
+      config["dtype"] = config["dtype"] ?? "float32"
       config["sparse"] = false
       config["ragged"] = false
     }

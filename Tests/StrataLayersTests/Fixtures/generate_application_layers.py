@@ -1,39 +1,17 @@
 """Keras' values for the layers the Keras application models need: application_layers.json, in
 layers.json's format.
 
-Run with Keras 3 on JAX: `KERAS_BACKEND=jax python3 generate_application_layers.py`. Each case holds
-the layer's `get_config()`, an input `x`, the weights in Keras order (trainable, then non-trainable),
-the inference output `y`, an `upstream` gradient, and the gradients of sum(y * upstream) with
-respect to `x` (`dx`) and to each trainable weight (`d_weights`).
+Run with Keras 3 on JAX: `KERAS_BACKEND=jax python3 generate_application_layers.py`; each case is
+keras_cases.make_case's.
 """
 import json
 import os
 
-import jax
 import keras
 import numpy as np
+from keras_cases import array, make_case
 
 rng = np.random.default_rng(5)
-
-
-def array(a):
-    a = np.asarray(a, dtype=np.float32)
-    return {"shape": list(a.shape), "data": [float(str(v)) for v in a.reshape(-1)]}  # shortest float32 text
-
-
-def weight_values(layer):
-    """Random weights; a variance stays positive and Normalization's count 0, as adapt leaves it."""
-    values = []
-    for w in layer.weights:
-        if w.name == "variance":
-            values.append(rng.uniform(0.2, 2, size=w.shape).astype(np.float32))
-        elif w.name == "count":
-            values.append(np.zeros(w.shape, dtype=w.dtype))
-        elif w.name == "gamma":
-            values.append(rng.uniform(0.5, 1.5, size=w.shape).astype(np.float32))
-        else:
-            values.append(rng.uniform(-0.5, 0.5, size=w.shape).astype(np.float32))
-    return values
 
 
 IMAGES = (2, 5, 4, 3)
@@ -88,34 +66,8 @@ CASES = [
 
 cases = []
 for name, description, arguments, shape in CASES:
-    layer = getattr(keras.layers, name)(**arguments)
     x = rng.uniform(-1, 1, size=shape).astype(np.float32)
-    layer.build(x.shape)
-    weights = weight_values(layer)
-    layer.set_weights(weights)
-    if hasattr(layer, "finalize_state"):
-        layer.finalize_state()  # Normalization reads its weights there (loading a file calls it)
-    y = np.asarray(layer(x))
-    upstream = rng.normal(size=y.shape).astype(np.float32)
-    trainable = [np.asarray(v) for v in layer.trainable_variables]
-    non_trainable = [v.value for v in layer.non_trainable_variables]
-
-    def forward(x, trainable):
-        out, _ = layer.stateless_call(trainable, non_trainable, x)
-        return out
-
-    _, pullback = jax.vjp(forward, x, trainable)
-    dx, d_weights = pullback(upstream)
-    config = layer.get_config()
-    config.pop("dtype", None)
-    cases.append({
-        "layer": name, "desc": description, "config": config, "x": array(x),
-        "weights": [array(w) for w in weights],
-        "weight_names": [w.name for w in layer.weights],
-        "y": array(y), "upstream": array(upstream), "dx": array(dx),
-        "d_weights": [array(d) for d in d_weights],
-        "tolerance": {"rtol": 1e-4, "atol": 1e-5},
-    })
+    cases.append(make_case(getattr(keras.layers, name)(**arguments), name, description, x, rng))
 
 # Normalization.adapt: the statistics Keras learns from the data as one array; Strata is given it in
 # batches too (Keras' running formula is exact, so the same statistics must come out).

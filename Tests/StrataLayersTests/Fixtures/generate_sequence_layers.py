@@ -1,0 +1,46 @@
+"""Keras' values for the sequence layers: sequence_layers.json, in layers.json's format.
+
+Run with Keras 3 on JAX: `KERAS_BACKEND=jax python3 generate_sequence_layers.py`; each case is
+keras_cases.make_case's (integer ids for Embedding, whose `dx` is zeros).
+"""
+import json
+import os
+
+import keras
+import numpy as np
+from keras_cases import make_case
+
+rng = np.random.default_rng(11)
+SEQUENCES = (2, 7, 3)
+IDS = "ids"
+CASES = [
+    ("Embedding", "ids of a vocabulary of 6", dict(input_dim=6, output_dim=4), (IDS, (2, 5), 6)),
+    ("Embedding", "ids of any rank, mask_zero", dict(input_dim=9, output_dim=3, mask_zero=True),
+     (IDS, (2, 3, 4), 9)),
+    ("Conv1D", "kernel 3 valid", dict(filters=4, kernel_size=3), SEQUENCES),
+    ("Conv1D", "kernel 3 stride 2 same, relu", dict(filters=2, kernel_size=3, strides=2, padding="same",
+                                                    activation="relu"), SEQUENCES),
+    ("Conv1D", "kernel 2 causal, dilation 2, no bias",
+     dict(filters=3, kernel_size=2, padding="causal", dilation_rate=2, use_bias=False), SEQUENCES),
+    ("Conv1D", "kernel 4 same (even)", dict(filters=2, kernel_size=4, padding="same"), SEQUENCES),
+    ("MaxPooling1D", "2 valid", dict(pool_size=2), SEQUENCES),
+    ("MaxPooling1D", "3 stride 2 same", dict(pool_size=3, strides=2, padding="same"), SEQUENCES),
+    ("AveragePooling1D", "2 same", dict(pool_size=2, padding="same"), SEQUENCES),
+    ("AveragePooling1D", "3 stride 1 valid", dict(pool_size=3, strides=1), SEQUENCES),
+    ("GlobalMaxPooling1D", "steps", dict(), SEQUENCES),
+    ("GlobalAveragePooling1D", "steps, keepdims", dict(keepdims=True), SEQUENCES),
+]
+
+cases = []
+for name, description, arguments, shape in CASES:
+    if shape[0] == IDS:
+        x = rng.integers(0, shape[2], size=shape[1]).astype(np.int32)
+    else:
+        x = rng.uniform(-1, 1, size=shape).astype(np.float32)
+    cases.append(make_case(getattr(keras.layers, name)(**arguments), name, description, x, rng))
+
+out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sequence_layers.json")
+with open(out, "w") as f:
+    json.dump({"generator": f"keras {keras.__version__}, {keras.backend.backend()} backend",
+               "cases": cases}, f)
+print(f"wrote {len(cases)} cases to {out}")

@@ -1,0 +1,128 @@
+import Foundation
+import Strata
+import StrataTesting
+import Testing
+
+let sequenceLayerFixture = try! KerasFixture(
+  contentsOf: Bundle.module.url(
+    forResource: "sequence_layers", withExtension: "json", subdirectory: "Fixtures")!)
+
+/// Embedding, Conv1D and the 1-D pooling layers against Keras (generate_sequence_layers.py), their
+/// gradients against finite differences, and their refusals.
+@Suite struct SequenceLayerTests {
+  @Test func fixtureCoversEachLayer() {
+    for (layer, count) in [
+      ("Embedding", 2), ("Conv1D", 4), ("MaxPooling1D", 2), ("AveragePooling1D", 2),
+      ("GlobalMaxPooling1D", 1), ("GlobalAveragePooling1D", 1),
+    ] {
+      #expect(sequenceLayerFixture.cases(where: "layer", is: layer).count == count, "\(layer)")
+    }
+  }
+
+  /// Every case on every backend (the convolutions and pooling run on oneDNN on "cpu").
+  @Test(arguments: sequenceLayerFixture.cases, convolutionBackends)
+  func matchesKeras(_ fixture: KerasCase, backend: String) throws {
+    try checkAgainstKeras(
+      fixture, kernels: try Registries.shared.kernels.make(backend), rtol: 1e-4, atol: 1e-5)
+  }
+
+  @Test func gradientsMatchFiniteDifferences() throws {
+    let layers: [(String, any Layer)] = [
+      ("Conv1D same", try Conv1D(3, 3, strides: 2, padding: "same", activation: "tanh")),
+      ("Conv1D causal", try Conv1D(2, 2, padding: "causal", dilationRate: 2)),
+      ("MaxPooling1D", try MaxPooling1D(3, strides: 2, padding: "same")),
+      ("AveragePooling1D", try AveragePooling1D(2, padding: "same")),
+      ("GlobalMaxPooling1D", try GlobalMaxPooling1D()),
+      ("GlobalAveragePooling1D", try GlobalAveragePooling1D(keepdims: true)),
+    ]
+    for (name, layer) in layers {
+      let error = try maxGradientError(of: layer, inputShape: [2, 7, 3])
+      #expect(error < 1e-2, "\(name): \(error)")
+    }
+    // Embedding's formula, the table's gradient with the ids held fixed (they are not
+    // differentiable).
+    let ids = try Tensor(shape: [2, 4], scalars: [0, 1, 4, 1, 3, 3, 2, 0])
+    let error = try maxGradientError(
+      of: { try Ops.take($0[0], ids, axis: 0) }, at: [awayFromZero([5, 3], seed: 2)])
+    #expect(error < 1e-2, "Embedding: \(error)")
+  }
+
+  /// A repeated id gets the sum of its rows' gradients.
+  @Test func embeddingGradientAccumulatesRepeatedIds() throws {
+    let layer = try Embedding(4, 2)
+    var generator = SeededGenerator(seed: 1)
+    _ = try layer.build(inputShape: [3], generator: &generator)
+    let context = Context(isTraining: true)
+    _ = try layer.forward(try Tensor(shape: [1, 3], scalars: [2, 0, 2]), in: context)
+    _ = try layer.backward(try Tensor(shape: [1, 3, 2], scalars: [1, 2, 3, 4, 5, 6]), in: context)
+    #expect(try #require(layer.embeddings).gradient.scalars == [3, 4, 0, 0, 6, 8, 0, 0])
+  }
+
+  @Test func refusalsNameTheLayerAndValue() throws {
+    func message(_ body: () throws -> some Any) -> String { refusal(body).map { "\($0)" } ?? "" }
+    var generator = SeededGenerator(seed: 1)
+    let embedding = try Embedding(5, 2)
+    _ = try embedding.build(inputShape: [2], generator: &generator)
+    let outside = message {
+      try embedding.forward(try Tensor(shape: [1, 2], scalars: [1, 5]), in: Context())
+    }
+    #expect(outside.contains("Embedding") && outside.contains("5") && outside.contains("input_dim"))
+    #expect(
+      message {
+        try embedding.forward(try Tensor(shape: [1, 2], scalars: [1, 0.5]), in: Context())
+      }
+      .contains("0.5"))
+    #expect(message { try Embedding(0, 2) }.contains("input_dim"))
+    #expect(message { try Embedding(3, -1) }.contains("output_dim"))
+    let padding = message { try Conv1D(2, 3, padding: "full") }
+    #expect(padding.contains("Conv1D") && padding.contains("causal"))
+    #expect(message { try Conv1D(2, 3, strides: 2, dilationRate: 2) }.contains("dilation_rate"))
+    let images = message {
+      try Conv1D(2, 3).build(inputShape: [4, 4, 3], generator: &generator)
+    }
+    #expect(images.contains("Conv1D") && images.contains("(None, 4, 4, 3)"))
+    let short = message { try Conv1D(2, 5).build(inputShape: [3, 2], generator: &generator) }
+    #expect(short.contains("(None, 3, 2)"))
+    #expect(message { try MaxPooling1D(0) }.contains("pool_size"))
+    let flat = message {
+      try GlobalAveragePooling1D().build(inputShape: [5], generator: &generator)
+    }
+    #expect(flat.contains("GlobalAveragePooling1D") && flat.contains("(None, 5)"))
+    let dtype = message { try Input(shape: [3], dtype: "string") }
+    #expect(dtype.contains("dtype") && dtype.contains("int32"))
+  }
+
+  /// A text classifier of token ids: Input(dtype: "int32"), Embedding, Conv1D, pooling, trains and
+  /// saves with its integer input.
+  @Test func textClassifierTrainsSavesAndLoads() throws {
+    let model = try Sequential(seed: 4)
+    try model.add(Input(shape: [12], dtype: "int32"))
+    try model.add(Embedding(20, 8))
+    try model.add(Conv1D(8, 3, padding: "causal", activation: "relu"))
+    try model.add(MaxPooling1D(2))
+    try model.add(GlobalMaxPooling1D())
+    try model.add(Dense(2, activation: "softmax"))
+    try model.compile(
+      optimizer: "adam", loss: "sparse_categorical_crossentropy", metrics: ["accuracy"])
+    // Label: whether id 7 occurs in the sequence.
+    var generator = SeededGenerator(seed: 9)
+    var ids: [Float] = [], labels: [Float] = []
+    for _ in 0..<64 {
+      let row = (0..<12).map { _ in Float(Int(generator.nextUniform() * 20) % 20) }
+      ids += row
+      labels.append(row.contains(7) ? 1 : 0)
+    }
+    let x = try Tensor(shape: [64, 12], scalars: ids)
+    let y = try Tensor(shape: [64], scalars: labels)
+    let history = try model.fit(x, y, batchSize: 16, epochs: 15, verbose: 0)
+    let losses = try #require(history["loss"])
+    #expect(losses.last! < losses.first! * 0.9, "\(losses)")
+    let url = FileManager.default.temporaryDirectory
+      .appendingPathComponent("text-\(UUID().uuidString).keras")
+    defer { try? FileManager.default.removeItem(at: url) }
+    try model.save(to: url)
+    let loaded = try loadModel(from: url)
+    #expect((loaded as? Sequential)?.inputDType == "int32")
+    #expect(isClose(try loaded.predict(x), try model.predict(x), rtol: 1e-6, atol: 1e-7))
+  }
+}
