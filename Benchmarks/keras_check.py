@@ -13,7 +13,9 @@ What it does, with the `strata` command-line tool (built here in release mode):
    registers the plugin); the largest difference must be at most 1e-5.
 3. `strata convert FILE FILE.weights.h5` writes the weights alone, which Keras' `load_weights` reads into
    the model it loaded; the predictions must not change.
-4. The other way: Keras' own test files (../shared/keras-files) are predicted by Strata and Keras.
+4. The other way: Keras' own test files (../shared/keras-files, and the sequence models of
+   ../shared/keras-seq Strata runs) are predicted by Strata and Keras; Strata converts the sequence
+   models to files of its own writing, which are checked the same way.
 Prints one line per file and exits with 1 if any check fails.
 """
 import json
@@ -31,6 +33,7 @@ import numpy as np  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED = os.path.join(os.path.dirname(ROOT), "shared", "keras-files")
+SEQUENCES = os.path.join(os.path.dirname(ROOT), "shared", "keras-seq")
 TOLERANCE = 1e-5
 
 
@@ -65,14 +68,18 @@ def write_png(path, pixels):
 
 
 def input_shapes(path):
-    """The input shapes (batch axis dropped) a .keras file's config declares, in model input order."""
+    """The input shapes (batch axis dropped) and dtypes a .keras file's config declares, in model
+    input order."""
     config = json.loads(zipfile.ZipFile(path).read("config.json"))
     layers = config["config"]["layers"]
+
+    def described(layer):
+        return layer["config"]["batch_shape"][1:], layer["config"].get("dtype", "float32")
     if config["class_name"] == "Sequential":
-        return [layers[0]["config"]["batch_shape"][1:]]
+        return [described(layers[0])]
     names = config["config"]["input_layers"]
     names = [names] if isinstance(names[0], str) else names
-    shapes = {layer["config"]["name"]: layer["config"]["batch_shape"][1:] for layer in layers
+    shapes = {layer["config"]["name"]: described(layer) for layer in layers
               if layer["class_name"] == "InputLayer"}
     return [shapes[name[0]] for name in names]
 
@@ -103,7 +110,9 @@ def decoder_model():
 def check(strata, path, work, label):
     """`strata` is the command to run: [strata, "predict"] / [strata, "convert"], or the plugin demo's."""
     rng = np.random.default_rng(0)
-    inputs = [rng.random([3] + shape, dtype=np.float32) for shape in input_shapes(path)]
+    # Token ids (an int32 input) below 10: every Embedding here has a vocabulary at least that large.
+    inputs = [rng.integers(0, 10, [3] + shape).astype(np.int32) if dtype in ("int32", "int64")
+              else rng.random([3] + shape, dtype=np.float32) for shape, dtype in input_shapes(path)]
     args = strata["predict"] + [path]
     for i, x in enumerate(inputs):
         np.save(os.path.join(work, f"{label}_in{i}.npy"), x)
@@ -173,6 +182,13 @@ def main():
     converted = os.path.join(work, "decoder-strata.keras")
     run(binary, "convert", path, converted)
     files.append((converted, "strata decoder layers", strata))
+    # Keras' sequence models Strata runs, as Keras wrote them and as Strata writes them.
+    for name in ["conv1d_text", "conv1d_series", "gru_stack", "simple_rnn_series"]:
+        original = os.path.join(SEQUENCES, f"{name}.keras")
+        files.append((original, f"keras {name}", strata))
+        converted = os.path.join(work, f"{name}-strata.keras")
+        run(binary, "convert", original, converted)
+        files.append((converted, f"strata {name}", strata))
     for name in sorted(os.listdir(SHARED)):
         if name.endswith(".keras"):
             files.append((os.path.join(SHARED, name), f"keras {name[:-6]}", strata))

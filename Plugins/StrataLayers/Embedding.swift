@@ -22,7 +22,8 @@ public final class Embedding: OpsLayer {
     public var activityRegularizer: Spec?
     /// Keras' `embeddings_constraint`.
     public var embeddingsConstraint: Spec?
-    /// Keras' `mask_zero`: id 0 is padding, masked out for the layers after.
+    /// Keras' `mask_zero`: id 0 is padding, masked out for the layers after (false only, until
+    /// masks propagate).
     public var maskZero: Bool = false
 
     /// Keras' defaults.
@@ -67,6 +68,12 @@ public final class Embedding: OpsLayer {
         value > 0 && value <= 1 << 24, owner: "Embedding", argument: argument, value: "\(value)",
         expected: "a positive integer up to 2^24")
     }
+    // Without masks flowing to the layers after, a recurrent layer or a pooling would read the
+    // padding that Keras skips: refused rather than computed differently.
+    try checkArgument(
+      !config.maskZero, owner: "Embedding", argument: "mask_zero", value: "true",
+      expected:
+        "false (Strata does not propagate masks yet; the layers after would read the padding)")
     _ = try elementCount(of: [config.inputDim, config.outputDim], owner: "Embedding")
     options = try WeightOptions(
       WeightArguments(

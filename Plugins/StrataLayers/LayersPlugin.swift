@@ -34,6 +34,7 @@ public enum LayersPlugin: BuiltInPlugin {
       ScalarOperation.self, CustomScaleLayer.self, LayerScale.self,
       LayerNormalization.self, UpSampling2D.self, Permute.self,
       RepeatVector.self, GaussianNoise.self, GaussianDropout.self, SpatialDropout1D.self,
-      SpatialDropout2D.self, ActivityRegularization.self, Embedding.self, Conv1D.self)
+      SpatialDropout2D.self, ActivityRegularization.self, Embedding.self, Conv1D.self,
+      SimpleRNN.self, LSTM.self, GRU.self)
   }
 }

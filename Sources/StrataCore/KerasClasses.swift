@@ -30,3 +30,14 @@ extension Layer {
     return config
   }
 }
+
+/// A layer whose weights Keras keeps in sub-objects of the layer's group in `model.weights.h5`
+/// rather than in its own `vars`: a recurrent layer's sit in its cell (`layers/lstm/cell/vars/0`),
+/// a wrapper's in the layer it wraps.
+public protocol KerasNestedWeights: Layer {
+  /// For each parameter in Keras' order (trainable first): the group holding it, relative to the
+  /// layer's (`"cell"`, `"forward_layer/cell"`), and its index in that group's `vars`.
+  var kerasWeightLocations: [(group: String, index: Int)] { get }
+  /// The name Keras gives each such group's `vars` (its `name` attribute), by group.
+  var kerasWeightGroupNames: [String: String] { get }
+}

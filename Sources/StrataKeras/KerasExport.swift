@@ -201,6 +201,17 @@ extension KerasFile {
       }
       try file.createGroup("\(base)/vars")
       try file.write(strings: [name], scalar: true, attribute: "name", of: "\(base)/vars")
+      if let nested = layer as? any KerasNestedWeights {
+        for (group, groupName) in nested.kerasWeightGroupNames.sorted(by: { $0.key < $1.key }) {
+          try file.createGroup("\(base)/\(group)/vars")
+          try file.write(
+            strings: [groupName], scalar: true, attribute: "name", of: "\(base)/\(group)/vars")
+        }
+        for (location, parameter) in zip(nested.kerasWeightLocations, kerasOrder(layer)) {
+          try file.write(parameter.value, to: "\(base)/\(location.group)/vars/\(location.index)")
+        }
+        continue
+      }
       for (index, parameter) in kerasOrder(layer).enumerated() {
         try file.write(parameter.value, to: "\(base)/vars/\(index)")
       }

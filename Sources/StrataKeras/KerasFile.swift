@@ -194,6 +194,15 @@ enum KerasFile {
       }
       let parameters = kerasOrder(layer)
       guard !parameters.isEmpty else { continue }
+      if let nested = layer as? any KerasNestedWeights {
+        let paths = nested.kerasWeightLocations.map { "\(base)/\($0.group)/vars/\($0.index)" }
+        for path in paths where !file.exists(path) {
+          throw StrataError.file(
+            path: file.path, reason: "holds no weight '\(path.prefix(200))' for layer '\(name)'")
+        }
+        values += try layerWeights(layer, name: name, paths: paths, from: file)
+        continue
+      }
       guard file.exists("\(base)/vars") else {
         throw StrataError.file(
           path: file.path, reason: "holds no weights for layer '\(name)' (group '\(base)')")

@@ -4,6 +4,7 @@ import Strata
 import StrataSeedModels
 import StrataCore
 import StrataData
+import StrataTesting
 import Testing
 
 /// A file of `Fixtures/keras/`: Keras 3.15.1's own files and predictions (`../shared/keras-files/`).
@@ -85,9 +86,22 @@ struct KerasFileTests {
     try expected.check(model, name)
   }
 
+  /// The sequence models Strata cannot run yet are refused, naming what is missing.
+  @Test func refusesSequenceModelsItCannotRunYet() throws {
+    for (name, missing) in [
+      ("lstm_classifier", "mask_zero"), ("bilstm_tagger", "mask_zero"),
+      ("masked_lstm_series", "Masking"), ("transformer_classifier", "MultiHeadAttention"),
+      ("causal_attention", "MultiHeadAttention"),
+    ] {
+      let error = refusal { try loadModel(from: kerasFile("\(name).keras")) }
+      #expect(
+        error.map { "\($0)" }?.contains(missing) == true, "\(name): \(String(describing: error))")
+    }
+  }
+
   @Test(
     "Keras' sequence models load and predict Keras' outputs",
-    arguments: ["conv1d_text", "conv1d_series"])
+    arguments: ["conv1d_text", "conv1d_series", "gru_stack", "simple_rnn_series"])
   func loadsSequenceModels(name: String) throws {
     let expected = try KerasExpectation(name)
     let model = try loadModel(from: kerasFile("\(name).keras"))

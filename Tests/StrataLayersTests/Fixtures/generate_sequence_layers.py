@@ -15,7 +15,7 @@ SEQUENCES = (2, 7, 3)
 IDS = "ids"
 CASES = [
     ("Embedding", "ids of a vocabulary of 6", dict(input_dim=6, output_dim=4), (IDS, (2, 5), 6)),
-    ("Embedding", "ids of any rank, mask_zero", dict(input_dim=9, output_dim=3, mask_zero=True),
+    ("Embedding", "ids of any rank", dict(input_dim=9, output_dim=3),
      (IDS, (2, 3, 4), 9)),
     ("Conv1D", "kernel 3 valid", dict(filters=4, kernel_size=3), SEQUENCES),
     ("Conv1D", "kernel 3 stride 2 same, relu", dict(filters=2, kernel_size=3, strides=2, padding="same",
@@ -29,6 +29,19 @@ CASES = [
     ("AveragePooling1D", "3 stride 1 valid", dict(pool_size=3, strides=1), SEQUENCES),
     ("GlobalMaxPooling1D", "steps", dict(), SEQUENCES),
     ("GlobalAveragePooling1D", "steps, keepdims", dict(keepdims=True), SEQUENCES),
+    ("SimpleRNN", "last output", dict(units=4), SEQUENCES),
+    ("SimpleRNN", "sequences, backwards, relu", dict(units=3, return_sequences=True, go_backwards=True,
+                                                     activation="relu"), SEQUENCES),
+    ("LSTM", "last output", dict(units=4), SEQUENCES),
+    ("LSTM", "sequences, no forget bias, hard_sigmoid gates",
+     dict(units=3, return_sequences=True, unit_forget_bias=False, recurrent_activation="hard_sigmoid"),
+     SEQUENCES),
+    ("LSTM", "backwards, no bias", dict(units=2, go_backwards=True, use_bias=False), SEQUENCES),
+    ("GRU", "reset_after, last output", dict(units=4), SEQUENCES),
+    ("GRU", "reset_after, sequences, backwards", dict(units=3, return_sequences=True, go_backwards=True),
+     SEQUENCES),
+    ("GRU", "reset before, sequences", dict(units=3, reset_after=False, return_sequences=True), SEQUENCES),
+    ("GRU", "no bias", dict(units=2, use_bias=False), SEQUENCES),
 ]
 
 cases = []

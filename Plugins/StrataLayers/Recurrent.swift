@@ -1,0 +1,489 @@
+import StrataCore
+
+/// The arguments Keras' recurrent layers share, flat in their configs.
+public struct RecurrentArguments: Equatable, KerasConfig {
+  /// Keras' `units`: the size of the state.
+  public var units: Int = 0
+  /// Keras' `activation`: of the candidate state and the output.
+  public var activation: Spec = "tanh"
+  /// Keras' `use_bias`.
+  public var useBias: Bool = true
+  /// Keras' `kernel_initializer`: for the input weights.
+  public var kernelInitializer: Spec = "glorot_uniform"
+  /// Keras' `recurrent_initializer`: for the state weights.
+  public var recurrentInitializer: Spec = "orthogonal"
+  /// Keras' `bias_initializer`.
+  public var biasInitializer: Spec = "zeros"
+  /// Keras' `kernel_regularizer`.
+  public var kernelRegularizer: Spec?
+  /// Keras' `recurrent_regularizer`.
+  public var recurrentRegularizer: Spec?
+  /// Keras' `bias_regularizer`.
+  public var biasRegularizer: Spec?
+  /// Keras' `activity_regularizer`.
+  public var activityRegularizer: Spec?
+  /// Keras' `kernel_constraint`.
+  public var kernelConstraint: Spec?
+  /// Keras' `recurrent_constraint`.
+  public var recurrentConstraint: Spec?
+  /// Keras' `bias_constraint`.
+  public var biasConstraint: Spec?
+  /// Keras' `dropout`: of the inputs, one mask per sequence, in training.
+  public var dropout: Float = 0
+  /// Keras' `recurrent_dropout`: of the state, one mask per sequence, in training.
+  public var recurrentDropout: Float = 0
+  /// Keras' `return_sequences`: every step's output, not only the last.
+  public var returnSequences: Bool = false
+  /// Keras' `return_state` (false only: a Strata layer has one output).
+  public var returnState: Bool = false
+  /// Keras' `go_backwards`: read the sequence from its end; the outputs come in that order.
+  public var goBackwards: Bool = false
+  /// Keras' `stateful` (false only).
+  public var stateful: Bool = false
+  /// Keras' `unroll` (accepted; the loop is the same).
+  public var unroll: Bool = false
+  /// Keras' `zero_output_for_mask` (accepted; masks are not propagated yet).
+  public var zeroOutputForMask: Bool = false
+
+  /// Keras' defaults.
+  public init() {}
+
+  /// Keras' arguments without a default.
+  public static let requiredArguments: Set<String> = ["units"]
+
+  func validate(owner: String) throws {
+    try checkArgument(
+      units > 0 && units <= 1 << 20, owner: owner, argument: "units", value: "\(units)",
+      expected: "a positive integer")
+    for (argument, rate) in [("dropout", dropout), ("recurrent_dropout", recurrentDropout)] {
+      try checkArgument(
+        rate >= 0 && rate < 1, owner: owner, argument: argument, value: "\(rate)",
+        expected: "a number in [0, 1)")
+    }
+    try checkArgument(
+      !returnState, owner: owner, argument: "return_state", value: "true",
+      expected:
+        "false (a Strata layer has one output; Bidirectional and encoders get the state otherwise)")
+    try checkArgument(
+      !stateful, owner: owner, argument: "stateful", value: "true",
+      expected: "false (states are not kept between batches)")
+    _ = try Registries.shared.activation(activation)
+  }
+}
+
+/// What the recurrent layers share: the weights, the input projection of every step in one product,
+/// the loop over the steps (on a tape in training, so the backward pass through time is
+/// automatic), dropout masks, `return_sequences` and `go_backwards`.
+public class RecurrentLayer {
+  let arguments: RecurrentArguments
+  /// Keras' `input_shape`, when given.
+  public let declaredInputShape: [Int]?
+  private let owner: String
+  private var inputShape: [Int] = []
+  private var generator = SeededGenerator(seed: 0)
+  private let seeded: Bool
+  /// `[features, gates · units]`; `nil` until built.
+  public private(set) var kernel: Parameter?
+  /// `[units, gates · units]`; `nil` until built.
+  public private(set) var recurrentKernel: Parameter?
+  /// `[gates · units]` (a GRU with `reset_after`: `[2, 3 · units]`); `nil` until built or without a bias.
+  public private(set) var bias: Parameter?
+  /// Keras' `activity_regularizer`, resolved.
+  public let activityRegularizer: (any Regularizer)?
+
+  init(arguments: RecurrentArguments, inputShape: [Int]?, owner: String, seed: UInt64?) throws {
+    try arguments.validate(owner: owner)
+    self.arguments = arguments
+    self.owner = owner
+    declaredInputShape = inputShape
+    seeded = seed != nil
+    if let seed { generator = SeededGenerator(seed: seed) }
+    activityRegularizer = try arguments.activityRegularizer.map {
+      try Registries.shared.regularizer($0)
+    }
+  }
+
+  /// The blocks of `units` the weights hold (LSTM 4, GRU 3, SimpleRNN 1).
+  var gates: Int { 1 }
+  /// The bias's shape.
+  var biasShape: [Int] { [gates * arguments.units] }
+  /// Adjusts the bias after its initializer (LSTM's `unit_forget_bias`).
+  func initialized(bias: Tensor) throws -> Tensor { bias }
+  /// The states a step carries (LSTM: the output and the cell).
+  var stateCount: Int { 1 }
+
+  /// One step: the projected input `xt` (`[batch, gates · units]`, input bias added) and the states,
+  /// to the output and the new states.
+  func step(_ xt: Tensor, _ states: [Tensor]) throws -> (Tensor, [Tensor]) {
+    preconditionFailure("overridden")
+  }
+
+  /// The bias added to the projected inputs (all of it but a GRU's recurrent half).
+  func inputBias(_ bias: Tensor) throws -> Tensor { bias }
+
+  /// The weights, in Keras' order.
+  public var parameters: [Parameter] { [kernel, recurrentKernel, bias].compactMap { $0 } }
+
+  /// The state of the dropout masks' generator (saved with the model).
+  public var generatorState: [UInt64] {
+    get { generator.state }
+    set { generator.state = newValue }
+  }
+
+  /// Keras keeps the weights in the layer's cell.
+  public var kerasWeightLocations: [(group: String, index: Int)] {
+    parameters.indices.map { ("cell", $0) }
+  }
+  /// The cell's `vars` name: `lstm_cell`, `gru_cell`, `simple_rnn_cell`.
+  public var kerasWeightGroupNames: [String: String] {
+    ["cell": kerasSnakeCase(owner) + "_cell"]
+  }
+
+  /// Takes sequences `(steps, features)`; gives `(units)`, or `(steps, units)` with
+  /// `return_sequences`.
+  public func build(inputShape: [Int], generator: inout SeededGenerator) throws -> [Int] {
+    try requireSequences(inputShape, layer: owner)
+    let units = arguments.units
+    let registries = Registries.shared
+    func weight(
+      _ name: String, _ shape: [Int], _ initializer: Spec, _ constraint: Spec?,
+      _ regularizer: Spec?
+    ) throws -> Parameter {
+      let parameter = Parameter(
+        name: name,
+        value: try registries.initializer(initializer).make(shape: shape, generator: &generator))
+      parameter.constraint = try constraint.map { try registries.constraint($0) }
+      parameter.regularizer = try regularizer.map { try registries.regularizer($0) }
+      return parameter
+    }
+    kernel = try weight(
+      "kernel", [inputShape[1], gates * units], arguments.kernelInitializer,
+      arguments.kernelConstraint, arguments.kernelRegularizer)
+    recurrentKernel = try weight(
+      "recurrent_kernel", [units, gates * units], arguments.recurrentInitializer,
+      arguments.recurrentConstraint, arguments.recurrentRegularizer)
+    bias =
+      arguments.useBias
+      ? try weight(
+        "bias", biasShape, arguments.biasInitializer, arguments.biasConstraint,
+        arguments.biasRegularizer) : nil
+    if let bias { bias.value = try initialized(bias: bias.value) }
+    let stream = generator.split()
+    if !seeded { self.generator = stream }
+    self.inputShape = inputShape
+    return arguments.returnSequences ? [inputShape[0], units] : [units]
+  }
+
+  /// An inverted-dropout mask of `shape` at `rate`.
+  private func dropoutMask(_ shape: [Int], rate: Float) throws -> Tensor {
+    let scale = 1 / (1 - rate)
+    var mask = Tensor(shape: shape)
+    mask.withUnsafeMutableBufferPointer { m in
+      for i in m.indices { m[i] = generator.nextUniform() >= rate ? scale : 0 }
+    }
+    return mask
+  }
+
+  /// Runs the sequence.
+  func run(_ x: Tensor, training: Bool) throws -> Tensor {
+    guard let kernel, let recurrentKernel else {
+      throw StrataError.invalidState("\(owner): called before build.")
+    }
+    try checkInput(x, layer: owner, expected: inputShape)
+    let (batch, steps, features) = (x.shape[0], x.shape[1], x.shape[2])
+    let units = arguments.units
+    var inputs = x
+    if training && arguments.dropout > 0 {
+      let mask = try dropoutMask([batch, 1, features], rate: arguments.dropout)
+      inputs = try inputs * mask
+    }
+    // Every step's input projection in one product.
+    var projected = try Ops.matmul(Ops.reshape(inputs, [batch * steps, features]), kernel.value)
+    if let bias { projected = try projected + inputBias(bias.value) }
+    projected = try Ops.reshape(projected, [batch, steps, gates * units])
+    let stepInputs = try Ops.split(projected, sections: steps, axis: 1).map {
+      try Ops.reshape($0, [batch, gates * units])
+    }
+    let recurrentMask =
+      training && arguments.recurrentDropout > 0
+      ? try dropoutMask([batch, units], rate: arguments.recurrentDropout) : nil
+    var states = Array(repeating: Tensor(shape: [batch, units]), count: stateCount)
+    var outputs: [Tensor] = []
+    outputs.reserveCapacity(steps)
+    for t in arguments.goBackwards ? Array((0..<steps).reversed()) : Array(0..<steps) {
+      if let recurrentMask { states[0] = try states[0] * recurrentMask }
+      let (output, next) = try step(stepInputs[t], states)
+      states = next
+      outputs.append(output)
+    }
+    return arguments.returnSequences ? try Ops.stack(outputs, axis: 1) : outputs[outputs.count - 1]
+  }
+
+  /// `h · recurrentKernel[:, columns]`.
+  func recurrent(_ h: Tensor, columns: Range<Int>? = nil) throws -> Tensor {
+    guard let recurrentKernel else { throw StrataError.invalidState("\(owner): not built.") }
+    guard let columns else { return try Ops.matmul(h, recurrentKernel.value) }
+    let weights = try Ops.slice(
+      recurrentKernel.value, start: [0, columns.lowerBound],
+      shape: [arguments.units, columns.count])
+    return try Ops.matmul(h, weights)
+  }
+}
+
+/// A fully-connected recurrent layer: `h = activation(x · kernel + h · recurrent_kernel + bias)`.
+/// Keras: `SimpleRNN(units, activation="tanh", return_sequences=False, go_backwards=False, …)`.
+public final class SimpleRNN: RecurrentLayer, OpsLayer, RandomizedLayer, KerasNestedWeights,
+  ActivityRegularized
+{
+  /// The arguments Keras gives this layer.
+  public typealias Config = RecurrentArguments
+  /// The registry key: Keras' `SimpleRNN`.
+  public static let identifier = "SimpleRNN"
+  /// The arguments the layer was made with.
+  public var config: Config { arguments }
+
+  /// A layer from a config.
+  public convenience init(config: Config) throws { try self.init(config: config, inputShape: nil) }
+
+  /// `SimpleRNN(32, returnSequences: true)`, as in Keras.
+  public convenience init(
+    _ units: Int, activation: Spec = "tanh", returnSequences: Bool = false,
+    goBackwards: Bool = false, inputShape: [Int]? = nil
+  ) throws {
+    var config = Config()
+    (config.units, config.activation) = (units, activation)
+    (config.returnSequences, config.goBackwards) = (returnSequences, goBackwards)
+    try self.init(config: config, inputShape: inputShape)
+  }
+
+  /// A layer from a config, with Keras' `input_shape`.
+  public init(config: Config, inputShape: [Int]?) throws {
+    try super.init(arguments: config, inputShape: inputShape, owner: "SimpleRNN", seed: nil)
+  }
+
+  override func step(_ xt: Tensor, _ states: [Tensor]) throws -> (Tensor, [Tensor]) {
+    let h = try Ops.activation(arguments.activation, xt + recurrent(states[0]))
+    return (h, [h])
+  }
+
+  /// The output for a batch of sequences.
+  public func call(_ x: Tensor, training: Bool) throws -> Tensor { try run(x, training: training) }
+}
+
+/// Long short-term memory (Hochreiter and Schmidhuber, 1997): gates `i, f, c, o` in Keras' order,
+/// `c = f·c + i·tanh(…)`, `h = o·tanh(c)`. Keras: `LSTM(units, activation="tanh",
+/// recurrent_activation="sigmoid", unit_forget_bias=True, return_sequences=False, …)`.
+public final class LSTM: RecurrentLayer, OpsLayer, RandomizedLayer, KerasNestedWeights,
+  ActivityRegularized
+{
+  /// The Keras arguments: the shared ones and the LSTM's own.
+  public struct Config: Equatable, KerasConfig {
+    /// The arguments every recurrent layer takes.
+    public var recurrent = RecurrentArguments()
+    /// Keras' `recurrent_activation`: of the gates.
+    public var recurrentActivation: Spec = "sigmoid"
+    /// Keras' `unit_forget_bias`: the forget gate's bias starts at 1.
+    public var unitForgetBias: Bool = true
+    /// Keras' `seed`: of the dropout masks.
+    public var seed: UInt64?
+
+    /// Keras' defaults.
+    public init() {}
+
+    /// Keras' arguments without a default.
+    public static var requiredArguments: Set<String> { RecurrentArguments.requiredArguments }
+
+    enum CodingKeys: String, CodingKey { case recurrentActivation, unitForgetBias, seed }
+
+    /// Decodes the arguments, the shared ones from the same container.
+    public init(from decoder: any Decoder) throws {
+      let container = try decoder.container(keyedBy: CodingKeys.self)
+      recurrent = try RecurrentArguments(from: decoder)
+      recurrentActivation = try container.decode(Spec.self, forKey: .recurrentActivation)
+      unitForgetBias = try container.decode(Bool.self, forKey: .unitForgetBias)
+      seed = try container.decodeIfPresent(UInt64.self, forKey: .seed)
+    }
+
+    /// Encodes the arguments, the shared ones into the same container.
+    public func encode(to encoder: any Encoder) throws {
+      try recurrent.encode(to: encoder)
+      var container = encoder.container(keyedBy: CodingKeys.self)
+      try container.encode(recurrentActivation, forKey: .recurrentActivation)
+      try container.encode(unitForgetBias, forKey: .unitForgetBias)
+      try container.encode(seed, forKey: .seed)
+    }
+  }
+  /// The registry key: Keras' `LSTM`.
+  public static let identifier = "LSTM"
+  /// The arguments the layer was made with.
+  public let config: Config
+
+  /// A layer from a config.
+  public convenience init(config: Config) throws { try self.init(config: config, inputShape: nil) }
+
+  /// `LSTM(64, returnSequences: true)`, as in Keras.
+  public convenience init(
+    _ units: Int, returnSequences: Bool = false, goBackwards: Bool = false, dropout: Float = 0,
+    recurrentDropout: Float = 0, inputShape: [Int]? = nil
+  ) throws {
+    var config = Config()
+    config.recurrent.units = units
+    (config.recurrent.returnSequences, config.recurrent.goBackwards) = (
+      returnSequences, goBackwards
+    )
+    (config.recurrent.dropout, config.recurrent.recurrentDropout) = (dropout, recurrentDropout)
+    try self.init(config: config, inputShape: inputShape)
+  }
+
+  /// A layer from a config, with Keras' `input_shape`.
+  public init(config: Config, inputShape: [Int]?) throws {
+    _ = try Registries.shared.activation(config.recurrentActivation)
+    self.config = config
+    try super.init(
+      arguments: config.recurrent, inputShape: inputShape, owner: "LSTM", seed: config.seed)
+  }
+
+  override var gates: Int { 4 }
+  override var stateCount: Int { 2 }
+
+  override func initialized(bias: Tensor) throws -> Tensor {
+    guard config.unitForgetBias else { return bias }
+    let units = arguments.units
+    var values = bias.scalars
+    for i in units..<(2 * units) { values[i] = 1 }
+    return try Tensor(shape: bias.shape, scalars: values)
+  }
+
+  override func step(_ xt: Tensor, _ states: [Tensor]) throws -> (Tensor, [Tensor]) {
+    let z = try xt + recurrent(states[0])
+    let parts = try Ops.split(z, sections: 4, axis: 1)
+    let gate = config.recurrentActivation
+    let i = try Ops.activation(gate, parts[0]), f = try Ops.activation(gate, parts[1])
+    let g = try Ops.activation(arguments.activation, parts[2])
+    let o = try Ops.activation(gate, parts[3])
+    let c = try f * states[1] + i * g
+    let h = try o * Ops.activation(arguments.activation, c)
+    return (h, [h, c])
+  }
+
+  /// The output for a batch of sequences.
+  public func call(_ x: Tensor, training: Bool) throws -> Tensor { try run(x, training: training) }
+}
+
+/// Gated recurrent unit (Cho et al., 2014): gates `z, r` and candidate `h̃` in Keras' order; with
+/// `reset_after` (Keras 3's default, cuDNN's form) the reset gate multiplies the state's projection,
+/// and the bias is `[2, 3 · units]` (input and recurrent). Keras: `GRU(units, activation="tanh",
+/// recurrent_activation="sigmoid", reset_after=True, …)`.
+public final class GRU: RecurrentLayer, OpsLayer, RandomizedLayer, KerasNestedWeights,
+  ActivityRegularized
+{
+  /// The Keras arguments: the shared ones and the GRU's own.
+  public struct Config: Equatable, KerasConfig {
+    /// The arguments every recurrent layer takes.
+    public var recurrent = RecurrentArguments()
+    /// Keras' `recurrent_activation`: of the gates.
+    public var recurrentActivation: Spec = "sigmoid"
+    /// Keras' `reset_after`.
+    public var resetAfter: Bool = true
+    /// Keras' `seed`: of the dropout masks.
+    public var seed: UInt64?
+
+    /// Keras' defaults.
+    public init() {}
+
+    /// Keras' arguments without a default.
+    public static var requiredArguments: Set<String> { RecurrentArguments.requiredArguments }
+
+    enum CodingKeys: String, CodingKey { case recurrentActivation, resetAfter, seed }
+
+    /// Decodes the arguments, the shared ones from the same container.
+    public init(from decoder: any Decoder) throws {
+      let container = try decoder.container(keyedBy: CodingKeys.self)
+      recurrent = try RecurrentArguments(from: decoder)
+      recurrentActivation = try container.decode(Spec.self, forKey: .recurrentActivation)
+      resetAfter = try container.decode(Bool.self, forKey: .resetAfter)
+      seed = try container.decodeIfPresent(UInt64.self, forKey: .seed)
+    }
+
+    /// Encodes the arguments, the shared ones into the same container.
+    public func encode(to encoder: any Encoder) throws {
+      try recurrent.encode(to: encoder)
+      var container = encoder.container(keyedBy: CodingKeys.self)
+      try container.encode(recurrentActivation, forKey: .recurrentActivation)
+      try container.encode(resetAfter, forKey: .resetAfter)
+      try container.encode(seed, forKey: .seed)
+    }
+  }
+  /// The registry key: Keras' `GRU`.
+  public static let identifier = "GRU"
+  /// The arguments the layer was made with.
+  public let config: Config
+
+  /// A layer from a config.
+  public convenience init(config: Config) throws { try self.init(config: config, inputShape: nil) }
+
+  /// `GRU(64, returnSequences: true)`, as in Keras.
+  public convenience init(
+    _ units: Int, returnSequences: Bool = false, goBackwards: Bool = false,
+    resetAfter: Bool = true, inputShape: [Int]? = nil
+  ) throws {
+    var config = Config()
+    config.recurrent.units = units
+    (config.recurrent.returnSequences, config.recurrent.goBackwards) = (
+      returnSequences, goBackwards
+    )
+    config.resetAfter = resetAfter
+    try self.init(config: config, inputShape: inputShape)
+  }
+
+  /// A layer from a config, with Keras' `input_shape`.
+  public init(config: Config, inputShape: [Int]?) throws {
+    _ = try Registries.shared.activation(config.recurrentActivation)
+    self.config = config
+    try super.init(
+      arguments: config.recurrent, inputShape: inputShape, owner: "GRU", seed: config.seed)
+  }
+
+  override var gates: Int { 3 }
+  override var biasShape: [Int] {
+    config.resetAfter ? [2, 3 * arguments.units] : [3 * arguments.units]
+  }
+
+  override func inputBias(_ bias: Tensor) throws -> Tensor {
+    guard config.resetAfter else { return bias }
+    return try Ops.reshape(
+      Ops.slice(bias, start: [0, 0], shape: [1, 3 * arguments.units]), [3 * arguments.units])
+  }
+
+  override func step(_ xt: Tensor, _ states: [Tensor]) throws -> (Tensor, [Tensor]) {
+    let units = arguments.units
+    let h = states[0]
+    let x = try Ops.split(xt, sections: 3, axis: 1)
+    let gate = config.recurrentActivation
+    let z: Tensor, candidate: Tensor
+    if config.resetAfter {
+      var inner = try recurrent(h)
+      if let bias {
+        inner =
+          try inner
+          + Ops.reshape(
+            Ops.slice(bias.value, start: [1, 0], shape: [1, 3 * units]), [3 * units])
+      }
+      let r = try Ops.split(inner, sections: 3, axis: 1)
+      z = try Ops.activation(gate, x[0] + r[0])
+      let reset = try Ops.activation(gate, x[1] + r[1])
+      candidate = try Ops.activation(arguments.activation, x[2] + reset * r[2])
+    } else {
+      z = try Ops.activation(gate, x[0] + recurrent(h, columns: 0..<units))
+      let reset = try Ops.activation(gate, x[1] + recurrent(h, columns: units..<(2 * units)))
+      candidate = try Ops.activation(
+        arguments.activation, x[2] + recurrent(reset * h, columns: (2 * units)..<(3 * units)))
+    }
+    // h = z·h + (1 - z)·candidate
+    let next = try z * h + candidate - z * candidate
+    return (next, [next])
+  }
+
+  /// The output for a batch of sequences.
+  public func call(_ x: Tensor, training: Bool) throws -> Tensor { try run(x, training: training) }
+}
