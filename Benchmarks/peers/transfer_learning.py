@@ -16,32 +16,21 @@ import argparse
 import gzip
 import os
 import re
-import struct
 import subprocess
 import sys
 import tempfile
 import time
-import zlib
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from keras_check import write_png  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DATA = "/usr/share/datasets/fashion-mnist"
 SIZE, BATCH, FINE_TUNE_AT = 96, 32, 100
-
-
-def write_png(path, pixels):
-    height, width, _ = pixels.shape
-    raw = b"".join(b"\x00" + pixels[y].tobytes() for y in range(height))
-
-    def chunk(kind, data):
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    with open(path, "wb") as f:
-        f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
-                + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
 
 
 def image_folder(directory, per_class):
