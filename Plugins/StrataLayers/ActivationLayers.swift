@@ -51,6 +51,10 @@ public final class ReLULayer: ShapePreservingLayer, OpsLayer {
 
   public func call(_ x: Tensor, training: Bool) throws -> Tensor {
     try checkInput(x, layer: "ReLU")
+    // ReLU6 and its kin in one pass.
+    if config.threshold == 0, config.negativeSlope == 0, let maxValue = config.maxValue {
+      return try Ops.clip(x, 0, maxValue)
+    }
     var y = config.threshold == 0 ? Ops.relu(x) : try x * (x .> config.threshold)
     if let maxValue = config.maxValue { y = try Ops.clip(y, 0, maxValue) }
     if config.negativeSlope != 0 {

@@ -86,6 +86,8 @@ public final class BatchNormalization: Layer {
   private var normalized = Tensor(shape: [0])  // x̂
   private var inverseDeviation: [Float] = []  // 1 / sqrt(var + ε), per channel
   private var mean: [Float] = []
+  /// `inverseDeviation · gamma` and `beta - mean · scale`, per channel: the forward pass's affine map.
+  private var scale: [Float] = [], shift: [Float] = []
   private var output = Tensor(shape: [0])
   private var inputGradient = Tensor(shape: [0])
 
@@ -168,7 +170,7 @@ public final class BatchNormalization: Layer {
     let batchStatistics = context.behavesAsTraining && !isFrozen
     if mean.count != channels {
       mean = [Float](repeating: 0, count: channels)
-      inverseDeviation = mean
+      (inverseDeviation, scale, shift) = (mean, mean, mean)
     }
     if batchStatistics {
       var sums = [Double](repeating: 0, count: channels), squares = sums
@@ -202,17 +204,34 @@ public final class BatchNormalization: Layer {
         }
       }
     }
-    normalized.reuse(shape: x.shape)
     output.reuse(shape: x.shape)
     let g = gamma?.value.scalars, b = beta?.value.scalars
+    // y = x · scale + shift per channel, as Keras' backends compute it; the normalized input is
+    // kept only for a backward pass.
+    for c in 0..<channels {
+      scale[c] = inverseDeviation[c] * (g?[c] ?? 1)
+      shift[c] = (b?[c] ?? 0) - mean[c] * scale[c]
+    }
     x.withUnsafeBufferPointer { xs in
-      normalized.withUnsafeMutableBufferPointer { xh in
-        output.withUnsafeMutableBufferPointer { y in
+      output.withUnsafeMutableBufferPointer { y in
+        scale.withUnsafeBufferPointer { a in
+          shift.withUnsafeBufferPointer { s in
+            for r in 0..<rows {
+              let row = r * channels
+              for c in 0..<channels { y[row + c] = xs[row + c] * a[c] + s[c] }
+            }
+          }
+        }
+      }
+    }
+    if context.isTraining {
+      normalized.reuse(shape: x.shape)
+      x.withUnsafeBufferPointer { xs in
+        normalized.withUnsafeMutableBufferPointer { xh in
           for r in 0..<rows {
             for c in 0..<channels {
               let i = r * channels + c
               xh[i] = (xs[i] - mean[c]) * inverseDeviation[c]
-              y[i] = xh[i] * (g?[c] ?? 1) + (b?[c] ?? 0)
             }
           }
         }

@@ -83,6 +83,10 @@ open class Model {
   private var lastValues: [Tensor?] = []
   /// The per-call state of shared layers that keep one (dropout, batch normalization), by node.
   private var callStates: [Int: Any] = [:]
+  /// For each node of the last training forward pass: whether a gradient has to pass through it
+  /// (it or a node before it has trainable weights, or a model input whose gradient is wanted). The
+  /// others — a frozen base and what comes before it — ran as inference and get no backward pass.
+  private var backwardNodes: [Bool] = []
   /// `fit`'s own step on a batch, while `fit` runs: what ``trainStep(_:)`` runs by default.
   var builtInTrainStep: ((Batch) throws -> Logs)?
 
@@ -302,8 +306,14 @@ open class Model {
       expected: "\(inputs.count), one per model input")
     var values = [Tensor?](repeating: nil, count: nodes.count)
     activityPenalty = 0
+    if context.isTraining { backwardNodes = Array(repeating: false, count: nodes.count) }
+    // A node a gradient need not pass through runs as in inference (behaving as the step asks):
+    // nothing kept for a backward pass that will not come.
+    var inference = context
+    inference.isTraining = false
     for (i, node) in nodes.enumerated() {
       if node.inputs.isEmpty {
+        if context.isTraining { backwardNodes[i] = context.needsInputGradient }
         let value = inputValues[i]
         let expected = inputs[i].shape
         guard value.rank == expected.count + 1, Array(value.shape.dropFirst()) == expected,
@@ -317,25 +327,43 @@ open class Model {
         continue
       }
       let arguments = inputNodes[i].map { values[$0]! }
+      var nodeContext = context
+      if context.isTraining {
+        let gradientArrives = inputNodes[i].contains { backwardNodes[$0] }
+        backwardNodes[i] =
+          gradientArrives || node.layer.parameters.contains(where: \.isTrainable)
+        nodeContext = backwardNodes[i] ? context : inference
+        nodeContext.needsInputGradient = gradientArrives
+      }
       do {
-        values[i] = try call(node, arguments, context: context)
+        values[i] = try call(node, arguments, context: nodeContext)
       } catch let StrataError.shapeMismatch(layer, received, expected) {
         throw StrataError.shapeMismatch(
           layer: Ops.place(layer, label: label(i)), received: received, expected: expected)
       }
       if let penalty = activityPenalty(of: node.layer, values[i]!) {
         activityPenalty += penalty
-        if context.isTraining { activityOutputs[i] = values[i]! }
+        if nodeContext.isTraining { activityOutputs[i] = values[i]! }
       }
       activityPenalty += addedLoss(of: node.layer)
-      if context.isTraining, callCounts[nodeLayer[i].layer] > 1,
+      if nodeContext.isTraining, callCounts[nodeLayer[i].layer] > 1,
         let stateful = node.layer as? any PerCallState
       {
         callStates[i] = stateful.saveCallState()
       }
     }
-    if context.isTraining { lastValues = values }
-    return outputNodes.map { values[$0]! }
+    let outputs = outputNodes.map { values[$0]! }
+    if context.isTraining {
+      // Kept for the backward pass: the inputs of the nodes it visits. The rest goes now, so each
+      // layer reuses its buffers next step.
+      var needed = [Bool](repeating: false, count: nodes.count)
+      for i in nodes.indices where backwardNodes[i] {
+        for source in inputNodes[i] { needed[source] = true }
+      }
+      for i in nodes.indices where !needed[i] { values[i] = nil }
+      lastValues = values
+    }
+    return outputs
   }
 
   private func call(_ node: Node, _ arguments: [Tensor], context: Context) throws -> Tensor {
@@ -382,17 +410,21 @@ open class Model {
     for i in nodes.indices.reversed() {
       let node = nodes[i]
       guard !node.inputs.isEmpty, var dy = gradients[i] else { continue }
+      // Nothing trainable at or before this node: its backward pass has nothing to give.
+      if backwardNodes.count == nodes.count, !backwardNodes[i] { continue }
       if let output = activityOutputs[i] { addActivityGradient(of: node.layer, output, to: &dy) }
       let layerIndex = nodeLayer[i].layer
       let shared = callCounts[layerIndex] > 1
       let arguments = inputNodes[i].map { lastValues[$0]! }
-      if current[layerIndex] != i {
-        try replay(node, arguments, at: i, context: context)
-        current[layerIndex] = i
-      }
       var inner = context
       inner.needsInputGradient =
-        inputGradients || node.inputs.contains { !$0.node.inputs.isEmpty }
+        backwardNodes.count == nodes.count
+        ? inputNodes[i].contains { backwardNodes[$0] }
+        : inputGradients || node.inputs.contains { !$0.node.inputs.isEmpty }
+      if current[layerIndex] != i {
+        try replay(node, arguments, at: i, context: inner)
+        current[layerIndex] = i
+      }
       let dxs: [Tensor]
       if node.takesList, let merge = node.layer as? any MergeLayer {
         dxs = try merge.backward(dy, in: inner)
@@ -416,7 +448,9 @@ open class Model {
         }
       }
       for (source, dx) in zip(inputNodes[i], dxs)
-      where inputGradients || !nodes[source].inputs.isEmpty {
+      where (inputGradients || !nodes[source].inputs.isEmpty)
+        && (backwardNodes.count != nodes.count || backwardNodes[source])
+      {
         add(dx, to: source)
       }
     }

@@ -24,6 +24,9 @@ public final class Sequential: Model {
   /// The input's element type, as its `Input` declared it: `"float32"`, or `"int32"`/`"int64"` for
   /// token ids. Saved with the model.
   public private(set) var inputDType = "float32"
+  /// The first layer the last training forward pass readied for a backward pass; the ones before
+  /// it ran as in inference.
+  private var backwardStart = 0
   /// Each built layer's output shape without the batch axis.
   public private(set) var outputShapes: [[Int]] = []
 
@@ -255,15 +258,30 @@ public final class Sequential: Model {
   func forward(_ x: Tensor, context: Context) throws -> Tensor {
     var output = x
     activityPenalty = 0
+    // In training, the layers before the first with trainable weights (a frozen base) run as in
+    // inference when the input's gradient is not wanted: no backward pass goes through them.
+    if context.isTraining {
+      backwardStart =
+        context.needsInputGradient
+        ? 0
+        : layers.firstIndex { $0.parameters.contains(where: \.isTrainable) } ?? layers.count
+    }
+    var inference = context
+    inference.isTraining = false
     for index in layers.indices {
+      var layerContext = context
+      if context.isTraining {
+        layerContext = index < backwardStart ? inference : context
+        layerContext.needsInputGradient = index > backwardStart || context.needsInputGradient
+      }
       do {
-        output = try layers[index].forward(output, in: context)
+        output = try layers[index].forward(output, in: layerContext)
       } catch {
         throw naming(error, layerAt: index)
       }
       if let penalty = activityPenalty(of: layers[index], output) {
         activityPenalty += penalty
-        if context.isTraining { activityOutputs[index] = output }
+        if layerContext.isTraining { activityOutputs[index] = output }
       }
       activityPenalty += addedLoss(of: layers[index])
     }
@@ -311,11 +329,12 @@ public final class Sequential: Model {
     _ outputGradients: [Tensor], fused: [Bool] = [], inputGradients: Bool = false,
     context: Context
   ) throws -> [Tensor] {
-    var firstContext = context
-    firstContext.needsInputGradient = inputGradients
+    var firstContext = context, innerContext = context
+    firstContext.needsInputGradient = inputGradients && backwardStart == 0
+    innerContext.needsInputGradient = true
     var gradient = outputGradients[0]
-    for index in layers.indices.reversed() {
-      let layerContext = index == 0 ? firstContext : context
+    for index in layers.indices.reversed() where index >= backwardStart {
+      let layerContext = index == backwardStart ? firstContext : innerContext
       if let output = activityOutputs[index] {
         addActivityGradient(of: layers[index], output, to: &gradient)
       }
@@ -331,7 +350,11 @@ public final class Sequential: Model {
         throw naming(error, layerAt: index)
       }
     }
-    return inputGradients ? [gradient] : []
+    guard inputGradients else { return [] }
+    // Not wanted in the forward pass: zeros, as a functional model gives for an input no gradient
+    // reaches.
+    return backwardStart == 0
+      ? [gradient] : [Tensor(shape: [outputGradients[0].shape[0]] + (inputShape ?? []))]
   }
 
   override func softmaxHead(forOutput index: Int) -> (any SoftmaxHead)? {

@@ -35,7 +35,8 @@ final class Trainer<Data: Dataset> {
     allreduce = model.isDistributed ? GradientAllreduce(communicator: model.communicator) : nil
     parameters = model.parameters.filter(\.isTrainable)
     regularized = parameters.filter { $0.regularizer != nil }
-    context = Context(kernels: model.kernels, isTraining: true)
+    // Nobody wants the input's gradient: layers before the first trainable one run as inference.
+    context = Context(kernels: model.kernels, isTraining: true, needsInputGradient: false)
     fused = compiled.losses.indices.map { k in
       guard let head = model.softmaxHead(forOutput: k), head.endsWithSoftmax,
         (head as? any ActivityRegularized)?.activityRegularizer == nil,

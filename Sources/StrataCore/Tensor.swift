@@ -23,9 +23,9 @@ public final class TensorStorage: @unchecked Sendable {
   /// `capacity` zeroed floats, from ``BufferPool`` when it holds a buffer of that size, returned to it
   /// when this storage is freed: the memory of op results, which repeat their sizes step after step.
   /// `nil` when the system has not the memory.
-  init?(pooledCapacity capacity: Int) {
+  init?(pooledCapacity capacity: Int, zeroed: Bool = true) {
     if let base = BufferPool.take(capacity) {
-      base.update(repeating: 0, count: max(1, capacity))
+      if zeroed { base.update(repeating: 0, count: max(1, capacity)) }
       self.base = base
     } else {
       guard let base = Self.allocate(capacity) else { return nil }
@@ -105,6 +105,18 @@ public struct Tensor: Sendable, Equatable, CustomStringConvertible {
     self.count = count
     self.storage = storage
     if value != 0 { storage.base.update(repeating: value, count: count) }
+  }
+
+  /// A pooled tensor whose elements the caller writes, every one, before reading any: a buffer
+  /// the pool gives back is not cleared first (an op's result, written whole).
+  init(uninitializedPooledShape shape: [Int]) {
+    let count = shape.reduce(1, *)
+    guard let storage = TensorStorage(pooledCapacity: count, zeroed: false) else {
+      fatalError("cannot allocate \(count) floats")
+    }
+    self.shape = shape
+    self.count = count
+    self.storage = storage
   }
 
   /// A pooled tensor (``init(pooledShape:repeating:)``) of a shape that came from outside: the count

@@ -1,6 +1,7 @@
 import Foundation
 import Strata
 import StrataData
+import StrataTesting
 import Testing
 
 /// A base model as `keras.applications` gives one with `include_top=False`: images in, feature
@@ -117,4 +118,72 @@ struct TransferLearningTests {
     let noImages = runCommand(["train", "--base", basePath.path])
     #expect(noImages.exitCode != 0 && noImages.errors.contains("--images"))
   }
+}
+
+/// Counts its calls: a layer placed where the training step may or may not need it.
+private final class CallCounter: ShapePreservingLayer, Layer {
+  struct Config: KerasConfig, Equatable { init() {} }
+  static let identifier = "tests>CallCounter"
+  let config = Config()
+  var trainingForwards = 0, inferenceForwards = 0, backwards = 0
+  init(config: Config) throws {}
+  override init() {}
+  func forward(_ x: Tensor, in context: Context) throws -> Tensor {
+    if context.isTraining { trainingForwards += 1 } else { inferenceForwards += 1 }
+    return x
+  }
+  func backward(_ outputGradient: Tensor, in context: Context) throws -> Tensor {
+    backwards += 1
+    return outputGradient
+  }
+}
+
+/// The layers before the first trainable one (a frozen base and what precedes it) run as inference
+/// in `fit` and get no backward pass, in Sequential and functional models alike; the ones after
+/// it do, and the step's results do not change.
+@Test(arguments: [false, true])
+func frozenPrefixRunsAsInference(functional: Bool) throws {
+  let x = awayFromZero([16, 5], seed: 1), y = awayFromZero([16, 2], seed: 2)
+  func train(freeze: Bool) throws -> (before: CallCounter, after: CallCounter, model: Model) {
+    let (before, after) = (CallCounter(), CallCounter())
+    let frozen = try Dense(6, activation: "tanh")
+    frozen.trainable = !freeze
+    let layers: [any Layer] = [
+      before, frozen, try Dense(4, activation: "relu"), after, try Dense(2),
+    ]
+    let model: Model
+    if functional {
+      let inputs = try Input(shape: [5])
+      var h: SymbolicTensor = inputs.symbolicTensor
+      for layer in layers { h = try layer(h) }
+      model = try Model(inputs: inputs, outputs: h, seed: 3)
+    } else {
+      model = try Sequential([try Input(shape: [5])] + layers, seed: 3)
+    }
+    try model.compile(optimizer: "sgd", loss: "mse")
+    try model.fit(x, y, batchSize: 8, epochs: 2, verbose: 0, shuffle: false)
+    return (before, after, model)
+  }
+  let (before, after, model) = try train(freeze: true)
+  #expect(before.trainingForwards == 0 && before.backwards == 0 && before.inferenceForwards == 4)
+  #expect(after.trainingForwards == 4 && after.backwards == 4)
+  // With the first Dense trainable, the layers after the input still need no backward pass before
+  // it, and the frozen run's trainable weights learnt what a run that computes everything learns.
+  let (counted, _, _) = try train(freeze: false)
+  #expect(counted.backwards == 0)
+  // One SGD step moves the trainable weights by the gradients a full backward pass gives
+  // (`gradients(inputs:upstream:)` carries the gradient through every layer).
+  let start = model.weights
+  let predictions = try model.predict(x)
+  let upstream = try (predictions - y) * (2 / Float(predictions.count))
+  let full = try model.gradients(inputs: [x], upstream: [upstream])
+  let trainable = model.parameters.filter(\.isTrainable)
+  let values = trainable.map(\.value)
+  try model.compile(optimizer: SGD(learningRate: 0.1), loss: "mse")
+  try model.fit(x, y, batchSize: 16, epochs: 1, verbose: 0, shuffle: false)
+  for (parameter, (value, gradient)) in zip(trainable, zip(values, full)) {
+    #expect(isClose(parameter.value, try value - gradient * 0.1, rtol: 1e-5, atol: 1e-6))
+  }
+  let frozenWeights = model.parameters.filter { !$0.isTrainable }.map(\.value)
+  #expect(frozenWeights == Array(start.prefix(2)))
 }

@@ -161,7 +161,7 @@ public enum Ops {
 
   /// `body` applied to every element of `x`, sixteen at a time.
   static func map(_ x: Tensor, _ body: (SIMD16<Float>) -> SIMD16<Float>) -> Tensor {
-    var y = Tensor(pooledShape: x.shape)
+    var y = Tensor(uninitializedPooledShape: x.shape)
     x.withUnsafeBufferPointer { xs in
       y.withUnsafeMutableBufferPointer { simdMap(xs, into: $0, body) }
     }
@@ -173,7 +173,7 @@ public enum Ops {
     _ op: String, _ a: Tensor, _ b: Tensor, _ body: (SIMD16<Float>, SIMD16<Float>) -> SIMD16<Float>
   ) throws -> Tensor {
     let shape = try broadcastShape(a.shape, b.shape, op: op)
-    var c = Tensor(pooledShape: shape)
+    var c = Tensor(uninitializedPooledShape: shape)
     guard c.count > 0 else { return c }
     if a.shape == shape && b.shape == shape {
       a.withUnsafeBufferPointer { a in
