@@ -216,9 +216,22 @@ public final class BatchNormalization: Layer {
       output.withUnsafeMutableBufferPointer { y in
         scale.withUnsafeBufferPointer { a in
           shift.withUnsafeBufferPointer { s in
+            guard rows > 0, channels > 0 else { return }
+            let (xp, yp, ap, sp) = (xs.baseAddress!, y.baseAddress!, a.baseAddress!, s.baseAddress!)
             for r in 0..<rows {
-              let row = r * channels
-              for c in 0..<channels { y[row + c] = xs[row + c] * a[c] + s[c] }
+              let (xr, yr) = (xp + r &* channels, yp + r &* channels)
+              var c = 0
+              while c &+ 16 <= channels {
+                let v = UnsafeRawPointer(xr + c).loadUnaligned(as: SIMD16<Float>.self)
+                let k = UnsafeRawPointer(ap + c).loadUnaligned(as: SIMD16<Float>.self)
+                let b = UnsafeRawPointer(sp + c).loadUnaligned(as: SIMD16<Float>.self)
+                UnsafeMutableRawPointer(yr + c).storeBytes(of: v * k + b, as: SIMD16<Float>.self)
+                c &+= 16
+              }
+              while c < channels {
+                yr[c] = xr[c] * ap[c] + sp[c]
+                c &+= 1
+              }
             }
           }
         }

@@ -120,16 +120,15 @@ public final class ZeroPadding2D: Layer {
   ) {
     let (h, w, c) = (inputShape[0], inputShape[1], inputShape[2])
     let paddedWidth = w + config.left + config.right, paddedHeight = h + config.top + config.bottom
+    guard w * c > 0, let from = source.baseAddress, let to = target.baseAddress else { return }
     for n in 0..<batch {
       for y in 0..<h {
         let small = (n * h + y) * w * c
         let large = ((n * paddedHeight + y + config.top) * paddedWidth + config.left) * c
-        for i in 0..<(w * c) {
-          if padding {
-            target[large + i] = source[small + i]
-          } else {
-            target[small + i] = source[large + i]
-          }
+        if padding {
+          (to + large).update(from: from + small, count: w * c)
+        } else {
+          (to + small).update(from: from + large, count: w * c)
         }
       }
     }

@@ -29,14 +29,14 @@ extension Ops {
       kernel.withUnsafeBufferPointer { ws in
         y.withUnsafeMutableBufferPointer { ys in
           let (x, w, y) = (xs.baseAddress!, ws.baseAddress!, ys.baseAddress!)
+          if multiplier == 1 {
+            depthwiseForward(g, x, w, into: y)
+            return
+          }
           depthwiseTaps(g) { xo, yo, wo in
-            if multiplier == 1 {
-              multiplyAdd(g.channels, x + xo, w + wo, into: y + yo)
-            } else {
-              for c in 0..<g.channels {
-                for m in 0..<multiplier {
-                  y[yo + c * multiplier + m] += x[xo + c] * w[wo + c * multiplier + m]
-                }
+            for c in 0..<g.channels {
+              for m in 0..<multiplier {
+                y[yo + c * multiplier + m] += x[xo + c] * w[wo + c * multiplier + m]
               }
             }
           }
@@ -109,6 +109,58 @@ extension Ops {
               body(
                 ((b * g.height + ih) * g.width + iw) * g.channels, output,
                 (i * g.kernelWidth + j) * g.filters)
+            }
+          }
+        }
+      }
+    }
+  }
+
+  /// The forward pass with one kernel per channel: each output pixel's channels summed over the
+  /// taps in registers, sixteen channels at a time, and stored once (the taps in the order
+  /// ``depthwiseTaps(_:_:)`` gives them, so the sums are the same).
+  private static func depthwiseForward(
+    _ g: ConvolutionGeometry, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
+    into y: UnsafeMutablePointer<Float>
+  ) {
+    let channels = g.channels
+    var inputs = [Int](repeating: 0, count: g.kernelHeight * g.kernelWidth)
+    var taps = inputs
+    inputs.withUnsafeMutableBufferPointer { inputs in
+      taps.withUnsafeMutableBufferPointer { taps in
+        for b in 0..<g.batch {
+          for oh in 0..<g.outputHeight {
+            for ow in 0..<g.outputWidth {
+              let output = y + ((b &* g.outputHeight &+ oh) &* g.outputWidth &+ ow) &* channels
+              var count = 0
+              for i in 0..<g.kernelHeight {
+                let ih = oh &* g.strideHeight &- g.padTop &+ i &* g.dilationHeight
+                guard ih >= 0 && ih < g.height else { continue }
+                for j in 0..<g.kernelWidth {
+                  let iw = ow &* g.strideWidth &- g.padLeft &+ j &* g.dilationWidth
+                  guard iw >= 0 && iw < g.width else { continue }
+                  inputs[count] = ((b &* g.height &+ ih) &* g.width &+ iw) &* channels
+                  taps[count] = (i &* g.kernelWidth &+ j) &* channels
+                  count &+= 1
+                }
+              }
+              var c = 0
+              while c &+ 16 <= channels {
+                var sum = SIMD16<Float>()
+                for t in 0..<count {
+                  let a = UnsafeRawPointer(x + (inputs[t] &+ c)).loadUnaligned(as: SIMD16<Float>.self)
+                  let k = UnsafeRawPointer(w + (taps[t] &+ c)).loadUnaligned(as: SIMD16<Float>.self)
+                  sum += a * k
+                }
+                UnsafeMutableRawPointer(output + c).storeBytes(of: sum, as: SIMD16<Float>.self)
+                c &+= 16
+              }
+              while c < channels {
+                var sum: Float = 0
+                for t in 0..<count { sum += x[inputs[t] &+ c] * w[taps[t] &+ c] }
+                output[c] = sum
+                c &+= 1
+              }
             }
           }
         }
