@@ -14,7 +14,7 @@ let sequenceLayerFixture = try! KerasFixture(
     for (layer, count) in [
       ("Embedding", 2), ("Conv1D", 4), ("MaxPooling1D", 2), ("AveragePooling1D", 2),
       ("GlobalMaxPooling1D", 1), ("GlobalAveragePooling1D", 1), ("SimpleRNN", 2), ("LSTM", 3),
-      ("GRU", 4),
+      ("GRU", 4), ("UpSampling1D", 1), ("ZeroPadding1D", 2), ("Cropping1D", 1),
     ] {
       #expect(sequenceLayerFixture.cases(where: "layer", is: layer).count == count, "\(layer)")
     }
@@ -40,6 +40,9 @@ let sequenceLayerFixture = try! KerasFixture(
       ("LSTM sequences", try LSTM(2, returnSequences: true)),
       ("GRU", try GRU(3, returnSequences: true)),
       ("GRU reset before", try GRU(2, goBackwards: true, resetAfter: false)),
+      ("UpSampling1D", try UpSampling1D(size: 2)),
+      ("ZeroPadding1D", try ZeroPadding1D(padding: SequenceMargins(start: 1, end: 2))),
+      ("Cropping1D", try Cropping1D(cropping: SequenceMargins(start: 2, end: 1))),
     ]
     for (name, layer) in layers {
       let error = try maxGradientError(of: layer, inputShape: [2, 7, 3])
@@ -101,6 +104,12 @@ let sequenceLayerFixture = try! KerasFixture(
     let short = message { try Conv1D(2, 5).build(inputShape: [3, 2], generator: &generator) }
     #expect(short.contains("(None, 3, 2)"))
     #expect(message { try MaxPooling1D(0) }.contains("pool_size"))
+    #expect(message { try UpSampling1D(size: 0) }.contains("size"))
+    let crop = message {
+      try Cropping1D(cropping: 3).build(inputShape: [5, 2], generator: &generator)
+    }
+    #expect(crop.contains("Cropping1D") && crop.contains("(3, 3)") && crop.contains("(None, 5, 2)"))
+    #expect(message { try ZeroPadding1D(padding: -1) }.contains("padding"))
     let flat = message {
       try GlobalAveragePooling1D().build(inputShape: [5], generator: &generator)
     }

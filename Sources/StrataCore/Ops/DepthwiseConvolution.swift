@@ -148,7 +148,8 @@ extension Ops {
               while c &+ 16 <= channels {
                 var sum = SIMD16<Float>()
                 for t in 0..<count {
-                  let a = UnsafeRawPointer(x + (inputs[t] &+ c)).loadUnaligned(as: SIMD16<Float>.self)
+                  let a = UnsafeRawPointer(x + (inputs[t] &+ c)).loadUnaligned(
+                    as: SIMD16<Float>.self)
                   let k = UnsafeRawPointer(w + (taps[t] &+ c)).loadUnaligned(as: SIMD16<Float>.self)
                   sum += a * k
                 }

@@ -42,6 +42,10 @@ CASES = [
      SEQUENCES),
     ("GRU", "reset before, sequences", dict(units=3, reset_after=False, return_sequences=True), SEQUENCES),
     ("GRU", "no bias", dict(units=2, use_bias=False), SEQUENCES),
+    ("UpSampling1D", "size 3", dict(size=3), SEQUENCES),
+    ("ZeroPadding1D", "(2, 1)", dict(padding=(2, 1)), SEQUENCES),
+    ("ZeroPadding1D", "1", dict(), SEQUENCES),
+    ("Cropping1D", "(1, 2)", dict(cropping=(1, 2)), SEQUENCES),
 ]
 
 cases = []
