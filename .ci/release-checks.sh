@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The release binary on the paths users take, each checked by its output, not only its exit code:
 # training and saving, `mpirun -np 2` against one process, predict on .npy arrays, convert, summary,
-# evaluate, and an image-folder run. An optimized-only crash fails here.
+# evaluate, an image-folder run, and sequences (a Keras GRU file, an LSTM on .npy arrays). An
+# optimized-only crash fails here.
 #
 #   .ci/release-checks.sh [path to the release strata binary]
 set -euo pipefail
@@ -102,6 +103,43 @@ check "export-images" contains "$work/export.log" "Wrote 800 PNG images"
 check "train on image folders" contains "$work/images.log" "Epoch 1/1"
 "$bin" evaluate "$work/cnn.strata" --images "$work/folders/test" >"$work/images-eval.log" 2>&1 || true
 check "evaluate on image folders" contains "$work/images-eval.log" "Found 200 images of 10 classes"
+
+# 6. Sequences: Keras' GRU file predicts Keras' values on int32 token ids, and a recurrent model
+# trains on .npy arrays (strata train --x --y).
+fixtures=Tests/StrataTests/Fixtures/keras
+python3 - "$fixtures/gru_stack.expected.json" "$work" <<'EOF'
+import json, struct, sys
+expected = json.load(open(sys.argv[1]))
+rows = [[int(v) for v in row] for row in expected["input"]]
+def write(path, code, shape, values):
+    header = "{'descr': '%s', 'fortran_order': False, 'shape': %s, }" % (code, shape)
+    header += " " * ((64 - (10 + len(header) + 1) % 64) % 64) + "\n"
+    with open(path, "wb") as f:
+        f.write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode())
+        f.write(struct.pack("<%d%s" % (len(values), code[-2]), *values))
+write(sys.argv[2] + "/ids.npy", "<i4", (len(rows), len(rows[0])), [v for row in rows for v in row])
+write(sys.argv[2] + "/labels.npy", "<i4", (len(rows),), [i % 3 for i in range(len(rows))])
+with open(sys.argv[2] + "/rnn.json", "w") as f:
+    json.dump([{"class_name": "InputLayer", "config": {"batch_shape": [None, len(rows[0])], "dtype": "int32"}},
+               {"class_name": "Embedding", "config": {"input_dim": 50, "output_dim": 4}},
+               {"class_name": "LSTM", "config": {"units": 5, "dropout": 0.1}},
+               {"class_name": "Dense", "config": {"units": 3, "activation": "softmax"}}], f)
+EOF
+"$bin" predict "$fixtures/gru_stack.keras" --input "$work/ids.npy" --output "$work/gru.npy" \
+  >"$work/gru.log" 2>&1 || true
+check "predict Keras' GRU file on int32 ids" python3 - "$fixtures/gru_stack.expected.json" "$work/gru.npy" <<'EOF'
+import json, struct, sys
+expected = [v for row in json.load(open(sys.argv[1]))["output"] for v in row]
+data = open(sys.argv[2], "rb").read()
+length = struct.unpack("<H", data[8:10])[0]
+values = struct.unpack("<%df" % (len(data[10 + length:]) // 4), data[10 + length:])
+worst = max((abs(a - b) for a, b in zip(values, expected)), default=1)
+print(f"gru_stack: {len(values)} values, max |Strata - Keras| {worst:.2e}")
+sys.exit(0 if len(values) == len(expected) and worst <= 1e-5 else 1)
+EOF
+"$bin" train --model "$work/rnn.json" --x "$work/ids.npy" --y "$work/labels.npy" --epochs 2 \
+  --verbose 0 --save "$work/rnn.keras" >"$work/arrays.log" 2>&1 || true
+check "train an LSTM on .npy arrays" contains "$work/arrays.log" "Trained 2 epochs on 4 samples"
 
 echo "release checks: $passed passed, $failures failed"
 [ "$failures" -eq 0 ]

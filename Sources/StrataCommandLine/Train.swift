@@ -80,6 +80,22 @@ public struct Train: ParsableCommand {
     help: "With --fine-tune-at: epochs of fine-tuning (as many as --epochs when not given).")
   var fineTuneEpochs: Int?
 
+  @Option(
+    help:
+      "Train on your own arrays: a NumPy .npy file of inputs, batch first (token ids, sequences, rows), with --y."
+  )
+  var x: String?
+
+  @Option(help: "With --x: a NumPy .npy file of labels or targets, one per sample.")
+  var y: String?
+
+  @Option(
+    name: .customLong("validation-x"), help: "With --x: inputs to validate on after each epoch.")
+  var validationX: String?
+
+  @Option(name: .customLong("validation-y"), help: "With --validation-x: their labels or targets.")
+  var validationY: String?
+
   @Option(help: "Train on the first N training images only (all when not given).")
   var limit: Int?
 
@@ -126,6 +142,16 @@ public struct Train: ParsableCommand {
     try requireAtLeastOne(fineTuneEpochs, "--fine-tune-epochs")
     if base != nil && images == nil {
       throw ValidationError("--base trains a classifier on images: give --images DIR too.")
+    }
+    if (x == nil) != (y == nil) {
+      throw ValidationError(
+        "--x and --y go together: inputs and their labels, as NumPy .npy files.")
+    }
+    if (validationX == nil) != (validationY == nil) || (validationX != nil && x == nil) {
+      throw ValidationError("--validation-x and --validation-y go together, with --x and --y.")
+    }
+    if x != nil && images != nil {
+      throw ValidationError("--x trains on arrays and --images on a folder: give one of them.")
     }
     if base == nil && (fineTuneAt != nil || fineTuneEpochs != nil) {
       throw ValidationError("--fine-tune-at and --fine-tune-epochs need --base.")
@@ -239,6 +265,7 @@ public struct Train: ParsableCommand {
   func train(_ communicator: any Communicator = SingleProcess()) throws {
     if let images, let base { return try transferLearn(base: base, images: images, communicator) }
     if let images { return try trainOnImages(images, communicator) }
+    if let x, let y { return try trainOnArrays(x: x, y: y, communicator) }
     // The model and the options first: a bad one is reported before the data set is read.
     let network =
       try resume.map { try loadModel(from: URL(fileURLWithPath: $0)) } ?? makeModel()

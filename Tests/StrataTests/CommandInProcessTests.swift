@@ -319,3 +319,56 @@ func grayPNG(width: Int, height: Int, value: UInt8) -> Data {
   let missing = runCommand(["export-images", target.path, "--data", "/nonexistent"])
   #expect(missing.exitCode != 0 && missing.errors.contains("/nonexistent"))
 }
+
+/// `strata train --model JSON --x ids.npy --y labels.npy`: a sequence model trains from the command
+/// line on the user's own arrays, validates on a second pair, and saves with its integer input.
+@Test func trainOnArraysFromTheCommandLine() throws {
+  let directory = temporaryURL("arrays")
+  try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+  defer { try? FileManager.default.removeItem(at: directory) }
+  var generator = SeededGenerator(seed: 4)
+  func arrays(_ count: Int) throws -> (Tensor, Tensor) {
+    var ids: [Float] = [], labels: [Float] = []
+    for _ in 0..<count {
+      let row = (0..<8).map { _ in Float(1 + Int(generator.nextUniform() * 9) % 9) }
+      ids += row
+      labels.append(row.contains(5) ? 1 : 0)
+    }
+    return (
+      try Tensor(shape: [count, 8], scalars: ids), try Tensor(shape: [count], scalars: labels)
+    )
+  }
+  let (x, y) = try arrays(96), (vx, vy) = try arrays(32)
+  for (name, tensor) in [("x", x), ("y", y), ("vx", vx), ("vy", vy)] {
+    try NumPyArray.write(tensor, to: directory.appendingPathComponent("\(name).npy"))
+  }
+  let model = directory.appendingPathComponent("model.json")
+  try Data(
+    """
+    [{"class_name": "InputLayer", "config": {"batch_shape": [null, 8], "dtype": "int32"}},
+     {"class_name": "Embedding", "config": {"input_dim": 10, "output_dim": 6}},
+     {"class_name": "GRU", "config": {"units": 8}},
+     {"class_name": "Dense", "config": {"units": 2, "activation": "softmax"}}]
+    """.utf8
+  ).write(to: model)
+  let saved = directory.appendingPathComponent("text.keras")
+  func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
+  let run = runCommand([
+    "train", "--model", model.path, "--x", path("x.npy"), "--y", path("y.npy"),
+    "--validation-x", path("vx.npy"), "--validation-y", path("vy.npy"), "--epochs", "3",
+    "--verbose", "0", "--save", saved.path,
+  ])
+  #expect(run.exitCode == 0, "\(run)")
+  #expect(run.output.contains("Trained 3 epochs on 96 samples"), "\(run.output)")
+  #expect(run.output.contains("val_accuracy") && run.output.contains("loss"), "\(run.output)")
+  let loaded = try loadModel(from: saved)
+  #expect((loaded as? Sequential)?.inputDType == "int32")
+  #expect(try loaded.predict(vx).shape == [32, 2])
+  // One of the pair alone is refused before anything runs.
+  let alone = runCommand(["train", "--x", path("x.npy")])
+  #expect(alone.exitCode != 0 && alone.errors.contains("--y"), "\(alone)")
+  let mismatched = runCommand([
+    "train", "--model", model.path, "--x", path("x.npy"), "--y", path("vy.npy"), "--verbose", "0",
+  ])
+  #expect(mismatched.exitCode != 0 && mismatched.errors.contains("32 samples"), "\(mismatched)")
+}
