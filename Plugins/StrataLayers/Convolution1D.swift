@@ -369,8 +369,11 @@ public final class GlobalMaxPooling1D: GlobalPooling1D, OpsLayer {
   public func call(_ x: Tensor, training: Bool) throws -> Tensor { try reduce(x, maximum: true) }
 }
 
-/// The mean of each channel over the steps. Keras: `GlobalAveragePooling1D(keepdims=False)`.
-public final class GlobalAveragePooling1D: GlobalPooling1D, OpsLayer {
+/// The mean of each channel over the steps; with a mask, over the unmasked steps only. Keras:
+/// `GlobalAveragePooling1D(keepdims=False)`.
+public final class GlobalAveragePooling1D: GlobalPooling1D, OpsLayer, MaskReadingLayer {
+  /// The mask of the next call's input: masked steps are left out of the mean.
+  public var inputMask: Tensor?
   /// The arguments Keras gives this layer.
   public typealias Config = GlobalPooling1DConfig
   /// The registry key: Keras' `GlobalAveragePooling1D`.
@@ -391,8 +394,13 @@ public final class GlobalAveragePooling1D: GlobalPooling1D, OpsLayer {
     super.init(config: config, inputShape: inputShape, name: "GlobalAveragePooling1D")
   }
 
-  /// The means over the steps.
-  public func call(_ x: Tensor, training: Bool) throws -> Tensor { try reduce(x, maximum: false) }
+  /// The means over the (unmasked) steps.
+  public func call(_ x: Tensor, training: Bool) throws -> Tensor {
+    guard let inputMask else { return try reduce(x, maximum: false) }
+    let weights = try Ops.expandDims(Ops.stopGradient(inputMask), axis: 2)
+    return try Ops.sum(x * weights, axis: 1, keepDims: config.keepdims)
+      / Ops.sum(weights, axis: 1, keepDims: config.keepdims)
+  }
 }
 
 /// Repeats each step `size` times. Keras: `UpSampling1D(size=2)`.

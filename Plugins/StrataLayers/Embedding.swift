@@ -22,8 +22,8 @@ public final class Embedding: OpsLayer {
     public var activityRegularizer: Spec?
     /// Keras' `embeddings_constraint`.
     public var embeddingsConstraint: Spec?
-    /// Keras' `mask_zero`: id 0 is padding, masked out for the layers after (false only, until
-    /// masks propagate).
+    /// Keras' `mask_zero`: id 0 is padding, masked for the layers after (recurrent layers skip
+    /// it, `GlobalAveragePooling1D` leaves it out of the mean).
     public var maskZero: Bool = false
 
     /// Keras' defaults.
@@ -68,12 +68,6 @@ public final class Embedding: OpsLayer {
         value > 0 && value <= 1 << 24, owner: "Embedding", argument: argument, value: "\(value)",
         expected: "a positive integer up to 2^24")
     }
-    // Without masks flowing to the layers after, a recurrent layer or a pooling would read the
-    // padding that Keras skips: refused rather than computed differently.
-    try checkArgument(
-      !config.maskZero, owner: "Embedding", argument: "mask_zero", value: "true",
-      expected:
-        "false (Strata does not propagate masks yet; the layers after would read the padding)")
     _ = try elementCount(of: [config.inputDim, config.outputDim], owner: "Embedding")
     options = try WeightOptions(
       WeightArguments(
@@ -112,6 +106,13 @@ public final class Embedding: OpsLayer {
       }
     }
     return try Ops.take(embeddings.value, Ops.stopGradient(x), axis: 0)
+  }
+}
+
+extension Embedding: MaskingLayer {
+  /// With `mask_zero`, 1 for every id but 0; else no mask.
+  public func outputMask(for x: Tensor, inputMask: Tensor?) throws -> Tensor? {
+    config.maskZero ? try Ops.notEqual(x, Tensor(scalar: 0)) : nil
   }
 }
 

@@ -35,6 +35,7 @@ public enum LayersPlugin: BuiltInPlugin {
       LayerNormalization.self, UpSampling2D.self, Permute.self,
       RepeatVector.self, GaussianNoise.self, GaussianDropout.self, SpatialDropout1D.self,
       SpatialDropout2D.self, ActivityRegularization.self, Embedding.self, Conv1D.self,
-      SimpleRNN.self, LSTM.self, GRU.self, UpSampling1D.self, ZeroPadding1D.self, Cropping1D.self)
+      SimpleRNN.self, LSTM.self, GRU.self, UpSampling1D.self, ZeroPadding1D.self, Cropping1D.self,
+      Masking.self)
   }
 }

@@ -90,6 +90,9 @@ public class RecurrentLayer {
   public private(set) var bias: Parameter?
   /// Keras' `activity_regularizer`, resolved.
   public let activityRegularizer: (any Regularizer)?
+  /// The mask of the next call's input, `[batch, steps]`: a masked step leaves the states and the
+  /// output as the step before left them, as in Keras.
+  public var inputMask: Tensor?
 
   init(arguments: RecurrentArguments, inputShape: [Int]?, owner: String, seed: UInt64?) throws {
     try arguments.validate(owner: owner)
@@ -186,7 +189,7 @@ public class RecurrentLayer {
 
   /// Runs the sequence.
   func run(_ x: Tensor, training: Bool) throws -> Tensor {
-    guard let kernel, let recurrentKernel else {
+    guard let kernel, recurrentKernel != nil else {
       throw StrataError.invalidState("\(owner): called before build.")
     }
     try checkInput(x, layer: owner, expected: inputShape)
@@ -210,13 +213,30 @@ public class RecurrentLayer {
     var states = Array(repeating: Tensor(shape: [batch, units]), count: stateCount)
     var outputs: [Tensor] = []
     outputs.reserveCapacity(steps)
+    let stepMasks = try inputMask.map {
+      try Ops.split(Ops.reshape($0, [batch, steps]), sections: steps, axis: 1)
+    }
+    var previous = Tensor(shape: [batch, units])
     for t in arguments.goBackwards ? Array((0..<steps).reversed()) : Array(0..<steps) {
+      let carried = states
       if let recurrentMask { states[0] = try states[0] * recurrentMask }
-      let (output, next) = try step(stepInputs[t], states)
+      var (output, next) = try step(stepInputs[t], states)
+      if let stepMasks {
+        // A masked step keeps what the step before left.
+        let keep = stepMasks[t]
+        next = try zip(next, carried).map { try Ops.where(keep, $0, $1) }
+        output = try Ops.where(keep, output, previous)
+      }
       states = next
+      previous = output
       outputs.append(output)
     }
     return arguments.returnSequences ? try Ops.stack(outputs, axis: 1) : outputs[outputs.count - 1]
+  }
+
+  /// With `return_sequences`, the input's mask; else none.
+  public func outputMask(for x: Tensor, inputMask: Tensor?) throws -> Tensor? {
+    arguments.returnSequences ? inputMask : nil
   }
 
   /// `h · recurrentKernel[:, columns]`.
@@ -233,7 +253,7 @@ public class RecurrentLayer {
 /// A fully-connected recurrent layer: `h = activation(x · kernel + h · recurrent_kernel + bias)`.
 /// Keras: `SimpleRNN(units, activation="tanh", return_sequences=False, go_backwards=False, …)`.
 public final class SimpleRNN: RecurrentLayer, OpsLayer, RandomizedLayer, KerasNestedWeights,
-  ActivityRegularized
+  ActivityRegularized, MaskReadingLayer, MaskingLayer
 {
   /// The arguments Keras gives this layer.
   public typealias Config = RecurrentArguments
@@ -274,7 +294,7 @@ public final class SimpleRNN: RecurrentLayer, OpsLayer, RandomizedLayer, KerasNe
 /// `c = f·c + i·tanh(…)`, `h = o·tanh(c)`. Keras: `LSTM(units, activation="tanh",
 /// recurrent_activation="sigmoid", unit_forget_bias=True, return_sequences=False, …)`.
 public final class LSTM: RecurrentLayer, OpsLayer, RandomizedLayer, KerasNestedWeights,
-  ActivityRegularized
+  ActivityRegularized, MaskReadingLayer, MaskingLayer
 {
   /// The Keras arguments: the shared ones and the LSTM's own.
   public struct Config: Equatable, KerasConfig {
@@ -375,7 +395,7 @@ public final class LSTM: RecurrentLayer, OpsLayer, RandomizedLayer, KerasNestedW
 /// and the bias is `[2, 3 · units]` (input and recurrent). Keras: `GRU(units, activation="tanh",
 /// recurrent_activation="sigmoid", reset_after=True, …)`.
 public final class GRU: RecurrentLayer, OpsLayer, RandomizedLayer, KerasNestedWeights,
-  ActivityRegularized
+  ActivityRegularized, MaskReadingLayer, MaskingLayer
 {
   /// The Keras arguments: the shared ones and the GRU's own.
   public struct Config: Equatable, KerasConfig {

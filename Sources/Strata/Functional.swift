@@ -305,6 +305,7 @@ open class Model {
       owner: name, argument: "inputs", value: "\(inputValues.count) arrays",
       expected: "\(inputs.count), one per model input")
     var values = [Tensor?](repeating: nil, count: nodes.count)
+    var masks = [Tensor?](repeating: nil, count: nodes.count)
     activityPenalty = 0
     if context.isTraining { backwardNodes = Array(repeating: false, count: nodes.count) }
     // A node a gradient need not pass through runs as in inference (behaving as the step asks):
@@ -336,7 +337,8 @@ open class Model {
         nodeContext.needsInputGradient = gradientArrives
       }
       do {
-        values[i] = try call(node, arguments, context: nodeContext)
+        (values[i], masks[i]) = try call(
+          node, arguments, masks: inputNodes[i].map { masks[$0] }, context: nodeContext)
       } catch let StrataError.shapeMismatch(layer, received, expected) {
         throw StrataError.shapeMismatch(
           layer: Ops.place(layer, label: label(i)), received: received, expected: expected)
@@ -367,13 +369,25 @@ open class Model {
   }
 
   private func call(_ node: Node, _ arguments: [Tensor], context: Context) throws -> Tensor {
+    try call(node, arguments, masks: arguments.map { _ in nil }, context: context).0
+  }
+
+  /// A node's output and its mask (Keras' masks: a merge layer keeps the steps all its inputs
+  /// keep; a single-input layer as ``StrataCore/Layer/forward(_:mask:in:)`` says).
+  private func call(_ node: Node, _ arguments: [Tensor], masks: [Tensor?], context: Context)
+    throws -> (Tensor, Tensor?)
+  {
     if node.takesList {
       guard let merge = node.layer as? any MergeLayer else {
         throw StrataError.invalidState("\(node.layer.identifier) was applied to a list of tensors")
       }
-      return try merge.forward(arguments, in: context)
+      let given = masks.compactMap { $0 }
+      let mask = try given.dropFirst().reduce(given.first) { all, next in
+        try all.map { try $0 * next }
+      }
+      return (try merge.forward(arguments, in: context), mask)
     }
-    return try node.layer.forward(arguments[0], in: context)
+    return try node.layer.forward(arguments[0], mask: masks[0], in: context)
   }
 
   /// Given `d(loss)/d(output)` for each output of the last training ``run(_:context:)``, writes

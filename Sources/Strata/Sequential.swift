@@ -268,6 +268,7 @@ public final class Sequential: Model {
     }
     var inference = context
     inference.isTraining = false
+    var mask: Tensor?
     for index in layers.indices {
       var layerContext = context
       if context.isTraining {
@@ -275,7 +276,7 @@ public final class Sequential: Model {
         layerContext.needsInputGradient = index > backwardStart || context.needsInputGradient
       }
       do {
-        output = try layers[index].forward(output, in: layerContext)
+        (output, mask) = try layers[index].forward(output, mask: mask, in: layerContext)
       } catch {
         throw naming(error, layerAt: index)
       }

@@ -82,8 +82,6 @@ let sequenceLayerFixture = try! KerasFixture(
       }
       .contains("0.5"))
     #expect(message { try Embedding(0, 2) }.contains("input_dim"))
-    let mask = message { try Embedding(5, 2, maskZero: true) }
-    #expect(mask.contains("mask_zero") && mask.contains("masks"))
     #expect(message { try LSTM(0) }.contains("units"))
     #expect(
       message { try GRU(3, inputShape: nil).build(inputShape: [4], generator: &generator) }
@@ -181,5 +179,45 @@ let sequenceLayerFixture = try! KerasFixture(
     try model.save(to: url)
     let loaded = try loadModel(from: url)
     #expect(isClose(try loaded.predict(x), try model.predict(x), rtol: 1e-6, atol: 1e-7))
+  }
+
+  /// Masks as Keras carries them: Embedding(mask_zero) marks id 0, an LSTM keeps its state over
+  /// masked steps (so trailing padding changes nothing), Dropout passes the mask on,
+  /// GlobalAveragePooling1D averages the unmasked steps, and the gradients of a masked LSTM match
+  /// finite differences.
+  @Test func masksSkipPadding() throws {
+    func model(length: Int) throws -> Sequential {
+      let model = try Sequential(seed: 2)
+      try model.add(Input(shape: [length], dtype: "int32"))
+      try model.add(Embedding(9, 4, maskZero: true))
+      try model.add(Dropout(0.2))
+      try model.add(LSTM(3, returnSequences: true))
+      try model.add(GlobalAveragePooling1D())
+      return model
+    }
+    let padded = try model(length: 6)
+    let y = try padded.predict(
+      try Tensor(shape: [2, 6], scalars: [3, 1, 4, 0, 0, 0, 5, 2, 0, 0, 0, 0]))
+    // The same sequences without their padding, in models of their length with the same weights.
+    for (row, ids) in [(0, [Float(3), 1, 4]), (1, [5, 2])] {
+      let short = try model(length: ids.count)
+      try short.setWeights(padded.weights)
+      let expected = try short.predict(try Tensor(shape: [1, ids.count], scalars: ids))
+      let got = try Ops.slice(y, start: [row, 0], shape: [1, 3])
+      #expect(
+        isClose(got, expected, rtol: 1e-5, atol: 1e-6),
+        "row \(row): \(got.scalars) vs \(expected.scalars)")
+    }
+    // A mask reaches a recurrent layer through Masking too, and its gradients are right.
+    let masked = try LSTM(2, goBackwards: true)
+    var generator = SeededGenerator(seed: 1)
+    _ = try masked.build(inputShape: [5, 3], generator: &generator)
+    masked.inputMask = try Tensor(shape: [2, 5], scalars: [1, 1, 1, 0, 0, 1, 0, 1, 1, 0])
+    let error = try maxGradientError(of: masked, inputShape: [2, 5, 3], build: false)
+    #expect(error < 1e-2, "masked LSTM: \(error)")
+    let masking = try Masking()
+    _ = try masking.build(inputShape: [3, 2], generator: &generator)
+    let x = try Tensor(shape: [1, 3, 2], scalars: [1, 0, 0, 0, 0, 2])
+    #expect(try masking.outputMask(for: x, inputMask: nil)?.scalars == [1, 0, 1])
   }
 }

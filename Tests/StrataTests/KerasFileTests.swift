@@ -89,8 +89,7 @@ struct KerasFileTests {
   /// The sequence models Strata cannot run yet are refused, naming what is missing.
   @Test func refusesSequenceModelsItCannotRunYet() throws {
     for (name, missing) in [
-      ("lstm_classifier", "mask_zero"), ("bilstm_tagger", "mask_zero"),
-      ("masked_lstm_series", "Masking"), ("transformer_classifier", "MultiHeadAttention"),
+      ("bilstm_tagger", "Bidirectional"), ("transformer_classifier", "MultiHeadAttention"),
       ("causal_attention", "MultiHeadAttention"),
     ] {
       let error = refusal { try loadModel(from: kerasFile("\(name).keras")) }
@@ -101,7 +100,10 @@ struct KerasFileTests {
 
   @Test(
     "Keras' sequence models load and predict Keras' outputs",
-    arguments: ["conv1d_text", "conv1d_series", "gru_stack", "simple_rnn_series"])
+    arguments: [
+      "conv1d_text", "conv1d_series", "gru_stack", "simple_rnn_series", "lstm_classifier",
+      "masked_lstm_series",
+    ])
   func loadsSequenceModels(name: String) throws {
     let expected = try KerasExpectation(name)
     let model = try loadModel(from: kerasFile("\(name).keras"))
