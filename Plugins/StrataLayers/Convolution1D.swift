@@ -470,6 +470,7 @@ public struct SequenceMargins: Codable, Sendable, Hashable, CustomStringConverti
 
   /// `start` and `end` steps.
   public init(start: Int, end: Int) { (self.start, self.end) = (start, end) }
+  /// `value` steps at each end.
   public init(integerLiteral value: Int) { self.init(start: value, end: value) }
 
   /// Decodes an integer or a pair.
@@ -487,8 +488,47 @@ public struct SequenceMargins: Codable, Sendable, Hashable, CustomStringConverti
   public var description: String { "(\(start), \(end))" }
 }
 
+/// What `ZeroPadding1D` and `Cropping1D` share: margins checked when made, sequences taken when
+/// built, the steps they add or remove.
+public class SequenceMarginLayer {
+  /// Keras' `input_shape`, when given.
+  public let declaredInputShape: [Int]?
+  let margins: SequenceMargins
+  private let name: String
+  /// Steps added (`1`) or removed (`-1`) by each margin.
+  private let sign: Int
+  var inputShape: [Int] = []
+
+  init(margins: SequenceMargins, argument: String, sign: Int, inputShape: [Int]?, name: String)
+    throws
+  {
+    try checkArgument(
+      (0...maximumWindowExtent).contains(margins.start)
+        && (0...maximumWindowExtent).contains(margins.end),
+      owner: name, argument: argument, value: "\(margins)",
+      expected: "sizes from 0 to \(maximumWindowExtent)")
+    (self.margins, self.sign, self.name) = (margins, sign, name)
+    declaredInputShape = inputShape
+  }
+
+  /// The steps of the output for the built input.
+  var outputSteps: Int { inputShape[0] + sign * (margins.start + margins.end) }
+
+  /// Takes sequences `(steps, channels)`; gives them longer or shorter by the margins.
+  public func build(inputShape: [Int], generator: inout SeededGenerator) throws -> [Int] {
+    try requireSequences(inputShape, layer: name)
+    self.inputShape = inputShape
+    guard outputSteps > 0 else {
+      throw StrataError.shapeMismatch(
+        layer: name, received: kerasShape(inputShape),
+        expected: "sequences longer than the cropping \(margins)")
+    }
+    return [outputSteps, inputShape[1]]
+  }
+}
+
 /// Adds zero steps at the start and end of sequences. Keras: `ZeroPadding1D(padding=1)`.
-public final class ZeroPadding1D: OpsLayer {
+public final class ZeroPadding1D: SequenceMarginLayer, OpsLayer {
   /// The Keras arguments.
   public struct Config: Equatable, KerasConfig {
     /// Keras' `padding`: steps at the start and at the end.
@@ -501,9 +541,6 @@ public final class ZeroPadding1D: OpsLayer {
   public static let identifier = "ZeroPadding1D"
   /// The arguments the layer was made with.
   public let config: Config
-  /// Keras' `input_shape`, when given.
-  public let declaredInputShape: [Int]?
-  private var inputShape: [Int] = []
 
   /// A layer from a config.
   public convenience init(config: Config) throws { try self.init(config: config, inputShape: nil) }
@@ -517,38 +554,26 @@ public final class ZeroPadding1D: OpsLayer {
 
   /// A layer from a config, with Keras' `input_shape`.
   public init(config: Config, inputShape: [Int]?) throws {
-    let (start, end) = (config.padding.start, config.padding.end)
-    try checkArgument(
-      (0...maximumWindowExtent).contains(start) && (0...maximumWindowExtent).contains(end),
-      owner: "ZeroPadding1D", argument: "padding", value: "\(config.padding)",
-      expected: "sizes from 0 to \(maximumWindowExtent)")
     self.config = config
-    declaredInputShape = inputShape
-  }
-
-  /// Takes sequences `(steps, channels)`; gives them longer by the padding.
-  public func build(inputShape: [Int], generator: inout SeededGenerator) throws -> [Int] {
-    try requireSequences(inputShape, layer: "ZeroPadding1D")
-    self.inputShape = inputShape
-    return [inputShape[0] + config.padding.start + config.padding.end, inputShape[1]]
+    try super.init(
+      margins: config.padding, argument: "padding", sign: 1, inputShape: inputShape,
+      name: "ZeroPadding1D")
   }
 
   /// The batch between zeros.
   public func call(_ x: Tensor, training: Bool) throws -> Tensor {
     try checkInput(x, layer: "ZeroPadding1D", expected: inputShape)
     var parts = [x]
-    if config.padding.start > 0 {
-      parts.insert(Tensor(shape: [x.shape[0], config.padding.start, x.shape[2]]), at: 0)
+    if margins.start > 0 {
+      parts.insert(Tensor(shape: [x.shape[0], margins.start, x.shape[2]]), at: 0)
     }
-    if config.padding.end > 0 {
-      parts.append(Tensor(shape: [x.shape[0], config.padding.end, x.shape[2]]))
-    }
+    if margins.end > 0 { parts.append(Tensor(shape: [x.shape[0], margins.end, x.shape[2]])) }
     return parts.count == 1 ? x : try Ops.concatenate(parts, axis: 1)
   }
 }
 
 /// Removes steps at the start and end of sequences. Keras: `Cropping1D(cropping=(1, 1))`.
-public final class Cropping1D: OpsLayer {
+public final class Cropping1D: SequenceMarginLayer, OpsLayer {
   /// The Keras arguments.
   public struct Config: Equatable, KerasConfig {
     /// Keras' `cropping`: steps removed at the start and at the end.
@@ -561,9 +586,6 @@ public final class Cropping1D: OpsLayer {
   public static let identifier = "Cropping1D"
   /// The arguments the layer was made with.
   public let config: Config
-  /// Keras' `input_shape`, when given.
-  public let declaredInputShape: [Int]?
-  private var inputShape: [Int] = []
 
   /// A layer from a config.
   public convenience init(config: Config) throws { try self.init(config: config, inputShape: nil) }
@@ -577,33 +599,16 @@ public final class Cropping1D: OpsLayer {
 
   /// A layer from a config, with Keras' `input_shape`.
   public init(config: Config, inputShape: [Int]?) throws {
-    let (start, end) = (config.cropping.start, config.cropping.end)
-    try checkArgument(
-      (0...maximumWindowExtent).contains(start) && (0...maximumWindowExtent).contains(end),
-      owner: "Cropping1D", argument: "cropping", value: "\(config.cropping)",
-      expected: "sizes from 0 to \(maximumWindowExtent)")
     self.config = config
-    declaredInputShape = inputShape
-  }
-
-  /// Takes sequences `(steps, channels)` longer than the cropping; gives them shorter.
-  public func build(inputShape: [Int], generator: inout SeededGenerator) throws -> [Int] {
-    try requireSequences(inputShape, layer: "Cropping1D")
-    let kept = inputShape[0] - config.cropping.start - config.cropping.end
-    guard kept > 0 else {
-      throw StrataError.shapeMismatch(
-        layer: "Cropping1D", received: kerasShape(inputShape),
-        expected: "sequences longer than the cropping \(config.cropping)")
-    }
-    self.inputShape = inputShape
-    return [kept, inputShape[1]]
+    try super.init(
+      margins: config.cropping, argument: "cropping", sign: -1, inputShape: inputShape,
+      name: "Cropping1D")
   }
 
   /// The steps kept.
   public func call(_ x: Tensor, training: Bool) throws -> Tensor {
     try checkInput(x, layer: "Cropping1D", expected: inputShape)
-    let kept = inputShape[0] - config.cropping.start - config.cropping.end
     return try Ops.slice(
-      x, start: [0, config.cropping.start, 0], shape: [x.shape[0], kept, x.shape[2]])
+      x, start: [0, margins.start, 0], shape: [x.shape[0], outputSteps, x.shape[2]])
   }
 }

@@ -96,8 +96,10 @@ public struct IntSingle: Codable, Sendable, Hashable, ExpressibleByIntegerLitera
   /// `value`.
   public init(_ value: Int) { self.value = value }
 
+  /// `3` for `(3,)`.
   public init(integerLiteral value: Int) { self.init(value) }
 
+  /// Decodes an integer or a one-element list.
   public init(from decoder: Decoder) throws {
     let container = try decoder.singleValueContainer()
     if let value = try? container.decode(Int.self) {
@@ -112,11 +114,13 @@ public struct IntSingle: Codable, Sendable, Hashable, ExpressibleByIntegerLitera
     self.init(values[0])
   }
 
+  /// Encodes a one-element list, as Keras saves it.
   public func encode(to encoder: Encoder) throws {
     var container = encoder.singleValueContainer()
     try container.encode([value])
   }
 
+  /// As Python prints a one-element tuple: `(3,)`.
   public var description: String { "(\(value),)" }
 }
 

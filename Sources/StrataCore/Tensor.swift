@@ -97,21 +97,18 @@ public struct Tensor: Sendable, Equatable, CustomStringConvertible {
   ///
   /// Programmer precondition, as for ``init(shape:repeating:)``: a shape the machine has memory for.
   init(pooledShape shape: [Int], repeating value: Float = 0) {
-    let count = shape.reduce(1, *)
-    guard let storage = TensorStorage(pooledCapacity: count) else {
-      fatalError("cannot allocate \(count) floats")
-    }
-    self.shape = shape
-    self.count = count
-    self.storage = storage
+    self.init(pooledShape: shape, zeroed: true)
     if value != 0 { storage.base.update(repeating: value, count: count) }
   }
 
   /// A pooled tensor whose elements the caller writes, every one, before reading any: a buffer
   /// the pool gives back is not cleared first (an op's result, written whole).
-  init(uninitializedPooledShape shape: [Int]) {
+  init(uninitializedPooledShape shape: [Int]) { self.init(pooledShape: shape, zeroed: false) }
+
+  /// A pooled tensor, zeroed or not. Programmer precondition: a shape the machine has memory for.
+  private init(pooledShape shape: [Int], zeroed: Bool) {
     let count = shape.reduce(1, *)
-    guard let storage = TensorStorage(pooledCapacity: count, zeroed: false) else {
+    guard let storage = TensorStorage(pooledCapacity: count, zeroed: zeroed) else {
       fatalError("cannot allocate \(count) floats")
     }
     self.shape = shape
