@@ -42,7 +42,8 @@ public struct RecurrentArguments: Equatable, KerasConfig {
   public var stateful: Bool = false
   /// Keras' `unroll` (accepted; the loop is the same).
   public var unroll: Bool = false
-  /// Keras' `zero_output_for_mask` (accepted; masks are not propagated yet).
+  /// Keras' `zero_output_for_mask`: a masked step outputs zeros rather than the output before it
+  /// (`Bidirectional` sets it when returning sequences, as Keras does).
   public var zeroOutputForMask: Bool = false
 
   /// Keras' defaults.
@@ -216,7 +217,7 @@ public class RecurrentLayer {
     let stepMasks = try inputMask.map {
       try Ops.split(Ops.reshape($0, [batch, steps]), sections: steps, axis: 1)
     }
-    var previous = Tensor(shape: [batch, units])
+    let zeros = Tensor(shape: [batch, units])
     for t in arguments.goBackwards ? Array((0..<steps).reversed()) : Array(0..<steps) {
       let carried = states
       if let recurrentMask { states[0] = try states[0] * recurrentMask }
@@ -225,10 +226,9 @@ public class RecurrentLayer {
         // A masked step keeps what the step before left.
         let keep = stepMasks[t]
         next = try zip(next, carried).map { try Ops.where(keep, $0, $1) }
-        output = try Ops.where(keep, output, previous)
+        output = try Ops.where(keep, output, arguments.zeroOutputForMask ? zeros : carried[0])
       }
       states = next
-      previous = output
       outputs.append(output)
     }
     return arguments.returnSequences ? try Ops.stack(outputs, axis: 1) : outputs[outputs.count - 1]

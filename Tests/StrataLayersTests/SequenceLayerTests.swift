@@ -15,6 +15,7 @@ let sequenceLayerFixture = try! KerasFixture(
       ("Embedding", 2), ("Conv1D", 4), ("MaxPooling1D", 2), ("AveragePooling1D", 2),
       ("GlobalMaxPooling1D", 1), ("GlobalAveragePooling1D", 1), ("SimpleRNN", 2), ("LSTM", 3),
       ("GRU", 4), ("UpSampling1D", 1), ("ZeroPadding1D", 2), ("Cropping1D", 1),
+      ("Bidirectional", 4), ("TimeDistributed", 2),
     ] {
       #expect(sequenceLayerFixture.cases(where: "layer", is: layer).count == count, "\(layer)")
     }
@@ -43,6 +44,9 @@ let sequenceLayerFixture = try! KerasFixture(
       ("UpSampling1D", try UpSampling1D(size: 2)),
       ("ZeroPadding1D", try ZeroPadding1D(padding: SequenceMargins(start: 1, end: 2))),
       ("Cropping1D", try Cropping1D(cropping: SequenceMargins(start: 2, end: 1))),
+      ("Bidirectional concat", try Bidirectional(LSTM(2, returnSequences: true))),
+      ("Bidirectional ave", try Bidirectional(GRU(2), mergeMode: "ave")),
+      ("TimeDistributed", try TimeDistributed(Dense(2, activation: "tanh"))),
     ]
     for (name, layer) in layers {
       let error = try maxGradientError(of: layer, inputShape: [2, 7, 3])
@@ -114,6 +118,22 @@ let sequenceLayerFixture = try! KerasFixture(
     #expect(flat.contains("GlobalAveragePooling1D") && flat.contains("(None, 5)"))
     let dtype = message { try Input(shape: [3], dtype: "string") }
     #expect(dtype.contains("dtype") && dtype.contains("int32"))
+    let merge = message { try Bidirectional(LSTM(2), mergeMode: "max") }
+    #expect(
+      merge.contains("Bidirectional") && merge.contains("merge_mode") && merge.contains("max"))
+    let wrapped = message { try Bidirectional(Dense(2)) }
+    #expect(wrapped.contains("Bidirectional") && wrapped.contains("Dense"))
+    let sameWay = message { try Bidirectional(LSTM(2), backwardLayer: LSTM(2)) }
+    #expect(sameWay.contains("go_backwards"))
+    let unknown = message {
+      try Registries.shared.layers.make(
+        "TimeDistributed", config: ["layer": ["class_name": "Dense2", "config": ["units": 2]]])
+    }
+    #expect(unknown.contains("TimeDistributed") && unknown.contains("Dense2"))
+    let flatSteps = message {
+      try TimeDistributed(Dense(2)).build(inputShape: [5], generator: &generator)
+    }
+    #expect(flatSteps.contains("TimeDistributed") && flatSteps.contains("(None, 5)"))
   }
 
   /// A text classifier of token ids: Input(dtype: "int32"), Embedding, Conv1D, pooling, trains and

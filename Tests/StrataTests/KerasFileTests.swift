@@ -89,7 +89,7 @@ struct KerasFileTests {
   /// The sequence models Strata cannot run yet are refused, naming what is missing.
   @Test func refusesSequenceModelsItCannotRunYet() throws {
     for (name, missing) in [
-      ("bilstm_tagger", "Bidirectional"), ("transformer_classifier", "MultiHeadAttention"),
+      ("transformer_classifier", "MultiHeadAttention"),
       ("causal_attention", "MultiHeadAttention"),
     ] {
       let error = refusal { try loadModel(from: kerasFile("\(name).keras")) }
@@ -102,7 +102,7 @@ struct KerasFileTests {
     "Keras' sequence models load and predict Keras' outputs",
     arguments: [
       "conv1d_text", "conv1d_series", "gru_stack", "simple_rnn_series", "lstm_classifier",
-      "masked_lstm_series",
+      "masked_lstm_series", "bilstm_tagger",
     ])
   func loadsSequenceModels(name: String) throws {
     let expected = try KerasExpectation(name)

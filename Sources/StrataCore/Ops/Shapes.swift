@@ -177,6 +177,15 @@ extension Ops {
     }
   }
 
+  /// `x` with its entries along `axis` in reverse order: Keras' `ops.flip(x, axis)` (a gather, so
+  /// its gradient flips back).
+  public static func flip(_ x: Tensor, axis: Int) throws -> Tensor {
+    let resolved = try self.axis(axis, rank: x.rank, op: "flip")
+    let length = x.shape[resolved]
+    let order = try Tensor(shape: [length], scalars: (0..<length).reversed().map(Float.init))
+    return try take(x, order, axis: resolved)
+  }
+
   /// The elements of `x` at `indices` (whole numbers) along `axis`, or of `x` flattened when `nil`
   /// (Keras' `ops.take`: an embedding lookup). The result's shape is `x`'s with that axis replaced by
   /// `indices`' shape. Negative indices count from the end.

@@ -46,6 +46,17 @@ CASES = [
     ("ZeroPadding1D", "(2, 1)", dict(padding=(2, 1)), SEQUENCES),
     ("ZeroPadding1D", "1", dict(), SEQUENCES),
     ("Cropping1D", "(1, 2)", dict(cropping=(1, 2)), SEQUENCES),
+    ("Bidirectional", "LSTM sequences, concat",
+     dict(layer=keras.layers.LSTM(3, return_sequences=True)), SEQUENCES),
+    ("Bidirectional", "GRU last output, ave", dict(layer=keras.layers.GRU(2), merge_mode="ave"), SEQUENCES),
+    ("Bidirectional", "SimpleRNN sequences, mul",
+     dict(layer=keras.layers.SimpleRNN(3, return_sequences=True), merge_mode="mul"), SEQUENCES),
+    ("Bidirectional", "LSTM sum, backward layer given",
+     dict(layer=keras.layers.LSTM(2), merge_mode="sum",
+          backward_layer=keras.layers.LSTM(2, go_backwards=True, activation="relu")), SEQUENCES),
+    ("TimeDistributed", "Dense", dict(layer=keras.layers.Dense(4, activation="tanh")), SEQUENCES),
+    ("TimeDistributed", "Conv1D on each of 2 sequences",
+     dict(layer=keras.layers.Conv1D(2, 2)), (2, 2, 5, 3)),
 ]
 
 cases = []
