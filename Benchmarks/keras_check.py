@@ -184,7 +184,8 @@ def main():
     files.append((converted, "strata decoder layers", strata))
     # Keras' sequence models Strata runs, as Keras wrote them and as Strata writes them.
     for name in ["conv1d_text", "conv1d_series", "gru_stack", "simple_rnn_series", "lstm_classifier",
-                 "masked_lstm_series", "bilstm_tagger"]:
+                 "masked_lstm_series", "bilstm_tagger", "transformer_classifier",
+                 "causal_attention"]:
         original = os.path.join(SEQUENCES, f"{name}.keras")
         files.append((original, f"keras {name}", strata))
         converted = os.path.join(work, f"{name}-strata.keras")

@@ -36,6 +36,7 @@ public enum LayersPlugin: BuiltInPlugin {
       RepeatVector.self, GaussianNoise.self, GaussianDropout.self, SpatialDropout1D.self,
       SpatialDropout2D.self, ActivityRegularization.self, Embedding.self, Conv1D.self,
       SimpleRNN.self, LSTM.self, GRU.self, UpSampling1D.self, ZeroPadding1D.self, Cropping1D.self,
-      Masking.self, Bidirectional.self, TimeDistributed.self)
+      Masking.self, Bidirectional.self, TimeDistributed.self,
+      MultiHeadAttention.self, Attention.self, AdditiveAttention.self)
   }
 }

@@ -69,7 +69,7 @@ struct WeightOptions {
   /// A new kernel of `kernelShape` and, with `use_bias`, a bias of `units`, drawn from `generator`
   /// and given their constraints and regularizers.
   func makeWeights(
-    kernelShape: [Int], units: Int, kernelName: String = "kernel",
+    kernelShape: [Int], units: Int, biasShape: [Int]? = nil, kernelName: String = "kernel",
     generator: inout SeededGenerator
   ) throws -> (kernel: Parameter, bias: Parameter?) {
     let kernel = Parameter(
@@ -78,7 +78,8 @@ struct WeightOptions {
     let bias =
       useBias
       ? Parameter(
-        name: "bias", value: try biasInitializer.make(shape: [units], generator: &generator))
+        name: "bias",
+        value: try biasInitializer.make(shape: biasShape ?? [units], generator: &generator))
       : nil
     kernel.constraint = kernelConstraint
     kernel.regularizer = kernelRegularizer

@@ -381,11 +381,7 @@ open class Model {
       guard let merge = node.layer as? any MergeLayer else {
         throw StrataError.invalidState("\(node.layer.identifier) was applied to a list of tensors")
       }
-      let given = masks.compactMap { $0 }
-      let mask = try given.dropFirst().reduce(given.first) { all, next in
-        try all.map { try $0 * next }
-      }
-      return (try merge.forward(arguments, in: context), mask)
+      return try merge.forward(arguments, masks: masks, in: context)
     }
     return try node.layer.forward(arguments[0], mask: masks[0], in: context)
   }

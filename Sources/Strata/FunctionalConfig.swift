@@ -78,6 +78,14 @@ extension Model {
               try layer.apply(to: tensors, takesList: tensors.count > 1, name: layerName))
             continue
           }
+          if let signature = layer as? any KerasCallSignature {
+            let tensors = try signature.inputs(
+              ofKerasCall: node.objectValue?["args"]?.arrayValue ?? [],
+              kwargs: node.objectValue?["kwargs"]?.objectValue ?? [:],
+              tensor: { try tensor($0, in: layerName) })
+            calls.append(try layer.apply(to: tensors, takesList: true, name: layerName))
+            continue
+          }
           guard let args = node.objectValue?["args"]?.arrayValue, let first = args.first else {
             throw invalid("\(layerName).inbound_nodes", node, "{\"args\": [tensor or [tensors]]}")
           }
@@ -261,6 +269,11 @@ extension Model {
               "keras_history": history(of: tensor),
             ],
           ]
+        }
+        if let signature = layer as? any KerasCallSignature {
+          let (args, kwargs) = signature.kerasCall(tensors: tensors)
+          inbound.append(["args": .array(args), "kwargs": .object(kwargs)])
+          continue
         }
         let training = (layer as? ModelLayer)?.training
         inbound.append([

@@ -41,3 +41,17 @@ public protocol KerasNestedWeights: Layer {
   /// The name Keras gives each such group's `vars` (its `name` attribute), by group.
   var kerasWeightGroupNames: [String: String] { get }
 }
+
+/// A layer whose Keras call passes its tensors as several arguments or keywords rather than one
+/// tensor or one list (`MultiHeadAttention()(query, value, key=…, attention_mask=…,
+/// use_causal_mask=True)`): it reads such a call from a Keras functional config and writes its own.
+public protocol KerasCallSignature: MergeLayer {
+  /// The inputs of a call Keras recorded with `args` and `kwargs`; `tensor` resolves a Keras
+  /// tensor record. Keywords that are not tensors (`use_causal_mask`) set the layer's call options.
+  func inputs(
+    ofKerasCall args: [ConfigValue], kwargs: ConfigDictionary,
+    tensor: (ConfigValue) throws -> SymbolicTensor
+  ) throws -> [SymbolicTensor]
+  /// Keras' `args` and `kwargs` for a call on `tensors` (Keras tensor records, one per input).
+  func kerasCall(tensors: [ConfigValue]) -> (args: [ConfigValue], kwargs: ConfigDictionary)
+}

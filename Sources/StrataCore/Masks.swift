@@ -42,3 +42,39 @@ extension Layer {
     return (y, self is any MaskPreservingLayer ? mask : nil)
   }
 }
+
+/// A layer of several inputs that reads their masks and gives its output's (Keras' `query_mask`,
+/// `value_mask` of `MultiHeadAttention`): set before each call, one per input.
+public protocol MaskReadingMergeLayer: MergeLayer {
+  /// The mask of each input of the next call (`nil` where an input carries none).
+  var inputMasks: [Tensor?] { get set }
+  /// The output's mask for inputs carrying `inputMasks`.
+  func outputMask(inputMasks: [Tensor?]) throws -> Tensor?
+}
+
+extension MergeLayer {
+  /// Runs the layer on `xs`, which carry `masks`, and returns the output and its mask: a
+  /// ``MaskReadingMergeLayer`` reads them and says; any other keeps the steps every input keeps.
+  package func forward(_ xs: [Tensor], masks: [Tensor?], in context: Context) throws -> (
+    Tensor, Tensor?
+  ) {
+    guard let reader = self as? any MaskReadingMergeLayer else {
+      let given = masks.compactMap { $0 }
+      let mask = try given.dropFirst().reduce(given.first) { all, next in
+        try all.map { try $0 * next }
+      }
+      return (try forward(xs, in: context), mask)
+    }
+    for (x, mask) in zip(xs, masks) {
+      guard let mask else { continue }
+      guard mask.rank == 2, x.rank >= 2, Array(x.shape.prefix(2)) == mask.shape else {
+        throw StrataError.shapeMismatch(
+          layer: Self.identifier, received: "a mask of shape \(mask.shape)",
+          expected: "a mask (batch, steps) for an input of shape \(x.shape)")
+      }
+    }
+    reader.inputMasks = masks
+    let y = try forward(xs, in: context)
+    return (y, try reader.outputMask(inputMasks: masks))
+  }
+}

@@ -40,34 +40,80 @@ public func maxGradientError(
     }
     return sum
   }
+  var inputs = [x]
+  return try perturbationError(
+    inputs: &inputs, analytic: [dx], parameters: trainable, analyticParameters: analyticParameters,
+    epsilon: epsilon, loss: { try loss($0[0]) })
+}
+
+/// The largest error between the analytic gradients of `inputs` and `parameters` and central
+/// finite differences of `loss`, each element perturbed by ±`epsilon` in turn.
+private func perturbationError(
+  inputs: inout [Tensor], analytic: [Tensor], parameters: [Parameter],
+  analyticParameters: [Tensor], epsilon: Float, loss: ([Tensor]) throws -> Double
+) throws -> Double {
   func error(_ analytic: Float, _ numeric: Double) -> Double {
     abs(Double(analytic) - numeric) / max(1, abs(Double(analytic)), abs(numeric))
   }
-
   var worst = 0.0
-  for i in 0..<x.count {
-    let original = x.withUnsafeBufferPointer { $0[i] }
-    x.withUnsafeMutableBufferPointer { $0[i] = original + epsilon }
-    let plus = try loss(x)
-    x.withUnsafeMutableBufferPointer { $0[i] = original - epsilon }
-    let minus = try loss(x)
-    x.withUnsafeMutableBufferPointer { $0[i] = original }
-    let numeric = (plus - minus) / (2 * Double(epsilon))
-    worst = max(worst, error(dx.withUnsafeBufferPointer { $0[i] }, numeric))
+  for (k, gradient) in zip(inputs.indices, analytic) {
+    for i in 0..<inputs[k].count {
+      let original = inputs[k].withUnsafeBufferPointer { $0[i] }
+      inputs[k].withUnsafeMutableBufferPointer { $0[i] = original + epsilon }
+      let plus = try loss(inputs)
+      inputs[k].withUnsafeMutableBufferPointer { $0[i] = original - epsilon }
+      let minus = try loss(inputs)
+      inputs[k].withUnsafeMutableBufferPointer { $0[i] = original }
+      let numeric = (plus - minus) / (2 * Double(epsilon))
+      worst = max(worst, error(gradient.withUnsafeBufferPointer { $0[i] }, numeric))
+    }
   }
-  for (parameter, analytic) in zip(trainable, analyticParameters) {
+  for (parameter, gradient) in zip(parameters, analyticParameters) {
     for i in 0..<parameter.count {
       let original = parameter.value.withUnsafeBufferPointer { $0[i] }
       parameter.value.withUnsafeMutableBufferPointer { $0[i] = original + epsilon }
-      let plus = try loss(x)
+      let plus = try loss(inputs)
       parameter.value.withUnsafeMutableBufferPointer { $0[i] = original - epsilon }
-      let minus = try loss(x)
+      let minus = try loss(inputs)
       parameter.value.withUnsafeMutableBufferPointer { $0[i] = original }
       let numeric = (plus - minus) / (2 * Double(epsilon))
-      worst = max(worst, error(analytic.withUnsafeBufferPointer { $0[i] }, numeric))
+      worst = max(worst, error(gradient.withUnsafeBufferPointer { $0[i] }, numeric))
     }
   }
   return worst
+}
+
+/// ``maxGradientError(of:inputShape:input:epsilon:seed:kernels:build:)`` for a layer of several
+/// inputs: every element of every input (built for `inputShapes`, batch axis first, unless given
+/// as `inputs`) and of every trainable weight is perturbed in turn.
+public func maxGradientError(
+  of layer: any MergeLayer, inputShapes: [[Int]], inputs given: [Tensor]? = nil,
+  epsilon: Float = 1e-2, seed: UInt64 = 7, kernels: any Kernels = ReferenceKernels()
+) throws -> Double {
+  var generator = SeededGenerator(seed: seed)
+  _ = try layer.build(inputShapes: inputShapes.map { Array($0.dropFirst()) }, generator: &generator)
+  var inputs = given ?? inputShapes.map { awayFromZero($0, &generator) }
+  let context = Context(kernels: kernels, isTraining: true)
+  let firstOutput = try layer.forward(inputs, in: context)
+  var w = Tensor(shape: firstOutput.shape)
+  w.withUnsafeMutableBufferPointer { values in
+    for i in values.indices { values[i] = Float(generator.nextNormal()) }
+  }
+  let gradients = try layer.backward(w, in: context)
+  let trainable = layer.parameters.filter(\.isTrainable)
+  let analyticParameters = trainable.map(\.gradient)
+  return try perturbationError(
+    inputs: &inputs, analytic: gradients, parameters: trainable,
+    analyticParameters: analyticParameters, epsilon: epsilon
+  ) { inputs in
+    let y = try layer.forward(inputs, in: context)
+    var sum = 0.0
+    y.withUnsafeBufferPointer { ys in
+      w.withUnsafeBufferPointer { ws in for i in ys.indices { sum += Double(ys[i]) * Double(ws[i]) }
+      }
+    }
+    return sum
+  }
 }
 
 /// Compares an activation's `backward` with central finite differences of `Σ w ⊙ f(x)`, in Double.

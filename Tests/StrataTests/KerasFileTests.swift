@@ -86,23 +86,11 @@ struct KerasFileTests {
     try expected.check(model, name)
   }
 
-  /// The sequence models Strata cannot run yet are refused, naming what is missing.
-  @Test func refusesSequenceModelsItCannotRunYet() throws {
-    for (name, missing) in [
-      ("transformer_classifier", "MultiHeadAttention"),
-      ("causal_attention", "MultiHeadAttention"),
-    ] {
-      let error = refusal { try loadModel(from: kerasFile("\(name).keras")) }
-      #expect(
-        error.map { "\($0)" }?.contains(missing) == true, "\(name): \(String(describing: error))")
-    }
-  }
-
   @Test(
     "Keras' sequence models load and predict Keras' outputs",
     arguments: [
       "conv1d_text", "conv1d_series", "gru_stack", "simple_rnn_series", "lstm_classifier",
-      "masked_lstm_series", "bilstm_tagger",
+      "masked_lstm_series", "bilstm_tagger", "transformer_classifier", "causal_attention",
     ])
   func loadsSequenceModels(name: String) throws {
     let expected = try KerasExpectation(name)

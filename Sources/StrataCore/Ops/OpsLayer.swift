@@ -25,16 +25,17 @@ public protocol OpsLayer: PerCallState {
 /// What a forward-only layer's training `forward` kept for its `backward`.
 final class OpsCall: @unchecked Sendable {
   let tape: GradientTape
-  let input: Tensor
+  let inputs: [Tensor]
   let output: Tensor
   let parameters: [Parameter]
   /// The terms `call` added with `addLoss`, recorded on the tape.
   let losses: [Tensor]
 
   init(
-    tape: GradientTape, input: Tensor, output: Tensor, parameters: [Parameter], losses: [Tensor]
+    tape: GradientTape, inputs: [Tensor], output: Tensor, parameters: [Parameter],
+    losses: [Tensor]
   ) {
-    (self.tape, self.input, self.output, self.parameters) = (tape, input, output, parameters)
+    (self.tape, self.inputs, self.output, self.parameters) = (tape, inputs, output, parameters)
     self.losses = losses
   }
 }
@@ -84,50 +85,71 @@ enum OpsCalls {
   }
 }
 
-extension OpsLayer {
-  /// Runs ``call(_:training:)``; in training, on a tape kept for ``backward(_:in:)``.
-  public func forward(_ x: Tensor, in context: Context) throws -> Tensor {
-    let name = "layer \(Self.identifier)"
+extension OpsCalls {
+  /// Runs `body` on `inputs` for `layer`; in training, on a tape kept for ``backward(of:_:)``.
+  static func forward(
+    of layer: some Layer, _ inputs: [Tensor], in context: Context,
+    _ body: ([Tensor], Bool) throws -> Tensor
+  ) throws -> Tensor {
+    let name = "layer \(type(of: layer).identifier)"
     let state = OpsState.current
     let outer = state.addedLosses
     state.addedLosses = []
     defer { state.addedLosses = outer }
     guard context.isTraining else {
       let output = try Ops.running(kernels: context.kernels, layer: name) {
-        try call(x, training: context.behavesAsTraining)
+        try body(inputs, context.behavesAsTraining)
       }
-      OpsCalls.set(self, nil, addedLoss: try Self.total(state.addedLosses ?? []))
+      set(layer, nil, addedLoss: try total(state.addedLosses ?? []))
       return output
     }
     let tape = GradientTape()
-    let input = context.needsInputGradient ? tape.watch(x) : x
-    let trainable = parameters.filter(\.isTrainable)
+    let watched = context.needsInputGradient ? inputs.map { tape.watch($0) } : inputs
+    let trainable = layer.parameters.filter(\.isTrainable)
     let output = try tape.record(watching: trainable, kernels: context.kernels, layer: name) {
-      try call(input, training: context.behavesAsTraining)
+      try body(watched, context.behavesAsTraining)
     }
     let losses = state.addedLosses ?? []
-    OpsCalls.set(
-      self,
-      OpsCall(tape: tape, input: input, output: output, parameters: trainable, losses: losses),
-      addedLoss: try Self.total(losses))
+    set(
+      layer,
+      OpsCall(tape: tape, inputs: watched, output: output, parameters: trainable, losses: losses),
+      addedLoss: try total(losses))
     return Ops.stopGradient(output)
+  }
+
+  /// Runs the tape of `layer`'s last training forward back from `outputGradient`: writes each
+  /// trainable weight's `gradient` and returns each input's.
+  static func backward(of layer: some Layer, _ outputGradient: Tensor) throws -> [Tensor] {
+    let identifier = type(of: layer).identifier
+    guard let last = get(layer) else { throw missingForward(identifier) }
+    set(layer, nil)
+    guard outputGradient.shape == last.output.shape else {
+      throw StrataError.shapeMismatch(
+        layer: identifier, received: "an output gradient of shape \(outputGradient.shape)",
+        expected: "the output's shape \(last.output.shape)")
+    }
+    let (inputs, parameters) = try last.tape.gradients(
+      of: [(last.output, outputGradient)] + last.losses.map { ($0, nil) }, for: last.inputs,
+      parameters: last.parameters)
+    for (parameter, gradient) in zip(last.parameters, parameters) { parameter.gradient = gradient }
+    return inputs
+  }
+
+  static func total(_ losses: [Tensor]) throws -> Float {
+    losses.reduce(0) { $0 + $1.withUnsafeBufferPointer { $0[0] } }
+  }
+}
+
+extension OpsLayer {
+  /// Runs ``call(_:training:)``; in training, on a tape kept for ``backward(_:in:)``.
+  public func forward(_ x: Tensor, in context: Context) throws -> Tensor {
+    try OpsCalls.forward(of: self, [x], in: context) { try call($0[0], training: $1) }
   }
 
   /// Runs the tape of the last training `forward` back from `outputGradient`: writes each trainable
   /// weight's `gradient` and returns the input's.
   public func backward(_ outputGradient: Tensor, in context: Context) throws -> Tensor {
-    guard let last = OpsCalls.get(self) else { throw missingForward(Self.identifier) }
-    OpsCalls.set(self, nil)
-    guard outputGradient.shape == last.output.shape else {
-      throw StrataError.shapeMismatch(
-        layer: Self.identifier, received: "an output gradient of shape \(outputGradient.shape)",
-        expected: "the output's shape \(last.output.shape)")
-    }
-    let (inputs, parameters) = try last.tape.gradients(
-      of: [(last.output, outputGradient)] + last.losses.map { ($0, nil) }, for: [last.input],
-      parameters: last.parameters)
-    for (parameter, gradient) in zip(last.parameters, parameters) { parameter.gradient = gradient }
-    return inputs[0]
+    try OpsCalls.backward(of: self, outputGradient)[0]
   }
 
   /// Adds `value` (a scalar) to the model's loss, from inside ``call(_:training:)``: Keras'
@@ -150,8 +172,33 @@ extension OpsLayer {
   /// The sum of the terms the last call added with ``addLoss(_:)`` (0 when none).
   public var addedLoss: Float { OpsCalls.addedLoss(self) }
 
-  private static func total(_ losses: [Tensor]) throws -> Float {
-    losses.reduce(0) { $0 + $1.withUnsafeBufferPointer { $0[0] } }
+  /// The tape of the last training call.
+  public func saveCallState() -> Any { OpsCalls.get(self) as Any }
+
+  /// Puts back a tape ``saveCallState()`` returned.
+  public func restoreCallState(_ state: Any) throws {
+    OpsCalls.set(self, state as? OpsCall)
+  }
+}
+
+/// A layer of several inputs written forward-only (MultiHeadAttention): its
+/// ``call(_:training:)`` computes the output from the inputs with ``Ops``, and the backward pass
+/// comes from a ``GradientTape`` as for ``OpsLayer``.
+public protocol OpsMergeLayer: MergeLayer, PerCallState {
+  /// The output for a batch of each input, written with ``Ops``.
+  func call(_ inputs: [Tensor], training: Bool) throws -> Tensor
+}
+
+extension OpsMergeLayer {
+  /// Runs ``call(_:training:)``; in training, on a tape kept for ``backward(_:in:)``.
+  public func forward(_ inputs: [Tensor], in context: Context) throws -> Tensor {
+    try OpsCalls.forward(of: self, inputs, in: context) { try call($0, training: $1) }
+  }
+
+  /// Runs the tape of the last training `forward` back: writes each trainable weight's `gradient`
+  /// and returns each input's.
+  public func backward(_ outputGradient: Tensor, in context: Context) throws -> [Tensor] {
+    try OpsCalls.backward(of: self, outputGradient)
   }
 
   /// The tape of the last training call.
