@@ -91,12 +91,6 @@ public enum ImageFolder {
     let (height, width) = imageSize
     var images = try Tensor(
       checkedShape: [files.count, height, width, channels], owner: "ImageFolder")
-    var labels: Tensor
-    switch labelMode {
-    case .int: labels = Tensor(shape: [files.count])
-    case .categorical: labels = Tensor(shape: [files.count, classNames.count])
-    case .binary: labels = Tensor(shape: [files.count, 1])
-    }
     let sample = height * width * channels
     try images.withUnsafeMutableBufferPointer { pixels in
       for (index, (url, _)) in files.enumerated() {
@@ -107,16 +101,30 @@ public enum ImageFolder {
           maximumPixels: maximumPixels)
       }
     }
-    labels.withUnsafeMutableBufferPointer { values in
-      for (index, (_, label)) in files.enumerated() {
-        switch labelMode {
+    return ImageDataset(
+      images: images,
+      labels: labels(files.map(\.1), classes: classNames.count, mode: labelMode),
+      classNames: classNames, files: files.map(\.0))
+  }
+
+  /// The label tensor of `labels` (class indices) in `mode`: `(n)`, `(n, classes)` one-hot, or
+  /// `(n, 1)`.
+  static func labels(_ labels: [Int], classes: Int, mode: LabelMode) -> Tensor {
+    var tensor: Tensor
+    switch mode {
+    case .int: tensor = Tensor(shape: [labels.count])
+    case .categorical: tensor = Tensor(shape: [labels.count, classes])
+    case .binary: tensor = Tensor(shape: [labels.count, 1])
+    }
+    tensor.withUnsafeMutableBufferPointer { values in
+      for (index, label) in labels.enumerated() {
+        switch mode {
         case .int, .binary: values[index] = Float(label)
-        case .categorical: values[index * classNames.count + label] = 1
+        case .categorical: values[index * classes + label] = 1
         }
       }
     }
-    return ImageDataset(
-      images: images, labels: labels, classNames: classNames, files: files.map(\.0))
+    return tensor
   }
 
   /// The class names and the (file, label) pairs of a class-folder tree, sorted, shuffled with
@@ -124,16 +132,17 @@ public enum ImageFolder {
   /// and ``ImageFolderDataset`` both list.
   static func listing(
     _ directory: URL, labelMode: LabelMode, shuffle: Bool, seed: UInt64, validationSplit: Float?,
-    subset: Subset?
+    subset: Subset?, extensions: Set<String> = extensions, owner: String = "ImageFolder",
+    kind: String = ".png or .jpg images"
   ) throws -> (classNames: [String], files: [(URL, Int)]) {
     if let validationSplit, !(validationSplit > 0 && validationSplit < 1) {
       throw StrataError.invalidArgument(
-        owner: "ImageFolder", argument: "validationSplit", value: "\(validationSplit)",
+        owner: owner, argument: "validationSplit", value: "\(validationSplit)",
         expected: "a fraction in (0, 1)")
     }
     if (validationSplit == nil) != (subset == nil) {
       throw StrataError.invalidArgument(
-        owner: "ImageFolder", argument: "subset", value: subset == nil ? "nil" : "\(subset!)",
+        owner: owner, argument: "subset", value: subset == nil ? "nil" : "\(subset!)",
         expected: "both validationSplit and subset, or neither")
     }
     let manager = FileManager.default
@@ -164,11 +173,11 @@ public enum ImageFolder {
       throw StrataError.file(
         path: directory.path,
         reason:
-          "holds no class subdirectories with .png or .jpg images (one subdirectory per class)")
+          "holds no class subdirectories with \(kind) (one subdirectory per class)")
     }
     if labelMode == .binary && classNames.count != 2 {
       throw StrataError.invalidArgument(
-        owner: "ImageFolder", argument: "labelMode",
+        owner: owner, argument: "labelMode",
         value: ".binary with \(classNames.count) classes \(classNames)",
         expected: "exactly two classes, or .int / .categorical")
     }

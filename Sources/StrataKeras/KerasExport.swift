@@ -71,6 +71,13 @@ extension KerasFile {
       config["sparse"] = false
       config["ragged"] = false
     }
+    // A wrapper's layers (Bidirectional's, TimeDistributed's) are full records of their own.
+    if let container = layer as? any LayerContainer {
+      for (key, sublayer) in zip(["layer", "backward_layer"], container.sublayers)
+      where config[key]?.objectValue?["class_name"] != nil {
+        config[key] = kerasRecord(config[key]!, layer: sublayer, inputShape: nil)
+      }
+    }
     object["config"] = .object(withModules(config))
     if let inputShape, layer != nil {
       object["build_config"] = ["input_shape": .array([.null] + inputShape.map { .int($0) })]
