@@ -10,7 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-packages=(libopenblas-dev libdnnl-dev libhdf5-dev openmpi-bin libopenmpi-dev zlib1g-dev libpng-dev libjpeg62-turbo-dev dataset-fashion-mnist)
+packages=(libopenblas-dev libdnnl-dev libhdf5-dev openmpi-bin libopenmpi-dev zlib1g-dev libpng-dev libjpeg62-turbo-dev dataset-fashion-mnist wamerican wngerman wfrench wspanish witalian)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

@@ -15,11 +15,12 @@ public struct Train: ParsableCommand {
 
   @Option(
     help:
-      "A tutorial model (mlp, cnn, deep-mnist, horses-or-humans, resnet-small), a model file (.strata, Keras' .keras or legacy .h5) or a JSON file of Keras layer records or a Keras functional config."
+      "A tutorial model (mlp, cnn, deep-mnist, horses-or-humans, resnet-small, sequential-mnist: an LSTM over Fashion-MNIST's rows, word-language: the language of a word from Debian's word lists), a model file (.strata, Keras' .keras or legacy .h5) or a JSON file of Keras layer records or a Keras functional config."
   )
   var model = "mlp"
 
-  @Option(help: "Epochs to train (mlp: 5, cnn: 2, deep-mnist: 1).")
+  @Option(
+    help: "Epochs to train (mlp: 5, cnn: 2, deep-mnist: 1, sequential-mnist: 2, word-language: 8).")
   var epochs: Int?
 
   @Option(
@@ -49,6 +50,12 @@ public struct Train: ParsableCommand {
 
   @Option(help: "The directory holding the Fashion-MNIST IDX files.")
   var data = FashionMNIST.defaultDirectory.path
+
+  @Option(
+    help:
+      "For word-language: the directory of Debian's word lists (american-english, ngerman, french, spanish, italian)."
+  )
+  var words = WordLanguages.defaultDirectory.path
 
   @Option(
     help:
@@ -185,7 +192,8 @@ public struct Train: ParsableCommand {
       FileManager.default.fileExists(atPath: url.path),
       owner: "strata", argument: "--model", value: "'\(model)'",
       expected:
-        "mlp, cnn, deep-mnist, horses-or-humans, resnet-small, a model file or an existing JSON file"
+        SeedModel.allCases.map(\.rawValue).joined(separator: ", ")
+        + ", a model file or an existing JSON file"
     )
     let data = try readUntrustedFile(url, kind: "a model file or a JSON model config")
     if ModelFileFormat(bytes: data.prefix(8)) != nil { return try loadModel(from: url) }
@@ -266,6 +274,7 @@ public struct Train: ParsableCommand {
     if let images, let base { return try transferLearn(base: base, images: images, communicator) }
     if let images { return try trainOnImages(images, communicator) }
     if let x, let y { return try trainOnArrays(x: x, y: y, communicator) }
+    if model == SeedModel.wordLanguage.rawValue { return try trainOnWords(communicator) }
     // The model and the options first: a bad one is reported before the data set is read.
     let network =
       try resume.map { try loadModel(from: URL(fileURLWithPath: $0)) } ?? makeModel()

@@ -14,6 +14,18 @@ public enum SeedModel: String, CaseIterable, Sendable {
   /// A small residual CNN (functional): two residual blocks of 3x3 convolutions with identity
   /// shortcuts, poolings, then a softmax.
   case resnetSmall = "resnet-small"
+  /// "Sequential MNIST": each image's 28 rows as 28 time steps of 28 pixels, `LSTM(128)`, then a
+  /// softmax over the 10 classes (on Fashion-MNIST).
+  case sequentialMNIST = "sequential-mnist"
+  /// The language of a word (English, German, French, Spanish, Italian) from its letters:
+  /// character ids (``wordLength`` of them, 0-padded) → `Embedding(64, 32, mask_zero=True)` →
+  /// `LSTM(64)` → a softmax (on ``StrataData/WordLanguages``).
+  case wordLanguage = "word-language"
+
+  /// The characters `word-language` reads of a word.
+  public static let wordLength = 16
+  /// The size of `word-language`'s character vocabulary (padding and out-of-vocabulary included).
+  public static let characterVocabulary = 64
 
   /// A new model with weights drawn from `seed`: a `Sequential`, or for `resnet-small` a functional
   /// model.
@@ -21,6 +33,16 @@ public enum SeedModel: String, CaseIterable, Sendable {
     if self == .resnetSmall { return try Model(config: SeedModel.resnetSmallConfig, seed: seed) }
     let model = try Sequential(seed: seed)
     switch self {
+    case .sequentialMNIST:
+      try model.add("LSTM", ["units": 128, "input_shape": [28, 28]])
+      try model.add("Dense", ["units": 10, "activation": "softmax"])
+    case .wordLanguage:
+      try model.add(Input(shape: [SeedModel.wordLength], dtype: "int32"))
+      try model.add(
+        "Embedding",
+        ["input_dim": .int(SeedModel.characterVocabulary), "output_dim": 32, "mask_zero": true])
+      try model.add("LSTM", ["units": 64])
+      try model.add("Dense", ["units": 5, "activation": "softmax"])
     case .mlp:
       try model.add("Flatten", ["input_shape": [28, 28]])
       try model.add("Dense", ["units": 128, "activation": "relu"])
@@ -128,6 +150,8 @@ public enum SeedModel: String, CaseIterable, Sendable {
     case .deepMNIST: 1
     case .horsesOrHumans: 15
     case .resnetSmall: 3
+    case .sequentialMNIST: 2
+    case .wordLanguage: 8
     }
   }
   /// The tutorial's batch size.

@@ -372,3 +372,33 @@ func grayPNG(width: Int, height: Int, value: UInt8) -> Data {
   ])
   #expect(mismatched.exitCode != 0 && mismatched.errors.contains("32 samples"), "\(mismatched)")
 }
+
+/// word-language trains from the command line on a slice of the word lists and saves; the test
+/// words it prints are predicted as the saved model predicts them (release-checks.sh trains it
+/// longer, and sequential-mnist, with the release binary).
+@Test func wordLanguageSeedTrains() throws {
+  let saved = temporaryURL("words").appendingPathExtension("keras")
+  let words = runCommand([
+    "train", "--model", "word-language", "--limit", "600", "--epochs", "1", "--verbose", "0",
+    "--seed", "2", "--save", saved.path,
+  ])
+  #expect(words.exitCode == 0, "\(words.errors)")
+  #expect(words.output.contains("Found 30000 words of 5 languages"))
+  #expect(words.output.contains("600 for training, 6000 for testing"))
+  let accuracy = try #require(printedValues("Test accuracy", in: words.output).first)
+  #expect(accuracy > 0.2 && accuracy < 1)
+  // "Test word 'schlaffster': predicted german, actually german"
+  let lines = words.output.split(separator: "\n").filter { $0.hasPrefix("Test word '") }
+  #expect(lines.count == 5)
+  let listed = lines.map { $0.split(separator: "'")[1] }.map(String.init)
+  let (train, _) = try WordLanguages.load()
+  let vectorize = try TextVectorization(
+    maxTokens: 64, standardize: nil, split: "character", outputSequenceLength: 16)
+  try vectorize.adapt(train.words)
+  let probabilities = try loadModel(from: saved).predict(try vectorize(listed))
+  for (row, line) in lines.enumerated() {
+    let scores = (0..<5).map { probabilities[row, $0] }
+    let guess = scores.indices.max { scores[$0] < scores[$1] }!
+    #expect(line.contains("predicted \(WordLanguages.languages[guess].name),"), "\(line)")
+  }
+}
