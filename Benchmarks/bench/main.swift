@@ -1,5 +1,6 @@
 import CBLAS
 import CBenchPeak
+import CDNNL
 import Foundation
 import Strata
 
@@ -31,6 +32,11 @@ func main() throws {
         format:
           "Machine: %d cores, %@ FMA peak %.1f GFLOP/s per core, memory bandwidth %.1f GB/s (one core copying)",
         machine.cores, machine.isa, machine.coreGFLOPS, machine.bandwidthGBs))
+    let core = BLASCore.name
+    let chosen = ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"]
+    print(
+      "Kernels: OpenBLAS \(core)\(BLASCore.isGeneric ? " (GENERIC: this CPU's vector units go unused)" : "")\(chosen.map { " (OPENBLAS_CORETYPE=\($0))" } ?? ""), oneDNN \(dnnlISAName())"
+    )
     print(
       "Peak is per core times the threads a row uses; 'vs direct' is Strata's time over calling the library itself.\n"
     )
@@ -48,6 +54,7 @@ func main() throws {
   rows += try elementwiseRows(options, machine, runs: runs)
   rows += try modelRows(options, runs: runs)
   rows += try opsModelRows(options)
+  rows += try sequenceModelRows(options)
   rows += distributedRows(options)
   rows += try imageRows(options)
   rows += try jpegRows(options)
@@ -75,6 +82,16 @@ func main() throws {
       Data("error: \(failed.count) rows did not match the reference: \(failed.map(\.name))\n".utf8))
     exit(1)
   }
+}
+
+/// The instruction set oneDNN's JIT chose: `dnnl_get_effective_cpu_isa()`'s name.
+func dnnlISAName() -> String {
+  let isa = dnnl_get_effective_cpu_isa()
+  let names: [UInt32: String] = [
+    0x1: "sse41", 0x3: "avx", 0x7: "avx2", 0x407: "avx2_vnni", 0x27: "avx512_core",
+    0x67: "avx512_core_vnni", 0xE7: "avx512_core_bf16", 0x3E7: "avx512_core_amx",
+  ]
+  return names[isa.rawValue] ?? String(format: "isa 0x%x", isa.rawValue)
 }
 
 func printTable(_ rows: [Row]) {

@@ -122,6 +122,12 @@ public class RecurrentLayer {
     preconditionFailure("overridden")
   }
 
+  /// The whole loop as one fused operation, when the layer has one for its arguments; `nil` runs
+  /// the steps as ops.
+  func fusedLoop(_ projected: Tensor, mask: Tensor?, recurrentMask: Tensor?) throws -> Tensor? {
+    nil
+  }
+
   /// The bias added to the projected inputs (all of it but a GRU's recurrent half).
   func inputBias(_ bias: Tensor) throws -> Tensor { bias }
 
@@ -205,12 +211,16 @@ public class RecurrentLayer {
     var projected = try Ops.matmul(Ops.reshape(inputs, [batch * steps, features]), kernel.value)
     if let bias { projected = try projected + inputBias(bias.value) }
     projected = try Ops.reshape(projected, [batch, steps, gates * units])
-    let stepInputs = try Ops.split(projected, sections: steps, axis: 1).map {
-      try Ops.reshape($0, [batch, gates * units])
-    }
     let recurrentMask =
       training && arguments.recurrentDropout > 0
       ? try dropoutMask([batch, units], rate: arguments.recurrentDropout) : nil
+    let mask = try inputMask.map { try Ops.reshape($0, [batch, steps]) }
+    if let fused = try fusedLoop(projected, mask: mask, recurrentMask: recurrentMask) {
+      return fused
+    }
+    let stepInputs = try Ops.split(projected, sections: steps, axis: 1).map {
+      try Ops.reshape($0, [batch, gates * units])
+    }
     var states = Array(repeating: Tensor(shape: [batch, units]), count: stateCount)
     var outputs: [Tensor] = []
     outputs.reserveCapacity(steps)
@@ -372,6 +382,19 @@ public final class LSTM: RecurrentLayer, OpsLayer, RandomizedLayer, KerasNestedW
     var values = bias.scalars
     for i in units..<(2 * units) { values[i] = 1 }
     return try Tensor(shape: bias.shape, scalars: values)
+  }
+
+  /// With Keras' default activations, the loop is ``StrataCore/Ops/lstm(_:recurrentKernel:mask:recurrentMask:goBackwards:returnSequences:zeroOutputForMask:)``.
+  override func fusedLoop(_ projected: Tensor, mask: Tensor?, recurrentMask: Tensor?) throws
+    -> Tensor?
+  {
+    guard arguments.activation == "tanh", config.recurrentActivation == "sigmoid",
+      let recurrentKernel
+    else { return nil }
+    return try Ops.lstm(
+      projected, recurrentKernel: recurrentKernel.value, mask: mask, recurrentMask: recurrentMask,
+      goBackwards: arguments.goBackwards, returnSequences: arguments.returnSequences,
+      zeroOutputForMask: arguments.zeroOutputForMask)
   }
 
   override func step(_ xt: Tensor, _ states: [Tensor]) throws -> (Tensor, [Tensor]) {

@@ -15,12 +15,14 @@ public struct Train: ParsableCommand {
 
   @Option(
     help:
-      "A tutorial model (mlp, cnn, deep-mnist, horses-or-humans, resnet-small, sequential-mnist: an LSTM over Fashion-MNIST's rows, word-language: the language of a word from Debian's word lists), a model file (.strata, Keras' .keras or legacy .h5) or a JSON file of Keras layer records or a Keras functional config."
+      "A tutorial model (mlp, cnn, deep-mnist, horses-or-humans, resnet-small, sequential-mnist: an LSTM over Fashion-MNIST's rows, word-language: the language of a word from Debian's word lists, word-transformer: the same with a Transformer block), a model file (.strata, Keras' .keras or legacy .h5) or a JSON file of Keras layer records or a Keras functional config."
   )
   var model = "mlp"
 
   @Option(
-    help: "Epochs to train (mlp: 5, cnn: 2, deep-mnist: 1, sequential-mnist: 2, word-language: 8).")
+    help:
+      "Epochs to train (mlp: 5, cnn: 2, deep-mnist: 1, sequential-mnist: 2, word-language and word-transformer: 8)."
+  )
   var epochs: Int?
 
   @Option(
@@ -274,7 +276,9 @@ public struct Train: ParsableCommand {
     if let images, let base { return try transferLearn(base: base, images: images, communicator) }
     if let images { return try trainOnImages(images, communicator) }
     if let x, let y { return try trainOnArrays(x: x, y: y, communicator) }
-    if model == SeedModel.wordLanguage.rawValue { return try trainOnWords(communicator) }
+    if [SeedModel.wordLanguage, .wordTransformer].contains(SeedModel(rawValue: model)) {
+      return try trainOnWords(communicator)
+    }
     // The model and the options first: a bad one is reported before the data set is read.
     let network =
       try resume.map { try loadModel(from: URL(fileURLWithPath: $0)) } ?? makeModel()

@@ -32,7 +32,7 @@ extension Train {
       "Found \(train.words.count + test.words.count) words of \(names.count) languages \(names): \(order.count) for training, \(test.words.count) for testing; \(vectorize.vocabularySize) characters"
     )
     network.summary()
-    let tutorial = SeedModel.wordLanguage
+    let tutorial = SeedModel(rawValue: model) ?? .wordLanguage
     if resume == nil || network.optimizer == nil {
       try tutorial.compile(
         network, optimizer: optimizer ?? "adam", learningRate: learningRate, loss: loss)

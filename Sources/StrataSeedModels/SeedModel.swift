@@ -21,6 +21,10 @@ public enum SeedModel: String, CaseIterable, Sendable {
   /// character ids (``wordLength`` of them, 0-padded) → `Embedding(64, 32, mask_zero=True)` →
   /// `LSTM(64)` → a softmax (on ``StrataData/WordLanguages``).
   case wordLanguage = "word-language"
+  /// `word-language` with a Transformer encoder block (functional): character embeddings, a
+  /// `Conv1D` (the order of letters), `MultiHeadAttention(2, 16)` and a feed-forward block, each
+  /// added back and layer-normalized, then average pooling and a softmax.
+  case wordTransformer = "word-transformer"
 
   /// The characters `word-language` reads of a word.
   public static let wordLength = 16
@@ -31,6 +35,7 @@ public enum SeedModel: String, CaseIterable, Sendable {
   /// model.
   public func make(seed: UInt64) throws -> Model {
     if self == .resnetSmall { return try Model(config: SeedModel.resnetSmallConfig, seed: seed) }
+    if self == .wordTransformer { return try SeedModel.wordTransformerModel(seed: seed) }
     let model = try Sequential(seed: seed)
     switch self {
     case .sequentialMNIST:
@@ -86,10 +91,26 @@ public enum SeedModel: String, CaseIterable, Sendable {
       try model.add("Flatten")
       try model.add("Dense", ["units": 512, "activation": "relu"])
       try model.add("Dense", ["units": 1, "activation": "sigmoid"])
-    case .resnetSmall:
+    case .resnetSmall, .wordTransformer:
       break
     }
     return model
+  }
+
+  /// `word-transformer`'s graph.
+  static func wordTransformerModel(seed: UInt64) throws -> Model {
+    try withSeededBuilds(seed: seed) {
+      let inputs = try Input(shape: [wordLength], dtype: "int32")
+      let embedded = try Embedding(characterVocabulary, 32)(inputs)
+      let local = try Conv1D(32, 3, padding: "same", activation: "relu")(embedded)
+      let attended = try MultiHeadAttention(numHeads: 2, keyDim: 16)(local, local)
+      let x = try LayerNormalization(epsilon: 1e-6)(try Add()([local, attended]))
+      let hidden = try Dense(64, activation: "relu")(x)
+      let y = try LayerNormalization(epsilon: 1e-6)(try Add()([x, try Dense(32)(hidden)]))
+      let pooled = try GlobalAveragePooling1D()(y)
+      let outputs = try Dense(5, activation: "softmax")(pooled)
+      return try Model(inputs: inputs, outputs: outputs, name: "word_transformer", seed: seed)
+    }
   }
 
   /// `resnet-small` as the Keras functional config it is built from (also `Examples/models/resnet-small.json`):
@@ -151,7 +172,7 @@ public enum SeedModel: String, CaseIterable, Sendable {
     case .horsesOrHumans: 15
     case .resnetSmall: 3
     case .sequentialMNIST: 2
-    case .wordLanguage: 8
+    case .wordLanguage, .wordTransformer: 8
     }
   }
   /// The tutorial's batch size.

@@ -241,3 +241,76 @@ let sequenceLayerFixture = try! KerasFixture(
     #expect(try masking.outputMask(for: x, inputMask: nil)?.scalars == [1, 0, 1])
   }
 }
+
+/// The fused LSTM loop (Ops.lstm) against the same steps written with ops, autodiff giving both
+/// gradients: every combination of masks, recurrent dropout, direction, sequences and zero outputs.
+@Suite struct FusedLSTMTests {
+  /// The LSTM steps as ops: Keras' formulas, one step at a time.
+  func reference(
+    _ projected: Tensor, _ kernel: Tensor, mask: Tensor?, recurrentMask: Tensor?,
+    goBackwards: Bool, returnSequences: Bool, zeroOutput: Bool
+  ) throws -> Tensor {
+    let (batch, steps, units) = (projected.shape[0], projected.shape[1], kernel.shape[0])
+    var h = Tensor(shape: [batch, units]), c = Tensor(shape: [batch, units])
+    var outputs: [Tensor] = []
+    for s in 0..<steps {
+      let t = goBackwards ? steps - 1 - s : s
+      let x = try Ops.reshape(
+        Ops.slice(projected, start: [0, t, 0], shape: [batch, 1, 4 * units]), [batch, 4 * units])
+      let state = try recurrentMask.map { try h * $0 } ?? h
+      let parts = try Ops.split(x + Ops.matmul(state, kernel), sections: 4, axis: 1)
+      let (i, f) = (Ops.sigmoid(parts[0]), Ops.sigmoid(parts[1]))
+      let (g, o) = (Ops.tanh(parts[2]), Ops.sigmoid(parts[3]))
+      let cNew = try f * c + i * g
+      let hNew = try o * Ops.tanh(cNew)
+      guard let mask else {
+        (h, c) = (hNew, cNew)
+        outputs.append(hNew)
+        continue
+      }
+      let keep = try Ops.slice(mask, start: [0, t], shape: [batch, 1])
+      outputs.append(try Ops.where(keep, hNew, zeroOutput ? Tensor(scalar: 0) : h))
+      (h, c) = (try Ops.where(keep, hNew, h), try Ops.where(keep, cNew, c))
+    }
+    return returnSequences ? try Ops.stack(outputs, axis: 1) : outputs[outputs.count - 1]
+  }
+
+  @Test(arguments: [false, true], [false, true])
+  func matchesTheOpsFormulation(masked: Bool, goBackwards: Bool) throws {
+    let (batch, steps, units) = (3, 5, 18)  // 18: one full vector of 16 and a tail
+    let projected = awayFromZero([batch, steps, 4 * units], seed: 3)
+    let kernel = try awayFromZero([units, 4 * units], seed: 4) * 0.3
+    let mask = try Tensor(
+      shape: [batch, steps], scalars: [1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 0, 1, 1, 0])
+    let recurrentMask = try Tensor(
+      shape: [batch, units], scalars: (0..<(batch * units)).map { $0 % 3 == 0 ? 0 : 1.25 })
+    for (returnSequences, zeroOutput, dropout) in [
+      (false, false, false), (true, false, true), (true, true, false), (false, true, true),
+    ] {
+      let label =
+        "masked \(masked), backwards \(goBackwards), sequences \(returnSequences), zeros \(zeroOutput), dropout \(dropout)"
+      func run(_ fused: Bool) throws -> (Tensor, Tensor, Tensor) {
+        let tape = GradientTape()
+        let p = tape.watch(projected), k = tape.watch(kernel)
+        let y = try tape.record {
+          fused
+            ? try Ops.lstm(
+              p, recurrentKernel: k, mask: masked ? mask : nil,
+              recurrentMask: dropout ? recurrentMask : nil, goBackwards: goBackwards,
+              returnSequences: returnSequences, zeroOutputForMask: zeroOutput)
+            : try reference(
+              p, k, mask: masked ? mask : nil, recurrentMask: dropout ? recurrentMask : nil,
+              goBackwards: goBackwards, returnSequences: returnSequences, zeroOutput: zeroOutput)
+        }
+        let seed = try Tensor(
+          shape: y.shape, scalars: (0..<y.count).map { Float($0 % 7) - 3 })
+        let gradients = try tape.gradients(of: y, seed: seed, for: [p, k]).tensors
+        return (y, gradients[0], gradients[1])
+      }
+      let (fused, steps) = (try run(true), try run(false))
+      #expect(isClose(fused.0, steps.0, rtol: 1e-5, atol: 1e-6), "\(label) y")
+      #expect(isClose(fused.1, steps.1, rtol: 1e-4, atol: 1e-5), "\(label) d projected")
+      #expect(isClose(fused.2, steps.2, rtol: 1e-4, atol: 1e-5), "\(label) d kernel")
+    }
+  }
+}
