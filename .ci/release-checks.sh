@@ -144,7 +144,7 @@ check "train an LSTM on .npy arrays" contains "$work/arrays.log" "Trained 2 epoc
 # 7. The sequence seed models: word-language learns a word's language on a slice of the lists
 # (guessing gets 0.2), Keras' Transformer file predicts as Keras, sequential-mnist trains.
 "$bin" train --model word-language --limit 6000 --epochs 2 --verbose 2 >"$work/words.log" 2>&1 || true
-check "word-language learns" contains "$work/words.log" "Test accuracy: 0\.[6-9]"
+check "word-language learns" contains "$work/words.log" "Test accuracy: 0\.[5-9]"
 "$bin" train --model word-transformer --limit 3000 --epochs 1 --verbose 0 >"$work/transformer.log" 2>&1 || true
 check "word-transformer trains" contains "$work/transformer.log" "Test accuracy: 0\.[3-9]"
 "$bin" train --model sequential-mnist --limit 3000 --epochs 1 --verbose 0 --no-validation \
