@@ -211,7 +211,7 @@ func grayPNG(width: Int, height: Int, value: UInt8) -> Data {
     (["predict", "x", "--count", "0"], "--count must be at least 1, not 0."),
     (
       ["train", "--model", "/nonexistent.json"],
-      "strata: invalid --model '/nonexistent.json'; expected mlp, cnn, deep-mnist, horses-or-humans, resnet-small, a model file or an existing JSON file."
+      "strata: invalid --model '/nonexistent.json'; expected mlp, cnn, deep-mnist, horses-or-humans, resnet-small, sequential-mnist, word-language, word-transformer, a model file or an existing JSON file."
     ),
     (["evaluate", "/nonexistent.strata"], "/nonexistent.strata: no such file"),
     (
