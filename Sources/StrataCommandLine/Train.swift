@@ -105,6 +105,24 @@ public struct Train: ParsableCommand {
   @Option(name: .customLong("validation-y"), help: "With --validation-x: their labels or targets.")
   var validationY: String?
 
+  @Option(
+    help:
+      "Train on the columns of a CSV file with a header row: the features numbers, the label column (--label) numbers or class names."
+  )
+  var csv: String?
+
+  @Option(help: "With --csv: the label column (the last one when not given).")
+  var label: String?
+
+  @Option(
+    help: "With --csv: the feature columns, comma-separated (all but the label when not given).")
+  var features: String?
+
+  @Option(
+    name: .customLong("validation-csv"),
+    help: "With --csv: a CSV file of the same columns to validate on.")
+  var validationCSV: String?
+
   @Option(help: "Train on the first N training images only (all when not given).")
   var limit: Int?
 
@@ -276,6 +294,7 @@ public struct Train: ParsableCommand {
     if let images, let base { return try transferLearn(base: base, images: images, communicator) }
     if let images { return try trainOnImages(images, communicator) }
     if let x, let y { return try trainOnArrays(x: x, y: y, communicator) }
+    if let csv { return try trainOnCSV(csv, communicator) }
     if [SeedModel.wordLanguage, .wordTransformer].contains(SeedModel(rawValue: model)) {
       return try trainOnWords(communicator)
     }

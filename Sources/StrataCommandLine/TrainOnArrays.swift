@@ -10,10 +10,6 @@ extension Train {
   /// `binary_crossentropy`, several units and whole-number labels one per sample
   /// `sparse_categorical_crossentropy` (both with accuracy), anything else `mse`.
   func trainOnArrays(x xPath: String, y yPath: String, _ communicator: any Communicator) throws {
-    let network =
-      try resume.map { try loadModel(from: URL(fileURLWithPath: $0)) } ?? makeModel()
-    network.kernels = try Registries.shared.kernels.make(backend)
-    network.communicator = communicator
     let x = try NumPyArray.read(URL(fileURLWithPath: xPath))
     let y = try NumPyArray.read(URL(fileURLWithPath: yPath))
     try checkArgument(
@@ -31,6 +27,55 @@ extension Train {
         expected: "one label (row) per sample of --validation-x")
       validation = (vx, vy)
     }
+    try fitArrays(
+      x, y, validation: validation, source: URL(fileURLWithPath: xPath).lastPathComponent,
+      communicator)
+  }
+
+  /// Trains on CSV columns (`--csv`, `--label`, optionally `--features` and `--validation-csv`):
+  /// the features as numbers, the label column as numbers or class names.
+  func trainOnCSV(_ path: String, _ communicator: any Communicator) throws {
+    let table = try CSVTable(contentsOf: URL(fileURLWithPath: path))
+    let label = self.label ?? table.header.last ?? ""
+    let features = self.features.map { $0.split(separator: ",").map(String.init) }
+    let (x, y, classNames) = try table.columns(label: label, features: features)
+    var validation: (Tensor, Tensor)?
+    if let validationCSV {
+      let other = try CSVTable(contentsOf: URL(fileURLWithPath: validationCSV))
+      try checkArgument(
+        other.header == table.header, owner: "strata", argument: "--validation-csv",
+        value: "columns \(other.header)", expected: "the columns of --csv, \(table.header)")
+      let (vx, vy, names) = try other.columns(label: label, features: features)
+      if let classNames, names.map({ Set($0).isSubset(of: classNames) }) != true {
+        throw StrataError.invalidArgument(
+          owner: "strata", argument: "--validation-csv", value: "labels \(names ?? [])",
+          expected: "the classes of --csv, \(classNames)")
+      }
+      // Class names index the same way in both files.
+      let remapped = try names.map { names in
+        try Tensor(
+          shape: vy.shape,
+          scalars: vy.scalars.map { Float(classNames!.firstIndex(of: names[Int($0)])!) })
+      }
+      validation = (vx, remapped ?? vy)
+    }
+    Console.line(
+      "Read \(x.shape[0]) rows of \(x.shape[1]) features from \(path); label '\(label)'"
+        + (classNames.map { ": \($0.count) classes \($0)" } ?? ""))
+    try fitArrays(
+      x, y, validation: validation, source: URL(fileURLWithPath: path).lastPathComponent,
+      communicator)
+  }
+
+  /// Builds, compiles (unless resumed) and fits the model on arrays, then saves and plots.
+  func fitArrays(
+    _ x: Tensor, _ y: Tensor, validation: (Tensor, Tensor)?, source: String,
+    _ communicator: any Communicator
+  ) throws {
+    let network =
+      try resume.map { try loadModel(from: URL(fileURLWithPath: $0)) } ?? makeModel()
+    network.kernels = try Registries.shared.kernels.make(backend)
+    network.communicator = communicator
     try network.build(inputShape: Array(x.shape.dropFirst()))
     network.summary()
     if resume == nil || network.optimizer == nil {
@@ -68,7 +113,7 @@ extension Train {
     if let plot, isRankZero {
       try history.writeSVG(
         to: URL(fileURLWithPath: plot),
-        title: "\(model) on \(URL(fileURLWithPath: xPath).lastPathComponent)")
+        title: "\(model) on \(source)")
     }
   }
 }

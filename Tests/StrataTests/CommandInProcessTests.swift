@@ -402,3 +402,39 @@ func grayPNG(width: Int, height: Int, value: UInt8) -> Data {
     #expect(line.contains("predicted \(WordLanguages.languages[guess].name),"), "\(line)")
   }
 }
+
+/// `strata train --csv` on a table of two numeric features and a named label (which side of a
+/// line a point lies), validated on a second file: it learns the rule.
+@Test func trainsOnCSVColumns() throws {
+  let directory = temporaryURL("csv").deletingLastPathComponent()
+  func table(_ rows: Int, seed: UInt64) -> String {
+    var generator = SeededGenerator(seed: seed)
+    var lines = ["x,y,side"]
+    for _ in 0..<rows {
+      let (a, b) = (generator.nextUniform() * 2 - 1, generator.nextUniform() * 2 - 1)
+      lines.append("\(a),\(b),\(a + b > 0 ? "above" : "below")")
+    }
+    return lines.joined(separator: "\n")
+  }
+  let train = directory.appendingPathComponent("train.csv")
+  let validation = directory.appendingPathComponent("validation.csv")
+  try table(400, seed: 1).write(to: train, atomically: true, encoding: .utf8)
+  try table(100, seed: 2).write(to: validation, atomically: true, encoding: .utf8)
+  let model = directory.appendingPathComponent("model.json")
+  try
+    #"[{"class_name": "InputLayer", "config": {"batch_shape": [null, 2]}}, {"class_name": "Dense", "config": {"units": 2, "activation": "softmax"}}]"#
+    .write(to: model, atomically: true, encoding: .utf8)
+  let run = runCommand([
+    "train", "--model", model.path, "--csv", train.path, "--label", "side", "--validation-csv",
+    validation.path, "--epochs", "20", "--learning-rate", "0.05", "--verbose", "0",
+  ])
+  #expect(run.exitCode == 0, "\(run.errors)")
+  #expect(run.output.contains("Read 400 rows of 2 features"))
+  #expect(run.output.contains("label 'side': 2 classes [\"above\", \"below\"]"))
+  // "Trained 20 epochs on 400 samples: accuracy 0.9750, …, val_accuracy 0.9700, val_loss …"
+  let accuracy = try #require(
+    run.output.components(separatedBy: "val_accuracy ").dropFirst().first.flatMap {
+      Float($0.prefix { "0123456789.".contains($0) })
+    })
+  #expect(accuracy > 0.9, "\(run.output)")
+}
