@@ -79,6 +79,9 @@ open class Model {
   private var inputNodes: [[Int]] = []
   /// For each output, the index of the node producing it.
   private var outputNodes: [Int] = []
+  /// For each node, the last node that reads its value (`nil` for an output or an unread node):
+  /// inference frees a value once its last reader ran, so peak memory is the live activations.
+  private var lastReaders: [Int?] = []
   /// The values of the last training forward pass, for replaying a shared layer's earlier calls.
   private var lastValues: [Tensor?] = []
   /// The per-call state of shared layers that keep one (dropout, batch normalization), by node.
@@ -192,6 +195,11 @@ open class Model {
     for (i, node) in nodes.enumerated() { nodeIndex[ObjectIdentifier(node)] = i }
     inputNodes = nodes.map { $0.inputs.map { nodeIndex[ObjectIdentifier($0.node)]! } }
     outputNodes = outputs.map { nodeIndex[ObjectIdentifier($0.node)]! }
+    lastReaders = Array(repeating: nil, count: nodes.count)
+    for (reader, sources) in inputNodes.enumerated() {
+      for source in sources { lastReaders[source] = reader }
+    }
+    for output in outputNodes { lastReaders[output] = nil }
     for node in nodes {
       let id = ObjectIdentifier(node.layer)
       if let index = layerIndex[id] {
@@ -348,6 +356,10 @@ open class Model {
         if nodeContext.isTraining { activityOutputs[i] = values[i]! }
       }
       activityPenalty += addedLoss(of: node.layer)
+      if !context.isTraining {
+        // In inference nothing is kept for a backward pass: a value goes once its last reader ran.
+        for source in inputNodes[i] where lastReaders[source] == i { values[source] = nil }
+      }
       if nodeContext.isTraining, callCounts[nodeLayer[i].layer] > 1,
         let stateful = node.layer as? any PerCallState
       {
