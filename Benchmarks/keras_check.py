@@ -191,6 +191,15 @@ def main():
         converted = os.path.join(work, f"{name}-strata.keras")
         run(binary, "convert", original, converted)
         files.append((converted, f"strata {name}", strata))
+    # Strata's own state-passing fixtures (Tests/StrataTests/Fixtures/keras/gen_states.py): an
+    # encoder-decoder and a GRU's state as a second output, both ways.
+    fixtures = os.path.join(ROOT, "Tests", "StrataTests", "Fixtures", "keras")
+    for name in ["lstm_seq2seq", "gru_states"]:
+        original = os.path.join(fixtures, f"{name}.keras")
+        files.append((original, f"keras {name}", strata))
+        converted = os.path.join(work, f"{name}-strata.keras")
+        run(binary, "convert", original, converted)
+        files.append((converted, f"strata {name}", strata))
     for name in sorted(os.listdir(SHARED)):
         if name.endswith(".keras"):
             files.append((os.path.join(SHARED, name), f"keras {name[:-6]}", strata))

@@ -2,7 +2,9 @@ import StrataCore
 
 /// An arithmetic operation between a tensor and a number, as a Keras functional model records
 /// `x + 3.0` or `x * (1 / 6)` (MobileNetV3's hard sigmoid): Keras' operation nodes `Add`,
-/// `Subtract`, `Multiply`, `Divide` and `TrueDivide` of `keras.src.ops.numpy` with one constant.
+/// `Subtract`, `Multiply`, `Divide` and `TrueDivide` of `keras.src.ops.numpy` with one constant,
+/// and the comparisons `Equal` and `NotEqual` (1 or 0: the mask Keras records as `x != 0` when an
+/// `Embedding(mask_zero=True)` feeds a layer in a functional model).
 ///
 /// Loading a Keras file makes one for each such node; saving writes the node back as Keras wrote
 /// it. Operation nodes between two tensors load as the merge layers `Add`, `Subtract`, `Multiply`,
@@ -10,7 +12,8 @@ import StrataCore
 public final class ScalarOperation: ShapePreservingLayer, OpsLayer, KerasOperationNode {
   /// What the node computes.
   public struct Config: Equatable, KerasConfig {
-    /// Keras' class name of the operation: `Add`, `Subtract`, `Multiply`, `Divide`, `TrueDivide`.
+    /// Keras' class name of the operation: `Add`, `Subtract`, `Multiply`, `Divide`, `TrueDivide`,
+    /// `Equal`, `NotEqual`.
     public var operation: String = "Add"
     /// The number.
     public var constant: Double = 0
@@ -24,7 +27,9 @@ public final class ScalarOperation: ShapePreservingLayer, OpsLayer, KerasOperati
   }
 
   /// The operations this layer computes.
-  public static let operations = ["Add", "Subtract", "Multiply", "Divide", "TrueDivide"]
+  public static let operations = [
+    "Add", "Subtract", "Multiply", "Divide", "TrueDivide", "Equal", "NotEqual",
+  ]
   /// The registry key: Keras' `ScalarOperation`.
   public static let identifier = "ScalarOperation"
   /// The arguments the layer was made with.
@@ -63,6 +68,8 @@ public final class ScalarOperation: ShapePreservingLayer, OpsLayer, KerasOperati
     case ("Subtract", false): return try x - c
     case ("Subtract", true): return try c - x
     case ("Multiply", _): return try x * c
+    case ("Equal", _): return try Ops.stopGradient(x) .== c
+    case ("NotEqual", _): return try Ops.stopGradient(x) .!= c
     case (_, false): return try x / c
     case (_, true): return try c / x
     }

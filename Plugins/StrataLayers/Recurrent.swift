@@ -34,7 +34,7 @@ public struct RecurrentArguments: Equatable, KerasConfig {
   public var recurrentDropout: Float = 0
   /// Keras' `return_sequences`: every step's output, not only the last.
   public var returnSequences: Bool = false
-  /// Keras' `return_state` (false only: a Strata layer has one output).
+  /// Keras' `return_state`: the final states too, as more outputs (``StrataCore/Layer/outputs(of:)``).
   public var returnState: Bool = false
   /// Keras' `go_backwards`: read the sequence from its end; the outputs come in that order.
   public var goBackwards: Bool = false
@@ -61,10 +61,6 @@ public struct RecurrentArguments: Equatable, KerasConfig {
         rate >= 0 && rate < 1, owner: owner, argument: argument, value: "\(rate)",
         expected: "a number in [0, 1)")
     }
-    try checkArgument(
-      !returnState, owner: owner, argument: "return_state", value: "true",
-      expected:
-        "false (a Strata layer has one output; Bidirectional and encoders get the state otherwise)")
     try checkArgument(
       !stateful, owner: owner, argument: "stateful", value: "true",
       expected: "false (states are not kept between batches)")
@@ -181,7 +177,78 @@ public class RecurrentLayer {
     let stream = generator.split()
     if !seeded { self.generator = stream }
     self.inputShape = inputShape
-    return arguments.returnSequences ? [inputShape[0], units] : [units]
+    let output = arguments.returnSequences ? [inputShape[0], units] : [units]
+    guard arguments.returnState else { return output }
+    outputShapes = [output] + Array(repeating: [units], count: stateCount)
+    return [outputShapes!.reduce(0) { $0 + $1.reduce(1, *) }]
+  }
+
+  /// With `return_state`, the output's shape and each state's (`[units]`); `nil` otherwise.
+  public private(set) var outputShapes: [[Int]]?
+
+  /// Takes the sequences, then (Keras' `initial_state`) one `[units]` tensor per state.
+  public func build(inputShapes: [[Int]], generator: inout SeededGenerator) throws -> [Int] {
+    guard let sequences = inputShapes.first,
+      inputShapes.count == 1 || inputShapes.count == 1 + stateCount
+    else {
+      throw StrataError.invalidArgument(
+        owner: owner, argument: "initial_state", value: "\(max(inputShapes.count - 1, 0)) tensors",
+        expected: "\(stateCount) (one per state)")
+    }
+    for shape in inputShapes.dropFirst() where shape != [arguments.units] {
+      throw StrataError.shapeMismatch(
+        layer: owner, received: "an initial state of shape \(kerasShape(shape))",
+        expected: kerasShape([arguments.units]))
+    }
+    return try build(inputShape: sequences, generator: &generator)
+  }
+
+  /// The masks of a call's inputs (the sequences' first).
+  public var inputMasks: [Tensor?] = []
+
+  /// With `return_sequences`, the sequences' mask.
+  public func outputMask(inputMasks: [Tensor?]) throws -> Tensor? {
+    arguments.returnSequences ? inputMasks.first ?? nil : nil
+  }
+
+  /// The sequences, then the initial states, as Keras' `layer(x, initial_state=[…])`.
+  public func inputs(
+    ofKerasCall args: [ConfigValue], kwargs: ConfigDictionary,
+    tensor: (ConfigValue) throws -> SymbolicTensor
+  ) throws -> [SymbolicTensor] {
+    var given = args
+    // Keras 2 wrote `[x, h, c]` as one list.
+    if given.count == 1, let list = given[0].arrayValue, given[0].objectValue == nil {
+      given = list
+    }
+    if let states = kwargs["initial_state"], !states.isNull {
+      given += states.arrayValue ?? [states]
+    } else if given.count == 2, let list = given[1].arrayValue {
+      given = [given[0]] + list
+    }
+    for key in kwargs.keys.sorted()
+    where !["initial_state", "mask", "training"].contains(key) && kwargs[key]?.isNull == false {
+      throw StrataError.unknownArgument(
+        owner: owner, argument: key, suggestions: closestNames(to: key, in: ["initial_state"]))
+    }
+    guard !given.isEmpty else {
+      throw StrataError.invalidArgument(
+        owner: owner, argument: "inbound_nodes", value: "a call without inputs",
+        expected: "the sequences, then initial_state")
+    }
+    return try given.map(tensor)
+  }
+
+  /// Keras' call: the sequences, and `initial_state` when given.
+  public func kerasCall(tensors: [ConfigValue]) -> (args: [ConfigValue], kwargs: ConfigDictionary) {
+    guard tensors.count > 1 else { return (tensors, [:]) }
+    return ([tensors[0]], ["initial_state": .array(Array(tensors.dropFirst()))])
+  }
+
+  /// Runs a call of the sequences and, when given, the initial states.
+  func run(_ inputs: [Tensor], training: Bool) throws -> Tensor {
+    if !inputMasks.isEmpty { inputMask = inputMasks.first ?? nil }
+    return try run(inputs[0], initialStates: Array(inputs.dropFirst()), training: training)
   }
 
   /// An inverted-dropout mask of `shape` at `rate`.
@@ -194,8 +261,8 @@ public class RecurrentLayer {
     return mask
   }
 
-  /// Runs the sequence.
-  func run(_ x: Tensor, training: Bool) throws -> Tensor {
+  /// Runs the sequence from zero states, or from `initialStates` (Keras' `initial_state`).
+  func run(_ x: Tensor, initialStates: [Tensor] = [], training: Bool) throws -> Tensor {
     guard let kernel, recurrentKernel != nil else {
       throw StrataError.invalidState("\(owner): called before build.")
     }
@@ -215,13 +282,22 @@ public class RecurrentLayer {
       training && arguments.recurrentDropout > 0
       ? try dropoutMask([batch, units], rate: arguments.recurrentDropout) : nil
     let mask = try inputMask.map { try Ops.reshape($0, [batch, steps]) }
-    if let fused = try fusedLoop(projected, mask: mask, recurrentMask: recurrentMask) {
+    if initialStates.isEmpty, !arguments.returnState,
+      let fused = try fusedLoop(projected, mask: mask, recurrentMask: recurrentMask)
+    {
       return fused
     }
     let stepInputs = try Ops.split(projected, sections: steps, axis: 1).map {
       try Ops.reshape($0, [batch, gates * units])
     }
-    var states = Array(repeating: Tensor(shape: [batch, units]), count: stateCount)
+    for state in initialStates where state.shape != [batch, units] {
+      throw StrataError.shapeMismatch(
+        layer: owner, received: "an initial state of shape \(state.shape)",
+        expected: "(\(batch), \(units)): one row per sequence")
+    }
+    var states =
+      initialStates.count == stateCount
+      ? initialStates : Array(repeating: Tensor(shape: [batch, units]), count: stateCount)
     var outputs: [Tensor] = []
     outputs.reserveCapacity(steps)
     let stepMasks = try inputMask.map {
@@ -241,7 +317,12 @@ public class RecurrentLayer {
       states = next
       outputs.append(output)
     }
-    return arguments.returnSequences ? try Ops.stack(outputs, axis: 1) : outputs[outputs.count - 1]
+    let output =
+      arguments.returnSequences ? try Ops.stack(outputs, axis: 1) : outputs[outputs.count - 1]
+    guard arguments.returnState else { return output }
+    // The outputs packed side by side, per sequence: output, then each final state.
+    return try Ops.concatenate(
+      [Ops.reshape(output, [batch, output.count / max(batch, 1)])] + states, axis: 1)
   }
 
   /// With `return_sequences`, the input's mask; else none.
@@ -262,8 +343,9 @@ public class RecurrentLayer {
 
 /// A fully-connected recurrent layer: `h = activation(x · kernel + h · recurrent_kernel + bias)`.
 /// Keras: `SimpleRNN(units, activation="tanh", return_sequences=False, go_backwards=False, …)`.
-public final class SimpleRNN: RecurrentLayer, OpsLayer, RandomizedLayer, KerasNestedWeights,
-  ActivityRegularized, MaskReadingLayer, MaskingLayer
+public final class SimpleRNN: RecurrentLayer, OpsLayerWithMoreInputs, RandomizedLayer,
+  KerasNestedWeights, ActivityRegularized, MaskReadingLayer, MaskingLayer, MaskReadingMergeLayer,
+  KerasCallSignature, MultiOutputLayer
 {
   /// The arguments Keras gives this layer.
   public typealias Config = RecurrentArguments
@@ -278,11 +360,12 @@ public final class SimpleRNN: RecurrentLayer, OpsLayer, RandomizedLayer, KerasNe
   /// `SimpleRNN(32, returnSequences: true)`, as in Keras.
   public convenience init(
     _ units: Int, activation: Spec = "tanh", returnSequences: Bool = false,
-    goBackwards: Bool = false, inputShape: [Int]? = nil
+    returnState: Bool = false, goBackwards: Bool = false, inputShape: [Int]? = nil
   ) throws {
     var config = Config()
     (config.units, config.activation) = (units, activation)
     (config.returnSequences, config.goBackwards) = (returnSequences, goBackwards)
+    config.returnState = returnState
     try self.init(config: config, inputShape: inputShape)
   }
 
@@ -298,13 +381,19 @@ public final class SimpleRNN: RecurrentLayer, OpsLayer, RandomizedLayer, KerasNe
 
   /// The output for a batch of sequences.
   public func call(_ x: Tensor, training: Bool) throws -> Tensor { try run(x, training: training) }
+
+  /// The output for a batch of sequences and their initial states.
+  public func call(_ inputs: [Tensor], training: Bool) throws -> Tensor {
+    try run(inputs, training: training)
+  }
 }
 
 /// Long short-term memory (Hochreiter and Schmidhuber, 1997): gates `i, f, c, o` in Keras' order,
 /// `c = f·c + i·tanh(…)`, `h = o·tanh(c)`. Keras: `LSTM(units, activation="tanh",
 /// recurrent_activation="sigmoid", unit_forget_bias=True, return_sequences=False, …)`.
-public final class LSTM: RecurrentLayer, OpsLayer, RandomizedLayer, KerasNestedWeights,
-  ActivityRegularized, MaskReadingLayer, MaskingLayer
+public final class LSTM: RecurrentLayer, OpsLayerWithMoreInputs, RandomizedLayer,
+  KerasNestedWeights, ActivityRegularized, MaskReadingLayer, MaskingLayer, MaskReadingMergeLayer,
+  KerasCallSignature, MultiOutputLayer
 {
   /// The Keras arguments: the shared ones and the LSTM's own.
   public struct Config: Equatable, KerasConfig {
@@ -353,11 +442,13 @@ public final class LSTM: RecurrentLayer, OpsLayer, RandomizedLayer, KerasNestedW
 
   /// `LSTM(64, returnSequences: true)`, as in Keras.
   public convenience init(
-    _ units: Int, returnSequences: Bool = false, goBackwards: Bool = false, dropout: Float = 0,
-    recurrentDropout: Float = 0, inputShape: [Int]? = nil
+    _ units: Int, returnSequences: Bool = false, returnState: Bool = false,
+    goBackwards: Bool = false, dropout: Float = 0, recurrentDropout: Float = 0,
+    inputShape: [Int]? = nil
   ) throws {
     var config = Config()
     config.recurrent.units = units
+    config.recurrent.returnState = returnState
     (config.recurrent.returnSequences, config.recurrent.goBackwards) = (
       returnSequences, goBackwards
     )
@@ -411,14 +502,20 @@ public final class LSTM: RecurrentLayer, OpsLayer, RandomizedLayer, KerasNestedW
 
   /// The output for a batch of sequences.
   public func call(_ x: Tensor, training: Bool) throws -> Tensor { try run(x, training: training) }
+
+  /// The output for a batch of sequences and their initial states.
+  public func call(_ inputs: [Tensor], training: Bool) throws -> Tensor {
+    try run(inputs, training: training)
+  }
 }
 
 /// Gated recurrent unit (Cho et al., 2014): gates `z, r` and candidate `h̃` in Keras' order; with
 /// `reset_after` (Keras 3's default, cuDNN's form) the reset gate multiplies the state's projection,
 /// and the bias is `[2, 3 · units]` (input and recurrent). Keras: `GRU(units, activation="tanh",
 /// recurrent_activation="sigmoid", reset_after=True, …)`.
-public final class GRU: RecurrentLayer, OpsLayer, RandomizedLayer, KerasNestedWeights,
-  ActivityRegularized, MaskReadingLayer, MaskingLayer
+public final class GRU: RecurrentLayer, OpsLayerWithMoreInputs, RandomizedLayer,
+  KerasNestedWeights, ActivityRegularized, MaskReadingLayer, MaskingLayer, MaskReadingMergeLayer,
+  KerasCallSignature, MultiOutputLayer
 {
   /// The Keras arguments: the shared ones and the GRU's own.
   public struct Config: Equatable, KerasConfig {
@@ -467,11 +564,12 @@ public final class GRU: RecurrentLayer, OpsLayer, RandomizedLayer, KerasNestedWe
 
   /// `GRU(64, returnSequences: true)`, as in Keras.
   public convenience init(
-    _ units: Int, returnSequences: Bool = false, goBackwards: Bool = false,
-    resetAfter: Bool = true, inputShape: [Int]? = nil
+    _ units: Int, returnSequences: Bool = false, returnState: Bool = false,
+    goBackwards: Bool = false, resetAfter: Bool = true, inputShape: [Int]? = nil
   ) throws {
     var config = Config()
     config.recurrent.units = units
+    config.recurrent.returnState = returnState
     (config.recurrent.returnSequences, config.recurrent.goBackwards) = (
       returnSequences, goBackwards
     )
@@ -529,4 +627,22 @@ public final class GRU: RecurrentLayer, OpsLayer, RandomizedLayer, KerasNestedWe
 
   /// The output for a batch of sequences.
   public func call(_ x: Tensor, training: Bool) throws -> Tensor { try run(x, training: training) }
+
+  /// The output for a batch of sequences and their initial states.
+  public func call(_ inputs: [Tensor], training: Bool) throws -> Tensor {
+    try run(inputs, training: training)
+  }
+}
+
+extension OpsLayerWithMoreInputs where Self: RecurrentLayer {
+  /// Applies the layer to symbolic sequences starting from `initialState` (Keras'
+  /// `layer(x, initial_state=[h, c])`: an LSTM takes two states, a GRU and a SimpleRNN one), as a
+  /// decoder starts from its encoder's final states.
+  public func callAsFunction(
+    _ sequences: some SymbolicInput, initialState: [any SymbolicInput]
+  ) throws -> SymbolicTensor {
+    try apply(
+      to: [try sequences.symbolicTensor] + initialState.map { try $0.symbolicTensor },
+      takesList: true, name: nil)
+  }
 }

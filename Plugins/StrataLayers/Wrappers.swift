@@ -129,6 +129,10 @@ public final class Bidirectional: OpsLayer, LayerContainer, KerasNestedWeights, 
     sublayers = [forward.1, backward.1]
     let (forwardArguments, backwardArguments) = (forward.0.arguments, backward.0.arguments)
     try checkArgument(
+      !forwardArguments.returnState && !backwardArguments.returnState, owner: owner,
+      argument: "layer", value: "return_state true",
+      expected: "a layer without return_state (Bidirectional gives one output)")
+    try checkArgument(
       forwardArguments.goBackwards != backwardArguments.goBackwards, owner: owner,
       argument: "backward_layer", value: "go_backwards \(backwardArguments.goBackwards)",
       expected:

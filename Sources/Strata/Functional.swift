@@ -509,9 +509,14 @@ open class Model {
 
   func nodeIndexOfLayer(_ node: Int) -> Int { nodeLayer[node].layer }
   func nodeOutputShape(_ node: Int) -> [Int] { nodes[node].outputShape }
-  func historyEntry(of tensor: SymbolicTensor) -> (name: String, call: Int) {
+  func historyEntry(of tensor: SymbolicTensor) -> (name: String, call: Int, tensor: Int) {
+    // An output selector stands for output `index` of the call it unpacks.
+    if let selector = tensor.node.layer as? OutputSelector, let packed = tensor.node.inputs.first {
+      let source = historyEntry(of: packed)
+      return (source.name, source.call, selector.index)
+    }
     let (layer, call) = nodeLayer[nodeIndex[ObjectIdentifier(tensor.node)]!]
-    return (layerNames[layer], call)
+    return (layerNames[layer], call, 0)
   }
 
   // MARK: Training

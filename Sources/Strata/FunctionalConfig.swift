@@ -21,6 +21,7 @@ extension Model {
     let name = object["name"]?.stringValue ?? "functional"
     let (inputs, outputs) = try withSeededBuilds(seed: seed ?? UInt64.random(in: 0...UInt64.max)) {
       var produced: [String: [SymbolicTensor]] = [:]
+      var selected: [String: SymbolicTensor] = [:]
       func tensor(_ value: ConfigValue, in layer: String) throws -> SymbolicTensor {
         let history =
           value.objectValue?["config"]?.objectValue?["keras_history"]?.arrayValue
@@ -28,7 +29,7 @@ extension Model {
         // Keras 3 writes [layer, call, tensor]; Keras 2 appended the call's keyword arguments.
         guard let history, history.count == 3 || history.count == 4,
           let source = history[0].stringValue,
-          let call = history[1].intValue, history[2].intValue == 0
+          let call = history[1].intValue, let output = history[2].intValue, output >= 0
         else {
           throw invalid("\(layer).inbound_nodes", value, "a Keras tensor with a keras_history")
         }
@@ -37,7 +38,18 @@ extension Model {
             "\(layer).inbound_nodes", history[0],
             "a layer listed earlier with a call \(call) (a cycle or a missing layer otherwise)")
         }
-        return calls[call]
+        guard output > 0 else { return calls[call] }
+        // Another output of a layer of several (an LSTM's state): made once per output.
+        let key = "\(source)#\(call)#\(output)"
+        if let made = selected[key] { return made }
+        let outputs = try calls[call].outputsOfItsCall()
+        guard output < outputs.count else {
+          throw invalid(
+            "\(layer).inbound_nodes", value,
+            "output 0 to \(outputs.count - 1) of '\(source)' (it gives \(outputs.count))")
+        }
+        selected[key] = outputs[output]
+        return outputs[output]
       }
       for (index, record) in records.enumerated() {
         guard let record = record.objectValue, let identifier = record["class_name"]?.stringValue
@@ -221,16 +233,19 @@ extension Model {
 
   /// The rows of the summary, one per layer.
   public var summaryRows: [SummaryRow] {
-    layers.indices.map { layerIndex in
+    layers.indices.filter { !(layers[$0] is OutputSelector) }.map { layerIndex in
       let calls = nodes.indices.filter { nodeIndexOfLayer($0) == layerIndex }
       let sources = calls.flatMap { nodes[$0].inputs }.map { tensor -> String in
         let h = historyEntry(of: tensor)
-        return "\(h.name)[\(h.call)][0]"
+        return "\(h.name)[\(h.call)][\(h.tensor)]"
       }
+      let shapes = (layers[layerIndex] as? any MultiOutputLayer)?.outputShapes
       let shape = calls.first.map { nodeOutputShape($0) } ?? []
       let type = layers[layerIndex].identifier.split(separator: ">").last.map(String.init) ?? ""
       return SummaryRow(
-        name: layerNames[layerIndex], type: type, outputShape: kerasShape(shape),
+        name: layerNames[layerIndex], type: type,
+        outputShape: shapes.map { "[" + $0.map { kerasShape($0) }.joined(separator: ", ") + "]" }
+          ?? kerasShape(shape),
         params: layers[layerIndex].parameterCount,
         connectedTo: sources.isEmpty ? "-" : sources.joined(separator: ", "))
     }
@@ -240,18 +255,19 @@ extension Model {
 extension Model {
   // MARK: Keras' config
 
-  /// Which call of its layer a node is, and the layer's name: Keras' `[name, node, 0]`.
+  /// Which call of its layer a node is, the layer's name, and which of the call's outputs:
+  /// Keras' `[name, node, tensor]`.
   func history(of tensor: SymbolicTensor) -> ConfigValue {
-    let index = nodeIndex[ObjectIdentifier(tensor.node)]!
-    let (layer, call) = nodeLayer[index]
-    return [.string(layerNames[layer]), .int(call), 0]
+    let h = historyEntry(of: tensor)
+    return [.string(h.name), .int(h.call), .int(h.tensor)]
   }
 
   /// Keras' functional config (`model.get_config()`): every layer with its `inbound_nodes`, then
   /// `input_layers` and `output_layers`.
   var functionalConfig: ConfigValue {
     var records: [ConfigValue] = []
-    for (layerIndex, layer) in layers.enumerated() {
+    // An output selector is no layer of Keras': its readers name the layer's output instead.
+    for (layerIndex, layer) in layers.enumerated() where !(layer is OutputSelector) {
       var config = layer.savedConfig(name: layerNames[layerIndex])
       if let input = layer as? InputLayer {
         config["batch_shape"] = .array([.null] + input.shape.map { .int($0) })

@@ -159,6 +159,13 @@ public final class Sequential: Model {
       inputShape, owner: label, argument: index == 0 ? "input_shape" : "input shape")
     do {
       let outputShape = try layer.build(inputShape: inputShape, generator: &generator)
+      if let shapes = (layer as? any MultiOutputLayer)?.outputShapes {
+        throw StrataError.invalidArgument(
+          owner: label, argument: "outputs", value: "\(shapes.count) tensors",
+          expected:
+            "one tensor: a Sequential model chains single outputs (return_state needs a functional model)"
+        )
+      }
       layer.applyTrainable()
       try Self.checkShape(outputShape, owner: label, argument: "output shape")
       outputShapes.append(outputShape)

@@ -190,7 +190,13 @@ extension Layer {
       of: self, for: inputs.map(\.shape), takesList: takesList)
     let node = Node(
       layer: self, inputs: inputs, takesList: takesList, name: name, outputShape: shape)
-    return SymbolicTensor(shape: shape, node: node)
+    let packed = SymbolicTensor(shape: shape, node: node)
+    // A layer of several outputs gives its first; `outputs(of:)` gives the others.
+    if let multiple = self as? any MultiOutputLayer, let shapes = multiple.outputShapes {
+      return try OutputSelector(index: 0, shapes: shapes).apply(
+        to: [packed], takesList: false, name: nil)
+    }
+    return packed
   }
 }
 

@@ -114,7 +114,7 @@ extension KerasFile {
       }
     } else {
       inner["layers"] = .array(
-        zip(records, model.layers).map { record, layer in
+        zip(records, model.layers.filter { !($0 is OutputSelector) }).map { record, layer in
           kerasRecord(record, layer: layer is InputLayer ? nil : layer, inputShape: nil)
         })
       top["module"] = "keras.src.models.functional"
@@ -199,7 +199,7 @@ extension KerasFile {
     of model: Model, into file: HDF5File, prefix: String, name modelName: String? = nil
   ) throws {
     for (layer, (group, name)) in zip(model.layers, zip(groupNames(model.layers), model.layerNames))
-    {
+    where !(layer is OutputSelector) {
       let base = "\(prefix)layers/\(group)"
       if let nested = layer as? ModelLayer {
         // The nested model writes its own layers and its `vars` group, once.

@@ -91,10 +91,20 @@ let sequenceLayerFixture = try! KerasFixture(
       message { try GRU(3, inputShape: nil).build(inputShape: [4], generator: &generator) }
         .contains("(None, 4)"))
     #expect(message { try LSTM(2, dropout: 1) }.contains("dropout"))
-    var state = LSTM.Config()
-    state.recurrent.units = 2
-    state.recurrent.returnState = true
-    #expect(message { try LSTM(config: state) }.contains("return_state"))
+    let states = message {
+      try LSTM(2).build(inputShapes: [[3, 2], [2]], generator: &generator)
+    }
+    #expect(states.contains("LSTM") && states.contains("initial_state") && states.contains("2"))
+    let stateShape = message {
+      try GRU(2).build(inputShapes: [[3, 2], [3]], generator: &generator)
+    }
+    #expect(stateShape.contains("GRU") && stateShape.contains("(None, 3)"))
+    #expect(message { try Bidirectional(LSTM(2, returnState: true)) }.contains("return_state"))
+    let chained = message {
+      try Sequential([try Input(shape: [3, 2]), try LSTM(2, returnState: true)]).build(
+        inputShape: [3, 2])
+    }
+    #expect(chained.contains("return_state") && chained.contains("Sequential"))
     #expect(message { try Embedding(3, -1) }.contains("output_dim"))
     let padding = message { try Conv1D(2, 3, padding: "full") }
     #expect(padding.contains("Conv1D") && padding.contains("causal"))
@@ -312,5 +322,68 @@ let sequenceLayerFixture = try! KerasFixture(
       #expect(isClose(fused.1, steps.1, rtol: 1e-4, atol: 1e-5), "\(label) d projected")
       #expect(isClose(fused.2, steps.2, rtol: 1e-4, atol: 1e-5), "\(label) d kernel")
     }
+  }
+}
+
+/// Recurrent states between layers: `return_state` gives the final states as more outputs and
+/// `initial_state` starts a layer from them, as Keras' encoder-decoder does.
+@Suite struct RecurrentStateTests {
+  @Test func gradientsMatchFiniteDifferences() throws {
+    for (name, layer, shapes) in [
+      (
+        "LSTM from states", try LSTM(3, returnSequences: true) as any MergeLayer,
+        [[2, 4, 3], [2, 3], [2, 3]]
+      ),
+      ("GRU from a state", try GRU(2, goBackwards: true), [[2, 4, 3], [2, 2]]),
+      ("SimpleRNN from a state", try SimpleRNN(2), [[2, 3, 2], [2, 2]]),
+    ] {
+      let error = try maxGradientError(of: layer, inputShapes: shapes)
+      #expect(error < 1e-2, "\(name): \(error)")
+    }
+    // The output and the final states, packed.
+    for (name, layer) in [
+      ("LSTM returning states", try LSTM(3, returnState: true) as any Layer),
+      ("GRU returning sequences and state", try GRU(2, returnSequences: true, returnState: true)),
+    ] {
+      let error = try maxGradientError(of: layer, inputShape: [2, 4, 3])
+      #expect(error < 1e-2, "\(name): \(error)")
+    }
+  }
+
+  /// An encoder's final states start a decoder: it learns to repeat the first token of the encoded
+  /// sequence at every step, which only the states carry; saved as `.keras`, it predicts the same.
+  @Test func encoderStatesStartADecoder() throws {
+    let source = try Input(shape: [6], dtype: "int32")
+    let target = try Input(shape: [4], dtype: "int32")
+    let encoder = try LSTM(16, returnState: true)
+    let encoded = try encoder.outputs(of: try Embedding(8, 8)(source))
+    #expect(encoded.map(\.shape) == [[16], [16], [16]])
+    let decoded = try LSTM(16, returnSequences: true)(
+      try Embedding(8, 8)(target), initialState: [encoded[1], encoded[2]])
+    let outputs = try Dense(8, activation: "softmax")(decoded)
+    let model = try Model(inputs: [source, target], outputs: [outputs], seed: 3)
+    #expect(model.summaryText().contains("[(None, 16), (None, 16), (None, 16)]"))
+    #expect(model.summaryText().contains("lstm[0][1], lstm[0][2]"))
+    try model.compile(optimizer: Adam(learningRate: 0.02), loss: "sparse_categorical_crossentropy")
+    var generator = SeededGenerator(seed: 8)
+    var sources: [Float] = [], targets: [Float] = [], labels: [Float] = []
+    for _ in 0..<96 {
+      let row = (0..<6).map { _ in Float(1 + Int(generator.nextUniform() * 7) % 7) }
+      sources += row
+      targets += (0..<4).map { _ in Float(1 + Int(generator.nextUniform() * 7) % 7) }
+      labels += Array(repeating: row[0], count: 4)
+    }
+    let x = [
+      try Tensor(shape: [96, 6], scalars: sources), try Tensor(shape: [96, 4], scalars: targets),
+    ]
+    let y = try Tensor(shape: [96, 4], scalars: labels)
+    let history = try model.fit(x, [y], batchSize: 16, epochs: 30, verbose: .silent)
+    let losses = try #require(history.history["loss"])
+    #expect(losses.last! < 0.3 * losses.first!, "\(losses)")
+    let url = FileManager.default.temporaryDirectory
+      .appendingPathComponent("seq2seq-\(UUID().uuidString).keras")
+    defer { try? FileManager.default.removeItem(at: url) }
+    try model.save(to: url)
+    #expect(try loadModel(from: url).predict(x) == model.predict(x))
   }
 }

@@ -210,6 +210,35 @@ extension OpsMergeLayer {
   }
 }
 
+/// A forward-only layer of one input that may take more (a recurrent layer's `initial_state`):
+/// applied to one tensor it runs as an ``OpsLayer``, to a list as an ``OpsMergeLayer``.
+public protocol OpsLayerWithMoreInputs: OpsLayer, MergeLayer {
+  /// The output for a batch of each input, written with ``Ops``.
+  func call(_ inputs: [Tensor], training: Bool) throws -> Tensor
+}
+
+extension OpsLayerWithMoreInputs {
+  /// Runs ``OpsLayer/call(_:training:)``; in training, on a tape kept for the backward pass.
+  public func forward(_ x: Tensor, in context: Context) throws -> Tensor {
+    try OpsCalls.forward(of: self, [x], in: context) { try call($0[0], training: $1) }
+  }
+
+  /// The input's gradient from the tape of the last training `forward`.
+  public func backward(_ outputGradient: Tensor, in context: Context) throws -> Tensor {
+    try OpsCalls.backward(of: self, outputGradient)[0]
+  }
+
+  /// Runs ``call(_:training:)`` on every input; in training, on a tape.
+  public func forward(_ inputs: [Tensor], in context: Context) throws -> Tensor {
+    try OpsCalls.forward(of: self, inputs, in: context) { try call($0, training: $1) }
+  }
+
+  /// Each input's gradient from the tape of the last training `forward`.
+  public func backward(_ outputGradient: Tensor, in context: Context) throws -> [Tensor] {
+    try OpsCalls.backward(of: self, outputGradient)
+  }
+}
+
 extension Ops {
   /// Runs `body` with ops on `kernels`, naming `layer` in their errors, recording on no tape.
   static func running<Result>(
