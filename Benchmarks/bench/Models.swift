@@ -23,17 +23,10 @@ func modelRows(_ options: Options, runs: Int) throws -> [Row] {
         options.quick
         ? (name == "deep-mnist" || name == "resnet-small" ? 20 : 50)
         : (name == "deep-mnist" ? 120 : name == "cnn" ? 300 : name == "resnet-small" ? 150 : 400)
-      let sx = x.slice(rows: 0..<(steps * batch)), sy = labels.slice(rows: 0..<(steps * batch))
-      let seconds =
-        try measure(runs: 3, best: true) {
-          try model.fit(sx, sy, batchSize: batch, epochs: 1, verbose: 0, shuffle: false)
-        } / Double(steps)
       rows.append(
-        Row(
-          name: "train \(name) b\(batch)", backend: "cpu", shape: "\(steps) steps",
-          milliseconds: seconds * 1e3, rate: Double(batch) / seconds,
-          unit: "samples/s", ofPeak: nil, overDirect: nil, validated: nil,
-          note: String(format: "%.0f steps/s", 1 / seconds)))
+        try trainingRow(
+          "train \(name) b\(batch)", model, x: x.slice(rows: 0..<(steps * batch)),
+          y: labels.slice(rows: 0..<(steps * batch)), batch: batch, steps: steps))
     }
     for inferenceBatch in [1, 32, 1024]
     where options.wantsAny("predict \(name) b\(inferenceBatch)") {
@@ -51,6 +44,20 @@ func modelRows(_ options: Options, runs: Int) throws -> [Row] {
     }
   }
   return rows
+}
+
+/// A training row: the fastest of 3 epochs of `steps` steps of `model` (compiled) on `x`, `y`.
+func trainingRow(
+  _ name: String, _ model: Model, x: Tensor, y: Tensor, batch: Int, steps: Int, note: String = ""
+) throws -> Row {
+  let seconds =
+    try measure(runs: 3, best: true) {
+      try model.fit(x, y, batchSize: batch, epochs: 1, verbose: 0, shuffle: false)
+    } / Double(steps)
+  return Row(
+    name: name, backend: "cpu", shape: "\(steps) steps", milliseconds: seconds * 1e3,
+    rate: Double(batch) / seconds, unit: "samples/s", ofPeak: nil, overDirect: nil,
+    validated: nil, note: String(format: "%.0f steps/s", 1 / seconds) + note)
 }
 
 /// Seconds since this process started, from the kernel's record of its start time.

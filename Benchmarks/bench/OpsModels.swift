@@ -59,16 +59,10 @@ func opsModelRows(_ options: Options) throws -> [Row] {
     optimizer: "adam", loss: "sparse_categorical_crossentropy", metrics: ["accuracy"])
   var rows: [Row] = []
   if options.wantsAny("train mlp-ops b32") {
-    let seconds =
-      try measure(runs: 3, best: true) {
-        try model.fit(x, y, batchSize: batch, epochs: 1, verbose: 0, shuffle: false)
-      } / Double(steps)
     rows.append(
-      Row(
-        name: "train mlp-ops b32", backend: "cpu", shape: "\(steps) steps",
-        milliseconds: seconds * 1e3, rate: Double(batch) / seconds, unit: "samples/s",
-        ofPeak: nil, overDirect: nil, validated: nil,
-        note: String(format: "%.0f steps/s; Dense written with ops", 1 / seconds)))
+      try trainingRow(
+        "train mlp-ops b32", model, x: x, y: y, batch: batch, steps: steps,
+        note: "; Dense written with ops"))
   }
   if options.wantsAny("op buffers mlp-ops b32") {
     // Steps after the first take their op results' memory back from the pool.

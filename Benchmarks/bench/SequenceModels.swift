@@ -13,17 +13,10 @@ func sequenceModelRows(_ options: Options) throws -> [Row] {
   func row(_ name: String, steps: Int, x: Tensor, y: Tensor) throws {
     let model = try SeedModel(rawValue: name)!.make(seed: 1)
     try SeedModel(rawValue: name)!.compile(model)
-    let sx = x.slice(rows: 0..<(steps * batch)), sy = y.slice(rows: 0..<(steps * batch))
-    let seconds =
-      try measure(runs: 3, best: true) {
-        try model.fit(sx, sy, batchSize: batch, epochs: 1, verbose: 0, shuffle: false)
-      } / Double(steps)
     rows.append(
-      Row(
-        name: "train \(name) b\(batch)", backend: "cpu", shape: "\(steps) steps",
-        milliseconds: seconds * 1e3, rate: Double(batch) / seconds, unit: "samples/s",
-        ofPeak: nil, overDirect: nil, validated: nil,
-        note: String(format: "%.0f steps/s", 1 / seconds)))
+      try trainingRow(
+        "train \(name) b\(batch)", model, x: x.slice(rows: 0..<(steps * batch)),
+        y: y.slice(rows: 0..<(steps * batch)), batch: batch, steps: steps))
   }
   if options.wantsAny("train word-language b32", "train word-transformer b32") {
     let (train, _) = try WordLanguages.load()

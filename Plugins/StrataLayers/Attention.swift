@@ -109,25 +109,8 @@ public class ScoreAttention {
     ofKerasCall args: [ConfigValue], kwargs: ConfigDictionary,
     tensor: (ConfigValue) throws -> SymbolicTensor
   ) throws -> [SymbolicTensor] {
-    for (name, value) in kwargs where !value.isNull {
-      switch name {
-      case "use_causal_mask":
-        guard case .bool(let flag) = value else {
-          throw StrataError.invalidArgument(
-            owner: owner, argument: name, value: value.description, expected: "true or false")
-        }
-        useCausalMask = flag
-      case "return_attention_scores":
-        try checkArgument(
-          value == .bool(false), owner: owner, argument: name, value: value.description,
-          expected: "false (a Strata layer has one output)")
-      case "training", "mask": continue
-      default:
-        throw StrataError.unknownArgument(
-          owner: owner, argument: name,
-          suggestions: closestNames(to: name, in: ["use_causal_mask", "return_attention_scores"]))
-      }
-    }
+    let options = try attentionCallOptions(kwargs, owner: owner, tensors: ["inputs"])
+    if let causal = options.useCausalMask { useCausalMask = causal }
     let list = (kwargs["inputs"] ?? args.first)?.arrayValue ?? []
     guard args.count <= 1, list.count == 2 || list.count == 3 else {
       throw StrataError.invalidArgument(

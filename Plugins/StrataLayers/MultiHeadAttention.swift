@@ -324,28 +324,10 @@ public final class MultiHeadAttention: OpsMergeLayer, KerasCallSignature, KerasN
     let names = ["query", "value", "key"]
     var given: [String: ConfigValue] = [:]
     for (name, value) in zip(names, args) { given[name] = value }
-    for (name, value) in kwargs where !value.isNull {
-      switch name {
-      case "query", "value", "key", "attention_mask": given[name] = value
-      case "use_causal_mask":
-        guard case .bool(let flag) = value else {
-          throw StrataError.invalidArgument(
-            owner: owner, argument: name, value: value.description, expected: "true or false")
-        }
-        useCausalMask = flag
-      case "return_attention_scores":
-        try checkArgument(
-          value == .bool(false), owner: owner, argument: name, value: value.description,
-          expected: "false (a Strata layer has one output)")
-      case "training": continue
-      default:
-        throw StrataError.unknownArgument(
-          owner: owner, argument: name,
-          suggestions: closestNames(
-            to: name,
-            in: names + ["attention_mask", "use_causal_mask", "return_attention_scores"]))
-      }
-    }
+    let options = try attentionCallOptions(
+      kwargs, owner: owner, tensors: ["query", "value", "key", "attention_mask"])
+    if let causal = options.useCausalMask { useCausalMask = causal }
+    given.merge(options.tensors) { _, keyword in keyword }
     guard args.count <= 3, let query = given["query"], let value = given["value"] else {
       throw StrataError.invalidArgument(
         owner: owner, argument: "inbound_nodes",
@@ -388,4 +370,36 @@ extension MultiHeadAttention {
     if let attentionMask { inputs.append(try attentionMask.symbolicTensor) }
     return try apply(to: inputs, takesList: true, name: nil)
   }
+}
+
+/// The keywords of an attention layer's Keras call: the tensors among `tensors`, and
+/// `use_causal_mask` (`nil` when not given); `return_attention_scores` must be false, `training`
+/// and `mask` are Keras' own; any other keyword is refused with the closest names.
+func attentionCallOptions(
+  _ kwargs: ConfigDictionary, owner: String, tensors: Set<String>
+) throws -> (useCausalMask: Bool?, tensors: [String: ConfigValue]) {
+  var useCausalMask: Bool?
+  var given: [String: ConfigValue] = [:]
+  for (name, value) in kwargs where !value.isNull {
+    switch name {
+    case _ where tensors.contains(name): given[name] = value
+    case "use_causal_mask":
+      guard case .bool(let flag) = value else {
+        throw StrataError.invalidArgument(
+          owner: owner, argument: name, value: value.description, expected: "true or false")
+      }
+      useCausalMask = flag
+    case "return_attention_scores":
+      try checkArgument(
+        value == .bool(false), owner: owner, argument: name, value: value.description,
+        expected: "false (a Strata layer has one output)")
+    case "training", "mask": continue
+    default:
+      throw StrataError.unknownArgument(
+        owner: owner, argument: name,
+        suggestions: closestNames(
+          to: name, in: tensors.sorted() + ["use_causal_mask", "return_attention_scores"]))
+    }
+  }
+  return (useCausalMask, given)
 }

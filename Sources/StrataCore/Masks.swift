@@ -26,13 +26,7 @@ extension Layer {
   package func forward(_ x: Tensor, mask: Tensor?, in context: Context) throws -> (Tensor, Tensor?)
   {
     if let reader = self as? any MaskReadingLayer {
-      if let mask {
-        guard mask.rank == 2, x.rank >= 2, Array(x.shape.prefix(2)) == mask.shape else {
-          throw StrataError.shapeMismatch(
-            layer: Self.identifier, received: "a mask of shape \(mask.shape)",
-            expected: "a mask (batch, steps) for an input of shape \(x.shape)")
-        }
-      }
+      if let mask { try checkMask(mask, for: x, layer: Self.identifier) }
       reader.inputMask = mask
     }
     let y = try forward(x, in: context)
@@ -66,15 +60,19 @@ extension MergeLayer {
       return (try forward(xs, in: context), mask)
     }
     for (x, mask) in zip(xs, masks) {
-      guard let mask else { continue }
-      guard mask.rank == 2, x.rank >= 2, Array(x.shape.prefix(2)) == mask.shape else {
-        throw StrataError.shapeMismatch(
-          layer: Self.identifier, received: "a mask of shape \(mask.shape)",
-          expected: "a mask (batch, steps) for an input of shape \(x.shape)")
-      }
+      if let mask { try checkMask(mask, for: x, layer: Self.identifier) }
     }
     reader.inputMasks = masks
     let y = try forward(xs, in: context)
     return (y, try reader.outputMask(inputMasks: masks))
+  }
+}
+
+/// Refuses a mask that is not `(batch, steps)` of `x`, naming `layer`.
+private func checkMask(_ mask: Tensor, for x: Tensor, layer: String) throws {
+  guard mask.rank == 2, x.rank >= 2, Array(x.shape.prefix(2)) == mask.shape else {
+    throw StrataError.shapeMismatch(
+      layer: layer, received: "a mask of shape \(mask.shape)",
+      expected: "a mask (batch, steps) for an input of shape \(x.shape)")
   }
 }

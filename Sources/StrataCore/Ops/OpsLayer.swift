@@ -212,10 +212,7 @@ extension OpsMergeLayer {
 
 /// A forward-only layer of one input that may take more (a recurrent layer's `initial_state`):
 /// applied to one tensor it runs as an ``OpsLayer``, to a list as an ``OpsMergeLayer``.
-public protocol OpsLayerWithMoreInputs: OpsLayer, MergeLayer {
-  /// The output for a batch of each input, written with ``Ops``.
-  func call(_ inputs: [Tensor], training: Bool) throws -> Tensor
-}
+public protocol OpsLayerWithMoreInputs: OpsLayer, OpsMergeLayer {}
 
 extension OpsLayerWithMoreInputs {
   /// Runs ``OpsLayer/call(_:training:)``; in training, on a tape kept for the backward pass.
@@ -228,15 +225,11 @@ extension OpsLayerWithMoreInputs {
     try OpsCalls.backward(of: self, outputGradient)[0]
   }
 
-  /// Runs ``call(_:training:)`` on every input; in training, on a tape.
-  public func forward(_ inputs: [Tensor], in context: Context) throws -> Tensor {
-    try OpsCalls.forward(of: self, inputs, in: context) { try call($0, training: $1) }
-  }
+  /// The tape of the last training call.
+  public func saveCallState() -> Any { OpsCalls.get(self) as Any }
 
-  /// Each input's gradient from the tape of the last training `forward`.
-  public func backward(_ outputGradient: Tensor, in context: Context) throws -> [Tensor] {
-    try OpsCalls.backward(of: self, outputGradient)
-  }
+  /// Puts back a tape ``saveCallState()`` returned.
+  public func restoreCallState(_ state: Any) throws { OpsCalls.set(self, state as? OpsCall) }
 }
 
 extension Ops {
