@@ -114,7 +114,7 @@ public class RecurrentLayer {
 
   /// One step: the projected input `xt` (`[batch, gates · units]`, input bias added) and the states,
   /// to the output and the new states.
-  func step(_ xt: Tensor, _ states: [Tensor]) throws -> (Tensor, [Tensor]) {
+  func step(_ xt: Tensor, _ states: [Tensor], recurrentInput: Tensor) throws -> (Tensor, [Tensor]) {
     preconditionFailure("overridden")
   }
 
@@ -306,8 +306,9 @@ public class RecurrentLayer {
     let zeros = Tensor(shape: [batch, units])
     for t in arguments.goBackwards ? Array((0..<steps).reversed()) : Array(0..<steps) {
       let carried = states
-      if let recurrentMask { states[0] = try states[0] * recurrentMask }
-      var (output, next) = try step(stepInputs[t], states)
+      // Recurrent dropout masks the state in its products only, as Keras' cells do.
+      let recurrentInput = try recurrentMask.map { try states[0] * $0 } ?? states[0]
+      var (output, next) = try step(stepInputs[t], states, recurrentInput: recurrentInput)
       if let stepMasks {
         // A masked step keeps what the step before left.
         let keep = stepMasks[t]
@@ -374,8 +375,22 @@ public final class SimpleRNN: RecurrentLayer, OpsLayerWithMoreInputs, Randomized
     try super.init(arguments: config, inputShape: inputShape, owner: "SimpleRNN", seed: nil)
   }
 
-  override func step(_ xt: Tensor, _ states: [Tensor]) throws -> (Tensor, [Tensor]) {
-    let h = try Ops.activation(arguments.activation, xt + recurrent(states[0]))
+  /// With `tanh`, the loop is
+  /// ``StrataCore/Ops/simpleRNN(_:recurrentKernel:mask:recurrentMask:goBackwards:returnSequences:zeroOutputForMask:)``.
+  override func fusedLoop(_ projected: Tensor, mask: Tensor?, recurrentMask: Tensor?) throws
+    -> Tensor?
+  {
+    guard arguments.activation == "tanh", let recurrentKernel else { return nil }
+    return try Ops.simpleRNN(
+      projected, recurrentKernel: recurrentKernel.value, mask: mask, recurrentMask: recurrentMask,
+      goBackwards: arguments.goBackwards, returnSequences: arguments.returnSequences,
+      zeroOutputForMask: arguments.zeroOutputForMask)
+  }
+
+  override func step(_ xt: Tensor, _ states: [Tensor], recurrentInput: Tensor) throws -> (
+    Tensor, [Tensor]
+  ) {
+    let h = try Ops.activation(arguments.activation, xt + recurrent(recurrentInput))
     return (h, [h])
   }
 
@@ -488,8 +503,10 @@ public final class LSTM: RecurrentLayer, OpsLayerWithMoreInputs, RandomizedLayer
       zeroOutputForMask: arguments.zeroOutputForMask)
   }
 
-  override func step(_ xt: Tensor, _ states: [Tensor]) throws -> (Tensor, [Tensor]) {
-    let z = try xt + recurrent(states[0])
+  override func step(_ xt: Tensor, _ states: [Tensor], recurrentInput: Tensor) throws -> (
+    Tensor, [Tensor]
+  ) {
+    let z = try xt + recurrent(recurrentInput)
     let parts = try Ops.split(z, sections: 4, axis: 1)
     let gate = config.recurrentActivation
     let i = try Ops.activation(gate, parts[0]), f = try Ops.activation(gate, parts[1])
@@ -596,14 +613,34 @@ public final class GRU: RecurrentLayer, OpsLayerWithMoreInputs, RandomizedLayer,
       Ops.slice(bias, start: [0, 0], shape: [1, 3 * arguments.units]), [3 * arguments.units])
   }
 
-  override func step(_ xt: Tensor, _ states: [Tensor]) throws -> (Tensor, [Tensor]) {
+  /// With `reset_after` and Keras' default activations, the loop is
+  /// ``StrataCore/Ops/gru(_:recurrentKernel:recurrentBias:mask:recurrentMask:goBackwards:returnSequences:zeroOutputForMask:)``.
+  override func fusedLoop(_ projected: Tensor, mask: Tensor?, recurrentMask: Tensor?) throws
+    -> Tensor?
+  {
+    guard config.resetAfter, arguments.activation == "tanh",
+      config.recurrentActivation == "sigmoid", let recurrentKernel
+    else { return nil }
     let units = arguments.units
-    let h = states[0]
+    let recurrentBias = try bias.map {
+      try Ops.reshape(Ops.slice($0.value, start: [1, 0], shape: [1, 3 * units]), [3 * units])
+    }
+    return try Ops.gru(
+      projected, recurrentKernel: recurrentKernel.value, recurrentBias: recurrentBias, mask: mask,
+      recurrentMask: recurrentMask, goBackwards: arguments.goBackwards,
+      returnSequences: arguments.returnSequences, zeroOutputForMask: arguments.zeroOutputForMask)
+  }
+
+  override func step(_ xt: Tensor, _ states: [Tensor], recurrentInput: Tensor) throws -> (
+    Tensor, [Tensor]
+  ) {
+    let units = arguments.units
+    let (h, masked) = (states[0], recurrentInput)
     let x = try Ops.split(xt, sections: 3, axis: 1)
     let gate = config.recurrentActivation
     let z: Tensor, candidate: Tensor
     if config.resetAfter {
-      var inner = try recurrent(h)
+      var inner = try recurrent(masked)
       if let bias {
         inner =
           try inner
@@ -615,10 +652,11 @@ public final class GRU: RecurrentLayer, OpsLayerWithMoreInputs, RandomizedLayer,
       let reset = try Ops.activation(gate, x[1] + r[1])
       candidate = try Ops.activation(arguments.activation, x[2] + reset * r[2])
     } else {
-      z = try Ops.activation(gate, x[0] + recurrent(h, columns: 0..<units))
-      let reset = try Ops.activation(gate, x[1] + recurrent(h, columns: units..<(2 * units)))
+      z = try Ops.activation(gate, x[0] + recurrent(masked, columns: 0..<units))
+      let reset = try Ops.activation(gate, x[1] + recurrent(masked, columns: units..<(2 * units)))
       candidate = try Ops.activation(
-        arguments.activation, x[2] + recurrent(reset * h, columns: (2 * units)..<(3 * units)))
+        arguments.activation,
+        x[2] + recurrent(reset * masked, columns: (2 * units)..<(3 * units)))
     }
     // h = z·h + (1 - z)·candidate
     let next = try z * h + candidate - z * candidate

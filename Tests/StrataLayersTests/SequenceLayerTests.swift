@@ -252,75 +252,119 @@ let sequenceLayerFixture = try! KerasFixture(
   }
 }
 
-/// The fused LSTM loop (Ops.lstm) against the same steps written with ops, autodiff giving both
-/// gradients: every combination of masks, recurrent dropout, direction, sequences and zero outputs.
-@Suite struct FusedLSTMTests {
-  /// The LSTM steps as ops: Keras' formulas, one step at a time.
+/// The fused loops (Ops.lstm, Ops.gru, Ops.simpleRNN) against the same steps written with ops,
+/// autodiff giving both gradients: masks, recurrent dropout, both directions, sequences and zero
+/// outputs.
+@Suite struct FusedLoopTests {
+  enum Cell: String, CaseIterable { case lstm, gru, simple }
+
+  /// One cell's step as ops: Keras' formulas. `state` is the state the products read (times the
+  /// dropout mask); returns the new states.
+  func step(
+    _ cell: Cell, _ x: Tensor, _ states: [Tensor], state: Tensor, _ kernel: Tensor, bias: Tensor?
+  )
+    throws -> [Tensor]
+  {
+    var inner = try Ops.matmul(state, kernel)
+    if let bias { inner = try inner + bias }
+    switch cell {
+    case .lstm:
+      let parts = try Ops.split(x + inner, sections: 4, axis: 1)
+      let (i, f) = (Ops.sigmoid(parts[0]), Ops.sigmoid(parts[1]))
+      let (g, o) = (Ops.tanh(parts[2]), Ops.sigmoid(parts[3]))
+      let c = try f * states[1] + i * g
+      return [try o * Ops.tanh(c), c]
+    case .gru:
+      let (xs, rs) = (
+        try Ops.split(x, sections: 3, axis: 1), try Ops.split(inner, sections: 3, axis: 1)
+      )
+      let z = Ops.sigmoid(try xs[0] + rs[0]), r = Ops.sigmoid(try xs[1] + rs[1])
+      let hh = Ops.tanh(try xs[2] + r * rs[2])
+      return [try z * states[0] + (1 - z) * hh]
+    case .simple:
+      return [Ops.tanh(try x + inner)]
+    }
+  }
+
   func reference(
-    _ projected: Tensor, _ kernel: Tensor, mask: Tensor?, recurrentMask: Tensor?,
-    goBackwards: Bool, returnSequences: Bool, zeroOutput: Bool
+    _ cell: Cell, _ projected: Tensor, _ kernel: Tensor, bias: Tensor?, mask: Tensor?,
+    recurrentMask: Tensor?, goBackwards: Bool, returnSequences: Bool, zeroOutput: Bool
   ) throws -> Tensor {
     let (batch, steps, units) = (projected.shape[0], projected.shape[1], kernel.shape[0])
-    var h = Tensor(shape: [batch, units]), c = Tensor(shape: [batch, units])
+    var states = Array(repeating: Tensor(shape: [batch, units]), count: cell == .lstm ? 2 : 1)
     var outputs: [Tensor] = []
     for s in 0..<steps {
       let t = goBackwards ? steps - 1 - s : s
       let x = try Ops.reshape(
-        Ops.slice(projected, start: [0, t, 0], shape: [batch, 1, 4 * units]), [batch, 4 * units])
-      let state = try recurrentMask.map { try h * $0 } ?? h
-      let parts = try Ops.split(x + Ops.matmul(state, kernel), sections: 4, axis: 1)
-      let (i, f) = (Ops.sigmoid(parts[0]), Ops.sigmoid(parts[1]))
-      let (g, o) = (Ops.tanh(parts[2]), Ops.sigmoid(parts[3]))
-      let cNew = try f * c + i * g
-      let hNew = try o * Ops.tanh(cNew)
+        Ops.slice(projected, start: [0, t, 0], shape: [batch, 1, kernel.shape[1]]),
+        [batch, kernel.shape[1]])
+      let state = try recurrentMask.map { try states[0] * $0 } ?? states[0]
+      let next = try step(cell, x, states, state: state, kernel, bias: bias)
       guard let mask else {
-        (h, c) = (hNew, cNew)
-        outputs.append(hNew)
+        states = next
+        outputs.append(next[0])
         continue
       }
       let keep = try Ops.slice(mask, start: [0, t], shape: [batch, 1])
-      outputs.append(try Ops.where(keep, hNew, zeroOutput ? Tensor(scalar: 0) : h))
-      (h, c) = (try Ops.where(keep, hNew, h), try Ops.where(keep, cNew, c))
+      outputs.append(try Ops.where(keep, next[0], zeroOutput ? Tensor(scalar: 0) : states[0]))
+      states = try zip(next, states).map { try Ops.where(keep, $0, $1) }
     }
     return returnSequences ? try Ops.stack(outputs, axis: 1) : outputs[outputs.count - 1]
   }
 
-  @Test(arguments: [false, true], [false, true])
-  func matchesTheOpsFormulation(masked: Bool, goBackwards: Bool) throws {
+  @Test(arguments: Cell.allCases, [false, true])
+  func matchesTheOpsFormulation(cell: Cell, masked: Bool) throws {
     let (batch, steps, units) = (3, 5, 18)  // 18: one full vector of 16 and a tail
-    let projected = awayFromZero([batch, steps, 4 * units], seed: 3)
-    let kernel = try awayFromZero([units, 4 * units], seed: 4) * 0.3
+    let gates = ["lstm": 4, "gru": 3, "simple": 1][cell.rawValue]!
+    let projected = awayFromZero([batch, steps, gates * units], seed: 3)
+    let kernel = try awayFromZero([units, gates * units], seed: 4) * 0.3
+    let bias = cell == .gru ? try awayFromZero([gates * units], seed: 5) * 0.5 : nil
     let mask = try Tensor(
       shape: [batch, steps], scalars: [1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 0, 1, 1, 0])
     let recurrentMask = try Tensor(
       shape: [batch, units], scalars: (0..<(batch * units)).map { $0 % 3 == 0 ? 0 : 1.25 })
-    for (returnSequences, zeroOutput, dropout) in [
-      (false, false, false), (true, false, true), (true, true, false), (false, true, true),
+    for (returnSequences, zeroOutput, dropout, backwards) in [
+      (false, false, false, false), (true, false, true, true), (true, true, false, false),
+      (false, true, true, true),
     ] {
       let label =
-        "masked \(masked), backwards \(goBackwards), sequences \(returnSequences), zeros \(zeroOutput), dropout \(dropout)"
-      func run(_ fused: Bool) throws -> (Tensor, Tensor, Tensor) {
+        "\(cell) masked \(masked), backwards \(backwards), sequences \(returnSequences), zeros \(zeroOutput), dropout \(dropout)"
+      func run(_ fused: Bool) throws -> [Tensor] {
         let tape = GradientTape()
-        let p = tape.watch(projected), k = tape.watch(kernel)
-        let y = try tape.record {
-          fused
-            ? try Ops.lstm(
-              p, recurrentKernel: k, mask: masked ? mask : nil,
-              recurrentMask: dropout ? recurrentMask : nil, goBackwards: goBackwards,
+        let p = tape.watch(projected), k = tape.watch(kernel), b = bias.map { tape.watch($0) }
+        let (m, r) = (masked ? mask : nil, dropout ? recurrentMask : nil)
+        let y = try tape.record { () throws -> Tensor in
+          guard fused else {
+            return try reference(
+              cell, p, k, bias: b, mask: m, recurrentMask: r, goBackwards: backwards,
+              returnSequences: returnSequences, zeroOutput: zeroOutput)
+          }
+          switch cell {
+          case .lstm:
+            return try Ops.lstm(
+              p, recurrentKernel: k, mask: m, recurrentMask: r, goBackwards: backwards,
               returnSequences: returnSequences, zeroOutputForMask: zeroOutput)
-            : try reference(
-              p, k, mask: masked ? mask : nil, recurrentMask: dropout ? recurrentMask : nil,
-              goBackwards: goBackwards, returnSequences: returnSequences, zeroOutput: zeroOutput)
+          case .gru:
+            return try Ops.gru(
+              p, recurrentKernel: k, recurrentBias: b, mask: m, recurrentMask: r,
+              goBackwards: backwards, returnSequences: returnSequences,
+              zeroOutputForMask: zeroOutput)
+          case .simple:
+            return try Ops.simpleRNN(
+              p, recurrentKernel: k, mask: m, recurrentMask: r, goBackwards: backwards,
+              returnSequences: returnSequences, zeroOutputForMask: zeroOutput)
+          }
         }
-        let seed = try Tensor(
-          shape: y.shape, scalars: (0..<y.count).map { Float($0 % 7) - 3 })
-        let gradients = try tape.gradients(of: y, seed: seed, for: [p, k]).tensors
-        return (y, gradients[0], gradients[1])
+        let seed = try Tensor(shape: y.shape, scalars: (0..<y.count).map { Float($0 % 7) - 3 })
+        return [y]
+          + (try tape.gradients(of: y, seed: seed, for: [p, k] + (b.map { [$0] } ?? [])).tensors)
       }
       let (fused, steps) = (try run(true), try run(false))
-      #expect(isClose(fused.0, steps.0, rtol: 1e-5, atol: 1e-6), "\(label) y")
-      #expect(isClose(fused.1, steps.1, rtol: 1e-4, atol: 1e-5), "\(label) d projected")
-      #expect(isClose(fused.2, steps.2, rtol: 1e-4, atol: 1e-5), "\(label) d kernel")
+      for (k, name) in ["y", "d projected", "d kernel", "d bias"].prefix(fused.count).enumerated() {
+        #expect(
+          isClose(fused[k], steps[k], rtol: 1e-4, atol: 1e-5),
+          "\(label) \(name): \(closeness(fused[k], steps[k], rtol: 1e-4, atol: 1e-5))")
+      }
     }
   }
 }

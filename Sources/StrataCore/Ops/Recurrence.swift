@@ -137,24 +137,24 @@ private struct LSTMLoop {
                             var j = 0
                             while j < u {
                               let n = min(16, u - j)
-                              let i = SIMDMath.sigmoid(load(zr + j, n))
-                              let f = SIMDMath.sigmoid(load(zr + u + j, n))
-                              let g = SIMDMath.tanh(load(zr + 2 * u + j, n))
-                              let o = SIMDMath.sigmoid(load(zr + 3 * u + j, n))
-                              let cNew = f * load(cr + j, n) + i * g
+                              let i = SIMDMath.sigmoid(loadLanes(zr + j, n))
+                              let f = SIMDMath.sigmoid(loadLanes(zr + u + j, n))
+                              let g = SIMDMath.tanh(loadLanes(zr + 2 * u + j, n))
+                              let o = SIMDMath.sigmoid(loadLanes(zr + 3 * u + j, n))
+                              let cNew = f * loadLanes(cr + j, n) + i * g
                               let tc = SIMDMath.tanh(cNew)
                               let hNew = o * tc
-                              store(i, gr + j, n)
-                              store(f, gr + u + j, n)
-                              store(g, gr + 2 * u + j, n)
-                              store(o, gr + 3 * u + j, n)
-                              store(tc, tr + j, n)
+                              storeLanes(i, gr + j, n)
+                              storeLanes(f, gr + u + j, n)
+                              storeLanes(g, gr + 2 * u + j, n)
+                              storeLanes(o, gr + 3 * u + j, n)
+                              storeLanes(tc, tr + j, n)
                               if keep {
-                                if writes { store(hNew, out + j, n) }
-                                store(cNew, cr + j, n)
-                                store(hNew, hr + j, n)
+                                if writes { storeLanes(hNew, out + j, n) }
+                                storeLanes(cNew, cr + j, n)
+                                storeLanes(hNew, hr + j, n)
                               } else if writes {
-                                store(zeroOutput ? SIMD16() : load(hr + j, n), out + j, n)
+                                storeLanes(zeroOutput ? SIMD16() : loadLanes(hr + j, n), out + j, n)
                               }
                               j += 16
                             }
@@ -213,24 +213,26 @@ private struct LSTMLoop {
                         var j = 0
                         while j < units {
                           let n = min(16, units - j)
-                          let i = load(gr + j, n), f = load(gr + units + j, n)
-                          let g = load(gr + 2 * units + j, n), o = load(gr + 3 * units + j, n)
-                          let tc = load(tr + j, n), cp = load(cPrev + j, n)
-                          let dhNext = load(dhr + j, n), dcNext = load(dcr + j, n)
-                          let dOut = dout.map { load($0 + j, n) } ?? SIMD16()
+                          let i = loadLanes(gr + j, n), f = loadLanes(gr + units + j, n)
+                          let g = loadLanes(gr + 2 * units + j, n),
+                            o = loadLanes(gr + 3 * units + j, n)
+                          let tc = loadLanes(tr + j, n), cp = loadLanes(cPrev + j, n)
+                          let dhNext = loadLanes(dhr + j, n), dcNext = loadLanes(dcr + j, n)
+                          let dOut = dout.map { loadLanes($0 + j, n) } ?? SIMD16()
                           let dhNew = m * (dhNext + dOut)
                           let dcNew = m * dcNext + dhNew * o * (1 - tc * tc)
                           let dzi = dcNew * g * i * (1 - i)
                           let dzf = dcNew * cp * f * (1 - f)
                           let dzg = dcNew * i * (1 - g * g)
                           let dzo = dhNew * tc * o * (1 - o)
-                          store(dzi, dzr + j, n)
-                          store(dzf, dzr + units + j, n)
-                          store(dzg, dzr + 2 * units + j, n)
-                          store(dzo, dzr + 3 * units + j, n)
+                          storeLanes(dzi, dzr + j, n)
+                          storeLanes(dzf, dzr + units + j, n)
+                          storeLanes(dzg, dzr + 2 * units + j, n)
+                          storeLanes(dzo, dzr + 3 * units + j, n)
                           // What reaches the previous states around the step (a masked step).
-                          store(dcNew * f + (1 - m) * dcNext, dcr + j, n)
-                          store((1 - m) * (dhNext + (zeroOutput ? SIMD16() : dOut)), dhr + j, n)
+                          storeLanes(dcNew * f + (1 - m) * dcNext, dcr + j, n)
+                          storeLanes(
+                            (1 - m) * (dhNext + (zeroOutput ? SIMD16() : dOut)), dhr + j, n)
                           j += 16
                         }
                         (dp.baseAddress! + (row * steps + t) * g4).update(from: dzr, count: g4)
@@ -286,9 +288,9 @@ private struct LSTMLoop {
   }
 }
 
-/// `n` ≤ 16 floats from `p`, zero-padded.
+/// `n` ≤ 16 floats from `p`, zero-padded (the recurrent loops' tails).
 @inline(__always)
-private func load(_ p: UnsafePointer<Float>, _ n: Int) -> SIMD16<Float> {
+func loadLanes(_ p: UnsafePointer<Float>, _ n: Int) -> SIMD16<Float> {
   if n == 16 { return UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self) }
   var v = SIMD16<Float>()
   for k in 0..<n { v[k] = p[k] }
@@ -296,13 +298,13 @@ private func load(_ p: UnsafePointer<Float>, _ n: Int) -> SIMD16<Float> {
 }
 
 @inline(__always)
-private func load(_ p: UnsafeMutablePointer<Float>, _ n: Int) -> SIMD16<Float> {
-  load(UnsafePointer(p), n)
+func loadLanes(_ p: UnsafeMutablePointer<Float>, _ n: Int) -> SIMD16<Float> {
+  loadLanes(UnsafePointer(p), n)
 }
 
 /// The first `n` ≤ 16 lanes of `v` to `p`.
 @inline(__always)
-private func store(_ v: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>, _ n: Int) {
+func storeLanes(_ v: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>, _ n: Int) {
   if n == 16 {
     UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD16<Float>.self)
     return
