@@ -192,9 +192,10 @@ def main():
         run(binary, "convert", original, converted)
         files.append((converted, f"strata {name}", strata))
     # Strata's own state-passing fixtures (Tests/StrataTests/Fixtures/keras/gen_states.py): an
-    # encoder-decoder and a GRU's state as a second output, both ways.
+    # encoder-decoder, a GRU's state as a second output, Bidirectional's two directions and
+    # attention scores as second outputs, both ways.
     fixtures = os.path.join(ROOT, "Tests", "StrataTests", "Fixtures", "keras")
-    for name in ["lstm_seq2seq", "gru_states"]:
+    for name in ["lstm_seq2seq", "gru_states", "bidirectional_pair", "attention_scores"]:
         original = os.path.join(fixtures, f"{name}.keras")
         files.append((original, f"keras {name}", strata))
         converted = os.path.join(work, f"{name}-strata.keras")

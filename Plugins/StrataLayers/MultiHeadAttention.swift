@@ -15,7 +15,7 @@ import StrataCore
 /// for `(batch, steps, features)`); `return_attention_scores`, `use_gate` and `sliding_window` are
 /// refused by name. Written forward-only on ``StrataCore/Ops/einsum(_:_:)``.
 public final class MultiHeadAttention: OpsMergeLayer, KerasCallSignature, KerasNestedWeights,
-  RandomizedLayer, MaskReadingMergeLayer, ActivityRegularized
+  RandomizedLayer, MaskReadingMergeLayer, ActivityRegularized, MultiOutputLayer
 {
   /// The Keras arguments.
   public struct Config: Equatable, KerasConfig {
@@ -89,6 +89,11 @@ public final class MultiHeadAttention: OpsMergeLayer, KerasCallSignature, KerasN
   public let config: Config
   /// Keras' `use_causal_mask` of its calls: a query step sees only the key steps up to its own.
   public var useCausalMask = false
+  /// Keras' `return_attention_scores` of its calls (set before the layer is applied): the
+  /// attention probabilities `(heads, query steps, key steps)` as a second output.
+  public var returnAttentionScores = false
+  /// With `return_attention_scores`, the output's shape and the scores'; `nil` otherwise.
+  public private(set) var outputShapes: [[Int]]?
   /// The masks of the next call's inputs.
   public var inputMasks: [Tensor?] = []
   private let options: WeightOptions
@@ -226,7 +231,12 @@ public final class MultiHeadAttention: OpsMergeLayer, KerasCallSignature, KerasN
     let stream = generator.split()
     if config.seed == nil { self.generator = stream }
     self.inputShapes = inputShapes
-    return [query[0], output]
+    guard returnAttentionScores else {
+      outputShapes = nil
+      return [query[0], output]
+    }
+    outputShapes = [[query[0], output], [heads, query[0], key[0]]]
+    return [query[0] * output + heads * query[0] * key[0]]
   }
 
   /// Attention of the query over the value (and key, and mask) given in order.
@@ -242,7 +252,8 @@ public final class MultiHeadAttention: OpsMergeLayer, KerasCallSignature, KerasN
       query: inputs[0], value: inputs[1], key: inputs.count > 2 ? inputs[2] : nil,
       attentionMask: inputs.count > 3 ? inputs[3] : nil,
       queryMask: masks.first ?? nil, valueMask: masks.count > 1 ? masks[1] : nil,
-      keyMask: masks.count > 2 ? masks[2] : nil, useCausalMask: useCausalMask, training: training)
+      keyMask: masks.count > 2 ? masks[2] : nil, useCausalMask: useCausalMask, training: training,
+      returnScores: outputShapes != nil)
   }
 
   /// Keras' `mha(query, value, key, attention_mask, use_causal_mask)` on tensors, with ops (on a
@@ -258,7 +269,8 @@ public final class MultiHeadAttention: OpsMergeLayer, KerasCallSignature, KerasN
 
   private func attend(
     query: Tensor, value: Tensor, key: Tensor?, attentionMask: Tensor?, queryMask: Tensor?,
-    valueMask: Tensor?, keyMask: Tensor?, useCausalMask: Bool, training: Bool
+    valueMask: Tensor?, keyMask: Tensor?, useCausalMask: Bool, training: Bool,
+    returnScores: Bool = false
   ) throws -> Tensor {
     guard projections.count == 4 else {
       throw StrataError.invalidState("MultiHeadAttention: called before build.")
@@ -287,6 +299,7 @@ public final class MultiHeadAttention: OpsMergeLayer, KerasCallSignature, KerasN
     } else {
       scores = try Ops.softmax(scores, axis: -1)
     }
+    let probabilities = scores
     if training && config.dropout > 0 {
       let rate = config.dropout, scale = 1 / (1 - config.dropout)
       var keep = Tensor(shape: scores.shape)
@@ -297,8 +310,15 @@ public final class MultiHeadAttention: OpsMergeLayer, KerasCallSignature, KerasN
     }
     let heads = try Ops.einsum("acbe,aecd->abcd", scores, v)
     let (kernel, bias) = projections[3]
-    let y = try Ops.einsum("abcd,cde->abe", heads, kernel.value)
-    return try bias.map { try y + $0.value } ?? y
+    var y = try Ops.einsum("abcd,cde->abe", heads, kernel.value)
+    if let bias { y = try y + bias.value }
+    guard returnScores else { return y }
+    // The output and the probabilities, packed side by side per batch row (two outputs).
+    return try Ops.concatenate(
+      [
+        Ops.reshape(y, [batch, y.count / max(batch, 1)]),
+        Ops.reshape(probabilities, [batch, probabilities.count / max(batch, 1)]),
+      ], axis: 1)
   }
 
   /// `[1, T, S]`: 1 where key step `j` is at most query step `i`.
@@ -325,8 +345,10 @@ public final class MultiHeadAttention: OpsMergeLayer, KerasCallSignature, KerasN
     var given: [String: ConfigValue] = [:]
     for (name, value) in zip(names, args) { given[name] = value }
     let options = try attentionCallOptions(
-      kwargs, owner: owner, tensors: ["query", "value", "key", "attention_mask"])
+      kwargs, owner: owner, tensors: ["query", "value", "key", "attention_mask"],
+      allowsScores: true)
     if let causal = options.useCausalMask { useCausalMask = causal }
+    returnAttentionScores = options.returnsScores
     given.merge(options.tensors) { _, keyword in keyword }
     guard args.count <= 3, let query = given["query"], let value = given["value"] else {
       throw StrataError.invalidArgument(
@@ -349,18 +371,23 @@ public final class MultiHeadAttention: OpsMergeLayer, KerasCallSignature, KerasN
     var kwargs: ConfigDictionary = [:]
     if tensors.count > 3 { kwargs["attention_mask"] = tensors[3] }
     if useCausalMask { kwargs["use_causal_mask"] = true }
+    if returnAttentionScores { kwargs["return_attention_scores"] = true }
     return (Array(tensors.prefix(3)), kwargs)
   }
 }
 
 extension MultiHeadAttention {
   /// Applies the layer to symbolic tensors, as Keras' `mha(query, value, key=…,
-  /// attention_mask=…, use_causal_mask=…)` in a functional model.
+  /// attention_mask=…, use_causal_mask=…, return_attention_scores=…)` in a functional model: the
+  /// output, and with `returnAttentionScores` the probabilities as its call's second output
+  /// (``StrataCore/SymbolicTensor/outputsOfItsCall()``).
   public func callAsFunction(
     _ query: some SymbolicInput, _ value: some SymbolicInput, key: (any SymbolicInput)? = nil,
-    attentionMask: (any SymbolicInput)? = nil, useCausalMask: Bool = false
+    attentionMask: (any SymbolicInput)? = nil, useCausalMask: Bool = false,
+    returnAttentionScores: Bool = false
   ) throws -> SymbolicTensor {
     self.useCausalMask = useCausalMask
+    self.returnAttentionScores = returnAttentionScores
     var inputs = [try query.symbolicTensor, try value.symbolicTensor]
     if let key {
       inputs.append(try key.symbolicTensor)
@@ -373,12 +400,14 @@ extension MultiHeadAttention {
 }
 
 /// The keywords of an attention layer's Keras call: the tensors among `tensors`, and
-/// `use_causal_mask` (`nil` when not given); `return_attention_scores` must be false, `training`
-/// and `mask` are Keras' own; any other keyword is refused with the closest names.
+/// `use_causal_mask` (`nil` when not given) and `return_attention_scores` (false unless
+/// `allowsScores`); `training` and `mask` are Keras' own; any other keyword is refused with the
+/// closest names.
 func attentionCallOptions(
-  _ kwargs: ConfigDictionary, owner: String, tensors: Set<String>
-) throws -> (useCausalMask: Bool?, tensors: [String: ConfigValue]) {
+  _ kwargs: ConfigDictionary, owner: String, tensors: Set<String>, allowsScores: Bool = false
+) throws -> (useCausalMask: Bool?, tensors: [String: ConfigValue], returnsScores: Bool) {
   var useCausalMask: Bool?
+  var returnsScores = false
   var given: [String: ConfigValue] = [:]
   for (name, value) in kwargs where !value.isNull {
     switch name {
@@ -391,8 +420,10 @@ func attentionCallOptions(
       useCausalMask = flag
     case "return_attention_scores":
       try checkArgument(
-        value == .bool(false), owner: owner, argument: name, value: value.description,
-        expected: "false (a Strata layer has one output)")
+        value == .bool(false) || (allowsScores && value == .bool(true)), owner: owner,
+        argument: name, value: value.description,
+        expected: allowsScores ? "true or false" : "false (the layer gives one output)")
+      returnsScores = value == .bool(true)
     case "training", "mask": continue
     default:
       throw StrataError.unknownArgument(
@@ -401,5 +432,5 @@ func attentionCallOptions(
           to: name, in: tensors.sorted() + ["use_causal_mask", "return_attention_scores"]))
     }
   }
-  return (useCausalMask, given)
+  return (useCausalMask, given, returnsScores)
 }

@@ -26,18 +26,20 @@ private func wrappedSpec(_ layer: any Layer, name: String) -> Spec {
 /// `backward_layer`, or from the same config reading the sequence from its end. With
 /// `return_sequences` the backward outputs are put back in time order before merging, so step `t`
 /// of the output sees the whole sequence. `merge_mode` is `"concat"` (the last axis doubles),
-/// `"sum"`, `"ave"` or `"mul"`; Keras' `None` (two outputs) is not supported. Masks reach both
+/// `"sum"`, `"ave"`, `"mul"`, or `nil` (Keras' `None`: the two directions as two outputs,
+/// ``StrataCore/Layer/outputs(of:)``). Masks reach both
 /// layers; with `return_sequences` a masked step outputs zeros, as Keras forces. Written
 /// forward-only, on the recurrent layers' ops.
 public final class Bidirectional: OpsLayer, LayerContainer, KerasNestedWeights, RandomizedLayer,
-  MaskReadingLayer, MaskingLayer
+  MaskReadingLayer, MaskingLayer, MultiOutputLayer
 {
   /// The Keras arguments.
-  public struct Config: Equatable, KerasConfig {
+  public struct Config: Equatable, KerasConfig, ConfigKeepsNulls {
     /// Keras' `layer`: the recurrent layer run forward (`SimpleRNN`, `LSTM`, `GRU`).
     public var layer = Spec("LSTM")
-    /// Keras' `merge_mode`: `"concat"`, `"sum"`, `"ave"` or `"mul"`.
-    public var mergeMode = "concat"
+    /// Keras' `merge_mode`: `"concat"`, `"sum"`, `"ave"` or `"mul"`; `nil` (Keras' `None`): both
+    /// directions as two outputs.
+    public var mergeMode: String? = "concat"
     /// Keras' `backward_layer`: the layer run backwards; by default `layer`'s config with
     /// `go_backwards` flipped.
     public var backwardLayer: Spec?
@@ -47,6 +49,18 @@ public final class Bidirectional: OpsLayer, LayerContainer, KerasNestedWeights, 
 
     /// Keras' arguments without a default.
     public static let requiredArguments: Set<String> = ["layer"]
+    /// `merge_mode: null` is Keras' `None`, not the default.
+    public static let nullableArguments: Set<String> = ["merge_mode"]
+
+    enum CodingKeys: String, CodingKey { case layer, mergeMode, backwardLayer }
+
+    /// Encodes the arguments, `merge_mode` as `null` for `None`.
+    public func encode(to encoder: any Encoder) throws {
+      var container = encoder.container(keyedBy: CodingKeys.self)
+      try container.encode(layer, forKey: .layer)
+      try container.encode(mergeMode, forKey: .mergeMode)
+      try container.encodeIfPresent(backwardLayer, forKey: .backwardLayer)
+    }
   }
 
   /// The registry key: Keras' `Bidirectional`.
@@ -57,7 +71,9 @@ public final class Bidirectional: OpsLayer, LayerContainer, KerasNestedWeights, 
   public let backwardLayer: RecurrentLayer
   /// Both, as layers.
   public let sublayers: [any Layer]
-  private let mergeMode: String
+  private let mergeMode: String?
+  /// With `merge_mode` `nil`, the two directions' shapes; `nil` otherwise.
+  public private(set) var outputShapes: [[Int]]?
   private let names: (forward: String, backward: String)
   /// Keras' `input_shape`, when given.
   public let declaredInputShape: [Int]?
@@ -79,7 +95,7 @@ public final class Bidirectional: OpsLayer, LayerContainer, KerasNestedWeights, 
   /// `Bidirectional(LSTM(64, returnSequences: true))`, as in Keras: `layer` gives its config, from
   /// which both directions are made.
   public convenience init(
-    _ layer: any Layer, mergeMode: String = "concat", backwardLayer: (any Layer)? = nil,
+    _ layer: any Layer, mergeMode: String? = "concat", backwardLayer: (any Layer)? = nil,
     inputShape: [Int]? = nil
   ) throws {
     var config = Config()
@@ -94,10 +110,11 @@ public final class Bidirectional: OpsLayer, LayerContainer, KerasNestedWeights, 
   /// A layer from a config, with Keras' `input_shape`.
   public init(config: Config, inputShape: [Int]?) throws {
     let owner = Self.identifier
-    try checkArgument(
-      ["concat", "sum", "ave", "mul"].contains(config.mergeMode), owner: owner,
-      argument: "merge_mode", value: config.mergeMode,
-      expected: "\"concat\", \"sum\", \"ave\" or \"mul\" (None, two outputs, is not supported)")
+    if let mode = config.mergeMode {
+      try checkArgument(
+        ["concat", "sum", "ave", "mul"].contains(mode), owner: owner, argument: "merge_mode",
+        value: mode, expected: "\"concat\", \"sum\", \"ave\", \"mul\" or nil (two outputs)")
+    }
     func recurrent(_ spec: Spec, _ argument: String, goBackwards: Bool?) throws -> (
       RecurrentLayer, any Layer
     ) {
@@ -180,6 +197,10 @@ public final class Bidirectional: OpsLayer, LayerContainer, KerasNestedWeights, 
   public func build(inputShape: [Int], generator: inout SeededGenerator) throws -> [Int] {
     var shape = try forwardLayer.build(inputShape: inputShape, generator: &generator)
     _ = try backwardLayer.build(inputShape: inputShape, generator: &generator)
+    guard mergeMode != nil else {
+      outputShapes = [shape, shape]
+      return [2 * shape.reduce(1, *)]
+    }
     if mergeMode == "concat" { shape[shape.count - 1] *= 2 }
     return shape
   }
@@ -195,7 +216,12 @@ public final class Bidirectional: OpsLayer, LayerContainer, KerasNestedWeights, 
     case "sum": return try y + reversed
     case "ave": return try (y + reversed) * 0.5
     case "mul": return try y * reversed
-    default: return try Ops.concatenate([y, reversed], axis: -1)
+    case "concat": return try Ops.concatenate([y, reversed], axis: -1)
+    default:
+      // Both directions, packed side by side per sequence (two outputs).
+      let batch = y.shape[0], size = y.count / max(y.shape[0], 1)
+      return try Ops.concatenate(
+        [Ops.reshape(y, [batch, size]), Ops.reshape(reversed, [batch, size])], axis: 1)
     }
   }
 

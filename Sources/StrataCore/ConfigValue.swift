@@ -110,6 +110,15 @@ let genericKerasArguments: Set<String> = [
 /// `InputLayer` of token ids is `dtype="int32"`.
 public protocol ConfigDecodesDType {}
 
+/// A config with arguments whose `null` means something other than the default (Keras'
+/// `Bidirectional(merge_mode=None)`: two outputs, where the default is `"concat"`): a `null` given
+/// for one of `nullableArguments` reaches the config's optional property as `nil`, where other
+/// `null`s stand for the default.
+public protocol ConfigKeepsNulls {
+  /// The Keras (snake_case) arguments whose `null` is kept.
+  static var nullableArguments: Set<String> { get }
+}
+
 /// A config that reads keys it does not write back: Keras' other spellings of an argument
 /// (`InputLayer` reads `shape` and writes `batch_shape`). Such keys are not "unknown arguments".
 public protocol ConfigReadsMoreKeys {
@@ -195,7 +204,8 @@ public enum ConfigCoding {
     _ type: Config.Type, from dictionary: ConfigDictionary, owner: String
   ) throws -> Config {
     // Keras writes `null` for every unset argument; a Config's own defaults stand for those.
-    let given = dictionary.filter { !$0.value.isNull }
+    let nullable = (Config.self as? any ConfigKeepsNulls.Type)?.nullableArguments ?? []
+    let given = dictionary.filter { !$0.value.isNull || nullable.contains(snakeCase($0.key)) }
     try checkGenericArguments(
       given, owner: owner, checksDType: !(Config.self is any ConfigDecodesDType.Type))
     // A config that is JSON itself (a nested model's) is the dictionary as it is: coding it through

@@ -91,7 +91,7 @@ struct KerasFileTests {
     arguments: [
       "conv1d_text", "conv1d_series", "gru_stack", "simple_rnn_series", "lstm_classifier",
       "masked_lstm_series", "bilstm_tagger", "transformer_classifier", "causal_attention",
-      "lstm_seq2seq", "gru_states",
+      "lstm_seq2seq", "gru_states", "bidirectional_pair", "attention_scores",
     ])
   func loadsSequenceModels(name: String) throws {
     let expected = try KerasExpectation(name)

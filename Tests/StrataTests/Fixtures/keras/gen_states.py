@@ -1,4 +1,5 @@
-"""Keras 3 models that pass recurrent states: return_state and initial_state (an encoder-decoder).
+"""Keras 3 models whose layers give or take more than one tensor: return_state and initial_state
+(an encoder-decoder), Bidirectional(merge_mode=None), return_attention_scores.
 
 usage: KERAS_BACKEND=jax PY gen_states.py OUT_DIR
 Writes NAME.keras and NAME.expected.json in gen_sequences.py's format ("input" and "input_shape" are
@@ -46,7 +47,26 @@ def gru_states():
     return keras.Model(inputs, [last, state]), [np.random.default_rng(3).normal(0, 1, (3, T, 4)).astype(np.float32)]
 
 
-for i, (name, make) in enumerate([("lstm_seq2seq", lstm_seq2seq), ("gru_states", gru_states)]):
+def bidirectional_pair():
+    """Bidirectional(merge_mode=None): the two directions as two outputs."""
+    inputs = keras.Input((T, 3))
+    forward, backward = layers.Bidirectional(layers.GRU(4, return_sequences=True), merge_mode=None)(inputs)
+    return keras.Model(inputs, [forward, layers.Dense(2)(backward)]), [
+        np.random.default_rng(4).normal(0, 1, (3, T, 3)).astype(np.float32)]
+
+
+def attention_scores():
+    """MultiHeadAttention(return_attention_scores=True): the output and the probabilities."""
+    query, value = keras.Input((4, 6)), keras.Input((T, 5))
+    output, scores = layers.MultiHeadAttention(2, 3, dropout=0.1)(query, value, return_attention_scores=True)
+    rng = np.random.default_rng(6)
+    return keras.Model([query, value], [output, scores]), [
+        rng.normal(0, 1, (3, 4, 6)).astype(np.float32), rng.normal(0, 1, (3, T, 5)).astype(np.float32)]
+
+
+for i, (name, make) in enumerate([("lstm_seq2seq", lstm_seq2seq), ("gru_states", gru_states),
+                                  ("bidirectional_pair", bidirectional_pair),
+                                  ("attention_scores", attention_scores)]):
     model, xs = make()
     rng = np.random.default_rng(200 + i)
     for w in model.weights:
