@@ -20,7 +20,7 @@ public func maxGradientError(
 ) throws -> Double {
   var generator = SeededGenerator(seed: seed)
   if build { _ = try layer.build(inputShape: Array(inputShape.dropFirst()), generator: &generator) }
-  var x = input ?? awayFromZero(inputShape, &generator)
+  let x = input ?? awayFromZero(inputShape, &generator)
   let context = Context(kernels: kernels, isTraining: true)
   let firstOutput = try layer.forward(x, in: context)
   var w = Tensor(shape: firstOutput.shape)

@@ -245,47 +245,64 @@ private struct LSTMLoop {
           }
         }
       }
-      // The state's gradient through the product: dz · recurrentKernelᵀ (times the dropout mask).
-      dGates.withUnsafeBufferPointer { dz in
-        kernel.withUnsafeBufferPointer { w in
-          dState.withUnsafeMutableBufferPointer { ds in
-            kernels.gemm(
-              transposeA: false, transposeB: true, m: b, n: u, k: g4, alpha: 1,
-              a: UnsafeBufferPointer(rebasing: dz[(s * b * g4)..<((s + 1) * b * g4)]), b: w,
-              beta: 0, c: ds)
-          }
-        }
-      }
-      dh.withUnsafeMutableBufferPointer { dh in
-        dState.withUnsafeBufferPointer { ds in
-          if let recurrentMask {
-            recurrentMask.withUnsafeBufferPointer { m in
-              var product = [Float](repeating: 0, count: ds.count)
-              product.withUnsafeMutableBufferPointer { simdZip(ds, m, into: $0) { $0 * $1 } }
-              product.withUnsafeBufferPointer { product in
-                simdZip(UnsafeBufferPointer(dh), product, into: dh) { $0 + $1 }
-              }
-            }
-          } else {
-            simdZip(UnsafeBufferPointer(dh), ds, into: dh) { $0 + $1 }
-          }
-        }
-      }
+      addStateGradient(
+        of: dGates, step: s, kernel: kernel, recurrentMask: recurrentMask, into: &dh,
+        scratch: &dState, kernels: kernels)
     }
     guard kernelGradient else { return (dProjected, nil) }
-    // d(recurrentKernel) = Σ_s stateInputs[s]ᵀ · dGates[s], as one product over every step.
-    var dKernel = Tensor(shape: [u, g4])
-    stateInputs.withUnsafeBufferPointer { inputs in
-      dGates.withUnsafeBufferPointer { dz in
-        dKernel.withUnsafeMutableBufferPointer { dk in
-          kernels.gemm(
-            transposeA: true, transposeB: false, m: u, n: g4, k: steps * b, alpha: 1, a: inputs,
-            b: dz, beta: 0, c: dk)
-        }
-      }
-    }
+    let dKernel = recurrentKernelGradient(stateInputs, dGates, kernels: kernels)
     return (dProjected, dKernel)
   }
+}
+
+/// Adds step `s`'s state gradient to `dh`: `dGates[s] · recurrentKernelᵀ`, times the recurrent
+/// dropout mask (the state's products are all the mask touched). `scratch` is `[batch, units]`.
+func addStateGradient(
+  of dGates: Tensor, step s: Int, kernel: Tensor, recurrentMask: Tensor?, into dh: inout Tensor,
+  scratch: inout Tensor, kernels: any Kernels
+) {
+  let (b, g, u) = (dGates.shape[1], dGates.shape[2], kernel.shape[0])
+  dGates.withUnsafeBufferPointer { dz in
+    kernel.withUnsafeBufferPointer { w in
+      scratch.withUnsafeMutableBufferPointer { ds in
+        kernels.gemm(
+          transposeA: false, transposeB: true, m: b, n: u, k: g, alpha: 1,
+          a: UnsafeBufferPointer(rebasing: dz[(s * b * g)..<((s + 1) * b * g)]), b: w, beta: 0,
+          c: ds)
+      }
+    }
+  }
+  if let recurrentMask {
+    scratch.withUnsafeMutableBufferPointer { ds in
+      recurrentMask.withUnsafeBufferPointer { m in
+        simdZip(UnsafeBufferPointer(ds), m, into: ds) { $0 * $1 }
+      }
+    }
+  }
+  dh.withUnsafeMutableBufferPointer { dh in
+    scratch.withUnsafeBufferPointer { ds in
+      simdZip(UnsafeBufferPointer(dh), ds, into: dh) { $0 + $1 }
+    }
+  }
+}
+
+/// `Σ_s stateInputs[s]ᵀ · dGates[s]`: the recurrent kernel's gradient over every step, as one
+/// product.
+func recurrentKernelGradient(_ stateInputs: Tensor, _ dGates: Tensor, kernels: any Kernels)
+  -> Tensor
+{
+  let (rows, u, g) = (dGates.shape[0] * dGates.shape[1], stateInputs.shape[2], dGates.shape[2])
+  var dKernel = Tensor(shape: [u, g])
+  stateInputs.withUnsafeBufferPointer { inputs in
+    dGates.withUnsafeBufferPointer { dz in
+      dKernel.withUnsafeMutableBufferPointer { dk in
+        kernels.gemm(
+          transposeA: true, transposeB: false, m: u, n: g, k: rows, alpha: 1, a: inputs, b: dz,
+          beta: 0, c: dk)
+      }
+    }
+  }
+  return dKernel
 }
 
 /// `n` ≤ 16 floats from `p`, zero-padded (the recurrent loops' tails).

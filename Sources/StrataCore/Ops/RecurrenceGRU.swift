@@ -207,7 +207,6 @@ private struct GatedLoop {
     var dInner = Tensor(shape: [steps, b, g])
     var dh = Tensor(shape: [b, u]), dState = Tensor(shape: [b, u])
     let keepSteps = mask?.scalars
-    let dropout = recurrentMask?.scalars
     for s in (0..<steps).reversed() {
       let t = goBackwards ? steps - 1 - s : s
       dInner.withUnsafeMutableBufferPointer { di in
@@ -268,33 +267,14 @@ private struct GatedLoop {
           }
         }
       }
-      // The state's gradient through its products: dInner · recurrentKernelᵀ (times the mask).
-      dInner.withUnsafeBufferPointer { di in
-        kernel.withUnsafeBufferPointer { w in
-          dState.withUnsafeMutableBufferPointer { ds in
-            kernels.gemm(
-              transposeA: false, transposeB: true, m: b, n: u, k: g, alpha: 1,
-              a: UnsafeBufferPointer(rebasing: di[(s * b * g)..<((s + 1) * b * g)]), b: w,
-              beta: 0, c: ds)
-          }
-        }
-      }
-      dh.withUnsafeMutableBufferPointer { dh in
-        dState.withUnsafeBufferPointer { ds in
-          for i in 0..<(b * u) { dh[i] += dropout.map { ds[i] * $0[i] } ?? ds[i] }
-        }
-      }
+      addStateGradient(
+        of: dInner, step: s, kernel: kernel, recurrentMask: recurrentMask, into: &dh,
+        scratch: &dState, kernels: kernels)
     }
-    var dKernel = Tensor(shape: [u, g]), dBias = Tensor(shape: [g])
-    stateInputs.withUnsafeBufferPointer { inputs in
-      dInner.withUnsafeBufferPointer { di in
-        dKernel.withUnsafeMutableBufferPointer { dk in
-          kernels.gemm(
-            transposeA: true, transposeB: false, m: u, n: g, k: steps * b, alpha: 1, a: inputs,
-            b: di, beta: 0, c: dk)
-        }
-        dBias.withUnsafeMutableBufferPointer { db in kernels.sumRows(di, into: db) }
-      }
+    let dKernel = recurrentKernelGradient(stateInputs, dInner, kernels: kernels)
+    var dBias = Tensor(shape: [g])
+    dInner.withUnsafeBufferPointer { di in
+      dBias.withUnsafeMutableBufferPointer { db in kernels.sumRows(di, into: db) }
     }
     return (dProjected, dKernel, dBias)
   }
