@@ -11,6 +11,7 @@ public class ScoreAttention {
   private var generator = SeededGenerator(seed: 0)
   private let seeded: Bool
   private var inputShapes: [[Int]] = []
+  private let causal = CausalMask()
   /// Keras' `use_causal_mask` of its calls.
   public var useCausalMask = false
   /// The masks of the next call's inputs.
@@ -75,12 +76,7 @@ public class ScoreAttention {
       try Ops.reshape($0, [batch, 1, valueLength])
     }
     if useCausalMask {
-      var causal = Tensor(shape: [1, queryLength, valueLength])
-      causal.withUnsafeMutableBufferPointer { m in
-        for i in 0..<queryLength {
-          for j in 0...min(i, valueLength - 1) { m[i * valueLength + j] = 1 }
-        }
-      }
+      let causal = self.causal.mask(queryLength, valueLength)
       keep = try keep.map { try $0 * causal } ?? causal
     }
     if let keep { scores = try Ops.where(keep, scores, scores - 1e9) }

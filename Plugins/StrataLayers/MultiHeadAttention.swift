@@ -97,6 +97,7 @@ public final class MultiHeadAttention: OpsMergeLayer, KerasCallSignature, KerasN
   /// The masks of the next call's inputs.
   public var inputMasks: [Tensor?] = []
   private let options: WeightOptions
+  private let causal = CausalMask()
   private let outputFeatures: Int?
   private var generator = SeededGenerator(seed: 0)
   private var inputShapes: [[Int]] = []
@@ -291,7 +292,7 @@ public final class MultiHeadAttention: OpsMergeLayer, KerasCallSignature, KerasN
     if let queryMask { try and(Ops.reshape(queryMask, [batch, queryLength, 1])) }
     if let valueMask { try and(Ops.reshape(valueMask, [batch, 1, keyLength])) }
     if let keyMask { try and(Ops.reshape(keyMask, [batch, 1, keyLength])) }
-    if useCausalMask { try and(causalMask(queryLength, keyLength)) }
+    if useCausalMask { try and(causal.mask(queryLength, keyLength)) }
     if let mask {
       let expanded = try Ops.expandDims(mask, axis: -3)
       scores = try Ops.where(expanded, scores, Tensor(scalar: -1e9))
@@ -319,17 +320,6 @@ public final class MultiHeadAttention: OpsMergeLayer, KerasCallSignature, KerasN
         Ops.reshape(y, [batch, y.count / max(batch, 1)]),
         Ops.reshape(probabilities, [batch, probabilities.count / max(batch, 1)]),
       ], axis: 1)
-  }
-
-  /// `[1, T, S]`: 1 where key step `j` is at most query step `i`.
-  private func causalMask(_ queryLength: Int, _ keyLength: Int) throws -> Tensor {
-    var mask = Tensor(shape: [1, queryLength, keyLength])
-    mask.withUnsafeMutableBufferPointer { m in
-      for i in 0..<queryLength {
-        for j in 0...min(i, keyLength - 1) { m[i * keyLength + j] = 1 }
-      }
-    }
-    return mask
   }
 
   /// The query's mask.
@@ -433,4 +423,23 @@ func attentionCallOptions(
     }
   }
   return (useCausalMask, given, returnsScores)
+}
+
+/// Keras' causal mask `[1, T, S]` (1 where key step `j` is at most query step `i`), made once per
+/// shape and kept: a training step reuses it.
+final class CausalMask {
+  private var made = Tensor(shape: [1, 0, 0])
+
+  /// The mask for `queryLength` query steps and `keyLength` key steps.
+  func mask(_ queryLength: Int, _ keyLength: Int) -> Tensor {
+    guard made.shape != [1, queryLength, keyLength] else { return made }
+    var mask = Tensor(shape: [1, queryLength, keyLength])
+    mask.withUnsafeMutableBufferPointer { m in
+      for i in 0..<queryLength {
+        for j in 0...min(i, keyLength - 1) { m[i * keyLength + j] = 1 }
+      }
+    }
+    made = mask
+    return mask
+  }
 }

@@ -300,9 +300,7 @@ public class RecurrentLayer {
       ? initialStates : Array(repeating: Tensor(shape: [batch, units]), count: stateCount)
     var outputs: [Tensor] = []
     outputs.reserveCapacity(steps)
-    let stepMasks = try inputMask.map {
-      try Ops.split(Ops.reshape($0, [batch, steps]), sections: steps, axis: 1)
-    }
+    let stepMasks = try mask.map { try Ops.split($0, sections: steps, axis: 1) }
     let zeros = Tensor(shape: [batch, units])
     for t in arguments.goBackwards ? Array((0..<steps).reversed()) : Array(0..<steps) {
       let carried = states

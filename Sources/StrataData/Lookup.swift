@@ -12,9 +12,13 @@ import StrataCore
 public struct TokenVocabulary<Token: Hashable & Sendable>: Sendable {
   /// The output modes Keras names.
   public enum OutputMode: String, Sendable, CaseIterable {
+    /// Token ids, one per token.
     case int
+    /// One column per vocabulary index: 1 where the token occurs.
     case multiHot = "multi_hot"
+    /// One column per vocabulary index: how often the token occurs.
     case count
+    /// The counts times each index's inverse document frequency.
     case tfIdf = "tf_idf"
   }
 
