@@ -55,7 +55,8 @@ let package = Package(
         + plugins.map { .target(name: $0.name) }, exclude: ["README.md"]),
     // Keras' files, in their own module as MPI is: only what links it links libhdf5.
     .target(
-      name: "StrataKeras", dependencies: ["Strata", "StrataKerasAutoload", "CHDF5", "CZlib"],
+      name: "StrataKeras",
+      dependencies: ["Strata", "StrataData", "StrataKerasAutoload", "CHDF5", "CZlib"],
       exclude: ["README.md"]),
     .target(
       name: "StrataKerasAutoload", dependencies: ["CStrataHook"],

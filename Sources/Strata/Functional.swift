@@ -92,6 +92,9 @@ open class Model {
   private var backwardNodes: [Bool] = []
   /// `fit`'s own step on a batch, while `fit` runs: what ``trainStep(_:)`` runs by default.
   var builtInTrainStep: ((Batch) throws -> Logs)?
+  /// The vectorizers of the inputs that take text, by input position (Keras: `Input(dtype="string")`
+  /// then `TextVectorization`); see ``setTextVectorization(_:forInput:name:)``.
+  public internal(set) var textInputs: [Int: TextInput] = [:]
 
   /// A model without a graph, for `Sequential`, which keeps its own stack.
   init(name: String, seed: UInt64?) {

@@ -309,7 +309,8 @@ extension Model {
   /// Saves the whole model: architecture, weights, compile settings, optimizer state and the random
   /// generators' states, so that ``load(from:)`` gives a model that predicts identically and trains on
   /// exactly as this one would. The file is written atomically.
-  /// - Throws: `StrataError.invalidState(_:)` for a model that is not built yet, or a file error.
+  /// - Throws: `StrataError.invalidState(_:)` for a model that is not built yet, or one that takes
+  ///   text in any format but `.keras`; a file error.
   public func save(to url: URL) throws {
     guard isBuilt else {
       throw StrataError.invalidState("\(name): build the model (or fit it) before saving it.")
@@ -318,6 +319,11 @@ extension Model {
       try AtomicFile.write(
         try KerasFiles.codec(for: url.path).kerasArchive(of: self, path: url.path), to: url)
       return
+    }
+    if let (position, text) = textInputs.min(by: { $0.key < $1.key }) {
+      throw StrataError.invalidState(
+        "\(name): input \(position) takes text through a \(text.vectorizer.kerasClassName); save the model as .keras (Strata's own files hold numeric models; saveWeights works)."
+      )
     }
     let (header, tensors) = fileContents(weightsOnly: false)
     try AtomicFile.write(try ModelFile.encode(header: header, tensors: tensors), to: url)

@@ -18,7 +18,7 @@ public struct Predict: ParsableCommand {
 
   @Option(
     help:
-      "A NumPy .npy array of inputs, batch first (float32, float64, uint8, int32 or int64); once per model input, in order."
+      "A NumPy .npy array of inputs, batch first (float32, float64, uint8, int32 or int64), or for a text input a UTF-8 text file of one text per line; once per model input, in order."
   )
   var input: [String] = []
 
@@ -109,7 +109,14 @@ public struct Predict: ParsableCommand {
       output.count == outputCount,
       owner: "strata predict", argument: "--output", value: "given \(output.count) times",
       expected: "one .npy file per model output (\(outputCount))")
-    let arrays = try input.map { try NumPyArray.read(URL(fileURLWithPath: $0)) }
+    // A text input (a Keras model whose Input is dtype="string") reads a text file, one text a line.
+    let arrays = try input.enumerated().map { position, path in
+      let url = URL(fileURLWithPath: path)
+      guard model.textInputs[position] != nil, url.pathExtension.lowercased() != "npy" else {
+        return try NumPyArray.read(url)
+      }
+      return try model.vectorize(try readTextLines(url), input: position)
+    }
     let predictions = try model.predict(arrays)
     for (tensor, path) in zip(predictions, output) {
       try NumPyArray.write(tensor, to: URL(fileURLWithPath: path))

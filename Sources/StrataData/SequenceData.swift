@@ -185,3 +185,20 @@ public func timeseriesDatasetFromArray(
     shape: [positions.count], scalars: positions.map { Float(start + $0) })
   return (x, try Ops.take(targets, order, axis: 0))
 }
+
+/// The lines of the UTF-8 text file at `url`, one text each (`\n` or `\r\n` ends a line; the
+/// newline after the last line is optional): texts for a model's text input.
+/// - Throws: for a missing, oversized or non-UTF-8 file, naming it (and the first invalid byte).
+public func readTextLines(_ url: URL) throws -> [String] {
+  let data = try readUntrustedFile(url, kind: "a text file")
+  guard let text = String(validating: data, as: UTF8.self) else {
+    throw StrataError.file(
+      path: url.path,
+      reason: "is not UTF-8 text (an invalid byte at offset \(firstInvalidUTF8Offset(data)))")
+  }
+  // "\r\n" is one Character in Swift.
+  var lines = text.split(omittingEmptySubsequences: false) { $0 == "\n" || $0 == "\r\n" }
+    .map(String.init)
+  if lines.last == "" { lines.removeLast() }
+  return lines
+}

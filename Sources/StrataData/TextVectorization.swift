@@ -17,10 +17,12 @@ import StrataCore
 ///   `outputSequenceLength`, or to the longest row), `"multi_hot"`, `"count"` or `"tf_idf"` (one
 ///   column per vocabulary index, `max_tokens` columns with `padToMaxTokens`).
 ///
-/// It runs before a model, on strings, as the Keras guides run it in their input pipelines: a
-/// Strata tensor holds numbers, so a `.keras` model whose graph starts with a `TextVectorization`
-/// layer is refused; its ``kerasConfig`` is Keras' config, vocabulary included.
-public final class TextVectorization {
+/// It runs on strings before a model, as the Keras guides run it in their input pipelines, or as a
+/// model's text input (`model.setTextVectorization(vectorize)`, then `model.predict(texts:)`): a
+/// `.keras` model whose `Input(dtype="string")` feeds a `TextVectorization` layer loads so, its
+/// vocabulary read from the archive's assets, and saves back as Keras writes it. ``kerasConfig``
+/// is Keras' config, vocabulary included.
+public final class TextVectorization: TextPreprocessing {
   private var lookup: TokenVocabulary<String>
   /// Keras' `standardize`.
   public let standardize: String?
@@ -159,6 +161,41 @@ public final class TextVectorization {
   public var vocabularySize: Int { lookup.size }
   /// The idf weight of each index (with `"tf_idf"`).
   public var idfWeights: [Float] { lookup.idfWeights }
+
+  /// `"TextVectorization"`.
+  public var kerasClassName: String { "TextVectorization" }
+
+  /// ``kerasConfig`` without the vocabulary and idf weights, which Keras' files keep apart.
+  public var kerasAssetConfig: ConfigDictionary {
+    var config = kerasConfig
+    config["vocabulary"] = .null
+    config["idf_weights"] = .null
+    return config
+  }
+
+  /// The idf weight of each output column (`"tf_idf"`; zero past the vocabulary), as Keras'
+  /// weights file holds them; empty in the other modes.
+  public var kerasIDFWeights: [Float] {
+    guard lookup.outputMode == .tfIdf else { return [] }
+    return lookup.idfWeights + [Float](repeating: 0, count: max(lookup.width - lookup.size, 0))
+  }
+
+  /// `[outputSequenceLength]` token ids, or one column per vocabulary index.
+  /// - Throws: for token ids without `output_sequence_length` (their length varies with the texts).
+  public func outputShape() throws -> [Int] {
+    guard lookup.outputMode == .int else { return [lookup.width] }
+    guard let outputSequenceLength else {
+      throw StrataError.invalidArgument(
+        owner: "TextVectorization", argument: "output_sequence_length", value: "None",
+        expected:
+          "a length for token ids at a model's input (a Strata model's shapes are fixed; the ids of each batch would be as long as its longest text)"
+      )
+    }
+    return [outputSequenceLength]
+  }
+
+  /// `"int64"` for token ids, `"float32"` for the other modes, as Keras gives them.
+  public var outputDType: String { lookup.outputMode == .int ? "int64" : "float32" }
 
   /// Learns the vocabulary (and idf weights) from `texts`: Keras' `adapt`.
   public func adapt(_ texts: [String]) throws {

@@ -110,7 +110,10 @@ extension KerasFile {
       top["class_name"] = "Sequential"
       top["registered_name"] = .null
       if let input = sequential.inputShape {
-        top["build_config"] = ["input_shape": .array([.null] + input.map { .int($0) })]
+        top["build_config"] = [
+          "input_shape": model.textInputs[0] == nil
+            ? .array([.null] + input.map { .int($0) }) : [.null, 1]
+        ]
       }
     } else {
       inner["layers"] = .array(
@@ -122,6 +125,7 @@ extension KerasFile {
       top["registered_name"] = "Functional"
       top["build_config"] = ["input_shape": .null]
     }
+    inner = textRecords(inner, of: model, sequential: model is Sequential)
     inner["trainable"] = true
     inner["dtype"] = float32Policy
     if let name { inner["name"] = .string(name) }
@@ -232,6 +236,7 @@ extension KerasFile {
   static func weightsImage(of model: Model, path: String, withOptimizer: Bool) throws -> Data {
     let file = try HDF5File(creatingIn: path)
     try writeWeights(of: model, into: file, prefix: "")
+    try writeTextWeights(of: model, into: file)
     if withOptimizer, let compiled = model.compiled {
       let optimizer = compiled.optimizer
       try file.createGroup("optimizer/vars")
@@ -277,13 +282,14 @@ extension KerasFile {
     let metadata: ConfigValue = [
       "keras_version": "3.15.1", "date_saved": .string(formatter.string(from: Date())),
     ]
-    return try ZipArchive.write([
-      ("metadata.json", try encoder.encode(metadata)),
-      ("config.json", try encoder.encode(ConfigValue.object(record))),
-      (
-        "model.weights.h5",
-        try weightsImage(of: model, path: "\(path)/model.weights.h5", withOptimizer: true)
-      ),
-    ])
+    return try ZipArchive.write(
+      [
+        ("metadata.json", try encoder.encode(metadata)),
+        ("config.json", try encoder.encode(ConfigValue.object(record))),
+        (
+          "model.weights.h5",
+          try weightsImage(of: model, path: "\(path)/model.weights.h5", withOptimizer: true)
+        ),
+      ] + textAssets(of: model))
   }
 }

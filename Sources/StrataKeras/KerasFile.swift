@@ -68,8 +68,15 @@ enum KerasFile {
     }
     members = [:]  // the reader holds the weights' bytes, the only copy of them
     let file = try HDF5Reader(bytes: weights, path: "\(path)/model.weights.h5")
-    let model = try build(config: config, budgetBytes: weights.count, path: path)
+    let assetNames = textAssetMembers(of: config)
+    let assets =
+      assetNames.isEmpty ? [:] : try ZipArchive.read(source, path: path, wanted: assetNames)
+    let (numeric, texts) = try splitTextInputs(config, assets: assets, weights: file, path: path)
+    let model = try build(config: numeric, budgetBytes: weights.count, path: path)
     try readWeights(of: model, from: file, prefix: "")
+    for (position, text) in texts.sorted(by: { $0.key < $1.key }) {
+      try model.setTextVectorization(text.vectorizer, forInput: position, name: text.inputName)
+    }
     if let compile = config.objectValue?["compile_config"]?.objectValue, !compile.isEmpty {
       try model.restoreCompile(
         header: ["compile": try strataCompile(compile, path: path)], path: path)
@@ -97,8 +104,12 @@ enum KerasFile {
     guard let config = try? ConfigValue(json: Data(text.utf8)) else {
       throw StrataError.file(path: path, reason: "has a model_config that is not valid JSON")
     }
-    let model = try build(config: config, budgetBytes: data.count, path: path)
+    let (numeric, texts) = try splitTextInputs(config, assets: [:], weights: nil, path: path)
+    let model = try build(config: numeric, budgetBytes: data.count, path: path)
     try readLegacyWeights(of: model, from: file, group: "model_weights")
+    for (position, text) in texts.sorted(by: { $0.key < $1.key }) {
+      try model.setTextVectorization(text.vectorizer, forInput: position, name: text.inputName)
+    }
     return model
   }
 

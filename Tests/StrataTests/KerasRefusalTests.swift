@@ -5,16 +5,22 @@ import StrataCore
 import StrataData
 import Testing
 
-/// `name`.keras with its config.json edited by `edit`, written to a temporary file.
-func editedKerasFile(_ name: String, _ edit: (inout String) -> Void) throws -> URL {
+/// `name`.keras with its config.json edited by `edit` and the members `dropping` left out, written
+/// to a temporary file.
+func editedKerasFile(
+  _ name: String, dropping: Set<String> = [], _ edit: (inout String) -> Void = { _ in }
+) throws -> URL {
   var members = try ZipArchive.read(Data(contentsOf: kerasFile("\(name).keras")), path: name)
   var text = String(decoding: members["config.json"]!, as: UTF8.self)
   edit(&text)
   members["config.json"] = Data(text.utf8)
   let url = temporaryURL("\(name)-edited.keras")
-  try ZipArchive.write(
-    ["metadata.json", "config.json", "model.weights.h5"].map { ($0, members[$0]!) }
-  ).write(to: url)
+  // Keras' order: metadata, config, weights, then the assets.
+  let order = ["metadata.json", "config.json", "model.weights.h5"]
+  let names =
+    order.filter { members[$0] != nil } + members.keys.filter { !order.contains($0) }.sorted()
+  try ZipArchive.write(names.filter { !dropping.contains($0) }.map { ($0, members[$0]!) })
+    .write(to: url)
   return url
 }
 

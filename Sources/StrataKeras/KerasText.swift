@@ -1,0 +1,381 @@
+import Foundation
+import Strata
+import StrataCore
+import StrataData
+
+/// Keras models that take text: an `Input(dtype="string")` feeding a `TextVectorization` layer.
+///
+/// Strata's graph holds numbers, so on loading the pair becomes a numeric input named after the
+/// `TextVectorization` layer (its output's shape and dtype), and the vectorizer is kept beside it in
+/// ``Model/textInputs``; on saving, the pair is written back as Keras writes it: the layer's config
+/// with `vocabulary: null`, the vocabulary in `assets/layers/<group>/vocabulary.txt` (and
+/// `…/_lookup_layer/vocabulary.txt`), tf-idf weights as `idf_weights` in the weights file.
+extension KerasFile {
+  /// The vectorizing layer Strata reads at a text input.
+  static let textLayerClass = "TextVectorization"
+
+  /// The group name of each `TextVectorization` record, by layer name, in the order of `records`.
+  static func textGroups(_ records: [ConfigValue]) -> [String: String] {
+    var groups: [String: String] = [:]
+    for record in records {
+      guard let object = record.objectValue, object["class_name"]?.stringValue == textLayerClass,
+        let name = layerName(object)
+      else { continue }
+      let base = snakeCase(textLayerClass)
+      groups[name] = groups.isEmpty ? base : "\(base)_\(groups.count)"
+    }
+    return groups
+  }
+
+  /// The archive members that may hold the vocabulary of the layer whose weights group is `group`.
+  static func vocabularyMembers(group: String) -> [String] {
+    [
+      "assets/layers/\(group)/vocabulary.txt",
+      "assets/layers/\(group)/_lookup_layer/vocabulary.txt",
+    ]
+  }
+
+  /// The members of a `.keras` archive with `config` that hold vocabularies.
+  static func textAssetMembers(of config: ConfigValue) -> Set<String> {
+    let records = config.objectValue?["config"]?.objectValue?["layers"]?.arrayValue ?? []
+    return Set(textGroups(records).values.flatMap { vocabularyMembers(group: $0) })
+  }
+
+  private static func layerName(_ record: ConfigDictionary) -> String? {
+    record["name"]?.stringValue ?? record["config"]?.objectValue?["name"]?.stringValue
+  }
+
+  private static func isStringInput(_ record: ConfigDictionary) -> Bool {
+    guard record["class_name"]?.stringValue == "InputLayer",
+      let dtype = record["config"]?.objectValue?["dtype"]
+    else { return false }
+    return (dtype.stringValue ?? dtype.objectValue?["config"]?.objectValue?["name"]?.stringValue)
+      == "string"
+  }
+
+  /// The layers whose calls read an output of `source`.
+  private static func readers(of source: String, in records: [ConfigValue]) -> [String] {
+    func reads(_ value: ConfigValue) -> Bool {
+      switch value {
+      case .object(let object):
+        if let history = object["keras_history"]?.arrayValue, history.first == .string(source) {
+          return true
+        }
+        return object.values.contains(where: reads)
+      case .array(let values):
+        // Keras 2's node lists: [name, call, tensor, kwargs].
+        if values.count >= 3, values.first == .string(source), values[1].intValue != nil {
+          return true
+        }
+        return values.contains(where: reads)
+      default: return false
+      }
+    }
+    return records.compactMap { record in
+      guard let object = record.objectValue, let nodes = object["inbound_nodes"], reads(nodes)
+      else { return nil }
+      return layerName(object) ?? "?"
+    }
+  }
+
+  /// The text vectorizer a record describes, its vocabulary from the archive's assets (or its
+  /// config) and its idf weights from the weights file.
+  private static func vectorizer(
+    _ record: ConfigDictionary, group: String, assets: [String: [UInt8]], weights: HDF5Reader?,
+    path: String
+  ) throws -> TextVectorization {
+    var config = record["config"]?.objectValue ?? [:]
+    let name = layerName(record) ?? textLayerClass
+    if config["vocabulary"]?.arrayValue == nil {
+      guard
+        let bytes = vocabularyMembers(group: group).lazy.compactMap({ assets[$0] }).first
+      else {
+        throw StrataError.file(
+          path: path,
+          reason:
+            "holds no vocabulary for \(textLayerClass) '\(name.prefix(100))' (assets/layers/\(group)/vocabulary.txt is missing)"
+        )
+      }
+      guard let text = String(validating: bytes, as: UTF8.self) else {
+        throw StrataError.file(
+          path: path,
+          reason: "holds a vocabulary for '\(name.prefix(100))' that is not UTF-8 text")
+      }
+      config["vocabulary"] = .array(pythonLines(text).map(ConfigValue.string))
+    }
+    if config["output_mode"]?.stringValue == "tf_idf", config["idf_weights"]?.arrayValue == nil {
+      let locations = [
+        "layers/\(group)/vars/idf_weights", "layers/\(group)/_lookup_layer/vars/idf_weights",
+      ]
+      guard let weights, let location = locations.first(where: weights.exists) else {
+        throw StrataError.file(
+          path: path,
+          reason: "holds no idf_weights for the tf_idf \(textLayerClass) '\(name.prefix(100))'")
+      }
+      let idf = try weights.readTensor(location)
+      let count = config["vocabulary"]?.arrayValue?.count ?? 0
+      guard idf.rank == 1, idf.count >= count else {
+        throw StrataError.file(
+          path: path,
+          reason:
+            "holds \(idf.count) idf_weights for '\(name.prefix(100))', fewer than its \(count) vocabulary entries"
+        )
+      }
+      config["idf_weights"] = .array(idf.scalars.prefix(count).map { .double(Double($0)) })
+    }
+    do {
+      return try TextVectorization(kerasConfig: config)
+    } catch let error as StrataError {
+      throw StrataError.file(
+        path: path, reason: "has a \(textLayerClass) '\(name.prefix(100))' that \(error)")
+    }
+  }
+
+  /// Python's `str.splitlines()` (as Keras reads `vocabulary.txt`), trailing empty lines dropped.
+  static func pythonLines(_ text: String) -> [String] {
+    let breaks: Set<Unicode.Scalar> = [
+      "\n", "\r", "\u{0B}", "\u{0C}", "\u{1C}", "\u{1D}", "\u{1E}", "\u{85}", "\u{2028}",
+      "\u{2029}",
+    ]
+    var lines: [String] = []
+    var current = String.UnicodeScalarView()
+    var afterCR = false
+    for scalar in text.unicodeScalars {
+      if afterCR, scalar == "\n" {
+        afterCR = false
+        continue
+      }
+      afterCR = scalar == "\r"
+      if breaks.contains(scalar) {
+        lines.append(String(current))
+        current = String.UnicodeScalarView()
+      } else {
+        current.append(scalar)
+      }
+    }
+    if !current.isEmpty { lines.append(String(current)) }
+    while lines.last == "" { lines.removeLast() }
+    return lines
+  }
+
+  /// `config` with each string input and the `TextVectorization` layer it feeds made one numeric
+  /// input named after that layer, and the vectorizers by input position.
+  /// - Throws: naming the layer, for a string input that feeds anything else, or a
+  ///   `TextVectorization` layer anywhere but at a string input.
+  static func splitTextInputs(
+    _ config: ConfigValue, assets: [String: [UInt8]], weights: HDF5Reader?, path: String
+  ) throws -> (
+    config: ConfigValue, texts: [Int: (inputName: String, vectorizer: TextVectorization)]
+  ) {
+    guard var top = config.objectValue, var inner = top["config"]?.objectValue,
+      var records = inner["layers"]?.arrayValue
+    else { return (config, [:]) }
+    let objects = records.map { $0.objectValue ?? [:] }
+    let strings = objects.filter(isStringInput).compactMap(layerName)
+    let textLayers = objects.filter { $0["class_name"]?.stringValue == textLayerClass }
+    guard !strings.isEmpty || !textLayers.isEmpty else { return (config, [:]) }
+    let groups = textGroups(records)
+    func numericInput(replacing record: ConfigDictionary, named name: String) throws -> (
+      ConfigValue, TextVectorization
+    ) {
+      let vectorize = try vectorizer(
+        record, group: groups[layerName(record) ?? ""] ?? snakeCase(textLayerClass),
+        assets: assets, weights: weights, path: path)
+      let shape: [Int]
+      do {
+        shape = try vectorize.outputShape()
+      } catch let error as StrataError {
+        throw StrataError.file(
+          path: path, reason: "has a \(textLayerClass) '\(name.prefix(100))' whose \(error)")
+      }
+      let input: ConfigValue = [
+        "class_name": "InputLayer", "name": .string(name),
+        "config": [
+          "name": .string(name), "batch_shape": .array([.null] + shape.map { .int($0) }),
+          "dtype": .string(vectorize.outputDType),
+        ],
+        "inbound_nodes": [],
+      ]
+      return (input, vectorize)
+    }
+    var texts: [Int: (inputName: String, vectorizer: TextVectorization)] = [:]
+    if top["class_name"]?.stringValue == "Sequential" {
+      guard objects.count >= 2, isStringInput(objects[0]),
+        objects[1]["class_name"]?.stringValue == textLayerClass,
+        strings.count == 1, textLayers.count == 1
+      else {
+        throw StrataError.file(
+          path: path,
+          reason:
+            "has a Sequential model whose text (an Input of dtype string) does not go straight into one \(textLayerClass) layer, the only way Strata takes text"
+        )
+      }
+      let inputName = layerName(objects[0]) ?? "input_layer"
+      let (input, vectorize) = try numericInput(replacing: objects[1], named: inputName)
+      records.replaceSubrange(0...1, with: [input])
+      texts[0] = (inputName, vectorize)
+    } else {
+      for source in strings {
+        let readers = readers(of: source, in: records)
+        let index = records.firstIndex { layerName($0.objectValue ?? [:]) == readers.first }
+        guard readers.count == 1, let index,
+          records[index].objectValue?["class_name"]?.stringValue == textLayerClass
+        else {
+          throw StrataError.file(
+            path: path,
+            reason:
+              "has an input '\(source.prefix(100))' of dtype string that feeds \(readers.isEmpty ? "nothing" : readers.map { "'\($0.prefix(100))'" }.joined(separator: ", ")); Strata takes text through one \(textLayerClass) layer at the input"
+          )
+        }
+        let name = readers[0]
+        let (input, vectorize) = try numericInput(
+          replacing: records[index].objectValue ?? [:], named: name)
+        records[index] = input
+        records.removeAll { layerName($0.objectValue ?? [:]) == source }
+        let entries = inner["input_layers"]?.arrayValue ?? []
+        let listed = entries.first?.arrayValue == nil ? [ConfigValue.array(entries)] : entries
+        guard let position = listed.firstIndex(where: { $0.arrayValue?.first == .string(source) })
+        else {
+          throw StrataError.file(
+            path: path, reason: "has a string input '\(source.prefix(100))' not among its inputs")
+        }
+        var updated = listed
+        updated[position] = [.string(name), 0, 0]
+        inner["input_layers"] = .array(updated)
+        texts[position] = (source, vectorize)
+      }
+      if let stray = records.lazy.compactMap(\.objectValue).first(where: {
+        $0["class_name"]?.stringValue == textLayerClass
+      }) {
+        throw StrataError.file(
+          path: path,
+          reason:
+            "has a \(textLayerClass) '\((layerName(stray) ?? "?").prefix(100))' that is not applied to a string Input; Strata vectorizes text only at a model's input"
+        )
+      }
+    }
+    inner["layers"] = .array(records)
+    top["config"] = .object(inner)
+    return (.object(top), texts)
+  }
+}
+
+extension KerasFile {
+  /// Keras' records of a model's text inputs: each numeric input that takes text written back as an
+  /// `Input(dtype="string")` and the `TextVectorization` layer (named as the numeric input) it feeds.
+  static func textRecords(_ inner: ConfigDictionary, of model: Model, sequential: Bool)
+    -> ConfigDictionary
+  {
+    guard !model.textInputs.isEmpty else { return inner }
+    var inner = inner
+    var records = inner["layers"]?.arrayValue ?? []
+    func stringInput(_ name: String) -> ConfigDictionary {
+      var record: ConfigDictionary = [
+        "module": "keras.layers", "class_name": "InputLayer", "registered_name": .null,
+        "config": [
+          "batch_shape": [.null, 1], "dtype": "string", "sparse": false, "ragged": false,
+          "name": .string(name), "optional": false,
+        ],
+      ]
+      if !sequential { (record["name"], record["inbound_nodes"]) = (.string(name), []) }
+      return record
+    }
+    func textLayer(_ text: TextInput, name: String) -> ConfigDictionary {
+      var config = text.vectorizer.kerasAssetConfig
+      (config["name"], config["dtype"], config["trainable"]) = (.string(name), float32Policy, true)
+      var record: ConfigDictionary = [
+        "module": "keras.layers", "class_name": .string(text.vectorizer.kerasClassName),
+        "config": .object(config), "registered_name": .null,
+        "build_config": ["input_shape": [.null, 1]],
+      ]
+      if !sequential {
+        record["name"] = .string(name)
+        record["inbound_nodes"] = [
+          [
+            "args": [
+              [
+                "class_name": "__keras_tensor__",
+                "config": [
+                  "shape": [.null, 1], "dtype": "string",
+                  "keras_history": [.string(text.inputName), 0, 0],
+                ],
+              ]
+            ],
+            "kwargs": [:],
+          ]
+        ]
+      }
+      return record
+    }
+    if sequential, let text = model.textInputs[0] {
+      var name = snakeCase(text.vectorizer.kerasClassName)
+      while model.layerNames.contains(name) { name += "_1" }
+      let hasInput = records.first?.objectValue?["class_name"] == "InputLayer"
+      records.replaceSubrange(
+        0..<(hasInput ? 1 : 0),
+        with: [.object(stringInput(text.inputName)), .object(textLayer(text, name: name))])
+    } else {
+      var entries = inner["input_layers"]?.arrayValue ?? []
+      if entries.first?.arrayValue == nil { entries = [.array(entries)] }
+      for (position, text) in model.textInputs.sorted(by: { $0.key < $1.key })
+      where position < entries.count {
+        guard let name = entries[position].arrayValue?.first?.stringValue,
+          let index = records.firstIndex(where: { $0.objectValue?["name"] == .string(name) })
+        else { continue }
+        records.replaceSubrange(
+          index...index,
+          with: [.object(stringInput(text.inputName)), .object(textLayer(text, name: name))])
+        entries[position] = [.string(text.inputName), 0, 0]
+      }
+      inner["input_layers"] = .array(entries)
+    }
+    inner["layers"] = .array(records)
+    return inner
+  }
+
+  /// Each text input's vectorizer with the weights group Keras gives its layer.
+  static func textGroups(of model: Model) -> [(group: String, vectorizer: any TextPreprocessing)] {
+    guard !model.textInputs.isEmpty else { return [] }
+    let records =
+      kerasRecord(of: model).objectValue?["config"]?.objectValue?["layers"]?.arrayValue ?? []
+    let groups = textGroups(records)
+    let byName = Dictionary(
+      records.compactMap { record -> (String, String)? in
+        guard let object = record.objectValue,
+          object["class_name"]?.stringValue == textLayerClass,
+          let name = object["config"]?.objectValue?["name"]?.stringValue,
+          let inputName = object["inbound_nodes"]?.arrayValue?.first?.objectValue?["args"]?
+            .arrayValue?.first?.objectValue?["config"]?.objectValue?["keras_history"]?.arrayValue?
+            .first?.stringValue
+            ?? (model is Sequential ? model.textInputs[0]?.inputName : nil)
+        else { return nil }
+        return (inputName, name)
+      }, uniquingKeysWith: { first, _ in first })
+    return model.textInputs.sorted { $0.key < $1.key }.compactMap { _, text in
+      guard let name = byName[text.inputName], let group = groups[name] else { return nil }
+      return (group, text.vectorizer)
+    }
+  }
+
+  /// Writes the empty variable groups Keras keeps for each text input's layer, and its idf weights.
+  static func writeTextWeights(of model: Model, into file: HDF5File) throws {
+    for (group, vectorizer) in textGroups(of: model) {
+      for base in ["layers/\(group)", "layers/\(group)/_lookup_layer"] {
+        try file.createGroup("\(base)/vars")
+        let idf = vectorizer.kerasIDFWeights
+        if !idf.isEmpty {
+          try file.write(
+            try Tensor(shape: [idf.count], scalars: idf), to: "\(base)/vars/idf_weights")
+        }
+      }
+    }
+  }
+
+  /// The archive members holding each text input's vocabulary, as Keras writes them.
+  static func textAssets(of model: Model) -> [(String, Data)] {
+    textGroups(of: model).flatMap { group, vectorizer in
+      let text = Data(vectorizer.vocabulary.joined(separator: "\n").utf8)
+      return vocabularyMembers(group: group).reversed().map { ($0, text) }
+    }
+  }
+}
