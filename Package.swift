@@ -12,7 +12,7 @@ let plugins: [(name: String, dependencies: [Target.Dependency])] = [
   ("StrataSIMD", ["CStrataKernels"]),
   ("StrataBLAS", ["CBLAS"]),
   ("StrataDNNL", ["CDNNL"]),
-  ("StrataCPU", ["StrataSIMD", "StrataBLAS", "StrataDNNL"]),
+  ("StrataCPU", ["StrataSIMD", "StrataBLAS", "StrataDNNL", "CStrataKernels"]),
   ("StrataActivations", ["CStrataKernels"]),
   ("StrataInitializers", []),
   ("StrataLayers", []),

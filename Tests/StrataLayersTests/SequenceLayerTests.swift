@@ -314,13 +314,25 @@ let sequenceLayerFixture = try! KerasFixture(
 
   @Test(arguments: Cell.allCases, [false, true])
   func matchesTheOpsFormulation(cell: Cell, masked: Bool) throws {
-    let (batch, steps, units) = (3, 5, 18)  // 18: one full vector of 16 and a tail
+    try check(cell, masked: masked, batch: 3, steps: 5, units: 18)  // 18: a vector of 16 and a tail
+  }
+
+  /// Batches large enough that the loops split their rows over threads (on two cores or more):
+  /// each block runs the whole sequence on its rows, and the results are the single block's.
+  @Test(arguments: Cell.allCases)
+  func splitsTheBatchOverThreads(cell: Cell) throws {
+    try check(cell, masked: true, batch: 40, steps: 24, units: 72)
+  }
+
+  func check(_ cell: Cell, masked: Bool, batch: Int, steps: Int, units: Int) throws {
     let gates = ["lstm": 4, "gru": 3, "simple": 1][cell.rawValue]!
     let projected = awayFromZero([batch, steps, gates * units], seed: 3)
-    let kernel = try awayFromZero([units, gates * units], seed: 4) * 0.3
+    let kernel =
+      try awayFromZero([units, gates * units], seed: 4) * (0.3 * sqrt(18 / Float(units)))
     let bias = cell == .gru ? try awayFromZero([gates * units], seed: 5) * 0.5 : nil
+    let pattern: [Float] = [1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 0, 1, 1, 0]
     let mask = try Tensor(
-      shape: [batch, steps], scalars: [1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 0, 1, 1, 0])
+      shape: [batch, steps], scalars: (0..<(batch * steps)).map { pattern[$0 % pattern.count] })
     let recurrentMask = try Tensor(
       shape: [batch, units], scalars: (0..<(batch * units)).map { $0 % 3 == 0 ? 0 : 1.25 })
     for (returnSequences, zeroOutput, dropout, backwards) in [

@@ -53,3 +53,13 @@ void strata_max_pooling(const float *x, float *y, const long *geometry);
 /// Its backward pass: `dx` zeroed, then each output gradient added at its window's first maximum.
 void strata_max_pooling_backward(const float *x, const float *dy, float *dx, const long *geometry);
 #endif
+
+#ifndef CSTRATAKERNELS_SMALL_GEMM
+#define CSTRATAKERNELS_SMALL_GEMM
+/// Whether strata_small_gemm runs a product of this size here: AVX-512, at most 32 rows, `n` a
+/// multiple of 32, `b` (`k × n`) at most 256 Ki floats (it stays in the cache).
+int strata_small_gemm_fits(long m, long n, long k);
+/// `c = a · b` (`zero` ≠ 0) or `c += a · b`, row-major, neither transposed, `b` read in place
+/// (no packing). Only for sizes strata_small_gemm_fits accepts.
+void strata_small_gemm(long m, long n, long k, const float *a, const float *b, int zero, float *c);
+#endif

@@ -87,11 +87,16 @@ private struct LSTMLoop {
   ) -> Tensor {
     let (b, u, g4, steps) = (batch, units, 4 * units, self.steps)
     let (keeps, returnSequences, zeroOutput) = (self.keeps, self.returnSequences, zeroOutputForMask)
+    let goBackwards = self.goBackwards
     let kept = keeps ? steps : 1
-    var gates = Tensor(shape: [kept, b, g4]), tanhCells = Tensor(shape: [kept, b, u])
-    var stateInputs = Tensor(shape: [kept, b, u]), cells = Tensor(shape: [kept, b, u])
-    var h = Tensor(shape: [b, u]), c = Tensor(shape: [b, u]), z = Tensor(shape: [b, g4])
-    var y = Tensor(shape: returnSequences ? [b, steps, u] : [b, u])
+    // Every step writes its slots whole: pooled buffers, not cleared (no fresh pages each step).
+    var gates = Tensor(uninitializedPooledShape: [kept, b, g4])
+    var tanhCells = Tensor(uninitializedPooledShape: [kept, b, u])
+    var stateInputs = Tensor(uninitializedPooledShape: [kept, b, u])
+    var cells = Tensor(uninitializedPooledShape: [kept, b, u])
+    var h = Tensor(pooledShape: [b, u]), c = Tensor(pooledShape: [b, u])
+    var z = Tensor(uninitializedPooledShape: [b, g4])
+    var y = Tensor(pooledShape: returnSequences ? [b, steps, u] : [b, u])
     let keepSteps = mask?.scalars
     projected.withUnsafeBufferPointer { p in
       kernel.withUnsafeBufferPointer { w in
@@ -103,60 +108,78 @@ private struct LSTMLoop {
                   h.withUnsafeMutableBufferPointer { h in
                     c.withUnsafeMutableBufferPointer { c in
                       y.withUnsafeMutableBufferPointer { y in
-                        for s in 0..<steps {
-                          let t = goBackwards ? steps - 1 - s : s, slot = keeps ? s : 0
-                          let state = UnsafeMutableBufferPointer(
-                            rebasing: inputs[(slot * b * u)..<((slot + 1) * b * u)])
-                          // The state this step multiplies: h, or h times the dropout mask.
-                          if let recurrentMask {
-                            recurrentMask.withUnsafeBufferPointer { m in
-                              simdZip(UnsafeBufferPointer(h), m, into: state) { $0 * $1 }
-                            }
-                          } else {
-                            state.baseAddress!.update(from: h.baseAddress!, count: b * u)
-                          }
-                          // The cell state before the step.
-                          (cells.baseAddress! + slot * b * u).update(
-                            from: c.baseAddress!, count: b * u)
-                          for row in 0..<b {
-                            (z.baseAddress! + row * g4).update(
-                              from: p.baseAddress! + (row * steps + t) * g4, count: g4)
-                          }
-                          kernels.gemm(
-                            transposeA: false, transposeB: false, m: b, n: g4, k: u, alpha: 1,
-                            a: UnsafeBufferPointer(state), b: w, beta: 1, c: z)
-                          for row in 0..<b {
-                            let keep = keepSteps.map { $0[row * steps + t] != 0 } ?? true
-                            let zr = z.baseAddress! + row * g4
-                            let gr = gates.baseAddress! + (slot * b + row) * g4
-                            let tr = tanhCells.baseAddress! + (slot * b + row) * u
-                            let hr = h.baseAddress! + row * u, cr = c.baseAddress! + row * u
-                            let writes = returnSequences || s == steps - 1
-                            let out =
-                              y.baseAddress! + (returnSequences ? (row * steps + s) * u : row * u)
-                            var j = 0
-                            while j < u {
-                              let n = min(16, u - j)
-                              let i = SIMDMath.sigmoid(loadLanes(zr + j, n))
-                              let f = SIMDMath.sigmoid(loadLanes(zr + u + j, n))
-                              let g = SIMDMath.tanh(loadLanes(zr + 2 * u + j, n))
-                              let o = SIMDMath.sigmoid(loadLanes(zr + 3 * u + j, n))
-                              let cNew = f * loadLanes(cr + j, n) + i * g
-                              let tc = SIMDMath.tanh(cNew)
-                              let hNew = o * tc
-                              storeLanes(i, gr + j, n)
-                              storeLanes(f, gr + u + j, n)
-                              storeLanes(g, gr + 2 * u + j, n)
-                              storeLanes(o, gr + 3 * u + j, n)
-                              storeLanes(tc, tr + j, n)
-                              if keep {
-                                if writes { storeLanes(hNew, out + j, n) }
-                                storeLanes(cNew, cr + j, n)
-                                storeLanes(hNew, hr + j, n)
-                              } else if writes {
-                                storeLanes(zeroOutput ? SIMD16() : loadLanes(hr + j, n), out + j, n)
+                        let buffers = UncheckedBox(
+                          (p, w, gates, tanhCells, inputs, cells, z, h, c, y))
+                        let recurrentMask = recurrentMask.map(UncheckedBox.init)
+                        forEachRowBlock(
+                          rows: b, multiplyAdds: steps * b * u * g4, kernels: kernels
+                        ) { rows in
+                          let (p, w, gates, tanhCells, inputs, cells, z, h, c, y) = buffers.value
+                          let (r0, rb) = (rows.lowerBound, rows.count)
+                          for s in 0..<steps {
+                            let t = goBackwards ? steps - 1 - s : s, slot = keeps ? s : 0
+                            let state = UnsafeMutableBufferPointer(
+                              rebasing: inputs[((slot * b + r0) * u)..<((slot * b + r0 + rb) * u)])
+                            let hRows = UnsafeMutableBufferPointer(
+                              rebasing: h[(r0 * u)..<((r0 + rb) * u)])
+                            // The state this step multiplies: h, or h times the dropout mask.
+                            if let recurrentMask {
+                              recurrentMask.value.withUnsafeBufferPointer { m in
+                                simdZip(
+                                  UnsafeBufferPointer(hRows),
+                                  UnsafeBufferPointer(rebasing: m[(r0 * u)..<((r0 + rb) * u)]),
+                                  into: state
+                                ) { $0 * $1 }
                               }
-                              j += 16
+                            } else {
+                              state.baseAddress!.update(from: hRows.baseAddress!, count: rb * u)
+                            }
+                            // The cell state before the step.
+                            (cells.baseAddress! + (slot * b + r0) * u).update(
+                              from: c.baseAddress! + r0 * u, count: rb * u)
+                            for row in rows {
+                              (z.baseAddress! + row * g4).update(
+                                from: p.baseAddress! + (row * steps + t) * g4, count: g4)
+                            }
+                            kernels.gemm(
+                              transposeA: false, transposeB: false, m: rb, n: g4, k: u, alpha: 1,
+                              a: UnsafeBufferPointer(state), b: w, beta: 1,
+                              c: UnsafeMutableBufferPointer(
+                                rebasing: z[(r0 * g4)..<((r0 + rb) * g4)]))
+                            for row in rows {
+                              let keep = keepSteps.map { $0[row * steps + t] != 0 } ?? true
+                              let zr = z.baseAddress! + row * g4
+                              let gr = gates.baseAddress! + (slot * b + row) * g4
+                              let tr = tanhCells.baseAddress! + (slot * b + row) * u
+                              let hr = h.baseAddress! + row * u, cr = c.baseAddress! + row * u
+                              let writes = returnSequences || s == steps - 1
+                              let out =
+                                y.baseAddress! + (returnSequences ? (row * steps + s) * u : row * u)
+                              var j = 0
+                              while j < u {
+                                let n = min(16, u - j)
+                                let i = SIMDMath.sigmoid(loadLanes(zr + j, n))
+                                let f = SIMDMath.sigmoid(loadLanes(zr + u + j, n))
+                                let g = SIMDMath.tanh(loadLanes(zr + 2 * u + j, n))
+                                let o = SIMDMath.sigmoid(loadLanes(zr + 3 * u + j, n))
+                                let cNew = f * loadLanes(cr + j, n) + i * g
+                                let tc = SIMDMath.tanh(cNew)
+                                let hNew = o * tc
+                                storeLanes(i, gr + j, n)
+                                storeLanes(f, gr + u + j, n)
+                                storeLanes(g, gr + 2 * u + j, n)
+                                storeLanes(o, gr + 3 * u + j, n)
+                                storeLanes(tc, tr + j, n)
+                                if keep {
+                                  if writes { storeLanes(hNew, out + j, n) }
+                                  storeLanes(cNew, cr + j, n)
+                                  storeLanes(hNew, hr + j, n)
+                                } else if writes {
+                                  storeLanes(
+                                    zeroOutput ? SIMD16() : loadLanes(hr + j, n), out + j, n)
+                                }
+                                j += 16
+                              }
                             }
                           }
                         }
@@ -182,60 +205,86 @@ private struct LSTMLoop {
     kernelGradient: Bool
   ) -> (Tensor, Tensor?) {
     let (b, u, g4, steps, units) = (batch, units, 4 * units, self.steps, self.units)
-    var dProjected = Tensor(shape: [b, steps, g4])
-    var dGates = Tensor(shape: [steps, b, g4])
-    var dh = Tensor(shape: [b, u]), dc = Tensor(shape: [b, u])
-    var dState = Tensor(shape: [b, u])
-    let zeroOutput = zeroOutputForMask
+    // Written whole, every step and row: pooled, not cleared.
+    var dProjected = Tensor(uninitializedPooledShape: [b, steps, g4])
+    var dGates = Tensor(uninitializedPooledShape: [steps, b, g4])
+    var dh = Tensor(pooledShape: [b, u]), dc = Tensor(pooledShape: [b, u])
+    var dState = Tensor(uninitializedPooledShape: [b, u])
+    let transposed = transposedKernel(kernel)
+    let (zeroOutput, returnSequences, goBackwards) = (
+      zeroOutputForMask, self.returnSequences, self.goBackwards
+    )
     let keepSteps = mask?.scalars
-    for s in (0..<steps).reversed() {
-      let t = time(s)
-      dGates.withUnsafeMutableBufferPointer { dz in
-        dProjected.withUnsafeMutableBufferPointer { dp in
-          dy.withUnsafeBufferPointer { dy in
-            gates.withUnsafeBufferPointer { gates in
-              tanhCells.withUnsafeBufferPointer { tanhCells in
-                cells.withUnsafeBufferPointer { cells in
-                  dh.withUnsafeMutableBufferPointer { dh in
-                    dc.withUnsafeMutableBufferPointer { dc in
-                      for row in 0..<b {
-                        let m: Float = (keepSteps.map { $0[row * steps + t] != 0 } ?? true) ? 1 : 0
-                        let gr = gates.baseAddress! + (s * b + row) * g4
-                        let tr = tanhCells.baseAddress! + (s * b + row) * units
-                        let cPrev = cells.baseAddress! + (s * b + row) * units
-                        let dzr = dz.baseAddress! + (s * b + row) * g4
-                        let dhr = dh.baseAddress! + row * units, dcr = dc.baseAddress! + row * units
-                        let hasOutput = returnSequences || s == steps - 1
-                        let dout =
-                          hasOutput
-                          ? dy.baseAddress!
-                            + (returnSequences ? (row * steps + s) * units : row * units) : nil
-                        var j = 0
-                        while j < units {
-                          let n = min(16, units - j)
-                          let i = loadLanes(gr + j, n), f = loadLanes(gr + units + j, n)
-                          let g = loadLanes(gr + 2 * units + j, n),
-                            o = loadLanes(gr + 3 * units + j, n)
-                          let tc = loadLanes(tr + j, n), cp = loadLanes(cPrev + j, n)
-                          let dhNext = loadLanes(dhr + j, n), dcNext = loadLanes(dcr + j, n)
-                          let dOut = dout.map { loadLanes($0 + j, n) } ?? SIMD16()
-                          let dhNew = m * (dhNext + dOut)
-                          let dcNew = m * dcNext + dhNew * o * (1 - tc * tc)
-                          let dzi = dcNew * g * i * (1 - i)
-                          let dzf = dcNew * cp * f * (1 - f)
-                          let dzg = dcNew * i * (1 - g * g)
-                          let dzo = dhNew * tc * o * (1 - o)
-                          storeLanes(dzi, dzr + j, n)
-                          storeLanes(dzf, dzr + units + j, n)
-                          storeLanes(dzg, dzr + 2 * units + j, n)
-                          storeLanes(dzo, dzr + 3 * units + j, n)
-                          // What reaches the previous states around the step (a masked step).
-                          storeLanes(dcNew * f + (1 - m) * dcNext, dcr + j, n)
-                          storeLanes(
-                            (1 - m) * (dhNext + (zeroOutput ? SIMD16() : dOut)), dhr + j, n)
-                          j += 16
+    dGates.withUnsafeMutableBufferPointer { dz in
+      dProjected.withUnsafeMutableBufferPointer { dp in
+        dy.withUnsafeBufferPointer { dy in
+          gates.withUnsafeBufferPointer { gates in
+            tanhCells.withUnsafeBufferPointer { tanhCells in
+              cells.withUnsafeBufferPointer { cells in
+                dh.withUnsafeMutableBufferPointer { dh in
+                  dc.withUnsafeMutableBufferPointer { dc in
+                    dState.withUnsafeMutableBufferPointer { dState in
+                      transposed.withUnsafeBufferPointer { w in
+                        let buffers = UncheckedBox(
+                          (dz, dp, dy, gates, tanhCells, cells, dh, dc, dState, w))
+                        let recurrentMask = recurrentMask.map(UncheckedBox.init)
+                        forEachRowBlock(
+                          rows: b, multiplyAdds: steps * b * u * g4, kernels: kernels
+                        ) { rows in
+                          let (dz, dp, dy, gates, tanhCells, cells, dh, dc, dState, w) =
+                            buffers.value
+                          for s in (0..<steps).reversed() {
+                            let t = goBackwards ? steps - 1 - s : s
+                            for row in rows {
+                              let m: Float =
+                                (keepSteps.map { $0[row * steps + t] != 0 } ?? true) ? 1 : 0
+                              let gr = gates.baseAddress! + (s * b + row) * g4
+                              let tr = tanhCells.baseAddress! + (s * b + row) * units
+                              let cPrev = cells.baseAddress! + (s * b + row) * units
+                              let dzr = dz.baseAddress! + (s * b + row) * g4
+                              let dhr = dh.baseAddress! + row * units
+                              let dcr = dc.baseAddress! + row * units
+                              let hasOutput = returnSequences || s == steps - 1
+                              let dout =
+                                hasOutput
+                                ? dy.baseAddress!
+                                  + (returnSequences ? (row * steps + s) * units : row * units)
+                                : nil
+                              var j = 0
+                              while j < units {
+                                let n = min(16, units - j)
+                                let i = loadLanes(gr + j, n), f = loadLanes(gr + units + j, n)
+                                let g = loadLanes(gr + 2 * units + j, n)
+                                let o = loadLanes(gr + 3 * units + j, n)
+                                let tc = loadLanes(tr + j, n), cp = loadLanes(cPrev + j, n)
+                                let dhNext = loadLanes(dhr + j, n), dcNext = loadLanes(dcr + j, n)
+                                let dOut = dout.map { loadLanes($0 + j, n) } ?? SIMD16()
+                                let dhNew = m * (dhNext + dOut)
+                                let dcNew = m * dcNext + dhNew * o * (1 - tc * tc)
+                                let dzi = dcNew * g * i * (1 - i)
+                                let dzf = dcNew * cp * f * (1 - f)
+                                let dzg = dcNew * i * (1 - g * g)
+                                let dzo = dhNew * tc * o * (1 - o)
+                                storeLanes(dzi, dzr + j, n)
+                                storeLanes(dzf, dzr + units + j, n)
+                                storeLanes(dzg, dzr + 2 * units + j, n)
+                                storeLanes(dzo, dzr + 3 * units + j, n)
+                                // What reaches the previous states around the step (a masked step).
+                                storeLanes(dcNew * f + (1 - m) * dcNext, dcr + j, n)
+                                storeLanes(
+                                  (1 - m) * (dhNext + (zeroOutput ? SIMD16() : dOut)), dhr + j, n)
+                                j += 16
+                              }
+                              (dp.baseAddress! + (row * steps + t) * g4).update(
+                                from: dzr, count: g4)
+                            }
+                            addStateGradient(
+                              of: UnsafeBufferPointer(dz), step: s, batch: b, rows: rows,
+                              transposed: w,
+                              units: units, recurrentMask: recurrentMask?.value, into: dh,
+                              scratch: dState, kernels: kernels)
+                          }
                         }
-                        (dp.baseAddress! + (row * steps + t) * g4).update(from: dzr, count: g4)
                       }
                     }
                   }
@@ -245,9 +294,6 @@ private struct LSTMLoop {
           }
         }
       }
-      addStateGradient(
-        of: dGates, step: s, kernel: kernel, recurrentMask: recurrentMask, into: &dh,
-        scratch: &dState, kernels: kernels)
     }
     guard kernelGradient else { return (dProjected, nil) }
     let dKernel = recurrentKernelGradient(stateInputs, dGates, kernels: kernels)
@@ -255,50 +301,103 @@ private struct LSTMLoop {
   }
 }
 
-/// Adds step `s`'s state gradient to `dh`: `dGates[s] · recurrentKernelᵀ`, times the recurrent
-/// dropout mask (the state's products are all the mask touched). `scratch` is `[batch, units]`.
+/// `kernel` (`[units, gates·units]`) transposed, `[gates·units, units]`: the state-gradient
+/// product reads it untransposed every step (a product the backends run without packing it).
+func transposedKernel(_ kernel: Tensor) -> Tensor {
+  let (u, g) = (kernel.shape[0], kernel.shape[1])
+  var result = Tensor(uninitializedPooledShape: [g, u])
+  kernel.withUnsafeBufferPointer { w in
+    result.withUnsafeMutableBufferPointer { t in
+      // In 16×16 tiles: both sides stay in the cache lines a tile touches.
+      for i0 in stride(from: 0, to: u, by: 16) {
+        for j0 in stride(from: 0, to: g, by: 16) {
+          for i in i0..<min(i0 + 16, u) {
+            for j in j0..<min(j0 + 16, g) { t[j * u + i] = w[i * g + j] }
+          }
+        }
+      }
+    }
+  }
+  return result
+}
+
+/// Adds step `s`'s state gradient to `dh`: `dGates[s] · recurrentKernelᵀ` (`transposed` is
+/// ``transposedKernel(_:)`` of it), times the recurrent dropout mask (the state's products are all
+/// the mask touched). `scratch` is `[batch, units]`.
 func addStateGradient(
-  of dGates: Tensor, step s: Int, kernel: Tensor, recurrentMask: Tensor?, into dh: inout Tensor,
-  scratch: inout Tensor, kernels: any Kernels
+  of dGates: Tensor, step s: Int, transposed: Tensor, recurrentMask: Tensor?,
+  into dh: inout Tensor, scratch: inout Tensor, kernels: any Kernels
 ) {
-  let (b, g, u) = (dGates.shape[1], dGates.shape[2], kernel.shape[0])
+  let (b, u) = (dGates.shape[1], transposed.shape[1])
   dGates.withUnsafeBufferPointer { dz in
-    kernel.withUnsafeBufferPointer { w in
-      scratch.withUnsafeMutableBufferPointer { ds in
-        kernels.gemm(
-          transposeA: false, transposeB: true, m: b, n: u, k: g, alpha: 1,
-          a: UnsafeBufferPointer(rebasing: dz[(s * b * g)..<((s + 1) * b * g)]), b: w, beta: 0,
-          c: ds)
+    transposed.withUnsafeBufferPointer { wt in
+      dh.withUnsafeMutableBufferPointer { dh in
+        scratch.withUnsafeMutableBufferPointer { ds in
+          addStateGradient(
+            of: dz, step: s, batch: b, rows: 0..<b, transposed: wt, units: u,
+            recurrentMask: recurrentMask, into: dh, scratch: ds, kernels: kernels)
+        }
       }
-    }
-  }
-  if let recurrentMask {
-    scratch.withUnsafeMutableBufferPointer { ds in
-      recurrentMask.withUnsafeBufferPointer { m in
-        simdZip(UnsafeBufferPointer(ds), m, into: ds) { $0 * $1 }
-      }
-    }
-  }
-  dh.withUnsafeMutableBufferPointer { dh in
-    scratch.withUnsafeBufferPointer { ds in
-      simdZip(UnsafeBufferPointer(dh), ds, into: dh) { $0 + $1 }
     }
   }
 }
 
+/// ``addStateGradient(of:step:transposed:recurrentMask:into:scratch:kernels:)`` for the batch rows
+/// `rows` only (`dGates` is `[steps, batch, gates·units]`, `dh` and `scratch` `[batch, units]`):
+/// what one thread of a loop split by rows does.
+func addStateGradient(
+  of dGates: UnsafeBufferPointer<Float>, step s: Int, batch b: Int, rows: Range<Int>,
+  transposed wt: UnsafeBufferPointer<Float>, units u: Int, recurrentMask: Tensor?,
+  into dh: UnsafeMutableBufferPointer<Float>, scratch: UnsafeMutableBufferPointer<Float>,
+  kernels: any Kernels
+) {
+  let g = wt.count / max(u, 1)
+  let part = (rows.lowerBound * u)..<(rows.upperBound * u)
+  let ds = UnsafeMutableBufferPointer(rebasing: scratch[part])
+  kernels.gemm(
+    transposeA: false, transposeB: false, m: rows.count, n: u, k: g, alpha: 1,
+    a: UnsafeBufferPointer(
+      rebasing: dGates[((s * b + rows.lowerBound) * g)..<((s * b + rows.upperBound) * g)]),
+    b: wt, beta: 0, c: ds)
+  if let recurrentMask {
+    recurrentMask.withUnsafeBufferPointer { m in
+      simdZip(UnsafeBufferPointer(ds), UnsafeBufferPointer(rebasing: m[part]), into: ds) {
+        $0 * $1
+      }
+    }
+  }
+  let dhRows = UnsafeMutableBufferPointer(rebasing: dh[part])
+  simdZip(UnsafeBufferPointer(dhRows), UnsafeBufferPointer(ds), into: dhRows) { $0 + $1 }
+}
+
 /// `Σ_s stateInputs[s]ᵀ · dGates[s]`: the recurrent kernel's gradient over every step, as one
-/// product.
+/// product, or on two threads or more one product per block of steps, the partial sums added.
 func recurrentKernelGradient(_ stateInputs: Tensor, _ dGates: Tensor, kernels: any Kernels)
   -> Tensor
 {
-  let (rows, u, g) = (dGates.shape[0] * dGates.shape[1], stateInputs.shape[2], dGates.shape[2])
-  var dKernel = Tensor(shape: [u, g])
+  let (steps, b) = (dGates.shape[0], dGates.shape[1])
+  let (u, g) = (stateInputs.shape[2], dGates.shape[2])
+  let blocks = rowBlockCount(rows: steps, minimumRows: 1, multiplyAdds: steps * b * u * g)
+  var partials = (0..<blocks).map { _ in Tensor(uninitializedPooledShape: [u, g]) }
   stateInputs.withUnsafeBufferPointer { inputs in
     dGates.withUnsafeBufferPointer { dz in
-      dKernel.withUnsafeMutableBufferPointer { dk in
+      let buffers = UncheckedBox((inputs, dz, partials.map { $0.storage.base }))
+      forEachRowBlock(rows: steps, blocks: blocks, kernels: kernels) { index, part in
+        let (inputs, dz, outputs) = buffers.value
+        let (first, count) = (part.lowerBound * b, part.count * b)
         kernels.gemm(
-          transposeA: true, transposeB: false, m: u, n: g, k: rows, alpha: 1, a: inputs, b: dz,
-          beta: 0, c: dk)
+          transposeA: true, transposeB: false, m: u, n: g, k: count, alpha: 1,
+          a: UnsafeBufferPointer(rebasing: inputs[(first * u)..<((first + count) * u)]),
+          b: UnsafeBufferPointer(rebasing: dz[(first * g)..<((first + count) * g)]), beta: 0,
+          c: UnsafeMutableBufferPointer(start: outputs[index], count: u * g))
+      }
+    }
+  }
+  var dKernel = partials.removeFirst()
+  for partial in partials {
+    dKernel.withUnsafeMutableBufferPointer { sum in
+      partial.withUnsafeBufferPointer { part in
+        simdZip(UnsafeBufferPointer(sum), part, into: sum) { $0 + $1 }
       }
     }
   }

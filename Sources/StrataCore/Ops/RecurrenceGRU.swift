@@ -207,6 +207,7 @@ private struct GatedLoop {
     var dInner = Tensor(shape: [steps, b, g])
     var dh = Tensor(shape: [b, u]), dState = Tensor(shape: [b, u])
     let keepSteps = mask?.scalars
+    let transposed = transposedKernel(kernel)
     for s in (0..<steps).reversed() {
       let t = goBackwards ? steps - 1 - s : s
       dInner.withUnsafeMutableBufferPointer { di in
@@ -268,7 +269,7 @@ private struct GatedLoop {
         }
       }
       addStateGradient(
-        of: dInner, step: s, kernel: kernel, recurrentMask: recurrentMask, into: &dh,
+        of: dInner, step: s, transposed: transposed, recurrentMask: recurrentMask, into: &dh,
         scratch: &dState, kernels: kernels)
     }
     let dKernel = recurrentKernelGradient(stateInputs, dInner, kernels: kernels)
