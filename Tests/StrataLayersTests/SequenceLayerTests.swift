@@ -15,7 +15,7 @@ let sequenceLayerFixture = try! KerasFixture(
       ("Embedding", 2), ("Conv1D", 4), ("MaxPooling1D", 2), ("AveragePooling1D", 2),
       ("GlobalMaxPooling1D", 1), ("GlobalAveragePooling1D", 1), ("SimpleRNN", 2), ("LSTM", 3),
       ("GRU", 4), ("UpSampling1D", 1), ("ZeroPadding1D", 2), ("Cropping1D", 1),
-      ("Bidirectional", 4), ("TimeDistributed", 2),
+      ("Bidirectional", 4), ("TimeDistributed", 2), ("EinsumDense", 5),
     ] {
       #expect(sequenceLayerFixture.cases(where: "layer", is: layer).count == count, "\(layer)")
     }
@@ -47,6 +47,12 @@ let sequenceLayerFixture = try! KerasFixture(
       ("Bidirectional concat", try Bidirectional(LSTM(2, returnSequences: true))),
       ("Bidirectional ave", try Bidirectional(GRU(2), mergeMode: "ave")),
       ("TimeDistributed", try TimeDistributed(Dense(2, activation: "tanh"))),
+      (
+        "EinsumDense heads",
+        try EinsumDense("abc,cde->abde", outputShape: [nil, 2, 2], biasAxes: "de")
+      ),
+      ("EinsumDense ...", try EinsumDense("...b,bc->...c", outputShape: [4], activation: "tanh")),
+      ("EinsumDense steps summed", try EinsumDense("abc,bcd->ad", outputShape: [2], biasAxes: "d")),
     ]
     for (name, layer) in layers {
       let error = try maxGradientError(of: layer, inputShape: [2, 7, 3])
@@ -87,6 +93,24 @@ let sequenceLayerFixture = try! KerasFixture(
       .contains("0.5"))
     #expect(message { try Embedding(0, 2) }.contains("input_dim"))
     #expect(message { try LSTM(0) }.contains("units"))
+    #expect(message { try EinsumDense("ab,bc", outputShape: [3]) }.contains("equation"))
+    #expect(message { try EinsumDense("ab,bc->ad", outputShape: [3]) }.contains("'d'"))
+    #expect(
+      message { try EinsumDense("ab,bc->ac", outputShape: [3], biasAxes: "x") }.contains(
+        "bias_axes"))
+    #expect(message { try EinsumDense("ab,bc->ac", outputShape: [-1]) }.contains("output_shape"))
+    #expect(
+      message {
+        var generator = SeededGenerator(seed: 1)
+        _ = try EinsumDense("abc,cd->abd", outputShape: [nil, 4]).build(
+          inputShape: [5], generator: &generator)
+      }.contains("EinsumDense"))
+    #expect(
+      message {
+        var generator = SeededGenerator(seed: 1)
+        _ = try EinsumDense("abc,cd->abd", outputShape: [6, 4]).build(
+          inputShape: [5, 3], generator: &generator)
+      }.contains("same size"))
     #expect(
       message { try GRU(3, inputShape: nil).build(inputShape: [4], generator: &generator) }
         .contains("(None, 4)"))

@@ -57,6 +57,18 @@ CASES = [
     ("TimeDistributed", "Dense", dict(layer=keras.layers.Dense(4, activation="tanh")), SEQUENCES),
     ("TimeDistributed", "Conv1D on each of 2 sequences",
      dict(layer=keras.layers.Conv1D(2, 2)), (2, 2, 5, 3)),
+    # EinsumDense last: the cases above keep their random draws.
+    ("EinsumDense", "abc,cd->abd (Dense over the last axis), bias d",
+     dict(equation="abc,cd->abd", output_shape=(None, 4), bias_axes="d"), SEQUENCES),
+    ("EinsumDense", "abc,cde->abde (into heads), bias de, tanh",
+     dict(equation="abc,cde->abde", output_shape=(None, 2, 3), bias_axes="de", activation="tanh"),
+     SEQUENCES),
+    ("EinsumDense", "abc,bcd->ad (the steps summed away), no bias",
+     dict(equation="abc,bcd->ad", output_shape=4), SEQUENCES),
+    ("EinsumDense", "...b,bc->...c, bias c", dict(equation="...b,bc->...c", output_shape=5, bias_axes="c"),
+     SEQUENCES),
+    ("EinsumDense", "abcd,cde->abe (heads back), bias e", dict(equation="abcd,cde->abe", output_shape=(None, 3),
+                                                                bias_axes="e"), (2, 4, 2, 3)),
 ]
 
 cases = []
