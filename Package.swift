@@ -43,7 +43,8 @@ let package = Package(
     // MARK: Core
     .target(name: "CStrataHook", path: "Sources/CStrataHook", exclude: ["README.md"]),
     .target(name: "CStrataKernels", path: "Sources/CStrataKernels", exclude: ["README.md"]),
-    .target(name: "StrataCore", dependencies: ["CStrataHook"], exclude: ["README.md"]),
+    .target(
+      name: "StrataCore", dependencies: ["CStrataHook", "CStrataKernels"], exclude: ["README.md"]),
     // Sets CStrataHook's hook to `strata_register_builtins`, which the Strata module defines: linked
     // only by Strata, so `import StrataCore` alone starts with empty registries.
     .target(

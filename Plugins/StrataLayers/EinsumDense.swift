@@ -215,7 +215,7 @@ public final class EinsumDense: OpsLayer {
       }
     }
     // Drawn as a [fan in, fan out] matrix, Keras' fans for its input and output axes.
-    var made = try options.makeWeights(
+    let made = try options.makeWeights(
       kernelShape: [fanIn, fanOut], units: 0, biasShape: biasShape, generator: &generator)
     made.kernel.value = try made.kernel.value.reshaped(to: kernelShape)
     (kernel, bias) = made

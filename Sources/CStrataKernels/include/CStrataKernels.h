@@ -63,3 +63,18 @@ int strata_small_gemm_fits(long m, long n, long k);
 /// (no packing). Only for sizes strata_small_gemm_fits accepts.
 void strata_small_gemm(long m, long n, long k, const float *a, const float *b, int zero, float *c);
 #endif
+
+#ifndef CSTRATAKERNELS_LSTM
+#define CSTRATAKERNELS_LSTM
+/// One LSTM step for one batch row, Keras' gates i, f, c, o: `z` the row's pre-activations (4·units),
+/// `gates` and `tanh_c` what the backward pass keeps, `c` and `h` the states (updated when `keep`),
+/// `out` the row's output (NULL: not written; a masked step writes the previous `h`, or zeros with
+/// `zero_output`). Built for AVX-512, AVX2 and the baseline.
+void strata_lstm_forward_row(const float *z, float *gates, float *tanh_c, float *c, float *h, float *out,
+                             long units, int keep, int zero_output);
+/// Its backward pass for the row: `dz` (4·units) from the kept gates, `tanh_c`, the previous cell
+/// `c_prev` and the output gradient `d_out` (NULL: none at this step); `dh` and `dc` carry the
+/// state gradients to the step before. `m` is 1 for a real step, 0 for a masked one.
+void strata_lstm_backward_row(const float *gates, const float *tanh_c, const float *c_prev, const float *d_out,
+                              float *dh, float *dc, float *dz, long units, float m, int zero_output);
+#endif

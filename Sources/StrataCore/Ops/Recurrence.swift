@@ -1,3 +1,5 @@
+import CStrataKernels
+
 /// The loop of an LSTM layer as one operation: the steps' gates in SIMD, one matrix product per step
 /// for the state, and on the backward pass one product per step for the state's gradient and a
 /// single product for the recurrent kernel's over every step (Keras' `backend.lstm`, the fused
@@ -148,38 +150,16 @@ private struct LSTMLoop {
                                 rebasing: z[(r0 * g4)..<((r0 + rb) * g4)]))
                             for row in rows {
                               let keep = keepSteps.map { $0[row * steps + t] != 0 } ?? true
-                              let zr = z.baseAddress! + row * g4
-                              let gr = gates.baseAddress! + (slot * b + row) * g4
-                              let tr = tanhCells.baseAddress! + (slot * b + row) * u
-                              let hr = h.baseAddress! + row * u, cr = c.baseAddress! + row * u
                               let writes = returnSequences || s == steps - 1
-                              let out =
-                                y.baseAddress! + (returnSequences ? (row * steps + s) * u : row * u)
-                              var j = 0
-                              while j < u {
-                                let n = min(16, u - j)
-                                let i = SIMDMath.sigmoid(loadLanes(zr + j, n))
-                                let f = SIMDMath.sigmoid(loadLanes(zr + u + j, n))
-                                let g = SIMDMath.tanh(loadLanes(zr + 2 * u + j, n))
-                                let o = SIMDMath.sigmoid(loadLanes(zr + 3 * u + j, n))
-                                let cNew = f * loadLanes(cr + j, n) + i * g
-                                let tc = SIMDMath.tanh(cNew)
-                                let hNew = o * tc
-                                storeLanes(i, gr + j, n)
-                                storeLanes(f, gr + u + j, n)
-                                storeLanes(g, gr + 2 * u + j, n)
-                                storeLanes(o, gr + 3 * u + j, n)
-                                storeLanes(tc, tr + j, n)
-                                if keep {
-                                  if writes { storeLanes(hNew, out + j, n) }
-                                  storeLanes(cNew, cr + j, n)
-                                  storeLanes(hNew, hr + j, n)
-                                } else if writes {
-                                  storeLanes(
-                                    zeroOutput ? SIMD16() : loadLanes(hr + j, n), out + j, n)
-                                }
-                                j += 16
-                              }
+                              strata_lstm_forward_row(
+                                z.baseAddress! + row * g4,
+                                gates.baseAddress! + (slot * b + row) * g4,
+                                tanhCells.baseAddress! + (slot * b + row) * u,
+                                c.baseAddress! + row * u, h.baseAddress! + row * u,
+                                writes
+                                  ? y.baseAddress!
+                                    + (returnSequences ? (row * steps + s) * u : row * u) : nil,
+                                u, keep ? 1 : 0, zeroOutput ? 1 : 0)
                             }
                           }
                         }
@@ -238,43 +218,18 @@ private struct LSTMLoop {
                             for row in rows {
                               let m: Float =
                                 (keepSteps.map { $0[row * steps + t] != 0 } ?? true) ? 1 : 0
-                              let gr = gates.baseAddress! + (s * b + row) * g4
-                              let tr = tanhCells.baseAddress! + (s * b + row) * units
-                              let cPrev = cells.baseAddress! + (s * b + row) * units
                               let dzr = dz.baseAddress! + (s * b + row) * g4
-                              let dhr = dh.baseAddress! + row * units
-                              let dcr = dc.baseAddress! + row * units
                               let hasOutput = returnSequences || s == steps - 1
-                              let dout =
+                              strata_lstm_backward_row(
+                                gates.baseAddress! + (s * b + row) * g4,
+                                tanhCells.baseAddress! + (s * b + row) * units,
+                                cells.baseAddress! + (s * b + row) * units,
                                 hasOutput
-                                ? dy.baseAddress!
-                                  + (returnSequences ? (row * steps + s) * units : row * units)
-                                : nil
-                              var j = 0
-                              while j < units {
-                                let n = min(16, units - j)
-                                let i = loadLanes(gr + j, n), f = loadLanes(gr + units + j, n)
-                                let g = loadLanes(gr + 2 * units + j, n)
-                                let o = loadLanes(gr + 3 * units + j, n)
-                                let tc = loadLanes(tr + j, n), cp = loadLanes(cPrev + j, n)
-                                let dhNext = loadLanes(dhr + j, n), dcNext = loadLanes(dcr + j, n)
-                                let dOut = dout.map { loadLanes($0 + j, n) } ?? SIMD16()
-                                let dhNew = m * (dhNext + dOut)
-                                let dcNew = m * dcNext + dhNew * o * (1 - tc * tc)
-                                let dzi = dcNew * g * i * (1 - i)
-                                let dzf = dcNew * cp * f * (1 - f)
-                                let dzg = dcNew * i * (1 - g * g)
-                                let dzo = dhNew * tc * o * (1 - o)
-                                storeLanes(dzi, dzr + j, n)
-                                storeLanes(dzf, dzr + units + j, n)
-                                storeLanes(dzg, dzr + 2 * units + j, n)
-                                storeLanes(dzo, dzr + 3 * units + j, n)
-                                // What reaches the previous states around the step (a masked step).
-                                storeLanes(dcNew * f + (1 - m) * dcNext, dcr + j, n)
-                                storeLanes(
-                                  (1 - m) * (dhNext + (zeroOutput ? SIMD16() : dOut)), dhr + j, n)
-                                j += 16
-                              }
+                                  ? dy.baseAddress!
+                                    + (returnSequences ? (row * steps + s) * units : row * units)
+                                  : nil,
+                                dh.baseAddress! + row * units, dc.baseAddress! + row * units, dzr,
+                                units, m, zeroOutput ? 1 : 0)
                               (dp.baseAddress! + (row * steps + t) * g4).update(
                                 from: dzr, count: g4)
                             }
