@@ -61,14 +61,14 @@ extension Ops {
     if yBatch.isEmpty && !transposeX {
       // Every batch of x times one matrix: fold the batches into the rows.
       let rows = xBatch.reduce(1, *) * m
-      var c = Tensor(pooledShape: xBatch + [m, n])
+      var c = Tensor(uninitializedPooledShape: xBatch + [m, n])  // beta 0: written whole
       gemm(kernels, x, y, &c, m: rows, n: n, k: k, transposeX: false, transposeY: transposeY)
       return c
     }
     let batch = try broadcastShape(xBatch, yBatch, op: op)
     let xs = expand(x, to: batch + Array(x.shape.suffix(2)))
     let ys = expand(y, to: batch + Array(y.shape.suffix(2)))
-    var c = Tensor(pooledShape: batch + [m, n])
+    var c = Tensor(uninitializedPooledShape: batch + [m, n])  // beta 0: written whole
     let count = batch.reduce(1, *)
     xs.withUnsafeBufferPointer { a in
       ys.withUnsafeBufferPointer { b in

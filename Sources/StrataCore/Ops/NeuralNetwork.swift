@@ -51,14 +51,14 @@ extension Ops {
     let function = try Registries.shared.activation(spec)
     if function.isIdentity { return x }
     let row = x.shape.last ?? 1
-    var y = Tensor(pooledShape: x.shape)
+    var y = Tensor(uninitializedPooledShape: x.shape)  // the activation writes every element
     x.withUnsafeBufferPointer { xs in
       y.withUnsafeMutableBufferPointer { function.forward(xs, into: $0, rowLength: row) }
     }
     guard let tape = OpsState.tape(tracking: x) else { return y }
     let output = y
     return tape.record(y, inputs: [x]) { dy in
-      var dx = Tensor(pooledShape: x.shape)
+      var dx = Tensor(uninitializedPooledShape: x.shape)  // written whole
       x.withUnsafeBufferPointer { xs in
         output.withUnsafeBufferPointer { ys in
           dy.withUnsafeBufferPointer { g in

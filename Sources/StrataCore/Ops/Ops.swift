@@ -104,7 +104,7 @@ public enum Ops {
   /// `x` repeated along its axes of size 1 (and new leading axes) to `shape`, copied.
   package static func expand(_ x: Tensor, to shape: [Int]) -> Tensor {
     if x.shape == shape { return stopGradient(x) }
-    var result = Tensor(pooledShape: shape)
+    var result = Tensor(uninitializedPooledShape: shape)  // written whole
     let count = result.count
     guard count > 0 else { return result }
     let rank = shape.count

@@ -314,15 +314,28 @@ extension Ops {
 
   /// `x`'s axes in the order `order`, copied (no recording).
   static func permute(_ x: Tensor, _ order: [Int]) -> Tensor {
-    let shape = order.map { x.shape[$0] }
-    var y = Tensor(pooledShape: shape)
-    guard y.count > 0 else { return y }
+    let outputShape = order.map { x.shape[$0] }
     if order == Array(0..<x.rank) { return stopGradient(x) }
+    // Written whole: a pooled buffer, not cleared.
+    var y = Tensor(uninitializedPooledShape: outputShape)
+    guard y.count > 0 else { return y }
+    // Axes that stay next to each other, in order, move as one (longer runs, fewer index steps).
+    var groups: [[Int]] = []
+    for axis in order {
+      if let last = groups.last?.last, axis == last + 1 {
+        groups[groups.count - 1].append(axis)
+      } else {
+        groups.append([axis])
+      }
+    }
+    let sizes = (0..<x.rank).map { x.shape[$0] }
+    // The source strides of the merged axes, and the merged output shape.
     var sourceStrides = [Int](repeating: 1, count: x.rank)
     for axis in stride(from: x.rank - 2, through: 0, by: -1) {
-      sourceStrides[axis] = sourceStrides[axis + 1] * x.shape[axis + 1]
+      sourceStrides[axis] = sourceStrides[axis + 1] * sizes[axis + 1]
     }
-    let strides = order.map { sourceStrides[$0] }
+    let shape = groups.map { $0.reduce(1) { $0 * sizes[$1] } }
+    let strides = groups.map { sourceStrides[$0.last!] }
     let rank = shape.count
     let run = shape[rank - 1], runStride = strides[rank - 1]
     x.withUnsafeBufferPointer { s in
@@ -331,10 +344,14 @@ extension Ops {
         var from = 0
         var to = 0
         while to < t.count {
-          var p = from
-          for k in 0..<run {
-            t[to + k] = s[p]
-            p += runStride
+          if runStride == 1 {
+            (t.baseAddress! + to).update(from: s.baseAddress! + from, count: run)
+          } else {
+            var p = from
+            for k in 0..<run {
+              t[to + k] = s[p]
+              p += runStride
+            }
           }
           to += run
           var axis = rank - 2
