@@ -350,6 +350,11 @@ public final class LayerNormalization: ShapePreservingLayer, OpsLayer {
   /// The output for a batch, computed with ops.
   public func call(_ x: Tensor, training: Bool) throws -> Tensor {
     try checkInput(x, layer: "LayerNormalization")
+    if normalizedAxes == [x.rank - 1], !config.rmsScaling {
+      // The last axis (Keras' default): one fused operation.
+      return try Ops.layerNormalization(
+        x, gamma: gamma?.value, beta: beta?.value, epsilon: config.epsilon)
+    }
     let mean = try Ops.mean(x, axes: normalizedAxes, keepDims: true)
     let centered = try x - mean
     let variance = try Ops.mean(Ops.square(centered), axes: normalizedAxes, keepDims: true)

@@ -1,6 +1,7 @@
 #include <stdint.h>
 #include <string.h>
 #include "CStrataKernels.h"
+#include "expf.h"
 
 // The LSTM's gate math for one batch row of one step, in C so that it is built for AVX-512 and AVX2
 // (Swift's SIMD types compile for the baseline, SSE2, here). The same formulas and the same exp
@@ -11,30 +12,6 @@
 #else
 #define LSTM_CLONES
 #endif
-
-static inline float bits_to_float(int32_t bits) {
-  float f;
-  memcpy(&f, &bits, sizeof f);
-  return f;
-}
-
-static inline float strata_expf(float x) {
-  x = x < -87.33654f ? -87.33654f : x;
-  x = x > 88.72283f ? 88.72283f : x;
-  float n = (x * 1.44269504f + 12582912.0f) - 12582912.0f;
-  x = x - n * 0.693359375f + n * 2.1219444e-4f;
-  float p = 1.98756915e-4f;
-  p = p * x + 1.39819995e-3f;
-  p = p * x + 8.3334519e-3f;
-  p = p * x + 4.16657959e-2f;
-  p = p * x + 1.66666655e-1f;
-  p = p * x + 5.00000012e-1f;
-  p = p * x * x + x + 1.0f;
-  float shifted = n + 12583038.0f;
-  int32_t exponent;
-  memcpy(&exponent, &shifted, sizeof exponent);
-  return p * bits_to_float(exponent << 23) * 2.0f;
-}
 
 static inline float strata_sigmoidf(float x) { return 1.0f / (1.0f + strata_expf(-x)); }
 

@@ -348,6 +348,39 @@ let sequenceLayerFixture = try! KerasFixture(
     try check(cell, masked: true, batch: 40, steps: 24, units: 72)
   }
 
+  /// Ops.layerNormalization (one fused operation) against the same formula as eight ops, values
+  /// and the gradients of x, gamma and beta, with and without gamma and beta.
+  @Test(arguments: [false, true])
+  func layerNormalizationMatchesTheOps(affine: Bool) throws {
+    let x = try awayFromZero([3, 5, 20], seed: 8) * 2 + 0.5
+    let gamma = affine ? awayFromZero([20], seed: 9) : nil
+    let beta = affine ? awayFromZero([20], seed: 10) : nil
+    func run(_ fused: Bool) throws -> [Tensor] {
+      let tape = GradientTape()
+      let xs = tape.watch(x), g = gamma.map { tape.watch($0) }, b = beta.map { tape.watch($0) }
+      let y = try tape.record { () throws -> Tensor in
+        if fused { return try Ops.layerNormalization(xs, gamma: g, beta: b, epsilon: 1e-3) }
+        let mean = try Ops.mean(xs, axes: [2], keepDims: true)
+        let centered = try xs - mean
+        let variance = try Ops.mean(Ops.square(centered), axes: [2], keepDims: true)
+        var y = try centered * (1 / Ops.sqrt(variance + 1e-3))
+        if let g { y = try y * g }
+        if let b { y = try y + b }
+        return y
+      }
+      let seed = try Tensor(shape: y.shape, scalars: (0..<y.count).map { Float($0 % 5) - 2 })
+      let wrt = [xs] + [g, b].compactMap { $0 }
+      return [y] + (try tape.gradients(of: y, seed: seed, for: wrt).tensors)
+    }
+    let (fused, ops) = (try run(true), try run(false))
+    #expect(fused.count == ops.count)
+    for (k, name) in ["y", "dx", "d gamma", "d beta"].prefix(fused.count).enumerated() {
+      #expect(
+        isClose(fused[k], ops[k], rtol: 1e-4, atol: 1e-5),
+        "\(name): \(closeness(fused[k], ops[k], rtol: 1e-4, atol: 1e-5))")
+    }
+  }
+
   func check(_ cell: Cell, masked: Bool, batch: Int, steps: Int, units: Int) throws {
     let gates = ["lstm": 4, "gru": 3, "simple": 1][cell.rawValue]!
     let projected = awayFromZero([batch, steps, gates * units], seed: 3)

@@ -78,3 +78,24 @@ void strata_lstm_forward_row(const float *z, float *gates, float *tanh_c, float 
 void strata_lstm_backward_row(const float *gates, const float *tanh_c, const float *c_prev, const float *d_out,
                               float *dh, float *dc, float *dz, long units, float m, int zero_output);
 #endif
+
+#ifndef CSTRATAKERNELS_LAYER_NORM
+#define CSTRATAKERNELS_LAYER_NORM
+/// Layer normalization of `rows` rows of `n`: `y = (x - mean) / sqrt(var + epsilon) · gamma + beta`
+/// (`gamma`, `beta` NULL: none). `xhat` (rows·n) and `inv` (rows), when not NULL, keep the
+/// normalized values and each row's 1/sqrt(var + epsilon) for the backward pass.
+void strata_layer_norm_forward(const float *x, const float *gamma, const float *beta, float *y, float *xhat,
+                               float *inv, long rows, long n, float epsilon);
+/// Its backward pass: `dx` from `dy`, `xhat`, `inv` and `gamma`; adds to `dgamma` and `dbeta` (each
+/// `n`, NULL: not wanted).
+void strata_layer_norm_backward(const float *dy, const float *xhat, const float *inv, const float *gamma,
+                                float *dx, float *dgamma, float *dbeta, long rows, long n);
+#endif
+
+#ifndef CSTRATAKERNELS_SOFTMAX
+#define CSTRATAKERNELS_SOFTMAX
+/// Softmax of `rows` rows of `n` (the maximum subtracted first), and its backward pass
+/// `dx = y ⊙ (dy - Σ dy ⊙ y)`.
+void strata_softmax_forward(const float *x, float *y, long rows, long n);
+void strata_softmax_backward(const float *y, const float *dy, float *dx, long rows, long n);
+#endif
