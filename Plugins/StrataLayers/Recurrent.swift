@@ -281,6 +281,11 @@ public class RecurrentLayer {
     let recurrentMask =
       training && arguments.recurrentDropout > 0
       ? try dropoutMask([batch, units], rate: arguments.recurrentDropout) : nil
+    if let inputMask, inputMask.count != batch * steps {
+      throw StrataError.shapeMismatch(
+        layer: owner, received: "a mask of shape \(kerasShape(inputMask.shape, batch: false))",
+        expected: "one value per step: (\(batch), \(steps)) for inputs of \(steps) steps")
+    }
     let mask = try inputMask.map { try Ops.reshape($0, [batch, steps]) }
     if initialStates.isEmpty, !arguments.returnState,
       let fused = try fusedLoop(projected, mask: mask, recurrentMask: recurrentMask)

@@ -274,6 +274,32 @@ let sequenceLayerFixture = try! KerasFixture(
     let x = try Tensor(shape: [1, 3, 2], scalars: [1, 0, 0, 0, 0, 2])
     #expect(try masking.outputMask(for: x, inputMask: nil)?.scalars == [1, 0, 1])
   }
+
+  /// Bad sequences are errors that say what is wrong, never a crash: a mask of the wrong shape, an
+  /// empty sequence, a sequence longer than the layer was built for.
+  @Test func badSequencesAreRefused() throws {
+    func message(_ body: () throws -> some Any) -> String { refusal(body).map { "\($0)" } ?? "" }
+    var generator = SeededGenerator(seed: 1)
+    let makers: [() throws -> any Layer] = [{ try LSTM(2) }, { try GRU(2) }, { try SimpleRNN(2) }]
+    for make in makers {
+      let layer = try make()
+      _ = try layer.build(inputShape: [5, 3], generator: &generator)
+      let recurrent = try #require(layer as? RecurrentLayer)
+      recurrent.inputMask = try Tensor(shape: [2, 4], repeating: 1)
+      let wrongMask = message {
+        try layer.forward(Tensor(shape: [2, 5, 3], repeating: 0.5), in: Context())
+      }
+      #expect(
+        wrongMask.contains("mask of shape (2, 4)") && wrongMask.contains("(2, 5)"), "\(wrongMask)")
+      recurrent.inputMask = nil
+      let longer = message {
+        try layer.forward(Tensor(shape: [2, 7, 3], repeating: 0.5), in: Context())
+      }
+      #expect(longer.contains("(None, 5, 3)"), "\(longer)")
+      let empty = message { try make().build(inputShape: [0, 3], generator: &generator) }
+      #expect(!empty.isEmpty, "\(layer.identifier) built for an empty sequence")
+    }
+  }
 }
 
 /// The fused loops (Ops.lstm, Ops.gru, Ops.simpleRNN) against the same steps written with ops,
