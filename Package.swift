@@ -15,7 +15,7 @@ let plugins: [(name: String, dependencies: [Target.Dependency])] = [
   ("StrataCPU", ["StrataSIMD", "StrataBLAS", "StrataDNNL", "CStrataKernels"]),
   ("StrataActivations", ["CStrataKernels"]),
   ("StrataInitializers", []),
-  ("StrataLayers", []),
+  ("StrataLayers", ["CStrataKernels"]),
   ("StrataLosses", []),
   ("StrataOptimizers", ["CStrataKernels"]),
   ("StrataMetrics", []),

@@ -1,3 +1,4 @@
+import CStrataKernels
 import StrataCore
 
 /// Normalizes each channel (the last axis) to zero mean and unit variance, then scales and shifts it.
@@ -175,11 +176,7 @@ public final class BatchNormalization: Layer {
     if batchStatistics {
       var sums = [Double](repeating: 0, count: channels), squares = sums
       x.withUnsafeBufferPointer { xs in
-        for r in 0..<rows {
-          for c in 0..<channels {
-            let v = Double(xs[r * channels + c]); sums[c] += v; squares[c] += v * v
-          }
-        }
+        strata_bn_sums_of_squares(xs.baseAddress, rows, channels, &sums, &squares)
       }
       let momentum = config.momentum
       movingMean.value.withUnsafeMutableBufferPointer { mm in
@@ -241,12 +238,8 @@ public final class BatchNormalization: Layer {
       normalized.reuse(shape: x.shape)
       x.withUnsafeBufferPointer { xs in
         normalized.withUnsafeMutableBufferPointer { xh in
-          for r in 0..<rows {
-            for c in 0..<channels {
-              let i = r * channels + c
-              xh[i] = (xs[i] - mean[c]) * inverseDeviation[c]
-            }
-          }
+          strata_bn_normalize(
+            xs.baseAddress, mean, inverseDeviation, xh.baseAddress, rows, channels)
         }
       }
     }
@@ -262,12 +255,7 @@ public final class BatchNormalization: Layer {
     var sumGradient = [Double](repeating: 0, count: channels), sumProduct = sumGradient
     outputGradient.withUnsafeBufferPointer { dy in
       normalized.withUnsafeBufferPointer { xh in
-        for r in 0..<rows {
-          for c in 0..<channels {
-            sumGradient[c] += Double(dy[r * channels + c])
-            sumProduct[c] += Double(dy[r * channels + c] * xh[r * channels + c])
-          }
-        }
+        strata_bn_sums(dy.baseAddress, xh.baseAddress, rows, channels, &sumGradient, &sumProduct)
       }
     }
     if let gamma {
@@ -281,25 +269,18 @@ public final class BatchNormalization: Layer {
       }
     }
     let g = gamma?.value.scalars
+    let scale = (0..<channels).map { (g?[$0] ?? 1) * inverseDeviation[$0] }
+    // With batch statistics, the batch mean and variance depend on x too.
+    let n = Double(max(rows, 1))
+    let meanGradient = sumGradient.map { Float($0 / n) }
+    let meanProduct = sumProduct.map { Float($0 / n) }
     inputGradient.reuse(shape: x.shape)
     outputGradient.withUnsafeBufferPointer { dy in
       normalized.withUnsafeBufferPointer { xh in
         inputGradient.withUnsafeMutableBufferPointer { dx in
-          for r in 0..<rows {
-            for c in 0..<channels {
-              let i = r * channels + c
-              let scale = (g?[c] ?? 1) * inverseDeviation[c]
-              if usedBatchStatistics {
-                // The batch mean and variance depend on x too.
-                let n = Double(rows)
-                dx[i] =
-                  scale
-                  * Float(Double(dy[i]) - sumGradient[c] / n - Double(xh[i]) * sumProduct[c] / n)
-              } else {
-                dx[i] = scale * dy[i]
-              }
-            }
-          }
+          strata_bn_input_gradient(
+            dy.baseAddress, usedBatchStatistics ? xh.baseAddress : nil, scale, meanGradient,
+            meanProduct, dx.baseAddress, rows, channels)
         }
       }
     }

@@ -99,3 +99,18 @@ void strata_layer_norm_backward(const float *dy, const float *xhat, const float 
 void strata_softmax_forward(const float *x, float *y, long rows, long n);
 void strata_softmax_backward(const float *y, const float *dy, float *dx, long rows, long n);
 #endif
+
+#ifndef CSTRATAKERNELS_BATCH_NORM
+#define CSTRATAKERNELS_BATCH_NORM
+/// Per channel of a channels-last batch: `sums[c] = Σ x`, `products[c] = Σ x·y` (`y` NULL: x·x).
+void strata_bn_sums(const float *x, const float *y, long rows, long channels, double *sums, double *products);
+/// Per channel: `sums[c] = Σ x`, `squares[c] = Σ x²`, each product in double.
+void strata_bn_sums_of_squares(const float *x, long rows, long channels, double *sums, double *squares);
+/// `xhat = (x - mean[c]) · inv[c]`.
+void strata_bn_normalize(const float *x, const float *mean, const float *inv, float *xhat, long rows,
+                         long channels);
+/// `dx = scale[c] · (dy - mean_dy[c] - xhat · mean_product[c])` with batch statistics, or
+/// `dx = scale[c] · dy` when `xhat` is NULL (moving statistics).
+void strata_bn_input_gradient(const float *dy, const float *xhat, const float *scale, const float *mean_dy,
+                              const float *mean_product, float *dx, long rows, long channels);
+#endif

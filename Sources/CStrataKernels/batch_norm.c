@@ -1,0 +1,62 @@
+#include "CStrataKernels.h"
+
+// BatchNormalization's passes over a channels-last batch (`rows` rows of `channels`), built for
+// AVX-512, AVX2 and the baseline: each loop runs along the channels, which vectorizes (the
+// per-channel sums are kept in double, as the Swift loops they replace kept them).
+
+#if defined(__x86_64__) && defined(__linux__) && !defined(STRATA_NO_CLONES)
+#define BN_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define BN_CLONES
+#endif
+
+BN_CLONES void strata_bn_sums(const float *restrict x, const float *restrict y, long rows, long channels,
+                              double *restrict sums, double *restrict products) {
+  for (long c = 0; c < channels; c++) sums[c] = products[c] = 0;
+  for (long r = 0; r < rows; r++) {
+    const float *xr = x + r * channels;
+    const float *yr = y ? y + r * channels : xr;
+    for (long c = 0; c < channels; c++) {
+      sums[c] += (double)xr[c];
+      products[c] += (double)(xr[c] * yr[c]);
+    }
+  }
+}
+
+BN_CLONES void strata_bn_sums_of_squares(const float *restrict x, long rows, long channels, double *restrict sums,
+                                         double *restrict squares) {
+  for (long c = 0; c < channels; c++) sums[c] = squares[c] = 0;
+  for (long r = 0; r < rows; r++) {
+    const float *xr = x + r * channels;
+    for (long c = 0; c < channels; c++) {
+      double v = (double)xr[c];
+      sums[c] += v;
+      squares[c] += v * v;
+    }
+  }
+}
+
+BN_CLONES void strata_bn_normalize(const float *restrict x, const float *restrict mean, const float *restrict inv,
+                                   float *restrict xhat, long rows, long channels) {
+  for (long r = 0; r < rows; r++) {
+    const float *xr = x + r * channels;
+    float *hr = xhat + r * channels;
+    for (long c = 0; c < channels; c++) hr[c] = (xr[c] - mean[c]) * inv[c];
+  }
+}
+
+BN_CLONES void strata_bn_input_gradient(const float *restrict dy, const float *restrict xhat,
+                                        const float *restrict scale, const float *restrict mean_dy,
+                                        const float *restrict mean_product, float *restrict dx, long rows,
+                                        long channels) {
+  if (!xhat) {
+    for (long r = 0; r < rows; r++)
+      for (long c = 0; c < channels; c++) dx[r * channels + c] = scale[c] * dy[r * channels + c];
+    return;
+  }
+  for (long r = 0; r < rows; r++) {
+    const float *g = dy + r * channels, *h = xhat + r * channels;
+    float *out = dx + r * channels;
+    for (long c = 0; c < channels; c++) out[c] = scale[c] * (g[c] - mean_dy[c] - h[c] * mean_product[c]);
+  }
+}
