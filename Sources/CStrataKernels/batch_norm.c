@@ -1,5 +1,9 @@
 #include "CStrataKernels.h"
 
+// No fused multiply-adds the source does not write: the same rounding as the Swift and ops
+// formulations these loops are checked against.
+#pragma clang fp contract(off)
+
 // BatchNormalization's passes over a channels-last batch (`rows` rows of `channels`), built for
 // AVX-512, AVX2 and the baseline: each loop runs along the channels, which vectorizes (the
 // per-channel sums are kept in double, as the Swift loops they replace kept them).

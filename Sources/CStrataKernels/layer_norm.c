@@ -1,6 +1,10 @@
 #include <math.h>
 #include "CStrataKernels.h"
 
+// No fused multiply-adds the source does not write: the same rounding as the Swift and ops
+// formulations these loops are checked against.
+#pragma clang fp contract(off)
+
 // Layer normalization and softmax over the last axis, forward and backward, one pass over each row
 // per quantity, built for AVX-512, AVX2 and the baseline (Swift's SIMD types compile to SSE2 here).
 

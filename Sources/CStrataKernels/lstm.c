@@ -1,6 +1,10 @@
 #include <stdint.h>
 #include <string.h>
 #include "CStrataKernels.h"
+
+// No fused multiply-adds the source does not write: the same rounding as the Swift and ops
+// formulations these loops are checked against.
+#pragma clang fp contract(off)
 #include "expf.h"
 
 // The LSTM's gate math for one batch row of one step, in C so that it is built for AVX-512 and AVX2
@@ -77,6 +81,95 @@ LSTM_CLONES void strata_lstm_backward_row(const float *restrict gates, const flo
     dz[2 * units + j] = dc_new * i * (1.0f - g * g);
     dz[3 * units + j] = dh_new * tc * o * (1.0f - o);
     dc[j] = dc_new * f + (1.0f - m) * dc_next;
+    dh[j] = (1.0f - m) * (dh_next + (zero_output ? 0.0f : d_o));
+  }
+}
+
+// GRU (Keras 3's reset_after form) and SimpleRNN steps for one row: `p` the projected input
+// (x · kernel + input bias), `inner` the state's product (h · recurrent kernel), `bias` the
+// recurrent bias (NULL: none), the kept values for the backward pass, `h` updated when `keep`.
+#define GRU_STEP                                                                                     \
+  float ib = bias ? bias[j] : 0.0f, rb = bias ? bias[units + j] : 0.0f;                              \
+  float hb = bias ? bias[2 * units + j] : 0.0f;                                                      \
+  float z = strata_sigmoidf(p[j] + inner[j] + ib);                                                   \
+  float r = strata_sigmoidf(p[units + j] + inner[units + j] + rb);                                   \
+  float candidate = inner[2 * units + j] + hb;                                                       \
+  float hh = strata_tanhf(p[2 * units + j] + r * candidate);                                         \
+  float h_new = z * h[j] + (1.0f - z) * hh;                                                          \
+  gates[j] = z;                                                                                      \
+  gates[units + j] = r;                                                                              \
+  gates[2 * units + j] = hh;                                                                         \
+  candidates[j] = candidate
+
+LSTM_CLONES void strata_gru_forward_row(const float *restrict p, const float *restrict inner,
+                                        const float *restrict bias, float *restrict gates,
+                                        float *restrict candidates, float *restrict h, float *restrict out,
+                                        long units, int keep, int zero_output) {
+  if (keep && out) {
+    for (long j = 0; j < units; j++) {
+      GRU_STEP;
+      h[j] = h_new;
+      out[j] = h_new;
+    }
+  } else if (keep) {
+    for (long j = 0; j < units; j++) {
+      GRU_STEP;
+      h[j] = h_new;
+    }
+  } else {
+    for (long j = 0; j < units; j++) {
+      GRU_STEP;
+      (void)h_new;
+    }
+    if (out)
+      for (long j = 0; j < units; j++) out[j] = zero_output ? 0.0f : h[j];
+  }
+}
+
+LSTM_CLONES void strata_simple_rnn_forward_row(const float *restrict p, const float *restrict inner,
+                                               float *restrict gates, float *restrict h, float *restrict out,
+                                               long units, int keep, int zero_output) {
+  for (long j = 0; j < units; j++) gates[j] = strata_tanhf(p[j] + inner[j]);
+  if (keep) {
+    for (long j = 0; j < units; j++) h[j] = gates[j];
+    if (out)
+      for (long j = 0; j < units; j++) out[j] = gates[j];
+  } else if (out) {
+    for (long j = 0; j < units; j++) out[j] = zero_output ? 0.0f : h[j];
+  }
+}
+
+LSTM_CLONES void strata_gru_backward_row(const float *restrict gates, const float *restrict candidates,
+                                         const float *restrict previous, const float *restrict d_out,
+                                         float *restrict dh, float *restrict dp, float *restrict di, long units,
+                                         float m, int zero_output) {
+  for (long j = 0; j < units; j++) {
+    float dh_next = dh[j], d_o = d_out ? d_out[j] : 0.0f;
+    float dh_new = m * (dh_next + d_o);
+    float carried = (1.0f - m) * (dh_next + (zero_output ? 0.0f : d_o));
+    float z = gates[j], r = gates[units + j], hh = gates[2 * units + j];
+    float dz = dh_new * (previous[j] - hh) * z * (1.0f - z);
+    float dhh = dh_new * (1.0f - z) * (1.0f - hh * hh);
+    float dr = dhh * candidates[j] * r * (1.0f - r);
+    dp[j] = dz;
+    dp[units + j] = dr;
+    dp[2 * units + j] = dhh;
+    di[j] = dz;
+    di[units + j] = dr;
+    di[2 * units + j] = dhh * r;
+    dh[j] = carried + dh_new * z;
+  }
+}
+
+LSTM_CLONES void strata_simple_rnn_backward_row(const float *restrict gates, const float *restrict d_out,
+                                                float *restrict dh, float *restrict dp, float *restrict di,
+                                                long units, float m, int zero_output) {
+  for (long j = 0; j < units; j++) {
+    float dh_next = dh[j], d_o = d_out ? d_out[j] : 0.0f;
+    float dh_new = m * (dh_next + d_o);
+    float pre = dh_new * (1.0f - gates[j] * gates[j]);
+    dp[j] = pre;
+    di[j] = pre;
     dh[j] = (1.0f - m) * (dh_next + (zero_output ? 0.0f : d_o));
   }
 }

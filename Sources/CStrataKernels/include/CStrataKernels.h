@@ -114,3 +114,22 @@ void strata_bn_normalize(const float *x, const float *mean, const float *inv, fl
 void strata_bn_input_gradient(const float *dy, const float *xhat, const float *scale, const float *mean_dy,
                               const float *mean_product, float *dx, long rows, long channels);
 #endif
+
+#ifndef CSTRATAKERNELS_GRU
+#define CSTRATAKERNELS_GRU
+/// One GRU step (reset_after, gates z, r, h̃) for one row: `p` the projected input (3·units), `inner`
+/// the state's product by the recurrent kernel (3·units), `bias` the recurrent bias or NULL; keeps
+/// the gates and the candidate's recurrent part, updates `h` when `keep`, writes `out` as the LSTM's.
+void strata_gru_forward_row(const float *p, const float *inner, const float *bias, float *gates, float *candidates,
+                            float *h, float *out, long units, int keep, int zero_output);
+/// One SimpleRNN step (tanh) for one row; `gates` keeps the new state.
+void strata_simple_rnn_forward_row(const float *p, const float *inner, float *gates, float *h, float *out,
+                                   long units, int keep, int zero_output);
+/// Their backward passes for one row: `dp` the projected input's gradient, `di` the product's,
+/// `dh` the state's carried to the step before.
+void strata_gru_backward_row(const float *gates, const float *candidates, const float *previous,
+                             const float *d_out, float *dh, float *dp, float *di, long units, float m,
+                             int zero_output);
+void strata_simple_rnn_backward_row(const float *gates, const float *d_out, float *dh, float *dp, float *di,
+                                    long units, float m, int zero_output);
+#endif

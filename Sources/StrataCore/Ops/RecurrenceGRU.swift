@@ -1,3 +1,5 @@
+import CStrataKernels
+
 /// The loops of GRU (Keras 3's default `reset_after` form) and SimpleRNN layers as one operation
 /// each, as ``Ops/lstm(_:recurrentKernel:mask:recurrentMask:goBackwards:returnSequences:zeroOutputForMask:)``
 /// runs an LSTM's: gates in SIMD, one product per step for the state, the recurrent kernel's (and
@@ -110,12 +112,15 @@ private struct GatedLoop {
   ) -> Tensor {
     let (b, u, g, steps, isGRU) = (batch, units, width, self.steps, kind == .gru)
     let (returnSequences, zeroOutput) = (self.returnSequences, zeroOutputForMask)
-    var gates = Tensor(shape: [steps, b, g]), candidates = Tensor(shape: [isGRU ? steps : 0, b, u])
-    var previous = Tensor(shape: [steps, b, u]), stateInputs = Tensor(shape: [steps, b, u])
-    var h = Tensor(shape: [b, u]), inner = Tensor(shape: [b, g])
-    var y = Tensor(shape: returnSequences ? [b, steps, u] : [b, u])
+    let goBackwards = self.goBackwards
+    // Every step writes its slots whole: pooled buffers, not cleared.
+    var gates = Tensor(uninitializedPooledShape: [steps, b, g])
+    var candidates = Tensor(uninitializedPooledShape: [isGRU ? steps : 0, b, u])
+    var previous = Tensor(uninitializedPooledShape: [steps, b, u])
+    var stateInputs = Tensor(uninitializedPooledShape: [steps, b, u])
+    var h = Tensor(pooledShape: [b, u]), inner = Tensor(uninitializedPooledShape: [b, g])
+    var y = Tensor(pooledShape: returnSequences ? [b, steps, u] : [b, u])
     let keepSteps = mask?.scalars
-    let biasValues = bias?.scalars
     projected.withUnsafeBufferPointer { p in
       kernel.withUnsafeBufferPointer { w in
         gates.withUnsafeMutableBufferPointer { gates in
@@ -125,60 +130,66 @@ private struct GatedLoop {
                 inner.withUnsafeMutableBufferPointer { inner in
                   h.withUnsafeMutableBufferPointer { h in
                     y.withUnsafeMutableBufferPointer { y in
-                      for s in 0..<steps {
-                        let t = goBackwards ? steps - 1 - s : s
-                        let state = UnsafeMutableBufferPointer(
-                          rebasing: inputs[(s * b * u)..<((s + 1) * b * u)])
-                        (previous.baseAddress! + s * b * u).update(
-                          from: h.baseAddress!, count: b * u)
-                        if let recurrentMask {
-                          recurrentMask.withUnsafeBufferPointer { m in
-                            simdZip(UnsafeBufferPointer(h), m, into: state) { $0 * $1 }
+                      let buffers = UncheckedBox(
+                        (p, w, gates, candidates, previous, inputs, inner, h, y))
+                      let recurrentMask = recurrentMask.map(UncheckedBox.init)
+                      let bias = bias.map(UncheckedBox.init)
+                      // Each block of rows runs the whole sequence alone (see the LSTM's loop).
+                      forEachRowBlock(rows: b, multiplyAdds: steps * b * u * g, kernels: kernels) {
+                        rows in
+                        let (p, w, gates, candidates, previous, inputs, inner, h, y) =
+                          buffers.value
+                        let (r0, rb) = (rows.lowerBound, rows.count)
+                        for s in 0..<steps {
+                          let t = goBackwards ? steps - 1 - s : s
+                          let part = (r0 * u)..<((r0 + rb) * u)
+                          let state = UnsafeMutableBufferPointer(
+                            rebasing: inputs[((s * b + r0) * u)..<((s * b + r0 + rb) * u)])
+                          (previous.baseAddress! + (s * b + r0) * u).update(
+                            from: h.baseAddress! + r0 * u, count: rb * u)
+                          if let recurrentMask {
+                            recurrentMask.value.withUnsafeBufferPointer { m in
+                              simdZip(
+                                UnsafeBufferPointer(rebasing: h[part]),
+                                UnsafeBufferPointer(rebasing: m[part]), into: state
+                              ) { $0 * $1 }
+                            }
+                          } else {
+                            state.baseAddress!.update(from: h.baseAddress! + r0 * u, count: rb * u)
                           }
-                        } else {
-                          state.baseAddress!.update(from: h.baseAddress!, count: b * u)
-                        }
-                        kernels.gemm(
-                          transposeA: false, transposeB: false, m: b, n: g, k: u, alpha: 1,
-                          a: UnsafeBufferPointer(state), b: w, beta: 0, c: inner)
-                        for row in 0..<b {
-                          let keep = keepSteps.map { $0[row * steps + t] != 0 } ?? true
-                          let pr = p.baseAddress! + (row * steps + t) * g
-                          let ir = inner.baseAddress! + row * g
-                          if let biasValues { for j in 0..<g { ir[j] += biasValues[j] } }
-                          let gr = gates.baseAddress! + (s * b + row) * g
-                          let hr = h.baseAddress! + row * u
-                          let writes = returnSequences || s == steps - 1
-                          let out =
-                            y.baseAddress! + (returnSequences ? (row * steps + s) * u : row * u)
-                          var j = 0
-                          while j < u {
-                            let n = min(16, u - j)
-                            let hPrevious = loadLanes(hr + j, n)
-                            let hNew: SIMD16<Float>
+                          kernels.gemm(
+                            transposeA: false, transposeB: false, m: rb, n: g, k: u, alpha: 1,
+                            a: UnsafeBufferPointer(state), b: w, beta: 0,
+                            c: UnsafeMutableBufferPointer(
+                              rebasing: inner[(r0 * g)..<((r0 + rb) * g)]))
+                          for row in rows {
+                            let keep: Int32 =
+                              (keepSteps.map { $0[row * steps + t] != 0 } ?? true) ? 1 : 0
+                            let writes = returnSequences || s == steps - 1
+                            let out =
+                              writes
+                              ? y.baseAddress!
+                                + (returnSequences ? (row * steps + s) * u : row * u) : nil
+                            let pr = p.baseAddress! + (row * steps + t) * g
+                            let ir = inner.baseAddress! + row * g
+                            let gr = gates.baseAddress! + (s * b + row) * g
+                            let hr = h.baseAddress! + row * u
                             if isGRU {
-                              let z = SIMDMath.sigmoid(loadLanes(pr + j, n) + loadLanes(ir + j, n))
-                              let r = SIMDMath.sigmoid(
-                                loadLanes(pr + u + j, n) + loadLanes(ir + u + j, n))
-                              let candidate = loadLanes(ir + 2 * u + j, n)
-                              let hh = SIMDMath.tanh(loadLanes(pr + 2 * u + j, n) + r * candidate)
-                              hNew = z * hPrevious + (1 - z) * hh
-                              storeLanes(z, gr + j, n)
-                              storeLanes(r, gr + u + j, n)
-                              storeLanes(hh, gr + 2 * u + j, n)
-                              storeLanes(
-                                candidate, candidates.baseAddress! + (s * b + row) * u + j, n)
+                              bias.map { bias in
+                                bias.value.withUnsafeBufferPointer { bs in
+                                  strata_gru_forward_row(
+                                    pr, ir, bs.baseAddress, gr,
+                                    candidates.baseAddress! + (s * b + row) * u, hr, out, u, keep,
+                                    zeroOutput ? 1 : 0)
+                                }
+                              }
+                                ?? strata_gru_forward_row(
+                                  pr, ir, nil, gr, candidates.baseAddress! + (s * b + row) * u,
+                                  hr, out, u, keep, zeroOutput ? 1 : 0)
                             } else {
-                              hNew = SIMDMath.tanh(loadLanes(pr + j, n) + loadLanes(ir + j, n))
-                              storeLanes(hNew, gr + j, n)
+                              strata_simple_rnn_forward_row(
+                                pr, ir, gr, hr, out, u, keep, zeroOutput ? 1 : 0)
                             }
-                            if keep {
-                              if writes { storeLanes(hNew, out + j, n) }
-                              storeLanes(hNew, hr + j, n)
-                            } else if writes {
-                              storeLanes(zeroOutput ? SIMD16() : hPrevious, out + j, n)
-                            }
-                            j += 16
                           }
                         }
                       }
@@ -202,63 +213,60 @@ private struct GatedLoop {
     _ dy: Tensor, _ kernel: Tensor, mask: Tensor?, recurrentMask: Tensor?, kernels: any Kernels
   ) -> (Tensor, Tensor, Tensor) {
     let (b, u, g, steps, isGRU) = (batch, units, width, self.steps, kind == .gru)
-    let zeroOutput = zeroOutputForMask
-    var dProjected = Tensor(shape: [b, steps, g])
-    var dInner = Tensor(shape: [steps, b, g])
-    var dh = Tensor(shape: [b, u]), dState = Tensor(shape: [b, u])
+    let (zeroOutput, returnSequences, goBackwards) = (
+      zeroOutputForMask, self.returnSequences, self.goBackwards
+    )
+    // Written whole, every step and row: pooled, not cleared.
+    var dProjected = Tensor(uninitializedPooledShape: [b, steps, g])
+    var dInner = Tensor(uninitializedPooledShape: [steps, b, g])
+    var dh = Tensor(pooledShape: [b, u]), dState = Tensor(uninitializedPooledShape: [b, u])
     let keepSteps = mask?.scalars
     let transposed = transposedKernel(kernel)
-    for s in (0..<steps).reversed() {
-      let t = goBackwards ? steps - 1 - s : s
-      dInner.withUnsafeMutableBufferPointer { di in
-        dProjected.withUnsafeMutableBufferPointer { dp in
-          dy.withUnsafeBufferPointer { dy in
-            gates.withUnsafeBufferPointer { gates in
-              candidates.withUnsafeBufferPointer { candidates in
-                previous.withUnsafeBufferPointer { previous in
-                  dh.withUnsafeMutableBufferPointer { dh in
-                    for row in 0..<b {
-                      let m: Float = (keepSteps.map { $0[row * steps + t] != 0 } ?? true) ? 1 : 0
-                      let gr = gates.baseAddress! + (s * b + row) * g
-                      let hp = previous.baseAddress! + (s * b + row) * u
-                      let dir = di.baseAddress! + (s * b + row) * g
-                      let dpr = dp.baseAddress! + (row * steps + t) * g
-                      let dhr = dh.baseAddress! + row * u
-                      let hasOutput = returnSequences || s == steps - 1
-                      let dout =
-                        hasOutput
-                        ? dy.baseAddress!
-                          + (returnSequences ? (row * steps + s) * u : row * u) : nil
-                      var j = 0
-                      while j < u {
-                        let n = min(16, u - j)
-                        let dhNext = loadLanes(dhr + j, n)
-                        let dOut = dout.map { loadLanes($0 + j, n) } ?? SIMD16()
-                        let dhNew = m * (dhNext + dOut)
-                        var carried = (1 - m) * (dhNext + (zeroOutput ? SIMD16() : dOut))
-                        if isGRU {
-                          let z = loadLanes(gr + j, n), r = loadLanes(gr + u + j, n)
-                          let hh = loadLanes(gr + 2 * u + j, n), hPrevious = loadLanes(hp + j, n)
-                          let candidate = loadLanes(
-                            candidates.baseAddress! + (s * b + row) * u + j, n)
-                          let dz = dhNew * (hPrevious - hh) * z * (1 - z)
-                          let dhh = dhNew * (1 - z) * (1 - hh * hh)
-                          let dr = dhh * candidate * r * (1 - r)
-                          storeLanes(dz, dpr + j, n)
-                          storeLanes(dr, dpr + u + j, n)
-                          storeLanes(dhh, dpr + 2 * u + j, n)
-                          storeLanes(dz, dir + j, n)
-                          storeLanes(dr, dir + u + j, n)
-                          storeLanes(dhh * r, dir + 2 * u + j, n)
-                          carried += dhNew * z
-                        } else {
-                          let hNew = loadLanes(gr + j, n)
-                          let pre = dhNew * (1 - hNew * hNew)
-                          storeLanes(pre, dpr + j, n)
-                          storeLanes(pre, dir + j, n)
+    dInner.withUnsafeMutableBufferPointer { di in
+      dProjected.withUnsafeMutableBufferPointer { dp in
+        dy.withUnsafeBufferPointer { dy in
+          gates.withUnsafeBufferPointer { gates in
+            candidates.withUnsafeBufferPointer { candidates in
+              previous.withUnsafeBufferPointer { previous in
+                dh.withUnsafeMutableBufferPointer { dh in
+                  dState.withUnsafeMutableBufferPointer { dState in
+                    transposed.withUnsafeBufferPointer { wt in
+                      let buffers = UncheckedBox(
+                        (di, dp, dy, gates, candidates, previous, dh, dState, wt))
+                      let recurrentMask = recurrentMask.map(UncheckedBox.init)
+                      forEachRowBlock(rows: b, multiplyAdds: steps * b * u * g, kernels: kernels) {
+                        rows in
+                        let (di, dp, dy, gates, candidates, previous, dh, dState, wt) =
+                          buffers.value
+                        for s in (0..<steps).reversed() {
+                          let t = goBackwards ? steps - 1 - s : s
+                          for row in rows {
+                            let m: Float =
+                              (keepSteps.map { $0[row * steps + t] != 0 } ?? true) ? 1 : 0
+                            let hasOutput = returnSequences || s == steps - 1
+                            let dout =
+                              hasOutput
+                              ? dy.baseAddress!
+                                + (returnSequences ? (row * steps + s) * u : row * u) : nil
+                            let gr = gates.baseAddress! + (s * b + row) * g
+                            let dir = di.baseAddress! + (s * b + row) * g
+                            let dpr = dp.baseAddress! + (row * steps + t) * g
+                            let dhr = dh.baseAddress! + row * u
+                            if isGRU {
+                              strata_gru_backward_row(
+                                gr, candidates.baseAddress! + (s * b + row) * u,
+                                previous.baseAddress! + (s * b + row) * u, dout, dhr, dpr, dir, u,
+                                m, zeroOutput ? 1 : 0)
+                            } else {
+                              strata_simple_rnn_backward_row(
+                                gr, dout, dhr, dpr, dir, u, m, zeroOutput ? 1 : 0)
+                            }
+                          }
+                          addStateGradient(
+                            of: UnsafeBufferPointer(di), step: s, batch: b, rows: rows,
+                            transposed: wt, units: u, recurrentMask: recurrentMask?.value,
+                            into: dh, scratch: dState, kernels: kernels)
                         }
-                        storeLanes(carried, dhr + j, n)
-                        j += 16
                       }
                     }
                   }
@@ -268,9 +276,6 @@ private struct GatedLoop {
           }
         }
       }
-      addStateGradient(
-        of: dInner, step: s, transposed: transposed, recurrentMask: recurrentMask, into: &dh,
-        scratch: &dState, kernels: kernels)
     }
     let dKernel = recurrentKernelGradient(stateInputs, dInner, kernels: kernels)
     var dBias = Tensor(shape: [g])
