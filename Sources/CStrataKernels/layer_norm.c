@@ -14,19 +14,43 @@
 #define NORM_CLONES
 #endif
 
+// Σ a[j] (and Σ a[j]·b[j]) in 16 running partial sums, then added: the sums vectorize instead of
+// waiting on one accumulator's latency per element.
+static inline float strata_row_sum(const float *restrict a, long n) {
+  float lanes[16] = {0};
+  long j = 0;
+  for (; j + 16 <= n; j += 16)
+    for (int k = 0; k < 16; k++) lanes[k] += a[j + k];
+  float sum = 0;
+  for (int k = 0; k < 16; k++) sum += lanes[k];
+  for (; j < n; j++) sum += a[j];
+  return sum;
+}
+
+static inline float strata_row_centered_squares(const float *restrict a, float mean, long n) {
+  float lanes[16] = {0};
+  long j = 0;
+  for (; j + 16 <= n; j += 16)
+    for (int k = 0; k < 16; k++) {
+      float d = a[j + k] - mean;
+      lanes[k] += d * d;
+    }
+  float sum = 0;
+  for (int k = 0; k < 16; k++) sum += lanes[k];
+  for (; j < n; j++) {
+    float d = a[j] - mean;
+    sum += d * d;
+  }
+  return sum;
+}
+
 NORM_CLONES void strata_layer_norm_forward(const float *restrict x, const float *restrict gamma,
                                            const float *restrict beta, float *restrict y, float *restrict xhat,
                                            float *restrict inv, long rows, long n, float epsilon) {
   for (long r = 0; r < rows; r++) {
     const float *xr = x + r * n;
-    float sum = 0;
-    for (long j = 0; j < n; j++) sum += xr[j];
-    float mean = sum / (float)n;
-    float squares = 0;
-    for (long j = 0; j < n; j++) {
-      float d = xr[j] - mean;
-      squares += d * d;
-    }
+    float mean = strata_row_sum(xr, n) / (float)n;
+    float squares = strata_row_centered_squares(xr, mean, n);
     float inverse = 1.0f / sqrtf(squares / (float)n + epsilon);
     if (inv) inv[r] = inverse;
     float *yr = y + r * n;
@@ -46,19 +70,28 @@ NORM_CLONES void strata_layer_norm_backward(const float *restrict dy, const floa
                                             long rows, long n) {
   for (long r = 0; r < rows; r++) {
     const float *g = dy + r * n, *h = xhat + r * n;
+    // d = dy·gamma into dx first, then its two means, then dx in place.
+    float *out = dx + r * n;
+    for (long j = 0; j < n; j++) out[j] = gamma ? g[j] * gamma[j] : g[j];
+    float lanes_d[16] = {0}, lanes_dh[16] = {0};
+    long j = 0;
+    for (; j + 16 <= n; j += 16)
+      for (int k = 0; k < 16; k++) {
+        lanes_d[k] += out[j + k];
+        lanes_dh[k] += out[j + k] * h[j + k];
+      }
     float mean_d = 0, mean_dh = 0;
-    for (long j = 0; j < n; j++) {
-      float d = gamma ? g[j] * gamma[j] : g[j];
-      mean_d += d;
-      mean_dh += d * h[j];
+    for (int k = 0; k < 16; k++) {
+      mean_d += lanes_d[k];
+      mean_dh += lanes_dh[k];
+    }
+    for (; j < n; j++) {
+      mean_d += out[j];
+      mean_dh += out[j] * h[j];
     }
     mean_d /= (float)n;
     mean_dh /= (float)n;
-    float *out = dx + r * n;
-    for (long j = 0; j < n; j++) {
-      float d = gamma ? g[j] * gamma[j] : g[j];
-      out[j] = inv[r] * (d - mean_d - h[j] * mean_dh);
-    }
+    for (long i = 0; i < n; i++) out[i] = inv[r] * (out[i] - mean_d - h[i] * mean_dh);
     if (dgamma)
       for (long j = 0; j < n; j++) dgamma[j] += g[j] * h[j];
     if (dbeta)
