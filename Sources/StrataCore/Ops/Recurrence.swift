@@ -122,20 +122,8 @@ private struct LSTMLoop {
                             let t = goBackwards ? steps - 1 - s : s, slot = keeps ? s : 0
                             let state = UnsafeMutableBufferPointer(
                               rebasing: inputs[((slot * b + r0) * u)..<((slot * b + r0 + rb) * u)])
-                            let hRows = UnsafeMutableBufferPointer(
-                              rebasing: h[(r0 * u)..<((r0 + rb) * u)])
-                            // The state this step multiplies: h, or h times the dropout mask.
-                            if let recurrentMask {
-                              recurrentMask.value.withUnsafeBufferPointer { m in
-                                simdZip(
-                                  UnsafeBufferPointer(hRows),
-                                  UnsafeBufferPointer(rebasing: m[(r0 * u)..<((r0 + rb) * u)]),
-                                  into: state
-                                ) { $0 * $1 }
-                              }
-                            } else {
-                              state.baseAddress!.update(from: hRows.baseAddress!, count: rb * u)
-                            }
+                            copyState(
+                              h, rows: rows, units: u, mask: recurrentMask?.value, into: state)
                             // The cell state before the step.
                             (cells.baseAddress! + (slot * b + r0) * u).update(
                               from: c.baseAddress! + r0 * u, count: rb * u)
@@ -253,6 +241,24 @@ private struct LSTMLoop {
     guard kernelGradient else { return (dProjected, nil) }
     let dKernel = recurrentKernelGradient(stateInputs, dGates, kernels: kernels)
     return (dProjected, dKernel)
+  }
+}
+
+/// The rows `rows` of the state a step multiplies: `h`'s, or times the recurrent dropout `mask`
+/// (`[batch, units]`), into `state` (those rows only).
+func copyState(
+  _ h: UnsafeMutableBufferPointer<Float>, rows: Range<Int>, units u: Int, mask: Tensor?,
+  into state: UnsafeMutableBufferPointer<Float>
+) {
+  let part = (rows.lowerBound * u)..<(rows.upperBound * u)
+  guard let mask else {
+    state.baseAddress!.update(from: h.baseAddress! + part.lowerBound, count: part.count)
+    return
+  }
+  mask.withUnsafeBufferPointer { m in
+    simdZip(
+      UnsafeBufferPointer(rebasing: h[part]), UnsafeBufferPointer(rebasing: m[part]), into: state
+    ) { $0 * $1 }
   }
 }
 

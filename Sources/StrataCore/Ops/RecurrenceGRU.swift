@@ -142,21 +142,12 @@ private struct GatedLoop {
                         let (r0, rb) = (rows.lowerBound, rows.count)
                         for s in 0..<steps {
                           let t = goBackwards ? steps - 1 - s : s
-                          let part = (r0 * u)..<((r0 + rb) * u)
                           let state = UnsafeMutableBufferPointer(
                             rebasing: inputs[((s * b + r0) * u)..<((s * b + r0 + rb) * u)])
                           (previous.baseAddress! + (s * b + r0) * u).update(
                             from: h.baseAddress! + r0 * u, count: rb * u)
-                          if let recurrentMask {
-                            recurrentMask.value.withUnsafeBufferPointer { m in
-                              simdZip(
-                                UnsafeBufferPointer(rebasing: h[part]),
-                                UnsafeBufferPointer(rebasing: m[part]), into: state
-                              ) { $0 * $1 }
-                            }
-                          } else {
-                            state.baseAddress!.update(from: h.baseAddress! + r0 * u, count: rb * u)
-                          }
+                          copyState(
+                            h, rows: rows, units: u, mask: recurrentMask?.value, into: state)
                           kernels.gemm(
                             transposeA: false, transposeB: false, m: rb, n: g, k: u, alpha: 1,
                             a: UnsafeBufferPointer(state), b: w, beta: 0,
