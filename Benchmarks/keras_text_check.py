@@ -4,8 +4,9 @@
     python3 -m venv /tmp/tfvenv && /tmp/tfvenv/bin/pip install tensorflow-cpu keras h5py numpy
     KERAS_BACKEND=tensorflow /tmp/tfvenv/bin/python Benchmarks/keras_text_check.py [STRATA_BINARY]
 
-For each model gen_text.py wrote (Tests/StrataTests/Fixtures/keras/text_*.keras: an Input of dtype
-string feeding TextVectorization in int, multi_hot and tf_idf modes):
+For each model gen_text.py wrote (Tests/StrataTests/Fixtures/keras: text_*.keras, an Input of dtype
+string feeding TextVectorization in int, multi_hot and tf_idf modes; string_lookup_*.keras, one
+feeding StringLookup in int and one_hot modes):
 1. `strata predict FILE --input texts.txt --output y.npy` and Keras' `load_model(FILE).predict(texts)`;
 2. `strata convert FILE strata.keras`, then Keras loads Strata's file and predicts the same texts, and
    its TextVectorization gives the same ids and vocabulary as the original's;
@@ -28,8 +29,12 @@ TEXTS = ["the cat sat on a mat", "Dogs, cats, APPLES; and a doctor!", "nothing k
          "far far away", "the the the cat"]
 
 
+COLORS = ["red", "purple", "green", "", "cyan", "blue", "red"]
+
+
 def vectorizer(model):
-    return next(layer for layer in model.layers if isinstance(layer, keras.layers.TextVectorization))
+    return next(layer for layer in model.layers
+                if isinstance(layer, (keras.layers.TextVectorization, keras.layers.StringLookup)))
 
 
 def main():
@@ -41,12 +46,13 @@ def main():
                                   check=True, capture_output=True, text=True).stdout.strip()
         binary = os.path.join(bin_path, "strata")
     work = tempfile.mkdtemp(prefix="strata-text-check-")
-    texts_file = os.path.join(work, "texts.txt")
-    with open(texts_file, "w", encoding="utf-8") as f:
-        f.write("\n".join(TEXTS) + "\n")
-    x = tf.constant(np.array(TEXTS)[:, None])
     failed = False
-    for name in ["text_int", "text_multi_hot", "text_tf_idf"]:
+    for name in ["text_int", "text_multi_hot", "text_tf_idf", "string_lookup_int", "string_lookup_one_hot"]:
+        texts = COLORS if name.startswith("string_lookup") else TEXTS
+        texts_file = os.path.join(work, f"{name}-texts.txt")
+        with open(texts_file, "w", encoding="utf-8") as f:
+            f.write("\n".join(texts) + "\n")
+        x = tf.constant(np.array(texts)[:, None])
         path = os.path.join(FIXTURES, f"{name}.keras")
         ours_path = os.path.join(work, f"{name}-y.npy")
         subprocess.run([binary, "predict", path, "--input", texts_file, "--output", ours_path], check=True,
@@ -68,7 +74,7 @@ def main():
                        float(np.abs(after_weights - theirs).max())]
         ok = max(differences) <= 1e-5 and ids_equal and vocabulary_equal
         failed |= not ok
-        print(f"{'ok  ' if ok else 'FAIL'} {name:<15} outputs {ours.shape}: max |Strata - Keras| = {differences[0]:.2e}; "
+        print(f"{'ok  ' if ok else 'FAIL'} {name:<22} outputs {ours.shape}: max |Strata - Keras| = {differences[0]:.2e}; "
               f"Keras on Strata's file {differences[1]:.2e} (ids {'equal' if ids_equal else 'DIFFER'}, vocabulary "
               f"{'equal' if vocabulary_equal else 'DIFFERS'}); after load_weights {differences[2]:.2e}")
     sys.exit(1 if failed else 0)

@@ -61,7 +61,7 @@ extension Model {
         "\(name): input \(position) takes numbers, not text (give it a TextVectorization with setTextVectorization, or load a Keras model whose input is dtype=\"string\")."
       )
     }
-    return try text.vectorizer(texts)
+    return try text.vectorizer.modelInput(for: texts)
   }
 
   /// The model's output for each text: Keras' `predict` on an end-to-end text model.

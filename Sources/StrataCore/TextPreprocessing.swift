@@ -5,7 +5,7 @@
 /// vectorizer beside the input it feeds (`Model.setTextVectorization(_:forInput:)`), applies it in
 /// `predict` on texts, and Keras' files hold both as Keras writes them (the layer's config, its
 /// vocabulary in the archive's assets, tf-idf weights in the weights file). `StrataData`'s
-/// `TextVectorization` is the built-in one.
+/// `TextVectorization` and `StringLookup` are the built-in ones.
 public protocol TextPreprocessing: AnyObject {
   /// Keras' class name of the layer (`"TextVectorization"`).
   var kerasClassName: String { get }
@@ -22,6 +22,6 @@ public protocol TextPreprocessing: AnyObject {
   func outputShape() throws -> [Int]
   /// The element type Keras gives the output: `"int64"` for token ids, `"float32"` otherwise.
   var outputDType: String { get }
-  /// The numbers of `texts`, one row each.
-  func callAsFunction(_ texts: [String]) throws -> Tensor
+  /// The numbers the model's input holds for `texts`, one sample each: `[texts] + outputShape()`.
+  func modelInput(for texts: [String]) throws -> Tensor
 }

@@ -197,6 +197,9 @@ public final class TextVectorization: TextPreprocessing {
   /// `"int64"` for token ids, `"float32"` for the other modes, as Keras gives them.
   public var outputDType: String { lookup.outputMode == .int ? "int64" : "float32" }
 
+  /// The model input's numbers for `texts`: ``callAsFunction(_:)``'s.
+  public func modelInput(for texts: [String]) throws -> Tensor { try callAsFunction(texts) }
+
   /// Learns the vocabulary (and idf weights) from `texts`: Keras' `adapt`.
   public func adapt(_ texts: [String]) throws {
     try lookup.adapt(texts.map(tokens(of:)))
@@ -258,8 +261,16 @@ private func isASCIIWhitespace(_ scalar: Unicode.Scalar) -> Bool {
 /// Maps strings to indices as Keras' `StringLookup` does: a vocabulary learnt with ``adapt(_:)``
 /// or given, index 0 for out-of-vocabulary strings (after the mask token when one is given), and
 /// `"int"`, `"multi_hot"`, `"count"` or `"tf_idf"` outputs. ``invert(_:)`` maps indices back.
-public final class StringLookup {
+///
+/// As a model's text input (a `.keras` model whose `Input(shape=(1,), dtype="string")` feeds a
+/// `StringLookup` layer, or `model.setTextVectorization(lookup)`) it maps each sample's one
+/// string: `(samples, 1)` indices, or one column per index in the other modes.
+public final class StringLookup: TextPreprocessing {
   private var lookup: TokenVocabulary<String>
+  private let maskToken: String?
+  private let oovToken: String
+  /// Keras' `"one_hot"`: one string a sample, so the multi-hot row.
+  private var isOneHot = false
 
   /// Keras' `StringLookup(max_tokens=None, mask_token=None, oov_token="[UNK]", vocabulary=None,
   /// output_mode="int", pad_to_max_tokens=False)` (one out-of-vocabulary index).
@@ -272,8 +283,87 @@ public final class StringLookup {
       outputMode: outputMode, maxTokens: maxTokens, padToMaxTokens: padToMaxTokens,
       mask: maskToken, oov: oovToken, owner: "StringLookup",
       order: { $1.utf8.lexicographicallyPrecedes($0.utf8) })
+    (self.maskToken, self.oovToken) = (maskToken, oovToken)
     if let vocabulary { try lookup.set(vocabulary, idfWeights: idfWeights) }
   }
+
+  /// A lookup from Keras' config (as `.keras` files hold it), its vocabulary and idf weights when
+  /// the config lists them. One out-of-vocabulary index and `invert=False` only.
+  public convenience init(kerasConfig config: ConfigDictionary) throws {
+    let owner = "StringLookup"
+    if let count = config["num_oov_indices"], count != .int(1) {
+      throw StrataError.invalidArgument(
+        owner: owner, argument: "num_oov_indices", value: count.description, expected: "1")
+    }
+    for (key, allowed) in [("invert", ConfigValue.bool(false)), ("sparse", .bool(false))] {
+      if let value = config[key], value != allowed {
+        throw StrataError.invalidArgument(
+          owner: owner, argument: key, value: value.description, expected: allowed.description)
+      }
+    }
+    func string(_ key: String) throws -> String? {
+      guard let value = config[key], !value.isNull else { return nil }
+      guard let text = value.stringValue else {
+        throw StrataError.invalidArgument(
+          owner: owner, argument: key, value: value.description.prefix(80).description,
+          expected: "a string or null")
+      }
+      return text
+    }
+    var maxTokens: Int?
+    if let value = config["max_tokens"], !value.isNull {
+      guard let number = value.intValue else {
+        throw StrataError.invalidArgument(
+          owner: owner, argument: "max_tokens", value: value.description,
+          expected: "an integer or null")
+      }
+      maxTokens = number
+    }
+    let mode = try string("output_mode") ?? "int"
+    let maskToken = try string("mask_token")
+    if mode == "one_hot", let maskToken {
+      throw StrataError.invalidArgument(
+        owner: owner, argument: "mask_token", value: "'\(maskToken.prefix(40))'",
+        expected: "null with output_mode \"one_hot\"")
+    }
+    try self.init(
+      maxTokens: maxTokens, maskToken: maskToken, oovToken: try string("oov_token") ?? "[UNK]",
+      vocabulary: config["vocabulary"]?.arrayValue?.map { $0.stringValue ?? "" },
+      idfWeights: config["idf_weights"]?.arrayValue?.map { Float($0.doubleValue ?? 0) },
+      outputMode: mode == "one_hot" ? "multi_hot" : mode,
+      padToMaxTokens: config["pad_to_max_tokens"] == .bool(true))
+    isOneHot = mode == "one_hot"
+  }
+
+  /// `"StringLookup"`.
+  public var kerasClassName: String { "StringLookup" }
+
+  /// Keras' config, its vocabulary and idf weights left out (Keras' files keep them apart).
+  public var kerasAssetConfig: ConfigDictionary {
+    [
+      "name": "string_lookup", "trainable": true, "invert": false,
+      "max_tokens": lookup.maxTokens.map { .int($0) } ?? .null, "num_oov_indices": 1,
+      "oov_token": .string(oovToken), "mask_token": maskToken.map { .string($0) } ?? .null,
+      "output_mode": .string(isOneHot ? "one_hot" : lookup.outputMode.rawValue), "sparse": false,
+      "pad_to_max_tokens": .bool(lookup.padToMaxTokens), "idf_weights": .null,
+      "vocabulary": .null, "vocabulary_size": .int(lookup.size), "oov_method": "floormod",
+      "salt": .null, "encoding": "utf-8",
+    ]
+  }
+
+  /// The idf weight of each output column (`"tf_idf"`), as Keras' weights file holds them.
+  public var kerasIDFWeights: [Float] {
+    guard lookup.outputMode == .tfIdf else { return [] }
+    return lookup.idfWeights + [Float](repeating: 0, count: max(lookup.width - lookup.size, 0))
+  }
+
+  /// `[1]` index per sample's string, or one column per vocabulary index.
+  public func outputShape() throws -> [Int] {
+    lookup.outputMode == .int ? [1] : [lookup.width]
+  }
+
+  /// `"int64"` for indices, `"float32"` for the other modes, as Keras gives them.
+  public var outputDType: String { lookup.outputMode == .int ? "int64" : "float32" }
 
   /// The vocabulary, special tokens first.
   public var vocabulary: [String] { lookup.vocabulary }
@@ -296,6 +386,12 @@ public final class StringLookup {
   public func callAsFunction(_ strings: [String]) throws -> Tensor {
     let encoded = try lookup.encode(strings.map { [$0] }, length: 1)
     return lookup.outputMode == .int ? try encoded.reshaped(to: [strings.count]) : encoded
+  }
+
+  /// A model input's numbers for `texts`, one string per sample: `(samples, 1)` indices, or a row
+  /// per sample in the other modes.
+  public func modelInput(for texts: [String]) throws -> Tensor {
+    try lookup.encode(texts.map { [$0] }, length: 1)
   }
 
   /// The strings of indices (Keras' `invert=True`); an index outside the vocabulary is an error.

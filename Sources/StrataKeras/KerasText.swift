@@ -11,34 +11,45 @@ import StrataData
 /// with `vocabulary: null`, the vocabulary in `assets/layers/<group>/vocabulary.txt` (and
 /// `…/_lookup_layer/vocabulary.txt`), tf-idf weights as `idf_weights` in the weights file.
 extension KerasFile {
-  /// The vectorizing layer Strata reads at a text input.
-  static let textLayerClass = "TextVectorization"
+  /// The layers Strata reads at a text input: they turn strings into numbers.
+  static let textLayerClasses: Set<String> = ["TextVectorization", "StringLookup"]
+  /// The names the refusals give them.
+  static let textLayerNames = "TextVectorization or StringLookup"
 
-  /// The group name of each `TextVectorization` record, by layer name, in the order of `records`.
-  static func textGroups(_ records: [ConfigValue]) -> [String: String] {
-    var groups: [String: String] = [:]
+  private static func isTextLayer(_ record: ConfigDictionary) -> Bool {
+    record["class_name"]?.stringValue.map(textLayerClasses.contains) ?? false
+  }
+
+  /// The weights group of each text layer's record, by layer name, in the order of `records`
+  /// (numbered per class, as Keras numbers groups).
+  static func textGroups(_ records: [ConfigValue]) -> [String: (group: String, kind: String)] {
+    var groups: [String: (group: String, kind: String)] = [:]
+    var counts: [String: Int] = [:]
     for record in records {
-      guard let object = record.objectValue, object["class_name"]?.stringValue == textLayerClass,
-        let name = layerName(object)
+      guard let object = record.objectValue, isTextLayer(object),
+        let kind = object["class_name"]?.stringValue, let name = layerName(object)
       else { continue }
-      let base = snakeCase(textLayerClass)
-      groups[name] = groups.isEmpty ? base : "\(base)_\(groups.count)"
+      let base = snakeCase(kind)
+      let count = counts[kind, default: 0]
+      groups[name] = (count == 0 ? base : "\(base)_\(count)", kind)
+      counts[kind] = count + 1
     }
     return groups
   }
 
-  /// The archive members that may hold the vocabulary of the layer whose weights group is `group`.
-  static func vocabularyMembers(group: String) -> [String] {
-    [
-      "assets/layers/\(group)/vocabulary.txt",
-      "assets/layers/\(group)/_lookup_layer/vocabulary.txt",
-    ]
+  /// The archive members that may hold the vocabulary of a `kind` layer whose weights group is
+  /// `group` (a `TextVectorization` writes its inner lookup's copy too).
+  static func vocabularyMembers(group: String, kind: String) -> [String] {
+    ["assets/layers/\(group)/vocabulary.txt"]
+      + (kind == "TextVectorization"
+        ? ["assets/layers/\(group)/_lookup_layer/vocabulary.txt"] : [])
   }
 
   /// The members of a `.keras` archive with `config` that hold vocabularies.
   static func textAssetMembers(of config: ConfigValue) -> Set<String> {
     let records = config.objectValue?["config"]?.objectValue?["layers"]?.arrayValue ?? []
-    return Set(textGroups(records).values.flatMap { vocabularyMembers(group: $0) })
+    return Set(
+      textGroups(records).values.flatMap { vocabularyMembers(group: $0.group, kind: $0.kind) })
   }
 
   private static func layerName(_ record: ConfigDictionary) -> String? {
@@ -83,17 +94,19 @@ extension KerasFile {
   private static func vectorizer(
     _ record: ConfigDictionary, group: String, assets: [String: [UInt8]], weights: HDF5Reader?,
     path: String
-  ) throws -> TextVectorization {
+  ) throws -> any TextPreprocessing {
     var config = record["config"]?.objectValue ?? [:]
-    let name = layerName(record) ?? textLayerClass
+    let kind = record["class_name"]?.stringValue ?? "TextVectorization"
+    let name = layerName(record) ?? kind
     if config["vocabulary"]?.arrayValue == nil {
       guard
-        let bytes = vocabularyMembers(group: group).lazy.compactMap({ assets[$0] }).first
+        let bytes = vocabularyMembers(group: group, kind: kind).lazy.compactMap({ assets[$0] })
+          .first
       else {
         throw StrataError.file(
           path: path,
           reason:
-            "holds no vocabulary for \(textLayerClass) '\(name.prefix(100))' (assets/layers/\(group)/vocabulary.txt is missing)"
+            "holds no vocabulary for \(kind) '\(name.prefix(100))' (assets/layers/\(group)/vocabulary.txt is missing)"
         )
       }
       guard let text = String(validating: bytes, as: UTF8.self) else {
@@ -110,7 +123,7 @@ extension KerasFile {
       guard let weights, let location = locations.first(where: weights.exists) else {
         throw StrataError.file(
           path: path,
-          reason: "holds no idf_weights for the tf_idf \(textLayerClass) '\(name.prefix(100))'")
+          reason: "holds no idf_weights for the tf_idf \(kind) '\(name.prefix(100))'")
       }
       let idf = try weights.readTensor(location)
       let count = config["vocabulary"]?.arrayValue?.count ?? 0
@@ -124,10 +137,11 @@ extension KerasFile {
       config["idf_weights"] = .array(idf.scalars.prefix(count).map { .double(Double($0)) })
     }
     do {
-      return try TextVectorization(kerasConfig: config)
+      return kind == "StringLookup"
+        ? try StringLookup(kerasConfig: config) : try TextVectorization(kerasConfig: config)
     } catch let error as StrataError {
       throw StrataError.file(
-        path: path, reason: "has a \(textLayerClass) '\(name.prefix(100))' that \(error)")
+        path: path, reason: "has a \(kind) '\(name.prefix(100))' that \(error)")
     }
   }
 
@@ -165,28 +179,31 @@ extension KerasFile {
   static func splitTextInputs(
     _ config: ConfigValue, assets: [String: [UInt8]], weights: HDF5Reader?, path: String
   ) throws -> (
-    config: ConfigValue, texts: [Int: (inputName: String, vectorizer: TextVectorization)]
+    config: ConfigValue, texts: [Int: (inputName: String, vectorizer: any TextPreprocessing)]
   ) {
     guard var top = config.objectValue, var inner = top["config"]?.objectValue,
       var records = inner["layers"]?.arrayValue
     else { return (config, [:]) }
     let objects = records.map { $0.objectValue ?? [:] }
     let strings = objects.filter(isStringInput).compactMap(layerName)
-    let textLayers = objects.filter { $0["class_name"]?.stringValue == textLayerClass }
+    let textLayers = objects.filter(isTextLayer)
     guard !strings.isEmpty || !textLayers.isEmpty else { return (config, [:]) }
     let groups = textGroups(records)
     func numericInput(replacing record: ConfigDictionary, named name: String) throws -> (
-      ConfigValue, TextVectorization
+      ConfigValue, any TextPreprocessing
     ) {
       let vectorize = try vectorizer(
-        record, group: groups[layerName(record) ?? ""] ?? snakeCase(textLayerClass),
+        record, group: groups[layerName(record) ?? ""]?.group ?? "text_vectorization",
         assets: assets, weights: weights, path: path)
       let shape: [Int]
       do {
         shape = try vectorize.outputShape()
       } catch let error as StrataError {
         throw StrataError.file(
-          path: path, reason: "has a \(textLayerClass) '\(name.prefix(100))' whose \(error)")
+          path: path,
+          reason:
+            "has a \(record["class_name"]?.stringValue ?? "text layer") '\(name.prefix(100))' whose \(error)"
+        )
       }
       let input: ConfigValue = [
         "class_name": "InputLayer", "name": .string(name),
@@ -198,16 +215,16 @@ extension KerasFile {
       ]
       return (input, vectorize)
     }
-    var texts: [Int: (inputName: String, vectorizer: TextVectorization)] = [:]
+    var texts: [Int: (inputName: String, vectorizer: any TextPreprocessing)] = [:]
     if top["class_name"]?.stringValue == "Sequential" {
       guard objects.count >= 2, isStringInput(objects[0]),
-        objects[1]["class_name"]?.stringValue == textLayerClass,
+        isTextLayer(objects[1]),
         strings.count == 1, textLayers.count == 1
       else {
         throw StrataError.file(
           path: path,
           reason:
-            "has a Sequential model whose text (an Input of dtype string) does not go straight into one \(textLayerClass) layer, the only way Strata takes text"
+            "has a Sequential model whose text (an Input of dtype string) does not go straight into one \(textLayerNames) layer, the only way Strata takes text"
         )
       }
       let inputName = layerName(objects[0]) ?? "input_layer"
@@ -219,12 +236,12 @@ extension KerasFile {
         let readers = readers(of: source, in: records)
         let index = records.firstIndex { layerName($0.objectValue ?? [:]) == readers.first }
         guard readers.count == 1, let index,
-          records[index].objectValue?["class_name"]?.stringValue == textLayerClass
+          isTextLayer(records[index].objectValue ?? [:])
         else {
           throw StrataError.file(
             path: path,
             reason:
-              "has an input '\(source.prefix(100))' of dtype string that feeds \(readers.isEmpty ? "nothing" : readers.map { "'\($0.prefix(100))'" }.joined(separator: ", ")); Strata takes text through one \(textLayerClass) layer at the input"
+              "has an input '\(source.prefix(100))' of dtype string that feeds \(readers.isEmpty ? "nothing" : readers.map { "'\($0.prefix(100))'" }.joined(separator: ", ")); Strata takes text through one \(textLayerNames) layer at the input"
           )
         }
         let name = readers[0]
@@ -245,12 +262,12 @@ extension KerasFile {
         texts[position] = (source, vectorize)
       }
       if let stray = records.lazy.compactMap(\.objectValue).first(where: {
-        $0["class_name"]?.stringValue == textLayerClass
+        isTextLayer($0)
       }) {
         throw StrataError.file(
           path: path,
           reason:
-            "has a \(textLayerClass) '\((layerName(stray) ?? "?").prefix(100))' that is not applied to a string Input; Strata vectorizes text only at a model's input"
+            "has a \(stray["class_name"]?.stringValue ?? "text layer") '\((layerName(stray) ?? "?").prefix(100))' that is not applied to a string Input; Strata vectorizes text only at a model's input"
         )
       }
     }
@@ -342,7 +359,7 @@ extension KerasFile {
     let byName = Dictionary(
       records.compactMap { record -> (String, String)? in
         guard let object = record.objectValue,
-          object["class_name"]?.stringValue == textLayerClass,
+          isTextLayer(object),
           let name = object["config"]?.objectValue?["name"]?.stringValue,
           let inputName = object["inbound_nodes"]?.arrayValue?.first?.objectValue?["args"]?
             .arrayValue?.first?.objectValue?["config"]?.objectValue?["keras_history"]?.arrayValue?
@@ -352,7 +369,7 @@ extension KerasFile {
         return (inputName, name)
       }, uniquingKeysWith: { first, _ in first })
     return model.textInputs.sorted { $0.key < $1.key }.compactMap { _, text in
-      guard let name = byName[text.inputName], let group = groups[name] else { return nil }
+      guard let name = byName[text.inputName], let group = groups[name]?.group else { return nil }
       return (group, text.vectorizer)
     }
   }
@@ -360,7 +377,8 @@ extension KerasFile {
   /// Writes the empty variable groups Keras keeps for each text input's layer, and its idf weights.
   static func writeTextWeights(of model: Model, into file: HDF5File) throws {
     for (group, vectorizer) in textGroups(of: model) {
-      for base in ["layers/\(group)", "layers/\(group)/_lookup_layer"] {
+      let inner = vectorizer.kerasClassName == "TextVectorization"
+      for base in ["layers/\(group)"] + (inner ? ["layers/\(group)/_lookup_layer"] : []) {
         try file.createGroup("\(base)/vars")
         let idf = vectorizer.kerasIDFWeights
         if !idf.isEmpty {
@@ -375,7 +393,9 @@ extension KerasFile {
   static func textAssets(of model: Model) -> [(String, Data)] {
     textGroups(of: model).flatMap { group, vectorizer in
       let text = Data(vectorizer.vocabulary.joined(separator: "\n").utf8)
-      return vocabularyMembers(group: group).reversed().map { ($0, text) }
+      return vocabularyMembers(group: group, kind: vectorizer.kerasClassName).reversed().map {
+        ($0, text)
+      }
     }
   }
 }

@@ -37,8 +37,10 @@ private struct TextExpectation {
 @Suite("Keras text models")
 struct KerasTextTests {
   @Test(
-    "a .keras model whose string input feeds TextVectorization loads, vectorizes and predicts like Keras, and saves back as Keras writes it",
-    arguments: ["text_int", "text_multi_hot", "text_tf_idf"])
+    "a .keras model whose string input feeds TextVectorization or StringLookup loads, vectorizes and predicts like Keras, and saves back as Keras writes it",
+    arguments: [
+      "text_int", "text_multi_hot", "text_tf_idf", "string_lookup_int", "string_lookup_one_hot",
+    ])
   func loadsAndSavesTextModels(name: String) throws {
     let expected = try TextExpectation(name)
     let model = try loadModel(from: kerasFile("\(name).keras"))
@@ -50,16 +52,20 @@ struct KerasTextTests {
     defer { try? FileManager.default.removeItem(at: url) }
     try model.save(to: url)
     let members = try ZipArchive.read(Data(contentsOf: url), path: name)
+    let isLookup = name.hasPrefix("string_lookup")
+    let group = isLookup ? "string_lookup" : "text_vectorization"
     let vocabulary = try #require(
-      members["assets/layers/text_vectorization/vocabulary.txt"], "\(members.keys.sorted())")
+      members["assets/layers/\(group)/vocabulary.txt"], "\(members.keys.sorted())")
     #expect(
       String(decoding: vocabulary, as: UTF8.self) == expected.vocabulary.joined(separator: "\n"))
-    #expect(members["assets/layers/text_vectorization/_lookup_layer/vocabulary.txt"] == vocabulary)
+    if !isLookup {
+      #expect(members["assets/layers/\(group)/_lookup_layer/vocabulary.txt"] == vocabulary)
+    }
     let config = try ConfigValue(json: members["config.json"]!)
     let records = config.objectValue?["config"]?.objectValue?["layers"]?.arrayValue ?? []
     #expect(records.first?.objectValue?["config"]?.objectValue?["dtype"] == "string")
     let layer = try #require(records.dropFirst().first?.objectValue)
-    #expect(layer["class_name"] == "TextVectorization")
+    #expect(layer["class_name"] == (isLookup ? "StringLookup" : "TextVectorization"))
     #expect(layer["config"]?.objectValue?["vocabulary"] == .null)
     if name == "text_tf_idf" {
       let weights = try HDF5Reader(
@@ -132,6 +138,15 @@ struct KerasTextTests {
           ]))
     }
     #expect(missing.contains("vocabulary") && missing.contains("text_vectorization"), "\(missing)")
+
+    // StringLookup with more than one out-of-vocabulary index (hashed into buckets): named.
+    let buckets = fileError {
+      _ = try loadModel(
+        from: try editedKerasFile("string_lookup_int") {
+          $0 = $0.replacingOccurrences(of: "\"num_oov_indices\": 1", with: "\"num_oov_indices\": 3")
+        })
+    }
+    #expect(buckets.contains("StringLookup") && buckets.contains("num_oov_indices"), "\(buckets)")
 
     // A string input feeding a Dense layer: named, with what Strata takes instead.
     let misfed = fileError {

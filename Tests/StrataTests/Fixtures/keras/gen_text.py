@@ -1,9 +1,10 @@
-"""Keras 3 models whose input is text: Input(dtype="string") then TextVectorization, its vocabulary
-adapted and kept in the file's assets as Keras keeps it (idf weights in model.weights.h5).
+"""Keras 3 models whose input is text: Input(dtype="string") then TextVectorization or StringLookup,
+the vocabulary adapted and kept in the file's assets as Keras keeps it (idf weights in
+model.weights.h5).
 
 usage: KERAS_BACKEND=tensorflow PY gen_text.py OUT_DIR   (TextVectorization needs TensorFlow)
 Writes NAME.keras and NAME.expected.json: "texts" (the model's input), "vectorized" (the
-TextVectorization layer's output), "output" (the model's), "output_shape" and "tolerance".
+TextVectorization or StringLookup layer's output), "output" (the model's), "output_shape" and "tolerance".
 """
 import json, os, sys
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
@@ -54,19 +55,42 @@ def text_tf_idf():
     return keras.Model(inputs, layers.Dense(2)(vectorize(inputs))), vectorize
 
 
+COLORS = ["red", "green", "blue", "red", "yellow", "green", "red", "cyan"]
+SAMPLES = ["red", "purple", "green", "", "cyan", "blue"]
+
+
+def string_lookup_int():
+    """Category strings to indices (index 0 for unknown ones), embedded: a functional model."""
+    lookup = layers.StringLookup()
+    lookup.adapt(COLORS)
+    inputs = keras.Input(shape=(1,), dtype="string")
+    x = layers.Flatten()(layers.Embedding(lookup.vocabulary_size(), 3)(lookup(inputs)))
+    return keras.Model(inputs, layers.Dense(2)(x)), lookup
+
+
+def string_lookup_one_hot():
+    """Category strings one-hot in a Sequential model."""
+    lookup = layers.StringLookup(output_mode="one_hot")
+    lookup.adapt(COLORS)
+    model = keras.Sequential([keras.Input(shape=(1,), dtype="string"), lookup, layers.Dense(2)])
+    return model, lookup
+
+
 for i, (name, make) in enumerate([("text_int", text_int), ("text_multi_hot", text_multi_hot),
-                                  ("text_tf_idf", text_tf_idf)]):
+                                  ("text_tf_idf", text_tf_idf), ("string_lookup_int", string_lookup_int),
+                                  ("string_lookup_one_hot", string_lookup_one_hot)]):
     model, vectorize = make()
+    texts = SAMPLES if name.startswith("string_lookup") else TEXTS
     rng = np.random.default_rng(300 + i)
     for w in model.weights:
         v = np.asarray(w.numpy())
         if v.ndim == 1:
             w.assign(rng.normal(0, 0.2, v.shape).astype(np.float32))
-    x = tf.constant(np.array(TEXTS)[:, None])
+    x = tf.constant(np.array(texts)[:, None])
     y = np.asarray(model.predict(x, verbose=0))
     vectorized = np.asarray(vectorize(x))
     model.save(f"{OUT}/{name}.keras")
-    json.dump({"texts": TEXTS, "vectorized": vectorized.astype(np.float64).tolist(),
+    json.dump({"texts": texts, "vectorized": vectorized.astype(np.float64).tolist(),
                "output": y.astype(np.float64).tolist(), "output_shape": list(y.shape),
                "vocabulary": vectorize.get_vocabulary(),
                "tolerance": {"atol": 1e-5, "rtol": 1e-4}}, open(f"{OUT}/{name}.expected.json", "w"))
