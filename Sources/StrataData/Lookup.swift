@@ -77,6 +77,16 @@ public struct TokenVocabulary<Token: Hashable & Sendable>: Sendable {
   /// The width of a multi-hot, count or tf-idf row.
   var width: Int { padToMaxTokens ? maxTokens ?? size : size }
 
+  /// The idf weight of each output column (`"tf_idf"`; zero past the vocabulary), as Keras'
+  /// weights file holds them; empty in the other modes.
+  var paddedIDFWeights: [Float] {
+    guard outputMode == .tfIdf else { return [] }
+    return idfWeights + [Float](repeating: 0, count: max(width - size, 0))
+  }
+
+  /// The element type Keras gives the output: `"int64"` for ids, `"float32"` for the other modes.
+  var outputDType: String { outputMode == .int ? "int64" : "float32" }
+
   /// Sets the vocabulary (special tokens left out, or given first as Keras returns them).
   mutating func set(_ given: [Token], idfWeights givenWeights: [Float]? = nil) throws {
     var list = given

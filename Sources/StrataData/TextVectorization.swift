@@ -176,8 +176,7 @@ public final class TextVectorization: TextPreprocessing {
   /// The idf weight of each output column (`"tf_idf"`; zero past the vocabulary), as Keras'
   /// weights file holds them; empty in the other modes.
   public var kerasIDFWeights: [Float] {
-    guard lookup.outputMode == .tfIdf else { return [] }
-    return lookup.idfWeights + [Float](repeating: 0, count: max(lookup.width - lookup.size, 0))
+    lookup.paddedIDFWeights
   }
 
   /// `[outputSequenceLength]` token ids, or one column per vocabulary index.
@@ -195,7 +194,7 @@ public final class TextVectorization: TextPreprocessing {
   }
 
   /// `"int64"` for token ids, `"float32"` for the other modes, as Keras gives them.
-  public var outputDType: String { lookup.outputMode == .int ? "int64" : "float32" }
+  public var outputDType: String { lookup.outputDType }
 
   /// The model input's numbers for `texts`: ``callAsFunction(_:)``'s.
   public func modelInput(for texts: [String]) throws -> Tensor { try callAsFunction(texts) }
@@ -353,8 +352,7 @@ public final class StringLookup: TextPreprocessing {
 
   /// The idf weight of each output column (`"tf_idf"`), as Keras' weights file holds them.
   public var kerasIDFWeights: [Float] {
-    guard lookup.outputMode == .tfIdf else { return [] }
-    return lookup.idfWeights + [Float](repeating: 0, count: max(lookup.width - lookup.size, 0))
+    lookup.paddedIDFWeights
   }
 
   /// `[1]` index per sample's string, or one column per vocabulary index.
@@ -363,7 +361,7 @@ public final class StringLookup: TextPreprocessing {
   }
 
   /// `"int64"` for indices, `"float32"` for the other modes, as Keras gives them.
-  public var outputDType: String { lookup.outputMode == .int ? "int64" : "float32" }
+  public var outputDType: String { lookup.outputDType }
 
   /// The vocabulary, special tokens first.
   public var vocabulary: [String] { lookup.vocabulary }

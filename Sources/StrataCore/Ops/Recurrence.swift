@@ -131,11 +131,9 @@ private struct LSTMLoop {
                               (z.baseAddress! + row * g4).update(
                                 from: p.baseAddress! + (row * steps + t) * g4, count: g4)
                             }
-                            kernels.gemm(
-                              transposeA: false, transposeB: false, m: rb, n: g4, k: u, alpha: 1,
-                              a: UnsafeBufferPointer(state), b: w, beta: 1,
-                              c: UnsafeMutableBufferPointer(
-                                rebasing: z[(r0 * g4)..<((r0 + rb) * g4)]))
+                            multiplyState(
+                              state, by: w, rows: rows, width: g4, adding: true, into: z,
+                              kernels: kernels)
                             for row in rows {
                               let keep = keepSteps.map { $0[row * steps + t] != 0 } ?? true
                               let writes = returnSequences || s == steps - 1
@@ -242,6 +240,19 @@ private struct LSTMLoop {
     let dKernel = recurrentKernelGradient(stateInputs, dGates, kernels: kernels)
     return (dProjected, dKernel)
   }
+}
+
+/// `c[rows] = state · kernel` (`+=` when `adding`) for the batch rows `rows`: a step's product in
+/// one block of a loop split by rows (`state` holds those rows only, `c` is `[batch, width]`).
+func multiplyState(
+  _ state: UnsafeMutableBufferPointer<Float>, by kernel: UnsafeBufferPointer<Float>,
+  rows: Range<Int>, width g: Int, adding: Bool, into c: UnsafeMutableBufferPointer<Float>,
+  kernels: any Kernels
+) {
+  kernels.gemm(
+    transposeA: false, transposeB: false, m: rows.count, n: g, k: kernel.count / max(g, 1),
+    alpha: 1, a: UnsafeBufferPointer(state), b: kernel, beta: adding ? 1 : 0,
+    c: UnsafeMutableBufferPointer(rebasing: c[(rows.lowerBound * g)..<(rows.upperBound * g)]))
 }
 
 /// The rows `rows` of the state a step multiplies: `h`'s, or times the recurrent dropout `mask`

@@ -148,11 +148,9 @@ private struct GatedLoop {
                             from: h.baseAddress! + r0 * u, count: rb * u)
                           copyState(
                             h, rows: rows, units: u, mask: recurrentMask?.value, into: state)
-                          kernels.gemm(
-                            transposeA: false, transposeB: false, m: rb, n: g, k: u, alpha: 1,
-                            a: UnsafeBufferPointer(state), b: w, beta: 0,
-                            c: UnsafeMutableBufferPointer(
-                              rebasing: inner[(r0 * g)..<((r0 + rb) * g)]))
+                          multiplyState(
+                            state, by: w, rows: rows, width: g, adding: false, into: inner,
+                            kernels: kernels)
                           for row in rows {
                             let keep: Int32 =
                               (keepSteps.map { $0[row * steps + t] != 0 } ?? true) ? 1 : 0
