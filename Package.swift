@@ -141,7 +141,8 @@ let package = Package(
       .executableTarget(
         name: "bench",
         dependencies: [
-          "Strata", "StrataData", "StrataSeedModels", "StrataMPI", "CBLAS", "CDNNL", "CBenchPeak",
+          "Strata", "StrataData", "StrataKeras", "StrataSeedModels", "StrataMPI", "CBLAS", "CDNNL",
+          "CBenchPeak",
           "CStrataKernels",
           .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ],

@@ -38,6 +38,17 @@ struct Options: ParsableCommand {
       "Run as one rank of a distributed row (started by bench itself).", visibility: .hidden))
   var mpiWorker: String?
 
+  @Option(
+    help: ArgumentHelp(
+      "Where the Keras application models for the 'infer' rows are (written by Benchmarks/peers/applications_bench.py --write DIR).",
+      valueName: "dir"))
+  var applications = "Benchmarks/applications"
+
+  @Option(
+    name: .customLong("application-worker"),
+    help: ArgumentHelp("Run one 'infer' row (started by bench itself).", visibility: .hidden))
+  var applicationWorker: String?
+
   @Option(help: ArgumentHelp("Steps for --mpi-worker.", visibility: .hidden))
   var steps = 20
 

@@ -11,6 +11,9 @@ func main() throws {
   let options = Options.parseOrExit()
   if options.firstStep { return try firstStep() }
   if let name = options.mpiWorker { return try mpiWorker(name, steps: options.steps) }
+  if let row = options.applicationWorker {
+    return try applicationWorker(row, directory: options.applications)
+  }
   #if DEBUG
     // Debug figures mean nothing: `swift run bench`, as people type it, runs the release build.
     handOverToReleaseBuild()
@@ -53,6 +56,7 @@ func main() throws {
   rows += convolutionRows(options, machine, runs: runs)
   rows += try elementwiseRows(options, machine, runs: runs)
   rows += try modelRows(options, runs: runs)
+  rows += applicationRows(options)
   rows += try opsModelRows(options)
   rows += try sequenceModelRows(options)
   rows += distributedRows(options)

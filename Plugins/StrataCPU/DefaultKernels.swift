@@ -90,6 +90,17 @@ public struct DefaultKernels: Kernels {
     dnnl.convolution(g, input: input, kernel: kernel, bias: bias, output: output)
   }
 
+  public func inferenceConvolution(
+    _ g: ConvolutionGeometry, input: UnsafeBufferPointer<Float>, kernel: UnsafeBufferPointer<Float>,
+    kernelVersion: UInt64, bias: UnsafeBufferPointer<Float>?,
+    output: UnsafeMutableBufferPointer<Float>, epilogue: ConvolutionEpilogue
+  ) {
+    _ = DefaultKernels.shareTheCores
+    dnnl.inferenceConvolution(
+      g, input: input, kernel: kernel, kernelVersion: kernelVersion, bias: bias, output: output,
+      epilogue: epilogue)
+  }
+
   public func convolutionBackwardData(
     _ g: ConvolutionGeometry, outputGradient: UnsafeBufferPointer<Float>,
     kernel: UnsafeBufferPointer<Float>,

@@ -51,13 +51,15 @@ final class DNNLRuntime: @unchecked Sendable {
 
   /// Creates a primitive (and its descriptor) from an operation descriptor.
   func primitive(
-    _ operation: UnsafeRawPointer, hint: const_dnnl_primitive_desc_t? = nil, what: String
+    _ operation: UnsafeRawPointer, attributes: const_dnnl_primitive_attr_t? = nil,
+    hint: const_dnnl_primitive_desc_t? = nil, what: String
   )
     -> (dnnl_primitive_desc_t, dnnl_primitive_t)
   {
     var descriptor: dnnl_primitive_desc_t?
     check(
-      dnnl_primitive_desc_create(&descriptor, operation, nil, engine, hint), "\(what) descriptor")
+      dnnl_primitive_desc_create(&descriptor, operation, attributes, engine, hint),
+      "\(what) descriptor")
     var primitive: dnnl_primitive_t?
     check(dnnl_primitive_create(&primitive, descriptor), "\(what) primitive")
     return (descriptor!, primitive!)
@@ -156,6 +158,23 @@ final class WeightReorder {
       }
     }
     return UnsafeRawPointer(buffer)
+  }
+
+  /// From Keras' weights at `user` into `target`, a buffer of oneDNN's layout (a copy when the
+  /// layouts are the same).
+  func reorder(
+    _ runtime: DNNLRuntime, _ user: UnsafeRawPointer, into target: UnsafeMutableRawPointer
+  ) {
+    guard let primitive else {
+      var descriptor = dnnl_memory_desc_t()
+      var pointer: UnsafePointer<dnnl_memory_desc_t>?
+      dnnl_memory_get_memory_desc(from, &pointer)
+      descriptor = pointer!.pointee
+      target.copyMemory(from: user, byteCount: dnnl_memory_desc_get_size(&descriptor))
+      return
+    }
+    runtime.execute(
+      primitive, [(DNNL_ARG_FROM, from, user), (DNNL_ARG_TO, to, UnsafeRawPointer(target))])
   }
 
   /// Where a primitive should write weights in its layout, to be brought back with ``toUser(_:_:)``.

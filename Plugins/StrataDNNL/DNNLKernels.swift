@@ -13,6 +13,7 @@ final class PrimitiveCache: Sendable {
   private let convolutions = Mutex<[Key: ConvolutionPrimitives]>([:])
   private let poolings = Mutex<[Key: PoolingPrimitives]>([:])
   private let products = Mutex<[ProductShape: MatMulPrimitive]>([:])
+  private let inference = Mutex<[InferenceConvolution.Key: InferenceConvolution]>([:])
 
   func convolution(_ g: ConvolutionGeometry, hasBias: Bool, runtime: DNNLRuntime)
     -> ConvolutionPrimitives
@@ -26,6 +27,12 @@ final class PrimitiveCache: Sendable {
     cached(poolings, Key(convolution: nil, pooling: g, flag: maximum)) {
       PoolingPrimitives(g, maximum: maximum, runtime: runtime)
     }
+  }
+
+  func inferenceConvolution(_ key: InferenceConvolution.Key, runtime: DNNLRuntime)
+    -> InferenceConvolution
+  {
+    cached(inference, key) { InferenceConvolution(key, runtime: runtime) }
   }
 
   func matmul(_ shape: ProductShape, runtime: DNNLRuntime) -> MatMulPrimitive {
@@ -46,7 +53,7 @@ final class PrimitiveCache: Sendable {
 
   var count: Int {
     convolutions.withLock { $0.count } + poolings.withLock { $0.count }
-      + products.withLock { $0.count }
+      + products.withLock { $0.count } + inference.withLock { $0.count }
   }
 }
 
@@ -102,6 +109,25 @@ public struct DNNLKernels: Kernels {
     cache.convolution(g, hasBias: bias != nil, runtime: runtime).run(
       input: UnsafeRawPointer(input.baseAddress!), kernel: UnsafeRawPointer(kernel.baseAddress!),
       bias: bias.map { UnsafeRawPointer($0.baseAddress!) },
+      output: UnsafeMutableRawPointer(output.baseAddress!))
+  }
+
+  /// On a `forward_inference` primitive whose post-ops add the residual and apply the activation, one
+  /// per geometry and epilogue; a kernel with a version is reordered into oneDNN's layout once.
+  public func inferenceConvolution(
+    _ g: ConvolutionGeometry, input: UnsafeBufferPointer<Float>, kernel: UnsafeBufferPointer<Float>,
+    kernelVersion: UInt64, bias: UnsafeBufferPointer<Float>?,
+    output: UnsafeMutableBufferPointer<Float>, epilogue: ConvolutionEpilogue
+  ) {
+    guard let runtime = DNNLRuntime.shared else {
+      return ReferenceKernels().inferenceConvolution(
+        g, input: input, kernel: kernel, kernelVersion: kernelVersion, bias: bias, output: output,
+        epilogue: epilogue)
+    }
+    let key = InferenceConvolution.Key(geometry: g, hasBias: bias != nil, epilogue: epilogue)
+    cache.inferenceConvolution(key, runtime: runtime).run(
+      input: UnsafeRawPointer(input.baseAddress!), kernel: UnsafeRawPointer(kernel.baseAddress!),
+      kernelVersion: kernelVersion, bias: bias.map { UnsafeRawPointer($0.baseAddress!) },
       output: UnsafeMutableRawPointer(output.baseAddress!))
   }
 

@@ -46,12 +46,12 @@ public final class ActivationLayer: ShapePreservingLayer, SoftmaxHead {
   public func forward(_ x: Tensor, in context: Context) throws -> Tensor {
     try checkInput(x, layer: "Activation")
     input = context.isTraining ? x : nil
-    output.reuse(shape: x.shape)
+    output.reuse(shape: x.shape, in: context)
     let row = x.shape.last ?? 1
     x.withUnsafeBufferPointer { xs in
       output.withUnsafeMutableBufferPointer { activation.forward(xs, into: $0, rowLength: row) }
     }
-    return output
+    return output.handOut(in: context)
   }
 
   public var endsWithSoftmax: Bool { activation.identifier == "softmax" }

@@ -162,6 +162,26 @@ public final class BatchNormalization: Layer {
     return inputShape
   }
 
+  /// The per-channel `scale` and `shift` of inference (`y = x · scale + shift`, from the moving
+  /// statistics), computed as ``forward(_:in:)`` computes them; `nil` before `build`.
+  package var inferenceScaleShift: (scale: [Float], shift: [Float])? {
+    guard let movingMean, let movingVariance, let channels = inputShape.last else { return nil }
+    let g = gamma?.value.scalars, b = beta?.value.scalars
+    let mm = movingMean.value.scalars, mv = movingVariance.value.scalars
+    var scale = [Float](repeating: 0, count: channels), shift = scale
+    for c in 0..<channels {
+      let inverseDeviation = 1 / (mv[c] + config.epsilon).squareRoot()
+      scale[c] = inverseDeviation * (g?[c] ?? 1)
+      shift[c] = (b?[c] ?? 0) - mm[c] * scale[c]
+    }
+    return (scale, shift)
+  }
+
+  /// The parameters ``inferenceScaleShift`` is computed from.
+  package var statisticsParameters: [Parameter] {
+    [gamma, beta, movingMean, movingVariance].compactMap { $0 }
+  }
+
   public func forward(_ x: Tensor, in context: Context) throws -> Tensor {
     guard let movingMean, let movingVariance else {
       throw StrataError.invalidState("BatchNormalization: forward was called before build.")
@@ -201,7 +221,7 @@ public final class BatchNormalization: Layer {
         }
       }
     }
-    output.reuse(shape: x.shape)
+    output.reuse(shape: x.shape, in: context)
     let g = gamma?.value.scalars, b = beta?.value.scalars
     // y = x · scale + shift per channel, as Keras' backends compute it; the normalized input is
     // kept only for a backward pass.
@@ -245,7 +265,7 @@ public final class BatchNormalization: Layer {
     }
     input = context.isTraining ? x : nil
     usedBatchStatistics = batchStatistics
-    return output
+    return output.handOut(in: context)
   }
 
   public func backward(_ outputGradient: Tensor, in context: Context) throws -> Tensor {

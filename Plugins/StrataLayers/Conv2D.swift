@@ -161,6 +161,15 @@ public final class Conv2D: KernelLayer, Layer {
       dilation: config.dilationRate.tuple, same: same)
   }
 
+  /// What an inference plan needs to run this layer as one fused convolution: the geometry at
+  /// `batch`, the weights and the activation; `nil` before `build` or with `groups` above 1.
+  package func inferenceParts(batch: Int) -> (
+    geometry: ConvolutionGeometry, kernel: Parameter, bias: Parameter?, activation: any Activation
+  )? {
+    guard grouped == nil, let kernel, !inputShape.isEmpty else { return nil }
+    return (geometry.forBatch(batch, make: geometry(batch:)), kernel, bias, activation)
+  }
+
   public func build(inputShape: [Int], generator: inout SeededGenerator) throws -> [Int] {
     try requireImages(inputShape, layer: "Conv2D")
     self.inputShape = inputShape
@@ -198,7 +207,7 @@ public final class Conv2D: KernelLayer, Layer {
     if let grouped { return try grouped.forward(x, in: context) }
     let g = geometry.forBatch(x.shape[0], make: geometry(batch:))
     let shape = [g.batch, g.outputHeight, g.outputWidth, g.filters]
-    preactivation.reuse(shape: shape)
+    preactivation.reuse(shape: shape, in: context)
     x.withUnsafeBufferPointer { xs in
       kernel.value.withUnsafeBufferPointer { k in
         preactivation.withUnsafeMutableBufferPointer { z in
@@ -213,14 +222,15 @@ public final class Conv2D: KernelLayer, Layer {
       }
     }
     input = context.isTraining ? x : nil
-    if activation.isIdentity { return preactivation }
-    output.reuse(shape: shape)
+    if activation.isIdentity { return preactivation.handOut(in: context) }
+    output.reuse(shape: shape, in: context)
     preactivation.withUnsafeBufferPointer { z in
       output.withUnsafeMutableBufferPointer {
         activation.forward(z, into: $0, rowLength: g.filters)
       }
     }
-    return output
+    _ = preactivation.handOut(in: context)  // in inference, back to the pool now
+    return output.handOut(in: context)
   }
 
   public func backward(_ outputGradient: Tensor, in context: Context) throws -> Tensor {

@@ -114,7 +114,7 @@ public final class Dense: KernelLayer, SoftmaxHead {
     }
     let rows = x.count / inputFeatures, units = config.units
     let outputShape = Array(x.shape.dropLast()) + [units]
-    preactivation.reuse(shape: outputShape)
+    preactivation.reuse(shape: outputShape, in: context)
     context.kernels.gemm(x, kernel.value, into: &preactivation, m: rows, n: units, k: inputFeatures)
     if let bias {
       bias.value.withUnsafeBufferPointer { b in
@@ -122,12 +122,13 @@ public final class Dense: KernelLayer, SoftmaxHead {
       }
     }
     input = context.isTraining ? x : nil
-    if activation.isIdentity { return preactivation }
-    output.reuse(shape: outputShape)
+    if activation.isIdentity { return preactivation.handOut(in: context) }
+    output.reuse(shape: outputShape, in: context)
     preactivation.withUnsafeBufferPointer { z in
       output.withUnsafeMutableBufferPointer { activation.forward(z, into: $0, rowLength: units) }
     }
-    return output
+    _ = preactivation.handOut(in: context)  // in inference, back to the pool now
+    return output.handOut(in: context)
   }
 
   public var endsWithSoftmax: Bool { activation.identifier == "softmax" }

@@ -116,14 +116,14 @@ public final class Dropout: ShapePreservingLayer, RandomizedLayer {
     }
     for _ in 0..<after { _ = generator.nextUniform() }
     if drawn != x.shape { mask = Ops.expand(mask, to: x.shape) }
-    output.reuse(shape: x.shape)
+    output.reuse(shape: x.shape, in: context)
     x.withUnsafeBufferPointer { xs in
       mask.withUnsafeBufferPointer { m in
         output.withUnsafeMutableBufferPointer { context.kernels.multiply(xs, m, into: $0) }
       }
     }
     hasMask = true
-    return output
+    return output.handOut(in: context)
   }
 
   public func backward(_ outputGradient: Tensor, in context: Context) throws -> Tensor {

@@ -136,17 +136,18 @@ public final class ZeroPadding2D: Layer {
 
   public func forward(_ x: Tensor, in context: Context) throws -> Tensor {
     try checkInput(x, layer: "ZeroPadding2D", expected: inputShape)
-    output.reuse(shape: [
-      x.shape[0], inputShape[0] + config.top + config.bottom,
-      inputShape[1] + config.left + config.right, inputShape[2],
-    ])
+    output.reuse(
+      shape: [
+        x.shape[0], inputShape[0] + config.top + config.bottom,
+        inputShape[1] + config.left + config.right, inputShape[2],
+      ], in: context)
     x.withUnsafeBufferPointer { xs in
       output.withUnsafeMutableBufferPointer { y in
         y.update(repeating: 0)
         copy(batch: x.shape[0], from: xs, to: y, padding: true)
       }
     }
-    return output
+    return output.handOut(in: context)
   }
 
   public func backward(_ outputGradient: Tensor, in context: Context) throws -> Tensor {
@@ -238,7 +239,7 @@ public final class Rescaling: ShapePreservingLayer, Layer {
 
   public func forward(_ x: Tensor, in context: Context) throws -> Tensor {
     try checkInput(x, layer: "Rescaling")
-    output.reuse(shape: x.shape)
+    output.reuse(shape: x.shape, in: context)
     let channels = scales.count
     if channels > 0, scales.allSatisfy({ $0 == scales[0] }),
       offsets.allSatisfy({ $0 == offsets[0] })
@@ -247,7 +248,7 @@ public final class Rescaling: ShapePreservingLayer, Layer {
       x.withUnsafeBufferPointer { xs in
         output.withUnsafeMutableBufferPointer { simdMap(xs, into: $0) { $0 * scale + offset } }
       }
-      return output
+      return output.handOut(in: context)
     }
     x.withUnsafeBufferPointer { xs in
       output.withUnsafeMutableBufferPointer { ys in
@@ -256,7 +257,7 @@ public final class Rescaling: ShapePreservingLayer, Layer {
         }
       }
     }
-    return output
+    return output.handOut(in: context)
   }
 
   public func backward(_ outputGradient: Tensor, in context: Context) throws -> Tensor {

@@ -77,7 +77,7 @@ extension ElementwiseMerge {
       // A broadcast input is repeated to the output's shape first.
       if shape != saved.shape { inputs[i] = Ops.expand(input, to: [input.shape[0]] + saved.shape) }
     }
-    var output = Tensor(shape: inputs[0].shape)
+    var output = Tensor(uninitializedPooledShape: inputs[0].shape)  // combine writes all
     withBuffers(inputs) { buffers in
       output.withUnsafeMutableBufferPointer { combine(buffers, into: $0) }
     }
@@ -393,7 +393,7 @@ public final class Concatenate: MergeLayer {
     let batch = inputs[0].shape[0]
     var outputShape = inputShapes[0]
     outputShape[sampleAxis] = inputShapes.reduce(0) { $0 + $1[sampleAxis] }
-    var output = Tensor(shape: [batch] + outputShape)
+    var output = Tensor(uninitializedPooledShape: [batch] + outputShape)
     let (outer, inner) = runs()
     let total = inner.reduce(0, +)
     output.withUnsafeMutableBufferPointer { out in

@@ -103,7 +103,7 @@ public final class GaussianNoise: GaussianNoiseBase, RandomizedLayer, PerCallSta
     try checkInput(x, layer: "GaussianNoise")
     guard context.behavesAsTraining, config.stddev > 0 else { return x }
     drawNoise(like: x, mean: 0, deviation: config.stddev, in: context)
-    output.reuse(shape: x.shape)
+    output.reuse(shape: x.shape, in: context)
     x.withUnsafeBufferPointer { xs in
       noise.withUnsafeBufferPointer { n in
         output.withUnsafeMutableBufferPointer { y in
@@ -111,7 +111,7 @@ public final class GaussianNoise: GaussianNoiseBase, RandomizedLayer, PerCallSta
         }
       }
     }
-    return output
+    return output.handOut(in: context)
   }
 
   /// The gradient passes through unchanged: the noise does not depend on the input.
@@ -175,13 +175,13 @@ public final class GaussianDropout: GaussianNoiseBase, RandomizedLayer, PerCallS
     }
     drawNoise(
       like: x, mean: 1, deviation: (config.rate / (1 - config.rate)).squareRoot(), in: context)
-    output.reuse(shape: x.shape)
+    output.reuse(shape: x.shape, in: context)
     x.withUnsafeBufferPointer { xs in
       noise.withUnsafeBufferPointer { n in
         output.withUnsafeMutableBufferPointer { context.kernels.multiply(xs, n, into: $0) }
       }
     }
-    return output
+    return output.handOut(in: context)
   }
 
   /// The gradient times the call's noise.

@@ -94,7 +94,7 @@ public class Pooling2D {
   func prepare(_ x: Tensor, _ context: Context) throws -> PoolingGeometry {
     try checkInput(x, layer: name, expected: inputShape)
     let g = geometry.forBatch(x.shape[0], make: geometry(batch:))
-    output.reuse(shape: [g.batch, g.outputHeight, g.outputWidth, g.channels])
+    output.reuse(shape: [g.batch, g.outputHeight, g.outputWidth, g.channels], in: context)
     input = context.isTraining ? x : nil
     return g
   }
@@ -118,7 +118,7 @@ public final class MaxPooling2D: Pooling2D, Layer {
         }
       }
     }
-    return output
+    return output.handOut(in: context)
   }
 
   public func backward(_ outputGradient: Tensor, in context: Context) throws -> Tensor {
@@ -151,7 +151,7 @@ public final class AveragePooling2D: Pooling2D, Layer {
         context.kernels.averagePooling(g, input: xs, output: $0)
       }
     }
-    return output
+    return output.handOut(in: context)
   }
 
   public func backward(_ outputGradient: Tensor, in context: Context) throws -> Tensor {
@@ -224,7 +224,8 @@ public class GlobalPooling2D {
   func prepare(_ x: Tensor, _ context: Context) throws -> (batch: Int, pixels: Int, channels: Int) {
     try checkInput(x, layer: name, expected: inputShape)
     let channels = inputShape[2]
-    output.reuse(shape: [x.shape[0]] + (config.keepdims ? [1, 1, channels] : [channels]))
+    output.reuse(
+      shape: [x.shape[0]] + (config.keepdims ? [1, 1, channels] : [channels]), in: context)
     input = context.isTraining ? x : nil
     return (x.shape[0], inputShape[0] * inputShape[1], channels)
   }
@@ -248,7 +249,7 @@ public final class GlobalAveragePooling2D: GlobalPooling2D, Layer {
         }
       }
     }
-    return output
+    return output.handOut(in: context)
   }
 
   override func spread(
@@ -290,7 +291,7 @@ public final class GlobalMaxPooling2D: GlobalPooling2D, Layer {
         }
       }
     }
-    return output
+    return output.handOut(in: context)
   }
 
   override func spread(

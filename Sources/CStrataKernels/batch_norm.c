@@ -1,4 +1,5 @@
 #include "CStrataKernels.h"
+#include "expf.h"
 
 // No fused multiply-adds the source does not write: the same rounding as the Swift and ops
 // formulations these loops are checked against.
@@ -62,5 +63,39 @@ BN_CLONES void strata_bn_input_gradient(const float *restrict dy, const float *r
     const float *g = dy + r * channels, *h = xhat + r * channels;
     float *out = dx + r * channels;
     for (long c = 0; c < channels; c++) out[c] = scale[c] * (g[c] - mean_dy[c] - h[c] * mean_product[c]);
+  }
+}
+
+// Inference: y = activation(x · scale + shift) per channel in one pass (0: none, 1: relu, 2: relu6,
+// 3: swish as x · 1 / (1 + e^-x)), as the layers compute them one after the other.
+BN_CLONES void strata_bn_inference(const float *restrict x, const float *restrict scale,
+                                   const float *restrict shift, float *restrict y, long rows, long channels,
+                                   int activation) {
+  for (long r = 0; r < rows; r++) {
+    const float *xr = x + r * channels;
+    float *yr = y + r * channels;
+    switch (activation) {
+    case 1:
+      for (long c = 0; c < channels; c++) {
+        float v = xr[c] * scale[c] + shift[c];
+        yr[c] = v <= 0 ? 0 : v;
+      }
+      break;
+    case 2:
+      for (long c = 0; c < channels; c++) {
+        float v = xr[c] * scale[c] + shift[c];
+        v = v < 0 ? 0 : v;
+        yr[c] = v > 6 ? 6 : v;
+      }
+      break;
+    case 3:
+      for (long c = 0; c < channels; c++) {
+        float v = xr[c] * scale[c] + shift[c];
+        yr[c] = v * (1 / (1 + strata_expf(-v)));
+      }
+      break;
+    default:
+      for (long c = 0; c < channels; c++) yr[c] = xr[c] * scale[c] + shift[c];
+    }
   }
 }

@@ -76,12 +76,16 @@ open class Model {
   var nodeLayer: [(layer: Int, call: Int)] = []
   private var callCounts: [Int] = []
   /// For each node, the indices of the nodes its inputs come from (worked out once, used every step).
-  private var inputNodes: [[Int]] = []
+  var inputNodes: [[Int]] = []
   /// For each output, the index of the node producing it.
-  private var outputNodes: [Int] = []
+  var outputNodes: [Int] = []
   /// For each node, the last node that reads its value (`nil` for an output or an unread node):
   /// inference frees a value once its last reader ran, so peak memory is the live activations.
   private var lastReaders: [Int?] = []
+  /// How inference runs the graph (fused convolutions), worked out on the first inference run.
+  lazy var inferencePlan = makeInferencePlan()
+  /// Whether inference runs ``inferencePlan`` (`false`: every node as it is, the tests' reference).
+  var fusesInference = true
   /// The values of the last training forward pass, for replaying a shared layer's earlier calls.
   private var lastValues: [Tensor?] = []
   /// The per-call state of shared layers that keep one (dropout, batch normalization), by node.
@@ -323,21 +327,12 @@ open class Model {
     // nothing kept for a backward pass that will not come.
     var inference = context
     inference.isTraining = false
-    for (i, node) in nodes.enumerated() {
-      if node.inputs.isEmpty {
-        if context.isTraining { backwardNodes[i] = context.needsInputGradient }
-        let value = inputValues[i]
-        let expected = inputs[i].shape
-        guard value.rank == expected.count + 1, Array(value.shape.dropFirst()) == expected,
-          value.shape[0] == inputValues[0].shape[0]
-        else {
-          throw StrataError.shapeMismatch(
-            layer: label(i), received: kerasShape(value.shape, batch: false),
-            expected: kerasShape(expected) + " with the batch size of the other inputs")
-        }
-        values[i] = value
-        continue
-      }
+    // Pure inference runs the plan: fused convolutions, liveness with each chain as one step.
+    let plan =
+      context.isTraining || context.behavesAsTraining || !fusesInference ? nil : inferencePlan
+    let readers = plan?.lastReaders ?? lastReaders
+    func runNode(_ i: Int) throws {
+      let node = nodes[i]
       let arguments = inputNodes[i].map { values[$0]! }
       var nodeContext = context
       if context.isTraining {
@@ -359,14 +354,55 @@ open class Model {
         if nodeContext.isTraining { activityOutputs[i] = values[i]! }
       }
       activityPenalty += addedLoss(of: node.layer)
-      if !context.isTraining {
-        // In inference nothing is kept for a backward pass: a value goes once its last reader ran.
-        for source in inputNodes[i] where lastReaders[source] == i { values[source] = nil }
-      }
       if nodeContext.isTraining, callCounts[nodeLayer[i].layer] > 1,
         let stateful = node.layer as? any PerCallState
       {
         callStates[i] = stateful.saveCallState()
+      }
+    }
+    for (i, node) in nodes.enumerated() {
+      if node.inputs.isEmpty {
+        if context.isTraining { backwardNodes[i] = context.needsInputGradient }
+        let value = inputValues[i]
+        let expected = inputs[i].shape
+        guard value.rank == expected.count + 1, Array(value.shape.dropFirst()) == expected,
+          value.shape[0] == inputValues[0].shape[0]
+        else {
+          throw StrataError.shapeMismatch(
+            layer: label(i), received: kerasShape(value.shape, batch: false),
+            expected: kerasShape(expected) + " with the batch size of the other inputs")
+        }
+        values[i] = value
+        continue
+      }
+      if let plan, plan.skipped[i] { continue }
+      if let chain = plan?.fused[i] {
+        if masks[chain.source] == nil, chain.residual.map({ masks[$0] == nil }) ?? true {
+          var residual = chain.residual.flatMap { values[$0] }
+          // The residual's buffer becomes the output when this chain is its last reader.
+          if let r = chain.residual, r != chain.source, readers[r] == i { values[r] = nil }
+          do {
+            values[i] = try chain.run(values[chain.source]!, residual: &residual, in: context)
+          } catch let StrataError.shapeMismatch(layer, received, expected) {
+            throw StrataError.shapeMismatch(
+              layer: Ops.place(layer, label: label(chain.nodes[0])), received: received,
+              expected: expected)
+          }
+        } else {
+          // Masks arrive: the chain's layers run one by one, as the graph says.
+          for n in chain.nodes { try runNode(n) }
+          for n in chain.nodes.dropLast() { (values[n], masks[n]) = (nil, nil) }
+        }
+        for source in [chain.source] + (chain.residual.map { [$0] } ?? [])
+        where readers[source] == i {
+          values[source] = nil
+        }
+        continue
+      }
+      try runNode(i)
+      if !context.isTraining {
+        // In inference nothing is kept for a backward pass: a value goes once its last reader ran.
+        for source in inputNodes[i] where readers[source] == i { values[source] = nil }
       }
     }
     let outputs = outputNodes.map { values[$0]! }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// The heavy operations layers call, on row-major buffers.
 ///
 /// Every requirement has a plain-loop default: together the defaults are ``ReferenceKernels``, the
@@ -36,6 +38,15 @@ public protocol Kernels: Sendable {
     outputGradient: UnsafeBufferPointer<Float>,
     kernelGradient: UnsafeMutableBufferPointer<Float>,
     biasGradient: UnsafeMutableBufferPointer<Float>?)
+  /// A convolution for inference with what follows it fused: `output = activation(conv(input) + bias
+  /// [+ output])`, where the output's previous contents are added when `epilogue.addsToOutput` (a
+  /// residual connection). `kernelVersion` is 0, or a number that changes whenever the kernel's
+  /// contents do and is never used again for other contents: a backend may then keep the kernel in
+  /// its own layout between calls.
+  func inferenceConvolution(
+    _ g: ConvolutionGeometry, input: UnsafeBufferPointer<Float>, kernel: UnsafeBufferPointer<Float>,
+    kernelVersion: UInt64, bias: UnsafeBufferPointer<Float>?,
+    output: UnsafeMutableBufferPointer<Float>, epilogue: ConvolutionEpilogue)
   /// The bytes of state max pooling keeps from forward to backward (oneDNN's workspace); 0 for the reference.
   func maxPoolingWorkspaceBytes(_ g: PoolingGeometry) -> Int
   /// Max pooling over NHWC windows; `workspace` holds ``maxPoolingWorkspaceBytes(_:)`` bytes.
@@ -126,6 +137,62 @@ extension Kernels {
     alpha: Float, x: UnsafeBufferPointer<Float>, y: UnsafeMutableBufferPointer<Float>
   ) {
     for i in 0..<y.count { y[i] += alpha * x[i] }
+  }
+}
+
+/// What an inference convolution computes after its product and bias
+/// (``Kernels/inferenceConvolution(_:input:kernel:kernelVersion:bias:output:epilogue:)``): a
+/// residual addition, then an activation.
+public struct ConvolutionEpilogue: Sendable, Hashable {
+  /// An activation a convolution can apply as it writes its output.
+  public enum Activation: Sendable, Hashable {
+    /// `max(x, 0)`.
+    case relu
+    /// `min(max(x, 0), 6)`: Keras' `ReLU(max_value=6)`, `relu6`.
+    case relu6
+    /// `x · sigmoid(x)`: Keras' `swish` and `silu`.
+    case swish
+
+    /// The activation applied to one value, as the reference computes it.
+    public func callAsFunction(_ x: Float) -> Float {
+      switch self {
+      case .relu: return max(x, 0)
+      case .relu6: return min(max(x, 0), 6)
+      case .swish: return x / (1 + Foundation.exp(-x))
+      }
+    }
+  }
+
+  /// Whether the output's previous contents are added to the result (before the activation).
+  public var addsToOutput: Bool
+  /// The activation applied last, if any.
+  public var activation: Activation?
+
+  /// An epilogue adding the output's contents when `addsToOutput`, then applying `activation`.
+  public init(addsToOutput: Bool = false, activation: Activation? = nil) {
+    self.addsToOutput = addsToOutput
+    self.activation = activation
+  }
+}
+
+extension Kernels {
+  /// The convolution, then the epilogue in plain loops: what a backend without fused primitives does.
+  public func inferenceConvolution(
+    _ g: ConvolutionGeometry, input: UnsafeBufferPointer<Float>, kernel: UnsafeBufferPointer<Float>,
+    kernelVersion: UInt64, bias: UnsafeBufferPointer<Float>?,
+    output: UnsafeMutableBufferPointer<Float>, epilogue: ConvolutionEpilogue
+  ) {
+    if epilogue.addsToOutput {
+      let product = UnsafeMutableBufferPointer<Float>.allocate(capacity: output.count)
+      defer { product.deallocate() }
+      convolution(g, input: input, kernel: kernel, bias: bias, output: product)
+      for i in 0..<output.count { output[i] += product[i] }
+    } else {
+      convolution(g, input: input, kernel: kernel, bias: bias, output: output)
+    }
+    if let activation = epilogue.activation {
+      for i in 0..<output.count { output[i] = activation(output[i]) }
+    }
   }
 }
 

@@ -8,7 +8,12 @@ public final class Parameter: @unchecked Sendable {
   /// The Keras weight name: `kernel`, `bias`, `alpha`, `moving_mean`.
   public let name: String
   /// The weight itself.
-  public var value: Tensor
+  public var value: Tensor {
+    didSet { version &+= 1 }  // without oldValue: a write through the property stays in place
+  }
+  /// Counts the writes to ``value`` (an optimizer's update, loaded weights): what is derived from the
+  /// weight (an inference plan's folded kernel) is worked out again when it changed.
+  public private(set) var version: UInt64 = 0
   /// `d(loss)/d(value)`, the same shape as `value`; written by the layer's `backward`.
   public var gradient: Tensor
   /// Non-trainable parameters (batch normalization's moving statistics, the weights of a frozen layer)

@@ -24,14 +24,15 @@ public final class TensorStorage: @unchecked Sendable {
   /// when this storage is freed: the memory of op results, which repeat their sizes step after step.
   /// `nil` when the system has not the memory.
   init?(pooledCapacity capacity: Int, zeroed: Bool = true) {
-    if let base = BufferPool.take(capacity) {
+    if let (base, kept) = BufferPool.take(capacity) {
       if zeroed { base.update(repeating: 0, count: max(1, capacity)) }
       self.base = base
+      self.capacity = kept
     } else {
-      guard let base = Self.allocate(capacity) else { return nil }
+      guard let base = Self.allocate(capacity, zeroed: zeroed) else { return nil }
       self.base = base
+      self.capacity = capacity
     }
-    self.capacity = capacity
     pooled = true
   }
 
@@ -44,8 +45,10 @@ public final class TensorStorage: @unchecked Sendable {
     pooled = false
   }
 
-  /// `capacity` zeroed floats from `posix_memalign`, which reports a failure instead of aborting.
-  private static func allocate(_ capacity: Int) -> UnsafeMutablePointer<Float>? {
+  /// `capacity` floats from `posix_memalign`, which reports a failure instead of aborting; zeroed
+  /// unless the caller writes every one first.
+  private static func allocate(_ capacity: Int, zeroed: Bool = true) -> UnsafeMutablePointer<Float>?
+  {
     let count = max(1, capacity)
     let (bytes, overflow) = count.multipliedReportingOverflow(by: MemoryLayout<Float>.stride)
     var raw: UnsafeMutableRawPointer?
@@ -53,7 +56,7 @@ public final class TensorStorage: @unchecked Sendable {
       return nil
     }
     let base = raw.bindMemory(to: Float.self, capacity: count)
-    base.initialize(repeating: 0, count: count)
+    if zeroed { base.initialize(repeating: 0, count: count) }
     return base
   }
 
@@ -103,7 +106,9 @@ public struct Tensor: Sendable, Equatable, CustomStringConvertible {
 
   /// A pooled tensor whose elements the caller writes, every one, before reading any: a buffer
   /// the pool gives back is not cleared first (an op's result, written whole).
-  init(uninitializedPooledShape shape: [Int]) { self.init(pooledShape: shape, zeroed: false) }
+  package init(uninitializedPooledShape shape: [Int]) {
+    self.init(pooledShape: shape, zeroed: false)
+  }
 
   /// A pooled tensor, zeroed or not. Programmer precondition: a shape the machine has memory for.
   private init(pooledShape shape: [Int], zeroed: Bool) {
@@ -250,6 +255,34 @@ public struct Tensor: Sendable, Equatable, CustomStringConvertible {
     if newCount > storage.capacity || !isKnownUniquelyReferenced(&storage) {
       storage = TensorStorage(capacity: newCount)
     }
+  }
+
+  /// A tensor of no elements whose storage every copy shares: what a layer holds in place of an
+  /// output it handed over.
+  package static let empty = Tensor(shape: [0])
+
+  /// Makes this a buffer of `shape` for a layer to write its output into. In training (`context`'s
+  /// ``Context/isTraining``) it is the layer's own buffer, kept and written again next step, as
+  /// ``reuse(shape:)``; in inference a buffer from the pool that the layer hands over with
+  /// ``handOut(in:)``, so that nothing holds it once the graph's last reader ran: inference keeps
+  /// the live activations only. Its elements are not cleared: the layer writes every one.
+  public mutating func reuse(shape newShape: [Int], in context: Context) {
+    if context.isTraining {
+      reuse(shape: newShape)
+    } else {
+      self = Tensor(uninitializedPooledShape: newShape)
+    }
+  }
+
+  /// Whether no other tensor shares this one's storage: writing it then copies nothing.
+  package mutating func isUniquelyReferenced() -> Bool { isKnownUniquelyReferenced(&storage) }
+
+  /// This tensor, for a layer to return after writing it; in inference the layer keeps nothing of it
+  /// (see ``reuse(shape:in:)``).
+  public mutating func handOut(in context: Context) -> Tensor {
+    let result = self
+    if !context.isTraining { self = Tensor.empty }
+    return result
   }
 
   /// The same elements with another shape of the same count, sharing storage until one is written.

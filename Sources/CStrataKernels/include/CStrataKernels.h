@@ -109,6 +109,10 @@ void strata_bn_sums_of_squares(const float *x, long rows, long channels, double 
 /// `xhat = (x - mean[c]) · inv[c]`.
 void strata_bn_normalize(const float *x, const float *mean, const float *inv, float *xhat, long rows,
                          long channels);
+/// Inference: `y = activation(x · scale[c] + shift[c])` in one pass; `activation` 0 none, 1 relu,
+/// 2 relu6, 3 swish.
+void strata_bn_inference(const float *x, const float *scale, const float *shift, float *y, long rows,
+                         long channels, int activation);
 /// `dx = scale[c] · (dy - mean_dy[c] - xhat · mean_product[c])` with batch statistics, or
 /// `dx = scale[c] · dy` when `xhat` is NULL (moving statistics).
 void strata_bn_input_gradient(const float *dy, const float *xhat, const float *scale, const float *mean_dy,

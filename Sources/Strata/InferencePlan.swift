@@ -1,0 +1,310 @@
+import CStrataKernels
+import Foundation
+import StrataCore
+import StrataLayers
+import Synchronization
+
+/// How a functional model runs in inference (`predict`, `evaluate`, validation): chains of
+/// `Conv2D` → `BatchNormalization` → `Add` (a residual) → activation run as one convolution, with the
+/// batch normalization folded into the kernel and bias and the addition and activation fused as
+/// the primitive's post-ops, as inference runtimes do; every other node runs as it is. Worked out once
+/// per model; the folded weights are worked out again when a weight they come from changes.
+final class InferencePlan {
+  /// The fused chains, by the node whose value each produces (the chain's last).
+  let fused: [Int: any FusedChain]
+  /// The nodes inside a fused chain before its last: they do not run.
+  let skipped: [Bool]
+  /// For each node, the last node (or fused chain, by its last node) that reads its value: the
+  /// graph's liveness with the chains as single steps.
+  let lastReaders: [Int?]
+
+  init(fused: [Int: any FusedChain], skipped: [Bool], lastReaders: [Int?]) {
+    self.fused = fused
+    self.skipped = skipped
+    self.lastReaders = lastReaders
+  }
+}
+
+/// Layers of a graph run as one step in inference.
+protocol FusedChain: AnyObject {
+  /// The chain's nodes, in order; its value is the last's.
+  var nodes: [Int] { get }
+  /// The node whose value the chain's first layer reads.
+  var source: Int { get }
+  /// The node whose value is added (a residual connection), if any.
+  var residual: Int? { get }
+  /// The chain's output for `input` (and `residual`, which it may take over).
+  func run(_ input: Tensor, residual: inout Tensor?, in context: Context) throws -> Tensor
+}
+
+/// A `BatchNormalization` not after a convolution, and the activation after it: one pass.
+final class FusedNormalization: FusedChain {
+  let nodes: [Int]
+  let source: Int
+  var residual: Int? { nil }
+  let normalization: BatchNormalization
+  /// `strata_bn_inference`'s activation code.
+  let activation: Int32
+  private let parameters: [Parameter]
+  private var versions: [UInt64] = []
+  private var scale: [Float] = [], shift: [Float] = []
+
+  init(nodes: [Int], source: Int, normalization: BatchNormalization, activation: Int32) {
+    self.nodes = nodes
+    self.source = source
+    self.normalization = normalization
+    self.activation = activation
+    parameters = normalization.statisticsParameters
+  }
+
+  func run(_ input: Tensor, residual: inout Tensor?, in context: Context) throws -> Tensor {
+    let current = parameters.map(\.version)
+    if current != versions || scale.isEmpty {
+      guard let (scale, shift) = normalization.inferenceScaleShift else {
+        throw StrataError.invalidState("BatchNormalization: forward was called before build.")
+      }
+      (self.scale, self.shift, versions) = (scale, shift, current)
+    }
+    let channels = scale.count
+    guard input.shape.last == channels else {
+      throw StrataError.shapeMismatch(
+        layer: "BatchNormalization", received: kerasShape(input.shape, batch: false),
+        expected: "a last axis of \(channels)")
+    }
+    var output = Tensor(uninitializedPooledShape: input.shape)
+    input.withUnsafeBufferPointer { x in
+      output.withUnsafeMutableBufferPointer { y in
+        strata_bn_inference(
+          x.baseAddress, scale, shift, y.baseAddress, x.count / max(channels, 1), channels,
+          activation)
+      }
+    }
+    return output
+  }
+}
+
+/// A convolution with the batch normalization, residual addition and activation after it folded in.
+final class FusedConvolution: FusedChain {
+  /// The chain's nodes, in order: the convolution first, its value the last's.
+  let nodes: [Int]
+  /// The node whose value the convolution reads.
+  let source: Int
+  /// The node whose value is added (a residual connection), if any.
+  let residual: Int?
+  let convolution: Conv2D
+  let batchNormalization: BatchNormalization?
+  let epilogue: ConvolutionEpilogue
+  /// The weights folded from: their versions when last folded.
+  private let parameters: [Parameter]
+  private var versions: [UInt64] = []
+  private(set) var kernel = Tensor(shape: [0])
+  private(set) var bias: Tensor?
+  /// A number for the folded kernel's contents, never used twice in the process (see
+  /// ``StrataCore/Kernels/inferenceConvolution(_:input:kernel:kernelVersion:bias:output:epilogue:)``).
+  private(set) var kernelVersion: UInt64 = 0
+  private static let serials = Atomic<UInt64>(0)
+
+  init(
+    nodes: [Int], source: Int, residual: Int?, convolution: Conv2D,
+    batchNormalization: BatchNormalization?, epilogue: ConvolutionEpilogue, parameters: [Parameter]
+  ) {
+    self.nodes = nodes
+    self.source = source
+    self.residual = residual
+    self.convolution = convolution
+    self.batchNormalization = batchNormalization
+    self.epilogue = epilogue
+    self.parameters = parameters
+  }
+
+  /// Folds the batch normalization into the kernel and bias, unless no weight changed since.
+  func refresh() throws {
+    let current = parameters.map(\.version)
+    if current == versions, kernelVersion != 0 { return }
+    versions = current
+    kernelVersion = Self.serials.wrappingAdd(1, ordering: .relaxed).newValue
+    guard let (_, k, b, _) = convolution.inferenceParts(batch: 1) else { return }
+    guard let (scale, shift) = batchNormalization?.inferenceScaleShift else {
+      kernel = k.value
+      bias = b?.value
+      return
+    }
+    let filters = scale.count
+    var folded = k.value
+    folded.withUnsafeMutableBufferPointer { w in
+      for start in stride(from: 0, to: w.count, by: filters) {
+        for o in 0..<filters { w[start + o] *= scale[o] }
+      }
+    }
+    let convolutionBias = b?.value.scalars ?? [Float](repeating: 0, count: filters)
+    kernel = folded
+    bias = try Tensor(
+      shape: [filters], scalars: (0..<filters).map { convolutionBias[$0] * scale[$0] + shift[$0] })
+  }
+
+  /// The chain's output for `input`, added to `residual` when there is one (whose buffer it writes
+  /// when nothing else holds it).
+  func run(_ input: Tensor, residual: inout Tensor?, in context: Context) throws -> Tensor {
+    guard let (g, _, _, _) = convolution.inferenceParts(batch: input.shape[0]) else {
+      throw StrataError.invalidState("Conv2D: forward was called before build.")
+    }
+    try refresh()
+    let shape = [g.batch, g.outputHeight, g.outputWidth, g.filters]
+    var output: Tensor
+    if var residual = residual.take() {
+      guard residual.shape == shape else {
+        throw StrataError.shapeMismatch(
+          layer: "Add", received: kerasShape(residual.shape, batch: false),
+          expected: kerasShape(shape, batch: false))
+      }
+      if !residual.isUniquelyReferenced() {
+        var copy = Tensor(uninitializedPooledShape: shape)
+        copy.withUnsafeMutableBufferPointer { target in
+          residual.withUnsafeBufferPointer { _ = target.initialize(from: $0) }
+        }
+        residual = copy
+      }
+      output = residual
+    } else {
+      output = Tensor(uninitializedPooledShape: shape)
+    }
+    input.withUnsafeBufferPointer { x in
+      kernel.withUnsafeBufferPointer { k in
+        output.withUnsafeMutableBufferPointer { y in
+          if let bias {
+            bias.withUnsafeBufferPointer { b in
+              context.kernels.inferenceConvolution(
+                g, input: x, kernel: k, kernelVersion: kernelVersion, bias: b, output: y,
+                epilogue: epilogue)
+            }
+          } else {
+            context.kernels.inferenceConvolution(
+              g, input: x, kernel: k, kernelVersion: kernelVersion, bias: nil, output: y,
+              epilogue: epilogue)
+          }
+        }
+      }
+    }
+    return output
+  }
+}
+
+extension Model {
+  /// The inference plan of this model's graph (see ``InferencePlan``).
+  func makeInferencePlan() -> InferencePlan {
+    var readers = [[Int]](repeating: [], count: nodes.count)
+    for (reader, sources) in inputNodes.enumerated() {
+      for source in sources { readers[source].append(reader) }
+    }
+    let isOutput = Set(outputNodes)
+    /// The one node reading `node`'s value, when exactly one does and it is not a model output.
+    func soleReader(_ node: Int) -> Int? {
+      guard readers[node].count == 1, !isOutput.contains(node) else { return nil }
+      return readers[node][0]
+    }
+    func fusable(_ activation: any Activation) -> ConvolutionEpilogue.Activation?? {
+      switch activation.identifier {
+      case "linear": return .some(nil)
+      case "relu": return .relu
+      case "relu6": return .relu6
+      case "swish", "silu": return .swish
+      default: return nil
+      }
+    }
+    func fusableActivation(of node: Int) -> ConvolutionEpilogue.Activation? {
+      let layer = nodes[node].layer
+      if let layer = layer as? ActivationLayer, let kind = fusable(layer.activation) {
+        return kind
+      }
+      if let layer = layer as? ReLULayer, layer.config.negativeSlope == 0,
+        layer.config.threshold == 0
+      {
+        switch layer.config.maxValue {
+        case nil: return .relu
+        case 6: return .relu6
+        default: return nil
+        }
+      }
+      return nil
+    }
+    var fused: [Int: any FusedChain] = [:]
+    var skipped = [Bool](repeating: false, count: nodes.count)
+    var claimed: Set<Int> = [], residuals: Set<Int> = []
+    for (c, node) in nodes.enumerated() {
+      guard !claimed.contains(c), let convolution = node.layer as? Conv2D, inputNodes[c].count == 1,
+        let (_, kernel, bias, activation) = convolution.inferenceParts(batch: 1),
+        let convolutionActivation = fusable(activation),
+        (convolution as any Layer as? any ActivityRegularized)?.activityRegularizer == nil
+      else { continue }
+      var chain = [c]
+      var parameters = [kernel] + (bias.map { [$0] } ?? [])
+      var batchNormalization: BatchNormalization?
+      var residual: Int?
+      var epilogueActivation = convolutionActivation
+      /// Whether the chain can take `next` after its last node: nobody else claimed it, and the last
+      /// node's value is not one another chain reads as its residual.
+      func canExtend(to next: Int) -> Bool {
+        !claimed.contains(next) && !residuals.contains(chain.last!)
+      }
+      if convolutionActivation == nil, let b = soleReader(c), canExtend(to: b),
+        let normalization = nodes[b].layer as? BatchNormalization,
+        normalization.inferenceScaleShift != nil
+      {
+        batchNormalization = normalization
+        parameters += normalization.statisticsParameters
+        chain.append(b)
+        if let a = soleReader(b), canExtend(to: a), nodes[a].layer is Add,
+          inputNodes[a].count == 2, nodes[a].outputShape == nodes[b].outputShape,
+          let other = inputNodes[a].first(where: { $0 != b }),
+          nodes[other].outputShape == nodes[b].outputShape, !skipped[other]
+        {
+          residual = other
+          residuals.insert(other)
+          chain.append(a)
+        }
+        if let r = soleReader(chain.last!), canExtend(to: r), let kind = fusableActivation(of: r) {
+          epilogueActivation = kind
+          chain.append(r)
+        }
+      }
+      claimed.formUnion(chain)
+      let tail = chain.last!
+      for skippedNode in chain.dropLast() { skipped[skippedNode] = true }
+      fused[tail] = FusedConvolution(
+        nodes: chain, source: inputNodes[c][0], residual: residual, convolution: convolution,
+        batchNormalization: batchNormalization,
+        epilogue: ConvolutionEpilogue(
+          addsToOutput: residual != nil, activation: epilogueActivation),
+        parameters: parameters)
+    }
+    // Batch normalizations no convolution took, with the activation after them.
+    for (b, node) in nodes.enumerated() {
+      guard !claimed.contains(b), let normalization = node.layer as? BatchNormalization,
+        inputNodes[b].count == 1, normalization.inferenceScaleShift != nil
+      else { continue }
+      var chain = [b]
+      var code: Int32 = 0
+      if let r = soleReader(b), !claimed.contains(r), !residuals.contains(b),
+        let kind = fusableActivation(of: r)
+      {
+        chain.append(r)
+        code = kind == .relu ? 1 : kind == .relu6 ? 2 : 3
+      }
+      claimed.formUnion(chain)
+      if chain.count > 1 { skipped[b] = true }
+      fused[chain.last!] = FusedNormalization(
+        nodes: chain, source: inputNodes[b][0], normalization: normalization, activation: code)
+    }
+    // Liveness with each chain read at its last node.
+    var step = Array(nodes.indices)
+    for (tail, chain) in fused { for node in chain.nodes { step[node] = tail } }
+    var lastReaders = [Int?](repeating: nil, count: nodes.count)
+    for (reader, sources) in inputNodes.enumerated() {
+      for source in sources where step[source] != step[reader] {
+        lastReaders[source] = max(lastReaders[source] ?? 0, step[reader])
+      }
+    }
+    for output in outputNodes { lastReaders[output] = nil }
+    return InferencePlan(fused: fused, skipped: skipped, lastReaders: lastReaders)
+  }
+}

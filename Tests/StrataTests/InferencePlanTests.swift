@@ -1,0 +1,106 @@
+import Foundation
+import StrataTesting
+import Testing
+
+@testable import Strata
+
+/// Every chain the inference plan fuses, and the ways a chain ends: BatchNormalization folded into
+/// the convolution, a residual Add (whose input is also read elsewhere, or is the convolution's own
+/// input), relu, relu6 and swish as post-ops, a convolution with its own activation, and one alone.
+private func residualModel() throws -> Model {
+  setRandomSeed(11)
+  let input = try Input(shape: [9, 9, 4])
+  var x = try Conv2D(4, 3, padding: "same")(input)
+  x = try BatchNormalization()(x)
+  let stem = try ActivationLayer("relu")(x)
+  // A residual read by two layers: its buffer cannot become the sum's.
+  var branch = try Conv2D(4, 1)(stem)
+  branch = try BatchNormalization()(branch)
+  var y = try Add()([stem, branch])
+  y = try ReLULayer(maxValue: 6)(y)
+  let side = try Conv2D(4, 1, activation: "relu")(stem)
+  // The convolution's input is the residual too.
+  var z = try Conv2D(4, 3, padding: "same")(y)
+  z = try BatchNormalization()(z)
+  z = try Add()([y, z])
+  z = try ActivationLayer("swish")(z)
+  // A batch normalization no convolution precedes, and its activation: one pass.
+  let merged = try ActivationLayer("relu")(try BatchNormalization()(try Add()([z, side])))
+  var w = try Conv2D(6, 3, strides: 2)(merged)
+  w = try BatchNormalization()(w)
+  let pooled = try GlobalAveragePooling2D()(w)
+  return try Model(inputs: [input], outputs: [try Dense(3, activation: "softmax")(pooled)])
+}
+
+/// Moving statistics, scales and offsets away from their initial values, so folding shows.
+private func randomizeNormalization(_ model: Model, seed: UInt64) throws {
+  var generator = SeededGenerator(seed: seed)
+  for layer in model.layers.compactMap({ $0 as? BatchNormalization }) {
+    let channels = try #require(layer.movingMean?.shape[0])
+    layer.movingMean?.value = try randomTensor([channels], using: &generator)
+    layer.movingVariance?.value = try randomTensor([channels], in: 0.2...2, using: &generator)
+    layer.gamma?.value = try randomTensor([channels], in: 0.5...1.5, using: &generator)
+    layer.beta?.value = try randomTensor([channels], using: &generator)
+  }
+}
+
+private func maxDifference(_ a: Tensor, _ b: Tensor) -> Float {
+  zip(a.scalars, b.scalars).map { abs($0 - $1) }.max() ?? .infinity
+}
+
+@Test func inferenceFusesConvolutionChainsWithTheUnfusedNumbers() throws {
+  let model = try residualModel()
+  try randomizeNormalization(model, seed: 3)
+  var generator = SeededGenerator(seed: 4)
+  let x = try randomTensor([5, 9, 9, 4], in: -2...2, using: &generator)
+  let fused = try model.predict(x, batchSize: 2)
+  let plan = model.inferencePlan
+  // Five convolutions, each the head of a chain: conv+BN+relu, conv+BN+Add+relu6, conv(relu) alone,
+  // conv+BN+Add+swish, conv+BN; and BN+relu.
+  #expect(plan.fused.count == 6)
+  let chains = plan.fused.values.map(\.nodes.count).sorted()
+  #expect(chains == [1, 2, 2, 3, 4, 4])
+  #expect(plan.skipped.filter { $0 }.count == chains.reduce(0) { $0 + $1 - 1 })
+  model.fusesInference = false
+  let unfused = try model.predict(x, batchSize: 2)
+  #expect(fused.shape == [5, 3])
+  #expect(maxDifference(fused, unfused) < 1e-6)
+  // The plain-loop backend's epilogue (the default of every backend) gives the same numbers.
+  model.fusesInference = true
+  model.kernels = ReferenceKernels()
+  #expect(maxDifference(try model.predict(x, batchSize: 5), unfused) < 1e-6)
+}
+
+@Test func changedWeightsAreFoldedAgain() throws {
+  let model = try residualModel()
+  try randomizeNormalization(model, seed: 5)
+  var generator = SeededGenerator(seed: 6)
+  let x = try randomTensor([3, 9, 9, 4], using: &generator)
+  let before = try model.predict(x)
+  // New statistics and a new kernel: the folded weights must follow.
+  try randomizeNormalization(model, seed: 7)
+  let convolution = try #require(model.layers.compactMap { $0 as? Conv2D }.first)
+  convolution.kernel?.value.withUnsafeMutableBufferPointer { k in
+    for i in k.indices { k[i] *= -0.5 }
+  }
+  let after = try model.predict(x)
+  model.fusesInference = false
+  let reference = try model.predict(x)
+  #expect(maxDifference(before, reference) > 1e-3, "the change shows in the outputs")
+  #expect(maxDifference(after, reference) < 1e-6)
+}
+
+@Test func trainingAfterPredictStillLearns() throws {
+  // predict hands its buffers over; fit keeps its own again and the fused kernel follows the steps.
+  let model = try residualModel()
+  try model.compile(optimizer: "adam", loss: "sparse_categorical_crossentropy")
+  var generator = SeededGenerator(seed: 8)
+  let x = try randomTensor([8, 9, 9, 4], using: &generator)
+  let y = try Tensor(shape: [8], scalars: (0..<8).map { Float($0 % 3) })
+  let first = try model.predict(x)
+  try model.fit(x, y, batchSize: 4, epochs: 2, verbose: 0)
+  let second = try model.predict(x)
+  model.fusesInference = false
+  #expect(maxDifference(second, try model.predict(x)) < 1e-6)
+  #expect(maxDifference(first, second) > 1e-4)
+}
