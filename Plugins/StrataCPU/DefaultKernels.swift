@@ -91,13 +91,14 @@ public struct DefaultKernels: Kernels {
   }
 
   public func inferenceConvolution(
-    _ g: ConvolutionGeometry, input: UnsafeBufferPointer<Float>, kernel: UnsafeBufferPointer<Float>,
-    kernelVersion: UInt64, bias: UnsafeBufferPointer<Float>?,
+    _ g: ConvolutionGeometry, groups: Int, input: UnsafeBufferPointer<Float>,
+    kernel: UnsafeBufferPointer<Float>, kernelVersion: UInt64, bias: UnsafeBufferPointer<Float>?,
     output: UnsafeMutableBufferPointer<Float>, epilogue: ConvolutionEpilogue
   ) {
     _ = DefaultKernels.shareTheCores
     dnnl.inferenceConvolution(
-      g, input: input, kernel: kernel, kernelVersion: kernelVersion, bias: bias, output: output,
+      g, groups: groups, input: input, kernel: kernel, kernelVersion: kernelVersion, bias: bias,
+      output: output,
       epilogue: epilogue)
   }
 

@@ -115,16 +115,18 @@ public struct DNNLKernels: Kernels {
   /// On a `forward_inference` primitive whose post-ops add the residual and apply the activation, one
   /// per geometry and epilogue; a kernel with a version is reordered into oneDNN's layout once.
   public func inferenceConvolution(
-    _ g: ConvolutionGeometry, input: UnsafeBufferPointer<Float>, kernel: UnsafeBufferPointer<Float>,
-    kernelVersion: UInt64, bias: UnsafeBufferPointer<Float>?,
+    _ g: ConvolutionGeometry, groups: Int, input: UnsafeBufferPointer<Float>,
+    kernel: UnsafeBufferPointer<Float>, kernelVersion: UInt64, bias: UnsafeBufferPointer<Float>?,
     output: UnsafeMutableBufferPointer<Float>, epilogue: ConvolutionEpilogue
   ) {
     guard let runtime = DNNLRuntime.shared else {
       return ReferenceKernels().inferenceConvolution(
-        g, input: input, kernel: kernel, kernelVersion: kernelVersion, bias: bias, output: output,
+        g, groups: groups, input: input, kernel: kernel, kernelVersion: kernelVersion, bias: bias,
+        output: output,
         epilogue: epilogue)
     }
-    let key = InferenceConvolution.Key(geometry: g, hasBias: bias != nil, epilogue: epilogue)
+    let key = InferenceConvolution.Key(
+      geometry: g, groups: groups, hasBias: bias != nil, epilogue: epilogue)
     cache.inferenceConvolution(key, runtime: runtime).run(
       input: UnsafeRawPointer(input.baseAddress!), kernel: UnsafeRawPointer(kernel.baseAddress!),
       kernelVersion: kernelVersion, bias: bias.map { UnsafeRawPointer($0.baseAddress!) },

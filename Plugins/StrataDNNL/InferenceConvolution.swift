@@ -9,6 +9,7 @@ final class InferenceConvolution: @unchecked Sendable {
   /// What one primitive is made for.
   struct Key: Hashable, Sendable {
     let geometry: ConvolutionGeometry
+    let groups: Int
     let hasBias: Bool
     let epilogue: ConvolutionEpilogue
   }
@@ -33,9 +34,8 @@ final class InferenceConvolution: @unchecked Sendable {
     self.runtime = runtime
     var src = memoryDescriptor([g.batch, g.channels, g.height, g.width], dnnl_nhwc)
     var dst = memoryDescriptor([g.batch, g.filters, g.outputHeight, g.outputWidth], dnnl_nhwc)
-    let user = memoryDescriptor([g.filters, g.channels, g.kernelHeight, g.kernelWidth], dnnl_hwio)
-    var any = memoryDescriptor(
-      [g.filters, g.channels, g.kernelHeight, g.kernelWidth], dnnl_format_tag_any)
+    let (user, weightDimensions) = Self.userWeights(g, groups: key.groups)
+    var any = memoryDescriptor(weightDimensions, dnnl_format_tag_any)
     var b = memoryDescriptor([g.filters], dnnl_a)
     var operation = dnnl_convolution_desc_t()
     let status = withUnsafePointer(to: &b) { biasPointer in
@@ -73,6 +73,27 @@ final class InferenceConvolution: @unchecked Sendable {
     weights = runtime.memory(chosen)
     bias = runtime.memory(b)
     destination = runtime.memory(dst)
+  }
+
+  /// Keras' kernel (`[kh, kw, in / groups, out]`) as oneDNN's weights: `(out, in, kh, kw)`, or
+  /// `(groups, out / groups, in / groups, kh, kw)` with groups, described by strides.
+  static func userWeights(_ g: ConvolutionGeometry, groups: Int) -> (
+    dnnl_memory_desc_t, [Int]
+  ) {
+    guard groups > 1 else {
+      let dimensions = [g.filters, g.channels, g.kernelHeight, g.kernelWidth]
+      return (memoryDescriptor(dimensions, dnnl_hwio), dimensions)
+    }
+    let (inPerGroup, outPerGroup) = (g.channels / groups, g.filters / groups)
+    let dimensions = [groups, outPerGroup, inPerGroup, g.kernelHeight, g.kernelWidth]
+    let strides = [
+      outPerGroup, 1, g.filters, g.kernelWidth * inPerGroup * g.filters, inPerGroup * g.filters,
+    ]
+    var descriptor = dnnl_memory_desc_t()
+    check(
+      dnnl_memory_desc_init_by_strides(&descriptor, 5, dims(dimensions), dnnl_f32, dims(strides)),
+      "grouped weights \(dimensions)")
+    return (descriptor, dimensions)
   }
 
   func run(

@@ -6,7 +6,7 @@ import StrataCore
 /// activation=None, use_bias=True, kernel_initializer="glorot_uniform", bias_initializer="zeros")`.
 /// The kernel is `[kh, kw, in, out]`, as in Keras. `"same"` padding follows TensorFlow: the output is
 /// `ceil(input / stride)` and an odd total padding puts the extra pixel at the bottom and right.
-public final class Conv2D: KernelLayer, Layer {
+public final class Conv2D: KernelLayer, Layer, InferenceConvolutionLayer {
   /// The Keras arguments, each with its default.
   public struct Config: Equatable, KerasConfig {
     /// Keras' `filters`.
@@ -161,13 +161,12 @@ public final class Conv2D: KernelLayer, Layer {
       dilation: config.dilationRate.tuple, same: same)
   }
 
-  /// What an inference plan needs to run this layer as one fused convolution: the geometry at
-  /// `batch`, the weights and the activation; `nil` before `build` or with `groups` above 1.
-  package func inferenceParts(batch: Int) -> (
-    geometry: ConvolutionGeometry, kernel: Parameter, bias: Parameter?, activation: any Activation
-  )? {
-    guard grouped == nil, let kernel, !inputShape.isEmpty else { return nil }
-    return (geometry.forBatch(batch, make: geometry(batch:)), kernel, bias, activation)
+  /// What an inference plan needs to run this layer as one fused convolution; `nil` before `build`.
+  package func inferenceParts(batch: Int) -> InferenceConvolutionParts? {
+    guard let kernel, !inputShape.isEmpty else { return nil }
+    return InferenceConvolutionParts(
+      geometry: geometry.forBatch(batch, make: geometry(batch:)), groups: config.groups,
+      kernel: kernel, bias: bias, activation: activation)
   }
 
   public func build(inputShape: [Int], generator: inout SeededGenerator) throws -> [Int] {
@@ -328,4 +327,23 @@ final class GroupedConvolution: OpsLayer {
     if let bias = layer.bias { y = try y + bias.value }
     return try Ops.activation(c.activation, y)
   }
+}
+
+/// What an inference plan needs to run a convolution layer (with its weights as they are, or with a
+/// batch normalization folded in) on ``StrataCore/Kernels/inferenceConvolution(_:groups:input:kernel:kernelVersion:bias:output:epilogue:)``.
+package struct InferenceConvolutionParts {
+  /// The geometry at the batch asked for.
+  package var geometry: ConvolutionGeometry
+  /// Groups of channels convolved apart (the input channels for a depthwise convolution).
+  package var groups: Int
+  /// `[kh, kw, in / groups, out]` (a depthwise `[kh, kw, in, multiplier]` is the same memory).
+  package var kernel: Parameter
+  package var bias: Parameter?
+  package var activation: any Activation
+}
+
+/// A layer an inference plan can run as one fused convolution.
+package protocol InferenceConvolutionLayer: Layer {
+  /// The geometry at `batch`, the weights and the activation; `nil` before `build`.
+  func inferenceParts(batch: Int) -> InferenceConvolutionParts?
 }

@@ -8,7 +8,7 @@ import StrataCore
 /// bias_initializer="zeros")`. The kernel is `[kh, kw, in, depthMultiplier]` and output channel
 /// `c · depthMultiplier + m` comes from input channel `c`, as in Keras. Written forward-only on
 /// ``StrataCore/Ops/depthwiseConv(_:_:strides:padding:dilationRate:)``.
-public final class DepthwiseConv2D: OpsLayer, ActivityRegularized {
+public final class DepthwiseConv2D: OpsLayer, ActivityRegularized, InferenceConvolutionLayer {
   /// The Keras arguments, each with its default.
   public struct Config: Equatable, KerasConfig {
     /// Keras' `kernel_size`.
@@ -128,6 +128,20 @@ public final class DepthwiseConv2D: OpsLayer, ActivityRegularized {
         config.kernelSize.height, config.kernelSize.width, inputShape[2], config.depthMultiplier,
       ], units: filters, generator: &generator)
     return [g.outputHeight, g.outputWidth, filters]
+  }
+
+  /// What an inference plan needs to run this layer on a fused convolution (`groups` = channels).
+  package func inferenceParts(batch: Int) -> InferenceConvolutionParts? {
+    guard let kernel, inputShape.count == 3,
+      let activation = try? Registries.shared.activation(config.activation)
+    else { return nil }
+    let g = ConvolutionGeometry(
+      batch: batch, height: inputShape[0], width: inputShape[1], channels: inputShape[2],
+      filters: inputShape[2] * config.depthMultiplier, kernel: config.kernelSize.tuple,
+      strides: config.strides.tuple, dilation: config.dilationRate.tuple,
+      same: config.padding.lowercased() == "same")
+    return InferenceConvolutionParts(
+      geometry: g, groups: inputShape[2], kernel: kernel, bias: bias, activation: activation)
   }
 
   /// The output for a batch, computed with ops.

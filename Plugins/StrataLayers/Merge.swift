@@ -17,6 +17,9 @@ public protocol ElementwiseMerge: MergeLayer where Config == NoConfig {
   var keepsInputs: Bool { get }
   /// What `forward` keeps for `backward`.
   var saved: MergeState { get }
+  /// The operation on two inputs, for a layer that is one (`+`, `*`): inference then runs it in one
+  /// pass, a per-sample input (`(None, 1, 1, C)`) broadcast as it goes instead of expanded first.
+  var pairwise: ((SIMD16<Float>, SIMD16<Float>) -> SIMD16<Float>)? { get }
 }
 
 /// The per-call state of an element-wise merge layer.
@@ -36,6 +39,8 @@ public final class MergeState {
 extension ElementwiseMerge {
   /// No arguments.
   public var config: NoConfig { NoConfig() }
+  /// None: the inputs go through ``combine(_:into:)``.
+  public var pairwise: ((SIMD16<Float>, SIMD16<Float>) -> SIMD16<Float>)? { nil }
   /// Two inputs or more.
   public static var inputCount: (minimum: Int, maximum: Int?) { (2, nil) }
   /// Checks the number and shapes of the inputs: of one rank, each axis equal or 1 (broadcast), as
@@ -70,6 +75,12 @@ extension ElementwiseMerge {
       owner: Self.identifier, argument: "inputs", value: "\(inputs.count) tensors",
       expected: "at least \(Self.inputCount.minimum)")
     let expected = saved.inputShapes.count == inputs.count ? saved.inputShapes : []
+    if !context.isTraining, inputs.count == 2, let pairwise,
+      let output = try inferencePair(inputs, expected: expected, pairwise)
+    {
+      saved.count = 2
+      return output
+    }
     var inputs = inputs
     for (i, input) in inputs.enumerated() {
       let shape = expected.isEmpty ? saved.shape : expected[i]
@@ -83,6 +94,53 @@ extension ElementwiseMerge {
     }
     saved.count = inputs.count
     if context.isTraining && keepsInputs { saved.inputs = inputs }
+    return output
+  }
+
+  /// Two inputs in one pass: of the output's shape, or one of them a row per sample
+  /// (`(None, 1, …, 1, C)`) repeated over the other's rows. `nil` for other shapes.
+  private func inferencePair(
+    _ inputs: [Tensor], expected: [[Int]],
+    _ pairwise: (SIMD16<Float>, SIMD16<Float>) -> SIMD16<Float>
+  ) throws -> Tensor? {
+    for (i, input) in inputs.enumerated() {
+      try checkInput(
+        input, layer: Self.identifier, expected: expected.isEmpty ? saved.shape : expected[i])
+    }
+    let (a, b) = (inputs[0], inputs[1])
+    let batch = a.shape[0], full = [batch] + saved.shape
+    let channels = saved.shape.last ?? 1
+    func isRow(_ t: Tensor) -> Bool {
+      t.shape.dropFirst().dropLast().allSatisfy { $0 == 1 } && t.shape.last == channels
+        && t.shape.count == full.count
+    }
+    let bothFull = a.shape == full && b.shape == full
+    let rowSecond = a.shape == full && isRow(b), rowFirst = b.shape == full && isRow(a)
+    guard bothFull || rowSecond || rowFirst else { return nil }
+    var output = Tensor(uninitializedPooledShape: full)
+    let (big, row) = rowFirst ? (b, a) : (a, b)
+    output.withUnsafeMutableBufferPointer { out in
+      big.withUnsafeBufferPointer { x in
+        row.withUnsafeBufferPointer { r in
+          if bothFull { return simdZip(x, r, into: out, pairwise) }
+          let perSample = out.count / max(batch, 1)
+          for n in 0..<batch {
+            let s = UnsafeBufferPointer(rebasing: r[(n * channels)..<((n + 1) * channels)])
+            var start = n * perSample
+            while start < (n + 1) * perSample {
+              let rows = UnsafeBufferPointer(rebasing: x[start..<(start + channels)])
+              let target = UnsafeMutableBufferPointer(rebasing: out[start..<(start + channels)])
+              if rowFirst {
+                simdZip(s, rows, into: target, pairwise)
+              } else {
+                simdZip(rows, s, into: target, pairwise)
+              }
+              start += channels
+            }
+          }
+        }
+      }
+    }
     return output
   }
 
@@ -151,6 +209,8 @@ public final class Add: ElementwiseMerge {
   ) {
     sum(inputs, into: output)
   }
+  /// `a + b`.
+  public var pairwise: ((SIMD16<Float>, SIMD16<Float>) -> SIMD16<Float>)? { (+) }
   /// Each input's gradient from the output's.
   public func split(
     _ dy: UnsafeBufferPointer<Float>, inputs: [UnsafeBufferPointer<Float>],
@@ -203,6 +263,8 @@ public final class Multiply: ElementwiseMerge {
     _ = output.initialize(from: inputs[0])
     for input in inputs.dropFirst() { simdZip(UnsafeBufferPointer(output), input, into: output, *) }
   }
+  /// `a · b`.
+  public var pairwise: ((SIMD16<Float>, SIMD16<Float>) -> SIMD16<Float>)? { (*) }
   /// Each input's gradient from the output's.
   public func split(
     _ dy: UnsafeBufferPointer<Float>, inputs: [UnsafeBufferPointer<Float>],

@@ -1,3 +1,4 @@
+import CStrataKernels
 import StrataCore
 
 /// The config of the 2-D pooling layers.
@@ -240,13 +241,7 @@ public final class GlobalAveragePooling2D: GlobalPooling2D, Layer {
     let (batch, pixels, channels) = try prepare(x, context)
     x.withUnsafeBufferPointer { xs in
       output.withUnsafeMutableBufferPointer { y in
-        y.update(repeating: 0)
-        for n in 0..<batch {
-          for p in 0..<pixels {
-            for c in 0..<channels { y[n * channels + c] += xs[(n * pixels + p) * channels + c] }
-          }
-          for c in 0..<channels { y[n * channels + c] /= Float(pixels) }
-        }
+        strata_global_average_pooling(xs.baseAddress, y.baseAddress, batch, pixels, channels)
       }
     }
     return output.handOut(in: context)

@@ -93,3 +93,18 @@ STRATA_CLONES void strata_max_pooling_backward(const float *restrict x, const fl
     }
   }
 }
+
+// Channels-last global average pooling: each image's pixels summed in order per channel (the
+// loop over channels vectorizes), then divided by the pixel count, as the Swift loop did.
+STRATA_CLONES void strata_global_average_pooling(const float *restrict x, float *restrict y, long batch, long pixels,
+                                                long channels) {
+  for (long n = 0; n < batch; n++) {
+    float *restrict out = y + n * channels;
+    for (long c = 0; c < channels; c++) out[c] = 0;
+    for (long p = 0; p < pixels; p++) {
+      const float *restrict in = x + (n * pixels + p) * channels;
+      for (long c = 0; c < channels; c++) out[c] += in[c];
+    }
+    for (long c = 0; c < channels; c++) out[c] /= (float)pixels;
+  }
+}

@@ -5,7 +5,7 @@ import StrataLayers
 import Synchronization
 
 /// How a functional model runs in inference (`predict`, `evaluate`, validation): chains of
-/// `Conv2D` → `BatchNormalization` → `Add` (a residual) → activation run as one convolution, with the
+/// `Conv2D` (or `DepthwiseConv2D`) → `BatchNormalization` → `Add` (a residual) → activation run as one convolution, with the
 /// batch normalization folded into the kernel and bias and the addition and activation fused as
 /// the primitive's post-ops, as inference runtimes do; every other node runs as it is. Worked out once
 /// per model; the folded weights are worked out again when a weight they come from changes.
@@ -91,9 +91,12 @@ final class FusedConvolution: FusedChain {
   let source: Int
   /// The node whose value is added (a residual connection), if any.
   let residual: Int?
-  let convolution: Conv2D
+  let convolution: any InferenceConvolutionLayer
   let batchNormalization: BatchNormalization?
   let epilogue: ConvolutionEpilogue
+  /// The zeros a `ZeroPadding2D` before the convolution added (top, bottom, left, right): the
+  /// convolution pads instead.
+  let padding: (top: Int, bottom: Int, left: Int, right: Int)
   /// The weights folded from: their versions when last folded.
   private let parameters: [Parameter]
   private var versions: [UInt64] = []
@@ -105,9 +108,11 @@ final class FusedConvolution: FusedChain {
   private static let serials = Atomic<UInt64>(0)
 
   init(
-    nodes: [Int], source: Int, residual: Int?, convolution: Conv2D,
-    batchNormalization: BatchNormalization?, epilogue: ConvolutionEpilogue, parameters: [Parameter]
+    nodes: [Int], source: Int, residual: Int?, convolution: any InferenceConvolutionLayer,
+    batchNormalization: BatchNormalization?, epilogue: ConvolutionEpilogue,
+    padding: (top: Int, bottom: Int, left: Int, right: Int), parameters: [Parameter]
   ) {
+    self.padding = padding
     self.nodes = nodes
     self.source = source
     self.residual = residual
@@ -123,7 +128,8 @@ final class FusedConvolution: FusedChain {
     if current == versions, kernelVersion != 0 { return }
     versions = current
     kernelVersion = Self.serials.wrappingAdd(1, ordering: .relaxed).newValue
-    guard let (_, k, b, _) = convolution.inferenceParts(batch: 1) else { return }
+    guard let parts = convolution.inferenceParts(batch: 1) else { return }
+    let (k, b) = (parts.kernel, parts.bias)
     guard let (scale, shift) = batchNormalization?.inferenceScaleShift else {
       kernel = k.value
       bias = b?.value
@@ -145,8 +151,18 @@ final class FusedConvolution: FusedChain {
   /// The chain's output for `input`, added to `residual` when there is one (whose buffer it writes
   /// when nothing else holds it).
   func run(_ input: Tensor, residual: inout Tensor?, in context: Context) throws -> Tensor {
-    guard let (g, _, _, _) = convolution.inferenceParts(batch: input.shape[0]) else {
-      throw StrataError.invalidState("Conv2D: forward was called before build.")
+    guard let parts = convolution.inferenceParts(batch: input.shape[0]) else {
+      throw StrataError.invalidState("\(convolution.identifier): forward was called before build.")
+    }
+    var g = parts.geometry
+    g.height -= padding.top + padding.bottom
+    g.width -= padding.left + padding.right
+    (g.padTop, g.padBottom) = (g.padTop + padding.top, g.padBottom + padding.bottom)
+    (g.padLeft, g.padRight) = (g.padLeft + padding.left, g.padRight + padding.right)
+    guard input.shape == [g.batch, g.height, g.width, g.channels] else {
+      throw StrataError.shapeMismatch(
+        layer: convolution.identifier, received: kerasShape(input.shape, batch: false),
+        expected: kerasShape([g.height, g.width, g.channels]))
     }
     try refresh()
     let shape = [g.batch, g.outputHeight, g.outputWidth, g.filters]
@@ -174,12 +190,14 @@ final class FusedConvolution: FusedChain {
           if let bias {
             bias.withUnsafeBufferPointer { b in
               context.kernels.inferenceConvolution(
-                g, input: x, kernel: k, kernelVersion: kernelVersion, bias: b, output: y,
+                g, groups: parts.groups, input: x, kernel: k, kernelVersion: kernelVersion, bias: b,
+                output: y,
                 epilogue: epilogue)
             }
           } else {
             context.kernels.inferenceConvolution(
-              g, input: x, kernel: k, kernelVersion: kernelVersion, bias: nil, output: y,
+              g, groups: parts.groups, input: x, kernel: k, kernelVersion: kernelVersion, bias: nil,
+              output: y,
               epilogue: epilogue)
           }
         }
@@ -231,13 +249,14 @@ extension Model {
     var skipped = [Bool](repeating: false, count: nodes.count)
     var claimed: Set<Int> = [], residuals: Set<Int> = []
     for (c, node) in nodes.enumerated() {
-      guard !claimed.contains(c), let convolution = node.layer as? Conv2D, inputNodes[c].count == 1,
-        let (_, kernel, bias, activation) = convolution.inferenceParts(batch: 1),
-        let convolutionActivation = fusable(activation),
+      guard !claimed.contains(c),
+        let convolution = node.layer as? any InferenceConvolutionLayer, inputNodes[c].count == 1,
+        let parts = convolution.inferenceParts(batch: 1),
+        let convolutionActivation = fusable(parts.activation),
         (convolution as any Layer as? any ActivityRegularized)?.activityRegularizer == nil
       else { continue }
       var chain = [c]
-      var parameters = [kernel] + (bias.map { [$0] } ?? [])
+      var parameters = [parts.kernel] + (parts.bias.map { [$0] } ?? [])
       var batchNormalization: BatchNormalization?
       var residual: Int?
       var epilogueActivation = convolutionActivation
@@ -267,15 +286,25 @@ extension Model {
           chain.append(r)
         }
       }
+      // A ZeroPadding2D only this convolution reads becomes the convolution's own padding.
+      var source = inputNodes[c][0]
+      var padding = (top: 0, bottom: 0, left: 0, right: 0)
+      if let pad = nodes[source].layer as? ZeroPadding2D, soleReader(source) == c,
+        !claimed.contains(source), inputNodes[source].count == 1
+      {
+        padding = (pad.config.top, pad.config.bottom, pad.config.left, pad.config.right)
+        chain.insert(source, at: 0)
+        source = inputNodes[source][0]
+      }
       claimed.formUnion(chain)
       let tail = chain.last!
       for skippedNode in chain.dropLast() { skipped[skippedNode] = true }
       fused[tail] = FusedConvolution(
-        nodes: chain, source: inputNodes[c][0], residual: residual, convolution: convolution,
+        nodes: chain, source: source, residual: residual, convolution: convolution,
         batchNormalization: batchNormalization,
         epilogue: ConvolutionEpilogue(
           addsToOutput: residual != nil, activation: epilogueActivation),
-        parameters: parameters)
+        padding: padding, parameters: parameters)
     }
     // Batch normalizations no convolution took, with the activation after them.
     for (b, node) in nodes.enumerated() {

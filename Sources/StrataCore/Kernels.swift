@@ -40,11 +40,14 @@ public protocol Kernels: Sendable {
     biasGradient: UnsafeMutableBufferPointer<Float>?)
   /// A convolution for inference with what follows it fused: `output = activation(conv(input) + bias
   /// [+ output])`, where the output's previous contents are added when `epilogue.addsToOutput` (a
-  /// residual connection). `kernelVersion` is 0, or a number that changes whenever the kernel's
-  /// contents do and is never used again for other contents: a backend may then keep the kernel in
-  /// its own layout between calls.
+  /// residual connection). With `groups` above 1 the channels are convolved in that many groups
+  /// (Keras' `groups`; a depthwise convolution has one per input channel) and the kernel is
+  /// `[kh, kw, in / groups, out]`. `kernelVersion` is 0, or a number that changes whenever the
+  /// kernel's contents do and is never used again for other contents: a backend may then keep the
+  /// kernel in its own layout between calls.
   func inferenceConvolution(
-    _ g: ConvolutionGeometry, input: UnsafeBufferPointer<Float>, kernel: UnsafeBufferPointer<Float>,
+    _ g: ConvolutionGeometry, groups: Int, input: UnsafeBufferPointer<Float>,
+    kernel: UnsafeBufferPointer<Float>,
     kernelVersion: UInt64, bias: UnsafeBufferPointer<Float>?,
     output: UnsafeMutableBufferPointer<Float>, epilogue: ConvolutionEpilogue)
   /// The bytes of state max pooling keeps from forward to backward (oneDNN's workspace); 0 for the reference.
@@ -176,22 +179,62 @@ public struct ConvolutionEpilogue: Sendable, Hashable {
 }
 
 extension Kernels {
-  /// The convolution, then the epilogue in plain loops: what a backend without fused primitives does.
+  /// The convolution (``convolution(_:input:kernel:bias:output:)``, or plain loops for groups), then
+  /// the epilogue in plain loops: what a backend without fused primitives does.
   public func inferenceConvolution(
-    _ g: ConvolutionGeometry, input: UnsafeBufferPointer<Float>, kernel: UnsafeBufferPointer<Float>,
-    kernelVersion: UInt64, bias: UnsafeBufferPointer<Float>?,
+    _ g: ConvolutionGeometry, groups: Int, input: UnsafeBufferPointer<Float>,
+    kernel: UnsafeBufferPointer<Float>, kernelVersion: UInt64, bias: UnsafeBufferPointer<Float>?,
     output: UnsafeMutableBufferPointer<Float>, epilogue: ConvolutionEpilogue
   ) {
-    if epilogue.addsToOutput {
-      let product = UnsafeMutableBufferPointer<Float>.allocate(capacity: output.count)
-      defer { product.deallocate() }
-      convolution(g, input: input, kernel: kernel, bias: bias, output: product)
-      for i in 0..<output.count { output[i] += product[i] }
+    let product =
+      epilogue.addsToOutput
+      ? UnsafeMutableBufferPointer<Float>.allocate(capacity: output.count) : output
+    defer { if epilogue.addsToOutput { product.deallocate() } }
+    if groups > 1 {
+      groupedConvolution(
+        g, groups: groups, input: input, kernel: kernel, bias: bias, output: product)
     } else {
-      convolution(g, input: input, kernel: kernel, bias: bias, output: output)
+      convolution(g, input: input, kernel: kernel, bias: bias, output: product)
+    }
+    if epilogue.addsToOutput {
+      for i in 0..<output.count { output[i] += product[i] }
     }
     if let activation = epilogue.activation {
       for i in 0..<output.count { output[i] = activation(output[i]) }
+    }
+  }
+}
+
+/// A grouped convolution in plain loops (NHWC, `[kh, kw, in / groups, out]`), summing in Double.
+func groupedConvolution(
+  _ g: ConvolutionGeometry, groups: Int, input: UnsafeBufferPointer<Float>,
+  kernel: UnsafeBufferPointer<Float>, bias: UnsafeBufferPointer<Float>?,
+  output: UnsafeMutableBufferPointer<Float>
+) {
+  let inPerGroup = g.channels / groups, outPerGroup = g.filters / groups
+  for n in 0..<g.batch {
+    for oy in 0..<g.outputHeight {
+      for ox in 0..<g.outputWidth {
+        for f in 0..<g.filters {
+          let group = f / outPerGroup
+          var sum = Double(bias?[f] ?? 0)
+          for ky in 0..<g.kernelHeight {
+            let iy = oy * g.strideHeight + ky * g.dilationHeight - g.padTop
+            guard iy >= 0, iy < g.height else { continue }
+            for kx in 0..<g.kernelWidth {
+              let ix = ox * g.strideWidth + kx * g.dilationWidth - g.padLeft
+              guard ix >= 0, ix < g.width else { continue }
+              for i in 0..<inPerGroup {
+                let x = input[
+                  ((n * g.height + iy) * g.width + ix) * g.channels + group * inPerGroup + i]
+                let w = kernel[((ky * g.kernelWidth + kx) * inPerGroup + i) * g.filters + f]
+                sum += Double(x) * Double(w)
+              }
+            }
+          }
+          output[((n * g.outputHeight + oy) * g.outputWidth + ox) * g.filters + f] = Float(sum)
+        }
+      }
     }
   }
 }

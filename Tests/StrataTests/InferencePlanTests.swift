@@ -104,3 +104,29 @@ private func maxDifference(_ a: Tensor, _ b: Tensor) -> Float {
   #expect(maxDifference(second, try model.predict(x)) < 1e-6)
   #expect(maxDifference(first, second) > 1e-4)
 }
+
+@Test func depthwiseAndGroupedConvolutionsFuseToo() throws {
+  // MobileNet's and EfficientNet's blocks: a depthwise convolution (a multiplier of 2, strides 2,
+  // "same") with BatchNormalization and relu6, one with its own swish, and a grouped Conv2D with
+  // BatchNormalization, on oneDNN's grouped primitives and on the plain loops.
+  setRandomSeed(12)
+  let input = try Input(shape: [10, 10, 4])
+  var x = try DepthwiseConv2D(3, strides: 2, padding: "same", depthMultiplier: 2)(input)
+  x = try ReLULayer(maxValue: 6)(try BatchNormalization()(x))
+  x = try DepthwiseConv2D(3, activation: "swish")(x)
+  let grouped = try Conv2D(
+    config: Conv2D.Config(filters: 6, kernelSize: 1, groups: 2), inputShape: nil)
+  x = try BatchNormalization()(try grouped(x))
+  let model = try Model(inputs: [input], outputs: [try GlobalAveragePooling2D()(x)])
+  try randomizeNormalization(model, seed: 13)
+  var generator = SeededGenerator(seed: 14)
+  let images = try randomTensor([3, 10, 10, 4], in: -2...2, using: &generator)
+  let fused = try model.predict(images)
+  #expect(model.inferencePlan.fused.values.map(\.nodes.count).sorted() == [1, 2, 3])
+  model.fusesInference = false
+  let unfused = try model.predict(images)
+  #expect(maxDifference(fused, unfused) < 1e-5)
+  model.fusesInference = true
+  model.kernels = ReferenceKernels()
+  #expect(maxDifference(try model.predict(images), unfused) < 1e-5)
+}

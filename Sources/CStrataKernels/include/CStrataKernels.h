@@ -50,6 +50,8 @@ void strata_relu_backward(const float *x, const float *dy, float *dx, size_t n);
 /// pool height and width, stride height and width, padding top and left, output height and width.
 /// Padding never wins; the first maximum of a window does; NaN never does.
 void strata_max_pooling(const float *x, float *y, const long *geometry);
+/// The mean of each channel over each image's `pixels` (channels-last).
+void strata_global_average_pooling(const float *x, float *y, long batch, long pixels, long channels);
 /// Its backward pass: `dx` zeroed, then each output gradient added at its window's first maximum.
 void strata_max_pooling_backward(const float *x, const float *dy, float *dx, const long *geometry);
 #endif

@@ -213,21 +213,29 @@ public enum Ops {
       && Array(shape.suffix(trimmed.count)) == trimmed
   }
 
-  /// `body(big block, small)` for each block of `big` the size of `small`.
+  /// `body(big block, small)` for each block of `big` the size of `small`. A small block (an image's
+  /// channels) is repeated to a few hundred elements first, so that each SIMD pass is long.
   private static func blocks(
     _ big: Tensor, _ small: Tensor, into c: inout Tensor,
     _ body: (SIMD16<Float>, SIMD16<Float>) -> SIMD16<Float>
   ) {
     let n = small.count
+    let repeats = Swift.max(1, Swift.min(512 / Swift.max(n, 1), c.count / Swift.max(n, 1)))
+    var pattern = small.scalars
+    if repeats > 1 {
+      pattern = Array((0..<repeats).map { _ in pattern }.joined())
+    }
     big.withUnsafeBufferPointer { x in
-      small.withUnsafeBufferPointer { s in
+      pattern.withUnsafeBufferPointer { s in
         c.withUnsafeMutableBufferPointer { out in
           var start = 0
           while start < out.count {
+            let length = Swift.min(s.count, out.count - start)  // the last run: whole blocks of n
             simdZip(
-              UnsafeBufferPointer(rebasing: x[start..<start + n]), s,
-              into: UnsafeMutableBufferPointer(rebasing: out[start..<start + n]), body)
-            start += n
+              UnsafeBufferPointer(rebasing: x[start..<start + length]),
+              UnsafeBufferPointer(rebasing: s[0..<length]),
+              into: UnsafeMutableBufferPointer(rebasing: out[start..<start + length]), body)
+            start += length
           }
         }
       }
