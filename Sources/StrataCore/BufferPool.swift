@@ -24,14 +24,23 @@ package enum BufferPool {
 
   private static let shelves = Mutex(Shelves())
 
+  /// The smallest request (256 KiB) that may take a larger free buffer: below it the system's
+  /// allocator reuses memory without page faults.
+  static let largeCapacity = 65_536
+
   /// A buffer of at least `capacity` floats from the pool, and how many it holds, or `nil` when none
-  /// fits; counts the request. A buffer of exactly that size is taken first, else the smallest free
-  /// one up to twice as large: a graph whose values grow a little at a time (DenseNet's
-  /// concatenations) reuses what the last batch freed instead of asking the system again.
+  /// fits; counts the request. A buffer of exactly that size is taken first, else, for a large
+  /// request (``largeCapacity`` floats and more), the smallest free one up to twice as large: a graph
+  /// whose values grow a little at a time (DenseNet's concatenations) reuses what the last batch freed
+  /// instead of asking the system again, whose fresh pages cost a fault each.
   static func take(_ capacity: Int) -> (UnsafeMutablePointer<Float>, capacity: Int)? {
     let taken: (UInt, Int)? = shelves.withLock { shelves in
       var size = capacity
       if shelves.free[capacity]?.isEmpty ?? true {
+        guard capacity >= largeCapacity else {
+          shelves.allocated += 1
+          return nil
+        }
         let limit = capacity > Int.max / 2 ? Int.max : capacity * 2
         guard
           let larger = shelves.free.lazy.filter({ $0.key > capacity && $0.key <= limit })
