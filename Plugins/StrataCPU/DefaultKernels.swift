@@ -90,6 +90,8 @@ public struct DefaultKernels: Kernels {
     dnnl.convolution(g, input: input, kernel: kernel, bias: bias, output: output)
   }
 
+  /// On oneDNN's fused inference primitives, its OpenMP threads sharing the cores as a
+  /// convolution's do.
   public func inferenceConvolution(
     _ g: ConvolutionGeometry, groups: Int, input: UnsafeBufferPointer<Float>,
     kernel: UnsafeBufferPointer<Float>, kernelVersion: UInt64, bias: UnsafeBufferPointer<Float>?,

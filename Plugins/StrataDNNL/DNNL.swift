@@ -166,10 +166,9 @@ final class WeightReorder {
     _ runtime: DNNLRuntime, _ user: UnsafeRawPointer, into target: UnsafeMutableRawPointer
   ) {
     guard let primitive else {
-      var descriptor = dnnl_memory_desc_t()
       var pointer: UnsafePointer<dnnl_memory_desc_t>?
       dnnl_memory_get_memory_desc(from, &pointer)
-      descriptor = pointer!.pointee
+      var descriptor = pointer!.pointee
       target.copyMemory(from: user, byteCount: dnnl_memory_desc_get_size(&descriptor))
       return
     }

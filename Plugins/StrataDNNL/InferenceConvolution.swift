@@ -102,7 +102,8 @@ final class InferenceConvolution: @unchecked Sendable {
   ) {
     lock.lock()
     defer { lock.unlock() }
-    let kernelBytes = key.geometry.kernelCount * 4
+    // Keras' kernel: `[kh, kw, in / groups, out]`.
+    let kernelBytes = key.geometry.kernelCount / key.groups * 4
     let chosenKernel: UnsafeRawPointer
     if kernelVersion == 0 {
       chosenKernel = reorder.toChosen(runtime, kernel, bytes: kernelBytes)

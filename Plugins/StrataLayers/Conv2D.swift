@@ -338,7 +338,9 @@ package struct InferenceConvolutionParts {
   package var groups: Int
   /// `[kh, kw, in / groups, out]` (a depthwise `[kh, kw, in, multiplier]` is the same memory).
   package var kernel: Parameter
+  /// `[out]`, when the layer has a bias.
   package var bias: Parameter?
+  /// The layer's own activation (`linear` for none).
   package var activation: any Activation
 }
 

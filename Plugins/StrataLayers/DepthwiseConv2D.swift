@@ -54,6 +54,8 @@ public final class DepthwiseConv2D: OpsLayer, ActivityRegularized, InferenceConv
   /// Keras' `input_shape`, when given.
   public let declaredInputShape: [Int]?
   private let options: WeightOptions
+  /// `config.activation`, resolved (what an inference plan fuses).
+  private let activation: any Activation
   private var inputShape: [Int] = []
   /// `[kh, kw, in, depthMultiplier]`; `nil` until built.
   public private(set) var kernel: Parameter?
@@ -90,7 +92,7 @@ public final class DepthwiseConv2D: OpsLayer, ActivityRegularized, InferenceConv
     try requirePositive(config.strides, owner: "DepthwiseConv2D", argument: "strides")
     try requirePositive(config.dilationRate, owner: "DepthwiseConv2D", argument: "dilation_rate")
     _ = try requirePadding(config.padding, owner: "DepthwiseConv2D")
-    _ = try Registries.shared.activation(config.activation)
+    activation = try Registries.shared.activation(config.activation)
     options = try WeightOptions(
       WeightArguments(
         useBias: config.useBias, kernelInitializer: config.depthwiseInitializer,
@@ -132,9 +134,7 @@ public final class DepthwiseConv2D: OpsLayer, ActivityRegularized, InferenceConv
 
   /// What an inference plan needs to run this layer on a fused convolution (`groups` = channels).
   package func inferenceParts(batch: Int) -> InferenceConvolutionParts? {
-    guard let kernel, inputShape.count == 3,
-      let activation = try? Registries.shared.activation(config.activation)
-    else { return nil }
+    guard let kernel, inputShape.count == 3 else { return nil }
     let g = ConvolutionGeometry(
       batch: batch, height: inputShape[0], width: inputShape[1], channels: inputShape[2],
       filters: inputShape[2] * config.depthMultiplier, kernel: config.kernelSize.tuple,

@@ -122,13 +122,13 @@ final class FusedConvolution: FusedChain {
     self.parameters = parameters
   }
 
-  /// Folds the batch normalization into the kernel and bias, unless no weight changed since.
-  func refresh() throws {
+  /// Folds the batch normalization into the kernel and bias of `parts`, unless no weight changed
+  /// since.
+  private func refresh(_ parts: InferenceConvolutionParts) throws {
     let current = parameters.map(\.version)
     if current == versions, kernelVersion != 0 { return }
     versions = current
     kernelVersion = Self.serials.wrappingAdd(1, ordering: .relaxed).newValue
-    guard let parts = convolution.inferenceParts(batch: 1) else { return }
     let (k, b) = (parts.kernel, parts.bias)
     guard let (scale, shift) = batchNormalization?.inferenceScaleShift else {
       kernel = k.value
@@ -164,7 +164,7 @@ final class FusedConvolution: FusedChain {
         layer: convolution.identifier, received: kerasShape(input.shape, batch: false),
         expected: kerasShape([g.height, g.width, g.channels]))
     }
-    try refresh()
+    try refresh(parts)
     let shape = [g.batch, g.outputHeight, g.outputWidth, g.filters]
     var output: Tensor
     if var residual = residual.take() {
