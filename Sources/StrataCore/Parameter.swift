@@ -15,7 +15,23 @@ public final class Parameter: @unchecked Sendable {
   /// weight (an inference plan's folded kernel) is worked out again when it changed.
   public private(set) var version: UInt64 = 0
   /// `d(loss)/d(value)`, the same shape as `value`; written by the layer's `backward`.
-  public var gradient: Tensor
+  ///
+  /// Zeros until first used: a model that only predicts (a loaded VGG16 holds 553 MB of weights)
+  /// never allocates its gradients.
+  public var gradient: Tensor {
+    get {
+      if let storedGradient { return storedGradient }
+      let zeros = Tensor(shape: value.shape)
+      storedGradient = zeros
+      return zeros
+    }
+    set { storedGradient = newValue }
+    _modify {
+      if storedGradient == nil { storedGradient = Tensor(shape: value.shape) }
+      yield &storedGradient!
+    }
+  }
+  private var storedGradient: Tensor?
   /// Non-trainable parameters (batch normalization's moving statistics, the weights of a frozen layer)
   /// are saved and counted but never updated by an optimizer.
   public var isTrainable: Bool
@@ -27,11 +43,10 @@ public final class Parameter: @unchecked Sendable {
   /// its layer is unfrozen.
   public let isTrainableByNature: Bool
 
-  /// A weight with a zero gradient of its shape.
+  /// A weight with a zero gradient of its shape (allocated when first used).
   public init(name: String, value: Tensor, isTrainable: Bool = true) {
     self.name = name
     self.value = value
-    self.gradient = Tensor(shape: value.shape)
     self.isTrainable = isTrainable
     isTrainableByNature = isTrainable
     ParameterTracker.current?.record(self)
