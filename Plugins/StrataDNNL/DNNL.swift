@@ -99,8 +99,17 @@ final class DNNLRuntime: @unchecked Sendable {
 final class WeightReorder {
   let primitive: dnnl_primitive_t?
   let from: dnnl_memory_t, to: dnnl_memory_t
-  /// The weights in oneDNN's layout (nil when it is Keras' own).
-  let buffer: UnsafeMutableRawPointer?
+  /// The weights in oneDNN's layout (nil when it is Keras' own), allocated when first used: an
+  /// inference convolution keeps its kernels by version instead and never needs it.
+  var buffer: UnsafeMutableRawPointer? {
+    guard primitive != nil else { return nil }
+    if let storage { return storage }
+    let made = UnsafeMutableRawPointer.allocate(byteCount: max(64, chosenBytes), alignment: 64)
+    storage = made
+    return made
+  }
+  private var storage: UnsafeMutableRawPointer?
+  private let chosenBytes: Int
   let chosen: dnnl_memory_t
 
   /// Reorders between Keras' HWIO (`user`) and oneDNN's choice; `toChosen` gives the direction.
@@ -109,9 +118,9 @@ final class WeightReorder {
     from = runtime.memory(toChosen ? user : chosenDescriptor)
     to = runtime.memory(toChosen ? chosenDescriptor : user)
     self.chosen = toChosen ? to : from
+    chosenBytes = dnnl_memory_desc_get_size(&chosenDescriptor)
     if dnnl_memory_desc_equal(&user, &chosenDescriptor) != 0 {
       primitive = nil
-      buffer = nil
     } else {
       var descriptor: dnnl_primitive_desc_t?
       if toChosen {
@@ -127,8 +136,6 @@ final class WeightReorder {
       check(dnnl_primitive_create(&primitive, descriptor), "reorder primitive")
       dnnl_primitive_desc_destroy(descriptor)  // the primitive keeps what it needs
       self.primitive = primitive
-      buffer = UnsafeMutableRawPointer.allocate(
-        byteCount: max(64, dnnl_memory_desc_get_size(&chosenDescriptor)), alignment: 64)
     }
   }
 
@@ -136,7 +143,7 @@ final class WeightReorder {
     if let primitive { dnnl_primitive_destroy(primitive) }
     dnnl_memory_destroy(from)
     dnnl_memory_destroy(to)
-    buffer?.deallocate()
+    storage?.deallocate()
   }
 
   /// The Keras weights last reordered, to skip the reorder when they have not changed (inference,

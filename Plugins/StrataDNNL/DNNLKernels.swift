@@ -51,6 +51,9 @@ final class PrimitiveCache: Sendable {
     }
   }
 
+  /// The inference convolutions made as Winograd convolutions.
+  var winogradCount: Int { inference.withLock { $0.values.filter(\.isWinograd).count } }
+
   var count: Int {
     convolutions.withLock { $0.count } + poolings.withLock { $0.count }
       + products.withLock { $0.count } + inference.withLock { $0.count }
@@ -76,6 +79,10 @@ public struct DNNLKernels: Kernels {
 
   /// How many primitive sets have been made (one per geometry and kind): for tests and benchmarks.
   public var primitiveSets: Int { cache.count }
+
+  /// How many of the inference convolutions made so far run oneDNN's Winograd algorithm (3x3,
+  /// stride 1, whole 16-channel blocks, no residual sum): for tests and benchmarks.
+  public var winogradConvolutions: Int { cache.winogradCount }
 
   /// `c = alpha · op(a) · op(b) + beta · c` on oneDNN's matmul primitive (made once per shape, the
   /// transposed operands read in place); the reference computes it when oneDNN did not start or when

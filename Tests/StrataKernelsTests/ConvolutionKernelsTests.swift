@@ -222,3 +222,67 @@ func simdMaxPoolingMatchesReferenceExactly(_ g: PoolingGeometry) {
     #expect(cpu.dnnl.primitiveSets == before + 4, "\(m)x\(n)x\(k) large \(large)")
   }
 }
+
+/// 3x3 convolutions of whole 16-channel blocks run for inference as oneDNN's Winograd convolutions,
+/// a few images at a time between reorders to and from NHWC: the reference's numbers within rounding,
+/// with bias and relu, "same" and "valid", one chunk and several (a 96x64x64 output is 1.5 MB: a
+/// chunk of two would not divide 3 images, so one image per chunk); a residual sum, 3 channels or a
+/// stride keep the direct algorithm.
+@Test func winogradInferenceConvolutionsMatchTheReference() throws {
+  try #require(DNNLKernels.isAvailable)
+  let cases: [(ConvolutionGeometry, ConvolutionEpilogue, Bool)] = [
+    (
+      ConvolutionGeometry(
+        batch: 3, height: 96, width: 64, channels: 16, filters: 64, kernel: (3, 3),
+        strides: (1, 1), same: true), ConvolutionEpilogue(activation: .relu), true
+    ),
+    (
+      ConvolutionGeometry(
+        batch: 3, height: 10, width: 9, channels: 32, filters: 16, kernel: (3, 3),
+        strides: (1, 1), same: false), ConvolutionEpilogue(), true
+    ),
+    (
+      ConvolutionGeometry(
+        batch: 2, height: 10, width: 10, channels: 16, filters: 16, kernel: (3, 3),
+        strides: (1, 1), same: true), ConvolutionEpilogue(addsToOutput: true), false
+    ),
+    (
+      ConvolutionGeometry(
+        batch: 2, height: 10, width: 10, channels: 3, filters: 16, kernel: (3, 3),
+        strides: (1, 1), same: true), ConvolutionEpilogue(), false
+    ),
+    (
+      ConvolutionGeometry(
+        batch: 2, height: 10, width: 10, channels: 16, filters: 16, kernel: (3, 3),
+        strides: (2, 2), same: true), ConvolutionEpilogue(), false
+    ),
+  ]
+  for (g, epilogue, winograd) in cases {
+    let kernels = DNNLKernels()
+    var generator = SeededGenerator(seed: UInt64(g.inputCount))
+    let x = random(g.inputCount, &generator)
+    let w = random(g.kernelCount, &generator)
+    let b = random(g.filters, &generator)
+    let residual = random(g.outputCount, &generator)
+    var results: [[Float]] = []
+    for backend in [ReferenceKernels() as any Kernels, kernels] {
+      var y = epilogue.addsToOutput ? residual : [Float](repeating: 0, count: g.outputCount)
+      x.withUnsafeBufferPointer { x in
+        w.withUnsafeBufferPointer { w in
+          b.withUnsafeBufferPointer { b in
+            y.withUnsafeMutableBufferPointer { y in
+              backend.inferenceConvolution(
+                g, groups: 1, input: x, kernel: w, kernelVersion: 1, bias: b, output: y,
+                epilogue: epilogue)
+            }
+          }
+        }
+      }
+      results.append(y)
+    }
+    #expect(kernels.winogradConvolutions == (winograd ? 1 : 0), "\(g)")
+    let scale = results[0].map(abs).max() ?? 1
+    let worst = zip(results[1], results[0]).map { abs($0 - $1) }.max() ?? .infinity
+    #expect(worst / scale < 1e-5, "\(g): \(worst) of \(scale)")
+  }
+}
