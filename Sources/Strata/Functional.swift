@@ -83,7 +83,21 @@ open class Model {
   /// inference frees a value once its last reader ran, so peak memory is the live activations.
   private var lastReaders: [Int?] = []
   /// How inference runs the graph (fused convolutions), worked out on the first inference run.
-  lazy var inferencePlan = makeInferencePlan()
+  var inferencePlan: InferencePlan {
+    if let storedPlan { return storedPlan }
+    let plan = InferencePlan(for: inferenceGraph)
+    storedPlan = plan
+    return plan
+  }
+  private var storedPlan: InferencePlan?
+  /// Forgets the inference plan: the graph changed (a layer added to a `Sequential` model).
+  func invalidateInferencePlan() { storedPlan = nil }
+  /// What ``inferencePlan`` is worked out from.
+  var inferenceGraph: InferenceGraph {
+    InferenceGraph(
+      layers: nodes.map { $0.inputs.isEmpty ? nil : $0.layer }, inputNodes: inputNodes,
+      outputNodes: outputNodes, outputShapes: nodes.map(\.outputShape))
+  }
   /// Whether inference runs ``inferencePlan`` (`false`: every node as it is, the tests' reference).
   var fusesInference = true
   /// The values of the last training forward pass, for replaying a shared layer's earlier calls.

@@ -18,10 +18,14 @@ final class InferencePlan {
   /// graph's liveness with the chains as single steps.
   let lastReaders: [Int?]
 
+  /// The fused chains by their first node (a `Sequential` model meets a chain there).
+  let chainHeads: [Int: any FusedChain]
+
   init(fused: [Int: any FusedChain], skipped: [Bool], lastReaders: [Int?]) {
     self.fused = fused
     self.skipped = skipped
     self.lastReaders = lastReaders
+    chainHeads = Dictionary(uniqueKeysWithValues: fused.values.map { ($0.nodes[0], $0) })
   }
 }
 
@@ -207,10 +211,38 @@ final class FusedConvolution: FusedChain {
   }
 }
 
-extension Model {
-  /// The inference plan of this model's graph (see ``InferencePlan``).
-  func makeInferencePlan() -> InferencePlan {
-    var readers = [[Int]](repeating: [], count: nodes.count)
+/// What an inference plan is worked out from: a model's graph, or a `Sequential` model's chain.
+struct InferenceGraph {
+  /// Each node's layer; `nil` for a model input.
+  var layers: [(any Layer)?]
+  /// The nodes each node reads, in argument order.
+  var inputNodes: [[Int]]
+  /// The nodes whose values are the model's outputs.
+  var outputNodes: [Int]
+  /// Each node's output shape without the batch axis.
+  var outputShapes: [[Int]]
+
+  /// A chain of layers (`Sequential`): node 0 is the input, node `i` the `i`th layer's call.
+  init(chain: [any Layer], shapes: [[Int]]) {
+    layers = [nil] + chain
+    inputNodes = [[]] + chain.indices.map { [$0] }
+    outputNodes = [chain.count]
+    outputShapes = shapes
+  }
+
+  /// A functional model's graph.
+  init(layers: [(any Layer)?], inputNodes: [[Int]], outputNodes: [Int], outputShapes: [[Int]]) {
+    (self.layers, self.inputNodes, self.outputNodes) = (layers, inputNodes, outputNodes)
+    self.outputShapes = outputShapes
+  }
+}
+
+extension InferencePlan {
+  /// The inference plan of `graph` (see ``InferencePlan``).
+  convenience init(for graph: InferenceGraph) {
+    let inputNodes = graph.inputNodes, outputNodes = graph.outputNodes
+    let nodeCount = graph.layers.count
+    var readers = [[Int]](repeating: [], count: nodeCount)
     for (reader, sources) in inputNodes.enumerated() {
       for source in sources { readers[source].append(reader) }
     }
@@ -230,7 +262,7 @@ extension Model {
       }
     }
     func fusableActivation(of node: Int) -> ConvolutionEpilogue.Activation? {
-      let layer = nodes[node].layer
+      let layer = graph.layers[node]
       if let layer = layer as? ActivationLayer, let kind = fusable(layer.activation) {
         return kind
       }
@@ -246,11 +278,11 @@ extension Model {
       return nil
     }
     var fused: [Int: any FusedChain] = [:]
-    var skipped = [Bool](repeating: false, count: nodes.count)
+    var skipped = [Bool](repeating: false, count: nodeCount)
     var claimed: Set<Int> = [], residuals: Set<Int> = []
-    for (c, node) in nodes.enumerated() {
+    for (c, layer) in graph.layers.enumerated() {
       guard !claimed.contains(c),
-        let convolution = node.layer as? any InferenceConvolutionLayer, inputNodes[c].count == 1,
+        let convolution = layer as? any InferenceConvolutionLayer, inputNodes[c].count == 1,
         let parts = convolution.inferenceParts(batch: 1),
         let convolutionActivation = fusable(parts.activation),
         (convolution as any Layer as? any ActivityRegularized)?.activityRegularizer == nil
@@ -266,16 +298,16 @@ extension Model {
         !claimed.contains(next) && !residuals.contains(chain.last!)
       }
       if convolutionActivation == nil, let b = soleReader(c), canExtend(to: b),
-        let normalization = nodes[b].layer as? BatchNormalization,
+        let normalization = graph.layers[b] as? BatchNormalization,
         normalization.inferenceScaleShift != nil
       {
         batchNormalization = normalization
         parameters += normalization.statisticsParameters
         chain.append(b)
-        if let a = soleReader(b), canExtend(to: a), nodes[a].layer is Add,
-          inputNodes[a].count == 2, nodes[a].outputShape == nodes[b].outputShape,
+        if let a = soleReader(b), canExtend(to: a), graph.layers[a] is Add,
+          inputNodes[a].count == 2, graph.outputShapes[a] == graph.outputShapes[b],
           let other = inputNodes[a].first(where: { $0 != b }),
-          nodes[other].outputShape == nodes[b].outputShape, !skipped[other]
+          graph.outputShapes[other] == graph.outputShapes[b], !skipped[other]
         {
           residual = other
           residuals.insert(other)
@@ -289,7 +321,7 @@ extension Model {
       // A ZeroPadding2D only this convolution reads becomes the convolution's own padding.
       var source = inputNodes[c][0]
       var padding = (top: 0, bottom: 0, left: 0, right: 0)
-      if let pad = nodes[source].layer as? ZeroPadding2D, soleReader(source) == c,
+      if let pad = graph.layers[source] as? ZeroPadding2D, soleReader(source) == c,
         !claimed.contains(source), inputNodes[source].count == 1
       {
         padding = (pad.config.top, pad.config.bottom, pad.config.left, pad.config.right)
@@ -307,8 +339,8 @@ extension Model {
         padding: padding, parameters: parameters)
     }
     // Batch normalizations no convolution took, with the activation after them.
-    for (b, node) in nodes.enumerated() {
-      guard !claimed.contains(b), let normalization = node.layer as? BatchNormalization,
+    for (b, layer) in graph.layers.enumerated() {
+      guard !claimed.contains(b), let normalization = layer as? BatchNormalization,
         inputNodes[b].count == 1, normalization.inferenceScaleShift != nil
       else { continue }
       var chain = [b]
@@ -325,15 +357,15 @@ extension Model {
         nodes: chain, source: inputNodes[b][0], normalization: normalization, activation: code)
     }
     // Liveness with each chain read at its last node.
-    var step = Array(nodes.indices)
+    var step = Array(0..<nodeCount)
     for (tail, chain) in fused { for node in chain.nodes { step[node] = tail } }
-    var lastReaders = [Int?](repeating: nil, count: nodes.count)
+    var lastReaders = [Int?](repeating: nil, count: nodeCount)
     for (reader, sources) in inputNodes.enumerated() {
       for source in sources where step[source] != step[reader] {
         lastReaders[source] = max(lastReaders[source] ?? 0, step[reader])
       }
     }
     for output in outputNodes { lastReaders[output] = nil }
-    return InferencePlan(fused: fused, skipped: skipped, lastReaders: lastReaders)
+    self.init(fused: fused, skipped: skipped, lastReaders: lastReaders)
   }
 }

@@ -101,6 +101,7 @@ public final class Sequential: Model {
     }
     layers.append(layer)
     layerNames.append(layerName)
+    invalidateInferencePlan()
     if let inputShape, outputShapes.count == layers.count - 1 {
       do {
         try buildLayer(at: layers.count - 1, inputShape: outputShapes.last ?? inputShape)
@@ -140,9 +141,15 @@ public final class Sequential: Model {
         received: kerasShape(inputShape), expected: kerasShape(known))
     }
     self.inputShape = inputShape
+    invalidateInferencePlan()
     while outputShapes.count < layers.count {
       try buildLayer(at: outputShapes.count, inputShape: outputShapes.last ?? inputShape)
     }
+  }
+
+  /// The chain of layers, for the inference plan.
+  override var inferenceGraph: InferenceGraph {
+    InferenceGraph(chain: layers, shapes: [inputShape ?? []] + outputShapes)
   }
 
   /// Whether every layer has its weights.
@@ -276,7 +283,22 @@ public final class Sequential: Model {
     var inference = context
     inference.isTraining = false
     var mask: Tensor?
+    // Pure inference runs the plan: a chain (convolution, normalization, activation) as one step.
+    let plan =
+      context.isTraining || context.behavesAsTraining || !fusesInference ? nil : inferencePlan
+    var skipThrough = -1
     for index in layers.indices {
+      if index <= skipThrough { continue }
+      if let chain = plan?.chainHeads[index + 1], mask == nil {
+        var residual: Tensor?
+        do {
+          output = try chain.run(output, residual: &residual, in: context)
+        } catch {
+          throw naming(error, layerAt: index)
+        }
+        skipThrough = chain.nodes.last! - 1
+        continue
+      }
       var layerContext = context
       if context.isTraining {
         layerContext = index < backwardStart ? inference : context

@@ -456,9 +456,13 @@ let sequenceLayerFixture = try! KerasFixture(
       }
       let (fused, steps) = (try run(true), try run(false))
       for (k, name) in ["y", "d projected", "d kernel", "d bias"].prefix(fused.count).enumerated() {
+        // A gradient summed over the batch and the steps (d kernel: 960 terms of up to ~50 in the
+        // threaded case) rounds in the order each side adds: the absolute tolerance follows the
+        // largest value, so an element near zero is not held to 1e-5 of nothing.
+        let scale = max(1, steps[k].scalars.map(abs).max() ?? 1)
         #expect(
-          isClose(fused[k], steps[k], rtol: 1e-4, atol: 1e-5),
-          "\(label) \(name): \(closeness(fused[k], steps[k], rtol: 1e-4, atol: 1e-5))")
+          isClose(fused[k], steps[k], rtol: 1e-4, atol: 1e-5 * scale),
+          "\(label) \(name): \(closeness(fused[k], steps[k], rtol: 1e-4, atol: 1e-5 * scale))")
       }
     }
   }

@@ -130,3 +130,36 @@ private func maxDifference(_ a: Tensor, _ b: Tensor) -> Float {
   model.kernels = ReferenceKernels()
   #expect(maxDifference(try model.predict(images), unfused) < 1e-5)
 }
+
+@Test func sequentialModelsRunThePlanToo() throws {
+  // The tutorial CNN's shape with normalization: ZeroPadding2D → Conv2D → BatchNormalization →
+  // relu as one convolution, Conv2D(relu) alone, a lone BatchNormalization with its activation;
+  // a layer added after predict is part of the next plan.
+  let model = try Sequential(
+    [
+      Input(shape: [12, 12, 3]), ZeroPadding2D(padding: 1), Conv2D(8, kernelSize: 3),
+      BatchNormalization(), ActivationLayer("relu"), MaxPooling2D(),
+      Conv2D(8, kernelSize: 3, activation: "relu"),
+      Flatten(), BatchNormalization(), ActivationLayer("swish"), Dense(4, activation: "softmax"),
+    ], seed: 15)
+  for layer in model.layers.compactMap({ $0 as? BatchNormalization }) {
+    var generator = SeededGenerator(seed: 16)
+    let channels = try #require(layer.movingMean?.shape[0])
+    layer.movingMean?.value = try randomTensor([channels], using: &generator)
+    layer.movingVariance?.value = try randomTensor([channels], in: 0.2...2, using: &generator)
+  }
+  var generator = SeededGenerator(seed: 17)
+  let x = try randomTensor([5, 12, 12, 3], in: -2...2, using: &generator)
+  let fused = try model.predict(x, batchSize: 2)
+  #expect(model.inferencePlan.fused.values.map(\.nodes.count).sorted() == [1, 2, 4])
+  model.fusesInference = false
+  let unfused = try model.predict(x, batchSize: 2)
+  #expect(maxDifference(fused, unfused) < 1e-6)
+  #expect(maxDifference(fused, try model.predict(x, batchSize: 5)) < 1e-6)
+  try model.add(Dense(2))
+  model.fusesInference = true
+  let longer = try model.predict(x)
+  #expect(longer.shape == [5, 2])
+  model.fusesInference = false
+  #expect(maxDifference(longer, try model.predict(x)) < 1e-6)
+}
