@@ -13,10 +13,14 @@ extension Initializer {
   ///
   /// The shape is checked before anything is allocated (``elementCount(of:owner:argument:)``) and
   /// charged to the ``AllocationBudget`` in force, so a layer built from a hostile config gets an error.
+  /// Under a budget whose values follow from a file, the tensor is left unwritten for the file's.
   /// - Throws: ``StrataError/invalidArgument(owner:argument:value:expected:)`` for a shape too large.
   public func make(shape: [Int], generator: inout SeededGenerator) throws -> Tensor {
     let count = try elementCount(of: shape, owner: "weight")
-    try AllocationBudget.current?.charge(count, owner: "weight", shape: shape)
+    let budget = AllocationBudget.current
+    try budget?.charge(count, owner: "weight", shape: shape)
+    // Values a file replaces next: not drawn, not even cleared (the pages stay untouched).
+    if budget?.valuesFollow == true { return Tensor(uninitializedShape: shape) }
     var tensor = Tensor(shape: shape)
     tensor.withUnsafeMutableBufferPointer { fill($0, shape: shape, generator: &generator) }
     return tensor

@@ -11,8 +11,14 @@ public final class TensorStorage: @unchecked Sendable {
   ///
   /// Programmer precondition: memory the machine can give. For a size that comes from outside, use
   /// ``init(tryCapacity:)``.
-  public init(capacity: Int) {
-    guard let base = Self.allocate(capacity) else {
+  public convenience init(capacity: Int) {
+    self.init(capacity: capacity, zeroed: true)
+  }
+
+  /// Storage for `capacity` floats, cleared or not (the caller then writes every one before
+  /// reading any). Programmer precondition: a capacity the machine has memory for.
+  init(capacity: Int, zeroed: Bool) {
+    guard let base = Self.allocate(capacity, zeroed: zeroed) else {
       fatalError("cannot allocate \(capacity) floats")
     }
     self.capacity = capacity
@@ -102,6 +108,15 @@ public struct Tensor: Sendable, Equatable, CustomStringConvertible {
   init(pooledShape shape: [Int], repeating value: Float = 0) {
     self.init(pooledShape: shape, zeroed: true)
     if value != 0 { storage.base.update(repeating: value, count: count) }
+  }
+
+  /// A tensor whose elements are written, every one, before any is read (a weight read from a file
+  /// right after it is made): its memory is not cleared, so a large one stays untouched pages until
+  /// then. Programmer precondition: a shape the machine has memory for.
+  init(uninitializedShape shape: [Int]) {
+    self.shape = shape
+    count = shape.reduce(1, *)
+    storage = TensorStorage(capacity: count, zeroed: false)
   }
 
   /// A pooled tensor whose elements the caller writes, every one, before reading any: a buffer

@@ -116,7 +116,8 @@ enum KerasFile {
   /// Builds the model a Keras config describes, its layers' weights bounded by the bytes of the file.
   static func build(config: ConfigValue, budgetBytes: Int, path: String) throws -> Model {
     let config = try strataConfig(config, path: path)
-    let budget = AllocationBudget(elements: budgetBytes / 4, purpose: "the weights the file holds")
+    let budget = AllocationBudget(
+      elements: budgetBytes / 4, purpose: "the weights the file holds", valuesFollow: true)
     let model: Model
     do {
       model = try AllocationBudget.$current.withValue(budget) {
