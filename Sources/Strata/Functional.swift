@@ -341,10 +341,19 @@ open class Model {
     // nothing kept for a backward pass that will not come.
     var inference = context
     inference.isTraining = false
-    // Pure inference runs the plan: fused convolutions, liveness with each chain as one step.
-    let plan =
-      context.isTraining || context.behavesAsTraining || !fusesInference ? nil : inferencePlan
+    // Inference runs the plan: fused convolutions, liveness with each chain as one step. A training
+    // step runs a chain fused where nothing in it is trained and no gradient passes (a frozen base).
+    let plan = fusesInference ? inferencePlan : nil
     let readers = plan?.lastReaders ?? lastReaders
+    func runsFused(_ chain: any FusedChain) -> Bool {
+      guard context.isTraining || context.behavesAsTraining else { return true }
+      guard chain.runsFused(behavingAsTraining: context.behavesAsTraining),
+        !([chain.source] + (chain.residual.map { [$0] } ?? [])).contains(where: {
+          context.isTraining && backwardNodes[$0]
+        })
+      else { return false }
+      return !chain.nodes.contains { nodes[$0].layer.parameters.contains(where: \.isTrainable) }
+    }
     func runNode(_ i: Int) throws {
       let node = nodes[i]
       let arguments = inputNodes[i].map { values[$0]! }
@@ -391,10 +400,14 @@ open class Model {
       }
       if let plan, plan.skipped[i] { continue }
       if let chain = plan?.fused[i] {
-        if masks[chain.source] == nil, chain.residual.map({ masks[$0] == nil }) ?? true {
+        if masks[chain.source] == nil, chain.residual.map({ masks[$0] == nil }) ?? true,
+          runsFused(chain)
+        {
           var residual = chain.residual.flatMap { values[$0] }
           // The residual's buffer becomes the output when this chain is its last reader.
-          if let r = chain.residual, r != chain.source, readers[r] == i { values[r] = nil }
+          if !context.isTraining, let r = chain.residual, r != chain.source, readers[r] == i {
+            values[r] = nil
+          }
           do {
             values[i] = try chain.run(values[chain.source]!, residual: &residual, in: context)
           } catch let StrataError.shapeMismatch(layer, received, expected) {
@@ -403,13 +416,18 @@ open class Model {
               expected: expected)
           }
         } else {
-          // Masks arrive: the chain's layers run one by one, as the graph says.
+          // Masks arrive, or a layer is trained: the chain's layers run one by one, as the graph
+          // says.
           for n in chain.nodes { try runNode(n) }
-          for n in chain.nodes.dropLast() { (values[n], masks[n]) = (nil, nil) }
+          if !context.isTraining {
+            for n in chain.nodes.dropLast() { (values[n], masks[n]) = (nil, nil) }
+          }
         }
-        for source in [chain.source] + (chain.residual.map { [$0] } ?? [])
-        where readers[source] == i {
-          values[source] = nil
+        if !context.isTraining {
+          for source in [chain.source] + (chain.residual.map { [$0] } ?? [])
+          where readers[source] == i {
+            values[source] = nil
+          }
         }
         continue
       }

@@ -29,7 +29,8 @@ final class InferencePlan {
   }
 }
 
-/// Layers of a graph run as one step in inference.
+/// Layers of a graph run as one step in inference, and in a training step where none of them is
+/// trained and no gradient passes through them (a frozen base).
 protocol FusedChain: AnyObject {
   /// The chain's nodes, in order; its value is the last's.
   var nodes: [Int] { get }
@@ -37,8 +38,13 @@ protocol FusedChain: AnyObject {
   var source: Int { get }
   /// The node whose value is added (a residual connection), if any.
   var residual: Int? { get }
+  /// The batch normalization folded into the chain, if any: it may run fused in a training step
+  /// only when frozen (it then uses its moving statistics, as in inference).
+  var foldedNormalization: BatchNormalization? { get }
   /// The chain's output for `input` (and `residual`, which it may take over).
   func run(_ input: Tensor, residual: inout Tensor?, in context: Context) throws -> Tensor
+  /// How many batches it ran (tests tell by it whether a training step fused the chain).
+  var runs: Int { get }
 }
 
 /// A `BatchNormalization` not after a convolution, and the activation after it: one pass.
@@ -47,6 +53,7 @@ final class FusedNormalization: FusedChain {
   let source: Int
   var residual: Int? { nil }
   let normalization: BatchNormalization
+  var foldedNormalization: BatchNormalization? { normalization }
   /// `strata_bn_inference`'s activation code.
   let activation: Int32
   private let parameters: [Parameter]
@@ -61,7 +68,10 @@ final class FusedNormalization: FusedChain {
     parameters = normalization.statisticsParameters
   }
 
+  private(set) var runs = 0
+
   func run(_ input: Tensor, residual: inout Tensor?, in context: Context) throws -> Tensor {
+    runs += 1
     let current = parameters.map(\.version)
     if current != versions || scale.isEmpty {
       guard let (scale, shift) = normalization.inferenceScaleShift else {
@@ -97,6 +107,7 @@ final class FusedConvolution: FusedChain {
   let residual: Int?
   let convolution: any InferenceConvolutionLayer
   let batchNormalization: BatchNormalization?
+  var foldedNormalization: BatchNormalization? { batchNormalization }
   let epilogue: ConvolutionEpilogue
   /// The zeros a `ZeroPadding2D` before the convolution added (top, bottom, left, right): the
   /// convolution pads instead.
@@ -152,9 +163,12 @@ final class FusedConvolution: FusedChain {
       shape: [filters], scalars: (0..<filters).map { convolutionBias[$0] * scale[$0] + shift[$0] })
   }
 
+  private(set) var runs = 0
+
   /// The chain's output for `input`, added to `residual` when there is one (whose buffer it writes
   /// when nothing else holds it).
   func run(_ input: Tensor, residual: inout Tensor?, in context: Context) throws -> Tensor {
+    runs += 1
     guard let parts = convolution.inferenceParts(batch: input.shape[0]) else {
       throw StrataError.invalidState("\(convolution.identifier): forward was called before build.")
     }
@@ -234,6 +248,15 @@ struct InferenceGraph {
   init(layers: [(any Layer)?], inputNodes: [[Int]], outputNodes: [Int], outputShapes: [[Int]]) {
     (self.layers, self.inputNodes, self.outputNodes) = (layers, inputNodes, outputNodes)
     self.outputShapes = outputShapes
+  }
+}
+
+extension FusedChain {
+  /// Whether the chain computes what its layers compute one by one under `context` when none of
+  /// them is trained: always in inference; when layers behave as in training, only if its batch
+  /// normalization is frozen (a trainable one would use the batch's statistics).
+  func runsFused(behavingAsTraining: Bool) -> Bool {
+    !behavingAsTraining || (foldedNormalization?.isFrozen ?? true)
   }
 }
 

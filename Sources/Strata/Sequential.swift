@@ -283,13 +283,17 @@ public final class Sequential: Model {
     var inference = context
     inference.isTraining = false
     var mask: Tensor?
-    // Pure inference runs the plan: a chain (convolution, normalization, activation) as one step.
-    let plan =
-      context.isTraining || context.behavesAsTraining || !fusesInference ? nil : inferencePlan
+    // Inference runs the plan: a chain (convolution, normalization, activation) as one step; so
+    // does a training step before the first trained layer (a frozen base), where the chain's batch
+    // normalization is frozen.
+    let plan = fusesInference ? inferencePlan : nil
+    let fusedBefore = context.isTraining ? backwardStart : layers.count
     var skipThrough = -1
     for index in layers.indices {
       if index <= skipThrough { continue }
-      if let chain = plan?.chainHeads[index + 1], mask == nil {
+      if let chain = plan?.chainHeads[index + 1], mask == nil, chain.nodes.last! <= fusedBefore,
+        chain.runsFused(behavingAsTraining: context.behavesAsTraining)
+      {
         var residual: Tensor?
         do {
           output = try chain.run(output, residual: &residual, in: context)

@@ -163,3 +163,69 @@ private func maxDifference(_ a: Tensor, _ b: Tensor) -> Float {
   model.fusesInference = false
   #expect(maxDifference(longer, try model.predict(x)) < 1e-6)
 }
+
+/// How many batches the plan's chains ran fused.
+private func fusedRuns(_ model: Model) -> Int {
+  model.inferencePlan.fused.values.map(\.runs).reduce(0, +)
+}
+
+@Test func aFrozenBaseRunsFusedInTraining() throws {
+  // Transfer learning: the base frozen, then its last block unfrozen (fine-tuning). The chains
+  // before the first trained layer run fused in fit; the rest layer by layer; both give the
+  // unfused run's weights.
+  var generator = SeededGenerator(seed: 22)
+  let x = try randomTensor([8, 9, 9, 4], in: -2...2, using: &generator)
+  let y = try Tensor(shape: [8], scalars: (0..<8).map { Float($0 % 3) })
+  for fineTuning in [false, true] {
+    var trained: [[Float]] = []
+    for fuses in [true, false] {
+      let model = try residualModel()
+      try randomizeNormalization(model, seed: 23)
+      for layer in model.layers where !(layer is Dense) { layer.trainable = false }
+      if fineTuning {
+        // The last convolution and its normalization: trained, the normalization on batch
+        // statistics.
+        let last = try #require(model.layers.compactMap { $0 as? Conv2D }.last)
+        last.trainable = true
+        try #require(model.layers.compactMap { $0 as? BatchNormalization }.last).trainable = true
+      }
+      model.fusesInference = fuses
+      // SGD: a step in proportion to the gradient (Adam's first steps move a weight by about the
+      // learning rate whatever its gradient, so rounding in a gradient near zero would show whole).
+      try model.compile(optimizer: "sgd", loss: "sparse_categorical_crossentropy")
+      try model.fit(x, y, batchSize: 4, epochs: 2, verbose: 0, shuffle: false)
+      if fuses {
+        // Four batches; every chain but the last (fine-tuning: conv+BN, trained) fused in each.
+        #expect(fusedRuns(model) == 4 * (fineTuning ? 5 : 6))
+      }
+      trained.append(model.trainableParameters.flatMap(\.value.scalars))
+    }
+    #expect(trained[0].count == trained[1].count)
+    let worst = zip(trained[0], trained[1]).map { abs($0 - $1) }.max() ?? .infinity
+    #expect(worst < 1e-5, "fine-tuning \(fineTuning): \(worst)")
+  }
+}
+
+@Test func aFrozenSequentialBaseRunsFusedInTraining() throws {
+  var generator = SeededGenerator(seed: 24)
+  let x = try randomTensor([6, 8, 8, 3], in: -2...2, using: &generator)
+  let y = try Tensor(shape: [6], scalars: (0..<6).map { Float($0 % 2) })
+  var trained: [[Float]] = []
+  for fuses in [true, false] {
+    let model = try Sequential(
+      [
+        Input(shape: [8, 8, 3]), Conv2D(4, kernelSize: 3), BatchNormalization(),
+        ActivationLayer("relu"), Conv2D(4, kernelSize: 3, activation: "relu"), Flatten(),
+        Dense(2, activation: "softmax"),
+      ], seed: 25)
+    for layer in model.layers.prefix(4) { layer.trainable = false }
+    model.fusesInference = fuses
+    try model.compile(optimizer: "sgd", loss: "sparse_categorical_crossentropy")
+    try model.fit(x, y, batchSize: 3, epochs: 2, verbose: 0, shuffle: false)
+    // Four batches, two chains each.
+    if fuses { #expect(fusedRuns(model) == 8) }
+    trained.append(model.trainableParameters.flatMap(\.value.scalars))
+  }
+  let worst = zip(trained[0], trained[1]).map { abs($0 - $1) }.max() ?? .infinity
+  #expect(worst < 1e-5, "\(worst)")
+}
