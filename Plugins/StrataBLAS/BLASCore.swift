@@ -2,10 +2,10 @@ import CBLAS
 import Foundation
 
 /// Which of its kernels OpenBLAS runs on this CPU, and a better choice when it fell back to a
-/// generic one: Debian 12's OpenBLAS 0.3.21 does not know CPUs newer than it (Sapphire and Emerald
-/// Rapids, Zen 4 report as "Prescott", its SSE3 kernels). OpenBLAS reads `OPENBLAS_CORETYPE` when it
-/// loads, so the choice takes effect in a restarted process (``restartWithShortOpenMPSpinning()``
-/// restarts with it).
+/// generic one: Debian 12's OpenBLAS 0.3.21 does not know Intel CPUs newer than it (Sapphire and
+/// Emerald Rapids report as "Prescott", its SSE3 kernels; a Zen 4 it recognizes, as
+/// "Cooperlake"). OpenBLAS reads `OPENBLAS_CORETYPE` when it loads, so the choice takes effect in a
+/// restarted process (``restartWithShortOpenMPSpinning()`` restarts with it).
 public enum BLASCore {
   /// The core OpenBLAS picked: `openblas_get_corename()` ("SkylakeX", "Haswell", "Prescott", …).
   public static var name: String {
