@@ -97,6 +97,78 @@ final class FusedNormalization: FusedChain {
   }
 }
 
+/// A `Dense` layer (no activation of its own) and the `BatchNormalization` after it, folded into one
+/// product: `x · (W · diag(scale)) + (b · scale + shift)`, then the `Activation` layer after them, if
+/// any.
+final class FusedDense: FusedChain {
+  let nodes: [Int]
+  let source: Int
+  var residual: Int? { nil }
+  let dense: Dense
+  let normalization: BatchNormalization
+  var foldedNormalization: BatchNormalization? { normalization }
+  let activation: (any Activation)?
+  private(set) var runs = 0
+  private let parameters: [Parameter]
+  private var versions: [UInt64] = []
+  private var kernel = Tensor(shape: [0])
+  private var bias: [Float] = []
+
+  init(
+    nodes: [Int], source: Int, dense: Dense, normalization: BatchNormalization,
+    activation: (any Activation)?
+  ) {
+    self.nodes = nodes
+    self.source = source
+    self.dense = dense
+    self.normalization = normalization
+    self.activation = activation
+    parameters = dense.parameters + normalization.statisticsParameters
+  }
+
+  func run(_ input: Tensor, residual: inout Tensor?, in context: Context) throws -> Tensor {
+    runs += 1
+    guard let weights = dense.kernel else {
+      throw StrataError.invalidState("Dense: forward was called before build.")
+    }
+    let (features, units) = (weights.shape[0], weights.shape[1])
+    guard input.rank >= 2, input.shape.last == features else {
+      throw StrataError.shapeMismatch(
+        layer: "Dense", received: kerasShape(Array(input.shape.dropFirst())),
+        expected: "a last axis of \(features), like (None, \(features))")
+    }
+    let current = parameters.map(\.version)
+    if current != versions || bias.isEmpty {
+      guard let (scale, shift) = normalization.inferenceScaleShift, scale.count == units else {
+        throw StrataError.invalidState("BatchNormalization: forward was called before build.")
+      }
+      var folded = weights.value
+      folded.withUnsafeMutableBufferPointer { w in
+        for i in 0..<features {
+          for u in 0..<units { w[i * units + u] *= scale[u] }
+        }
+      }
+      let b = dense.bias?.value.scalars ?? [Float](repeating: 0, count: units)
+      (kernel, bias, versions) = (
+        folded, (0..<units).map { b[$0] * scale[$0] + shift[$0] }, current
+      )
+    }
+    let rows = input.count / features
+    let shape = Array(input.shape.dropLast()) + [units]
+    var product = Tensor(uninitializedPooledShape: shape)
+    context.kernels.gemm(input, kernel, into: &product, m: rows, n: units, k: features)
+    bias.withUnsafeBufferPointer { b in
+      product.withUnsafeMutableBufferPointer { context.kernels.addBias(b, to: $0) }
+    }
+    guard let activation, !activation.isIdentity else { return product }
+    var output = Tensor(uninitializedPooledShape: shape)
+    product.withUnsafeBufferPointer { z in
+      output.withUnsafeMutableBufferPointer { activation.forward(z, into: $0, rowLength: units) }
+    }
+    return output
+  }
+}
+
 /// A convolution with the batch normalization, residual addition and activation after it folded in.
 final class FusedConvolution: FusedChain {
   /// The chain's nodes, in order: the convolution first, its value the last's.
@@ -360,6 +432,29 @@ extension InferencePlan {
         epilogue: ConvolutionEpilogue(
           addsToOutput: residual != nil, activation: epilogueActivation),
         padding: padding, parameters: parameters)
+    }
+    // A Dense layer without an activation and the batch normalization after it, then an
+    // Activation layer.
+    for (d, layer) in graph.layers.enumerated() {
+      guard !claimed.contains(d), let dense = layer as? Dense, inputNodes[d].count == 1,
+        dense.activation.isIdentity, dense.activityRegularizer == nil, dense.kernel != nil,
+        let b = soleReader(d), !claimed.contains(b),
+        let normalization = graph.layers[b] as? BatchNormalization, inputNodes[b].count == 1,
+        normalization.inferenceScaleShift?.scale.count == dense.config.units
+      else { continue }
+      var chain = [d, b]
+      var activation: (any Activation)?
+      if let a = soleReader(b), !claimed.contains(a),
+        let layer = graph.layers[a] as? ActivationLayer
+      {
+        chain.append(a)
+        activation = layer.activation
+      }
+      claimed.formUnion(chain)
+      for node in chain.dropLast() { skipped[node] = true }
+      fused[chain.last!] = FusedDense(
+        nodes: chain, source: inputNodes[d][0], dense: dense, normalization: normalization,
+        activation: activation)
     }
     // Batch normalizations no convolution took, with the activation after them.
     for (b, layer) in graph.layers.enumerated() {
