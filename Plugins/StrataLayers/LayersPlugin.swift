@@ -37,6 +37,7 @@ public enum LayersPlugin: BuiltInPlugin {
       SpatialDropout2D.self, ActivityRegularization.self, Embedding.self, Conv1D.self,
       SimpleRNN.self, LSTM.self, GRU.self, UpSampling1D.self, ZeroPadding1D.self, Cropping1D.self,
       Masking.self, Bidirectional.self, TimeDistributed.self,
-      MultiHeadAttention.self, Attention.self, AdditiveAttention.self, EinsumDense.self)
+      MultiHeadAttention.self, Attention.self, AdditiveAttention.self, EinsumDense.self,
+      IntegerLookupLayer.self)
   }
 }

@@ -42,6 +42,14 @@ public protocol KerasNestedWeights: Layer {
   var kerasWeightGroupNames: [String: String] { get }
 }
 
+/// A layer with state Keras saves under a name in the layer's `vars` group rather than as a numbered
+/// weight (`IntegerLookup`'s tf-idf weights: `layers/integer_lookup/vars/idf_weights`). Strata keeps
+/// such state in the layer's config; a saved `.keras` file carries it in both places, as Keras does.
+public protocol KerasOwnVariables: Layer {
+  /// The named tensors, written to `vars/<name>`.
+  var kerasOwnVariables: [(name: String, value: Tensor)] { get }
+}
+
 /// A layer whose Keras call passes its tensors as several arguments or keywords rather than one
 /// tensor or one list (`MultiHeadAttention()(query, value, key=…, attention_mask=…,
 /// use_causal_mask=True)`): it reads such a call from a Keras functional config and writes its own.

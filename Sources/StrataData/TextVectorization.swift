@@ -410,6 +410,8 @@ public final class StringLookup: TextPreprocessing {
 /// learnt or given, index 0 for out-of-vocabulary values (after the mask when one is given).
 public final class IntegerLookup {
   private var lookup: TokenVocabulary<Int>
+  private let maskToken: Int?
+  private let oovToken: Int
 
   /// Keras' `IntegerLookup(max_tokens=None, mask_token=None, oov_token=-1, vocabulary=None,
   /// output_mode="int", pad_to_max_tokens=False)` (one out-of-vocabulary index).
@@ -420,7 +422,24 @@ public final class IntegerLookup {
     lookup = try TokenVocabulary(
       outputMode: outputMode, maxTokens: maxTokens, padToMaxTokens: padToMaxTokens,
       mask: maskToken, oov: oovToken, owner: "IntegerLookup", order: { $0 > $1 })
+    (self.maskToken, self.oovToken) = (maskToken, oovToken)
     if let vocabulary { try lookup.set(vocabulary, idfWeights: idfWeights) }
+  }
+
+  /// The same lookup as a model layer, Keras' `IntegerLookup` inside a graph (registered as
+  /// `"IntegerLookup"`; `import Strata` registers it): adapt here, then add the layer to a model.
+  public func layer() throws -> any Layer {
+    var config: ConfigDictionary = [
+      "vocabulary": .array(lookup.vocabulary.map { .int($0) }), "oov_token": .int(oovToken),
+      "output_mode": .string(lookup.outputMode.rawValue),
+      "pad_to_max_tokens": .bool(lookup.padToMaxTokens),
+    ]
+    if let maskToken { config["mask_token"] = .int(maskToken) }
+    if let maxTokens = lookup.maxTokens { config["max_tokens"] = .int(maxTokens) }
+    if lookup.outputMode == .tfIdf {
+      config["idf_weights"] = .array(lookup.idfWeights.map { .double(Double($0)) })
+    }
+    return try Registries.shared.layers.make("IntegerLookup", config: config)
   }
 
   /// The vocabulary, special tokens first.

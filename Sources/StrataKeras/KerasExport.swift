@@ -226,6 +226,9 @@ extension KerasFile {
       for (index, parameter) in kerasOrder(layer).enumerated() {
         try file.write(parameter.value, to: "\(base)/vars/\(index)")
       }
+      for (name, value) in (layer as? any KerasOwnVariables)?.kerasOwnVariables ?? [] {
+        try file.write(value, to: "\(base)/vars/\(name)")
+      }
     }
     try file.createGroup("\(prefix)vars")
     try file.write(

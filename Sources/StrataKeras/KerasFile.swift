@@ -71,7 +71,9 @@ enum KerasFile {
     let assetNames = textAssetMembers(of: config)
     let assets =
       assetNames.isEmpty ? [:] : try ZipArchive.read(source, path: path, wanted: assetNames)
-    let (numeric, texts) = try splitTextInputs(config, assets: assets, weights: file, path: path)
+    let (numeric, texts) = try splitTextInputs(
+      try inlineLookupState(config, assets: assets, weights: file, path: path), assets: assets,
+      weights: file, path: path)
     let model = try build(config: numeric, budgetBytes: weights.count, path: path)
     try readWeights(of: model, from: file, prefix: "")
     for (position, text) in texts.sorted(by: { $0.key < $1.key }) {

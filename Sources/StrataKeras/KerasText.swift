@@ -23,11 +23,19 @@ extension KerasFile {
   /// The weights group of each text layer's record, by layer name, in the order of `records`
   /// (numbered per class, as Keras numbers groups).
   static func textGroups(_ records: [ConfigValue]) -> [String: (group: String, kind: String)] {
+    layerGroups(records, classes: textLayerClasses)
+  }
+
+  /// The weights group of each record of one of `classes`, by layer name (numbered per class, as
+  /// Keras numbers groups).
+  static func layerGroups(_ records: [ConfigValue], classes: Set<String>) -> [String: (
+    group: String, kind: String
+  )] {
     var groups: [String: (group: String, kind: String)] = [:]
     var counts: [String: Int] = [:]
     for record in records {
-      guard let object = record.objectValue, isTextLayer(object),
-        let kind = object["class_name"]?.stringValue, let name = layerName(object)
+      guard let object = record.objectValue, let kind = object["class_name"]?.stringValue,
+        classes.contains(kind), let name = layerName(object)
       else { continue }
       let base = snakeCase(kind)
       let count = counts[kind, default: 0]
@@ -49,7 +57,75 @@ extension KerasFile {
   static func textAssetMembers(of config: ConfigValue) -> Set<String> {
     let records = config.objectValue?["config"]?.objectValue?["layers"]?.arrayValue ?? []
     return Set(
-      textGroups(records).values.flatMap { vocabularyMembers(group: $0.group, kind: $0.kind) })
+      layerGroups(records, classes: textLayerClasses.union(["IntegerLookup"])).values.flatMap {
+        vocabularyMembers(group: $0.group, kind: $0.kind)
+      })
+  }
+
+  /// `config` with each `IntegerLookup` of the top-level graph given its vocabulary (from the
+  /// archive's `assets/layers/<group>/vocabulary.txt` when an adapted layer's config holds none) and
+  /// its tf-idf weights (from `layers/<group>/vars/idf_weights`): the layer keeps both in its config.
+  static func inlineLookupState(
+    _ config: ConfigValue, assets: [String: [UInt8]], weights: HDF5Reader?, path: String
+  ) throws -> ConfigValue {
+    guard var top = config.objectValue, var inner = top["config"]?.objectValue,
+      var records = inner["layers"]?.arrayValue
+    else { return config }
+    let groups = layerGroups(records, classes: ["IntegerLookup"])
+    guard !groups.isEmpty else { return config }
+    for (position, record) in records.enumerated() {
+      guard var object = record.objectValue, let name = layerName(object),
+        let group = groups[name]?.group, var layer = object["config"]?.objectValue
+      else { continue }
+      let label = "IntegerLookup '\(name.prefix(100))'"
+      if layer["vocabulary"]?.arrayValue == nil {
+        let member = "assets/layers/\(group)/vocabulary.txt"
+        guard let bytes = assets[member] else {
+          throw StrataError.file(
+            path: path, reason: "holds no vocabulary for \(label) (\(member) is missing)")
+        }
+        guard let text = String(validating: bytes, as: UTF8.self) else {
+          throw StrataError.file(
+            path: path, reason: "holds a vocabulary for \(label) that is not UTF-8")
+        }
+        var lines = pythonLines(text)
+        while lines.last == "" { lines.removeLast() }
+        layer["vocabulary"] = .array(
+          try lines.enumerated().map { line, value in
+            guard let number = Int(value.trimmingCharacters(in: .whitespaces)),
+              abs(number) <= 1 << 24
+            else {
+              throw StrataError.file(
+                path: path,
+                reason:
+                  "holds a vocabulary for \(label) whose line \(line + 1) ('\(value.prefix(40))') is not a whole number up to 2^24"
+              )
+            }
+            return .int(number)
+          })
+      }
+      if layer["output_mode"]?.stringValue == "tf_idf", layer["idf_weights"]?.arrayValue == nil {
+        let location = "layers/\(group)/vars/idf_weights"
+        guard let weights, weights.exists(location) else {
+          throw StrataError.file(path: path, reason: "holds no idf_weights for the tf_idf \(label)")
+        }
+        let idf = try weights.readTensor(location)
+        let count = layer["vocabulary"]?.arrayValue?.count ?? 0
+        guard idf.rank == 1, idf.count >= count else {
+          throw StrataError.file(
+            path: path,
+            reason:
+              "holds \(idf.count) idf_weights for \(label), fewer than its \(count) vocabulary entries"
+          )
+        }
+        layer["idf_weights"] = .array(idf.scalars.prefix(count).map { .double(Double($0)) })
+      }
+      object["config"] = .object(layer)
+      records[position] = .object(object)
+    }
+    inner["layers"] = .array(records)
+    top["config"] = .object(inner)
+    return .object(top)
   }
 
   private static func layerName(_ record: ConfigDictionary) -> String? {
