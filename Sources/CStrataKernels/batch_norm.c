@@ -68,11 +68,11 @@ BN_CLONES void strata_bn_input_gradient(const float *restrict dy, const float *r
 
 // Inference: y = activation(x · scale + shift) per channel in one pass (0: none, 1: relu, 2: relu6,
 // 3: swish as x · 1 / (1 + e^-x)), as the layers compute them one after the other.
-BN_CLONES void strata_bn_inference(const float *restrict x, const float *restrict scale,
-                                   const float *restrict shift, float *restrict y, long rows, long channels,
-                                   int activation) {
+BN_CLONES void strata_bn_inference_strided(const float *restrict x, long x_stride, const float *restrict scale,
+                                           const float *restrict shift, float *restrict y, long rows,
+                                           long channels, int activation) {
   for (long r = 0; r < rows; r++) {
-    const float *xr = x + r * channels;
+    const float *xr = x + r * x_stride;
     float *yr = y + r * channels;
     switch (activation) {
     case 1:
@@ -98,4 +98,9 @@ BN_CLONES void strata_bn_inference(const float *restrict x, const float *restric
       for (long c = 0; c < channels; c++) yr[c] = xr[c] * scale[c] + shift[c];
     }
   }
+}
+
+void strata_bn_inference(const float *x, const float *scale, const float *shift, float *y, long rows, long channels,
+                         int activation) {
+  strata_bn_inference_strided(x, channels, scale, shift, y, rows, channels, activation);
 }

@@ -354,9 +354,18 @@ open class Model {
       else { return false }
       return !chain.nodes.contains { nodes[$0].layer.parameters.contains(where: \.isTrainable) }
     }
+    // Nodes whose value is a concatenation block's buffer (``ConcatenationBlock``): their own
+    // value is its first channels.
+    var inPlace = Set<Int>()
+    func value(_ node: Int) -> Tensor {
+      guard inPlace.contains(node), let (block, position) = plan?.blocks[node] else {
+        return values[node]!
+      }
+      return block.value(at: position, of: values[node]!)
+    }
     func runNode(_ i: Int) throws {
       let node = nodes[i]
-      let arguments = inputNodes[i].map { values[$0]! }
+      let arguments = inputNodes[i].map(value)
       var nodeContext = context
       if context.isTraining {
         let gradientArrives = inputNodes[i].contains { backwardNodes[$0] }
@@ -403,13 +412,18 @@ open class Model {
         if masks[chain.source] == nil, chain.residual.map({ masks[$0] == nil }) ?? true,
           runsFused(chain)
         {
-          var residual = chain.residual.flatMap { values[$0] }
+          var residual = chain.residual.map(value)
           // The residual's buffer becomes the output when this chain is its last reader.
           if !context.isTraining, let r = chain.residual, r != chain.source, readers[r] == i {
             values[r] = nil
           }
           do {
-            values[i] = try chain.run(values[chain.source]!, residual: &residual, in: context)
+            if inPlace.contains(chain.source), let normalization = chain as? FusedNormalization {
+              values[i] = try normalization.run(
+                firstChannelsOf: values[chain.source]!, inPlace: true)
+            } else {
+              values[i] = try chain.run(value(chain.source), residual: &residual, in: context)
+            }
           } catch let StrataError.shapeMismatch(layer, received, expected) {
             throw StrataError.shapeMismatch(
               layer: Ops.place(layer, label: label(chain.nodes[0])), received: received,
@@ -429,6 +443,19 @@ open class Model {
             values[source] = nil
           }
         }
+        continue
+      }
+      if let plan, let (block, position) = plan.blocks[i], !context.isTraining,
+        !context.behavesAsTraining, inputNodes[i].allSatisfy({ masks[$0] == nil }),
+        position == 0 || inPlace.contains(inputNodes[i][0])
+      {
+        let first = inputNodes[i][0]
+        values[i] = block.run(
+          position: position,
+          inputs: [position == 0 ? value(first) : values[first]!]
+            + inputNodes[i].dropFirst().map(value))
+        inPlace.insert(i)
+        for source in inputNodes[i] where readers[source] == i { values[source] = nil }
         continue
       }
       try runNode(i)

@@ -240,6 +240,15 @@ public struct Tensor: Sendable, Equatable, CustomStringConvertible {
     return try body(UnsafeMutableBufferPointer(start: storage.base, count: count))
   }
 
+  /// Writes elements of a storage other tensors may share, without copying it first: for the
+  /// inference executor's concatenation blocks, whose other holders read only elements these writes
+  /// leave alone.
+  package func withUnsafeSharedMutableBufferPointer<R>(
+    _ body: (UnsafeMutableBufferPointer<Float>) throws -> R
+  ) rethrows -> R {
+    try body(UnsafeMutableBufferPointer(start: storage.base, count: count))
+  }
+
   @usableFromInline
   mutating func makeUnique() {
     trace = 0

@@ -267,3 +267,48 @@ private func fusedRuns(_ model: Model) -> Int {
   #expect(maxDifference(unfused, reference) > 1e-3, "the change shows")
   #expect(maxDifference(refolded, reference) < 1e-6)
 }
+
+/// DenseNet's dense block, `x = Concatenate()([x, conv(relu(bn(x)))])` three times, then a
+/// transition; a concatenation another kind of layer also reads ends its block.
+private func denseBlockModel(alsoPooled: Bool) throws -> Model {
+  setRandomSeed(31)
+  let input = try Input(shape: [6, 6, 4])
+  var x = try Conv2D(8, 3, padding: "same")(input)
+  var pooled: [SymbolicTensor] = []
+  for step in 0..<3 {
+    var y = try ActivationLayer("relu")(try BatchNormalization()(x))
+    y = try Conv2D(6, 1, useBias: false)(y)
+    y = try ActivationLayer("relu")(try BatchNormalization()(y))
+    y = try Conv2D(3, 3, padding: "same", useBias: false)(y)
+    x = try Concatenate()([x, y])
+    if alsoPooled && step == 1 { pooled.append(try GlobalAveragePooling2D()(x)) }
+  }
+  x = try ActivationLayer("relu")(try BatchNormalization()(x))
+  x = try GlobalAveragePooling2D()(x)
+  if let extra = pooled.first { x = try Concatenate()([x, extra]) }
+  return try Model(inputs: [input], outputs: [try Dense(3)(x)])
+}
+
+@Test func denseBlocksConcatenateIntoOneBuffer() throws {
+  for alsoPooled in [false, true] {
+    let model = try denseBlockModel(alsoPooled: alsoPooled)
+    try randomizeNormalization(model, seed: 32)
+    var generator = SeededGenerator(seed: 33)
+    let x = try randomTensor([5, 6, 6, 4], in: -2...2, using: &generator)
+    let fused = try model.predict(x, batchSize: 3)
+    let blocks = Set(model.inferencePlan.blocks.values.map { ObjectIdentifier($0.block) })
+    let widths = model.inferencePlan.blocks.values.map(\.block.widths).first
+    if alsoPooled {
+      // A pooling layer reads the second concatenation whole: the block ends there (the buffer is
+      // its value), and the third is left alone.
+      #expect(
+        blocks.count == 1 && widths == [11, 14], "\(model.inferencePlan.blocks.keys.sorted())")
+    } else {
+      #expect(blocks.count == 1 && widths == [11, 14, 17])
+    }
+    model.fusesInference = false
+    let unfused = try model.predict(x, batchSize: 3)
+    #expect(fused.shape == [5, 3])
+    #expect(maxDifference(fused, unfused) < 1e-5, "alsoPooled: \(alsoPooled)")
+  }
+}

@@ -115,6 +115,10 @@ void strata_bn_normalize(const float *x, const float *mean, const float *inv, fl
 /// 2 relu6, 3 swish.
 void strata_bn_inference(const float *x, const float *scale, const float *shift, float *y, long rows,
                          long channels, int activation);
+/// The same, reading each row's first `channels` values `x_stride` apart (the first channels of a
+/// wider tensor: a DenseNet block's buffer); `y` is dense.
+void strata_bn_inference_strided(const float *x, long x_stride, const float *scale, const float *shift, float *y,
+                                 long rows, long channels, int activation);
 /// `dx = scale[c] · (dy - mean_dy[c] - xhat · mean_product[c])` with batch statistics, or
 /// `dx = scale[c] · dy` when `xhat` is NULL (moving statistics).
 void strata_bn_input_gradient(const float *dy, const float *xhat, const float *scale, const float *mean_dy,
