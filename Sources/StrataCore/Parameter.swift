@@ -9,8 +9,20 @@ public final class Parameter: @unchecked Sendable {
   public let name: String
   /// The weight itself.
   public var value: Tensor {
-    didSet { version &+= 1 }  // without oldValue: a write through the property stays in place
+    get { storedValue }
+    set {
+      storedValue = newValue
+      version &+= 1
+    }
+    // In place: an optimizer writes a weight of 100 MB every step. (A `didSet` observer made
+    // `value.withUnsafeMutableBufferPointer` copy the whole weight first, the copy holding a
+    // reference while it was written.)
+    _modify {
+      version &+= 1
+      yield &storedValue
+    }
   }
+  private var storedValue: Tensor
   /// Counts the writes to ``value`` (an optimizer's update, loaded weights): what is derived from the
   /// weight (an inference plan's folded kernel) is worked out again when it changed.
   public private(set) var version: UInt64 = 0
@@ -46,7 +58,7 @@ public final class Parameter: @unchecked Sendable {
   /// A weight with a zero gradient of its shape (allocated when first used).
   public init(name: String, value: Tensor, isTrainable: Bool = true) {
     self.name = name
-    self.value = value
+    storedValue = value
     self.isTrainable = isTrainable
     isTrainableByNature = isTrainable
     ParameterTracker.current?.record(self)
