@@ -31,6 +31,8 @@ tf.get_logger().setLevel("ERROR")  # each case's own evaluate retraces; that is 
 import keras  # noqa: E402
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
+# Fixtures larger than this (bytes of JSON) are written as NAME.json.gz; the tests read either.
+COMPRESS_ABOVE = 1 << 20
 GENERATOR = f"keras {keras.__version__}, tensorflow {tf.__version__}, float32"
 
 
@@ -943,7 +945,14 @@ if __name__ == "__main__":
             continue
         destination = os.path.join(options.out, path)
         os.makedirs(os.path.dirname(destination), exist_ok=True)
-        with open(destination, "w") as f:
-            json.dump({"generator": GENERATOR, "cases": make()}, f)
-            f.write("\n")
+        text = json.dumps({"generator": GENERATOR, "cases": make()}) + "\n"
+        if len(text) > COMPRESS_ABOVE:
+            # Large fixtures are kept gzipped (mtime 0: the same numbers give the same bytes).
+            destination += ".gz"
+            with open(destination, "wb") as f:
+                with gzip.GzipFile(fileobj=f, mode="wb", mtime=0, filename="") as z:
+                    z.write(text.encode())
+        else:
+            with open(destination, "w") as f:
+                f.write(text)
         print(f"wrote {destination}")

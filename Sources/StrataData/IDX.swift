@@ -84,7 +84,7 @@ public struct IDXArray: Sendable, Equatable {
 /// Inflates gzip data with zlib, no further than `size` says: it is asked the size of the whole
 /// output from what is inflated so far until it knows (`nil` before), and more output than that, or
 /// than `limit`, is an error, so a small file cannot inflate to gigabytes first.
-func gunzip(
+package func gunzip(
   _ input: [UInt8], path: String, limit: Int = 1 << 31, size: ([UInt8]) -> Int? = { _ in nil }
 ) throws -> [UInt8] {
   var stream = z_stream()

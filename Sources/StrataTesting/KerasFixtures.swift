@@ -17,10 +17,16 @@ public struct KerasFixture: Sendable {
       throw StrataError.file(
         path: url.path, reason: "cannot be read (\(error.localizedDescription))")
     }
+    try self.init(json: data, path: url.path)
+  }
+
+  /// A fixture from its JSON (a compressed fixture's, once inflated); `path` names it in errors.
+  /// - Throws: ``StrataError/file(path:reason:)`` when it is not a fixture.
+  public init(json data: Data, path: String) throws {
     guard let root = try? ConfigValue(json: data).objectValue,
       let cases = root["cases"]?.arrayValue
     else {
-      throw StrataError.file(path: url.path, reason: "is not a Keras fixture ({\"cases\": [...]})")
+      throw StrataError.file(path: path, reason: "is not a Keras fixture ({\"cases\": [...]})")
     }
     generator = root["generator"]?.stringValue ?? ""
     self.cases = cases.compactMap { $0.objectValue.map(KerasCase.init) }

@@ -1,13 +1,20 @@
 import Foundation
 import Strata
+import StrataData
 import StrataTesting
 import Testing
 
-/// A Keras reference file of this target's `Fixtures` (copied from `../shared/keras-reference`).
+/// A Keras reference file of this target's `Fixtures` (written by `Tests/generate_fixtures.py`):
+/// `NAME.json`, or `NAME.json.gz` for the large ones.
 func kerasFixture(_ name: String) -> KerasFixture {
-  try! KerasFixture(
-    contentsOf: Bundle.module.url(
-      forResource: name, withExtension: "json", subdirectory: "Fixtures")!)
+  if let url = Bundle.module.url(forResource: name, withExtension: "json", subdirectory: "Fixtures")
+  {
+    return try! KerasFixture(contentsOf: url)
+  }
+  let url = Bundle.module.url(
+    forResource: name, withExtension: "json.gz", subdirectory: "Fixtures")!
+  let json = try! gunzip([UInt8](Data(contentsOf: url)), path: url.path)
+  return try! KerasFixture(json: Data(json), path: url.path)
 }
 
 let summaries = kerasFixture("summaries")
