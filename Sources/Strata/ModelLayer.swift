@@ -34,10 +34,7 @@ public final class ModelLayer: LayerContainer {
 
   /// The nested model's config: a functional one (with `input_layers`) or a `Sequential`'s layers.
   public convenience init(config: ConfigValue) throws {
-    let object = config.objectValue?["config"]?.objectValue ?? config.objectValue ?? [:]
-    let model: Model =
-      object["input_layers"] != nil ? try Model(config: config) : try Sequential(config: config)
-    try self.init(model)
+    try self.init(try Model.make(config: config))
   }
 
   /// The nested model's Keras config (without its class name).

@@ -20,8 +20,7 @@ extension Model {
     let model: Model
     do {
       model = try AllocationBudget.$current.withValue(budget) {
-        config.objectValue?["class_name"]?.stringValue == "Functional"
-          ? try Model(config: config, seed: seed) : try Sequential(config: config, seed: seed)
+        try Model.make(config: config, seed: seed)
       }
     } catch StrataError.unknownIdentifier(let kind, let identifier, let suggestions) {
       throw unregistered(
@@ -292,5 +291,38 @@ public enum ModelFileFormat: String, Sendable, CaseIterable {
       )
     }
     return (format, file)
+  }
+}
+
+extension Model {
+  /// A model from a Keras config, `Sequential` or functional as the config says: by its
+  /// `class_name` (`"Sequential"`; `"Functional"` or `"Model"`), or, for a bare config (a nested
+  /// model's, `get_config()`'s, a list of layer records), by whether it names `input_layers`. The one
+  /// place that decides, for `.keras` and Strata files, the command line's JSON and nested models.
+  /// - Parameter seed: fixes the initial weights, dropout and shuffling; random when `nil`.
+  public static func make(config: ConfigValue, seed: UInt64? = nil) throws -> Model {
+    let object = config.objectValue
+    switch object?["class_name"]?.stringValue {
+    case "Sequential": return try Sequential(config: config, seed: seed)
+    case "Functional", "Model": return try Model(config: config, seed: seed)
+    default:
+      let inner = object?["config"]?.objectValue ?? object
+      return inner?["input_layers"] != nil
+        ? try Model(config: config, seed: seed) : try Sequential(config: config, seed: seed)
+    }
+  }
+
+  /// ``make(config:seed:)`` from JSON (`model.to_json()`, a `get_config()` dumped), parsed once.
+  public static func make(json: Data, seed: UInt64? = nil) throws -> Model {
+    let config: ConfigValue
+    do {
+      config = try ConfigValue(json: json)
+    } catch StrataError.invalidArgument(_, _, let found, let expected) {
+      throw StrataError.invalidArgument(
+        owner: "Model", argument: "json",
+        value: "that is not valid JSON (\(found.dropFirst(5)): expected \(expected))",
+        expected: "a Keras model config")
+    }
+    return try make(config: config, seed: seed)
   }
 }

@@ -217,7 +217,7 @@ public struct Train: ParsableCommand {
     )
     let data = try readUntrustedFile(url, kind: "a model file or a JSON model config")
     if ModelFileFormat(bytes: data.prefix(8)) != nil { return try loadModel(from: url) }
-    return try modelFromJSON(data, seed: seed)
+    return try Model.make(json: data, seed: seed)
   }
 
   /// Runs the command, printing errors as one line. Started by `mpirun`, every rank trains its share
@@ -401,13 +401,4 @@ public struct Train: ParsableCommand {
           + (validation == nil ? "" : " (validation included)"))
     }
   }
-}
-
-/// A model from a Keras JSON config: functional when it says so, else a `Sequential`.
-func modelFromJSON(_ data: Data, seed: UInt64) throws -> Model {
-  let config = try? ConfigValue(json: data)
-  if config?.objectValue?["class_name"]?.stringValue == "Functional", let config {
-    return try Model(config: config, seed: seed)
-  }
-  return try Sequential(json: data, seed: seed)
 }

@@ -123,8 +123,7 @@ enum KerasFile {
     let model: Model
     do {
       model = try AllocationBudget.$current.withValue(budget) {
-        let kind = config.objectValue?["class_name"]?.stringValue
-        return kind == "Sequential" ? try Sequential(config: config) : try Model(config: config)
+        try Model.make(config: config)
       }
     } catch StrataError.unknownIdentifier(let kind, var identifier, let suggestions) {
       // Keras names a registered custom object `Pkg>Name`: the package to register.

@@ -455,3 +455,30 @@ func expectFiniteDifferences(
   }
   #expect(shape != nil)
 }
+
+/// One factory decides Sequential or functional for every loader: by class name, else by whether
+/// the config names its input layers.
+@Test func modelFactoryReadsTheKindFromTheConfig() throws {
+  let input = try Input(shape: [3])
+  let functional = try Model(inputs: input, outputs: try Dense(2)(input), seed: 1)
+  let sequential = try Sequential([Input(shape: [3]), Dense(2)], seed: 1)
+  let functionalConfig = functional.config
+  let sequentialConfig = sequential.config
+  #expect(!(try Model.make(config: functionalConfig) is Sequential))
+  #expect(try Model.make(config: sequentialConfig) is Sequential)
+  // Bare configs, without a class name: a functional one names its input layers.
+  let bareFunctional = try #require(functionalConfig.objectValue?["config"])
+  let bareSequential = try #require(sequentialConfig.objectValue?["config"])
+  #expect(!(try Model.make(config: bareFunctional) is Sequential))
+  #expect(try Model.make(config: bareSequential) is Sequential)
+  let records = try #require(bareSequential.objectValue?["layers"])
+  #expect(try Model.make(config: records, seed: 2) is Sequential)
+  let made = try Model.make(json: Data(functionalConfig.description.utf8), seed: 3)
+  #expect(made.layers.count == functional.layers.count)
+  #expect(
+    refusal { try Model.make(json: Data("{oops".utf8)) }
+      == .invalidArgument(
+        owner: "Model", argument: "json",
+        value: "that is not valid JSON ('o' at byte 1: expected a string key)",
+        expected: "a Keras model config"))
+}
