@@ -1,4 +1,6 @@
+import Foundation
 import Strata
+import StrataBLAS
 import Testing
 
 /// Every registered backend but the reference it is compared with: a new backend is tested by being
@@ -93,4 +95,26 @@ func elementwiseMatchesReference(_ backendName: String, size: Int) {
     throws: StrataError.unknownIdentifier(
       kind: "kernels backend", identifier: "cuda", suggestions: [])
   ) { try Registries.shared.kernels.make("cuda") }
+}
+
+/// The OpenBLAS core Strata asks for when OpenBLAS fell back to a generic one: the newest kernels
+/// the CPU's flags allow (a Sapphire Rapids gets Cooperlake, a Zen 3 Haswell).
+@Test func openBLASCoreTypeFollowsTheCPUFlags() {
+  let avx512: Set<String> = [
+    "avx512f", "avx512bw", "avx512dq", "avx512vl", "avx512cd", "avx2", "fma",
+  ]
+  #expect(BLASCore.better(forFlags: avx512.union(["avx512_bf16"])) == "Cooperlake")
+  #expect(BLASCore.better(forFlags: avx512) == "SkylakeX")
+  #expect(BLASCore.better(forFlags: ["avx", "avx2", "fma", "sse3"]) == "Haswell")
+  #expect(BLASCore.better(forFlags: ["avx", "sse3"]) == "Sandybridge")
+  #expect(BLASCore.better(forFlags: ["sse2", "sse3"]) == nil)
+  // This machine: flags from /proc/cpuinfo (an x86-64 CPU has SSE2), and a recommendation only
+  // when OpenBLAS' own choice is generic and the user set none.
+  let flags = BLASCore.cpuFlags
+  #expect(flags.contains("sse2"), "\(flags.count) flags")
+  #expect(!BLASCore.name.isEmpty)
+  let userChose = ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] != nil
+  #expect(
+    BLASCore.recommendedCoreType
+      == (BLASCore.isGeneric && !userChose ? BLASCore.better(forFlags: flags) : nil))
 }
