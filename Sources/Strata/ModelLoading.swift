@@ -314,15 +314,18 @@ extension Model {
 
   /// ``make(config:seed:)`` from JSON (`model.to_json()`, a `get_config()` dumped), parsed once.
   public static func make(json: Data, seed: UInt64? = nil) throws -> Model {
-    let config: ConfigValue
+    try make(config: try modelConfig(json: json, owner: "Model"), seed: seed)
+  }
+
+  /// A model's config from JSON; JSON that does not parse is an error naming `owner`'s `json`.
+  static func modelConfig(json: Data, owner: String) throws -> ConfigValue {
     do {
-      config = try ConfigValue(json: json)
+      return try ConfigValue(json: json)
     } catch StrataError.invalidArgument(_, _, let found, let expected) {
       throw StrataError.invalidArgument(
-        owner: "Model", argument: "json",
+        owner: owner, argument: "json",
         value: "that is not valid JSON (\(found.dropFirst(5)): expected \(expected))",
         expected: "a Keras model config")
     }
-    return try make(config: config, seed: seed)
   }
 }

@@ -67,16 +67,7 @@ public final class Sequential: Model {
 
   /// A model from Keras-shaped JSON (see ``init(config:seed:)``).
   public convenience init(json: Data, seed: UInt64? = nil) throws {
-    let config: ConfigValue
-    do {
-      config = try ConfigValue(json: json)
-    } catch StrataError.invalidArgument(_, _, let found, let expected) {
-      throw StrataError.invalidArgument(
-        owner: "Sequential", argument: "json",
-        value: "that is not valid JSON (\(found.dropFirst(5)): expected \(expected))",
-        expected: "a Keras model config")
-    }
-    try self.init(config: config, seed: seed)
+    try self.init(config: try Model.modelConfig(json: json, owner: "Sequential"), seed: seed)
   }
 
   /// Appends `layer`, building it at once when the input shape is known.

@@ -105,20 +105,9 @@ extension KerasFile {
           })
       }
       if layer["output_mode"]?.stringValue == "tf_idf", layer["idf_weights"]?.arrayValue == nil {
-        let location = "layers/\(group)/vars/idf_weights"
-        guard let weights, weights.exists(location) else {
-          throw StrataError.file(path: path, reason: "holds no idf_weights for the tf_idf \(label)")
-        }
-        let idf = try weights.readTensor(location)
-        let count = layer["vocabulary"]?.arrayValue?.count ?? 0
-        guard idf.rank == 1, idf.count >= count else {
-          throw StrataError.file(
-            path: path,
-            reason:
-              "holds \(idf.count) idf_weights for \(label), fewer than its \(count) vocabulary entries"
-          )
-        }
-        layer["idf_weights"] = .array(idf.scalars.prefix(count).map { .double(Double($0)) })
+        layer["idf_weights"] = try idfWeights(
+          at: ["layers/\(group)/vars/idf_weights"], in: weights, label: label,
+          count: layer["vocabulary"]?.arrayValue?.count ?? 0, path: path)
       }
       object["config"] = .object(layer)
       records[position] = .object(object)
@@ -193,24 +182,11 @@ extension KerasFile {
       config["vocabulary"] = .array(pythonLines(text).map(ConfigValue.string))
     }
     if config["output_mode"]?.stringValue == "tf_idf", config["idf_weights"]?.arrayValue == nil {
-      let locations = [
-        "layers/\(group)/vars/idf_weights", "layers/\(group)/_lookup_layer/vars/idf_weights",
-      ]
-      guard let weights, let location = locations.first(where: weights.exists) else {
-        throw StrataError.file(
-          path: path,
-          reason: "holds no idf_weights for the tf_idf \(kind) '\(name.prefix(100))'")
-      }
-      let idf = try weights.readTensor(location)
-      let count = config["vocabulary"]?.arrayValue?.count ?? 0
-      guard idf.rank == 1, idf.count >= count else {
-        throw StrataError.file(
-          path: path,
-          reason:
-            "holds \(idf.count) idf_weights for '\(name.prefix(100))', fewer than its \(count) vocabulary entries"
-        )
-      }
-      config["idf_weights"] = .array(idf.scalars.prefix(count).map { .double(Double($0)) })
+      config["idf_weights"] = try idfWeights(
+        at: [
+          "layers/\(group)/vars/idf_weights", "layers/\(group)/_lookup_layer/vars/idf_weights",
+        ], in: weights, label: "\(kind) '\(name.prefix(100))'",
+        count: config["vocabulary"]?.arrayValue?.count ?? 0, path: path)
     }
     do {
       return kind == "StringLookup"
@@ -219,6 +195,25 @@ extension KerasFile {
       throw StrataError.file(
         path: path, reason: "has a \(kind) '\(name.prefix(100))' that \(error)")
     }
+  }
+
+  /// A tf-idf layer's weights for its `count` vocabulary entries, from the first of `locations` the
+  /// weights file holds (Keras pads them to `max_tokens`).
+  private static func idfWeights(
+    at locations: [String], in weights: HDF5Reader?, label: String, count: Int, path: String
+  ) throws -> ConfigValue {
+    guard let weights, let location = locations.first(where: weights.exists) else {
+      throw StrataError.file(path: path, reason: "holds no idf_weights for the tf_idf \(label)")
+    }
+    let idf = try weights.readTensor(location)
+    guard idf.rank == 1, idf.count >= count else {
+      throw StrataError.file(
+        path: path,
+        reason:
+          "holds \(idf.count) idf_weights for \(label), fewer than its \(count) vocabulary entries"
+      )
+    }
+    return .array(idf.scalars.prefix(count).map { .double(Double($0)) })
   }
 
   /// Python's `str.splitlines()` (as Keras reads `vocabulary.txt`), trailing empty lines dropped.
