@@ -70,7 +70,7 @@ open class Model {
     }
   }
   /// Every call of a layer, inputs first, each after the calls it depends on.
-  let nodes: [Node]
+  var nodes: [Node]
   var nodeIndex: [ObjectIdentifier: Int] = [:]
   /// For each node, the index of its layer in ``layers`` and which call of that layer it is.
   var nodeLayer: [(layer: Int, call: Int)] = []

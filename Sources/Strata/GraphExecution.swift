@@ -2,15 +2,21 @@ import Foundation
 import StrataCore
 import StrataLayers
 
-/// A functional model's graph, run forward (with the inference plan in inference) and backward.
+/// A model's graph (a functional model's, or a `Sequential` model's chain), run forward (with the
+/// inference plan in inference) and backward.
 extension Model {
+  /// The model inputs' nodes come first: how many there are.
+  var inputNodeCount: Int { nodes.prefix { $0.inputs.isEmpty }.count }
 
   /// Runs one batch of every input through the graph and returns every output.
   func runGraph(_ inputValues: [Tensor], context: Context) throws -> [Tensor] {
     try checkArgument(
-      inputValues.count == inputs.count,
+      inputValues.count == inputNodeCount,
       owner: name, argument: "inputs", value: "\(inputValues.count) arrays",
-      expected: "\(inputs.count), one per model input")
+      expected: "\(inputNodeCount), one per model input")
+    // The last step's values go first: a layer writes its output into the buffer it kept, in place
+    // only while nothing else holds it (else each step would allocate every activation again).
+    lastValues = []
     var values = [Tensor?](repeating: nil, count: nodes.count)
     var masks = [Tensor?](repeating: nil, count: nodes.count)
     activityPenalty = 0
@@ -74,7 +80,7 @@ extension Model {
       if node.inputs.isEmpty {
         if context.isTraining { backwardNodes[i] = context.needsInputGradient }
         let value = inputValues[i]
-        let expected = inputs[i].shape
+        let expected = node.outputShape
         guard value.rank == expected.count + 1, Array(value.shape.dropFirst()) == expected,
           value.shape[0] == inputValues[0].shape[0]
         else {
@@ -258,8 +264,8 @@ extension Model {
       }
     }
     guard inputGradients else { return [] }
-    return inputs.indices.map { i in
-      gradients[i] ?? Tensor(shape: [outputGradients[0].shape[0]] + inputs[i].shape)
+    return (0..<inputNodeCount).map { i in
+      gradients[i] ?? Tensor(shape: [outputGradients[0].shape[0]] + nodes[i].outputShape)
     }
   }
 

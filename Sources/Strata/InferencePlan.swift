@@ -18,9 +18,6 @@ final class InferencePlan {
   /// graph's liveness with the chains as single steps.
   let lastReaders: [Int?]
 
-  /// The fused chains by their first node (a `Sequential` model meets a chain there).
-  let chainHeads: [Int: any FusedChain]
-
   /// The concatenations that write into one buffer (``ConcatenationBlock``), by node.
   let blocks: [Int: (block: ConcatenationBlock, position: Int)]
 
@@ -32,7 +29,6 @@ final class InferencePlan {
     self.skipped = skipped
     self.lastReaders = lastReaders
     self.blocks = blocks
-    chainHeads = Dictionary(uniqueKeysWithValues: fused.values.map { ($0.nodes[0], $0) })
   }
 }
 

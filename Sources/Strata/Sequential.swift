@@ -24,9 +24,6 @@ public final class Sequential: Model {
   /// The input's element type, as its `Input` declared it: `"float32"`, or `"int32"`/`"int64"` for
   /// token ids. Saved with the model.
   public private(set) var inputDType = "float32"
-  /// The first layer the last training forward pass readied for a backward pass; the ones before
-  /// it ran as in inference.
-  private var backwardStart = 0
   /// Each built layer's output shape without the batch axis.
   public private(set) var outputShapes: [[Int]] = []
 
@@ -257,60 +254,34 @@ public final class Sequential: Model {
     return nil
   }
 
-  // MARK: Inference
+  // MARK: Running
 
-  /// Runs one batch through every layer.
-  func forward(_ x: Tensor, context: Context) throws -> Tensor {
-    var output = x
-    activityPenalty = 0
-    // In training, the layers before the first with trainable weights (a frozen base) run as in
-    // inference when the input's gradient is not wanted: no backward pass goes through them.
-    if context.isTraining {
-      backwardStart =
-        context.needsInputGradient
-        ? 0
-        : layers.firstIndex { $0.parameters.contains(where: \.isTrainable) } ?? layers.count
+  /// Makes the stack the graph functional models run: node 0 the input, node `i` layer `i - 1` on
+  /// node `i - 1`'s value. Done when the model is built and again when a layer was added since.
+  private func installChain() throws {
+    guard let inputShape, isBuilt else {
+      throw StrataError.invalidState("\(name): run before its layers were built")
     }
-    var inference = context
-    inference.isTraining = false
-    var mask: Tensor?
-    // Inference runs the plan: a chain (convolution, normalization, activation) as one step; so
-    // does a training step before the first trained layer (a frozen base), where the chain's batch
-    // normalization is frozen.
-    let plan = fusesInference ? inferencePlan : nil
-    let fusedBefore = context.isTraining ? backwardStart : layers.count
-    var skipThrough = -1
-    for index in layers.indices {
-      if index <= skipThrough { continue }
-      if let chain = plan?.chainHeads[index + 1], mask == nil, chain.nodes.last! <= fusedBefore,
-        chain.runsFused(behavingAsTraining: context.behavesAsTraining)
-      {
-        var residual: Tensor?
-        do {
-          output = try chain.run(output, residual: &residual, in: context)
-        } catch {
-          throw naming(error, layerAt: index)
-        }
-        skipThrough = chain.nodes.last! - 1
-        continue
-      }
-      var layerContext = context
-      if context.isTraining {
-        layerContext = index < backwardStart ? inference : context
-        layerContext.needsInputGradient = index > backwardStart || context.needsInputGradient
-      }
-      do {
-        (output, mask) = try layers[index].forward(output, mask: mask, in: layerContext)
-      } catch {
-        throw naming(error, layerAt: index)
-      }
-      if let penalty = activityPenalty(of: layers[index], output) {
-        activityPenalty += penalty
-        if layerContext.isTraining { activityOutputs[index] = output }
-      }
-      activityPenalty += addedLoss(of: layers[index])
+    guard nodes.count != layers.count + 1 else { return }
+    let input = Node(
+      layer: try InputLayer(config: InputLayer.Config(shape: inputShape, dtype: inputDType)),
+      inputs: [], takesList: false, name: "input_layer", outputShape: inputShape)
+    var chain = [input]
+    for (layer, shape) in zip(layers, outputShapes) {
+      let previous = chain[chain.count - 1]
+      chain.append(
+        Node(
+          layer: layer, inputs: [SymbolicTensor(shape: previous.outputShape, node: previous)],
+          takesList: false, name: nil, outputShape: shape))
     }
-    return output
+    nodes = chain
+    inputNodes = [[]] + layers.indices.map { [$0] }
+    outputNodes = [layers.count]
+    // The input node has no layer of the stack: it counts as the first layer's (only its label,
+    // for an input of the wrong shape, reads it).
+    nodeLayer = [(0, 0)] + layers.indices.map { ($0, 0) }
+    callCounts = Array(repeating: 1, count: layers.count)
+    lastReaders = layers.indices.map { $0 + 1 } + [nil]
   }
 
   /// Checks that `x` is a batch of the model's input shape, building the model from it if needed.
@@ -345,41 +316,18 @@ public final class Sequential: Model {
   override var inputNames: [String] { ["input_layer"] }
 
   override func run(_ inputs: [Tensor], context: Context) throws -> [Tensor] {
-    [try forward(inputs[0], context: context)]
+    try installChain()
+    return try runGraph(inputs, context: context)
   }
 
-  /// The chain backwards; the first layer is told its input gradient is not needed unless asked for.
+  /// The chain backwards: the graph's backward pass.
   @discardableResult
   override func runBackward(
     _ outputGradients: [Tensor], fused: [Bool] = [], inputGradients: Bool = false,
     context: Context
   ) throws -> [Tensor] {
-    var firstContext = context, innerContext = context
-    firstContext.needsInputGradient = inputGradients && backwardStart == 0
-    innerContext.needsInputGradient = true
-    var gradient = outputGradients[0]
-    for index in layers.indices.reversed() where index >= backwardStart {
-      let layerContext = index == backwardStart ? firstContext : innerContext
-      if let output = activityOutputs[index] {
-        addActivityGradient(of: layers[index], output, to: &gradient)
-      }
-      do {
-        if index == layers.count - 1, fused.first == true,
-          let head = layers[index] as? any SoftmaxHead
-        {
-          gradient = try head.backward(logitsGradient: gradient, in: layerContext)
-        } else {
-          gradient = try layers[index].backward(gradient, in: layerContext)
-        }
-      } catch {
-        throw naming(error, layerAt: index)
-      }
-    }
-    guard inputGradients else { return [] }
-    // Not wanted in the forward pass: zeros, as a functional model gives for an input no gradient
-    // reaches.
-    return backwardStart == 0
-      ? [gradient] : [Tensor(shape: [outputGradients[0].shape[0]] + (inputShape ?? []))]
+    try runGraphBackward(
+      outputGradients, fused: fused, inputGradients: inputGradients, context: context)
   }
 
   override func softmaxHead(forOutput index: Int) -> (any SoftmaxHead)? {

@@ -44,7 +44,7 @@ public final class SymbolicTensor: Sendable, CustomStringConvertible {
   /// The call that produces this tensor.
   public let node: Node
 
-  init(shape: [Int], node: Node) {
+  package init(shape: [Int], node: Node) {
     self.shape = shape
     self.node = node
   }
@@ -68,7 +68,7 @@ public final class Node: @unchecked Sendable {
   /// The shape of the call's output, without the batch axis.
   public let outputShape: [Int]
 
-  init(
+  package init(
     layer: any Layer, inputs: [SymbolicTensor], takesList: Bool, name: String?, outputShape: [Int]
   ) {
     self.layer = layer
