@@ -96,7 +96,9 @@ extension Model {
         if masks[chain.source] == nil, chain.residual.map({ masks[$0] == nil }) ?? true,
           runsFused(chain)
         {
-          var residual = chain.residual.map(value)
+          // A residual is never a concatenation block's buffer: the plan lets only normalizations
+          // and the next concatenation read one.
+          var residual = chain.residual.flatMap { values[$0] }
           // The residual's buffer becomes the output when this chain is its last reader.
           if !context.isTraining, let r = chain.residual, r != chain.source, readers[r] == i {
             values[r] = nil
