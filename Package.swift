@@ -106,13 +106,17 @@ let package = Package(
     } + [
       // MARK: Tests
       .testTarget(
-        name: "StrataCoreTests", dependencies: ["StrataCore", "Strata", "StrataTesting"]),
+        name: "StrataCoreTests", dependencies: ["StrataCore", "StrataTesting"]),
       .testTarget(
         name: "StrataActivationsTests",
         dependencies: ["StrataCore", "StrataActivations", "StrataTesting"],
         resources: [.copy("Fixtures")]),
       .testTarget(
-        name: "StrataLayersTests", dependencies: ["Strata", "StrataTesting", "StrataDNNL"],
+        name: "StrataLayersTests",
+        dependencies: [
+          "StrataCore", "StrataLayers", "StrataActivations", "StrataInitializers", "StrataSIMD",
+          "StrataBLAS", "StrataDNNL", "StrataCPU", "StrataTesting",
+        ],
         resources: [.copy("Fixtures")]),
       .testTarget(
         name: "StrataKernelsTests",
@@ -127,13 +131,13 @@ let package = Package(
         ],
         resources: [.copy("Fixtures")]),
       .testTarget(
-        name: "StrataDataTests", dependencies: ["StrataData", "Strata"],
+        name: "StrataDataTests", dependencies: ["StrataData", "StrataCore", "StrataTesting"],
         resources: [.copy("Fixtures")]),
       .testTarget(
-        name: "StrataLossesTests", dependencies: ["Strata", "StrataTesting"],
+        name: "StrataLossesTests", dependencies: ["StrataCore", "StrataLosses", "StrataActivations", "StrataTesting"],
         resources: [.copy("Fixtures")]),
       .testTarget(
-        name: "StrataOptimizersTests", dependencies: ["Strata", "StrataTesting"],
+        name: "StrataOptimizersTests", dependencies: ["StrataCore", "StrataOptimizers", "StrataTesting"],
         resources: [.copy("Fixtures")]),
 
       // MARK: Benchmarks

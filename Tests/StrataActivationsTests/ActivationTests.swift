@@ -123,3 +123,52 @@ func activationsPropagateNaN(_ name: String) throws {
     #expect(y[0, 1].isFinite && y[0, 2].isFinite, "\(name) of finite values \(y.scalars)")
   }
 }
+
+/// A plugin's activation written with ops (Keras' `x * sigmoid(x)`), for the test below.
+private struct OpsSwish: OpsActivation {
+  static let identifier = "ops_swish_test"
+  init(config: NoConfig = NoConfig()) {}
+  func call(_ x: Tensor) throws -> Tensor { try x * Ops.sigmoid(x) }
+}
+
+/// An activation written forward-only computes and differentiates as the built-in it restates, and
+/// passes the finite-difference check. (Registering it would put it among the identifiers the
+/// activation tests iterate; `Examples/CustomLayers` trains its `LeakyReLU` activation in a layer.)
+@Test func opsActivationsMatchTheBuiltInTheyRestate() throws {
+  registerActivations()
+  let builtIn = try Registries.shared.activations.make("swish")
+  let written = OpsSwish()
+  var generator = SeededGenerator(seed: 41)
+  let x = try randomTensor([6, 5], in: -3...3, using: &generator)
+  let dy = try randomTensor([6, 5], using: &generator)
+  func run(_ activation: any Activation) -> (Tensor, Tensor) {
+    var y = Tensor(shape: x.shape), dx = Tensor(shape: x.shape)
+    x.withUnsafeBufferPointer { input in
+      y.withUnsafeMutableBufferPointer { activation.forward(input, into: $0, rowLength: 5) }
+      y.withUnsafeBufferPointer { output in
+        dy.withUnsafeBufferPointer { gradient in
+          dx.withUnsafeMutableBufferPointer {
+            activation.backward(
+              input: input, output: output, outputGradient: gradient, into: $0, rowLength: 5)
+          }
+        }
+      }
+    }
+    return (y, dx)
+  }
+  let (y, dx) = run(written), (yReference, dxReference) = run(builtIn)
+  #expect(zip(y.scalars, yReference.scalars).map { abs($0 - $1) }.max()! < 1e-5)
+  #expect(zip(dx.scalars, dxReference.scalars).map { abs($0 - $1) }.max()! < 1e-5)
+  #expect(maxGradientError(of: written, shape: [3, 4]) < 2e-3)
+}
+
+/// Activations used as ops (`Ops.activation`) differentiate through the tape within finite
+/// differences.
+@Test func activationsAsOpsPassTheGradientCheck() throws {
+  registerActivations()
+  let x = awayFromZero([2, 3], seed: 1)
+  for name in ["gelu", "selu"] {
+    let error = try maxGradientError(of: { try Ops.activation(Spec(name), $0[0]) }, at: [x])
+    #expect(error < 2e-3, "\(name): \(error)")
+  }
+}

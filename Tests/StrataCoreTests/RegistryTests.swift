@@ -1,25 +1,19 @@
-import Strata
+import StrataCore
 import Testing
 
-/// A layer for registry tests: `y = x`.
-final class Passthrough: Layer {
-  typealias Config = NoConfig
-  static let identifier = "Passthrough"
-  let config = NoConfig()
-  init(config: NoConfig) {}
-  func build(inputShape: [Int], generator: inout SeededGenerator) throws -> [Int] { inputShape }
-  func forward(_ input: Tensor, in context: Context) throws -> Tensor { input }
-  func backward(_ outputGradient: Tensor, in context: Context) throws -> Tensor { outputGradient }
-}
-
-@Test func unknownIdentifiersSuggestTheClosestNames() {
+/// An unknown name is an error that suggests the registered names closest to it.
+@Test func unknownIdentifiersSuggestTheClosestNames() throws {
+  let layers = Registry<Int>(kind: "layer")
+  for name in ["Dense", "Dropout", "Flatten"] { try layers.register(name) { _ in 0 } }
   #expect(
     throws: StrataError.unknownIdentifier(kind: "layer", identifier: "Dens", suggestions: ["Dense"])
   ) {
-    try Registries.shared.layers.make("Dens")
+    try layers.make("Dens")
   }
+  let activations = Registry<Int>(kind: "activation")
+  for name in ["softmax", "softplus", "relu"] { try activations.register(name) { _ in 0 } }
   do {
-    _ = try Registries.shared.activations.make("softmaks")
+    _ = try activations.make("softmaks")
     Issue.record("accepted an unknown name")
   } catch {
     #expect("\(error)" == "Unknown activation identifier 'softmaks'. Did you mean 'softmax'?")
@@ -36,12 +30,6 @@ final class Passthrough: Layer {
   // A plugin may not take a built-in's name, not even as an alias.
   #expect(throws: StrataError.duplicateIdentifier(kind: "number", identifier: "one")) {
     try registry.register("uno", aliases: ["one"], package: "Acme") { _ in 3 }
-  }
-  // Against the shared registries: a built-in name is refused to a plugin.
-  #expect(throws: StrataError.duplicateIdentifier(kind: "layer", identifier: "Dense")) {
-    try Registries.shared.layers.register("Dense", package: "Acme") { _ in
-      Passthrough(config: NoConfig())
-    }
   }
 }
 
@@ -83,39 +71,6 @@ final class Passthrough: Layer {
   }
   #expect(registry.identifiers.count == 64)
   for i in 0..<64 { #expect(try registry.make("n\(i)") == i) }
-  // The shared registries from many tasks at once, including the first look-up.
-  await withTaskGroup(of: Bool.self) { group in
-    for _ in 0..<16 { group.addTask { (try? Registries.shared.activations.make("relu")) != nil } }
-    for await ok in group { #expect(ok) }
-  }
-}
-
-@Test func builtInsAreRegisteredWithoutASetUpCall() {
-  for name in ["Dense", "Flatten", "Dropout", "Activation", "Reshape", "InputLayer"] {
-    #expect(Registries.shared.layers.contains(name))
-  }
-  for name in [
-    "glorot_uniform", "glorot_normal", "he_normal", "he_uniform", "lecun_normal", "lecun_uniform",
-    "random_normal", "random_uniform", "truncated_normal", "zeros", "ones", "constant",
-    "orthogonal",
-  ] {
-    #expect(Registries.shared.initializers.contains(name))
-  }
-}
-
-/// The built-ins are one explicit list, each plugin once, kernels backends first.
-@Test func builtInPluginsAreOneListInRegistrationOrder() {
-  let names = BuiltIns.plugins.map { String(describing: $0) }
-  let ours = [
-    "SIMDPlugin", "BLASPlugin", "DNNLPlugin", "CPUPlugin", "ActivationsPlugin",
-    "InitializersPlugin", "LayersPlugin", "LossesPlugin", "OptimizersPlugin", "MetricsPlugin",
-    "ModelsPlugin",
-  ]
-  // Strata's own, in this order; a backend added beside them takes its rank among them.
-  #expect(names.filter(ours.contains) == ours)
-  #expect(Set(names).count == names.count)
-  // Each is registered: its package is Strata's own.
-  #expect(BuiltIns.plugins.allSatisfy { $0.package == Registrar.builtInPackage })
 }
 
 /// A type that conforms to `Registrable` itself, not through a kind, has no registry: registering it

@@ -1,6 +1,7 @@
 import Foundation
 import StrataCore
 @testable import StrataData
+import StrataTesting
 import Testing
 
 #if canImport(Glibc)

@@ -1,26 +1,8 @@
 import Foundation
-import Strata
 import StrataCore
 import StrataData
+import StrataTesting
 import Testing
-
-/// A class-folder tree of images whose pixels depend on the class, the image and the position, in
-/// sizes that need resizing.
-func makeVariedImageFolder(classes: Int, perClass: Int) throws -> URL {
-  let root = FileManager.default.temporaryDirectory.appendingPathComponent(
-    "varied-\(UUID().uuidString)")
-  for c in 0..<classes {
-    let directory = root.appendingPathComponent("class\(c)")
-    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-    for i in 0..<perClass {
-      let (width, height) = (9 + (i % 4), 7 + (i % 3))
-      try pngData(width: width, height: height, channels: 3) { x, y in
-        [UInt8((x * 20 + c * 60) % 256), UInt8((y * 30 + i * 7) % 256), UInt8((x * y + c) % 256)]
-      }.write(to: directory.appendingPathComponent("\(i).png"))
-    }
-  }
-  return root
-}
 
 @Suite("Streaming image folders")
 struct ImageFolderDatasetTests {
@@ -57,57 +39,6 @@ struct ImageFolderDatasetTests {
     }
   }
 
-  @Test("fit and evaluate on the streaming dataset give the in-memory results")
-  func trainsAsInMemory() throws {
-    let root = try makeVariedImageFolder(classes: 2, perClass: 20)
-    func model() throws -> Sequential {
-      try Sequential(
-        [
-          Flatten(inputShape: [8, 6, 3]), Dense(8, activation: "relu"),
-          Dense(2, activation: "softmax"),
-        ],
-        seed: 9)
-    }
-    let loaded = try ImageFolder.load(from: root, imageSize: (8, 6), rescale: 1 / 255, seed: 1)
-    let streaming = try ImageFolderDataset(
-      directory: root, imageSize: (8, 6), rescale: 1 / 255, seed: 1)
-    let a = try model(), b = try model()
-    for m in [a, b] {
-      try m.compile(
-        optimizer: "adam", loss: "sparse_categorical_crossentropy", metrics: ["accuracy"])
-    }
-    let historyA = try a.fit(loaded.images, loaded.labels, batchSize: 8, epochs: 3, verbose: 0)
-    let historyB = try b.fit(streaming, batchSize: 8, epochs: 3, verbose: 0)
-    #expect(a.weights == b.weights)
-    #expect(historyA == historyB)
-    #expect(
-      try a.evaluate(loaded.images, loaded.labels, verbose: 0) == b.evaluate(streaming, verbose: 0))
-    #expect(try b.predict(streaming).scalars == a.predict(loaded.images).scalars)
-    // Never more than one batch decoded ahead.
-    #expect(streaming.largestPrefetch <= 8)
-  }
-
-  @Test("a corrupt image is reported by name when its batch is read")
-  func corruptImageIsNamed() throws {
-    let root = try makeVariedImageFolder(classes: 2, perClass: 4)
-    let bad = root.appendingPathComponent("class1").appendingPathComponent("broken.png")
-    try Data([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 1, 2, 3]).write(to: bad)
-    let dataset = try ImageFolderDataset(directory: root, imageSize: (4, 4), shuffle: false)
-    let index = try #require(dataset.files.firstIndex(of: bad))
-    var batch = dataset.makeBatch(capacity: 2)
-    dataset.prefetch([index])
-    #expect {
-      try dataset.gather([index], into: &batch)
-    } throws: { error in
-      guard case StrataError.file(let path, _) = error else { return false }
-      return path == bad.path
-    }
-    let model = try Sequential([Flatten(inputShape: [4, 4, 3]), Dense(2, activation: "softmax")])
-    try model.compile(optimizer: "sgd", loss: "sparse_categorical_crossentropy")
-    #expect(throws: StrataError.self) {
-      try model.fit(dataset, batchSize: 3, epochs: 1, verbose: 0)
-    }
-  }
 }
 
 extension ImageFolderDatasetTests {

@@ -1,62 +1,8 @@
 import Foundation
 import StrataCore
 import StrataData
-import Strata
+import StrataTesting
 import Testing
-
-/// A minimal PNG encoder for tests: 8-bit gray, gray and alpha, RGB or RGBA (1 to 4 channels), DEFLATE "stored" blocks (no compression needed).
-func pngData(width: Int, height: Int, channels: Int, pixel: (Int, Int) -> [UInt8]) -> Data {
-  func chunk(_ type: String, _ body: [UInt8]) -> [UInt8] {
-    let typed = Array(type.utf8) + body
-    let crc = typed.withUnsafeBytes { crc32($0) }
-    return bigEndian(UInt32(body.count)) + typed + bigEndian(crc)
-  }
-  func bigEndian(_ value: UInt32) -> [UInt8] {
-    (0..<4).map { UInt8((value >> (24 - 8 * UInt32($0))) & 0xFF) }
-  }
-  var raw: [UInt8] = []
-  for y in 0..<height {
-    raw.append(0)  // no filter
-    for x in 0..<width { raw += pixel(x, y) }
-  }
-  var zlib: [UInt8] = [0x78, 0x01]
-  var offset = 0
-  repeat {
-    let length = min(65_535, raw.count - offset)
-    let last: UInt8 = offset + length == raw.count ? 1 : 0
-    zlib += [
-      last, UInt8(length & 0xFF), UInt8(length >> 8), UInt8(~length & 0xFF),
-      UInt8((~length >> 8) & 0xFF),
-    ]
-    zlib += raw[offset..<(offset + length)]
-    offset += length
-  } while offset < raw.count
-  var a: UInt32 = 1, b: UInt32 = 0
-  for byte in raw { a = (a + UInt32(byte)) % 65_521; b = (b + a) % 65_521 }
-  zlib += bigEndian(b << 16 | a)
-  let colourType: UInt8 = [1: 0, 2: 4, 3: 2, 4: 6][channels]!  // gray, gray+alpha, RGB, RGBA
-  let header = bigEndian(UInt32(width)) + bigEndian(UInt32(height)) + [8, colourType, 0, 0, 0]
-  return Data(
-    [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A] + chunk("IHDR", header) + chunk("IDAT", zlib)
-      + chunk("IEND", []))
-}
-
-/// `root/<class>/<n>.png`, solid colours per class.
-func makeImageFolder(_ classes: [String: [UInt8]], perClass: Int = 3, size: (Int, Int) = (12, 10))
-  throws -> URL
-{
-  let root = FileManager.default.temporaryDirectory.appendingPathComponent(
-    "images-\(UUID().uuidString)")
-  for (name, colour) in classes {
-    let directory = root.appendingPathComponent(name)
-    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-    for i in 0..<perClass {
-      try pngData(width: size.0, height: size.1, channels: 3) { _, _ in colour }.write(
-        to: directory.appendingPathComponent("\(i).png"))
-    }
-  }
-  return root
-}
 
 @Test func loadsClassFoldersWithSortedClassNamesAndLabels() throws {
   let root = try makeImageFolder(["humans": [10, 200, 30], "horses": [200, 100, 0]])
@@ -194,37 +140,4 @@ func makeImageFolder(_ classes: [String: [UInt8]], perClass: Int = 3, size: (Int
   } catch {
     #expect("\(error)".contains("cut.jpg"), "\(error)")
   }
-}
-
-/// The horses-or-humans workflow on generated images: class folders, binary labels, Rescaling, a small
-/// CNN with a sigmoid output trained with binary cross-entropy.
-@Test func trainsACNNOnImageFolders() throws {
-  var generator = SeededGenerator(seed: 12)
-  let root = FileManager.default.temporaryDirectory.appendingPathComponent(
-    "stripes-\(UUID().uuidString)")
-  for (name, vertical) in [("horizontal", false), ("vertical", true)] {
-    let directory = root.appendingPathComponent(name)
-    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-    for i in 0..<12 {
-      let phase = Int(generator.next() % 4)
-      try pngData(width: 16, height: 16, channels: 3) { x, y in
-        let on = ((vertical ? x : y) + phase) % 4 < 2
-        return on ? [230, 230, 230] : [20, 20, 20]
-      }.write(to: directory.appendingPathComponent("\(i).png"))
-    }
-  }
-  let data = try ImageFolder.load(from: root, imageSize: (12, 12), labelMode: .binary, seed: 1)
-  let model = try Sequential(
-    [
-      Rescaling(1.0 / 255, inputShape: [12, 12, 3]),
-      Conv2D(4, kernelSize: 3, activation: "relu"),
-      MaxPooling2D(poolSize: 2),
-      Flatten(),
-      Dense(1, activation: "sigmoid"),
-    ], seed: 3)
-  try model.compile(
-    optimizer: try Adam(learningRate: 0.02), loss: "binary_crossentropy", metrics: ["accuracy"])
-  let history = try model.fit(data.images, data.labels, batchSize: 8, epochs: 25, verbose: 0)
-  #expect(history["accuracy"]!.last! == 1, "\(history["accuracy"]!)")
-  #expect(history["loss"]!.last! < history["loss"]!.first!)
 }

@@ -1,5 +1,7 @@
 import Foundation
-import Strata
+import StrataCore
+import StrataLayers
+import StrataCPU
 import StrataTesting
 import Testing
 
@@ -13,7 +15,7 @@ let activationLayerFixture = try! KerasFixture(
 func activationLayerMatchesKeras(_ fixture: KerasCase) throws {
   try checkAgainstKeras(fixture, kernels: ReferenceKernels())
   let identifier = try #require(fixture["layer"]?.stringValue)
-  let layer = try Registries.shared.layers.make(
+  let layer = try registries.layers.make(
     identifier, config: try #require(fixture["config"]?.objectValue))
   let x = try fixture.tensor("x")
   let error = try maxGradientError(
@@ -42,7 +44,7 @@ private func refusalMessage<Result>(_ body: () throws -> Result) -> String? {
   let axis = refusalMessage { _ = try softmax.build(inputShape: [4, 5], generator: &generator) }
   #expect(axis?.contains("axis") == true && axis?.contains("3") == true)
   // By Keras' name, with the option spelled as Keras spells it.
-  let relu6 = try Registries.shared.layers.make("ReLU", config: ["max_value": 6.0])
+  let relu6 = try registries.layers.make("ReLU", config: ["max_value": 6.0])
   #expect(try relu6.build(inputShape: [3], generator: &generator) == [3])
   let out = try relu6.forward(
     Tensor([[-1, 3, 9]]), in: Context(kernels: ReferenceKernels(), isTraining: false))

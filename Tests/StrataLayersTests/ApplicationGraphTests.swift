@@ -1,5 +1,7 @@
 import Foundation
-import Strata
+import StrataCore
+import StrataLayers
+import StrataCPU
 import StrataTesting
 import Testing
 

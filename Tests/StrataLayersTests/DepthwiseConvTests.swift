@@ -1,5 +1,7 @@
 import Foundation
-import Strata
+import StrataCore
+import StrataLayers
+import StrataCPU
 import StrataTesting
 import Testing
 
@@ -45,39 +47,4 @@ import Testing
     try Ops.depthwiseConv(Tensor(shape: [1, 4, 4, 3]), Tensor(shape: [3, 3, 2, 1]))
   }
   #expect(op.contains("ops.depthwise_conv") && op.contains("(1, 4, 4, 3)"))
-}
-
-/// MobileNet's block (depthwise 3x3, BatchNormalization, ReLU(6), pointwise Conv2D) trains, saves to a
-/// `.keras` file and loads back with the same predictions.
-@Test func mobileNetBlockTrainsSavesAndLoads() throws {
-  let model = try Sequential(seed: 3)
-  try model.add(InputLayer(config: InputLayer.Config(shape: [8, 8, 3])))
-  try model.add(DepthwiseConv2D(3, strides: 2, padding: "same", useBias: false))
-  try model.add(BatchNormalization())
-  try model.add(ReLULayer(maxValue: 6))
-  try model.add(Conv2D(4, 1))
-  try model.add(GlobalAveragePooling2D())
-  try model.add(Dense(2, activation: "softmax"))
-  try model.compile(optimizer: "adam", loss: "sparse_categorical_crossentropy")
-  let x = awayFromZero([16, 8, 8, 3], seed: 9)
-  // Learnable labels: whether an image's first channel sums above zero.
-  let pixels = x.scalars
-  let labels = try Tensor(
-    shape: [16],
-    scalars: (0..<16).map { image in
-      let sum = stride(from: image * 192, to: (image + 1) * 192, by: 3).reduce(0) {
-        $0 + pixels[$1]
-      }
-      return sum > 0 ? 1 : 0
-    })
-  let history = try model.fit(x, labels, batchSize: 8, epochs: 10, verbose: 0)
-  let losses = try #require(history["loss"])
-  #expect(losses.allSatisfy { $0.isFinite } && losses.last! < losses.first!)
-  let url = FileManager.default.temporaryDirectory
-    .appendingPathComponent("depthwise-\(UUID().uuidString).keras")
-  defer { try? FileManager.default.removeItem(at: url) }
-  try model.save(to: url)
-  let loaded = try loadModel(from: url)
-  #expect(loaded.layers.contains { $0 is DepthwiseConv2D })
-  #expect(isClose(try loaded.predict(x), try model.predict(x), rtol: 1e-6, atol: 1e-7))
 }

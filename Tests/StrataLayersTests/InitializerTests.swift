@@ -1,4 +1,6 @@
-import Strata
+import StrataCore
+import StrataLayers
+import StrataCPU
 import Testing
 
 func statistics(_ t: Tensor) -> (mean: Double, std: Double, maxAbs: Double) {
@@ -31,7 +33,7 @@ let initializerCases: [(String, Double, Double)] = {
 
 @Test(arguments: initializerCases)
 func initializerStatistics(name: String, std: Double, bound: Double) throws {
-  let initializer = try Registries.shared.initializers.make(name)
+  let initializer = try registries.initializers.make(name)
   var generator = SeededGenerator(seed: 5)
   let t = try initializer.make(shape: [300, 200], generator: &generator)
   let s = statistics(t)
@@ -42,14 +44,14 @@ func initializerStatistics(name: String, std: Double, bound: Double) throws {
 
 @Test func constantInitializersAndSeeds() throws {
   var generator = SeededGenerator(seed: 5)
-  let zeros = try Registries.shared.initializers.make("zeros")
-  let ones = try Registries.shared.initializers.make("ones")
-  let constant = try Registries.shared.initializers.make("constant", config: ["value": 0.5])
+  let zeros = try registries.initializers.make("zeros")
+  let ones = try registries.initializers.make("ones")
+  let constant = try registries.initializers.make("constant", config: ["value": 0.5])
   #expect(try zeros.make(shape: [3], generator: &generator).scalars == [0, 0, 0])
   #expect(try ones.make(shape: [2], generator: &generator).scalars == [1, 1])
   #expect(try constant.make(shape: [2], generator: &generator).scalars == [0.5, 0.5])
   // A seeded initializer draws the same values whatever the model's generator.
-  let seeded = try Registries.shared.initializers.make("GlorotUniform", config: ["seed": 42])
+  let seeded = try registries.initializers.make("GlorotUniform", config: ["seed": 42])
   var g1 = SeededGenerator(seed: 1), g2 = SeededGenerator(seed: 2)
   #expect(
     try seeded.make(shape: [4, 4], generator: &g1)
@@ -57,13 +59,13 @@ func initializerStatistics(name: String, std: Double, bound: Double) throws {
   #expect(
     throws: StrataError.invalidArgument(
       owner: "RandomNormal", argument: "stddev", value: "-1.0", expected: "a non-negative number")
-  ) { try Registries.shared.initializers.make("random_normal", config: ["stddev": -1]) }
+  ) { try registries.initializers.make("random_normal", config: ["stddev": -1]) }
 }
 
 @Test(arguments: [[6, 4], [4, 6], [3, 3, 2, 5]])
 func orthogonalIsOrthonormal(shape: [Int]) throws {
   var generator = SeededGenerator(seed: 9)
-  let t = try Registries.shared.initializers.make("orthogonal").make(
+  let t = try registries.initializers.make("orthogonal").make(
     shape: shape, generator: &generator)
   let columns = shape.last!, rows = t.count / columns
   let v = t.scalars

@@ -1,11 +1,31 @@
 import Foundation
-import Strata
+import StrataCore
+import StrataLayers
+import StrataActivations
+import StrataBLAS
+import StrataCPU
 import StrataDNNL
+import StrataInitializers
+import StrataSIMD
 import StrataTesting
 import Testing
 
+/// The shared registries with the plugins these tests use. They link StrataCore and the plugins, not
+/// the `Strata` umbrella, so they register them as a third-party plugin's tests would: the kernels
+/// backends first, then the activations and initializers the layers look up, then the layers.
+let registries: Registries = {
+  let plugins: [any Plugin.Type] = [
+    SIMDPlugin.self, BLASPlugin.self, DNNLPlugin.self, CPUPlugin.self, ActivationsPlugin.self,
+    InitializersPlugin.self, LayersPlugin.self,
+  ]
+  for plugin in plugins {
+    do { try register(plugin) } catch { fatalError("\(plugin) did not register: \(error)") }
+  }
+  return .shared
+}()
+
 /// The backends convolution and pooling are checked on: every registered one.
-let convolutionBackends = Registries.shared.kernels.identifiers
+let convolutionBackends = registries.kernels.identifiers
 
 /// The "dnnl" and "cpu" cases above compare oneDNN with Keras only if oneDNN runs here; if it did not
 /// start, they would silently test the reference loops twice.
@@ -23,7 +43,7 @@ func checkAgainstKeras(
   _ fixture: KerasCase, kernels: any Kernels, rtol: Float = 1e-5, atol: Float = 1e-6
 ) throws {
   let identifier = try #require(fixture["layer"]?.stringValue)
-  let layer = try Registries.shared.layers.make(
+  let layer = try registries.layers.make(
     identifier, config: try #require(fixture["config"]?.objectValue))
   let x = try fixture.tensor("x")
   var generator = SeededGenerator(seed: 1)
@@ -60,7 +80,7 @@ func checkAgainstKeras(
 func layerMatchesKeras(_ fixture: KerasCase, backend: String) throws {
   let tolerance = fixture["tolerance"]?.objectValue
   try checkAgainstKeras(
-    fixture, kernels: try Registries.shared.kernels.make(backend),
+    fixture, kernels: try registries.kernels.make(backend),
     rtol: Float(tolerance?["rtol"]?.doubleValue ?? 1e-5),
     atol: Float(tolerance?["atol"]?.doubleValue ?? 1e-6))
 }

@@ -1,4 +1,6 @@
-import Strata
+import StrataCore
+import StrataLayers
+import StrataCPU
 import StrataTesting
 import Testing
 
@@ -68,7 +70,7 @@ func denseGradientCheck(activation: String, useBias: Bool) throws {
       == .invalidArgument(
         owner: "Dense", argument: "units", value: "-3", expected: "a positive integer"))
   #expect(
-    refusal { try Registries.shared.layers.make("Dense", config: ["units": 0]) }
+    refusal { try registries.layers.make("Dense", config: ["units": 0]) }
       == .invalidArgument(
         owner: "Dense", argument: "units", value: "0", expected: "a positive integer"))
   #expect(
@@ -80,13 +82,13 @@ func denseGradientCheck(activation: String, useBias: Bool) throws {
       == .invalidArgument(
         owner: "Dropout", argument: "rate", value: "-0.1", expected: "a number in [0, 1)"))
   #expect(
-    refusal { try Registries.shared.layers.make("Dense", config: ["activation": "relu"]) }
+    refusal { try registries.layers.make("Dense", config: ["activation": "relu"]) }
       == .missingArgument(owner: "Dense", argument: "units"))
   #expect(
-    refusal { try Registries.shared.layers.make("Dense", config: ["unit": 3]) }
+    refusal { try registries.layers.make("Dense", config: ["unit": 3]) }
       == .unknownArgument(owner: "Dense", argument: "unit", suggestions: ["units"]))
   #expect(
-    refusal { try Registries.shared.layers.make("Dense", config: ["units": "many"]) }
+    refusal { try registries.layers.make("Dense", config: ["units": "many"]) }
       == .invalidArgument(
         owner: "Dense", argument: "units", value: "\"many\"", expected: "an integer"))
   #expect(
@@ -151,4 +153,11 @@ final class ForgetfulScale: Layer {
 
 @Test func layersDeclareNoInputShapeByDefault() {
   #expect(ForgetfulScale().declaredInputShape == nil)
+}
+
+/// A layer's activation may come from a `String` variable, as a `Spec`.
+@Test func layersTakeAnActivationFromAStringVariable() throws {
+  let name = "relu"
+  let dense = try Dense(2, activation: "\(name)")
+  #expect(dense.activation.identifier == "relu")
 }

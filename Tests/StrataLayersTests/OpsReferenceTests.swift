@@ -1,5 +1,7 @@
 import Foundation
-import Strata
+import StrataCore
+import StrataLayers
+import StrataCPU
 import StrataTesting
 import Testing
 
@@ -43,7 +45,7 @@ import Testing
   }
 
   func layer(_ identifier: String, _ config: ConfigDictionary = [:]) throws -> any Layer {
-    try Registries.shared.layers.make(identifier, config: config)
+    try registries.layers.make(identifier, config: config)
   }
 
   @Test func denseAndConvolution() throws {
@@ -270,7 +272,7 @@ import Testing
   }
 
   @Test func everyActivationMatchesItsFormula() throws {
-    let names = Registries.shared.activations.identifiers.filter { !$0.contains(">") }
+    let names = registries.activations.identifiers.filter { !$0.contains(">") }
     #expect(names.count >= 18)
     var generator = SeededGenerator(seed: 12)
     let x = try randomTensor([3, 7], in: -3...3, using: &generator)
@@ -280,7 +282,7 @@ import Testing
         Issue.record("no ops formula for the built-in activation \(name)")
         continue
       }
-      let function = try Registries.shared.activation(Spec(stringLiteral: name))
+      let function = try registries.activation(Spec(stringLiteral: name))
       let y = function(x)
       let dx = function.gradient(at: x, upstream: seed)
       let tape = GradientTape()
@@ -290,5 +292,79 @@ import Testing
       let gradient = try tape.gradients(of: reference, seed: seed, for: [input]).tensors[0]
       #expect(isClose(dx, gradient, rtol: 1e-4, atol: 1e-5), "\(name) gradient")
     }
+  }
+}
+
+/// Ops on the backend kernels against the layers that use the same kernels, and tapes through
+/// layers: the ops' side of the comparison above.
+@Suite struct OpsThroughLayersTests {
+  @Test func convolutionAndPoolingRunOnTheBackendKernels() throws {
+    let images = awayFromZero([2, 5, 5, 2], seed: 30)
+    let kernel = awayFromZero([3, 3, 2, 3], seed: 31)
+    let kernels = DefaultKernels()
+    for padding in ["valid", "same"] {
+      let y = try Ops.withKernels(kernels) {
+        try Ops.conv(images, kernel, strides: 2, padding: padding)
+      }
+      #expect(y.shape == (padding == "valid" ? [2, 2, 2, 3] : [2, 3, 3, 3]))
+      // Against the layer the tests already compare with Keras.
+      let layer = try Conv2D(3, 3, strides: 2, padding: padding, useBias: false)
+      var generator = SeededGenerator(seed: 1)
+      _ = try layer.build(inputShape: [5, 5, 2], generator: &generator)
+      layer.parameters[0].value = kernel
+      let expected = try layer.forward(images, in: Context(kernels: kernels))
+      #expect(isClose(y, expected))
+      let error = try maxGradientError(
+        of: { try Ops.conv($0[0], $0[1], strides: 2, padding: padding) }, at: [images, kernel],
+        kernels: kernels)
+      #expect(error < 2e-3, "conv \(padding): \(error)")
+    }
+    let pooled = try Ops.maxPool(
+      try Tensor(shape: [1, 2, 2, 1], scalars: [1, 4, 3, 2]), poolSize: 2)
+    #expect(pooled.scalars == [4])
+    let mean = try Ops.averagePool(
+      try Tensor(shape: [1, 2, 2, 1], scalars: [1, 4, 3, 2]), poolSize: 2)
+    #expect(mean.scalars == [2.5])
+    for (name, op) in [
+      ("max_pool", { try Ops.maxPool($0, poolSize: 2, padding: "same") }),
+      ("average_pool", { try Ops.averagePool($0, poolSize: 2, strides: 1) }),
+    ] as [(String, (Tensor) throws -> Tensor)] {
+      for backend in [ReferenceKernels(), kernels] as [any Kernels] {
+        let error = try maxGradientError(of: { try op($0[0]) }, at: [images], kernels: backend)
+        #expect(error < 2e-3, "\(name) on \(backend): \(error)")
+      }
+    }
+    #expect(refusal { try Ops.conv(images, awayFromZero([3, 3, 4, 1], seed: 1)) } != nil)
+    #expect(refusal { try Ops.conv(images, kernel, padding: "full") } != nil)
+  }
+
+  @Test func tapesGiveParameterGradientsThroughLayersAndModels() throws {
+    let dense = try Dense(2, activation: "tanh")
+    var generator = SeededGenerator(seed: 3)
+    _ = try dense.build(inputShape: [3], generator: &generator)
+    let x = awayFromZero([4, 3], seed: 40)
+    let tape = GradientTape()
+    let loss = try tape.record(watching: dense.parameters) {
+      try Ops.sum(Ops.square(dense(x, training: true)))
+    }
+    let gradients = try tape.gradients(of: loss, parameters: dense.parameters)
+    // The same through the layer's own backward pass.
+    let context = Context(kernels: ReferenceKernels(), isTraining: true)
+    let y = try dense.forward(x, in: context)
+    _ = try dense.backward(try y * 2, in: context)
+    for (gradient, parameter) in zip(gradients, dense.parameters) {
+      #expect(isClose(gradient, parameter.gradient, rtol: 1e-4, atol: 1e-5))
+    }
+    // A weight used both inside a layer and by ops directly gets both contributions.
+    let both = GradientTape()
+    let kernel = dense.parameters[0]
+    let total = try both.record(watching: [kernel]) {
+      try Ops.sum(dense(x)) + Ops.sum(kernel.value)
+    }
+    let g = try both.gradients(of: total, parameters: [kernel])[0]
+    let throughLayer = GradientTape()
+    let layerOnly = try throughLayer.record(watching: [kernel]) { try Ops.sum(dense(x)) }
+    let expected = try throughLayer.gradients(of: layerOnly, parameters: [kernel])[0] + 1
+    #expect(isClose(g, expected))
   }
 }

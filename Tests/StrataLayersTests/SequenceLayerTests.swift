@@ -1,5 +1,7 @@
 import Foundation
-import Strata
+import StrataCore
+import StrataLayers
+import StrataCPU
 import StrataTesting
 import Testing
 
@@ -25,7 +27,7 @@ let sequenceLayerFixture = try! KerasFixture(
   @Test(arguments: sequenceLayerFixture.cases, convolutionBackends)
   func matchesKeras(_ fixture: KerasCase, backend: String) throws {
     try checkAgainstKeras(
-      fixture, kernels: try Registries.shared.kernels.make(backend), rtol: 1e-4, atol: 1e-5)
+      fixture, kernels: try registries.kernels.make(backend), rtol: 1e-4, atol: 1e-5)
   }
 
   @Test func gradientsMatchFiniteDifferences() throws {
@@ -75,204 +77,6 @@ let sequenceLayerFixture = try! KerasFixture(
     _ = try layer.forward(try Tensor(shape: [1, 3], scalars: [2, 0, 2]), in: context)
     _ = try layer.backward(try Tensor(shape: [1, 3, 2], scalars: [1, 2, 3, 4, 5, 6]), in: context)
     #expect(try #require(layer.embeddings).gradient.scalars == [3, 4, 0, 0, 6, 8, 0, 0])
-  }
-
-  @Test func refusalsNameTheLayerAndValue() throws {
-    func message(_ body: () throws -> some Any) -> String { refusal(body).map { "\($0)" } ?? "" }
-    var generator = SeededGenerator(seed: 1)
-    let embedding = try Embedding(5, 2)
-    _ = try embedding.build(inputShape: [2], generator: &generator)
-    let outside = message {
-      try embedding.forward(try Tensor(shape: [1, 2], scalars: [1, 5]), in: Context())
-    }
-    #expect(outside.contains("Embedding") && outside.contains("5") && outside.contains("input_dim"))
-    #expect(
-      message {
-        try embedding.forward(try Tensor(shape: [1, 2], scalars: [1, 0.5]), in: Context())
-      }
-      .contains("0.5"))
-    #expect(message { try Embedding(0, 2) }.contains("input_dim"))
-    #expect(message { try LSTM(0) }.contains("units"))
-    #expect(message { try EinsumDense("ab,bc", outputShape: [3]) }.contains("equation"))
-    #expect(message { try EinsumDense("ab,bc->ad", outputShape: [3]) }.contains("'d'"))
-    #expect(
-      message { try EinsumDense("ab,bc->ac", outputShape: [3], biasAxes: "x") }.contains(
-        "bias_axes"))
-    #expect(message { try EinsumDense("ab,bc->ac", outputShape: [-1]) }.contains("output_shape"))
-    #expect(
-      message {
-        var generator = SeededGenerator(seed: 1)
-        _ = try EinsumDense("abc,cd->abd", outputShape: [nil, 4]).build(
-          inputShape: [5], generator: &generator)
-      }.contains("EinsumDense"))
-    #expect(
-      message {
-        var generator = SeededGenerator(seed: 1)
-        _ = try EinsumDense("abc,cd->abd", outputShape: [6, 4]).build(
-          inputShape: [5, 3], generator: &generator)
-      }.contains("same size"))
-    #expect(
-      message { try GRU(3, inputShape: nil).build(inputShape: [4], generator: &generator) }
-        .contains("(None, 4)"))
-    #expect(message { try LSTM(2, dropout: 1) }.contains("dropout"))
-    let states = message {
-      try LSTM(2).build(inputShapes: [[3, 2], [2]], generator: &generator)
-    }
-    #expect(states.contains("LSTM") && states.contains("initial_state") && states.contains("2"))
-    let stateShape = message {
-      try GRU(2).build(inputShapes: [[3, 2], [3]], generator: &generator)
-    }
-    #expect(stateShape.contains("GRU") && stateShape.contains("(None, 3)"))
-    #expect(message { try Bidirectional(LSTM(2, returnState: true)) }.contains("return_state"))
-    let chained = message {
-      try Sequential([try Input(shape: [3, 2]), try LSTM(2, returnState: true)]).build(
-        inputShape: [3, 2])
-    }
-    #expect(chained.contains("return_state") && chained.contains("Sequential"))
-    #expect(message { try Embedding(3, -1) }.contains("output_dim"))
-    let padding = message { try Conv1D(2, 3, padding: "full") }
-    #expect(padding.contains("Conv1D") && padding.contains("causal"))
-    #expect(message { try Conv1D(2, 3, strides: 2, dilationRate: 2) }.contains("dilation_rate"))
-    let images = message {
-      try Conv1D(2, 3).build(inputShape: [4, 4, 3], generator: &generator)
-    }
-    #expect(images.contains("Conv1D") && images.contains("(None, 4, 4, 3)"))
-    let short = message { try Conv1D(2, 5).build(inputShape: [3, 2], generator: &generator) }
-    #expect(short.contains("(None, 3, 2)"))
-    #expect(message { try MaxPooling1D(0) }.contains("pool_size"))
-    #expect(message { try UpSampling1D(size: 0) }.contains("size"))
-    let crop = message {
-      try Cropping1D(cropping: 3).build(inputShape: [5, 2], generator: &generator)
-    }
-    #expect(crop.contains("Cropping1D") && crop.contains("(3, 3)") && crop.contains("(None, 5, 2)"))
-    #expect(message { try ZeroPadding1D(padding: -1) }.contains("padding"))
-    let flat = message {
-      try GlobalAveragePooling1D().build(inputShape: [5], generator: &generator)
-    }
-    #expect(flat.contains("GlobalAveragePooling1D") && flat.contains("(None, 5)"))
-    let dtype = message { try Input(shape: [3], dtype: "string") }
-    #expect(dtype.contains("dtype") && dtype.contains("int32"))
-    let merge = message { try Bidirectional(LSTM(2), mergeMode: "max") }
-    #expect(
-      merge.contains("Bidirectional") && merge.contains("merge_mode") && merge.contains("max"))
-    let wrapped = message { try Bidirectional(Dense(2)) }
-    #expect(wrapped.contains("Bidirectional") && wrapped.contains("Dense"))
-    let sameWay = message { try Bidirectional(LSTM(2), backwardLayer: LSTM(2)) }
-    #expect(sameWay.contains("go_backwards"))
-    let unknown = message {
-      try Registries.shared.layers.make(
-        "TimeDistributed", config: ["layer": ["class_name": "Dense2", "config": ["units": 2]]])
-    }
-    #expect(unknown.contains("TimeDistributed") && unknown.contains("Dense2"))
-    let flatSteps = message {
-      try TimeDistributed(Dense(2)).build(inputShape: [5], generator: &generator)
-    }
-    #expect(flatSteps.contains("TimeDistributed") && flatSteps.contains("(None, 5)"))
-  }
-
-  /// A text classifier of token ids: Input(dtype: "int32"), Embedding, Conv1D, pooling, trains and
-  /// saves with its integer input.
-  @Test func textClassifierTrainsSavesAndLoads() throws {
-    let model = try Sequential(seed: 4)
-    try model.add(Input(shape: [12], dtype: "int32"))
-    try model.add(Embedding(20, 8))
-    try model.add(Conv1D(8, 3, padding: "causal", activation: "relu"))
-    try model.add(MaxPooling1D(2))
-    try model.add(GlobalMaxPooling1D())
-    try model.add(Dense(2, activation: "softmax"))
-    try model.compile(
-      optimizer: "adam", loss: "sparse_categorical_crossentropy", metrics: ["accuracy"])
-    // Label: whether id 7 occurs in the sequence.
-    var generator = SeededGenerator(seed: 9)
-    var ids: [Float] = [], labels: [Float] = []
-    for _ in 0..<64 {
-      let row = (0..<12).map { _ in Float(Int(generator.nextUniform() * 20) % 20) }
-      ids += row
-      labels.append(row.contains(7) ? 1 : 0)
-    }
-    let x = try Tensor(shape: [64, 12], scalars: ids)
-    let y = try Tensor(shape: [64], scalars: labels)
-    let history = try model.fit(x, y, batchSize: 16, epochs: 15, verbose: 0)
-    let losses = try #require(history["loss"])
-    #expect(losses.last! < losses.first! * 0.9, "\(losses)")
-    let url = FileManager.default.temporaryDirectory
-      .appendingPathComponent("text-\(UUID().uuidString).keras")
-    defer { try? FileManager.default.removeItem(at: url) }
-    try model.save(to: url)
-    let loaded = try loadModel(from: url)
-    #expect((loaded as? Sequential)?.inputDType == "int32")
-    #expect(isClose(try loaded.predict(x), try model.predict(x), rtol: 1e-6, atol: 1e-7))
-  }
-
-  /// A stacked recurrent model with dropout learns which half of a sequence holds a spike, and
-  /// saves and loads with the same predictions (the weights in Keras' `cell` groups).
-  @Test func recurrentModelTrainsSavesAndLoads() throws {
-    let model = try Sequential(seed: 6)
-    try model.add(Input(shape: [8, 2]))
-    try model.add(GRU(6, returnSequences: true))
-    try model.add(LSTM(5, dropout: 0.1, recurrentDropout: 0.1))
-    try model.add(Dense(2, activation: "softmax"))
-    try model.compile(optimizer: "adam", loss: "sparse_categorical_crossentropy")
-    var generator = SeededGenerator(seed: 3)
-    var values: [Float] = [], labels: [Float] = []
-    for sample in 0..<48 {
-      var row = (0..<16).map { _ in generator.nextUniform() * 0.2 }
-      let spike = (sample % 2 == 0 ? 0 : 4) + Int(generator.nextUniform() * 4) % 4
-      row[spike * 2] = 1
-      values += row
-      labels.append(Float(sample % 2))
-    }
-    let x = try Tensor(shape: [48, 8, 2], scalars: values)
-    let y = try Tensor(shape: [48], scalars: labels)
-    let history = try model.fit(x, y, batchSize: 16, epochs: 12, verbose: 0)
-    let losses = try #require(history["loss"])
-    #expect(losses.allSatisfy(\.isFinite) && losses.last! < losses.first!, "\(losses)")
-    let url = FileManager.default.temporaryDirectory
-      .appendingPathComponent("recurrent-\(UUID().uuidString).keras")
-    defer { try? FileManager.default.removeItem(at: url) }
-    try model.save(to: url)
-    let loaded = try loadModel(from: url)
-    #expect(isClose(try loaded.predict(x), try model.predict(x), rtol: 1e-6, atol: 1e-7))
-  }
-
-  /// Masks as Keras carries them: Embedding(mask_zero) marks id 0, an LSTM keeps its state over
-  /// masked steps (so trailing padding changes nothing), Dropout passes the mask on,
-  /// GlobalAveragePooling1D averages the unmasked steps, and the gradients of a masked LSTM match
-  /// finite differences.
-  @Test func masksSkipPadding() throws {
-    func model(length: Int) throws -> Sequential {
-      let model = try Sequential(seed: 2)
-      try model.add(Input(shape: [length], dtype: "int32"))
-      try model.add(Embedding(9, 4, maskZero: true))
-      try model.add(Dropout(0.2))
-      try model.add(LSTM(3, returnSequences: true))
-      try model.add(GlobalAveragePooling1D())
-      return model
-    }
-    let padded = try model(length: 6)
-    let y = try padded.predict(
-      try Tensor(shape: [2, 6], scalars: [3, 1, 4, 0, 0, 0, 5, 2, 0, 0, 0, 0]))
-    // The same sequences without their padding, in models of their length with the same weights.
-    for (row, ids) in [(0, [Float(3), 1, 4]), (1, [5, 2])] {
-      let short = try model(length: ids.count)
-      try short.setWeights(padded.weights)
-      let expected = try short.predict(try Tensor(shape: [1, ids.count], scalars: ids))
-      let got = try Ops.slice(y, start: [row, 0], shape: [1, 3])
-      #expect(
-        isClose(got, expected, rtol: 1e-5, atol: 1e-6),
-        "row \(row): \(got.scalars) vs \(expected.scalars)")
-    }
-    // A mask reaches a recurrent layer through Masking too, and its gradients are right.
-    let masked = try LSTM(2, goBackwards: true)
-    var generator = SeededGenerator(seed: 1)
-    _ = try masked.build(inputShape: [5, 3], generator: &generator)
-    masked.inputMask = try Tensor(shape: [2, 5], scalars: [1, 1, 1, 0, 0, 1, 0, 1, 1, 0])
-    let error = try maxGradientError(of: masked, inputShape: [2, 5, 3], build: false)
-    #expect(error < 1e-2, "masked LSTM: \(error)")
-    let masking = try Masking()
-    _ = try masking.build(inputShape: [3, 2], generator: &generator)
-    let x = try Tensor(shape: [1, 3, 2], scalars: [1, 0, 0, 0, 0, 2])
-    #expect(try masking.outputMask(for: x, inputMask: nil)?.scalars == [1, 0, 1])
   }
 
   /// Bad sequences are errors that say what is wrong, never a crash: a mask of the wrong shape, an
@@ -493,46 +297,4 @@ let sequenceLayerFixture = try! KerasFixture(
     }
   }
 
-  /// An encoder's final states start a decoder: it learns to repeat the first token of the encoded
-  /// sequence at every step, which only the states carry; saved as `.keras`, it predicts the same.
-  @Test func encoderStatesStartADecoder() throws {
-    let source = try Input(shape: [6], dtype: "int32")
-    let target = try Input(shape: [4], dtype: "int32")
-    let encoder = try LSTM(16, returnState: true)
-    let encoded = try encoder.outputs(of: try Embedding(8, 8)(source))
-    #expect(encoded.map(\.shape) == [[16], [16], [16]])
-    let decoded = try LSTM(16, returnSequences: true)(
-      try Embedding(8, 8)(target), initialState: [encoded[1], encoded[2]])
-    let outputs = try Dense(8, activation: "softmax")(decoded)
-    let model = try Model(inputs: [source, target], outputs: [outputs], seed: 3)
-    // The layers drew their initial weights from the global generator, which tests running in
-    // parallel share: the kernels are drawn again from this test's own (biases keep Keras' values).
-    var initial = SeededGenerator(seed: 21)
-    for parameter in model.parameters where parameter.shape.count == 2 {
-      parameter.value = try randomTensor(parameter.shape, in: -0.3...0.3, using: &initial)
-    }
-    #expect(model.summaryText().contains("[(None, 16), (None, 16), (None, 16)]"))
-    #expect(model.summaryText().contains("lstm[0][1], lstm[0][2]"))
-    try model.compile(optimizer: Adam(learningRate: 0.02), loss: "sparse_categorical_crossentropy")
-    var generator = SeededGenerator(seed: 8)
-    var sources: [Float] = [], targets: [Float] = [], labels: [Float] = []
-    for _ in 0..<96 {
-      let row = (0..<6).map { _ in Float(1 + Int(generator.nextUniform() * 7) % 7) }
-      sources += row
-      targets += (0..<4).map { _ in Float(1 + Int(generator.nextUniform() * 7) % 7) }
-      labels += Array(repeating: row[0], count: 4)
-    }
-    let x = [
-      try Tensor(shape: [96, 6], scalars: sources), try Tensor(shape: [96, 4], scalars: targets),
-    ]
-    let y = try Tensor(shape: [96, 4], scalars: labels)
-    let history = try model.fit(x, [y], batchSize: 16, epochs: 30, verbose: .silent)
-    let losses = try #require(history.history["loss"])
-    #expect(losses.last! < 0.3 * losses.first!, "\(losses)")
-    let url = FileManager.default.temporaryDirectory
-      .appendingPathComponent("seq2seq-\(UUID().uuidString).keras")
-    defer { try? FileManager.default.removeItem(at: url) }
-    try model.save(to: url)
-    #expect(try loadModel(from: url).predict(x) == model.predict(x))
-  }
 }

@@ -1,7 +1,19 @@
 import Foundation
-import Strata
+import StrataCore
+import StrataOptimizers
 import StrataTesting
 import Testing
+
+/// The shared registries with the optimizers registered. These tests link StrataCore and the plugin, not
+/// the `Strata` umbrella, so they register the plugin as a third-party plugin's tests would.
+let registries: Registries = {
+  do {
+    try register(OptimizersPlugin.self)
+  } catch {
+    fatalError("the plugin did not register: \(error)")
+  }
+  return .shared
+}()
 
 let optimizerFixture = try! KerasFixture(
   contentsOf: Bundle.module.url(
@@ -10,7 +22,7 @@ let optimizerFixture = try! KerasFixture(
 @Test(arguments: optimizerFixture.cases)
 func optimizerMatchesKeras(_ fixture: KerasCase) throws {
   let name = try #require(fixture["optimizer"]?.stringValue)
-  let optimizer = try Registries.shared.optimizers.make(
+  let optimizer = try registries.optimizers.make(
     name, config: fixture["config"]?.objectValue ?? [:])
   let parameter = Parameter(name: "w", value: try fixture.tensor("w0"))
   let expected = try fixture.tensors("weights_after_each_step")
@@ -28,7 +40,7 @@ func optimizerMatchesKeras(_ fixture: KerasCase) throws {
 @Test func defaultsMatchKeras() throws {
   for fixture in optimizerFixture.cases {
     let name = fixture["optimizer"]!.stringValue!
-    let optimizer = try Registries.shared.optimizers.make(
+    let optimizer = try registries.optimizers.make(
       name, config: fixture["config"]?.objectValue ?? [:])
     let defaults = try #require(fixture["resolved_defaults"]?.objectValue)
     #expect(abs(Double(optimizer.learningRate) - defaults["learning_rate"]!.doubleValue!) < 1e-9)
@@ -50,17 +62,17 @@ func optimizerMatchesKeras(_ fixture: KerasCase) throws {
       }
     }
   }
-  #expect(try Registries.shared.optimizers.make("adam").identifier == "Adam")
-  #expect(try Registries.shared.optimizers.make("ADAMW").identifier == "AdamW")
-  #expect(try Registries.shared.optimizers.make("rmsprop").identifier == "RMSprop")
-  #expect(try Registries.shared.optimizers.make("sgd").identifier == "SGD")
+  #expect(try registries.optimizers.make("adam").identifier == "Adam")
+  #expect(try registries.optimizers.make("ADAMW").identifier == "AdamW")
+  #expect(try registries.optimizers.make("rmsprop").identifier == "RMSprop")
+  #expect(try registries.optimizers.make("sgd").identifier == "SGD")
 }
 
 /// Every optimizer, fed finite-difference gradients of `f(w) = Σ aᵢ (wᵢ - cᵢ)²`, moves against the
 /// gradient on its first step (each coordinate, from zero state) and ends near the minimizer `c`, which
 /// the test knows independently of any optimizer. (The exact update rules are pinned by the Keras
 /// trajectories in `optimizerMatchesKeras`.)
-@Test(arguments: Registries.shared.optimizers.identifiers)
+@Test(arguments: registries.optimizers.identifiers)
 func optimizerGradientCheck(_ name: String) throws {
   let a: [Double] = [1, 2, 0.5, 3, 1.5], c: [Double] = [0.3, -0.7, 1.2, 0.1, -0.4]
   func f(_ w: [Double]) -> Double {
@@ -69,7 +81,7 @@ func optimizerGradientCheck(_ name: String) throws {
     return sum
   }
   let learningRate = name == "Adadelta" ? 1.0 : name == "SGD" ? 0.1 : 0.02
-  let optimizer = try Registries.shared.optimizers.make(
+  let optimizer = try registries.optimizers.make(
     name, config: ["learning_rate": .double(learningRate)])
   let parameter = Parameter(name: "w", value: Tensor([0, 0, 0, 0, 0]))
   let steps = name == "Adadelta" ? 3000 : name == "Adagrad" ? 3000 : 1500
@@ -95,13 +107,13 @@ func optimizerGradientCheck(_ name: String) throws {
 }
 
 @Test func clippingAndInvalidArguments() throws {
-  let sgd = try Registries.shared.optimizers.make(
+  let sgd = try registries.optimizers.make(
     "sgd", config: ["learning_rate": 1, "clipnorm": 1])
   let parameter = Parameter(name: "w", value: Tensor([0, 0]))
   parameter.gradient = Tensor([3, 4])
   sgd.apply(to: [parameter])
   #expect(parameter.value.scalars.map { ($0 * 1e5).rounded() / 1e5 } == [-0.6, -0.8])
-  let clipped = try Registries.shared.optimizers.make(
+  let clipped = try registries.optimizers.make(
     "sgd", config: ["learning_rate": 1, "clipvalue": 0.5])
   parameter.gradient = Tensor([3, -0.25])
   clipped.apply(to: [parameter])
@@ -109,23 +121,23 @@ func optimizerGradientCheck(_ name: String) throws {
   #expect(
     throws: StrataError.invalidArgument(
       owner: "Adam", argument: "learning_rate", value: "-1.0", expected: "a number ≥ 0")
-  ) { try Registries.shared.optimizers.make("adam", config: ["learning_rate": -1]) }
+  ) { try registries.optimizers.make("adam", config: ["learning_rate": -1]) }
   #expect(
     throws: StrataError.invalidArgument(
       owner: "SGD", argument: "momentum", value: "1.5", expected: "a number in [0, 1)")
-  ) { try Registries.shared.optimizers.make("sgd", config: ["momentum": 1.5]) }
+  ) { try registries.optimizers.make("sgd", config: ["momentum": 1.5]) }
   #expect(
     throws: StrataError.unknownArgument(
       owner: "Adam", argument: "beta1x", suggestions: ["beta_1", "beta_2"])
   ) {
-    try Registries.shared.optimizers.make("adam", config: ["beta1x": 0.9])
+    try registries.optimizers.make("adam", config: ["beta1x": 0.9])
   }
 }
 
 /// `global_clipnorm` scales every gradient by `limit / ‖all gradients‖` when that norm is above the
 /// limit (Keras): gradients [3, 4] and [12] have the global norm 13.
 @Test func globalClipnormScalesAllGradientsTogether() throws {
-  let sgd = try Registries.shared.optimizers.make(
+  let sgd = try registries.optimizers.make(
     "sgd", config: ["learning_rate": 1, "global_clipnorm": 1])
   let a = Parameter(name: "a", value: Tensor([0, 0])), b = Parameter(name: "b", value: Tensor([0]))
   a.gradient = Tensor([3, 4])
@@ -135,7 +147,7 @@ func optimizerGradientCheck(_ name: String) throws {
     abs(a.value[0] + 3.0 / 13) < 1e-6 && abs(a.value[1] + 4.0 / 13) < 1e-6
       && abs(b.value[0] + 12.0 / 13) < 1e-6)
   // Below the limit, gradients pass unchanged.
-  let loose = try Registries.shared.optimizers.make(
+  let loose = try registries.optimizers.make(
     "sgd", config: ["learning_rate": 1, "global_clipnorm": 100])
   a.gradient = Tensor([3, 4])
   b.gradient = Tensor([12])

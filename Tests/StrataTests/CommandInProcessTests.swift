@@ -2,6 +2,7 @@ import Foundation
 import Strata
 import StrataCommandLine
 import StrataData
+import StrataTesting
 import Testing
 
 /// Runs the `strata` command in this process: what it prints, what it reports as errors, its exit code.
@@ -144,7 +145,7 @@ func printedValues(_ name: String, in text: String) -> [Float] {
     let folder = root.appendingPathComponent(name)
     try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
     for i in 0..<5 {
-      try grayPNG(width: 8, height: 8, value: UInt8(value + i)).write(
+      try pngData(width: 8, height: 8, channels: 1) { _, _ in [UInt8(value + i)] }.write(
         to: folder.appendingPathComponent("\(i).png"))
     }
   }
@@ -173,31 +174,6 @@ func printedValues(_ name: String, in text: String) -> [Float] {
     flat.exitCode == 1
       && flat.errors.contains("strata: invalid --images with a model taking (None, 28, 28)"),
     "\(flat.errors)")
-}
-
-/// A gray PNG of one value (stored, uncompressed deflate), for image-folder tests.
-func grayPNG(width: Int, height: Int, value: UInt8) -> Data {
-  func chunk(_ type: String, _ body: [UInt8]) -> [UInt8] {
-    let typed = Array(type.utf8) + body
-    return bigEndian(UInt32(body.count)) + typed + bigEndian(typed.withUnsafeBytes { crc32($0) })
-  }
-  func bigEndian(_ value: UInt32) -> [UInt8] {
-    (0..<4).map { UInt8((value >> (24 - 8 * UInt32($0))) & 0xFF) }
-  }
-  var raw: [UInt8] = []
-  for _ in 0..<height { raw += [0] + [UInt8](repeating: value, count: width) }
-  var a: UInt32 = 1, b: UInt32 = 0
-  for byte in raw { a = (a + UInt32(byte)) % 65_521; b = (b + a) % 65_521 }
-  let length = raw.count
-  let zlib: [UInt8] =
-    [
-      0x78, 0x01, 1, UInt8(length & 0xFF), UInt8(length >> 8), UInt8(~length & 0xFF),
-      UInt8((~length >> 8) & 0xFF),
-    ] + raw + bigEndian(b << 16 | a)
-  let header = bigEndian(UInt32(width)) + bigEndian(UInt32(height)) + [8, 0, 0, 0, 0]
-  return Data(
-    [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A] + chunk("IHDR", header) + chunk("IDAT", zlib)
-      + chunk("IEND", []))
 }
 
 /// Bad options and files, in-process: the same messages as the command prints.
