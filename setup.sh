@@ -44,6 +44,13 @@ coverage_summary() {
     "$bin/StrataPackageTests.xctest" -object "$bin/strata" | python3 .ci/coverage-report.py "$PWD"
 }
 
+# Runs a step and says how long it took, so a slow CI run shows which step grew.
+timed() {
+  local start=$SECONDS
+  "$@"
+  echo "setup.sh: $1 ${2:-} took $((SECONDS - start)) s" >&2
+}
+
 command="${1:-run}"
 [ $# -gt 0 ] && shift
 case "$command" in
@@ -52,23 +59,23 @@ case "$command" in
     ;;
   test)
     # The tree is formatted as .swift-format says (swift-format ships with the toolchain).
-    swift format lint --strict --recursive Package.swift Sources Plugins Tests Benchmarks \
+    timed swift format lint --strict --recursive Package.swift Sources Plugins Tests Benchmarks \
       Examples/CustomLayers/Package.swift Examples/CustomLayers/Sources Examples/CustomLayers/Tests
     # Every test once, with line coverage measured (the C targets included), then the summary per target.
-    coverage_build
-    swift test --skip-build --enable-code-coverage
-    coverage_summary
-    swift test --package-path Examples/CustomLayers
+    timed coverage_build
+    timed swift test --skip-build --enable-code-coverage
+    timed coverage_summary
+    timed swift test --package-path Examples/CustomLayers
     # Every Swift code block of README.md and Docs/ compiles (the docs cannot rot), and the DocC
     # catalogs build.
-    python3 .ci/check-docs.py
-    swift package generate-documentation --target StrataCore --target Strata > /dev/null
+    timed python3 .ci/check-docs.py
+    timed swift package generate-documentation --target StrataCore --target Strata > /dev/null
     # The benchmark's quick mode: every kernel row is checked against the reference backend.
-    swift run -c release bench --quick
+    timed swift run -c release bench --quick
     # The release binary on the paths users take, each checked by its output: optimized code can
     # crash where the debug tests pass.
-    swift build -c release --product strata
-    .ci/release-checks.sh "$(swift build -c release --show-bin-path)/strata"
+    timed swift build -c release --product strata
+    timed .ci/release-checks.sh "$(swift build -c release --show-bin-path)/strata"
     ;;
   bench)
     swift run -c release bench "$@"
