@@ -134,10 +134,12 @@ let package = Package(
         name: "StrataDataTests", dependencies: ["StrataData", "StrataCore", "StrataTesting"],
         resources: [.copy("Fixtures")]),
       .testTarget(
-        name: "StrataLossesTests", dependencies: ["StrataCore", "StrataLosses", "StrataActivations", "StrataTesting"],
+        name: "StrataLossesTests",
+        dependencies: ["StrataCore", "StrataLosses", "StrataActivations", "StrataTesting"],
         resources: [.copy("Fixtures")]),
       .testTarget(
-        name: "StrataOptimizersTests", dependencies: ["StrataCore", "StrataOptimizers", "StrataTesting"],
+        name: "StrataOptimizersTests",
+        dependencies: ["StrataCore", "StrataOptimizers", "StrataTesting"],
         resources: [.copy("Fixtures")]),
 
       // MARK: Benchmarks
