@@ -65,11 +65,15 @@ case "$command" in
     timed coverage_build
     timed swift test --skip-build --enable-code-coverage
     timed coverage_summary
-    timed swift test --package-path Examples/CustomLayers
+    # The downstream package, the docs' code blocks and DocC each build Strata as a dependency in
+    # debug without coverage: one scratch directory serves all three, so it is compiled once.
+    downstream="$PWD/.build/downstream"
+    timed swift test --package-path Examples/CustomLayers --scratch-path "$downstream"
     # Every Swift code block of README.md and Docs/ compiles (the docs cannot rot), and the DocC
     # catalogs build.
-    timed python3 .ci/check-docs.py
-    timed swift package generate-documentation --target StrataCore --target Strata > /dev/null
+    timed python3 .ci/check-docs.py --scratch-path "$downstream"
+    timed swift package --scratch-path "$downstream" generate-documentation --target StrataCore \
+      --target Strata > /dev/null
     # The benchmark's quick mode: every kernel row is checked against the reference backend.
     timed swift run -c release bench --quick
     # The release binary on the paths users take, each checked by its output: optimized code can

@@ -12,7 +12,9 @@ right before a block, invisible on GitHub, adjusts it:
   <!-- snippet: prelude CODE -->                 Swift put before the block (names it uses)
 
 `…` in a block stands for a body: `{ … }` compiles as `{ fatalError() }`.
-Run: python3 .ci/check-docs.py   (exits non-zero, naming the block, when one does not compile)
+Run: python3 .ci/check-docs.py [--scratch-path DIR]   (exits non-zero, naming the block, when one does
+not compile). With --scratch-path the build goes there: `./setup.sh test` passes the directory the
+downstream example was built in, so Strata is not compiled again.
 """
 import os
 import re
@@ -77,7 +79,10 @@ let package = Package(
 """
 open(os.path.join(package, "Package.swift"), "w").write(manifest)
 print(f"Compiling {len(snippets)} code blocks from {', '.join(files)} in {package}")
-result = subprocess.run(["swift", "build", "--build-tests"], cwd=package, capture_output=True, text=True)
+command = ["swift", "build", "--build-tests"]
+if "--scratch-path" in sys.argv[1:]:
+    command += ["--scratch-path", os.path.abspath(sys.argv[sys.argv.index("--scratch-path") + 1])]
+result = subprocess.run(command, cwd=package, capture_output=True, text=True)
 if result.returncode != 0:
     errors = [l for l in (result.stdout + result.stderr).splitlines() if "error:" in l]
     for error in errors[:40]:
