@@ -131,7 +131,8 @@ let package = Package(
         ],
         resources: [.copy("Fixtures")]),
       .testTarget(
-        name: "StrataDataTests", dependencies: ["StrataData", "StrataCore", "StrataTesting"],
+        name: "StrataDataTests",
+        dependencies: ["StrataData", "StrataCore", "StrataTesting", "CStrataImages"],
         resources: [.copy("Fixtures")]),
       .testTarget(
         name: "StrataLossesTests",

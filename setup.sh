@@ -40,7 +40,7 @@ coverage_summary() {
   llvm="$(dirname "$(command -v swift)")"
   profiles=("$bin"/codecov/*.profraw)
   "$llvm/llvm-profdata" merge -sparse "${profiles[@]}" -o "$bin/codecov/merged.profdata"
-  "$llvm/llvm-cov" export -summary-only -instr-profile "$bin/codecov/merged.profdata" \
+  "$llvm/llvm-cov" export -instr-profile "$bin/codecov/merged.profdata" \
     "$bin/StrataPackageTests.xctest" -object "$bin/strata" | python3 .ci/coverage-report.py "$PWD"
 }
 

@@ -91,6 +91,51 @@ let attentionLayerFixture = try! KerasFixture(
     }
   }
 
+  /// Dropout on the attention weights in training: a new mask each call, the same one again from a
+  /// restored generator state (as a resumed run restores it), and none at inference.
+  @Test func attentionDropoutFollowsTheGeneratorState() throws {
+    var generator = SeededGenerator(seed: 5)
+    let query = try randomTensor([2, 3, 4], using: &generator)
+    let value = try randomTensor([2, 5, 4], using: &generator)
+    let score = try Attention(dropout: 0.5),
+      heads = try MultiHeadAttention(
+        numHeads: 2, keyDim: 2, dropout: 0.5)
+    let cases: [(String, any MergeLayer, (any MergeLayer, Bool) throws -> Tensor)] = [
+      ("Attention", score, { try ($0 as! Attention).call([query, value], training: $1) }),
+      (
+        "MultiHeadAttention", heads,
+        { try ($0 as! MultiHeadAttention).call([query, value], training: $1) }
+      ),
+    ]
+    for (name, layer, call) in cases {
+      _ = try layer.build(inputShapes: [[3, 4], [5, 4]], generator: &generator)
+      func state() -> [UInt64] {
+        (layer as? ScoreAttention)?.generatorState ?? heads.generatorState
+      }
+      func restore(_ saved: [UInt64]) {
+        if let attention = layer as? ScoreAttention {
+          attention.generatorState = saved
+        } else {
+          heads.generatorState = saved
+        }
+      }
+      let inference = try call(layer, false)
+      #expect(try call(layer, false) == inference, "\(name)")
+      let saved = state()
+      let first = try call(layer, true), second = try call(layer, true)
+      #expect(first != inference && second != first, "\(name)")
+      restore(saved)
+      #expect(try call(layer, true) == first, "\(name)")
+      // In expectation the dropped weights' output is the inference output: the mean over many
+      // masks comes close.
+      var sum = try Tensor(shape: inference.shape, repeating: 0)
+      for _ in 0..<400 { sum = try sum + call(layer, true) }
+      let mean = try sum * (1 / 400)
+      #expect(
+        isClose(mean, inference, rtol: 0.1, atol: 0.1), "\(name): \(closeness(mean, inference))")
+    }
+  }
+
   @Test func refusalsNameTheLayerAndValue() throws {
     func message(_ body: () throws -> some Any) -> String { refusal(body).map { "\($0)" } ?? "" }
     var generator = SeededGenerator(seed: 1)

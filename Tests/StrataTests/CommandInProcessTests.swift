@@ -158,9 +158,11 @@ func printedValues(_ name: String, in text: String) -> [Float] {
   let saved = root.deletingLastPathComponent().appendingPathComponent("binary.strata").path
   let run = runCommand([
     "train", "--images", root.path, "--model", json.path, "--epochs", "2", "--verbose", "0",
-    "--save", saved,
+    "--save", saved, "--plot", saved + ".svg",
   ])
   #expect(run.exitCode == 0, "\(run.errors)")
+  let plot = try String(contentsOfFile: saved + ".svg", encoding: .utf8)
+  #expect(plot.hasPrefix("<svg") && plot.contains("folders"), "\(plot.prefix(200))")
   #expect(
     run.output.contains(
       "Found 10 images of 2 classes [\"dark\", \"light\"]: 8 for training, 2 for validation"),
@@ -197,6 +199,49 @@ func printedValues(_ name: String, in text: String) -> [Float] {
     (
       ["train", "--optimizer", "adamm", "--limit", "10", "--epochs", "1"],
       "Unknown optimizer identifier 'adamm'. Did you mean 'adam', 'adamw'?"
+    ),
+    (
+      ["train", "--x", "x.npy", "--y", "y.npy", "--validation-x", "vx.npy"],
+      "--validation-x and --validation-y go together, with --x and --y."
+    ),
+    (
+      ["train", "--x", "x.npy", "--y", "y.npy", "--images", "folder"],
+      "--x trains on arrays and --images on a folder: give one of them."
+    ),
+    (["train", "--fine-tune-at", "3"], "--fine-tune-at and --fine-tune-epochs need --base."),
+    (
+      ["train", "--base", "base.keras", "--images", "folder", "--fine-tune-at=-2"],
+      "--fine-tune-at must be a layer index ≥ 0, not -2."
+    ),
+    (
+      ["train", "--validation-split", "1.5"],
+      "--validation-split must be a fraction from 0 (no validation) up to 1, not 1.5."
+    ),
+  ] {
+    let run = runCommand(arguments)
+    #expect(run.exitCode != 0, "\(arguments)")
+    #expect(run.errors.contains(message), "\(arguments): \(run.errors)")
+  }
+}
+
+/// A model whose input does not fit what the command feeds it is refused, naming the option and
+/// the model's input: Fashion-MNIST's 28x28 images, an image folder, a transfer-learning base.
+@Test func commandsRefuseModelsOfTheWrongInput() throws {
+  let directory = temporaryURL("wrong-input").deletingLastPathComponent()
+  let tabular = try Sequential([Input(shape: [10]), Dense(2, activation: "softmax")])
+  try tabular.compile(optimizer: "adam", loss: "sparse_categorical_crossentropy")
+  let saved = directory.appendingPathComponent("tabular.strata")
+  try tabular.save(to: saved)
+  let folder = try makeImageFolder(["a": [10, 10, 10], "b": [200, 200, 200]], perClass: 2)
+  for (arguments, message) in [
+    (["evaluate", saved.path], "strata: invalid model with input (None, 10)"),
+    (
+      ["evaluate", saved.path, "--images", folder.path],
+      "strata: invalid --images with a model taking (None, 10)"
+    ),
+    (
+      ["train", "--base", saved.path, "--images", folder.path, "--epochs", "1"],
+      "strata: invalid --base '\(saved.path)' taking (None, 10)"
     ),
   ] {
     let run = runCommand(arguments)
@@ -332,9 +377,11 @@ func printedValues(_ name: String, in text: String) -> [Float] {
   let run = runCommand([
     "train", "--model", model.path, "--x", path("x.npy"), "--y", path("y.npy"),
     "--validation-x", path("vx.npy"), "--validation-y", path("vy.npy"), "--epochs", "3",
-    "--verbose", "0", "--save", saved.path,
+    "--verbose", "0", "--save", saved.path, "--plot", path("history.svg"),
   ])
   #expect(run.exitCode == 0, "\(run)")
+  let plot = try String(contentsOfFile: path("history.svg"), encoding: .utf8)
+  #expect(plot.hasPrefix("<svg") && plot.contains("x.npy"), "\(plot.prefix(200))")
   #expect(run.output.contains("Trained 3 epochs on 96 samples"), "\(run.output)")
   #expect(run.output.contains("val_accuracy") && run.output.contains("loss"), "\(run.output)")
   let loaded = try loadModel(from: saved)
@@ -413,4 +460,17 @@ func printedValues(_ name: String, in text: String) -> [Float] {
       Float($0.prefix { "0123456789.".contains($0) })
     })
   #expect(accuracy > 0.9, "\(run.output)")
+  // A validation file with a class the training file does not have is refused, naming both.
+  let unseen = directory.appendingPathComponent("unseen.csv")
+  try "x,y,side\n0.5,0.5,above\n0.1,0.2,sideways\n".write(
+    to: unseen, atomically: true, encoding: .utf8)
+  let refused = runCommand([
+    "train", "--model", model.path, "--csv", train.path, "--label", "side", "--validation-csv",
+    unseen.path, "--epochs", "1", "--verbose", "0",
+  ])
+  #expect(refused.exitCode != 0)
+  #expect(
+    refused.errors.contains("invalid --validation-csv labels")
+      && refused.errors.contains("sideways"),
+    "\(refused.errors)")
 }

@@ -177,4 +177,44 @@ struct IntegerLookupTests {
     }
     #expect(wide.contains("IntegerLookup") && wide.contains("(None, 2, 3)"), "\(wide)")
   }
+
+  /// A `.keras` file whose adapted lookup's vocabulary asset is missing, not UTF-8, or not whole
+  /// numbers is refused, naming the file, the layer and what is wrong.
+  @Test func damagedVocabularyAssetsAreNamed() throws {
+    func reason(
+      _ name: String, _ member: String, _ replacement: Data?
+    ) throws -> String {
+      let source = kerasFile("\(name).keras")
+      var members = try ZipArchive.read(Data(contentsOf: source), path: source.path)
+      #expect(members[member] != nil, "\(name) has no \(member)")
+      members[member] = replacement
+      let url = FileManager.default.temporaryDirectory
+        .appendingPathComponent("damaged-\(UUID().uuidString).keras")
+      defer { try? FileManager.default.removeItem(at: url) }
+      try ZipArchive.write(members.sorted { $0.key < $1.key }.map { ($0.key, $0.value) })
+        .write(to: url)
+      do {
+        _ = try loadModel(from: url)
+        return "loaded"
+      } catch StrataError.file(let path, let reason) {
+        #expect(path == url.path)
+        return reason
+      }
+    }
+    let integer = "assets/layers/integer_lookup/vocabulary.txt"
+    let missing = try reason("integer_lookup_tf_idf", integer, nil)
+    #expect(
+      missing.hasPrefix("holds no vocabulary for IntegerLookup '")
+        && missing.hasSuffix("(\(integer) is missing)"), "\(missing)")
+    let binary = Data([0xFF, 0xFE, 0x0A])
+    let notText = try reason("integer_lookup_tf_idf", integer, binary)
+    #expect(notText.hasSuffix("that is not UTF-8"), "\(notText)")
+    let notNumbers = try reason("integer_lookup_tf_idf", integer, Data("3\nabc\n".utf8))
+    #expect(
+      notNumbers.hasSuffix("whose line 2 ('abc') is not a whole number up to 2^24"),
+      "\(notNumbers)")
+    let strings = try reason(
+      "string_lookup_int", "assets/layers/string_lookup/vocabulary.txt", binary)
+    #expect(strings.hasSuffix("that is not UTF-8 text"), "\(strings)")
+  }
 }

@@ -80,6 +80,34 @@ import Testing
     let loaded = try loadModel(from: url)
     #expect(try loaded.predict(x) == model.predict(x))
   }
+
+  /// Attention layers in a functional model written to a `.keras` file: MultiHeadAttention's key
+  /// as its third argument and Attention's `[query, value, key]` list with its causal mask are
+  /// written as Keras' calls, read back, and the loaded model predicts the same.
+  @Test func attentionCallsSurviveKerasFiles() throws {
+    let query = try Input(shape: [4, 6]), value = try Input(shape: [4, 6])
+    let key = try Input(shape: [4, 6])
+    let heads = try MultiHeadAttention(numHeads: 2, keyDim: 3)(query, value, key: key)
+    let score = try Attention(useScale: true)
+    score.useCausalMask = true
+    let scored = try score([query, value, key])
+    let model = try Model(
+      inputs: [query, value, key], outputs: [try Add()([heads, scored])], seed: 4)
+    var generator = SeededGenerator(seed: 9)
+    let xs = try (0..<3).map { _ in try randomTensor([2, 4, 6], using: &generator) }
+    let expected = try model.predict(xs)
+    let url = FileManager.default.temporaryDirectory
+      .appendingPathComponent("attention-\(UUID().uuidString).keras")
+    defer { try? FileManager.default.removeItem(at: url) }
+    try model.save(to: url)
+    let loaded = try loadModel(from: url)
+    #expect(try loaded.predict(xs) == expected)
+    let attention = try #require(loaded.layers.compactMap { $0 as? Attention }.first)
+    #expect(attention.useCausalMask)
+    // Without the causal mask the output differs: the flag was read, not defaulted.
+    attention.useCausalMask = false
+    #expect(try loaded.predict(xs) != expected)
+  }
 }
 
 @Suite struct AugmentationInModels {

@@ -293,30 +293,10 @@ func transposedKernel(_ kernel: Tensor) -> Tensor {
   return result
 }
 
-/// Adds step `s`'s state gradient to `dh`: `dGates[s] · recurrentKernelᵀ` (`transposed` is
-/// ``transposedKernel(_:)`` of it), times the recurrent dropout mask (the state's products are all
-/// the mask touched). `scratch` is `[batch, units]`.
-func addStateGradient(
-  of dGates: Tensor, step s: Int, transposed: Tensor, recurrentMask: Tensor?,
-  into dh: inout Tensor, scratch: inout Tensor, kernels: any Kernels
-) {
-  let (b, u) = (dGates.shape[1], transposed.shape[1])
-  dGates.withUnsafeBufferPointer { dz in
-    transposed.withUnsafeBufferPointer { wt in
-      dh.withUnsafeMutableBufferPointer { dh in
-        scratch.withUnsafeMutableBufferPointer { ds in
-          addStateGradient(
-            of: dz, step: s, batch: b, rows: 0..<b, transposed: wt, units: u,
-            recurrentMask: recurrentMask, into: dh, scratch: ds, kernels: kernels)
-        }
-      }
-    }
-  }
-}
-
-/// ``addStateGradient(of:step:transposed:recurrentMask:into:scratch:kernels:)`` for the batch rows
-/// `rows` only (`dGates` is `[steps, batch, gates·units]`, `dh` and `scratch` `[batch, units]`):
-/// what one thread of a loop split by rows does.
+/// Adds step `s`'s state gradient to `dh` for the batch rows `rows`: `dGates[s] · recurrentKernelᵀ`
+/// (`wt` is ``transposedKernel(_:)`` of it), times the recurrent dropout mask (the state's products
+/// are all the mask touched). `dGates` is `[steps, batch, gates·units]`, `dh` and `scratch`
+/// `[batch, units]`; a loop split by rows runs it once per thread.
 func addStateGradient(
   of dGates: UnsafeBufferPointer<Float>, step s: Int, batch b: Int, rows: Range<Int>,
   transposed wt: UnsafeBufferPointer<Float>, units u: Int, recurrentMask: Tensor?,
@@ -374,28 +354,4 @@ func recurrentKernelGradient(_ stateInputs: Tensor, _ dGates: Tensor, kernels: a
     }
   }
   return dKernel
-}
-
-/// `n` ≤ 16 floats from `p`, zero-padded (the recurrent loops' tails).
-@inline(__always)
-func loadLanes(_ p: UnsafePointer<Float>, _ n: Int) -> SIMD16<Float> {
-  if n == 16 { return UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self) }
-  var v = SIMD16<Float>()
-  for k in 0..<n { v[k] = p[k] }
-  return v
-}
-
-@inline(__always)
-func loadLanes(_ p: UnsafeMutablePointer<Float>, _ n: Int) -> SIMD16<Float> {
-  loadLanes(UnsafePointer(p), n)
-}
-
-/// The first `n` ≤ 16 lanes of `v` to `p`.
-@inline(__always)
-func storeLanes(_ v: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>, _ n: Int) {
-  if n == 16 {
-    UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD16<Float>.self)
-    return
-  }
-  for k in 0..<n { p[k] = v[k] }
 }
