@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// A JSON-like value: what a Keras config holds (`{"units": 128, "activation": "relu"}`).
 ///
@@ -154,11 +155,18 @@ extension KerasConfig {
   /// The config with every Keras default: `init()`.
   public static var kerasDefaults: Self { Self() }
 
-  /// ``kerasDefaults`` as a Keras-style dictionary.
+  /// ``kerasDefaults`` as a Keras-style dictionary, encoded once per config type.
   static func defaultArguments() throws -> ConfigDictionary {
-    try ConfigCoding.encode(kerasDefaults)
+    let key = ObjectIdentifier(Self.self)
+    if let cached = defaultArgumentsCache.withLock({ $0[key] }) { return cached }
+    let arguments = try ConfigCoding.encode(kerasDefaults)
+    defaultArgumentsCache.withLock { $0[key] = arguments }
+    return arguments
   }
 }
+
+/// Each config type's ``KerasConfig/kerasDefaults`` as a dictionary (they are constants).
+private let defaultArgumentsCache = Mutex<[ObjectIdentifier: ConfigDictionary]>([:])
 
 /// Between Keras-style config dictionaries (snake_case) and `Codable` configs (camelCase).
 public enum ConfigCoding {
@@ -211,14 +219,6 @@ public enum ConfigCoding {
     // A config that is JSON itself (a nested model's) is the dictionary as it is: coding it through
     // JSON at every level of nesting cost time growing with the cube of the depth.
     if let config = ConfigValue.object(given) as? Config { return config }
-    let decoder = JSONDecoder()
-    decoder.keyDecodingStrategy = .convertFromSnakeCase
-    // NaN and infinities pass through to the Config, whose own checks name the argument.
-    decoder.nonConformingFloatDecodingStrategy = .convertFromString(
-      positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
-    let encoder = JSONEncoder()
-    encoder.nonConformingFloatEncodingStrategy = .convertToString(
-      positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
     var arguments = given
     if let keras = Config.self as? any KerasConfig.Type {
       for required in keras.requiredArguments.sorted()
@@ -238,7 +238,7 @@ public enum ConfigCoding {
     }
     let config: Config
     do {
-      config = try decoder.decode(Config.self, from: encoder.encode(ConfigValue.object(arguments)))
+      config = try ConfigValueDecoder.decode(Config.self, from: .object(arguments))
     } catch let error as StrataError {
       throw error
     } catch let DecodingError.keyNotFound(key, _) {
@@ -270,12 +270,7 @@ public enum ConfigCoding {
 
   /// Encodes a config as a Keras-style dictionary with snake_case keys.
   public static func encode<Config: Encodable>(_ config: Config) throws -> ConfigDictionary {
-    let encoder = JSONEncoder()
-    encoder.keyEncodingStrategy = .convertToSnakeCase
-    encoder.nonConformingFloatEncodingStrategy = .convertToString(
-      positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
-    let data = try encoder.encode(config)
-    return try ConfigValue(json: data).objectValue ?? [:]
+    try ConfigValueEncoder.value(of: config).objectValue ?? [:]
   }
 
   /// `negative_slope` → `negativeSlope`, as Swift spells properties.
