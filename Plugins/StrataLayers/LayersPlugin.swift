@@ -38,6 +38,6 @@ public enum LayersPlugin: BuiltInPlugin {
       SimpleRNN.self, LSTM.self, GRU.self, UpSampling1D.self, ZeroPadding1D.self, Cropping1D.self,
       Masking.self, Bidirectional.self, TimeDistributed.self,
       MultiHeadAttention.self, Attention.self, AdditiveAttention.self, EinsumDense.self,
-      IntegerLookupLayer.self)
+      IntegerLookupLayer.self, Identity.self)
   }
 }

@@ -22,6 +22,21 @@ func denseGradientCheck(activation: String, useBias: Bool) throws {
   #expect(try maxGradientError(of: Reshape([-1, 2]), inputShape: [2, 3, 4]) < 1e-3)
   #expect(try maxGradientError(of: ActivationLayer("softplus"), inputShape: [2, 5]) < 1e-3)
   #expect(try maxGradientError(of: ActivationLayer("softmax"), inputShape: [3, 4]) < 1e-3)
+  #expect(try maxGradientError(of: Identity(), inputShape: [2, 3, 2]) < 1e-3)
+}
+
+/// Keras' `Identity`: made from its name and Keras' config, the input and its mask pass through.
+@Test func identityPassesInputAndMask() throws {
+  let layer = try registries.layers.make(
+    "Identity", config: ["name": "identity", "trainable": true, "dtype": "float32"])
+  var generator = SeededGenerator(seed: 1)
+  #expect(try layer.build(inputShape: [4, 3], generator: &generator) == [4, 3])
+  let x = try randomTensor([2, 4, 3], using: &generator)
+  let mask = try Tensor(shape: [2, 4], scalars: [1, 1, 0, 0, 1, 1, 1, 0])
+  let (y, passed) = try layer.forward(x, mask: mask, in: Context(isTraining: true))
+  #expect(y == x && passed == mask)
+  #expect(try layer.backward(x, in: Context(isTraining: true)) == x)
+  #expect(refusal { try registries.layers.make("Identity", config: ["units": 3]) } != nil)
 }
 
 /// Dropout is `y = m ⊙ x` for a mask `m` fixed within a step, so its input gradient must be `m ⊙ dy`,
@@ -56,6 +71,7 @@ func denseGradientCheck(activation: String, useBias: Bool) throws {
     (try Dropout(0.5), [7], 0, [7]),
     (try ActivationLayer("tanh"), [5], 0, [5]),
     (try Input(shape: [3, 2]), [3, 2], 0, [3, 2]),
+    (Identity(), [5, 2], 0, [5, 2]),
   ]
   for (layer, inputShape, count, outputShape) in cases {
     let report = checkLayer(
