@@ -24,3 +24,9 @@ static inline int strata_mpi_thread_funneled(void) { return MPI_THREAD_FUNNELED;
 static inline int strata_mpi_success(void) { return MPI_SUCCESS; }
 /// Errors come back as return codes instead of aborting, so they become Swift errors naming the call.
 static inline void strata_mpi_errors_return(void) { MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN); }
+/// In a build instrumented for coverage (clang's profile runtime linked), writes the process's
+/// profile; elsewhere does nothing. MPI_Abort ends a process without the exit handlers that would.
+extern int __llvm_profile_write_file(void) __attribute__((weak));
+static inline void strata_write_coverage_profile(void) {
+  if (__llvm_profile_write_file) __llvm_profile_write_file();
+}

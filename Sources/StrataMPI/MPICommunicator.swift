@@ -117,6 +117,9 @@ public final class MPICommunicator: Communicator {
   /// Prints `message` with the rank on standard error, then `MPI_Abort`: every rank ends.
   public func abort(message: String) {
     FileHandle.standardError.write(Data("rank \(rank) of \(size): \(message)\n".utf8))
+    // A build instrumented for coverage writes its profile now: MPI_Abort ends the process
+    // without the exit handlers that would.
+    strata_write_coverage_profile()
     MPI_Abort(world, 1)
   }
 }
