@@ -222,7 +222,7 @@ public enum ConfigCoding {
     var arguments = given
     if let keras = Config.self as? any KerasConfig.Type {
       for required in keras.requiredArguments.sorted()
-      where given[required] == nil && given[camelCase(required)] == nil {
+      where given[required] == nil && given[camelCaseKey(required)] == nil {
         // A misspelt required argument ("unit" for "units") is reported as the misspelling.
         for argument in given.keys.sorted()
         where closestNames(to: argument, in: [required]) == [required] {
@@ -273,26 +273,9 @@ public enum ConfigCoding {
     try ConfigValueEncoder.value(of: config).objectValue ?? [:]
   }
 
-  /// `negative_slope` → `negativeSlope`, as Swift spells properties.
-  static func camelCase(_ name: String) -> String {
-    let parts = name.split(separator: "_")
-    return (parts.first.map(String.init) ?? "")
-      + parts.dropFirst().map { $0.prefix(1).uppercased() + $0.dropFirst() }.joined()
-  }
-
-  /// `negativeSlope` → `negative_slope`, as Keras spells arguments.
-  public static func snakeCase(_ name: String) -> String {
-    var result = ""
-    for character in name {
-      if character.isUppercase {
-        if !result.isEmpty { result.append("_") }
-        result.append(contentsOf: character.lowercased())
-      } else {
-        result.append(character)
-      }
-    }
-    return result
-  }
+  /// `negativeSlope` → `negative_slope`, as Keras spells arguments: the rule the config coders
+  /// write keys by (Foundation's `convertToSnakeCase`, acronyms kept as one word).
+  public static func snakeCase(_ name: String) -> String { snakeCaseKey(name) }
 
   private static func mismatch(
     owner: String, type: Any.Type, context: DecodingError.Context, given: ConfigDictionary

@@ -7,7 +7,14 @@ import StrataCore
 
 /// A minimal PNG encoder for tests: 8-bit gray, gray and alpha, RGB or RGBA (1 to 4 channels), in
 /// DEFLATE "stored" blocks (no compression needed). `pixel(x, y)` gives each pixel's channels.
-public func pngData(width: Int, height: Int, channels: Int, pixel: (Int, Int) -> [UInt8]) -> Data {
+/// - Throws: ``StrataError/invalidArgument(owner:argument:value:expected:)`` for a channel count
+///   outside 1...4.
+public func pngData(
+  width: Int, height: Int, channels: Int, pixel: (Int, Int) -> [UInt8]
+) throws -> Data {
+  try checkArgument(
+    (1...4).contains(channels), owner: "pngData", argument: "channels", value: "\(channels)",
+    expected: "1 to 4")
   func chunk(_ type: String, _ body: [UInt8]) -> [UInt8] {
     let typed = Array(type.utf8) + body
     let crc = typed.withUnsafeBytes { crc32($0) }
@@ -36,7 +43,6 @@ public func pngData(width: Int, height: Int, channels: Int, pixel: (Int, Int) ->
   var a: UInt32 = 1, b: UInt32 = 0
   for byte in raw { a = (a + UInt32(byte)) % 65_521; b = (b + a) % 65_521 }
   zlib += bigEndian(b << 16 | a)
-  precondition((1...4).contains(channels), "a PNG has 1 to 4 channels, not \(channels)")
   let colourType: UInt8 = [0, 4, 2, 6][channels - 1]  // gray, gray+alpha, RGB, RGBA
   let header = bigEndian(UInt32(width)) + bigEndian(UInt32(height)) + [8, colourType, 0, 0, 0]
   return Data(

@@ -155,9 +155,9 @@ func fixture(_ name: String, _ ext: String) throws -> URL {
   let directory = try scratchDirectory("image-fuzz")
   let seeds: [[UInt8]] = [
     [UInt8](
-      pngData(width: 9, height: 7, channels: 3) { x, y in [UInt8(x * 20), UInt8(y * 30), 7] }),
+      try pngData(width: 9, height: 7, channels: 3) { x, y in [UInt8(x * 20), UInt8(y * 30), 7] }),
     [UInt8](
-      pngData(width: 5, height: 6, channels: 4) { x, y in
+      try pngData(width: 5, height: 6, channels: 4) { x, y in
         [UInt8(x * 40), 9, UInt8(y * 30), UInt8(x * 50)]
       }),
     [UInt8](try Data(contentsOf: try fixture("red-blue", "jpg"))),
